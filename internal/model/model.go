@@ -1,0 +1,173 @@
+// Package model holds the small core of value types every iotwatch stage shares:
+// runs, assets, services with their fingerprints, credential results,
+// vulnerability matches and findings with evidence. It imports nothing heavy.
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Transport names for Service.Transport.
+const (
+	TCP = "tcp"
+	UDP = "udp"
+)
+
+// Status is the outcome class of a probe or login attempt, reported beside any
+// error so that reports can count outcomes (after zgrab2's ScanStatus).
+type Status string
+
+// Outcome classes.
+const (
+	StatusSuccess       Status = "success"
+	StatusRefused       Status = "refused"
+	StatusTimeout       Status = "timeout"
+	StatusProtocolError Status = "protocol-error"
+	StatusAuthFailed    Status = "auth-failed"
+	StatusIOError       Status = "io-error"
+	StatusUnknownError  Status = "unknown-error"
+)
+
+// Fingerprint identifies what answered on a service.
+type Fingerprint struct {
+	Vendor     string  `json:"vendor,omitempty"`
+	Product    string  `json:"product,omitempty"`
+	Version    string  `json:"version,omitempty"`
+	DeviceType string  `json:"device_type,omitempty"`
+	CPE        string  `json:"cpe,omitempty"` // CPE 2.3 formatted string
+	Confidence float64 `json:"confidence,omitempty"`
+	Rule       string  `json:"rule,omitempty"` // id of the rule that matched
+}
+
+// Empty reports whether the fingerprint identifies nothing.
+func (f *Fingerprint) Empty() bool {
+	return f == nil || (f.Vendor == "" && f.Product == "" && f.CPE == "")
+}
+
+// Service is one transport endpoint of an asset and what a probe learned there.
+type Service struct {
+	IP        netip.Addr `json:"ip"`
+	Port      uint16     `json:"port"`
+	Transport string     `json:"transport"`
+	Protocol  string     `json:"protocol"`
+	Status    Status     `json:"status"`
+	Banner    string     `json:"banner,omitempty"`
+	// Data is the protocol's structured handshake record. In memory it is the
+	// probe's own type; read back from the store it is a json.RawMessage.
+	Data        any          `json:"data,omitempty"`
+	Fingerprint *Fingerprint `json:"fingerprint,omitempty"`
+	Error       string       `json:"error,omitempty"`
+	Time        time.Time    `json:"time"`
+}
+
+// Asset is one device: an address and what is known of it.
+type Asset struct {
+	IP         netip.Addr `json:"ip"`
+	Hostname   string     `json:"hostname,omitempty"`
+	Vendor     string     `json:"vendor,omitempty"`
+	Product    string     `json:"product,omitempty"`
+	Version    string     `json:"version,omitempty"`
+	DeviceType string     `json:"device_type,omitempty"`
+	CPE        string     `json:"cpe,omitempty"`
+	Services   []Service  `json:"services,omitempty"`
+	FirstSeen  time.Time  `json:"first_seen"`
+	LastSeen   time.Time  `json:"last_seen"`
+}
+
+// Credential kinds for CredentialResult.Kind.
+const (
+	KindDefaultCredential = "default-credential"
+	KindEmptyPassword     = "empty-password"
+	KindAnonymousAccess   = "anonymous-access"
+	KindSNMPCommunity     = "snmp-community"
+	KindWeakPassword      = "weak-password"
+	KindHardcoded         = "hard-coded-credential"
+)
+
+// CredentialResult is a login surface that accepted a default, empty, weak or
+// no credential. Password holds the raw secret; outputs redact it (see Redact)
+// unless the user asks for raw values.
+type CredentialResult struct {
+	IP               netip.Addr `json:"ip"`
+	Port             uint16     `json:"port"`
+	Protocol         string     `json:"protocol"`
+	Username         string     `json:"username"`
+	Password         string     `json:"password"`
+	Kind             string     `json:"kind"`
+	Source           string     `json:"source,omitempty"` // dictionary the pair came from
+	Attempts         int        `json:"attempts"`
+	LockoutSuspected bool       `json:"lockout_suspected,omitempty"`
+	Time             time.Time  `json:"time"`
+}
+
+// VulnMatch is a known vulnerability matched to an identified product.
+type VulnMatch struct {
+	IP         netip.Addr `json:"ip,omitzero"` // zero for firmware components
+	Port       uint16     `json:"port,omitempty"`
+	Subject    string     `json:"subject,omitempty"` // firmware image or component, when not a network service
+	CPE        string     `json:"cpe"`
+	Product    string     `json:"product,omitempty"`
+	Version    string     `json:"version,omitempty"`
+	CVE        string     `json:"cve"`
+	CVSS       float64    `json:"cvss,omitempty"`
+	CVSSVector string     `json:"cvss_vector,omitempty"`
+	Severity   Severity   `json:"severity"`
+	KEV        bool       `json:"kev,omitempty"`
+	KEVDue     string     `json:"kev_due,omitempty"`
+	CWEs       []string   `json:"cwes,omitempty"`
+	Summary    string     `json:"summary,omitempty"`
+}
+
+// Evidence is one piece of support for a Finding: where it came from and what it shows.
+type Evidence struct {
+	Source string `json:"source"` // scan, audit, firmware, flows, declaration, vulndb
+	Detail string `json:"detail"`
+	Data   any    `json:"data,omitempty"`
+}
+
+// Finding is a security-relevant observation about a subject (a device
+// address, a firmware image, a product) with its severity and evidence.
+type Finding struct {
+	Kind     string     `json:"kind"`    // e.g. weak-credential, hard-coded-key, c2-beaconing
+	Subject  string     `json:"subject"` // IP address, image path or product
+	Severity Severity   `json:"severity"`
+	Title    string     `json:"title"`
+	Detail   string     `json:"detail,omitempty"`
+	Evidence []Evidence `json:"evidence,omitempty"`
+	Time     time.Time  `json:"time"`
+}
+
+// Run states.
+const (
+	RunRunning     = "running"
+	RunComplete    = "complete"
+	RunInterrupted = "interrupted"
+	RunFailed      = "failed"
+)
+
+// Run records one invocation of a pipeline: when, on what, which stages, with what counts.
+type Run struct {
+	ID        int64            `json:"id"`
+	Kind      string           `json:"kind"` // scan, audit, demo, firmware, flows, ...
+	Targets   []string         `json:"targets"`
+	Stages    []string         `json:"stages"`
+	Status    string           `json:"status"`
+	StartedAt time.Time        `json:"started_at"`
+	EndedAt   time.Time        `json:"ended_at,omitzero"`
+	Counts    map[string]int64 `json:"counts,omitempty"`
+	Error     string           `json:"error,omitempty"`
+}
+
+// Redact hides a secret for display: the first two characters and "***".
+// Secrets of two characters or fewer show only "***"; an empty secret stays empty.
+func Redact(s string) string {
+	switch {
+	case s == "":
+		return ""
+	case len(s) <= 2:
+		return "***"
+	default:
+		return s[:2] + "***"
+	}
+}

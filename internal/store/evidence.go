@@ -1,0 +1,295 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"iotwatch/internal/model"
+)
+
+// SaveServices stores one batch of services of a run in one transaction and
+// updates the asset inventory from their fingerprints. Saving the same
+// service twice (a resumed or repeated run) updates it; it never duplicates.
+func (s *Store) SaveServices(ctx context.Context, runID int64, svcs []model.Service) error {
+	if len(svcs) == 0 {
+		return nil
+	}
+	return s.Tx(ctx, func(tx *sql.Tx) error {
+		svcStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO services
+			(run_id, ip, port, transport, protocol, status, banner, data, fingerprint, error, seen_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, ip, port, transport) DO UPDATE SET
+			protocol = excluded.protocol, status = excluded.status, banner = excluded.banner,
+			data = excluded.data, fingerprint = excluded.fingerprint, error = excluded.error,
+			seen_at = excluded.seen_at`))
+		if err != nil {
+			return fmt.Errorf("save services: %w", err)
+		}
+		defer svcStmt.Close()
+		assetStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO assets
+			(ip, vendor, product, version, device_type, cpe, first_seen, last_seen)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (ip) DO UPDATE SET
+			vendor = CASE WHEN excluded.vendor <> '' THEN excluded.vendor ELSE assets.vendor END,
+			product = CASE WHEN excluded.product <> '' THEN excluded.product ELSE assets.product END,
+			version = CASE WHEN excluded.version <> '' THEN excluded.version ELSE assets.version END,
+			device_type = CASE WHEN excluded.device_type <> '' THEN excluded.device_type ELSE assets.device_type END,
+			cpe = CASE WHEN excluded.cpe <> '' THEN excluded.cpe ELSE assets.cpe END,
+			last_seen = excluded.last_seen`))
+		if err != nil {
+			return fmt.Errorf("save assets: %w", err)
+		}
+		defer assetStmt.Close()
+		for _, sv := range svcs {
+			if sv.Time.IsZero() {
+				sv.Time = time.Now()
+			}
+			data := ""
+			if sv.Data != nil {
+				b, err := json.Marshal(sv.Data)
+				if err != nil {
+					return fmt.Errorf("save service %s:%d: encode data: %w", sv.IP, sv.Port, err)
+				}
+				data = string(b)
+			}
+			fp := ""
+			if sv.Fingerprint != nil {
+				b, _ := json.Marshal(sv.Fingerprint)
+				fp = string(b)
+			}
+			if _, err := svcStmt.ExecContext(ctx, runID, sv.IP.String(), int(sv.Port), sv.Transport,
+				sv.Protocol, string(sv.Status), sv.Banner, data, fp, sv.Error, Time(sv.Time)); err != nil {
+				return fmt.Errorf("save service %s:%d: %w", sv.IP, sv.Port, err)
+			}
+			if sv.Status != model.StatusSuccess && sv.Fingerprint.Empty() {
+				continue
+			}
+			var f model.Fingerprint
+			if sv.Fingerprint != nil {
+				f = *sv.Fingerprint
+			}
+			if _, err := assetStmt.ExecContext(ctx, sv.IP.String(), f.Vendor, f.Product, f.Version,
+				f.DeviceType, f.CPE, Time(sv.Time), Time(sv.Time)); err != nil {
+				return fmt.Errorf("save asset %s: %w", sv.IP, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Services returns the services a run stored, ordered by address and port.
+// Data is returned as json.RawMessage.
+func (s *Store) Services(ctx context.Context, runID int64) ([]model.Service, error) {
+	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT ip, port, transport, protocol, status, banner,
+		data, fingerprint, error, seen_at FROM services WHERE run_id = ? ORDER BY ip, port, transport`), runID)
+	if err != nil {
+		return nil, fmt.Errorf("read services: %w", err)
+	}
+	defer rows.Close()
+	var out []model.Service
+	for rows.Next() {
+		var sv model.Service
+		var ip, status, data, fp, seen string
+		var port int
+		if err := rows.Scan(&ip, &port, &sv.Transport, &sv.Protocol, &status, &sv.Banner, &data, &fp, &sv.Error, &seen); err != nil {
+			return nil, fmt.Errorf("read services: %w", err)
+		}
+		sv.IP, _ = netip.ParseAddr(ip)
+		sv.Port, sv.Status, sv.Time = uint16(port), model.Status(status), ParseTime(seen)
+		if data != "" {
+			sv.Data = json.RawMessage(data)
+		}
+		if fp != "" {
+			sv.Fingerprint = new(model.Fingerprint)
+			json.Unmarshal([]byte(fp), sv.Fingerprint)
+		}
+		out = append(out, sv)
+	}
+	return out, rows.Err()
+}
+
+// Assets returns the inventory, ordered by address.
+func (s *Store) Assets(ctx context.Context) ([]model.Asset, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT ip, hostname, vendor, product, version, device_type, cpe,
+		first_seen, last_seen FROM assets ORDER BY ip`)
+	if err != nil {
+		return nil, fmt.Errorf("read assets: %w", err)
+	}
+	defer rows.Close()
+	var out []model.Asset
+	for rows.Next() {
+		var a model.Asset
+		var ip, first, last string
+		if err := rows.Scan(&ip, &a.Hostname, &a.Vendor, &a.Product, &a.Version, &a.DeviceType, &a.CPE, &first, &last); err != nil {
+			return nil, fmt.Errorf("read assets: %w", err)
+		}
+		a.IP, _ = netip.ParseAddr(ip)
+		a.FirstSeen, a.LastSeen = ParseTime(first), ParseTime(last)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// SaveCredentials stores a batch of credential results in one transaction.
+func (s *Store) SaveCredentials(ctx context.Context, runID int64, creds []model.CredentialResult) error {
+	if len(creds) == 0 {
+		return nil
+	}
+	return s.Tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO credentials
+			(run_id, ip, port, protocol, username, password, kind, source, attempts, lockout_suspected, seen_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, ip, port, protocol, username, password) DO UPDATE SET
+			kind = excluded.kind, source = excluded.source, attempts = excluded.attempts,
+			lockout_suspected = excluded.lockout_suspected, seen_at = excluded.seen_at`))
+		if err != nil {
+			return fmt.Errorf("save credentials: %w", err)
+		}
+		defer st.Close()
+		for _, c := range creds {
+			if c.Time.IsZero() {
+				c.Time = time.Now()
+			}
+			lock := 0
+			if c.LockoutSuspected {
+				lock = 1
+			}
+			if _, err := st.ExecContext(ctx, runID, c.IP.String(), int(c.Port), c.Protocol, c.Username,
+				c.Password, c.Kind, c.Source, c.Attempts, lock, Time(c.Time)); err != nil {
+				return fmt.Errorf("save credential %s:%d: %w", c.IP, c.Port, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Credentials returns the credential results of a run.
+func (s *Store) Credentials(ctx context.Context, runID int64) ([]model.CredentialResult, error) {
+	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT ip, port, protocol, username, password, kind, source,
+		attempts, lockout_suspected, seen_at FROM credentials WHERE run_id = ? ORDER BY ip, port, protocol, username`), runID)
+	if err != nil {
+		return nil, fmt.Errorf("read credentials: %w", err)
+	}
+	defer rows.Close()
+	var out []model.CredentialResult
+	for rows.Next() {
+		var c model.CredentialResult
+		var ip, seen string
+		var port, lock int
+		if err := rows.Scan(&ip, &port, &c.Protocol, &c.Username, &c.Password, &c.Kind, &c.Source, &c.Attempts, &lock, &seen); err != nil {
+			return nil, fmt.Errorf("read credentials: %w", err)
+		}
+		c.IP, _ = netip.ParseAddr(ip)
+		c.Port, c.LockoutSuspected, c.Time = uint16(port), lock != 0, ParseTime(seen)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// SaveVulnMatches stores a batch of vulnerability matches in one transaction.
+func (s *Store) SaveVulnMatches(ctx context.Context, runID int64, ms []model.VulnMatch) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	return s.Tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO vuln_matches (run_id, subject, port, cve, cpe, data)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, subject, port, cve, cpe) DO UPDATE SET data = excluded.data`))
+		if err != nil {
+			return fmt.Errorf("save vulnerability matches: %w", err)
+		}
+		defer st.Close()
+		for _, m := range ms {
+			subj := m.Subject
+			if subj == "" && m.IP.IsValid() {
+				subj = m.IP.String()
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				return fmt.Errorf("save match %s: %w", m.CVE, err)
+			}
+			if _, err := st.ExecContext(ctx, runID, subj, int(m.Port), m.CVE, m.CPE, string(b)); err != nil {
+				return fmt.Errorf("save match %s: %w", m.CVE, err)
+			}
+		}
+		return nil
+	})
+}
+
+// VulnMatches returns the vulnerability matches of a run.
+func (s *Store) VulnMatches(ctx context.Context, runID int64) ([]model.VulnMatch, error) {
+	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT data FROM vuln_matches WHERE run_id = ? ORDER BY subject, port, cve`), runID)
+	if err != nil {
+		return nil, fmt.Errorf("read vulnerability matches: %w", err)
+	}
+	defer rows.Close()
+	var out []model.VulnMatch
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("read vulnerability matches: %w", err)
+		}
+		var m model.VulnMatch
+		if err := json.Unmarshal([]byte(data), &m); err != nil {
+			return nil, fmt.Errorf("read vulnerability match: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// SaveFindings stores a batch of findings in one transaction.
+func (s *Store) SaveFindings(ctx context.Context, runID int64, fs []model.Finding) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	return s.Tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO findings (run_id, kind, subject, title, severity, data, seen_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, kind, subject, title) DO UPDATE SET
+			severity = excluded.severity, data = excluded.data, seen_at = excluded.seen_at`))
+		if err != nil {
+			return fmt.Errorf("save findings: %w", err)
+		}
+		defer st.Close()
+		for _, f := range fs {
+			if f.Time.IsZero() {
+				f.Time = time.Now()
+			}
+			b, err := json.Marshal(f)
+			if err != nil {
+				return fmt.Errorf("save finding %s: %w", f.Kind, err)
+			}
+			if _, err := st.ExecContext(ctx, runID, f.Kind, f.Subject, f.Title, f.Severity.String(), string(b), Time(f.Time)); err != nil {
+				return fmt.Errorf("save finding %s: %w", f.Kind, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Findings returns the findings of a run (runID 0: of all runs).
+func (s *Store) Findings(ctx context.Context, runID int64) ([]model.Finding, error) {
+	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT data FROM findings WHERE (? = 0 OR run_id = ?) ORDER BY run_id, subject, kind`), runID, runID)
+	if err != nil {
+		return nil, fmt.Errorf("read findings: %w", err)
+	}
+	defer rows.Close()
+	var out []model.Finding
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("read findings: %w", err)
+		}
+		var f model.Finding
+		if err := json.Unmarshal([]byte(data), &f); err != nil {
+			return nil, fmt.Errorf("read finding: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
