@@ -171,3 +171,20 @@ func Redact(s string) string {
 		return s[:2] + "***"
 	}
 }
+
+// Protocol names for Service.Protocol and CredentialResult.Protocol. Every
+// stage uses these spellings.
+const (
+	ProtoTelnet = "telnet"
+	ProtoSSH    = "ssh"
+	ProtoHTTP   = "http"
+	ProtoHTTPS  = "https"
+	ProtoFTP    = "ftp"
+	ProtoMQTT   = "mqtt"
+	ProtoMQTTS  = "mqtts"
+	ProtoRTSP   = "rtsp"
+	ProtoSNMP   = "snmp"
+	ProtoSSDP   = "ssdp" // UPnP discovery; the description XML is fetched over HTTP
+	ProtoCoAP   = "coap"
+	ProtoModbus = "modbus"
+)
