@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"iotwatch/internal/model"
+)
+
+// openTest opens a fresh store: SQLite in a temp dir, and additionally a
+// PostgreSQL database when IOTWATCH_TEST_PG names one (CI sets it).
+func openTests(t *testing.T) map[string]*Store {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]*Store{}
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "db", "iotwatch.db"))
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	out["sqlite"] = s
+	if dsn := os.Getenv("IOTWATCH_TEST_PG"); dsn != "" {
+		p, err := Open(ctx, dsn)
+		if err != nil {
+			t.Fatalf("open postgres: %v", err)
+		}
+		// Each test starts from an empty schema.
+		for _, tbl := range []string{"findings", "vuln_matches", "credentials", "services", "assets", "runs"} {
+			if _, err := p.DB().ExecContext(ctx, "DELETE FROM "+tbl); err != nil {
+				t.Fatalf("reset %s: %v", tbl, err)
+			}
+		}
+		t.Cleanup(func() { p.Close() })
+		out["postgres"] = p
+	} else if os.Getenv("IOTWATCH_REQUIRE_PEERS") == "1" {
+		t.Fatal("IOTWATCH_REQUIRE_PEERS=1 but IOTWATCH_TEST_PG is not set")
+	}
+	return out
+}
+
+func svc(ip string, port uint16, vendor string) model.Service {
+	s := model.Service{IP: netip.MustParseAddr(ip), Port: port, Transport: model.TCP, Protocol: model.ProtoSSH,
+		Status: model.StatusSuccess, Banner: "SSH-2.0-dropbear_2019.78", Data: map[string]any{"kex": []string{"curve25519-sha256"}}}
+	if vendor != "" {
+		s.Fingerprint = &model.Fingerprint{Vendor: vendor, Product: "dropbear_ssh", Version: "2019.78"}
+	}
+	return s
+}
+
+func TestRunsAndEvidence(t *testing.T) {
+	for name, s := range openTests(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			run := &model.Run{Kind: "scan", Targets: []string{"127.20.0.0/24"}, Stages: []string{"discovery"}}
+			if err := s.StartRun(ctx, run); err != nil {
+				t.Fatal(err)
+			}
+			if run.ID == 0 {
+				t.Fatal("StartRun did not set an id")
+			}
+			batch := []model.Service{svc("127.20.0.1", 22, "matt_johnston"), svc("127.20.0.2", 22, ""), svc("127.20.0.1", 23, "")}
+			// Saving twice (a re-run or resumed batch) must not duplicate.
+			for range 2 {
+				if err := s.SaveServices(ctx, run.ID, batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := s.Services(ctx, run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 3 {
+				t.Fatalf("got %d services, want 3", len(got))
+			}
+			if got[0].Fingerprint == nil || got[0].Fingerprint.Version != "2019.78" || !strings.Contains(string(got[0].Data.(json.RawMessage)), "curve25519") {
+				t.Errorf("service round trip lost data: %+v", got[0])
+			}
+			assets, err := s.Assets(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(assets) != 2 || assets[0].Vendor != "matt_johnston" {
+				t.Errorf("assets = %+v, want 2 with the first fingerprinted", assets)
+			}
+			creds := []model.CredentialResult{{IP: batch[0].IP, Port: 22, Protocol: "ssh", Username: "root", Password: "xc3511", Kind: model.KindDefaultCredential, Attempts: 3, LockoutSuspected: true}}
+			for range 2 {
+				if err := s.SaveCredentials(ctx, run.ID, creds); err != nil {
+					t.Fatal(err)
+				}
+			}
+			gc, err := s.Credentials(ctx, run.ID)
+			if err != nil || len(gc) != 1 || gc[0].Password != "xc3511" || !gc[0].LockoutSuspected || gc[0].Attempts != 3 {
+				t.Fatalf("credentials = %+v, %v", gc, err)
+			}
+			vm := []model.VulnMatch{{IP: batch[0].IP, Port: 22, CVE: "CVE-2024-6387", CPE: "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*", CVSS: 8.1, Severity: model.SeverityHigh}}
+			if err := s.SaveVulnMatches(ctx, run.ID, append(vm, vm...)); err != nil {
+				t.Fatal(err)
+			}
+			gv, err := s.VulnMatches(ctx, run.ID)
+			if err != nil || len(gv) != 1 || gv[0].Severity != model.SeverityHigh {
+				t.Fatalf("matches = %+v, %v", gv, err)
+			}
+			f := []model.Finding{{Kind: "weak-credential", Subject: "127.20.0.1", Severity: model.SeverityCritical, Title: "default password",
+				Evidence: []model.Evidence{{Source: "audit", Detail: "ssh root"}}}}
+			if err := s.SaveFindings(ctx, run.ID, f); err != nil {
+				t.Fatal(err)
+			}
+			gf, err := s.Findings(ctx, run.ID)
+			if err != nil || len(gf) != 1 || gf[0].Severity != model.SeverityCritical || len(gf[0].Evidence) != 1 {
+				t.Fatalf("findings = %+v, %v", gf, err)
+			}
+			run.Status, run.Counts = model.RunComplete, map[string]int64{"services": 3}
+			if err := s.FinishRun(ctx, run); err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.LatestRun(ctx, "scan", true)
+			if err != nil || r.ID != run.ID || r.Counts["services"] != 3 || r.Targets[0] != "127.20.0.0/24" {
+				t.Fatalf("latest run = %+v, %v", r, err)
+			}
+		})
+	}
+}
+
+// TestInterruptedRun checks that a run cancelled mid-way is still recorded,
+// that a failed batch leaves nothing half-written, and that stale runs of a
+// killed process are marked interrupted.
+func TestInterruptedRun(t *testing.T) {
+	for name, s := range openTests(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			run := &model.Run{Kind: "audit"}
+			if err := s.StartRun(ctx, run); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SaveServices(ctx, run.ID, []model.Service{svc("127.20.0.9", 22, "")}); err != nil {
+				t.Fatal(err)
+			}
+			// A batch with an unencodable value fails as a whole.
+			bad := []model.Service{svc("127.20.0.10", 22, ""), svc("127.20.0.11", 22, "")}
+			bad[1].Data = make(chan int)
+			if err := s.SaveServices(ctx, run.ID, bad); err == nil {
+				t.Fatal("bad batch saved without error")
+			}
+			cancel()
+			if err := s.SaveServices(ctx, run.ID, []model.Service{svc("127.20.0.12", 22, "")}); err == nil {
+				t.Fatal("save after cancel succeeded")
+			}
+			run.Status = model.RunInterrupted
+			if err := s.FinishRun(ctx, run); err != nil {
+				t.Fatalf("finish after cancel: %v", err)
+			}
+			bg := context.Background()
+			got, _ := s.Services(bg, run.ID)
+			if len(got) != 1 {
+				t.Fatalf("got %d services after failed batch, want 1", len(got))
+			}
+			r, _ := s.Run(bg, run.ID)
+			if r.Status != model.RunInterrupted {
+				t.Errorf("status = %q, want interrupted", r.Status)
+			}
+			stale := &model.Run{Kind: "scan", StartedAt: time.Now().Add(-time.Hour)}
+			s.StartRun(bg, stale)
+			n, err := s.MarkStaleRuns(bg, time.Now().Add(-time.Minute))
+			if err != nil || n != 1 {
+				t.Fatalf("MarkStaleRuns = %d, %v; want 1", n, err)
+			}
+		})
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	for i := range 2 {
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		v, err := s.SchemaVersion(ctx)
+		if err != nil || v < 1 {
+			t.Fatalf("schema version = %d, %v", v, err)
+		}
+		s.Close()
+	}
+}
+
+func TestOpenBadPath(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte(strings.Repeat("this is not a database\n", 100)), 0o644)
+	for _, p := range []string{filepath.Join(file, "sub", "db"), file} {
+		if _, err := Open(context.Background(), p); err == nil {
+			t.Errorf("Open(%q) succeeded, want error", p)
+		}
+	}
+}
+
+func TestRebind(t *testing.T) {
+	s := &Store{dialect: Postgres}
+	got := s.Rebind("SELECT a FROM t WHERE b = ? AND c = '?' AND d = ?")
+	if want := "SELECT a FROM t WHERE b = $1 AND c = '?' AND d = $2"; got != want {
+		t.Errorf("Rebind = %q, want %q", got, want)
+	}
+	if got := (&Store{dialect: SQLite}).Rebind("?"); got != "?" {
+		t.Errorf("sqlite Rebind changed the query: %q", got)
+	}
+}
