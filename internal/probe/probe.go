@@ -1,0 +1,184 @@
+// Package probe defines the small interface every protocol handshake
+// implements (one package per protocol under probe/, as zgrab2 keeps
+// modules/<proto>/) and the I/O helpers they share: capped reads with
+// deadlines, outcome classification and a connection that replays bytes
+// already peeked.
+package probe
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"iotwatch/internal/model"
+)
+
+// DefaultMaxRead caps what a probe reads from one service (a 100 MB banner is
+// cut here).
+const DefaultMaxRead = 64 * 1024
+
+// Env is what a probe gets besides its connection.
+type Env struct {
+	// Timeout bounds the whole probe; the connection deadline is set from it.
+	Timeout time.Duration
+	// MaxRead caps the bytes read from the service (0: DefaultMaxRead).
+	MaxRead int
+	// Dial opens another connection to the same endpoint (HTTP favicon,
+	// UPnP description). Nil means the probe must make do with one.
+	Dial func(ctx context.Context) (net.Conn, error)
+	// Host is the name the user gave for the address, if any.
+	Host string
+}
+
+// Limit returns the read cap.
+func (e *Env) Limit() int {
+	if e == nil || e.MaxRead <= 0 {
+		return DefaultMaxRead
+	}
+	return e.MaxRead
+}
+
+// Record is a protocol's structured handshake data. Fields flattens it into
+// named strings (e.g. "ssh.software", "http.title") that fingerprint rules match.
+type Record interface {
+	Fields() map[string]string
+}
+
+// Result is the outcome of one probe.
+type Result struct {
+	Protocol string
+	Status   model.Status
+	Banner   string
+	Data     Record
+	Err      error
+}
+
+// Prober speaks one protocol on an open connection.
+type Prober interface {
+	// Name is the protocol name (model.ProtoSSH, ...).
+	Name() string
+	// Probe runs the handshake on conn, which the caller closes.
+	Probe(ctx context.Context, conn net.Conn, env *Env) Result
+}
+
+// Fail builds a failed Result classified from err.
+func Fail(proto string, err error) Result {
+	return Result{Protocol: proto, Status: Classify(err), Err: err}
+}
+
+// ErrProtocol marks replies that are not the protocol expected.
+var ErrProtocol = errors.New("protocol error")
+
+// Classify maps an error to an outcome class.
+func Classify(err error) model.Status {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return model.StatusSuccess
+	case errors.Is(err, ErrProtocol):
+		return model.StatusProtocolError
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return model.StatusRefused
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return model.StatusTimeout
+	case errors.As(err, &ne) && ne.Timeout():
+		return model.StatusTimeout
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		return model.StatusIOError
+	}
+	return model.StatusUnknownError
+}
+
+// Deadline sets conn's deadline from ctx and env and returns the deadline.
+func Deadline(ctx context.Context, conn net.Conn, env *Env) time.Time {
+	t := time.Now().Add(5 * time.Second)
+	if env != nil && env.Timeout > 0 {
+		t = time.Now().Add(env.Timeout)
+	}
+	if d, ok := ctx.Deadline(); ok && d.Before(t) {
+		t = d
+	}
+	_ = conn.SetDeadline(t)
+	return t
+}
+
+// ReadUntil reads from r until stop reports the data complete, limit bytes
+// have arrived, or the reader fails. It returns what was read; err is nil
+// when stop was satisfied or the limit reached.
+func ReadUntil(r io.Reader, limit int, stop func([]byte) bool) ([]byte, error) {
+	buf := make([]byte, 0, min(limit, 4096))
+	chunk := make([]byte, min(limit, 4096))
+	for len(buf) < limit {
+		n, err := r.Read(chunk[:min(len(chunk), limit-len(buf))])
+		buf = append(buf, chunk[:n]...)
+		if stop != nil && stop(buf) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// LineComplete reports whether b holds at least one full line.
+func LineComplete(b []byte) bool { return bytes.IndexByte(b, '\n') >= 0 }
+
+// PrefixConn is a net.Conn that first replays Prefix, then reads Conn.
+type PrefixConn struct {
+	net.Conn
+	Prefix []byte
+}
+
+func (c *PrefixConn) Read(p []byte) (int, error) {
+	if len(c.Prefix) > 0 {
+		n := copy(p, c.Prefix)
+		c.Prefix = c.Prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// Printable returns s with control bytes other than tab, CR and LF replaced
+// by '.', and cut to at most n bytes, for banners in output.
+func Printable(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f {
+			c = '.'
+		}
+		out[i] = c
+	}
+	return string(bytes.ToValidUTF8(out, []byte("?")))
+}
+
+// LimitConn caps the total bytes read from a conn: reads past the cap
+// return io.EOF-like ErrTooLong so a huge reply cannot exhaust memory.
+type LimitConn struct {
+	net.Conn
+	N int // remaining
+}
+
+// ErrTooLong reports that a reply exceeded the read cap.
+var ErrTooLong = errors.New("reply exceeds read cap")
+
+func (c *LimitConn) Read(p []byte) (int, error) {
+	if c.N <= 0 {
+		return 0, ErrTooLong
+	}
+	if len(p) > c.N {
+		p = p[:c.N]
+	}
+	n, err := c.Conn.Read(p)
+	c.N -= n
+	return n, err
+}
