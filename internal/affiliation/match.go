@@ -1,0 +1,294 @@
+package affiliation
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"iotwatch/internal/model"
+)
+
+// Roles of a screened subject.
+const (
+	RoleManufacturer = "manufacturer"
+	RoleParent       = "parent-company"
+	RoleSupplier     = "component-supplier"
+	RoleRecipient    = "data-recipient"
+	RoleAffiliation  = "declared-affiliation"
+)
+
+// Subject is a company to screen.
+type Subject struct {
+	Role    string   `json:"role"`
+	Name    string   `json:"name"`
+	Aliases []string `json:"aliases,omitempty"`
+	Country string   `json:"country,omitempty"`
+	Source  string   `json:"source,omitempty"` // where the name came from: declaration, sbom, flows
+}
+
+// Match kinds, strongest first.
+const (
+	MatchExact      = "exact"      // same name after case and punctuation folding
+	MatchNormalized = "normalized" // same distinctive words once legal forms and generic words are dropped
+	MatchContains   = "contains"   // every word of the listed name appears in the subject's
+	MatchFuzzy      = "fuzzy"      // distinctive words spelled nearly alike
+)
+
+// Hit is a subject that matches a listed entity.
+type Hit struct {
+	Subject Subject `json:"subject"`
+	Entry   Entry   `json:"entry"`
+	Matched string  `json:"matched"` // the listed name or alias that matched
+	Via     string  `json:"via"`     // the subject name or alias that matched
+	Kind    string  `json:"kind"`
+	Score   float64 `json:"score"`
+}
+
+// Options tune screening.
+type Options struct {
+	MinScore float64 // hits below are dropped; 0 means DefaultMinScore
+}
+
+// DefaultMinScore keeps exact, normalized, full-containment and close fuzzy matches.
+const DefaultMinScore = 0.8
+
+// Screen returns every hit of subjects against the lists, best first, one
+// (the best) per subject and listed entry.
+func Screen(subjects []Subject, lists []*List, opts Options) []Hit {
+	min := opts.MinScore
+	if min == 0 {
+		min = DefaultMinScore
+	}
+	type prepared struct {
+		raw string
+		n   nameForm
+	}
+	prep := func(names []string) []prepared {
+		var out []prepared
+		for _, s := range names {
+			if n := parseName(s); len(n.all) > 0 {
+				out = append(out, prepared{s, n})
+			}
+		}
+		return out
+	}
+	var hits []Hit
+	for _, l := range lists {
+		for _, e := range l.Entries {
+			enames := prep(append([]string{e.Name}, e.Aliases...))
+			for _, s := range subjects {
+				var best Hit
+				for _, sn := range prep(append([]string{s.Name}, s.Aliases...)) {
+					for _, en := range enames {
+						kind, score := compare(sn.n, en.n)
+						if score > best.Score {
+							best = Hit{Subject: s, Entry: e, Matched: en.raw, Via: sn.raw, Kind: kind, Score: score}
+						}
+					}
+				}
+				if best.Score >= min {
+					hits = append(hits, best)
+				}
+			}
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
+	return hits
+}
+
+// Finding turns a hit into a finding about subject (a device address or product model).
+func (h Hit) Finding(subject string) model.Finding {
+	src := h.Subject.Source
+	if src == "" {
+		src = "declaration"
+	}
+	return model.Finding{
+		Kind:     "entity-list-match",
+		Subject:  subject,
+		Severity: model.SeverityHigh,
+		Title:    fmt.Sprintf("%s %q matches %q on %s", h.Subject.Role, h.Subject.Name, h.Entry.Name, h.Entry.Source),
+		Detail: fmt.Sprintf("%s match (score %.2f) of %q against listed name %q; list %s dated %s",
+			h.Kind, h.Score, h.Via, h.Matched, h.Entry.Source, orUnknown(h.Entry.Date)),
+		Evidence: []model.Evidence{{Source: src, Detail: "entity list " + h.Entry.Source, Data: h}},
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// nameForm is a company name split into folded words.
+type nameForm struct {
+	all  []string // every word, folded
+	core []string // words left once legal forms and generic words are dropped
+}
+
+// legalForms are company-form words that never distinguish one company from another.
+var legalForms = set("co", "company", "ltd", "limited", "inc", "incorporated", "corp", "corporation", "llc", "llp",
+	"plc", "gmbh", "ag", "sa", "bv", "nv", "srl", "spa", "pte", "pty", "kk", "oy", "ab", "as", "the", "of", "and",
+	"jsc", "pjsc", "ojsc", "cjsc", "ooo", "zao", "oao", "sas", "sarl", "lp", "kg", "se", "aka", "a", "k")
+
+// generic words describe a business or place and distinguish little on their own.
+var generic = set("technology", "technologies", "tech", "digital", "electronics", "electronic", "electric",
+	"group", "holding", "holdings", "international", "intl", "industries", "industry", "industrial", "science",
+	"sciences", "scientific", "system", "systems", "network", "networks", "communication", "communications",
+	"telecom", "telecommunications", "information", "device", "devices", "software", "products", "product",
+	"manufacturing", "trading", "solutions", "services", "service", "global", "research", "institute",
+	"development", "engineering", "equipment", "intelligent", "smart", "vision", "security", "mobile",
+	"china", "chinese", "prc", "shenzhen", "hangzhou", "beijing", "shanghai", "zhejiang", "guangdong",
+	"guangzhou", "wuhan", "xiamen", "chengdu", "hong", "kong", "hk", "usa", "us", "america", "american",
+	"europe", "asia", "russia", "russian", "moscow")
+
+func set(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// parseName folds case, accents and punctuation and splits into words.
+func parseName(s string) nameForm {
+	var b strings.Builder
+	for _, r := range norm.NFKD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+		case r == '&':
+			b.WriteString(" and ")
+		case r == '\'' || r == '’':
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			b.WriteByte(' ')
+		}
+	}
+	var n nameForm
+	for _, w := range strings.Fields(b.String()) {
+		n.all = append(n.all, w)
+		if !legalForms[w] && !generic[w] {
+			n.core = append(n.core, w)
+		}
+	}
+	return n
+}
+
+// compare scores how well subject name s matches listed name e.
+func compare(s, e nameForm) (string, float64) {
+	sig := func(n nameForm) []string { // all words except legal forms
+		var out []string
+		for _, w := range n.all {
+			if !legalForms[w] {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+	ss, es := sig(s), sig(e)
+	switch {
+	case slices.Equal(ss, es) && len(es) > 0:
+		return MatchExact, 1
+	case len(e.core) > 0 && sameSet(s.core, e.core):
+		return MatchNormalized, 0.95
+	case (len(e.core) > 0 || len(es) >= 2) && subset(es, ss):
+		return MatchContains, 0.85
+	case len(e.core) > 0 && len(s.core) > 0 && (subset(e.core, s.core) || subset(s.core, e.core)):
+		return MatchContains, 0.75 // only the distinctive words agree; below the default threshold
+	}
+	if len(e.core) == 0 || len(s.core) == 0 {
+		return "", 0
+	}
+	// Fuzzy: every distinctive word of the shorter name has a close partner.
+	short, long := e.core, s.core
+	if len(short) > len(long) {
+		short, long = long, short
+	}
+	worst := 1.0
+	for _, w := range short {
+		best := 0.0
+		for _, v := range long {
+			if len(w) < 4 || len(v) < 4 || abs(len(w)-len(v)) > 2 {
+				if w == v {
+					best = 1
+				}
+				continue
+			}
+			best = max(best, jaroWinkler(w, v))
+		}
+		worst = min(worst, best)
+	}
+	if worst >= 0.9 {
+		return MatchFuzzy, 0.9 * worst
+	}
+	return "", 0
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func sameSet(a, b []string) bool { return subset(a, b) && subset(b, a) }
+
+// subset reports whether every word of a appears in b.
+func subset(a, b []string) bool {
+	for _, w := range a {
+		if !slices.Contains(b, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// jaroWinkler returns the Jaro-Winkler similarity of a and b in [0,1].
+func jaroWinkler(a, b string) float64 {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) == 0 || len(rb) == 0 {
+		return 0
+	}
+	window := max(len(ra), len(rb))/2 - 1
+	window = max(window, 0)
+	ma, mb := make([]bool, len(ra)), make([]bool, len(rb))
+	matches := 0
+	for i := range ra {
+		lo, hi := max(0, i-window), min(len(rb), i+window+1)
+		for j := lo; j < hi; j++ {
+			if !mb[j] && ra[i] == rb[j] {
+				ma[i], mb[j] = true, true
+				matches++
+				break
+			}
+		}
+	}
+	if matches == 0 {
+		return 0
+	}
+	trans, k := 0, 0
+	for i := range ra {
+		if !ma[i] {
+			continue
+		}
+		for !mb[k] {
+			k++
+		}
+		if ra[i] != rb[k] {
+			trans++
+		}
+		k++
+	}
+	m := float64(matches)
+	jaro := (m/float64(len(ra)) + m/float64(len(rb)) + (m-float64(trans)/2)/m) / 3
+	prefix := 0
+	for i := 0; i < min(4, len(ra), len(rb)) && ra[i] == rb[i]; i++ {
+		prefix++
+	}
+	return jaro + float64(prefix)*0.1*(1-jaro)
+}
