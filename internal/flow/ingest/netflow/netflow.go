@@ -1,0 +1,234 @@
+// Package netflow decodes NetFlow v5, v9, IPFIX and sFlow v5 datagrams with
+// the netsampler/goflow2 v2 decoders (templates kept per exporter, sampling
+// rate applied to the counters) and runs a UDP collector that feeds them to a
+// flow.Sink.
+package netflow
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/netsampler/goflow2/v2/decoders/netflow"
+	"github.com/netsampler/goflow2/v2/decoders/netflowlegacy"
+	"github.com/netsampler/goflow2/v2/decoders/sflow"
+	"github.com/netsampler/goflow2/v2/producer"
+	protoproducer "github.com/netsampler/goflow2/v2/producer/proto"
+
+	"iotwatch/internal/flow"
+)
+
+// ErrNotFlow reports a datagram that is no NetFlow, IPFIX or sFlow.
+var ErrNotFlow = errors.New("not a NetFlow, IPFIX or sFlow datagram")
+
+// ErrNoTemplate reports data sets whose template has not been received.
+var ErrNoTemplate = netflow.ErrorTemplateNotFound
+
+// Stats counts what a decoder saw.
+type Stats struct {
+	Datagrams  int64
+	Records    int64
+	Malformed  int64 // datagrams that failed to decode
+	NoTemplate int64 // datagrams with data sets for unknown templates
+	ByVersion  map[string]int64
+}
+
+// Decoder decodes datagrams from any number of exporters. Templates and
+// sampling rates are kept per exporter address. It is not safe for concurrent use.
+type Decoder struct {
+	prod      producer.ProducerInterface
+	templates map[netip.Addr]netflow.NetFlowTemplateSystem
+	// ipfixRate holds sampling rates announced as samplingPopulation /
+	// samplingSize (IPFIX IEs 310/309, RFC 5476), which goflow2 does not read.
+	ipfixRate map[rateKey]uint64
+	Stats     Stats
+}
+
+type rateKey struct {
+	exporter netip.Addr
+	domain   uint32
+}
+
+var (
+	cfgOnce sync.Once
+	cfg     protoproducer.ProtoProducerConfig
+	cfgErr  error
+)
+
+// NewDecoder returns a decoder with goflow2's default field mapping.
+func NewDecoder() (*Decoder, error) {
+	cfgOnce.Do(func() { cfg, cfgErr = (&protoproducer.ProducerConfig{}).Compile() })
+	if cfgErr != nil {
+		return nil, fmt.Errorf("goflow2 producer config: %w", cfgErr)
+	}
+	p, err := protoproducer.CreateProtoProducer(cfg, protoproducer.CreateSamplingSystem)
+	if err != nil {
+		return nil, fmt.Errorf("goflow2 producer: %w", err)
+	}
+	return &Decoder{prod: p, templates: map[netip.Addr]netflow.NetFlowTemplateSystem{}, ipfixRate: map[rateKey]uint64{},
+		Stats: Stats{ByVersion: map[string]int64{}}}, nil
+}
+
+// Decode decodes one datagram received from exporter at recv and hands its
+// records to sink. It returns the number of records. A datagram with an
+// unknown template yields the records it could decode and an error wrapping
+// ErrNoTemplate; a malformed datagram yields an error and no records.
+func (d *Decoder) Decode(payload []byte, exporter netip.AddrPort, recv time.Time, sink flow.Sink) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil { // decoder bug on hostile input: count, never crash
+			d.Stats.Malformed++
+			n, err = 0, fmt.Errorf("decode datagram from %s: panic: %v", exporter, v)
+		}
+	}()
+	d.Stats.Datagrams++
+	if len(payload) < 4 {
+		d.Stats.Malformed++
+		return 0, fmt.Errorf("decode datagram from %s: %w (%d bytes)", exporter, ErrNotFlow, len(payload))
+	}
+	args := producer.ProduceArgs{Src: exporter, SamplerAddress: exporter.Addr(), TimeReceived: recv}
+	var msg any
+	var decErr error
+	v32 := binary.BigEndian.Uint32(payload)
+	switch v16 := uint16(v32 >> 16); {
+	case v32 == 5:
+		var p sflow.Packet
+		decErr = sflow.DecodeMessageVersion(bytes.NewBuffer(payload), &p)
+		msg = &p
+		d.Stats.ByVersion["sflow5"]++
+	case v16 == 5:
+		var p netflowlegacy.PacketNetFlowV5
+		decErr = netflowlegacy.DecodeMessageVersion(bytes.NewBuffer(payload), &p)
+		msg = &p
+		d.Stats.ByVersion["netflow5"]++
+	case v16 == 9 || v16 == 10:
+		ts := d.templates[exporter.Addr()]
+		if ts == nil {
+			ts = netflow.CreateTemplateSystem()
+			d.templates[exporter.Addr()] = ts
+		}
+		var p9 netflow.NFv9Packet
+		var p10 netflow.IPFIXPacket
+		decErr = netflow.DecodeMessageVersion(bytes.NewBuffer(payload), ts, &p9, &p10)
+		if v16 == 9 {
+			msg = &p9
+			d.Stats.ByVersion["netflow9"]++
+		} else {
+			msg = &p10
+			d.Stats.ByVersion["ipfix"]++
+			d.learnIPFIXRate(exporter.Addr(), &p10)
+		}
+	default:
+		d.Stats.Malformed++
+		return 0, fmt.Errorf("decode datagram from %s: %w (version word %#x)", exporter, ErrNotFlow, v32)
+	}
+	noTemplate := false
+	if decErr != nil {
+		if !errors.Is(decErr, netflow.ErrorTemplateNotFound) {
+			d.Stats.Malformed++
+			return 0, fmt.Errorf("decode datagram from %s: %w", exporter, decErr)
+		}
+		noTemplate = true
+		d.Stats.NoTemplate++
+	}
+	msgs, err := d.prod.Produce(msg, &args)
+	defer d.prod.Commit(msgs)
+	if err != nil {
+		d.Stats.Malformed++
+		return 0, fmt.Errorf("convert datagram from %s: %w", exporter, err)
+	}
+	for _, m := range msgs {
+		pm, ok := m.(*protoproducer.ProtoProducerMessage)
+		if !ok {
+			continue
+		}
+		if pm.SamplingRate <= 1 {
+			if rate := d.ipfixRate[rateKey{exporter.Addr(), pm.ObservationDomainId}]; rate > 1 {
+				pm.SamplingRate = rate
+			}
+		}
+		r, ok := toRecord(pm, recv)
+		if !ok {
+			continue
+		}
+		sink.Flow(r)
+		n++
+	}
+	d.Stats.Records += int64(n)
+	if noTemplate {
+		return n, fmt.Errorf("decode datagram from %s: %w", exporter, ErrNoTemplate)
+	}
+	return n, nil
+}
+
+func addr(b []byte) (netip.Addr, bool) {
+	a, ok := netip.AddrFromSlice(b)
+	return a.Unmap(), ok
+}
+
+func toRecord(m *protoproducer.ProtoProducerMessage, recv time.Time) (flow.Record, bool) {
+	src, ok1 := addr(m.SrcAddr)
+	dst, ok2 := addr(m.DstAddr)
+	if !ok1 || !ok2 {
+		return flow.Record{}, false // options records, non-IP samples
+	}
+	rate := m.SamplingRate
+	if rate == 0 {
+		rate = 1
+	}
+	r := flow.Record{
+		Src: src, Dst: dst,
+		SrcPort: uint16(m.SrcPort), DstPort: uint16(m.DstPort),
+		Proto:        uint8(m.Proto),
+		TCPFlags:     uint8(m.TcpFlags),
+		Packets:      m.Packets * rate,
+		Bytes:        m.Bytes * rate,
+		SamplingRate: uint32(rate),
+	}
+	if m.TimeFlowStartNs != 0 {
+		r.Start = time.Unix(0, int64(m.TimeFlowStartNs)).UTC()
+	} else if m.TimeReceivedNs != 0 {
+		r.Start = time.Unix(0, int64(m.TimeReceivedNs)).UTC()
+	} else {
+		r.Start = recv.UTC()
+	}
+	if m.TimeFlowEndNs != 0 {
+		r.End = time.Unix(0, int64(m.TimeFlowEndNs)).UTC()
+	}
+	return r, true
+}
+
+// learnIPFIXRate records samplingPopulation/samplingSize from options data.
+func (d *Decoder) learnIPFIXRate(exporter netip.Addr, p *netflow.IPFIXPacket) {
+	for _, fs := range p.FlowSets {
+		ods, ok := fs.(netflow.OptionsDataFlowSet)
+		if !ok {
+			continue
+		}
+		for _, rec := range ods.Records {
+			var size, pop uint64
+			for _, v := range rec.OptionsValues {
+				b, ok := v.Value.([]byte)
+				if !ok || len(b) == 0 || len(b) > 8 || v.PenProvided {
+					continue
+				}
+				var n uint64
+				for _, c := range b {
+					n = n<<8 | uint64(c)
+				}
+				switch v.Type {
+				case 309:
+					size = n
+				case 310:
+					pop = n
+				}
+			}
+			if size > 0 && pop >= size {
+				d.ipfixRate[rateKey{exporter, p.ObservationDomainId}] = pop / size
+			}
+		}
+	}
+}

@@ -1,0 +1,315 @@
+// Package pcap assembles bidirectional flows from pcap and pcapng captures
+// (gopacket/pcapgo, no cgo) and keeps DNS answers so that names can be mapped
+// to the addresses devices talk to.
+package pcap
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"iotwatch/internal/flow"
+)
+
+// Options tune flow assembly; zero values take defaults.
+type Options struct {
+	// IdleTimeout ends a flow after this long without packets (default 60 s).
+	IdleTimeout time.Duration
+	// ActiveTimeout splits long flows (default 30 min), as exporters do.
+	ActiveTimeout time.Duration
+}
+
+// Stats counts what a capture held.
+type Stats struct {
+	Packets   int64 `json:"packets"`
+	NonIP     int64 `json:"non_ip"`
+	Malformed int64 `json:"malformed"`
+	Flows     int64 `json:"flows"`
+	DNS       int64 `json:"dns_answers"`
+	// Truncated reports whether the capture ended mid-record.
+	Truncated bool `json:"truncated"`
+}
+
+// ErrFormat reports input that is neither pcap nor pcapng.
+var ErrFormat = errors.New("not a pcap or pcapng capture")
+
+type packetSource interface {
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+type key struct {
+	a, b   netip.Addr
+	ap, bp uint16
+	proto  uint8
+}
+
+type state struct {
+	rec      flow.Record
+	lastSeen time.Time
+	fins     uint8
+}
+
+// Read assembles flows from a capture into sink. A truncated capture yields
+// the flows read so far and Stats.Truncated; undecodable packets are counted
+// and skipped.
+func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats, error) {
+	if opt.IdleTimeout <= 0 {
+		opt.IdleTimeout = time.Minute
+	}
+	if opt.ActiveTimeout <= 0 {
+		opt.ActiveTimeout = 30 * time.Minute
+	}
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return Stats{}, fmt.Errorf("read capture header: %w", ErrFormat)
+	}
+	var src packetSource
+	var link layers.LinkType
+	if binary.BigEndian.Uint32(magic) == 0x0A0D0D0A {
+		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			return Stats{}, fmt.Errorf("read pcapng: %w", err)
+		}
+		src, link = ng, ng.LinkType()
+	} else {
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return Stats{}, fmt.Errorf("read pcap: %w: %w", ErrFormat, err)
+		}
+		src, link = pr, pr.LinkType()
+	}
+	a := &assembler{sink: sink, opt: opt, flows: map[key]*state{}}
+	for {
+		if a.st.Packets%4096 == 0 && ctx.Err() != nil {
+			a.flushAll()
+			return a.st, ctx.Err()
+		}
+		data, ci, err := src.ReadPacketData()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				a.st.Truncated = true
+				break
+			}
+			// pcapgo reports bad record headers as plain errors: treat the
+			// rest of the file as unreadable.
+			a.st.Truncated = true
+			break
+		}
+		a.st.Packets++
+		a.packet(link, data, ci.Timestamp)
+	}
+	a.flushAll()
+	return a.st, nil
+}
+
+type assembler struct {
+	sink      flow.Sink
+	opt       Options
+	flows     map[key]*state
+	st        Stats
+	lastSweep time.Time
+	dns       layers.DNS
+}
+
+func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
+	ip, ok := linkPayload(link, data)
+	if !ok {
+		a.st.NonIP++
+		return
+	}
+	var (
+		src, dst netip.Addr
+		proto    uint8
+		l4       []byte
+		ipLen    int
+	)
+	switch {
+	case len(ip) >= 20 && ip[0]>>4 == 4:
+		ihl := int(ip[0]&0x0f) * 4
+		tot := int(binary.BigEndian.Uint16(ip[2:4]))
+		if ihl < 20 || len(ip) < ihl {
+			a.st.Malformed++
+			return
+		}
+		src = netip.AddrFrom4([4]byte(ip[12:16]))
+		dst = netip.AddrFrom4([4]byte(ip[16:20]))
+		proto = ip[9]
+		ipLen = tot
+		if tot >= ihl && tot <= len(ip) {
+			l4 = ip[ihl:tot]
+		} else {
+			l4 = ip[ihl:]
+		}
+		if off := binary.BigEndian.Uint16(ip[6:8]) & 0x1fff; off != 0 {
+			l4 = nil // later fragment: no ports
+		}
+	case len(ip) >= 40 && ip[0]>>4 == 6:
+		src = netip.AddrFrom16([16]byte(ip[8:24]))
+		dst = netip.AddrFrom16([16]byte(ip[24:40]))
+		proto = ip[6]
+		ipLen = 40 + int(binary.BigEndian.Uint16(ip[4:6]))
+		l4 = ip[40:]
+	default:
+		a.st.NonIP++
+		return
+	}
+	var sp, dp uint16
+	var flags uint8
+	var payload []byte
+	switch proto {
+	case flow.ProtoTCP:
+		if len(l4) >= 20 {
+			sp, dp = binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:])
+			flags = l4[13]
+			if off := int(l4[12]>>4) * 4; off >= 20 && off <= len(l4) {
+				payload = l4[off:]
+			}
+		} else if l4 != nil {
+			a.st.Malformed++
+			return
+		}
+	case flow.ProtoUDP:
+		if len(l4) >= 8 {
+			sp, dp = binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:])
+			payload = l4[8:]
+		} else if l4 != nil {
+			a.st.Malformed++
+			return
+		}
+	}
+	if proto == flow.ProtoUDP && sp == 53 && len(payload) > 12 {
+		a.dnsAnswers(payload, ts)
+	}
+	a.add(key{src, dst, sp, dp, proto}, ts, uint64(ipLen), flags, payload)
+	if ts.Sub(a.lastSweep) > a.opt.IdleTimeout/4 {
+		a.sweep(ts)
+		a.lastSweep = ts
+	}
+}
+
+func (a *assembler) add(k key, ts time.Time, n uint64, flags uint8, payload []byte) {
+	s, fwd := a.flows[k], true
+	if s == nil {
+		rk := key{k.b, k.a, k.bp, k.ap, k.proto}
+		if s = a.flows[rk]; s != nil {
+			fwd = false
+		}
+	}
+	if s != nil && (ts.Sub(s.lastSeen) > a.opt.IdleTimeout || ts.Sub(s.rec.Start) > a.opt.ActiveTimeout) {
+		a.emit(s)
+		s = nil
+		fwd = true
+	}
+	if s == nil {
+		// A first packet that is a SYN-ACK or comes from a service port
+		// towards an ephemeral one belongs to a flow the other side opened.
+		if (k.proto == flow.ProtoTCP && flags&0x12 == 0x12) || (k.ap < 1024 && k.bp >= 1024 && k.proto != flow.ProtoTCP) {
+			k = key{k.b, k.a, k.bp, k.ap, k.proto}
+			fwd = false
+		}
+		s = &state{rec: flow.Record{Start: ts, Src: k.a, Dst: k.b, SrcPort: k.ap, DstPort: k.bp, Proto: k.proto, SamplingRate: 1}}
+		a.flows[k] = s
+	}
+	s.lastSeen = ts
+	s.rec.End = ts
+	s.rec.TCPFlags |= flags
+	if fwd {
+		s.rec.Packets++
+		s.rec.Bytes += n
+	} else {
+		s.rec.RevPackets++
+		s.rec.RevBytes += n
+	}
+	if s.rec.App == "" && bytes.HasPrefix(payload, []byte("SSH-")) {
+		s.rec.App = flow.AppSSH
+	}
+	if flags&0x01 != 0 {
+		s.fins++
+	}
+	if flags&0x04 != 0 || s.fins >= 2 {
+		a.emit(s)
+	}
+}
+
+func (a *assembler) emit(s *state) {
+	k := key{s.rec.Src, s.rec.Dst, s.rec.SrcPort, s.rec.DstPort, s.rec.Proto}
+	delete(a.flows, k)
+	a.st.Flows++
+	a.sink.Flow(s.rec)
+}
+
+func (a *assembler) sweep(now time.Time) {
+	for _, s := range a.flows {
+		if now.Sub(s.lastSeen) > a.opt.IdleTimeout {
+			a.emit(s)
+		}
+	}
+}
+
+func (a *assembler) flushAll() {
+	for _, s := range a.flows {
+		a.emit(s)
+	}
+}
+
+func (a *assembler) dnsAnswers(payload []byte, ts time.Time) {
+	if err := a.dns.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil || !a.dns.QR {
+		return
+	}
+	for _, rr := range a.dns.Answers {
+		if rr.Type != layers.DNSTypeA && rr.Type != layers.DNSTypeAAAA {
+			continue
+		}
+		ad, ok := netip.AddrFromSlice(rr.IP)
+		if !ok {
+			continue
+		}
+		a.st.DNS++
+		a.sink.DNS(flow.DNSAnswer{Time: ts, Name: string(bytes.ToLower(bytes.TrimSuffix(rr.Name, []byte(".")))), Addr: ad.Unmap()})
+	}
+}
+
+// linkPayload strips the link layer and returns the IP packet.
+func linkPayload(link layers.LinkType, data []byte) ([]byte, bool) {
+	switch link {
+	case layers.LinkTypeEthernet:
+		if len(data) < 14 {
+			return nil, false
+		}
+		et, off := binary.BigEndian.Uint16(data[12:14]), 14
+		for (et == 0x8100 || et == 0x88a8) && len(data) >= off+4 {
+			et, off = binary.BigEndian.Uint16(data[off+2:off+4]), off+4
+		}
+		if et != 0x0800 && et != 0x86dd {
+			return nil, false
+		}
+		return data[off:], true
+	case layers.LinkTypeRaw, layers.LinkType(12), layers.LinkTypeIPv4, layers.LinkTypeIPv6:
+		return data, true
+	case layers.LinkTypeLinuxSLL:
+		if len(data) < 16 {
+			return nil, false
+		}
+		return data[16:], true
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		if len(data) < 4 {
+			return nil, false
+		}
+		return data[4:], true
+	}
+	return nil, false
+}

@@ -1,0 +1,217 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+// Observer sees every oriented record in arrival order; detectors implement it.
+type Observer interface {
+	Observe(r *Record, o Orientation)
+	// ObserveDNS sees every DNS answer in arrival order.
+	ObserveDNS(a DNSAnswer)
+	// Alerts returns the decisions so far; the pipeline calls it once at the end.
+	Alerts() []Alert
+}
+
+// Policy is what the pipeline does when its queue is full.
+type Policy int
+
+const (
+	// Block makes the producer wait: nothing is dropped (files).
+	Block Policy = iota
+	// Drop discards the batch and counts its records (live collectors, so the
+	// socket keeps being read).
+	Drop
+)
+
+// PipelineConfig configures a pipeline; zero values take defaults.
+type PipelineConfig struct {
+	Identity  *Identity
+	Observers []Observer
+	Policy    Policy
+	BatchSize int // records per batch, default 1024
+	Queue     int // batches in flight, default 64
+	Log       *slog.Logger
+}
+
+type batch struct {
+	recs []Record
+	dns  []DNSAnswer
+}
+
+// Pipeline carries decoded records from one producer to one consumer that
+// orients them, rolls them up and runs the observers. A record is accepted
+// when its batch enters the queue; accepted records are never lost: Close
+// drains the queue before returning.
+type Pipeline struct {
+	cfg     PipelineConfig
+	q       chan batch
+	pending batch
+	done    chan struct{}
+	pool    sync.Pool
+
+	accepted, dropped atomic.Int64
+
+	// consumer-owned state, read after done is closed
+	agg      *Aggregator
+	dns      map[DNSAnswer]struct{}
+	unknown  int64
+	nDNS     int64
+	panicErr error
+}
+
+// NewPipeline starts a pipeline's consumer.
+func NewPipeline(cfg PipelineConfig) *Pipeline {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1024
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 64
+	}
+	if cfg.Identity == nil {
+		cfg.Identity = &Identity{names: map[netip.Addr]string{}}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pipeline{
+		cfg:  cfg,
+		q:    make(chan batch, cfg.Queue),
+		done: make(chan struct{}),
+		agg:  NewAggregator(),
+		dns:  map[DNSAnswer]struct{}{},
+	}
+	p.pool.New = func() any { return make([]Record, 0, cfg.BatchSize) }
+	p.pending.recs = p.pool.Get().([]Record)
+	go p.consume()
+	return p
+}
+
+// Flow implements Sink.
+func (p *Pipeline) Flow(r Record) {
+	p.pending.recs = append(p.pending.recs, r)
+	if len(p.pending.recs) >= p.cfg.BatchSize {
+		p.send()
+	}
+}
+
+// DNS implements Sink.
+func (p *Pipeline) DNS(a DNSAnswer) {
+	p.pending.dns = append(p.pending.dns, a)
+	if len(p.pending.dns) >= p.cfg.BatchSize {
+		p.send()
+	}
+}
+
+// Flush sends buffered records to the consumer now.
+func (p *Pipeline) Flush() { p.send() }
+
+func (p *Pipeline) send() {
+	b := p.pending
+	if len(b.recs) == 0 && len(b.dns) == 0 {
+		return
+	}
+	p.pending = batch{recs: p.pool.Get().([]Record)[:0]}
+	if p.cfg.Policy == Drop {
+		select {
+		case p.q <- b:
+			p.accepted.Add(int64(len(b.recs)))
+		default:
+			p.dropped.Add(int64(len(b.recs)))
+			p.pool.Put(b.recs[:0]) //nolint:staticcheck // slice reuse
+		}
+		return
+	}
+	p.q <- b
+	p.accepted.Add(int64(len(b.recs)))
+}
+
+// Dropped returns how many records the overload policy has dropped so far.
+func (p *Pipeline) Dropped() int64 { return p.dropped.Load() }
+
+// Accepted returns how many records have entered the queue so far.
+func (p *Pipeline) Accepted() int64 { return p.accepted.Load() }
+
+func (p *Pipeline) consume() {
+	defer close(p.done)
+	defer func() {
+		if v := recover(); v != nil {
+			p.panicErr = fmt.Errorf("flow pipeline: panic: %v\n%s", v, debug.Stack())
+			for range p.q { // keep the producer from blocking forever
+			}
+		}
+	}()
+	id := p.cfg.Identity
+	for b := range p.q {
+		for _, a := range b.dns {
+			a.Time = a.Time.UTC()
+			key := DNSAnswer{Name: a.Name, Addr: a.Addr}
+			if _, ok := p.dns[key]; !ok {
+				p.dns[key] = struct{}{}
+				p.nDNS++
+			}
+			for _, ob := range p.cfg.Observers {
+				ob.ObserveDNS(a)
+			}
+		}
+		for i := range b.recs {
+			r := &b.recs[i]
+			o := id.Orient(r)
+			if !o.Known {
+				p.unknown++
+			}
+			p.agg.Add(r, o)
+			for _, ob := range p.cfg.Observers {
+				ob.Observe(r, o)
+			}
+		}
+		p.pool.Put(b.recs[:0]) //nolint:staticcheck // slice reuse
+	}
+}
+
+// Result is what a pipeline produced.
+type Result struct {
+	Counts  Counts
+	Rollups []Rollup
+	DNS     []DNSAnswer
+	Alerts  []Alert
+}
+
+// Close flushes, drains the queue, waits for the consumer and returns the
+// result. The producer must not call Flow or DNS after Close.
+func (p *Pipeline) Close(ctx context.Context) (*Result, error) {
+	p.send()
+	close(p.q)
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		// Draining is bounded by the queue length; wait anyway so nothing
+		// accepted is lost, but report the cancellation.
+		<-p.done
+	}
+	if p.panicErr != nil {
+		return nil, p.panicErr
+	}
+	res := &Result{Counts: Counts{
+		CountRecords: p.accepted.Load(),
+		CountDropped: p.dropped.Load(),
+		CountUnknown: p.unknown,
+		CountDNS:     p.nDNS,
+	}}
+	res.Rollups = p.agg.Rollups()
+	res.Counts[CountRollups] = int64(len(res.Rollups))
+	for a := range p.dns {
+		res.DNS = append(res.DNS, a)
+	}
+	for _, ob := range p.cfg.Observers {
+		res.Alerts = append(res.Alerts, ob.Alerts()...)
+	}
+	res.Counts[CountAlerts] = int64(len(res.Alerts))
+	return res, nil
+}

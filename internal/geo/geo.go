@@ -1,0 +1,115 @@
+// Package geo attributes addresses to a country (embedded phuslu/iploc
+// database) and, when the user supplies a MaxMind-format ASN database, to a
+// network owner (ASN and organisation). Every attribution names the database
+// and version it came from.
+package geo
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+	"github.com/phuslu/iploc"
+)
+
+// CountryDB names the embedded country database and its version.
+const CountryDB = "phuslu/iploc " + iploc.Version
+
+// Attribution is where an address belongs.
+type Attribution struct {
+	Country   string `json:"country,omitempty"` // ISO 3166-1 alpha-2; empty when unknown or private
+	CountryDB string `json:"country_db"`
+	ASN       uint32 `json:"asn,omitempty"`
+	Owner     string `json:"owner,omitempty"`
+	OwnerDB   string `json:"owner_db,omitempty"` // empty when no owner database was given
+}
+
+// Attributor looks addresses up. The zero value is not usable; use New.
+// It is safe for concurrent use.
+type Attributor struct {
+	mmdb    *maxminddb.Reader
+	ownerDB string
+
+	mu    sync.Mutex // guards cache
+	cache map[netip.Addr]Attribution
+}
+
+// New returns an attributor; ownerDBPath may be empty (country only).
+func New(ownerDBPath string) (*Attributor, error) {
+	a := &Attributor{cache: map[netip.Addr]Attribution{}}
+	if ownerDBPath == "" {
+		return a, nil
+	}
+	db, err := maxminddb.Open(ownerDBPath)
+	if err != nil {
+		return nil, fmt.Errorf("open owner database %s: %w", ownerDBPath, err)
+	}
+	a.mmdb = db
+	a.ownerDB = describe(db.Metadata)
+	return a, nil
+}
+
+// NewFromBytes is New for a database already in memory.
+func NewFromBytes(ownerDB []byte) (*Attributor, error) {
+	db, err := maxminddb.OpenBytes(ownerDB)
+	if err != nil {
+		return nil, fmt.Errorf("open owner database: %w", err)
+	}
+	return &Attributor{cache: map[netip.Addr]Attribution{}, mmdb: db, ownerDB: describe(db.Metadata)}, nil
+}
+
+func describe(m maxminddb.Metadata) string {
+	v := m.DatabaseType
+	if v == "" {
+		v = "mmdb"
+	}
+	if m.BuildEpoch > 0 {
+		v += " " + time.Unix(int64(m.BuildEpoch), 0).UTC().Format("2006-01-02") + " (build " + strconv.FormatUint(uint64(m.BuildEpoch), 10) + ")"
+	}
+	return v
+}
+
+// OwnerDB describes the owner database in use, or "" when there is none.
+func (a *Attributor) OwnerDB() string { return a.ownerDB }
+
+// Close releases the owner database.
+func (a *Attributor) Close() error {
+	if a.mmdb != nil {
+		return a.mmdb.Close()
+	}
+	return nil
+}
+
+type asnRecord struct {
+	ASN uint32 `maxminddb:"autonomous_system_number"`
+	Org string `maxminddb:"autonomous_system_organization"`
+}
+
+// Attribute returns where addr belongs.
+func (a *Attributor) Attribute(addr netip.Addr) Attribution {
+	addr = addr.Unmap()
+	a.mu.Lock()
+	at, ok := a.cache[addr]
+	a.mu.Unlock()
+	if ok {
+		return at
+	}
+	at = Attribution{CountryDB: CountryDB}
+	if addr.IsValid() && addr.IsGlobalUnicast() && !addr.IsPrivate() {
+		at.Country = iploc.IPCountry(addr)
+		if a.mmdb != nil {
+			var rec asnRecord
+			if err := a.mmdb.Lookup(addr).Decode(&rec); err == nil {
+				at.ASN, at.Owner = rec.ASN, rec.Org
+			}
+			at.OwnerDB = a.ownerDB
+		}
+	}
+	a.mu.Lock()
+	a.cache[addr] = at
+	a.mu.Unlock()
+	return at
+}
