@@ -1,0 +1,144 @@
+package telnet
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/probe"
+	"iotwatch/internal/testpeer"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   []byte
+		text string
+		cmds int
+		rest int
+	}{
+		{[]byte("hello"), "hello", 0, 0},
+		{[]byte{IAC, DO, 24, IAC, WILL, 1, 'a'}, "a", 2, 0},
+		{[]byte{'x', IAC, IAC, 'y'}, "x\xffy", 0, 0},
+		{[]byte{'x', IAC}, "x", 0, 1},
+		{[]byte{'x', IAC, DO}, "x", 0, 2},
+		{[]byte{IAC, SB, 24, 1, IAC, SE, 'z'}, "z", 1, 0},
+		{[]byte{IAC, SB, 24, 1}, "", 0, 4},
+		{[]byte{IAC, 241, 'q'}, "q", 0, 0},
+	}
+	for _, tt := range tests {
+		text, cmds, rest := Parse(tt.in)
+		if string(text) != tt.text || len(cmds) != tt.cmds || len(rest) != tt.rest {
+			t.Errorf("Parse(%v) = %q, %d cmds, %d rest; want %q, %d, %d", tt.in, text, len(cmds), len(rest), tt.text, tt.cmds, tt.rest)
+		}
+	}
+}
+
+func TestProbeFake(t *testing.T) {
+	tests := []struct {
+		name   string
+		send   [][]byte
+		prompt string
+		shell  bool
+		status model.Status
+	}{
+		{name: "busybox", send: [][]byte{{IAC, DO, 24, IAC, WILL, 1}, []byte("\r\nBusyBox v1.31.1 built-in shell\r\nDVR login: ")}, prompt: "DVR login:", status: model.StatusSuccess},
+		{name: "open shell", send: [][]byte{[]byte("\r\n# ")}, shell: true, status: model.StatusSuccess},
+		{name: "nothing", send: nil, status: model.StatusIOError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, s := net.Pipe()
+			defer c.Close()
+			got := make(chan []byte, 1)
+			go func() {
+				for _, b := range tt.send {
+					s.Write(b)
+				}
+			}()
+			go func() {
+				var in bytes.Buffer
+				s.SetReadDeadline(time.Now().Add(3 * time.Second))
+				buf := make([]byte, 64)
+				for {
+					n, err := s.Read(buf)
+					in.Write(buf[:n])
+					if err != nil {
+						break
+					}
+				}
+				got <- in.Bytes()
+				s.Close()
+			}()
+			if tt.send == nil {
+				s.Close()
+			}
+			res := Prober{Idle: 300 * time.Millisecond}.Probe(context.Background(), c, &probe.Env{Timeout: 2 * time.Second})
+			c.Close()
+			if res.Status != tt.status {
+				t.Fatalf("status = %v (%v), want %v", res.Status, res.Err, tt.status)
+			}
+			if res.Status != model.StatusSuccess {
+				return
+			}
+			rec := res.Data.(*Record)
+			if rec.LoginPrompt != tt.prompt || rec.ShellPrompt != tt.shell {
+				t.Errorf("prompt %q shell %v, want %q %v", rec.LoginPrompt, rec.ShellPrompt, tt.prompt, tt.shell)
+			}
+			if tt.name == "busybox" {
+				if in := <-got; !bytes.Contains(in, []byte{IAC, WONT, 24}) || !bytes.Contains(in, []byte{IAC, DO, 1}) {
+					t.Errorf("negotiation reply = %v, want WONT 24 and DO 1", in)
+				}
+			}
+		})
+	}
+}
+
+func TestProbeTrickle(t *testing.T) {
+	c, s := net.Pipe()
+	defer c.Close()
+	go func() {
+		for i := 0; i < 100; i++ {
+			if _, err := s.Write([]byte{'a'}); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	start := time.Now()
+	Prober{}.Probe(context.Background(), c, &probe.Env{Timeout: 700 * time.Millisecond})
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("probe held %v past a 700ms timeout", el)
+	}
+}
+
+func TestProbeTelnetd(t *testing.T) {
+	p := testpeer.Telnetd(t)
+	conn, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 8 * time.Second})
+	if res.Status != model.StatusSuccess {
+		t.Fatalf("status %v err %v", res.Status, res.Err)
+	}
+	rec := res.Data.(*Record)
+	if !strings.Contains(strings.ToLower(rec.LoginPrompt), "login") || len(rec.Negotiation) == 0 {
+		t.Errorf("record = %+v, want a login prompt and negotiation", rec)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte{IAC, DO, 24, IAC, SB, 24, 1, IAC, SE, 'l', 'o', 'g'})
+	f.Add([]byte("login: "))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		text, _, rest := Parse(b)
+		if len(text)+len(rest) > len(b) {
+			t.Fatalf("output longer than input")
+		}
+	})
+}
