@@ -103,7 +103,7 @@ var csvColumns = map[string]string{
 	"name": "name", "entity": "name", "entity name": "name", "company": "name",
 	"aliases": "aliases", "alias": "aliases", "aka": "aliases", "alternate names": "aliases",
 	"country": "country",
-	"source": "source", "list": "source",
+	"source":  "source", "list": "source",
 	"date": "date", "date listed": "date", "listed": "date", "effective date": "date",
 	"note": "note", "notes": "note", "program": "note", "federal register citation": "note",
 }
