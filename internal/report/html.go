@@ -1,0 +1,114 @@
+package report
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+)
+
+//go:embed templates/report.html.tmpl
+var templateFS embed.FS
+
+var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
+	"pct":    fmtPct,
+	"ci":     fmtCI,
+	"growth": fmtGrowth,
+	"num":    fmtNum,
+	"share":  share,
+	"empty":  orEmpty,
+	"join":   strings.Join,
+	"top": func(cs []Count, n int) []Count {
+		if len(cs) > n {
+			return cs[:n]
+		}
+		return cs
+	},
+}).ParseFS(templateFS, "templates/report.html.tmpl"))
+
+// Link is a navigation link the dashboard puts above a report.
+type Link struct {
+	Href string
+	Text string
+}
+
+// HTMLOptions adjusts the HTML rendering.
+type HTMLOptions struct {
+	Nav []Link // navigation links above the title (the dashboard's)
+	// TopVulns bounds the vulnerability table (default 25).
+	TopVulns int
+}
+
+// htmlView is what the template sees: the report and its prepared charts.
+type htmlView struct {
+	R               *Report
+	Nav             []Link
+	ArchiveChart    template.HTML
+	CompromiseChart template.HTML
+	WeakVendor      template.HTML
+	WeakType        template.HTML
+	WeakProto       template.HTML
+	ProtoChart      template.HTML
+	TrendChart      template.HTML
+	TopVulns        []VulnRow
+	TopPairs        []CredPair
+}
+
+// WriteHTML writes the report as one self-contained HTML document with
+// inline CSS and SVG charts: no scripts and no external fetches.
+func (r *Report) WriteHTML(w io.Writer) error { return r.RenderHTML(w, HTMLOptions{}) }
+
+// RenderHTML writes the report as HTML with options.
+func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
+	if o.TopVulns <= 0 {
+		o.TopVulns = 25
+	}
+	v := htmlView{R: r, Nav: o.Nav}
+	if a := r.VulnArchive; a != nil {
+		cols := make([]column, 0, len(a.Years))
+		for _, y := range a.Years {
+			cols = append(cols, column{label: fmt.Sprint(y.Year), total: float64(y.Total), part: float64(y.IoT)})
+		}
+		v.ArchiveChart = columns("Vulnerabilities archived per year, IoT share highlighted", "all", "IoT", cols)
+	}
+	if c := r.Compromise; c != nil {
+		labels := make([]string, len(c.Days))
+		vals := make([]float64, len(c.Days))
+		for i, d := range c.Days {
+			labels[i], vals[i] = d.Day, float64(d.Devices)
+		}
+		v.CompromiseChart = line("Devices under unauthorized remote control per day", labels, vals, 0, false)
+	}
+	w8 := r.WeakCredentials
+	v.WeakVendor = hbars("Weak-credential share by vendor", shareBars(w8.ByVendor, 15), 1, true)
+	v.WeakType = hbars("Weak-credential share by device type", shareBars(w8.ByDeviceType, 15), 1, true)
+	v.WeakProto = hbars("Weak-credential share by protocol", shareBars(w8.ByProtocol, 15), 1, true)
+	pb := make([]bar, 0, len(r.Inventory.ByProtocol))
+	pmax := 0.0
+	for _, c := range r.Inventory.ByProtocol {
+		pb = append(pb, bar{label: c.Key, value: float64(c.Devices), text: fmt.Sprintf("%d devices, %d services", c.Devices, c.Services)})
+		pmax = max(pmax, float64(c.Devices))
+	}
+	v.ProtoChart = hbars("Devices per protocol", pb, pmax, false)
+	if len(r.Trends) > 1 {
+		labels := make([]string, len(r.Trends))
+		vals := make([]float64, len(r.Trends))
+		for i, t := range r.Trends {
+			labels[i], vals[i] = fmt.Sprintf("#%d", t.RunID), t.WeakPasswordShare
+		}
+		v.TrendChart = line("Weak-credential share across runs", labels, vals, 1, true)
+	}
+	v.TopVulns = r.Vulnerabilities
+	if len(v.TopVulns) > o.TopVulns {
+		v.TopVulns = v.TopVulns[:o.TopVulns]
+	}
+	v.TopPairs = w8.TopPairs
+	if len(v.TopPairs) > 20 {
+		v.TopPairs = v.TopPairs[:20]
+	}
+	if err := htmlTemplate.Execute(w, v); err != nil {
+		return fmt.Errorf("render html report: %w", err)
+	}
+	return nil
+}

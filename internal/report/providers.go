@@ -1,0 +1,257 @@
+package report
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/store"
+)
+
+// buildProviders asks the optional providers for their evidence. A provider
+// that is not wired, fails, or returns nothing leaves its section absent with
+// the reason; only a cancelled context fails the build.
+func (r *Report) buildProviders(ctx context.Context, in Inputs) error {
+	if in.VulnStats == nil {
+		r.Absent[SecVulnArchive] = "no vulnerability database wired to the report"
+	} else if vs, err := in.VulnStats(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.Absent[SecVulnArchive] = "vulnerability database unavailable: " + err.Error()
+	} else if len(vs.ByYear) == 0 {
+		r.Absent[SecVulnArchive] = "vulnerability database is empty: no CVE records imported"
+	} else {
+		r.VulnArchive = archive(vs, r.GeneratedAt.Year())
+		r.summariseArchive()
+	}
+
+	if in.DailyCompromised == nil {
+		r.Absent[SecCompromise] = "no flow telemetry wired to the report"
+	} else if days, err := in.DailyCompromised(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.Absent[SecCompromise] = "flow detection unavailable: " + err.Error()
+	} else if len(days) == 0 {
+		r.Absent[SecCompromise] = "no flow telemetry ingested"
+	} else {
+		r.Compromise = compromise(days)
+		r.Summary.CompromisedPerDay = r.Compromise.Mean
+		r.Summary.CompromisedPeak = r.Compromise.Peak
+	}
+
+	if in.Assessment == nil {
+		r.Absent[SecAssessment] = "no assessment wired to the report"
+	} else if as, err := in.Assessment(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.Absent[SecAssessment] = "assessment unavailable: " + err.Error()
+	} else if len(as.Provisions) == 0 && len(as.Labels) == 0 {
+		r.Absent[SecAssessment] = "no devices assessed against a baseline"
+	} else {
+		r.Assessment = assessment(as)
+	}
+	return nil
+}
+
+// archive orders the years and computes growth and IoT share.
+func archive(vs VulnStats, currentYear int) *VulnArchive {
+	years := slices.Clone(vs.ByYear)
+	slices.SortFunc(years, func(a, b YearStats) int { return cmp.Compare(a.Year, b.Year) })
+	a := &VulnArchive{Source: vs.Source, Years: make([]YearRow, 0, len(years))}
+	for i, y := range years {
+		row := YearRow{YearStats: y, IoTShare: share(y.IoT, y.Total), Partial: y.Year >= currentYear}
+		if i > 0 && years[i-1].Year == y.Year-1 {
+			if prev := years[i-1].Total; prev > 0 {
+				g := growth(y.Total, prev)
+				row.Growth = &g
+			}
+			if prev := years[i-1].IoT; prev > 0 {
+				g := growth(y.IoT, prev)
+				row.IoTGrowth = &g
+			}
+		}
+		a.Total += y.Total
+		a.IoT += y.IoT
+		a.KEV += y.KEV
+		a.Years = append(a.Years, row)
+	}
+	return a
+}
+
+// summariseArchive puts the latest complete year into the headline.
+func (r *Report) summariseArchive() {
+	ys := r.VulnArchive.Years
+	i := len(ys) - 1
+	for i > 0 && ys[i].Partial {
+		i--
+	}
+	y := ys[i]
+	r.Summary.ArchivedLatestYear = y.Year
+	r.Summary.ArchivedLatest = y.Total
+	r.Summary.ArchivedGrowth = y.Growth
+	r.Summary.IoTShareLatest = y.IoTShare
+}
+
+// compromise orders the days and computes mean and peak.
+func compromise(days []DayCount) *Compromise {
+	d := slices.Clone(days)
+	slices.SortFunc(d, func(a, b DayCount) int { return cmp.Compare(a.Day, b.Day) })
+	c := &Compromise{Days: d}
+	sum := 0
+	for _, x := range d {
+		sum += x.Devices
+		if x.Devices > c.Peak || c.PeakDay == "" {
+			c.Peak, c.PeakDay = x.Devices, x.Day
+		}
+	}
+	c.Mean = float64(sum) / float64(len(d))
+	return c
+}
+
+// assessment computes conformance rates, provisions in baseline and id order.
+func assessment(as AssessmentSummary) *AssessmentSection {
+	sec := &AssessmentSection{Devices: as.Devices, Provisions: []ProvisionRate{}, Labels: slices.Clone(as.Labels)}
+	for _, p := range as.Provisions {
+		n := p.Pass + p.Fail
+		sec.Provisions = append(sec.Provisions, ProvisionRate{ProvisionOutcomes: p, Rate: share(p.Pass, n), CI95: Wilson(p.Pass, n)})
+	}
+	slices.SortStableFunc(sec.Provisions, func(a, b ProvisionRate) int {
+		return cmp.Or(cmp.Compare(a.Baseline, b.Baseline), compareProvisionIDs(a.ID, b.ID))
+	})
+	sortCounts(sec.Labels)
+	return sec
+}
+
+// compareProvisionIDs orders ids like "5.1-1" < "5.1-2" < "5.10-1" by their
+// numeric parts.
+func compareProvisionIDs(a, b string) int {
+	split := func(s string) []string {
+		return strings.FieldsFunc(s, func(r rune) bool { return r == '.' || r == '-' || r == ' ' })
+	}
+	pa, pb := split(a), split(b)
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		var na, nb int
+		_, ea := fmt.Sscanf(pa[i], "%d", &na)
+		_, eb := fmt.Sscanf(pb[i], "%d", &nb)
+		if ea == nil && eb == nil && na != nb {
+			return cmp.Compare(na, nb)
+		}
+		if c := cmp.Compare(pa[i], pb[i]); c != 0 && (ea != nil || eb != nil) {
+			return c
+		}
+	}
+	return cmp.Or(cmp.Compare(len(pa), len(pb)), cmp.Compare(a, b))
+}
+
+// buildTrends computes per-run headline numbers for the most recent runs up
+// to the newest covered run, oldest first, with SQL aggregates over the store.
+func (r *Report) buildTrends(ctx context.Context, st *store.Store, covered []model.Run, limit int) error {
+	if limit <= 0 {
+		limit = 20
+	}
+	maxID := covered[len(covered)-1].ID
+	db := st.DB()
+	counts := map[int64]*TrendPoint{}
+	closed := []any{string(model.StatusRefused), string(model.StatusTimeout)}
+	q := st.Rebind(`SELECT run_id, COUNT(DISTINCT ip), COUNT(*) FROM services
+		WHERE status NOT IN (?, ?) AND run_id <= ? GROUP BY run_id`)
+	rows, err := db.QueryContext(ctx, q, append(closed, maxID)...)
+	if err != nil {
+		return fmt.Errorf("report trends: %w", err)
+	}
+	for rows.Next() {
+		tp := &TrendPoint{}
+		if err := rows.Scan(&tp.RunID, &tp.Devices, &tp.Services); err != nil {
+			rows.Close()
+			return fmt.Errorf("report trends: %w", err)
+		}
+		counts[tp.RunID] = tp
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("report trends: %w", err)
+	}
+	weak, err := perRun(ctx, st, `SELECT run_id, COUNT(DISTINCT ip) FROM credentials WHERE run_id <= ? GROUP BY run_id`, maxID)
+	if err != nil {
+		return err
+	}
+	sampled, err := perRun(ctx, st, `SELECT run_id, COUNT(DISTINCT ip) FROM (
+		SELECT run_id, ip FROM services WHERE status NOT IN (?, ?) AND run_id <= ?
+		UNION SELECT run_id, ip FROM credentials WHERE run_id <= ?) u GROUP BY run_id`, append(closed, maxID, maxID)...)
+	if err != nil {
+		return err
+	}
+	for id, n := range weak {
+		tp := counts[id]
+		if tp == nil {
+			tp = &TrendPoint{RunID: id}
+			counts[id] = tp
+		}
+		tp.WeakDevices = n
+	}
+	ids := make([]int64, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	if len(ids) > limit {
+		ids = ids[len(ids)-limit:]
+	}
+	r.Trends = []TrendPoint{}
+	for _, id := range ids {
+		tp := counts[id]
+		tp.WeakPasswordShare = share(tp.WeakDevices, sampled[id])
+		run, err := st.Run(ctx, id)
+		if err != nil {
+			return fmt.Errorf("report trends: %w", err)
+		}
+		tp.Kind, tp.StartedAt = run.Kind, run.StartedAt.UTC()
+		r.Trends = append(r.Trends, *tp)
+	}
+	if len(r.Trends) < 2 {
+		r.Absent[SecTrends] = "fewer than two runs with evidence: no trend yet"
+	}
+	return nil
+}
+
+func perRun(ctx context.Context, st *store.Store, q string, args ...any) (map[int64]int, error) {
+	rows, err := st.DB().QueryContext(ctx, st.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("report trends: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("report trends: %w", err)
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
+
+// methodNotes says where each headline number comes from, so that every
+// number can be traced to stored evidence.
+func methodNotes() map[string]string {
+	return map[string]string{
+		"devices":                       "distinct addresses with at least one service whose status is not refused or timeout (table services) in the covered runs",
+		"services":                      "distinct (address, port, transport) of those services",
+		"devices_with_weak_credentials": "distinct addresses with at least one credential result (table credentials) in the covered runs",
+		"weak_password_share":           "devices_with_weak_credentials / sampled_devices; sampled_devices = devices plus addresses with a credential result but no stored open service",
+		"ci95":                          "Wilson score interval, z = 1.96",
+		"vulnerable_devices":            "distinct addresses with at least one vulnerability match (table vuln_matches); kev_devices: those with a match in CISA KEV",
+		"firmware":                      "vulnerability matches without an address (firmware components) and findings with firmware evidence",
+		"breakdowns":                    "device vendor and type from the most confident fingerprint of its services, else the asset inventory; subnet is the /24 (IPv4) or /48 (IPv6)",
+		"vulnerability_archive":         "vulnerability database statistics by publication year; growth is relative to the previous year",
+		"compromise":                    "devices under unauthorized remote control per day, from flow detection",
+		"conformance_rate":              "pass / (pass + fail) per provision; not applicable and unknown are excluded",
+	}
+}
