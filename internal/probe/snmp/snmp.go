@@ -1,0 +1,168 @@
+// Package snmp probes SNMP agents over UDP: one GET for sysDescr,
+// sysObjectID, sysName, sysUpTime, sysContact and sysLocation, sent as v2c
+// and v1 at once with each community, encoded and decoded by
+// github.com/gosnmp/gosnmp on the caller's connected UDP socket.
+package snmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/gosnmp/gosnmp"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/probe"
+)
+
+// System group OIDs.
+const (
+	OIDSysDescr    = ".1.3.6.1.2.1.1.1.0"
+	OIDSysObjectID = ".1.3.6.1.2.1.1.2.0"
+	OIDSysUpTime   = ".1.3.6.1.2.1.1.3.0"
+	OIDSysContact  = ".1.3.6.1.2.1.1.4.0"
+	OIDSysName     = ".1.3.6.1.2.1.1.5.0"
+	OIDSysLocation = ".1.3.6.1.2.1.1.6.0"
+)
+
+// Record is the SNMP handshake data.
+type Record struct {
+	Version     string `json:"version"`   // "v2c" or "v1": the first that answered
+	Community   string `json:"community"` // redacted unless the prober shows secrets
+	SysDescr    string `json:"sys_descr,omitempty"`
+	SysObjectID string `json:"sys_object_id,omitempty"`
+	SysName     string `json:"sys_name,omitempty"`
+	SysUpTime   uint64 `json:"sys_uptime,omitempty"` // hundredths of a second
+	SysContact  string `json:"sys_contact,omitempty"`
+	SysLocation string `json:"sys_location,omitempty"`
+}
+
+// Fields implements probe.Record.
+func (r *Record) Fields() map[string]string {
+	return map[string]string{"snmp.sys_descr": r.SysDescr, "snmp.sys_object_id": strings.TrimPrefix(r.SysObjectID, "."), "snmp.sys_name": r.SysName}
+}
+
+// Prober is the SNMP prober.
+type Prober struct {
+	Communities []string // nil: "public"
+	ShowSecrets bool     // record the community unredacted
+}
+
+var _ probe.Prober = Prober{}
+
+// Name implements probe.Prober.
+func (Prober) Name() string { return model.ProtoSNMP }
+
+// Probe implements probe.Prober; conn must be a connected UDP socket.
+func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Result {
+	probe.Deadline(ctx, conn, env)
+	comms := p.Communities
+	if len(comms) == 0 {
+		comms = []string{"public"}
+	}
+	oids := []string{OIDSysDescr, OIDSysObjectID, OIDSysUpTime, OIDSysContact, OIDSysName, OIDSysLocation}
+	sent := map[uint32]string{}
+	reqID := uint32(0x1f2e3d00)
+	for _, c := range comms {
+		for _, v := range []gosnmp.SnmpVersion{gosnmp.Version2c, gosnmp.Version1} {
+			reqID++
+			pkt, err := Request(v, c, reqID, oids)
+			if err != nil {
+				return probe.Fail(model.ProtoSNMP, err)
+			}
+			if _, err := conn.Write(pkt); err != nil {
+				return probe.Fail(model.ProtoSNMP, fmt.Errorf("snmp send: %w", err))
+			}
+			sent[reqID] = c
+		}
+	}
+	buf := make([]byte, min(env.Limit(), 65535))
+	var lastErr error
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			if lastErr != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				err = lastErr
+			}
+			return probe.Fail(model.ProtoSNMP, fmt.Errorf("snmp read: %w", err))
+		}
+		rec, id, err := Decode(buf[:n])
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		c, ok := sent[id]
+		if !ok {
+			continue
+		}
+		rec.Community = c
+		if !p.ShowSecrets {
+			rec.Community = model.Redact(c)
+		}
+		return probe.Result{Protocol: model.ProtoSNMP, Status: model.StatusSuccess, Banner: rec.SysDescr, Data: rec}
+	}
+}
+
+// Request encodes a GET for oids.
+func Request(v gosnmp.SnmpVersion, community string, id uint32, oids []string) ([]byte, error) {
+	pkt := &gosnmp.SnmpPacket{Version: v, Community: community, PDUType: gosnmp.GetRequest, RequestID: id}
+	for _, o := range oids {
+		pkt.Variables = append(pkt.Variables, gosnmp.SnmpPDU{Name: o, Type: gosnmp.Null})
+	}
+	b, err := pkt.MarshalMsg()
+	if err != nil {
+		return nil, fmt.Errorf("snmp encode: %w", err)
+	}
+	return b, nil
+}
+
+// Decode parses a GET response into a Record and returns its request id.
+func Decode(b []byte) (rec *Record, id uint32, err error) {
+	defer func() {
+		if r := recover(); r != nil { // the decoder must never take the scanner down
+			rec, err = nil, fmt.Errorf("snmp decode panic: %v: %w", r, probe.ErrProtocol)
+		}
+	}()
+	g := &gosnmp.GoSNMP{Version: gosnmp.Version2c}
+	pkt, err := g.SnmpDecodePacket(b)
+	if err != nil {
+		return nil, 0, fmt.Errorf("snmp decode: %w: %w", probe.ErrProtocol, err)
+	}
+	if pkt.PDUType != gosnmp.GetResponse {
+		return nil, 0, fmt.Errorf("snmp: PDU type %v: %w", pkt.PDUType, probe.ErrProtocol)
+	}
+	rec = &Record{Version: map[gosnmp.SnmpVersion]string{gosnmp.Version1: "v1", gosnmp.Version2c: "v2c"}[pkt.Version]}
+	for _, v := range pkt.Variables {
+		s := ""
+		switch val := v.Value.(type) {
+		case []byte:
+			s = probe.Printable(val, 1024)
+		case string:
+			s = probe.Printable([]byte(val), 1024)
+		case uint32:
+			if v.Name == OIDSysUpTime {
+				rec.SysUpTime = uint64(val)
+			}
+		case uint:
+			if v.Name == OIDSysUpTime {
+				rec.SysUpTime = uint64(val)
+			}
+		}
+		switch v.Name {
+		case OIDSysDescr:
+			rec.SysDescr = strings.TrimSpace(s)
+		case OIDSysObjectID:
+			rec.SysObjectID = s
+		case OIDSysName:
+			rec.SysName = s
+		case OIDSysContact:
+			rec.SysContact = s
+		case OIDSysLocation:
+			rec.SysLocation = s
+		}
+	}
+	return rec, pkt.RequestID, nil
+}

@@ -1,0 +1,70 @@
+package snmp
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/probe"
+	"iotwatch/internal/testpeer"
+)
+
+func TestProbeSnmpd(t *testing.T) {
+	p := testpeer.Snmpd(t)
+	tests := []struct {
+		comms []string
+		want  model.Status
+	}{
+		{nil, model.StatusSuccess},
+		{[]string{"wrong"}, model.StatusTimeout},
+	}
+	for _, tt := range tests {
+		conn, err := net.Dial("udp", p.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := Prober{Communities: tt.comms}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
+		conn.Close()
+		if res.Status != tt.want {
+			t.Fatalf("communities %v: status %v (%v), want %v", tt.comms, res.Status, res.Err, tt.want)
+		}
+		if tt.want != model.StatusSuccess {
+			continue
+		}
+		rec := res.Data.(*Record)
+		if rec.SysDescr != "iotwatch test agent" || rec.SysObjectID != ".1.3.6.1.4.1.8072.3.2.10" || rec.Community != "pu***" {
+			t.Errorf("record = %+v", rec)
+		}
+	}
+}
+
+func TestProbeClosedPort(t *testing.T) {
+	port := testpeer.FreePort(t, "udp")
+	conn, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: time.Second})
+	if res.Status != model.StatusRefused {
+		t.Errorf("status = %v (%v), want refused (ICMP port unreachable)", res.Status, res.Err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	req, _ := Request(gosnmp.Version2c, "public", 7, []string{OIDSysDescr})
+	f.Add(req)
+	resp := &gosnmp.SnmpPacket{Version: gosnmp.Version1, Community: "public", PDUType: gosnmp.GetResponse, RequestID: 9,
+		Variables: []gosnmp.SnmpPDU{{Name: OIDSysDescr, Type: gosnmp.OctetString, Value: []byte("Linux cam 3.10")}}}
+	b, _ := resp.MarshalMsg()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		Decode(b)
+	})
+}
