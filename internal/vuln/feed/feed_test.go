@@ -254,8 +254,8 @@ func TestBaseScore3(t *testing.T) {
 		"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N": 6.1,
 		"CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N": 5.5,
 		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N": 0,
-		"CVSS:3.1/AV:X":   0,
-		"AV:N/AC:L/Au:N":  0,
+		"CVSS:3.1/AV:X":  0,
+		"AV:N/AC:L/Au:N": 0,
 	} {
 		if got := BaseScore3(v); got != want {
 			t.Errorf("BaseScore3(%q) = %v, want %v", v, got, want)
