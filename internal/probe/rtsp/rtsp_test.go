@@ -1,0 +1,89 @@
+package rtsp
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/probe"
+)
+
+func fakeServer(t *testing.T, replies ...string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for _, r := range replies {
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == "\r\n" {
+					break
+				}
+			}
+			c.Write([]byte(r))
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestProbe(t *testing.T) {
+	addr := fakeServer(t,
+		"RTSP/1.0 200 OK\r\nCSeq: 1\r\nServer: Hikvision-Webs\r\nPublic: OPTIONS, DESCRIBE, SETUP\r\n\r\n",
+		"RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm=\"IP Camera(C6496)\", nonce=\"x\"\r\n\r\n")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
+	rec, _ := res.Data.(*Record)
+	if res.Status != model.StatusSuccess || rec == nil {
+		t.Fatalf("status %v err %v", res.Status, res.Err)
+	}
+	if rec.Server != "Hikvision-Webs" || rec.AuthScheme != "Digest" || rec.Realm != "IP Camera(C6496)" || len(rec.Public) != 3 || rec.NoAuth {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestReadResponse(t *testing.T) {
+	tests := []struct {
+		in   string
+		code int
+		ok   bool
+	}{
+		{"RTSP/1.0 200 OK\r\nContent-Length: 9\r\n\r\nv=0\r\ns=x\r\n", 200, true},
+		{"RTSP/1.0 200 OK\r\nContent-Length: 999999999\r\n\r\nshort", 200, true},
+		{"HTTP/1.1 200 OK\r\n\r\n", 0, false},
+		{"RTSP/1.0 abc\r\n\r\n", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		r, err := ReadResponse(bufio.NewReader(strings.NewReader(tt.in)), 1024)
+		if (err == nil) != tt.ok || (err == nil && r.Code != tt.code) {
+			t.Errorf("ReadResponse(%q) = %v, %v", tt.in, r, err)
+		}
+	}
+}
+
+func FuzzReadResponse(f *testing.F) {
+	f.Add("RTSP/1.0 200 OK\r\nServer: live555\r\nContent-Length: 3\r\n\r\nabc")
+	f.Fuzz(func(t *testing.T, s string) {
+		ReadResponse(bufio.NewReader(strings.NewReader(s)), 1024)
+		parseAuth(s)
+	})
+}
