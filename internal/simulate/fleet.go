@@ -1,0 +1,302 @@
+package simulate
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+
+	"iotwatch/internal/model"
+)
+
+// Device categories: which kind of credential a device accepts.
+const (
+	catWeak      = "weak"
+	catEmpty     = "empty"
+	catAnonymous = "anonymous"
+	catStrong    = "strong"
+)
+
+// realPorts are the standard ports used when the process may bind below 1024.
+var realPorts = map[string]uint16{
+	model.ProtoTelnet: 23, model.ProtoSSH: 22, model.ProtoHTTP: 80, model.ProtoFTP: 21,
+	model.ProtoRTSP: 554, model.ProtoSNMP: 161, model.ProtoSSDP: 1900, model.ProtoCoAP: 5683,
+	model.ProtoModbus: 502, model.ProtoMQTT: 1883,
+}
+
+// HighPorts is the documented port map used by unprivileged users (or with
+// --high-ports): telnet 2323, ssh 2222, http 8080, ftp 2121, rtsp 8554,
+// snmp 1161/udp, ssdp 1900/udp, coap 5683/udp, modbus 5020, mqtt 1883.
+var HighPorts = map[string]uint16{
+	model.ProtoTelnet: 2323, model.ProtoSSH: 2222, model.ProtoHTTP: 8080, model.ProtoFTP: 2121,
+	model.ProtoRTSP: 8554, model.ProtoSNMP: 1161, model.ProtoSSDP: 1900, model.ProtoCoAP: 5683,
+	model.ProtoModbus: 5020, model.ProtoMQTT: 1883,
+}
+
+// udpProtocols are served over UDP; the rest over TCP.
+var udpProtocols = map[string]bool{model.ProtoSNMP: true, model.ProtoSSDP: true, model.ProtoCoAP: true}
+
+func transportOf(proto string) string {
+	if udpProtocols[proto] {
+		return model.UDP
+	}
+	return model.TCP
+}
+
+// device is one emulated device.
+type device struct {
+	addr     netip.Addr
+	prof     *Profile
+	category string
+	serial   string
+	mac      string
+	hostname string
+	uuid     string
+	services []*deviceService
+}
+
+// deviceService is one service of one device with its accepted credential.
+type deviceService struct {
+	dev   *device
+	sp    *ServiceProfile
+	port  uint16
+	cred  Credential // accepted login (username, password); community for SNMP
+	kind  string     // model.Kind* of cred, or "strong"
+	anon  bool       // anonymous access accepted (mqtt: no username; ftp: anonymous/ftp)
+	realm string
+}
+
+// banner returns the service banner with per-device placeholders filled in.
+func (s *deviceService) banner() string {
+	return strings.NewReplacer("{serial}", s.dev.serial, "{FW}", s.dev.prof.Firmware).Replace(s.sp.Banner)
+}
+
+// accepts reports whether the service accepts user/pass.
+func (s *deviceService) accepts(user, pass string) bool {
+	if s.anon {
+		switch s.sp.Protocol {
+		case model.ProtoFTP:
+			if strings.EqualFold(user, "anonymous") || strings.EqualFold(user, "ftp") {
+				return true
+			}
+		case model.ProtoMQTT:
+			if user == "" {
+				return true
+			}
+		}
+	}
+	return user == s.cred.Username && pass == s.cred.Password
+}
+
+// planFleet builds the devices deterministically from opts and profiles.
+func planFleet(opts Options, profiles []Profile, high bool) ([]*device, error) {
+	if opts.Devices <= 0 {
+		return nil, errors.New("devices must be positive")
+	}
+	for _, f := range []float64{opts.Weak, opts.Empty, opts.Anonymous} {
+		if f < 0 || f > 1 {
+			return nil, fmt.Errorf("credential shares must be within 0..1, got %g", f)
+		}
+	}
+	if opts.Weak+opts.Empty+opts.Anonymous > 1+1e-9 {
+		return nil, fmt.Errorf("--weak + --empty + --anonymous = %g exceeds 1", opts.Weak+opts.Empty+opts.Anonymous)
+	}
+	addrs, err := fleetAddrs(opts.Prefix, opts.Devices)
+	if err != nil {
+		return nil, err
+	}
+	var all, anonOK []*Profile
+	for i := range profiles {
+		p := &profiles[i]
+		if p.Weight == 0 {
+			continue
+		}
+		all = append(all, p)
+		if p.service(model.ProtoFTP) != nil || p.service(model.ProtoMQTT) != nil {
+			anonOK = append(anonOK, p)
+		}
+	}
+	if len(all) == 0 {
+		return nil, errors.New("no profile has a positive weight")
+	}
+	rng := rand.New(rand.NewPCG(uint64(opts.Seed), 0x10717a7c4))
+	// Exact counts per category, assigned in a seeded shuffle, so that the
+	// shares in the truth match the flags as closely as integers allow.
+	n := opts.Devices
+	cats := make([]string, n)
+	nw := int(opts.Weak*float64(n) + 0.5)
+	ne := int(opts.Empty*float64(n) + 0.5)
+	na := int(opts.Anonymous*float64(n) + 0.5)
+	if len(anonOK) == 0 {
+		nw, na = nw+na, 0
+	}
+	if nw+ne+na > n {
+		na = max(0, n-nw-ne)
+	}
+	for i := range cats {
+		switch {
+		case i < nw:
+			cats[i] = catWeak
+		case i < nw+ne:
+			cats[i] = catEmpty
+		case i < nw+ne+na:
+			cats[i] = catAnonymous
+		default:
+			cats[i] = catStrong
+		}
+	}
+	rng.Shuffle(n, func(i, j int) { cats[i], cats[j] = cats[j], cats[i] })
+
+	devs := make([]*device, n)
+	for i, a := range addrs {
+		cat := cats[i]
+		pool := all
+		if cat == catAnonymous {
+			pool = anonOK
+		}
+		p := pickWeighted(rng, pool)
+		d := &device{addr: a, prof: p, category: cat}
+		d.serial = fmt.Sprintf("%s%08d", serialPrefix(p), rng.IntN(100000000))
+		d.mac = fmt.Sprintf("%s:%02x:%02x:%02x", ouiOf(p), a.As4()[1], a.As4()[2], a.As4()[3])
+		d.hostname = strings.ToLower(strings.NewReplacer(" ", "-", "/", "-").Replace(p.Model)) + "-" + strings.ReplaceAll(d.mac[9:], ":", "")
+		d.uuid = fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", rng.Uint32(), rng.Uint32()&0xffff, 0x4000|rng.Uint32()&0x0fff, 0x8000|rng.Uint32()&0x3fff, rng.Uint64()&0xffffffffffff)
+		for j := range p.Services {
+			sp := &p.Services[j]
+			s := &deviceService{dev: d, sp: sp, port: servicePort(sp, high), realm: sp.Realm}
+			assignCredential(rng, s, cat)
+			d.services = append(d.services, s)
+		}
+		devs[i] = d
+	}
+	return devs, nil
+}
+
+// assignCredential sets the credential a service accepts for the device category.
+func assignCredential(rng *rand.Rand, s *deviceService, cat string) {
+	proto := s.sp.Protocol
+	if !loginProtocols[proto] {
+		return
+	}
+	if proto == model.ProtoSNMP {
+		if cat == catStrong {
+			s.cred = Credential{Password: strongSecret(rng, 12)}
+			s.kind = "strong"
+		} else {
+			s.cred = Credential{Password: "public"}
+			s.kind = model.KindSNMPCommunity
+		}
+		return
+	}
+	def := *s.sp.Default
+	switch cat {
+	case catWeak:
+		s.cred = def
+		s.kind = model.KindDefaultCredential
+		if def.Password == "" {
+			s.kind = model.KindEmptyPassword
+		}
+	case catEmpty:
+		s.cred = Credential{Username: def.Username}
+		s.kind = model.KindEmptyPassword
+	case catAnonymous:
+		if proto == model.ProtoFTP || proto == model.ProtoMQTT {
+			s.anon = true
+			s.kind = model.KindAnonymousAccess
+			if proto == model.ProtoFTP {
+				s.cred = Credential{Username: "anonymous"}
+			}
+			return
+		}
+		fallthrough
+	default:
+		s.cred = Credential{Username: def.Username, Password: strongSecret(rng, 16)}
+		s.kind = "strong"
+	}
+}
+
+const secretChars = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+func strongSecret(rng *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = secretChars[rng.IntN(len(secretChars))]
+	}
+	return string(b)
+}
+
+func pickWeighted(rng *rand.Rand, ps []*Profile) *Profile {
+	total := 0
+	for _, p := range ps {
+		total += p.Weight
+	}
+	r := rng.IntN(total)
+	for _, p := range ps {
+		if r < p.Weight {
+			return p
+		}
+		r -= p.Weight
+	}
+	return ps[len(ps)-1]
+}
+
+// servicePort is the port a service listens on: the profile's own port
+// unless it is privileged and high ports are in use, else the protocol default.
+func servicePort(sp *ServiceProfile, high bool) uint16 {
+	if sp.Port != 0 && (sp.Port >= 1024 || !high) {
+		return sp.Port
+	}
+	if high {
+		return HighPorts[sp.Protocol]
+	}
+	return realPorts[sp.Protocol]
+}
+
+// fleetAddrs returns n IPv4 loopback addresses from prefix, skipping .0 and .255.
+func fleetAddrs(prefix netip.Prefix, n int) ([]netip.Addr, error) {
+	if !prefix.IsValid() || !prefix.Addr().Is4() || !prefix.Addr().IsLoopback() {
+		return nil, fmt.Errorf("prefix %s: must be an IPv4 prefix inside 127.0.0.0/8", prefix)
+	}
+	prefix = prefix.Masked()
+	out := make([]netip.Addr, 0, n)
+	for a := prefix.Addr().Next(); prefix.Contains(a) && len(out) < n; a = a.Next() {
+		last := a.As4()[3]
+		if last == 0 || last == 255 {
+			continue
+		}
+		out = append(out, a)
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("prefix %s has room for %d devices, %d requested", prefix, len(out), n)
+	}
+	return out, nil
+}
+
+func serialPrefix(p *Profile) string {
+	s := strings.ToUpper(strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, p.Vendor))
+	if len(s) > 3 {
+		s = s[:3]
+	}
+	return s
+}
+
+// ouis are real IEEE OUIs of the vendors, for plausible MAC addresses.
+var ouis = map[string]string{
+	"Hikvision": "c0:56:e3", "Dahua": "3c:ef:8c", "Xiongmai": "00:12:41", "Uniview": "48:ea:63",
+	"TP-Link": "50:c7:bf", "D-Link": "1c:7e:e5", "Huawei": "00:e0:fc", "NETGEAR": "a0:40:a0",
+	"Tenda": "c8:3a:35", "Zyxel": "00:a0:c5", "Shelly": "c4:5b:be", "HP": "3c:d9:2b",
+	"Brother": "00:80:77", "Western Digital": "00:90:a9", "Honeywell": "00:d0:2d", "Moxa": "00:90:e8",
+	"Teltonika": "00:1e:42",
+}
+
+func ouiOf(p *Profile) string {
+	if o, ok := ouis[p.Vendor]; ok {
+		return o
+	}
+	return "02:00:00"
+}

@@ -1,0 +1,199 @@
+package simulate
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+)
+
+// Telnet protocol bytes (RFC 854/855).
+const (
+	tnIAC  = 255
+	tnDONT = 254
+	tnDO   = 253
+	tnWONT = 252
+	tnWILL = 251
+	tnSB   = 250
+	tnSE   = 240
+)
+
+// telnetGreeting is what BusyBox telnetd sends first: DO ECHO, DO NAWS, WILL ECHO, WILL SGA.
+var telnetGreeting = []byte{tnIAC, tnDO, 1, tnIAC, tnDO, 31, tnIAC, tnWILL, 1, tnIAC, tnWILL, 3}
+
+// errLineTooLong is returned for input lines over maxLine bytes.
+var errLineTooLong = errors.New("line too long")
+
+const maxLine = 1024
+
+// telnetReader reads lines from a telnet stream, dropping option negotiation.
+type telnetReader struct{ r *bufio.Reader }
+
+// readLine returns the next line without its terminator (CR LF, CR NUL, CR or LF).
+func (t *telnetReader) readLine() (string, error) {
+	var b []byte
+	for {
+		c, err := t.r.ReadByte()
+		if err != nil {
+			if err == io.EOF && len(b) > 0 {
+				return string(b), nil
+			}
+			return "", err
+		}
+		switch c {
+		case tnIAC:
+			if err := t.skipCommand(&b); err != nil {
+				return "", err
+			}
+			continue
+		case '\r':
+			if n, err := t.r.Peek(1); err == nil && (n[0] == '\n' || n[0] == 0) {
+				t.r.ReadByte()
+			}
+			return string(b), nil
+		case '\n':
+			return string(b), nil
+		case 0:
+			continue
+		}
+		if len(b) >= maxLine {
+			return "", errLineTooLong
+		}
+		b = append(b, c)
+	}
+}
+
+// skipCommand consumes one telnet command after IAC; IAC IAC is a data byte 255.
+func (t *telnetReader) skipCommand(b *[]byte) error {
+	cmd, err := t.r.ReadByte()
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case tnIAC:
+		*b = append(*b, tnIAC)
+	case tnWILL, tnWONT, tnDO, tnDONT:
+		_, err = t.r.ReadByte()
+	case tnSB:
+		// Subnegotiation runs until IAC SE.
+		for n := 0; ; n++ {
+			c, err := t.r.ReadByte()
+			if err != nil {
+				return err
+			}
+			if n > maxLine {
+				return errLineTooLong
+			}
+			if c == tnIAC {
+				c2, err := t.r.ReadByte()
+				if err != nil {
+					return err
+				}
+				if c2 == tnSE {
+					return nil
+				}
+			}
+		}
+	}
+	return err
+}
+
+// serveTelnet emulates a BusyBox telnetd with login(1): login and password
+// prompts, "Login incorrect" on failure (3 tries) and an ash prompt after success.
+func serveTelnet(c net.Conn, s *deviceService) {
+	w := bufio.NewWriter(c)
+	tr := &telnetReader{r: bufio.NewReader(c)}
+	w.Write(telnetGreeting)
+	banner := s.banner()
+	busybox := strings.HasPrefix(banner, "BusyBox")
+	if !busybox && banner != "" {
+		fmt.Fprintf(w, "\r\n%s\r\nFirmware version : %s\r\nSerial No        : %s\r\n", banner, s.dev.prof.Firmware, s.dev.serial)
+	}
+	for try := 0; try < 3; try++ {
+		fmt.Fprintf(w, "\r\n%s login: ", s.dev.hostname)
+		if w.Flush() != nil {
+			return
+		}
+		user, err := tr.readLine()
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(w, "%s\r\nPassword: ", user)
+		if w.Flush() != nil {
+			return
+		}
+		pass, err := tr.readLine()
+		if err != nil {
+			return
+		}
+		w.WriteString("\r\n")
+		if s.accepts(user, pass) {
+			telnetShell(w, tr, s, banner, busybox)
+			return
+		}
+		w.WriteString("Login incorrect\r\n")
+	}
+	w.Flush()
+}
+
+func telnetShell(w *bufio.Writer, tr *telnetReader, s *deviceService, banner string, busybox bool) {
+	if busybox {
+		fmt.Fprintf(w, "\r\n\r\n%s\r\nEnter 'help' for a list of built-in commands.\r\n\r\n", banner)
+	}
+	prompt := "# "
+	if s.cred.Username != "root" {
+		prompt = "$ "
+	}
+	for {
+		w.WriteString(prompt)
+		if w.Flush() != nil {
+			return
+		}
+		line, err := tr.readLine()
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(w, "%s\r\n", line)
+		cmd := strings.Fields(line)
+		if len(cmd) == 0 {
+			continue
+		}
+		switch cmd[0] {
+		case "exit", "logout", "quit":
+			w.Flush()
+			return
+		default:
+			w.WriteString(shellOutput(s, cmd))
+		}
+	}
+}
+
+// shellOutput answers a few commands scanners and bots run after login.
+func shellOutput(s *deviceService, cmd []string) string {
+	switch cmd[0] {
+	case "uname":
+		return fmt.Sprintf("Linux %s 3.10.14 #1 PREEMPT armv7l GNU/Linux\r\n", s.dev.hostname)
+	case "id", "whoami":
+		if s.cred.Username == "root" {
+			return "uid=0(root) gid=0(root)\r\n"
+		}
+		return fmt.Sprintf("uid=1000(%s) gid=1000(%s)\r\n", s.cred.Username, s.cred.Username)
+	case "cat":
+		if len(cmd) > 1 && cmd[1] == "/proc/version" {
+			return "Linux version 3.10.14 (gcc version 4.9.4) #1 PREEMPT\r\n"
+		}
+		return ""
+	case "busybox", "/bin/busybox":
+		if strings.HasPrefix(s.banner(), "BusyBox") {
+			v := strings.Fields(s.banner())
+			return fmt.Sprintf("%s %s multi-call binary.\r\n", v[0], v[1])
+		}
+	case "echo":
+		return strings.Join(cmd[1:], " ") + "\r\n"
+	case "help":
+		return "Built-in commands:\r\n-------------------\r\n\t. : [ [[ cd echo exit help ls pwd\r\n"
+	}
+	return fmt.Sprintf("-sh: %s: not found\r\n", cmd[0])
+}

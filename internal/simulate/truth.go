@@ -1,0 +1,128 @@
+package simulate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"iotwatch/internal/model"
+)
+
+// Truth is the ground truth of a fleet: every device, service, product,
+// version and accepted credential. It serialises to the truth.json format.
+type Truth struct {
+	Seed    int64         `json:"seed"`
+	Prefix  string        `json:"prefix"`
+	Devices []TruthDevice `json:"devices"`
+	Summary TruthSummary  `json:"summary"`
+}
+
+// TruthDevice is one emulated device.
+type TruthDevice struct {
+	IP          string            `json:"ip"`
+	Vendor      string            `json:"vendor"`
+	Model       string            `json:"model"`
+	Firmware    string            `json:"firmware"`
+	DeviceType  string            `json:"device_type"`
+	CPE         string            `json:"cpe"`
+	Profile     string            `json:"profile"`
+	Serial      string            `json:"serial"`
+	MAC         string            `json:"mac"`
+	Services    []TruthService    `json:"services"`
+	Credentials []TruthCredential `json:"credentials"`
+	Weak        bool              `json:"weak"`
+}
+
+// TruthService is one service of a device.
+type TruthService struct {
+	Protocol  string `json:"protocol"`
+	Port      uint16 `json:"port"`
+	Transport string `json:"transport"`
+	Product   string `json:"product,omitempty"`
+	Version   string `json:"version,omitempty"`
+	CPE       string `json:"cpe,omitempty"`
+	Banner    string `json:"banner,omitempty"`
+}
+
+// TruthCredential is the credential a login service accepts. Kind is one of
+// model.KindDefaultCredential, KindEmptyPassword, KindAnonymousAccess,
+// KindSNMPCommunity or "strong". For SNMP the community is in Password.
+type TruthCredential struct {
+	Protocol string `json:"protocol"`
+	Port     uint16 `json:"port"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Kind     string `json:"kind"`
+}
+
+// TruthSummary holds the headline numbers.
+type TruthSummary struct {
+	Devices                    int     `json:"devices"`
+	Services                   int     `json:"services"`
+	DevicesWithWeakCredentials int     `json:"devices_with_weak_credentials"`
+	WeakPasswordShare          float64 `json:"weak_password_share"`
+}
+
+// KindStrong marks a credential no dictionary should find.
+const KindStrong = "strong"
+
+func buildTruth(seed int64, prefix string, devs []*device) *Truth {
+	t := &Truth{Seed: seed, Prefix: prefix, Devices: make([]TruthDevice, 0, len(devs))}
+	for _, d := range devs {
+		p := d.prof
+		td := TruthDevice{IP: d.addr.String(), Vendor: p.Vendor, Model: p.Model, Firmware: p.Firmware,
+			DeviceType: p.DeviceType, CPE: p.CPE, Profile: p.ID, Serial: d.serial, MAC: d.mac,
+			Services: []TruthService{}, Credentials: []TruthCredential{}}
+		for _, s := range d.services {
+			td.Services = append(td.Services, TruthService{Protocol: s.sp.Protocol, Port: s.port,
+				Transport: transportOf(s.sp.Protocol), Product: s.sp.Product, Version: s.sp.Version,
+				CPE: s.sp.CPE, Banner: s.banner()})
+			if s.kind == "" {
+				continue
+			}
+			td.Credentials = append(td.Credentials, TruthCredential{Protocol: s.sp.Protocol, Port: s.port,
+				Username: s.cred.Username, Password: s.cred.Password, Kind: s.kind})
+			if s.kind != KindStrong {
+				td.Weak = true
+			}
+		}
+		t.Summary.Services += len(td.Services)
+		if td.Weak {
+			t.Summary.DevicesWithWeakCredentials++
+		}
+		t.Devices = append(t.Devices, td)
+	}
+	t.Summary.Devices = len(t.Devices)
+	if t.Summary.Devices > 0 {
+		t.Summary.WeakPasswordShare = float64(t.Summary.DevicesWithWeakCredentials) / float64(t.Summary.Devices)
+	}
+	return t
+}
+
+// WriteTruth writes t as indented JSON to path, atomically (temp file + rename).
+func WriteTruth(path string, t *Truth) error {
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode truth: %w", err)
+	}
+	b = append(b, '\n')
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".truth-*.json")
+	if err != nil {
+		return fmt.Errorf("write truth %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write truth %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write truth %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write truth %s: %w", path, err)
+	}
+	return nil
+}
+
+var _ = model.ProtoSNMP
