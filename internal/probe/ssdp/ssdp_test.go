@@ -1,0 +1,81 @@
+package ssdp
+
+import (
+	"context"
+	"fmt"
+	"net"
+	nethttp "net/http"
+	"net/netip"
+	"testing"
+	"time"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/probe"
+)
+
+const desc = `<?xml version="1.0"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0"><specVersion><major>1</major><minor>0</minor></specVersion>
+<device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType>
+<friendlyName>Archer C7</friendlyName><manufacturer>TP-Link</manufacturer><modelName>Archer C7</modelName>
+<modelNumber>5.0</modelNumber><serialNumber>1234</serialNumber><UDN>uuid:x</UDN></device></root>`
+
+func TestProbe(t *testing.T) {
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hl.Close()
+	go nethttp.Serve(hl, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) { fmt.Fprint(w, desc) }))
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil || n == 0 {
+			return
+		}
+		fmt.Fprintf(pcWriter{pc, from}, "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: upnp:rootdevice\r\nUSN: uuid:x::upnp:rootdevice\r\nSERVER: Linux/3.10 UPnP/1.0 miniupnpd/2.1\r\nLOCATION: http://%s/rootDesc.xml\r\n\r\n", hl.Addr())
+	}()
+	conn, err := net.Dial("udp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
+	rec, _ := res.Data.(*Record)
+	if res.Status != model.StatusSuccess || rec == nil {
+		t.Fatalf("status %v err %v", res.Status, res.Err)
+	}
+	if rec.Manufacturer != "TP-Link" || rec.ModelName != "Archer C7" || rec.ModelNumber != "5.0" || rec.Server == "" {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+type pcWriter struct {
+	pc   net.PacketConn
+	addr net.Addr
+}
+
+func (w pcWriter) Write(b []byte) (int, error) { return w.pc.WriteTo(b, w.addr) }
+
+func TestLocationElsewhereNotFetched(t *testing.T) {
+	rec := &Record{Location: "http://192.0.2.1/desc.xml"}
+	err := fetchDescription(context.Background(), rec, mustAddr("127.0.0.1"), time.Now().Add(time.Second), 4096)
+	if err == nil {
+		t.Fatal("fetched a description from another address")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nLOCATION: http://1.2.3.4/x\r\n\r\n"), []byte(desc))
+	f.Fuzz(func(t *testing.T, reply, d []byte) {
+		ParseReply(reply)
+		var rec Record
+		ParseDescription(d, &rec)
+	})
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
