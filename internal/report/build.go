@@ -337,7 +337,7 @@ func (r *Report) buildDevices(ev *evidence, region func(netip.Addr) string) {
 	w.ByDeviceType = byType.shares(isWeak)
 	w.BySubnet = bySubnet.shares(isWeak)
 	w.ByProtocol = protoDevices.shares(func(p string, a netip.Addr) bool { return weakProto[p].has(a) })
-	if region != nil {
+	if _, onlyUnknown := byRegion["unknown"]; region != nil && !(onlyUnknown && len(byRegion) == 1) {
 		w.ByRegion = byRegion.shares(isWeak)
 	}
 	w.ByKind = []Count{}

@@ -1,0 +1,231 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/geo"
+	"iotwatch/internal/report"
+	"iotwatch/internal/store"
+)
+
+func newReportCmd(g *globals) *cobra.Command {
+	var (
+		runIDs      []int64
+		from, to    string
+		formats     string
+		out         string
+		title       string
+		showSecrets bool
+	)
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Write the quantitative threat-assessment report from the stored evidence",
+		Long: `report builds the threat assessment a national CERT publishes from the evidence database:
+headline numbers (devices, weak-credential share with its 95% Wilson interval, vulnerable and
+KEV-affected devices, devices under unauthorized control per day, vulnerabilities archived and their
+growth), breakdowns by vendor, device type, protocol, subnet and region, inventory, vulnerabilities,
+firmware findings, conformance with baselines and trends across runs. Sections without evidence say so.
+
+Without --run it covers the newest run, or the runs started within --from/--to. --out DIR writes
+report.html, report.md, report.json and report.csv (or those named by --format) into DIR; --out FILE
+(a path with an extension) writes one format, taken from --format or the extension; without --out one format goes to
+standard output (Markdown, or JSON with --json). Found passwords are redacted unless --show-secrets.`,
+		Example: `  iotwatch report --out reports/
+  iotwatch report --run 3 --format html --out report.html
+  iotwatch report --from 2026-01-01 --to 2026-12-31 --format json,csv --out 2026/`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			in := report.Inputs{RunIDs: runIDs, Title: title, ShowSecrets: showSecrets}
+			var err error
+			if in.From, err = parseWhen(from, false); err != nil {
+				return usageError{fmt.Errorf("--from: %w", err)}
+			}
+			if in.To, err = parseWhen(to, true); err != nil {
+				return usageError{fmt.Errorf("--to: %w", err)}
+			}
+			fs, dir, err := reportTargets(formats, out, g.json)
+			if err != nil {
+				return usageError{err}
+			}
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			wireReportInputs(st, &in)
+			r, err := report.Build(ctx, st, in)
+			if errors.Is(err, report.ErrNoRuns) {
+				return fmt.Errorf("%w: run `iotwatch demo` or a scan first", err)
+			}
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return r.Write(g.out, fs[0])
+			}
+			if dir {
+				if err := os.MkdirAll(out, 0o755); err != nil {
+					return fmt.Errorf("report output directory: %w", err)
+				}
+			}
+			for _, f := range fs {
+				path := out
+				if dir {
+					path = filepath.Join(out, "report."+f)
+				}
+				if err := writeFileAtomic(path, func(w *os.File) error { return r.Write(w, f) }); err != nil {
+					return err
+				}
+				g.log.Info("report written", "format", f, "path", path)
+			}
+			fmt.Fprintf(g.errOut, "devices %d, services %d, weak credentials on %d (%.1f%%, 95%% CI %.1f–%.1f%%)\n",
+				r.Summary.Devices, r.Summary.Services, r.Summary.DevicesWithWeakCredentials,
+				r.Summary.WeakPasswordShare*100, r.Summary.WeakPasswordCI95.Low*100, r.Summary.WeakPasswordCI95.High*100)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Int64SliceVar(&runIDs, "run", nil, "run id to cover (repeatable; default: the newest run)")
+	f.StringVar(&from, "from", "", "cover runs started at or after this time (RFC 3339 or YYYY-MM-DD)")
+	f.StringVar(&to, "to", "", "cover runs started at or before this time (RFC 3339 or YYYY-MM-DD, inclusive day)")
+	f.StringVar(&formats, "format", "", "comma-separated formats: html, md, json, csv (default: all four for a directory)")
+	f.StringVar(&out, "out", "", "output directory, or a file for one format (default: standard output)")
+	f.StringVar(&title, "title", "", "report title")
+	f.BoolVar(&showSecrets, "show-secrets", false, "print found passwords in full instead of redacted")
+	return cmd
+}
+
+// wireReportInputs connects the report's optional providers to the stages
+// that exist. The lead wires the vulnerability-database statistics
+// (in.VulnStats ← vuln.DB.Stats) and the assessment (in.Assessment ← assess)
+// here once those packages export them.
+func wireReportInputs(st *store.Store, in *report.Inputs) {
+	in.DailyCompromised = func(ctx context.Context) ([]report.DayCount, error) {
+		days, err := flow.DailyCompromised(ctx, st, time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]report.DayCount, len(days))
+		for i, d := range days {
+			out[i] = report.DayCount{Day: d.Day, Devices: d.Devices}
+		}
+		return out, nil
+	}
+	if at, err := geo.New(""); err == nil {
+		in.Region = func(a netip.Addr) string { return at.Attribute(a).Country }
+	}
+}
+
+// reportTargets resolves --format and --out: the formats to write and whether
+// out is a directory.
+func reportTargets(formats, out string, jsonFlag bool) ([]string, bool, error) {
+	var fs []string
+	for _, f := range strings.Split(formats, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "markdown" {
+			f = "md"
+		}
+		if f == "" {
+			continue
+		}
+		if !slices.Contains(report.Formats, f) {
+			return nil, false, fmt.Errorf("--format %q: want html, md, json or csv", f)
+		}
+		if !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
+	if ext == "markdown" {
+		ext = "md"
+	}
+	// A path with an extension is a file unless it is an existing directory.
+	isFile := out != "" && ext != ""
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		isFile = false
+	}
+	switch {
+	case out == "":
+		if len(fs) == 0 {
+			fs = []string{"md"}
+			if jsonFlag {
+				fs = []string{"json"}
+			}
+		}
+		if len(fs) > 1 {
+			return nil, false, fmt.Errorf("--format %s: several formats need --out DIR", formats)
+		}
+		return fs, false, nil
+	case isFile:
+		if len(fs) == 0 {
+			if !slices.Contains(report.Formats, ext) {
+				return nil, false, fmt.Errorf("--out %s: give --format (html, md, json or csv) for this extension", out)
+			}
+			fs = []string{ext}
+		}
+		if len(fs) > 1 {
+			return nil, false, fmt.Errorf("--out %s is a file: give one --format or a directory", out)
+		}
+		return fs, false, nil
+	default:
+		if len(fs) == 0 {
+			fs = slices.Clone(report.Formats)
+		}
+		return fs, true, nil
+	}
+}
+
+// parseWhen parses RFC 3339 or YYYY-MM-DD; a date as an end bound means the
+// end of that day.
+func parseWhen(s string, end bool) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor YYYY-MM-DD", s)
+	}
+	if end {
+		t = t.Add(24*time.Hour - time.Nanosecond)
+	}
+	return t, nil
+}
+
+// writeFileAtomic writes path through a temporary file and a rename, so that
+// a failed write never leaves a half-written report.
+func writeFileAtomic(path string, write func(*os.File) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
