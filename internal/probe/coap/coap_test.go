@@ -1,0 +1,75 @@
+package coap
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/plgd-dev/go-coap/v3/message"
+	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/udp/coder"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/probe"
+)
+
+func reply(t testing.TB, id int32, payload string) []byte {
+	m := message.Message{Token: message.Token{0x10, 0x21}, Code: codes.Content, MessageID: id, Type: message.Acknowledgement, Payload: []byte(payload)}
+	out := make([]byte, 1024)
+	n, err := coder.DefaultCoder.Encode(m, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[:n]
+}
+
+func TestProbe(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 1024)
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		m := message.Message{Options: make(message.Options, 0, 32)}
+		if _, err := coder.DefaultCoder.Decode(buf[:n], &m); err != nil {
+			return
+		}
+		if p, _ := m.Options.Path(); p != "/.well-known/core" {
+			return
+		}
+		pc.WriteTo(reply(t, m.MessageID, `</sensors/temp>;rt="temperature";if="sensor",</light>;rt="light"`), from)
+	}()
+	conn, err := net.Dial("udp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
+	rec, _ := res.Data.(*Record)
+	if res.Status != model.StatusSuccess || rec == nil {
+		t.Fatalf("status %v err %v", res.Status, res.Err)
+	}
+	if len(rec.Resources) != 2 || rec.Resources[0] != "/sensors/temp" {
+		t.Errorf("resources = %v", rec.Resources)
+	}
+}
+
+func TestDecodeRejectsRequest(t *testing.T) {
+	req, _ := Request(1)
+	if _, err := Decode(req); err == nil {
+		t.Error("Decode accepted a request as a reply")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(reply(f, 7, "</a>"))
+	req, _ := Request(1)
+	f.Add(req)
+	f.Fuzz(func(t *testing.T, b []byte) { Decode(b) })
+}
