@@ -1,0 +1,338 @@
+// Package audit measures default and weak credentials on the login surfaces
+// a scan found, safely: only named targets, one attempt at a time per host by
+// default, an attempt cap per service, a delay between attempts, back-off
+// when a device shows lockout or rate limiting (recorded as
+// lockout_suspected), and a stop at the first success per service. It also
+// turns results into population statistics with Wilson intervals.
+//
+// Protocols are spoken by the login/<proto> packages behind login.Module;
+// dictionaries are embedded data (Mirai's 62 pairs, the DefaultCreds cheat
+// sheet keyed by vendor, SNMP communities).
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"iotwatch/internal/login"
+	"iotwatch/internal/model"
+)
+
+// KindLockoutSuspected is the Kind of a CredentialResult that records a
+// service where the audit backed off and gave up because the device showed
+// lockout or rate limiting. It carries no credential; it is not a weak
+// credential and Summarize does not count it as one.
+const KindLockoutSuspected = "lockout-suspected"
+
+// Defaults for a zero Config.
+const (
+	DefaultMaxAttempts = 100
+	DefaultPerHost     = 1
+	DefaultConcurrency = 64
+	DefaultBackoff     = time.Second
+	DefaultMaxBackoffs = 3
+)
+
+// Config tunes an audit. The zero value is safe.
+type Config struct {
+	MaxAttempts int           // credentials tried per service (0: DefaultMaxAttempts)
+	PerHost     int           // concurrent attempts per host (0: 1)
+	Concurrency int           // hosts audited at once (0: DefaultConcurrency)
+	Delay       time.Duration // pause between attempts of one worker
+	Timeout     time.Duration // per attempt (0: login.DefaultTimeout)
+	All         bool          // keep trying after the first success on a service
+	Dict        *Dictionary   // nil: Builtin()
+	// Allowed says which addresses were explicitly named; services elsewhere
+	// are never touched. Nil allows every service passed to Run (the caller
+	// named them).
+	Allowed func(netip.Addr) bool
+	Logger  *slog.Logger
+	// Modules overrides the login modules (tests); nil: Modules().
+	Modules []login.Module
+	// Backoff is the first pause after a lockout signal, doubled each time
+	// (0: DefaultBackoff); MaxBackoffs signals end the service (0: 3).
+	Backoff     time.Duration
+	MaxBackoffs int
+	// Progress, if set, is called after each service with done and total.
+	Progress func(done, total int)
+}
+
+// Stats counts what an audit did.
+type Stats struct {
+	Services   int // services passed in
+	Audited    int // services where credentials were tried
+	NotAllowed int // services refused because their address was not named
+	NoModule   int // services with no login module (protocol not auditable)
+	NoAuth     int // surfaces that asked for no credential (open web pages)
+	OpenFailed int // surfaces that could not be prepared (down, unsupported scheme)
+	Attempts   int64
+	Found      int // credential results emitted (successes)
+	Lockouts   int // services where lockout or rate limiting was suspected
+	Abandoned  int // services given up after repeated lockout signals or errors
+	ByStatus   map[model.Status]int64
+	Duration   time.Duration
+}
+
+// anonymousOpen lists protocols where a surface without any authentication
+// is itself a finding (an open camera stream), unlike an open web page.
+var anonymousOpen = map[string]bool{model.ProtoRTSP: true}
+
+// Run audits every service, calling emit for each accepted credential (and
+// for each service abandoned under suspected lockout, see
+// KindLockoutSuspected). emit is never called concurrently. Run returns when
+// all services are done, ctx ends, or emit fails.
+func Run(ctx context.Context, cfg Config, services []model.Service, emit func(model.CredentialResult) error) (Stats, error) {
+	start := time.Now()
+	cfg = cfg.withDefaults()
+	reg := registry(cfg.Modules)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	a := &auditor{cfg: cfg, reg: reg, emitFn: emit, cancel: cancel, byStatus: map[model.Status]int64{}}
+	a.stats.Services = len(services)
+
+	// Group by host, keeping order; hosts run in parallel, a host's
+	// services one after another.
+	var hosts []netip.Addr
+	byHost := map[netip.Addr][]model.Service{}
+	for _, s := range services {
+		if cfg.Allowed != nil && !cfg.Allowed(s.IP) {
+			a.count(func(st *Stats) { st.NotAllowed++ })
+			cfg.Logger.Warn("audit: refusing a target that was not named", "ip", s.IP, "port", s.Port)
+			continue
+		}
+		if _, ok := byHost[s.IP]; !ok {
+			hosts = append(hosts, s.IP)
+		}
+		byHost[s.IP] = append(byHost[s.IP], s)
+	}
+	total := len(services) - a.stats.NotAllowed
+	var done atomic.Int64
+	sem := make(chan struct{}, cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(svcs []model.Service) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for _, s := range svcs {
+				if ctx.Err() != nil {
+					return
+				}
+				a.service(ctx, s)
+				if cfg.Progress != nil {
+					cfg.Progress(int(done.Add(1)), total)
+				}
+			}
+		}(byHost[h])
+	}
+	wg.Wait()
+	a.mu.Lock()
+	st := a.stats
+	st.ByStatus = a.byStatus
+	a.mu.Unlock()
+	st.Duration = time.Since(start)
+	a.mu.Lock()
+	emitErr := a.emitErr
+	a.mu.Unlock()
+	if emitErr != nil {
+		return st, emitErr
+	}
+	if ctx.Err() != nil {
+		return st, context.Cause(ctx)
+	}
+	return st, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.PerHost <= 0 {
+		c.PerHost = DefaultPerHost
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Dict == nil {
+		c.Dict = Builtin()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Modules == nil {
+		c.Modules = Modules()
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = DefaultBackoff
+	}
+	if c.MaxBackoffs <= 0 {
+		c.MaxBackoffs = DefaultMaxBackoffs
+	}
+	return c
+}
+
+type auditor struct {
+	cfg    Config
+	reg    map[string]login.Module
+	emitFn func(model.CredentialResult) error
+	cancel context.CancelCauseFunc
+
+	mu       sync.Mutex // guards stats, byStatus, emitErr and calls to emitFn
+	stats    Stats
+	byStatus map[model.Status]int64
+	emitErr  error
+}
+
+func (a *auditor) count(f func(*Stats)) {
+	a.mu.Lock()
+	f(&a.stats)
+	a.mu.Unlock()
+}
+
+func (a *auditor) emit(r model.CredentialResult) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.emitErr != nil {
+		return
+	}
+	if r.Kind != KindLockoutSuspected {
+		a.stats.Found++
+	}
+	if err := a.emitFn(r); err != nil {
+		a.emitErr = fmt.Errorf("audit emit: %w", err)
+		a.cancel(a.emitErr)
+	}
+}
+
+// target builds the login target of a service.
+func (a *auditor) target(s model.Service) login.Target {
+	return login.Target{
+		Addr:     netip.AddrPortFrom(s.IP, s.Port),
+		Protocol: s.Protocol,
+		TLS:      s.Protocol == model.ProtoHTTPS || s.Protocol == model.ProtoMQTTS,
+		Timeout:  a.cfg.Timeout,
+	}
+}
+
+// service audits one service.
+func (a *auditor) service(ctx context.Context, s model.Service) {
+	log := a.cfg.Logger.With("ip", s.IP, "port", s.Port, "protocol", s.Protocol)
+	mod, ok := a.reg[s.Protocol]
+	if !ok {
+		a.count(func(st *Stats) { st.NoModule++ })
+		return
+	}
+	t := a.target(s)
+	sess, err := mod.Open(ctx, t)
+	if err != nil {
+		if errors.Is(err, login.ErrNoAuth) {
+			a.count(func(st *Stats) { st.NoAuth++ })
+			if anonymousOpen[s.Protocol] {
+				a.emit(a.result(s, Entry{Source: SourceAnonymous}, model.KindAnonymousAccess, 0, false))
+			}
+			log.Debug("audit: no authentication asked", "err", err)
+			return
+		}
+		a.count(func(st *Stats) { st.OpenFailed++ })
+		log.Info("audit: cannot prepare login surface", "err", err)
+		return
+	}
+	a.count(func(st *Stats) { st.Audited++ })
+	entries := a.cfg.Dict.For(s.Protocol, s.Fingerprint)
+	if len(entries) > a.cfg.MaxAttempts {
+		entries = entries[:a.cfg.MaxAttempts]
+	}
+	if b, ok := sess.(login.BatchSession); ok {
+		defer sess.Close()
+		a.batch(ctx, s, b, entries)
+		return
+	}
+	w := &work{a: a, s: s, mod: mod, t: t, queue: slices.Clone(entries), log: log}
+	workers := min(a.cfg.PerHost, len(entries))
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws := sess
+			if i > 0 {
+				var err error
+				if ws, err = mod.Open(ctx, t); err != nil {
+					log.Debug("audit: extra worker session", "err", err)
+					return
+				}
+			}
+			defer ws.Close()
+			w.run(ctx, ws)
+		}()
+	}
+	wg.Wait()
+	w.finish()
+}
+
+// batch runs a BatchSession (SNMP) over all entries at once.
+func (a *auditor) batch(ctx context.Context, s model.Service, b login.BatchSession, entries []Entry) {
+	cs := make([]login.Credential, len(entries))
+	for i, e := range entries {
+		cs[i] = login.Credential{Username: e.Username, Password: e.Password}
+	}
+	res := b.TryBatch(ctx, cs, a.cfg.Delay)
+	a.mu.Lock()
+	a.stats.Attempts += int64(len(cs))
+	for _, r := range res {
+		a.byStatus[r.Status]++
+	}
+	a.mu.Unlock()
+	for i, r := range res {
+		if !r.Success() {
+			continue
+		}
+		a.emit(a.result(s, entries[i], kindOf(s.Protocol, entries[i], r), i+1, false))
+		if !a.cfg.All {
+			return
+		}
+	}
+}
+
+// result builds the CredentialResult for an accepted entry.
+func (a *auditor) result(s model.Service, e Entry, kind string, attempts int, lockout bool) model.CredentialResult {
+	return model.CredentialResult{
+		IP: s.IP, Port: s.Port, Protocol: s.Protocol,
+		Username: e.Username, Password: e.Password,
+		Kind: kind, Source: e.Source, Attempts: attempts,
+		LockoutSuspected: lockout, Time: time.Now().UTC(),
+	}
+}
+
+// kindOf classifies an accepted credential.
+func kindOf(proto string, e Entry, r login.Result) string {
+	switch {
+	case r.Kind != "":
+		return r.Kind
+	case proto == model.ProtoSNMP:
+		return model.KindSNMPCommunity
+	case e.Source == SourceAnonymous:
+		return model.KindAnonymousAccess
+	case e.Password == "":
+		return model.KindEmptyPassword
+	case e.Default:
+		return model.KindDefaultCredential
+	default:
+		return model.KindWeakPassword
+	}
+}

@@ -1,0 +1,41 @@
+package audit
+
+import (
+	"fmt"
+
+	"iotwatch/internal/login"
+	"iotwatch/internal/login/ftp"
+	loginhttp "iotwatch/internal/login/http"
+	"iotwatch/internal/login/mqtt"
+	"iotwatch/internal/login/rtsp"
+	"iotwatch/internal/login/snmp"
+	"iotwatch/internal/login/ssh"
+	"iotwatch/internal/login/telnet"
+)
+
+// Modules is the explicit list of login modules, one per protocol package.
+func Modules() []login.Module {
+	return []login.Module{
+		telnet.Module{},
+		ssh.Module{},
+		loginhttp.Module{},
+		ftp.Module{},
+		mqtt.Module{},
+		rtsp.Module{},
+		snmp.Module{},
+	}
+}
+
+// registry maps protocol names to modules; a protocol claimed twice panics.
+func registry(mods []login.Module) map[string]login.Module {
+	m := map[string]login.Module{}
+	for _, mod := range mods {
+		for _, p := range mod.Protocols() {
+			if _, dup := m[p]; dup {
+				panic(fmt.Sprintf("audit: protocol %q registered twice", p))
+			}
+			m[p] = mod
+		}
+	}
+	return m
+}

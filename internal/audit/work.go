@@ -1,0 +1,181 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"iotwatch/internal/login"
+	"iotwatch/internal/model"
+)
+
+// work is the audit of one service by one or more workers sharing a queue.
+type work struct {
+	a   *auditor
+	s   model.Service
+	mod login.Module
+	t   login.Target
+	log *slog.Logger
+
+	mu         sync.Mutex // guards the fields below
+	queue      []Entry
+	attempts   int
+	found      bool
+	lockout    bool
+	abandoned  bool
+	signals    int
+	pauseUntil time.Time
+	clean      int             // attempts answered with a clear verdict
+	errs       int             // consecutive attempts that ended in an error
+	durs       []time.Duration // durations of the first clean refusals
+	reason     string          // last lockout signal
+}
+
+// next takes the next entry, or reports that the service is finished.
+func (w *work) next() (Entry, int, time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.abandoned || (w.found && !w.a.cfg.All) || len(w.queue) == 0 || w.attempts >= w.a.cfg.MaxAttempts {
+		return Entry{}, 0, time.Time{}, false
+	}
+	e := w.queue[0]
+	w.queue = w.queue[1:]
+	w.attempts++
+	return e, w.attempts, w.pauseUntil, true
+}
+
+// run is one worker's loop on its own session.
+func (w *work) run(ctx context.Context, sess login.Session) {
+	var last time.Time
+	for {
+		e, n, pause, ok := w.next()
+		if !ok {
+			return
+		}
+		wake := pause
+		if !last.IsZero() && w.a.cfg.Delay > 0 {
+			if d := last.Add(w.a.cfg.Delay); d.After(wake) {
+				wake = d
+			}
+		}
+		if !sleepUntil(ctx, wake) {
+			return
+		}
+		t0 := time.Now()
+		r := sess.Try(ctx, login.Credential{Username: e.Username, Password: e.Password})
+		last = time.Now()
+		if ctx.Err() != nil {
+			return
+		}
+		w.a.mu.Lock()
+		w.a.stats.Attempts++
+		w.a.byStatus[r.Status]++
+		w.a.mu.Unlock()
+		w.observe(e, n, r, last.Sub(t0))
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tm.C:
+		return true
+	}
+}
+
+// observe records one attempt's outcome and adapts pacing.
+func (w *work) observe(e Entry, n int, r login.Result, dur time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case r.Success():
+		w.errs, w.clean = 0, w.clean+1
+		if w.found && !w.a.cfg.All {
+			return // another worker was first
+		}
+		w.found = true
+		w.log.Info("audit: credential accepted", "user", e.Username, "password", model.Redact(e.Password),
+			"source", e.Source, "attempt", n, "evidence", r.Evidence)
+		w.a.emit(w.a.result(w.s, e, kindOf(w.s.Protocol, e, r), n, w.lockout))
+	case r.Throttled:
+		w.signal("rate limiting: " + login.Truncate(r.Evidence+errText(r.Err), 100))
+		w.queue = append([]Entry{e}, w.queue...) // retry it after the back-off
+	case r.Status == model.StatusAuthFailed:
+		w.errs, w.clean = 0, w.clean+1
+		const baseline = 5
+		if len(w.durs) < baseline {
+			w.durs = append(w.durs, dur)
+		} else if med := median(w.durs); dur > time.Second && dur > 5*med {
+			w.signal(fmt.Sprintf("refusal took %v against a usual %v", dur.Round(time.Millisecond), med.Round(time.Millisecond)))
+		}
+	default:
+		w.errs++
+		w.queue = append([]Entry{e}, w.queue...)
+		switch {
+		case w.clean > 0 && (r.Status == model.StatusRefused || r.Status == model.StatusIOError || r.Status == model.StatusTimeout):
+			// It answered before and now drops us: a ban or a connection limit.
+			w.signal(fmt.Sprintf("%s after %d clear answers: %v", r.Status, w.clean, r.Err))
+		case w.errs >= 3:
+			w.abandoned = true
+			w.log.Info("audit: giving up on service after repeated errors", "status", r.Status, "err", r.Err)
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return " " + err.Error()
+}
+
+// signal records a lockout or rate-limit signal and backs off exponentially;
+// after MaxBackoffs signals the service is abandoned. w.mu is held.
+func (w *work) signal(reason string) {
+	w.lockout = true
+	w.reason = reason
+	w.signals++
+	if w.signals > w.a.cfg.MaxBackoffs {
+		w.abandoned = true
+		w.log.Warn("audit: lockout suspected, abandoning service", "signals", w.signals, "reason", reason)
+		return
+	}
+	backoff := w.a.cfg.Backoff << (w.signals - 1)
+	w.pauseUntil = time.Now().Add(backoff)
+	w.log.Warn("audit: lockout suspected, backing off", "backoff", backoff, "reason", reason)
+}
+
+// finish records the service's end state.
+func (w *work) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.a.count(func(st *Stats) {
+		if w.lockout {
+			st.Lockouts++
+		}
+		if w.abandoned {
+			st.Abandoned++
+		}
+	})
+	if w.lockout && !w.found {
+		r := w.a.result(w.s, Entry{}, KindLockoutSuspected, w.attempts, true)
+		r.Source = login.Truncate(w.reason, 120)
+		w.a.emit(r)
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -1,0 +1,203 @@
+// Package ftp audits FTP logins (RFC 959 USER/PASS): 230 is success, 530 a
+// refusal, 421 a server closing on us (connection limit or ban). The session
+// keeps the control connection across refusals, as servers allow a few tries
+// per connection.
+package ftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"iotwatch/internal/login"
+	"iotwatch/internal/model"
+)
+
+// Module is the FTP login module.
+type Module struct{}
+
+var _ login.Module = Module{}
+
+// Protocols implements login.Module.
+func (Module) Protocols() []string { return []string{model.ProtoFTP} }
+
+// Open implements login.Module.
+func (Module) Open(_ context.Context, t login.Target) (login.Session, error) {
+	return &session{t: t}, nil
+}
+
+type session struct {
+	t    login.Target
+	conn net.Conn
+	tp   *textproto.Conn
+}
+
+func (s *session) Close() error {
+	if s.conn == nil {
+		return nil
+	}
+	_ = s.tp.PrintfLine("QUIT")
+	err := s.conn.Close()
+	s.conn, s.tp = nil, nil
+	return err
+}
+
+func (s *session) connect(ctx context.Context) login.Result {
+	conn, err := s.t.DialContext(ctx, "tcp")
+	if err != nil {
+		return login.Fail(fmt.Errorf("ftp dial %s: %w", s.t.Addr, err))
+	}
+	s.conn, s.tp = conn, textproto.NewConn(conn)
+	s.deadline(ctx)
+	code, msg, err := ReadResponse(s.tp)
+	if err != nil {
+		s.Close()
+		if errors.Is(err, io.EOF) {
+			return login.Result{Status: model.StatusIOError, Throttled: true, Err: fmt.Errorf("ftp %s closed before greeting: %w", s.t.Addr, err)}
+		}
+		return login.Fail(fmt.Errorf("ftp greeting %s: %w", s.t.Addr, err))
+	}
+	switch {
+	case code == 220:
+		return login.Result{}
+	case code == 421:
+		s.Close()
+		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: fmt.Sprintf("%d %s", code, msg)}
+	default:
+		s.Close()
+		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("ftp greeting %s: %w: %d %s", s.t.Addr, login.ErrProtocol, code, msg)}
+	}
+}
+
+func (s *session) deadline(ctx context.Context) {
+	dl := time.Now().Add(s.t.AttemptTimeout())
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	_ = s.conn.SetDeadline(dl)
+}
+
+// Try implements login.Session.
+func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
+	if s.conn == nil {
+		if r := s.connect(ctx); r.Status != "" {
+			return r
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	s.deadline(ctx)
+	r := s.try(c)
+	if r.Status != model.StatusAuthFailed || r.Throttled {
+		s.Close()
+	}
+	return r
+}
+
+func (s *session) try(c login.Credential) login.Result {
+	anonymous := strings.EqualFold(c.Username, "anonymous") || strings.EqualFold(c.Username, "ftp")
+	code, msg, err := s.cmd("USER %s", c.Username)
+	if err != nil {
+		return s.ioFail(err)
+	}
+	switch code {
+	case 230:
+		return success(code, msg, anonymous)
+	case 331, 332:
+	case 421:
+		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: fmt.Sprintf("%d %s", code, msg)}
+	case 530, 430, 500, 501:
+		return login.Denied(fmt.Sprintf("USER: %d %s", code, msg))
+	default:
+		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("ftp USER %s: %w: %d %s", s.t.Addr, login.ErrProtocol, code, msg)}
+	}
+	code, msg, err = s.cmd("PASS %s", c.Password)
+	if err != nil {
+		return s.ioFail(err)
+	}
+	switch {
+	case code == 230 || code == 202:
+		return success(code, msg, anonymous)
+	case code == 421:
+		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: fmt.Sprintf("%d %s", code, msg)}
+	case code == 530 || code == 430 || code == 332:
+		return login.Denied(fmt.Sprintf("%d %s", code, msg))
+	default:
+		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("ftp PASS %s: %w: %d %s", s.t.Addr, login.ErrProtocol, code, msg)}
+	}
+}
+
+func success(code int, msg string, anonymous bool) login.Result {
+	r := login.Accepted(fmt.Sprintf("%d %s", code, login.Truncate(msg, 100)))
+	if anonymous {
+		r.Kind = model.KindAnonymousAccess
+	}
+	return r
+}
+
+// ioFail classifies a failure after the greeting. A server that hangs up
+// right after a refused login is refusing, not granting.
+func (s *session) ioFail(err error) login.Result {
+	if errors.Is(err, io.EOF) {
+		return login.Denied("connection closed after credentials")
+	}
+	return login.Fail(fmt.Errorf("ftp %s: %w", s.t.Addr, err))
+}
+
+func (s *session) cmd(format string, args ...any) (int, string, error) {
+	if err := s.tp.PrintfLine(format, args...); err != nil {
+		return 0, "", err
+	}
+	return ReadResponse(s.tp)
+}
+
+// ReadResponse reads one FTP reply, single- or multi-line ("123-...\r\n123 end").
+func ReadResponse(tp *textproto.Conn) (int, string, error) {
+	line, err := tp.ReadLine()
+	if err != nil {
+		return 0, "", err
+	}
+	code, cont, msg, err := parseLine(line)
+	if err != nil {
+		return 0, "", err
+	}
+	lines := []string{msg}
+	for n := 0; cont; n++ {
+		if n > 1000 {
+			return 0, "", fmt.Errorf("%w: multi-line reply too long", login.ErrProtocol)
+		}
+		line, err = tp.ReadLine()
+		if err != nil {
+			return 0, "", err
+		}
+		if c2, more, m, err := parseLine(line); err == nil && c2 == code && !more {
+			lines = append(lines, m)
+			break
+		}
+		lines = append(lines, line)
+	}
+	return code, strings.Join(lines, " "), nil
+}
+
+// parseLine splits "230 text" or "230-text".
+func parseLine(line string) (code int, cont bool, msg string, err error) {
+	if len(line) < 3 {
+		return 0, false, "", fmt.Errorf("%w: short reply %q", login.ErrProtocol, line)
+	}
+	for i := 0; i < 3; i++ {
+		if line[i] < '0' || line[i] > '9' {
+			return 0, false, "", fmt.Errorf("%w: reply %q", login.ErrProtocol, login.Truncate(line, 40))
+		}
+		code = code*10 + int(line[i]-'0')
+	}
+	if len(line) > 3 {
+		cont = line[3] == '-'
+		msg = strings.TrimSpace(line[4:])
+	}
+	return code, cont, msg, nil
+}

@@ -1,0 +1,164 @@
+// Package mqtt audits MQTT broker logins: CONNECT with a user name and
+// password (or none, for anonymous access) and the CONNACK return code
+// (0 = accepted) as the verdict. MQTT 3.1.1 first; brokers that refuse the
+// protocol level are retried with MQTT 3.1 ("MQIsdp").
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"iotwatch/internal/login"
+	"iotwatch/internal/model"
+)
+
+// Module is the MQTT login module.
+type Module struct{}
+
+var _ login.Module = Module{}
+
+// Protocols implements login.Module.
+func (Module) Protocols() []string { return []string{model.ProtoMQTT, model.ProtoMQTTS} }
+
+// Open implements login.Module. Every attempt is a fresh connection: a
+// broker closes the connection after a refused CONNECT.
+func (Module) Open(_ context.Context, t login.Target) (login.Session, error) {
+	s := &session{t: t, level: 4}
+	return s, nil
+}
+
+type session struct {
+	t     login.Target
+	level byte
+}
+
+func (s *session) Close() error { return nil }
+
+// Anonymous is the credential that sends no user name and no password.
+var Anonymous = login.Credential{}
+
+// Try implements login.Session. The zero Credential connects anonymously.
+func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
+	r := s.try(ctx, c)
+	if r.Status == model.StatusProtocolError && s.level == 4 && errors.Is(r.Err, errVersion) {
+		s.level = 3
+		r = s.try(ctx, c)
+	}
+	return r
+}
+
+var errVersion = errors.New("unacceptable protocol version")
+
+func (s *session) try(ctx context.Context, c login.Credential) login.Result {
+	ctx, cancel := context.WithTimeout(ctx, s.t.AttemptTimeout())
+	defer cancel()
+	conn, err := s.t.DialContext(ctx, "tcp")
+	if err != nil {
+		return login.Fail(fmt.Errorf("mqtt dial %s: %w", s.t.Addr, err))
+	}
+	defer conn.Close()
+	if s.t.TLS || s.t.Protocol == model.ProtoMQTTS {
+		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: s.t.Addr.Addr().String()}) //nolint:gosec // auditing, not trusting
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return login.Fail(fmt.Errorf("mqtt tls %s: %w", s.t.Addr, err))
+		}
+		conn = tc
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	anonymous := c == Anonymous
+	if _, err := conn.Write(Connect(s.level, "iw-audit", c.Username, c.Password, !anonymous)); err != nil {
+		return login.Fail(fmt.Errorf("mqtt write %s: %w", s.t.Addr, err))
+	}
+	var buf [4]byte
+	if _, err := io.ReadFull(conn, buf[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// Brokers hang up on refused credentials without CONNACK (some v3.1).
+			return login.Denied("connection closed without CONNACK")
+		}
+		return login.Fail(fmt.Errorf("mqtt read %s: %w", s.t.Addr, err))
+	}
+	code, err := ParseConnack(buf[:])
+	if err != nil {
+		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("mqtt %s: %w", s.t.Addr, err)}
+	}
+	_, _ = conn.Write([]byte{0xe0, 0x00}) // DISCONNECT
+	switch code {
+	case 0:
+		r := login.Accepted("CONNACK 0 (accepted)")
+		if anonymous {
+			r.Kind = model.KindAnonymousAccess
+			r.Evidence = "CONNACK 0 without credentials"
+		}
+		return r
+	case 1:
+		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("mqtt %s: %w", s.t.Addr, errVersion)}
+	case 4, 5:
+		return login.Denied(fmt.Sprintf("CONNACK %d", code))
+	case 3:
+		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: "CONNACK 3 (server unavailable)"}
+	default:
+		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("mqtt %s: %w: CONNACK %d", s.t.Addr, login.ErrProtocol, code)}
+	}
+}
+
+// Connect encodes an MQTT 3.1 (level 3) or 3.1.1 (level 4) CONNECT packet
+// with clean session; withCreds adds the user name and password.
+func Connect(level byte, clientID, user, pass string, withCreds bool) []byte {
+	str := func(b []byte, s string) []byte {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+		return append(b, s...)
+	}
+	var vh []byte
+	if level == 3 {
+		vh = str(vh, "MQIsdp")
+	} else {
+		vh = str(vh, "MQTT")
+	}
+	flags := byte(0x02)
+	if withCreds {
+		flags |= 0x80 | 0x40
+	}
+	vh = append(vh, level, flags, 0, 30) // keep alive 30 s
+	vh = str(vh, clientID)
+	if withCreds {
+		vh = str(vh, user)
+		vh = str(vh, pass)
+	}
+	pkt := []byte{0x10}
+	n := len(vh)
+	for {
+		b := byte(n % 128)
+		n /= 128
+		if n > 0 {
+			b |= 0x80
+		}
+		pkt = append(pkt, b)
+		if n == 0 {
+			break
+		}
+	}
+	return append(pkt, vh...)
+}
+
+// ParseConnack parses a 4-byte CONNACK and returns its return code.
+func ParseConnack(b []byte) (byte, error) {
+	if len(b) < 4 {
+		return 0, fmt.Errorf("%w: short CONNACK (%d bytes)", login.ErrProtocol, len(b))
+	}
+	if b[0]&0xf0 != 0x20 || b[1] != 2 {
+		return 0, fmt.Errorf("%w: not a CONNACK: % x", login.ErrProtocol, b[:4])
+	}
+	return b[3], nil
+}
+
+var _ net.Conn = (*tls.Conn)(nil)

@@ -1,0 +1,169 @@
+// Package rtsp audits RTSP (camera stream) logins: DESCRIBE, the 401
+// challenge (Basic or Digest, parsed as in HTTP), and 200 as the verdict.
+package rtsp
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"iotwatch/internal/login"
+	loginhttp "iotwatch/internal/login/http"
+	"iotwatch/internal/model"
+)
+
+// Module is the RTSP login module.
+type Module struct{}
+
+var _ login.Module = Module{}
+
+// Protocols implements login.Module.
+func (Module) Protocols() []string { return []string{model.ProtoRTSP} }
+
+type session struct {
+	t    login.Target
+	url  string
+	chal loginhttp.Challenge
+	nc   int
+	cseq int
+}
+
+// Open implements login.Module: an unauthenticated DESCRIBE learns the
+// challenge; a 200 means the stream is open to anyone (login.ErrNoAuth).
+func (Module) Open(ctx context.Context, t login.Target) (login.Session, error) {
+	path := t.Path
+	if path == "" {
+		path = "/"
+	}
+	s := &session{t: t, url: "rtsp://" + t.Addr.String() + path}
+	resp, err := s.describe(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	switch resp.Code {
+	case 200:
+		return nil, fmt.Errorf("rtsp %s: %w", s.url, login.ErrNoAuth)
+	case 401:
+		cs := loginhttp.ParseChallenges(resp.Header.Values("Www-Authenticate"))
+		if c, ok := loginhttp.Find(cs, "digest"); ok {
+			s.chal = c
+		} else if c, ok := loginhttp.Find(cs, "basic"); ok {
+			s.chal = c
+		} else {
+			return nil, fmt.Errorf("rtsp %s: %w: %q", s.url, login.ErrUnsupported, resp.Header.Values("Www-Authenticate"))
+		}
+		return s, nil
+	default:
+		return nil, fmt.Errorf("rtsp %s: %w: status %d", s.url, login.ErrUnsupported, resp.Code)
+	}
+}
+
+func (s *session) Close() error { return nil }
+
+// Try implements login.Session.
+func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
+	for round := 0; round < 2; round++ {
+		var authz string
+		if s.chal.Scheme == "digest" {
+			s.nc++
+			var err error
+			authz, err = loginhttp.DigestAuthorization(s.chal, c.Username, c.Password, "DESCRIBE", s.url, s.nc)
+			if err != nil {
+				return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("rtsp %s: %w", s.url, err)}
+			}
+		} else {
+			authz = "Basic " + base64.StdEncoding.EncodeToString([]byte(c.Username+":"+c.Password))
+		}
+		resp, err := s.describe(ctx, authz)
+		if err != nil {
+			return login.Fail(err)
+		}
+		switch {
+		case resp.Code == 200:
+			return login.Accepted("RTSP/1.0 200 to DESCRIBE after 401")
+		case resp.Code == 401:
+			cs := loginhttp.ParseChallenges(resp.Header.Values("Www-Authenticate"))
+			if ch, ok := loginhttp.Find(cs, s.chal.Scheme); ok {
+				stale := strings.EqualFold(ch.Params["stale"], "true")
+				s.chal, s.nc = ch, 0
+				if stale {
+					continue
+				}
+			}
+			return login.Denied("RTSP 401")
+		case resp.Code == 403:
+			return login.Denied("RTSP 403")
+		case resp.Code == 453 || resp.Code == 503:
+			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: "RTSP " + strconv.Itoa(resp.Code)}
+		default:
+			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("rtsp %s: %w: status %d", s.url, login.ErrProtocol, resp.Code)}
+		}
+	}
+	return login.Denied("digest nonce stale twice")
+}
+
+// Response is a parsed RTSP response head.
+type Response struct {
+	Code   int
+	Reason string
+	Header textproto.MIMEHeader
+}
+
+func (s *session) describe(ctx context.Context, authz string) (*Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.t.AttemptTimeout())
+	defer cancel()
+	conn, err := s.t.DialContext(ctx, "tcp")
+	if err != nil {
+		return nil, fmt.Errorf("rtsp dial %s: %w", s.t.Addr, err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	s.cseq++
+	var b strings.Builder
+	fmt.Fprintf(&b, "DESCRIBE %s RTSP/1.0\r\nCSeq: %d\r\nAccept: application/sdp\r\nUser-Agent: iotwatch-audit\r\n", s.url, s.cseq)
+	if authz != "" {
+		fmt.Fprintf(&b, "Authorization: %s\r\n", authz)
+	}
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		return nil, fmt.Errorf("rtsp write %s: %w", s.t.Addr, err)
+	}
+	return ReadResponse(bufio.NewReader(io.LimitReader(conn, 64<<10)))
+}
+
+// ReadResponse parses an RTSP status line and headers. It never panics on
+// arbitrary bytes.
+func ReadResponse(r *bufio.Reader) (*Response, error) {
+	tp := textproto.NewReader(r)
+	line, err := tp.ReadLine()
+	if err != nil {
+		return nil, fmt.Errorf("rtsp read: %w", err)
+	}
+	proto, rest, ok := strings.Cut(line, " ")
+	if !ok || !strings.HasPrefix(proto, "RTSP/") {
+		return nil, fmt.Errorf("rtsp: %w: status line %q", login.ErrProtocol, login.Truncate(line, 60))
+	}
+	codeStr, reason, _ := strings.Cut(rest, " ")
+	code, err := strconv.Atoi(codeStr)
+	if err != nil || code < 100 || code > 999 {
+		return nil, fmt.Errorf("rtsp: %w: status %q", login.ErrProtocol, login.Truncate(codeStr, 20))
+	}
+	h, err := tp.ReadMIMEHeader()
+	if err != nil && len(h) == 0 && err != io.EOF {
+		return nil, fmt.Errorf("rtsp headers: %w", err)
+	}
+	return &Response{Code: code, Reason: reason, Header: h}, nil
+}
+
+var _ net.Conn = (net.Conn)(nil)

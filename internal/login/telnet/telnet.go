@@ -1,0 +1,306 @@
+// Package telnet audits telnet logins: it answers option negotiation (IAC),
+// recognises the login, password and shell prompts of BusyBox, GNU login and
+// common vendor CLIs, and judges success positively by a shell prompt
+// followed by the echo of a command's output — never by the mere absence of
+// an error message.
+package telnet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"iotwatch/internal/login"
+	"iotwatch/internal/model"
+)
+
+// Module is the telnet login module.
+type Module struct{}
+
+var _ login.Module = Module{}
+
+// Protocols implements login.Module.
+func (Module) Protocols() []string { return []string{model.ProtoTelnet} }
+
+// Open implements login.Module. The session keeps its connection across
+// failed attempts while the server offers a new login prompt, as a user would.
+func (Module) Open(_ context.Context, t login.Target) (login.Session, error) {
+	return &session{t: t}, nil
+}
+
+// Telnet protocol bytes.
+const (
+	iac  = 255
+	dont = 254
+	do   = 253
+	wont = 252
+	will = 251
+	sb   = 250
+	se   = 240
+
+	optEcho = 1
+	optSGA  = 3
+)
+
+// maxOutput caps what one read phase collects.
+const maxOutput = 64 << 10
+
+type session struct {
+	t      login.Target
+	conn   net.Conn
+	r      *bufio.Reader
+	prompt Prompt // the prompt the server is currently showing
+	n      int    // marker counter
+}
+
+func (s *session) Close() error {
+	if s.conn == nil {
+		return nil
+	}
+	err := s.conn.Close()
+	s.conn = nil
+	return err
+}
+
+// connect dials and reads up to the first prompt.
+func (s *session) connect(ctx context.Context) (string, error) {
+	conn, err := s.t.DialContext(ctx, "tcp")
+	if err != nil {
+		return "", fmt.Errorf("telnet dial %s: %w", s.t.Addr, err)
+	}
+	s.conn, s.r = conn, bufio.NewReader(conn)
+	out, p, err := s.readPrompt(ctx)
+	s.prompt = p
+	return out, err
+}
+
+// Try implements login.Session.
+func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
+	r := s.try(ctx, c)
+	if !r.Success() && r.Status != model.StatusAuthFailed || r.Success() || r.Throttled {
+		s.Close()
+	}
+	return r
+}
+
+func (s *session) try(ctx context.Context, c login.Credential) login.Result {
+	if s.conn == nil || (s.prompt != PromptLogin && s.prompt != PromptPassword) {
+		s.Close()
+		out, err := s.connect(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				// Closed before any prompt: a ban or a connection limit.
+				return login.Result{Status: model.StatusIOError, Throttled: true, Err: fmt.Errorf("telnet %s closed before a prompt: %w", s.t.Addr, err)}
+			}
+			return login.Fail(err)
+		}
+		switch s.prompt {
+		case PromptShell:
+			if ev, ok := s.confirm(ctx); ok {
+				return login.Result{Status: model.StatusSuccess, Kind: model.KindAnonymousAccess, Evidence: "shell without login: " + ev}
+			}
+			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: prompt-like output without a working shell: %q", s.t.Addr, login.Truncate(out, 80))}
+		case PromptThrottle:
+			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
+		case PromptNone, PromptFailure:
+			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: no login prompt in %q", s.t.Addr, login.Truncate(out, 80))}
+		}
+	}
+	if s.prompt == PromptLogin {
+		if err := s.send(c.Username); err != nil {
+			return login.Fail(err)
+		}
+		out, p, err := s.readPrompt(ctx)
+		s.prompt = p
+		if err != nil {
+			return s.ended(err, out)
+		}
+		switch p {
+		case PromptPassword:
+		case PromptShell: // no password asked at all
+			if ev, ok := s.confirm(ctx); ok {
+				return login.Accepted("shell after user name only: " + ev)
+			}
+			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: unconfirmed shell", s.t.Addr)}
+		case PromptThrottle:
+			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
+		default:
+			return login.Denied(login.Truncate(out, 120))
+		}
+	}
+	if err := s.send(c.Password); err != nil {
+		return login.Fail(err)
+	}
+	out, p, err := s.readPrompt(ctx)
+	s.prompt = p
+	if err != nil {
+		return s.ended(err, out)
+	}
+	switch p {
+	case PromptShell:
+		if ev, ok := s.confirm(ctx); ok {
+			return login.Accepted(ev)
+		}
+		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: shell prompt but no command echo", s.t.Addr)}
+	case PromptThrottle:
+		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
+	case PromptLogin, PromptPassword, PromptFailure:
+		return login.Denied(login.Truncate(out, 120))
+	}
+	return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: unrecognised reply %q", s.t.Addr, login.Truncate(out, 80))}
+}
+
+// ended classifies a read error after credentials were sent.
+func (s *session) ended(err error, out string) login.Result {
+	s.prompt = PromptNone
+	if errors.Is(err, io.EOF) {
+		// Many devices hang up after a wrong password: a refusal, not a success.
+		return login.Denied("connection closed: " + login.Truncate(out, 80))
+	}
+	return login.Fail(err)
+}
+
+// confirm runs a harmless echo whose output differs from its input and
+// reports whether the output came back: proof of a working shell. Device CLIs
+// without a POSIX shell often answer "echo" anyway, so a literal echo is the
+// fallback evidence.
+func (s *session) confirm(ctx context.Context) (string, bool) {
+	s.n++
+	a, b := 17+s.n, 25
+	cmd := fmt.Sprintf("echo IW$((%d+%d))W", a, b)
+	want := "IW" + strconv.Itoa(a+b) + "W"
+	if err := s.send(cmd); err != nil {
+		return "", false
+	}
+	out, _, _ := s.readUntil(ctx, func(buf []byte) bool {
+		return bytes.Contains(buf, []byte(want)) || Classify(afterLine(buf, cmd)) == PromptShell
+	})
+	if strings.Contains(out, want) {
+		return "command echo " + want, true
+	}
+	// A restricted CLI: the prompt came back; accept a literal echo line.
+	if lit := fmt.Sprintf("IW$((%d+%d))W", a, b); strings.Count(out, lit) >= 2 {
+		return "literal echo in CLI", true
+	}
+	return "", false
+}
+
+// afterLine returns buf after the echoed command line, so the prompt that
+// preceded the command does not count.
+func afterLine(buf []byte, cmd string) []byte {
+	if i := bytes.Index(buf, []byte(cmd)); i >= 0 {
+		return buf[i+len(cmd):]
+	}
+	return nil
+}
+
+func (s *session) send(line string) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.t.AttemptTimeout()))
+	_, err := s.conn.Write([]byte(escapeIAC(line) + "\r\n"))
+	if err != nil {
+		return fmt.Errorf("telnet write %s: %w", s.t.Addr, err)
+	}
+	return nil
+}
+
+func escapeIAC(s string) string { return strings.ReplaceAll(s, "\xff", "\xff\xff") }
+
+// readPrompt reads until the output ends in a recognised prompt.
+func (s *session) readPrompt(ctx context.Context) (string, Prompt, error) {
+	var p Prompt
+	out, _, err := s.readUntil(ctx, func(buf []byte) bool {
+		p = Classify(buf)
+		return p != PromptNone
+	})
+	if err != nil && p == PromptNone {
+		return out, p, err
+	}
+	return out, p, nil
+}
+
+// readUntil reads data bytes (answering negotiation) until done(buf) holds,
+// the attempt timeout passes, or the connection ends.
+func (s *session) readUntil(ctx context.Context, done func([]byte) bool) (string, bool, error) {
+	deadline := time.Now().Add(s.t.AttemptTimeout())
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = s.conn.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var buf []byte
+	for len(buf) < maxOutput {
+		b, err := s.r.ReadByte()
+		if err != nil {
+			return string(buf), false, fmt.Errorf("telnet read %s: %w", s.t.Addr, err)
+		}
+		if b == iac {
+			if err := s.negotiate(); err != nil {
+				return string(buf), false, err
+			}
+			continue
+		}
+		if b == 0 {
+			continue
+		}
+		buf = append(buf, b)
+		if s.r.Buffered() == 0 && done(buf) {
+			return string(buf), true, nil
+		}
+	}
+	return string(buf), false, fmt.Errorf("telnet %s: %w: output over %d bytes without a prompt", s.t.Addr, login.ErrProtocol, maxOutput)
+}
+
+// negotiate handles one IAC sequence (the IAC is consumed): accept the
+// server's ECHO and SUPPRESS-GO-AHEAD, refuse everything else.
+func (s *session) negotiate() error {
+	cmd, err := s.r.ReadByte()
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case do, dont, will, wont:
+		opt, err := s.r.ReadByte()
+		if err != nil {
+			return err
+		}
+		var reply byte
+		switch cmd {
+		case do:
+			reply = wont
+		case will:
+			if opt == optEcho || opt == optSGA {
+				reply = do
+			} else {
+				reply = dont
+			}
+		default:
+			return nil
+		}
+		_, err = s.conn.Write([]byte{iac, reply, opt})
+		return err
+	case sb:
+		// Skip the subnegotiation up to IAC SE.
+		var prev byte
+		for i := 0; i < 4096; i++ {
+			b, err := s.r.ReadByte()
+			if err != nil {
+				return err
+			}
+			if prev == iac && b == se {
+				return nil
+			}
+			prev = b
+		}
+		return fmt.Errorf("telnet %s: %w: unterminated subnegotiation", s.t.Addr, login.ErrProtocol)
+	default:
+		return nil // IAC IAC (a data 255) is dropped; GA, NOP, ...
+	}
+}
