@@ -27,10 +27,10 @@ func (c *deviceConn) Close() error {
 
 // connListener is a net.Listener fed with connections accepted elsewhere.
 type connListener struct {
-	ch     chan net.Conn
-	done   chan struct{}
-	once   sync.Once
-	addr   net.Addr
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr net.Addr
 }
 
 func newConnListener(addr net.Addr) *connListener {

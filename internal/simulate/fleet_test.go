@@ -3,12 +3,10 @@ package simulate
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"testing"
-	"time"
 
 	"iotwatch/internal/model"
 )
@@ -95,6 +93,4 @@ func TestStartAndTruth(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
 		t.Fatalf("truth file: %v", err)
 	}
-	fmt.Println(tr.Devices[0])
-	time.Sleep(0)
 }

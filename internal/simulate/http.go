@@ -166,7 +166,7 @@ func digestOK(header, method string, s *deviceService) bool {
 	if !ok {
 		return false
 	}
-	if p["realm"] != s.realm || !s.accepts(p["username"], s.cred.Password) {
+	if p["response"] == "" || p["realm"] != s.realm || !s.accepts(p["username"], s.cred.Password) {
 		return false
 	}
 	if a := p["algorithm"]; a != "" && !strings.EqualFold(a, "MD5") {
@@ -229,10 +229,7 @@ func parseDigest(h string) (map[string]string, bool) {
 		}
 		out[key] = val
 	}
-	if out["username"] == "" && out["response"] == "" {
-		return nil, false
-	}
-	return out, true
+	return out, len(out) > 0
 }
 
 func md5hex(s string) string {

@@ -99,9 +99,9 @@ type idleListener struct {
 	once sync.Once
 }
 
-func (l *idleListener) Init(*slog.Logger) error { return nil }
-func (l *idleListener) Serve(listeners.EstablishFn)  { <-l.done }
-func (l *idleListener) ID() string              { return mqttListenerID }
-func (l *idleListener) Address() string         { return "simulate" }
-func (l *idleListener) Protocol() string        { return "tcp" }
-func (l *idleListener) Close(listeners.CloseFn)      { l.once.Do(func() { close(l.done) }) }
+func (l *idleListener) Init(*slog.Logger) error     { return nil }
+func (l *idleListener) Serve(listeners.EstablishFn) { <-l.done }
+func (l *idleListener) ID() string                  { return mqttListenerID }
+func (l *idleListener) Address() string             { return "simulate" }
+func (l *idleListener) Protocol() string            { return "tcp" }
+func (l *idleListener) Close(listeners.CloseFn)     { l.once.Do(func() { close(l.done) }) }
