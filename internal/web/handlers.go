@@ -1,0 +1,187 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/report"
+)
+
+// nav is the dashboard's navigation, above every page.
+func nav(runID int64) []report.Link {
+	q := ""
+	if runID > 0 {
+		q = "?run=" + strconv.FormatInt(runID, 10)
+	}
+	return []report.Link{
+		{Href: "/" + q, Text: "Dashboard"},
+		{Href: "/runs", Text: "Runs"},
+		{Href: "/report.json" + q, Text: "JSON"},
+		{Href: "/report.csv" + q, Text: "CSV"},
+		{Href: "/report.md" + q, Text: "Markdown"},
+		{Href: "/api/runs", Text: "API"},
+		{Href: "/metrics", Text: "Metrics"},
+	}
+}
+
+// dashboard renders the report of the newest run, or of ?run=ID.
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.report(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return rep.RenderHTML(w, report.HTMLOptions{Nav: nav(id)})
+}
+
+// runsPage lists the runs with links to their reports.
+func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) error {
+	runs, err := s.st.Runs(r.Context(), 200)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return pageTemplate.Execute(w, struct {
+		Nav  []report.Link
+		Runs []model.Run
+	}{nav(0), runs})
+}
+
+var contentTypes = map[string]string{
+	"html": "text/html; charset=utf-8",
+	"md":   "text/markdown; charset=utf-8",
+	"json": "application/json",
+	"csv":  "text/csv; charset=utf-8",
+}
+
+// reportFile serves the report in one format: /report.{html,md,json,csv}?run=ID.
+func (s *Server) reportFile(format string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error { return s.writeReport(w, r, format) }
+}
+
+func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, format string) error {
+	ct, ok := contentTypes[format]
+	if !ok {
+		return httpError{http.StatusNotFound, fmt.Sprintf("no report format %q: want html, md, json or csv", format)}
+	}
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.report(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", ct)
+	if format != "html" {
+		w.Header().Set("Content-Disposition", `attachment; filename="report.`+format+`"`)
+	}
+	return rep.Write(w, format)
+}
+
+func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) error {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 10000 {
+			return badRequest("limit %q: want 1..10000", v)
+		}
+		limit = n
+	}
+	runs, err := s.st.Runs(r.Context(), limit)
+	if err != nil {
+		return err
+	}
+	if runs == nil {
+		runs = []model.Run{}
+	}
+	return writeJSON(w, runs)
+}
+
+func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	run, err := s.resolveRun(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, run)
+}
+
+func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.report(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return rep.WriteJSON(w)
+}
+
+// evidenceOf lists one kind of evidence of a run as a JSON array.
+func evidenceOf[T any](s *Server, w http.ResponseWriter, r *http.Request, read func(int64) ([]T, error)) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	run, err := s.resolveRun(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	items, err := read(run.ID)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []T{}
+	}
+	return writeJSON(w, items)
+}
+
+func (s *Server) apiServices(w http.ResponseWriter, r *http.Request) error {
+	return evidenceOf(s, w, r, func(id int64) ([]model.Service, error) { return s.st.Services(r.Context(), id) })
+}
+
+// apiCredentials lists credential results with passwords redacted unless the
+// server shows secrets.
+func (s *Server) apiCredentials(w http.ResponseWriter, r *http.Request) error {
+	return evidenceOf(s, w, r, func(id int64) ([]model.CredentialResult, error) {
+		cs, err := s.st.Credentials(r.Context(), id)
+		if !s.opts.ShowSecrets {
+			for i := range cs {
+				cs[i].Password = model.Redact(cs[i].Password)
+			}
+		}
+		return cs, err
+	})
+}
+
+func (s *Server) apiVulns(w http.ResponseWriter, r *http.Request) error {
+	return evidenceOf(s, w, r, func(id int64) ([]model.VulnMatch, error) { return s.st.VulnMatches(r.Context(), id) })
+}
+
+func (s *Server) apiFindings(w http.ResponseWriter, r *http.Request) error {
+	return evidenceOf(s, w, r, func(id int64) ([]model.Finding, error) { return s.st.Findings(r.Context(), id) })
+}
+
+func (s *Server) apiAssets(w http.ResponseWriter, r *http.Request) error {
+	assets, err := s.st.Assets(r.Context())
+	if err != nil {
+		return err
+	}
+	if assets == nil {
+		assets = []model.Asset{}
+	}
+	return writeJSON(w, assets)
+}

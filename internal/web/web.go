@@ -1,0 +1,255 @@
+// Package web is iotwatch's read-only dashboard: HTML pages rendering the
+// threat-assessment report of any stored run, a JSON API over the evidence
+// store, and Prometheus metrics. It only ever reads the store; every route is
+// GET (HEAD) and everything untrusted is escaped. Serve binds where it is
+// told; the CLI defaults to 127.0.0.1.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/report"
+	"iotwatch/internal/store"
+)
+
+// Options configure the dashboard.
+type Options struct {
+	// Log receives request errors; nil discards.
+	Log *slog.Logger
+	// Registry receives the dashboard's metrics; nil makes a private one.
+	Registry *prometheus.Registry
+	// ShowSecrets shows found passwords raw in pages and the API.
+	ShowSecrets bool
+	// Wire adds the optional report providers (vulnerability statistics,
+	// flow detection, assessment) to the inputs of every report built.
+	Wire func(*report.Inputs)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// CacheFor is how long a built report is reused (default 5 s).
+	CacheFor time.Duration
+}
+
+// Server serves the dashboard, API and metrics for one store.
+type Server struct {
+	st   *store.Store
+	opts Options
+	log  *slog.Logger
+	reg  *prometheus.Registry
+	mux  *http.ServeMux
+
+	mu    sync.Mutex // guards cache
+	cache map[int64]cachedReport
+}
+
+type cachedReport struct {
+	r  *report.Report
+	at time.Time
+}
+
+// New returns a dashboard server over st.
+func New(st *store.Store, opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CacheFor <= 0 {
+		opts.CacheFor = 5 * time.Second
+	}
+	s := &Server{st: st, opts: opts, log: opts.Log, reg: opts.Registry, mux: http.NewServeMux(), cache: map[int64]cachedReport{}}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "iotwatch_http_requests_total", Help: "Dashboard HTTP requests by route and status code.",
+	}, []string{"handler", "code", "method"})
+	s.reg.MustRegister(requests, &evidenceCollector{s: s})
+
+	route := func(pattern, name string, h func(http.ResponseWriter, *http.Request) error) {
+		s.mux.Handle(pattern, promhttp.InstrumentHandlerCounter(
+			requests.MustCurryWith(prometheus.Labels{"handler": name}), s.handle(h)))
+	}
+	route("GET /{$}", "dashboard", s.dashboard)
+	route("GET /runs", "runs", s.runsPage)
+	for _, f := range report.Formats {
+		route("GET /report."+f, "report_"+f, s.reportFile(f))
+	}
+	route("GET /api/runs", "api_runs", s.apiRuns)
+	route("GET /api/runs/{id}", "api_run", s.apiRun)
+	route("GET /api/runs/{id}/report", "api_report", s.apiReport)
+	route("GET /api/runs/{id}/services", "api_services", s.apiServices)
+	route("GET /api/runs/{id}/credentials", "api_credentials", s.apiCredentials)
+	route("GET /api/runs/{id}/vulnerabilities", "api_vulns", s.apiVulns)
+	route("GET /api/runs/{id}/findings", "api_findings", s.apiFindings)
+	route("GET /api/assets", "api_assets", s.apiAssets)
+	route("GET /healthz", "healthz", func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err := w.Write([]byte("ok\n"))
+		return err
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slogAdapter{s.log}}))
+	return s
+}
+
+// ServeHTTP serves the dashboard with security headers on every response.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	s.mux.ServeHTTP(w, r)
+}
+
+// Serve serves the dashboard on ln until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve dashboard: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down dashboard: %w", err)
+	}
+	<-errc
+	return nil
+}
+
+// httpError is an error with the status code to answer.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// handle adapts an error-returning handler; this is the one place errors
+// become status codes.
+func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var he httpError
+		code, msg := http.StatusInternalServerError, "internal error"
+		switch {
+		case errors.As(err, &he):
+			code, msg = he.code, he.msg
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, report.ErrNoRuns):
+			code, msg = http.StatusNotFound, err.Error()
+		case errors.Is(err, context.Canceled):
+			return
+		default:
+			s.log.Error("dashboard request failed", "path", r.URL.Path, "err", err)
+		}
+		http.Error(w, msg, code)
+	})
+}
+
+// runID resolves the {id} path value or the run query parameter; 0 means
+// the newest run.
+func runID(r *http.Request) (int64, error) {
+	v := r.PathValue("id")
+	if v == "" {
+		v = r.URL.Query().Get("run")
+	}
+	if v == "" || v == "latest" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("run id %q: want a positive integer or \"latest\"", v)
+	}
+	return id, nil
+}
+
+// resolveRun returns the run named by id, or the newest run for 0.
+func (s *Server) resolveRun(ctx context.Context, id int64) (model.Run, error) {
+	if id == 0 {
+		run, err := s.st.LatestRun(ctx, "", false)
+		if errors.Is(err, store.ErrNotFound) {
+			return run, report.ErrNoRuns
+		}
+		return run, err
+	}
+	return s.st.Run(ctx, id)
+}
+
+// report builds the report of one run, reusing one built less than CacheFor ago.
+func (s *Server) report(ctx context.Context, id int64) (*report.Report, error) {
+	run, err := s.resolveRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now()
+	s.mu.Lock()
+	c, ok := s.cache[run.ID]
+	s.mu.Unlock()
+	if ok && now.Sub(c.at) < s.opts.CacheFor {
+		return c.r, nil
+	}
+	in := report.Inputs{RunIDs: []int64{run.ID}, ShowSecrets: s.opts.ShowSecrets, Now: s.opts.Now}
+	if s.opts.Wire != nil {
+		s.opts.Wire(&in)
+	}
+	rep, err := report.Build(ctx, s.st, in)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cache[run.ID] = cachedReport{r: rep, at: now}
+	s.mu.Unlock()
+	return rep, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// slogAdapter lets promhttp log through slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Println(v ...any) { a.l.Error(fmt.Sprint(v...)) }
+
+var pageTemplate = template.Must(template.New("runs").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>iotwatch runs</title>
+<style>body{font-family:system-ui,sans-serif;max-width:980px;margin:0 auto;padding:1rem 1.5rem}nav a{margin-right:1rem}
+table{border-collapse:collapse}th,td{border-bottom:1px solid #d8dee4;padding:.2rem .6rem;text-align:left}</style></head>
+<body><nav>{{range .Nav}}<a href="{{.Href}}">{{.Text}}</a>{{end}}</nav>
+<h1>Runs</h1>
+{{if .Runs}}<table><tr><th>run</th><th>kind</th><th>status</th><th>started</th><th>targets</th><th>report</th></tr>
+{{range .Runs}}<tr><td>#{{.ID}}</td><td>{{.Kind}}</td><td>{{.Status}}</td><td>{{.StartedAt.UTC.Format "2006-01-02 15:04:05"}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{end}}</td>
+<td><a href="/?run={{.ID}}">dashboard</a> · <a href="/report.json?run={{.ID}}">json</a> · <a href="/report.csv?run={{.ID}}">csv</a> · <a href="/report.md?run={{.ID}}">md</a></td></tr>
+{{end}}</table>{{else}}<p>No runs recorded yet: run <code>iotwatch demo</code> or a scan.</p>{{end}}
+</body></html>
+`))
