@@ -22,10 +22,16 @@ type SSHDOptions struct {
 	Legacy bool
 	// MaxAuthTries per connection (0 = sshd's default, 6).
 	MaxAuthTries int
+	// PAM authenticates through PAM (UsePAM yes), which also offers
+	// keyboard-interactive but adds PAM's ~2 s delay to each failure.
+	// With KbdInteractiveOnly, password authentication is off.
+	PAM                bool
+	KbdInteractiveOnly bool
+	// Without it sshd checks /etc/shadow itself and fails fast.
 }
 
-// SSHD starts OpenSSH's sshd with password and keyboard-interactive
-// authentication (through PAM) for the accounts of .ci/peers.sh.
+// SSHD starts OpenSSH's sshd with password authentication (and, with PAM,
+// keyboard-interactive) for the accounts of .ci/peers.sh.
 func SSHD(t testing.TB, opts SSHDOptions) *Peer {
 	t.Helper()
 	bin := needBinary(t, "sshd")
@@ -53,10 +59,20 @@ func SSHD(t testing.TB, opts SSHDOptions) *Peer {
 		run(t, "ssh-keygen", args...)
 		fmt.Fprintf(&b, "HostKey %s\n", path)
 	}
-	b.WriteString("UsePAM yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication yes\n" +
+	if opts.PAM {
+		b.WriteString("UsePAM yes\nKbdInteractiveAuthentication yes\n")
+	} else {
+		b.WriteString("UsePAM no\nKbdInteractiveAuthentication no\n")
+	}
+	if opts.KbdInteractiveOnly {
+		b.WriteString("PasswordAuthentication no\n")
+	} else {
+		b.WriteString("PasswordAuthentication yes\n")
+	}
+	b.WriteString(
 		"PubkeyAuthentication no\nPermitRootLogin no\nStrictModes no\nUseDNS no\nPrintMotd no\n" +
-		"MaxStartups 100:30:200\nLoginGraceTime 30\n" +
-		"AllowUsers " + StrongUser + " " + WeakUser + "\n")
+			"MaxStartups 100:30:200\nLoginGraceTime 30\n" +
+			"AllowUsers " + StrongUser + " " + WeakUser + "\n")
 	if opts.MaxAuthTries > 0 {
 		fmt.Fprintf(&b, "MaxAuthTries %d\n", opts.MaxAuthTries)
 	}

@@ -218,4 +218,3 @@ func fail(err error) login.Result {
 	}
 	return login.Fail(err)
 }
-
