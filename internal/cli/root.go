@@ -76,6 +76,7 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) error {
 	// One explicit list of commands.
 	for _, c := range []*cobra.Command{
 		newRunsCmd(g),
+		newReportCmd(g), newServeCmd(g),
 	} {
 		root.AddCommand(c)
 	}
