@@ -1,0 +1,335 @@
+package vuln
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"iotwatch/internal/vuln/cpe"
+	"iotwatch/internal/vuln/feed"
+)
+
+// ImportResult counts what an import did.
+type ImportResult struct {
+	Format    string `json:"format"`
+	Records   int    `json:"records"`   // vulnerability records read
+	Inserted  int    `json:"inserted"`  // new ids
+	Updated   int    `json:"updated"`   // ids replaced by a newer lastModified
+	Unchanged int    `json:"unchanged"` // ids already stored with the same or a newer lastModified
+	Rejected  int    `json:"rejected"`  // rejected or withdrawn ids (removed)
+	KEVs      int    `json:"kevs"`      // KEV catalogue entries
+	BadCPEs   int    `json:"bad_cpes"`  // criteria that do not parse (kept, not indexed)
+	Catalog   string `json:"catalog,omitempty"`
+	Total     int    `json:"total,omitempty"` // totalResults of an NVD API page
+}
+
+func (r *ImportResult) add(o ImportResult) {
+	if o.Format != "" {
+		r.Format = o.Format
+	}
+	r.Records += o.Records
+	r.Inserted += o.Inserted
+	r.Updated += o.Updated
+	r.Unchanged += o.Unchanged
+	r.Rejected += o.Rejected
+	r.KEVs += o.KEVs
+	r.BadCPEs += o.BadCPEs
+	if o.Catalog != "" {
+		r.Catalog = o.Catalog
+	}
+}
+
+// ImportOptions tune an import.
+type ImportOptions struct {
+	// BatchSize is the number of records written per transaction (default 1000).
+	BatchSize int
+	// Progress, if set, is called after each committed batch with the
+	// number of records and KEV entries read so far.
+	Progress func(n int)
+}
+
+// ImportFile imports a file (plain, gzip, xz or zip) of any supported format.
+// Records are committed in batches: on error, the result counts what was
+// committed before it and the error says where the input went wrong.
+func (d *DB) ImportFile(ctx context.Context, path string, opt ImportOptions) (ImportResult, error) {
+	im := d.newImporter(ctx, opt)
+	info, err := feed.ReadFile(ctx, path, im.handler())
+	return im.finish(info, err, path)
+}
+
+// Import imports a stream (plain, gzip or xz) of any supported format.
+func (d *DB) Import(ctx context.Context, r io.Reader, opt ImportOptions) (ImportResult, error) {
+	im := d.newImporter(ctx, opt)
+	info, err := feed.Read(ctx, r, im.handler())
+	return im.finish(info, err, "input")
+}
+
+type importer struct {
+	d     *DB
+	ctx   context.Context
+	opt   ImportOptions
+	recs  []*feed.Record
+	kevs  []*feed.KEV
+	res   ImportResult
+	read  int
+	dirty bool
+}
+
+func (d *DB) newImporter(ctx context.Context, opt ImportOptions) *importer {
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 1000
+	}
+	return &importer{d: d, ctx: ctx, opt: opt}
+}
+
+func (im *importer) handler() feed.Handler {
+	return feed.Handler{
+		Record: func(r *feed.Record) error {
+			im.recs = append(im.recs, r)
+			if len(im.recs) >= im.opt.BatchSize {
+				return im.flush()
+			}
+			return nil
+		},
+		KEV: func(k *feed.KEV) error {
+			im.kevs = append(im.kevs, k)
+			if len(im.kevs) >= im.opt.BatchSize {
+				return im.flush()
+			}
+			return nil
+		},
+	}
+}
+
+func (im *importer) finish(info feed.Info, err error, name string) (ImportResult, error) {
+	if err == nil {
+		err = im.flush()
+	} else {
+		// Records read before a bad spot in the input are still good:
+		// commit them, and say so in the error.
+		if ferr := im.flush(); ferr != nil {
+			err = fmt.Errorf("%w (and committing earlier records: %v)", err, ferr)
+		}
+	}
+	im.res.Format = info.Format
+	im.res.Catalog = info.Catalog
+	im.res.Total = info.Total
+	if im.dirty {
+		im.d.invalidate()
+	}
+	if err != nil {
+		return im.res, fmt.Errorf("import %s: %w (%d records and %d KEV entries before the error were committed)",
+			name, err, im.res.Records, im.res.KEVs)
+	}
+	return im.res, nil
+}
+
+// fixedTime formats t with fixed-width milliseconds so that stored times
+// compare correctly as strings.
+func fixedTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+func (im *importer) flush() error {
+	if len(im.recs) == 0 && len(im.kevs) == 0 {
+		return nil
+	}
+	var res ImportResult
+	err := im.d.st.Tx(im.ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = im.d.writeBatch(im.ctx, tx, im.recs, im.kevs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	im.res.add(res)
+	im.dirty = true
+	im.read += len(im.recs) + len(im.kevs)
+	im.recs = im.recs[:0]
+	im.kevs = im.kevs[:0]
+	if im.opt.Progress != nil {
+		im.opt.Progress(im.read)
+	}
+	return nil
+}
+
+type stmts struct {
+	sel, delCVE, delCPE, delCWE, insCVE, insCPE, insCWE, delKEV, insKEV *sql.Stmt
+}
+
+func (d *DB) prepare(ctx context.Context, tx *sql.Tx) (*stmts, error) {
+	var s stmts
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&s.sel, "SELECT last_modified FROM vuln_cves WHERE id = ?"},
+		{&s.delCVE, "DELETE FROM vuln_cves WHERE id = ?"},
+		{&s.delCPE, "DELETE FROM vuln_cpes WHERE cve = ?"},
+		{&s.delCWE, "DELETE FROM vuln_cwes WHERE cve = ?"},
+		{&s.insCVE, `INSERT INTO vuln_cves (id, source, published, year, last_modified, status, summary,
+			cvss3, cvss3_vector, cvss4, cvss4_vector, cvss2, cvss2_vector, cwes, iot, iot_reason,
+			kev_added, kev_due, aliases, refs, configs)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insCPE, "INSERT INTO vuln_cpes (product, vendor, part, cve) VALUES (?, ?, ?, ?)"},
+		{&s.insCWE, "INSERT INTO vuln_cwes (cve, cwe) VALUES (?, ?)"},
+		{&s.delKEV, "DELETE FROM vuln_kev WHERE cve = ?"},
+		{&s.insKEV, `INSERT INTO vuln_kev (cve, vendor, product, name, date_added, due_date, action, ransomware)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+	} {
+		st, err := tx.PrepareContext(ctx, d.q(p.q))
+		if err != nil {
+			return nil, err
+		}
+		*p.dst = st
+	}
+	return &s, nil
+}
+
+func (s *stmts) close() {
+	for _, st := range []*sql.Stmt{s.sel, s.delCVE, s.delCPE, s.delCWE, s.insCVE, s.insCPE, s.insCWE, s.delKEV, s.insKEV} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+type cpeKey struct{ product, vendor, part string }
+
+func (d *DB) writeBatch(ctx context.Context, tx *sql.Tx, recs []*feed.Record, kevs []*feed.KEV) (ImportResult, error) {
+	var res ImportResult
+	s, err := d.prepare(ctx, tx)
+	if err != nil {
+		return res, err
+	}
+	defer s.close()
+	for _, r := range recs {
+		res.Records++
+		var stored string
+		err := s.sel.QueryRowContext(ctx, r.ID).Scan(&stored)
+		exists := err == nil
+		if err != nil && err != sql.ErrNoRows {
+			return res, fmt.Errorf("%s: %w", r.ID, err)
+		}
+		lm := fixedTime(r.LastModified)
+		if exists && !r.Rejected && lm != "" && stored >= lm {
+			res.Unchanged++
+			continue
+		}
+		if exists {
+			for _, st := range []*sql.Stmt{s.delCVE, s.delCPE, s.delCWE} {
+				if _, err := st.ExecContext(ctx, r.ID); err != nil {
+					return res, fmt.Errorf("%s: %w", r.ID, err)
+				}
+			}
+		}
+		if r.Rejected {
+			res.Rejected++
+			continue
+		}
+		if exists {
+			res.Updated++
+		} else {
+			res.Inserted++
+		}
+		if err := d.insertRecord(ctx, s, r, &res); err != nil {
+			return res, fmt.Errorf("%s: %w", r.ID, err)
+		}
+	}
+	for _, k := range kevs {
+		res.KEVs++
+		if _, err := s.delKEV.ExecContext(ctx, k.CVE); err != nil {
+			return res, err
+		}
+		if _, err := s.insKEV.ExecContext(ctx, k.CVE, k.Vendor, k.Product, k.Name, k.DateAdded, k.DueDate, k.Action, k.Ransomware); err != nil {
+			return res, fmt.Errorf("KEV %s: %w", k.CVE, err)
+		}
+	}
+	return res, nil
+}
+
+func (d *DB) insertRecord(ctx context.Context, s *stmts, r *feed.Record, res *ImportResult) error {
+	configs := ""
+	if len(r.Configs) > 0 {
+		b, err := json.Marshal(r.Configs)
+		if err != nil {
+			return err
+		}
+		configs = string(b)
+	}
+	iot, reason := ClassifyIoT(r)
+	year := 0
+	if !r.Published.IsZero() {
+		year = r.Published.Year()
+	}
+	var kevAdded, kevDue string
+	if r.KEV != nil {
+		kevAdded, kevDue = r.KEV.DateAdded, r.KEV.DueDate
+	}
+	summary := strings.ToValidUTF8(r.Description, "")
+	_, err := s.insCVE.ExecContext(ctx, r.ID, r.Source, fixedTime(r.Published), year, fixedTime(r.LastModified), r.Status,
+		summary, r.CVSS3.Score, r.CVSS3.Vector, r.CVSS4.Score, r.CVSS4.Vector, r.CVSS2.Score, r.CVSS2.Vector,
+		strings.Join(r.CWEs, ","), boolInt(iot), reason, kevAdded, kevDue, strings.Join(r.Aliases, ","),
+		strings.ToValidUTF8(strings.Join(r.References, "\n"), ""), configs)
+	if err != nil {
+		return err
+	}
+	seen := map[cpeKey]bool{}
+	for _, c := range r.Configs {
+		for _, n := range c.Nodes {
+			for _, m := range n.Matches {
+				if !m.Vulnerable {
+					continue
+				}
+				name, err := cpe.Parse(m.Criteria)
+				if err != nil {
+					res.BadCPEs++
+					continue
+				}
+				k := cpeKey{product: indexValue(name[cpe.Product]), vendor: indexValue(name[cpe.Vendor]), part: name[cpe.Part].Raw}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				if _, err := s.insCPE.ExecContext(ctx, k.product, k.vendor, k.part, r.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	cwes := map[string]bool{}
+	for _, c := range r.CWEs {
+		if cwes[c] {
+			continue
+		}
+		cwes[c] = true
+		if _, err := s.insCWE.ExecContext(ctx, r.ID, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexValue is how an attribute is keyed in vuln_cpes: the unescaped value,
+// or "*" for ANY, NA and patterns.
+func indexValue(a cpe.Attr) string {
+	if a.Kind != cpe.Value || a.Wild {
+		return "*"
+	}
+	return a.Lit
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

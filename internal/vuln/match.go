@@ -1,0 +1,512 @@
+package vuln
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/vuln/cpe"
+	"iotwatch/internal/vuln/feed"
+	"iotwatch/internal/vuln/version"
+)
+
+// How NVD configurations are evaluated against what is known of a device
+// (a set of CPE names: the product, and for devices its firmware and
+// hardware):
+//
+//   - A criterion matches a known name when part, vendor, product and the
+//     other attributes match (ANY and wildcards as in CPE 2.3; an attribute
+//     the scanner did not learn is ANY and does not count against a match),
+//     and the version matches: within versionStart/End Including/Excluding
+//     by version.Compare, or equal to a literal version. A known name without
+//     a version matches no versioned vulnerable criterion (but does match a
+//     versioned platform: an unknown hardware revision is compatible). NVD's "-" version on a
+//     criterion means "not version-specific" and matches every version.
+//   - A node is the OR (or AND) of its criteria, inverted when negate is set;
+//     a configuration is the AND (or OR) of its nodes.
+//   - Criteria with vulnerable=false are platforms ("running on"): they are
+//     conditions, never the vulnerable product. A CVE matches only through a
+//     vulnerable criterion. A platform node that no known name matches is
+//     false when the known names include one of the same part (we know the
+//     hardware and it is another), else assumed true and reported as
+//     PlatformAssumed.
+
+type compiled struct {
+	configs []cconfig
+}
+
+type cconfig struct {
+	and   bool
+	neg   bool
+	nodes []cnode
+}
+
+type cnode struct {
+	and      bool
+	neg      bool
+	platform bool // every criterion is vulnerable=false
+	ms       []cmatch
+}
+
+type cmatch struct {
+	vuln  bool
+	raw   string
+	name  cpe.Name
+	ok    bool // name parsed
+	rng   bool
+	si    string
+	se    string
+	ei    string
+	ee    string
+	parts string // part of the criterion (for platform reasoning)
+}
+
+func compile(configs []feed.Config) *compiled {
+	c := &compiled{}
+	for _, cfg := range configs {
+		cc := cconfig{and: strings.EqualFold(cfg.Operator, "AND"), neg: cfg.Negate}
+		for _, n := range cfg.Nodes {
+			cn := cnode{and: strings.EqualFold(n.Operator, "AND"), neg: n.Negate, platform: len(n.Matches) > 0}
+			for _, m := range n.Matches {
+				name, err := cpe.Parse(m.Criteria)
+				cm := cmatch{vuln: m.Vulnerable, raw: m.Criteria, name: name, ok: err == nil, rng: m.HasRange(),
+					si: m.StartIncl, se: m.StartExcl, ei: m.EndIncl, ee: m.EndExcl}
+				if err == nil {
+					cm.parts = name[cpe.Part].Raw
+				}
+				if m.Vulnerable {
+					cn.platform = false
+				}
+				cn.ms = append(cn.ms, cm)
+			}
+			cc.nodes = append(cc.nodes, cn)
+		}
+		c.configs = append(c.configs, cc)
+	}
+	return c
+}
+
+// hit is how a CVE matched.
+type hit struct {
+	criteria        string // the vulnerable criterion that matched
+	target          int    // index of the known name it matched
+	platformAssumed bool
+	versionless     bool // the criterion had NVD's "-" version
+}
+
+// pLevel splits OpenSSH-style portable levels off a version: 9.2p1 -> 9.2, p1,
+// as NVD records them (version 9.2, update p1).
+var pLevel = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)*)(p[0-9]+)$`)
+
+// normalise prepares a known name for matching: Debian epochs and revisions
+// are dropped from the version and p-levels move to the update attribute.
+func normalise(n cpe.Name) cpe.Name {
+	v := n[cpe.Version]
+	if v.Kind != cpe.Value || v.Wild {
+		return n
+	}
+	up := version.Upstream(v.Lit)
+	if up != v.Lit {
+		n[cpe.Version] = cpe.Literal(up)
+	}
+	if n[cpe.Update].Kind == cpe.Any {
+		if m := pLevel.FindStringSubmatch(n[cpe.Version].Lit); m != nil {
+			n[cpe.Version] = cpe.Literal(m[1])
+			n[cpe.Update] = cpe.Literal(m[2])
+		}
+	}
+	return n
+}
+
+// fullVersion joins version and update for range comparison (9.2 + p1 = 9.2p1).
+func fullVersion(n cpe.Name) string {
+	v := n[cpe.Version].Lit
+	u := n[cpe.Update]
+	if u.Kind != cpe.Value || u.Wild {
+		return v
+	}
+	if c := u.Lit[0]; c >= 'a' && c <= 'z' {
+		return v + u.Lit
+	}
+	return v + "-" + u.Lit
+}
+
+// matchCriterion reports whether criterion m matches known name t, and
+// whether it did so through NVD's "-" (any) version.
+func matchCriterion(m *cmatch, t cpe.Name) (ok, versionless bool) {
+	if !m.ok || !m.name.MatchIgnoringVersion(t) {
+		return false, false
+	}
+	cv, tv := m.name[cpe.Version], t[cpe.Version]
+	if !m.vuln && tv.Kind == cpe.Any {
+		// A platform whose revision we do not know (h:dlink:dir-645 vs
+		// NVD's h:dlink:dir-645:a1) is compatible: the condition holds as
+		// far as we can tell.
+		return true, false
+	}
+	if m.rng {
+		if tv.Kind != cpe.Value || tv.Wild {
+			return false, false
+		}
+		if cv.Kind == cpe.Value && !cpe.MatchAttr(cv, tv) {
+			return false, false
+		}
+		full := fullVersion(t)
+		switch {
+		case m.si != "" && version.Compare(full, m.si) < 0,
+			m.se != "" && version.Compare(full, m.se) <= 0,
+			m.ei != "" && version.Compare(full, m.ei) > 0,
+			m.ee != "" && version.Compare(full, m.ee) >= 0:
+			return false, false
+		}
+		return cpe.MatchAttr(m.name[cpe.Update], t[cpe.Update]), false
+	}
+	switch cv.Kind {
+	case cpe.Any:
+	case cpe.NA:
+		versionless = true
+	case cpe.Value:
+		if tv.Kind != cpe.Value {
+			return false, false
+		}
+		if cv.Wild {
+			if !cpe.MatchAttr(cv, tv) {
+				return false, false
+			}
+		} else if !version.Equal(cv.Lit, tv.Lit) {
+			return false, false
+		}
+	}
+	return cpe.MatchAttr(m.name[cpe.Update], t[cpe.Update]), versionless
+}
+
+// evalNode returns the node's value and the vulnerable criteria that matched.
+func evalNode(n *cnode, known []cpe.Name) (bool, []hit) {
+	var hits []hit
+	anyM, all := false, true
+	for i := range n.ms {
+		m := &n.ms[i]
+		matched := false
+		for ti, t := range known {
+			ok, vless := matchCriterion(m, t)
+			if !ok {
+				continue
+			}
+			matched = true
+			if m.vuln {
+				hits = append(hits, hit{criteria: m.raw, target: ti, versionless: vless})
+			}
+			break
+		}
+		anyM = anyM || matched
+		all = all && matched
+	}
+	v := anyM
+	if n.and {
+		v = all
+	}
+	if n.neg {
+		return !v, nil // a negated node proves absence, not a vulnerable product
+	}
+	return v, hits
+}
+
+// eval evaluates all configurations and returns the first hit, if any.
+func (c *compiled) eval(known []cpe.Name) (hit, bool) {
+	for ci := range c.configs {
+		cfg := &c.configs[ci]
+		var hits []hit
+		values := make([]bool, len(cfg.nodes))
+		for ni := range cfg.nodes {
+			v, hs := evalNode(&cfg.nodes[ni], known)
+			values[ni] = v
+			if v {
+				hits = append(hits, hs...)
+			}
+		}
+		if len(hits) == 0 {
+			continue
+		}
+		assumed := false
+		for ni := range cfg.nodes {
+			n := &cfg.nodes[ni]
+			if values[ni] || !n.platform || n.neg {
+				continue
+			}
+			if knowsLayer(n, known, hits) {
+				continue // the platform is known and is another one
+			}
+			values[ni] = true
+			assumed = true
+		}
+		v := false
+		if cfg.and {
+			v = true
+			for _, x := range values {
+				v = v && x
+			}
+		} else {
+			for _, x := range values {
+				v = v || x
+			}
+		}
+		if cfg.neg {
+			v = !v
+		}
+		if v {
+			h := hits[0]
+			h.platformAssumed = assumed && cfg.and
+			return h, true
+		}
+	}
+	return hit{}, false
+}
+
+// knowsLayer reports whether a known name other than the matched vulnerable
+// products has the part of one of the platform node's criteria.
+func knowsLayer(n *cnode, known []cpe.Name, hits []hit) bool {
+	used := map[int]bool{}
+	for _, h := range hits {
+		used[h.target] = true
+	}
+	for ti, t := range known {
+		if used[ti] {
+			continue
+		}
+		for _, m := range n.ms {
+			if m.parts != "" && t[cpe.Part].Raw == m.parts {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MatchCPE returns the CVEs whose configurations match the CPE name.
+func (d *DB) MatchCPE(ctx context.Context, name string) ([]model.VulnMatch, error) {
+	n, err := cpe.Parse(name)
+	if err != nil {
+		return nil, err
+	}
+	return d.matchKnown(ctx, []cpe.Name{n}, model.VulnMatch{})
+}
+
+// MatchFingerprint returns the CVEs that affect what a fingerprint
+// identifies: by its CPE, and by vendor/product/version through the alias
+// table (names scanners see mapped to NVD's). Devices are also tried as
+// firmware ("o", product_firmware) with their hardware ("h") as platform.
+func (d *DB) MatchFingerprint(ctx context.Context, fp model.Fingerprint) ([]model.VulnMatch, error) {
+	known := KnownNames(fp)
+	if len(known) == 0 {
+		return nil, nil
+	}
+	return d.matchKnown(ctx, known, model.VulnMatch{Product: fp.Product, Version: fp.Version})
+}
+
+// Match returns the CVEs affecting vendor (may be empty), product and version.
+func (d *DB) Match(ctx context.Context, vendor, product, ver string) ([]model.VulnMatch, error) {
+	return d.MatchFingerprint(ctx, model.Fingerprint{Vendor: vendor, Product: product, Version: ver})
+}
+
+func (d *DB) matchKnown(ctx context.Context, known []cpe.Name, tmpl model.VulnMatch) ([]model.VulnMatch, error) {
+	for i := range known {
+		known[i] = normalise(known[i])
+	}
+	ids := map[string]bool{}
+	var order []string
+	for _, k := range known {
+		cands, err := d.candidates(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range cands {
+			if !ids[id] {
+				ids[id] = true
+				order = append(order, id)
+			}
+		}
+	}
+	var out []model.VulnMatch
+	for _, id := range order {
+		c, err := d.compiled(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		h, ok := c.eval(known)
+		if !ok {
+			continue
+		}
+		m := tmpl
+		m.CVE = id
+		m.CPE = known[h.target].String()
+		out = append(out, m)
+	}
+	if err := d.fill(ctx, out); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].KEV != out[j].KEV {
+			return out[i].KEV
+		}
+		if out[i].CVSS != out[j].CVSS {
+			return out[i].CVSS > out[j].CVSS
+		}
+		return out[i].CVE > out[j].CVE
+	})
+	return out, nil
+}
+
+// candidates returns the CVEs with a vulnerable criterion for k's product.
+func (d *DB) candidates(ctx context.Context, k cpe.Name) ([]string, error) {
+	prod := k[cpe.Product]
+	if prod.Kind != cpe.Value || prod.Wild {
+		return nil, nil
+	}
+	vendor := "*"
+	if v := k[cpe.Vendor]; v.Kind == cpe.Value && !v.Wild {
+		vendor = v.Lit
+	}
+	key := vendor + "\x00" + prod.Lit
+	d.mu.Lock()
+	ids, ok := d.cands[key]
+	d.mu.Unlock()
+	if ok {
+		return ids, nil
+	}
+	var rows *sql.Rows
+	var err error
+	if vendor == "*" {
+		rows, err = d.st.DB().QueryContext(ctx, d.q("SELECT DISTINCT cve FROM vuln_cpes WHERE product IN (?, '*')"), prod.Lit)
+	} else {
+		rows, err = d.st.DB().QueryContext(ctx, d.q("SELECT DISTINCT cve FROM vuln_cpes WHERE product IN (?, '*') AND vendor IN (?, '*')"), prod.Lit, vendor)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vuln candidates: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if len(d.cands) >= cacheLimit {
+		d.cands = map[string][]string{}
+	}
+	d.cands[key] = ids
+	d.mu.Unlock()
+	return ids, nil
+}
+
+func (d *DB) compiled(ctx context.Context, id string) (*compiled, error) {
+	d.mu.Lock()
+	c, ok := d.comp[id]
+	d.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	var raw string
+	err := d.st.DB().QueryRowContext(ctx, d.q("SELECT configs FROM vuln_cves WHERE id = ?"), id).Scan(&raw)
+	if err != nil {
+		return nil, fmt.Errorf("vuln configs %s: %w", id, err)
+	}
+	var cfgs []feed.Config
+	if raw != "" {
+		if err := json.Unmarshal([]byte(raw), &cfgs); err != nil {
+			return nil, fmt.Errorf("vuln configs %s: %w", id, err)
+		}
+	}
+	c = compile(cfgs)
+	d.mu.Lock()
+	if len(d.comp) >= cacheLimit {
+		d.comp = map[string]*compiled{}
+	}
+	d.comp[id] = c
+	d.mu.Unlock()
+	return c, nil
+}
+
+// fill adds scores, KEV, CWEs and summaries to matches.
+func (d *DB) fill(ctx context.Context, ms []model.VulnMatch) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	stmt, err := d.st.DB().PrepareContext(ctx, d.q(`SELECT c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
+		c.cwes, c.summary, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, '')
+		FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id WHERE c.id = ?`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := range ms {
+		m := &ms[i]
+		var s3, s4, s2 float64
+		var v3, v4, v2, cwes, summary, nvdDue, kevDue, kevID string
+		if err := stmt.QueryRowContext(ctx, m.CVE).Scan(&s3, &v3, &s4, &v4, &s2, &v2, &cwes, &summary, &nvdDue, &kevDue, &kevID); err != nil {
+			return fmt.Errorf("vuln %s: %w", m.CVE, err)
+		}
+		m.CVSS, m.CVSSVector = pickScore(s3, v3, s4, v4, s2, v2)
+		m.CWEs = splitList(cwes)
+		m.Summary = shortSummary(summary)
+		if kevID != "" || nvdDue != "" {
+			m.KEV = true
+			m.KEVDue = kevDue
+			if m.KEVDue == "" {
+				m.KEVDue = nvdDue
+			}
+		}
+		m.Severity = severity(m.CVSS, m.KEV)
+	}
+	return nil
+}
+
+// pickScore prefers CVSS v3.x (what most records carry), then v4, then v2.
+func pickScore(s3 float64, v3 string, s4 float64, v4 string, s2 float64, v2 string) (float64, string) {
+	switch {
+	case v3 != "":
+		return s3, v3
+	case v4 != "":
+		return s4, v4
+	case v2 != "":
+		return s2, v2
+	}
+	return 0, ""
+}
+
+// severity rates a match: by CVSS; an unscored CVE is medium; a CVE known
+// to be exploited (KEV) is at least high.
+func severity(score float64, kev bool) model.Severity {
+	s := model.SeverityFromCVSS(score)
+	if score == 0 {
+		s = model.SeverityMedium
+	}
+	if kev && s < model.SeverityHigh {
+		s = model.SeverityHigh
+	}
+	return s
+}
+
+// shortSummary cuts a description to its first sentence, at most 240 bytes.
+func shortSummary(s string) string {
+	if i := strings.Index(s, ". "); i > 0 && i < 240 {
+		return s[:i+1]
+	}
+	if len(s) <= 240 {
+		return s
+	}
+	cut := 237
+	for cut > 0 && s[cut]&0xc0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "..."
+}
