@@ -90,6 +90,11 @@ type Alert struct {
 	Reason   string     `json:"reason"`
 	// Known reports whether the device is in the inventory or device list.
 	Known bool `json:"known"`
+	// Inbound reports whether the actor is outside, acting on a device (an
+	// Internet scanner brute-forcing a camera). Inbound alerts are evidence
+	// about the device's exposure, not of its compromise, and are not counted
+	// by DailyCompromised; Device is then the outside actor.
+	Inbound bool `json:"inbound,omitempty"`
 }
 
 // Day returns the UTC day of the alert.

@@ -84,10 +84,10 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result, at *ge
 				continue
 			}
 			seen[k] = true
-			rows = append(rows, []any{runID, a.Day(), a.Device.String(), a.Detector, peer, b2i(a.Known), store.Time(a.Time), a.Reason})
+			rows = append(rows, []any{runID, a.Day(), a.Device.String(), a.Detector, peer, b2i(a.Known), b2i(a.Inbound), store.Time(a.Time), a.Reason})
 		}
-		if err := insertRows(ctx, st, tx, `INSERT INTO flow_alerts (run_id, day, device, detector, peer, known, seen_at, reason)`,
-			`ON CONFLICT DO NOTHING`, 8, rows); err != nil {
+		if err := insertRows(ctx, st, tx, `INSERT INTO flow_alerts (run_id, day, device, detector, peer, known, inbound, seen_at, reason)`,
+			`ON CONFLICT DO NOTHING`, 9, rows); err != nil {
 			return fmt.Errorf("save alerts: %w", err)
 		}
 		return nil
@@ -116,7 +116,7 @@ func DailyCompromised(ctx context.Context, st *store.Store, since time.Time) ([]
 		day = since.UTC().Format(time.DateOnly)
 	}
 	rows, err := st.DB().QueryContext(ctx, st.Rebind(
-		`SELECT day, COUNT(DISTINCT device) FROM flow_alerts WHERE day >= ? GROUP BY day ORDER BY day`), day)
+		`SELECT day, COUNT(DISTINCT device) FROM flow_alerts WHERE day >= ? AND inbound = 0 GROUP BY day ORDER BY day`), day)
 	if err != nil {
 		return nil, fmt.Errorf("daily compromised devices: %w", err)
 	}
@@ -142,7 +142,7 @@ type StoredAlert struct {
 // Alerts returns stored alerts since since (zero = all), oldest first.
 func Alerts(ctx context.Context, st *store.Store, since time.Time) ([]StoredAlert, error) {
 	rows, err := st.DB().QueryContext(ctx, st.Rebind(
-		`SELECT run_id, day, device, detector, peer, known, seen_at, reason FROM flow_alerts
+		`SELECT run_id, day, device, detector, peer, known, inbound, seen_at, reason FROM flow_alerts
 		 WHERE seen_at >= ? ORDER BY seen_at, device, detector`), store.Time(since))
 	if err != nil {
 		return nil, fmt.Errorf("read alerts: %w", err)
@@ -152,13 +152,13 @@ func Alerts(ctx context.Context, st *store.Store, since time.Time) ([]StoredAler
 	for rows.Next() {
 		var a StoredAlert
 		var dev, peer, seen string
-		var known int64
-		if err := rows.Scan(&a.RunID, &a.Day, &dev, &a.Detector, &peer, &known, &seen, &a.Reason); err != nil {
+		var known, inbound int64
+		if err := rows.Scan(&a.RunID, &a.Day, &dev, &a.Detector, &peer, &known, &inbound, &seen, &a.Reason); err != nil {
 			return nil, err
 		}
 		a.Device, _ = netip.ParseAddr(dev)
 		a.Peer, _ = netip.ParseAddr(peer)
-		a.Known = known != 0
+		a.Known, a.Inbound = known != 0, inbound != 0
 		a.Time = store.ParseTime(seen)
 		out = append(out, a)
 	}

@@ -41,6 +41,7 @@ CREATE TABLE flow_alerts (
     detector TEXT NOT NULL,
     peer TEXT NOT NULL DEFAULT '',
     known INTEGER NOT NULL DEFAULT 0,
+    inbound INTEGER NOT NULL DEFAULT 0,
     seen_at TEXT NOT NULL,
     reason TEXT NOT NULL,
     PRIMARY KEY (run_id, day, device, detector, peer)

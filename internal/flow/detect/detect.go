@@ -1,0 +1,376 @@
+// Package detect decides from flow records which devices behave like botnet
+// members: telnet/SSH scanning fan-out, brute-force login bursts, C2
+// beaconing, DDoS participation and contact with known-bad indicators.
+// Thresholds are data (rules.yaml, overridable); every alert carries a reason
+// that quotes what was measured and the threshold it crossed.
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/flow/intel"
+)
+
+// Detector names, used as Alert.Detector and finding kinds.
+const (
+	Scan       = "scanning"
+	BruteForce = "brute-force"
+	Beacon     = "c2-beaconing"
+	DDoS       = "ddos-participation"
+	KnownBad   = "known-bad-peer"
+)
+
+// Engine runs every detector over a stream of oriented records. It implements
+// flow.Observer and is not safe for concurrent use.
+type Engine struct {
+	rules Rules
+	ind   *intel.Set
+
+	scanPorts, bfPorts, beaconIgnore [65536 / 64]uint64 // port bitsets
+	bfApps                           map[string]bool
+
+	names  map[netip.Addr][]string // DNS answers: address → names
+	scan   map[netip.Addr]*scanState
+	bf     map[svcKey]*countState
+	ddos   map[pairKey]*ddosState
+	beacon map[svcKey]*beaconState
+	// BeaconOverflow counts records of pairs not tracked because of max_pairs.
+	BeaconOverflow int64
+
+	alerts []flow.Alert
+	seen   map[alertKey]bool
+}
+
+type svcKey struct {
+	actor, peer netip.Addr
+	port        uint16
+	proto       uint8
+}
+
+type pairKey struct{ actor, peer netip.Addr }
+
+type alertKey struct {
+	det         string
+	actor, peer netip.Addr
+	day         int64
+}
+
+type scanState struct {
+	bucket int64
+	dsts   map[netip.Addr]struct{}
+	fired  bool
+}
+
+type countState struct {
+	bucket int64
+	n      int
+	fired  bool
+	known  bool
+}
+
+type ddosState struct {
+	bucket         int64
+	packets, bytes uint64
+	flows          int
+	fired          bool
+}
+
+type beaconState struct {
+	times   []int64 // Unix nanoseconds of connection starts
+	bytes   uint64
+	known   bool
+	inbound bool
+}
+
+var _ flow.Observer = (*Engine)(nil)
+
+// New returns an engine; indicators may be nil.
+func New(rules Rules, indicators *intel.Set) *Engine {
+	e := &Engine{
+		rules:  rules,
+		ind:    indicators,
+		bfApps: map[string]bool{},
+		names:  map[netip.Addr][]string{},
+		scan:   map[netip.Addr]*scanState{},
+		bf:     map[svcKey]*countState{},
+		ddos:   map[pairKey]*ddosState{},
+		beacon: map[svcKey]*beaconState{},
+		seen:   map[alertKey]bool{},
+	}
+	set := func(bs *[1024]uint64, ports []uint16) {
+		for _, p := range ports {
+			bs[p/64] |= 1 << (p % 64)
+		}
+	}
+	set(&e.scanPorts, rules.Scan.Ports)
+	set(&e.bfPorts, rules.BruteForce.Ports)
+	set(&e.beaconIgnore, rules.Beacon.IgnorePorts)
+	for _, a := range rules.BruteForce.Apps {
+		e.bfApps[a] = true
+	}
+	return e
+}
+
+func has(bs *[1024]uint64, p uint16) bool { return bs[p/64]&(1<<(p%64)) != 0 }
+
+func (e *Engine) alert(det string, actor, peer netip.Addr, t time.Time, known, inbound bool, reason string) {
+	k := alertKey{det, actor, peer, t.Unix() / 86400}
+	if e.seen[k] {
+		return
+	}
+	e.seen[k] = true
+	e.alerts = append(e.alerts, flow.Alert{Detector: det, Device: actor, Peer: peer, Time: t.UTC(), Reason: reason, Known: known, Inbound: inbound})
+}
+
+// ObserveDNS implements flow.Observer.
+func (e *Engine) ObserveDNS(a flow.DNSAnswer) {
+	ns := e.names[a.Addr]
+	if !slices.Contains(ns, a.Name) && len(ns) < 16 {
+		e.names[a.Addr] = append(ns, a.Name)
+	}
+}
+
+// Observe implements flow.Observer.
+func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
+	// The actor is the record's source: the initiator of a bidirectional
+	// connection, or the sender of a unidirectional export record.
+	actor, peer := r.Src, r.Dst
+	inbound := !o.Outbound
+	known := o.Known && o.Outbound
+	ts := r.Start.UnixNano()
+
+	if r.Proto == flow.ProtoTCP || r.Proto == flow.ProtoUDP {
+		if has(&e.scanPorts, r.DstPort) {
+			e.observeScan(r, actor, ts, known, inbound)
+		}
+		if has(&e.bfPorts, r.DstPort) || (r.App != "" && e.bfApps[r.App]) {
+			e.observeBruteForce(r, actor, peer, ts, known, inbound)
+		}
+		if o.Outbound && !has(&e.beaconIgnore, r.DstPort) {
+			e.observeBeacon(r, actor, peer, ts, known)
+		}
+	}
+	e.observeDDoS(r, actor, peer, ts, known, inbound)
+	if e.rules.KnownBad.Enabled && e.ind != nil && o.Outbound {
+		e.observeKnownBad(r, o)
+	}
+}
+
+func (e *Engine) observeScan(r *flow.Record, actor netip.Addr, ts int64, known, inbound bool) {
+	w := int64(e.rules.Scan.Window)
+	b := ts / w
+	s := e.scan[actor]
+	if s == nil {
+		s = &scanState{bucket: b, dsts: map[netip.Addr]struct{}{}}
+		e.scan[actor] = s
+	}
+	if b > s.bucket {
+		s.bucket, s.fired = b, false
+		clear(s.dsts)
+	}
+	if s.fired {
+		return
+	}
+	s.dsts[r.Dst] = struct{}{}
+	if len(s.dsts) >= e.rules.Scan.MinDestinations {
+		s.fired = true
+		e.alert(Scan, actor, netip.Addr{}, r.Start, known, inbound, fmt.Sprintf(
+			"contacted %d distinct hosts on login ports %v within %s (threshold %d)",
+			len(s.dsts), e.rules.Scan.Ports, e.rules.Scan.Window, e.rules.Scan.MinDestinations))
+		clear(s.dsts)
+	}
+}
+
+func (e *Engine) observeBruteForce(r *flow.Record, actor, peer netip.Addr, ts int64, known, inbound bool) {
+	w := int64(e.rules.BruteForce.Window)
+	b := ts / w
+	k := svcKey{actor, peer, r.DstPort, r.Proto}
+	s := e.bf[k]
+	if s == nil {
+		s = &countState{bucket: b}
+		e.bf[k] = s
+	}
+	if b > s.bucket {
+		s.bucket, s.n, s.fired = b, 0, false
+	}
+	n := int(r.Attempts)
+	if n == 0 {
+		n = 1
+	}
+	s.n += n
+	if !s.fired && s.n >= e.rules.BruteForce.MinAttempts {
+		s.fired = true
+		svc := r.App
+		if svc == "" {
+			svc = fmt.Sprintf("port %d", r.DstPort)
+		}
+		e.alert(BruteForce, actor, peer, r.Start, known, inbound, fmt.Sprintf(
+			"%d login attempts to %s (%s) within %s (threshold %d)",
+			s.n, netip.AddrPortFrom(peer, r.DstPort), svc, e.rules.BruteForce.Window, e.rules.BruteForce.MinAttempts))
+	}
+}
+
+func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, known, inbound bool) {
+	w := int64(e.rules.DDoS.Window)
+	b := ts / w
+	k := pairKey{actor, peer}
+	s := e.ddos[k]
+	if s == nil {
+		if r.Packets < 16 && e.rules.DDoS.MinFlows > 1 && len(e.ddos) > 1<<20 {
+			return // bound memory: tiny flows of untracked pairs cannot start a flood alone
+		}
+		s = &ddosState{bucket: b}
+		e.ddos[k] = s
+	}
+	if b > s.bucket {
+		*s = ddosState{bucket: b}
+	}
+	s.packets += r.Packets
+	s.bytes += r.Bytes
+	s.flows++
+	if s.fired {
+		return
+	}
+	avg := uint64(0)
+	if s.packets > 0 {
+		avg = s.bytes / s.packets
+	}
+	rl := e.rules.DDoS
+	switch {
+	case s.packets >= rl.MinPackets && avg <= rl.MaxAvgPacketBytes:
+		s.fired = true
+		e.alert(DDoS, actor, peer, r.Start, known, inbound, fmt.Sprintf(
+			"sent %d packets (avg %d B) to %s within %s (threshold %d packets of ≤ %d B)",
+			s.packets, avg, peer, rl.Window, rl.MinPackets, rl.MaxAvgPacketBytes))
+	case rl.MinFlows > 0 && s.flows >= rl.MinFlows:
+		s.fired = true
+		e.alert(DDoS, actor, peer, r.Start, known, inbound, fmt.Sprintf(
+			"opened %d flows to %s within %s (threshold %d flows)", s.flows, peer, rl.Window, rl.MinFlows))
+	}
+}
+
+func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64, known bool) {
+	if r.Proto == flow.ProtoTCP && r.TCPFlags != 0 && r.TCPFlags&0x02 == 0 {
+		return // continuation of a long connection split by the exporter, not a new beat
+	}
+	k := svcKey{actor, peer, r.DstPort, r.Proto}
+	s := e.beacon[k]
+	if s == nil {
+		if len(e.beacon) >= e.rules.Beacon.MaxPairs {
+			e.BeaconOverflow++
+			return
+		}
+		s = &beaconState{known: known}
+		e.beacon[k] = s
+	}
+	if len(s.times) < 512 {
+		s.times = append(s.times, ts)
+	}
+	s.bytes += r.Bytes + r.RevBytes
+}
+
+func (e *Engine) observeKnownBad(r *flow.Record, o flow.Orientation) {
+	if ind, ok := e.ind.MatchAddr(o.Peer); ok {
+		e.alert(KnownBad, o.Device, o.Peer, r.Start, o.Known, false, fmt.Sprintf(
+			"contacted %s, listed as %s%s", netip.AddrPortFrom(o.Peer, o.Port), ind.Value, label(ind)))
+		return
+	}
+	for _, n := range e.names[o.Peer] {
+		if ind, ok := e.ind.MatchName(n); ok {
+			e.alert(KnownBad, o.Device, o.Peer, r.Start, o.Known, false, fmt.Sprintf(
+				"contacted %s (%s per DNS), listed as %s%s", netip.AddrPortFrom(o.Peer, o.Port), n, ind.Value, label(ind)))
+			return
+		}
+	}
+}
+
+func label(ind intel.Indicator) string {
+	var parts []string
+	if ind.Label != "" {
+		parts = append(parts, ind.Label)
+	}
+	if ind.Source != "" {
+		parts = append(parts, ind.Source)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// Alerts implements flow.Observer: streaming alerts plus the beaconing
+// decisions, which need the whole series.
+func (e *Engine) Alerts() []flow.Alert {
+	keys := make([]svcKey, 0, len(e.beacon))
+	for k := range e.beacon {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].actor != keys[j].actor {
+			return keys[i].actor.Less(keys[j].actor)
+		}
+		if keys[i].peer != keys[j].peer {
+			return keys[i].peer.Less(keys[j].peer)
+		}
+		return keys[i].port < keys[j].port
+	})
+	for _, k := range keys {
+		s := e.beacon[k]
+		if ok, reason := e.periodic(s); ok {
+			t := time.Unix(0, s.times[len(s.times)-1]).UTC()
+			e.alert(Beacon, k.actor, k.peer, t, s.known, false, fmt.Sprintf("to %s: %s", netip.AddrPortFrom(k.peer, k.port), reason))
+		}
+	}
+	return e.alerts
+}
+
+// Periodic reports whether connection start times (Unix ns) look like a
+// beacon under the rules, with the reason. Exposed for tests and tools.
+func (e *Engine) periodic(s *beaconState) (bool, string) {
+	rl := e.rules.Beacon
+	n := len(s.times)
+	if n < rl.MinConnections {
+		return false, ""
+	}
+	if rl.MaxAvgBytes > 0 && s.bytes/uint64(n) > rl.MaxAvgBytes {
+		return false, ""
+	}
+	ts := slices.Clone(s.times)
+	slices.Sort(ts)
+	iv := make([]int64, 0, n-1)
+	for i := 1; i < n; i++ {
+		if d := ts[i] - ts[i-1]; d > int64(time.Second/10) { // same-burst connections are one beat
+			iv = append(iv, d)
+		}
+	}
+	if len(iv) < rl.MinConnections-1 {
+		return false, ""
+	}
+	sorted := slices.Clone(iv)
+	slices.Sort(sorted)
+	med := sorted[len(sorted)/2]
+	if med < int64(rl.MinPeriod) || med > int64(rl.MaxPeriod) {
+		return false, ""
+	}
+	regular := 0
+	for _, d := range iv {
+		for m := int64(1); m <= 3; m++ {
+			if diff := d - m*med; diff <= int64(rl.Jitter*float64(med)) && -diff <= int64(rl.Jitter*float64(med)) {
+				regular++
+				break
+			}
+		}
+	}
+	share := float64(regular) / float64(len(iv))
+	if share < rl.MinRegularShare {
+		return false, ""
+	}
+	return true, fmt.Sprintf("%d connections every %s (±%.0f%%): %.0f%% of intervals regular (threshold %.0f%% of ≥ %d connections)",
+		n, time.Duration(med).Round(time.Second/10), rl.Jitter*100, share*100, rl.MinRegularShare*100, rl.MinConnections)
+}

@@ -1,0 +1,113 @@
+package detect
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"io"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed rules.yaml
+var defaultRules []byte
+
+// Duration is a time.Duration written as "5m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	if v <= 0 {
+		return fmt.Errorf("line %d: duration must be positive", n.Line)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Rules are the detectors' thresholds. Defaults are in rules.yaml.
+type Rules struct {
+	Scan struct {
+		Ports           []uint16 `yaml:"ports"`
+		Window          Duration `yaml:"window"`
+		MinDestinations int      `yaml:"min_destinations"`
+	} `yaml:"scan"`
+	BruteForce struct {
+		Ports       []uint16 `yaml:"ports"`
+		Apps        []string `yaml:"apps"`
+		Window      Duration `yaml:"window"`
+		MinAttempts int      `yaml:"min_attempts"`
+	} `yaml:"bruteforce"`
+	Beacon struct {
+		MinConnections  int      `yaml:"min_connections"`
+		MinPeriod       Duration `yaml:"min_period"`
+		MaxPeriod       Duration `yaml:"max_period"`
+		Jitter          float64  `yaml:"jitter"`
+		MinRegularShare float64  `yaml:"min_regular_share"`
+		MaxAvgBytes     uint64   `yaml:"max_avg_bytes"`
+		IgnorePorts     []uint16 `yaml:"ignore_ports"`
+		MaxPairs        int      `yaml:"max_pairs"`
+	} `yaml:"beacon"`
+	DDoS struct {
+		Window            Duration `yaml:"window"`
+		MinPackets        uint64   `yaml:"min_packets"`
+		MaxAvgPacketBytes uint64   `yaml:"max_avg_packet_bytes"`
+		MinFlows          int      `yaml:"min_flows"`
+	} `yaml:"ddos"`
+	KnownBad struct {
+		Enabled bool `yaml:"enabled"`
+	} `yaml:"known_bad"`
+}
+
+// DefaultRules returns the embedded defaults.
+func DefaultRules() Rules {
+	r, err := ParseRules(nil)
+	if err != nil {
+		panic("detect: embedded rules.yaml: " + err.Error())
+	}
+	return r
+}
+
+// ParseRules reads overrides from r (nil = none) on top of the defaults.
+func ParseRules(r io.Reader) (Rules, error) {
+	var rules Rules
+	dec := yaml.NewDecoder(bytes.NewReader(defaultRules))
+	dec.KnownFields(true)
+	if err := dec.Decode(&rules); err != nil {
+		return Rules{}, fmt.Errorf("default rules: %w", err)
+	}
+	if r != nil {
+		dec := yaml.NewDecoder(r)
+		dec.KnownFields(true)
+		if err := dec.Decode(&rules); err != nil && err != io.EOF {
+			return Rules{}, fmt.Errorf("rules: %w", err)
+		}
+	}
+	return rules, rules.validate()
+}
+
+func (r Rules) validate() error {
+	switch {
+	case r.Scan.MinDestinations < 1:
+		return fmt.Errorf("rules: scan.min_destinations must be ≥ 1")
+	case r.BruteForce.MinAttempts < 1:
+		return fmt.Errorf("rules: bruteforce.min_attempts must be ≥ 1")
+	case r.Beacon.MinConnections < 3:
+		return fmt.Errorf("rules: beacon.min_connections must be ≥ 3")
+	case r.Beacon.Jitter <= 0 || r.Beacon.Jitter >= 0.5:
+		return fmt.Errorf("rules: beacon.jitter must be in (0, 0.5)")
+	case r.Beacon.MinRegularShare <= 0 || r.Beacon.MinRegularShare > 1:
+		return fmt.Errorf("rules: beacon.min_regular_share must be in (0, 1]")
+	case r.DDoS.MinPackets < 1:
+		return fmt.Errorf("rules: ddos.min_packets must be ≥ 1")
+	case r.Scan.Window <= 0 || r.BruteForce.Window <= 0 || r.DDoS.Window <= 0:
+		return fmt.Errorf("rules: windows must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+// Package ingest runs one telemetry ingest end to end: it reads a capture,
+// log or export (or listens for NetFlow/IPFIX/sFlow), orients flows to
+// devices, rolls them up, runs the detectors, and stores roll-ups, DNS
+// answers, alerts and findings as a run of kind "flows".
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/flow/detect"
+	"iotwatch/internal/flow/ingest/netflow"
+	"iotwatch/internal/flow/ingest/nfdump"
+	"iotwatch/internal/flow/ingest/pcap"
+	"iotwatch/internal/flow/ingest/zeek"
+	"iotwatch/internal/flow/intel"
+	"iotwatch/internal/geo"
+	"iotwatch/internal/model"
+	"iotwatch/internal/store"
+)
+
+// Kind names an input kind.
+type Kind string
+
+// Input kinds.
+const (
+	PCAP      Kind = "pcap"
+	Zeek      Kind = "zeek"
+	NfdumpCSV Kind = "nfdump-csv"
+	Listen    Kind = "listen"
+)
+
+// Source is what to ingest: a file of Kind, or a UDP address to listen on.
+type Source struct {
+	Kind Kind
+	Path string // file, or host:port for Listen
+}
+
+// Options configure an ingest; all optional.
+type Options struct {
+	DeviceList string   // file of device addresses/CIDRs (added to the inventory)
+	Rules      string   // detector overrides (YAML)
+	Indicators []string // known-bad lists: plain, CSV or STIX 2.1
+	OwnerDB    string   // MaxMind-format ASN database
+	Log        *slog.Logger
+	// Progress, when set, is called with bytes read so far (file inputs).
+	Progress func(read, total int64)
+	// Ready, when set, is called with the bound address once a listener is up.
+	Ready func(addr string)
+	// Queue is the pipeline's queue length in batches (default 64).
+	Queue int
+}
+
+// Summary is what an ingest did.
+type Summary struct {
+	RunID  int64        `json:"run_id"`
+	Counts flow.Counts  `json:"counts"`
+	Alerts []flow.Alert `json:"alerts"`
+	Status string       `json:"status"`
+}
+
+// Run ingests src into st.
+func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summary, error) {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	assets, err := st.Assets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	id := flow.NewIdentity(assets)
+	if opt.DeviceList != "" {
+		f, err := os.Open(opt.DeviceList)
+		if err != nil {
+			return nil, fmt.Errorf("device list: %w", err)
+		}
+		err = id.ReadDeviceList(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	rules := detect.DefaultRules()
+	if opt.Rules != "" {
+		f, err := os.Open(opt.Rules)
+		if err != nil {
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+		rules, err = detect.ParseRules(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	ind := &intel.Set{}
+	for _, p := range opt.Indicators {
+		n, err := ind.Load(p)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("indicators loaded", "file", p, "count", n)
+	}
+	at, err := geo.New(opt.OwnerDB)
+	if err != nil {
+		return nil, err
+	}
+	defer at.Close()
+
+	eng := detect.New(rules, ind)
+	policy := flow.Block
+	if src.Kind == Listen {
+		policy = flow.Drop
+	}
+	p := flow.NewPipeline(flow.PipelineConfig{Identity: id, Observers: []flow.Observer{eng}, Policy: policy, Queue: opt.Queue, Log: log})
+
+	run := &model.Run{Kind: flow.RunKind, Targets: []string{string(src.Kind) + ":" + src.Path}, Stages: []string{"ingest", "detect"}}
+	if err := st.StartRun(ctx, run); err != nil {
+		return nil, fmt.Errorf("start run: %w", err)
+	}
+	log.Info("flow ingest started", "run", run.ID, "source", src.Kind, "path", src.Path, "devices", id.Len(), "indicators", ind.Len())
+
+	extra, readErr := read(ctx, src, p, opt, log)
+	res, err := p.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		readErr = errors.Join(readErr, err)
+		res = &flow.Result{Counts: flow.Counts{}}
+	}
+	for k, v := range extra {
+		res.Counts[k] += v
+	}
+	if eng.BeaconOverflow > 0 {
+		res.Counts["beacon_untracked"] = eng.BeaconOverflow
+	}
+	// Everything accepted is stored even when the input was cut short.
+	wctx := context.WithoutCancel(ctx)
+	run.Status = model.RunComplete
+	switch {
+	case readErr != nil && ctx.Err() != nil && src.Kind != Listen:
+		run.Status = model.RunInterrupted
+	case readErr != nil:
+		run.Status = model.RunFailed
+		run.Error = readErr.Error()
+	}
+	if err := flow.Save(wctx, st, run.ID, res, at); err != nil {
+		run.Status, run.Error = model.RunFailed, err.Error()
+	} else if err := st.SaveFindings(wctx, run.ID, flow.AlertFindings(res.Alerts)); err != nil {
+		run.Status, run.Error = model.RunFailed, err.Error()
+	}
+	run.Counts = map[string]int64(res.Counts)
+	if err := st.FinishRun(wctx, run); err != nil {
+		return nil, fmt.Errorf("finish run: %w", err)
+	}
+	log.Info("flow ingest finished", "run", run.ID, "status", run.Status, "counts", res.Counts)
+	sum := &Summary{RunID: run.ID, Counts: res.Counts, Alerts: res.Alerts, Status: run.Status}
+	if run.Status == model.RunFailed {
+		return sum, fmt.Errorf("flow ingest: %s", run.Error)
+	}
+	if run.Status == model.RunInterrupted {
+		return sum, ctx.Err()
+	}
+	return sum, nil
+}
+
+// progressReader reports bytes read.
+type progressReader struct {
+	r        io.Reader
+	n, total int64
+	fn       func(int64, int64)
+	last     time.Time
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.fn != nil && (err != nil || time.Since(p.last) > 200*time.Millisecond) {
+		p.fn(p.n, p.total)
+		p.last = time.Now()
+	}
+	return n, err
+}
+
+func read(ctx context.Context, src Source, p *flow.Pipeline, opt Options, log *slog.Logger) (flow.Counts, error) {
+	c := flow.Counts{}
+	if src.Kind == Listen {
+		col, err := netflow.Listen(src.Path, log)
+		if err != nil {
+			return c, err
+		}
+		if opt.Ready != nil {
+			opt.Ready(col.Addr().String())
+		}
+		log.Info("collector listening", "addr", col.Addr())
+		err = col.Run(ctx, p)
+		s := col.Stats()
+		c["datagrams"], c[flow.CountMalformed], c[flow.CountNoTemplate] = s.Datagrams, s.Malformed, s.NoTemplate
+		for v, n := range s.ByVersion {
+			c["datagrams_"+v] = n
+		}
+		return c, err
+	}
+	f, err := os.Open(src.Path)
+	if err != nil {
+		return c, fmt.Errorf("open %s: %w", src.Kind, err)
+	}
+	defer f.Close()
+	var total int64
+	if fi, err := f.Stat(); err == nil {
+		total = fi.Size()
+	}
+	r := &progressReader{r: f, total: total, fn: opt.Progress}
+	switch src.Kind {
+	case PCAP:
+		s, err := pcap.Read(ctx, r, p, pcap.Options{})
+		c["packets"], c["non_ip"], c[flow.CountMalformed] = s.Packets, s.NonIP, s.Malformed
+		if s.Truncated {
+			c["truncated"] = 1
+			log.Warn("capture is truncated; flows up to the cut are kept", "file", src.Path)
+		}
+		return c, err
+	case Zeek:
+		s, err := zeek.Read(ctx, r, p)
+		c["lines"], c[flow.CountMalformed], c["skipped"] = s.Lines, s.Malformed, s.Skipped
+		return c, err
+	case NfdumpCSV:
+		s, err := nfdump.Read(ctx, r, p)
+		c["lines"], c[flow.CountMalformed] = s.Lines, s.Malformed
+		return c, err
+	}
+	return c, fmt.Errorf("unknown input kind %q", src.Kind)
+}

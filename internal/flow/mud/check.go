@@ -1,0 +1,258 @@
+package mud
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/model"
+)
+
+// Finding kinds produced by Check.
+const (
+	KindUndeclaredFlow      = "mud-undeclared-flow"
+	KindUndeclaredCountry   = "undeclared-country"
+	KindUndeclaredRecipient = "undeclared-recipient"
+	KindForeignDestination  = "foreign-destination"
+)
+
+// Declaration is what a maker declares for one device or network of devices.
+type Declaration struct {
+	Device     string   `yaml:"device"` // address or CIDR
+	MUD        string   `yaml:"mud,omitempty"`
+	Countries  []string `yaml:"countries,omitempty"`  // ISO codes data may go to
+	Recipients []string `yaml:"recipients,omitempty"` // domains, "AS123", or owner names
+	prefix     netip.Prefix
+	file       *File
+}
+
+// Declarations is a declarations file:
+//
+//	home_country: DE          # optional: destinations elsewhere are reported
+//	devices:
+//	  - device: 192.168.1.20  # address or CIDR
+//	    mud: bulb.mud.json    # relative to this file
+//	    countries: [DE, IE]
+//	    recipients: [example.com, AS16509, "Amazon.com, Inc."]
+type Declarations struct {
+	HomeCountry string        `yaml:"home_country,omitempty"`
+	Devices     []Declaration `yaml:"devices"`
+}
+
+// LoadDeclarations reads a declarations file and the MUD files it names.
+func LoadDeclarations(path string) (*Declarations, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read declarations: %w", err)
+	}
+	var d Declarations
+	if err := yaml.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("declarations %s: %w", path, err)
+	}
+	for i := range d.Devices {
+		dec := &d.Devices[i]
+		if err := dec.resolve(filepath.Dir(path)); err != nil {
+			return nil, fmt.Errorf("declarations %s: device %d: %w", path, i+1, err)
+		}
+	}
+	return &d, nil
+}
+
+// Declare adds a declaration built in code (dir resolves a relative MUD path).
+func (d *Declarations) Declare(dec Declaration, dir string) error {
+	if err := dec.resolve(dir); err != nil {
+		return err
+	}
+	d.Devices = append(d.Devices, dec)
+	return nil
+}
+
+func (dec *Declaration) resolve(dir string) error {
+	if strings.Contains(dec.Device, "/") {
+		p, err := netip.ParsePrefix(dec.Device)
+		if err != nil {
+			return err
+		}
+		dec.prefix = p.Masked()
+	} else {
+		a, err := netip.ParseAddr(dec.Device)
+		if err != nil {
+			return fmt.Errorf("device %q: %w", dec.Device, err)
+		}
+		dec.prefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+	}
+	for i, c := range dec.Countries {
+		dec.Countries[i] = strings.ToUpper(c)
+	}
+	if dec.MUD != "" {
+		p := dec.MUD
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("read mud file: %w", err)
+		}
+		if dec.file, err = Parse(data); err != nil {
+			return fmt.Errorf("mud file %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func (d *Declarations) lookup(a netip.Addr) *Declaration {
+	for i := range d.Devices {
+		if d.Devices[i].prefix.Contains(a) {
+			return &d.Devices[i]
+		}
+	}
+	return nil
+}
+
+type agg struct {
+	use   flow.PeerUse
+	bytes int64
+	flows int64
+}
+
+// Check compares observed peer relations with the declarations and returns
+// findings: flows no MUD ACE allows, data sent to undeclared countries or
+// recipients, and (with a home country) destinations abroad.
+func Check(uses []flow.PeerUse, d *Declarations) []model.Finding {
+	if d == nil {
+		return nil
+	}
+	type key struct {
+		kind         string
+		device, peer netip.Addr
+		port         uint16
+		proto        uint8
+	}
+	groups := map[key]*agg{}
+	add := func(k key, u flow.PeerUse) {
+		g := groups[k]
+		if g == nil {
+			g = &agg{use: u}
+			groups[k] = g
+		}
+		g.bytes += u.Bytes
+		g.flows += u.Flows
+		if u.Last.After(g.use.Last) {
+			g.use.Last = u.Last
+		}
+	}
+	for _, u := range uses {
+		dec := d.lookup(u.Device)
+		if dec == nil && d.HomeCountry == "" {
+			continue
+		}
+		peerLocal := flow.Local(u.Peer)
+		if dec != nil && dec.file != nil {
+			ok, _ := dec.file.Allows(Flow{Peer: u.Peer, Names: u.Names, Proto: u.Proto, Port: u.Port, Outbound: u.Outbound, PeerLocal: peerLocal})
+			if !ok {
+				add(key{KindUndeclaredFlow, u.Device, u.Peer, u.Port, u.Proto}, u)
+			}
+		}
+		if peerLocal || u.Country == "" {
+			continue
+		}
+		if dec != nil && len(dec.Countries) > 0 && !slices.Contains(dec.Countries, u.Country) {
+			add(key{KindUndeclaredCountry, u.Device, u.Peer, 0, 0}, u)
+		}
+		if dec != nil && len(dec.Recipients) > 0 && !recipientDeclared(dec.Recipients, u) {
+			add(key{KindUndeclaredRecipient, u.Device, u.Peer, 0, 0}, u)
+		}
+		if d.HomeCountry != "" && !strings.EqualFold(u.Country, d.HomeCountry) && (dec == nil || len(dec.Countries) == 0) {
+			add(key{KindForeignDestination, u.Device, u.Peer, 0, 0}, u)
+		}
+	}
+	var out []model.Finding
+	for k, g := range groups {
+		u := g.use
+		peer := u.Peer.String()
+		if len(u.Names) > 0 {
+			peer += " (" + strings.Join(u.Names, ", ") + ")"
+		}
+		owner := ""
+		if u.Owner != "" || u.ASN != 0 {
+			owner = fmt.Sprintf(", owner AS%d %s", u.ASN, u.Owner)
+		}
+		f := model.Finding{Kind: k.kind, Subject: k.device.String(), Time: u.Last,
+			Evidence: []model.Evidence{{Source: "flows", Detail: fmt.Sprintf("%d flows, %d bytes with %s (country %s%s)", g.flows, g.bytes, peer, orDash(u.Country), owner),
+				Data: map[string]any{"peer": u.Peer.String(), "names": u.Names, "port": k.port, "proto": k.proto, "country": u.Country, "asn": u.ASN, "owner": u.Owner, "bytes": g.bytes, "flows": g.flows}}}}
+		switch k.kind {
+		case KindUndeclaredFlow:
+			f.Severity = model.SeverityMedium
+			f.Title = fmt.Sprintf("flow not allowed by MUD: %s port %d/%s", u.Peer, k.port, protoName(k.proto))
+			f.Detail = "no access-control entry of the device's MUD file allows this traffic"
+			f.Evidence = append(f.Evidence, model.Evidence{Source: "declaration", Detail: "MUD " + d.lookup(k.device).file.URL})
+		case KindUndeclaredCountry:
+			f.Severity = model.SeverityHigh
+			f.Title = fmt.Sprintf("data sent to undeclared country %s (%s)", u.Country, u.Peer)
+			f.Evidence = append(f.Evidence, model.Evidence{Source: "declaration", Detail: "declared countries: " + strings.Join(d.lookup(k.device).Countries, ", ")})
+		case KindUndeclaredRecipient:
+			f.Severity = model.SeverityMedium
+			f.Title = fmt.Sprintf("data sent to undeclared recipient %s", peer)
+			f.Evidence = append(f.Evidence, model.Evidence{Source: "declaration", Detail: "declared recipients: " + strings.Join(d.lookup(k.device).Recipients, ", ")})
+		case KindForeignDestination:
+			f.Severity = model.SeverityLow
+			f.Title = fmt.Sprintf("data sent abroad to %s (%s)", u.Country, u.Peer)
+			f.Detail = "home country " + strings.ToUpper(d.HomeCountry)
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Subject != out[j].Subject {
+			return out[i].Subject < out[j].Subject
+		}
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Title < out[j].Title
+	})
+	return out
+}
+
+func recipientDeclared(recips []string, u flow.PeerUse) bool {
+	for _, r := range recips {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if asn, ok := strings.CutPrefix(r, "as"); ok && asn == fmt.Sprint(u.ASN) && u.ASN != 0 {
+			return true
+		}
+		if u.Owner != "" && strings.EqualFold(r, u.Owner) {
+			return true
+		}
+		for _, n := range u.Names {
+			if n == r || strings.HasSuffix(n, "."+r) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case flow.ProtoTCP:
+		return "tcp"
+	case flow.ProtoUDP:
+		return "udp"
+	case flow.ProtoICMP:
+		return "icmp"
+	}
+	return fmt.Sprint(p)
+}
