@@ -1,0 +1,272 @@
+package assess
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+
+	"iotwatch/internal/declare"
+	"iotwatch/internal/model"
+	"iotwatch/internal/store"
+)
+
+// Evidence is what an assessment reads: the stored measurements of one or
+// more runs, plus maker declarations (which live in files, not the store).
+type Evidence struct {
+	Runs         []model.Run              `json:"runs,omitempty"`
+	Assets       []model.Asset            `json:"assets,omitempty"`
+	Services     []model.Service          `json:"services,omitempty"`
+	Credentials  []model.CredentialResult `json:"credentials,omitempty"`
+	Vulns        []model.VulnMatch        `json:"vulns,omitempty"`
+	Findings     []model.Finding          `json:"findings,omitempty"`
+	Declarations []*declare.Declaration   `json:"declarations,omitempty"`
+}
+
+// RunKindAssess is the kind of the runs Save records.
+const RunKindAssess = "assess"
+
+// LoadEvidence reads the evidence of the given runs, or, with no run ids,
+// of every stored run except earlier assessments. Services and credentials
+// seen in several runs are kept once, from the newest run.
+func LoadEvidence(ctx context.Context, st *store.Store, runIDs ...int64) (Evidence, error) {
+	var ev Evidence
+	if len(runIDs) == 0 {
+		runs, err := st.Runs(ctx, 100000)
+		if err != nil {
+			return ev, err
+		}
+		for _, r := range runs {
+			if r.Kind != RunKindAssess {
+				ev.Runs = append(ev.Runs, r)
+			}
+		}
+	} else {
+		for _, id := range runIDs {
+			r, err := st.Run(ctx, id)
+			if err != nil {
+				return ev, err
+			}
+			ev.Runs = append(ev.Runs, r)
+		}
+	}
+	slices.SortFunc(ev.Runs, func(a, b model.Run) int { return int(b.ID - a.ID) }) // newest first
+	svcSeen, credSeen, vulnSeen := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, r := range ev.Runs {
+		svcs, err := st.Services(ctx, r.ID)
+		if err != nil {
+			return ev, fmt.Errorf("load evidence of run %d: %w", r.ID, err)
+		}
+		for _, s := range svcs {
+			k := fmt.Sprintf("%s|%d|%s", s.IP, s.Port, s.Transport)
+			if !svcSeen[k] {
+				svcSeen[k] = true
+				ev.Services = append(ev.Services, s)
+			}
+		}
+		creds, err := st.Credentials(ctx, r.ID)
+		if err != nil {
+			return ev, fmt.Errorf("load evidence of run %d: %w", r.ID, err)
+		}
+		for _, c := range creds {
+			k := fmt.Sprintf("%s|%d|%s|%s|%s", c.IP, c.Port, c.Protocol, c.Username, c.Password)
+			if !credSeen[k] {
+				credSeen[k] = true
+				ev.Credentials = append(ev.Credentials, c)
+			}
+		}
+		vulns, err := st.VulnMatches(ctx, r.ID)
+		if err != nil {
+			return ev, fmt.Errorf("load evidence of run %d: %w", r.ID, err)
+		}
+		for _, v := range vulns {
+			k := fmt.Sprintf("%s|%s|%d|%s", v.IP, v.Subject, v.Port, v.CVE)
+			if !vulnSeen[k] {
+				vulnSeen[k] = true
+				ev.Vulns = append(ev.Vulns, v)
+			}
+		}
+		fs, err := st.Findings(ctx, r.ID)
+		if err != nil {
+			return ev, fmt.Errorf("load evidence of run %d: %w", r.ID, err)
+		}
+		for _, f := range fs {
+			if len(f.Evidence) == 0 || f.Evidence[0].Source == "" {
+				f.Evidence = append([]model.Evidence{{Source: r.Kind, Detail: fmt.Sprintf("run %d", r.ID)}}, f.Evidence...)
+			}
+			ev.Findings = append(ev.Findings, f)
+		}
+	}
+	assets, err := st.Assets(ctx)
+	if err != nil {
+		return ev, err
+	}
+	ev.Assets = assets
+	return ev, nil
+}
+
+// Subject kinds.
+const (
+	SubjectDevice  = "device"
+	SubjectProduct = "product"
+)
+
+// Subject is what one assessment result is about: one device (address) or
+// one product model (all its units plus its declaration).
+type Subject struct {
+	Kind   string       `json:"kind"`
+	ID     string       `json:"id"` // address or model
+	Vendor string       `json:"vendor,omitempty"`
+	Model  string       `json:"model,omitempty"`
+	IPs    []netip.Addr `json:"ips,omitempty"`
+}
+
+// view is the evidence that concerns one subject.
+type view struct {
+	subj     Subject
+	all      *Evidence
+	assets   []model.Asset
+	services []model.Service
+	creds    []model.CredentialResult
+	vulns    []model.VulnMatch
+	findings []model.Finding
+	decl     *declare.Declaration
+	hits     []hitRef
+	screened []string // names of the entity lists used, empty if none
+	opts     *Options
+}
+
+func (v *view) has(ip netip.Addr) bool { return slices.Contains(v.subj.IPs, ip) }
+
+// auditRan reports whether a credential audit (or a pipeline that includes
+// one) is in the evidence.
+func (v *view) auditRan() bool {
+	if len(v.creds) > 0 {
+		return true
+	}
+	for _, r := range v.all.Runs {
+		if r.Kind == "audit" || slices.Contains(r.Stages, "audit") {
+			return true
+		}
+	}
+	return false
+}
+
+// source returns the evidence kind a finding came from.
+func findingSource(f model.Finding) string {
+	for _, e := range f.Evidence {
+		if e.Source != "" {
+			return e.Source
+		}
+	}
+	return ""
+}
+
+// findingsFrom returns the subject's findings whose source is src.
+func (v *view) findingsFrom(src string) []model.Finding {
+	var out []model.Finding
+	for _, f := range v.findings {
+		if findingSource(f) == src {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// build collects the evidence of one subject.
+func build(ev *Evidence, subj Subject, decl *declare.Declaration, opts *Options) *view {
+	v := &view{subj: subj, all: ev, decl: decl, opts: opts}
+	for _, a := range ev.Assets {
+		if v.has(a.IP) {
+			v.assets = append(v.assets, a)
+		}
+	}
+	for _, s := range ev.Services {
+		if v.has(s.IP) {
+			v.services = append(v.services, s)
+		}
+	}
+	for _, c := range ev.Credentials {
+		if v.has(c.IP) {
+			v.creds = append(v.creds, c)
+		}
+	}
+	for _, m := range ev.Vulns {
+		if (m.IP.IsValid() && v.has(m.IP)) || v.namesSubject(m.Subject) {
+			v.vulns = append(v.vulns, m)
+		}
+	}
+	for _, f := range ev.Findings {
+		if f.Kind == findingNonconformity || f.Kind == findingAssessment {
+			continue // our own output from earlier runs
+		}
+		if ip, err := netip.ParseAddr(f.Subject); err == nil && v.has(ip) || v.namesSubject(f.Subject) {
+			v.findings = append(v.findings, f)
+		}
+	}
+	return v
+}
+
+// namesSubject reports whether s (a finding or match subject: an address, an
+// image path, a product) refers to this subject: its model name appears in it,
+// or it is one of the declared firmware images.
+func (v *view) namesSubject(s string) bool {
+	if s == "" {
+		return false
+	}
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return v.has(ip)
+	}
+	ls := strings.ToLower(s)
+	if m := strings.ToLower(v.subj.Model); len(m) >= 3 && strings.Contains(ls, m) {
+		return true
+	}
+	if v.decl != nil {
+		base := path.Base(strings.ReplaceAll(s, `\`, "/"))
+		for _, img := range v.decl.Product.FirmwareImages {
+			if strings.EqualFold(path.Base(img), base) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dataMap returns the evidence data of a finding as a map, if it is one.
+func dataMap(d any) map[string]any {
+	switch x := d.(type) {
+	case map[string]any:
+		return x
+	case json.RawMessage:
+		var m map[string]any
+		if json.Unmarshal(x, &m) == nil {
+			return m
+		}
+	default:
+		if d == nil {
+			return nil
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil
+		}
+		var m map[string]any
+		if json.Unmarshal(b, &m) == nil {
+			return m
+		}
+	}
+	return nil
+}
+
+// stringField returns the first non-empty string under any of keys.
+func stringField(m map[string]any, keys ...string) string {
+	for _, k := range keys {
+		if s, ok := m[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}

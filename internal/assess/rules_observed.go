@@ -1,0 +1,515 @@
+package assess
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"iotwatch/internal/model"
+)
+
+// Credential kinds that mean a default, empty or guessable password was accepted.
+var weakKinds = []string{model.KindDefaultCredential, model.KindEmptyPassword, model.KindWeakPassword, model.KindSNMPCommunity}
+
+// Credential kinds that mean access without a real credential.
+var openKinds = []string{model.KindAnonymousAccess, model.KindEmptyPassword, model.KindSNMPCommunity}
+
+// loginProtocols are protocols a credential audit tries.
+var loginProtocols = []string{model.ProtoTelnet, model.ProtoSSH, model.ProtoFTP, model.ProtoHTTP, model.ProtoHTTPS,
+	model.ProtoMQTT, model.ProtoMQTTS, model.ProtoRTSP, model.ProtoSNMP}
+
+func (v *view) secret(s string) string {
+	if v.opts.ShowSecrets {
+		return s
+	}
+	return model.Redact(s)
+}
+
+func (v *view) credRef(c model.CredentialResult) Ref {
+	return Ref{Source: SourceAudit, Kind: c.Kind, ID: fmt.Sprintf("%s:%d/%s", c.IP, c.Port, c.Protocol),
+		Detail: fmt.Sprintf("user %q password %q accepted", c.Username, v.secret(c.Password))}
+}
+
+func (v *view) credsOf(kinds []string) []model.CredentialResult {
+	var out []model.CredentialResult
+	for _, c := range v.creds {
+		if slices.Contains(kinds, c.Kind) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// loginServices returns the subject's answering services an audit would try.
+func (v *view) loginServices() []model.Service {
+	var out []model.Service
+	for _, s := range v.services {
+		if s.Status == model.StatusSuccess && slices.Contains(loginProtocols, s.Protocol) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func defaultCredentials(v *view, _ Provision) verdict {
+	if weak := v.credsOf(weakKinds); len(weak) > 0 {
+		out := verdict{Outcome: Fail, Basis: BasisObserved}
+		for _, c := range weak {
+			out.Refs = append(out.Refs, v.credRef(c))
+		}
+		c := weak[0]
+		out.Reason = fmt.Sprintf("%d default, empty or weak credential(s) accepted, e.g. %s user %q on %s:%d",
+			len(weak), c.Kind, c.Username, c.IP, c.Port)
+		return out
+	}
+	if v.auditRan() {
+		if ls := v.loginServices(); len(ls) > 0 {
+			return verdict{Outcome: Pass, Basis: BasisObserved,
+				Reason: fmt.Sprintf("credential audit accepted no default, empty or weak password on %d login service(s)", len(ls))}
+		}
+	}
+	if d := v.decl; d != nil && d.Credentials != nil {
+		ref := []Ref{{Source: SourceDeclaration, Kind: "/credentials/scheme", ID: d.Source, Detail: d.Credentials.Scheme}}
+		switch d.Credentials.Scheme {
+		case "unique-per-device", "user-defined":
+			return verdict{Outcome: Pass, Basis: BasisDeclared, Refs: ref, Reason: "maker declares passwords are " + d.Credentials.Scheme + "; not tested"}
+		case "universal":
+			return verdict{Outcome: Fail, Basis: BasisDeclared, Refs: ref, Reason: "maker declares a universal default password"}
+		case "none":
+			return verdict{Outcome: NotApplicable, Basis: BasisDeclared, Refs: ref, Reason: "maker declares the device uses no passwords"}
+		}
+	}
+	if v.auditRan() {
+		return unknown("credential audit ran but no login service of this subject was found by the scan")
+	}
+	return unknown("no credential audit in the evidence and no declared password scheme")
+}
+
+// universalPassword looks for the same accepted credential on several units
+// of the same model: a universal default (EN 303 645 5.1-1, 5.1-2).
+func universalPassword(v *view, p Provision) verdict {
+	models, names := map[netip.Addr]string{}, map[string]string{}
+	for _, a := range v.all.Assets {
+		if a.Product != "" {
+			models[a.IP] = strings.ToLower(a.Vendor + "|" + a.Product)
+			names[models[a.IP]] = strings.TrimSpace(a.Vendor + " " + a.Product)
+		}
+	}
+	type key struct{ model, proto, user, pass string }
+	units := map[key]map[netip.Addr]bool{}
+	for _, c := range v.all.Credentials {
+		m := models[c.IP]
+		if m == "" || c.Kind == model.KindAnonymousAccess {
+			continue
+		}
+		k := key{m, c.Protocol, c.Username, c.Password}
+		if units[k] == nil {
+			units[k] = map[netip.Addr]bool{}
+		}
+		units[k][c.IP] = true
+	}
+	for _, c := range v.creds {
+		k := key{models[c.IP], c.Protocol, c.Username, c.Password}
+		if n := len(units[k]); k.model != "" && n >= 2 {
+			var refs []Ref
+			for ip := range units[k] {
+				refs = append(refs, Ref{Source: SourceAudit, Kind: c.Kind, ID: fmt.Sprintf("%s:%d/%s", ip, c.Port, c.Protocol),
+					Detail: fmt.Sprintf("user %q password %q accepted", c.Username, v.secret(c.Password))})
+			}
+			slices.SortFunc(refs, func(a, b Ref) int { return strings.Compare(a.ID, b.ID) })
+			return verdict{Outcome: Fail, Basis: BasisObserved, Refs: refs,
+				Reason: fmt.Sprintf("the same %s credential (user %q) is accepted on %d units of model %s: a universal default",
+					c.Protocol, c.Username, n, names[k.model])}
+		}
+	}
+	dc := defaultCredentials(v, p)
+	if dc.Outcome == Pass && dc.Basis == BasisObserved {
+		return verdict{Outcome: Pass, Basis: BasisObserved, Reason: "no default credential was accepted, so none is shared between units"}
+	}
+	if d := v.decl; d != nil && d.Credentials != nil {
+		ref := []Ref{{Source: SourceDeclaration, Kind: "/credentials/generation", ID: d.Source, Detail: d.Credentials.Generation}}
+		switch {
+		case d.Credentials.Scheme == "universal":
+			return verdict{Outcome: Fail, Basis: BasisDeclared, Refs: ref, Reason: "maker declares a universal default password"}
+		case d.Credentials.Scheme == "none":
+			return verdict{Outcome: NotApplicable, Basis: BasisDeclared, Refs: ref, Reason: "maker declares the device uses no passwords"}
+		case d.Credentials.Scheme == "user-defined" || d.Credentials.Generation != "":
+			if len(v.credsOf(weakKinds)) == 0 {
+				return verdict{Outcome: Pass, Basis: BasisDeclared, Refs: ref, Reason: "maker declares how per-device passwords are generated: " + d.Credentials.Generation}
+			}
+		}
+	}
+	if len(v.credsOf(weakKinds)) > 0 {
+		return unknown("a default credential was accepted, but no second unit of the same identified model was audited to show whether it is shared")
+	}
+	return unknown("no audit of two or more units of one model and no declared password generation")
+}
+
+func weakDefaultPasswords(v *view, p Provision) verdict {
+	if u := universalPassword(v, p); u.Outcome == Fail {
+		return u
+	}
+	return defaultCredentials(v, p)
+}
+
+func bruteForce(v *view, _ Provision) verdict {
+	for _, c := range v.creds {
+		if c.LockoutSuspected {
+			return verdict{Outcome: Pass, Basis: BasisObserved, Refs: []Ref{v.credRef(c)},
+				Reason: fmt.Sprintf("login attempts on %s:%d/%s met a lockout or rate limit", c.IP, c.Port, c.Protocol)}
+		}
+	}
+	for _, c := range v.creds {
+		if c.Attempts >= 10 {
+			return verdict{Outcome: Fail, Basis: BasisObserved, Refs: []Ref{v.credRef(c)},
+				Reason: fmt.Sprintf("%s:%d/%s accepted a login after %d attempts without lockout", c.IP, c.Port, c.Protocol, c.Attempts)}
+		}
+	}
+	if d := v.decl; d != nil {
+		if d.Product.Constrained {
+			return verdict{Outcome: NotApplicable, Basis: BasisDeclared, Reason: "maker declares a constrained device"}
+		}
+		if d.Credentials != nil && d.Credentials.BruteForceProtection != nil {
+			return declaredBool(*d.Credentials.BruteForceProtection, d.Source, "/credentials/brute_force_protection",
+				"maker declares brute-force protection", "maker declares no brute-force protection")
+		}
+	}
+	return unknown("the audit did not make enough attempts to observe rate limiting, and no declaration states it")
+}
+
+// plain reports whether a service speaks an unencrypted protocol, and which.
+func plain(s model.Service) bool {
+	switch s.Protocol {
+	case model.ProtoTelnet, model.ProtoFTP, model.ProtoHTTP, model.ProtoMQTT:
+		return true
+	}
+	return false
+}
+
+func svcRef(s model.Service) Ref {
+	return Ref{Source: SourceScan, Kind: s.Protocol, ID: fmt.Sprintf("%s:%d/%s", s.IP, s.Port, s.Transport), Detail: firstLine(s.Banner)}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return strings.TrimSpace(s)
+}
+
+func (v *view) answering() []model.Service {
+	var out []model.Service
+	for _, s := range v.services {
+		if s.Status == model.StatusSuccess {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func cleartextAuth(v *view, _ Provision) verdict {
+	out := verdict{Outcome: Fail, Basis: BasisObserved}
+	var what []string
+	for _, s := range v.answering() {
+		if s.Protocol == model.ProtoTelnet || s.Protocol == model.ProtoFTP {
+			out.Refs = append(out.Refs, svcRef(s))
+			what = append(what, fmt.Sprintf("%s on %s:%d", s.Protocol, s.IP, s.Port))
+		}
+	}
+	for _, c := range v.creds {
+		if c.Protocol == model.ProtoHTTP || c.Protocol == model.ProtoMQTT {
+			out.Refs = append(out.Refs, v.credRef(c))
+			what = append(what, fmt.Sprintf("%s login on %s:%d", c.Protocol, c.IP, c.Port))
+		}
+	}
+	if len(what) > 0 {
+		out.Reason = "credentials cross the network in cleartext: " + strings.Join(what, ", ")
+		return out
+	}
+	svcs := v.answering()
+	if len(svcs) == 0 {
+		return unknown("no answering service of this subject in the scan evidence")
+	}
+	var plainOnes []string
+	for _, s := range svcs {
+		if plain(s) {
+			plainOnes = append(plainOnes, fmt.Sprintf("%s/%d", s.Protocol, s.Port))
+		}
+	}
+	if len(plainOnes) > 0 {
+		return unknown("unencrypted %s answer; whether credentials cross them is not known", strings.Join(plainOnes, ", "))
+	}
+	return verdict{Outcome: Pass, Basis: BasisObserved, Reason: fmt.Sprintf("all %d answering service(s) use encrypted protocols or carry no login", len(svcs))}
+}
+
+func cleartextServices(v *view, _ Provision) verdict {
+	svcs := v.answering()
+	if len(svcs) == 0 {
+		return unknown("no answering service of this subject in the scan evidence")
+	}
+	out := verdict{Outcome: Fail, Basis: BasisObserved}
+	var what []string
+	for _, s := range svcs {
+		if plain(s) {
+			out.Refs = append(out.Refs, svcRef(s))
+			what = append(what, fmt.Sprintf("%s/%d on %s", s.Protocol, s.Port, s.IP))
+		}
+	}
+	for _, c := range v.credsOf([]string{model.KindSNMPCommunity}) {
+		out.Refs = append(out.Refs, v.credRef(c))
+		what = append(what, fmt.Sprintf("snmp v1/v2c community on %d", c.Port))
+	}
+	if len(what) > 0 {
+		out.Reason = "unencrypted protocols answer: " + strings.Join(what, ", ")
+		return out
+	}
+	return verdict{Outcome: Pass, Basis: BasisObserved, Reason: fmt.Sprintf("none of %d answering service(s) uses a cleartext protocol", len(svcs))}
+}
+
+func unauthenticatedAccess(v *view, _ Provision) verdict {
+	if open := v.credsOf(openKinds); len(open) > 0 {
+		out := verdict{Outcome: Fail, Basis: BasisObserved}
+		var what []string
+		for _, c := range open {
+			out.Refs = append(out.Refs, v.credRef(c))
+			what = append(what, fmt.Sprintf("%s on %s/%d", c.Kind, c.Protocol, c.Port))
+		}
+		out.Reason = "access without a real credential: " + strings.Join(what, ", ")
+		return out
+	}
+	if v.auditRan() && len(v.loginServices()) > 0 {
+		return verdict{Outcome: Pass, Basis: BasisObserved, Reason: fmt.Sprintf("audit found no anonymous, empty-password or community access on %d service(s)", len(v.loginServices()))}
+	}
+	return unknown("no credential audit of this subject's services in the evidence")
+}
+
+func logicalAccess(v *view, p Provision) verdict {
+	return combine(unauthenticatedAccess(v, p), defaultCredentials(v, p))
+}
+
+func debugServices(v *view, _ Provision) verdict {
+	svcs := v.answering()
+	if len(svcs) == 0 {
+		return unknown("no answering service of this subject in the scan evidence")
+	}
+	for _, s := range svcs {
+		if s.Protocol == model.ProtoTelnet || s.Port == 23 || s.Port == 2323 || s.Port == 5555 {
+			return verdict{Outcome: Fail, Basis: BasisObserved, Refs: []Ref{svcRef(s)},
+				Reason: fmt.Sprintf("maintenance interface open: %s on port %d", cmpOr(s.Protocol, "unknown"), s.Port)}
+		}
+	}
+	var list []string
+	for _, s := range svcs {
+		list = append(list, fmt.Sprintf("%s/%d", cmpOr(s.Protocol, s.Transport), s.Port))
+	}
+	return unknown("%d service(s) answer (%s); no debug service seen, but whether each is needed is not observable", len(svcs), strings.Join(list, ", "))
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func infoDisclosure(v *view, _ Provision) verdict {
+	var leaks []model.CredentialResult
+	for _, c := range v.creds {
+		if c.Kind == model.KindSNMPCommunity || (c.Kind == model.KindAnonymousAccess && c.Protocol != model.ProtoHTTP) {
+			leaks = append(leaks, c)
+		}
+	}
+	if len(leaks) > 0 {
+		out := verdict{Outcome: Fail, Basis: BasisObserved, Reason: fmt.Sprintf("%d unauthenticated read interface(s), e.g. %s on %s/%d", len(leaks), leaks[0].Kind, leaks[0].Protocol, leaks[0].Port)}
+		for _, c := range leaks {
+			out.Refs = append(out.Refs, v.credRef(c))
+		}
+		return out
+	}
+	if v.auditRan() && len(v.loginServices()) > 0 {
+		return verdict{Outcome: Pass, Basis: BasisObserved, Reason: "no anonymous SNMP, FTP or MQTT read access accepted"}
+	}
+	return unknown("no credential audit of this subject's services in the evidence")
+}
+
+// firmwareAnalysed reports whether any firmware finding concerns the subject.
+func (v *view) firmwareAnalysed() bool { return len(v.findingsFrom(SourceFirmware)) > 0 }
+
+func firmwareRule(v *view, words []string, failFmt, passReason, unknownReason string) verdict {
+	fs := v.matching(SourceFirmware, words...)
+	if len(fs) > 0 {
+		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: findingRefs(fs), Reason: fmt.Sprintf(failFmt, len(fs), titles(fs, 3))}
+	}
+	if !v.firmwareAnalysed() {
+		return unknown("no firmware analysis of this subject in the evidence")
+	}
+	if passReason == "" {
+		return unknown("%s", unknownReason)
+	}
+	return verdict{Outcome: Pass, Basis: BasisObserved, Reason: passReason}
+}
+
+func hardcodedSecrets(v *view, _ Provision) verdict {
+	if hc := v.credsOf([]string{model.KindHardcoded}); len(hc) > 0 {
+		out := verdict{Outcome: Fail, Basis: BasisObserved, Reason: fmt.Sprintf("%d hard-coded credential(s) accepted on the device", len(hc))}
+		for _, c := range hc {
+			out.Refs = append(out.Refs, v.credRef(c))
+		}
+		return out
+	}
+	return firmwareRule(v, []string{"hard-coded", "hardcoded", "embedded-credential", "backdoor", "private-key"},
+		"firmware contains %d hard-coded secret(s): %s", "firmware analysis found no hard-coded credentials or keys", "")
+}
+
+func sharedKeys(v *view, _ Provision) verdict {
+	return firmwareRule(v, []string{"private-key", "hard-coded-key", "hardcoded-key", "shared-key", "embedded-key"},
+		"firmware embeds %d key(s) every unit shares: %s", "firmware analysis found no embedded private keys", "")
+}
+
+func secretStorage(v *view, _ Provision) verdict {
+	return firmwareRule(v, []string{"plaintext-password", "cleartext-password", "weak-hash", "weak-password-hash", "plaintext-secret"},
+		"firmware stores %d secret(s) in plaintext or with a weak hash: %s", "",
+		"no plaintext or weakly hashed secrets found in the image; protection of runtime storage is not observable from the image")
+}
+
+func debugInterface(v *view, _ Provision) verdict {
+	return firmwareRule(v, []string{"debug", "uart", "serial-console", "jtag"},
+		"firmware enables %d debug interface(s): %s", "",
+		"no enabled debug console found in the image; physical interfaces need a hardware inspection")
+}
+
+func exploitMitigation(v *view, _ Provision) verdict {
+	return firmwareRule(v, []string{"hardening", "no-nx", "no-pie", "no-relro", "no-canary", "exec-stack"},
+		"%d binary hardening gap(s): %s", "",
+		"no missing binary hardening reported by the firmware analysis")
+}
+
+// identified reports whether the subject was identified well enough to be
+// matched against vulnerability data, and by what.
+func (v *view) identified() (string, bool) {
+	for _, a := range v.assets {
+		if a.CPE != "" {
+			return a.CPE, true
+		}
+	}
+	for _, s := range v.services {
+		if s.Fingerprint != nil && s.Fingerprint.CPE != "" {
+			return s.Fingerprint.CPE, true
+		}
+	}
+	if len(v.vulns) > 0 {
+		return v.vulns[0].CPE, true
+	}
+	return "", false
+}
+
+func vulnRefs(ms []model.VulnMatch) []Ref {
+	var out []Ref
+	for _, m := range ms {
+		id := m.Subject
+		if m.IP.IsValid() {
+			id = fmt.Sprintf("%s:%d", m.IP, m.Port)
+		}
+		d := fmt.Sprintf("%s %s, CVSS %.1f", m.Product, m.Version, m.CVSS)
+		if m.KEV {
+			d += ", in CISA KEV"
+		}
+		out = append(out, Ref{Source: SourceVulnDB, Kind: m.CVE, ID: id, Detail: d})
+	}
+	return out
+}
+
+func cves(ms []model.VulnMatch, n int) string {
+	var ids []string
+	for _, m := range ms {
+		if !slices.Contains(ids, m.CVE) {
+			ids = append(ids, m.CVE)
+		}
+	}
+	if len(ids) > n {
+		return strings.Join(ids[:n], ", ") + fmt.Sprintf(" and %d more", len(ids)-n)
+	}
+	return strings.Join(ids, ", ")
+}
+
+func vulnRule(v *view, bad func(model.VulnMatch) bool, what string) verdict {
+	var hit []model.VulnMatch
+	for _, m := range v.vulns {
+		if bad(m) {
+			hit = append(hit, m)
+		}
+	}
+	if len(hit) > 0 {
+		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: vulnRefs(hit), Reason: fmt.Sprintf("%d %s: %s", len(hit), what, cves(hit, 5))}
+	}
+	cpe, ok := v.identified()
+	if !ok {
+		return unknown("the subject is not identified to a CPE, so vulnerabilities cannot be matched")
+	}
+	return verdict{Outcome: Pass, Basis: BasisObserved, Reason: fmt.Sprintf("no %s matched %s (%d other match(es))", what, cpe, len(v.vulns))}
+}
+
+func knownExploited(v *view, _ Provision) verdict {
+	return vulnRule(v, func(m model.VulnMatch) bool { return m.KEV }, "known exploited vulnerability (CISA KEV)")
+}
+
+func knownVulns(v *view, _ Provision) verdict {
+	return vulnRule(v, func(m model.VulnMatch) bool {
+		return m.KEV || m.CVSS >= 7 || m.Severity >= model.SeverityHigh
+	}, "high or critical known vulnerability")
+}
+
+// inputCWEs are weakness classes that mean input was not validated.
+var inputCWEs = []string{"CWE-20", "CWE-22", "CWE-77", "CWE-78", "CWE-79", "CWE-89", "CWE-94", "CWE-119", "CWE-120",
+	"CWE-121", "CWE-122", "CWE-125", "CWE-134", "CWE-190", "CWE-502", "CWE-787", "CWE-918"}
+
+func inputValidation(v *view, _ Provision) verdict {
+	var hit []model.VulnMatch
+	for _, m := range v.vulns {
+		if slices.ContainsFunc(m.CWEs, func(c string) bool { return slices.Contains(inputCWEs, c) }) {
+			hit = append(hit, m)
+		}
+	}
+	if len(hit) > 0 {
+		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: vulnRefs(hit),
+			Reason: fmt.Sprintf("%d known vulnerabilit(ies) from unvalidated input (injection, overflow, traversal): %s", len(hit), cves(hit, 5))}
+	}
+	return unknown("no known input-validation flaw matched; absence of known flaws does not show input is validated")
+}
+
+// compromiseWords mark flow findings of a device under someone else's control.
+var compromiseWords = []string{"c2", "beacon", "compromise", "botnet", "malware", "outbound-scan", "scan-source",
+	"brute-force-source", "outbound-brute", "unauthorized-control", "ddos"}
+
+func (v *view) flowsRan() bool {
+	if len(v.findingsFrom(SourceFlows)) > 0 {
+		return true
+	}
+	for _, r := range v.all.Runs {
+		if r.Kind == "flows" || r.Kind == "flow" || slices.Contains(r.Stages, "flows") {
+			return true
+		}
+	}
+	return false
+}
+
+func compromise(v *view, _ Provision) verdict {
+	if fs := v.matching(SourceFlows, compromiseWords...); len(fs) > 0 {
+		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: findingRefs(fs),
+			Reason: fmt.Sprintf("%d flow alert(s) show the device attacking or beaconing: %s", len(fs), titles(fs, 3))}
+	}
+	if v.flowsRan() {
+		return verdict{Outcome: Pass, Basis: BasisObserved, Reason: "flow telemetry shows no outbound attack or command-and-control traffic"}
+	}
+	return unknown("no flow telemetry in the evidence")
+}
+
+func cleartextData(v *view, _ Provision) verdict {
+	if fs := v.matching(SourceFlows, "cleartext", "plaintext", "unencrypted"); len(fs) > 0 {
+		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: findingRefs(fs),
+			Reason: fmt.Sprintf("%d unencrypted flow(s) to services: %s", len(fs), titles(fs, 3))}
+	}
+	return unknown("flow telemetry does not show whether personal data is encrypted in transit")
+}
