@@ -120,6 +120,9 @@ func (im *importer) finish(info feed.Info, err error, name string) (ImportResult
 	im.res.Total = info.Total
 	if im.dirty {
 		im.d.invalidate()
+		if info.Format == "kev-json" && info.Catalog != "" {
+			im.d.setMeta(im.ctx, metaKEVCat, info.Catalog)
+		}
 	}
 	if err != nil {
 		return im.res, fmt.Errorf("import %s: %w (%d records and %d KEV entries before the error were committed)",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Stats are archive statistics of the vulnerability database: what national
@@ -12,6 +13,7 @@ import (
 // vendors and weaknesses dominate. Only CVE-… ids count (OSV-only advisories
 // do not), rejected records are not stored.
 type Stats struct {
+	Source     string      `json:"source"` // where the data came from
 	Since      int         `json:"since,omitempty"`
 	Total      int         `json:"total"`
 	IoT        int         `json:"iot"`
@@ -87,6 +89,9 @@ func (d *DB) Stats(ctx context.Context, since int) (*Stats, error) {
 		return nil, err
 	}
 	s.IoTShare = pct(s.IoT, s.Total)
+	if s.Source, err = d.Source(ctx); err != nil {
+		return nil, err
+	}
 	for yr := minY; yr <= maxY && minY > 0; yr++ {
 		y := byYear[yr]
 		y.Year = yr
@@ -145,4 +150,29 @@ func growth(prev, cur int) *float64 {
 	}
 	g := math.Round(1000*float64(cur-prev)/float64(prev)) / 10
 	return &g
+}
+
+const metaSeed = "seed"
+
+// Source describes where the stored data came from, for reports: the NVD
+// sync date or the embedded seed, and the KEV catalogue version.
+func (d *DB) Source(ctx context.Context) (string, error) {
+	var parts []string
+	synced, err := d.meta(ctx, metaNVDSynced)
+	if err != nil {
+		return "", err
+	}
+	seed, _ := d.meta(ctx, metaSeed)
+	switch {
+	case synced != "":
+		parts = append(parts, "NVD CVE API 2.0 (synced "+synced[:min(10, len(synced))]+")")
+	case seed != "":
+		parts = append(parts, "embedded seed: "+seed)
+	default:
+		parts = append(parts, "imported vulnerability files")
+	}
+	if cat, _ := d.meta(ctx, metaKEVCat); cat != "" {
+		parts = append(parts, "CISA KEV "+cat)
+	}
+	return strings.Join(parts, ", "), nil
 }
