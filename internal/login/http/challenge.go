@@ -48,7 +48,21 @@ func parseOne(s string) []Challenge {
 		for k < len(s) && (s[k] == ' ' || s[k] == '\t') {
 			k++
 		}
-		if k < len(s) && s[k] == '=' && cur != nil && !isToken68Tail(s, k) {
+		if k < len(s) && s[k] == '=' {
+			m := k
+			for m < len(s) && s[m] == '=' {
+				m++
+			}
+			if m-k >= 2 || m >= len(s) || s[m] == ',' || cur == nil {
+				// token68 ("Negotiate abc==") or garbage without a scheme
+				if cur != nil {
+					cur.Params["token68"] = tok + s[k:m]
+				}
+				i = m
+				continue
+			}
+		}
+		if k < len(s) && s[k] == '=' {
 			// auth-param
 			k++
 			for k < len(s) && (s[k] == ' ' || s[k] == '\t') {
@@ -93,12 +107,6 @@ func parseOne(s string) []Challenge {
 	return out
 }
 
-// isToken68Tail reports whether the '=' at k is padding of a token68 (e.g.
-// "Negotiate abc=="), not an auth-param.
-func isToken68Tail(s string, k int) bool {
-	return k+1 < len(s) && s[k+1] == '='
-}
-
 // Find returns the first challenge with the scheme.
 func Find(cs []Challenge, scheme string) (Challenge, bool) {
 	for _, c := range cs {
@@ -132,7 +140,7 @@ func DigestAuthorization(c Challenge, user, pass, method, uri string, nc int) (s
 		d.Write([]byte(s))
 		return hex.EncodeToString(d.Sum(nil))
 	}
-	cnonce := randomHex(8)
+	cnonce := randomHexFn(8)
 	ha1 := sum(user + ":" + realm + ":" + pass)
 	if strings.HasSuffix(strings.ToUpper(algo), "-SESS") {
 		ha1 = sum(ha1 + ":" + nonce + ":" + cnonce)
@@ -169,6 +177,9 @@ func DigestAuthorization(c Challenge, user, pass, method, uri string, nc int) (s
 func quote(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
 }
+
+// randomHexFn makes client nonces; tests replace it.
+var randomHexFn = randomHex
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"iotwatch/internal/login"
@@ -160,5 +159,3 @@ func ParseConnack(b []byte) (byte, error) {
 	}
 	return b[3], nil
 }
-
-var _ net.Conn = (*tls.Conn)(nil)

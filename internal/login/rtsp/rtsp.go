@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -165,5 +164,3 @@ func ReadResponse(r *bufio.Reader) (*Response, error) {
 	}
 	return &Response{Code: code, Reason: reason, Header: h}, nil
 }
-
-var _ net.Conn = (net.Conn)(nil)

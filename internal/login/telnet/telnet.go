@@ -95,8 +95,11 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 		s.Close()
 		out, err := s.connect(ctx)
 		if err != nil {
+			if errors.Is(err, io.EOF) && strings.TrimSpace(out) != "" {
+				return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: %w: closed after %q", s.t.Addr, login.ErrProtocol, login.Truncate(out, 60))}
+			}
 			if errors.Is(err, io.EOF) {
-				// Closed before any prompt: a ban or a connection limit.
+				// Closed before saying anything: a ban or a connection limit.
 				return login.Result{Status: model.StatusIOError, Throttled: true, Err: fmt.Errorf("telnet %s closed before a prompt: %w", s.t.Addr, err)}
 			}
 			return login.Fail(err)

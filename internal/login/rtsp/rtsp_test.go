@@ -1,0 +1,135 @@
+package rtsp
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"iotwatch/internal/login"
+	loginhttp "iotwatch/internal/login/http"
+	"iotwatch/internal/model"
+)
+
+func md5hex(s string) string { h := md5.Sum([]byte(s)); return hex.EncodeToString(h[:]) }
+
+// camera is a minimal RTSP server: DESCRIBE with Digest (or no) auth.
+func camera(t *testing.T, user, pass string, open bool) login.Target {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	const realm, nonce = "IP Camera(C6269)", "4e6f6e6365"
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+				r := bufio.NewReader(c)
+				reqLine, _ := r.ReadString('\n')
+				var authz, cseq string
+				for {
+					l, err := r.ReadString('\n')
+					if err != nil || strings.TrimSpace(l) == "" {
+						break
+					}
+					k, v, _ := strings.Cut(l, ":")
+					switch strings.ToLower(k) {
+					case "authorization":
+						authz = strings.TrimSpace(v)
+					case "cseq":
+						cseq = strings.TrimSpace(v)
+					}
+				}
+				uri := strings.Fields(reqLine)[1]
+				ok := open
+				if cs := loginhttp.ParseChallenges([]string{authz}); len(cs) == 1 && cs[0].Scheme == "digest" {
+					p := cs[0].Params
+					ha1 := md5hex(user + ":" + realm + ":" + pass)
+					want := md5hex(ha1 + ":" + nonce + ":" + md5hex("DESCRIBE:"+uri))
+					ok = p["username"] == user && p["response"] == want && p["uri"] == uri
+				}
+				if ok {
+					fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n", cseq)
+					return
+				}
+				fmt.Fprintf(c, "RTSP/1.0 401 Unauthorized\r\nCSeq: %s\r\nWWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\"\r\n\r\n", cseq, realm, nonce)
+			}()
+		}
+	}()
+	return login.Target{Addr: netip.MustParseAddrPort(l.Addr().String()), Protocol: model.ProtoRTSP, Timeout: 2 * time.Second}
+}
+
+func TestRTSPDigest(t *testing.T) {
+	t.Parallel()
+	tg := camera(t, "admin", "12345", false)
+	sess, err := Module{}.Open(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		user, pass string
+		want       model.Status
+	}{
+		{"admin", "admin", model.StatusAuthFailed},
+		{"admin", "12345", model.StatusSuccess},
+		{"root", "12345", model.StatusAuthFailed},
+	} {
+		r := sess.Try(context.Background(), login.Credential{Username: tt.user, Password: tt.pass})
+		if r.Status != tt.want {
+			t.Errorf("%s:%s: %s (%v %q), want %s", tt.user, tt.pass, r.Status, r.Err, r.Evidence, tt.want)
+		}
+	}
+}
+
+func TestRTSPOpen(t *testing.T) {
+	t.Parallel()
+	tg := camera(t, "", "", true)
+	if _, err := (Module{}).Open(context.Background(), tg); !errors.Is(err, login.ErrNoAuth) {
+		t.Errorf("Open on an open stream: %v, want ErrNoAuth", err)
+	}
+}
+
+func TestReadResponse(t *testing.T) {
+	tests := []struct {
+		in      string
+		code    int
+		wantErr bool
+	}{
+		{"RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Basic realm=\"x\"\r\n\r\n", 401, false},
+		{"RTSP/1.0 200 OK\r\n\r\n", 200, false},
+		{"HTTP/1.1 200 OK\r\n\r\n", 0, true},
+		{"RTSP/1.0 abc\r\n\r\n", 0, true},
+		{"", 0, true},
+	}
+	for _, tt := range tests {
+		resp, err := ReadResponse(bufio.NewReader(strings.NewReader(tt.in)))
+		if (err != nil) != tt.wantErr || (err == nil && resp.Code != tt.code) {
+			t.Errorf("ReadResponse(%q) = %+v, %v", tt.in, resp, err)
+		}
+	}
+}
+
+func FuzzReadResponse(f *testing.F) {
+	f.Add("RTSP/1.0 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"a\", nonce=\"b\"\r\n\r\n")
+	f.Add("RTSP/1.0 200\r\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		resp, err := ReadResponse(bufio.NewReader(strings.NewReader(s)))
+		if err == nil && (resp.Code < 100 || resp.Code > 999) {
+			t.Fatalf("code %d", resp.Code)
+		}
+	})
+}
