@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"embed"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,3 +122,6 @@ func knownDefault(t *testing.T, user, pass string) bool {
 	}
 	return defaultCreds[user+":"+pass]
 }
+
+//go:embed testdata/profiles/*.yaml
+var testdataFS embed.FS
