@@ -503,3 +503,6 @@ func (f *Fleet) Close() error {
 	}
 	return nil
 }
+
+// Sockets reports how many listening sockets the fleet holds.
+func (f *Fleet) Sockets() int { return len(f.socks) }
