@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -22,7 +23,7 @@ type Stats struct {
 	KEVIoT     int         `json:"kev_iot"`
 	Years      []YearStats `json:"years"`
 	TopVendors []Count     `json:"top_vendors"`
-	TopIoT     []Count     `json:"top_iot_vendors"`
+	TopIoT     []Count     `json:"top_iot"` // device makers and embedded stacks that made CVEs IoT
 	TopCWEs    []Count     `json:"top_cwes"`
 }
 
@@ -107,8 +108,7 @@ func (d *DB) Stats(ctx context.Context, since int) (*Stats, error) {
 		WHERE c.year >= ? AND c.id LIKE 'CVE-%' AND p.vendor <> '*' GROUP BY p.vendor ORDER BY 2 DESC, 1 LIMIT ?`, since); err != nil {
 		return nil, err
 	}
-	if s.TopIoT, err = d.counts(ctx, `SELECT p.vendor, COUNT(DISTINCT p.cve) FROM vuln_cpes p JOIN vuln_cves c ON c.id = p.cve
-		WHERE c.year >= ? AND c.id LIKE 'CVE-%' AND c.iot = 1 AND p.vendor <> '*' GROUP BY p.vendor ORDER BY 2 DESC, 1 LIMIT ?`, since); err != nil {
+	if s.TopIoT, err = d.topIoT(ctx, since); err != nil {
 		return nil, err
 	}
 	if s.TopCWEs, err = d.counts(ctx, `SELECT w.cwe, COUNT(*) FROM vuln_cwes w JOIN vuln_cves c ON c.id = w.cve
@@ -175,4 +175,56 @@ func (d *DB) Source(ctx context.Context) (string, error) {
 		parts = append(parts, "CISA KEV "+cat)
 	}
 	return strings.Join(parts, ", "), nil
+}
+
+// topIoT counts IoT CVEs by what made them IoT: the device maker of a
+// device or firmware CPE, the embedded stack, or "keywords".
+func (d *DB) topIoT(ctx context.Context, since int) ([]Count, error) {
+	rows, err := d.st.DB().QueryContext(ctx, d.q(`SELECT iot_reason, COUNT(*) FROM vuln_cves
+		WHERE year >= ? AND id LIKE 'CVE-%' AND iot = 1 GROUP BY iot_reason`), since)
+	if err != nil {
+		return nil, fmt.Errorf("vuln stats: %w", err)
+	}
+	defer rows.Close()
+	by := map[string]int{}
+	for rows.Next() {
+		var reason string
+		var n int
+		if err := rows.Scan(&reason, &n); err != nil {
+			return nil, err
+		}
+		by[iotSubject(reason)] += n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Count, 0, len(by))
+	for k, v := range by {
+		out = append(out, Count{Name: k, Count: v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Name < out[j].Name
+	})
+	if len(out) > topN {
+		out = out[:topN]
+	}
+	return out, nil
+}
+
+// iotSubject extracts the maker or stack from a ClassifyIoT reason.
+func iotSubject(reason string) string {
+	switch {
+	case strings.HasPrefix(reason, "device CPE "), strings.HasPrefix(reason, "firmware CPE "):
+		rest := reason[strings.Index(reason, "CPE ")+4:]
+		v, _, _ := strings.Cut(rest, ":")
+		return v
+	case strings.HasPrefix(reason, "embedded stack "):
+		return strings.TrimPrefix(reason, "embedded stack ")
+	case strings.HasPrefix(reason, "keyword "):
+		return "(keywords)"
+	}
+	return reason
 }

@@ -145,11 +145,15 @@ func (c *nvdCVE) record() (*Record, error) {
 		}
 		r.Configs = append(r.Configs, out)
 	}
-	for i, ref := range c.References {
-		if i == maxRefs {
+	refs := map[string]bool{}
+	for _, ref := range c.References {
+		if len(r.References) == maxRefs {
 			break
 		}
-		r.References = append(r.References, ref.URL)
+		if !refs[ref.URL] {
+			refs[ref.URL] = true
+			r.References = append(r.References, ref.URL)
+		}
 	}
 	if c.CISAExploitAdd != "" {
 		r.KEV = &KEV{

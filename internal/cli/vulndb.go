@@ -1,0 +1,430 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/vuln"
+)
+
+func newVulnDBCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "vulndb",
+		Short: "Offline vulnerability database: import, update, statistics, matching",
+		Long: `The vulnerability database lives in the evidence store. It holds NVD CVE records (API 2.0 pages,
+yearly feeds, single records), CVE JSON 5 records, OSV advisories and the CISA Known Exploited
+Vulnerabilities catalogue. A fresh database is seeded with 30 embedded NVD records and the KEV
+catalogue so that matching works offline; "update" fetches the full feeds.`,
+	}
+	cmd.AddCommand(newVulnImportCmd(g), newVulnUpdateCmd(g), newVulnStatsCmd(g), newVulnMatchCmd(g), newVulnShowCmd(g))
+	return cmd
+}
+
+// openVulnDB opens the store and the vulnerability database; close the store when done.
+func openVulnDB(cmd *cobra.Command, g *globals, seed bool) (*vuln.DB, func(), error) {
+	st, err := g.openStore(cmd.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := vuln.Open(cmd.Context(), st)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if seed {
+		if err := d.EnsureSeed(cmd.Context()); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+	}
+	return d, func() { st.Close() }, nil
+}
+
+// progress returns an import progress callback: a spinner with a count on a
+// terminal, a log line every 50,000 records otherwise.
+func (g *globals) vulnProgress(what string) (func(int), func()) {
+	if isTerminal(g.errOut) {
+		bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(g.errOut), progressbar.OptionSetDescription(what),
+			progressbar.OptionShowCount(), progressbar.OptionSpinnerType(14), progressbar.OptionSetItsString("records"),
+			progressbar.OptionShowIts(), progressbar.OptionThrottle(200*time.Millisecond))
+		return func(n int) { _ = bar.Set(n) }, func() { _ = bar.Finish(); fmt.Fprintln(g.errOut) }
+	}
+	next := 50000
+	return func(n int) {
+		if n >= next {
+			g.log.Info("importing", "what", what, "records", n)
+			next = n + 50000
+		}
+	}, func() {}
+}
+
+func newVulnImportCmd(g *globals) *cobra.Command {
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "import FILE...",
+		Short: "Import vulnerability files (NVD 2.0, CVE 5, KEV JSON/CSV, OSV; plain, gzip, xz or zip)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, done, err := openVulnDB(cmd, g, false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			type fileResult struct {
+				File string `json:"file"`
+				vuln.ImportResult
+				Seconds float64 `json:"seconds"`
+				Error   string  `json:"error,omitempty"`
+			}
+			var results []fileResult
+			var errs []error
+			for _, f := range args {
+				prog, finish := g.vulnProgress(f)
+				start := time.Now()
+				res, err := d.ImportFile(cmd.Context(), f, vuln.ImportOptions{BatchSize: batch, Progress: prog})
+				finish()
+				fr := fileResult{File: f, ImportResult: res, Seconds: time.Since(start).Seconds()}
+				if err != nil {
+					fr.Error = err.Error()
+					errs = append(errs, err)
+				}
+				results = append(results, fr)
+				if cmd.Context().Err() != nil {
+					break
+				}
+			}
+			if g.json {
+				if err := printJSONLines(g.out, results); err != nil {
+					return err
+				}
+			} else {
+				tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "FILE\tFORMAT\tRECORDS\tNEW\tUPDATED\tUNCHANGED\tREJECTED\tKEV\tSECONDS")
+				for _, r := range results {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\n", r.File, vdbDash(r.Format), r.Records, r.Inserted,
+						r.Updated, r.Unchanged, r.Rejected, r.KEVs, r.Seconds)
+				}
+				tw.Flush()
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().IntVar(&batch, "batch", 1000, "records per transaction")
+	return cmd
+}
+
+func newVulnUpdateCmd(g *globals) *cobra.Command {
+	var sources []string
+	var apiKey string
+	var full bool
+	var delay time.Duration
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Download NVD (incrementally) and the CISA KEV catalogue from the official endpoints",
+		Long: `update fetches NVD CVE API 2.0 pages changed since the last sync (all of them the first time; an
+interrupted sync resumes where it stopped) and the CISA KEV catalogue when it changed. Without an
+API key NVD allows 5 requests per 30 s, so a full first sync takes about an hour; with a key
+(--api-key or NVD_API_KEY) about ten minutes. --source NAME=URL replaces an endpoint (names nvd,
+kev) or adds a feed file of any importable format (e.g. osv=https://…/all.zip).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			srcs := map[string]string{}
+			for k, v := range vuln.DefaultSources {
+				srcs[k] = v
+			}
+			for _, s := range sources {
+				name, u, ok := strings.Cut(s, "=")
+				if !ok || name == "" || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+					return usageError{fmt.Errorf("--source %q: want NAME=http(s)://URL", s)}
+				}
+				srcs[name] = u
+			}
+			if apiKey == "" {
+				apiKey = os.Getenv("NVD_API_KEY")
+			}
+			d, done, err := openVulnDB(cmd, g, false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			opt := vuln.UpdateOptions{Sources: srcs, APIKey: apiKey, Full: full, Delay: delay, Log: g.log}
+			if isTerminal(g.errOut) {
+				var bar *progressbar.ProgressBar
+				opt.Progress = func(src string, n, total int) {
+					if bar == nil || bar.GetMax() != total {
+						bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(g.errOut), progressbar.OptionSetDescription(src),
+							progressbar.OptionShowCount(), progressbar.OptionSetItsString("records"))
+					}
+					_ = bar.Set(n)
+				}
+			}
+			res, err := d.Update(cmd.Context(), opt)
+			if g.json {
+				if perr := printJSONLines(g.out, res); perr != nil {
+					return perr
+				}
+			} else {
+				tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SOURCE\tREQUESTS\tRECORDS\tNEW\tUPDATED\tKEV\tNOTE")
+				for _, r := range res {
+					note := ""
+					switch {
+					case r.NotModified:
+						note = "not modified"
+					case r.Incremental:
+						note = "incremental"
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Source, r.Requests, r.Records, r.Inserted, r.Updated, r.KEVs, note)
+				}
+				tw.Flush()
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&sources, "source", nil, "NAME=URL: replace an endpoint (nvd, kev) or add a feed file; repeatable")
+	f.StringVar(&apiKey, "api-key", "", "NVD API key (default $NVD_API_KEY)")
+	f.BoolVar(&full, "full", false, "ignore the incremental cursor and fetch everything")
+	f.DurationVar(&delay, "delay", 0, "pause between NVD requests (default 6s, 0.6s with an API key)")
+	return cmd
+}
+
+func newVulnStatsCmd(g *globals) *cobra.Command {
+	var since int
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "Archive statistics: CVEs by publication year, growth, IoT share, KEV, top vendors and CWEs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if since != 0 && (since < 1988 || since > 2200) {
+				return usageError{fmt.Errorf("--since %d: want a year", since)}
+			}
+			d, done, err := openVulnDB(cmd, g, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			s, err := d.Stats(cmd.Context(), since)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				enc := json.NewEncoder(g.out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(s)
+			}
+			return writeVulnStats(g.out, s)
+		},
+	}
+	cmd.Flags().IntVar(&since, "since", 0, "only CVEs published in or after this year")
+	return cmd
+}
+
+func vdbPct(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%+.1f%%", *p)
+}
+
+func writeVulnStats(w io.Writer, s *vuln.Stats) error {
+	fmt.Fprintf(w, "source: %s\n", s.Source)
+	fmt.Fprintf(w, "CVEs: %d   IoT: %d (%.1f%%)   known exploited (KEV): %d (IoT %d)\n\n", s.Total, s.IoT, s.IoTShare, s.KEV, s.KEVIoT)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "YEAR\tCVES\tGROWTH\tIOT\tIOT SHARE\tIOT GROWTH\tKEV\t")
+	for _, y := range s.Years {
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%.1f%%\t%s\t%d\t\n", y.Year, y.CVEs, vdbPct(y.Growth), y.IoT, y.IoTShare, vdbPct(y.IoTGrowth), y.KEV)
+	}
+	tw.Flush()
+	for _, l := range []struct {
+		title string
+		c     []vuln.Count
+	}{{"top vendors", s.TopVendors}, {"top IoT makers and stacks", s.TopIoT}, {"top CWEs", s.TopCWEs}} {
+		fmt.Fprintf(w, "\n%s:", l.title)
+		for _, c := range l.c {
+			fmt.Fprintf(w, " %s (%d)", c.Name, c.Count)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+func newVulnMatchCmd(g *globals) *cobra.Command {
+	var cpeName, vendor, product, ver string
+	cmd := &cobra.Command{
+		Use:   "match (--cpe CPE | --product P --version V [--vendor X])",
+		Short: "List the CVEs affecting a product (a CPE 2.3 name, or vendor/product/version as a scanner reports them)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case cpeName != "" && (product != "" || vendor != "" || ver != ""):
+				return usageError{errors.New("give either --cpe or --product/--version, not both")}
+			case cpeName == "" && (product == "" || ver == ""):
+				return usageError{errors.New("give --cpe CPE, or --product and --version")}
+			}
+			d, done, err := openVulnDB(cmd, g, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			var ms []model.VulnMatch
+			if cpeName != "" {
+				ms, err = d.MatchCPE(cmd.Context(), cpeName)
+				if err != nil {
+					return usageError{err}
+				}
+			} else {
+				ms, err = d.Match(cmd.Context(), vendor, product, ver)
+				if err != nil {
+					return err
+				}
+			}
+			if g.json {
+				return printJSONLines(g.out, ms)
+			}
+			if len(ms) == 0 {
+				fmt.Fprintln(g.out, "no known vulnerabilities")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CVE\tCVSS\tSEVERITY\tKEV DUE\tCWE\tCPE\tSUMMARY")
+			for _, m := range ms {
+				due := "-"
+				if m.KEV {
+					due = vdbDash(m.KEVDue)
+				}
+				fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n", m.CVE, m.CVSS, m.Severity, due, vdbDash(strings.Join(m.CWEs, ",")), m.CPE, vdbClip(m.Summary, 80))
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cpeName, "cpe", "", "CPE 2.3 name (or CPE 2.2 URI)")
+	f.StringVar(&vendor, "vendor", "", "vendor as reported (optional)")
+	f.StringVar(&product, "product", "", "product as reported (e.g. OpenSSH, dnsmasq, \"DS-2CD2026G2-IU/SL\")")
+	f.StringVar(&ver, "version", "", "version as reported (e.g. 9.2p1, 1:9.2p1-2+deb12u3)")
+	return cmd
+}
+
+func newVulnShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show CVE-ID",
+		Short: "Show one stored CVE: scores, CWE, KEV, IoT classification, configurations",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, done, err := openVulnDB(cmd, g, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			e, err := d.Record(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if g.json {
+				enc := json.NewEncoder(g.out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(e)
+			}
+			w := g.out
+			fmt.Fprintf(w, "%s  (%s, %s)\n", e.ID, e.Source, vdbDash(e.Status))
+			fmt.Fprintf(w, "published %s, last modified %s\n", vdbDash(e.Published), vdbDash(e.LastModified))
+			for _, sc := range []struct {
+				name  string
+				score float64
+				vec   string
+			}{{"CVSS v4", e.CVSS4.Score, e.CVSS4.Vector}, {"CVSS v3", e.CVSS3.Score, e.CVSS3.Vector}, {"CVSS v2", e.CVSS2.Score, e.CVSS2.Vector}} {
+				if sc.vec != "" {
+					fmt.Fprintf(w, "%s: %.1f %s\n", sc.name, sc.score, sc.vec)
+				}
+			}
+			if len(e.CWEs) > 0 {
+				fmt.Fprintf(w, "CWE: %s\n", strings.Join(e.CWEs, ", "))
+			}
+			if e.KEV != nil {
+				fmt.Fprintf(w, "KEV: added %s, due %s %s\n", vdbDash(e.KEV.DateAdded), vdbDash(e.KEV.DueDate), e.KEV.Name)
+			}
+			iot := "no"
+			if e.IoT {
+				iot = "yes (" + e.IoTReason + ")"
+			}
+			fmt.Fprintf(w, "IoT: %s\n\n%s\n", iot, e.Description)
+			if len(e.Configs) > 0 {
+				fmt.Fprintf(w, "\nconfigurations (%d):\n", len(e.Configs))
+				for i, c := range e.Configs {
+					if i == 20 {
+						fmt.Fprintf(w, "  … %d more (--json for all)\n", len(e.Configs)-i)
+						break
+					}
+					for j, n := range c.Nodes {
+						prefix := "  "
+						if j > 0 {
+							prefix = "  " + vdbDefault(c.Operator, "OR") + " "
+						}
+						var crit []string
+						for _, m := range n.Matches {
+							s := m.Criteria + vdbRange(m.StartIncl, m.StartExcl, m.EndIncl, m.EndExcl)
+							if !m.Vulnerable {
+								s += " (platform)"
+							}
+							crit = append(crit, s)
+						}
+						fmt.Fprintf(w, "%s%s\n", prefix, strings.Join(crit, " "+vdbDefault(n.Operator, "OR")+" "))
+					}
+				}
+			}
+			for _, r := range e.References {
+				fmt.Fprintf(w, "ref: %s\n", r)
+			}
+			return nil
+		},
+	}
+}
+
+func vdbRange(si, se, ei, ee string) string {
+	var parts []string
+	if si != "" {
+		parts = append(parts, ">="+si)
+	}
+	if se != "" {
+		parts = append(parts, ">"+se)
+	}
+	if ei != "" {
+		parts = append(parts, "<="+ei)
+	}
+	if ee != "" {
+		parts = append(parts, "<"+ee)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(parts, " ") + "]"
+}
+
+func vdbDash(s string) string { return vdbDefault(s, "-") }
+
+func vdbDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func vdbClip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
