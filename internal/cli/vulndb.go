@@ -427,4 +427,3 @@ func vdbClip(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
-
