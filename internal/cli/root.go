@@ -77,6 +77,7 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) error {
 	for _, c := range []*cobra.Command{
 		newRunsCmd(g),
 		newReportCmd(g), newServeCmd(g),
+		newVulnDBCmd(g),
 	} {
 		root.AddCommand(c)
 	}
