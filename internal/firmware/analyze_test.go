@@ -1,0 +1,231 @@
+package firmware
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"iotwatch/internal/firmware/component"
+	"iotwatch/internal/firmware/fwtest"
+	"iotwatch/internal/model"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fwtest.Cleanup()
+	os.Exit(code)
+}
+
+type fakeMatcher struct{ asked []string }
+
+func (f *fakeMatcher) MatchCPE(_ context.Context, cpe string) ([]model.VulnMatch, error) {
+	f.asked = append(f.asked, cpe)
+	if strings.Contains(cpe, ":busybox:busybox:") {
+		return []model.VulnMatch{{CPE: cpe, CVE: "CVE-2022-48174", CVSS: 9.8, Severity: model.SeverityCritical,
+			CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Summary: "busybox ash stack overflow"}}, nil
+	}
+	return nil, nil
+}
+
+func dpkgUpstream(pkg string) string {
+	out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", pkg).Output()
+	if err != nil {
+		return ""
+	}
+	v := string(out)
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		v = v[i+1:]
+	}
+	if i := strings.IndexAny(v, "-+~"); i > 0 {
+		v = v[:i]
+	}
+	return strings.TrimSuffix(v, ".dfsg")
+}
+
+func TestAnalyzeVulnerableImage(t *testing.T) {
+	img := fwtest.Image(t, true, "gzip")
+	m := &fakeMatcher{}
+	res, err := Analyze(context.Background(), img, Options{Matcher: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Unpacking: uImage → gzip kernel, and the SquashFS root filesystem.
+	formats := map[string]bool{}
+	for _, e := range res.Unpack.Extracted {
+		formats[e.Format] = true
+	}
+	for _, f := range []string{"uimage", "gzip", "squashfs"} {
+		if !formats[f] {
+			t.Errorf("format %s not extracted; got %v", f, formats)
+		}
+	}
+
+	// Components, with versions from dpkg for the real binaries.
+	comps := map[string]component.Component{}
+	for _, c := range res.Components {
+		if _, ok := comps[c.Name]; !ok || c.Source != "kernel-modules" {
+			comps[c.Name] = c
+		}
+	}
+	want := map[string]string{
+		"busybox": dpkgUpstream("busybox-static"), "dropbear": dpkgUpstream("dropbear-bin"),
+		"lighttpd": dpkgUpstream("lighttpd"), "openssl": dpkgUpstream("libssl3"), "zlib": dpkgUpstream("zlib1g"),
+		"sqlite": dpkgUpstream("libsqlite3-0"), "linux": fwtest.KernelVersion, "openwrt": "18.06.1",
+	}
+	for name, ver := range want {
+		c, ok := comps[name]
+		if !ok {
+			t.Errorf("component %s not found", name)
+			continue
+		}
+		if ver != "" && c.Version != ver {
+			t.Errorf("%s version = %q, want %q", name, c.Version, ver)
+		}
+		if c.CPE == "" || c.PURL == "" {
+			t.Errorf("%s: missing CPE or purl: %+v", name, c)
+		}
+	}
+
+	// Findings by kind and marker.
+	type key struct{ kind, marker string }
+	have := func(kind, marker string) bool {
+		for _, f := range res.Findings {
+			if f.Kind == kind && strings.Contains(f.Title+" "+f.Detail, marker) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, k := range []key{
+		{KindDefaultPassword, `"root"`},
+		{KindEmptyPassword, `"guest"`},
+		{KindPrivateKey, "/etc/ssl/private/device.key"},
+		{KindSecret, "aws-access-key"},
+		{KindSecret, "(key)"},
+		{KindDebugService, "Telnet server"},
+		{KindDebugService, "bind shell"},
+		{KindDebugService, "UART"},
+		{KindUpdate, "plain HTTP"},
+		{KindUpdate, "curl -k"},
+		{KindUpdate, "wget --no-check-certificate"},
+		{KindUpdate, "without verifying a signature"},
+		{KindUpdate, "opkg check_signature off"},
+		{KindUpdate, "no update public key"},
+	} {
+		if !have(k.kind, k.marker) {
+			t.Errorf("missing finding %s containing %q", k.kind, k.marker)
+		}
+	}
+
+	// Secrets are redacted by default.
+	b, _ := json.Marshal(res)
+	for _, raw := range []string{"AKIAQ4XK7PLM2NB5ZR3T", "Vendor2016wifi", `"password":"admin"`} {
+		if bytes.Contains(b, []byte(raw)) {
+			t.Errorf("raw secret %q in result without ShowSecrets", raw)
+		}
+	}
+
+	// Vulnerability matches flow from the matcher into result and SBOM.
+	if len(res.Matches) != 1 || res.Matches[0].CVE != "CVE-2022-48174" || !strings.HasPrefix(res.Matches[0].Subject, img) {
+		t.Errorf("matches = %+v", res.Matches)
+	}
+	var sb bytes.Buffer
+	if err := WriteSBOM(&sb, res.SBOM); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		BOMFormat       string           `json:"bomFormat"`
+		SpecVersion     string           `json:"specVersion"`
+		Components      []map[string]any `json:"components"`
+		Vulnerabilities []map[string]any `json:"vulnerabilities"`
+	}
+	if err := json.Unmarshal(sb.Bytes(), &doc); err != nil {
+		t.Fatalf("sbom: %v", err)
+	}
+	if doc.BOMFormat != "CycloneDX" || doc.SpecVersion != "1.6" || len(doc.Components) != len(res.Components) || len(doc.Vulnerabilities) != 1 {
+		t.Errorf("sbom: format %q spec %q, %d components (want %d), %d vulns", doc.BOMFormat, doc.SpecVersion, len(doc.Components), len(res.Components), len(doc.Vulnerabilities))
+	}
+}
+
+func TestAnalyzeShowSecrets(t *testing.T) {
+	img := fwtest.Image(t, true, "gzip")
+	res, err := Analyze(context.Background(), img, Options{ShowSecrets: true, CrackBudget: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(res.Findings)
+	if !bytes.Contains(b, []byte("AKIAQ4XK7PLM2NB5ZR3T")) {
+		t.Error("raw token missing with ShowSecrets")
+	}
+}
+
+// TestAnalyzeCleanImage: the same software without planted weaknesses
+// yields no finding above info.
+func TestAnalyzeCleanImage(t *testing.T) {
+	img := fwtest.Image(t, false, "gzip")
+	res, err := Analyze(context.Background(), img, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Findings {
+		if f.Severity > model.SeverityInfo {
+			t.Errorf("false positive on clean image: %s %s: %s — %s", f.Severity, f.Kind, f.Title, f.Detail)
+		}
+	}
+	if len(res.Components) < 8 {
+		t.Errorf("clean image: %d components, want ≥ 8", len(res.Components))
+	}
+}
+
+func TestRules(t *testing.T) {
+	rules, err := defaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*Rule{}
+	for _, r := range rules {
+		byID[r.ID] = r
+	}
+	tests := []struct {
+		rule, line string
+		want       bool
+	}{
+		{"telnetd", "/usr/sbin/telnetd -l /bin/login &", true},
+		{"telnetd", "busybox telnetd &", true},
+		{"telnetd", "::sysinit:/usr/sbin/utelnetd -d", true},
+		{"telnetd", "telnet  stream  tcp  nowait  root  /usr/sbin/tcpd  in.telnetd", true},
+		{"telnetd", "killall telnetd", false},
+		{"telnetd", "[ -x /usr/sbin/telnetd ] || exit 0", false},
+		{"bind-shell", "nc -l -p 4444 -e /bin/sh &", true},
+		{"bind-shell", "telnetd -l /bin/sh", true},
+		{"bind-shell", "nc example.com 80", false},
+		{"uart-root-shell", "ttyS0::respawn:/bin/sh", true},
+		{"uart-root-shell", "::askfirst:-/bin/ash", false},
+		{"uart-root-shell", "ttyS0::askfirst:/sbin/getty -L ttyS0 115200", false},
+		{"curl-insecure", "curl -k -o x https://h/fw.bin", true},
+		{"curl-insecure", "curl -o x https://h/fw.bin", false},
+		{"plain-http-update", "wget -O /tmp/fw.bin http://h/firmware.bin", true},
+		{"plain-http-update", "src/gz base http://downloads.openwrt.org/x", true},
+		{"plain-http-update", "wget -O /tmp/fw.bin https://h/firmware.bin", false},
+		{"dropbear-blank-passwords", "dropbear -B -p 22", true},
+		{"dropbear-blank-passwords", "dropbear -s -p 22", false},
+	}
+	for _, tc := range tests {
+		r := byID[tc.rule]
+		if r == nil {
+			t.Fatalf("no rule %s", tc.rule)
+		}
+		got := r.re.MatchString(tc.line) && (r.ex == nil || !r.ex.MatchString(tc.line))
+		if got != tc.want {
+			t.Errorf("rule %s on %q = %v, want %v", tc.rule, tc.line, got, tc.want)
+		}
+	}
+	if _, err := ParseRules([]byte(`- {id: x, kind: k, title: t, files: ["/a"], regex: "("}`)); err == nil {
+		t.Error("ParseRules accepted a bad regex")
+	}
+}
