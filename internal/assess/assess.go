@@ -293,7 +293,7 @@ func assessOne(ev *Evidence, s Subject, d *declare.Declaration, bls []Baseline, 
 			br.Counts.add(pr)
 			sr.Counts.add(pr)
 			if pr.Outcome == Fail && slices.Contains(criticalRules, p.Rule) {
-				critical = append(critical, b.ID+" "+p.ID)
+				critical = append(critical, p.ID)
 			}
 		}
 		sr.Baselines = append(sr.Baselines, br)
