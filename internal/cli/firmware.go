@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"iotwatch/internal/firmware"
+	"iotwatch/internal/model"
+	"iotwatch/internal/vuln"
+)
+
+func newFirmwareCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "firmware",
+		Short: "Analyse firmware images: unpack, SBOM, credentials, keys, debug services, update security",
+	}
+	cmd.AddCommand(newFirmwareAnalyzeCmd(g))
+	return cmd
+}
+
+func newFirmwareAnalyzeCmd(g *globals) *cobra.Command {
+	var (
+		sbomPath, sarifPath, extract  string
+		showSecrets, noVulns, noStore bool
+		maxSize                       int64
+		crackBudget                   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "analyze IMAGE",
+		Short: "Unpack a firmware image and report components, vulnerabilities, credentials, keys and weaknesses",
+		Long: `Unpacks IMAGE recursively in pure Go (uImage, TRX, FIT, gzip, xz, lzma, bzip2, zstd, lz4, zip,
+tar, cpio, SquashFS 4, ext2/3/4) into a private temporary directory (removed afterwards unless
+--extract), identifies components (CycloneDX SBOM with CPE and purl), cracks password hashes
+against default-credential lists, finds private keys, certificates, tokens, debug services and
+update-mechanism weaknesses, matches components against the vulnerability database, and stores
+the findings as a run of kind "firmware". Secrets are redacted unless --show-secrets.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if maxSize < 0 {
+				return usageError{fmt.Errorf("--max-size must be positive")}
+			}
+			opts := firmware.Options{ExtractDir: extract, ShowSecrets: showSecrets, CrackBudget: crackBudget, Log: g.log}
+			opts.Limits.MaxBytes = maxSize
+			var finish func()
+			if isTerminal(g.errOut) {
+				bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(g.errOut), progressbar.OptionSpinnerType(14),
+					progressbar.OptionSetDescription("firmware"), progressbar.OptionThrottle(100*time.Millisecond))
+				opts.Stage = func(s string) { bar.Describe(s); _ = bar.Add(1) }
+				finish = func() { _ = bar.Finish(); fmt.Fprintln(g.errOut) }
+			}
+
+			var run *model.Run
+			st, err := g.openStore(ctx)
+			if err != nil && !noStore {
+				return err
+			}
+			if st != nil {
+				defer st.Close()
+				if !noVulns {
+					if d, err := vuln.Open(ctx, st); err != nil {
+						g.log.Warn("vulnerability database unavailable", "err", err)
+					} else if err := d.EnsureSeed(ctx); err != nil {
+						g.log.Warn("vulnerability database seed failed", "err", err)
+					} else {
+						opts.Matcher = d
+					}
+				}
+				if !noStore {
+					run = &model.Run{Kind: "firmware", Targets: []string{args[0]},
+						Stages: []string{"unpack", "components", "credentials", "services", "update", "vulnerabilities"}}
+					if err := st.StartRun(ctx, run); err != nil {
+						return err
+					}
+				}
+			}
+			res, err := firmware.Analyze(ctx, args[0], opts)
+			if finish != nil {
+				finish()
+			}
+			if run != nil {
+				run.Status = model.RunComplete
+				if err != nil {
+					run.Status, run.Error = model.RunFailed, err.Error()
+					if ctx.Err() != nil {
+						run.Status = model.RunInterrupted
+					}
+				}
+				if res != nil {
+					run.Counts = map[string]int64{"components": int64(len(res.Components)), "findings": int64(len(res.Findings)),
+						"vulnerabilities": int64(len(res.Matches)), "files": int64(res.Unpack.Files)}
+					if serr := st.SaveFindings(ctx, run.ID, res.Findings); serr != nil && err == nil {
+						err = serr
+					}
+					if serr := st.SaveVulnMatches(ctx, run.ID, res.Matches); serr != nil && err == nil {
+						err = serr
+					}
+				}
+				if ferr := st.FinishRun(ctx, run); ferr != nil && err == nil {
+					err = ferr
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if sbomPath != "" {
+				if err := writeFileWith(sbomPath, func(f *os.File) error { return firmware.WriteSBOM(f, res.SBOM) }); err != nil {
+					return err
+				}
+			}
+			if sarifPath != "" {
+				if err := writeFileWith(sarifPath, func(f *os.File) error { return firmware.WriteSARIF(f, res) }); err != nil {
+					return err
+				}
+			}
+			if g.json {
+				return json.NewEncoder(g.out).Encode(res)
+			}
+			return printFirmware(g, res, run)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&sbomPath, "sbom", "", "write a CycloneDX 1.6 JSON SBOM to this file")
+	f.StringVar(&sarifPath, "sarif", "", "write the findings as SARIF 2.1.0 to this file")
+	f.StringVar(&extract, "extract", "", "keep the extracted tree in this (new or empty) directory")
+	f.BoolVar(&showSecrets, "show-secrets", false, "show cracked passwords and tokens in clear")
+	f.Int64Var(&maxSize, "max-size", 0, "cap on bytes extracted in total (default 1 GiB)")
+	f.DurationVar(&crackBudget, "crack-budget", 0, "time for cracking password hashes (default 10s; negative disables)")
+	f.BoolVar(&noVulns, "no-vulns", false, "skip vulnerability matching")
+	f.BoolVar(&noStore, "no-store", false, "do not record the run in the evidence database")
+	return cmd
+}
+
+func writeFileWith(p string, fn func(*os.File) error) error {
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func printFirmware(g *globals, r *firmware.Result, run *model.Run) error {
+	w := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+	u := r.Unpack
+	fmt.Fprintf(w, "Image %s (%d bytes, sha256 %s)\n", r.Image, r.Size, r.SHA256)
+	if run != nil {
+		fmt.Fprintf(w, "Run %d\n", run.ID)
+	}
+	fmt.Fprintf(w, "Unpacked %d containers, %d files, %d bytes in %s", len(u.Extracted), u.Files, u.Bytes, r.Timings["total"])
+	if u.LimitHit != "" {
+		fmt.Fprintf(w, " (stopped: %s)", u.LimitHit)
+	}
+	fmt.Fprintln(w)
+	for _, e := range u.Extracted {
+		fmt.Fprintf(w, "  %s\tat %d\tin %s\t%d files\t%s\n", e.Format, e.Offset, orImage(e.Parent), e.Files, e.Error)
+	}
+	for _, e := range u.Unsupported {
+		fmt.Fprintf(w, "  not unpacked: %s at %d in %s: %s\n", e.Format, e.Offset, orImage(e.Parent), e.Error)
+	}
+	for _, e := range u.Failed {
+		fmt.Fprintf(w, "  failed: %s at %d in %s: %s\n", e.Format, e.Offset, orImage(e.Parent), e.Error)
+	}
+	fmt.Fprintf(w, "\nCOMPONENT\tVERSION\tSOURCE\tCPE\n")
+	for _, c := range r.Components {
+		if c.Source == "go-buildinfo" && c.Type == "library" && c.Name != "go-stdlib" {
+			continue // listed in the SBOM
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, c.Version, c.Source, c.CPE)
+	}
+	if len(r.Matches) > 0 {
+		fmt.Fprintf(w, "\nCVE\tCVSS\tKEV\tPRODUCT\tVERSION\n")
+		for _, m := range r.Matches {
+			fmt.Fprintf(w, "%s\t%.1f\t%v\t%s\t%s\n", m.CVE, m.CVSS, m.KEV, m.Product, m.Version)
+		}
+	}
+	fmt.Fprintf(w, "\nSEVERITY\tKIND\tTITLE\tDETAIL\n")
+	for _, f := range r.Findings {
+		d := f.Detail
+		if len(d) > 100 {
+			d = d[:100] + "…"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", f.Severity, strings.TrimPrefix(f.Kind, "firmware-"), f.Title, d)
+	}
+	return w.Flush()
+}
+
+func orImage(p string) string {
+	if p == "" {
+		return "image"
+	}
+	return p
+}
