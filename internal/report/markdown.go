@@ -93,7 +93,7 @@ func (r *Report) markdown(m *mdWriter) {
 		fmtPct(s.WeakPasswordShare), s.SampledDevices, s.DevicesWithWeakCredentials, fmtCI(s.WeakPasswordCI95))
 	m.p("- **%d** devices with known vulnerabilities (%s); **%d** with known exploited ones (KEV)", s.VulnerableDevices, fmtPct(s.VulnerableShare), s.KEVDevices)
 	if r.Compromise != nil {
-		m.p("- **%s** devices under unauthorized remote control per day (peak %d on %s)", fmtNum(s.CompromisedPerDay), s.CompromisedPeak, r.Compromise.PeakDay)
+		m.p("- **%s** devices under unauthorized remote control per day (peak %d on %s)", fmtNum(s.CompromisedPerDay), s.CompromisedPeak, mdEscape(r.Compromise.PeakDay))
 	} else {
 		m.p("- devices under unauthorized control: %s", mdEscape(r.Absent[SecCompromise]))
 	}
@@ -122,7 +122,7 @@ func (r *Report) markdown(m *mdWriter) {
 
 	m.p("## Devices under unauthorized remote control\n")
 	if c := r.Compromise; c != nil {
-		m.p("Mean %s devices per day over %d day(s); peak %d on %s.", fmtNum(c.Mean), len(c.Days), c.Peak, c.PeakDay)
+		m.p("Mean %s devices per day over %d day(s); peak %d on %s.", fmtNum(c.Mean), len(c.Days), c.Peak, mdEscape(c.PeakDay))
 		rows := [][]string{}
 		for _, d := range c.Days {
 			rows = append(rows, []string{d.Day, fmt.Sprint(d.Devices)})
