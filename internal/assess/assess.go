@@ -410,7 +410,7 @@ func screenSubjects(v *view) []affiliation.Subject {
 				}
 			}
 			if src == SourceFlows {
-				if n := stringField(m, "as_org", "asn_org", "org", "organization"); n != "" && !seen[n] {
+				if n := stringField(m, "owner", "as_org", "asn_org", "org", "organization"); n != "" && !seen[n] {
 					seen[n] = true
 					add(affiliation.Subject{Role: affiliation.RoleRecipient, Name: n, Country: stringField(m, "country", "dst_country"), Source: SourceFlows})
 				}

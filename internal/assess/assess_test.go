@@ -160,6 +160,28 @@ func TestAssessProvisions(t *testing.T) {
 		{name: "anonymous mqtt fails 5.5-5", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
 			ev.Credentials = append(ev.Credentials, model.CredentialResult{IP: ip("10.0.0.20"), Port: 1883, Protocol: "mqtt", Kind: model.KindAnonymousAccess})
 		}, baseline: BaselineETSI, id: "5.5-5", want: Fail, reason: "anonymous-access on mqtt/1883"},
+		{name: "lockout record passes 5.1-5 and is no shared credential", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
+			for _, a := range []string{"10.0.0.20", "10.0.0.21"} {
+				ev.Credentials = append(ev.Credentials, model.CredentialResult{IP: ip(a), Port: 22, Protocol: "ssh", Kind: KindLockoutSuspected})
+				ev.Assets = append(ev.Assets, model.Asset{IP: ip(a), Vendor: "Acme", Product: "Hub-9"})
+			}
+		}, baseline: BaselineETSI, id: "5.1-5", want: Pass, reason: "lockout"},
+		{name: "lockout records do not make a universal default", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
+			for _, a := range []string{"10.0.0.20", "10.0.0.21"} {
+				ev.Credentials = append(ev.Credentials, model.CredentialResult{IP: ip(a), Port: 22, Protocol: "ssh", Kind: KindLockoutSuspected})
+				ev.Assets = append(ev.Assets, model.Asset{IP: ip(a), Vendor: "Acme", Product: "Hub-9"})
+			}
+		}, baseline: BaselineETSI, id: "5.1-1", want: Pass},
+		{name: "firmware private key fails 5.4-4", opts: Options{Product: "IPC-2000"}, decl: true, mutate: func(ev *Evidence) {
+			ev.Findings = append(ev.Findings, model.Finding{Kind: "firmware-private-key", Subject: "/x/ipc2000_fw_5.7.3.bin", Title: "hard-coded SSH host key in the image", Evidence: []model.Evidence{{Source: "firmware"}}})
+		}, baseline: BaselineETSI, id: "5.4-4", want: Fail, reason: "SSH host key"},
+		{name: "inbound brute force is not compromise", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
+			ev.Findings = append(ev.Findings, model.Finding{Kind: "brute-force", Subject: "10.0.0.20", Title: "inbound brute-force from 10.0.0.20", Evidence: []model.Evidence{{Source: "flows", Data: map[string]any{"inbound": true}}}})
+		}, baseline: BaselineCRA, id: "cra-I-2i", want: Pass},
+		{name: "outbound scanning is compromise", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
+			ev.Findings = append(ev.Findings, model.Finding{Kind: "scanning", Subject: "10.0.0.20", Title: "scanning by 10.0.0.20", Evidence: []model.Evidence{{Source: "flows"}}})
+		}, baseline: BaselineCRA, id: "cra-I-2i", want: Fail, reason: "scanning by"},
+		{name: "no vulnerability matching: unknown", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) { ev.Vulns = nil }, baseline: BaselineNorms, id: "norm:no-known-exploited", want: Unknown, reason: "no vulnerability matching"},
 		{name: "declaration says signed updates", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineETSI, id: "5.3-10", want: Pass, reason: "signed"},
 		{name: "sbom declared passes norm", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineNorms, id: "norm:sbom", want: Pass},
 		{name: "affiliation disclosed, unscreened", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineNorms, id: "norm:foreign-affiliation", want: Pass, reason: "not screened"},

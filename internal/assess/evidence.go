@@ -24,7 +24,46 @@ type Evidence struct {
 	Vulns        []model.VulnMatch        `json:"vulns,omitempty"`
 	Findings     []model.Finding          `json:"findings,omitempty"`
 	Declarations []*declare.Declaration   `json:"declarations,omitempty"`
+	// Stages lists pipeline stages known to have run (scan, audit, vulns,
+	// firmware, flows) beyond what Runs record; a pipeline that assesses
+	// before finishing its run sets it. A stage that ran and found nothing
+	// lets a provision pass instead of staying unknown.
+	Stages []string `json:"stages,omitempty"`
 }
+
+// stageAliases maps spellings of stage names and run kinds to one name.
+var stageAliases = map[string]string{"flow": "flows", "vuln": "vulns", "vulndb": "vulns", "vulnerabilities": "vulns"}
+
+// ran reports whether a stage ran, by Evidence.Stages, run kinds and run
+// stages. A "demo" run includes scan, audit and vulns.
+func (ev *Evidence) ran(stage string) bool {
+	norm := func(s string) string {
+		if a, ok := stageAliases[s]; ok {
+			return a
+		}
+		return s
+	}
+	for _, s := range ev.Stages {
+		if norm(s) == stage {
+			return true
+		}
+	}
+	for _, r := range ev.Runs {
+		if norm(r.Kind) == stage || (r.Kind == "demo" && (stage == "scan" || stage == "audit" || stage == "vulns")) {
+			return true
+		}
+		for _, s := range r.Stages {
+			if norm(s) == stage {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// KindLockoutSuspected is the audit's credential kind for a service that
+// showed lockout or rate limiting; it carries no credential.
+const KindLockoutSuspected = "lockout-suspected"
 
 // RunKindAssess is the kind of the runs Save records.
 const RunKindAssess = "assess"
@@ -72,6 +111,9 @@ func LoadEvidence(ctx context.Context, st *store.Store, runIDs ...int64) (Eviden
 			return ev, fmt.Errorf("load evidence of run %d: %w", r.ID, err)
 		}
 		for _, c := range creds {
+			if c.Kind == KindLockoutSuspected {
+				c.LockoutSuspected = true
+			}
 			k := fmt.Sprintf("%s|%d|%s|%s|%s", c.IP, c.Port, c.Protocol, c.Username, c.Password)
 			if !credSeen[k] {
 				credSeen[k] = true
@@ -144,15 +186,7 @@ func (v *view) has(ip netip.Addr) bool { return slices.Contains(v.subj.IPs, ip) 
 // auditRan reports whether a credential audit (or a pipeline that includes
 // one) is in the evidence.
 func (v *view) auditRan() bool {
-	if len(v.creds) > 0 {
-		return true
-	}
-	for _, r := range v.all.Runs {
-		if r.Kind == "audit" || slices.Contains(r.Stages, "audit") {
-			return true
-		}
-	}
-	return false
+	return len(v.creds) > 0 || v.all.ran("audit")
 }
 
 // source returns the evidence kind a finding came from.

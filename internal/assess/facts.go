@@ -79,7 +79,7 @@ func facts(v *view, sr *SubjectResult) Facts {
 			if c == "" {
 				continue
 			}
-			d := Destination{Country: c, Name: stringField(m, "as_org", "org", "host", "domain", "dst"), Basis: BasisObserved}
+			d := Destination{Country: c, Name: stringField(m, "owner", "as_org", "org", "host", "domain", "peer", "dst"), Basis: BasisObserved}
 			if !slices.Contains(f.Destinations, d) {
 				f.Destinations = append(f.Destinations, d)
 			}

@@ -114,7 +114,7 @@ func disclosureResponse(v *view, _ Provision) verdict {
 }
 
 // firmwareUpdateFlaws are firmware finding kinds showing an insecure update path.
-var firmwareUpdateFlaws = []string{"unsigned-update", "insecure-update", "update-over-http", "update-unsigned", "no-update-verification"}
+var firmwareUpdateFlaws = []string{"firmware-update-weakness", "update-weakness", "unsigned-update", "insecure-update", "update-over-http", "update-unsigned", "no-update-verification"}
 
 func updateMechanism(v *view, p Provision) verdict {
 	if fs := v.matching(SourceFirmware, firmwareUpdateFlaws...); len(fs) > 0 {

@@ -100,7 +100,7 @@ func universalPassword(v *view, p Provision) verdict {
 	units := map[key]map[netip.Addr]bool{}
 	for _, c := range v.all.Credentials {
 		m := models[c.IP]
-		if m == "" || c.Kind == model.KindAnonymousAccess {
+		if m == "" || c.Kind == model.KindAnonymousAccess || c.Kind == KindLockoutSuspected {
 			continue
 		}
 		k := key{m, c.Protocol, c.Username, c.Password}
@@ -110,6 +110,9 @@ func universalPassword(v *view, p Provision) verdict {
 		units[k][c.IP] = true
 	}
 	for _, c := range v.creds {
+		if c.Kind == model.KindAnonymousAccess || c.Kind == KindLockoutSuspected {
+			continue
+		}
 		k := key{models[c.IP], c.Protocol, c.Username, c.Password}
 		if n := len(units[k]); k.model != "" && n >= 2 {
 			var refs []Ref
@@ -155,13 +158,13 @@ func weakDefaultPasswords(v *view, p Provision) verdict {
 
 func bruteForce(v *view, _ Provision) verdict {
 	for _, c := range v.creds {
-		if c.LockoutSuspected {
+		if c.LockoutSuspected || c.Kind == KindLockoutSuspected {
 			return verdict{Outcome: Pass, Basis: BasisObserved, Refs: []Ref{v.credRef(c)},
 				Reason: fmt.Sprintf("login attempts on %s:%d/%s met a lockout or rate limit", c.IP, c.Port, c.Protocol)}
 		}
 	}
 	for _, c := range v.creds {
-		if c.Attempts >= 10 {
+		if c.Attempts >= 10 && c.Kind != KindLockoutSuspected {
 			return verdict{Outcome: Fail, Basis: BasisObserved, Refs: []Ref{v.credRef(c)},
 				Reason: fmt.Sprintf("%s:%d/%s accepted a login after %d attempts without lockout", c.IP, c.Port, c.Protocol, c.Attempts)}
 		}
@@ -219,7 +222,7 @@ func cleartextAuth(v *view, _ Provision) verdict {
 		}
 	}
 	for _, c := range v.creds {
-		if c.Protocol == model.ProtoHTTP || c.Protocol == model.ProtoMQTT {
+		if (c.Protocol == model.ProtoHTTP || c.Protocol == model.ProtoMQTT) && c.Kind != KindLockoutSuspected && c.Kind != model.KindAnonymousAccess {
 			out.Refs = append(out.Refs, v.credRef(c))
 			what = append(what, fmt.Sprintf("%s login on %s:%d", c.Protocol, c.IP, c.Port))
 		}
@@ -359,17 +362,18 @@ func hardcodedSecrets(v *view, _ Provision) verdict {
 		}
 		return out
 	}
-	return firmwareRule(v, []string{"hard-coded", "hardcoded", "embedded-credential", "backdoor", "private-key"},
+	return firmwareRule(v, []string{"firmware-empty-password", "firmware-default-password", "firmware-secret", "firmware-private-key",
+		"hard-coded", "hardcoded", "embedded-credential", "backdoor"},
 		"firmware contains %d hard-coded secret(s): %s", "firmware analysis found no hard-coded credentials or keys", "")
 }
 
 func sharedKeys(v *view, _ Provision) verdict {
-	return firmwareRule(v, []string{"private-key", "hard-coded-key", "hardcoded-key", "shared-key", "embedded-key"},
+	return firmwareRule(v, []string{"firmware-private-key", "private-key", "hard-coded-key", "hardcoded-key", "shared-key", "embedded-key"},
 		"firmware embeds %d key(s) every unit shares: %s", "firmware analysis found no embedded private keys", "")
 }
 
 func secretStorage(v *view, _ Provision) verdict {
-	return firmwareRule(v, []string{"plaintext-password", "cleartext-password", "weak-hash", "weak-password-hash", "plaintext-secret"},
+	return firmwareRule(v, []string{"firmware-secret", "firmware-empty-password", "plaintext-password", "cleartext-password", "weak-hash", "plaintext-secret"},
 		"firmware stores %d secret(s) in plaintext or with a weak hash: %s", "",
 		"no plaintext or weakly hashed secrets found in the image; protection of runtime storage is not observable from the image")
 }
@@ -448,6 +452,9 @@ func vulnRule(v *view, bad func(model.VulnMatch) bool, what string) verdict {
 	if !ok {
 		return unknown("the subject is not identified to a CPE, so vulnerabilities cannot be matched")
 	}
+	if !v.all.ran("vulns") && len(v.all.Vulns) == 0 {
+		return unknown("no vulnerability matching in the evidence for %s", cpe)
+	}
 	return verdict{Outcome: Pass, Basis: BasisObserved, Reason: fmt.Sprintf("no %s matched %s (%d other match(es))", what, cpe, len(v.vulns))}
 }
 
@@ -480,23 +487,36 @@ func inputValidation(v *view, _ Provision) verdict {
 }
 
 // compromiseWords mark flow findings of a device under someone else's control.
-var compromiseWords = []string{"c2", "beacon", "compromise", "botnet", "malware", "outbound-scan", "scan-source",
-	"brute-force-source", "outbound-brute", "unauthorized-control", "ddos"}
+// The flow stage's detectors are scanning, brute-force, c2-beaconing,
+// ddos-participation and known-bad-peer; inbound alerts (an outside actor
+// acting on the device) are not compromise and are skipped.
+var compromiseWords = []string{"c2", "beacon", "compromise", "botnet", "malware", "scanning", "brute-force",
+	"known-bad-peer", "unauthorized-control", "ddos"}
 
 func (v *view) flowsRan() bool {
-	if len(v.findingsFrom(SourceFlows)) > 0 {
-		return true
-	}
-	for _, r := range v.all.Runs {
-		if r.Kind == "flows" || r.Kind == "flow" || slices.Contains(r.Stages, "flows") {
-			return true
+	return len(v.findingsFrom(SourceFlows)) > 0 || v.all.ran("flows")
+}
+
+// inbound reports whether a flow finding is about an outside actor.
+func inbound(f model.Finding) bool {
+	for _, e := range f.Evidence {
+		if m := dataMap(e.Data); m != nil {
+			if b, ok := m["inbound"].(bool); ok && b {
+				return true
+			}
 		}
 	}
-	return false
+	return strings.HasPrefix(f.Title, "inbound ")
 }
 
 func compromise(v *view, _ Provision) verdict {
-	if fs := v.matching(SourceFlows, compromiseWords...); len(fs) > 0 {
+	var fs []model.Finding
+	for _, f := range v.matching(SourceFlows, compromiseWords...) {
+		if !inbound(f) {
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) > 0 {
 		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: findingRefs(fs),
 			Reason: fmt.Sprintf("%d flow alert(s) show the device attacking or beaconing: %s", len(fs), titles(fs, 3))}
 	}
