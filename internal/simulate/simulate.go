@@ -50,6 +50,8 @@ type Options struct {
 	Anonymous float64      // share with anonymous MQTT/FTP access
 	HighPorts bool         // use the high-port map even when privileged ports are allowed
 	Logger    *slog.Logger // nil: discard
+
+	perDevice bool // tests: never use sk_lookup steering
 }
 
 // ErrAddrInUse reports that a device address and port is already taken.
@@ -68,6 +70,7 @@ type Fleet struct {
 	wakefd int
 	socks  []sock // index = epoll data
 
+	steer    *steering // nil in per-device mode
 	hostKeys []ssh.Signer
 	httpSrv  *http.Server
 	httpLn   *connListener
@@ -83,10 +86,13 @@ type Fleet struct {
 	closed bool
 }
 
+// sock is one listening socket: a device service's own (per-device mode)
+// or one port shared by all devices through sk_lookup steering (svc nil).
 type sock struct {
-	fd  int
-	udp bool
-	svc *deviceService
+	fd   int
+	udp  bool
+	port uint16
+	svc  *deviceService
 }
 
 // Start plans the fleet from opts and the built-in profiles, binds every
@@ -122,7 +128,7 @@ func StartWithProfiles(ctx context.Context, opts Options, profiles []Profile) (*
 	for _, d := range devs {
 		nsock += len(d.services)
 	}
-	if err := raiseNoFile(nsock, log); err != nil {
+	if err := raiseNoFile(0, log); err != nil {
 		return nil, err
 	}
 
@@ -144,8 +150,12 @@ func StartWithProfiles(ctx context.Context, opts Options, profiles []Profile) (*
 	}
 	f.loopWG.Add(1)
 	go f.loop()
-	log.Info("simulate: fleet listening", "devices", len(devs), "sockets", len(f.socks),
-		"prefix", opts.Prefix, "bind", time.Since(started).Round(time.Millisecond))
+	mode := "per-device sockets"
+	if f.steer != nil {
+		mode = "sk_lookup steering"
+	}
+	log.Info("simulate: fleet listening", "devices", len(devs), "services", nsock, "sockets", len(f.socks),
+		"mode", mode, "prefix", opts.Prefix, "bind", time.Since(started).Round(time.Millisecond))
 	// Stop when the caller's context ends.
 	go func() {
 		select {
@@ -227,11 +237,103 @@ func (f *Fleet) init() error {
 	return nil
 }
 
-// bindAll creates, binds and registers one socket per device service.
+// bindAll binds the fleet's sockets: shared sockets with sk_lookup steering
+// where the kernel and privileges allow, else one socket per device service.
 func (f *Fleet) bindAll() error {
+	if !f.opts.perDevice {
+		err := f.bindShared()
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errNoSteering) {
+			return err
+		}
+		f.log.Info("simulate: falling back to one socket per device service", "reason", err)
+		f.unbind()
+	}
+	return f.bindPerDevice()
+}
+
+// unbind closes every socket registered so far.
+func (f *Fleet) unbind() {
+	for _, s := range f.socks {
+		unix.EpollCtl(f.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+		unix.Close(s.fd)
+	}
+	f.socks = nil
+	if f.steer != nil {
+		f.steer.close()
+		f.steer = nil
+	}
+}
+
+// register adds a socket to the epoll set.
+func (f *Fleet) register(s sock) error {
+	idx := len(f.socks)
+	f.socks = append(f.socks, s)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(idx)}
+	if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl port %d: %w", s.port, err)
+	}
+	return nil
+}
+
+// bindShared opens one socket per (transport, port), bound to the first
+// device serving it, and steers every device's address to it with sk_lookup.
+func (f *Fleet) bindShared() error {
+	type group struct {
+		udp  bool
+		port uint16
+	}
+	index := map[group]uint32{}
+	var fds []int
+	var entries []steerEntry
+	for _, d := range f.devices {
+		for _, s := range d.services {
+			udp := udpProtocols[s.sp.Protocol]
+			g := group{udp, s.port}
+			idx, ok := index[g]
+			if !ok {
+				fd, err := bindSocket(d.addr, s.port, udp)
+				if err != nil {
+					return err
+				}
+				if udp {
+					if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1); err != nil {
+						unix.Close(fd)
+						return fmt.Errorf("IP_PKTINFO: %w", err)
+					}
+				}
+				idx = uint32(len(f.socks))
+				index[g] = idx
+				fds = append(fds, fd)
+				if err := f.register(sock{fd: fd, udp: udp, port: s.port}); err != nil {
+					return err
+				}
+			}
+			proto := uint8(unix.IPPROTO_TCP)
+			if udp {
+				proto = unix.IPPROTO_UDP
+			}
+			entries = append(entries, steerEntry{ip: d.addr.As4(), port: s.port, proto: proto, sock: idx})
+		}
+	}
+	st, err := newSteering(fds, entries)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNoSteering, err)
+	}
+	f.steer = st
+	return nil
+}
+
+// bindPerDevice creates, binds and registers one socket per device service.
+func (f *Fleet) bindPerDevice() error {
 	total := 0
 	for _, d := range f.devices {
 		total += len(d.services)
+	}
+	if err := raiseNoFile(total, f.log); err != nil {
+		return err
 	}
 	f.socks = make([]sock, 0, total)
 	for _, d := range f.devices {
@@ -241,11 +343,9 @@ func (f *Fleet) bindAll() error {
 			if err != nil {
 				return err
 			}
-			idx := len(f.socks)
-			f.socks = append(f.socks, sock{fd: fd, udp: udp, svc: s})
-			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(idx)}
-			if err := unix.EpollCtl(f.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-				return fmt.Errorf("epoll_ctl %s:%d: %w", d.addr, s.port, err)
+			if err := f.register(sock{fd: fd, udp: udp, port: s.port, svc: s}); err != nil {
+				unix.Close(fd)
+				return err
 			}
 		}
 	}
@@ -336,11 +436,15 @@ func (f *Fleet) acceptAll(s *sock) {
 			return
 		}
 		f.connWG.Add(1)
-		go f.serveConn(c, s.svc)
+		go f.serveConn(c, s)
 	}
 }
 
 func (f *Fleet) serveUDP(s *sock, buf []byte) {
+	if s.svc == nil {
+		f.serveSharedUDP(s, buf)
+		return
+	}
 	for {
 		n, from, err := unix.Recvfrom(s.fd, buf, 0)
 		if err != nil {
@@ -351,6 +455,62 @@ func (f *Fleet) serveUDP(s *sock, buf []byte) {
 			_ = unix.Sendto(s.fd, resp, 0, from)
 		}
 	}
+}
+
+// serveSharedUDP answers datagrams on a shared socket: IP_PKTINFO names the
+// address the client sent to, and the reply leaves from that address.
+func (f *Fleet) serveSharedUDP(s *sock, buf []byte) {
+	oob := make([]byte, 128)
+	for {
+		n, oobn, _, from, err := unix.Recvmsg(s.fd, buf, oob, 0)
+		if err != nil {
+			return
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			continue
+		}
+		var dst [4]byte
+		found := false
+		for _, m := range msgs {
+			if m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_PKTINFO && len(m.Data) >= 12 {
+				copy(dst[:], m.Data[8:12]) // struct in_pktinfo: ifindex, spec_dst, addr
+				found = true
+			}
+		}
+		if !found {
+			continue
+		}
+		svc := f.serviceAt(&net.UDPAddr{IP: net.IP(dst[:])}, s.port, true)
+		if svc == nil {
+			continue
+		}
+		resp := f.answerUDP(svc, buf[:n])
+		if resp != nil {
+			_, _ = unix.SendmsgN(s.fd, resp, unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: dst}), from, 0)
+		}
+	}
+}
+
+// serviceAt finds the device service at a local address and port.
+func (f *Fleet) serviceAt(a net.Addr, port uint16, udp bool) *deviceService {
+	var ip netip.Addr
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	case *net.UDPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	}
+	d := f.byAddr[ip.Unmap()]
+	if d == nil {
+		return nil
+	}
+	for _, s := range d.services {
+		if s.port == port && udpProtocols[s.sp.Protocol] == udp {
+			return s
+		}
+	}
+	return nil
 }
 
 // answerUDP handles one datagram; a panic in a handler drops the datagram.
@@ -375,9 +535,18 @@ func (f *Fleet) answerUDP(s *deviceService, req []byte) (resp []byte) {
 // connIdle is how long a TCP connection may stay silent.
 const connIdle = 30 * time.Second
 
-func (f *Fleet) serveConn(c net.Conn, s *deviceService) {
+func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 	defer f.connWG.Done()
 	handedOff := false
+	s := sk.svc
+	if s == nil {
+		s = f.serviceAt(c.LocalAddr(), sk.port, false)
+		if s == nil {
+			f.untrack(c)
+			c.Close()
+			return
+		}
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			f.log.Error("simulate: handler panic", "proto", s.sp.Protocol, "addr", s.dev.addr, "panic", r)
@@ -481,6 +650,9 @@ func (f *Fleet) Close() error {
 		_, _ = unix.Write(f.wakefd, one)
 	}
 	f.loopWG.Wait()
+	if f.steer != nil {
+		f.steer.close()
+	}
 	for _, s := range f.socks {
 		unix.Close(s.fd)
 	}
