@@ -60,6 +60,9 @@ type Config struct {
 	// (0: DefaultBackoff); MaxBackoffs signals end the service (0: 3).
 	Backoff     time.Duration
 	MaxBackoffs int
+	// Paths maps a protocol (http, https, rtsp) to the path to audit; the
+	// default is "/".
+	Paths map[string]string
 	// Progress, if set, is called after each service with done and total.
 	Progress func(done, total int)
 }
@@ -129,15 +132,24 @@ func Run(ctx context.Context, cfg Config, services []model.Service, emit func(mo
 		go func(svcs []model.Service) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			// The host's services run side by side, but every network
+			// exchange with the host takes one of its PerHost tokens.
+			host := make(chan struct{}, cfg.PerHost)
+			var hwg sync.WaitGroup
 			for _, s := range svcs {
-				if ctx.Err() != nil {
-					return
-				}
-				a.service(ctx, s)
-				if cfg.Progress != nil {
-					cfg.Progress(int(done.Add(1)), total)
-				}
+				hwg.Add(1)
+				go func() {
+					defer hwg.Done()
+					if ctx.Err() != nil {
+						return
+					}
+					a.service(ctx, s, host)
+					if cfg.Progress != nil {
+						cfg.Progress(int(done.Add(1)), total)
+					}
+				}()
 			}
+			hwg.Wait()
 		}(byHost[h])
 	}
 	wg.Wait()
@@ -225,12 +237,23 @@ func (a *auditor) target(s model.Service) login.Target {
 		Addr:     netip.AddrPortFrom(s.IP, s.Port),
 		Protocol: s.Protocol,
 		TLS:      s.Protocol == model.ProtoHTTPS || s.Protocol == model.ProtoMQTTS,
+		Path:     a.cfg.Paths[s.Protocol],
 		Timeout:  a.cfg.Timeout,
 	}
 }
 
-// service audits one service.
-func (a *auditor) service(ctx context.Context, s model.Service) {
+// acquire takes a host token; it reports false when ctx ended.
+func acquire(ctx context.Context, host chan struct{}) bool {
+	select {
+	case host <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// service audits one service; host holds the host's concurrency tokens.
+func (a *auditor) service(ctx context.Context, s model.Service, host chan struct{}) {
 	log := a.cfg.Logger.With("ip", s.IP, "port", s.Port, "protocol", s.Protocol)
 	mod, ok := a.reg[s.Protocol]
 	if !ok {
@@ -238,7 +261,11 @@ func (a *auditor) service(ctx context.Context, s model.Service) {
 		return
 	}
 	t := a.target(s)
+	if !acquire(ctx, host) {
+		return
+	}
 	sess, err := mod.Open(ctx, t)
+	<-host
 	if err != nil {
 		if errors.Is(err, login.ErrNoAuth) {
 			a.count(func(st *Stats) { st.NoAuth++ })
@@ -259,10 +286,14 @@ func (a *auditor) service(ctx context.Context, s model.Service) {
 	}
 	if b, ok := sess.(login.BatchSession); ok {
 		defer sess.Close()
+		if !acquire(ctx, host) {
+			return
+		}
+		defer func() { <-host }()
 		a.batch(ctx, s, b, entries)
 		return
 	}
-	w := &work{a: a, s: s, mod: mod, t: t, queue: slices.Clone(entries), log: log}
+	w := &work{a: a, s: s, mod: mod, t: t, host: host, queue: slices.Clone(entries), log: log}
 	workers := min(a.cfg.PerHost, len(entries))
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -271,8 +302,13 @@ func (a *auditor) service(ctx context.Context, s model.Service) {
 			defer wg.Done()
 			ws := sess
 			if i > 0 {
+				if !acquire(ctx, host) {
+					return
+				}
 				var err error
-				if ws, err = mod.Open(ctx, t); err != nil {
+				ws, err = mod.Open(ctx, t)
+				<-host
+				if err != nil {
 					log.Debug("audit: extra worker session", "err", err)
 					return
 				}

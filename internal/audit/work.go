@@ -14,11 +14,12 @@ import (
 
 // work is the audit of one service by one or more workers sharing a queue.
 type work struct {
-	a   *auditor
-	s   model.Service
-	mod login.Module
-	t   login.Target
-	log *slog.Logger
+	a    *auditor
+	s    model.Service
+	mod  login.Module
+	t    login.Target
+	host chan struct{} // the host's concurrency tokens
+	log  *slog.Logger
 
 	mu         sync.Mutex // guards the fields below
 	queue      []Entry
@@ -64,9 +65,13 @@ func (w *work) run(ctx context.Context, sess login.Session) {
 		if !sleepUntil(ctx, wake) {
 			return
 		}
+		if !acquire(ctx, w.host) {
+			return
+		}
 		t0 := time.Now()
 		r := sess.Try(ctx, login.Credential{Username: e.Username, Password: e.Password})
 		last = time.Now()
+		<-w.host
 		if ctx.Err() != nil {
 			return
 		}

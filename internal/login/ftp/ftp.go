@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/textproto"
 	"strings"
+	"syscall"
 	"time"
 
 	"iotwatch/internal/login"
@@ -84,6 +85,20 @@ func (s *session) deadline(ctx context.Context) {
 
 // Try implements login.Session.
 func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
+	reused := s.conn != nil
+	r := s.tryOnce(ctx, c)
+	if reused && errors.Is(r.Err, errStale) {
+		// The server closed the idle connection between attempts (vsftpd
+		// does after max_login_fails): the credential was never judged.
+		r = s.tryOnce(ctx, c)
+	}
+	return r
+}
+
+// errStale marks a kept connection that died before answering USER.
+var errStale = errors.New("connection closed before USER was answered")
+
+func (s *session) tryOnce(ctx context.Context, c login.Credential) login.Result {
 	if s.conn == nil {
 		if r := s.connect(ctx); r.Status != "" {
 			return r
@@ -103,6 +118,9 @@ func (s *session) try(c login.Credential) login.Result {
 	anonymous := strings.EqualFold(c.Username, "anonymous") || strings.EqualFold(c.Username, "ftp")
 	code, msg, err := s.cmd("USER %s", c.Username)
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+			return login.Result{Status: model.StatusIOError, Err: fmt.Errorf("ftp %s: %w: %w", s.t.Addr, errStale, err)}
+		}
 		return s.ioFail(err)
 	}
 	switch code {
