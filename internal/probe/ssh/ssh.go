@@ -23,9 +23,9 @@ import (
 
 // Record is the SSH handshake data.
 type Record struct {
-	Banner        string   `json:"banner"`             // full identification line, e.g. SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3
-	ProtoVersion  string   `json:"proto_version"`      // "2.0", "1.99"
-	Software      string   `json:"software"`           // text after "SSH-2.0-" (what Recog matches)
+	Banner        string   `json:"banner"`        // full identification line, e.g. SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3
+	ProtoVersion  string   `json:"proto_version"` // "2.0", "1.99"
+	Software      string   `json:"software"`      // text after "SSH-2.0-" (what Recog matches)
 	PreBanner     string   `json:"pre_banner,omitempty"`
 	KexAlgorithms []string `json:"kex_algorithms,omitempty"`
 	HostKeyAlgs   []string `json:"host_key_algorithms,omitempty"`

@@ -48,7 +48,7 @@ type Record struct {
 
 // Fields implements probe.Record.
 func (r *Record) Fields() map[string]string {
-	return map[string]string{"telnet.banner": r.Banner, "telnet.prompt": r.LoginPrompt}
+	return map[string]string{"telnet.banner": r.Banner, "telnet.prompt": r.LoginPrompt, "telnet.negotiation": strings.Join(r.Negotiation, ", ")}
 }
 
 // Prober is the telnet prober.

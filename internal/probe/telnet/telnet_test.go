@@ -127,6 +127,7 @@ func TestProbeTelnetd(t *testing.T) {
 		t.Fatalf("status %v err %v", res.Status, res.Err)
 	}
 	rec := res.Data.(*Record)
+	t.Logf("negotiation %v banner %q", rec.Negotiation, rec.Banner)
 	if !strings.Contains(strings.ToLower(rec.LoginPrompt), "login") || len(rec.Negotiation) == 0 {
 		t.Errorf("record = %+v, want a login prompt and negotiation", rec)
 	}

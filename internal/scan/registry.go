@@ -1,0 +1,50 @@
+package scan
+
+import (
+	"fmt"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/coap"
+	"iotwatch/internal/probe/ftp"
+	"iotwatch/internal/probe/http"
+	"iotwatch/internal/probe/modbus"
+	"iotwatch/internal/probe/mqtt"
+	"iotwatch/internal/probe/rtsp"
+	"iotwatch/internal/probe/snmp"
+	"iotwatch/internal/probe/ssdp"
+	"iotwatch/internal/probe/ssh"
+	"iotwatch/internal/probe/telnet"
+)
+
+// probers returns the one explicit list of protocol handshakes, keyed by
+// protocol name. A duplicate name is a programming error.
+func probers(cfg *Config) map[string]probe.Prober {
+	list := []probe.Prober{
+		telnet.Prober{},
+		ssh.Prober{},
+		http.Prober{},
+		http.Prober{TLS: true},
+		ftp.Prober{},
+		mqtt.Prober{},
+		mqtt.Prober{TLS: true},
+		rtsp.Prober{},
+		snmp.Prober{Communities: cfg.Communities, ShowSecrets: cfg.ShowSecrets},
+		ssdp.Prober{},
+		coap.Prober{},
+		modbus.Prober{},
+	}
+	m := make(map[string]probe.Prober, len(list))
+	for _, p := range list {
+		if _, dup := m[p.Name()]; dup {
+			panic(fmt.Sprintf("scan: duplicate prober %q", p.Name()))
+		}
+		m[p.Name()] = p
+	}
+	return m
+}
+
+// udpProtocol reports whether proto runs over UDP.
+func udpProtocol(proto string) bool {
+	return proto == model.ProtoSNMP || proto == model.ProtoSSDP || proto == model.ProtoCoAP
+}
