@@ -50,25 +50,38 @@ func (c *Collector) Addr() netip.AddrPort { return c.conn.LocalAddr().(*net.UDPA
 // Stats returns the decoder's counters; call after Run returns.
 func (c *Collector) Stats() Stats { return c.dec.Stats }
 
-// Run reads until ctx is done, then closes the socket. sink receives records.
+// DrainQuiet is how long Run keeps reading after cancellation while
+// datagrams are still queued in the socket: everything the kernel accepted
+// before the signal is decoded.
+const DrainQuiet = 100 * time.Millisecond
+
+// Run reads until ctx is done, then drains datagrams already queued on the
+// socket, flushes sink and closes the socket.
 func (c *Collector) Run(ctx context.Context, sink interface {
 	flow.Sink
 	Flush()
 }) error {
 	stop := context.AfterFunc(ctx, func() {
-		// Unblock the read; the loop drains nothing further from the socket
-		// but everything already read is decoded.
-		_ = c.conn.SetReadDeadline(time.Now())
+		_ = c.conn.SetReadDeadline(time.Now()) // wake the blocked read
 	})
 	defer stop()
 	defer c.conn.Close()
+	defer sink.Flush()
 	buf := make([]byte, 65535)
 	lastFlush := time.Now()
+	draining := false
 	for {
-		// A periodic deadline lets a quiet collector flush its partial batch.
-		if ctx.Err() == nil {
+		switch {
+		case draining:
+			_ = c.conn.SetReadDeadline(time.Now().Add(DrainQuiet))
+		case ctx.Err() != nil:
+			draining = true
+			_ = c.conn.SetReadDeadline(time.Now().Add(DrainQuiet))
+		default:
+			// A periodic deadline lets a quiet collector flush its partial batch.
 			_ = c.conn.SetReadDeadline(time.Now().Add(time.Second))
 		}
+		readStart := time.Now()
 		n, from, err := c.conn.ReadFromUDPAddrPort(buf)
 		if n > 0 {
 			if _, derr := c.dec.Decode(buf[:n], from, time.Now(), sink); derr != nil {
@@ -77,20 +90,18 @@ func (c *Collector) Run(ctx context.Context, sink interface {
 		}
 		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if !errors.As(err, &ne) || !ne.Timeout() {
 				if ctx.Err() != nil {
-					sink.Flush()
 					return nil
 				}
-				sink.Flush()
-				lastFlush = time.Now()
-				continue
+				return fmt.Errorf("read udp: %w", err)
+			}
+			if draining && time.Since(readStart) >= DrainQuiet/2 {
+				return nil // quiet: nothing more queued
 			}
 			if ctx.Err() != nil {
-				sink.Flush()
-				return nil
+				draining = true
 			}
-			return fmt.Errorf("read udp: %w", err)
 		}
 		if time.Since(lastFlush) > time.Second {
 			sink.Flush()

@@ -218,7 +218,7 @@ func tsTime(ts float64) time.Time {
 // tsvHeader is the state of Zeek's #directives.
 type tsvHeader struct {
 	sep, setSep, unset, empty, path string
-	fields                           []string
+	fields                          []string
 }
 
 func (h *tsvHeader) directive(line string) error {

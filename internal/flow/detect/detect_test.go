@@ -1,0 +1,170 @@
+package detect
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/flow/flowtest"
+	"iotwatch/internal/flow/ingest/pcap"
+	"iotwatch/internal/flow/intel"
+)
+
+// run writes pkts to a pcap, reads it back through the pipeline and returns the alerts.
+func run(t *testing.T, pkts []flowtest.Packet, rules Rules, ind *intel.Set) []flow.Alert {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := flowtest.WritePCAP(&buf, pkts); err != nil {
+		t.Fatal(err)
+	}
+	eng := New(rules, ind)
+	p := flow.NewPipeline(flow.PipelineConfig{Observers: []flow.Observer{eng}})
+	if _, err := pcap.Read(context.Background(), &buf, p, pcap.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Alerts
+}
+
+func summary(as []flow.Alert) []string {
+	var out []string
+	for _, a := range as {
+		s := a.Detector + " " + a.Device.String()
+		if a.Inbound {
+			s += " inbound"
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func TestScenarios(t *testing.T) {
+	dev := flowtest.Addr("192.168.1.23")
+	c2 := flowtest.Addr("203.0.113.66")
+	victim := flowtest.Addr("198.51.100.10")
+	rng := rand.New(rand.NewPCG(7, 8))
+	bad := &intel.Set{}
+	bad.Add(intel.Indicator{Value: "evil.example", Label: "test C2"})
+	cases := []struct {
+		name string
+		pkts []flowtest.Packet
+		want []string
+	}{
+		{"normal traffic", flowtest.Normal(rng, dev), nil},
+		{"mirai telnet scan", append(flowtest.MiraiScan(rng, dev, 400, 2*time.Minute), flowtest.Normal(rng, dev)...), []string{"scanning 192.168.1.23"}},
+		{"slow scan below threshold", flowtest.MiraiScan(rng, dev, 30, 10*time.Minute), nil},
+		{"beacon 60s ±20% jitter", flowtest.Beacon(rng, dev, c2, 8443, time.Minute, 0.2, 30), []string{"c2-beaconing 192.168.1.23"}},
+		{"beacon 5m ±10% jitter", flowtest.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 15), []string{"c2-beaconing 192.168.1.23"}},
+		{"too few beats", flowtest.Beacon(rng, dev, c2, 443, time.Minute, 0.1, 6), nil},
+		{"ddos udp flood", flowtest.DDoS(dev, victim, 2000, 15*time.Second), []string{"ddos-participation 192.168.1.23"}},
+		{"ssh brute force by device", flowtest.SSHBruteForce(dev, victim, 22, 40, time.Minute), []string{"brute-force 192.168.1.23"}},
+		{"ssh brute force on device", flowtest.SSHBruteForce(victim, dev, 2222, 40, time.Minute), []string{"brute-force 198.51.100.10 inbound"}},
+		{"known-bad domain via dns", append([]flowtest.Packet{flowtest.DNSAnswerPacket(flowtest.Base, flowtest.Addr("192.168.1.1"), dev, "cnc.evil.example", c2)},
+			flowtest.Beacon(rng, dev, c2, 443, time.Minute, 0.2, 2)...), []string{"known-bad-peer 192.168.1.23"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			as := run(t, tc.pkts, DefaultRules(), bad)
+			got := summary(as)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("alerts = %q, want %q", got, tc.want)
+				for _, a := range as {
+					t.Logf("  %s %s: %s", a.Detector, a.Device, a.Reason)
+				}
+			}
+			for _, a := range as {
+				if a.Reason == "" || !strings.Contains(a.Reason, "threshold") && a.Detector != KnownBad {
+					t.Errorf("alert %s has reason %q, want one quoting its threshold", a.Detector, a.Reason)
+				}
+			}
+		})
+	}
+}
+
+// TestBeaconJitterRobust checks the periodicity test directly over jitter levels.
+func TestBeaconJitterRobust(t *testing.T) {
+	e := New(DefaultRules(), nil)
+	rng := rand.New(rand.NewPCG(9, 10))
+	series := func(period time.Duration, jitter float64, n int, missEvery int) *beaconState {
+		s := &beaconState{}
+		tt := int64(0)
+		for i := range n {
+			if missEvery == 0 || i%missEvery != 0 {
+				s.times = append(s.times, tt)
+			}
+			tt += int64(float64(period) * (1 + (rng.Float64()*2-1)*jitter))
+		}
+		return s
+	}
+	random := &beaconState{}
+	tt := int64(0)
+	for range 40 {
+		tt += int64(time.Duration(5+rng.IntN(600)) * time.Second)
+		random.times = append(random.times, tt)
+	}
+	cases := []struct {
+		name string
+		s    *beaconState
+		want bool
+	}{
+		{"exact", series(time.Minute, 0, 20, 0), true},
+		{"jitter 20%", series(time.Minute, 0.2, 40, 0), true},
+		{"jitter 20% with missed beats", series(30*time.Second, 0.2, 60, 5), true},
+		{"random times", random, false},
+		{"period below minimum", series(2*time.Second, 0.05, 40, 0), false},
+	}
+	for _, tc := range cases {
+		if got, reason := e.periodic(tc.s); got != tc.want {
+			t.Errorf("%s: periodic = %v (%s), want %v", tc.name, got, reason, tc.want)
+		}
+	}
+}
+
+func TestRulesOverride(t *testing.T) {
+	r, err := ParseRules(strings.NewReader("scan:\n  min_destinations: 5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Scan.MinDestinations != 5 || r.BruteForce.MinAttempts != DefaultRules().BruteForce.MinAttempts {
+		t.Errorf("override: scan %d bf %d", r.Scan.MinDestinations, r.BruteForce.MinAttempts)
+	}
+	for _, bad := range []string{"scan:\n  min_destinations: 0\n", "nope: 1\n", "scan:\n  window: -5m\n", "beacon:\n  jitter: 0.9\n"} {
+		if _, err := ParseRules(strings.NewReader(bad)); err == nil {
+			t.Errorf("ParseRules(%q) accepted bad rules", bad)
+		}
+	}
+}
+
+func BenchmarkObserve(b *testing.B) {
+	for _, devices := range []int{100, 10000} {
+		b.Run(fmt.Sprintf("devices=%d", devices), func(b *testing.B) {
+			recs := make([]flow.Record, 1<<16)
+			rng := rand.New(rand.NewPCG(1, 1))
+			for i := range recs {
+				recs[i] = flow.Record{Start: flowtest.Base.Add(time.Duration(i) * time.Millisecond),
+					Src: netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(devices) >> 8), byte(rng.IntN(devices))}),
+					Dst: netip.AddrFrom4([4]byte{93, 184, byte(rng.IntN(8)), byte(rng.IntN(256))}), SrcPort: uint16(rng.IntN(60000)), DstPort: 443,
+					Proto: flow.ProtoTCP, TCPFlags: 0x1b, Packets: 10, Bytes: 4000}
+			}
+			e := New(DefaultRules(), nil)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				r := &recs[i&(len(recs)-1)]
+				e.Observe(r, flow.Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Port: r.DstPort})
+				i++
+			}
+		})
+	}
+}
