@@ -163,8 +163,15 @@ func line(title string, labels []string, values []float64, max float64, pct bool
 		fmt.Fprintf(&b, `<circle class="dot" cx="%.1f" cy="%.1f" r="3"><title>%s: %s</title></circle>`,
 			xAt(i), yAt(v), html.EscapeString(labels[i]), fmtV(v))
 		if i%every == 0 {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" class="lbl">%s</text>`,
-				xAt(i), h-bottom+16, html.EscapeString(truncate(labels[i], 12)))
+			anchor := "middle"
+			switch {
+			case len(values) > 1 && i == 0:
+				anchor = "start"
+			case len(values) > 1 && i == len(values)-1:
+				anchor = "end"
+			}
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s" class="lbl">%s</text>`,
+				xAt(i), h-bottom+16, anchor, html.EscapeString(truncate(labels[i], 12)))
 		}
 	}
 	b.WriteString(`</svg>`)
