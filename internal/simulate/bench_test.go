@@ -9,24 +9,28 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // BenchmarkStart measures starting and stopping a fleet: ns/op is the
 // start-up (plan + bind + listen) plus Close; sockets/op and RSS-MB are
 // reported beside it.
 func BenchmarkStart(b *testing.B) {
-	var rl unix.Rlimit
-	unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
-	for _, n := range []int{1000, 5000, 10000} {
-		b.Run(fmt.Sprintf("devices=%d", n), func(b *testing.B) {
+	for _, bc := range []struct {
+		mode string
+		n    int
+	}{{"steering", 1000}, {"steering", 10000}, {"per-device", 1000}, {"per-device", 5000}} {
+		n := bc.n
+		b.Run(fmt.Sprintf("mode=%s/devices=%d", bc.mode, n), func(b *testing.B) {
 			b.ReportAllocs()
 			prefix := netip.MustParsePrefix("127.21.0.0/16")
 			var socks int
 			var rss float64
 			for b.Loop() {
-				f, err := Start(context.Background(), Options{Prefix: prefix, Devices: n, Seed: 1, Weak: 0.3, Empty: 0.05, Anonymous: 0.05, HighPorts: true})
+				f, err := Start(context.Background(), Options{Prefix: prefix, Devices: n, Seed: 1, Weak: 0.3, Empty: 0.05, Anonymous: 0.05, HighPorts: true, perDevice: bc.mode == "per-device"})
+				if err == nil && bc.mode == "steering" && f.steer == nil {
+					f.Close()
+					b.Skip("sk_lookup steering not available")
+				}
 				if err != nil {
 					b.Skipf("start %d devices: %v", n, err)
 				}

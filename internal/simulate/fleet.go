@@ -69,6 +69,9 @@ type deviceService struct {
 
 // banner returns the service banner with per-device placeholders filled in.
 func (s *deviceService) banner() string {
+	if !strings.Contains(s.sp.Banner, "{") {
+		return s.sp.Banner
+	}
 	return strings.NewReplacer("{serial}", s.dev.serial, "{FW}", s.dev.prof.Firmware).Replace(s.sp.Banner)
 }
 

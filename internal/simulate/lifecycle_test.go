@@ -171,3 +171,42 @@ func TestCloseAndCancel(t *testing.T) {
 		t.Error("still accepting after Close")
 	}
 }
+
+func TestOccupiedPortInsideFleet(t *testing.T) {
+	// A socket on a device that is not the first of its port must also be
+	// reported, in both modes.
+	for _, perDevice := range []bool{false, true} {
+		prefix := testPrefix()
+		ps, _ := BuiltinProfiles()
+		devs, err := planFleet(Options{Prefix: prefix, Devices: 20, Seed: 1, HighPorts: true}, ps, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := devs[len(devs)-1]
+		s := last.services[0]
+		network := "tcp"
+		if udpProtocols[s.sp.Protocol] {
+			network = "udp"
+		}
+		addr := addrOf(s)
+		var closer interface{ Close() error }
+		if network == "tcp" {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				t.Skip(err)
+			}
+			closer = l
+		} else {
+			l, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				t.Skip(err)
+			}
+			closer = l
+		}
+		_, err = Start(context.Background(), Options{Prefix: prefix, Devices: 20, Seed: 1, HighPorts: true, perDevice: perDevice})
+		closer.Close()
+		if !errors.Is(err, ErrAddrInUse) || !strings.Contains(err.Error(), addr) {
+			t.Errorf("perDevice=%v: err = %v, want ErrAddrInUse naming %s", perDevice, err, addr)
+		}
+	}
+}

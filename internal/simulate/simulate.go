@@ -281,6 +281,9 @@ func (f *Fleet) register(s sock) error {
 // bindShared opens one socket per (transport, port), bound to the first
 // device serving it, and steers every device's address to it with sk_lookup.
 func (f *Fleet) bindShared() error {
+	if err := checkConflicts(f.devices); err != nil {
+		return err
+	}
 	type group struct {
 		udp  bool
 		port uint16

@@ -79,6 +79,26 @@ func bpfMapUpdate(fd int, key, value []byte) error {
 	return err
 }
 
+// bpfMapUpdateBatch stores n keys and values with BPF_MAP_UPDATE_BATCH.
+func bpfMapUpdateBatch(fd int, keys, values []byte, n int) error {
+	if n == 0 {
+		return nil
+	}
+	const cmdUpdateBatch = 26
+	var attr [56]byte
+	binary.LittleEndian.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&keys[0]))))
+	binary.LittleEndian.PutUint64(attr[24:], uint64(uintptr(unsafe.Pointer(&values[0]))))
+	binary.LittleEndian.PutUint32(attr[32:], uint32(n))
+	binary.LittleEndian.PutUint32(attr[36:], uint32(fd))
+	_, err := bpfCall(cmdUpdateBatch, unsafe.Pointer(&attr[0]), uintptr(len(attr)))
+	runtime.KeepAlive(keys)
+	runtime.KeepAlive(values)
+	if err == nil && binary.LittleEndian.Uint32(attr[32:]) != uint32(n) {
+		return fmt.Errorf("batch update stored %d of %d", binary.LittleEndian.Uint32(attr[32:]), n)
+	}
+	return err
+}
+
 // bpfInsn encodes one eBPF instruction.
 func bpfInsn(code, dst, src uint8, off int16, imm int32) []byte {
 	b := make([]byte, 8)
@@ -219,11 +239,19 @@ func newSteering(sockFDs []int, entries []steerEntry) (_ *steering, err error) {
 			return nil, fmt.Errorf("add socket %d to sockmap: %w", i, err)
 		}
 	}
+	keys := make([]byte, 0, 8*len(entries))
+	vals := make([]byte, 0, 4*len(entries))
 	for _, e := range entries {
 		k := steerKey(e.ip, e.port, e.proto)
-		v := binary.LittleEndian.AppendUint32(nil, e.sock)
-		if err := bpfMapUpdate(st.hashFD, k[:], v); err != nil {
-			return nil, fmt.Errorf("add service to map: %w", err)
+		keys = append(keys, k[:]...)
+		vals = binary.LittleEndian.AppendUint32(vals, e.sock)
+	}
+	if err := bpfMapUpdateBatch(st.hashFD, keys, vals, len(entries)); err != nil {
+		// Kernels before 5.6 lack batch updates: one element at a time.
+		for i := range entries {
+			if err := bpfMapUpdate(st.hashFD, keys[8*i:8*i+8], vals[4*i:4*i+4]); err != nil {
+				return nil, fmt.Errorf("add service to map: %w", err)
+			}
 		}
 	}
 	if st.progFD, err = bpfProgLoad(skLookupProgram(st.hashFD, st.sockFD)); err != nil {

@@ -1,0 +1,94 @@
+package simulate
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// boundEndpoint is a local address and port some socket in this network
+// namespace holds (listening TCP or bound UDP).
+type boundEndpoint struct {
+	addr netip.Addr // unspecified for wildcard binds
+	port uint16
+}
+
+// boundSockets reads /proc/net/{tcp,udp} for the sockets that would make a
+// per-device bind fail: listening TCP sockets and unconnected UDP sockets.
+func boundSockets() (tcp, udp map[boundEndpoint]bool, err error) {
+	tcp, err = readProcNet("/proc/net/tcp", "0A") // TCP_LISTEN
+	if err != nil {
+		return nil, nil, err
+	}
+	udp, err = readProcNet("/proc/net/udp", "07") // TCP_CLOSE: unconnected UDP
+	return tcp, udp, err
+}
+
+func readProcNet(path, state string) (map[boundEndpoint]bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[boundEndpoint]bool{}
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 4 || fs[3] != state {
+			continue
+		}
+		ep, ok := parseProcAddr(fs[1])
+		if ok {
+			out[ep] = true
+		}
+	}
+	return out, sc.Err()
+}
+
+// parseProcAddr parses "0100007F:1F90" (IPv4 in host byte order, port in hex).
+func parseProcAddr(s string) (boundEndpoint, bool) {
+	ipHex, portHex, ok := strings.Cut(s, ":")
+	if !ok || len(ipHex) != 8 {
+		return boundEndpoint{}, false
+	}
+	b, err := hex.DecodeString(ipHex)
+	if err != nil {
+		return boundEndpoint{}, false
+	}
+	port, err := strconv.ParseUint(portHex, 16, 16)
+	if err != nil {
+		return boundEndpoint{}, false
+	}
+	var a [4]byte
+	binary.LittleEndian.PutUint32(a[:], binary.BigEndian.Uint32(b))
+	return boundEndpoint{addr: netip.AddrFrom4(a), port: uint16(port)}, true
+}
+
+// checkConflicts reports the first device service whose address and port
+// is already held by another socket (or a wildcard bind on that port), so
+// that steering never silently takes over someone else's endpoint.
+func checkConflicts(devs []*device) error {
+	tcp, udp, err := boundSockets()
+	if err != nil {
+		return nil // best effort: without /proc the binds still catch the anchors
+	}
+	any4 := netip.IPv4Unspecified()
+	for _, d := range devs {
+		for _, s := range d.services {
+			m, proto := tcp, "tcp"
+			if udpProtocols[s.sp.Protocol] {
+				m, proto = udp, "udp"
+			}
+			if m[boundEndpoint{d.addr, s.port}] || m[boundEndpoint{any4, s.port}] {
+				return fmt.Errorf("bind %s:%d/%s: %w", d.addr, s.port, proto, ErrAddrInUse)
+			}
+		}
+	}
+	return nil
+}
