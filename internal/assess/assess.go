@@ -279,7 +279,7 @@ func assessOne(ev *Evidence, s Subject, d *declare.Declaration, bls []Baseline, 
 		for _, l := range opts.EntityLists {
 			v.screened = append(v.screened, l.Name)
 		}
-		sr.EntityHits = affiliation.Screen(screenSubjects(v), opts.EntityLists, opts.Screen)
+		sr.EntityHits = dedupeHits(affiliation.Screen(screenSubjects(v), opts.EntityLists, opts.Screen))
 		for _, h := range sr.EntityHits {
 			v.hits = append(v.hits, hitRef{h})
 		}
@@ -418,5 +418,22 @@ func screenSubjects(v *view) []affiliation.Subject {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Role < out[j].Role })
+	return out
+}
+
+// dedupeHits keeps the best hit per role and listed entity (a vendor seen by
+// the scan and the declared manufacturer often name the same company).
+// Hits arrive best first.
+func dedupeHits(hs []affiliation.Hit) []affiliation.Hit {
+	type key struct{ role, source, name string }
+	seen := map[key]bool{}
+	var out []affiliation.Hit
+	for _, h := range hs {
+		k := key{h.Subject.Role, h.Entry.Source, h.Entry.Name}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, h)
+		}
+	}
 	return out
 }
