@@ -198,7 +198,7 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 	stats := Stats{ByStatus: map[model.Status]int64{}, Seed: cfg.Seed}
 	sp, err := Space(ctx, &cfg)
 	if err != nil {
-		return stats, err
+		return stats, fmt.Errorf("%w: %w", ErrBadTargets, err)
 	}
 	walk, err := target.NewWalk(sp.Len(), cfg.Seed, cfg.Shard, cfg.Shards)
 	if err != nil {
@@ -325,6 +325,9 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 }
 
 var errFinished = errors.New("scan finished")
+
+// ErrBadTargets wraps errors in the targets, ports or lists of a Config.
+var ErrBadTargets = errors.New("bad targets")
 
 type scanner struct {
 	cfg     *Config

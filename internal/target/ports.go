@@ -39,7 +39,9 @@ var wellKnown = map[Port]string{
 	{Number: 443, Transport: "tcp"}: "https", {Number: 8443, Transport: "tcp"}: "https",
 	{Number: 1883, Transport: "tcp"}: "mqtt", {Number: 8883, Transport: "tcp"}: "mqtts",
 	{Number: 554, Transport: "tcp"}: "rtsp", {Number: 8554, Transport: "tcp"}: "rtsp",
-	{Number: 502, Transport: "tcp"}: "modbus",
+	{Number: 502, Transport: "tcp"}: "modbus", {Number: 5020, Transport: "tcp"}: "modbus",
+	{Number: 2222, Transport: "tcp"}: "ssh", {Number: 2121, Transport: "tcp"}: "ftp",
+	{Number: 1161, Transport: "udp"}: "snmp",
 	{Number: 161, Transport: "udp"}: "snmp", {Number: 1900, Transport: "udp"}: "ssdp",
 	{Number: 5683, Transport: "udp"}: "coap",
 }
@@ -53,10 +55,10 @@ func ProtocolFor(p Port) string {
 	return wellKnown[Port{Number: p.Number, Transport: p.Transport}]
 }
 
-// DefaultPorts returns the built-in IoT port list: telnet 23/2323, ssh 22,
-// http 80/81/8080/8081/8000/8888/5000/49152/7547, https 443/8443, ftp 21,
-// mqtt 1883/8883, rtsp 554/8554, modbus 502, onvif 8899, snmp 161/udp,
-// ssdp 1900/udp, coap 5683/udp.
+// DefaultPorts returns the built-in IoT port list: telnet 23/2323, ssh
+// 22/2222, http 80/81/8080/8081/8000/8888/5000/49152/7547, https 443/8443,
+// ftp 21/2121, mqtt 1883/8883, rtsp 554/8554, modbus 502/5020, onvif 8899,
+// snmp 161/1161 udp, ssdp 1900/udp, coap 5683/udp.
 func DefaultPorts() []Port {
 	var out []Port
 	for p := range wellKnown {

@@ -263,7 +263,9 @@ func addAddr(a netip.Addr, n uint64) netip.Addr {
 	return netip.AddrFrom16(o)
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 func be64(b []byte) uint64 {
 	return uint64(be32(b[:4]))<<32 | uint64(be32(b[4:]))
 }

@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"iotwatch/internal/fingerprint"
+	"iotwatch/internal/model"
+	"iotwatch/internal/scan"
+	"iotwatch/internal/store"
+	"iotwatch/internal/target"
+)
+
+type scanFlags struct {
+	ports, shard, format, out, fingerprints, communities string
+	rate, concurrency                                    int
+	timeout                                              time.Duration
+	blocklist, allowlist                                 []string
+	resume, showSecrets, discovery, noStore, noBlocklist bool
+	seed                                                 uint64
+}
+
+func newScanCmd(g *globals) *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan TARGET...",
+		Short: "Discover IoT services, speak their protocols and fingerprint them",
+		Long: `Scan targets for IoT services and identify vendor, product, version, device type and CPE.
+
+TARGET is an IPv4/IPv6 address, CIDR, range (a.b.c.d-e), host name, @file or - (stdin);
+files and stdin also accept zmap ("ip" or "ip,port") and masscan -oL lines.
+--ports takes N, N-M, N/udp or N/PROTOCOL items (e.g. 22,80,161/udp,18830/mqtt);
+without it a built-in IoT port list is scanned. The (address, port) space is walked in a
+random order (zmap's cyclic group); --shard I/N (0 <= I < N, same --seed on every machine)
+splits it disjointly; --resume continues the newest interrupted scan from its checkpoint.
+Results are stored as a run; --json (or --format jsonl) prints one JSON object per service,
+--format csv|table|nmap-xml other shapes. Found SNMP communities are redacted unless --show-secrets.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !f.resume {
+				return usageError{errors.New("scan: at least one TARGET (or --resume)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, g, &f, args) },
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.ports, "ports", "p", "", "ports to scan (default: built-in IoT list)")
+	fl.IntVar(&f.rate, "rate", 0, "new probes per second over the whole scan (0: unlimited)")
+	fl.IntVar(&f.concurrency, "concurrency", 1000, "simultaneous probes")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "per-probe handshake timeout")
+	fl.StringSliceVar(&f.blocklist, "blocklist", nil, "extra blocklist file(s) in zmap format")
+	fl.StringSliceVar(&f.allowlist, "allowlist", nil, "allowlist file(s) in zmap format: scan only these")
+	fl.BoolVar(&f.noBlocklist, "no-default-blocklist", false, "do not apply the built-in never-valid blocklist")
+	fl.StringVar(&f.shard, "shard", "", "I/N: scan shard I (0-based) of N")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the random order (0: random; shards must share one)")
+	fl.BoolVar(&f.resume, "resume", false, "continue the newest interrupted scan from its checkpoint")
+	fl.StringVar(&f.format, "format", "", "output: table, jsonl, csv or nmap-xml (default table; jsonl with --json)")
+	fl.StringVarP(&f.out, "out", "o", "", "write the output to FILE instead of stdout")
+	fl.StringVar(&f.fingerprints, "fingerprints", "", "load Recog XML fingerprints from DIR instead of the embedded set")
+	fl.StringVar(&f.communities, "communities", "public", "SNMP communities to try, comma-separated")
+	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print found secrets (SNMP communities) unredacted")
+	fl.BoolVar(&f.discovery, "discovery-only", false, "connect scan only: report open ports, no handshakes")
+	fl.BoolVar(&f.noStore, "no-store", false, "do not record the scan in the database")
+	return cmd
+}
+
+func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	format := f.format
+	if format == "" {
+		format = "table"
+		if g.json {
+			format = "jsonl"
+		}
+	}
+	switch format {
+	case "table", "jsonl", "csv", "nmap-xml":
+	default:
+		return usageError{fmt.Errorf("--format %q: want table, jsonl, csv or nmap-xml", format)}
+	}
+	cfg := scan.Config{
+		Targets: args, Blocklist: f.blocklist, Allowlist: f.allowlist, NoDefaultBlocklist: f.noBlocklist,
+		Concurrency: f.concurrency, Rate: f.rate, Timeout: f.timeout, Seed: f.seed,
+		DiscoveryOnly: f.discovery, ShowSecrets: f.showSecrets, Logger: g.log, Stdin: cmd.InOrStdin(),
+	}
+	if f.communities != "" {
+		cfg.Communities = strings.Split(f.communities, ",")
+	}
+	if f.ports != "" {
+		ports, err := target.ParsePorts(f.ports)
+		if err != nil {
+			return usageError{fmt.Errorf("--ports: %w", err)}
+		}
+		cfg.Ports = ports
+	}
+	if f.shard != "" {
+		i, n, err := target.ParseShard(f.shard)
+		if err != nil {
+			return usageError{fmt.Errorf("--shard: %w", err)}
+		}
+		cfg.Shard, cfg.Shards = i, n
+	}
+	if f.rate < 0 || f.concurrency < 0 || f.timeout < 0 {
+		return usageError{errors.New("--rate, --concurrency and --timeout must not be negative")}
+	}
+	if !f.discovery {
+		eng, err := fingerprint.New(fingerprint.Options{RecogDir: f.fingerprints, Logger: g.log})
+		if err != nil {
+			return err
+		}
+		if f.fingerprints != "" { // fail early on a bad directory
+			if _, _, err := eng.Recog(); err != nil {
+				return usageError{fmt.Errorf("--fingerprints: %w", err)}
+			}
+		}
+		cfg.Engine = eng
+	}
+
+	var st *store.Store
+	if !f.noStore || f.resume {
+		var err error
+		if st, err = g.openStore(ctx); err != nil {
+			return err
+		}
+		defer st.Close()
+	}
+	res := scan.Resumable{Targets: args, Ports: f.ports, Blocklist: f.blocklist, Allowlist: f.allowlist}
+	if f.resume {
+		prev, err := scan.LatestCheckpoint(ctx, st)
+		if err != nil {
+			return err
+		}
+		if len(args) > 0 && strings.Join(args, " ") != strings.Join(prev.Targets, " ") {
+			return usageError{fmt.Errorf("--resume: targets differ from the interrupted scan's (%v)", prev.Targets)}
+		}
+		res = prev
+		cfg.Targets, cfg.Blocklist, cfg.Allowlist = prev.Targets, prev.Blocklist, prev.Allowlist
+		cfg.Ports = nil
+		if prev.Ports != "" {
+			if cfg.Ports, err = target.ParsePorts(prev.Ports); err != nil {
+				return err
+			}
+		}
+		cp := prev.Checkpoint
+		cfg.Seed, cfg.Shard, cfg.Shards, cfg.Start = cp.Seed, cp.Shard, cp.Shards, cp.Position
+		g.log.Info("resuming scan", "run", prev.RunID, "position", cp.Position, "of", cp.Steps)
+	}
+
+	run := &model.Run{Kind: "scan", Targets: cfg.Targets, Stages: []string{"discovery", "handshake", "fingerprint"}}
+	if st != nil && !f.noStore {
+		if err := st.StartRun(ctx, run); err != nil {
+			return err
+		}
+		res.RunID = run.ID
+	}
+
+	w, closeOut, err := scanOutput(g, f.out)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+
+	var (
+		mu       sync.Mutex
+		all      []model.Service
+		batch    []model.Service
+		enc      = json.NewEncoder(w)
+		bar      *progressbar.ProgressBar
+		started  = time.Now()
+		saveErrs error
+	)
+	flush := func() error {
+		if st == nil || f.noStore || len(batch) == 0 {
+			batch = batch[:0]
+			return nil
+		}
+		err := st.SaveServices(context.WithoutCancel(ctx), run.ID, batch)
+		batch = batch[:0]
+		return err
+	}
+	if isTerminal(g.errOut) {
+		bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(g.errOut), progressbar.OptionSetDescription("scan"),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("probes"),
+			progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionClearOnFinish())
+		cfg.Progress = func(p scan.Progress) {
+			bar.ChangeMax64(int64(max(p.Total, p.Done)))
+			_ = bar.Set64(int64(p.Done))
+			bar.Describe(fmt.Sprintf("scan: %d open", p.Open))
+		}
+	}
+	if st != nil && !f.noStore {
+		cfg.Checkpoint = func(cp scan.Checkpoint) {
+			r := res
+			r.RunID, r.Checkpoint = run.ID, cp
+			if err := scan.SaveCheckpoint(context.WithoutCancel(ctx), st, r); err != nil {
+				g.log.Warn("checkpoint not saved", "err", err)
+			}
+		}
+	}
+	stats, scanErr := scan.Run(ctx, cfg, func(s model.Service) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if format == "jsonl" {
+			if err := enc.Encode(s); err != nil {
+				return err
+			}
+		} else {
+			all = append(all, s)
+		}
+		batch = append(batch, s)
+		if len(batch) >= 500 {
+			return flush()
+		}
+		return nil
+	})
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	saveErrs = flush()
+	switch format {
+	case "table":
+		err = scan.WriteTable(w, all)
+	case "csv":
+		err = scan.WriteCSV(w, all)
+	case "nmap-xml":
+		err = scan.WriteNmapXML(w, all, "iotwatch scan "+strings.Join(os.Args[min(len(os.Args), 2):], " "), started, time.Now())
+	}
+	if err == nil {
+		err = saveErrs
+	}
+	if st != nil && !f.noStore {
+		run.Counts = map[string]int64{"items": int64(stats.Items), "open": stats.Open, "services": stats.Emitted}
+		for k, v := range stats.ByStatus {
+			run.Counts[string(k)] = v
+		}
+		switch {
+		case scanErr == nil && err == nil:
+			run.Status = model.RunComplete
+		case errors.Is(scanErr, context.Canceled):
+			run.Status, run.Error = model.RunInterrupted, "interrupted at position "+fmt.Sprint(stats.Position)
+		default:
+			run.Status, run.Error = model.RunFailed, errors.Join(scanErr, err).Error()
+		}
+		if ferr := st.FinishRun(context.WithoutCancel(ctx), run); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
+	fmt.Fprintf(g.errOut, "scanned %d endpoints in %v: %d open, %d services", stats.Items, stats.Elapsed.Round(time.Millisecond), stats.Open, stats.Emitted)
+	if run.ID != 0 {
+		fmt.Fprintf(g.errOut, " (run %d, %s)", run.ID, run.Status)
+	}
+	fmt.Fprintln(g.errOut)
+	if errors.Is(scanErr, scan.ErrBadTargets) {
+		return usageError{scanErr}
+	}
+	return errors.Join(scanErr, err)
+}
+
+// scanOutput opens --out or returns stdout.
+func scanOutput(g *globals, path string) (io.Writer, func(), error) {
+	if path == "" || path == "-" {
+		return g.out, func() {}, nil
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--out: %w", err)
+	}
+	return fh, func() { fh.Close() }, nil
+}

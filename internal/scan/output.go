@@ -1,0 +1,232 @@
+package scan
+
+import (
+	"cmp"
+	"encoding/csv"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"iotwatch/internal/model"
+)
+
+// The JSON Lines schema is model.Service's JSON encoding, one object per
+// line: ip, port, transport, protocol, status, banner, data (the protocol's
+// record: probe/<proto>.Record), fingerprint {vendor, product, version,
+// device_type, cpe, confidence, rule}, error, time.
+
+// WriteTable writes services as an aligned table.
+func WriteTable(w io.Writer, svcs []model.Service) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IP\tPORT\tPROTOCOL\tSTATUS\tVENDOR\tPRODUCT\tVERSION\tDEVICE\tCPE")
+	for _, s := range sorted(svcs) {
+		fp := s.Fingerprint
+		if fp == nil {
+			fp = &model.Fingerprint{}
+		}
+		fmt.Fprintf(tw, "%s\t%d/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.IP, s.Port, s.Transport, dash(s.Protocol), s.Status,
+			dash(fp.Vendor), dash(fp.Product), dash(fp.Version), dash(fp.DeviceType), dash(fp.CPE))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sorted(svcs []model.Service) []model.Service {
+	out := slices.Clone(svcs)
+	slices.SortFunc(out, func(a, b model.Service) int {
+		if c := a.IP.Compare(b.IP); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Transport, b.Transport); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Port, b.Port)
+	})
+	return out
+}
+
+// WriteCSV writes services as CSV with a header row.
+func WriteCSV(w io.Writer, svcs []model.Service) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"ip", "port", "transport", "protocol", "status", "vendor", "product", "version", "device_type", "cpe", "confidence", "rule", "banner"})
+	for _, s := range sorted(svcs) {
+		fp := s.Fingerprint
+		if fp == nil {
+			fp = &model.Fingerprint{}
+		}
+		conf := ""
+		if fp.Confidence > 0 {
+			conf = strconv.FormatFloat(fp.Confidence, 'f', 2, 64)
+		}
+		_ = cw.Write([]string{s.IP.String(), strconv.Itoa(int(s.Port)), s.Transport, s.Protocol, string(s.Status),
+			fp.Vendor, fp.Product, fp.Version, fp.DeviceType, fp.CPE, conf, fp.Rule, s.Banner})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// nmap XML (-oX) shapes, the subset importers (Metasploit db_import,
+// DefectDojo, Faraday) read.
+type nmapRun struct {
+	XMLName  xml.Name   `xml:"nmaprun"`
+	Scanner  string     `xml:"scanner,attr"`
+	Args     string     `xml:"args,attr"`
+	Start    int64      `xml:"start,attr"`
+	StartStr string     `xml:"startstr,attr"`
+	Version  string     `xml:"version,attr"`
+	XMLOut   string     `xml:"xmloutputversion,attr"`
+	Hosts    []nmapHost `xml:"host"`
+	Finished struct {
+		Time    int64  `xml:"time,attr"`
+		TimeStr string `xml:"timestr,attr"`
+		Elapsed string `xml:"elapsed,attr"`
+		Exit    string `xml:"exit,attr"`
+	} `xml:"runstats>finished"`
+	HostsStat struct {
+		Up    int `xml:"up,attr"`
+		Down  int `xml:"down,attr"`
+		Total int `xml:"total,attr"`
+	} `xml:"runstats>hosts"`
+}
+
+type nmapHost struct {
+	Status struct {
+		State  string `xml:"state,attr"`
+		Reason string `xml:"reason,attr"`
+	} `xml:"status"`
+	Address []nmapAddr `xml:"address"`
+	Names   []nmapName `xml:"hostnames>hostname,omitempty"`
+	Ports   []nmapPort `xml:"ports>port"`
+}
+
+type nmapAddr struct {
+	Addr     string `xml:"addr,attr"`
+	AddrType string `xml:"addrtype,attr"`
+}
+
+type nmapName struct {
+	Name string `xml:"name,attr"`
+	Type string `xml:"type,attr"`
+}
+
+type nmapPort struct {
+	Protocol string `xml:"protocol,attr"`
+	PortID   int    `xml:"portid,attr"`
+	State    struct {
+		State  string `xml:"state,attr"`
+		Reason string `xml:"reason,attr"`
+	} `xml:"state"`
+	Service nmapService `xml:"service"`
+}
+
+type nmapService struct {
+	Name       string   `xml:"name,attr"`
+	Product    string   `xml:"product,attr,omitempty"`
+	Version    string   `xml:"version,attr,omitempty"`
+	ExtraInfo  string   `xml:"extrainfo,attr,omitempty"`
+	DeviceType string   `xml:"devicetype,attr,omitempty"`
+	Method     string   `xml:"method,attr"`
+	Conf       int      `xml:"conf,attr"`
+	CPE        []string `xml:"cpe,omitempty"`
+}
+
+// nmapServiceName maps our protocol names to nmap's service names.
+var nmapServiceName = map[string]string{
+	model.ProtoHTTPS: "https", model.ProtoMQTT: "mqtt", model.ProtoMQTTS: "mqtt", model.ProtoSSDP: "upnp",
+	model.ProtoModbus: "modbus", model.ProtoCoAP: "coap",
+}
+
+// WriteNmapXML writes services as nmap XML. args is recorded as the command line.
+func WriteNmapXML(w io.Writer, svcs []model.Service, args string, start, end time.Time) error {
+	run := nmapRun{Scanner: "iotwatch", Args: args, Start: start.Unix(), StartStr: start.Format(time.ANSIC), Version: "7.93", XMLOut: "1.05"}
+	byHost := map[string]*nmapHost{}
+	var order []string
+	for _, s := range sorted(svcs) {
+		if s.Status == model.StatusRefused || s.Status == model.StatusTimeout && s.Protocol == "" {
+			continue
+		}
+		k := s.IP.String()
+		h, ok := byHost[k]
+		if !ok {
+			h = &nmapHost{}
+			h.Status.State, h.Status.Reason = "up", "conn-refused"
+			typ := "ipv4"
+			if s.IP.Is6() {
+				typ = "ipv6"
+			}
+			h.Address = []nmapAddr{{Addr: k, AddrType: typ}}
+			byHost[k] = h
+			order = append(order, k)
+		}
+		p := nmapPort{Protocol: s.Transport, PortID: int(s.Port)}
+		p.State.State, p.State.Reason = "open", "syn-ack"
+		if s.Transport == model.UDP {
+			p.State.Reason = "udp-response"
+		}
+		name := nmapServiceName[s.Protocol]
+		if name == "" {
+			name = cmp.Or(s.Protocol, "unknown")
+		}
+		p.Service = nmapService{Name: name, Method: "probed", Conf: 10}
+		if fp := s.Fingerprint; fp != nil {
+			p.Service.Product = strings.TrimSpace(fp.Vendor + " " + fp.Product)
+			if strings.HasPrefix(fp.Product, fp.Vendor) {
+				p.Service.Product = fp.Product
+			}
+			p.Service.Version, p.Service.DeviceType = fp.Version, fp.DeviceType
+			if fp.CPE != "" {
+				p.Service.CPE = []string{CPE22(fp.CPE)}
+			}
+		}
+		h.Ports = append(h.Ports, p)
+	}
+	for _, k := range order {
+		run.Hosts = append(run.Hosts, *byHost[k])
+	}
+	run.HostsStat.Up, run.HostsStat.Total = len(order), len(order)
+	run.Finished.Time, run.Finished.TimeStr = end.Unix(), end.Format(time.ANSIC)
+	run.Finished.Elapsed, run.Finished.Exit = strconv.FormatFloat(end.Sub(start).Seconds(), 'f', 2, 64), "success"
+	if _, err := io.WriteString(w, xml.Header+"<!DOCTYPE nmaprun>\n"); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(run); err != nil {
+		return fmt.Errorf("nmap xml: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// CPE22 turns a CPE 2.3 formatted string into the CPE 2.2 URI nmap prints
+// ("cpe:/a:openbsd:openssh:9.2p1" style, trailing wildcards dropped).
+func CPE22(c string) string {
+	if !strings.HasPrefix(c, "cpe:2.3:") {
+		return c
+	}
+	parts := strings.Split(strings.TrimPrefix(c, "cpe:2.3:"), ":")
+	if len(parts) > 7 {
+		parts = parts[:7]
+	}
+	for len(parts) > 0 && parts[len(parts)-1] == "*" {
+		parts = parts[:len(parts)-1]
+	}
+	for i, p := range parts {
+		if p == "*" {
+			parts[i] = ""
+		}
+		parts[i] = strings.ReplaceAll(parts[i], `\`, "")
+	}
+	return "cpe:/" + strings.Join(parts, ":")
+}
