@@ -1,0 +1,254 @@
+// Package demo runs the whole iotwatch pipeline on a simulated fleet it
+// starts itself: simulate → scan (discovery, banners, fingerprints) → audit →
+// vulnerability match → assessment → report. It only ever targets the
+// addresses of the fleet it started.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"iotwatch/internal/audit"
+	"iotwatch/internal/model"
+	"iotwatch/internal/scan"
+	"iotwatch/internal/simulate"
+	"iotwatch/internal/store"
+	"iotwatch/internal/vuln"
+)
+
+// Options configure a demo run.
+type Options struct {
+	Devices   int
+	Seed      int64
+	Prefix    netip.Prefix
+	Weak      float64 // share of devices with a default/weak credential
+	Empty     float64 // share with an empty password
+	Anonymous float64 // share with anonymous access
+	OutDir    string
+	HighPorts bool
+	Logger    *slog.Logger
+}
+
+// Summary holds the headline numbers of a demo run.
+type Summary struct {
+	RunID                  int64                    `json:"run_id"`
+	Devices                int                      `json:"devices"`
+	Services               int                      `json:"services"`
+	DevicesWithWeak        int                      `json:"devices_with_weak_credentials"`
+	WeakShare              float64                  `json:"weak_password_share"`
+	TruthDevices           int                      `json:"truth_devices"`
+	TruthWeakShare         float64                  `json:"truth_weak_password_share"`
+	Fingerprinted          int                      `json:"fingerprinted_services"`
+	VulnMatches            int                      `json:"vulnerability_matches"`
+	KEVMatches             int                      `json:"kev_matches"`
+	DevicesWithVulns       int                      `json:"devices_with_vulnerabilities"`
+	Stages                 []string                 `json:"stages"`
+	Skipped                []string                 `json:"skipped,omitempty"`
+	Duration               time.Duration            `json:"duration_ns"`
+	ReportHTML, ReportJSON string                   `json:"-"`
+	TruthFile              string                   `json:"-"`
+	StageTimes             map[string]time.Duration `json:"stage_times_ns"`
+}
+
+const batchSize = 512
+
+// Run starts the fleet, runs every stage against it, stores the results as
+// one run and writes report.html, report.json and truth.json into OutDir.
+func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("demo output directory: %w", err)
+	}
+	start := time.Now()
+	sum := &Summary{StageTimes: map[string]time.Duration{}}
+	stage := func(name string, t0 time.Time) {
+		sum.Stages = append(sum.Stages, name)
+		sum.StageTimes[name] = time.Since(t0)
+		log.Info("stage done", "stage", name, "took", time.Since(t0).Round(time.Millisecond))
+	}
+
+	t0 := time.Now()
+	fleet, err := simulate.Start(ctx, simulate.Options{
+		Prefix: opts.Prefix, Devices: opts.Devices, Seed: opts.Seed,
+		Weak: opts.Weak, Empty: opts.Empty, Anonymous: opts.Anonymous,
+		HighPorts: opts.HighPorts, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start simulated fleet: %w", err)
+	}
+	defer fleet.Close()
+	truth := fleet.Truth()
+	sum.TruthFile = filepath.Join(opts.OutDir, "truth.json")
+	if err := simulate.WriteTruth(sum.TruthFile, truth); err != nil {
+		return nil, err
+	}
+	sum.TruthDevices = truth.Summary.Devices
+	sum.TruthWeakShare = truth.Summary.WeakPasswordShare
+	stage("simulate", t0)
+
+	addrs := fleet.Addrs()
+	targets := make([]string, len(addrs))
+	inFleet := make(map[netip.Addr]bool, len(addrs))
+	for i, a := range addrs {
+		targets[i] = a.String()
+		inFleet[a] = true
+	}
+	run := &model.Run{Kind: "demo", Targets: []string{fmt.Sprintf("%s (%d simulated devices)", opts.Prefix, len(addrs))}}
+	if err := st.StartRun(ctx, run); err != nil {
+		return nil, err
+	}
+	sum.RunID = run.ID
+	finish := func(err error) error {
+		run.Stages = sum.Stages
+		run.Counts = map[string]int64{
+			"devices": int64(sum.Devices), "services": int64(sum.Services),
+			"weak_devices": int64(sum.DevicesWithWeak), "vuln_matches": int64(sum.VulnMatches),
+		}
+		switch {
+		case err == nil:
+			run.Status = model.RunComplete
+		case errors.Is(err, context.Canceled):
+			run.Status, run.Error = model.RunInterrupted, err.Error()
+		default:
+			run.Status, run.Error = model.RunFailed, err.Error()
+		}
+		if ferr := st.FinishRun(ctx, run); ferr != nil && err == nil {
+			return ferr
+		}
+		return err
+	}
+
+	// Discovery, banners and fingerprints.
+	t0 = time.Now()
+	var services []model.Service
+	var batch []model.Service
+	flush := func() error {
+		err := st.SaveServices(ctx, run.ID, batch)
+		batch = batch[:0]
+		return err
+	}
+	_, err = scan.Run(ctx, scan.Config{
+		Targets: targets, TCPPorts: fleet.TCPPorts(), UDPPorts: fleet.UDPPorts(),
+		Concurrency: 512, Timeout: 3 * time.Second, Logger: log,
+	}, func(s model.Service) error {
+		if !inFleet[s.IP] {
+			return fmt.Errorf("scan produced %s, which is not in the fleet", s.IP)
+		}
+		if s.Status != model.StatusSuccess {
+			return nil
+		}
+		services = append(services, s)
+		batch = append(batch, s)
+		if len(batch) >= batchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return sum, finish(fmt.Errorf("scan: %w", err))
+	}
+	devs := map[netip.Addr]bool{}
+	for _, s := range services {
+		devs[s.IP] = true
+		if !s.Fingerprint.Empty() {
+			sum.Fingerprinted++
+		}
+	}
+	sum.Devices, sum.Services = len(devs), len(services)
+	stage("scan", t0)
+
+	// Credential audit of every login surface found.
+	t0 = time.Now()
+	var creds []model.CredentialResult
+	weak := map[netip.Addr]bool{}
+	_, err = audit.Run(ctx, audit.Config{
+		MaxAttempts: 200, PerHost: 1, Allowed: func(a netip.Addr) bool { return inFleet[a] }, Logger: log,
+	}, services, func(c model.CredentialResult) error {
+		creds = append(creds, c)
+		if audit.IsWeak(c) {
+			weak[c.IP] = true
+		}
+		return nil
+	})
+	if err == nil {
+		err = st.SaveCredentials(ctx, run.ID, creds)
+	}
+	if err != nil {
+		return sum, finish(fmt.Errorf("audit: %w", err))
+	}
+	sum.DevicesWithWeak = len(weak)
+	if sum.Devices > 0 {
+		sum.WeakShare = float64(sum.DevicesWithWeak) / float64(sum.Devices)
+	}
+	stage("audit", t0)
+
+	// Vulnerability match from the embedded offline database.
+	t0 = time.Now()
+	vdb, err := vuln.Open(ctx, st)
+	if err == nil {
+		err = vdb.EnsureSeed(ctx)
+	}
+	if err != nil {
+		return sum, finish(fmt.Errorf("vulnerability database: %w", err))
+	}
+	var matches []model.VulnMatch
+	vulnDevs := map[netip.Addr]bool{}
+	cache := map[model.Fingerprint][]model.VulnMatch{}
+	for _, s := range services {
+		if s.Fingerprint.Empty() {
+			continue
+		}
+		key := *s.Fingerprint
+		key.Confidence, key.Rule = 0, ""
+		ms, ok := cache[key]
+		if !ok {
+			ms, err = vdb.MatchFingerprint(ctx, key)
+			if err != nil {
+				return sum, finish(fmt.Errorf("vulnerability match: %w", err))
+			}
+			cache[key] = ms
+		}
+		for _, m := range ms {
+			m.IP, m.Port = s.IP, s.Port
+			matches = append(matches, m)
+			vulnDevs[s.IP] = true
+			if m.KEV {
+				sum.KEVMatches++
+			}
+		}
+	}
+	if err := st.SaveVulnMatches(ctx, run.ID, matches); err != nil {
+		return sum, finish(err)
+	}
+	sum.VulnMatches, sum.DevicesWithVulns = len(matches), len(vulnDevs)
+	stage("vulns", t0)
+
+	// Assessment against the baselines.
+	t0 = time.Now()
+	res, err := assessRun(ctx, st, run.ID)
+	if err != nil {
+		return sum, finish(fmt.Errorf("assess: %w", err))
+	}
+	stage("assess", t0)
+
+	// Report.
+	t0 = time.Now()
+	if err := writeReports(ctx, st, run.ID, res, opts.OutDir, sum); err != nil {
+		return sum, finish(fmt.Errorf("report: %w", err))
+	}
+	stage("report", t0)
+	sum.Duration = time.Since(start)
+	return sum, finish(nil)
+}
