@@ -42,7 +42,7 @@ var wellKnown = map[Port]string{
 	{Number: 502, Transport: "tcp"}: "modbus", {Number: 5020, Transport: "tcp"}: "modbus",
 	{Number: 2222, Transport: "tcp"}: "ssh", {Number: 2121, Transport: "tcp"}: "ftp",
 	{Number: 1161, Transport: "udp"}: "snmp",
-	{Number: 161, Transport: "udp"}: "snmp", {Number: 1900, Transport: "udp"}: "ssdp",
+	{Number: 161, Transport: "udp"}:  "snmp", {Number: 1900, Transport: "udp"}: "ssdp",
 	{Number: 5683, Transport: "udp"}: "coap",
 }
 
