@@ -29,7 +29,10 @@ type File struct {
 }
 
 // PortRange is an inclusive port range; the zero value matches any port.
-type PortRange struct{ Lo, Hi uint16 }
+type PortRange struct {
+	Lo uint16 `json:"lo"`
+	Hi uint16 `json:"hi"`
+}
 
 // Any reports whether the range matches every port.
 func (p PortRange) Any() bool { return p.Lo == 0 && p.Hi == 0 }

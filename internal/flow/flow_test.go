@@ -1,0 +1,187 @@
+package flow_test
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/geo"
+	"iotwatch/internal/model"
+	"iotwatch/internal/store"
+)
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+type fixedObserver struct{ alerts []flow.Alert }
+
+func (f *fixedObserver) Observe(*flow.Record, flow.Orientation) {}
+func (f *fixedObserver) ObserveDNS(flow.DNSAnswer)              {}
+func (f *fixedObserver) Alerts() []flow.Alert                   { return f.alerts }
+
+func TestOrient(t *testing.T) {
+	id := flow.NewIdentity([]model.Asset{{IP: addr("203.0.113.5")}})
+	if err := id.ReadDeviceList(strings.NewReader("# devices\n10.9.0.0/16 lab\n192.0.2.7, camera\n")); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		r          flow.Record
+		dev        string
+		out, known bool
+	}{
+		{flow.Record{Src: addr("203.0.113.5"), Dst: addr("8.8.8.8"), DstPort: 53}, "203.0.113.5", true, true},
+		{flow.Record{Src: addr("8.8.8.8"), Dst: addr("192.0.2.7"), SrcPort: 53}, "192.0.2.7", false, true},
+		{flow.Record{Src: addr("10.9.3.3"), Dst: addr("1.1.1.1")}, "10.9.3.3", true, true},
+		{flow.Record{Src: addr("1.1.1.1"), Dst: addr("192.168.0.9"), SrcPort: 443, DstPort: 50000}, "192.168.0.9", false, false},
+		{flow.Record{Src: addr("192.168.0.1"), Dst: addr("192.168.0.9"), SrcPort: 80, DstPort: 50000}, "192.168.0.9", false, false},
+		{flow.Record{Src: addr("192.168.0.9"), Dst: addr("192.168.0.1"), SrcPort: 50000, DstPort: 80}, "192.168.0.9", true, false},
+	}
+	for _, tc := range cases {
+		o := id.Orient(&tc.r)
+		if o.Device.String() != tc.dev || o.Outbound != tc.out || o.Known != tc.known {
+			t.Errorf("Orient(%s→%s) = %+v, want device %s outbound %v known %v", tc.r.Src, tc.r.Dst, o, tc.dev, tc.out, tc.known)
+		}
+	}
+	if err := id.ReadDeviceList(strings.NewReader("not-an-ip\n")); err == nil {
+		t.Error("bad device list accepted")
+	}
+}
+
+// TestPipelineStoreRoundTrip runs records through a pipeline, saves the
+// result and reads it back through the API the report stage uses.
+func TestPipelineStoreRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	day1 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	obs := &fixedObserver{alerts: []flow.Alert{
+		{Detector: "scanning", Device: addr("192.168.1.10"), Time: day1, Reason: "r"},
+		{Detector: "c2-beaconing", Device: addr("192.168.1.10"), Peer: addr("1.1.1.1"), Time: day1.Add(time.Hour), Reason: "r"},
+		{Detector: "scanning", Device: addr("192.168.1.11"), Time: day1.Add(25 * time.Hour), Reason: "r"},
+		{Detector: "brute-force", Device: addr("45.1.1.1"), Peer: addr("192.168.1.12"), Inbound: true, Time: day1, Reason: "r"},
+	}}
+	p := flow.NewPipeline(flow.PipelineConfig{Observers: []flow.Observer{obs}, BatchSize: 3})
+	for i := range 10 {
+		p.Flow(flow.Record{Start: day1.Add(time.Duration(i) * time.Minute), Src: addr("192.168.1.10"), Dst: addr("1.1.1.1"), DstPort: 443, SrcPort: uint16(40000 + i), Proto: flow.ProtoTCP, Packets: 10, Bytes: 1000, RevPackets: 5, RevBytes: 500})
+	}
+	p.Flow(flow.Record{Start: day1.Add(90 * time.Minute), Src: addr("192.168.1.10"), Dst: addr("8.8.8.8"), DstPort: 53, Proto: flow.ProtoUDP, Packets: 1, Bytes: 70})
+	p.DNS(flow.DNSAnswer{Time: day1, Name: "one.one.one.one", Addr: addr("1.1.1.1")})
+	res, err := p.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[flow.CountRecords] != 11 || len(res.Rollups) != 2 {
+		t.Fatalf("counts %v, %d roll-ups; want 11 records in 2 roll-ups", res.Counts, len(res.Rollups))
+	}
+	run := &model.Run{Kind: flow.RunKind}
+	if err := st.StartRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	at, _ := geo.New("")
+	if err := flow.Save(ctx, st, run.ID, res, at); err != nil {
+		t.Fatal(err)
+	}
+	days, err := flow.DailyCompromised(ctx, st, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []flow.DayCount{{Day: "2026-11-20", Devices: 1}, {Day: "2026-11-21", Devices: 1}}
+	if len(days) != 2 || days[0] != want[0] || days[1] != want[1] {
+		t.Errorf("DailyCompromised = %+v, want %+v (inbound attacker not counted)", days, want)
+	}
+	if days, _ := flow.DailyCompromised(ctx, st, day1.Add(24*time.Hour)); len(days) != 1 {
+		t.Errorf("since day 2: %+v, want one day", days)
+	}
+	ds, err := flow.Destinations(ctx, st, addr("192.168.1.10"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// iploc places 1.1.1.1 (APNIC research prefix) in AU and 8.8.8.8 in US.
+	if len(ds) != 2 || ds[0].Country != "AU" || ds[0].Bytes != 15000 || ds[0].Flows != 10 || ds[1].Country != "US" || ds[1].Bytes != 70 || ds[0].CountryDB != geo.CountryDB {
+		t.Errorf("Destinations = %+v, want AU 15000 bytes/10 flows then US 70 bytes, db %s", ds, geo.CountryDB)
+	}
+	if all, _ := flow.Destinations(ctx, st, netip.Addr{}); len(all) != 2 {
+		t.Errorf("all destinations = %+v", all)
+	}
+	uses, err := flow.PeerUses(ctx, st, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named bool
+	for _, u := range uses {
+		if u.Peer == addr("1.1.1.1") && len(u.Names) == 1 && u.Names[0] == "one.one.one.one" && u.Port == 443 && u.Outbound {
+			named = true
+		}
+	}
+	if !named {
+		t.Errorf("PeerUses = %+v, want 1.1.1.1:443 named one.one.one.one", uses)
+	}
+	as, err := flow.Alerts(ctx, st, time.Time{})
+	if err != nil || len(as) != 4 {
+		t.Errorf("Alerts = %d (%v), want 4", len(as), err)
+	}
+}
+
+// TestDropPolicy fills a tiny queue faster than the consumer can empty it
+// and checks that every record is either accepted and processed or counted
+// as dropped.
+func TestDropPolicy(t *testing.T) {
+	block := make(chan struct{})
+	slow := &blockingObserver{release: block}
+	p := flow.NewPipeline(flow.PipelineConfig{Observers: []flow.Observer{slow}, Policy: flow.Drop, BatchSize: 10, Queue: 2})
+	const n = 1000
+	for i := range n {
+		p.Flow(flow.Record{Start: time.Unix(int64(i), 0), Src: addr("10.0.0.1"), Dst: addr("10.0.0.2"), Packets: 1})
+	}
+	close(block)
+	res, err := p.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, drop := res.Counts[flow.CountRecords], res.Counts[flow.CountDropped]
+	if acc+drop != n || drop == 0 || int64(slow.seen) != acc {
+		t.Errorf("accepted %d + dropped %d != %d, or observer saw %d", acc, drop, n, slow.seen)
+	}
+}
+
+type blockingObserver struct {
+	release chan struct{}
+	seen    int
+}
+
+func (b *blockingObserver) Observe(*flow.Record, flow.Orientation) {
+	<-b.release
+	b.seen++
+}
+func (b *blockingObserver) ObserveDNS(flow.DNSAnswer) {}
+func (b *blockingObserver) Alerts() []flow.Alert      { return nil }
+
+func BenchmarkPipeline(b *testing.B) {
+	recs := make([]flow.Record, 1<<14)
+	for i := range recs {
+		recs[i] = flow.Record{Start: time.Unix(1700000000+int64(i), 0), Src: netip.AddrFrom4([4]byte{192, 168, byte(i >> 8 & 3), byte(i)}),
+			Dst: netip.AddrFrom4([4]byte{93, 184, 216, byte(i % 50)}), DstPort: 443, Proto: flow.ProtoTCP, Packets: 10, Bytes: 5000}
+	}
+	b.ReportAllocs()
+	p := flow.NewPipeline(flow.PipelineConfig{})
+	i := 0
+	for b.Loop() {
+		p.Flow(recs[i&(len(recs)-1)])
+		i++
+	}
+	if _, err := p.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}

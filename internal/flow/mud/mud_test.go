@@ -1,0 +1,148 @@
+package mud
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/model"
+)
+
+const fixtures = "../../../../shared/data/mud"
+
+func load(t testing.TB, name string) *File {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Skipf("fixture: %v", err)
+	}
+	f, err := Parse(b)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return f
+}
+
+func TestParseFixtures(t *testing.T) {
+	cases := []struct {
+		file    string
+		url     string
+		version int
+		legacy  bool
+		from    int
+		name    string
+	}{
+		{"lightbulb2000-ietf-draft.mud.json", "https://lighting.example.com/lightbulb2000", 1, false, 1, "test.example.com"},
+		{"lightbulb2000.mud.json", "https://bms.example.com/.well-known/mud/lightbulb2000", 1, true, 1, "service.bms.example.com"},
+		{"nest-thermostat.mud.json", "https://mplaunchpad.com/.well-known/mud/v1/nest", 0, true, 6, "nest.com"},
+	}
+	for _, tc := range cases {
+		f := load(t, tc.file)
+		if f.URL != tc.url || f.Version != tc.version || f.Legacy != tc.legacy || len(f.FromDevice) != tc.from || f.FromDevice[0].DNSName != tc.name {
+			t.Errorf("%s: url %q version %d legacy %v from %d name %q", tc.file, f.URL, f.Version, f.Legacy, len(f.FromDevice), f.FromDevice[0].DNSName)
+		}
+	}
+}
+
+func TestAllows(t *testing.T) {
+	bulb := load(t, "lightbulb2000-ietf-draft.mud.json")
+	nest := load(t, "nest-thermostat.mud.json")
+	peer := netip.MustParseAddr("93.184.216.34")
+	cases := []struct {
+		f    *File
+		fl   Flow
+		want bool
+	}{
+		{bulb, Flow{Peer: peer, Names: []string{"test.example.com"}, Proto: 6, Port: 443, Outbound: true}, true},
+		{bulb, Flow{Peer: peer, Names: []string{"test.example.com"}, Proto: 6, Port: 443, Outbound: false}, true},
+		{bulb, Flow{Peer: peer, Names: []string{"test.example.com"}, Proto: 6, Port: 80, Outbound: true}, false},
+		{bulb, Flow{Peer: peer, Names: []string{"tracker.example.net"}, Proto: 6, Port: 443, Outbound: true}, false},
+		{bulb, Flow{Peer: peer, Proto: 17, Port: 443, Outbound: true}, false},
+		{nest, Flow{Peer: peer, Names: []string{"nest.com"}, Proto: 6, Port: 9543, Outbound: true}, true},
+		{nest, Flow{Peer: peer, Names: []string{"nest.com"}, Proto: 6, Port: 443, Outbound: true}, false},
+		{nest, Flow{Peer: netip.MustParseAddr("192.168.1.2"), Proto: 17, Port: 5353, Outbound: true, PeerLocal: true}, true}, // my-controller/same-manufacturer
+		{nest, Flow{Peer: peer, Proto: 17, Port: 5353, Outbound: true}, false},
+	}
+	for i, tc := range cases {
+		if got, ace := tc.f.Allows(tc.fl); got != tc.want {
+			t.Errorf("case %d: Allows(%+v) = %v (%s), want %v", i, tc.fl, got, ace, tc.want)
+		}
+	}
+}
+
+func TestParseBad(t *testing.T) {
+	for _, in := range []string{`{}`, `not json`, `{"ietf-mud:mud":{}}`,
+		`{"ietf-mud:mud":{"mud-url":"https://x","from-device-policy":{"access-lists":{"access-list":[{"name":"nope"}]}}}}`} {
+		if _, err := Parse([]byte(in)); err == nil {
+			t.Errorf("Parse(%s) accepted", in)
+		} else if in != "not json" && !errors.Is(err, ErrFormat) {
+			t.Errorf("Parse(%s) = %v, want ErrFormat", in, err)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(fixtures, "lightbulb2000-ietf-draft.mud.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	os.WriteFile(filepath.Join(dir, "bulb.json"), src, 0o644)
+	decl := "home_country: DE\ndevices:\n  - device: 192.168.1.20\n    mud: bulb.json\n    countries: [US]\n    recipients: [example.com, AS15169]\n"
+	path := filepath.Join(dir, "decl.yaml")
+	os.WriteFile(path, []byte(decl), 0o644)
+	d, err := LoadDeclarations(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := netip.MustParseAddr("192.168.1.20")
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	uses := []flow.PeerUse{
+		// declared: test.example.com:443 in US
+		{Device: dev, Peer: netip.MustParseAddr("93.184.216.34"), Proto: 6, Port: 443, Outbound: true, Names: []string{"test.example.com"}, Country: "US", Bytes: 100, Flows: 1, Last: now},
+		// undeclared flow to a tracker in CN
+		{Device: dev, Peer: netip.MustParseAddr("1.2.3.4"), Proto: 6, Port: 443, Outbound: true, Names: []string{"t.tracker.cn"}, Country: "CN", Bytes: 5000, Flows: 3, Last: now},
+		// undeclared device: only the home-country check applies
+		{Device: netip.MustParseAddr("192.168.1.30"), Peer: netip.MustParseAddr("8.8.8.8"), Proto: 17, Port: 53, Outbound: true, Country: "US", Bytes: 70, Flows: 1, Last: now},
+		// local peer: never foreign
+		{Device: dev, Peer: netip.MustParseAddr("192.168.1.1"), Proto: 17, Port: 53, Outbound: true, Bytes: 70, Flows: 1, Last: now},
+	}
+	fs := Check(uses, d)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Subject+" "+f.Kind+" "+f.Severity.String())
+		if len(f.Evidence) == 0 || f.Title == "" {
+			t.Errorf("finding without evidence or title: %+v", f)
+		}
+	}
+	want := []string{
+		"192.168.1.20 mud-undeclared-flow medium",  // 1.2.3.4:443
+		"192.168.1.20 mud-undeclared-flow medium",  // 192.168.1.1:53 (local, but not in the MUD)
+		"192.168.1.20 undeclared-country high",     // CN
+		"192.168.1.20 undeclared-recipient medium", // t.tracker.cn
+		"192.168.1.30 foreign-destination low",     // US from a DE home
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	_ = model.SeverityHigh
+}
+
+func FuzzParse(f *testing.F) {
+	for _, n := range []string{"lightbulb2000-ietf-draft.mud.json", "lightbulb2000.mud.json", "nest-thermostat.mud.json"} {
+		if b, err := os.ReadFile(filepath.Join(fixtures, n)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse(data)
+		if err == nil {
+			m.Allows(Flow{Peer: netip.MustParseAddr("1.2.3.4"), Proto: 6, Port: 443, Outbound: true})
+		}
+	})
+}
