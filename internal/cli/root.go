@@ -81,6 +81,7 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) error {
 		newSimulateCmd(g),
 		newScanCmd(g),
 		newAssessCmd(g), newLabelCmd(g), newDeclareCmd(g),
+		newFirmwareCmd(g),
 	} {
 		root.AddCommand(c)
 	}
