@@ -42,6 +42,10 @@ type Engine struct {
 	beacon map[svcKey]*beaconState
 	// BeaconOverflow counts records of pairs not tracked because of max_pairs.
 	BeaconOverflow int64
+	// Owner, when set, names a peer's network owner (for beacon.allow_owners).
+	Owner func(netip.Addr) string
+
+	allowNets []netip.Prefix
 
 	alerts []flow.Alert
 	seen   map[alertKey]bool
@@ -68,10 +72,9 @@ type scanState struct {
 }
 
 type countState struct {
-	bucket int64
-	n      int
-	fired  bool
-	known  bool
+	bucket, longBucket int64
+	n, longN           int
+	fired              bool
 }
 
 type ddosState struct {
@@ -113,6 +116,11 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 	set(&e.beaconIgnore, rules.Beacon.IgnorePorts)
 	for _, a := range rules.BruteForce.Apps {
 		e.bfApps[a] = true
+	}
+	for _, n := range rules.Beacon.AllowNetworks {
+		if p, err := netip.ParsePrefix(n); err == nil {
+			e.allowNets = append(e.allowNets, p.Masked())
+		}
 	}
 	return e
 }
@@ -188,31 +196,44 @@ func (e *Engine) observeScan(r *flow.Record, actor netip.Addr, ts int64, known, 
 }
 
 func (e *Engine) observeBruteForce(r *flow.Record, actor, peer netip.Addr, ts int64, known, inbound bool) {
-	w := int64(e.rules.BruteForce.Window)
-	b := ts / w
+	rl := e.rules.BruteForce
+	b, lb := ts/int64(rl.Window), ts/int64(rl.LongWindow)
 	k := svcKey{actor, peer, r.DstPort, r.Proto}
 	s := e.bf[k]
 	if s == nil {
-		s = &countState{bucket: b}
+		s = &countState{bucket: b, longBucket: lb}
 		e.bf[k] = s
 	}
 	if b > s.bucket {
-		s.bucket, s.n, s.fired = b, 0, false
+		s.bucket, s.n = b, 0
+	}
+	if lb > s.longBucket {
+		s.longBucket, s.longN, s.fired = lb, 0, false
 	}
 	n := int(r.Attempts)
 	if n == 0 {
 		n = 1
 	}
 	s.n += n
-	if !s.fired && s.n >= e.rules.BruteForce.MinAttempts {
+	s.longN += n
+	if s.fired {
+		return
+	}
+	svc := r.App
+	if svc == "" {
+		svc = fmt.Sprintf("port %d", r.DstPort)
+	}
+	switch {
+	case s.n >= rl.MinAttempts:
 		s.fired = true
-		svc := r.App
-		if svc == "" {
-			svc = fmt.Sprintf("port %d", r.DstPort)
-		}
 		e.alert(BruteForce, actor, peer, r.Start, known, inbound, fmt.Sprintf(
 			"%d login attempts to %s (%s) within %s (threshold %d)",
-			s.n, netip.AddrPortFrom(peer, r.DstPort), svc, e.rules.BruteForce.Window, e.rules.BruteForce.MinAttempts))
+			s.n, netip.AddrPortFrom(peer, r.DstPort), svc, rl.Window, rl.MinAttempts))
+	case s.longN >= rl.LongMinAttempts:
+		s.fired = true
+		e.alert(BruteForce, actor, peer, r.Start, known, inbound, fmt.Sprintf(
+			"%d login attempts to %s (%s) within %s (threshold %d)",
+			s.longN, netip.AddrPortFrom(peer, r.DstPort), svc, rl.LongWindow, rl.LongMinAttempts))
 	}
 }
 
@@ -322,7 +343,7 @@ func (e *Engine) Alerts() []flow.Alert {
 	})
 	for _, k := range keys {
 		s := e.beacon[k]
-		if ok, reason := e.periodic(s); ok {
+		if ok, reason := e.periodic(s); ok && !e.beaconAllowed(k.peer) {
 			t := time.Unix(0, s.times[len(s.times)-1]).UTC()
 			e.alert(Beacon, k.actor, k.peer, t, s.known, false, fmt.Sprintf("to %s: %s", netip.AddrPortFrom(k.peer, k.port), reason))
 		}
@@ -373,4 +394,31 @@ func (e *Engine) periodic(s *beaconState) (bool, string) {
 	}
 	return true, fmt.Sprintf("%d connections every %s (±%.0f%%): %.0f%% of intervals regular (threshold %.0f%% of ≥ %d connections)",
 		n, time.Duration(med).Round(time.Second/10), rl.Jitter*100, share*100, rl.MinRegularShare*100, rl.MinConnections)
+}
+
+// beaconAllowed reports whether peer is a known periodic service.
+func (e *Engine) beaconAllowed(peer netip.Addr) bool {
+	for _, p := range e.allowNets {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	for _, n := range e.names[peer] {
+		for _, d := range e.rules.Beacon.AllowDomains {
+			d = strings.ToLower(strings.TrimSuffix(d, "."))
+			if n == d || strings.HasSuffix(n, "."+d) {
+				return true
+			}
+		}
+	}
+	if e.Owner != nil && len(e.rules.Beacon.AllowOwners) > 0 {
+		if o := strings.ToLower(e.Owner(peer)); o != "" {
+			for _, a := range e.rules.Beacon.AllowOwners {
+				if strings.Contains(o, strings.ToLower(a)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"net/netip"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -39,10 +40,12 @@ type Rules struct {
 		MinDestinations int      `yaml:"min_destinations"`
 	} `yaml:"scan"`
 	BruteForce struct {
-		Ports       []uint16 `yaml:"ports"`
-		Apps        []string `yaml:"apps"`
-		Window      Duration `yaml:"window"`
-		MinAttempts int      `yaml:"min_attempts"`
+		Ports           []uint16 `yaml:"ports"`
+		Apps            []string `yaml:"apps"`
+		Window          Duration `yaml:"window"`
+		MinAttempts     int      `yaml:"min_attempts"`
+		LongWindow      Duration `yaml:"long_window"`
+		LongMinAttempts int      `yaml:"long_min_attempts"`
 	} `yaml:"bruteforce"`
 	Beacon struct {
 		MinConnections  int      `yaml:"min_connections"`
@@ -52,6 +55,9 @@ type Rules struct {
 		MinRegularShare float64  `yaml:"min_regular_share"`
 		MaxAvgBytes     uint64   `yaml:"max_avg_bytes"`
 		IgnorePorts     []uint16 `yaml:"ignore_ports"`
+		AllowNetworks   []string `yaml:"allow_networks"`
+		AllowDomains    []string `yaml:"allow_domains"`
+		AllowOwners     []string `yaml:"allow_owners"`
 		MaxPairs        int      `yaml:"max_pairs"`
 	} `yaml:"beacon"`
 	DDoS struct {
@@ -93,6 +99,11 @@ func ParseRules(r io.Reader) (Rules, error) {
 }
 
 func (r Rules) validate() error {
+	for _, n := range r.Beacon.AllowNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			return fmt.Errorf("rules: beacon.allow_networks: %w", err)
+		}
+	}
 	switch {
 	case r.Scan.MinDestinations < 1:
 		return fmt.Errorf("rules: scan.min_destinations must be ≥ 1")
@@ -106,6 +117,8 @@ func (r Rules) validate() error {
 		return fmt.Errorf("rules: beacon.min_regular_share must be in (0, 1]")
 	case r.DDoS.MinPackets < 1:
 		return fmt.Errorf("rules: ddos.min_packets must be ≥ 1")
+	case r.BruteForce.LongMinAttempts < r.BruteForce.MinAttempts || r.BruteForce.LongWindow < r.BruteForce.Window:
+		return fmt.Errorf("rules: bruteforce long_window/long_min_attempts must not be below window/min_attempts")
 	case r.Scan.Window <= 0 || r.BruteForce.Window <= 0 || r.DDoS.Window <= 0:
 		return fmt.Errorf("rules: windows must be positive")
 	}

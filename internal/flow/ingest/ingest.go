@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -34,6 +35,9 @@ const (
 	Zeek      Kind = "zeek"
 	NfdumpCSV Kind = "nfdump-csv"
 	Listen    Kind = "listen"
+	// NetflowPCAP is a capture of exporter datagrams (NetFlow/IPFIX/sFlow
+	// over UDP) replayed into the collector's decoder.
+	NetflowPCAP Kind = "netflow-pcap"
 )
 
 // Source is what to ingest: a file of Kind, or a UDP address to listen on.
@@ -114,6 +118,9 @@ func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summar
 	defer at.Close()
 
 	eng := detect.New(rules, ind)
+	if opt.OwnerDB != "" {
+		eng.Owner = func(a netip.Addr) string { return at.Attribute(a).Owner }
+	}
 	policy := flow.Block
 	if src.Kind == Listen {
 		policy = flow.Drop
@@ -227,6 +234,20 @@ func read(ctx context.Context, src Source, p *flow.Pipeline, opt Options, log *s
 	case Zeek:
 		s, err := zeek.Read(ctx, r, p)
 		c["lines"], c[flow.CountMalformed], c["skipped"] = s.Lines, s.Malformed, s.Skipped
+		return c, err
+	case NetflowPCAP:
+		dec, err := netflow.NewDecoder()
+		if err != nil {
+			return c, err
+		}
+		s, err := dec.ReplayPCAP(ctx, r, 0, p)
+		c["packets"], c["datagrams"], c[flow.CountMalformed], c[flow.CountNoTemplate] = s.Packets, s.Datagrams, dec.Stats.Malformed, dec.Stats.NoTemplate
+		for v, n := range dec.Stats.ByVersion {
+			c["datagrams_"+v] = n
+		}
+		if s.Truncated {
+			c["truncated"] = 1
+		}
 		return c, err
 	case NfdumpCSV:
 		s, err := nfdump.Read(ctx, r, p)
