@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"iotwatch/internal/flow"
 	"iotwatch/internal/geo"
 	"iotwatch/internal/report"
+	"iotwatch/internal/report/sources"
 	"iotwatch/internal/store"
 )
 
@@ -37,7 +37,8 @@ KEV-affected devices, devices under unauthorized control per day, vulnerabilitie
 growth), breakdowns by vendor, device type, protocol, subnet and region, inventory, vulnerabilities,
 firmware findings, conformance with baselines and trends across runs. Sections without evidence say so.
 
-Without --run it covers the newest run, or the runs started within --from/--to. --out DIR writes
+Without --run it covers the newest run that stored services and every run after it (its audit,
+assessment or firmware runs), or the runs started within --from/--to. --out DIR writes
 report.html, report.md, report.json and report.csv (or those named by --format) into DIR; --out FILE
 (a path with an extension) writes one format, taken from --format or the extension; without --out one format goes to
 standard output (Markdown, or JSON with --json). Found passwords are redacted unless --show-secrets.`,
@@ -64,8 +65,11 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 				return err
 			}
 			defer st.Close()
-			wireReportInputs(st, &in)
-			r, err := report.Build(ctx, st, in)
+			err = wireReportInputs(ctx, st, &in)
+			var r *report.Report
+			if err == nil {
+				r, err = report.Build(ctx, st, in)
+			}
 			if errors.Is(err, report.ErrNoRuns) {
 				return fmt.Errorf("%w: run `iotwatch demo` or a scan first", err)
 			}
@@ -108,24 +112,24 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 }
 
 // wireReportInputs connects the report's optional providers to the stages
-// that exist. The lead wires the vulnerability-database statistics
-// (in.VulnStats ← vuln.DB.Stats) and the assessment (in.Assessment ← assess)
-// here once those packages export them.
-func wireReportInputs(st *store.Store, in *report.Inputs) {
-	in.DailyCompromised = func(ctx context.Context) ([]report.DayCount, error) {
-		days, err := flow.DailyCompromised(ctx, st, time.Time{})
+// (vulnerability database, flow detection, assessment: see report/sources)
+// and the region breakdown to the embedded country database. It fixes
+// in.RunIDs first, because the assessment provider needs the runs.
+func wireReportInputs(ctx context.Context, st *store.Store, in *report.Inputs) error {
+	if len(in.RunIDs) == 0 {
+		runs, err := report.ResolveRuns(ctx, st, *in)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out := make([]report.DayCount, len(days))
-		for i, d := range days {
-			out[i] = report.DayCount{Day: d.Day, Devices: d.Devices}
+		for _, r := range runs {
+			in.RunIDs = append(in.RunIDs, r.ID)
 		}
-		return out, nil
 	}
+	sources.Wire(st, in)
 	if at, err := geo.New(""); err == nil {
 		in.Region = func(a netip.Addr) string { return at.Attribute(a).Country }
 	}
+	return nil
 }
 
 // reportTargets resolves --format and --out: the formats to write and whether

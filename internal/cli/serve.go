@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -46,7 +47,7 @@ and it redacts found passwords unless --show-secrets.`,
 				return fmt.Errorf("dashboard: %w", err)
 			}
 			srv := web.New(st, web.Options{Log: g.log, ShowSecrets: showSecrets,
-				Wire: func(in *report.Inputs) { wireReportInputs(st, in) }})
+				Wire: func(ctx context.Context, in *report.Inputs) error { return wireReportInputs(ctx, st, in) }})
 			fmt.Fprintf(g.out, "dashboard on http://%s/ (Ctrl-C stops)\n", ln.Addr())
 			return web.Serve(ctx, ln, srv)
 		},

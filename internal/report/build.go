@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -53,7 +54,7 @@ func Build(ctx context.Context, st *store.Store, in Inputs) (*Report, error) {
 	if in.Now != nil {
 		now = in.Now
 	}
-	runs, err := selectRuns(ctx, st, in)
+	runs, err := ResolveRuns(ctx, st, in)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +85,13 @@ func Build(ctx context.Context, st *store.Store, in Inputs) (*Report, error) {
 	return r, nil
 }
 
-// selectRuns resolves Inputs to runs, oldest first.
-func selectRuns(ctx context.Context, st *store.Store, in Inputs) ([]model.Run, error) {
+// ResolveRuns returns the runs a report with these inputs covers, oldest
+// first: RunIDs; else the runs started within [From, To]; else the newest run
+// that stored an open service together with every run after it (the audit,
+// assessment or firmware runs that built on it), or the newest run when no
+// run stored a service. Callers that wire providers needing run ids (the
+// assessment) resolve first and set RunIDs.
+func ResolveRuns(ctx context.Context, st *store.Store, in Inputs) ([]model.Run, error) {
 	var runs []model.Run
 	switch {
 	case len(in.RunIDs) > 0:
@@ -115,14 +121,31 @@ func selectRuns(ctx context.Context, st *store.Store, in Inputs) ([]model.Run, e
 				fmtTime(in.From), fmtTime(in.To), ErrNoRuns)
 		}
 	default:
-		run, err := st.LatestRun(ctx, "", false)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("report: %w", ErrNoRuns)
+		var first sql.NullInt64
+		err := st.DB().QueryRowContext(ctx, st.Rebind(`SELECT MAX(run_id) FROM services WHERE status NOT IN (?, ?)`),
+			string(model.StatusRefused), string(model.StatusTimeout)).Scan(&first)
+		if err != nil {
+			return nil, fmt.Errorf("report: newest scanned run: %w", err)
 		}
+		if !first.Valid {
+			run, err := st.LatestRun(ctx, "", false)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("report: %w", ErrNoRuns)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("report: %w", err)
+			}
+			return []model.Run{run}, nil
+		}
+		all, err := st.Runs(ctx, 100000)
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
-		runs = append(runs, run)
+		for _, run := range all {
+			if run.ID >= first.Int64 {
+				runs = append(runs, run)
+			}
+		}
 	}
 	slices.SortFunc(runs, func(a, b model.Run) int { return cmp.Compare(a.ID, b.ID) })
 	runs = slices.CompactFunc(runs, func(a, b model.Run) bool { return a.ID == b.ID })

@@ -24,7 +24,8 @@ import (
 // Inputs selects the runs a report covers and supplies the optional providers.
 type Inputs struct {
 	// RunIDs are the runs to cover. Empty: the runs started within [From, To]
-	// when either is set, else the newest run.
+	// when either is set, else the newest run with stored services and every
+	// run after it (see ResolveRuns).
 	RunIDs   []int64
 	From, To time.Time
 

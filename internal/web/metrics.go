@@ -14,15 +14,15 @@ import (
 type evidenceCollector struct{ s *Server }
 
 var (
-	descRun      = prometheus.NewDesc("iotwatch_run_id", "Id of the newest run, whose numbers the other iotwatch gauges show.", []string{"kind", "status"}, nil)
-	descDevices  = prometheus.NewDesc("iotwatch_devices", "Distinct addresses with at least one open service in the newest run.", nil, nil)
-	descServices = prometheus.NewDesc("iotwatch_services", "Open services in the newest run.", nil, nil)
-	descWeak     = prometheus.NewDesc("iotwatch_weak_credential_devices", "Devices with at least one default, empty, weak or no-credential login in the newest run.", nil, nil)
-	descShare    = prometheus.NewDesc("iotwatch_weak_password_share", "Share of sampled devices with weak credentials in the newest run (0..1).", nil, nil)
+	descRun      = prometheus.NewDesc("iotwatch_run_id", "Id of the covered runs with stored services; the other iotwatch gauges cover it and the runs after it.", []string{"kind", "status"}, nil)
+	descDevices  = prometheus.NewDesc("iotwatch_devices", "Distinct addresses with at least one open service in the covered runs.", nil, nil)
+	descServices = prometheus.NewDesc("iotwatch_services", "Open services in the covered runs.", nil, nil)
+	descWeak     = prometheus.NewDesc("iotwatch_weak_credential_devices", "Devices with at least one default, empty, weak or no-credential login in the covered runs.", nil, nil)
+	descShare    = prometheus.NewDesc("iotwatch_weak_password_share", "Share of sampled devices with weak credentials in the covered runs (0..1).", nil, nil)
 	descCI       = prometheus.NewDesc("iotwatch_weak_password_share_ci95", "Bounds of the 95% Wilson interval on the weak-password share.", []string{"bound"}, nil)
-	descVuln     = prometheus.NewDesc("iotwatch_vulnerable_devices", "Devices with at least one known vulnerability in the newest run.", nil, nil)
-	descKEV      = prometheus.NewDesc("iotwatch_kev_devices", "Devices with at least one known exploited vulnerability (CISA KEV) in the newest run.", nil, nil)
-	descFindings = prometheus.NewDesc("iotwatch_findings", "Findings of the newest run by severity.", []string{"severity"}, nil)
+	descVuln     = prometheus.NewDesc("iotwatch_vulnerable_devices", "Devices with at least one known vulnerability in the covered runs.", nil, nil)
+	descKEV      = prometheus.NewDesc("iotwatch_kev_devices", "Devices with at least one known exploited vulnerability (CISA KEV) in the covered runs.", nil, nil)
+	descFindings = prometheus.NewDesc("iotwatch_findings", "Findings of the covered runs by severity.", []string{"severity"}, nil)
 	descUp       = prometheus.NewDesc("iotwatch_store_up", "Whether the evidence store could be read at scrape time.", nil, nil)
 )
 
@@ -38,14 +38,10 @@ func (c *evidenceCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	run, err := c.s.resolveRun(ctx, 0)
+	rep, err := c.s.report(ctx, 0)
 	if errors.Is(err, report.ErrNoRuns) {
 		gauge(descUp, 1)
 		return
-	}
-	var rep *report.Report
-	if err == nil {
-		rep, err = c.s.report(ctx, run.ID)
 	}
 	if err != nil {
 		c.s.log.Error("metrics: read store", "err", err)
@@ -54,6 +50,7 @@ func (c *evidenceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descUp, 1)
 	sum := rep.Summary
+	run := rep.Runs[0]
 	gauge(descRun, float64(run.ID), run.Kind, run.Status)
 	gauge(descDevices, float64(sum.Devices))
 	gauge(descServices, float64(sum.Services))

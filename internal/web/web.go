@@ -35,8 +35,9 @@ type Options struct {
 	// ShowSecrets shows found passwords raw in pages and the API.
 	ShowSecrets bool
 	// Wire adds the optional report providers (vulnerability statistics,
-	// flow detection, assessment) to the inputs of every report built.
-	Wire func(*report.Inputs)
+	// flow detection, assessment) to the inputs of every report built;
+	// RunIDs are set when it is called.
+	Wire func(context.Context, *report.Inputs) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// CacheFor is how long a built report is reused (default 5 s).
@@ -51,8 +52,8 @@ type Server struct {
 	reg  *prometheus.Registry
 	mux  *http.ServeMux
 
-	mu    sync.Mutex // guards cache
-	cache map[int64]cachedReport
+	mu    sync.Mutex              // guards cache
+	cache map[string]cachedReport // by covered run ids
 }
 
 type cachedReport struct {
@@ -74,7 +75,7 @@ func New(st *store.Store, opts Options) *Server {
 	if opts.CacheFor <= 0 {
 		opts.CacheFor = 5 * time.Second
 	}
-	s := &Server{st: st, opts: opts, log: opts.Log, reg: opts.Registry, mux: http.NewServeMux(), cache: map[int64]cachedReport{}}
+	s := &Server{st: st, opts: opts, log: opts.Log, reg: opts.Registry, mux: http.NewServeMux(), cache: map[string]cachedReport{}}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "iotwatch_http_requests_total", Help: "Dashboard HTTP requests by route and status code.",
 	}, []string{"handler", "code", "method"})
@@ -202,29 +203,41 @@ func (s *Server) resolveRun(ctx context.Context, id int64) (model.Run, error) {
 	return s.st.Run(ctx, id)
 }
 
-// report builds the report of one run, reusing one built less than CacheFor ago.
+// report builds the report of one run (id 0: of the runs the report covers by
+// default, see report.ResolveRuns), reusing one built less than CacheFor ago.
 func (s *Server) report(ctx context.Context, id int64) (*report.Report, error) {
-	run, err := s.resolveRun(ctx, id)
+	in := report.Inputs{ShowSecrets: s.opts.ShowSecrets, Now: s.opts.Now}
+	if id != 0 {
+		in.RunIDs = []int64{id}
+	}
+	runs, err := report.ResolveRuns(ctx, s.st, in)
 	if err != nil {
 		return nil, err
 	}
+	in.RunIDs = in.RunIDs[:0]
+	key := ""
+	for _, r := range runs {
+		in.RunIDs = append(in.RunIDs, r.ID)
+		key += strconv.FormatInt(r.ID, 10) + ","
+	}
 	now := s.opts.Now()
 	s.mu.Lock()
-	c, ok := s.cache[run.ID]
+	c, ok := s.cache[key]
 	s.mu.Unlock()
 	if ok && now.Sub(c.at) < s.opts.CacheFor {
 		return c.r, nil
 	}
-	in := report.Inputs{RunIDs: []int64{run.ID}, ShowSecrets: s.opts.ShowSecrets, Now: s.opts.Now}
 	if s.opts.Wire != nil {
-		s.opts.Wire(&in)
+		if err := s.opts.Wire(ctx, &in); err != nil {
+			return nil, err
+		}
 	}
 	rep, err := report.Build(ctx, s.st, in)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.cache[run.ID] = cachedReport{r: rep, at: now}
+	s.cache[key] = cachedReport{r: rep, at: now}
 	s.mu.Unlock()
 	return rep, nil
 }

@@ -205,11 +205,12 @@ func TestWireAndCache(t *testing.T) {
 	fill(t, st)
 	calls := 0
 	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	srv := New(st, Options{Now: func() time.Time { return now }, CacheFor: time.Minute, Wire: func(in *report.Inputs) {
+	srv := New(st, Options{Now: func() time.Time { return now }, CacheFor: time.Minute, Wire: func(_ context.Context, in *report.Inputs) error {
 		in.DailyCompromised = func(context.Context) ([]report.DayCount, error) {
 			calls++
 			return []report.DayCount{{Day: "2026-11-24", Devices: 3}}, nil
 		}
+		return nil
 	}})
 	_, body := get(t, srv, "GET", "/")
 	if !strings.Contains(body, "peak 3") {
