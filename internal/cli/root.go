@@ -82,6 +82,7 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) error {
 		newScanCmd(g),
 		newAssessCmd(g), newLabelCmd(g), newDeclareCmd(g),
 		newFirmwareCmd(g),
+		newFlowsCmd(g),
 	} {
 		root.AddCommand(c)
 	}

@@ -180,14 +180,15 @@ type Destination struct {
 	OwnerDB   string     `json:"owner_db,omitempty"`
 }
 
-// Destinations sums stored roll-ups per device, country and owner; a zero
-// device means all devices. Biggest byte counts first.
+// Destinations sums stored roll-ups per device, country and owner over the
+// traffic each device sent or initiated (connections opened by outside hosts
+// are left out); a zero device means all devices. Biggest byte counts first.
 func Destinations(ctx context.Context, st *store.Store, device netip.Addr) ([]Destination, error) {
 	q := `SELECT device, country, asn, owner, country_db, owner_db, SUM(flows), SUM(packets), SUM(bytes), COUNT(DISTINCT peer)
-		FROM flow_rollups`
+		FROM flow_rollups WHERE outbound = 1`
 	var args []any
 	if device.IsValid() {
-		q += ` WHERE device = ?`
+		q += ` AND device = ?`
 		args = append(args, device.Unmap().String())
 	}
 	q += ` GROUP BY device, country, asn, owner, country_db, owner_db`

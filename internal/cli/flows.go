@@ -1,0 +1,353 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/flow/ingest"
+	"iotwatch/internal/flow/mud"
+	"iotwatch/internal/geo"
+	"iotwatch/internal/model"
+)
+
+func newFlowsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "flows",
+		Short: "Ingest network telemetry, detect compromised devices, map where device data goes",
+	}
+	cmd.AddCommand(newFlowsIngestCmd(g), newFlowsDetectCmd(g), newFlowsDestinationsCmd(g), newFlowsExportCmd(g))
+	return cmd
+}
+
+func newFlowsIngestCmd(g *globals) *cobra.Command {
+	var (
+		pcapPath, zeekPath, nfPath, nfPcap, listen string
+		opt                                        ingest.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "ingest (--pcap FILE | --zeek FILE | --nfdump-csv FILE | --listen udp://ADDR:PORT)",
+		Short: "Read flows from a capture, Zeek log, nfdump CSV, or a NetFlow/IPFIX/sFlow collector",
+		Long: `Reads flow telemetry, links addresses to inventoried devices (or --devices), rolls
+flows up per device and hour, runs the detectors (scanning, brute force, C2 beaconing,
+DDoS participation, known-bad peers) and stores the results as a run of kind "flows".
+--listen runs until SIGINT/SIGTERM; every record accepted before the signal is stored.
+Under overload the collector drops whole batches and counts them ("dropped").`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var srcs []ingest.Source
+			for _, s := range []ingest.Source{{Kind: ingest.PCAP, Path: pcapPath}, {Kind: ingest.Zeek, Path: zeekPath}, {Kind: ingest.NfdumpCSV, Path: nfPath}, {Kind: ingest.NetflowPCAP, Path: nfPcap}} {
+				if s.Path != "" {
+					srcs = append(srcs, s)
+				}
+			}
+			if listen != "" {
+				addr, ok := strings.CutPrefix(listen, "udp://")
+				if !ok {
+					return usageError{fmt.Errorf("--listen: want udp://ADDR:PORT, got %q", listen)}
+				}
+				srcs = append(srcs, ingest.Source{Kind: ingest.Listen, Path: addr})
+			}
+			if len(srcs) != 1 {
+				return usageError{errors.New("give exactly one of --pcap, --zeek, --nfdump-csv, --netflow-pcap, --listen")}
+			}
+			ctx := cmd.Context()
+			if srcs[0].Kind == ingest.Listen {
+				var stop context.CancelFunc
+				ctx, stop = signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+				defer stop()
+				opt.Ready = func(a string) { fmt.Fprintf(g.errOut, "listening on udp://%s (Ctrl-C to stop)\n", a) }
+			} else if isTerminal(g.errOut) {
+				var bar *progressbar.ProgressBar
+				opt.Progress = func(n, total int64) {
+					if bar == nil {
+						bar = progressbar.DefaultBytes(total, "ingest")
+					}
+					_ = bar.Set64(n)
+				}
+			}
+			opt.Log = g.log
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			sum, err := ingest.Run(ctx, st, srcs[0], opt)
+			if sum != nil {
+				if g.json {
+					if perr := printJSONLines(g.out, []*ingest.Summary{sum}); perr != nil {
+						return perr
+					}
+				} else {
+					fmt.Fprintf(g.out, "run %d %s: %d records, %d dropped, %d malformed, %d roll-ups, %d alerts\n", sum.RunID, sum.Status,
+						sum.Counts[flow.CountRecords], sum.Counts[flow.CountDropped], sum.Counts[flow.CountMalformed], sum.Counts[flow.CountRollups], len(sum.Alerts))
+				}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&pcapPath, "pcap", "", "pcap or pcapng capture")
+	f.StringVar(&zeekPath, "zeek", "", "Zeek conn.log, dns.log or ssh.log (TSV or JSON)")
+	f.StringVar(&nfPath, "nfdump-csv", "", "output of `nfdump -r FILE -o csv` (run with TZ=UTC)")
+	f.StringVar(&nfPcap, "netflow-pcap", "", "capture of NetFlow/IPFIX/sFlow export datagrams to replay into the collector's decoder")
+	f.StringVar(&listen, "listen", "", "collect NetFlow v5/v9, IPFIX and sFlow on udp://ADDR:PORT")
+	f.StringVar(&opt.DeviceList, "devices", "", "device list: one address or CIDR per line, optional name (besides the inventory)")
+	f.StringVar(&opt.Rules, "rules", "", "detector thresholds (YAML, overrides the embedded defaults)")
+	f.StringSliceVar(&opt.Indicators, "indicators", nil, "known-bad indicators: plain list, CSV or STIX 2.1 JSON (repeatable)")
+	f.StringVar(&opt.OwnerDB, "asn-db", "", "MaxMind-format ASN database for network owners (optional)")
+	return cmd
+}
+
+func newFlowsDetectCmd(g *globals) *cobra.Command {
+	var since, declPath string
+	cmd := &cobra.Command{
+		Use:   "detect [--since T] [--declarations FILE]",
+		Short: "Report alerts and the daily count of devices under unauthorized control",
+		Long: `Lists stored detector alerts and, per UTC day, the number of devices with at least one
+alert (inbound attacks on devices are listed but not counted). With --declarations, checks
+each device's flows against its MUD file and declared countries and recipients; violations
+are stored as findings in a run of kind "flows".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			t, err := parseSince(since)
+			if err != nil {
+				return usageError{err}
+			}
+			var decl *mud.Declarations
+			if declPath != "" {
+				if decl, err = mud.LoadDeclarations(declPath); err != nil {
+					return usageError{err}
+				}
+			}
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			alerts, err := flow.Alerts(ctx, st, t)
+			if err != nil {
+				return err
+			}
+			days, err := flow.DailyCompromised(ctx, st, t)
+			if err != nil {
+				return err
+			}
+			var findings []model.Finding
+			if decl != nil {
+				uses, err := flow.PeerUses(ctx, st, netip.Addr{})
+				if err != nil {
+					return err
+				}
+				findings = mud.Check(uses, decl)
+				run := &model.Run{Kind: flow.RunKind, Targets: []string{declPath}, Stages: []string{"declarations"}}
+				if err := st.StartRun(ctx, run); err != nil {
+					return err
+				}
+				run.Status = model.RunComplete
+				if err := st.SaveFindings(ctx, run.ID, findings); err != nil {
+					run.Status, run.Error = model.RunFailed, err.Error()
+				}
+				run.Counts = map[string]int64{"findings": int64(len(findings)), "relations": int64(len(uses))}
+				if err := st.FinishRun(ctx, run); err != nil {
+					return err
+				}
+			}
+			if g.json {
+				type line struct {
+					Type    string            `json:"type"`
+					Alert   *flow.StoredAlert `json:"alert,omitempty"`
+					Day     *flow.DayCount    `json:"day,omitempty"`
+					Finding *model.Finding    `json:"finding,omitempty"`
+				}
+				var out []line
+				for i := range alerts {
+					out = append(out, line{Type: "alert", Alert: &alerts[i]})
+				}
+				for i := range days {
+					out = append(out, line{Type: "day", Day: &days[i]})
+				}
+				for i := range findings {
+					out = append(out, line{Type: "finding", Finding: &findings[i]})
+				}
+				return printJSONLines(g.out, out)
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tDEVICE\tDETECTOR\tPEER\tREASON")
+			for _, a := range alerts {
+				dev := a.Device.String()
+				if a.Inbound {
+					dev += " (inbound)"
+				}
+				peer := "-"
+				if a.Peer.IsValid() {
+					peer = a.Peer.String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Time.Format(time.DateTime), dev, a.Detector, peer, a.Reason)
+			}
+			fmt.Fprintln(tw, "\nDAY\tDEVICES UNDER UNAUTHORIZED CONTROL")
+			for _, d := range days {
+				fmt.Fprintf(tw, "%s\t%d\n", d.Day, d.Devices)
+			}
+			if decl != nil {
+				fmt.Fprintln(tw, "\nSEVERITY\tDEVICE\tKIND\tFINDING")
+				for _, f := range findings {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Severity, f.Subject, f.Kind, f.Title)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&since, "since", "", "only alerts at or after T (RFC 3339, YYYY-MM-DD, or a duration like 24h)")
+	cmd.Flags().StringVar(&declPath, "declarations", "", "YAML of per-device MUD files, declared countries and recipients")
+	return cmd
+}
+
+// parseSince accepts RFC 3339, a date, or a duration back from now.
+func parseSince(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return time.Now().Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want RFC 3339, YYYY-MM-DD or a duration", s)
+}
+
+func newFlowsDestinationsCmd(g *globals) *cobra.Command {
+	var device string
+	cmd := &cobra.Command{
+		Use:   "destinations [--device IP]",
+		Short: "Bytes and flows per device, destination country and network owner",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var dev netip.Addr
+			if device != "" {
+				var err error
+				if dev, err = netip.ParseAddr(device); err != nil {
+					return usageError{fmt.Errorf("--device: %w", err)}
+				}
+			}
+			st, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ds, err := flow.Destinations(cmd.Context(), st, dev)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSONLines(g.out, ds)
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DEVICE\tCOUNTRY\tASN\tOWNER\tFLOWS\tBYTES\tPEERS\tDATABASES")
+			for _, d := range ds {
+				asn := "-"
+				if d.ASN != 0 {
+					asn = fmt.Sprintf("AS%d", d.ASN)
+				}
+				dbs := d.CountryDB
+				if d.OwnerDB != "" {
+					dbs += "; " + d.OwnerDB
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", d.Device, dash(d.Country), asn, dash(d.Owner), d.Flows, d.Bytes, d.Peers, dbs)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&device, "device", "", "only this device")
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// shadowserverHeader follows Shadowserver's compromised-host ("drone") report columns.
+var shadowserverHeader = []string{"timestamp", "ip", "port", "asn", "geo", "region", "city", "hostname", "type", "infection", "tag",
+	"application", "src_port", "dst_ip", "dst_port", "dst_asn", "dst_geo", "protocol", "device_vendor", "device_type", "device_model"}
+
+func newFlowsExportCmd(g *globals) *cobra.Command {
+	var format, since, asnDB string
+	cmd := &cobra.Command{
+		Use:   "export --format shadowserver-csv|jsonl",
+		Short: "Export alerts for sharing: Shadowserver-style CSV or JSON Lines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "shadowserver-csv" && format != "jsonl" {
+				return usageError{fmt.Errorf("--format: want shadowserver-csv or jsonl, got %q", format)}
+			}
+			t, err := parseSince(since)
+			if err != nil {
+				return usageError{err}
+			}
+			st, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			alerts, err := flow.Alerts(cmd.Context(), st, t)
+			if err != nil {
+				return err
+			}
+			if format == "jsonl" {
+				return printJSONLines(g.out, alerts)
+			}
+			at, err := geo.New(asnDB)
+			if err != nil {
+				return err
+			}
+			defer at.Close()
+			w := csv.NewWriter(g.out)
+			_ = w.Write(shadowserverHeader)
+			for _, a := range alerts {
+				src, dst := at.Attribute(a.Device), geo.Attribution{}
+				peer := ""
+				if a.Peer.IsValid() {
+					dst, peer = at.Attribute(a.Peer), a.Peer.String()
+				}
+				typ := "compromised-device"
+				if a.Inbound {
+					typ = "attacker"
+				}
+				_ = w.Write([]string{a.Time.UTC().Format(time.DateTime), a.Device.String(), "", asnString(src.ASN), src.Country, "", "", "",
+					typ, a.Detector, "iotwatch", "", "", peer, "", asnString(dst.ASN), dst.Country, "", "", "", ""})
+			}
+			w.Flush()
+			return w.Error()
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "jsonl", "shadowserver-csv or jsonl")
+	cmd.Flags().StringVar(&since, "since", "", "only alerts at or after T")
+	cmd.Flags().StringVar(&asnDB, "asn-db", "", "MaxMind-format ASN database for the asn columns (optional)")
+	return cmd
+}
+
+func asnString(n uint32) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprint(n)
+}
