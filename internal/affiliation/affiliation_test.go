@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -170,4 +171,55 @@ func TestScreenLegalNameAgainstShortListing(t *testing.T) {
 	if h := hits[0]; h.Kind != MatchNormalized || h.Entry.Source != "FCC Covered List" || h.Entry.Date != "2022-11-25" {
 		t.Errorf("hit = %+v", h)
 	}
+}
+
+func TestSBOMSuppliers(t *testing.T) {
+	b, err := os.ReadFile("testdata/firmware.cdx.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs, err := SBOMSuppliers(b, "firmware.cdx.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range subs {
+		names = append(names, s.Name)
+		if s.Role != RoleSupplier {
+			t.Errorf("role %q", s.Role)
+		}
+	}
+	want := []string{"Example Cameras Ltd.", "busybox", "Hangzhou Hikvision Digital Technology Co., Ltd.", "Hikvision", "OpenSSL Software Foundation"}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Errorf("suppliers = %q, want %q", names, want)
+	}
+	hits := Screen(subs, []*List{mustLoad(t, "fcc-covered.csv")}, Options{})
+	if len(hits) != 2 || hits[0].Entry.Name != "Hangzhou Hikvision Digital Technology Company" {
+		t.Errorf("hits = %+v, want the two Hikvision names", hits)
+	}
+	for _, bad := range []string{`{"bomFormat":"SPDX"}`, `{"components": 5}`, `<bom><components><component>`, ``} {
+		if _, err := SBOMSuppliers([]byte(bad), "bad"); !errors.Is(err, ErrFormat) {
+			t.Errorf("SBOMSuppliers(%q) err = %v, want ErrFormat", bad, err)
+		}
+	}
+}
+
+func FuzzSBOMSuppliers(f *testing.F) {
+	b, err := os.ReadFile("testdata/firmware.cdx.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.5"><components><component type="library"><supplier><name>X</name></supplier><name>a</name></component></components></bom>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		subs, err := SBOMSuppliers(b, "fuzz")
+		if err != nil && !errors.Is(err, ErrFormat) {
+			t.Fatalf("error %v does not wrap ErrFormat", err)
+		}
+		for _, s := range subs {
+			if strings.TrimSpace(s.Name) == "" {
+				t.Fatal("empty supplier name")
+			}
+		}
+	})
 }

@@ -28,6 +28,7 @@ type Subject struct {
 	Aliases []string `json:"aliases,omitempty"`
 	Country string   `json:"country,omitempty"`
 	Source  string   `json:"source,omitempty"` // where the name came from: declaration, sbom, flows
+	Detail  string   `json:"detail,omitempty"` // e.g. the components a supplier provides
 }
 
 // Match kinds, strongest first.

@@ -389,6 +389,13 @@ func screenSubjects(v *view) []affiliation.Subject {
 			}
 		}
 	}
+	for _, sb := range v.all.SBOMs {
+		if sb.Subject == "" || v.namesSubject(sb.Subject) || sameModel(sb.Subject, v.subj.Model) {
+			for _, s := range sb.Suppliers {
+				add(s)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for _, a := range v.assets {
 		if a.Vendor != "" && !seen[a.Vendor] {

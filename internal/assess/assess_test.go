@@ -377,3 +377,32 @@ func BenchmarkAssess(b *testing.B) {
 		}
 	}
 }
+
+func TestSBOMSupplierScreening(t *testing.T) {
+	ev := fixture(t)
+	ev.Findings = nil
+	ev.SBOMs = []SBOMSuppliers{{Subject: "IPC-2000", Suppliers: []affiliation.Subject{
+		{Role: affiliation.RoleSupplier, Name: "busybox", Source: "sbom fw.cdx.json"},
+		{Role: affiliation.RoleSupplier, Name: "Hikvision", Source: "sbom fw.cdx.json", Detail: "sdk 2.1"},
+	}}}
+	l, err := affiliation.Load("testdata/entities.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		opts Options
+		hits int
+	}{
+		{Options{Device: netip.MustParseAddr("10.0.0.11")}, 1},
+		{Options{Device: netip.MustParseAddr("10.0.0.20")}, 0},
+	} {
+		tt.opts.Now, tt.opts.EntityLists = now, []*affiliation.List{l}
+		res, err := Assess(context.Background(), ev, tt.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(res.Subjects[0].EntityHits); got != tt.hits {
+			t.Errorf("%s: %d hits, want %d", tt.opts.Device, got, tt.hits)
+		}
+	}
+}

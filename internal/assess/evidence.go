@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"iotwatch/internal/affiliation"
 	"iotwatch/internal/declare"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
@@ -24,11 +25,22 @@ type Evidence struct {
 	Vulns        []model.VulnMatch        `json:"vulns,omitempty"`
 	Findings     []model.Finding          `json:"findings,omitempty"`
 	Declarations []*declare.Declaration   `json:"declarations,omitempty"`
+	// SBOMs are component suppliers read from SBOM files, screened against
+	// entity lists.
+	SBOMs []SBOMSuppliers `json:"sboms,omitempty"`
 	// Stages lists pipeline stages known to have run (scan, audit, vulns,
 	// firmware, flows) beyond what Runs record; a pipeline that assesses
 	// before finishing its run sets it. A stage that ran and found nothing
 	// lets a provision pass instead of staying unknown.
 	Stages []string `json:"stages,omitempty"`
+}
+
+// SBOMSuppliers are the companies one SBOM names (see affiliation.SBOMSuppliers).
+type SBOMSuppliers struct {
+	// Subject is the model, image name or address the SBOM describes;
+	// empty: it applies to every assessed subject.
+	Subject   string                `json:"subject,omitempty"`
+	Suppliers []affiliation.Subject `json:"suppliers"`
 }
 
 // stageAliases maps spellings of stage names and run kinds to one name.

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -26,6 +28,7 @@ type assessFlags struct {
 	baselines    []string
 	declarations []string
 	entities     []string
+	sboms        []string
 	runs         []int64
 	showSecrets  bool
 }
@@ -37,6 +40,7 @@ func (f *assessFlags) register(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.baselines, "baseline", nil, "baselines: "+strings.Join(assess.BaselineIDs(), ", ")+" or all (default all)")
 	fl.StringSliceVar(&f.declarations, "declaration", nil, "maker declaration file (YAML or JSON); repeatable")
 	fl.StringSliceVar(&f.entities, "entities", nil, "entity list to screen companies against (CSV or JSON); repeatable")
+	fl.StringSliceVar(&f.sboms, "sbom", nil, "CycloneDX SBOM (JSON or XML) whose suppliers are screened; applies to the --device or --product assessed, else to every subject")
 	fl.Int64SliceVar(&f.runs, "run", nil, "use the evidence of these run ids (default: every run except assessments)")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "show accepted passwords unredacted")
 }
@@ -76,6 +80,21 @@ func (f *assessFlags) run(cmd *cobra.Command, g *globals) (*assess.Result, *stor
 		}
 		opts.EntityLists = append(opts.EntityLists, l)
 	}
+	var sboms []assess.SBOMSuppliers
+	for _, p := range f.sboms {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read SBOM: %w", err)
+		}
+		subs, err := affiliation.SBOMSuppliers(b, filepath.Base(p))
+		if err != nil {
+			return nil, nil, err
+		}
+		sboms = append(sboms, assess.SBOMSuppliers{Subject: cmp.Or(f.device, f.product), Suppliers: subs})
+	}
+	if len(f.sboms) > 0 && len(f.entities) == 0 {
+		g.log.Warn("--sbom has no effect without --entities")
+	}
 	ctx := cmd.Context()
 	st, err := g.openStore(ctx)
 	if err != nil {
@@ -86,7 +105,7 @@ func (f *assessFlags) run(cmd *cobra.Command, g *globals) (*assess.Result, *stor
 		st.Close()
 		return nil, nil, err
 	}
-	ev.Declarations = decls
+	ev.Declarations, ev.SBOMs = decls, sboms
 	g.log.Debug("evidence loaded", "runs", len(ev.Runs), "services", len(ev.Services), "credentials", len(ev.Credentials),
 		"vulns", len(ev.Vulns), "findings", len(ev.Findings), "declarations", len(decls))
 	res, err := assess.Assess(ctx, ev, opts)

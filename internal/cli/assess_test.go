@@ -186,3 +186,19 @@ func TestDeclareCmd(t *testing.T) {
 		t.Errorf("mapping: %v\n%s", err, out)
 	}
 }
+
+func TestAssessCmdSBOM(t *testing.T) {
+	db := assessDB(t)
+	ents := writeFile(t, "list.csv", "name,date\nExample Chips Inc,2025-01-01\n")
+	sbom := writeFile(t, "fw.cdx.json", `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"type":"library","name":"soc-sdk","supplier":{"name":"Example Chips, Inc."}}]}`)
+	out, err := runCmd(t, newAssessCmd, db, false, "--product", "DS-2CD2032", "--entities", ents, "--sbom", sbom, "--no-save", "--baseline", "norms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `component-supplier "Example Chips, Inc." on list`) {
+		t.Errorf("SBOM supplier not screened:\n%s", out)
+	}
+	if _, err := runCmd(t, newAssessCmd, db, false, "--sbom", ents, "--entities", ents); err == nil {
+		t.Error("CSV accepted as SBOM")
+	}
+}
