@@ -114,15 +114,17 @@ func (e *Engine) Identify(proto string, fields map[string]string) *model.Fingerp
 			Version: expand(r.Version, vars, fields), DeviceType: expand(r.DeviceType, vars, fields),
 			Confidence: r.Confidence, Rule: r.ID,
 		}
+		fp.Version = plausibleVersion(fp.Version, fp.Product)
 		if r.CPE != nil {
-			fp.CPE = BuildCPE(r.CPE.Part, expand(r.CPE.Vendor, vars, fields), expand(r.CPE.Product, vars, fields),
-				cpeComponent(expand(r.CPE.Version, vars, fields)), cpeComponent(expand(r.CPE.Update, vars, fields)))
+			product := expand(r.CPE.Product, vars, fields)
+			fp.CPE = BuildCPE(r.CPE.Part, expand(r.CPE.Vendor, vars, fields), product,
+				cpeComponent(plausibleVersion(expand(r.CPE.Version, vars, fields), product)), cpeComponent(expand(r.CPE.Update, vars, fields)))
 		}
 		if better(fp, best) {
 			best = fp
 		}
 	}
-	if best != nil && best.Confidence >= 0.95 {
+	if best != nil && score(best) >= 0.95 {
 		return best // nothing in Recog can beat it; skip the regex sweep
 	}
 	set, _, err := e.Recog()
@@ -141,15 +143,21 @@ func (e *Engine) Identify(proto string, fields map[string]string) *model.Fingerp
 	return best
 }
 
-// better reports whether a beats b: higher confidence, then a version.
+// better reports whether a beats b: confidence, with a bonus of 0.05 for
+// naming a version, so a versioned software match outranks an unversioned
+// device guess of similar confidence.
 func better(a, b *model.Fingerprint) bool {
-	switch {
-	case b == nil:
+	if b == nil {
 		return true
-	case a.Confidence != b.Confidence:
-		return a.Confidence > b.Confidence
 	}
-	return a.Version != "" && b.Version == ""
+	return score(a) > score(b)
+}
+
+func score(f *model.Fingerprint) float64 {
+	if f.Version != "" {
+		return f.Confidence + 0.05
+	}
+	return f.Confidence
 }
 
 func matchRecog(set *recog.FingerprintSet, db, data string) *model.Fingerprint {
@@ -251,4 +259,13 @@ func ConvertCPE(uri string) string {
 		}
 	}
 	return fmt.Sprintf("cpe:2.3:%s:%s:%s:%s:%s:%s:%s:*:*:*:*", comp[0], comp[1], comp[2], comp[3], comp[4], comp[5], comp[6])
+}
+
+// plausibleVersion drops a "version" that has no digit or merely repeats
+// the product (UPnP modelNumber often equals modelName).
+func plausibleVersion(v, product string) string {
+	if v == "" || !strings.ContainsAny(v, "0123456789") || strings.EqualFold(v, product) || cpeComponent(v) == product {
+		return ""
+	}
+	return v
 }
