@@ -64,3 +64,12 @@ func (l *connListener) Close() error {
 }
 
 func (l *connListener) Addr() net.Addr { return l.addr }
+
+// RemoteAddr never returns nil: a peer that reset before the accept
+// completed has no address, and libraries call String on it.
+func (c *deviceConn) RemoteAddr() net.Addr {
+	if a := c.Conn.RemoteAddr(); a != nil {
+		return a
+	}
+	return &net.TCPAddr{}
+}

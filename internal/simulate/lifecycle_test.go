@@ -210,3 +210,18 @@ func TestOccupiedPortInsideFleet(t *testing.T) {
 		}
 	}
 }
+
+// nilAddrConn is a connection whose peer vanished before accept completed.
+type nilAddrConn struct{ net.Conn }
+
+func (nilAddrConn) RemoteAddr() net.Addr { return nil }
+
+func TestDeviceConnNilRemoteAddr(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	dc := &deviceConn{Conn: nilAddrConn{a}}
+	if dc.RemoteAddr() == nil || dc.RemoteAddr().String() == "" {
+		t.Fatal("RemoteAddr is nil; mochi-mqtt would panic on String()")
+	}
+	dc.Close()
+}

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -552,7 +553,7 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			f.log.Error("simulate: handler panic", "proto", s.sp.Protocol, "addr", s.dev.addr, "panic", r)
+			f.log.Error("simulate: handler panic", "proto", s.sp.Protocol, "addr", s.dev.addr, "panic", r, "stack", string(debug.Stack()))
 		}
 		if !handedOff {
 			f.untrack(c)
