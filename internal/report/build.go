@@ -250,30 +250,61 @@ func loadEvidence(ctx context.Context, st *store.Store, runs []model.Run) (*evid
 // identity is what the report knows of one device.
 type identity struct{ vendor, product, deviceType string }
 
-// identify takes a device's identity from its most confident fingerprint in
-// the covered runs, filling gaps from the asset inventory.
-func identify(ip netip.Addr, fps []*model.Fingerprint, assets map[netip.Addr]model.Asset) identity {
+// deviceProtocols carry the device's own identity (model names in UPnP
+// descriptions, sysDescr, Modbus device identification, camera streams);
+// banners of the others (HTTP, SSH, FTP, MQTT) often name server software.
+var deviceProtocols = map[string]bool{model.ProtoSSDP: true, model.ProtoSNMP: true, model.ProtoModbus: true, model.ProtoRTSP: true}
+
+// genericTypes are device types that do not say what the device is.
+var genericTypes = map[string]bool{"": true, "embedded": true, "general-purpose": true, "server": true, "unknown": true}
+
+// fpScore ranks how well a fingerprint identifies the device rather than a
+// piece of software on it: a specific device type first, then a protocol
+// that describes the device, then the fingerprint's own confidence.
+func fpScore(proto string, f *model.Fingerprint) float64 {
+	score := f.Confidence
+	if !genericTypes[f.DeviceType] {
+		score += 2
+	}
+	if deviceProtocols[proto] {
+		score += 1
+	}
+	return score
+}
+
+// serviceFP is a fingerprint with the protocol it came from.
+type serviceFP struct {
+	proto string
+	fp    *model.Fingerprint
+}
+
+// identify takes a device's identity from the fingerprint of its services
+// that best identifies the device (see fpScore), filling gaps from the other
+// fingerprints and then from the asset inventory.
+func identify(ip netip.Addr, fps []serviceFP, assets map[netip.Addr]model.Asset) identity {
 	var id identity
 	best := -1.0
-	for _, f := range fps {
-		if f == nil || (f.Empty() && f.DeviceType == "") {
-			continue
+	for _, sf := range fps {
+		f := sf.fp
+		if f.Empty() {
+			continue // names no vendor or product: only fills gaps below
 		}
-		c := f.Confidence
-		if f.Vendor != "" {
-			c += 0.001 // prefer fingerprints that name the vendor on ties
-		}
-		if c > best {
+		if c := fpScore(sf.proto, f); c > best {
 			best = c
 			id = identity{f.Vendor, f.Product, f.DeviceType}
 		}
 	}
-	for _, f := range fps {
-		if id.deviceType == "" && f != nil && f.DeviceType != "" {
+	for _, sf := range fps {
+		if f := sf.fp; f != nil && genericTypes[id.deviceType] && !genericTypes[f.DeviceType] {
 			id.deviceType = f.DeviceType
 		}
-		if id.vendor == "" && f != nil && f.Vendor != "" {
-			id.vendor = f.Vendor
+	}
+	for _, sf := range fps {
+		if f := sf.fp; f != nil {
+			if id.vendor == "" && id.product == "" {
+				id.vendor, id.product = f.Vendor, f.Product
+			}
+			id.deviceType = cmp.Or(id.deviceType, f.DeviceType)
 		}
 	}
 	if a, ok := assets[ip]; ok {
@@ -288,12 +319,12 @@ func identify(ip netip.Addr, fps []*model.Fingerprint, assets map[netip.Addr]mod
 // breakdowns and the inventory.
 func (r *Report) buildDevices(ev *evidence, region func(netip.Addr) string) {
 	devices := addrSet{}
-	fps := map[netip.Addr][]*model.Fingerprint{}
+	fps := map[netip.Addr][]serviceFP{}
 	protoDevices := groups{}
 	protoServices := map[string]int{}
 	for _, s := range ev.services {
 		devices.add(s.IP)
-		fps[s.IP] = append(fps[s.IP], s.Fingerprint)
+		fps[s.IP] = append(fps[s.IP], serviceFP{s.Protocol, s.Fingerprint})
 		p := orUnknown(s.Protocol)
 		protoDevices.add(p, s.IP)
 		protoServices[p]++

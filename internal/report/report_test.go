@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -451,5 +452,42 @@ func TestCancelledProvider(t *testing.T) {
 	in.DailyCompromised = func(ctx context.Context) ([]DayCount, error) { cancel(); return nil, ctx.Err() }
 	if _, err := Build(ctx, st, in); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestIdentify(t *testing.T) {
+	fp := func(vendor, product, typ string, conf float64) *model.Fingerprint {
+		return &model.Fingerprint{Vendor: vendor, Product: product, DeviceType: typ, Confidence: conf}
+	}
+	a := netip.MustParseAddr("127.20.0.14")
+	tests := []struct {
+		name   string
+		fps    []serviceFP
+		assets map[netip.Addr]model.Asset
+		want   identity
+	}{
+		{"device type beats server software",
+			[]serviceFP{{"http", fp("lighttpd", "lighttpd", "", 0.95)}, {"rtsp", fp("Dahua", "IP camera", "ip-camera", 0.6)}},
+			nil, identity{"Dahua", "IP camera", "ip-camera"}},
+		{"generic type does not count",
+			[]serviceFP{{"ssh", fp("Dropbear SSH Project", "Dropbear SSH", "embedded", 0.95)}, {"http", fp("OpenWrt", "uhttpd", "router", 0.85)}},
+			nil, identity{"OpenWrt", "uhttpd", "router"}},
+		{"device protocol breaks the tie",
+			[]serviceFP{{"http", fp("OpenWrt", "uhttpd", "router", 0.85)}, {"modbus", fp("Teltonika", "RUT955", "plc", 0.8)}},
+			nil, identity{"Teltonika", "RUT955", "plc"}},
+		{"gaps filled from other fingerprints",
+			[]serviceFP{{"ssdp", fp("Huawei", "HG532e", "", 0.6)}, {"http", fp("", "", "router", 0.5)}},
+			nil, identity{"Huawei", "HG532e", "router"}},
+		{"gaps filled from the inventory",
+			[]serviceFP{{"http", nil}, {"http", fp("Xiongmai Tech", "uc-httpd", "", 0.7)}},
+			map[netip.Addr]model.Asset{a: {IP: a, Vendor: "Other", DeviceType: "dvr"}}, identity{"Xiongmai Tech", "uc-httpd", "dvr"}},
+		{"nothing known", nil, nil, identity{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := identify(a, tc.fps, tc.assets); got != tc.want {
+				t.Errorf("identify = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
