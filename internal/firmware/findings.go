@@ -138,7 +138,31 @@ func findings(r *Result) []model.Finding {
 				strings.Join(u.Rejected[:min(5, len(u.Rejected))], "; "), nil)
 		}
 	}
+	out = mergeFindings(out)
 	slices.SortStableFunc(out, func(a, b model.Finding) int { return int(b.Severity) - int(a.Severity) })
+	return out
+}
+
+// mergeFindings folds findings with the same kind and title into one with
+// all the evidence: a finding is identified by (run, kind, subject, title).
+func mergeFindings(fs []model.Finding) []model.Finding {
+	var out []model.Finding
+	idx := map[string]int{}
+	for _, f := range fs {
+		k := f.Kind + "\x00" + f.Title
+		i, ok := idx[k]
+		if !ok {
+			idx[k] = len(out)
+			out = append(out, f)
+			continue
+		}
+		m := &out[i]
+		m.Severity = max(m.Severity, f.Severity)
+		if len(m.Detail) < 2000 {
+			m.Detail += "; " + f.Detail
+		}
+		m.Evidence = append(m.Evidence, f.Evidence...)
+	}
 	return out
 }
 
