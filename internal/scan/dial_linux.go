@@ -50,6 +50,21 @@ func connectTCP(ctx context.Context, ap netip.AddrPort, timeout time.Duration) (
 		unix.Close(fd)
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}
 	}
+	if err != nil {
+		// In progress. On loopback and LANs the answer is usually already
+		// there: check without blocking before paying for the Go poller.
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		if n, perr := unix.Poll(pfd, 0); perr == nil && n == 1 && pfd[0].Revents != 0 {
+			soErr, gerr := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+			if gerr == nil && soErr != 0 {
+				unix.Close(fd)
+				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.Errno(soErr))}
+			}
+			if gerr == nil {
+				err = nil // connected
+			}
+		}
+	}
 	f := os.NewFile(uintptr(fd), "tcp")
 	c, ferr := net.FileConn(f) // dups the descriptor into the Go poller
 	f.Close()
