@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -68,22 +69,75 @@ func (d *DB) Import(ctx context.Context, r io.Reader, opt ImportOptions) (Import
 	return im.finish(info, err, "input")
 }
 
+// importer decodes on the caller's goroutine and writes batches on another,
+// so that JSON decoding and SQL run side by side. At most two batches are
+// in flight: memory stays bounded however large the input is.
 type importer struct {
-	d     *DB
-	ctx   context.Context
-	opt   ImportOptions
-	recs  []*feed.Record
-	kevs  []*feed.KEV
+	d    *DB
+	ctx  context.Context
+	opt  ImportOptions
+	recs []*feed.Record
+	kevs []*feed.KEV
+
+	batches chan batch
+	done    chan struct{} // closed when the writer stops
+	failed  chan struct{} // closed when a write failed
+	// Written by the writer goroutine; read after done is closed.
 	res   ImportResult
 	read  int
 	dirty bool
+	werr  error
+}
+
+type batch struct {
+	recs []*feed.Record
+	kevs []*feed.KEV
 }
 
 func (d *DB) newImporter(ctx context.Context, opt ImportOptions) *importer {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 1000
 	}
-	return &importer{d: d, ctx: ctx, opt: opt}
+	im := &importer{d: d, ctx: ctx, opt: opt, batches: make(chan batch, 1), done: make(chan struct{}), failed: make(chan struct{})}
+	go im.writer()
+	return im
+}
+
+func (im *importer) writer() {
+	defer close(im.done)
+	for b := range im.batches {
+		if im.werr != nil {
+			continue // drain
+		}
+		if err := im.write(b); err != nil {
+			im.werr = err
+			close(im.failed)
+		}
+	}
+}
+
+// send hands the pending records to the writer.
+func (im *importer) send() error {
+	if len(im.recs) == 0 && len(im.kevs) == 0 {
+		return nil
+	}
+	b := batch{recs: im.recs, kevs: im.kevs}
+	im.recs, im.kevs = nil, nil
+	select {
+	case im.batches <- b:
+		return nil
+	case <-im.failed:
+		return errWriteFailed
+	}
+}
+
+var errWriteFailed = errors.New("write failed")
+
+// wait stops the writer and returns its error.
+func (im *importer) wait() error {
+	close(im.batches)
+	<-im.done
+	return im.werr
 }
 
 func (im *importer) handler() feed.Handler {
@@ -91,14 +145,14 @@ func (im *importer) handler() feed.Handler {
 		Record: func(r *feed.Record) error {
 			im.recs = append(im.recs, r)
 			if len(im.recs) >= im.opt.BatchSize {
-				return im.flush()
+				return im.send()
 			}
 			return nil
 		},
 		KEV: func(k *feed.KEV) error {
 			im.kevs = append(im.kevs, k)
 			if len(im.kevs) >= im.opt.BatchSize {
-				return im.flush()
+				return im.send()
 			}
 			return nil
 		},
@@ -106,14 +160,17 @@ func (im *importer) handler() feed.Handler {
 }
 
 func (im *importer) finish(info feed.Info, err error, name string) (ImportResult, error) {
-	if err == nil {
-		err = im.flush()
-	} else {
-		// Records read before a bad spot in the input are still good:
-		// commit them, and say so in the error.
-		if ferr := im.flush(); ferr != nil {
-			err = fmt.Errorf("%w (and committing earlier records: %v)", err, ferr)
-		}
+	// Records read before a bad spot in the input are still good: commit
+	// them, and say so in the error.
+	serr := im.send()
+	werr := im.wait()
+	switch {
+	case errors.Is(err, errWriteFailed) || err == nil && errors.Is(serr, errWriteFailed):
+		err = werr
+	case err == nil:
+		err = werr
+	case werr != nil:
+		err = fmt.Errorf("%w (and committing earlier records: %v)", err, werr)
 	}
 	im.res.Format = info.Format
 	im.res.Catalog = info.Catalog
@@ -140,14 +197,12 @@ func fixedTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-func (im *importer) flush() error {
-	if len(im.recs) == 0 && len(im.kevs) == 0 {
-		return nil
-	}
+// write commits one batch (on the writer goroutine).
+func (im *importer) write(b batch) error {
 	var res ImportResult
 	err := im.d.st.Tx(im.ctx, func(tx *sql.Tx) error {
 		var err error
-		res, err = im.d.writeBatch(im.ctx, tx, im.recs, im.kevs)
+		res, err = im.d.writeBatch(im.ctx, tx, b.recs, b.kevs)
 		return err
 	})
 	if err != nil {
@@ -155,9 +210,7 @@ func (im *importer) flush() error {
 	}
 	im.res.add(res)
 	im.dirty = true
-	im.read += len(im.recs) + len(im.kevs)
-	im.recs = im.recs[:0]
-	im.kevs = im.kevs[:0]
+	im.read += len(b.recs) + len(b.kevs)
 	if im.opt.Progress != nil {
 		im.opt.Progress(im.read)
 	}
@@ -268,7 +321,8 @@ func (d *DB) insertRecord(ctx context.Context, s *stmts, r *feed.Record, res *Im
 		}
 		configs = string(b)
 	}
-	iot, reason := ClassifyIoT(r)
+	names := parseCriteria(r)
+	iot, reason := classify(r, names)
 	year := 0
 	if !r.Published.IsZero() {
 		year = r.Published.Year()
@@ -286,26 +340,22 @@ func (d *DB) insertRecord(ctx context.Context, s *stmts, r *feed.Record, res *Im
 		return err
 	}
 	seen := map[cpeKey]bool{}
-	for _, c := range r.Configs {
-		for _, n := range c.Nodes {
-			for _, m := range n.Matches {
-				if !m.Vulnerable {
-					continue
-				}
-				name, err := cpe.Parse(m.Criteria)
-				if err != nil {
-					res.BadCPEs++
-					continue
-				}
-				k := cpeKey{product: indexValue(name[cpe.Product]), vendor: indexValue(name[cpe.Vendor]), part: name[cpe.Part].Raw}
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				if _, err := s.insCPE.ExecContext(ctx, k.product, k.vendor, k.part, r.ID); err != nil {
-					return err
-				}
-			}
+	for _, pc := range names {
+		if !pc.ok {
+			res.BadCPEs++
+			continue
+		}
+		if !pc.vulnerable {
+			continue
+		}
+		name := pc.name
+		k := cpeKey{product: indexValue(name[cpe.Product]), vendor: indexValue(name[cpe.Vendor]), part: name[cpe.Part].Raw}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, err := s.insCPE.ExecContext(ctx, k.product, k.vendor, k.part, r.ID); err != nil {
+			return err
 		}
 	}
 	cwes := map[string]bool{}

@@ -27,27 +27,47 @@ import (
 // Everything else (general-purpose software, operating systems, services
 // such as OpenSSH or curl) is not IoT.
 func ClassifyIoT(r *feed.Record) (bool, string) {
-	criteria := 0
-	var firmware, stack string
+	return classify(r, parseCriteria(r))
+}
+
+// parsedCriterion is a record's criterion, parsed once for classification and indexing.
+type parsedCriterion struct {
+	name       cpe.Name
+	ok         bool
+	vulnerable bool
+}
+
+func parseCriteria(r *feed.Record) []parsedCriterion {
+	var out []parsedCriterion
 	for _, c := range r.Configs {
 		for _, n := range c.Nodes {
 			for _, m := range n.Matches {
 				name, err := cpe.Parse(m.Criteria)
-				if err != nil {
-					continue
-				}
-				criteria++
-				part, vendor, product := name[cpe.Part].Raw, name[cpe.Vendor].Lit, name[cpe.Product].Lit
-				if (part == "h" || part == "o") && deviceVendors[vendor] {
-					return true, "device CPE " + vendor + ":" + product
-				}
-				if firmware == "" && part == "o" && strings.HasSuffix(product, "_firmware") && !infraVendors[vendor] {
-					firmware = "firmware CPE " + vendor + ":" + product
-				}
-				if stack == "" && m.Vulnerable && embeddedStacks[product] {
-					stack = "embedded stack " + product
-				}
+				out = append(out, parsedCriterion{name: name, ok: err == nil, vulnerable: m.Vulnerable})
 			}
+		}
+	}
+	return out
+}
+
+func classify(r *feed.Record, names []parsedCriterion) (bool, string) {
+	criteria := 0
+	var firmware, stack string
+	for _, pc := range names {
+		if !pc.ok {
+			continue
+		}
+		name := pc.name
+		criteria++
+		part, vendor, product := name[cpe.Part].Raw, name[cpe.Vendor].Lit, name[cpe.Product].Lit
+		if (part == "h" || part == "o") && deviceVendors[vendor] {
+			return true, "device CPE " + vendor + ":" + product
+		}
+		if firmware == "" && part == "o" && strings.HasSuffix(product, "_firmware") && !infraVendors[vendor] {
+			firmware = "firmware CPE " + vendor + ":" + product
+		}
+		if stack == "" && pc.vulnerable && embeddedStacks[product] {
+			stack = "embedded stack " + product
 		}
 	}
 	if firmware != "" {

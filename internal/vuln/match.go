@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -36,8 +37,20 @@ import (
 //     hardware and it is another), else assumed true and reported as
 //     PlatformAssumed.
 
+// compiled is a CVE ready for matching: its configurations and what a
+// match reports about it.
 type compiled struct {
 	configs []cconfig
+	info    matchInfo
+}
+
+type matchInfo struct {
+	cvss    float64
+	vector  string
+	cwes    []string
+	summary string
+	kev     bool
+	kevDue  string
 }
 
 type cconfig struct {
@@ -416,9 +429,14 @@ func (d *DB) compiled(ctx context.Context, id string) (*compiled, error) {
 		return c, nil
 	}
 	var raw string
-	err := d.st.DB().QueryRowContext(ctx, d.q("SELECT configs FROM vuln_cves WHERE id = ?"), id).Scan(&raw)
+	var s3, s4, s2 float64
+	var v3, v4, v2, cwes, summary, nvdAdded, nvdDue, kevDue, kevID string
+	err := d.st.DB().QueryRowContext(ctx, d.q(`SELECT c.configs, c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
+		c.cwes, c.summary, c.kev_added, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, '')
+		FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id WHERE c.id = ?`), id).Scan(&raw,
+		&s3, &v3, &s4, &v4, &s2, &v2, &cwes, &summary, &nvdAdded, &nvdDue, &kevDue, &kevID)
 	if err != nil {
-		return nil, fmt.Errorf("vuln configs %s: %w", id, err)
+		return nil, fmt.Errorf("vuln %s: %w", id, err)
 	}
 	var cfgs []feed.Config
 	if raw != "" {
@@ -427,6 +445,16 @@ func (d *DB) compiled(ctx context.Context, id string) (*compiled, error) {
 		}
 	}
 	c = compile(cfgs)
+	c.info.cvss, c.info.vector = pickScore(s3, v3, s4, v4, s2, v2)
+	c.info.cwes = splitList(cwes)
+	c.info.summary = shortSummary(summary)
+	if kevID != "" || nvdAdded != "" {
+		c.info.kev = true
+		c.info.kevDue = kevDue
+		if kevDue == "" {
+			c.info.kevDue = nvdDue // NVD's own cisaActionDue
+		}
+	}
 	d.mu.Lock()
 	if len(d.comp) >= cacheLimit {
 		d.comp = map[string]*compiled{}
@@ -438,33 +466,17 @@ func (d *DB) compiled(ctx context.Context, id string) (*compiled, error) {
 
 // fill adds scores, KEV, CWEs and summaries to matches.
 func (d *DB) fill(ctx context.Context, ms []model.VulnMatch) error {
-	if len(ms) == 0 {
-		return nil
-	}
-	stmt, err := d.st.DB().PrepareContext(ctx, d.q(`SELECT c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
-		c.cwes, c.summary, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, '')
-		FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id WHERE c.id = ?`))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
 	for i := range ms {
 		m := &ms[i]
-		var s3, s4, s2 float64
-		var v3, v4, v2, cwes, summary, nvdDue, kevDue, kevID string
-		if err := stmt.QueryRowContext(ctx, m.CVE).Scan(&s3, &v3, &s4, &v4, &s2, &v2, &cwes, &summary, &nvdDue, &kevDue, &kevID); err != nil {
-			return fmt.Errorf("vuln %s: %w", m.CVE, err)
+		c, err := d.compiled(ctx, m.CVE)
+		if err != nil {
+			return err
 		}
-		m.CVSS, m.CVSSVector = pickScore(s3, v3, s4, v4, s2, v2)
-		m.CWEs = splitList(cwes)
-		m.Summary = shortSummary(summary)
-		if kevID != "" || nvdDue != "" {
-			m.KEV = true
-			m.KEVDue = kevDue
-			if m.KEVDue == "" {
-				m.KEVDue = nvdDue
-			}
-		}
+		in := c.info
+		m.CVSS, m.CVSSVector = in.cvss, in.vector
+		m.CWEs = slices.Clone(in.cwes)
+		m.Summary = in.summary
+		m.KEV, m.KEVDue = in.kev, in.kevDue
 		m.Severity = severity(m.CVSS, m.KEV)
 	}
 	return nil
