@@ -75,6 +75,7 @@ func Build(ctx context.Context, st *store.Store, in Inputs) (*Report, error) {
 	}
 	r.buildDevices(ev, in.Region)
 	r.buildVulns(ev)
+	r.buildDeviceRows(ev, in.Region)
 	r.buildFindings(ev)
 	if err := r.buildProviders(ctx, in); err != nil {
 		return nil, err

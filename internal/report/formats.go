@@ -187,6 +187,15 @@ func (r *Report) csvRows() [][]string {
 		}
 		counts("assessment", "label", a.Labels, false)
 	}
+	for _, d := range r.Devices {
+		add("devices", "ip", d.IP, "vendor", d.Vendor)
+		add("devices", "ip", d.IP, "device_type", d.DeviceType)
+		add("devices", "ip", d.IP, "scanned", d.Scanned)
+		add("devices", "ip", d.IP, "services", strings.Join(d.Services, " "))
+		add("devices", "ip", d.IP, "weak_credentials", strings.Join(d.Weak, " "))
+		add("devices", "ip", d.IP, "cves", strings.Join(d.CVEs, " "))
+		add("devices", "ip", d.IP, "kev", d.KEV)
+	}
 	for _, t := range r.Trends {
 		k := strconv.FormatInt(t.RunID, 10)
 		add("trends", "run", k, "devices", t.Devices)

@@ -108,8 +108,10 @@ type Report struct {
 	Findings        FindingsSummary    `json:"findings"`
 	Assessment      *AssessmentSection `json:"assessment,omitempty"`
 	Trends          []TrendPoint       `json:"trends"`
-	Method          map[string]string  `json:"method"`
-	showSecrets     bool
+	// Devices lists every sampled device with its evidence (JSON and CSV only).
+	Devices     []DeviceRow       `json:"devices"`
+	Method      map[string]string `json:"method"`
+	showSecrets bool
 }
 
 // RunRef identifies a covered run.
