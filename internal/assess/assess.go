@@ -155,11 +155,13 @@ func Assess(ctx context.Context, ev Evidence, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.Subjects = make([]SubjectResult, 0, len(subjects))
+	ix := newIndex(&ev)
 	for _, s := range subjects {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		res.Subjects = append(res.Subjects, assessOne(&ev, s.subj, s.decl, bls, &opts))
+		res.Subjects = append(res.Subjects, assessOne(&ev, ix, s.subj, s.decl, bls, &opts))
 	}
 	return res, nil
 }
@@ -174,8 +176,10 @@ type subjectDecl struct {
 func subjectsOf(ev *Evidence, opts *Options) ([]subjectDecl, error) {
 	assetOf := map[netip.Addr]model.Asset{}
 	var ips []netip.Addr
+	seenIP := map[netip.Addr]bool{}
 	addIP := func(ip netip.Addr) {
-		if ip.IsValid() && !slices.Contains(ips, ip) {
+		if ip.IsValid() && !seenIP[ip] {
+			seenIP[ip] = true
 			ips = append(ips, ip)
 		}
 	}
@@ -204,7 +208,7 @@ func subjectsOf(ev *Evidence, opts *Options) ([]subjectDecl, error) {
 	}
 	switch {
 	case opts.Device.IsValid():
-		if !slices.Contains(ips, opts.Device) {
+		if !seenIP[opts.Device] {
 			return nil, fmt.Errorf("device %s: %w", opts.Device, ErrNoSubject)
 		}
 		s := device(opts.Device)
@@ -267,8 +271,8 @@ func sameModel(a, b string) bool {
 	return a != "" && b != "" && norm(a) == norm(b)
 }
 
-func assessOne(ev *Evidence, s Subject, d *declare.Declaration, bls []Baseline, opts *Options) SubjectResult {
-	v := build(ev, s, d, opts)
+func assessOne(ev *Evidence, ix *index, s Subject, d *declare.Declaration, bls []Baseline, opts *Options) SubjectResult {
+	v := build(ev, ix, s, d, opts)
 	sr := SubjectResult{Subject: s}
 	if d != nil {
 		sr.Declaration = d.Source
@@ -285,8 +289,9 @@ func assessOne(ev *Evidence, s Subject, d *declare.Declaration, bls []Baseline, 
 		}
 	}
 	critical := []string{}
+	sr.Baselines = make([]BaselineResult, 0, len(bls))
 	for _, b := range bls {
-		br := BaselineResult{ID: b.ID, Title: b.Title}
+		br := BaselineResult{ID: b.ID, Title: b.Title, Provisions: make([]ProvisionResult, 0, len(b.Provisions))}
 		for _, p := range b.Provisions {
 			pr := decide(v, p)
 			br.Provisions = append(br.Provisions, pr)

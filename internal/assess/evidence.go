@@ -182,6 +182,8 @@ type Subject struct {
 type view struct {
 	subj     Subject
 	all      *Evidence
+	ix       *index
+	memo     map[string]verdict // rule results that do not depend on the provision
 	assets   []model.Asset
 	services []model.Service
 	creds    []model.CredentialResult
@@ -222,34 +224,92 @@ func (v *view) findingsFrom(src string) []model.Finding {
 	return out
 }
 
-// build collects the evidence of one subject.
-func build(ev *Evidence, subj Subject, decl *declare.Declaration, opts *Options) *view {
-	v := &view{subj: subj, all: ev, decl: decl, opts: opts}
+// index groups the evidence by address once per assessment, so that
+// building each subject's view is linear in its own evidence.
+type index struct {
+	assets   map[netip.Addr][]model.Asset
+	services map[netip.Addr][]model.Service
+	creds    map[netip.Addr][]model.CredentialResult
+	vulns    map[netip.Addr][]model.VulnMatch
+	findings map[netip.Addr][]model.Finding
+	// evidence whose subject is not an address (firmware images, products)
+	otherVulns    []model.VulnMatch
+	otherFindings []model.Finding
+	// units maps an accepted credential on an identified model to the
+	// addresses that accept it (universal default detection).
+	units   map[unitKey]map[netip.Addr]bool
+	modelOf map[netip.Addr]unitModel
+}
+
+type unitModel struct{ key, name string }
+
+type unitKey struct{ model, proto, user, pass string }
+
+func newIndex(ev *Evidence) *index {
+	ix := &index{assets: map[netip.Addr][]model.Asset{}, services: map[netip.Addr][]model.Service{},
+		creds: map[netip.Addr][]model.CredentialResult{}, vulns: map[netip.Addr][]model.VulnMatch{},
+		findings: map[netip.Addr][]model.Finding{}, units: map[unitKey]map[netip.Addr]bool{}, modelOf: map[netip.Addr]unitModel{}}
 	for _, a := range ev.Assets {
-		if v.has(a.IP) {
-			v.assets = append(v.assets, a)
+		ix.assets[a.IP] = append(ix.assets[a.IP], a)
+		if a.Product != "" {
+			ix.modelOf[a.IP] = unitModel{strings.ToLower(a.Vendor + "|" + a.Product), strings.TrimSpace(a.Vendor + " " + a.Product)}
 		}
 	}
 	for _, s := range ev.Services {
-		if v.has(s.IP) {
-			v.services = append(v.services, s)
-		}
+		ix.services[s.IP] = append(ix.services[s.IP], s)
 	}
 	for _, c := range ev.Credentials {
-		if v.has(c.IP) {
-			v.creds = append(v.creds, c)
+		ix.creds[c.IP] = append(ix.creds[c.IP], c)
+		m := ix.modelOf[c.IP].key
+		if m == "" || c.Kind == model.KindAnonymousAccess || c.Kind == KindLockoutSuspected {
+			continue
 		}
+		k := unitKey{m, c.Protocol, c.Username, c.Password}
+		if ix.units[k] == nil {
+			ix.units[k] = map[netip.Addr]bool{}
+		}
+		ix.units[k][c.IP] = true
 	}
 	for _, m := range ev.Vulns {
-		if (m.IP.IsValid() && v.has(m.IP)) || v.namesSubject(m.Subject) {
-			v.vulns = append(v.vulns, m)
+		if ip, err := netip.ParseAddr(m.Subject); m.IP.IsValid() || err == nil {
+			if !m.IP.IsValid() {
+				m.IP = ip
+			}
+			ix.vulns[m.IP] = append(ix.vulns[m.IP], m)
+		} else {
+			ix.otherVulns = append(ix.otherVulns, m)
 		}
 	}
 	for _, f := range ev.Findings {
 		if f.Kind == findingNonconformity || f.Kind == findingAssessment {
 			continue // our own output from earlier runs
 		}
-		if ip, err := netip.ParseAddr(f.Subject); err == nil && v.has(ip) || v.namesSubject(f.Subject) {
+		if ip, err := netip.ParseAddr(f.Subject); err == nil {
+			ix.findings[ip] = append(ix.findings[ip], f)
+		} else {
+			ix.otherFindings = append(ix.otherFindings, f)
+		}
+	}
+	return ix
+}
+
+// build collects the evidence of one subject.
+func build(ev *Evidence, ix *index, subj Subject, decl *declare.Declaration, opts *Options) *view {
+	v := &view{subj: subj, all: ev, ix: ix, decl: decl, opts: opts}
+	for _, ip := range subj.IPs {
+		v.assets = append(v.assets, ix.assets[ip]...)
+		v.services = append(v.services, ix.services[ip]...)
+		v.creds = append(v.creds, ix.creds[ip]...)
+		v.vulns = append(v.vulns, ix.vulns[ip]...)
+		v.findings = append(v.findings, ix.findings[ip]...)
+	}
+	for _, m := range ix.otherVulns {
+		if v.namesSubject(m.Subject) {
+			v.vulns = append(v.vulns, m)
+		}
+	}
+	for _, f := range ix.otherFindings {
+		if v.namesSubject(f.Subject) {
 			v.findings = append(v.findings, f)
 		}
 	}

@@ -2,7 +2,6 @@ package assess
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -52,7 +51,11 @@ func (v *view) loginServices() []model.Service {
 	return out
 }
 
-func defaultCredentials(v *view, _ Provision) verdict {
+func defaultCredentials(v *view, p Provision) verdict {
+	return v.memoize("default-credentials", func() verdict { return defaultCredentials1(v, p) })
+}
+
+func defaultCredentials1(v *view, _ Provision) verdict {
 	if weak := v.credsOf(weakKinds); len(weak) > 0 {
 		out := verdict{Outcome: Fail, Basis: BasisObserved}
 		for _, c := range weak {
@@ -89,41 +92,43 @@ func defaultCredentials(v *view, _ Provision) verdict {
 // universalPassword looks for the same accepted credential on several units
 // of the same model: a universal default (EN 303 645 5.1-1, 5.1-2).
 func universalPassword(v *view, p Provision) verdict {
-	models, names := map[netip.Addr]string{}, map[string]string{}
-	for _, a := range v.all.Assets {
-		if a.Product != "" {
-			models[a.IP] = strings.ToLower(a.Vendor + "|" + a.Product)
-			names[models[a.IP]] = strings.TrimSpace(a.Vendor + " " + a.Product)
-		}
+	return v.memoize("universal-password", func() verdict { return universalPassword1(v, p) })
+}
+
+// memoize caches a rule result that does not depend on the provision.
+func (v *view) memoize(name string, f func() verdict) verdict {
+	if r, ok := v.memo[name]; ok {
+		return r
 	}
-	type key struct{ model, proto, user, pass string }
-	units := map[key]map[netip.Addr]bool{}
-	for _, c := range v.all.Credentials {
-		m := models[c.IP]
-		if m == "" || c.Kind == model.KindAnonymousAccess || c.Kind == KindLockoutSuspected {
-			continue
-		}
-		k := key{m, c.Protocol, c.Username, c.Password}
-		if units[k] == nil {
-			units[k] = map[netip.Addr]bool{}
-		}
-		units[k][c.IP] = true
+	r := f()
+	if v.memo == nil {
+		v.memo = map[string]verdict{}
 	}
+	v.memo[name] = r
+	return r
+}
+
+func universalPassword1(v *view, p Provision) verdict {
 	for _, c := range v.creds {
 		if c.Kind == model.KindAnonymousAccess || c.Kind == KindLockoutSuspected {
 			continue
 		}
-		k := key{models[c.IP], c.Protocol, c.Username, c.Password}
-		if n := len(units[k]); k.model != "" && n >= 2 {
+		um := v.ix.modelOf[c.IP]
+		k := unitKey{um.key, c.Protocol, c.Username, c.Password}
+		units := v.ix.units[k]
+		if n := len(units); k.model != "" && n >= 2 {
 			var refs []Ref
-			for ip := range units[k] {
+			for ip := range units {
 				refs = append(refs, Ref{Source: SourceAudit, Kind: c.Kind, ID: fmt.Sprintf("%s:%d/%s", ip, c.Port, c.Protocol),
 					Detail: fmt.Sprintf("user %q password %q accepted", c.Username, v.secret(c.Password))})
 			}
 			slices.SortFunc(refs, func(a, b Ref) int { return strings.Compare(a.ID, b.ID) })
+			if len(refs) > 20 {
+				refs = refs[:20]
+			}
 			return verdict{Outcome: Fail, Basis: BasisObserved, Refs: refs,
 				Reason: fmt.Sprintf("the same %s credential (user %q) is accepted on %d units of model %s: a universal default",
-					c.Protocol, c.Username, n, names[k.model])}
+					c.Protocol, c.Username, n, um.name)}
 		}
 	}
 	dc := defaultCredentials(v, p)
