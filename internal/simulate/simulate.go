@@ -298,11 +298,13 @@ func (f *Fleet) bindShared() error {
 			g := group{udp, s.port}
 			idx, ok := index[g]
 			if !ok {
-				fd, err := bindSocket(d.addr, s.port, udp)
+				// One socket takes every device's connections: a deep accept queue.
+				fd, err := bindSocket(d.addr, s.port, udp, 65535)
 				if err != nil {
 					return err
 				}
 				if udp {
+					_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
 					if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1); err != nil {
 						unix.Close(fd)
 						return fmt.Errorf("IP_PKTINFO: %w", err)
@@ -343,7 +345,7 @@ func (f *Fleet) bindPerDevice() error {
 	for _, d := range f.devices {
 		for _, s := range d.services {
 			udp := udpProtocols[s.sp.Protocol]
-			fd, err := bindSocket(d.addr, s.port, udp)
+			fd, err := bindSocket(d.addr, s.port, udp, 64)
 			if err != nil {
 				return err
 			}
@@ -356,7 +358,8 @@ func (f *Fleet) bindPerDevice() error {
 	return nil
 }
 
-func bindSocket(a netip.Addr, port uint16, udp bool) (int, error) {
+// bindSocket binds a non-blocking socket; TCP sockets listen with the given backlog.
+func bindSocket(a netip.Addr, port uint16, udp bool, backlog int) (int, error) {
 	typ, proto := unix.SOCK_STREAM, "tcp"
 	if udp {
 		typ, proto = unix.SOCK_DGRAM, "udp"
@@ -376,7 +379,7 @@ func bindSocket(a netip.Addr, port uint16, udp bool) (int, error) {
 		return -1, fmt.Errorf("bind %s:%d/%s: %w", a, port, proto, err)
 	}
 	if !udp {
-		if err := unix.Listen(fd, 64); err != nil {
+		if err := unix.Listen(fd, backlog); err != nil {
 			unix.Close(fd)
 			return -1, fmt.Errorf("listen %s:%d/%s: %w", a, port, proto, err)
 		}
