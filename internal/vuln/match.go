@@ -522,3 +522,38 @@ func shortSummary(s string) string {
 	}
 	return s[:cut] + "..."
 }
+
+// MatchServices matches the fingerprint of every service (and, for devices,
+// the asset's fingerprint once per address) and returns the matches with IP
+// and port set, ready for store.SaveVulnMatches. Services without a
+// fingerprint are skipped.
+func (d *DB) MatchServices(ctx context.Context, svcs []model.Service) ([]model.VulnMatch, error) {
+	var out []model.VulnMatch
+	type key struct {
+		fp   model.Fingerprint
+		ip   string
+		port uint16
+	}
+	seen := map[key]bool{}
+	for _, s := range svcs {
+		if s.Fingerprint.Empty() {
+			continue
+		}
+		fp := *s.Fingerprint
+		fp.Confidence, fp.Rule = 0, ""
+		k := key{fp: fp, ip: s.IP.String(), port: s.Port}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		ms, err := d.MatchFingerprint(ctx, fp)
+		if err != nil {
+			return out, fmt.Errorf("match %s:%d: %w", s.IP, s.Port, err)
+		}
+		for i := range ms {
+			ms[i].IP, ms[i].Port = s.IP, s.Port
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}

@@ -2,6 +2,7 @@ package vuln
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -348,5 +349,26 @@ func TestClassifyIoTOnFixtures(t *testing.T) {
 		if e.IoT != w {
 			t.Errorf("%s IoT = %v (%s), want %v", id, e.IoT, e.IoTReason, w)
 		}
+	}
+}
+
+func TestMatchServices(t *testing.T) {
+	d := fixtureDB(t)
+	ip := netip.MustParseAddr("127.0.0.5")
+	svcs := []model.Service{
+		{IP: ip, Port: 22, Protocol: model.ProtoSSH, Fingerprint: &model.Fingerprint{Vendor: "OpenBSD", Product: "OpenSSH", Version: "9.2p1", Confidence: 0.9}},
+		{IP: ip, Port: 53, Protocol: "dns", Fingerprint: &model.Fingerprint{Product: "dnsmasq", Version: "2.77"}},
+		{IP: ip, Port: 80, Protocol: model.ProtoHTTP},
+	}
+	ms, err := d.MatchServices(context.Background(), svcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := find(ms, "CVE-2024-6387")
+	if m == nil || m.IP != ip || m.Port != 22 || m.Product != "OpenSSH" || m.Version != "9.2p1" {
+		t.Errorf("ssh match = %+v", m)
+	}
+	if m := find(ms, "CVE-2017-14491"); m == nil || m.Port != 53 {
+		t.Errorf("dnsmasq match = %+v", m)
 	}
 }
