@@ -101,7 +101,7 @@ func (g groups) shares(weak func(key string, a netip.Addr) bool) []GroupShare {
 		out = append(out, GroupShare{Key: key, Devices: len(set), Weak: k, Share: share(k, len(set)), CI95: Wilson(k, len(set))})
 	}
 	slices.SortFunc(out, func(a, b GroupShare) int {
-		return cmp.Or(cmp.Compare(b.Devices, a.Devices), cmp.Compare(a.Key, b.Key))
+		return cmp.Or(unknownLast(a.Key, b.Key), cmp.Compare(b.Devices, a.Devices), cmp.Compare(a.Key, b.Key))
 	})
 	return out
 }
@@ -118,7 +118,7 @@ func (g groups) counts(services map[string]int) []Count {
 
 func sortCounts(cs []Count) {
 	slices.SortFunc(cs, func(a, b Count) int {
-		return cmp.Or(cmp.Compare(b.Devices, a.Devices), cmp.Compare(a.Key, b.Key))
+		return cmp.Or(unknownLast(a.Key, b.Key), cmp.Compare(b.Devices, a.Devices), cmp.Compare(a.Key, b.Key))
 	})
 }
 
@@ -130,4 +130,17 @@ func tally(m map[string]int) []Count {
 	}
 	sortCounts(out)
 	return out
+}
+
+// unknownLast orders the "unknown" group after every named one.
+func unknownLast(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == "unknown":
+		return 1
+	case b == "unknown":
+		return -1
+	}
+	return 0
 }
