@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -264,8 +265,37 @@ func (d *Dictionary) For(proto string, fp *model.Fingerprint) []Entry {
 	}
 	out = append(out, d.vendorEntries(fp)...)
 	out = append(out, d.Generic...)
-	return dedup(out)
+	if needsUser[proto] {
+		out = slices.DeleteFunc(out, func(e Entry) bool { return e.Username == "" })
+	}
+	out = dedup(out)
+	if proto == model.ProtoSSH {
+		out = groupByUser(out)
+	}
+	return out
 }
+
+// groupByUser keeps users in order of first appearance and each user's
+// passwords in order, so that an SSH session can try a user's passwords on
+// one connection.
+func groupByUser(in []Entry) []Entry {
+	var users []string
+	by := map[string][]Entry{}
+	for _, e := range in {
+		if _, ok := by[e.Username]; !ok {
+			users = append(users, e.Username)
+		}
+		by[e.Username] = append(by[e.Username], e)
+	}
+	out := make([]Entry, 0, len(in))
+	for _, u := range users {
+		out = append(out, by[u]...)
+	}
+	return out
+}
+
+// needsUser lists protocols where an empty user name cannot log in.
+var needsUser = map[string]bool{model.ProtoSSH: true, model.ProtoFTP: true}
 
 func dedup(in []Entry) []Entry {
 	seen := make(map[[2]string]bool, len(in))

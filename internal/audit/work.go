@@ -32,6 +32,7 @@ type work struct {
 	clean      int             // attempts answered with a clear verdict
 	errs       int             // consecutive attempts that ended in an error
 	durs       []time.Duration // durations of the first clean refusals
+	slow       int             // consecutive slow refusals
 	reason     string          // last lockout signal
 }
 
@@ -117,11 +118,27 @@ func (w *work) observe(e Entry, n int, r login.Result, dur time.Duration) {
 		w.queue = append([]Entry{e}, w.queue...) // retry it after the back-off
 	case r.Status == model.StatusAuthFailed:
 		w.errs, w.clean = 0, w.clean+1
+		// Tarpits answer ever more slowly: two refusals in a row that
+		// take over 8× the usual time (and over 2 s) are a signal.
 		const baseline = 5
 		if len(w.durs) < baseline {
 			w.durs = append(w.durs, dur)
-		} else if med := median(w.durs); dur > time.Second && dur > 5*med {
-			w.signal(fmt.Sprintf("refusal took %v against a usual %v", dur.Round(time.Millisecond), med.Round(time.Millisecond)))
+		} else if med := median(w.durs); dur > 2*time.Second && dur > 8*med {
+			w.slow++
+			if w.slow >= 2 {
+				w.slow = 0
+				w.signal(fmt.Sprintf("refusals took %v against a usual %v", dur.Round(time.Millisecond), med.Round(time.Millisecond)))
+			}
+		} else {
+			w.slow = 0
+		}
+	case r.Status == model.StatusProtocolError:
+		// The service answered, but not as the protocol says: this
+		// credential is done; repeated confusion ends the service.
+		w.errs++
+		if w.errs >= 3 {
+			w.abandoned = true
+			w.log.Info("audit: giving up on service after repeated protocol errors", "err", r.Err)
 		}
 	default:
 		w.errs++

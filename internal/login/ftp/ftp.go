@@ -143,7 +143,7 @@ func (s *session) try(c login.Credential) login.Result {
 		return success(code, msg, anonymous)
 	case code == 421:
 		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: fmt.Sprintf("%d %s", code, msg)}
-	case code == 530 || code == 430 || code == 332:
+	case code == 530 || code == 430 || code == 332 || code == 503:
 		return login.Denied(fmt.Sprintf("%d %s", code, msg))
 	default:
 		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("ftp PASS %s: %w: %d %s", s.t.Addr, login.ErrProtocol, code, msg)}

@@ -101,7 +101,7 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 		return r
 	case 1:
 		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("mqtt %s: %w", s.t.Addr, errVersion)}
-	case 4, 5:
+	case 4, 5, 0x86, 0x87: // v3 bad user name or password, not authorised; v5 reason codes
 		return login.Denied(fmt.Sprintf("CONNACK %d", code))
 	case 3:
 		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: "CONNACK 3 (server unavailable)"}
@@ -125,13 +125,18 @@ func Connect(level byte, clientID, user, pass string, withCreds bool) []byte {
 	}
 	flags := byte(0x02)
 	if withCreds {
-		flags |= 0x80 | 0x40
+		flags |= 0x80
+		if pass != "" {
+			flags |= 0x40 // an empty password is sent as no password, as clients do
+		}
 	}
 	vh = append(vh, level, flags, 0, 30) // keep alive 30 s
 	vh = str(vh, clientID)
 	if withCreds {
 		vh = str(vh, user)
-		vh = str(vh, pass)
+		if pass != "" {
+			vh = str(vh, pass)
+		}
 	}
 	pkt := []byte{0x10}
 	n := len(vh)

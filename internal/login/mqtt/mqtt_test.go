@@ -57,6 +57,11 @@ func TestConnect(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("Connect = % x\nwant      % x", got, want)
 	}
+	got = Connect(4, "c", "u", "", true)
+	want = []byte{0x10, 16, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x82, 0, 30, 0, 1, 'c', 0, 1, 'u'}
+	if !bytes.Equal(got, want) {
+		t.Errorf("Connect with empty password = % x\nwant                          % x", got, want)
+	}
 }
 
 func TestParseConnack(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package snmp audits SNMP v1/v2c community strings: a GET of sysDescr with
 // the community; a well-formed response with the same request id is the
 // verdict. Agents stay silent on a wrong community, so a refusal is a
-// timeout. Sessions send a batch of communities at once and wait once.
+// timeout. Sessions send a batch of communities at once, wait, resend the
+// unanswered once, and wait again.
 package snmp
 
 import (
@@ -62,7 +63,8 @@ func (s *Session) timeout() time.Duration {
 }
 
 // TryBatch sends one v2c and one v1 GET per community, spaced by gap, then
-// waits one timeout for answers. Results are in the order of cs.
+// waits one timeout for answers and, for the unanswered, once more after a
+// retransmission. Results are in the order of cs.
 func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.Duration) []login.Result {
 	res := make([]login.Result, len(cs))
 	conn, err := s.t.DialContext(ctx, "udp")
@@ -77,11 +79,11 @@ func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.
 	defer stop()
 	base := rand.Uint32() >> 2
 	ids := map[uint32]int{}
-	for i, c := range cs {
+	send := func(i int) {
 		for v, ver := range []gosnmp.SnmpVersion{gosnmp.Version2c, gosnmp.Version1} {
 			id := base + uint32(2*i+v)
 			ids[id] = i
-			pkt, err := Request(ver, c.Password, id)
+			pkt, err := Request(ver, cs[i].Password, id)
 			if err == nil {
 				_, err = conn.Write(pkt)
 			}
@@ -89,6 +91,9 @@ func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.
 				res[i] = login.Fail(fmt.Errorf("snmp send %s: %w", s.t.Addr, err))
 			}
 		}
+	}
+	for i := range cs {
+		send(i)
 		if gap > 0 && i < len(cs)-1 {
 			select {
 			case <-ctx.Done():
@@ -98,13 +103,25 @@ func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(s.timeout()))
 	buf := make([]byte, 65535)
-	got := 0
+	got, resent := 0, false
 	for got < len(cs) {
 		n, err := conn.Read(buf)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				break
+				if resent || ctx.Err() != nil {
+					break
+				}
+				// One retransmission of the unanswered: UDP and busy
+				// agents lose requests; a wrong community stays silent.
+				resent = true
+				for i := range cs {
+					if res[i].Status == "" {
+						send(i)
+					}
+				}
+				_ = conn.SetReadDeadline(time.Now().Add(s.timeout()))
+				continue
 			}
 			if strings.Contains(err.Error(), "refused") {
 				for i := range res {

@@ -39,12 +39,40 @@ func (Module) Open(_ context.Context, t login.Target) (login.Session, error) {
 type session struct {
 	t           login.Target
 	interactive bool
+	p           *pending // a connection asking for the next password of p.user
 }
 
-func (s *session) Close() error { return nil }
+func (s *session) Close() error {
+	s.p.close()
+	s.p = nil
+	return nil
+}
 
 // Try implements login.Session.
 func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
+	if !s.interactive {
+		if s.p != nil && s.p.user != c.Username {
+			s.Close()
+		}
+		if s.p == nil {
+			p, r, ok := dialPending(ctx, s.t, c.Username)
+			if !ok {
+				if r.Status == model.StatusAuthFailed && strings.Contains(r.Evidence, "attempted methods [none]") {
+					s.interactive = true // no "password" method: fall through
+				} else {
+					return r
+				}
+			}
+			s.p = p
+		}
+		if s.p != nil {
+			r, keep := s.p.try(ctx, s.t, c.Password)
+			if !keep {
+				s.p = nil
+			}
+			return r
+		}
+	}
 	r := try(ctx, s.t, c, s.interactive)
 	if !s.interactive && r.Status == model.StatusAuthFailed && strings.Contains(r.Evidence, "attempted methods [none]") {
 		s.interactive = true

@@ -51,6 +51,30 @@ func TestSSHRealPeer(t *testing.T) {
 	}
 }
 
+// TestSSHSeveralPasswordsPerConnection checks the pending-connection path:
+// passwords for one user share a connection until sshd's MaxAuthTries ends it.
+func TestSSHSeveralPasswordsPerConnection(t *testing.T) {
+	t.Parallel()
+	p := testpeer.SSHD(t, testpeer.SSHDOptions{MaxAuthTries: 2})
+	sess, _ := Module{}.Open(context.Background(), target(t, p))
+	defer sess.Close()
+	for i, pw := range []string{"a1", "a2", "a3", "a4", "a5", testpeer.WeakPassword} {
+		want := model.StatusAuthFailed
+		if pw == testpeer.WeakPassword {
+			want = model.StatusSuccess
+		}
+		r := sess.Try(context.Background(), login.Credential{Username: testpeer.WeakUser, Password: pw})
+		if r.Status != want {
+			t.Errorf("try %d %q: %s (%v %q), want %s", i, pw, r.Status, r.Err, r.Evidence, want)
+		}
+	}
+	// A new user after a success starts a new connection.
+	r := sess.Try(context.Background(), login.Credential{Username: testpeer.StrongUser, Password: "admin"})
+	if r.Status != model.StatusAuthFailed {
+		t.Errorf("strong user: %s (%v)", r.Status, r.Err)
+	}
+}
+
 func TestSSHRefused(t *testing.T) {
 	t.Parallel()
 	port := testpeer.FreePort(t, "tcp")
