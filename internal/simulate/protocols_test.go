@@ -514,3 +514,39 @@ func TestModbus(t *testing.T) {
 	}
 	_ = binary.BigEndian
 }
+
+func TestRTSPBasic(t *testing.T) {
+	f := protoFleet(t)
+	s := findService(t, f, model.ProtoRTSP, "", func(s *deviceService) bool { return s.sp.Auth == "basic" && s.kind != KindStrong })
+	c, err := net.DialTimeout("tcp", addrOf(s), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	url := "rtsp://" + addrOf(s) + "/"
+	req := &http.Request{Header: http.Header{}}
+	req.SetBasicAuth(s.cred.Username, s.cred.Password)
+	for i, tc := range []struct{ auth, want string }{
+		{"", "401 Unauthorized"},
+		{"Basic Zm9vOmJhcg==", "401 Unauthorized"},
+		{req.Header.Get("Authorization"), "200 OK"},
+	} {
+		fmt.Fprintf(c, "DESCRIBE %s RTSP/1.0\r\nCSeq: %d\r\n", url, i+1)
+		if tc.auth != "" {
+			fmt.Fprintf(c, "Authorization: %s\r\n", tc.auth)
+		}
+		fmt.Fprint(c, "\r\n")
+		resp, err := readRTSPResponse(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.status != tc.want {
+			t.Errorf("DESCRIBE with %q: %s, want %s", tc.auth, resp.status, tc.want)
+		}
+		if tc.want == "401 Unauthorized" && !strings.HasPrefix(resp.header["www-authenticate"], "Basic realm=") {
+			t.Errorf("challenge %q", resp.header["www-authenticate"])
+		}
+	}
+}
