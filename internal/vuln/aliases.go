@@ -75,6 +75,12 @@ func KnownNames(fp model.Fingerprint) []cpe.Name {
 	if product == "" {
 		return out
 	}
+	// Banners append distribution and build details after a space
+	// ("9.2p1 Debian-2+deb12u3", "V5.5.0 build 210628"); NVD lists upstream
+	// versions only.
+	if f := strings.Fields(fp.Version); len(f) > 0 {
+		fp.Version = f[0]
+	}
 	vendor := NVDVendor(fp.Vendor)
 	if names, ok := NVDNames(product); ok {
 		for _, vp := range names {

@@ -81,6 +81,7 @@ func TestMatchProducts(t *testing.T) {
 		{"openssh 8.4p1 before regression", "", "openssh", "8.4p1", "", []string{"CVE-2023-38408"}, []string{"CVE-2024-6387"}},
 		{"openssh 4.3p2 before 4.4", "", "openssh", "4.3p2", "", []string{"CVE-2024-6387"}, nil},
 		{"openssh debian package version", "", "OpenSSH", "1:9.2p1-2+deb12u3", "", []string{"CVE-2024-6387"}, nil},
+		{"openssh banner version", "", "OpenSSH", "8.5p1 Debian-2+deb11u3", "", []string{"CVE-2024-6387", "CVE-2023-38408"}, nil},
 		{"dnsmasq 2.77", "", "dnsmasq", "2.77", "", []string{"CVE-2017-14491", "CVE-2017-14492", "CVE-2017-14493", "CVE-2020-25681"}, nil},
 		{"dnsmasq 2.78", "", "dnsmasq", "2.78", "", []string{"CVE-2020-25681"}, []string{"CVE-2017-14491"}},
 		{"dnsmasq 2.90", "", "dnsmasq", "2.90", "", nil, []string{"CVE-2017-14491", "CVE-2020-25681"}},
