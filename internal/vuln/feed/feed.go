@@ -235,7 +235,7 @@ func Read(ctx context.Context, r io.Reader, h Handler) (Info, error) {
 	return readKEVCSV(ctx, br, h)
 }
 
-// nvdTime parses NVD's and CVE 5's timestamps, with or without a zone.
+// parseTime parses NVD's and CVE 5's timestamps, with or without a zone.
 func parseTime(s string) time.Time {
 	if s == "" {
 		return time.Time{}

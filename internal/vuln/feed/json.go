@@ -161,7 +161,7 @@ func (jr *jsonReader) object() error {
 	if err != nil {
 		return err
 	}
-	return jr.element("", b)
+	return jr.element(b)
 }
 
 // feedKind decides, from the top-level keys seen before the
@@ -218,7 +218,7 @@ func (jr *jsonReader) array(kind string) error {
 			if err = jr.decode(&raw); err != nil {
 				return err
 			}
-			err = jr.element(kind, raw)
+			err = jr.element(raw)
 		}
 		if err != nil {
 			return err
@@ -229,7 +229,7 @@ func (jr *jsonReader) array(kind string) error {
 }
 
 // element detects and handles one record given as raw JSON.
-func (jr *jsonReader) element(_ string, raw []byte) error {
+func (jr *jsonReader) element(raw []byte) error {
 	var probe struct {
 		CVE         json.RawMessage `json:"cve"`
 		CveID       string          `json:"cveID"`
