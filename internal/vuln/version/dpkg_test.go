@@ -38,7 +38,7 @@ func TestAgainstDpkg(t *testing.T) {
 		{"5.9.3+dfsg-2", "5.9.1+dfsg-4+deb11u1", false},
 		{"3.0.3-13+b2", "3.0.3-12", false},
 		{"1.0~rc1", "1.0", false},
-		{"1.0", "1.0.0", true},        // NVD: 1.0 == 1.0.0
+		{"1.0", "1.0.0", true},         // NVD: 1.0 == 1.0.0
 		{"3.0.0-beta1", "3.0.0", true}, // NVD: beta before release
 		{"2.78rc1", "2.78", true},      // dnsmasq release candidates
 	}
