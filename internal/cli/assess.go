@@ -328,6 +328,15 @@ func newDeclareCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.AddCommand(validate, schema, mapping)
+	example := &cobra.Command{
+		Use:   "example",
+		Short: "Print an example declaration in YAML",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := g.out.Write(declare.Example)
+			return err
+		},
+	}
+	cmd.AddCommand(validate, schema, mapping, example)
 	return cmd
 }

@@ -181,6 +181,10 @@ func TestDeclareCmd(t *testing.T) {
 	if err != nil || !json.Valid([]byte(out)) {
 		t.Errorf("schema: %v", err)
 	}
+	out, err = runCmd(t, newDeclareCmd, "", false, "example")
+	if err != nil || !strings.Contains(out, "schema_version") {
+		t.Errorf("example: %v", err)
+	}
 	out, err = runCmd(t, newDeclareCmd, "", false, "mapping")
 	if err != nil || !strings.Contains(out, "/support/end_date") {
 		t.Errorf("mapping: %v\n%s", err, out)

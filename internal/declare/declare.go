@@ -30,6 +30,11 @@ import (
 //go:embed schema/declaration.schema.json
 var SchemaJSON []byte
 
+// Example is a complete example declaration in YAML.
+//
+//go:embed example.yaml
+var Example []byte
+
 const schemaURL = "https://iotwatch.invalid/schema/declaration-v1.json"
 
 // MaxSize is the largest declaration accepted, in bytes.

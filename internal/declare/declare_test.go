@@ -140,3 +140,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestExampleIsValid(t *testing.T) {
+	d, err := Parse(Example, "example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Support == nil || d.Data == nil || len(d.Statements) == 0 {
+		t.Errorf("example lacks sections: %+v", d)
+	}
+}
