@@ -94,6 +94,9 @@ the findings as a run of kind "firmware". Secrets are redacted unless --show-sec
 					}
 				}
 				if res != nil {
+					if prev, perr := st.Findings(ctx, 0); perr == nil {
+						res.Findings = append(res.Findings, firmware.SharedKeys(res.Findings, prev)...)
+					}
 					run.Counts = map[string]int64{"components": int64(len(res.Components)), "findings": int64(len(res.Findings)),
 						"vulnerabilities": int64(len(res.Matches)), "files": int64(res.Unpack.Files)}
 					if serr := st.SaveFindings(ctx, run.ID, res.Findings); serr != nil && err == nil {

@@ -91,6 +91,17 @@ func TestAnalyzeVulnerableImage(t *testing.T) {
 		}
 	}
 
+	// The kernel version also comes from the decompressed kernel blob.
+	blobKernel := false
+	for _, c := range res.Components {
+		if c.Name == "linux" && c.Source == "signature:linux" && c.Version == fwtest.KernelVersion {
+			blobKernel = true
+		}
+	}
+	if !blobKernel {
+		t.Error("kernel version not found in the decompressed uImage payload")
+	}
+
 	// Findings by kind and marker.
 	type key struct{ kind, marker string }
 	have := func(kind, marker string) bool {
@@ -116,6 +127,7 @@ func TestAnalyzeVulnerableImage(t *testing.T) {
 		{KindUpdate, "without verifying a signature"},
 		{KindUpdate, "opkg check_signature off"},
 		{KindUpdate, "no update public key"},
+		{KindUpdate, "anti-rollback"},
 	} {
 		if !have(k.kind, k.marker) {
 			t.Errorf("missing finding %s containing %q", k.kind, k.marker)
@@ -227,5 +239,21 @@ func TestRules(t *testing.T) {
 	}
 	if _, err := ParseRules([]byte(`- {id: x, kind: k, title: t, files: ["/a"], regex: "("}`)); err == nil {
 		t.Error("ParseRules accepted a bad regex")
+	}
+}
+
+func TestSharedKeys(t *testing.T) {
+	fp := strings.Repeat("ab", 32)
+	prev := []model.Finding{
+		{Kind: KindPrivateKey, Subject: "/fw/a.bin", Detail: "/etc/key rsa; fingerprint sha256:" + fp},
+		{Kind: KindPrivateKey, Subject: "/fw/b.bin", Detail: "/etc/key rsa; fingerprint sha256:" + strings.Repeat("cd", 32)},
+	}
+	cur := []model.Finding{{Kind: KindPrivateKey, Subject: "/fw/c.bin", Detail: "/etc/other rsa; fingerprint sha256:" + fp}}
+	got := SharedKeys(cur, prev)
+	if len(got) != 1 || got[0].Kind != KindSharedKey || !strings.Contains(got[0].Detail, "/fw/a.bin") || strings.Contains(got[0].Detail, "/fw/b.bin") {
+		t.Errorf("SharedKeys = %+v", got)
+	}
+	if got := SharedKeys(cur, cur); len(got) != 0 {
+		t.Errorf("a key is shared with its own image: %+v", got)
 	}
 }

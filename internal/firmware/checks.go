@@ -136,14 +136,16 @@ type UpdateInfo struct {
 	PublicKeys   []string `json:"public_keys,omitempty"`  // update keys found on the device
 	ImageFormats []string `json:"image_formats,omitempty"`
 	ImageSigned  bool     `json:"image_signed"`
+	Rollback     []string `json:"rollback_protection,omitempty"` // evidence of anti-rollback checks
 	Weaknesses   []Hit    `json:"weaknesses,omitempty"`
 }
 
 var (
-	flashRe  = regexp.MustCompile(`\bmtd\b[^\n]*\bwrite\b|\bflashcp\b|\bdd\b[^\n]*of=/dev/(?:mtd|mmcblk)|\bnandwrite\b|\bsysupgrade\b|\bfw_setenv\b[^\n]*boot`)
-	fetchRe  = regexp.MustCompile(`\b(?:wget|curl|tftp|uclient-fetch)\b`)
-	verifyRe = regexp.MustCompile(`\busign\b|openssl\s+(?:dgst|smime|cms|pkeyutl)[^\n]*-verify|\bgpgv?\b[^\n]*--verify|\bgpgv\b|\bfwtool\b|\brsa_verify\b|\bverify_signature\b|\bswupdate\b[^\n]*\s-k\s|\brauc\b`)
-	keyDirs  = []string{"/etc/opkg/keys/*", "/etc/swupdate/*.pem", "/etc/rauc/*.pem", "/etc/rauc/*.crt", "/etc/mender/*.pem", "/etc/keys/*", "/usr/share/keys/*"}
+	flashRe    = regexp.MustCompile(`\bmtd\b[^\n]*\bwrite\b|\bflashcp\b|\bdd\b[^\n]*of=/dev/(?:mtd|mmcblk)|\bnandwrite\b|\bsysupgrade\b|\bfw_setenv\b[^\n]*boot`)
+	fetchRe    = regexp.MustCompile(`\b(?:wget|curl|tftp|uclient-fetch)\b`)
+	verifyRe   = regexp.MustCompile(`\busign\b|openssl\s+(?:dgst|smime|cms|pkeyutl)[^\n]*-verify|\bgpgv?\b[^\n]*--verify|\bgpgv\b|\bfwtool\b|\brsa_verify\b|\bverify_signature\b|\bswupdate\b[^\n]*\s-k\s|\brauc\b`)
+	rollbackRe = regexp.MustCompile(`(?i)anti[-_ ]?rollback|rollback[-_ ]?(?:index|version|protect)|security[-_]version|min(?:imum)?[-_]?(?:fw|firmware)?[-_]?version|downgrade`)
+	keyDirs    = []string{"/etc/opkg/keys/*", "/etc/swupdate/*.pem", "/etc/rauc/*.pem", "/etc/rauc/*.crt", "/etc/mender/*.pem", "/etc/keys/*", "/usr/share/keys/*"}
 )
 
 // checkUpdate finds the update mechanism and its weaknesses.
@@ -214,6 +216,9 @@ func checkUpdate(v *view, rep *unpack.Report, hits []Hit) UpdateInfo {
 		if !slices.Contains(u.Mechanisms, "vendor-script") {
 			u.Mechanisms = append(u.Mechanisms, "vendor-script")
 		}
+		if rollbackRe.Match(b) {
+			u.Rollback = append(u.Rollback, "version check in "+f.Path)
+		}
 		if verifyRe.Match(b) {
 			u.Verification = append(u.Verification, "signature check in "+f.Path)
 		} else {
@@ -245,6 +250,18 @@ func checkUpdate(v *view, rep *unpack.Report, hits []Hit) UpdateInfo {
 	}
 	if len(u.Mechanisms) > 0 && len(u.Verification) == 0 && !anySigned {
 		weak("unsigned-updates", model.SeverityHigh, "no evidence that firmware updates are signed or verified", "", strings.Join(u.Mechanisms, ", "))
+	}
+	// Anti-rollback: configuration of the A/B updaters, or version checks in scripts.
+	for _, g := range []string{"/etc/rauc/*", "/etc/swupdate*", "/etc/swupdate/*", "/etc/mender/*", "/etc/fw_env.config"} {
+		for _, f := range v.glob(g) {
+			if b, err := os.ReadFile(f.Host); err == nil && len(b) < maxRuleFile && rollbackRe.Match(b) {
+				u.Rollback = append(u.Rollback, "rollback setting in "+f.Path)
+			}
+		}
+	}
+	imageUpdate := slices.ContainsFunc(u.Mechanisms, func(m string) bool { return m != "opkg" })
+	if imageUpdate && len(u.Rollback) == 0 {
+		weak("no-rollback-protection", model.SeverityLow, "no evidence of anti-rollback protection (older, vulnerable firmware can be re-installed)", "", strings.Join(u.Mechanisms, ", "))
 	}
 	slices.Sort(u.ImageFormats)
 	u.ImageFormats = slices.Compact(u.ImageFormats)

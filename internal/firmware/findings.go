@@ -2,6 +2,7 @@ package firmware
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -171,4 +172,48 @@ func parentName(p string) string {
 		return "image"
 	}
 	return p
+}
+
+// KindSharedKey marks a private key also found in another analysed image.
+const KindSharedKey = "firmware-shared-private-key"
+
+var fpRe = regexp.MustCompile(`sha256:([0-9a-f]{64})`)
+
+// SharedKeys returns one finding per private key of current that earlier
+// findings (other images, e.g. from the evidence store) also hold: the same
+// key on many products means one leak compromises all of them.
+func SharedKeys(current, previous []model.Finding) []model.Finding {
+	others := map[string][]string{} // fingerprint → other images
+	for _, f := range previous {
+		if f.Kind != KindPrivateKey {
+			continue
+		}
+		for _, m := range fpRe.FindAllStringSubmatch(f.Detail, -1) {
+			if !slices.Contains(others[m[1]], f.Subject) {
+				others[m[1]] = append(others[m[1]], f.Subject)
+			}
+		}
+	}
+	var out []model.Finding
+	for _, f := range current {
+		if f.Kind != KindPrivateKey {
+			continue
+		}
+		for _, m := range fpRe.FindAllStringSubmatch(f.Detail, -1) {
+			var imgs []string
+			for _, s := range others[m[1]] {
+				if s != f.Subject {
+					imgs = append(imgs, s)
+				}
+			}
+			if len(imgs) == 0 {
+				continue
+			}
+			out = append(out, model.Finding{Kind: KindSharedKey, Subject: f.Subject, Severity: model.SeverityCritical,
+				Title:    fmt.Sprintf("private key shared with %d other image(s)", len(imgs)),
+				Detail:   fmt.Sprintf("key sha256:%s also in %s", m[1], strings.Join(imgs[:min(5, len(imgs))], ", ")),
+				Evidence: []model.Evidence{{Source: "firmware", Detail: "sha256:" + m[1], Data: imgs}}, Time: f.Time})
+		}
+	}
+	return out
 }

@@ -227,3 +227,30 @@ func TestDpkgStatusAndNegatives(t *testing.T) {
 		}
 	}
 }
+
+func TestGoBuildInfo(t *testing.T) {
+	c, _ := Default()
+	host := "/usr/sbin/nats-server"
+	if _, err := os.Stat(host); err != nil {
+		if requirePeers() {
+			t.Fatal("nats-server not installed")
+		}
+		t.Skip("nats-server not installed")
+	}
+	comps := identifyOne(t, c, host, "/usr/bin/nats-server")
+	var main, std bool
+	for _, comp := range comps {
+		if comp.Source != "go-buildinfo" {
+			continue
+		}
+		if strings.HasPrefix(comp.Name, "github.com/nats-io/nats-server") && comp.Type == "application" && strings.HasPrefix(comp.PURL, "pkg:golang/github.com/nats-io/nats-server") {
+			main = true
+		}
+		if comp.Name == "go-stdlib" && strings.HasPrefix(comp.CPE, "cpe:2.3:a:golang:go:1.") {
+			std = true
+		}
+	}
+	if !main || !std {
+		t.Errorf("go build info: main module %v, stdlib %v in %+v", main, std, comps)
+	}
+}

@@ -166,7 +166,11 @@ func goComponents(f File) []Component {
 	out = append(out, Component{Name: "go-stdlib", Version: gov, Vendor: "golang", Type: "library",
 		CPE: CPE23("a", "golang", "go", gov), PURL: "pkg:golang/stdlib@v" + gov,
 		Source: "go-buildinfo", Paths: []string{f.Path}, Evidence: bi.GoVersion})
-	mods := append([]*debugModule{{bi.Main.Path, bi.Main.Version}}, nil...)
+	main := &debugModule{bi.Main.Path, bi.Main.Version}
+	if main.path == "" {
+		main.path = bi.Path // built outside module mode (as Debian does)
+	}
+	mods := []*debugModule{main}
 	for _, d := range bi.Deps {
 		if d.Replace != nil {
 			d = d.Replace
