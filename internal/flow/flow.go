@@ -75,8 +75,10 @@ const (
 	CountDropped    = "dropped"   // records dropped by the overload policy
 	CountMalformed  = "malformed" // datagrams, packets or lines that did not decode
 	CountDNS        = "dns_answers"
-	CountUnknown    = "unknown_devices" // records whose device is not in the inventory
-	CountRollups    = "rollups"
+	CountUnknown    = "unknown_devices"     // records whose device is not in the inventory
+	CountRollups    = "rollups"             // hourly roll-ups stored
+	CountRelations  = "relations"           // device↔peer relations stored
+	CountUntracked  = "relations_untracked" // records whose relation exceeded the bound (still in roll-ups)
 	CountAlerts     = "alerts"
 	CountNoTemplate = "no_template" // NetFlow/IPFIX data sets whose template was not (yet) known
 )

@@ -72,7 +72,8 @@ func TestPipelineStoreRoundTrip(t *testing.T) {
 		{Detector: "scanning", Device: addr("192.168.1.11"), Time: day1.Add(25 * time.Hour), Reason: "r"},
 		{Detector: "brute-force", Device: addr("45.1.1.1"), Peer: addr("192.168.1.12"), Inbound: true, Time: day1, Reason: "r"},
 	}}
-	p := flow.NewPipeline(flow.PipelineConfig{Observers: []flow.Observer{obs}, BatchSize: 3})
+	at, _ := geo.New("")
+	p := flow.NewPipeline(flow.PipelineConfig{Observers: []flow.Observer{obs}, BatchSize: 3, Attribute: at.Attribute})
 	for i := range 10 {
 		p.Flow(flow.Record{Start: day1.Add(time.Duration(i) * time.Minute), Src: addr("192.168.1.10"), Dst: addr("1.1.1.1"), DstPort: 443, SrcPort: uint16(40000 + i), Proto: flow.ProtoTCP, Packets: 10, Bytes: 1000, RevPackets: 5, RevBytes: 500})
 	}
@@ -82,15 +83,15 @@ func TestPipelineStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Counts[flow.CountRecords] != 11 || len(res.Rollups) != 2 {
-		t.Fatalf("counts %v, %d roll-ups; want 11 records in 2 roll-ups", res.Counts, len(res.Rollups))
+	// 1.1.1.1 (AU) in hour 10, 8.8.8.8 (US) in hour 11: two hourly roll-ups, two relations.
+	if res.Counts[flow.CountRecords] != 11 || len(res.Rollups.Hourly) != 2 || len(res.Rollups.Relations) != 2 {
+		t.Fatalf("counts %v, %d roll-ups, %d relations; want 11 records in 2 and 2", res.Counts, len(res.Rollups.Hourly), len(res.Rollups.Relations))
 	}
 	run := &model.Run{Kind: flow.RunKind}
 	if err := st.StartRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
-	at, _ := geo.New("")
-	if err := flow.Save(ctx, st, run.ID, res, at); err != nil {
+	if err := flow.Save(ctx, st, run.ID, res); err != nil {
 		t.Fatal(err)
 	}
 	days, err := flow.DailyCompromised(ctx, st, time.Time{})
@@ -109,7 +110,7 @@ func TestPipelineStoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// iploc places 1.1.1.1 (APNIC research prefix) in AU and 8.8.8.8 in US.
-	if len(ds) != 2 || ds[0].Country != "AU" || ds[0].Bytes != 15000 || ds[0].Flows != 10 || ds[1].Country != "US" || ds[1].Bytes != 70 || ds[0].CountryDB != geo.CountryDB {
+	if len(ds) != 2 || ds[0].Country != "AU" || ds[0].Bytes != 15000 || ds[0].Flows != 10 || ds[0].Peers != 1 || ds[1].Country != "US" || ds[1].Bytes != 70 || ds[0].CountryDB != geo.CountryDB {
 		t.Errorf("Destinations = %+v, want AU 15000 bytes/10 flows then US 70 bytes, db %s", ds, geo.CountryDB)
 	}
 	if all, _ := flow.Destinations(ctx, st, netip.Addr{}); len(all) != 2 {

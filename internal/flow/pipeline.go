@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+
+	"iotwatch/internal/geo"
 )
 
 // Observer sees every oriented record in arrival order; detectors implement it.
@@ -38,6 +40,10 @@ type PipelineConfig struct {
 	BatchSize int // records per batch, default 1024
 	Queue     int // batches in flight, default 64
 	Log       *slog.Logger
+	// Attribute places peers in a country and network (nil: no attribution).
+	Attribute func(netip.Addr) geo.Attribution
+	// MaxRelations bounds the device↔peer relations kept (default DefaultMaxRelations).
+	MaxRelations int
 }
 
 type batch struct {
@@ -84,7 +90,7 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 		cfg:  cfg,
 		q:    make(chan batch, cfg.Queue),
 		done: make(chan struct{}),
-		agg:  NewAggregator(),
+		agg:  NewAggregator(cfg.Attribute, cfg.MaxRelations),
 		dns:  map[DNSAnswer]struct{}{},
 	}
 	p.pool.New = func() any { return make([]Record, 0, cfg.BatchSize) }
@@ -178,7 +184,7 @@ func (p *Pipeline) consume() {
 // Result is what a pipeline produced.
 type Result struct {
 	Counts  Counts
-	Rollups []Rollup
+	Rollups Rollups
 	DNS     []DNSAnswer
 	Alerts  []Alert
 }
@@ -205,7 +211,11 @@ func (p *Pipeline) Close(ctx context.Context) (*Result, error) {
 		CountDNS:     p.nDNS,
 	}}
 	res.Rollups = p.agg.Rollups()
-	res.Counts[CountRollups] = int64(len(res.Rollups))
+	res.Counts[CountRollups] = int64(len(res.Rollups.Hourly))
+	res.Counts[CountRelations] = int64(len(res.Rollups.Relations))
+	if res.Rollups.Untracked > 0 {
+		res.Counts[CountUntracked] = res.Rollups.Untracked
+	}
 	for a := range p.dns {
 		res.DNS = append(res.DNS, a)
 	}

@@ -3,72 +3,155 @@ package flow
 import (
 	"net/netip"
 	"time"
+
+	"iotwatch/internal/geo"
 )
 
-// RollupKey identifies one hourly roll-up: a device's traffic with one peer on
-// one protocol and service port, in one direction.
-type RollupKey struct {
+// HourKey identifies one hourly roll-up: a device's traffic in one
+// direction with one destination country and network owner.
+type HourKey struct {
 	Hour     int64 // Unix seconds of the hour's start (UTC)
 	Device   netip.Addr
-	Peer     netip.Addr
-	Proto    uint8
-	Port     uint16
+	Attr     uint32 // index into Rollups.Attributions
 	Outbound bool
 }
 
-// Rollup is the sum of the flows under one key.
-type Rollup struct {
-	RollupKey
-	Known          bool
-	Flows          uint64
-	Packets, Bytes uint64 // both directions
-	First, Last    int64  // Unix nanoseconds
+// Hourly is the sum of the flows under one key.
+type Hourly struct {
+	HourKey
+	Known                 bool
+	Flows, Packets, Bytes uint64 // both directions
 }
 
-// Aggregator sums records into hourly roll-ups per device. It is not safe for
-// concurrent use; the pipeline's consumer owns it.
+// RelationKey identifies a device's relation with one peer service.
+type RelationKey struct {
+	Device, Peer netip.Addr
+	Proto        uint8
+	Port         uint16 // the peer's port
+	Outbound     bool
+}
+
+// Relation is the sum of the flows of one relation over the ingest.
+type Relation struct {
+	RelationKey
+	Known                 bool
+	Attr                  uint32
+	Flows, Packets, Bytes uint64
+	First, Last           int64 // Unix nanoseconds
+}
+
+// Aggregator sums records into hourly roll-ups per device and destination
+// country/owner, and into device↔peer relations. Relations beyond
+// MaxRelations are not kept but counted (hourly roll-ups still include them).
+// It is not safe for concurrent use; the pipeline's consumer owns it.
 type Aggregator struct {
-	m map[RollupKey]*Rollup
+	attribute    func(netip.Addr) geo.Attribution
+	maxRelations int
+
+	hourly    map[HourKey]*Hourly
+	relations map[RelationKey]*Relation
+	peerAttr  map[netip.Addr]uint32
+	attrIdx   map[geo.Attribution]uint32
+	attrs     []geo.Attribution
+	// Untracked counts records whose relation was not kept.
+	Untracked int64
 }
 
-// NewAggregator returns an empty aggregator.
-func NewAggregator() *Aggregator { return &Aggregator{m: make(map[RollupKey]*Rollup, 1024)} }
+// DefaultMaxRelations bounds the relations one ingest keeps in memory.
+const DefaultMaxRelations = 2_000_000
 
-// Add sums r, seen from o, into its roll-up.
+// NewAggregator returns an empty aggregator; attribute may be nil (no
+// attribution), maxRelations ≤ 0 takes DefaultMaxRelations.
+func NewAggregator(attribute func(netip.Addr) geo.Attribution, maxRelations int) *Aggregator {
+	if maxRelations <= 0 {
+		maxRelations = DefaultMaxRelations
+	}
+	if attribute == nil {
+		attribute = func(netip.Addr) geo.Attribution { return geo.Attribution{} }
+	}
+	return &Aggregator{
+		attribute: attribute, maxRelations: maxRelations,
+		hourly: map[HourKey]*Hourly{}, relations: map[RelationKey]*Relation{},
+		peerAttr: map[netip.Addr]uint32{}, attrIdx: map[geo.Attribution]uint32{},
+	}
+}
+
+func (a *Aggregator) attr(peer netip.Addr) uint32 {
+	if i, ok := a.peerAttr[peer]; ok {
+		return i
+	}
+	at := a.attribute(peer)
+	i, ok := a.attrIdx[at]
+	if !ok {
+		i = uint32(len(a.attrs))
+		a.attrs = append(a.attrs, at)
+		a.attrIdx[at] = i
+	}
+	if len(a.peerAttr) < 1<<22 {
+		a.peerAttr[peer] = i
+	}
+	return i
+}
+
+// Add sums r, seen from o, into its roll-up and relation.
 func (a *Aggregator) Add(r *Record, o Orientation) {
 	ts := r.Start.UnixNano()
-	k := RollupKey{Hour: r.Start.Unix() / 3600 * 3600, Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
-	ru := a.m[k]
-	if ru == nil {
-		ru = &Rollup{RollupKey: k, Known: o.Known, First: ts, Last: ts}
-		a.m[k] = ru
-	}
-	ru.Flows++
-	ru.Packets += r.Packets + r.RevPackets
-	ru.Bytes += r.Bytes + r.RevBytes
 	end := ts
 	if !r.End.IsZero() {
 		end = r.End.UnixNano()
 	}
-	if ts < ru.First {
-		ru.First = ts
+	pk, by := r.Packets+r.RevPackets, r.Bytes+r.RevBytes
+	ai := a.attr(o.Peer)
+	hk := HourKey{Hour: r.Start.Unix() / 3600 * 3600, Device: o.Device, Attr: ai, Outbound: o.Outbound}
+	h := a.hourly[hk]
+	if h == nil {
+		h = &Hourly{HourKey: hk, Known: o.Known}
+		a.hourly[hk] = h
 	}
-	if end > ru.Last {
-		ru.Last = end
+	h.Flows++
+	h.Packets += pk
+	h.Bytes += by
+
+	rk := RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
+	rel := a.relations[rk]
+	if rel == nil {
+		if len(a.relations) >= a.maxRelations {
+			a.Untracked++
+			return
+		}
+		rel = &Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end}
+		a.relations[rk] = rel
+	}
+	rel.Flows++
+	rel.Packets += pk
+	rel.Bytes += by
+	if ts < rel.First {
+		rel.First = ts
+	}
+	if end > rel.Last {
+		rel.Last = end
 	}
 }
 
-// Len returns the number of roll-ups.
-func (a *Aggregator) Len() int { return len(a.m) }
+// Rollups is an aggregator's content.
+type Rollups struct {
+	Hourly       []Hourly
+	Relations    []Relation
+	Attributions []geo.Attribution
+	Untracked    int64
+}
 
-// Rollups returns the roll-ups in no particular order.
-func (a *Aggregator) Rollups() []Rollup {
-	out := make([]Rollup, 0, len(a.m))
-	for _, r := range a.m {
-		out = append(out, *r)
+// Rollups returns the content in no particular order.
+func (a *Aggregator) Rollups() Rollups {
+	out := Rollups{Hourly: make([]Hourly, 0, len(a.hourly)), Relations: make([]Relation, 0, len(a.relations)), Attributions: a.attrs, Untracked: a.Untracked}
+	for _, h := range a.hourly {
+		out.Hourly = append(out.Hourly, *h)
+	}
+	for _, r := range a.relations {
+		out.Relations = append(out.Relations, *r)
 	}
 	return out
 }
 
 // HourTime returns the roll-up hour as a time.
-func (k RollupKey) HourTime() time.Time { return time.Unix(k.Hour, 0).UTC() }
+func (k HourKey) HourTime() time.Time { return time.Unix(k.Hour, 0).UTC() }

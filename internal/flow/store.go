@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
-	"strings"
 	"time"
 
 	"iotwatch/internal/geo"
@@ -16,78 +15,92 @@ import (
 // RunKind is the store run kind for flow ingests and their findings.
 const RunKind = "flows"
 
-// insertRows writes rows with multi-row INSERT statements of up to chunk rows.
-func insertRows(ctx context.Context, st *store.Store, tx *sql.Tx, head, conflict string, ncol int, rows [][]any) error {
-	const chunk = 200
-	ph := "(" + strings.TrimSuffix(strings.Repeat("?,", ncol), ",") + ")"
-	for len(rows) > 0 {
-		n := min(chunk, len(rows))
-		var b strings.Builder
-		b.WriteString(head)
-		b.WriteString(" VALUES ")
-		args := make([]any, 0, n*ncol)
-		for i := range n {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(ph)
-			args = append(args, rows[i]...)
-		}
-		b.WriteByte(' ')
-		b.WriteString(conflict)
-		if _, err := tx.ExecContext(ctx, st.Rebind(b.String()), args...); err != nil {
-			return err
-		}
-		rows = rows[n:]
+// insertRows writes rows with one prepared single-row INSERT inside tx:
+// single-row statements need no statement journal, which makes them faster
+// in SQLite than multi-row VALUES lists here.
+func insertRows(ctx context.Context, st *store.Store, tx *sql.Tx, q string, rows func(yield func(...any) error) error) error {
+	stmt, err := tx.PrepareContext(ctx, st.Rebind(q))
+	if err != nil {
+		return err
 	}
-	return nil
+	defer stmt.Close()
+	return rows(func(args ...any) error {
+		_, err := stmt.ExecContext(ctx, args...)
+		return err
+	})
 }
 
-// Save writes a pipeline result under runID: roll-ups (attributed with at,
-// which may be nil), DNS answers and alerts, in one transaction.
-func Save(ctx context.Context, st *store.Store, runID int64, res *Result, at *geo.Attributor) error {
+// Save writes a pipeline result under runID: hourly roll-ups, relations,
+// DNS answers and alerts, in one transaction.
+func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error {
+	attrs := res.Rollups.Attributions
+	at := func(i uint32) geo.Attribution {
+		if int(i) < len(attrs) {
+			return attrs[i]
+		}
+		return geo.Attribution{}
+	}
 	return st.Tx(ctx, func(tx *sql.Tx) error {
-		rows := make([][]any, 0, len(res.Rollups))
-		for _, r := range res.Rollups {
-			var g geo.Attribution
-			if at != nil {
-				g = at.Attribute(r.Peer)
+		err := insertRows(ctx, st, tx, `INSERT INTO flow_hourly (run_id, hour, device, known, outbound, country, asn, owner,
+			country_db, owner_db, flows, packets, bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, func(exec func(...any) error) error {
+			for _, h := range res.Rollups.Hourly {
+				g := at(h.Attr)
+				if err := exec(runID, store.Time(h.HourTime()), h.Device.String(), b2i(h.Known), b2i(h.Outbound), g.Country, int64(g.ASN), g.Owner,
+					g.CountryDB, g.OwnerDB, int64(h.Flows), int64(h.Packets), int64(h.Bytes)); err != nil {
+					return err
+				}
 			}
-			rows = append(rows, []any{runID, store.Time(r.HourTime()), r.Device.String(), r.Peer.String(),
-				int64(r.Proto), int64(r.Port), b2i(r.Outbound), b2i(r.Known), int64(r.Flows), int64(r.Packets), int64(r.Bytes),
-				store.Time(time.Unix(0, r.First)), store.Time(time.Unix(0, r.Last)),
-				g.Country, g.CountryDB, int64(g.ASN), g.Owner, g.OwnerDB})
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("save hourly roll-ups: %w", err)
 		}
-		if err := insertRows(ctx, st, tx, `INSERT INTO flow_rollups (run_id, hour, device, peer, proto, port, outbound, known,
-			flows, packets, bytes, first_seen, last_seen, country, country_db, asn, owner, owner_db)`,
-			`ON CONFLICT (run_id, hour, device, peer, proto, port, outbound) DO UPDATE SET
-			flows = flow_rollups.flows + excluded.flows, packets = flow_rollups.packets + excluded.packets,
-			bytes = flow_rollups.bytes + excluded.bytes`, 18, rows); err != nil {
-			return fmt.Errorf("save flow roll-ups: %w", err)
+		err = insertRows(ctx, st, tx, `INSERT INTO flow_peers (run_id, device, peer, proto, port, outbound, known, flows, packets, bytes,
+			first_seen, last_seen, country, asn, owner, country_db, owner_db) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, func(exec func(...any) error) error {
+			for _, r := range res.Rollups.Relations {
+				g := at(r.Attr)
+				if err := exec(runID, r.Device.String(), r.Peer.String(), int64(r.Proto), int64(r.Port), b2i(r.Outbound), b2i(r.Known),
+					int64(r.Flows), int64(r.Packets), int64(r.Bytes), store.Time(time.Unix(0, r.First)), store.Time(time.Unix(0, r.Last)),
+					g.Country, int64(g.ASN), g.Owner, g.CountryDB, g.OwnerDB); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("save relations: %w", err)
 		}
-		rows = rows[:0]
-		for _, d := range res.DNS {
-			rows = append(rows, []any{runID, d.Name, d.Addr.String()})
-		}
-		if err := insertRows(ctx, st, tx, `INSERT INTO flow_dns (run_id, name, addr)`, `ON CONFLICT DO NOTHING`, 3, rows); err != nil {
+		err = insertRows(ctx, st, tx, `INSERT INTO flow_dns (run_id, name, addr) VALUES (?,?,?)`, func(exec func(...any) error) error {
+			for _, d := range res.DNS {
+				if err := exec(runID, d.Name, d.Addr.String()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("save dns answers: %w", err)
 		}
-		rows = rows[:0]
 		seen := map[string]bool{}
-		for _, a := range res.Alerts {
-			peer := ""
-			if a.Peer.IsValid() {
-				peer = a.Peer.String()
+		err = insertRows(ctx, st, tx, `INSERT INTO flow_alerts (run_id, day, device, detector, peer, known, inbound, seen_at, reason)
+			VALUES (?,?,?,?,?,?,?,?,?)`, func(exec func(...any) error) error {
+			for _, a := range res.Alerts {
+				peer := ""
+				if a.Peer.IsValid() {
+					peer = a.Peer.String()
+				}
+				k := a.Day() + "|" + a.Device.String() + "|" + a.Detector + "|" + peer
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				if err := exec(runID, a.Day(), a.Device.String(), a.Detector, peer, b2i(a.Known), b2i(a.Inbound), store.Time(a.Time), a.Reason); err != nil {
+					return err
+				}
 			}
-			k := a.Day() + a.Device.String() + a.Detector + peer
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			rows = append(rows, []any{runID, a.Day(), a.Device.String(), a.Detector, peer, b2i(a.Known), b2i(a.Inbound), store.Time(a.Time), a.Reason})
-		}
-		if err := insertRows(ctx, st, tx, `INSERT INTO flow_alerts (run_id, day, device, detector, peer, known, inbound, seen_at, reason)`,
-			`ON CONFLICT DO NOTHING`, 9, rows); err != nil {
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("save alerts: %w", err)
 		}
 		return nil
@@ -180,37 +193,59 @@ type Destination struct {
 	OwnerDB   string     `json:"owner_db,omitempty"`
 }
 
-// Destinations sums stored roll-ups per device, country and owner over the
-// traffic each device sent or initiated (connections opened by outside hosts
-// are left out); a zero device means all devices. Biggest byte counts first.
+// Destinations sums stored hourly roll-ups per device, country and owner
+// over the traffic each device sent or initiated (connections opened by
+// outside hosts are left out); a zero device means all devices. Peers counts
+// distinct peer addresses from the stored relations. Biggest byte counts first.
 func Destinations(ctx context.Context, st *store.Store, device netip.Addr) ([]Destination, error) {
-	q := `SELECT device, country, asn, owner, country_db, owner_db, SUM(flows), SUM(packets), SUM(bytes), COUNT(DISTINCT peer)
-		FROM flow_rollups WHERE outbound = 1`
-	var args []any
+	where, args := ` WHERE outbound = 1`, []any{}
 	if device.IsValid() {
-		q += ` AND device = ?`
+		where += ` AND device = ?`
 		args = append(args, device.Unmap().String())
 	}
-	q += ` GROUP BY device, country, asn, owner, country_db, owner_db`
-	rows, err := st.DB().QueryContext(ctx, st.Rebind(q), args...)
+	rows, err := st.DB().QueryContext(ctx, st.Rebind(`SELECT device, country, asn, owner, country_db, owner_db, SUM(flows), SUM(packets), SUM(bytes)
+		FROM flow_hourly`+where+` GROUP BY device, country, asn, owner, country_db, owner_db`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read destinations: %w", err)
 	}
-	defer rows.Close()
+	type key struct {
+		dev, country, owner string
+		asn                 int64
+	}
+	idx := map[key]int{}
 	var out []Destination
 	for rows.Next() {
 		var d Destination
 		var dev string
 		var asn int64
-		if err := rows.Scan(&dev, &d.Country, &asn, &d.Owner, &d.CountryDB, &d.OwnerDB, &d.Flows, &d.Packets, &d.Bytes, &d.Peers); err != nil {
+		if err := rows.Scan(&dev, &d.Country, &asn, &d.Owner, &d.CountryDB, &d.OwnerDB, &d.Flows, &d.Packets, &d.Bytes); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		d.Device, _ = netip.ParseAddr(dev)
 		d.ASN = uint32(asn)
+		idx[key{dev, d.Country, d.Owner, asn}] = len(out)
 		out = append(out, d)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	pr, err := st.DB().QueryContext(ctx, st.Rebind(`SELECT device, country, asn, owner, COUNT(DISTINCT peer) FROM flow_peers`+where+
+		` GROUP BY device, country, asn, owner`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read destination peers: %w", err)
+	}
+	defer pr.Close()
+	for pr.Next() {
+		var k key
+		var n int
+		if err := pr.Scan(&k.dev, &k.country, &k.asn, &k.owner, &n); err != nil {
+			return nil, err
+		}
+		if i, ok := idx[k]; ok {
+			out[i].Peers = n
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Bytes != out[j].Bytes {
@@ -218,7 +253,7 @@ func Destinations(ctx context.Context, st *store.Store, device netip.Addr) ([]De
 		}
 		return out[i].Device.Less(out[j].Device)
 	})
-	return out, nil
+	return out, pr.Err()
 }
 
 // PeerUse is one device→peer relation as stored, for MUD and export checks.
@@ -229,7 +264,6 @@ type PeerUse struct {
 	Port     uint16     `json:"port"`
 	Outbound bool       `json:"outbound"`
 	Known    bool       `json:"known"`
-	Hour     time.Time  `json:"hour"`
 	First    time.Time  `json:"first_seen"`
 	Last     time.Time  `json:"last_seen"`
 	Flows    int64      `json:"flows"`
@@ -241,8 +275,8 @@ type PeerUse struct {
 	Names    []string   `json:"names,omitempty"` // DNS names observed for the peer
 }
 
-// PeerUses returns stored roll-ups, one per hour and relation, with the DNS
-// names seen for each peer; a zero device means all devices.
+// PeerUses returns the stored device↔peer relations with the DNS names seen
+// for each peer; a zero device means all devices.
 func PeerUses(ctx context.Context, st *store.Store, device netip.Addr) ([]PeerUse, error) {
 	names := map[string][]string{}
 	dr, err := st.DB().QueryContext(ctx, `SELECT DISTINCT addr, name FROM flow_dns ORDER BY addr, name`)
@@ -258,13 +292,13 @@ func PeerUses(ctx context.Context, st *store.Store, device netip.Addr) ([]PeerUs
 		names[a] = append(names[a], n)
 	}
 	dr.Close()
-	q := `SELECT hour, device, peer, proto, port, outbound, known, flows, packets, bytes, first_seen, last_seen, country, asn, owner FROM flow_rollups`
+	q := `SELECT device, peer, proto, port, outbound, known, flows, packets, bytes, first_seen, last_seen, country, asn, owner FROM flow_peers`
 	var args []any
 	if device.IsValid() {
 		q += ` WHERE device = ?`
 		args = append(args, device.Unmap().String())
 	}
-	q += ` ORDER BY hour, device, peer, port`
+	q += ` ORDER BY device, peer, port`
 	rows, err := st.DB().QueryContext(ctx, st.Rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read roll-ups: %w", err)
@@ -273,12 +307,12 @@ func PeerUses(ctx context.Context, st *store.Store, device netip.Addr) ([]PeerUs
 	var out []PeerUse
 	for rows.Next() {
 		var u PeerUse
-		var hour, dev, peer, first, last string
+		var dev, peer, first, last string
 		var proto, port, outb, known, asn int64
-		if err := rows.Scan(&hour, &dev, &peer, &proto, &port, &outb, &known, &u.Flows, &u.Packets, &u.Bytes, &first, &last, &u.Country, &asn, &u.Owner); err != nil {
+		if err := rows.Scan(&dev, &peer, &proto, &port, &outb, &known, &u.Flows, &u.Packets, &u.Bytes, &first, &last, &u.Country, &asn, &u.Owner); err != nil {
 			return nil, err
 		}
-		u.Hour, u.First, u.Last = store.ParseTime(hour), store.ParseTime(first), store.ParseTime(last)
+		u.First, u.Last = store.ParseTime(first), store.ParseTime(last)
 		u.Device, _ = netip.ParseAddr(dev)
 		u.Peer, _ = netip.ParseAddr(peer)
 		u.Proto, u.Port, u.Outbound, u.Known, u.ASN = uint8(proto), uint16(port), outb != 0, known != 0, uint32(asn)

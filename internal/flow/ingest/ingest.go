@@ -59,6 +59,8 @@ type Options struct {
 	Ready func(addr string)
 	// Queue is the pipeline's queue length in batches (default 64).
 	Queue int
+	// MaxRelations bounds device↔peer relations kept per run (default 2,000,000).
+	MaxRelations int
 }
 
 // Summary is what an ingest did.
@@ -125,7 +127,8 @@ func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summar
 	if src.Kind == Listen {
 		policy = flow.Drop
 	}
-	p := flow.NewPipeline(flow.PipelineConfig{Identity: id, Observers: []flow.Observer{eng}, Policy: policy, Queue: opt.Queue, Log: log})
+	p := flow.NewPipeline(flow.PipelineConfig{Identity: id, Observers: []flow.Observer{eng}, Policy: policy, Queue: opt.Queue, Log: log,
+		Attribute: at.Attribute, MaxRelations: opt.MaxRelations})
 
 	run := &model.Run{Kind: flow.RunKind, Targets: []string{string(src.Kind) + ":" + src.Path}, Stages: []string{"ingest", "detect"}}
 	if err := st.StartRun(ctx, run); err != nil {
@@ -133,8 +136,10 @@ func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summar
 	}
 	log.Info("flow ingest started", "run", run.ID, "source", src.Kind, "path", src.Path, "devices", id.Len(), "indicators", ind.Len())
 
+	t0 := time.Now()
 	extra, readErr := read(ctx, src, p, opt, log)
 	res, err := p.Close(context.WithoutCancel(ctx))
+	log.Debug("flow pipeline done", "elapsed", time.Since(t0))
 	if err != nil {
 		readErr = errors.Join(readErr, err)
 		res = &flow.Result{Counts: flow.Counts{}}
@@ -155,7 +160,9 @@ func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summar
 		run.Status = model.RunFailed
 		run.Error = readErr.Error()
 	}
-	if err := flow.Save(wctx, st, run.ID, res, at); err != nil {
+	t1 := time.Now()
+	defer func() { log.Debug("flow results saved", "elapsed", time.Since(t1)) }()
+	if err := flow.Save(wctx, st, run.ID, res); err != nil {
 		run.Status, run.Error = model.RunFailed, err.Error()
 	} else if err := st.SaveFindings(wctx, run.ID, flow.AlertFindings(res.Alerts)); err != nil {
 		run.Status, run.Error = model.RunFailed, err.Error()

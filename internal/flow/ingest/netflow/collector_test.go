@@ -114,7 +114,7 @@ func TestSoftflowdToCollector(t *testing.T) {
 			}
 			st := col.Stats()
 			var packets int64
-			for _, r := range res.Rollups {
+			for _, r := range res.Rollups.Hourly {
 				packets += int64(r.Packets)
 			}
 			if res.Counts[flow.CountRecords] != int64(exported) || res.Counts[flow.CountDropped] != 0 {
