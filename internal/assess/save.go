@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"iotwatch/internal/declare"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 )
@@ -98,4 +99,30 @@ func Save(ctx context.Context, st *store.Store, r *Result, targets []string) (in
 		return run.ID, fmt.Errorf("save assessment: %w", err)
 	}
 	return run.ID, nil
+}
+
+// Run loads the evidence of runIDs (all runs if none), assesses it and
+// saves the result as an "assess" run: the one call a pipeline needs.
+// Declarations and SBOMs are not in the store; pass them in ro.
+func Run(ctx context.Context, st *store.Store, ro RunOptions, runIDs ...int64) (*Result, int64, error) {
+	ev, err := LoadEvidence(ctx, st, runIDs...)
+	if err != nil {
+		return nil, 0, err
+	}
+	ev.Declarations, ev.SBOMs, ev.Stages = ro.Declarations, ro.SBOMs, ro.Stages
+	res, err := Assess(ctx, ev, ro.Options)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := Save(ctx, st, res, ro.Targets)
+	return res, id, err
+}
+
+// RunOptions are the inputs of Run besides the store.
+type RunOptions struct {
+	Options
+	Declarations []*declare.Declaration
+	SBOMs        []SBOMSuppliers
+	Stages       []string // stages known to have run (see Evidence.Stages)
+	Targets      []string // recorded on the assess run
 }

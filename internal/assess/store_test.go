@@ -2,6 +2,7 @@ package assess
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"testing"
 
@@ -97,6 +98,11 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	if len(ev2.Runs) != 4 || len(ev2.Findings) != 2 {
 		t.Errorf("reload: %d runs, %d findings; want 4, 2", len(ev2.Runs), len(ev2.Findings))
+	}
+	// Run does load, assess and save in one call.
+	res2, id2, err := Run(ctx, st, RunOptions{Options: Options{Device: netip.MustParseAddr("10.0.0.20"), Now: now}, Targets: []string{"10.0.0.20"}})
+	if err != nil || id2 <= id || len(res2.Subjects) != 1 {
+		t.Errorf("Run = %v subjects, run %d, %v", len(res2.Subjects), id2, err)
 	}
 	// Explicit run ids select only those runs.
 	ev3, err := LoadEvidence(ctx, st, scan)
