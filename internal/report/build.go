@@ -584,6 +584,27 @@ func (r *Report) buildFindings(ev *evidence) {
 		}
 	}
 	r.Findings.ByKind = tally(kind)
+	type gkey struct {
+		title, kind string
+		sev         model.Severity
+	}
+	subjects := map[gkey]map[string]bool{}
+	for _, f := range ev.findings {
+		k := gkey{f.Title, f.Kind, f.Severity}
+		if subjects[k] == nil {
+			subjects[k] = map[string]bool{}
+		}
+		subjects[k][f.Subject] = true
+	}
+	r.Findings.Top = make([]FindingGroup, 0, len(subjects))
+	for k, set := range subjects {
+		r.Findings.Top = append(r.Findings.Top, FindingGroup{Title: k.title, Kind: k.kind, Severity: k.sev.String(), Subjects: len(set)})
+	}
+	slices.SortFunc(r.Findings.Top, func(a, b FindingGroup) int {
+		sa, _ := model.ParseSeverity(a.Severity)
+		sb, _ := model.ParseSeverity(b.Severity)
+		return cmp.Or(cmp.Compare(sb, sa), cmp.Compare(b.Subjects, a.Subjects), cmp.Compare(a.Title, b.Title), cmp.Compare(a.Kind, b.Kind))
+	})
 	r.Summary.Findings = len(ev.findings)
 	if len(ev.findings) == 0 {
 		r.Absent[SecFindings] = "no findings stored in the covered runs"

@@ -175,6 +175,9 @@ func (r *Report) csvRows() [][]string {
 	}
 	counts("findings", "severity", r.Findings.BySeverity, false)
 	counts("findings", "kind", r.Findings.ByKind, false)
+	for _, g := range r.Findings.Top {
+		add("findings", "title", g.Severity+" "+g.Kind+": "+g.Title, "subjects", g.Subjects)
+	}
 	if a := r.Assessment; a != nil {
 		add("assessment", "", "", "devices", a.Devices)
 		for _, p := range a.Provisions {

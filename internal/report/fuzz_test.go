@@ -30,7 +30,7 @@ func untrustedReport(s string) *Report {
 		Inventory:       Inventory{ByProtocol: c, ByVendor: c, ByDeviceType: c, ByProduct: c, BySubnet: c},
 		Vulnerabilities: []VulnRow{{CVE: s, Severity: s, Devices: 1, Products: []string{s}, Summary: s}},
 		Firmware:        &Firmware{Images: 1, ByKind: c, Findings: []FindingRow{{Kind: s, Severity: s, Subject: s, Title: s}}},
-		Findings:        FindingsSummary{Total: 1, BySeverity: c, ByKind: c},
+		Findings:        FindingsSummary{Total: 1, BySeverity: c, ByKind: c, Top: []FindingGroup{{Title: s, Kind: s, Severity: s, Subjects: 1}}},
 		Assessment: &AssessmentSection{Devices: 1, Labels: c, Provisions: []ProvisionRate{{ProvisionOutcomes: ProvisionOutcomes{
 			Baseline: s, ID: s, Title: s, Pass: 1}}}},
 		Trends: []TrendPoint{{RunID: 1, Kind: s}, {RunID: 2, Kind: s}},

@@ -53,6 +53,7 @@ type htmlView struct {
 	TrendChart      template.HTML
 	TopVulns        []VulnRow
 	TopPairs        []CredPair
+	TopFindings     []FindingGroup
 }
 
 // WriteHTML writes the report as one self-contained HTML document with
@@ -103,6 +104,7 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 	if len(v.TopVulns) > o.TopVulns {
 		v.TopVulns = v.TopVulns[:o.TopVulns]
 	}
+	v.TopFindings = r.Findings.Top[:min(25, len(r.Findings.Top))]
 	v.TopPairs = w8.TopPairs
 	if len(v.TopPairs) > 20 {
 		v.TopPairs = v.TopPairs[:20]

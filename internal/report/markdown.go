@@ -200,6 +200,12 @@ func (r *Report) markdown(m *mdWriter) {
 		m.p("%d findings.\n", r.Findings.Total)
 		m.counts("By severity", "severity", r.Findings.BySeverity)
 		m.counts("By kind", "kind", r.Findings.ByKind)
+		rows := [][]string{}
+		for _, g := range r.Findings.Top[:min(25, len(r.Findings.Top))] {
+			rows = append(rows, []string{g.Severity, g.Kind, g.Title, fmt.Sprint(g.Subjects)})
+		}
+		m.p("### Most severe and widespread")
+		m.table([]string{"severity", "kind", "finding", "subjects"}, rows)
 	} else {
 		m.absent(r.Absent[SecFindings])
 	}

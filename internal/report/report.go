@@ -239,6 +239,16 @@ type FindingsSummary struct {
 	Total      int     `json:"total"`
 	BySeverity []Count `json:"by_severity"` // Devices counts findings here
 	ByKind     []Count `json:"by_kind"`     // Devices counts findings here
+	// Top groups findings by title, most severe and most widespread first.
+	Top []FindingGroup `json:"top"`
+}
+
+// FindingGroup is one finding title and how many subjects have it.
+type FindingGroup struct {
+	Title    string `json:"title"`
+	Kind     string `json:"kind"`
+	Severity string `json:"severity"`
+	Subjects int    `json:"subjects"`
 }
 
 // AssessmentSection is the assessment summary with conformance rates.
