@@ -294,7 +294,7 @@ var ouis = map[string]string{
 	"TP-Link": "50:c7:bf", "D-Link": "1c:7e:e5", "Huawei": "00:e0:fc", "NETGEAR": "a0:40:a0",
 	"Tenda": "c8:3a:35", "Zyxel": "00:a0:c5", "Shelly": "c4:5b:be", "HP": "3c:d9:2b",
 	"Brother": "00:80:77", "Western Digital": "00:90:a9", "Honeywell": "00:d0:2d", "Moxa": "00:90:e8",
-	"Teltonika": "00:1e:42",
+	"Teltonika": "00:1e:42", "DASAN Networks": "00:d0:cb",
 }
 
 func ouiOf(p *Profile) string {
