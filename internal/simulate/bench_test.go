@@ -3,12 +3,18 @@ package simulate
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
 )
 
 // BenchmarkStart measures starting and stopping a fleet: ns/op is the
@@ -61,4 +67,71 @@ func rssMB() float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkHandshake measures one full exchange per op against a running
+// fleet: TCP connect plus banner (telnet), HTTP GET with Basic auth, and an
+// SNMP GET (UDP).
+func BenchmarkHandshake(b *testing.B) {
+	f := startFleet(b, Options{Devices: 200, Seed: 3, Weak: 1, HighPorts: true})
+	pick := func(proto string, pred func(*deviceService) bool) *deviceService {
+		for _, d := range f.devices {
+			for _, s := range d.services {
+				if s.sp.Protocol == proto && (pred == nil || pred(s)) {
+					return s
+				}
+			}
+		}
+		b.Fatalf("no %s", proto)
+		return nil
+	}
+	b.Run("proto=telnet-banner", func(b *testing.B) {
+		s := pick("telnet", nil)
+		b.ReportAllocs()
+		buf := make([]byte, 512)
+		for b.Loop() {
+			c, err := net.Dial("tcp", addrOf(s))
+			if err != nil {
+				b.Fatal(err)
+			}
+			got := ""
+			for !strings.Contains(got, "login: ") {
+				n, err := c.Read(buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += string(buf[:n])
+			}
+			c.Close()
+		}
+	})
+	b.Run("proto=http-basic", func(b *testing.B) {
+		s := pick("http", func(s *deviceService) bool { return s.sp.Auth == "basic" })
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		b.ReportAllocs()
+		for b.Loop() {
+			req, _ := http.NewRequest("GET", "http://"+addrOf(s)+"/", nil)
+			req.SetBasicAuth(s.cred.Username, s.cred.Password)
+			r, err := client.Do(req)
+			if err != nil || r.StatusCode != 200 {
+				b.Fatal(err, r)
+			}
+			io.Copy(io.Discard, r.Body)
+			r.Body.Close()
+		}
+	})
+	b.Run("proto=snmp-get", func(b *testing.B) {
+		s := pick("snmp", nil)
+		g := &gosnmp.GoSNMP{Target: s.dev.addr.String(), Port: s.port, Community: s.cred.Password, Version: gosnmp.Version2c, Timeout: 2 * time.Second}
+		if err := g.Connect(); err != nil {
+			b.Fatal(err)
+		}
+		defer g.Conn.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := g.Get([]string{".1.3.6.1.2.1.1.1.0"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
