@@ -5,7 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,5 +115,39 @@ func TestVulnDBCmdUsage(t *testing.T) {
 	}
 	if _, err := runVulnDB(t, db, "import", filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Error("import of a missing file: no error")
+	}
+}
+
+func TestVulnDBUpdateCmd(t *testing.T) {
+	kev, err := os.ReadFile("../../../shared/data/vuln/kev.json")
+	if err != nil {
+		t.Skip(err)
+	}
+	nvd, err := os.ReadFile("../../../shared/data/vuln/nvd/CVE-2024-6387.json")
+	if err != nil {
+		t.Skip(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/kev.json":
+			w.Write(kev)
+		case "/cves":
+			fmt.Fprintf(w, `{"resultsPerPage":1,"startIndex":0,"totalResults":1,"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":%s}]}`, nvd)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	db := filepath.Join(t.TempDir(), "iotwatch.db")
+	out, err := runVulnDB(t, db, "update", "--source", "nvd="+srv.URL+"/cves", "--source", "kev="+srv.URL+"/kev.json", "--delay", "1ms")
+	if err != nil {
+		t.Fatalf("update: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "nvd") || !strings.Contains(out, "1404") {
+		t.Errorf("update table:\n%s", out)
+	}
+	out, err = runVulnDB(t, db, "stats", "--json")
+	if err != nil || !strings.Contains(out, `"total": 1`) || !strings.Contains(out, "NVD CVE API 2.0 (synced") {
+		t.Errorf("stats after update: %v\n%s", err, out)
 	}
 }
