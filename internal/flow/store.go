@@ -8,7 +8,6 @@ import (
 	"sort"
 	"time"
 
-	"iotwatch/internal/geo"
 	"iotwatch/internal/store"
 )
 
@@ -33,42 +32,16 @@ func insertRows(ctx context.Context, st *store.Store, tx *sql.Tx, q string, rows
 // Save writes a pipeline result under runID: hourly roll-ups, relations,
 // DNS answers and alerts, in one transaction.
 func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error {
-	attrs := res.Rollups.Attributions
-	at := func(i uint32) geo.Attribution {
-		if int(i) < len(attrs) {
-			return attrs[i]
-		}
-		return geo.Attribution{}
-	}
 	return st.Tx(ctx, func(tx *sql.Tx) error {
-		err := insertRows(ctx, st, tx, `INSERT INTO flow_hourly (run_id, hour, device, known, outbound, country, asn, owner,
-			country_db, owner_db, flows, packets, bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, func(exec func(...any) error) error {
-			for _, h := range res.Rollups.Hourly {
-				g := at(h.Attr)
-				if err := exec(runID, store.Time(h.HourTime()), h.Device.String(), b2i(h.Known), b2i(h.Outbound), g.Country, int64(g.ASN), g.Owner,
-					g.CountryDB, g.OwnerDB, int64(h.Flows), int64(h.Packets), int64(h.Bytes)); err != nil {
-					return err
-				}
-			}
-			return nil
+		err := insertRows(ctx, st, tx, `INSERT INTO flow_devices (run_id, device, known, first_hour, last_hour, flows, packets, bytes,
+			country_db, owner_db, hours, peers) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, func(exec func(...any) error) error {
+			return encodeDevices(res.Rollups, func(d *deviceRow) error {
+				return exec(runID, d.device.String(), b2i(d.known), store.Time(time.Unix(d.firstHour, 0)), store.Time(time.Unix(d.lastHour, 0)),
+					int64(d.flows), int64(d.packets), int64(d.bytes), d.countryDB, d.ownerDB, string(d.hours), string(d.peers))
+			})
 		})
 		if err != nil {
-			return fmt.Errorf("save hourly roll-ups: %w", err)
-		}
-		err = insertRows(ctx, st, tx, `INSERT INTO flow_peers (run_id, device, peer, proto, port, outbound, known, flows, packets, bytes,
-			first_seen, last_seen, country, asn, owner, country_db, owner_db) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, func(exec func(...any) error) error {
-			for _, r := range res.Rollups.Relations {
-				g := at(r.Attr)
-				if err := exec(runID, r.Device.String(), r.Peer.String(), int64(r.Proto), int64(r.Port), b2i(r.Outbound), b2i(r.Known),
-					int64(r.Flows), int64(r.Packets), int64(r.Bytes), store.Time(time.Unix(0, r.First)), store.Time(time.Unix(0, r.Last)),
-					g.Country, int64(g.ASN), g.Owner, g.CountryDB, g.OwnerDB); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("save relations: %w", err)
+			return fmt.Errorf("save device roll-ups: %w", err)
 		}
 		err = insertRows(ctx, st, tx, `INSERT INTO flow_dns (run_id, name, addr) VALUES (?,?,?)`, func(exec func(...any) error) error {
 			for _, d := range res.DNS {
@@ -193,67 +166,64 @@ type Destination struct {
 	OwnerDB   string     `json:"owner_db,omitempty"`
 }
 
-// Destinations sums stored hourly roll-ups per device, country and owner
-// over the traffic each device sent or initiated (connections opened by
-// outside hosts are left out); a zero device means all devices. Peers counts
-// distinct peer addresses from the stored relations. Biggest byte counts first.
+// Destinations sums the stored hourly roll-ups per device, country and
+// owner over the traffic each device sent or initiated (connections opened
+// by outside hosts are left out); a zero device means all devices. Peers
+// counts distinct peer addresses from the stored relations. Biggest byte
+// counts first.
 func Destinations(ctx context.Context, st *store.Store, device netip.Addr) ([]Destination, error) {
-	where, args := ` WHERE outbound = 1`, []any{}
-	if device.IsValid() {
-		where += ` AND device = ?`
-		args = append(args, device.Unmap().String())
+	type key struct {
+		dev            netip.Addr
+		country, owner string
+		asn            uint32
 	}
-	rows, err := st.DB().QueryContext(ctx, st.Rebind(`SELECT device, country, asn, owner, country_db, owner_db, SUM(flows), SUM(packets), SUM(bytes)
-		FROM flow_hourly`+where+` GROUP BY device, country, asn, owner, country_db, owner_db`), args...)
+	acc := map[key]*Destination{}
+	peers := map[key]map[netip.Addr]struct{}{}
+	err := scanDevices(ctx, st, device, func(d *deviceRow, hours []hourEntry, rels []relEntry) error {
+		for _, h := range hours {
+			if !h.outbound {
+				continue
+			}
+			k := key{d.device, h.country, h.owner, h.asn}
+			a := acc[k]
+			if a == nil {
+				a = &Destination{Device: d.device, Country: h.country, ASN: h.asn, Owner: h.owner, CountryDB: d.countryDB, OwnerDB: d.ownerDB}
+				acc[k] = a
+			}
+			a.Flows += int64(h.flows)
+			a.Packets += int64(h.packets)
+			a.Bytes += int64(h.bytes)
+		}
+		for _, r := range rels {
+			if !r.outbound {
+				continue
+			}
+			k := key{d.device, r.country, r.owner, r.asn}
+			if peers[k] == nil {
+				peers[k] = map[netip.Addr]struct{}{}
+			}
+			peers[k][r.peer] = struct{}{}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read destinations: %w", err)
 	}
-	type key struct {
-		dev, country, owner string
-		asn                 int64
+	out := make([]Destination, 0, len(acc))
+	for k, a := range acc {
+		a.Peers = len(peers[k])
+		out = append(out, *a)
 	}
-	idx := map[key]int{}
-	var out []Destination
-	for rows.Next() {
-		var d Destination
-		var dev string
-		var asn int64
-		if err := rows.Scan(&dev, &d.Country, &asn, &d.Owner, &d.CountryDB, &d.OwnerDB, &d.Flows, &d.Packets, &d.Bytes); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		d.Device, _ = netip.ParseAddr(dev)
-		d.ASN = uint32(asn)
-		idx[key{dev, d.Country, d.Owner, asn}] = len(out)
-		out = append(out, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	pr, err := st.DB().QueryContext(ctx, st.Rebind(`SELECT device, country, asn, owner, COUNT(DISTINCT peer) FROM flow_peers`+where+
-		` GROUP BY device, country, asn, owner`), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read destination peers: %w", err)
-	}
-	defer pr.Close()
-	for pr.Next() {
-		var k key
-		var n int
-		if err := pr.Scan(&k.dev, &k.country, &k.asn, &k.owner, &n); err != nil {
-			return nil, err
-		}
-		if i, ok := idx[k]; ok {
-			out[i].Peers = n
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
+	sort.Slice(out, func(i, j int) bool {
 		if out[i].Bytes != out[j].Bytes {
 			return out[i].Bytes > out[j].Bytes
 		}
-		return out[i].Device.Less(out[j].Device)
+		if out[i].Device != out[j].Device {
+			return out[i].Device.Less(out[j].Device)
+		}
+		return out[i].Country < out[j].Country
 	})
-	return out, pr.Err()
+	return out, nil
 }
 
 // PeerUse is one device→peer relation as stored, for MUD and export checks.
@@ -292,32 +262,17 @@ func PeerUses(ctx context.Context, st *store.Store, device netip.Addr) ([]PeerUs
 		names[a] = append(names[a], n)
 	}
 	dr.Close()
-	q := `SELECT device, peer, proto, port, outbound, known, flows, packets, bytes, first_seen, last_seen, country, asn, owner FROM flow_peers`
-	var args []any
-	if device.IsValid() {
-		q += ` WHERE device = ?`
-		args = append(args, device.Unmap().String())
-	}
-	q += ` ORDER BY device, peer, port`
-	rows, err := st.DB().QueryContext(ctx, st.Rebind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read roll-ups: %w", err)
-	}
-	defer rows.Close()
 	var out []PeerUse
-	for rows.Next() {
-		var u PeerUse
-		var dev, peer, first, last string
-		var proto, port, outb, known, asn int64
-		if err := rows.Scan(&dev, &peer, &proto, &port, &outb, &known, &u.Flows, &u.Packets, &u.Bytes, &first, &last, &u.Country, &asn, &u.Owner); err != nil {
-			return nil, err
+	err = scanDevices(ctx, st, device, func(d *deviceRow, _ []hourEntry, rels []relEntry) error {
+		for _, r := range rels {
+			out = append(out, PeerUse{Device: d.device, Peer: r.peer, Proto: r.proto, Port: r.port, Outbound: r.outbound, Known: d.known,
+				First: time.Unix(0, r.first).UTC(), Last: time.Unix(0, r.last).UTC(), Flows: int64(r.flows), Packets: int64(r.packets), Bytes: int64(r.bytes),
+				Country: r.country, ASN: r.asn, Owner: r.owner, Names: names[r.peer.String()]})
 		}
-		u.First, u.Last = store.ParseTime(first), store.ParseTime(last)
-		u.Device, _ = netip.ParseAddr(dev)
-		u.Peer, _ = netip.ParseAddr(peer)
-		u.Proto, u.Port, u.Outbound, u.Known, u.ASN = uint8(proto), uint16(port), outb != 0, known != 0, uint32(asn)
-		u.Names = names[peer]
-		out = append(out, u)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read relations: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

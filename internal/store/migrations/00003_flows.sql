@@ -1,48 +1,32 @@
--- Flow telemetry (package internal/flow): hourly roll-ups per device and
--- destination country/owner, device↔peer relations per ingest run, DNS
--- answers seen, and detector alerts. Times are TEXT RFC 3339 like the core
+-- Flow telemetry (package internal/flow): per device and run, hourly
+-- roll-ups by destination country/owner and device↔peer relations; DNS
+-- answers seen; detector alerts. Times are TEXT RFC 3339 like the core
 -- tables; counters are BIGINT. Every attribution names its database and
--- version (country_db, owner_db). Rows are only inserted, never updated,
--- so the tables carry plain indexes instead of primary keys.
+-- version (country_db, owner_db).
 
 -- +goose Up
-CREATE TABLE flow_hourly (
-    run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    hour TEXT NOT NULL,
-    device TEXT NOT NULL,
-    known INTEGER NOT NULL DEFAULT 0,
-    outbound INTEGER NOT NULL,
-    country TEXT NOT NULL DEFAULT '',
-    asn BIGINT NOT NULL DEFAULT 0,
-    owner TEXT NOT NULL DEFAULT '',
-    country_db TEXT NOT NULL DEFAULT '',
-    owner_db TEXT NOT NULL DEFAULT '',
-    flows BIGINT NOT NULL,
-    packets BIGINT NOT NULL,
-    bytes BIGINT NOT NULL
-);
-CREATE INDEX flow_hourly_device ON flow_hourly (device, hour);
-
-CREATE TABLE flow_peers (
+-- One row per device and run; the hourly roll-ups are a JSON array of
+-- [hour_unix, outbound, country, asn, owner, flows, packets, bytes] in
+-- "hours", the relations a JSON array of
+-- [peer, proto, port, outbound, flows, packets, bytes, first_ns, last_ns,
+--  country, asn, owner] in "peers". Ten to a hundred times fewer rows than
+-- one row per roll-up, which is what keeps ingest fast on SQLite.
+CREATE TABLE flow_devices (
     run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     device TEXT NOT NULL,
-    peer TEXT NOT NULL,
-    proto INTEGER NOT NULL,
-    port INTEGER NOT NULL,
-    outbound INTEGER NOT NULL,
     known INTEGER NOT NULL DEFAULT 0,
+    first_hour TEXT NOT NULL,
+    last_hour TEXT NOT NULL,
     flows BIGINT NOT NULL,
     packets BIGINT NOT NULL,
     bytes BIGINT NOT NULL,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT NOT NULL,
-    country TEXT NOT NULL DEFAULT '',
-    asn BIGINT NOT NULL DEFAULT 0,
-    owner TEXT NOT NULL DEFAULT '',
     country_db TEXT NOT NULL DEFAULT '',
-    owner_db TEXT NOT NULL DEFAULT ''
+    owner_db TEXT NOT NULL DEFAULT '',
+    hours TEXT NOT NULL,
+    peers TEXT NOT NULL,
+    PRIMARY KEY (run_id, device)
 );
-CREATE INDEX flow_peers_device ON flow_peers (device);
+CREATE INDEX flow_devices_device ON flow_devices (device);
 
 CREATE TABLE flow_dns (
     run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -67,5 +51,4 @@ CREATE INDEX flow_alerts_day ON flow_alerts (day, device);
 -- +goose Down
 DROP TABLE flow_alerts;
 DROP TABLE flow_dns;
-DROP TABLE flow_peers;
-DROP TABLE flow_hourly;
+DROP TABLE flow_devices;

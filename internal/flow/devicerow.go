@@ -1,0 +1,256 @@
+package flow
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"iotwatch/internal/store"
+)
+
+// deviceRow is one flow_devices row: a device's roll-ups and relations of
+// one run, encoded as compact JSON arrays (see 00003_flows.sql).
+type deviceRow struct {
+	device                netip.Addr
+	known                 bool
+	firstHour, lastHour   int64
+	flows, packets, bytes uint64
+	countryDB, ownerDB    string
+	hours, peers          []byte
+}
+
+type hourEntry struct {
+	hour                  int64
+	outbound              bool
+	country, owner        string
+	asn                   uint32
+	flows, packets, bytes uint64
+}
+
+type relEntry struct {
+	peer                  netip.Addr
+	proto                 uint8
+	port                  uint16
+	outbound              bool
+	flows, packets, bytes uint64
+	first, last           int64
+	country, owner        string
+	asn                   uint32
+}
+
+// encodeDevices groups roll-ups and relations by device and calls emit once
+// per device.
+func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
+	// Pre-encode each attribution once: "CC",asn,"owner"
+	attrJSON := make([][]byte, len(r.Attributions))
+	var countryDB, ownerDB string
+	for i, a := range r.Attributions {
+		c, _ := json.Marshal(a.Country)
+		o, _ := json.Marshal(a.Owner)
+		b := append(c, ',')
+		b = strconv.AppendUint(b, uint64(a.ASN), 10)
+		b = append(b, ',')
+		attrJSON[i] = append(b, o...)
+		if a.CountryDB != "" {
+			countryDB = a.CountryDB
+		}
+		if a.OwnerDB != "" {
+			ownerDB = a.OwnerDB
+		}
+	}
+	attr := func(i uint32) []byte {
+		if int(i) < len(attrJSON) {
+			return attrJSON[i]
+		}
+		return []byte(`"",0,""`)
+	}
+	hours := slices.Clone(r.Hourly)
+	slices.SortFunc(hours, func(a, b Hourly) int {
+		if c := a.Device.Compare(b.Device); c != 0 {
+			return c
+		}
+		return int(a.Hour - b.Hour)
+	})
+	rels := slices.Clone(r.Relations)
+	slices.SortFunc(rels, func(a, b Relation) int { return a.Device.Compare(b.Device) })
+	var hb, pb []byte
+	i, j := 0, 0
+	for i < len(hours) || j < len(rels) {
+		var dev netip.Addr
+		switch {
+		case i >= len(hours):
+			dev = rels[j].Device
+		case j >= len(rels):
+			dev = hours[i].Device
+		case hours[i].Device.Compare(rels[j].Device) <= 0:
+			dev = hours[i].Device
+		default:
+			dev = rels[j].Device
+		}
+		row := &deviceRow{device: dev, countryDB: countryDB, ownerDB: ownerDB, firstHour: -1}
+		hb = append(hb[:0], '[')
+		for ; i < len(hours) && hours[i].Device == dev; i++ {
+			h := &hours[i]
+			if len(hb) > 1 {
+				hb = append(hb, ',')
+			}
+			hb = append(hb, '[')
+			hb = strconv.AppendInt(hb, h.Hour, 10)
+			hb = append(hb, ',')
+			hb = strconv.AppendInt(hb, b2i(h.Outbound), 10)
+			hb = append(hb, ',')
+			hb = append(hb, attr(h.Attr)...)
+			hb = append(hb, ',')
+			hb = strconv.AppendUint(hb, h.Flows, 10)
+			hb = append(hb, ',')
+			hb = strconv.AppendUint(hb, h.Packets, 10)
+			hb = append(hb, ',')
+			hb = strconv.AppendUint(hb, h.Bytes, 10)
+			hb = append(hb, ']')
+			row.known = row.known || h.Known
+			row.flows += h.Flows
+			row.packets += h.Packets
+			row.bytes += h.Bytes
+			if row.firstHour < 0 || h.Hour < row.firstHour {
+				row.firstHour = h.Hour
+			}
+			row.lastHour = max(row.lastHour, h.Hour)
+		}
+		hb = append(hb, ']')
+		pb = append(pb[:0], '[')
+		for ; j < len(rels) && rels[j].Device == dev; j++ {
+			r := &rels[j]
+			if len(pb) > 1 {
+				pb = append(pb, ',')
+			}
+			pb = append(pb, '[', '"')
+			pb = r.Peer.AppendTo(pb)
+			pb = append(pb, '"', ',')
+			pb = strconv.AppendUint(pb, uint64(r.Proto), 10)
+			pb = append(pb, ',')
+			pb = strconv.AppendUint(pb, uint64(r.Port), 10)
+			pb = append(pb, ',')
+			pb = strconv.AppendInt(pb, b2i(r.Outbound), 10)
+			for _, v := range []uint64{r.Flows, r.Packets, r.Bytes} {
+				pb = append(pb, ',')
+				pb = strconv.AppendUint(pb, v, 10)
+			}
+			pb = append(pb, ',')
+			pb = strconv.AppendInt(pb, r.First, 10)
+			pb = append(pb, ',')
+			pb = strconv.AppendInt(pb, r.Last, 10)
+			pb = append(pb, ',')
+			pb = append(pb, attr(r.Attr)...)
+			pb = append(pb, ']')
+			row.known = row.known || r.Known
+		}
+		pb = append(pb, ']')
+		if row.firstHour < 0 {
+			row.firstHour = 0
+		}
+		row.hours, row.peers = hb, pb
+		if err := emit(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanDevices reads flow_devices rows (one device, or all when device is
+// zero) and decodes their arrays.
+func scanDevices(ctx context.Context, st *store.Store, device netip.Addr, fn func(*deviceRow, []hourEntry, []relEntry) error) error {
+	q := `SELECT device, known, flows, packets, bytes, country_db, owner_db, hours, peers FROM flow_devices`
+	var args []any
+	if device.IsValid() {
+		q += ` WHERE device = ?`
+		args = append(args, device.Unmap().String())
+	}
+	rows, err := st.DB().QueryContext(ctx, st.Rebind(q+` ORDER BY device, run_id`), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d deviceRow
+		var dev string
+		var known, fl, pk, by int64
+		var hours, peers string
+		if err := rows.Scan(&dev, &known, &fl, &pk, &by, &d.countryDB, &d.ownerDB, &hours, &peers); err != nil {
+			return err
+		}
+		d.device, _ = netip.ParseAddr(dev)
+		d.known = known != 0
+		d.flows, d.packets, d.bytes = uint64(fl), uint64(pk), uint64(by)
+		hs, err := decodeHours(hours)
+		if err != nil {
+			return fmt.Errorf("device %s hours: %w", dev, err)
+		}
+		rs, err := decodeRelations(peers)
+		if err != nil {
+			return fmt.Errorf("device %s peers: %w", dev, err)
+		}
+		if err := fn(&d, hs, rs); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func decodeArrays(s string) ([][]any, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.UseNumber()
+	var v [][]any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func num(v any) int64 {
+	n, _ := v.(json.Number)
+	i, _ := n.Int64()
+	return i
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+func decodeHours(s string) ([]hourEntry, error) {
+	arr, err := decodeArrays(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]hourEntry, 0, len(arr))
+	for _, a := range arr {
+		if len(a) != 8 {
+			return nil, fmt.Errorf("hour entry with %d fields", len(a))
+		}
+		out = append(out, hourEntry{hour: num(a[0]), outbound: num(a[1]) != 0, country: str(a[2]), asn: uint32(num(a[3])), owner: str(a[4]),
+			flows: uint64(num(a[5])), packets: uint64(num(a[6])), bytes: uint64(num(a[7]))})
+	}
+	return out, nil
+}
+
+func decodeRelations(s string) ([]relEntry, error) {
+	arr, err := decodeArrays(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]relEntry, 0, len(arr))
+	for _, a := range arr {
+		if len(a) != 12 {
+			return nil, fmt.Errorf("peer entry with %d fields", len(a))
+		}
+		peer, err := netip.ParseAddr(str(a[0]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, relEntry{peer: peer, proto: uint8(num(a[1])), port: uint16(num(a[2])), outbound: num(a[3]) != 0,
+			flows: uint64(num(a[4])), packets: uint64(num(a[5])), bytes: uint64(num(a[6])), first: num(a[7]), last: num(a[8]),
+			country: str(a[9]), asn: uint32(num(a[10])), owner: str(a[11])})
+	}
+	return out, nil
+}
