@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"iotwatch/internal/audit"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 )
@@ -39,7 +40,8 @@ func closedStatus(s model.Status) bool {
 // evidence is the deduplicated evidence of the covered runs.
 type evidence struct {
 	services []model.Service
-	creds    []model.CredentialResult
+	creds    []model.CredentialResult // weak credentials only (audit.IsWeak)
+	lockouts map[string]bool          // services where the audit suspected lockout and backed off
 	vulns    []model.VulnMatch
 	findings []model.Finding
 	assets   map[netip.Addr]model.Asset
@@ -163,7 +165,7 @@ func fmtTime(t time.Time) string {
 // loadEvidence reads the runs' evidence, later runs overriding earlier ones
 // for the same service, credential, match or finding.
 func loadEvidence(ctx context.Context, st *store.Store, runs []model.Run) (*evidence, error) {
-	ev := &evidence{assets: map[netip.Addr]model.Asset{}}
+	ev := &evidence{assets: map[netip.Addr]model.Asset{}, lockouts: map[string]bool{}}
 	type svcKey struct {
 		ip        netip.Addr
 		port      uint16
@@ -201,6 +203,11 @@ func loadEvidence(ctx context.Context, st *store.Store, runs []model.Run) (*evid
 		}
 		for _, c := range cs {
 			if !c.IP.IsValid() {
+				continue
+			}
+			if !audit.IsWeak(c) {
+				// The audit backed off this service: no credential was found.
+				ev.lockouts[fmt.Sprintf("%s|%d|%s", c.IP, c.Port, c.Protocol)] = true
 				continue
 			}
 			k := credKey{c.IP, c.Port, c.Protocol, c.Username, c.Password}
@@ -370,6 +377,7 @@ func (r *Report) buildDevices(ev *evidence, region func(netip.Addr) string) {
 	s.WeakPasswordShare = share(len(weak), len(sampled))
 	s.WeakPasswordCI95 = Wilson(len(weak), len(sampled))
 	s.CredentialResults = len(ev.creds)
+	s.LockoutSuspected = len(ev.lockouts)
 
 	byVendor, byType, bySubnet, byRegion, byProduct := groups{}, groups{}, groups{}, groups{}, groups{}
 	for a := range sampled {

@@ -127,6 +127,8 @@ func fillStore(t testing.TB, st *store.Store) int64 {
 		cred(3, "telnet", "root", "xc3511", model.KindDefaultCredential),
 		cred(5, "ssh", "root", "", model.KindEmptyPassword),
 		cred(8, "mqtt", "", "", model.KindAnonymousAccess),
+		// The audit backed off here: not a weak credential.
+		cred(6, "ssh", "", "", "lockout-suspected"),
 		// An address the scan did not store: counted in the sample.
 		cred(12, "telnet", "root", "vizxv", model.KindDefaultCredential),
 	}))

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"iotwatch/internal/audit"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 )
@@ -177,13 +178,16 @@ func (r *Report) buildTrends(ctx context.Context, st *store.Store, covered []mod
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("report trends: %w", err)
 	}
-	weak, err := perRun(ctx, st, `SELECT run_id, COUNT(DISTINCT ip) FROM credentials WHERE run_id <= ? GROUP BY run_id`, maxID)
+	notWeak := []any{audit.KindLockoutSuspected, ""}
+	weak, err := perRun(ctx, st, `SELECT run_id, COUNT(DISTINCT ip) FROM credentials WHERE kind NOT IN (?, ?) AND run_id <= ? GROUP BY run_id`,
+		append(notWeak, maxID)...)
 	if err != nil {
 		return err
 	}
 	sampled, err := perRun(ctx, st, `SELECT run_id, COUNT(DISTINCT ip) FROM (
 		SELECT run_id, ip FROM services WHERE status NOT IN (?, ?) AND run_id <= ?
-		UNION SELECT run_id, ip FROM credentials WHERE run_id <= ?) u GROUP BY run_id`, append(closed, maxID, maxID)...)
+		UNION SELECT run_id, ip FROM credentials WHERE kind NOT IN (?, ?) AND run_id <= ?) u GROUP BY run_id`,
+		append(closed, maxID, notWeak[0], notWeak[1], maxID)...)
 	if err != nil {
 		return err
 	}
@@ -244,7 +248,7 @@ func methodNotes() map[string]string {
 	return map[string]string{
 		"devices":                       "distinct addresses with at least one service whose status is not refused or timeout (table services) in the covered runs",
 		"services":                      "distinct (address, port, transport) of those services",
-		"devices_with_weak_credentials": "distinct addresses with at least one credential result (table credentials) in the covered runs",
+		"devices_with_weak_credentials": "distinct addresses with at least one credential result (table credentials) in the covered runs, except results of kind lockout-suspected (the audit backed off; no credential found)",
 		"weak_password_share":           "devices_with_weak_credentials / sampled_devices; sampled_devices = devices plus addresses with a credential result but no stored open service",
 		"ci95":                          "Wilson score interval, z = 1.96",
 		"vulnerable_devices":            "distinct addresses with at least one vulnerability match (table vuln_matches); kev_devices: those with a match in CISA KEV",

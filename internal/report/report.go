@@ -138,7 +138,8 @@ type Summary struct {
 	// Services is the number of distinct open services (address, port, transport).
 	Services int `json:"services"`
 	// DevicesWithWeakCredentials is the number of distinct addresses with at
-	// least one credential result.
+	// least one credential result that is a weak credential (audit.IsWeak:
+	// every kind but lockout-suspected).
 	DevicesWithWeakCredentials int `json:"devices_with_weak_credentials"`
 	// SampledDevices is the denominator of the share: devices plus any
 	// address with a credential result but no stored open service.
@@ -146,6 +147,9 @@ type Summary struct {
 	WeakPasswordShare float64  `json:"weak_password_share"`
 	WeakPasswordCI95  Interval `json:"weak_password_ci95"`
 	CredentialResults int      `json:"credential_results"`
+	// LockoutSuspected counts services where the audit suspected lockout or
+	// rate limiting and backed off; their devices stay in the sample.
+	LockoutSuspected int `json:"lockout_suspected_services"`
 
 	VulnerableDevices  int      `json:"vulnerable_devices"`
 	VulnerableShare    float64  `json:"vulnerable_share"`

@@ -73,6 +73,7 @@ func TestBuildNumbers(t *testing.T) {
 		{"devices_with_weak_credentials", s.DevicesWithWeakCredentials, 6},
 		{"sampled_devices", s.SampledDevices, 11},
 		{"credential_results", s.CredentialResults, 7},
+		{"lockout_suspected_services", s.LockoutSuspected, 1},
 		{"vulnerable_devices", s.VulnerableDevices, 3},
 		{"kev_devices", s.KEVDevices, 2},
 		{"vuln_matches", s.VulnMatches, 5},
