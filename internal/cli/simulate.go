@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -15,9 +16,10 @@ import (
 // newSimulateCmd runs an emulated IoT fleet on loopback until interrupted.
 func newSimulateCmd(g *globals) *cobra.Command {
 	var (
-		prefix string
-		opts   simulate.Options
-		truth  string
+		prefix   string
+		opts     simulate.Options
+		truth    string
+		profiles string
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
@@ -49,9 +51,24 @@ coap 5683/udp, modbus 5020, mqtt 1883).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			fleet, err := simulate.Start(ctx, opts)
-			if err != nil {
-				return err
+			var fleet *simulate.Fleet
+			if profiles != "" {
+				if _, err := os.ReadDir(profiles); err != nil {
+					return fmt.Errorf("profiles: %w", err)
+				}
+				ps, err := simulate.LoadProfiles(os.DirFS(profiles))
+				if err != nil {
+					return fmt.Errorf("profiles %s: %w", profiles, err)
+				}
+				fleet, err = simulate.StartWithProfiles(ctx, opts, ps)
+				if err != nil {
+					return err
+				}
+			} else {
+				var err error
+				if fleet, err = simulate.Start(ctx, opts); err != nil {
+					return err
+				}
 			}
 			defer fleet.Close()
 			t := fleet.Truth()
@@ -77,5 +94,6 @@ coap 5683/udp, modbus 5020, mqtt 1883).`,
 	f.Float64Var(&opts.Anonymous, "anonymous", 0.05, "share of devices with anonymous MQTT/FTP access")
 	f.StringVar(&truth, "truth", "", "write the ground truth (JSON) to this file")
 	f.BoolVar(&opts.HighPorts, "high-ports", false, "use the high-port map even as root")
+	f.StringVar(&profiles, "profiles", "", "directory of device profile YAML files to use instead of the built-in ones")
 	return cmd
 }
