@@ -50,14 +50,14 @@ func serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/rootDesc.xml":
 		if d.prof.service("ssdp") == nil {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 		w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 		io.WriteString(w, upnpDescription(s, r.Host))
 		return
 	case "/favicon.ico":
-		http.NotFound(w, r)
+		notFound(w)
 		return
 	}
 	switch s.sp.Auth {
@@ -79,6 +79,13 @@ func serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "form":
 		serveForm(w, r, s)
 	}
+}
+
+// notFound is a plain device-style 404 (no Go-specific headers).
+func notFound(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusNotFound)
+	io.WriteString(w, "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>\n")
 }
 
 func unauthorized(w http.ResponseWriter) {
@@ -114,7 +121,7 @@ func serveForm(w http.ResponseWriter, r *http.Request, s *deviceService) {
 	case r.URL.Path == "/" || r.URL.Path == "/login.html" || r.URL.Path == "/login":
 		loginPage(w, s, "")
 	default:
-		http.NotFound(w, r)
+		notFound(w)
 	}
 }
 

@@ -9,10 +9,19 @@
 // service: a vendor default, an empty password, anonymous access or a strong
 // random password, in proportions set by Options and reproducible by seed.
 //
-// Every service of every device is its own non-blocking socket bound to the
-// device's own address (never a wildcard), all watched by one epoll loop;
-// accepted TCP connections become net.Conns served by one goroutine each,
-// UDP requests are answered inside the loop from the socket they came to.
+// Sockets never bind a wildcard address. With CAP_BPF and CAP_NET_ADMIN
+// (root) the fleet opens one socket per port, bound to one device's address,
+// and a BPF sk_lookup program steers every other device's address to it
+// (see sklookup_linux.go): 10,000 devices cost ten sockets. Without those
+// privileges every service of every device is its own socket bound to the
+// device's address, which needs one file descriptor per service. Either
+// way one epoll loop watches all sockets; accepted TCP connections become
+// net.Conns served by one goroutine each, and UDP requests are answered in
+// the loop from the address the client sent to.
+//
+// Without permission to bind ports below 1024 (or with HighPorts) the fleet
+// uses the HighPorts map. SSDP answers unicast M-SEARCH on each device
+// address (multicast does not reach loopback aliases).
 package simulate
 
 import (
