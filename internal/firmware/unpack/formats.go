@@ -12,6 +12,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/diskfs/go-diskfs/backend"
@@ -186,10 +189,65 @@ type treeFS interface {
 	OpenFile(p string, flag int) (filesystem.File, error)
 }
 
-// walkTree copies a go-diskfs filesystem below out, depth-first. Errors on
-// single entries are collected; the walk goes on.
+// walkTree copies a go-diskfs filesystem below out: directories and links
+// depth-first in this goroutine, file contents by a small pool of workers
+// (go-diskfs reads are safe in parallel; decompression dominates the cost).
+// Errors on single entries are collected; the walk goes on.
 func (u *unpacker) walkTree(fsys treeFS, dir, out string) error {
-	var errs []error
+	var (
+		errMu   sync.Mutex
+		errs    []error
+		stopped atomic.Bool
+	)
+	addErr := func(err error) {
+		errMu.Lock()
+		errs = append(errs, err)
+		errMu.Unlock()
+	}
+	type job struct {
+		de     fs.DirEntry
+		p, rel string
+	}
+	jobs := make(chan job, 64)
+	var wg sync.WaitGroup
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if stopped.Load() {
+					continue
+				}
+				var (
+					f   io.ReadCloser
+					err error
+				)
+				if op, ok := j.de.(interface {
+					Open() (filesystem.File, error)
+				}); ok {
+					f, err = op.Open()
+				} else {
+					f, err = fsys.OpenFile(j.p, os.O_RDONLY)
+				}
+				if err != nil {
+					addErr(fmt.Errorf("open %s: %w", j.p, err))
+					continue
+				}
+				_, head, err := u.sb.writeFile(j.rel, f)
+				f.Close()
+				if err != nil {
+					if errors.Is(err, ErrLimit) {
+						if !stopped.Swap(true) {
+							addErr(err)
+						}
+						continue
+					}
+					addErr(fmt.Errorf("extract %s: %w", j.p, err))
+				}
+				u.note(j.rel, head, false)
+			}
+		}()
+	}
 	var walk func(dir string, level int) error
 	walk = func(dir string, level int) error {
 		if level > 64 {
@@ -197,12 +255,15 @@ func (u *unpacker) walkTree(fsys treeFS, dir, out string) error {
 		}
 		ents, err := fsys.ReadDir(dir)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("read dir %s: %w", dir, err))
+			addErr(fmt.Errorf("read dir %s: %w", dir, err))
 			return nil
 		}
 		for _, de := range ents {
 			if err := u.ctx.Err(); err != nil {
 				return err
+			}
+			if stopped.Load() {
+				return nil
 			}
 			name := de.Name()
 			if name == "." || name == ".." || name == "" {
@@ -240,33 +301,16 @@ func (u *unpacker) walkTree(fsys treeFS, dir, out string) error {
 					return err
 				}
 			case t.IsRegular():
-				var f io.ReadCloser
-				if op, ok := de.(interface {
-					Open() (filesystem.File, error)
-				}); ok {
-					f, err = op.Open()
-				} else {
-					f, err = fsys.OpenFile(p, os.O_RDONLY)
-				}
-				if err != nil {
-					errs = append(errs, fmt.Errorf("open %s: %w", p, err))
-					continue
-				}
-				_, head, err := u.sb.writeFile(rel, f)
-				f.Close()
-				if err != nil {
-					if errors.Is(err, ErrLimit) {
-						return err
-					}
-					errs = append(errs, fmt.Errorf("extract %s: %w", p, err))
-				}
-				u.note(rel, head, false)
+				jobs <- job{de, p, rel}
 			}
 		}
 		return nil
 	}
-	if err := walk(dir, 0); err != nil {
-		errs = append(errs, err)
+	werr := walk(dir, 0)
+	close(jobs)
+	wg.Wait()
+	if werr != nil {
+		errs = append(errs, werr)
 	}
 	if len(errs) > 5 {
 		errs = append(errs[:5], fmt.Errorf("and %d more errors", len(errs)-5))
@@ -465,12 +509,12 @@ func streamHandler(format string, open opener) handler {
 		consumed := int64(len(data) - r.Len())
 		if err != nil && !errors.Is(err, ErrLimit) && n < minStreamOutput {
 			u.sb.root.Remove(out)
-			u.sb.files--
+			u.sb.uncount()
 			return 0, fmt.Errorf("%s: %w: %v", format, ErrFormat, err)
 		}
 		if n == 0 {
 			u.sb.root.Remove(out)
-			u.sb.files--
+			u.sb.uncount()
 			return consumed, fmt.Errorf("%s: %w: empty stream", format, ErrFormat)
 		}
 		e.Info = map[string]any{"decompressed": n}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // ErrLimit is returned (wrapped) when extraction hits a size, count or depth cap.
@@ -54,16 +56,21 @@ func (l Limits) withDefaults() Limits {
 // sandbox writes extracted entries below one directory. It never creates
 // symbolic links or device nodes (links are recorded, not materialised), so no
 // path component inside it can point outside; os.Root enforces the same.
+//
+// It is safe for concurrent use: filesystem walkers extract files in parallel.
 type sandbox struct {
-	root     *os.Root
-	dir      string
-	lim      Limits
-	files    int
-	bytes    int64
+	root  *os.Root
+	dir   string
+	lim   Limits
+	bytes atomic.Int64 // bytes written, all files
+
+	mu       sync.Mutex        // guards the fields below
+	files    int               // files, directories and links created
 	links    map[string]string // sandbox-relative link path → link target as stored
 	rejected []string          // entry names refused as unsafe
-	copyBuf  []byte
 }
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 func newSandbox(dir string, lim Limits) (*sandbox, error) {
 	r, err := os.OpenRoot(dir)
@@ -98,12 +105,16 @@ func safeJoin(base, name string) (string, error) {
 }
 
 func (s *sandbox) reject(name string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if len(s.rejected) < 1000 {
 		s.rejected = append(s.rejected, fmt.Sprintf("%q: %v", name, err))
 	}
 }
 
 func (s *sandbox) count() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.files++
 	if s.files > s.lim.MaxFiles {
 		return fmt.Errorf("%w: more than %d files", ErrLimit, s.lim.MaxFiles)
@@ -129,7 +140,9 @@ func (s *sandbox) link(rel, target string) error {
 	if err := s.count(); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.links[rel] = target
+	s.mu.Unlock()
 	return nil
 }
 
@@ -153,42 +166,58 @@ func (s *sandbox) writeFile(rel string, r io.Reader) (int64, []byte, error) {
 		return 0, nil, fmt.Errorf("create %s: %w", rel, err)
 	}
 	lw := &limitWriter{w: f, fileLeft: s.lim.MaxFileSize, total: &s.bytes, max: s.lim.MaxBytes}
-	n, cerr := io.CopyBuffer(lw, r, s.buf())
+	buf := copyBufs.Get().(*[]byte)
+	n, cerr := io.CopyBuffer(lw, r, *buf)
+	copyBufs.Put(buf)
 	if err := f.Close(); err != nil && cerr == nil {
 		cerr = err
 	}
 	return n, lw.head, cerr
 }
 
-func (s *sandbox) buf() []byte {
-	if s.copyBuf == nil {
-		s.copyBuf = make([]byte, 256<<10)
-	}
-	return s.copyBuf
+// uncount takes back a file counted by writeFile and then removed.
+func (s *sandbox) uncount() {
+	s.mu.Lock()
+	s.files--
+	s.mu.Unlock()
+}
+
+// fileCount returns how many entries were created.
+func (s *sandbox) fileCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.files
 }
 
 // limitWriter fails with ErrLimit once the file or total budget is spent.
 type limitWriter struct {
 	w        io.Writer
 	fileLeft int64
-	total    *int64
+	total    *atomic.Int64
 	max      int64
 	head     []byte // first maxHeadMagic bytes written
 }
 
 func (l *limitWriter) Write(p []byte) (int, error) {
-	left := min(l.fileLeft, l.max-*l.total)
-	trunc := false
-	if int64(len(p)) > left {
-		p = p[:max(left, 0)]
-		trunc = true
+	// Reserve the bytes in the shared total first, then give back what the
+	// caps do not allow; concurrent writers never overshoot together.
+	want := min(int64(len(p)), max(l.fileLeft, 0))
+	after := l.total.Add(want)
+	allowed := want
+	if after > l.max {
+		allowed = max(want-(after-l.max), 0)
+		l.total.Add(allowed - want)
 	}
+	trunc := allowed < int64(len(p))
+	p = p[:allowed]
 	if len(l.head) < maxHeadMagic {
 		l.head = append(l.head, p[:min(len(p), maxHeadMagic-len(l.head))]...)
 	}
 	n, err := l.w.Write(p)
 	l.fileLeft -= int64(n)
-	*l.total += int64(n)
+	if int64(n) < allowed {
+		l.total.Add(int64(n) - allowed)
+	}
 	if err != nil {
 		return n, err
 	}

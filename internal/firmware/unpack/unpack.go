@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"syscall"
 )
 
@@ -67,8 +68,8 @@ func Unpack(ctx context.Context, image, dir string, lim Limits) (*Report, error)
 	u.blob(data, "", "_"+sanitizeBase(filepath.Base(image))+".extracted", 0, true)
 	u.rep.Links = sb.links
 	u.rep.Rejected = sb.rejected
-	u.rep.Files = sb.files
-	u.rep.Bytes = sb.bytes
+	u.rep.Files = sb.fileCount()
+	u.rep.Bytes = sb.bytes.Load()
 	if err := ctx.Err(); err != nil {
 		return u.rep, fmt.Errorf("unpack %s: %w", image, err)
 	}
@@ -123,7 +124,8 @@ type unpacker struct {
 	rep *Report
 	// heads collects, during one container's extraction, the files written
 	// whose first bytes look like another container.
-	heads []headHit
+	heads   []headHit
+	headsMu sync.Mutex // guards heads while walkers extract in parallel
 }
 
 type headHit struct {
@@ -259,10 +261,10 @@ func (u *unpacker) blob(data []byte, parent, outBase string, depth int, full boo
 		}
 		out := fmt.Sprintf("%s/%x.%s", outBase, c.off, c.sig.format)
 		e := Entry{Format: c.sig.format, Path: out, Parent: parent, Offset: int64(c.off), Depth: depth, Filesystem: c.sig.fs}
-		filesBefore := u.sb.files
+		filesBefore := u.sb.fileCount()
 		u.heads = u.heads[:0]
 		consumed, err := u.safeCall(c.sig.h, data[c.off:], out, depth, &e)
-		e.Files = u.sb.files - filesBefore
+		e.Files = u.sb.fileCount() - filesBefore
 		var unsup unsupportedError
 		switch {
 		case errors.As(err, &unsup):
@@ -338,7 +340,9 @@ func (u *unpacker) safeCall(h handler, data []byte, out string, depth int, e *En
 // note records a written file whose head looks like a container.
 func (u *unpacker) note(rel string, head []byte, full bool) {
 	if len(matchAt(head)) > 0 {
+		u.headsMu.Lock()
 		u.heads = append(u.heads, headHit{rel: rel, full: full})
+		u.headsMu.Unlock()
 	}
 }
 
