@@ -1,4 +1,5 @@
-// Command analyze runs firmware.Analyze on one image and prints the result
+// Command analyze runs firmware.Analyze on one image (keeping the extracted
+// tree in EXTRACT_DIR) and prints the result
 // as JSON; bench/firmware/firmware.sh times it when cmd/iotwatch is not
 // buildable. It is the same library call the CLI makes, without the store.
 package main
@@ -13,11 +14,11 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: analyze IMAGE")
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: analyze EXTRACT_DIR IMAGE")
 		os.Exit(2)
 	}
-	res, err := firmware.Analyze(context.Background(), os.Args[1], firmware.Options{})
+	res, err := firmware.Analyze(context.Background(), os.Args[2], firmware.Options{ExtractDir: os.Args[1]})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
