@@ -258,6 +258,24 @@ func subjectsOf(ev *Evidence, opts *Options) ([]subjectDecl, error) {
 	return out, nil
 }
 
+// Name returns "vendor model", without repeating a vendor the model
+// name already starts with; the id if neither is known.
+func (s Subject) Name() string {
+	return joinName(s.Vendor, s.Model, s.ID)
+}
+
+func joinName(vendor, model, fallback string) string {
+	switch {
+	case model == "" && vendor == "":
+		return fallback
+	case model == "":
+		return vendor
+	case vendor == "" || strings.HasPrefix(strings.ToLower(model), strings.ToLower(vendor)):
+		return model
+	}
+	return vendor + " " + model
+}
+
 // sameModel compares model names ignoring case, spaces and dashes.
 func sameModel(a, b string) bool {
 	norm := func(s string) string {

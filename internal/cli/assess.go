@@ -167,7 +167,7 @@ func printAssessment(w io.Writer, res *assess.Result, all bool) error {
 	fmt.Fprintln(tw, "SUBJECT\tKIND\tMODEL\tTIER\tPASS\tFAIL\tUNKNOWN\tN/A\tMANDATORY FAIL")
 	for _, s := range res.Subjects {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Subject.ID, s.Subject.Kind,
-			strings.TrimSpace(s.Subject.Vendor+" "+s.Subject.Model), s.Tier, s.Counts.Pass, s.Counts.Fail,
+			s.Subject.Name(), s.Tier, s.Counts.Pass, s.Counts.Fail,
 			s.Counts.Unknown, s.Counts.NotApplicable, s.Counts.MandatoryFail)
 	}
 	if err := tw.Flush(); err != nil {

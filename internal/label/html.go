@@ -60,7 +60,7 @@ var recordTmpl = template.Must(template.New("record").Funcs(template.FuncMap{
 {{if .R.EntityLists}}Entity lists: {{join .R.EntityLists ", "}}.{{end}}</p>
 <p><small>Tier rule: {{.R.TierRule}}</small></p>
 {{range .R.Subjects}}<section id="{{.Subject.ID}}">
-<h2>{{.Subject.Kind}} {{.Subject.ID}}{{if .Subject.Model}} — {{.Subject.Vendor}} {{.Subject.Model}}{{end}}
+<h2>{{.Subject.Kind}} {{.Subject.ID}}{{if .Subject.Model}} — {{.Subject.Name}}{{end}}
  <span class="tier" style="{{tierColour .Tier}}">tier {{.Tier}}</span></h2>
 <p>{{.TierReason}}</p>
 <p>{{.Counts.Pass}} pass, {{.Counts.Fail}} fail ({{.Counts.MandatoryFail}} mandatory), {{.Counts.Unknown}} unknown,
@@ -91,7 +91,7 @@ func recordText(w io.Writer, res *assess.Result) error {
 	for _, s := range res.Subjects {
 		b.WriteString(s.Subject.Kind + " " + s.Subject.ID)
 		if s.Subject.Model != "" {
-			b.WriteString(" (" + strings.TrimSpace(s.Subject.Vendor+" "+s.Subject.Model) + ")")
+			b.WriteString(" (" + s.Subject.Name() + ")")
 		}
 		b.WriteString(" tier " + s.Tier + ": " + s.TierReason + "\n")
 		for _, bl := range s.Baselines {

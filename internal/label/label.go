@@ -228,7 +228,11 @@ var marks = map[string]string{"good": "[ok]", "bad": "[!!]", "unknown": "[??]"}
 
 func (l Short) text(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", cmpOr(l.Manufacturer, "unknown maker"), cmpOr(l.Model, l.Subject))
+	name := assess.Subject{Vendor: l.Manufacturer, Model: l.Model, ID: l.Subject}.Name()
+	if l.Manufacturer == "" {
+		name = "unknown maker " + name
+	}
+	b.WriteString(name)
 	if l.Country != "" {
 		fmt.Fprintf(&b, " (%s)", l.Country)
 	}
