@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // boundEndpoint is a local address and port some socket in this network
@@ -87,6 +89,36 @@ func checkConflicts(devs []*device) error {
 			}
 			if m[boundEndpoint{d.addr, s.port}] || m[boundEndpoint{any4, s.port}] {
 				return fmt.Errorf("bind %s:%d/%s: %w", d.addr, s.port, proto, ErrAddrInUse)
+			}
+		}
+	}
+	return nil
+}
+
+// probeTaken connects to a few device addresses of each TCP port before
+// the steering program is attached: an answer there means another fleet
+// (steered addresses hold no socket of their own, so /proc does not show
+// them) or another program already serves the address.
+func probeTaken(devs []*device) error {
+	byPort := map[uint16][]netip.Addr{}
+	for _, d := range devs {
+		for _, s := range d.services {
+			if !udpProtocols[s.sp.Protocol] {
+				byPort[s.port] = append(byPort[s.port], d.addr)
+			}
+		}
+	}
+	for port, addrs := range byPort {
+		if len(addrs) < 2 {
+			continue
+		}
+		// addrs[0] is the anchor this fleet bound itself.
+		for _, a := range []netip.Addr{addrs[1], addrs[len(addrs)/2], addrs[len(addrs)-1]} {
+			ap := netip.AddrPortFrom(a, port)
+			c, err := net.DialTimeout("tcp", ap.String(), 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+				return fmt.Errorf("bind %s/tcp: %w (another fleet or program answers there)", ap, ErrAddrInUse)
 			}
 		}
 	}

@@ -225,3 +225,22 @@ func TestDeviceConnNilRemoteAddr(t *testing.T) {
 	}
 	dc.Close()
 }
+
+func TestOverlappingFleets(t *testing.T) {
+	prefix := testPrefix()
+	a, err := Start(context.Background(), Options{Prefix: prefix, Devices: 100, Seed: 1, HighPorts: true})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer a.Close()
+	if a.steer == nil {
+		t.Skip("overlap detection by probing applies to steering mode; per-device binds fail by themselves")
+	}
+	// A second fleet starting inside the first one's addresses must refuse.
+	b4 := prefix.Addr().As4()
+	inner := netip.PrefixFrom(netip.AddrFrom4([4]byte{b4[0], b4[1], b4[2], 40}), 29)
+	_, err = Start(context.Background(), Options{Prefix: inner, Devices: 5, Seed: 2, HighPorts: true})
+	if !errors.Is(err, ErrAddrInUse) {
+		t.Errorf("overlapping fleet: err = %v, want ErrAddrInUse", err)
+	}
+}

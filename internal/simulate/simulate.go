@@ -333,6 +333,9 @@ func (f *Fleet) bindShared() error {
 			entries = append(entries, steerEntry{ip: d.addr.As4(), port: s.port, proto: proto, sock: idx})
 		}
 	}
+	if err := probeTaken(f.devices); err != nil {
+		return err
+	}
 	st, err := newSteering(fds, entries)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errNoSteering, err)
