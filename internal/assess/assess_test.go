@@ -150,6 +150,14 @@ func TestAssessProvisions(t *testing.T) {
 		{name: "no firmware: 5.4-3 unknown", opts: Options{Device: ip("10.0.0.20")}, baseline: BaselineETSI, id: "5.4-3", want: Unknown, reason: "no firmware analysis"},
 		{name: "undeclared destination fails 6-1", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineETSI, id: "6-1", want: Fail, reason: "not declared"},
 		{name: "declared data passes 6-1 without contrary flows", opts: Options{Product: "IPC-2000"}, decl: true, mutate: func(ev *Evidence) { ev.Findings = ev.Findings[:2] }, baseline: BaselineETSI, id: "6-1", want: Pass},
+		{name: "flows to an undeclared country fail 6-1", opts: Options{Product: "IPC-2000"}, decl: true, mutate: func(ev *Evidence) {
+			ev.Findings = append(ev.Findings[:2], model.Finding{Kind: "foreign-destination", Subject: "10.0.0.11", Title: "data sent abroad to US (198.51.100.4)",
+				Evidence: []model.Evidence{{Source: "flows", Data: map[string]any{"country": "US", "owner": "Example Cloud"}}}})
+		}, baseline: BaselineETSI, id: "6-1", want: Fail, reason: "data going to US"},
+		{name: "flows to a declared country pass 6-1", opts: Options{Product: "IPC-2000"}, decl: true, mutate: func(ev *Evidence) {
+			ev.Findings = append(ev.Findings[:2], model.Finding{Kind: "foreign-destination", Subject: "10.0.0.11", Title: "data sent abroad to GB",
+				Evidence: []model.Evidence{{Source: "flows", Data: map[string]any{"country": "GB"}}}})
+		}, baseline: BaselineETSI, id: "6-1", want: Pass},
 		{name: "retention stated passes 6-6", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineETSI, id: "6-6", want: Pass, reason: "video 30 days"},
 		{name: "statement not-applicable", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineETSI, id: "5.6-8", want: NotApplicable, reason: "memory protection"},
 		{name: "no rule, no statement: unknown", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineETSI, id: "5.5-8", want: Unknown, reason: "no automated check"},

@@ -8,6 +8,7 @@ import (
 
 	"iotwatch/internal/affiliation"
 	"iotwatch/internal/declare"
+	"iotwatch/internal/model"
 )
 
 const noDecl = "no maker declaration for this subject"
@@ -365,6 +366,10 @@ func dataDisclosure(v *view, _ Provision) verdict {
 	if d.Data == nil {
 		return verdict{Outcome: Fail, Basis: BasisDeclared, Reason: "declaration does not disclose data collection"}
 	}
+	if fs, cs := v.undeclaredCountries(); len(fs) > 0 {
+		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: findingRefs(fs),
+			Reason: "flows show data going to " + strings.Join(cs, ", ") + ", not among the declared recipients' countries"}
+	}
 	var missing []string
 	for _, r := range d.Data.Recipients {
 		if r.Country == "" {
@@ -376,6 +381,37 @@ func dataDisclosure(v *view, _ Provision) verdict {
 	}
 	return verdict{Outcome: Pass, Basis: BasisDeclared, Refs: declRef(d, "/data", fmt.Sprintf("%d data types, %d recipients", len(d.Data.Collected), len(d.Data.Recipients))),
 		Reason: fmt.Sprintf("maker discloses %d data type(s) with purposes and %d recipient(s) with countries", len(d.Data.Collected), len(d.Data.Recipients))}
+}
+
+// undeclaredCountries returns the flow findings that show traffic to a
+// country no declared recipient is in, and those countries.
+func (v *view) undeclaredCountries() ([]model.Finding, []string) {
+	if v.decl == nil || v.decl.Data == nil {
+		return nil, nil
+	}
+	declared := map[string]bool{}
+	for _, r := range v.decl.Data.Recipients {
+		declared[strings.ToUpper(r.Country)] = true
+	}
+	var fs []model.Finding
+	var cs []string
+	for _, f := range v.findingsFrom(SourceFlows) {
+		if kindHas(f.Kind, compromiseWords...) {
+			continue
+		}
+		for _, e := range f.Evidence {
+			c := strings.ToUpper(stringField(dataMap(e.Data), "country", "dst_country"))
+			if c != "" && !declared[c] {
+				fs = append(fs, f)
+				if !slices.Contains(cs, c) {
+					cs = append(cs, c)
+				}
+				break
+			}
+		}
+	}
+	sort.Strings(cs)
+	return fs, cs
 }
 
 func telemetryDisclosure(v *view, p Provision) verdict {

@@ -150,3 +150,14 @@ func TestExampleIsValid(t *testing.T) {
 		t.Errorf("example lacks sections: %+v", d)
 	}
 }
+
+func TestDestinations(t *testing.T) {
+	d, err := Load("testdata/camera.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, rs := d.Destinations()
+	if strings.Join(cs, ",") != "GB" || strings.Join(rs, ",") != "Example Cloud Ltd.,cloud.example.invalid" {
+		t.Errorf("Destinations = %q, %q", cs, rs)
+	}
+}

@@ -118,3 +118,27 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// Destinations returns the countries and recipients (host names and company
+// names) the declaration allows data to go to, in the shape the flow stage's
+// declarations use (internal/flow/mud.Declaration Countries and Recipients).
+func (d *Declaration) Destinations() (countries, recipients []string) {
+	if d.Data == nil {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	add := func(list *[]string, s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			*list = append(*list, s)
+		}
+	}
+	for _, r := range d.Data.Recipients {
+		add(&countries, r.Country)
+		add(&recipients, r.Name)
+		for _, h := range r.Hosts {
+			add(&recipients, h)
+		}
+	}
+	return countries, recipients
+}
