@@ -38,6 +38,8 @@ type Relation struct {
 	Attr                  uint32
 	Flows, Packets, Bytes uint64
 	First, Last           int64 // Unix nanoseconds
+	// Ext is observer state attached to the relation (see Orientation.Rel).
+	Ext any
 }
 
 // Aggregator sums records into hourly roll-ups per device and destination
@@ -71,7 +73,7 @@ func NewAggregator(attribute func(netip.Addr) geo.Attribution, maxRelations int)
 	}
 	return &Aggregator{
 		attribute: attribute, maxRelations: maxRelations,
-		hourly: map[HourKey]*Hourly{}, relations: map[RelationKey]*Relation{},
+		hourly: make(map[HourKey]*Hourly, 1<<12), relations: make(map[RelationKey]*Relation, 1<<12),
 		peerAttr: map[netip.Addr]uint32{}, attrIdx: map[geo.Attribution]uint32{},
 	}
 }
@@ -93,8 +95,9 @@ func (a *Aggregator) attr(peer netip.Addr) uint32 {
 	return i
 }
 
-// Add sums r, seen from o, into its roll-up and relation.
-func (a *Aggregator) Add(r *Record, o Orientation) {
+// Add sums r, seen from o, into its roll-up and relation, and returns the
+// relation (nil when untracked).
+func (a *Aggregator) Add(r *Record, o Orientation) *Relation {
 	ts := r.Start.UnixNano()
 	end := ts
 	if !r.End.IsZero() {
@@ -117,7 +120,7 @@ func (a *Aggregator) Add(r *Record, o Orientation) {
 	if rel == nil {
 		if len(a.relations) >= a.maxRelations {
 			a.Untracked++
-			return
+			return nil
 		}
 		rel = &Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end}
 		a.relations[rk] = rel
@@ -131,6 +134,7 @@ func (a *Aggregator) Add(r *Record, o Orientation) {
 	if end > rel.Last {
 		rel.Last = end
 	}
+	return rel
 }
 
 // Rollups is an aggregator's content.
@@ -148,7 +152,9 @@ func (a *Aggregator) Rollups() Rollups {
 		out.Hourly = append(out.Hourly, *h)
 	}
 	for _, r := range a.relations {
-		out.Relations = append(out.Relations, *r)
+		rel := *r
+		rel.Ext = nil
+		out.Relations = append(out.Relations, rel)
 	}
 	return out
 }

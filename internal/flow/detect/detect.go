@@ -39,7 +39,11 @@ type Engine struct {
 	scan   map[netip.Addr]*scanState
 	bf     map[svcKey]*countState
 	ddos   map[pairKey]*ddosState
-	beacon map[svcKey]*beaconState
+	actors map[netip.Addr]*actorWindow
+	beacon map[svcKey]*beaconState // series without a pipeline relation
+	// beaconRels lists series kept on pipeline relations.
+	beaconRels  []beaconRef
+	beaconTimes int // timestamps kept over all series
 	// BeaconOverflow counts records of pairs not tracked because of max_pairs.
 	BeaconOverflow int64
 	// Owner, when set, names a peer's network owner (for beacon.allow_owners).
@@ -59,6 +63,11 @@ type svcKey struct {
 
 type pairKey struct{ actor, peer netip.Addr }
 
+type beaconRef struct {
+	k svcKey
+	s *beaconState
+}
+
 type alertKey struct {
 	det         string
 	actor, peer netip.Addr
@@ -77,6 +86,14 @@ type countState struct {
 	fired              bool
 }
 
+// actorWindow pre-filters DDoS tracking: per actor totals in the window;
+// pairs are only tracked once the actor alone could cross a threshold.
+type actorWindow struct {
+	bucket  int64
+	packets uint64
+	flows   int
+}
+
 type ddosState struct {
 	bucket         int64
 	packets, bytes uint64
@@ -93,6 +110,10 @@ type beaconState struct {
 
 var _ flow.Observer = (*Engine)(nil)
 
+// maxBeaconTimes bounds the connection timestamps kept for beaconing (8 bytes
+// each: 256 MiB); further ones are counted in BeaconOverflow.
+const maxBeaconTimes = 32 << 20
+
 // New returns an engine; indicators may be nil.
 func New(rules Rules, indicators *intel.Set) *Engine {
 	e := &Engine{
@@ -103,6 +124,7 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 		scan:   map[netip.Addr]*scanState{},
 		bf:     map[svcKey]*countState{},
 		ddos:   map[pairKey]*ddosState{},
+		actors: map[netip.Addr]*actorWindow{},
 		beacon: map[svcKey]*beaconState{},
 		seen:   map[alertKey]bool{},
 	}
@@ -161,7 +183,7 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 			e.observeBruteForce(r, actor, peer, ts, known, inbound)
 		}
 		if o.Outbound && !has(&e.beaconIgnore, r.DstPort) {
-			e.observeBeacon(r, actor, peer, ts, known)
+			e.observeBeacon(r, actor, peer, ts, known, o.Rel)
 		}
 	}
 	e.observeDDoS(r, actor, peer, ts, known, inbound)
@@ -243,8 +265,20 @@ func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, k
 	k := pairKey{actor, peer}
 	s := e.ddos[k]
 	if s == nil {
-		if r.Packets < 16 && e.rules.DDoS.MinFlows > 1 && len(e.ddos) > 1<<20 {
-			return // bound memory: tiny flows of untracked pairs cannot start a flood alone
+		// Stage 1: an actor whose whole window stays below a tenth of the
+		// thresholds cannot flood one target; only then track pairs.
+		aw := e.actors[actor]
+		if aw == nil {
+			aw = &actorWindow{bucket: b}
+			e.actors[actor] = aw
+		}
+		if b > aw.bucket {
+			*aw = actorWindow{bucket: b}
+		}
+		aw.packets += r.Packets
+		aw.flows++
+		if aw.packets < e.rules.DDoS.MinPackets/10 && (e.rules.DDoS.MinFlows <= 0 || aw.flows < e.rules.DDoS.MinFlows/10) {
+			return
 		}
 		s = &ddosState{bucket: b}
 		e.ddos[k] = s
@@ -276,13 +310,20 @@ func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, k
 	}
 }
 
-func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64, known bool) {
+func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64, known bool, rel *flow.Relation) {
 	if r.Proto == flow.ProtoTCP && r.TCPFlags != 0 && r.TCPFlags&0x02 == 0 {
 		return // continuation of a long connection split by the exporter, not a new beat
 	}
 	k := svcKey{actor, peer, r.DstPort, r.Proto}
-	s := e.beacon[k]
-	if s == nil {
+	var s *beaconState
+	if rel != nil {
+		// Keep the series on the pipeline's relation: no second map.
+		if s, _ = rel.Ext.(*beaconState); s == nil {
+			s = &beaconState{known: known}
+			rel.Ext = s
+			e.beaconRels = append(e.beaconRels, beaconRef{k, s})
+		}
+	} else if s = e.beacon[k]; s == nil {
 		if len(e.beacon) >= e.rules.Beacon.MaxPairs {
 			e.BeaconOverflow++
 			return
@@ -290,8 +331,13 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 		s = &beaconState{known: known}
 		e.beacon[k] = s
 	}
-	if len(s.times) < 512 {
+	switch {
+	case len(s.times) >= 512:
+	case e.beaconTimes >= maxBeaconTimes:
+		e.BeaconOverflow++
+	default:
 		s.times = append(s.times, ts)
+		e.beaconTimes++
 	}
 	s.bytes += r.Bytes + r.RevBytes
 }
@@ -328,8 +374,15 @@ func label(ind intel.Indicator) string {
 // Alerts implements flow.Observer: streaming alerts plus the beaconing
 // decisions, which need the whole series.
 func (e *Engine) Alerts() []flow.Alert {
-	keys := make([]svcKey, 0, len(e.beacon))
-	for k := range e.beacon {
+	series := make(map[svcKey]*beaconState, len(e.beacon)+len(e.beaconRels))
+	for k, s := range e.beacon {
+		series[k] = s
+	}
+	for _, br := range e.beaconRels {
+		series[br.k] = br.s
+	}
+	keys := make([]svcKey, 0, len(series))
+	for k := range series {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -342,7 +395,7 @@ func (e *Engine) Alerts() []flow.Alert {
 		return keys[i].port < keys[j].port
 	})
 	for _, k := range keys {
-		s := e.beacon[k]
+		s := series[k]
 		if ok, reason := e.periodic(s); ok && !e.beaconAllowed(k.peer) {
 			t := time.Unix(0, s.times[len(s.times)-1]).UTC()
 			e.alert(Beacon, k.actor, k.peer, t, s.known, false, fmt.Sprintf("to %s: %s", netip.AddrPortFrom(k.peer, k.port), reason))
