@@ -180,6 +180,10 @@ func TestAssessProvisions(t *testing.T) {
 				ev.Assets = append(ev.Assets, model.Asset{IP: ip(a), Vendor: "Acme", Product: "Hub-9"})
 			}
 		}, baseline: BaselineETSI, id: "5.1-1", want: Pass},
+		{name: "firmware default password is a universal default", opts: Options{Product: "IPC-2000"}, decl: true, mutate: func(ev *Evidence) {
+			ev.Credentials = nil
+			ev.Findings = append(ev.Findings, model.Finding{Kind: "firmware-default-password", Subject: "/x/ipc2000_fw_5.7.3.bin", Title: `account "root" has a default password (md5crypt)`, Evidence: []model.Evidence{{Source: "firmware"}}})
+		}, baseline: BaselinePSTI, id: "psti-1", want: Fail, reason: "shared by every unit"},
 		{name: "firmware private key fails 5.4-4", opts: Options{Product: "IPC-2000"}, decl: true, mutate: func(ev *Evidence) {
 			ev.Findings = append(ev.Findings, model.Finding{Kind: "firmware-private-key", Subject: "/x/ipc2000_fw_5.7.3.bin", Title: "hard-coded SSH host key in the image", Evidence: []model.Evidence{{Source: "firmware"}}})
 		}, baseline: BaselineETSI, id: "5.4-4", want: Fail, reason: "SSH host key"},

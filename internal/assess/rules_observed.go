@@ -109,6 +109,12 @@ func (v *view) memoize(name string, f func() verdict) verdict {
 }
 
 func universalPassword1(v *view, p Provision) verdict {
+	// A default or empty password built into the firmware image is shared
+	// by every unit that runs it.
+	if fs := v.matching(SourceFirmware, "firmware-default-password", "firmware-empty-password"); len(fs) > 0 {
+		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: findingRefs(fs),
+			Reason: fmt.Sprintf("the firmware image ships %d account(s) with a default or empty password, shared by every unit: %s", len(fs), titles(fs, 3))}
+	}
 	for _, c := range v.creds {
 		if c.Kind == model.KindAnonymousAccess || c.Kind == KindLockoutSuspected {
 			continue
