@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	cdx "github.com/CycloneDX/cyclonedx-go"
 	"os"
 	"os/exec"
 	"strings"
@@ -158,6 +159,14 @@ func TestAnalyzeVulnerableImage(t *testing.T) {
 	}
 	if err := json.Unmarshal(sb.Bytes(), &doc); err != nil {
 		t.Fatalf("sbom: %v", err)
+	}
+	// The library's own decoder reads it back.
+	var bom cdx.BOM
+	if err := cdx.NewBOMDecoder(bytes.NewReader(sb.Bytes()), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
+		t.Fatalf("decode sbom: %v", err)
+	}
+	if bom.Components == nil || len(*bom.Components) != len(res.Components) || bom.Metadata.Component.Type != cdx.ComponentTypeFirmware {
+		t.Errorf("decoded sbom: %+v", bom.Metadata)
 	}
 	if doc.BOMFormat != "CycloneDX" || doc.SpecVersion != "1.6" || len(doc.Components) != len(res.Components) || len(doc.Vulnerabilities) != 1 {
 		t.Errorf("sbom: format %q spec %q, %d components (want %d), %d vulns", doc.BOMFormat, doc.SpecVersion, len(doc.Components), len(res.Components), len(doc.Vulnerabilities))

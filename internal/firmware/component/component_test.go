@@ -254,3 +254,22 @@ func TestGoBuildInfo(t *testing.T) {
 		t.Errorf("go build info: main module %v, stdlib %v in %+v", main, std, comps)
 	}
 }
+
+// FuzzStatus feeds arbitrary bytes to the dpkg/opkg status parser.
+func FuzzStatus(f *testing.F) {
+	f.Add([]byte("Package: busybox\nVersion: 1:1.35.0-4\nStatus: install ok installed\nArchitecture: mips_24kc\n\nPackage: x\n"))
+	f.Add([]byte("Package: dnsmasq\nVersion: 2.80-1\n Description continued\n"))
+	c, _ := Default()
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "status")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Skip()
+		}
+		for _, comp := range c.readStatus(File{Path: "/var/lib/dpkg/status", Host: p}, "dpkg") {
+			if comp.Name == "" || comp.Version == "" {
+				t.Fatalf("component without name or version: %+v", comp)
+			}
+		}
+	})
+}
