@@ -51,6 +51,7 @@ type htmlView struct {
 	WeakProto       template.HTML
 	ProtoChart      template.HTML
 	TrendChart      template.HTML
+	ConformChart    template.HTML
 	TopVulns        []VulnRow
 	TopPairs        []CredPair
 	TopFindings     []FindingGroup
@@ -99,6 +100,17 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 			labels[i], vals[i] = fmt.Sprintf("#%d", t.RunID), t.WeakPasswordShare
 		}
 		v.TrendChart = line("Weak-credential share across runs", labels, vals, 1, true)
+	}
+	if a := r.Assessment; a != nil {
+		var bars []bar
+		for _, p := range a.Provisions {
+			if p.Pass+p.Fail == 0 {
+				continue // nothing decided: no rate to draw
+			}
+			bars = append(bars, bar{label: p.Baseline + " " + p.ID, value: p.Rate, low: p.CI95.Low, high: p.CI95.High,
+				text: fmt.Sprintf("%s (%d/%d)", fmtPct(p.Rate), p.Pass, p.Pass+p.Fail)})
+		}
+		v.ConformChart = hbars("Conformance rate per provision decided by evidence", bars, 1, true)
 	}
 	v.TopVulns = r.Vulnerabilities
 	if len(v.TopVulns) > o.TopVulns {

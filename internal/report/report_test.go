@@ -363,8 +363,8 @@ func TestHTMLSafeAndSelfContained(t *testing.T) {
 			t.Errorf("html lacks %q", want)
 		}
 	}
-	if n := strings.Count(h, `<svg class="chart"`); n != 7 {
-		t.Errorf("html has %d charts, want 7 (archive, compromise, 3 weak shares, protocols, trend)", n)
+	if n := strings.Count(h, `<svg class="chart"`); n != 8 {
+		t.Errorf("html has %d charts, want 8 (archive, compromise, 3 weak shares, protocols, conformance, trend)", n)
 	}
 	var md bytes.Buffer
 	r.WriteMarkdown(&md)
