@@ -2,7 +2,9 @@ package assess
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -27,7 +29,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		}
 		return r.ID
 	}
-	scan, audit, vuln, fw := run("scan"), run("audit"), run("vuln"), run("firmware")
+	scan, audit, vuln, fw, flows := run("scan"), run("audit"), run("vuln"), run("firmware"), run("flows")
 	// Services carry the fingerprints that build the asset inventory.
 	svcs := fx.Services
 	for i := range svcs {
@@ -50,18 +52,28 @@ func TestStoreRoundTrip(t *testing.T) {
 	must(st.SaveCredentials(ctx, audit, fx.Credentials))
 	must(st.SaveVulnMatches(ctx, vuln, fx.Vulns))
 	must(st.SaveFindings(ctx, fw, fx.Findings[:2]))
+	must(st.SaveFindings(ctx, flows, fx.Findings[2:]))
 
 	ev, err := LoadEvidence(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ev.Runs) != 4 || len(ev.Services) != len(fx.Services) || len(ev.Credentials) != 2 || len(ev.Vulns) != 1 || len(ev.Findings) != 2 || len(ev.Assets) != 3 {
+	if len(ev.Runs) != 5 || len(ev.Services) != len(fx.Services) || len(ev.Credentials) != 2 || len(ev.Vulns) != 1 || len(ev.Findings) != 3 || len(ev.Assets) != 3 {
 		t.Fatalf("loaded runs %d services %d creds %d vulns %d findings %d assets %d",
 			len(ev.Runs), len(ev.Services), len(ev.Credentials), len(ev.Vulns), len(ev.Findings), len(ev.Assets))
 	}
 	res, err := Assess(ctx, ev, Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Evidence read back from the store decides exactly as the fixture does.
+	got, _ := json.MarshalIndent(res, "", "  ")
+	want, err := os.ReadFile("testdata/golden/all-devices-no-declaration.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got)+"\n" != string(want) {
+		t.Error("assessment of stored evidence differs from testdata/golden/all-devices-no-declaration.json")
 	}
 	p := outcome(t, res.Subjects[0], BaselineETSI, "5.1-1")
 	if res.Subjects[0].Subject.ID != "10.0.0.11" || p.Outcome != Fail {
@@ -96,8 +108,8 @@ func TestStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ev2.Runs) != 4 || len(ev2.Findings) != 2 {
-		t.Errorf("reload: %d runs, %d findings; want 4, 2", len(ev2.Runs), len(ev2.Findings))
+	if len(ev2.Runs) != 5 || len(ev2.Findings) != 3 {
+		t.Errorf("reload: %d runs, %d findings; want 5, 3", len(ev2.Runs), len(ev2.Findings))
 	}
 	// Run does load, assess and save in one call.
 	res2, id2, err := Run(ctx, st, RunOptions{Options: Options{Device: netip.MustParseAddr("10.0.0.20"), Now: now}, Targets: []string{"10.0.0.20"}})
