@@ -24,12 +24,12 @@ import (
 )
 
 type scanFlags struct {
-	ports, shard, format, out, fingerprints, communities string
-	rate, concurrency                                    int
-	timeout                                              time.Duration
-	blocklist, allowlist                                 []string
-	resume, showSecrets, discovery, noStore, noBlocklist bool
-	seed                                                 uint64
+	ports, shard, format, out, fingerprints, communities      string
+	rate, concurrency                                         int
+	timeout                                                   time.Duration
+	blocklist, allowlist                                      []string
+	resume, showSecrets, discovery, noStore, noBlocklist, syn bool
+	seed                                                      uint64
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -72,6 +72,7 @@ Results are stored as a run; --json (or --format jsonl) prints one JSON object p
 	fl.StringVar(&f.communities, "communities", "public", "SNMP communities to try, comma-separated")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print found secrets (SNMP communities) unredacted")
 	fl.BoolVar(&f.discovery, "discovery-only", false, "connect scan only: report open ports, no handshakes")
+	fl.BoolVar(&f.syn, "syn", false, "discover TCP ports with stateless raw SYNs (IPv4; root or CAP_NET_RAW), then probe the open ones")
 	fl.BoolVar(&f.noStore, "no-store", false, "do not record the scan in the database")
 	return cmd
 }
@@ -94,7 +95,7 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 	cfg := scan.Config{
 		Targets: args, Blocklist: f.blocklist, Allowlist: f.allowlist, NoDefaultBlocklist: f.noBlocklist,
 		Concurrency: f.concurrency, Rate: f.rate, Timeout: f.timeout, Seed: f.seed,
-		DiscoveryOnly: f.discovery, ShowSecrets: f.showSecrets, Logger: g.log, Stdin: cmd.InOrStdin(),
+		DiscoveryOnly: f.discovery, SYN: f.syn, ShowSecrets: f.showSecrets, Logger: g.log, Stdin: cmd.InOrStdin(),
 	}
 	if f.communities != "" {
 		cfg.Communities = strings.Split(f.communities, ",")

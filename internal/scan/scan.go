@@ -6,6 +6,7 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +62,11 @@ type Config struct {
 	Progress func(Progress)
 	// DiscoveryOnly connects but runs no handshakes (open/closed only).
 	DiscoveryOnly bool
+	// SYN discovers TCP ports with stateless raw SYNs (IPv4, needs raw
+	// sockets) and connects only to the open ones; SYNWait is how long to
+	// wait for late replies after the last SYN (0: 1 s).
+	SYN     bool
+	SYNWait time.Duration
 	// EmitClosed also emits refused and timed-out endpoints.
 	EmitClosed bool
 	// Engine identifies services; nil builds the default engine (with RecogDir).
@@ -107,6 +113,7 @@ type job struct {
 	pos  uint64
 	addr netip.Addr
 	port target.Port
+	syn  bool // open per SYN discovery: not tracked by position
 }
 
 // Space parses the targets and lists of cfg into a scan space.
@@ -266,6 +273,55 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		}
 	}()
 
+	var (
+		syn     *synProber
+		synStop atomic.Bool
+		synWG   sync.WaitGroup
+	)
+	if cfg.SYN {
+		if syn, err = newSYNProber(sp.Set.At(0)); err != nil {
+			cancel(nil)
+			close(jobs)
+			wg.Wait()
+			close(repDone)
+			repWG.Wait()
+			return stats, err
+		}
+		tcpPorts := map[uint16]target.Port{}
+		for _, p := range sp.Ports {
+			if p.Transport == model.TCP {
+				tcpPorts[p.Number] = p
+			}
+		}
+		openSeen := map[netip.AddrPort]bool{}
+		synWG.Add(1)
+		go func() {
+			defer synWG.Done()
+			syn.receive(&synStop, func(r synReply) {
+				if !r.open {
+					s.synReplied.Add(1)
+					s.byStatus[model.StatusRefused].Add(1)
+					s.done.Add(1)
+					return
+				}
+				ap := netip.AddrPortFrom(r.addr, r.port)
+				if openSeen[ap] {
+					return
+				}
+				openSeen[ap] = true
+				s.synReplied.Add(1)
+				port, ok := tcpPorts[r.port]
+				if !ok {
+					port = target.Port{Number: r.port, Transport: model.TCP}
+				}
+				select {
+				case jobs <- job{addr: r.addr, port: port, syn: true}:
+				case <-ctx.Done():
+				}
+			})
+		}()
+	}
+
 	// Dispatcher (this goroutine) owns and closes jobs.
 	var dispatchErr error
 	for pos, idx := range walk.From(cfg.Start) {
@@ -276,6 +332,16 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 			}
 		}
 		addr, port := sp.At(idx)
+		if syn != nil && port.Transport == model.TCP && addr.Is4() {
+			if err := syn.send(addr, port.Number); err != nil {
+				s.log.Debug("syn send", "addr", addr, "err", err)
+			}
+			s.synSent.Add(1)
+			s.mu.Lock()
+			s.next = pos + 1
+			s.mu.Unlock()
+			continue
+		}
 		s.mu.Lock()
 		s.inflight[pos] = struct{}{}
 		s.next = pos + 1
@@ -297,6 +363,21 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		s.mu.Lock()
 		s.next = walk.Steps()
 		s.mu.Unlock()
+	}
+	if syn != nil {
+		wait := cmp.Or(cfg.SYNWait, time.Second)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		synStop.Store(true)
+		synWG.Wait()
+		syn.Close()
+		// SYNs without a validated reply: filtered or lost.
+		if lost := s.synSent.Load() - s.synReplied.Load(); lost > 0 {
+			s.byStatus[model.StatusTimeout].Add(lost)
+			s.done.Add(uint64(lost))
+		}
 	}
 	close(jobs)
 	wg.Wait()
@@ -346,6 +427,8 @@ type scanner struct {
 	open     atomic.Int64
 	emitted  atomic.Int64
 	byStatus map[model.Status]*atomic.Int64
+
+	synSent, synReplied atomic.Int64 // SYN mode: probes sent, validated replies
 }
 
 // lowWater returns the position below which every step is finished.
@@ -361,10 +444,12 @@ func (s *scanner) lowWater() uint64 {
 	return low
 }
 
-func (s *scanner) finish(pos uint64) {
-	s.mu.Lock()
-	delete(s.inflight, pos)
-	s.mu.Unlock()
+func (s *scanner) finish(j job) {
+	if !j.syn {
+		s.mu.Lock()
+		delete(s.inflight, j.pos)
+		s.mu.Unlock()
+	}
 	s.done.Add(1)
 }
 
@@ -389,7 +474,7 @@ func (s *scanner) handle(ctx context.Context, cancel context.CancelCauseFunc, j 
 	if ctx.Err() != nil {
 		return
 	}
-	defer s.finish(j.pos)
+	defer s.finish(j)
 	if c, ok := s.byStatus[svc.Status]; ok {
 		c.Add(1)
 	}

@@ -1,0 +1,56 @@
+#!/bin/sh
+# bench/scan/scan.sh — iotwatch scan versus nmap on the same loopback work.
+#
+#   bench/scan/scan.sh [a|b|all]          default: all
+#
+# (a) connect discovery of 127.1.0.0/16 x 3 closed ports (196,608 probes):
+#     nmap -sT -T5 versus `iotwatch scan --discovery-only` (and --syn when
+#     the process may open raw sockets); times, probes/s, ratio, peak RSS.
+# (b) service identification versus nmap -sV on real Debian daemons
+#     (sshd, lighttpd, vsftpd, mosquitto, snmpd, telnetd) and on a simulated
+#     fleet of IOTWATCH_BENCH_DEVICES devices (default 1000): times, ratio and
+#     exact product+version identifications against the installed packages
+#     and the fleet's truth (bench/scan/compare_test.go).
+# Needs nmap and /usr/bin/time; (b) needs the daemons (root for sshd/vsftpd).
+set -eu
+cd "$(dirname "$0")/../.."
+WHAT=${1:-all}
+NET=${IOTWATCH_BENCH_NET:-127.1.0.0/16}
+WORK=$(mktemp -d /tmp/iotwatch-scanbench-XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+for t in nmap /usr/bin/time; do
+  command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
+done
+go build -o "$WORK/iotwatch" ./cmd/iotwatch
+
+secs() { awk '/^elapsed/ {print $2}' "$1"; }
+rss() { awk '/^maxrss/ {print $2}' "$1"; }
+
+if [ "$WHAT" = a ] || [ "$WHAT" = all ]; then
+  probes=$(( $(echo "$NET" | awk -F/ '{print 2^(32-$2)}') * 3 ))
+  echo "== (a) connect discovery of $NET x 3 closed ports ($probes probes)"
+  /usr/bin/time -f "elapsed %e\nmaxrss %M" -o "$WORK/nmap.time" \
+    nmap -sT -T5 -n -Pn -p1-3 "$NET" -oG "$WORK/nmap.gnmap" >/dev/null
+  /usr/bin/time -f "elapsed %e\nmaxrss %M" -o "$WORK/ours.time" \
+    "$WORK/iotwatch" --log-level warn scan "$NET" -p 1,2,3 --discovery-only --no-store --format jsonl >"$WORK/ours.jsonl" 2>"$WORK/ours.err"
+  n=$(secs "$WORK/nmap.time"); o=$(secs "$WORK/ours.time")
+  awk -v n="$n" -v o="$o" -v p="$probes" -v nr="$(rss "$WORK/nmap.time")" -v or="$(rss "$WORK/ours.time")" 'BEGIN {
+    printf "nmap -sT -T5          %8.2f s  %9.0f probes/s  %7d KB RSS\n", n, p/n, nr
+    printf "iotwatch connect      %8.2f s  %9.0f probes/s  %7d KB RSS   %.2fx nmap\n", o, p/o, or, n/o }'
+  if "$WORK/iotwatch" scan --help | grep -q -- '--syn'; then
+    if /usr/bin/time -f "elapsed %e\nmaxrss %M" -o "$WORK/syn.time" \
+      "$WORK/iotwatch" --log-level warn scan "$NET" -p 1,2,3 --syn --discovery-only --no-store --format jsonl >"$WORK/syn.jsonl" 2>"$WORK/syn.err"; then
+      s=$(secs "$WORK/syn.time")
+      awk -v n="$n" -v s="$s" -v p="$probes" -v sr="$(rss "$WORK/syn.time")" 'BEGIN {
+        printf "iotwatch SYN          %8.2f s  %9.0f probes/s  %7d KB RSS   %.2fx nmap\n", s, p/s, sr, n/s }'
+    else
+      echo "iotwatch SYN: not available ($(tail -1 "$WORK/syn.err"))"
+    fi
+  fi
+fi
+
+if [ "$WHAT" = b ] || [ "$WHAT" = all ]; then
+  echo "== (b) service identification versus nmap -sV"
+  IOTWATCH_BENCH=1 go test -count=1 -timeout 60m -run 'TestCompare' -v ./bench/scan/ 2>&1 |
+    grep -E 'RESULT|compare_test.go:[0-9]+: (daemon|sshd|lighttpd|vsftpd|mosquitto|snmpd|telnetd|real|fleet)|FAIL|SKIP' || true
+fi
