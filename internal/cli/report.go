@@ -68,6 +68,7 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 			err = wireReportInputs(ctx, st, &in)
 			var r *report.Report
 			if err == nil {
+				g.log.Info("building report", "runs", in.RunIDs)
 				r, err = report.Build(ctx, st, in)
 			}
 			if errors.Is(err, report.ErrNoRuns) {

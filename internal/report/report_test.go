@@ -492,3 +492,42 @@ func TestIdentify(t *testing.T) {
 		})
 	}
 }
+
+func TestRegion(t *testing.T) {
+	st := openStore(t)
+	runID := fillStore(t, st)
+	tests := []struct {
+		name   string
+		region func(netip.Addr) string
+		want   []string
+	}{
+		{"none wired", nil, nil},
+		{"all unknown is left out", func(netip.Addr) string { return "" }, nil},
+		{"by country", func(a netip.Addr) string {
+			if a.As4()[3]%2 == 0 {
+				return "DE"
+			}
+			return "FR"
+		}, []string{"DE", "FR"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Build(context.Background(), st, Inputs{RunIDs: []int64{runID}, Region: tc.region})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			n := 0
+			for _, g := range r.WeakCredentials.ByRegion {
+				got = append(got, g.Key)
+				n += g.Devices
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("regions (-want +got):\n%s", diff)
+			}
+			if got != nil && n != r.Summary.SampledDevices {
+				t.Errorf("regions cover %d devices, want %d", n, r.Summary.SampledDevices)
+			}
+		})
+	}
+}
