@@ -2,6 +2,7 @@ package affiliation
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -222,4 +223,21 @@ func FuzzSBOMSuppliers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkScreenLargeList screens 100 distinct names against a 3,000-entry
+// list (the size of the Commerce Entity List).
+func BenchmarkScreenLargeList(b *testing.B) {
+	l := &List{Name: "synthetic"}
+	for i := range 3000 {
+		l.Entries = append(l.Entries, Entry{Name: fmt.Sprintf("Shenzhen Company%04d Electronics Co., Ltd.", i), Aliases: []string{fmt.Sprintf("Brand%04d", i)}})
+	}
+	var subjects []Subject
+	for i := range 100 {
+		subjects = append(subjects, Subject{Name: fmt.Sprintf("Maker%03d Technology Inc.", i)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		NewScreener([]*List{l}, Options{}).Screen(subjects)
+	}
 }

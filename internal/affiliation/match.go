@@ -58,43 +58,100 @@ type Options struct {
 const DefaultMinScore = 0.8
 
 // Screen returns every hit of subjects against the lists, best first, one
-// (the best) per subject and listed entry.
+// (the best) per subject and listed entry. For many calls against the same
+// lists, use a Screener.
 func Screen(subjects []Subject, lists []*List, opts Options) []Hit {
-	min := opts.MinScore
-	if min == 0 {
-		min = DefaultMinScore
+	return NewScreener(lists, opts).Screen(subjects)
+}
+
+// Screener screens names against lists prepared once; it remembers the
+// matches of each name it has seen. It is not safe for concurrent use.
+type Screener struct {
+	min     float64
+	entries []preparedEntry
+	cache   map[string][]nameMatch // subject name -> matches of that name
+}
+
+type preparedName struct {
+	raw string
+	n   nameForm
+}
+
+type preparedEntry struct {
+	e     Entry
+	names []preparedName
+}
+
+// nameMatch is one listed entry a name matches.
+type nameMatch struct {
+	entry   int
+	matched string
+	kind    string
+	score   float64
+}
+
+// NewScreener prepares the lists.
+func NewScreener(lists []*List, opts Options) *Screener {
+	s := &Screener{min: opts.MinScore, cache: map[string][]nameMatch{}}
+	if s.min == 0 {
+		s.min = DefaultMinScore
 	}
-	type prepared struct {
-		raw string
-		n   nameForm
-	}
-	prep := func(names []string) []prepared {
-		var out []prepared
-		for _, s := range names {
-			if n := parseName(s); len(n.all) > 0 {
-				out = append(out, prepared{s, n})
-			}
-		}
-		return out
-	}
-	var hits []Hit
 	for _, l := range lists {
 		for _, e := range l.Entries {
-			enames := prep(append([]string{e.Name}, e.Aliases...))
-			for _, s := range subjects {
-				var best Hit
-				for _, sn := range prep(append([]string{s.Name}, s.Aliases...)) {
-					for _, en := range enames {
-						kind, score := compare(sn.n, en.n)
-						if score > best.Score {
-							best = Hit{Subject: s, Entry: e, Matched: en.raw, Via: sn.raw, Kind: kind, Score: score}
-						}
-					}
-				}
-				if best.Score >= min {
-					hits = append(hits, best)
+			pe := preparedEntry{e: e}
+			for _, n := range append([]string{e.Name}, e.Aliases...) {
+				if f := parseName(n); len(f.all) > 0 {
+					pe.names = append(pe.names, preparedName{n, f})
 				}
 			}
+			s.entries = append(s.entries, pe)
+		}
+	}
+	return s
+}
+
+// matches returns the entries one name matches at or above the threshold.
+func (s *Screener) matches(name string) []nameMatch {
+	if m, ok := s.cache[name]; ok {
+		return m
+	}
+	var out []nameMatch
+	if n := parseName(name); len(n.all) > 0 {
+		for i, pe := range s.entries {
+			best := nameMatch{entry: i}
+			for _, en := range pe.names {
+				if kind, score := compare(n, en.n); score > best.score {
+					best.kind, best.score, best.matched = kind, score, en.raw
+				}
+			}
+			if best.score >= s.min {
+				out = append(out, best)
+			}
+		}
+	}
+	s.cache[name] = out
+	return out
+}
+
+// Screen returns the hits of subjects, best first, one per subject and entry.
+func (s *Screener) Screen(subjects []Subject) []Hit {
+	var hits []Hit
+	for _, sub := range subjects {
+		best := map[int]Hit{}
+		var order []int
+		for _, name := range append([]string{sub.Name}, sub.Aliases...) {
+			for _, m := range s.matches(name) {
+				h, seen := best[m.entry]
+				if !seen {
+					order = append(order, m.entry)
+				}
+				if !seen || m.score > h.Score {
+					best[m.entry] = Hit{Subject: sub, Entry: s.entries[m.entry].e, Matched: m.matched, Via: name, Kind: m.kind, Score: m.score}
+				}
+			}
+		}
+		for _, i := range order {
+			hits = append(hits, best[i])
 		}
 	}
 	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
@@ -128,6 +185,7 @@ func orUnknown(s string) string {
 // nameForm is a company name split into folded words.
 type nameForm struct {
 	all  []string // every word, folded
+	sig  []string // words except legal forms
 	core []string // words left once legal forms and generic words are dropped
 }
 
@@ -173,8 +231,11 @@ func parseName(s string) nameForm {
 	var n nameForm
 	for _, w := range strings.Fields(b.String()) {
 		n.all = append(n.all, w)
-		if !legalForms[w] && !generic[w] {
-			n.core = append(n.core, w)
+		if !legalForms[w] {
+			n.sig = append(n.sig, w)
+			if !generic[w] {
+				n.core = append(n.core, w)
+			}
 		}
 	}
 	return n
@@ -182,16 +243,7 @@ func parseName(s string) nameForm {
 
 // compare scores how well subject name s matches listed name e.
 func compare(s, e nameForm) (string, float64) {
-	sig := func(n nameForm) []string { // all words except legal forms
-		var out []string
-		for _, w := range n.all {
-			if !legalForms[w] {
-				out = append(out, w)
-			}
-		}
-		return out
-	}
-	ss, es := sig(s), sig(e)
+	ss, es := s.sig, e.sig
 	switch {
 	case slices.Equal(ss, es) && len(es) > 0:
 		return MatchExact, 1

@@ -157,6 +157,9 @@ func Assess(ctx context.Context, ev Evidence, opts Options) (*Result, error) {
 	}
 	res.Subjects = make([]SubjectResult, 0, len(subjects))
 	ix := newIndex(&ev)
+	if len(opts.EntityLists) > 0 {
+		ix.screener = affiliation.NewScreener(opts.EntityLists, opts.Screen)
+	}
 	for _, s := range subjects {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -301,7 +304,7 @@ func assessOne(ev *Evidence, ix *index, s Subject, d *declare.Declaration, bls [
 		for _, l := range opts.EntityLists {
 			v.screened = append(v.screened, l.Name)
 		}
-		sr.EntityHits = dedupeHits(affiliation.Screen(screenSubjects(v), opts.EntityLists, opts.Screen))
+		sr.EntityHits = dedupeHits(ix.screener.Screen(screenSubjects(v)))
 		for _, h := range sr.EntityHits {
 			v.hits = append(v.hits, hitRef{h})
 		}

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"slices"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -61,12 +62,23 @@ var validSources = []string{SourceScan, SourceAudit, SourceFirmware, SourceFlows
 // Catalogue returns every baseline, in catalogue order. The returned slice is
 // a fresh copy.
 func Catalogue() []Baseline {
-	bs, err := parseCatalogue(catalogueYAML)
-	if err != nil {
-		panic(err) // the embedded catalogue is checked by tests
+	catalogueOnce.Do(func() {
+		var err error
+		if catalogue, err = parseCatalogue(catalogueYAML); err != nil {
+			panic(err) // the embedded catalogue is checked by tests
+		}
+	})
+	out := slices.Clone(catalogue)
+	for i := range out {
+		out[i].Provisions = slices.Clone(out[i].Provisions)
 	}
-	return bs
+	return out
 }
+
+var (
+	catalogueOnce sync.Once
+	catalogue     []Baseline
+)
 
 // BaselineIDs lists the baseline ids, in catalogue order.
 func BaselineIDs() []string {

@@ -237,8 +237,9 @@ type index struct {
 	otherFindings []model.Finding
 	// units maps an accepted credential on an identified model to the
 	// addresses that accept it (universal default detection).
-	units   map[unitKey]map[netip.Addr]bool
-	modelOf map[netip.Addr]unitModel
+	units    map[unitKey]map[netip.Addr]bool
+	modelOf  map[netip.Addr]unitModel
+	screener *affiliation.Screener // nil without entity lists
 }
 
 type unitModel struct{ key, name string }
