@@ -188,6 +188,9 @@ func checkUpdate(v *view, rep *unpack.Report, hits []Hit) UpdateInfo {
 	}
 	if has("/usr/bin/swupdate") {
 		u.Mechanisms = append(u.Mechanisms, "swupdate")
+		if len(v.glob("/etc/swupdate/*.pem")) > 0 {
+			u.Verification = append(u.Verification, "swupdate public key present (signed .swu images)")
+		}
 	}
 	if has("/usr/bin/mender", "/etc/mender/mender.conf") {
 		u.Mechanisms = append(u.Mechanisms, "mender")

@@ -431,3 +431,37 @@ func TestSafeJoin(t *testing.T) {
 		}
 	}
 }
+
+func TestFIT(t *testing.T) {
+	requireTools(t, "mkimage", "openssl")
+	dir := t.TempDir()
+	k := filepath.Join(dir, "k.bin")
+	os.WriteFile(k, garbage(20000), 0o644)
+	run(t, dir, "mkimage", "-f", "auto", "-A", "arm", "-O", "linux", "-T", "kernel", "-C", "none", "-a", "0x8000", "-e", "0x8000", "-d", k, "plain.itb")
+	os.Mkdir(filepath.Join(dir, "keys"), 0o700)
+	run(t, dir, "openssl", "genrsa", "-out", "keys/dev.key", "2048")
+	run(t, dir, "openssl", "req", "-batch", "-new", "-x509", "-key", "keys/dev.key", "-out", "keys/dev.crt", "-subj", "/CN=dev")
+	signedOK := exec.Command("mkimage", "-f", "auto", "-A", "arm", "-O", "linux", "-T", "kernel", "-C", "none", "-a", "0x8000", "-e", "0x8000",
+		"-d", k, "-k", filepath.Join(dir, "keys"), "-g", "dev", "-o", "sha256,rsa2048", filepath.Join(dir, "signed.itb")).Run() == nil
+	for _, tc := range []struct {
+		file   string
+		signed bool
+	}{{"plain.itb", false}, {"signed.itb", true}} {
+		if tc.signed && !signedOK {
+			t.Log("mkimage cannot sign FIT images here; signed case skipped")
+			continue
+		}
+		data, _ := os.ReadFile(filepath.Join(dir, tc.file))
+		rep, _ := unpackBytes(t, data, Limits{})
+		got := false
+		for _, e := range rep.Extracted {
+			if e.Format == "fit" {
+				m, _ := e.Info.(map[string]any)
+				got = m["signed"] == tc.signed
+			}
+		}
+		if !got {
+			t.Errorf("%s: want a fit entry with signed=%v: %+v", tc.file, tc.signed, rep.Extracted)
+		}
+	}
+}
