@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -181,4 +182,15 @@ func (c *LimitConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.N -= n
 	return n, err
+}
+
+// IndexFold returns the index of the first ASCII-case-insensitive match of
+// sub in s, or -1. Unlike strings.ToLower it never changes byte offsets.
+func IndexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }

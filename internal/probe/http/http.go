@@ -182,7 +182,7 @@ func fill(rec *Record, resp *nethttp.Response, body []byte) {
 func ParseAuth(v string) (scheme, realm string) {
 	v = strings.TrimSpace(v)
 	scheme, rest, _ := strings.Cut(v, " ")
-	i := strings.Index(strings.ToLower(rest), "realm=")
+	i := probe.IndexFold(rest, "realm=")
 	if i < 0 {
 		return scheme, ""
 	}

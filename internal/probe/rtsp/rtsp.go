@@ -96,7 +96,7 @@ func (Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Re
 
 func parseAuth(v string) (string, string) {
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
-	i := strings.Index(strings.ToLower(rest), "realm=\"")
+	i := probe.IndexFold(rest, "realm=\"")
 	if i < 0 {
 		return scheme, ""
 	}
