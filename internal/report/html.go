@@ -11,6 +11,12 @@ import (
 //go:embed templates/report.html.tmpl
 var templateFS embed.FS
 
+// Schema is the JSON Schema (draft 2020-12) of report.json: the contract of
+// the headline numbers that consumers such as the demo may rely on.
+//
+//go:embed schema/report.schema.json
+var Schema []byte
+
 var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"pct":    fmtPct,
 	"ci":     fmtCI,
