@@ -80,6 +80,7 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) error {
 		newVulnDBCmd(g),
 		newSimulateCmd(g),
 		newScanCmd(g),
+		newAuditCmd(g),
 		newAssessCmd(g), newLabelCmd(g), newDeclareCmd(g),
 		newFirmwareCmd(g),
 		newFlowsCmd(g),

@@ -1,0 +1,352 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"iotwatch/internal/audit"
+	"iotwatch/internal/model"
+	"iotwatch/internal/scan"
+	"iotwatch/internal/store"
+	"iotwatch/internal/target"
+)
+
+type auditFlags struct {
+	ports       string
+	creds       string
+	communities string
+	maxAttempts int
+	perHost     int
+	concurrency int
+	delay       time.Duration
+	timeout     time.Duration
+	all         bool
+	showSecrets bool
+	summary     bool
+	noScan      bool
+	noStore     bool
+	httpPath    string
+	rtspPath    string
+}
+
+// auditable lists the protocols the audit speaks (others are skipped).
+var auditable = map[string]bool{
+	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoHTTPS: true,
+	model.ProtoFTP: true, model.ProtoMQTT: true, model.ProtoMQTTS: true, model.ProtoRTSP: true, model.ProtoSNMP: true,
+}
+
+func newAuditCmd(g *globals) *cobra.Command {
+	f := &auditFlags{}
+	cmd := &cobra.Command{
+		Use:   "audit TARGET...",
+		Short: "Find default and weak credentials on the login surfaces of named targets",
+		Long: `audit scans the named targets (reusing the scan stage and its fingerprints), then tries
+default and weak credentials on every login surface found: telnet, SSH, HTTP Basic/Digest/forms,
+FTP, MQTT, RTSP and SNMP communities. Vendor defaults (DefaultCreds, keyed by the fingerprint's
+vendor) come first, then the Mirai list, or the list given with --creds (user:pass lines or the
+DefaultCreds CSV). Safety: only the named targets are touched, one attempt at a time per host
+(--per-host), at most --max-attempts per service, --delay between attempts, back-off when a
+device shows lockout or rate limiting, and a stop at the first success per service (--all to
+continue). Passwords are redacted unless --show-secrets. --summary prints the weak-credential
+share of the devices overall and by vendor, device type, protocol and /24 with 95% Wilson
+intervals.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runAudit(cmd, g, f, args) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.ports, "ports", "", "ports to scan and audit, e.g. 22,23,80,161/udp,2323:telnet (default: the scan's default ports)")
+	fl.StringVar(&f.creds, "creds", "", "credential list: user:pass lines or a DefaultCreds CSV (replaces the built-in lists)")
+	fl.StringVar(&f.communities, "communities", "", "SNMP community list, one per line (default: built-in)")
+	fl.IntVar(&f.maxAttempts, "max-attempts", audit.DefaultMaxAttempts, "credentials tried per service at most")
+	fl.IntVar(&f.perHost, "per-host", audit.DefaultPerHost, "concurrent attempts per host")
+	fl.IntVar(&f.concurrency, "concurrency", audit.DefaultConcurrency, "hosts audited at once")
+	fl.DurationVar(&f.delay, "delay", 0, "pause between attempts on one service")
+	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "timeout of one attempt")
+	fl.BoolVar(&f.all, "all", false, "keep trying after the first accepted credential of a service")
+	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print passwords and communities unredacted")
+	fl.BoolVar(&f.summary, "summary", false, "print population statistics (weak-credential shares with 95% Wilson intervals)")
+	fl.BoolVar(&f.noScan, "no-scan", false, "skip the scan: audit every named address on every --ports port with the port's usual protocol")
+	fl.BoolVar(&f.noStore, "no-store", false, "do not record the run in the database")
+	fl.StringVar(&f.httpPath, "http-path", "/", "HTTP path to audit")
+	fl.StringVar(&f.rtspPath, "rtsp-path", "/", "RTSP path to audit")
+	return cmd
+}
+
+func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.maxAttempts <= 0 || f.perHost <= 0 || f.concurrency <= 0 || f.delay < 0 || f.timeout <= 0 {
+		return usageError{errors.New("--max-attempts, --per-host, --concurrency and --timeout must be positive, --delay not negative")}
+	}
+	var ports []target.Port
+	if f.ports != "" {
+		var err error
+		if ports, err = target.ParsePorts(f.ports); err != nil {
+			return usageError{fmt.Errorf("--ports: %w", err)}
+		}
+	}
+	dict, err := loadDictionary(f)
+	if err != nil {
+		return usageError{err}
+	}
+	set, err := (&target.Parser{Stdin: cmd.InOrStdin()}).Parse(ctx, args)
+	if err != nil {
+		return usageError{fmt.Errorf("targets: %w", err)}
+	}
+	pairs := map[netip.Addr]bool{}
+	for _, p := range set.Pairs {
+		pairs[p.Addr()] = true
+	}
+	allowed := func(a netip.Addr) bool { return set.Contains(a) || pairs[a] }
+
+	var st *store.Store
+	run := &model.Run{Kind: "audit", Targets: args, Stages: []string{"scan", "audit"}}
+	if !f.noStore {
+		if st, err = g.openStore(ctx); err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := st.StartRun(ctx, run); err != nil {
+			return err
+		}
+	}
+	finish := func(runErr error, counts map[string]int64) error {
+		if st == nil {
+			return runErr
+		}
+		run.Counts = counts
+		switch {
+		case runErr == nil:
+			run.Status = model.RunComplete
+		case errors.Is(runErr, context.Canceled):
+			run.Status, run.Error = model.RunInterrupted, runErr.Error()
+		default:
+			run.Status, run.Error = model.RunFailed, runErr.Error()
+		}
+		if err := st.FinishRun(ctx, run); err != nil && runErr == nil {
+			runErr = err
+		}
+		fmt.Fprintf(g.errOut, "run %d: %s\n", run.ID, run.Status)
+		return runErr
+	}
+
+	// Stage 1: the login surfaces.
+	var services []model.Service
+	if f.noScan {
+		if services, err = directServices(set, ports); err != nil {
+			return finish(usageError{err}, nil)
+		}
+	} else {
+		cfg := scan.Config{Targets: args, Ports: ports, Timeout: min(f.timeout, 5*time.Second), Logger: g.log, Stdin: cmd.InOrStdin()}
+		var mu sync.Mutex
+		_, err := scan.Run(ctx, cfg, func(s model.Service) error {
+			mu.Lock()
+			defer mu.Unlock()
+			services = append(services, s)
+			return nil
+		})
+		if err != nil {
+			return finish(fmt.Errorf("audit scan: %w", err), nil)
+		}
+		if st != nil && len(services) > 0 {
+			if err := st.SaveServices(ctx, run.ID, services); err != nil {
+				return finish(err, nil)
+			}
+		}
+	}
+	var surfaces []model.Service
+	for _, s := range services {
+		if auditable[s.Protocol] && allowed(s.IP) {
+			surfaces = append(surfaces, s)
+		}
+	}
+	g.log.Info("audit: login surfaces", "services", len(services), "auditable", len(surfaces))
+
+	// Stage 2: the audit.
+	cfg := audit.Config{
+		MaxAttempts: f.maxAttempts, PerHost: f.perHost, Concurrency: f.concurrency, Delay: f.delay,
+		Timeout: f.timeout, All: f.all, Dict: dict, Allowed: allowed, Logger: g.log,
+		Paths: map[string]string{model.ProtoHTTP: f.httpPath, model.ProtoHTTPS: f.httpPath, model.ProtoRTSP: f.rtspPath},
+	}
+	var bar *progressbar.ProgressBar
+	if isTerminal(g.errOut) && len(surfaces) > 0 {
+		bar = progressbar.NewOptions(len(surfaces), progressbar.OptionSetWriter(g.errOut), progressbar.OptionSetDescription("audit"),
+			progressbar.OptionShowCount(), progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionClearOnFinish())
+		cfg.Progress = func(done, _ int) { _ = bar.Set(done) }
+	}
+	out := newResultPrinter(g.out, g.json, f.showSecrets)
+	var results []model.CredentialResult
+	stats, runErr := audit.Run(ctx, cfg, surfaces, func(r model.CredentialResult) error {
+		results = append(results, r)
+		return out.print(r)
+	})
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err := out.flush(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if st != nil && len(results) > 0 {
+		if err := st.SaveCredentials(context.WithoutCancel(ctx), run.ID, results); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	g.log.Info("audit: done", "services", stats.Audited, "attempts", stats.Attempts, "found", stats.Found,
+		"lockouts", stats.Lockouts, "duration", stats.Duration.Round(time.Millisecond))
+	if f.summary && runErr == nil {
+		if err := printSummary(g.out, g.json, audit.Summarize(services, results)); err != nil {
+			runErr = err
+		}
+	}
+	return finish(runErr, map[string]int64{"services": int64(len(services)), "audited": int64(stats.Audited),
+		"attempts": stats.Attempts, "found": int64(stats.Found), "lockouts": int64(stats.Lockouts)})
+}
+
+// loadDictionary builds the dictionary from --creds and --communities.
+func loadDictionary(f *auditFlags) (*audit.Dictionary, error) {
+	if f.creds == "" && f.communities == "" {
+		return nil, nil // built-in
+	}
+	b := audit.Builtin()
+	d := &audit.Dictionary{Vendors: b.Vendors, Generic: b.Generic, Communities: b.Communities}
+	if f.creds != "" {
+		data, err := os.ReadFile(f.creds)
+		if err != nil {
+			return nil, fmt.Errorf("--creds: %w", err)
+		}
+		if first, _, _ := strings.Cut(string(data), "\n"); strings.HasPrefix(strings.ToLower(strings.TrimSpace(first)), "productvendor,") {
+			cd, err := audit.ParseDefaultCreds(strings.NewReader(string(data)), f.creds)
+			if err != nil {
+				return nil, fmt.Errorf("--creds: %w", err)
+			}
+			d.Vendors, d.Generic = cd.Vendors, nil
+			for _, l := range cd.Vendors { // a CSV also serves as a generic list
+				d.Generic = append(d.Generic, l...)
+			}
+		} else {
+			es, err := audit.ParseUserPass(strings.NewReader(string(data)), f.creds)
+			if err != nil {
+				return nil, fmt.Errorf("--creds: %w", err)
+			}
+			d.Vendors, d.Generic = nil, es
+		}
+	}
+	if f.communities != "" {
+		fh, err := os.Open(f.communities)
+		if err != nil {
+			return nil, fmt.Errorf("--communities: %w", err)
+		}
+		defer fh.Close()
+		if d.Communities, err = audit.ParseCommunities(fh, f.communities); err != nil {
+			return nil, fmt.Errorf("--communities: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// directServices lists every named address × port, with the port's usual
+// protocol, for --no-scan.
+func directServices(set *target.Set, ports []target.Port) ([]model.Service, error) {
+	if len(ports) == 0 {
+		return nil, errors.New("--no-scan needs --ports")
+	}
+	const maxEndpoints = 1 << 16
+	if set.Len()*uint64(len(ports))+uint64(len(set.Pairs)) > maxEndpoints {
+		return nil, fmt.Errorf("--no-scan: more than %d endpoints; scan instead", maxEndpoints)
+	}
+	var out []model.Service
+	add := func(ip netip.Addr, p target.Port) {
+		if proto := target.ProtocolFor(p); proto != "" {
+			out = append(out, model.Service{IP: ip, Port: p.Number, Transport: p.Transport, Protocol: proto, Status: model.StatusSuccess})
+		}
+	}
+	for i := range set.Len() {
+		for _, p := range ports {
+			add(set.At(i), p)
+		}
+	}
+	for _, ap := range set.Pairs {
+		add(ap.Addr(), target.Port{Number: ap.Port(), Transport: model.TCP})
+	}
+	return out, nil
+}
+
+// resultPrinter prints credential results as they come: a table (flushed
+// at the end) or JSON Lines, redacting secrets unless asked not to.
+type resultPrinter struct {
+	w       io.Writer
+	json    bool
+	secrets bool
+	tw      *tabwriter.Writer
+	header  bool
+}
+
+func newResultPrinter(w io.Writer, asJSON, secrets bool) *resultPrinter {
+	p := &resultPrinter{w: w, json: asJSON, secrets: secrets}
+	if !asJSON {
+		p.tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	}
+	return p
+}
+
+func (p *resultPrinter) print(r model.CredentialResult) error {
+	if !p.secrets {
+		r.Password = model.Redact(r.Password)
+	}
+	if p.json {
+		return json.NewEncoder(p.w).Encode(r)
+	}
+	if !p.header {
+		fmt.Fprintln(p.tw, "IP\tPORT\tPROTOCOL\tUSERNAME\tPASSWORD\tKIND\tSOURCE\tATTEMPTS\tLOCKOUT")
+		p.header = true
+	}
+	_, err := fmt.Fprintf(p.tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%v\n", r.IP, r.Port, r.Protocol, r.Username, r.Password, r.Kind, r.Source, r.Attempts, r.LockoutSuspected)
+	return err
+}
+
+func (p *resultPrinter) flush() error {
+	if p.tw == nil {
+		return nil
+	}
+	if !p.header {
+		fmt.Fprintln(p.w, "no default or weak credentials found")
+		return nil
+	}
+	return p.tw.Flush()
+}
+
+// printSummary prints population statistics as a table or one JSON object.
+func printSummary(w io.Writer, asJSON bool, s audit.Summary) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(map[string]audit.Summary{"summary": s})
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nGROUP\tVALUE\tWEAK\tDEVICES\tSHARE\t95% CI")
+	row := func(group string, x audit.Share) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t[%.1f%%, %.1f%%]\n", group, x.Key, x.Weak, x.Total, 100*x.Share, 100*x.Low, 100*x.High)
+	}
+	row("overall", audit.Share{Key: "all devices", Weak: s.Overall.Weak, Total: s.Overall.Total, Share: s.Overall.Share, Low: s.Overall.Low, High: s.Overall.High})
+	for _, g := range []struct {
+		name string
+		l    []audit.Share
+	}{{"vendor", s.ByVendor}, {"device type", s.ByDeviceType}, {"protocol", s.ByProtocol}, {"subnet", s.BySubnet}} {
+		for _, x := range g.l {
+			row(g.name, x)
+		}
+	}
+	return tw.Flush()
+}
