@@ -98,6 +98,11 @@ func New(st *store.Store, opts Options) *Server {
 	route("GET /api/runs/{id}/vulnerabilities", "api_vulns", s.apiVulns)
 	route("GET /api/runs/{id}/findings", "api_findings", s.apiFindings)
 	route("GET /api/assets", "api_assets", s.apiAssets)
+	route("GET /api/schema/report.json", "api_schema", func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/schema+json")
+		_, err := w.Write(report.Schema)
+		return err
+	})
 	route("GET /healthz", "healthz", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, err := w.Write([]byte("ok\n"))

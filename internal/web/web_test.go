@@ -100,6 +100,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/api/runs/7/findings", 404, "text/plain", nil, nil},
 		{"GET", "/api/assets", 200, "application/json", []string{"127.20.0.2"}, nil},
 		{"GET", "/healthz", 200, "text/plain", []string{"ok"}, nil},
+		{"GET", "/api/schema/report.json", 200, "application/schema+json", []string{`"weak_password_share"`}, nil},
 		{"POST", "/api/runs", 405, "text/plain", nil, nil},
 		{"DELETE", "/", 405, "text/plain", nil, nil},
 		{"PUT", "/report.json", 405, "text/plain", nil, nil},
