@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,59 +53,64 @@ func TestDashboardInBrowser(t *testing.T) {
 	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelT()
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS("svg.chart"))); err != nil {
-		t.Fatalf("chromium: load dashboard: %v", err)
-	}
-	text := func(sel string) string {
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("chromium: text of %s: %v", sel, err)
-		}
-		return v
-	}
-	eval := func(expr string) float64 {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr))
-		if err != nil {
-			t.Fatalf("chromium: %s: %v", expr, err)
-		}
-		return v
-	}
-	weak, devices := text("#card-weak .n"), text("#card-devices .n")
-	charts := int(eval(`document.querySelectorAll("svg.chart").length`))
-	barWidth := eval(`Math.max(...Array.from(document.querySelectorAll("svg.chart rect.bar")).map(r => r.getBoundingClientRect().width))`)
-	scriptRan := eval(`document.querySelectorAll("script").length`) > 0
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
-	if err != nil {
-		t.Fatalf("chromium: screenshot: %v", err)
-	}
-	if weak != "50.0%" || devices != "2" {
-		t.Errorf("headline: weak share %q, devices %q; want 50.0%% and 2", weak, devices)
-	}
-	if charts < 3 {
-		t.Errorf("%d charts rendered, want at least 3", charts)
-	}
-	if barWidth < 10 {
-		t.Errorf("widest bar is %.1f px wide: chart did not render", barWidth)
-	}
-	if scriptRan {
-		t.Errorf("a <script> element exists in the dashboard")
-	}
-	if p := os.Getenv("IOTWATCH_SCREENSHOT"); p != "" {
-		os.WriteFile(p, shot, 0o644) // for a human to look at
-	}
-	img, _, err := image.Decode(bytes.NewReader(shot))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	colours := map[uint32]bool{}
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y += 7 {
-		for x := b.Min.X; x < b.Max.X; x += 7 {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			colours[r>>8<<16|g>>8<<8|bl>>8] = true
-		}
-	}
-	if len(colours) < 8 {
-		t.Errorf("screenshot has %d colours: blank page?", len(colours))
+	// The dashboard and the standalone report file share the renderer; check both.
+	for _, path := range []string{"/", "/report.html"} {
+		t.Run(path, func(t *testing.T) {
+			if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+path), chromedp.WaitVisible(chromedp.CSS("svg.chart"))); err != nil {
+				t.Fatalf("chromium: load %s: %v", path, err)
+			}
+			text := func(sel string) string {
+				v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+				if err != nil {
+					t.Fatalf("chromium: text of %s: %v", sel, err)
+				}
+				return v
+			}
+			eval := func(expr string) float64 {
+				v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr))
+				if err != nil {
+					t.Fatalf("chromium: %s: %v", expr, err)
+				}
+				return v
+			}
+			weak, devices := text("#card-weak .n"), text("#card-devices .n")
+			charts := int(eval(`document.querySelectorAll("svg.chart").length`))
+			barWidth := eval(`Math.max(...Array.from(document.querySelectorAll("svg.chart rect.bar")).map(r => r.getBoundingClientRect().width))`)
+			scriptRan := eval(`document.querySelectorAll("script").length`) > 0
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+			if err != nil {
+				t.Fatalf("chromium: screenshot: %v", err)
+			}
+			if weak != "50.0%" || devices != "2" {
+				t.Errorf("headline: weak share %q, devices %q; want 50.0%% and 2", weak, devices)
+			}
+			if charts < 3 {
+				t.Errorf("%d charts rendered, want at least 3", charts)
+			}
+			if barWidth < 10 {
+				t.Errorf("widest bar is %.1f px wide: chart did not render", barWidth)
+			}
+			if scriptRan {
+				t.Errorf("a <script> element exists in the dashboard")
+			}
+			if p := os.Getenv("IOTWATCH_SCREENSHOT"); p != "" {
+				os.WriteFile(strings.ReplaceAll(p, "PATH", strings.Trim(strings.ReplaceAll(path, "/", "_"), "_")), shot, 0o644) // for a human to look at
+			}
+			img, _, err := image.Decode(bytes.NewReader(shot))
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			colours := map[uint32]bool{}
+			b := img.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y += 7 {
+				for x := b.Min.X; x < b.Max.X; x += 7 {
+					r, g, bl, _ := img.At(x, y).RGBA()
+					colours[r>>8<<16|g>>8<<8|bl>>8] = true
+				}
+			}
+			if len(colours) < 8 {
+				t.Errorf("screenshot has %d colours: blank page?", len(colours))
+			}
+		})
 	}
 }
