@@ -16,6 +16,9 @@ import (
 	"iotwatch/internal/store"
 )
 
+// reasonAuditClean says the audit ran and found nothing: a measured zero.
+const reasonAuditClean = "the credential audit found no weak credentials"
+
 // ErrNoRuns is returned by Build when the store holds no run to report on.
 var ErrNoRuns = errors.New("no runs recorded")
 
@@ -76,7 +79,14 @@ func Build(ctx context.Context, st *store.Store, in Inputs) (*Report, error) {
 			StartedAt: run.StartedAt.UTC(), EndedAt: run.EndedAt.UTC(), Targets: run.Targets})
 	}
 	r.buildDevices(ev, in.Region)
+	audited := stageRan(runs, "audit")
+	if _, none := r.Absent[SecWeakCredentials]; none && audited {
+		r.Absent[SecWeakCredentials] = reasonAuditClean
+	}
 	r.buildVulns(ev)
+	if _, none := r.Absent[SecVulnerabilities]; none && (stageRan(runs, "vuln") || stageRan(runs, "vulns")) {
+		r.Absent[SecVulnerabilities] = "vulnerability matching found no known vulnerabilities on the devices"
+	}
 	r.buildDeviceRows(ev, in.Region)
 	r.buildFindings(ev)
 	if err := r.buildProviders(ctx, in); err != nil {
@@ -617,4 +627,16 @@ func (r *Report) buildFindings(ev *evidence) {
 	if len(ev.findings) == 0 {
 		r.Absent[SecFindings] = "no findings stored in the covered runs"
 	}
+}
+
+// stageRan reports whether any run recorded the named stage.
+func stageRan(runs []model.Run, stage string) bool {
+	for _, r := range runs {
+		for _, s := range r.Stages {
+			if strings.EqualFold(s, stage) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -61,6 +61,9 @@ type htmlView struct {
 	TopVulns        []VulnRow
 	TopPairs        []CredPair
 	TopFindings     []FindingGroup
+	// Audited is false when no credential audit is on record: the weak
+	// share is then not a measurement and the headline says so.
+	Audited bool
 }
 
 // WriteHTML writes the report as one self-contained HTML document with
@@ -72,7 +75,8 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 	if o.TopVulns <= 0 {
 		o.TopVulns = 25
 	}
-	v := htmlView{R: r, Nav: o.Nav}
+	v := htmlView{R: r, Nav: o.Nav, Audited: r.Summary.DevicesWithWeakCredentials > 0 ||
+		r.Absent[SecWeakCredentials] == reasonAuditClean}
 	if a := r.VulnArchive; a != nil {
 		cols := make([]column, 0, len(a.Years))
 		for _, y := range a.Years {

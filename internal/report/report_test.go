@@ -531,3 +531,34 @@ func TestRegion(t *testing.T) {
 		})
 	}
 }
+
+func TestMeasuredZeroVersusNoAudit(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		stages   []string
+		reason   string
+		card     string
+		vulnNote string
+	}{
+		{nil, "no credential audit results in the covered runs", "<div class=\"n\">–</div>", "no vulnerability matches on devices in the covered runs"},
+		{[]string{"scan", "audit", "vulns"}, reasonAuditClean, "<div class=\"n\">0.0%</div>", "vulnerability matching found no known vulnerabilities on the devices"},
+	} {
+		st := openStore(t)
+		run := &model.Run{Kind: "scan", Stages: tc.stages, StartedAt: at(0)}
+		must(t, st.StartRun(ctx, run))
+		must(t, st.SaveServices(ctx, run.ID, []model.Service{{IP: ip(1), Port: 23, Transport: model.TCP, Protocol: model.ProtoTelnet, Status: model.StatusSuccess}}))
+		r, err := Build(ctx, st, Inputs{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Absent[SecWeakCredentials] != tc.reason || r.Absent[SecVulnerabilities] != tc.vulnNote {
+			t.Errorf("stages %v: absent = %q / %q, want %q / %q", tc.stages, r.Absent[SecWeakCredentials], r.Absent[SecVulnerabilities], tc.reason, tc.vulnNote)
+		}
+		var b bytes.Buffer
+		must(t, r.WriteHTML(&b))
+		card := b.String()[strings.Index(b.String(), `id="card-weak"`):]
+		if !strings.HasPrefix(card[strings.Index(card, "<div"):], tc.card) {
+			t.Errorf("stages %v: weak card %.120q, want it to start with %q", tc.stages, card, tc.card)
+		}
+	}
+}
