@@ -63,6 +63,7 @@ var recordTmpl = template.Must(template.New("record").Funcs(template.FuncMap{
 <h2>{{.Subject.Kind}} {{.Subject.ID}}{{if .Subject.Model}} — {{.Subject.Name}}{{end}}
  <span class="tier" style="{{tierColour .Tier}}">tier {{.Tier}}</span></h2>
 <p>{{.TierReason}}</p>
+{{with index $.Cards .Subject.ID}}<div class="card">{{.}}</div>{{end}}
 <p>{{.Counts.Pass}} pass, {{.Counts.Fail}} fail ({{.Counts.MandatoryFail}} mandatory), {{.Counts.Unknown}} unknown,
 {{.Counts.NotApplicable}} not applicable; {{.Counts.Observed}} decided by observation, {{.Counts.Declared}} by declaration.
 {{if .Declaration}}Declaration: {{.Declaration}}.{{end}}</p>
@@ -79,11 +80,20 @@ var recordTmpl = template.Must(template.New("record").Funcs(template.FuncMap{
 {{end}}</body></html>
 `))
 
-func recordHTML(w io.Writer, res *assess.Result) error {
+func recordHTML(w io.Writer, res *assess.Result, opts Options) error {
+	cards := map[string]template.HTML{}
+	for _, s := range res.Subjects {
+		var b strings.Builder
+		if err := svgDoc(&b, []Short{shortOf(s, opts)}); err != nil {
+			return err
+		}
+		cards[s.Subject.ID] = template.HTML(b.String()) // built with escaped text only
+	}
 	return recordTmpl.Execute(w, struct {
-		CSS template.CSS
-		R   *assess.Result
-	}{template.CSS(pageCSS), res})
+		CSS   template.CSS
+		R     *assess.Result
+		Cards map[string]template.HTML
+	}{template.CSS(pageCSS), res, cards})
 }
 
 func recordText(w io.Writer, res *assess.Result) error {

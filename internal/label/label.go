@@ -52,7 +52,7 @@ func Render(w io.Writer, res *assess.Result, format string, opts Options) error 
 			enc.SetIndent("", "  ")
 			return enc.Encode(res)
 		case HTML:
-			return recordHTML(w, res)
+			return recordHTML(w, res, opts)
 		case Text:
 			return recordText(w, res)
 		}
