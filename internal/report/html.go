@@ -75,8 +75,7 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 	if o.TopVulns <= 0 {
 		o.TopVulns = 25
 	}
-	v := htmlView{R: r, Nav: o.Nav, Audited: r.Summary.DevicesWithWeakCredentials > 0 ||
-		r.Absent[SecWeakCredentials] == reasonAuditClean}
+	v := htmlView{R: r, Nav: o.Nav, Audited: r.audited()}
 	if a := r.VulnArchive; a != nil {
 		cols := make([]column, 0, len(a.Years))
 		for _, y := range a.Years {
@@ -135,4 +134,10 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 		return fmt.Errorf("render html report: %w", err)
 	}
 	return nil
+}
+
+// audited reports whether the weak-credential share is a measurement: weak
+// credentials were found, or an audit ran and found none.
+func (r *Report) audited() bool {
+	return r.Summary.DevicesWithWeakCredentials > 0 || r.Absent[SecWeakCredentials] == reasonAuditClean
 }

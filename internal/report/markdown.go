@@ -89,8 +89,12 @@ func (r *Report) markdown(m *mdWriter) {
 
 	m.p("## Headline numbers\n")
 	m.p("- **%d** devices with open services (%d services)", s.Devices, s.Services)
-	m.p("- **%s** of %d sampled devices accept weak credentials (%d devices; 95%% CI %s)",
-		fmtPct(s.WeakPasswordShare), s.SampledDevices, s.DevicesWithWeakCredentials, fmtCI(s.WeakPasswordCI95))
+	if r.audited() {
+		m.p("- **%s** of %d sampled devices accept weak credentials (%d devices; 95%% CI %s)",
+			fmtPct(s.WeakPasswordShare), s.SampledDevices, s.DevicesWithWeakCredentials, fmtCI(s.WeakPasswordCI95))
+	} else {
+		m.p("- weak credentials: %s", mdEscape(r.Absent[SecWeakCredentials]))
+	}
 	m.p("- **%d** devices with known vulnerabilities (%s); **%d** with known exploited ones (KEV)", s.VulnerableDevices, fmtPct(s.VulnerableShare), s.KEVDevices)
 	if r.Compromise != nil {
 		m.p("- **%s** devices under unauthorized remote control per day (peak %d on %s)", fmtNum(s.CompromisedPerDay), s.CompromisedPeak, mdEscape(r.Compromise.PeakDay))
