@@ -211,7 +211,8 @@ func subjectsOf(ev *Evidence, opts *Options) ([]subjectDecl, error) {
 	}
 	switch {
 	case opts.Device.IsValid():
-		if !seenIP[opts.Device] {
+		if !seenIP[opts.Device] && !slices.ContainsFunc(ev.Findings, func(f model.Finding) bool { return f.Subject == opts.Device.String() }) &&
+			!slices.ContainsFunc(ev.Vulns, func(m model.VulnMatch) bool { return m.IP == opts.Device }) {
 			return nil, fmt.Errorf("device %s: %w", opts.Device, ErrNoSubject)
 		}
 		s := device(opts.Device)

@@ -162,6 +162,9 @@ func TestAssessProvisions(t *testing.T) {
 		{name: "statement not-applicable", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineETSI, id: "5.6-8", want: NotApplicable, reason: "memory protection"},
 		{name: "no rule, no statement: unknown", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineETSI, id: "5.5-8", want: Unknown, reason: "no automated check"},
 		{name: "flows ran, no attack: CRA I-2i passes", opts: Options{Device: ip("10.0.0.20")}, baseline: BaselineCRA, id: "cra-I-2i", want: Pass},
+		{name: "device known only from flows", opts: Options{Device: ip("10.0.0.99")}, mutate: func(ev *Evidence) {
+			ev.Findings = append(ev.Findings, model.Finding{Kind: "c2-beaconing", Subject: "10.0.0.99", Title: "c2-beaconing by 10.0.0.99", Evidence: []model.Evidence{{Source: "flows"}}})
+		}, baseline: BaselineCRA, id: "cra-I-2i", want: Fail, reason: "c2-beaconing by"},
 		{name: "beaconing fails CRA I-2i", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
 			ev.Findings = append(ev.Findings, model.Finding{Kind: "c2-beaconing", Subject: "10.0.0.20", Title: "beacons every 60 s", Evidence: []model.Evidence{{Source: "flows"}}})
 		}, baseline: BaselineCRA, id: "cra-I-2i", want: Fail, reason: "beacons"},
