@@ -73,9 +73,11 @@ func parseProcAddr(s string) (boundEndpoint, bool) {
 }
 
 // checkConflicts reports the first device service whose address and port
-// is already held by another socket (or a wildcard bind on that port), so
-// that steering never silently takes over someone else's endpoint.
-func checkConflicts(devs []*device) error {
+// is already held by another socket (or a UDP wildcard bind on that port,
+// which would stop the real-port UDP bind), so that steering never silently
+// takes over someone else's endpoint. TCP wildcard listeners are no
+// conflict when steering: the program runs before the kernel's own lookup.
+func checkConflicts(devs []*device, steering bool) error {
 	tcp, udp, err := boundSockets()
 	if err != nil {
 		return nil // best effort: without /proc the binds still catch the anchors
@@ -87,7 +89,8 @@ func checkConflicts(devs []*device) error {
 			if udpProtocols[s.sp.Protocol] {
 				m, proto = udp, "udp"
 			}
-			if m[boundEndpoint{d.addr, s.port}] || m[boundEndpoint{any4, s.port}] {
+			wild := m[boundEndpoint{any4, s.port}] && (proto == "udp" || !steering)
+			if m[boundEndpoint{d.addr, s.port}] || wild {
 				return fmt.Errorf("bind %s:%d/%s: %w", d.addr, s.port, proto, ErrAddrInUse)
 			}
 		}
@@ -100,6 +103,7 @@ func checkConflicts(devs []*device) error {
 // (steered addresses hold no socket of their own, so /proc does not show
 // them) or another program already serves the address.
 func probeTaken(devs []*device) error {
+	wild := wildcardTCPPorts()
 	byPort := map[uint16][]netip.Addr{}
 	for _, d := range devs {
 		for _, s := range d.services {
@@ -109,8 +113,8 @@ func probeTaken(devs []*device) error {
 		}
 	}
 	for port, addrs := range byPort {
-		if len(addrs) < 2 {
-			continue
+		if len(addrs) < 2 || wild[port] {
+			continue // a wildcard listener answers everywhere: nothing to learn
 		}
 		// addrs[0] is the anchor this fleet bound itself.
 		for _, a := range []netip.Addr{addrs[1], addrs[len(addrs)/2], addrs[len(addrs)-1]} {
@@ -123,4 +127,29 @@ func probeTaken(devs []*device) error {
 		}
 	}
 	return nil
+}
+
+// wildcardTCPPorts returns the ports with a TCP listener on 0.0.0.0 or ::.
+func wildcardTCPPorts() map[uint16]bool {
+	out := map[uint16]bool{}
+	for _, path := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "0A" {
+				continue
+			}
+			ip, portHex, ok := strings.Cut(fs[1], ":")
+			if !ok || strings.Trim(ip, "0") != "" {
+				continue
+			}
+			if p, err := strconv.ParseUint(portHex, 16, 16); err == nil {
+				out[uint16(p)] = true
+			}
+		}
+	}
+	return out
 }

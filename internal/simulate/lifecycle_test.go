@@ -244,3 +244,16 @@ func TestOverlappingFleets(t *testing.T) {
 		t.Errorf("overlapping fleet: err = %v, want ErrAddrInUse", err)
 	}
 }
+
+func TestWildcardTCPPorts(t *testing.T) {
+	// Whatever listens here, the parser must return sane ports and not fail.
+	for p := range wildcardTCPPorts() {
+		if p == 0 {
+			t.Errorf("port 0 reported as a wildcard listener")
+		}
+	}
+	ep, ok := parseProcAddr("0100007F:1F90")
+	if !ok || ep.addr != netip.MustParseAddr("127.0.0.1") || ep.port != 8080 {
+		t.Errorf("parseProcAddr = %v %v, want 127.0.0.1:8080", ep, ok)
+	}
+}

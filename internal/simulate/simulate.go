@@ -291,7 +291,7 @@ func (f *Fleet) register(s sock) error {
 // bindShared opens one socket per (transport, port), bound to the first
 // device serving it, and steers every device's address to it with sk_lookup.
 func (f *Fleet) bindShared() error {
-	if err := checkConflicts(f.devices); err != nil {
+	if err := checkConflicts(f.devices, true); err != nil {
 		return err
 	}
 	type group struct {
@@ -307,8 +307,17 @@ func (f *Fleet) bindShared() error {
 			g := group{udp, s.port}
 			idx, ok := index[g]
 			if !ok {
-				// One socket takes every device's connections: a deep accept queue.
-				fd, err := bindSocket(d.addr, s.port, udp, 65535)
+				// One socket takes every device's connections: a deep accept
+				// queue. A TCP listener may sit on any port (accepted sockets
+				// keep the dialled address and port), so it takes an ephemeral
+				// one and a wildcard listener elsewhere on the same port (a
+				// system sshd or lighttpd) does not stop the fleet. UDP
+				// replies leave from the socket's port, so UDP binds the real one.
+				bindPort := s.port
+				if !udp {
+					bindPort = 0
+				}
+				fd, err := bindSocket(d.addr, bindPort, udp, 65535)
 				if err != nil {
 					return err
 				}
