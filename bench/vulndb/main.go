@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,7 +32,23 @@ func main() {
 	fixtures := flag.String("fixtures", "../shared/data/vuln/nvd", "directory of NVD fixture records")
 	dir := flag.String("dir", "", "working directory (default: a temporary one, removed)")
 	dsn := flag.String("dsn", "", "database (default: SQLite in the working directory; postgres:// URLs work)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
+	reuse := flag.Bool("reuse", false, "skip generation and import: measure matching on the database of an earlier run (needs -dir)")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if *reuse {
+		if err := matchOnly(*matches, *dir, *dsn); err != nil {
+			log.Print(err)
+		}
+		return
+	}
 	if err := run(*records, *matches, *fixtures, *dir, *dsn); err != nil {
 		log.Fatal(err)
 	}
@@ -102,9 +119,43 @@ func run(records, matches int, fixtures, dir, dsn string) error {
 		return err
 	}
 
+	if err := measureMatch(ctx, d, matches); err != nil {
+		return err
+	}
+	fmt.Printf("peak RSS overall: %d MiB\n", peakRSS()>>20)
+	return nil
+}
+
+func matchOnly(matches int, dir, dsn string) error {
+	ctx := context.Background()
+	if dsn == "" {
+		if dir == "" {
+			return fmt.Errorf("-reuse needs -dir or -dsn")
+		}
+		dsn = filepath.Join(dir, "iotwatch.db")
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := vuln.Open(ctx, st)
+	if err != nil {
+		return err
+	}
+	n, _ := d.Count(ctx)
+	fmt.Printf("database: %d CVEs\n", n)
+	if err := measureMatch(ctx, d, matches); err != nil {
+		return err
+	}
+	fmt.Printf("peak RSS overall: %d MiB\n", peakRSS()>>20)
+	return nil
+}
+
+func measureMatch(ctx context.Context, d *vuln.DB, matches int) error {
 	fps := products(matches)
 	for pass, name := range []string{"cold", "warm"} {
-		start, cpu0 = time.Now(), cpuTime()
+		start, cpu0 := time.Now(), cpuTime()
 		total, withVulns := 0, 0
 		for _, fp := range fps {
 			ms, err := d.MatchFingerprint(ctx, fp)
@@ -116,11 +167,10 @@ func run(records, matches int, fixtures, dir, dsn string) error {
 				withVulns++
 			}
 		}
-		el, cpu = time.Since(start), cpuTime()-cpu0
+		el, cpu := time.Since(start), cpuTime()-cpu0
 		fmt.Printf("match (%s, pass %d): %d products in %.3f s wall (%.3f s CPU) = %.1f µs/product; %d with vulnerabilities, %d matches\n",
 			name, pass+1, len(fps), el.Seconds(), cpu.Seconds(), float64(el.Microseconds())/float64(len(fps)), withVulns, total)
 	}
-	fmt.Printf("peak RSS overall: %d MiB\n", peakRSS()>>20)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 )
 
@@ -24,14 +25,31 @@ import (
 type DB struct {
 	st *store.Store
 
-	// mu guards cands and comp, the matching caches (dropped on import).
-	mu    sync.Mutex
-	cands map[string][]string  // "vendor\x00product" -> CVE ids
-	comp  map[string]*compiled // CVE id -> compiled configurations
+	// mu guards the matching caches, dropped on import.
+	mu      sync.Mutex
+	cands   map[string][]string          // "vendor\x00product" -> CVE ids
+	comp    map[string]*compiled         // CVE id -> compiled configurations
+	results map[string][]model.VulnMatch // known names -> matches (a fleet repeats its products)
 }
 
-// cacheLimit bounds each matching cache; past it the cache is dropped.
-const cacheLimit = 50000
+// cacheLimit bounds each matching cache; past it a quarter of the entries
+// (chosen by Go's random map order) is evicted.
+const cacheLimit = 20000
+
+// evict drops a quarter of m when it is full.
+func evict[V any](m map[string]V) {
+	if len(m) < cacheLimit {
+		return
+	}
+	n := len(m) / 4
+	for k := range m {
+		if n == 0 {
+			break
+		}
+		delete(m, k)
+		n--
+	}
+}
 
 // ErrNotFound is returned by Record for an unknown CVE id.
 var ErrNotFound = store.ErrNotFound
@@ -46,7 +64,9 @@ func Open(ctx context.Context, st *store.Store) (*DB, error) {
 	if err := st.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM vuln_meta").Scan(&n); err != nil {
 		return nil, fmt.Errorf("vuln: open: %w", err)
 	}
-	return &DB{st: st, cands: map[string][]string{}, comp: map[string]*compiled{}}, nil
+	d := &DB{st: st}
+	d.invalidate()
+	return d, nil
 }
 
 func (d *DB) q(query string) string { return d.st.Rebind(query) }
@@ -56,6 +76,7 @@ func (d *DB) invalidate() {
 	d.mu.Lock()
 	d.cands = map[string][]string{}
 	d.comp = map[string]*compiled{}
+	d.results = map[string][]model.VulnMatch{}
 	d.mu.Unlock()
 }
 

@@ -80,11 +80,12 @@ type cmatch struct {
 }
 
 func compile(configs []feed.Config) *compiled {
-	c := &compiled{}
+	c := &compiled{configs: make([]cconfig, 0, len(configs))}
 	for _, cfg := range configs {
-		cc := cconfig{and: strings.EqualFold(cfg.Operator, "AND"), neg: cfg.Negate}
+		cc := cconfig{and: strings.EqualFold(cfg.Operator, "AND"), neg: cfg.Negate, nodes: make([]cnode, 0, len(cfg.Nodes))}
 		for _, n := range cfg.Nodes {
-			cn := cnode{and: strings.EqualFold(n.Operator, "AND"), neg: n.Negate, platform: len(n.Matches) > 0}
+			cn := cnode{and: strings.EqualFold(n.Operator, "AND"), neg: n.Negate, platform: len(n.Matches) > 0,
+				ms: make([]cmatch, 0, len(n.Matches))}
 			for _, m := range n.Matches {
 				name, err := cpe.Parse(m.Criteria)
 				cm := cmatch{vuln: m.Vulnerable, raw: m.Criteria, name: name, ok: err == nil, rng: m.HasRange(),
@@ -327,9 +328,44 @@ func (d *DB) Match(ctx context.Context, vendor, product, ver string) ([]model.Vu
 }
 
 func (d *DB) matchKnown(ctx context.Context, known []cpe.Name, tmpl model.VulnMatch) ([]model.VulnMatch, error) {
+	var kb strings.Builder
 	for i := range known {
 		known[i] = normalise(known[i])
+		kb.WriteString(known[i].String())
+		kb.WriteByte('\n')
 	}
+	key := kb.String()
+	d.mu.Lock()
+	cached, ok := d.results[key]
+	d.mu.Unlock()
+	if ok {
+		return copyMatches(cached, tmpl), nil
+	}
+	out, err := d.matchUncached(ctx, known)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	evict(d.results)
+	d.results[key] = out
+	d.mu.Unlock()
+	return copyMatches(out, tmpl), nil
+}
+
+// copyMatches returns fresh copies of ms with tmpl's product and version:
+// callers may set addresses on what they get.
+func copyMatches(ms []model.VulnMatch, tmpl model.VulnMatch) []model.VulnMatch {
+	out := make([]model.VulnMatch, len(ms))
+	for i, m := range ms {
+		m.IP, m.Port, m.Subject = tmpl.IP, tmpl.Port, tmpl.Subject
+		m.Product, m.Version = tmpl.Product, tmpl.Version
+		m.CWEs = slices.Clone(m.CWEs)
+		out[i] = m
+	}
+	return out
+}
+
+func (d *DB) matchUncached(ctx context.Context, known []cpe.Name) ([]model.VulnMatch, error) {
 	ids := map[string]bool{}
 	var order []string
 	for _, k := range known {
@@ -344,6 +380,9 @@ func (d *DB) matchKnown(ctx context.Context, known []cpe.Name, tmpl model.VulnMa
 			}
 		}
 	}
+	if err := d.load(ctx, order); err != nil {
+		return nil, err
+	}
 	var out []model.VulnMatch
 	for _, id := range order {
 		c, err := d.compiled(ctx, id)
@@ -354,10 +393,7 @@ func (d *DB) matchKnown(ctx context.Context, known []cpe.Name, tmpl model.VulnMa
 		if !ok {
 			continue
 		}
-		m := tmpl
-		m.CVE = id
-		m.CPE = known[h.target].String()
-		out = append(out, m)
+		out = append(out, model.VulnMatch{CVE: id, CPE: known[h.target].String()})
 	}
 	if err := d.fill(ctx, out); err != nil {
 		return nil, err
@@ -413,9 +449,7 @@ func (d *DB) candidates(ctx context.Context, k cpe.Name) ([]string, error) {
 		return nil, err
 	}
 	d.mu.Lock()
-	if len(d.cands) >= cacheLimit {
-		d.cands = map[string][]string{}
-	}
+	evict(d.cands)
 	d.cands[key] = ids
 	d.mu.Unlock()
 	return ids, nil
@@ -428,23 +462,78 @@ func (d *DB) compiled(ctx context.Context, id string) (*compiled, error) {
 	if ok {
 		return c, nil
 	}
-	var raw string
+	if err := d.load(ctx, []string{id}); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	c, ok = d.comp[id]
+	d.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("vuln %s: %w", id, ErrNotFound)
+	}
+	return c, nil
+}
+
+// loadChunk bounds the ids in one IN (...) query.
+const loadChunk = 200
+
+// load compiles the CVEs not yet cached, fetching them in few queries.
+func (d *DB) load(ctx context.Context, ids []string) error {
+	var missing []string
+	d.mu.Lock()
+	for _, id := range ids {
+		if _, ok := d.comp[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	d.mu.Unlock()
+	for len(missing) > 0 {
+		chunk := missing[:min(loadChunk, len(missing))]
+		missing = missing[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		q := `SELECT c.id, c.configs, c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
+			c.cwes, c.summary, c.kev_added, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, '')
+			FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id WHERE c.id IN (?` + strings.Repeat(", ?", len(chunk)-1) + ")"
+		rows, err := d.st.DB().QueryContext(ctx, d.q(q), args...)
+		if err != nil {
+			return fmt.Errorf("vuln load: %w", err)
+		}
+		for rows.Next() {
+			c, id, err := scanCompiled(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			d.mu.Lock()
+			evict(d.comp)
+			d.comp[id] = c
+			d.mu.Unlock()
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("vuln load: %w", err)
+		}
+	}
+	return nil
+}
+
+func scanCompiled(rows *sql.Rows) (*compiled, string, error) {
+	var id, raw string
 	var s3, s4, s2 float64
 	var v3, v4, v2, cwes, summary, nvdAdded, nvdDue, kevDue, kevID string
-	err := d.st.DB().QueryRowContext(ctx, d.q(`SELECT c.configs, c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
-		c.cwes, c.summary, c.kev_added, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, '')
-		FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id WHERE c.id = ?`), id).Scan(&raw,
-		&s3, &v3, &s4, &v4, &s2, &v2, &cwes, &summary, &nvdAdded, &nvdDue, &kevDue, &kevID)
-	if err != nil {
-		return nil, fmt.Errorf("vuln %s: %w", id, err)
+	if err := rows.Scan(&id, &raw, &s3, &v3, &s4, &v4, &s2, &v2, &cwes, &summary, &nvdAdded, &nvdDue, &kevDue, &kevID); err != nil {
+		return nil, "", fmt.Errorf("vuln load: %w", err)
 	}
 	var cfgs []feed.Config
 	if raw != "" {
 		if err := json.Unmarshal([]byte(raw), &cfgs); err != nil {
-			return nil, fmt.Errorf("vuln configs %s: %w", id, err)
+			return nil, "", fmt.Errorf("vuln configs %s: %w", id, err)
 		}
 	}
-	c = compile(cfgs)
+	c := compile(cfgs)
 	c.info.cvss, c.info.vector = pickScore(s3, v3, s4, v4, s2, v2)
 	c.info.cwes = splitList(cwes)
 	c.info.summary = shortSummary(summary)
@@ -455,13 +544,7 @@ func (d *DB) compiled(ctx context.Context, id string) (*compiled, error) {
 			c.info.kevDue = nvdDue // NVD's own cisaActionDue
 		}
 	}
-	d.mu.Lock()
-	if len(d.comp) >= cacheLimit {
-		d.comp = map[string]*compiled{}
-	}
-	d.comp[id] = c
-	d.mu.Unlock()
-	return c, nil
+	return c, id, nil
 }
 
 // fill adds scores, KEV, CWEs and summaries to matches.

@@ -127,7 +127,7 @@ func checkPart(n Name, s string) error {
 
 // splitFS splits on colons not preceded by a backslash escape.
 func splitFS(s string) []string {
-	var out []string
+	out := make([]string, 0, numAttrs)
 	start := 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
@@ -147,6 +147,9 @@ func parseAttr(raw string) (Attr, error) {
 		return Attr{Kind: Any, Raw: "*"}, nil
 	case "-":
 		return Attr{Kind: NA, Raw: "-"}, nil
+	}
+	if strings.IndexByte(raw, '\\') < 0 { // no escapes: the literal is the raw value
+		return Attr{Kind: Value, Raw: raw, Lit: raw, Wild: strings.ContainsAny(raw, "*?")}, nil
 	}
 	var lit strings.Builder
 	wild := false
