@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ func BenchmarkStart(b *testing.B) {
 			prefix := netip.MustParsePrefix("127.21.0.0/16")
 			var socks int
 			var rss float64
+			cpu0 := cpuTime()
 			for b.Loop() {
 				f, err := Start(context.Background(), Options{Prefix: prefix, Devices: n, Seed: 1, Weak: 0.3, Empty: 0.05, Anonymous: 0.05, HighPorts: true, perDevice: bc.mode == "per-device"})
 				if err == nil && bc.mode == "steering" && f.steer == nil {
@@ -47,10 +49,18 @@ func BenchmarkStart(b *testing.B) {
 				b.StartTimer()
 				f.Close()
 			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(float64(socks), "sockets")
 			b.ReportMetric(rss, "RSS-MB")
 		})
 	}
+}
+
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rssMB is the process's resident set size in MiB (Linux).
