@@ -317,7 +317,7 @@ func fieldErrors(ve *jsonschema.ValidationError) []FieldError {
 			return
 		}
 		path := "/" + strings.Join(escapePointer(e.InstanceLocation), "/")
-		msg := e.ErrorKind.LocalizedString(printer)
+		msg := friendly(e.ErrorKind.LocalizedString(printer))
 		if k := path + "\x00" + msg; !seen[k] {
 			seen[k] = true
 			out = append(out, FieldError{Path: path, Message: msg})
@@ -331,6 +331,23 @@ func fieldErrors(ve *jsonschema.ValidationError) []FieldError {
 		return out[i].Message < out[j].Message
 	})
 	return out
+}
+
+// patternHints turn the schema's patterns into words.
+var patternHints = []struct{ pattern, want string }{
+	{"'^[A-Z]{2}$'", "an ISO 3166-1 alpha-2 country code such as DE"},
+	{"'^[0-9]{4}-[0-9]{2}-[0-9]{2}$'", "a date YYYY-MM-DD"},
+	{`'^(https?|mailto):[^\\s]+$'`, "an http(s) or mailto URL"},
+}
+
+// friendly rewrites "'x' does not match pattern 'p'" for the known patterns.
+func friendly(msg string) string {
+	for _, h := range patternHints {
+		if before, ok := strings.CutSuffix(msg, " does not match pattern "+h.pattern); ok {
+			return before + " is not " + h.want
+		}
+	}
+	return msg
 }
 
 func escapePointer(parts []string) []string {

@@ -161,3 +161,16 @@ func TestDestinations(t *testing.T) {
 		t.Errorf("Destinations = %q, %q", cs, rs)
 	}
 }
+
+func TestFriendlyMessages(t *testing.T) {
+	_, err := Load("testdata/bad-country.yaml")
+	for _, want := range []string{"'Germany' is not an ISO 3166-1 alpha-2 country code", "'next year' is not a date YYYY-MM-DD"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	_, err = Parse([]byte(`{"schema_version":"1","product":{"model":"a"},"manufacturer":{"name":"m","country":"DE"},"mud_url":"ftp://x"}`), "x")
+	if err == nil || !strings.Contains(err.Error(), "/mud_url: 'ftp://x' is not an http(s) or mailto URL") {
+		t.Errorf("error %v", err)
+	}
+}
