@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -77,9 +78,18 @@ coap 5683/udp, modbus 5020, mqtt 1883).`,
 					return err
 				}
 			}
-			fmt.Fprintf(g.out, "simulating %d devices on %s (tcp ports %v, udp ports %v); %d with weak credentials (share %.3f); Ctrl-C to stop\n",
-				t.Summary.Devices, opts.Prefix, fleet.TCPPorts(), fleet.UDPPorts(),
-				t.Summary.DevicesWithWeakCredentials, t.Summary.WeakPasswordShare)
+			if g.json {
+				if err := json.NewEncoder(g.out).Encode(map[string]any{
+					"prefix": opts.Prefix.String(), "seed": opts.Seed, "tcp_ports": fleet.TCPPorts(),
+					"udp_ports": fleet.UDPPorts(), "high_ports": fleet.HighPortMap(), "summary": t.Summary,
+				}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(g.out, "simulating %d devices on %s (tcp ports %v, udp ports %v); %d with weak credentials (share %.3f); Ctrl-C to stop\n",
+					t.Summary.Devices, opts.Prefix, fleet.TCPPorts(), fleet.UDPPorts(),
+					t.Summary.DevicesWithWeakCredentials, t.Summary.WeakPasswordShare)
+			}
 			<-ctx.Done()
 			g.log.Info("simulate: stopping")
 			return fleet.Close()
