@@ -48,7 +48,8 @@ func TestRunSimulatedFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulated fleet")
 	}
-	n := 200
+	t.Parallel()
+	n := 150
 	if v, err := strconv.Atoi(os.Getenv("IOTWATCH_SIM_DEVICES")); err == nil && v > 0 {
 		n = v // bench/audit.sh runs 1,000
 	}
