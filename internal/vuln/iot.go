@@ -22,7 +22,8 @@ import (
 //     lwIP, RTOSes, MQTT/CoAP stacks, embedded web servers, vendor SDKs);
 //  4. keywords, as a last resort and only for records without any CPE
 //     criteria (not yet analysed by NVD): the description names a device
-//     class (router, IP camera, DVR, PLC, firmware, IoT, ...).
+//     class (router, IP camera, DVR, PLC, firmware, IoT, ...) or, as a
+//     word, an embedded stack (Mosquitto, BusyBox, dnsmasq, ...).
 //
 // Everything else (general-purpose software, operating systems, services
 // such as OpenSSH or curl) is not IoT.
@@ -83,6 +84,11 @@ func classify(r *feed.Record, names []parsedCriterion) (bool, string) {
 	for _, k := range iotKeywords {
 		if strings.Contains(d, k) {
 			return true, "keyword " + strings.TrimSpace(k)
+		}
+	}
+	for _, w := range strings.FieldsFunc(d, func(c rune) bool { return c == ' ' || c == ',' || c == '(' || c == ')' || c == ';' }) {
+		if embeddedStacks[strings.TrimRight(w, ".:")] {
+			return true, "keyword " + strings.TrimRight(w, ".:")
 		}
 	}
 	return false, ""
