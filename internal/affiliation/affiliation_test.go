@@ -33,6 +33,31 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+func TestLoadScreeningListShape(t *testing.T) {
+	// Column layout of the US Consolidated Screening List CSV; the row is made up.
+	l := mustLoad(t, "csl-shape.csv")
+	e := l.Entries[0]
+	if e.Name != "Example Vision Technology Co. Ltd." || e.Source != "Entity List (EL) - Bureau of Industry and Security" ||
+		e.Date != "2020-06-05" || len(e.Aliases) != 2 || e.Aliases[1] != "EV Tech" {
+		t.Errorf("entry = %+v", e)
+	}
+	if hits := Screen([]Subject{{Name: "EV Tech Ltd"}}, []*List{l}, Options{}); len(hits) != 1 {
+		t.Errorf("alias hits = %d, want 1", len(hits))
+	}
+}
+
+func TestParseCSLJSON(t *testing.T) {
+	l, err := ParseJSON([]byte(`{"total":1,"results":[{"name":"Example Vision Technology Co. Ltd.","alt_names":["EV Tech"],
+		"source":"Entity List (EL) - Bureau of Industry and Security","start_date":"2020-06-05","programs":["EAR"]}]}`), "csl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := l.Entries[0]
+	if e.Source != "Entity List (EL) - Bureau of Industry and Security" || e.Date != "2020-06-05" || e.Aliases[0] != "EV Tech" || e.Note != "EAR" {
+		t.Errorf("entry = %+v", e)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct{ name, src string }{
 		{"no name column", "company_id,country\n1,CN\n"},

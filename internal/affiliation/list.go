@@ -73,8 +73,9 @@ func Load(path string) (*List, error) {
 	return l, nil
 }
 
-// ParseJSON reads a list in JSON: either {"name","date","entities":[...]}
-// or a bare array of entries.
+// ParseJSON reads a list in JSON: {"name","date","entities":[...]}, a bare
+// array of entries, or the US Consolidated Screening List API shape
+// {"results":[{"name","alt_names","source","start_date","programs"}]}.
 func ParseJSON(b []byte, name string) (*List, error) {
 	if len(b) > MaxListSize {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrFormat, MaxListSize)
@@ -87,25 +88,44 @@ func ParseJSON(b []byte, name string) (*List, error) {
 			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
 	default:
-		if err := json.Unmarshal(t, l); err != nil {
+		var doc struct {
+			List
+			Results []struct {
+				Name      string   `json:"name"`
+				AltNames  []string `json:"alt_names"`
+				Source    string   `json:"source"`
+				StartDate string   `json:"start_date"`
+				Programs  []string `json:"programs"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal(t, &doc); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
+		*l = doc.List
 		if l.Name == "" {
 			l.Name = name
+		}
+		for _, r := range doc.Results {
+			l.Entries = append(l.Entries, Entry{Name: r.Name, Aliases: r.AltNames, Source: r.Source, Date: r.StartDate, Note: strings.Join(r.Programs, ", ")})
 		}
 	}
 	return l, l.finish()
 }
 
 // CSV columns recognised in the header row (case-insensitive); only a name
-// column is required. Aliases are separated by ";" or "|".
+// column is required. Aliases are separated by ";" or "|". Besides simple
+// name,aliases,country,source,date,note files this reads the US
+// Consolidated Screening List CSV (name, alt_names, source, start_date,
+// programs, federal_register_notice) and OpenSanctions "simple" CSV (name,
+// aliases, countries, dataset, first_seen).
 var csvColumns = map[string]string{
 	"name": "name", "entity": "name", "entity name": "name", "company": "name",
-	"aliases": "aliases", "alias": "aliases", "aka": "aliases", "alternate names": "aliases",
-	"country": "country",
-	"source":  "source", "list": "source",
-	"date": "date", "date listed": "date", "listed": "date", "effective date": "date",
-	"note": "note", "notes": "note", "program": "note", "federal register citation": "note",
+	"aliases": "aliases", "alias": "aliases", "aka": "aliases", "alternate names": "aliases", "alt_names": "aliases",
+	"country": "country", "countries": "country",
+	"source": "source", "list": "source", "dataset": "source",
+	"date": "date", "date listed": "date", "listed": "date", "effective date": "date", "start_date": "date", "first_seen": "date",
+	"note": "note", "notes": "note", "program": "note", "programs": "note", "federal register citation": "note",
+	"federal_register_notice": "note",
 }
 
 // ParseCSV reads a list in CSV (or TSV) with a header row.
