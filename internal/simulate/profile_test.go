@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"iotwatch/internal/model"
 )
 
 func TestParseProfilesErrors(t *testing.T) {
@@ -85,7 +83,6 @@ func TestBuiltinProfiles(t *testing.T) {
 			t.Errorf("no profile serves %s", p)
 		}
 	}
-	_ = model.ProtoSSH
 }
 
 // miraiCreds is an excerpt of the Mirai botnet's telnet credential list.

@@ -186,8 +186,7 @@ func shellOutput(s *deviceService, cmd []string) string {
 		}
 		return ""
 	case "busybox", "/bin/busybox":
-		if strings.HasPrefix(s.banner(), "BusyBox") {
-			v := strings.Fields(s.banner())
+		if v := strings.Fields(s.banner()); len(v) >= 2 && v[0] == "BusyBox" {
 			return fmt.Sprintf("%s %s multi-call binary.\r\n", v[0], v[1])
 		}
 	case "echo":

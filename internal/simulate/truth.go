@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"iotwatch/internal/model"
 )
 
 // Truth is the ground truth of a fleet: every device, service, product,
@@ -124,5 +122,3 @@ func WriteTruth(path string, t *Truth) error {
 	}
 	return nil
 }
-
-var _ = model.ProtoSNMP
