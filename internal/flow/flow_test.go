@@ -3,6 +3,7 @@ package flow_test
 import (
 	"context"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +23,28 @@ func openStore(t *testing.T) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// stores returns SQLite and, when IOTWATCH_TEST_PG names a database,
+// PostgreSQL with the flow tables emptied.
+func stores(t *testing.T) map[string]*store.Store {
+	t.Helper()
+	out := map[string]*store.Store{"sqlite": openStore(t)}
+	if dsn := os.Getenv("IOTWATCH_TEST_PG"); dsn != "" {
+		ctx := context.Background()
+		p, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatalf("open postgres: %v", err)
+		}
+		t.Cleanup(func() { p.Close() })
+		for _, tbl := range []string{"flow_alerts", "flow_dns", "flow_devices"} {
+			if _, err := p.DB().ExecContext(ctx, "DELETE FROM "+tbl); err != nil {
+				t.Fatalf("reset %s: %v", tbl, err)
+			}
+		}
+		out["postgres"] = p
+	}
+	return out
 }
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -63,8 +86,13 @@ func TestOrient(t *testing.T) {
 // TestPipelineStoreRoundTrip runs records through a pipeline, saves the
 // result and reads it back through the API the report stage uses.
 func TestPipelineStoreRoundTrip(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) { roundTrip(t, st) })
+	}
+}
+
+func roundTrip(t *testing.T, st *store.Store) {
 	ctx := context.Background()
-	st := openStore(t)
 	day1 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	obs := &fixedObserver{alerts: []flow.Alert{
 		{Detector: "scanning", Device: addr("192.168.1.10"), Time: day1, Reason: "r"},
