@@ -18,6 +18,7 @@ type fakeDevice struct {
 	accept        map[login.Credential]bool
 	throttleAfter int // attempts after which every reply is throttled (0: never)
 	open          bool
+	sleep         bool // pause 1 ms per attempt so that workers overlap
 
 	mu       sync.Mutex
 	attempts int
@@ -54,7 +55,9 @@ func (m *fakeModule) Open(_ context.Context, t login.Target) (login.Session, err
 		d.attempts++
 		n := d.attempts
 		d.mu.Unlock()
-		time.Sleep(time.Millisecond) // let concurrent workers overlap
+		if d.sleep {
+			time.Sleep(time.Millisecond) // let concurrent workers overlap
+		}
 		if d.throttleAfter > 0 && n > d.throttleAfter {
 			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: "429"}
 		}
@@ -145,7 +148,7 @@ func TestRunPerHostConcurrency(t *testing.T) {
 		m := newFake(model.ProtoSSH)
 		var svcs []model.Service
 		for _, a := range []string{"127.0.0.1:22", "127.0.0.1:2222", "127.0.0.2:22"} {
-			svcs = append(svcs, m.add(a, &fakeDevice{}))
+			svcs = append(svcs, m.add(a, &fakeDevice{sleep: true}))
 		}
 		collect(t, Config{Modules: []login.Module{m}, MaxAttempts: 20, PerHost: perHost}, svcs)
 		for h, n := range m.maxHost {

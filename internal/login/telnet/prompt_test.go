@@ -54,3 +54,14 @@ func FuzzClassify(f *testing.F) {
 		_ = p.String()
 	})
 }
+
+func BenchmarkClassify(b *testing.B) {
+	motd := []byte("Linux vm 6.1\r\n\r\nThe programs included with the Debian GNU/Linux system are free software;\r\n" +
+		"the exact distribution terms for each program are described in the\r\nindividual files in /usr/share/doc/*/copyright.\r\n$ ")
+	b.ReportAllocs()
+	for b.Loop() {
+		if Classify(motd) != PromptShell {
+			b.Fatal("not a shell")
+		}
+	}
+}
