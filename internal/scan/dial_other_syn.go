@@ -11,7 +11,7 @@ import (
 // ErrNoRaw reports that SYN mode is unavailable.
 var ErrNoRaw = errors.New("SYN mode is only implemented on Linux")
 
-type synProber struct{}
+type synProber struct{ Batch int }
 
 type synReply struct {
 	addr netip.Addr
@@ -23,3 +23,7 @@ func newSYNProber(netip.Addr) (*synProber, error)       { return nil, ErrNoRaw }
 func (*synProber) send(netip.Addr, uint16) error        { return ErrNoRaw }
 func (*synProber) receive(*atomic.Bool, func(synReply)) {}
 func (*synProber) Close()                               {}
+
+const synBatch = 64
+
+func (*synProber) flush() error { return nil }

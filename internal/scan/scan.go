@@ -287,6 +287,9 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 			repWG.Wait()
 			return stats, err
 		}
+		if cfg.Rate > 0 { // keep pacing smooth: batch at most 1 ms of packets
+			syn.Batch = min(max(cfg.Rate/1000, 1), synBatch)
+		}
 		tcpPorts := map[uint16]target.Port{}
 		for _, p := range sp.Ports {
 			if p.Transport == model.TCP {
@@ -365,6 +368,9 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		s.mu.Unlock()
 	}
 	if syn != nil {
+		if err := syn.flush(); err != nil {
+			s.log.Warn("syn send", "err", err)
+		}
 		wait := cmp.Or(cfg.SYNWait, time.Second)
 		select {
 		case <-time.After(wait):

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,8 +27,17 @@ type synProber struct {
 	src            netip.Addr
 	sport          uint16
 	seed           maphash.Seed
-	buf            [40]byte
+
+	// A batch of SYNs for one sendmmsg call.
+	pkts  [synBatch][40]byte
+	addrs [synBatch]unix.RawSockaddrInet4
+	iovs  [synBatch]unix.Iovec
+	msgs  [synBatch]unix.Mmsghdr
+	n     int
+	Batch int // packets per sendmmsg (1..synBatch)
 }
+
+const synBatch = 64
 
 // ErrNoRaw reports that raw sockets are not permitted (needs CAP_NET_RAW).
 var ErrNoRaw = errors.New("SYN mode needs raw sockets (root or CAP_NET_RAW)")
@@ -57,10 +67,22 @@ func newSYNProber(sample netip.Addr) (*synProber, error) {
 	_ = unix.SetsockoptTimeval(rfd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000})
 	var r [2]byte
 	_, _ = rand.Read(r[:])
-	return &synProber{sendFD: sfd, recvFD: rfd, src: src, sport: 40000 + binary.BigEndian.Uint16(r[:])%20000, seed: maphash.MakeSeed()}, nil
+	sport := 40000 + binary.BigEndian.Uint16(r[:])%20000
+	// Classic BPF: keep only TCP segments to our source port, so the
+	// SYNs we send ourselves (seen on loopback) never reach user space.
+	prog := []unix.SockFilter{
+		{Code: 0xb1, K: 0},                           // ldxb 4*([0]&0xf): IP header length
+		{Code: 0x48, K: 2},                           // ldh [x+2]: TCP destination port
+		{Code: 0x15, Jt: 0, Jf: 1, K: uint32(sport)}, // jeq sport
+		{Code: 0x06, K: 0xffff},                      // accept
+		{Code: 0x06, K: 0},                           // drop
+	}
+	_ = unix.SetsockoptSockFprog(rfd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
+	return &synProber{sendFD: sfd, recvFD: rfd, src: src, sport: sport, seed: maphash.MakeSeed(), Batch: synBatch}, nil
 }
 
 func (p *synProber) Close() {
+	_ = p.flush()
 	unix.Close(p.sendFD)
 	unix.Close(p.recvFD)
 }
@@ -74,9 +96,9 @@ func (p *synProber) cookie(dst netip.Addr, port uint16) uint32 {
 	return uint32(h.Sum64())
 }
 
-// send transmits one SYN to dst:port.
+// send queues one SYN to dst:port and sends the batch when it is full.
 func (p *synProber) send(dst netip.Addr, port uint16) error {
-	b := p.buf[:]
+	b := p.pkts[p.n][:]
 	s, d := p.src.As4(), dst.As4()
 	// IPv4 header; the kernel fills in the checksum and, when zero, the id.
 	copy(b, []byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, unix.IPPROTO_TCP, 0, 0})
@@ -91,7 +113,41 @@ func (p *synProber) send(dst netip.Addr, port uint16) error {
 	binary.BigEndian.PutUint16(t[14:], 65535)
 	t[16], t[17], t[18], t[19] = 0, 0, 0, 0
 	binary.BigEndian.PutUint16(t[16:], tcpChecksum(s, d, t))
-	return unix.Sendto(p.sendFD, b, 0, &unix.SockaddrInet4{Addr: d})
+	p.addrs[p.n] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: d}
+	p.n++
+	if p.n >= max(1, min(p.Batch, synBatch)) {
+		return p.flush()
+	}
+	return nil
+}
+
+// flush sends the queued SYNs with sendmmsg, retrying on a full queue.
+func (p *synProber) flush() error {
+	for i := 0; i < p.n; i++ {
+		p.iovs[i].Base = &p.pkts[i][0]
+		p.iovs[i].SetLen(40)
+		h := &p.msgs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&p.addrs[i]))
+		h.Namelen = unix.SizeofSockaddrInet4
+		h.Iov = &p.iovs[i]
+		h.SetIovlen(1)
+	}
+	sent := 0
+	for tries := 0; sent < p.n; {
+		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(p.sendFD), uintptr(unsafe.Pointer(&p.msgs[sent])), uintptr(p.n-sent), 0, 0, 0)
+		if errno != 0 {
+			if (errno == unix.ENOBUFS || errno == unix.EAGAIN || errno == unix.EINTR) && tries < 100 {
+				tries++
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			p.n = 0
+			return fmt.Errorf("sendmmsg: %w", errno)
+		}
+		sent += int(r)
+	}
+	p.n = 0
+	return nil
 }
 
 func tcpChecksum(src, dst [4]byte, seg []byte) uint16 {
@@ -165,4 +221,3 @@ func (p *synProber) receive(stop *atomic.Bool, got func(synReply)) {
 }
 
 var _ = context.Background
-var _ = time.Second

@@ -5,6 +5,7 @@ package scan
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"sync"
 	"testing"
 
@@ -51,7 +52,7 @@ func TestTCPChecksum(t *testing.T) {
 }
 
 func FuzzParseSYNReply(f *testing.F) {
-	p := &synProber{sport: 40001}
+	p := &synProber{sport: 40001, seed: maphash.MakeSeed()}
 	f.Add([]byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1, 0, 80, 0x9c, 0x41, 0, 0, 0, 0, 0, 0, 0, 1, 0x50, 0x14, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) { p.parseSYNReply(b) })
 }
