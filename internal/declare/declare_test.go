@@ -65,6 +65,8 @@ func TestParseBad(t *testing.T) {
 		{name: "wrong version", src: `{"schema_version":"2","product":{"model":"a"},"manufacturer":{"name":"m","country":"DE"}}`, wantPaths: []string{"/schema_version"}},
 		{name: "not yaml", src: "product: [unclosed", wantPaths: []string{"/"}},
 		{name: "scalar", src: "42", wantPaths: []string{"/"}},
+		{name: "alias bomb", src: aliasBomb(), wantPaths: []string{"/"}},
+		{name: "too large", src: strings.Repeat(" ", MaxSize+1), wantPaths: []string{"/"}},
 		{name: "impossible date", src: `{"schema_version":"1","product":{"model":"a"},"manufacturer":{"name":"m","country":"DE"},"support":{"end_date":"2030-02-31"}}`, wantPaths: []string{"/support/end_date"}},
 		{name: "bad statement", src: `{"schema_version":"1","product":{"model":"a"},"manufacturer":{"name":"m","country":"DE"},"statements":{"5.1-1":{"status":"maybe"}}}`, wantPaths: []string{"/statements/5.1-1/status"}},
 	}
@@ -173,4 +175,16 @@ func TestFriendlyMessages(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/mud_url: 'ftp://x' is not an http(s) or mailto URL") {
 		t.Errorf("error %v", err)
 	}
+}
+
+// aliasBomb returns YAML whose aliases expand to 9^10 strings.
+func aliasBomb() string {
+	b := "a: &a [x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for i := range 9 {
+		n := string(rune('b' + i))
+		b += n + ": &" + n + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+", ", 9), ", ") + "]\n"
+		prev = n
+	}
+	return b
 }
