@@ -32,20 +32,48 @@ var (
 	rePassword = regexp.MustCompile(`(?i)(password|passwd|pass ?word|passcode|pin)\s*(\([^)]*\))?\s*[:>]\s*$`)
 	// Shell prompts: BusyBox "# ", "~ # ", "[root@cam ~]# ", "$ ", Cisco-like
 	// "Router>", "Router#", vendor CLIs "ZXHN> ", "DVR# ", "> ".
-	reShell   = regexp.MustCompile(`(^|[\s\]\)~/:@\w.-])[#$>%]\s*$`)
-	reFailure = regexp.MustCompile(`(?i)(login incorrect|incorrect|invalid (user|login|password)|authentication fail|access denied|login fail|bad password|wrong password|permission denied|password is wrong|error: ?(user|pass))`)
-	reBlocked = regexp.MustCompile(`(?i)(too many (login |authentication |failed )?(attempts|failures|tries|connections)|temporarily (locked|blocked|banned)|account (is )?locked|try again later|maximum number of)`)
+	reShell = regexp.MustCompile(`(^|[\s\]\)~/:@\w.-])[#$>%]\s*$`)
 )
+
+// Phrases (lower case) of a refused login and of throttling, searched in the
+// lower-cased tail of the output.
+var (
+	failurePhrases = []string{"incorrect", "invalid user", "invalid login", "invalid password", "authentication fail",
+		"access denied", "login fail", "bad password", "wrong password", "permission denied", "password is wrong",
+		"error: user", "error: pass", "error:user", "error:pass"}
+	blockedPhrases = []string{"too many login attempts", "too many authentication", "too many failed", "too many attempts",
+		"too many failures", "too many tries", "too many connections", "temporarily locked", "temporarily blocked",
+		"temporarily banned", "account locked", "account is locked", "try again later", "maximum number of"}
+)
+
+func containsAny(s []byte, phrases []string) bool {
+	for _, p := range phrases {
+		if bytes.Contains(s, []byte(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// tailBytes is how much of the output Classify searches for messages.
+const tailBytes = 1024
 
 // Classify reports what the server's output since the last input asks for.
 // Only the last line decides prompts; failure and throttling phrases count
-// anywhere in out. It never panics on arbitrary bytes.
+// anywhere in the last KiB of out. It never panics on arbitrary bytes.
 func Classify(out []byte) Prompt {
-	if reBlocked.Match(out) {
+	// Messages come right before the prompt: only the tail is searched,
+	// which keeps repeated classification of a growing buffer cheap.
+	tail := out
+	if len(tail) > tailBytes {
+		tail = tail[len(tail)-tailBytes:]
+	}
+	tail = bytes.ToLower(tail)
+	if containsAny(tail, blockedPhrases) {
 		return PromptThrottle
 	}
 	last := lastLine(out)
-	failed := reFailure.Match(out)
+	failed := containsAny(tail, failurePhrases)
 	switch {
 	case rePassword.Match(last):
 		if failed {
