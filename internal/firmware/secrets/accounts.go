@@ -169,7 +169,11 @@ func crack(ctx context.Context, accts []Account, opts Options) CrackStat {
 	var mu sync.Mutex
 	done := make([]atomic.Bool, len(accts))
 	var wg sync.WaitGroup
-	for range max(1, runtime.GOMAXPROCS(0)) {
+	workers := runtime.GOMAXPROCS(0)
+	if crackWorkers > 0 {
+		workers = crackWorkers
+	}
+	for range max(1, workers) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -202,18 +206,31 @@ func crack(ctx context.Context, accts []Account, opts Options) CrackStat {
 		idx = append(idx, i)
 	}
 	// Breadth first: every hash gets its likeliest words before any gets the tail.
-	cands := func(a Account) []string { return append([]string{a.User}, words...) }
+	users := make([]string, len(accts)) // read here, not from accts, which workers write
+	for i, a := range accts {
+		users[i] = a.User
+	}
+	// Candidate w for hash i: the user name first, then the word list.
+	cand := func(i, w int) (string, bool) {
+		if w == 0 {
+			return users[i], true
+		}
+		if w-1 < len(words) {
+			return words[w-1], true
+		}
+		return "", false
+	}
 feed:
 	for w := 0; ; w++ {
 		any := false
 		for _, i := range idx {
-			c := cands(accts[i])
-			if w >= len(c) || done[i].Load() {
+			word, ok := cand(i, w)
+			if !ok || done[i].Load() {
 				continue
 			}
 			any = true
 			select {
-			case jobs <- job{i, c[w]}:
+			case jobs <- job{i, word}:
 			case <-ctx.Done():
 				st.OutOfTime = true
 				break feed
