@@ -110,3 +110,27 @@ func TestRunRealPeers(t *testing.T) {
 	}
 	t.Logf("stats %+v", st)
 }
+
+// TestRunRealLockout audits vsftpd limited to one connection per address with
+// three parallel workers: the 421 refusals must make the audit back off and
+// record lockout_suspected.
+func TestRunRealLockout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real peers")
+	}
+	t.Parallel()
+	p := testpeer.Vsftpd(t, testpeer.VsftpdOptions{MaxPerIP: 1})
+	ap := netip.MustParseAddrPort(p.Addr)
+	dict := &Dictionary{}
+	dict.Generic, _ = ParseUserPass(strings.NewReader("root:a\nroot:b\nroot:c\nroot:d\nroot:e\nroot:f\n"), "test")
+	var got []model.CredentialResult
+	st, err := Run(context.Background(), Config{Dict: dict, PerHost: 3, Backoff: 50 * time.Millisecond, MaxBackoffs: 2},
+		[]model.Service{{IP: ap.Addr(), Port: ap.Port(), Protocol: model.ProtoFTP}},
+		func(r model.CredentialResult) error { got = append(got, r); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Lockouts != 1 || len(got) != 1 || got[0].Kind != KindLockoutSuspected || !got[0].LockoutSuspected {
+		t.Errorf("stats %+v results %+v, want one lockout-suspected record", st, got)
+	}
+}

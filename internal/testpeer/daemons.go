@@ -109,6 +109,9 @@ func Telnetd(t testing.TB) *Peer {
 // VsftpdOptions configures Vsftpd.
 type VsftpdOptions struct {
 	Anonymous bool // allow anonymous (and "ftp") logins
+	// MaxPerIP limits concurrent connections per client address (0: no
+	// limit); vsftpd answers more with "421 There are too many connections".
+	MaxPerIP int
 }
 
 // Vsftpd starts vsftpd for the system accounts of .ci/peers.sh and, with
@@ -143,10 +146,10 @@ secure_chroot_dir=%s
 seccomp_sandbox=NO
 xferlog_enable=NO
 max_clients=0
-max_per_ip=0
+max_per_ip=%d
 connect_from_port_20=NO
 vsftpd_log_file=%s
-`, port, anon, empty, empty, filepath.Join(dir, "vsftpd.log"))
+`, port, anon, empty, empty, opts.MaxPerIP, filepath.Join(dir, "vsftpd.log"))
 	path := filepath.Join(dir, "vsftpd.conf")
 	writeFile(t, path, conf, 0o600)
 	p := start(t, dir, port, nil, bin, path)
