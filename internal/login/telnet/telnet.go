@@ -84,8 +84,8 @@ func (s *session) connect(ctx context.Context) (string, error) {
 // Try implements login.Session.
 func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 	r := s.try(ctx, c)
-	if !r.Success() && r.Status != model.StatusAuthFailed || r.Success() || r.Throttled {
-		s.Close()
+	if r.Status != model.StatusAuthFailed || r.Throttled {
+		s.Close() // keep the connection only at a fresh login prompt
 	}
 	return r
 }
