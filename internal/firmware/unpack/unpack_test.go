@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"os/exec"
@@ -470,5 +471,47 @@ func TestFIT(t *testing.T) {
 		if !got {
 			t.Errorf("%s: want a fit entry with signed=%v: %+v", tc.file, tc.signed, rep.Extracted)
 		}
+	}
+}
+
+// TestUnsupportedFlash: JFFS2 and UBI images made by mtd-utils are
+// recognised and reported as not unpacked, once per blob.
+func TestUnsupportedFlash(t *testing.T) {
+	requireTools(t, "mkfs.jffs2", "ubinize", "mkfs.ubifs")
+	root := sampleTree(t)
+	dir := t.TempDir()
+	run(t, dir, "mkfs.jffs2", "-r", root, "-o", "fs.jffs2", "-e", "0x10000", "-l")
+	run(t, dir, "mkfs.ubifs", "-r", root, "-m", "2048", "-e", "126976", "-c", "64", "-o", "fs.ubifs")
+	os.WriteFile(filepath.Join(dir, "ubi.ini"), []byte("[rootfs]\nmode=ubi\nimage=fs.ubifs\nvol_id=0\nvol_type=dynamic\nvol_name=rootfs\nvol_flags=autoresize\n"), 0o644)
+	run(t, dir, "ubinize", "-o", "fs.ubi", "-m", "2048", "-p", "128KiB", "ubi.ini")
+	for _, tc := range []struct{ file, format string }{{"fs.jffs2", "jffs2"}, {"fs.ubi", "ubi"}} {
+		data, _ := os.ReadFile(filepath.Join(dir, tc.file))
+		rep, _ := unpackBytes(t, data, Limits{})
+		n := 0
+		for _, e := range rep.Unsupported {
+			if e.Format == tc.format {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d unsupported %s entries, want 1: %+v", tc.file, n, tc.format, rep.Unsupported)
+		}
+	}
+}
+
+// TestParallelByteCap: the total cap holds while filesystem files are
+// extracted by several workers.
+func TestParallelByteCap(t *testing.T) {
+	requireTools(t, "mksquashfs")
+	root := sampleTree(t)
+	for i := range 8 {
+		os.WriteFile(filepath.Join(root, "bin", fmt.Sprintf("t%d", i)), garbage(200<<10), 0o644)
+	}
+	p := filepath.Join(t.TempDir(), "r.sqfs")
+	run(t, "", "mksquashfs", root, p, "-comp", "gzip", "-noappend", "-quiet", "-no-progress", "-processors", "1")
+	data, _ := os.ReadFile(p)
+	rep, _ := unpackBytes(t, data, Limits{MaxBytes: 500 << 10})
+	if rep.LimitHit == "" || rep.Bytes > 500<<10 {
+		t.Errorf("cap not held: limit %q, %d bytes", rep.LimitHit, rep.Bytes)
 	}
 }
