@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	_ "embed"
+	"errors"
 	"os"
 	"runtime"
 	"strconv"
@@ -86,8 +87,10 @@ func hashType(h string) string {
 // go-crypt's global registry.
 var checkers = map[string]func(hash, password string) error{
 	"md5crypt": md5.Check, "sha256crypt": sha256.Check, "sha512crypt": sha512.Check,
-	"bcrypt": bcrypt.Check, "des": des.Check,
+	"bcrypt": bcrypt.Check, "des": des.Check, "nthash": checkNT,
 }
+
+var errMismatch = errors.New("password mismatch")
 
 func readLines(f File) []string {
 	fh, err := os.Open(f.Host)

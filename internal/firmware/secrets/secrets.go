@@ -46,7 +46,7 @@ func Scan(ctx context.Context, files []File, opts Options) (*Result, error) {
 		opts.CrackBudget = 10 * time.Second
 	}
 	res := &Result{}
-	var passwd, shadow []File
+	var passwd, shadow, smb []File
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -56,6 +56,8 @@ func Scan(ctx context.Context, files []File, opts Options) (*Result, error) {
 			passwd = append(passwd, f)
 		case f.Path == "/etc/shadow" || strings.HasSuffix(f.Path, "/etc/shadow"):
 			shadow = append(shadow, f)
+		case strings.HasSuffix(f.Path, "/smbpasswd"):
+			smb = append(smb, f)
 		}
 		if f.Size == 0 || f.Size > opts.MaxFileSize {
 			continue
@@ -75,9 +77,13 @@ func Scan(ctx context.Context, files []File, opts Options) (*Result, error) {
 		if isText(data) {
 			res.Secrets = append(res.Secrets, tokens(f.Path, data)...)
 			res.Secrets = append(res.Secrets, configPasswords(f.Path, data)...)
+			res.Secrets = append(res.Secrets, pppSecrets(f.Path, data)...)
 		}
 	}
 	res.Accounts = accounts(passwd, shadow)
+	for _, f := range smb {
+		res.Accounts = append(res.Accounts, smbAccounts(f, readLines(f))...)
+	}
 	if opts.CrackBudget > 0 {
 		res.Cracking = crack(ctx, res.Accounts, opts)
 	}

@@ -228,5 +228,40 @@ func FuzzScanText(f *testing.F) {
 		tokens("/etc/x", data)
 		configPasswords("/etc/x", data)
 		dropbearKey("/etc/dropbear/dropbear_rsa_host_key", data)
+		pppSecrets("/etc/ppp/chap-secrets", data)
+		smbAccounts(File{Path: "/etc/samba/smbpasswd"}, strings.Split(string(data), "\n"))
 	})
+}
+
+func TestVendorCredentials(t *testing.T) {
+	files := tree(t, map[string]string{
+		"/etc/ppp/chap-secrets": "# client server secret IP\n\"isp-user\" * \"dsl2016\" *\n",
+		"/etc/samba/smbpasswd": "admin:1000:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:" + ntHash("admin") + ":[U          ]:LCT-5F000000:\n" +
+			"guest:1001:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:[NU         ]:LCT-5F000000:\n" +
+			"svc:1002:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:" + ntHash("k2J#9vQ!mW7zLp0x") + ":[U          ]:LCT-5F000000:\n",
+	})
+	res, err := Scan(context.Background(), files, Options{CrackBudget: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Secrets) != 1 || res.Secrets[0].Kind != "ppp-secret" || res.Secrets[0].Value != "dsl2016" || res.Secrets[0].Name != "isp-user" {
+		t.Errorf("ppp secrets = %+v", res.Secrets)
+	}
+	got := map[string]Account{}
+	for _, a := range res.Accounts {
+		got[a.User] = a
+	}
+	if a := got["admin"]; !a.Cracked || a.Password != "admin" || a.HashType != "nthash" {
+		t.Errorf("smb admin = %+v", a)
+	}
+	if a := got["guest"]; !a.Empty {
+		t.Errorf("smb guest = %+v, want no password required", a)
+	}
+	if a := got["svc"]; a.Cracked {
+		t.Errorf("smb svc cracked: %+v", a)
+	}
+	// Known vector: NT hash of "password".
+	if h := ntHash("password"); h != "8846F7EAEE8FB117AD06BDD830B7586C" {
+		t.Errorf("ntHash(password) = %s", h)
+	}
 }
