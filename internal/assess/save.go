@@ -2,6 +2,7 @@ package assess
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"iotwatch/internal/declare"
@@ -125,4 +126,18 @@ type RunOptions struct {
 	SBOMs        []SBOMSuppliers
 	Stages       []string // stages known to have run (see Evidence.Stages)
 	Targets      []string // recorded on the assess run
+}
+
+// ParseRecord returns the AssessmentRecord of an "assessment" finding read
+// back from the store, and whether f is one.
+func ParseRecord(f model.Finding) (AssessmentRecord, bool) {
+	var rec AssessmentRecord
+	if f.Kind != findingAssessment || len(f.Evidence) == 0 {
+		return rec, false
+	}
+	b, err := json.Marshal(f.Evidence[0].Data)
+	if err != nil || json.Unmarshal(b, &rec) != nil || rec.Baseline == "" {
+		return rec, false
+	}
+	return rec, true
 }

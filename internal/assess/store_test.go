@@ -98,6 +98,10 @@ func TestStoreRoundTrip(t *testing.T) {
 			nonconf++
 		case findingAssessment:
 			summaries++
+			rec, ok := ParseRecord(f)
+			if !ok || rec.Outcomes["5.1-1"] == "" && rec.Outcomes["psti-1"] == "" && rec.Outcomes["cra-I-2a"] == "" && rec.Outcomes["norm:sbom"] == "" && rec.Outcomes["logical-access"] == "" {
+				t.Errorf("assessment finding %q has no readable record: %+v", f.Title, rec)
+			}
 		}
 	}
 	if want := len(res.Subjects) * len(res.Baselines); summaries != want || nonconf == 0 {
