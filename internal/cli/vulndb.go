@@ -351,6 +351,9 @@ func newVulnShowCmd(g *globals) *cobra.Command {
 			if len(e.CWEs) > 0 {
 				fmt.Fprintf(w, "CWE: %s\n", strings.Join(e.CWEs, ", "))
 			}
+			if len(e.Aliases) > 0 {
+				fmt.Fprintf(w, "aliases: %s\n", strings.Join(e.Aliases, ", "))
+			}
 			if e.KEV != nil {
 				fmt.Fprintf(w, "KEV: added %s, due %s %s\n", vdbDash(e.KEV.DateAdded), vdbDash(e.KEV.DueDate), e.KEV.Name)
 			}

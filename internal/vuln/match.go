@@ -45,6 +45,7 @@ type compiled struct {
 }
 
 type matchInfo struct {
+	aliases []string // other ids of the same vulnerability (OSV)
 	cvss    float64
 	vector  string
 	cwes    []string
@@ -395,6 +396,13 @@ func (d *DB) matchUncached(ctx context.Context, known []cpe.Name) ([]model.VulnM
 		}
 		out = append(out, model.VulnMatch{CVE: id, CPE: known[h.target].String()})
 	}
+	out = dropAliases(out, func(id string) []string {
+		c, err := d.compiled(ctx, id)
+		if err != nil {
+			return nil
+		}
+		return c.info.aliases
+	})
 	if err := d.fill(ctx, out); err != nil {
 		return nil, err
 	}
@@ -494,7 +502,7 @@ func (d *DB) load(ctx context.Context, ids []string) error {
 		for i, id := range chunk {
 			args[i] = id
 		}
-		q := `SELECT c.id, c.configs, c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
+		q := `SELECT c.id, c.configs, c.aliases, c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
 			c.cwes, c.summary, c.kev_added, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, '')
 			FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id WHERE c.id IN (?` + strings.Repeat(", ?", len(chunk)-1) + ")"
 		rows, err := d.st.DB().QueryContext(ctx, d.q(q), args...)
@@ -521,10 +529,10 @@ func (d *DB) load(ctx context.Context, ids []string) error {
 }
 
 func scanCompiled(rows *sql.Rows) (*compiled, string, error) {
-	var id, raw string
+	var id, raw, aliases string
 	var s3, s4, s2 float64
 	var v3, v4, v2, cwes, summary, nvdAdded, nvdDue, kevDue, kevID string
-	if err := rows.Scan(&id, &raw, &s3, &v3, &s4, &v4, &s2, &v2, &cwes, &summary, &nvdAdded, &nvdDue, &kevDue, &kevID); err != nil {
+	if err := rows.Scan(&id, &raw, &aliases, &s3, &v3, &s4, &v4, &s2, &v2, &cwes, &summary, &nvdAdded, &nvdDue, &kevDue, &kevID); err != nil {
 		return nil, "", fmt.Errorf("vuln load: %w", err)
 	}
 	var cfgs []feed.Config
@@ -534,6 +542,7 @@ func scanCompiled(rows *sql.Rows) (*compiled, string, error) {
 		}
 	}
 	c := compile(cfgs)
+	c.info.aliases = splitList(aliases)
 	c.info.cvss, c.info.vector = pickScore(s3, v3, s4, v4, s2, v2)
 	c.info.cwes = splitList(cwes)
 	c.info.summary = shortSummary(summary)
@@ -639,4 +648,27 @@ func (d *DB) MatchServices(ctx context.Context, svcs []model.Service) ([]model.V
 		out = append(out, ms...)
 	}
 	return out, nil
+}
+
+// dropAliases removes advisories (OSV) whose aliases name a CVE that matched
+// too: one vulnerability, reported once, under its CVE id.
+func dropAliases(ms []model.VulnMatch, aliases func(id string) []string) []model.VulnMatch {
+	ids := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		ids[m.CVE] = true
+	}
+	out := ms[:0]
+	for _, m := range ms {
+		dup := false
+		for _, a := range aliases(m.CVE) {
+			if a != m.CVE && ids[a] && strings.HasPrefix(a, "CVE-") {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -373,3 +373,30 @@ func TestMatchServices(t *testing.T) {
 		t.Errorf("dnsmasq match = %+v", m)
 	}
 }
+
+// An OSV advisory aliasing a CVE that matched too is reported once, as the CVE.
+func TestMatchDropsAliases(t *testing.T) {
+	d := fixtureDB(t)
+	ctx := context.Background()
+	osv := `{"schema_version":"1.6.0","id":"GHSA-aaaa-bbbb-cccc","modified":"2024-07-02T00:00:00Z","aliases":["CVE-2024-6387"],
+		"summary":"regreSSHion","affected":[{"package":{"ecosystem":"Debian","name":"openssh"},
+		"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"8.5"},{"fixed":"9.8"}]}]}]}`
+	if _, err := d.Import(ctx, bytesReader([]byte(osv)), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := d.Match(ctx, "", "openssh", "9.2p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if find(ms, "CVE-2024-6387") == nil || find(ms, "GHSA-aaaa-bbbb-cccc") != nil {
+		t.Errorf("matches = %v, want the CVE and not its OSV alias", cves(ms))
+	}
+	// Without the CVE's own match, the advisory stands.
+	ms, err = d.MatchCPE(ctx, "cpe:2.3:a:*:openssh:8.5p2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if find(ms, "GHSA-aaaa-bbbb-cccc") == nil {
+		t.Errorf("matches = %v, want the OSV advisory", cves(ms))
+	}
+}
