@@ -1,7 +1,10 @@
 // Package netflow decodes NetFlow v5, v9, IPFIX and sFlow v5 datagrams with
 // the netsampler/goflow2 v2 decoders (templates kept per exporter, sampling
 // rate applied to the counters) and runs a UDP collector that feeds them to a
-// flow.Sink.
+// flow.Sink. v5 and sFlow records go through goflow2's protoproducer; v9 and
+// IPFIX data sets are converted directly (same field semantics, no per-record
+// message allocation), and IPFIX samplingPopulation/samplingSize (RFC 5476),
+// which goflow2 does not read, sets the rate too.
 package netflow
 
 import (
@@ -42,14 +45,15 @@ type Stats struct {
 type Decoder struct {
 	prod      producer.ProducerInterface
 	templates map[netip.Addr]netflow.NetFlowTemplateSystem
-	// ipfixRate holds sampling rates announced as samplingPopulation /
-	// samplingSize (IPFIX IEs 310/309, RFC 5476), which goflow2 does not read.
-	ipfixRate map[rateKey]uint64
-	Stats     Stats
+	// rates is the sampling rate last announced per exporter, version and
+	// observation domain (v9 source id), as goflow2's sampling system keeps it.
+	rates map[rateKey3]uint64
+	Stats Stats
 }
 
-type rateKey struct {
+type rateKey3 struct {
 	exporter netip.Addr
+	version  uint16
 	domain   uint32
 }
 
@@ -69,7 +73,7 @@ func NewDecoder() (*Decoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("goflow2 producer: %w", err)
 	}
-	return &Decoder{prod: p, templates: map[netip.Addr]netflow.NetFlowTemplateSystem{}, ipfixRate: map[rateKey]uint64{},
+	return &Decoder{prod: p, templates: map[netip.Addr]netflow.NetFlowTemplateSystem{}, rates: map[rateKey3]uint64{},
 		Stats: Stats{ByVersion: map[string]int64{}}}, nil
 }
 
@@ -119,7 +123,6 @@ func (d *Decoder) Decode(payload []byte, exporter netip.AddrPort, recv time.Time
 		} else {
 			msg = &p10
 			d.Stats.ByVersion["ipfix"]++
-			d.learnIPFIXRate(exporter.Addr(), &p10)
 		}
 	default:
 		d.Stats.Malformed++
@@ -134,6 +137,31 @@ func (d *Decoder) Decode(payload []byte, exporter netip.AddrPort, recv time.Time
 		noTemplate = true
 		d.Stats.NoTemplate++
 	}
+	// NetFlow v9 and IPFIX: convert the decoded data sets directly.
+	var sets []any
+	var ver uint16
+	var base, uptime, domain uint32
+	switch m := msg.(type) {
+	case *netflow.NFv9Packet:
+		sets, ver, base, uptime, domain = m.FlowSets, 9, m.UnixSeconds, m.SystemUptime, m.SourceId
+	case *netflow.IPFIXPacket:
+		sets, ver, base, domain = m.FlowSets, 10, m.ExportTime, m.ObservationDomainId
+	}
+	if ver != 0 {
+		rk := rateKey3{exporter.Addr(), ver, domain}
+		rate, found := optionsRate(sets)
+		if found {
+			d.rates[rk] = rate
+		} else {
+			rate = d.rates[rk]
+		}
+		n = convertDataSets(ver, base, uptime, sets, rate, sink)
+		d.Stats.Records += int64(n)
+		if noTemplate {
+			return n, fmt.Errorf("decode datagram from %s: %w", exporter, ErrNoTemplate)
+		}
+		return n, nil
+	}
 	msgs, err := d.prod.Produce(msg, &args)
 	defer d.prod.Commit(msgs)
 	if err != nil {
@@ -144,11 +172,6 @@ func (d *Decoder) Decode(payload []byte, exporter netip.AddrPort, recv time.Time
 		pm, ok := m.(*protoproducer.ProtoProducerMessage)
 		if !ok {
 			continue
-		}
-		if pm.SamplingRate <= 1 {
-			if rate := d.ipfixRate[rateKey{exporter.Addr(), pm.ObservationDomainId}]; rate > 1 {
-				pm.SamplingRate = rate
-			}
 		}
 		r, ok := toRecord(pm, recv)
 		if !ok {
@@ -199,36 +222,4 @@ func toRecord(m *protoproducer.ProtoProducerMessage, recv time.Time) (flow.Recor
 		r.End = time.Unix(0, int64(m.TimeFlowEndNs)).UTC()
 	}
 	return r, true
-}
-
-// learnIPFIXRate records samplingPopulation/samplingSize from options data.
-func (d *Decoder) learnIPFIXRate(exporter netip.Addr, p *netflow.IPFIXPacket) {
-	for _, fs := range p.FlowSets {
-		ods, ok := fs.(netflow.OptionsDataFlowSet)
-		if !ok {
-			continue
-		}
-		for _, rec := range ods.Records {
-			var size, pop uint64
-			for _, v := range rec.OptionsValues {
-				b, ok := v.Value.([]byte)
-				if !ok || len(b) == 0 || len(b) > 8 || v.PenProvided {
-					continue
-				}
-				var n uint64
-				for _, c := range b {
-					n = n<<8 | uint64(c)
-				}
-				switch v.Type {
-				case 309:
-					size = n
-				case 310:
-					pop = n
-				}
-			}
-			if size > 0 && pop >= size {
-				d.ipfixRate[rateKey{exporter, p.ObservationDomainId}] = pop / size
-			}
-		}
-	}
 }
