@@ -522,6 +522,8 @@ func (r *Report) buildVulns(ev *evidence) {
 	s.VulnerableDevices, s.KEVDevices, s.DistinctCVEs = len(vulnerable), len(kev), len(cves)
 	s.VulnerableShare = share(len(vulnerable), s.SampledDevices)
 	s.KEVShare = share(len(kev), s.SampledDevices)
+	s.VulnerableCI95 = Wilson(len(vulnerable), s.SampledDevices)
+	s.KEVCI95 = Wilson(len(kev), s.SampledDevices)
 	if len(r.Vulnerabilities) == 0 {
 		r.Absent[SecVulnerabilities] = "no vulnerability matches on devices in the covered runs"
 	}

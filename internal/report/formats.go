@@ -78,7 +78,9 @@ func (r *Report) csvRows() [][]string {
 		{"weak_password_ci95_high", s.WeakPasswordCI95.High}, {"credential_results", s.CredentialResults},
 		{"lockout_suspected_services", s.LockoutSuspected},
 		{"vulnerable_devices", s.VulnerableDevices}, {"vulnerable_share", s.VulnerableShare},
+		{"vulnerable_ci95_low", s.VulnerableCI95.Low}, {"vulnerable_ci95_high", s.VulnerableCI95.High},
 		{"kev_devices", s.KEVDevices}, {"kev_share", s.KEVShare}, {"vuln_matches", s.VulnMatches},
+		{"kev_ci95_low", s.KEVCI95.Low}, {"kev_ci95_high", s.KEVCI95.High},
 		{"distinct_cves", s.DistinctCVEs}, {"findings", s.Findings}, {"firmware_images", s.FirmwareImages},
 	} {
 		add("summary", "", "", kv.k, kv.v)

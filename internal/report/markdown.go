@@ -95,7 +95,8 @@ func (r *Report) markdown(m *mdWriter) {
 	} else {
 		m.p("- weak credentials: %s", mdEscape(r.Absent[SecWeakCredentials]))
 	}
-	m.p("- **%d** devices with known vulnerabilities (%s); **%d** with known exploited ones (KEV)", s.VulnerableDevices, fmtPct(s.VulnerableShare), s.KEVDevices)
+	m.p("- **%d** devices with known vulnerabilities (%s, 95%% CI %s); **%d** with known exploited ones (KEV; %s, 95%% CI %s)",
+		s.VulnerableDevices, fmtPct(s.VulnerableShare), fmtCI(s.VulnerableCI95), s.KEVDevices, fmtPct(s.KEVShare), fmtCI(s.KEVCI95))
 	if r.Compromise != nil {
 		m.p("- **%s** devices under unauthorized remote control per day (peak %d on %s)", fmtNum(s.CompromisedPerDay), s.CompromisedPeak, mdEscape(r.Compromise.PeakDay))
 	} else {

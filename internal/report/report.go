@@ -153,8 +153,10 @@ type Summary struct {
 
 	VulnerableDevices  int      `json:"vulnerable_devices"`
 	VulnerableShare    float64  `json:"vulnerable_share"`
+	VulnerableCI95     Interval `json:"vulnerable_ci95"`
 	KEVDevices         int      `json:"kev_devices"`
 	KEVShare           float64  `json:"kev_share"`
+	KEVCI95            Interval `json:"kev_ci95"`
 	VulnMatches        int      `json:"vuln_matches"`
 	DistinctCVEs       int      `json:"distinct_cves"`
 	Findings           int      `json:"findings"`

@@ -97,6 +97,8 @@ func TestBuildNumbers(t *testing.T) {
 		{"ci95.low", s.WeakPasswordCI95.Low, Wilson(6, 11).Low},
 		{"ci95.high", s.WeakPasswordCI95.High, Wilson(6, 11).High},
 		{"kev_share", s.KEVShare, 2.0 / 11},
+		{"vulnerable_ci95.low", s.VulnerableCI95.Low, Wilson(3, 11).Low},
+		{"kev_ci95.high", s.KEVCI95.High, Wilson(2, 11).High},
 		{"compromised_per_day", s.CompromisedPerDay, 4},
 		{"archived_growth", deref(s.ArchivedGrowth), 0.2},
 		{"iot_share_latest", s.IoTShareLatest, 3000.0 / 48000},
