@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // Source names understood by Update; any other name is a feed file
@@ -360,6 +362,14 @@ func (d *DB) fetch(ctx context.Context, u string, h http.Header, opt *UpdateOpti
 		} else {
 			switch {
 			case resp.StatusCode == http.StatusOK:
+				if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+					zr, err := gzip.NewReader(resp.Body)
+					if err != nil {
+						resp.Body.Close()
+						return nil, nil, fmt.Errorf("GET %s: gzip: %w", redactURL(u), err)
+					}
+					return gzipBody{zr, resp.Body}, resp.Header, nil
+				}
 				return resp.Body, resp.Header, nil
 			case resp.StatusCode == http.StatusNotModified:
 				resp.Body.Close()
@@ -433,4 +443,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// gzipBody decompresses a response sent with Content-Encoding: gzip (we ask
+// for it to save bandwidth, so Go's transport does not undo it for us).
+type gzipBody struct {
+	*gzip.Reader
+	body io.ReadCloser
+}
+
+func (g gzipBody) Close() error {
+	g.Reader.Close()
+	return g.body.Close()
 }

@@ -1,6 +1,9 @@
 package vuln
 
 import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -309,3 +312,31 @@ func TestUpdateHTTPErrors(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestUpdateGzipEncodedZip(t *testing.T) {
+	// A zip feed file served with Content-Encoding: gzip (as CDNs do).
+	data, err := os.ReadFile(filepath.Join(sharedVuln, "nvd", "CVE-2023-1389.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	w, _ := zw.Create("CVE-2023-1389.json")
+	w.Write(data)
+	zw.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept-Encoding") != "gzip" {
+			t.Errorf("Accept-Encoding = %q", r.Header.Get("Accept-Encoding"))
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		gz := gzip.NewWriter(w)
+		gz.Write(zbuf.Bytes())
+		gz.Close()
+	}))
+	defer srv.Close()
+	d := openDB(t)
+	res, err := d.Update(context.Background(), UpdateOptions{Sources: map[string]string{"extra": srv.URL + "/feed.zip"}})
+	if err != nil || res[0].Inserted != 1 {
+		t.Fatalf("update: %+v %v", res, err)
+	}
+}
