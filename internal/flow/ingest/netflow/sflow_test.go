@@ -37,7 +37,7 @@ func sflowDatagram(t *testing.T, rate uint32) []byte {
 	rec = append(rec, make([]byte, pad)...)
 	var sample []byte
 	sample = u(sample, 7, 3, rate, 1000, 0, 1, 2, 1) // seq, source id, rate, pool, drops, in, out, records
-	sample = u(sample, 1, uint32(len(rec)))           // raw packet header record
+	sample = u(sample, 1, uint32(len(rec)))          // raw packet header record
 	sample = append(sample, rec...)
 	var d []byte
 	d = u(d, 5, 1)
