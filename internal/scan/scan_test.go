@@ -5,8 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -247,6 +245,31 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-var _ = regexp.MustCompile
-var _ = strconv.Itoa
-var _ = net.Dial
+
+// TestScanIPv6 connects over ::1 and detects an HTTP server there.
+func TestScanIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 1024)
+				c.Read(buf)
+				c.Write([]byte("HTTP/1.0 200 OK\r\nServer: Boa/0.94.14rc21\r\n\r\n<title>x</title>"))
+			}()
+		}
+	}()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	svcs, _ := collect(t, Config{Targets: []string{"::1"}, TCPPorts: []uint16{port}, Engine: testEngine(t), Timeout: 3 * time.Second})
+	if len(svcs) != 1 || svcs[0].Protocol != model.ProtoHTTP || svcs[0].Fingerprint == nil || svcs[0].Fingerprint.Product != "Boa" {
+		t.Fatalf("got %+v", svcs)
+	}
+}
