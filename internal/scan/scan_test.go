@@ -245,7 +245,6 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-
 // TestScanIPv6 connects over ::1 and detects an HTTP server there.
 func TestScanIPv6(t *testing.T) {
 	ln, err := net.Listen("tcp6", "[::1]:0")
