@@ -83,7 +83,8 @@ func (u *unpacker) fit(data []byte, _ string, _ int, e *Entry) (int64, error) {
 	return 0, nil
 }
 
-func (u *unpacker) jffs2(data []byte, _ string, _ int, _ *Entry) (int64, error) {
+// jffs2Detect validates a first JFFS2 node header, then extracts the image.
+func (u *unpacker) jffs2Detect(data []byte, out string, depth int, e *Entry) (int64, error) {
 	if len(data) < 12 {
 		return 0, fmt.Errorf("jffs2: %w", ErrFormat)
 	}
@@ -104,7 +105,7 @@ func (u *unpacker) jffs2(data []byte, _ string, _ int, _ *Entry) (int64, error) 
 	if ^crc32.Update(0xFFFFFFFF, crc32.IEEETable, data[:8]) != bo.Uint32(data[8:]) {
 		return 0, fmt.Errorf("jffs2: %w: header CRC", ErrFormat)
 	}
-	return 0, unsupportedError{"JFFS2 filesystem (not unpacked: no maintained pure-Go JFFS2 reader)"}
+	return u.jffs2(data, out, depth, e)
 }
 
 // memStorage is a read-only go-diskfs backend over bytes.

@@ -39,6 +39,12 @@ func FuzzHeaders(f *testing.F) {
 			}
 		}
 		ParseSquashfsSuper(data)
+		if img, err := ParseJFFS2(data); err == nil {
+			for _, nodes := range img.inodes {
+				img.content(nodes, 1<<20)
+			}
+		}
+		rtimeDecompress(data, 4096)
 		ParseExtSuper(data)
 		validLZMAHeader(data)
 		matchAt(data)

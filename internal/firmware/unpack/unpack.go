@@ -171,8 +171,8 @@ func signatureTable() []signature {
 		{format: "bzip2", magic: "BZh", h: streamHandler("bzip2", openBzip2)},
 		{format: "zstd", magic: "\x28\xb5\x2f\xfd", h: streamHandler("zstd", openZstd)},
 		{format: "lz4", magic: "\x04\x22\x4d\x18", h: streamHandler("lz4", openLZ4)},
-		{format: "jffs2", magic: "\x85\x19", h: (*unpacker).jffs2},
-		{format: "jffs2", magic: "\x19\x85", h: (*unpacker).jffs2},
+		{format: "jffs2", magic: "\x85\x19", fs: true, h: (*unpacker).jffs2Detect},
+		{format: "jffs2", magic: "\x19\x85", fs: true, h: (*unpacker).jffs2Detect},
 		{format: "ubi", magic: "UBI#", h: unsupportedHandler("UBI volume (not unpacked: no pure-Go UBI reader)")},
 		{format: "fit", magic: "\xd0\x0d\xfe\xed", h: (*unpacker).fit},
 	}
@@ -254,7 +254,7 @@ func (u *unpacker) blob(data []byte, parent, outBase string, depth int, full boo
 				Error: fmt.Sprintf("gave up after %d false signature hits", attempts)})
 			return
 		}
-		if c.sig.format == "jffs2" || c.sig.format == "ubi" || c.sig.format == "squashfs-be" {
+		if c.sig.format == "ubi" || c.sig.format == "squashfs-be" {
 			if seen[c.sig.format] {
 				continue // reported once per blob
 			}

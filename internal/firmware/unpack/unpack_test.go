@@ -474,28 +474,55 @@ func TestFIT(t *testing.T) {
 	}
 }
 
-// TestUnsupportedFlash: JFFS2 and UBI images made by mtd-utils are
-// recognised and reported as not unpacked, once per blob.
-func TestUnsupportedFlash(t *testing.T) {
+// TestFlash: JFFS2 images made by mkfs.jffs2 (both byte orders, zlib and
+// rtime compression) are extracted; UBI is recognised and reported as not
+// unpacked, once per blob.
+func TestFlash(t *testing.T) {
 	requireTools(t, "mkfs.jffs2", "ubinize", "mkfs.ubifs")
 	root := sampleTree(t)
 	dir := t.TempDir()
-	run(t, dir, "mkfs.jffs2", "-r", root, "-o", "fs.jffs2", "-e", "0x10000", "-l")
+	run(t, dir, "mkfs.jffs2", "-r", root, "-o", "le.jffs2", "-e", "0x10000", "-l")
+	run(t, dir, "mkfs.jffs2", "-r", root, "-o", "be.jffs2", "-e", "0x10000", "-b")
+	run(t, dir, "mkfs.jffs2", "-r", root, "-o", "rtime.jffs2", "-e", "0x10000", "-l", "-X", "rtime", "-x", "zlib")
+	for _, f := range []string{"le.jffs2", "be.jffs2", "rtime.jffs2"} {
+		t.Run(f, func(t *testing.T) {
+			data, _ := os.ReadFile(filepath.Join(dir, f))
+			rep, out := unpackBytes(t, append(garbage(4096), data...), Limits{})
+			if !findMarker(t, out) {
+				t.Errorf("marker not extracted: extracted=%+v failed=%+v unsupported=%+v", rep.Extracted, rep.Failed, rep.Unsupported)
+			}
+			want, _ := os.ReadFile(filepath.Join(root, "bin", "tool"))
+			var got []byte
+			for _, e := range rep.Extracted {
+				if e.Format == "jffs2" {
+					got, _ = os.ReadFile(filepath.Join(out, e.Path, "bin", "tool"))
+				}
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("bin/tool: %d bytes extracted, want %d identical bytes", len(got), len(want))
+			}
+			linked := false
+			for p, target := range rep.Links {
+				linked = linked || (strings.HasSuffix(p, "bin/alias") && target == "tool")
+			}
+			if !linked {
+				t.Errorf("symlink not recorded: %v", rep.Links)
+			}
+		})
+	}
 	run(t, dir, "mkfs.ubifs", "-r", root, "-m", "2048", "-e", "126976", "-c", "64", "-o", "fs.ubifs")
 	os.WriteFile(filepath.Join(dir, "ubi.ini"), []byte("[rootfs]\nmode=ubi\nimage=fs.ubifs\nvol_id=0\nvol_type=dynamic\nvol_name=rootfs\nvol_flags=autoresize\n"), 0o644)
 	run(t, dir, "ubinize", "-o", "fs.ubi", "-m", "2048", "-p", "128KiB", "ubi.ini")
-	for _, tc := range []struct{ file, format string }{{"fs.jffs2", "jffs2"}, {"fs.ubi", "ubi"}} {
-		data, _ := os.ReadFile(filepath.Join(dir, tc.file))
-		rep, _ := unpackBytes(t, data, Limits{})
-		n := 0
-		for _, e := range rep.Unsupported {
-			if e.Format == tc.format {
-				n++
-			}
+	data, _ := os.ReadFile(filepath.Join(dir, "fs.ubi"))
+	rep, _ := unpackBytes(t, data, Limits{})
+	n := 0
+	for _, e := range rep.Unsupported {
+		if e.Format == "ubi" {
+			n++
 		}
-		if n != 1 {
-			t.Errorf("%s: %d unsupported %s entries, want 1: %+v", tc.file, n, tc.format, rep.Unsupported)
-		}
+	}
+	if n != 1 {
+		t.Errorf("ubi: %d unsupported entries, want 1: %+v", n, rep.Unsupported)
 	}
 }
 
