@@ -222,6 +222,9 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 
 	s := &scanner{cfg: &cfg, sp: sp, probers: probers(&cfg), log: log, emit: emit,
 		inflight: map[uint64]struct{}{}, next: cfg.Start, byStatus: map[model.Status]*atomic.Int64{}}
+	if cfg.SYN {
+		s.synWait = cmp.Or(cfg.SYNWait, time.Second)
+	}
 	for _, st := range []model.Status{model.StatusSuccess, model.StatusRefused, model.StatusTimeout, model.StatusProtocolError,
 		model.StatusAuthFailed, model.StatusIOError, model.StatusUnknownError} {
 		s.byStatus[st] = new(atomic.Int64)
@@ -262,6 +265,9 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 				return
 			case <-tick.C:
 			}
+			if s.synWait > 0 {
+				s.markSYN(time.Now())
+			}
 			if cfg.Progress != nil {
 				el := time.Since(start)
 				d := s.done.Load()
@@ -287,6 +293,7 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 			repWG.Wait()
 			return stats, err
 		}
+		s.markSYN(time.Now())
 		if cfg.Rate > 0 { // keep pacing smooth: batch at most 1 ms of packets
 			syn.Batch = min(max(cfg.Rate/1000, 1), synBatch)
 		}
@@ -371,9 +378,11 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		if err := syn.flush(); err != nil {
 			s.log.Warn("syn send", "err", err)
 		}
-		wait := cmp.Or(cfg.SYNWait, time.Second)
 		select {
-		case <-time.After(wait):
+		case <-time.After(s.synWait):
+			s.mu.Lock()
+			s.synDrained = true
+			s.mu.Unlock()
 		case <-ctx.Done():
 		}
 		synStop.Store(true)
@@ -435,6 +444,29 @@ type scanner struct {
 	byStatus map[model.Status]*atomic.Int64
 
 	synSent, synReplied atomic.Int64 // SYN mode: probes sent, validated replies
+
+	// SYN mode keeps no per-probe state, so a checkpoint must stay behind the
+	// SYNs whose replies may still be on the way: synMarks samples the send
+	// position over time (guarded by mu) until synDrained.
+	synWait    time.Duration
+	synMarks   []synMark
+	synDrained bool
+}
+
+type synMark struct {
+	at  time.Time
+	pos uint64
+}
+
+// markSYN records the send position now (SYN mode).
+func (s *scanner) markSYN(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.synMarks = append(s.synMarks, synMark{now, s.next})
+	// Keep only what lowWater may still need.
+	for len(s.synMarks) > 2 && now.Sub(s.synMarks[1].at) > s.synWait {
+		s.synMarks = s.synMarks[1:]
+	}
 }
 
 // lowWater returns the position below which every step is finished.
@@ -442,6 +474,22 @@ func (s *scanner) lowWater() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	low := s.next
+	if s.synWait > 0 && !s.synDrained {
+		// The newest send position at least synWait old; replies to
+		// anything later may still arrive.
+		var safe uint64
+		found := false
+		cut := time.Now().Add(-s.synWait)
+		for _, m := range s.synMarks {
+			if !m.at.After(cut) {
+				safe, found = m.pos, true
+			}
+		}
+		if !found && len(s.synMarks) > 0 {
+			safe = s.synMarks[0].pos
+		}
+		low = min(low, safe)
+	}
 	for p := range s.inflight {
 		if p < low {
 			low = p

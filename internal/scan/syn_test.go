@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"testing"
+	"time"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/testpeer"
@@ -55,4 +56,28 @@ func FuzzParseSYNReply(f *testing.F) {
 	p := &synProber{sport: 40001, seed: maphash.MakeSeed()}
 	f.Add([]byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1, 0, 80, 0x9c, 0x41, 0, 0, 0, 0, 0, 0, 0, 1, 0x50, 0x14, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) { p.parseSYNReply(b) })
+}
+
+// TestSYNCheckpointLags interrupts a SYN scan and checks that its checkpoint
+// stays behind the SYNs whose replies were not awaited.
+func TestSYNCheckpointLags(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var sent bool
+	st, err := Run(ctx, Config{Targets: []string{"127.1.10.0/24"}, TCPPorts: []uint16{1, 2}, SYN: true, SYNWait: time.Hour, Seed: 9,
+		DiscoveryOnly: true, Rate: 2000, Progress: func(p Progress) {
+			if !sent && p.Elapsed > 300*time.Millisecond {
+				sent = true
+				cancel()
+			}
+		}}, func(model.Service) error { return nil })
+	if errors.Is(err, ErrNoRaw) {
+		t.Skip(err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want canceled", err)
+	}
+	// With replies awaited for an hour, nothing sent counts as finished.
+	if st.Position != 0 {
+		t.Errorf("checkpoint position %d, want 0 (SYNs still awaiting replies)", st.Position)
+	}
 }
