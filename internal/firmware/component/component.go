@@ -5,6 +5,7 @@
 package component
 
 import (
+	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -216,5 +217,5 @@ func upstreamVersion(v string) string {
 }
 
 func containsBytes(data []byte, needle string) bool {
-	return needle == "" || indexString(data, needle) >= 0
+	return needle == "" || bytes.Contains(data, []byte(needle))
 }

@@ -17,8 +17,6 @@ import (
 	"github.com/package-url/packageurl-go"
 )
 
-var indexString = func(b []byte, s string) int { return bytes.Index(b, []byte(s)) }
-
 // File is one file of the unpacked firmware.
 type File struct {
 	Path string // path inside the firmware filesystem, e.g. /usr/sbin/dropbear

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"path"
 	"strings"
 	"time"
@@ -95,7 +96,7 @@ func parseKey(p string, blk *pem.Block) Key {
 	raw, err := ssh.ParseRawPrivateKey(pem.EncodeToMemory(blk))
 	var pm *ssh.PassphraseMissingError
 	if err != nil {
-		if errorsAs(err, &pm) {
+		if errors.As(err, &pm) {
 			k.Encrypted = true
 		}
 		k.Fingerprint = fingerprint(blk.Bytes)

@@ -1,13 +1,10 @@
 package secrets
 
 import (
-	"errors"
 	"math"
 	"regexp"
 	"strings"
 )
-
-var errorsAs = errors.As
 
 // Secret is a token, cloud key or configured password found in a text file.
 type Secret struct {

@@ -28,8 +28,6 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 )
 
-var indexBytes = bytes.Index
-
 func (u *unpacker) uimage(data []byte, out string, depth int, e *Entry) (int64, error) {
 	h, err := ParseUImage(data)
 	if err != nil {

@@ -10,6 +10,7 @@
 package unpack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -359,7 +360,7 @@ func unsupportedHandler(msg string) handler {
 }
 
 func indexFrom(data, m []byte, from int) int {
-	i := indexBytes(data[from:], m)
+	i := bytes.Index(data[from:], m)
 	if i < 0 {
 		return -1
 	}
