@@ -15,10 +15,31 @@ import (
 	"iotwatch/internal/model"
 )
 
-// The JSON Lines schema is model.Service's JSON encoding, one object per
-// line: ip, port, transport, protocol, status, banner, data (the protocol's
-// record: probe/<proto>.Record), fingerprint {vendor, product, version,
-// device_type, cpe, confidence, rule}, error, time.
+// JSON Lines schema (stable; fields are only ever added). One object per
+// service, model.Service's JSON encoding:
+//
+//	ip, port, transport ("tcp"|"udp"), protocol (telnet ssh http https ftp
+//	mqtt mqtts rtsp snmp ssdp coap modbus, or "" when nothing answered),
+//	status (success refused timeout protocol-error io-error unknown-error),
+//	banner (printable, at most 256 bytes), error, time (RFC 3339),
+//	fingerprint {vendor, product, version, device_type, cpe (CPE 2.3 in NVD
+//	spelling), confidence (0..1), rule (rules.yaml id or "recog:<db>:<desc>")},
+//	data: the protocol's handshake record (probe/<proto>.Record):
+//	  ssh     banner proto_version software pre_banner kex_algorithms
+//	          host_key_algorithms ciphers macs compression host_key_type host_key_sha256
+//	  http(s) status_code status_line headers server title auth_scheme realm
+//	          www_authenticate body_snippet body_md5 favicon_md5
+//	          tls {version cipher subject issuer not_before not_after self_signed dns_names}
+//	  telnet  banner negotiation login_prompt shell_prompt
+//	  ftp     banner code anonymous anon_reply
+//	  mqtt    connack_code connack_text anonymous broker_version tls
+//	  rtsp    server public options_status describe_status auth_scheme realm sdp_session no_auth
+//	  snmp    version community (redacted unless --show-secrets) sys_descr sys_object_id
+//	          sys_name sys_uptime sys_contact sys_location
+//	  ssdp    server location st usn device_type friendly_name manufacturer model_name
+//	          model_number model_description serial_number udn description_error
+//	  coap    code resources links
+//	  modbus  unit_id exception vendor_name product_code revision vendor_url product_name model_name
 
 // WriteTable writes services as an aligned table.
 func WriteTable(w io.Writer, svcs []model.Service) error {
