@@ -94,13 +94,14 @@ func (c *compiled) apply(proto string, fields map[string]string) map[string]stri
 	if c.Protocol != "" && c.Protocol != proto {
 		return nil
 	}
-	vars := map[string]string{}
-	for f, re := range c.re {
-		v, ok := fields[f]
-		if !ok || v == "" {
+	for f := range c.re { // cheap presence check before any regexp runs
+		if fields[f] == "" {
 			return nil
 		}
-		m := re.FindStringSubmatch(v)
+	}
+	vars := map[string]string{}
+	for f, re := range c.re {
+		m := re.FindStringSubmatch(fields[f])
 		if m == nil {
 			return nil
 		}
