@@ -35,7 +35,7 @@ const KindLockoutSuspected = "lockout-suspected"
 const (
 	DefaultMaxAttempts = 100
 	DefaultPerHost     = 1
-	DefaultConcurrency = 64
+	DefaultConcurrency = 256
 	DefaultBackoff     = time.Second
 	DefaultMaxBackoffs = 3
 )

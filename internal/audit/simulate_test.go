@@ -58,7 +58,7 @@ func TestRunSimulatedFleet(t *testing.T) {
 	svcs := fleetServices(t, truth)
 	var mu sync.Mutex
 	var got []model.CredentialResult
-	st, err := Run(context.Background(), Config{Timeout: 5 * time.Second, Concurrency: 128}, svcs, func(r model.CredentialResult) error {
+	st, err := Run(context.Background(), Config{Timeout: 5 * time.Second, Concurrency: 256}, svcs, func(r model.CredentialResult) error {
 		mu.Lock()
 		got = append(got, r)
 		mu.Unlock()
