@@ -460,7 +460,19 @@ func openGzip(r *bytes.Reader) (io.Reader, func(), error) {
 
 func openXZ(r *bytes.Reader) (io.Reader, func(), error) {
 	z, err := xz.ReaderConfig{SingleStream: true}.NewReader(r)
-	return z, func() {}, err
+	return xzStreamEnd{z}, func() {}, err
+}
+
+// xzStreamEnd ends the stream cleanly where ulikunitz/xz's SingleStream mode
+// complains about bytes after it: in a carved image there always are.
+type xzStreamEnd struct{ r io.Reader }
+
+func (x xzStreamEnd) Read(p []byte) (int, error) {
+	n, err := x.r.Read(p)
+	if err != nil && err.Error() == "xz: unexpected data after stream" {
+		err = io.EOF
+	}
+	return n, err
 }
 
 func openLZMA(r *bytes.Reader) (io.Reader, func(), error) {
@@ -477,7 +489,27 @@ func openBzip2(r *bytes.Reader) (io.Reader, func(), error) {
 	if n, _ := r.ReadAt(hdr[:], 0); n < 10 || hdr[3] < '1' || hdr[3] > '9' || string(hdr[4:10]) != "1AY&SY" {
 		return nil, nil, fmt.Errorf("%w: bzip2 block header", ErrFormat)
 	}
-	return bzip2.NewReader(r), func() {}, nil
+	return &streamEnd{r: bzip2.NewReader(r), end: func(err error) bool {
+		return err.Error() == "bzip2 data invalid: bad magic value in continuation file"
+	}}, func() {}, nil
+}
+
+// streamEnd turns the error a multi-stream decoder returns when the bytes
+// after a complete stream are not another stream into a clean end: in a
+// carved image something else always follows.
+type streamEnd struct {
+	r   io.Reader
+	n   int64
+	end func(error) bool
+}
+
+func (s *streamEnd) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if err != nil && err != io.EOF && s.n > 0 && s.end(err) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 func openZstd(r *bytes.Reader) (io.Reader, func(), error) {
@@ -485,11 +517,11 @@ func openZstd(r *bytes.Reader) (io.Reader, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return z, z.Close, nil
+	return &streamEnd{r: z, end: func(err error) bool { return errors.Is(err, zstd.ErrMagicMismatch) }}, z.Close, nil
 }
 
 func openLZ4(r *bytes.Reader) (io.Reader, func(), error) {
-	return lz4.NewReader(r), func() {}, nil
+	return &streamEnd{r: lz4.NewReader(r), end: func(err error) bool { return err.Error() == "lz4: bad magic number" }}, func() {}, nil
 }
 
 // minStreamOutput is how much a stream must yield before a decoding error to

@@ -200,6 +200,11 @@ func TestFormats(t *testing.T) {
 				if e.Format == tc.format && (e.Offset == 777 || e.Parent != "") {
 					found = true
 				}
+				// Trailing bytes after a complete container are not an error.
+				// (go-diskfs v1.9.4's LZO path fails on some data blocks: "lzo: output overrun".)
+				if e.Offset == 777 && e.Parent == "" && e.Error != "" && tc.name != "squashfs-lzo" {
+					t.Errorf("%s at 777: error %q", e.Format, e.Error)
+				}
 			}
 			if !found {
 				t.Errorf("no %s entry at offset 777: %+v", tc.format, rep.Extracted)
