@@ -37,7 +37,7 @@ mkdir -p "$WORK/nf"
 nfcapd -w "$WORK/nf" -p "$PORT" -b 127.0.0.1 -t 86400 -B 8388608 >"$WORK/nfcapd.log" 2>&1 &
 NFCAPD_PID=$!
 sleep 1
-"$WORK/flowbench" -n "$N" -devices "$DEV" -pcap "$WORK/flows.pcap" -send "127.0.0.1:$PORT" -pps "${PPS:-15000}"
+"$WORK/flowbench" -n "$N" -devices "$DEV" -pcap "$WORK/flows.pcap" -send "127.0.0.1:$PORT" -pps "${PPS:-5000}"
 sleep 2
 kill -TERM $NFCAPD_PID; wait $NFCAPD_PID 2>/dev/null || true
 NFFILE=$(ls "$WORK"/nf/nfcapd.* | grep -v current | head -1)
