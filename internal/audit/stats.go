@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"iotwatch/internal/model"
 )
@@ -69,12 +70,35 @@ func IsWeak(r model.CredentialResult) bool { return r.Kind != KindLockoutSuspect
 
 type device struct {
 	vendor, devType string
+	score           int // how device-like the fingerprint behind vendor/devType is
 	protos          map[string]bool
 }
 
+// genericTypes are device types that describe software, not a device.
+var genericTypes = map[string]bool{"embedded": true, "general": true, "general purpose": true, "server": true, "web server": true}
+
+// note keeps the most device-like fingerprint of a device: one with a
+// specific device type beats one with only a vendor (often the server
+// software's maker, e.g. lighttpd on a camera).
+func (d *device) note(fp *model.Fingerprint) {
+	if fp == nil || (fp.Vendor == "" && fp.DeviceType == "") {
+		return
+	}
+	score := 1
+	if fp.DeviceType != "" && !genericTypes[strings.ToLower(fp.DeviceType)] {
+		score = 3
+	} else if fp.DeviceType != "" {
+		score = 2
+	}
+	if score > d.score {
+		d.score, d.vendor, d.devType = score, fp.Vendor, fp.DeviceType
+	}
+}
+
 // Summarize computes population statistics over the devices of services
-// (one device per IP address; vendor and device type from the first service
-// fingerprint that names them) and the audit results.
+// (one device per IP address; vendor and device type from the most
+// device-like service fingerprint: one with a specific device type first) and
+// the audit results.
 func Summarize(services []model.Service, results []model.CredentialResult) Summary {
 	devs := map[netip.Addr]*device{}
 	for _, s := range services {
@@ -86,14 +110,7 @@ func Summarize(services []model.Service, results []model.CredentialResult) Summa
 		if s.Protocol != "" {
 			d.protos[s.Protocol] = true
 		}
-		if fp := s.Fingerprint; fp != nil {
-			if d.vendor == "" && fp.Vendor != "" {
-				d.vendor = fp.Vendor
-			}
-			if d.devType == "" && fp.DeviceType != "" {
-				d.devType = fp.DeviceType
-			}
-		}
+		d.note(s.Fingerprint)
 	}
 	return summarize(devs, results)
 }
@@ -108,24 +125,12 @@ func SummarizeAssets(assets []model.Asset, results []model.CredentialResult) Sum
 			d = &device{protos: map[string]bool{}}
 			devs[a.IP] = d
 		}
-		if d.vendor == "" {
-			d.vendor = a.Vendor
-		}
-		if d.devType == "" {
-			d.devType = a.DeviceType
-		}
+		d.note(&model.Fingerprint{Vendor: a.Vendor, DeviceType: a.DeviceType})
 		for _, s := range a.Services {
 			if s.Protocol != "" {
 				d.protos[s.Protocol] = true
 			}
-			if fp := s.Fingerprint; fp != nil {
-				if d.vendor == "" {
-					d.vendor = fp.Vendor
-				}
-				if d.devType == "" {
-					d.devType = fp.DeviceType
-				}
-			}
+			d.note(s.Fingerprint)
 		}
 	}
 	return summarize(devs, results)

@@ -46,6 +46,7 @@ func TestSummarize(t *testing.T) {
 		svc("10.0.0.2", model.ProtoTelnet, "Dahua", "ip-camera"),
 		svc("10.0.0.3", model.ProtoSSH, "MikroTik", "router"),
 		svc("10.0.1.4", model.ProtoSNMP, "", ""),
+		svc("10.0.0.3", model.ProtoHTTP, "lighttpd", "embedded"), // server software, not the device
 	}
 	res := []model.CredentialResult{
 		{IP: netip.MustParseAddr("10.0.0.1"), Protocol: model.ProtoTelnet, Kind: model.KindDefaultCredential},
@@ -76,7 +77,7 @@ func TestSummarize(t *testing.T) {
 		{"vendor unknown", find(s.ByVendor, Unknown), 1, 1},
 		{"type ip-camera", find(s.ByDeviceType, "ip-camera"), 1, 2},
 		{"proto telnet", find(s.ByProtocol, model.ProtoTelnet), 1, 2},
-		{"proto http", find(s.ByProtocol, model.ProtoHTTP), 1, 1},
+		{"proto http", find(s.ByProtocol, model.ProtoHTTP), 1, 2},
 		{"proto ssh", find(s.ByProtocol, model.ProtoSSH), 0, 1},
 		{"subnet 10.0.0.0/24", find(s.BySubnet, "10.0.0.0/24"), 1, 3},
 		{"subnet 10.0.1.0/24", find(s.BySubnet, "10.0.1.0/24"), 1, 1},
