@@ -187,6 +187,17 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		bar = progressbar.NewOptions(len(surfaces), progressbar.OptionSetWriter(g.errOut), progressbar.OptionSetDescription("audit"),
 			progressbar.OptionShowCount(), progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionClearOnFinish())
 		cfg.Progress = func(done, _ int) { _ = bar.Set(done) }
+	} else if len(surfaces) > 0 {
+		var mu sync.Mutex
+		last := time.Now()
+		cfg.Progress = func(done, total int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(last) >= 5*time.Second || done == total {
+				last = time.Now()
+				g.log.Info("audit: progress", "services_done", done, "services", total)
+			}
+		}
 	}
 	out := newResultPrinter(g.out, g.json, f.showSecrets)
 	var results []model.CredentialResult
