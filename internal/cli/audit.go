@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -245,8 +247,8 @@ func loadDictionary(f *auditFlags) (*audit.Dictionary, error) {
 				return nil, fmt.Errorf("--creds: %w", err)
 			}
 			d.Vendors, d.Generic = cd.Vendors, nil
-			for _, l := range cd.Vendors { // a CSV also serves as a generic list
-				d.Generic = append(d.Generic, l...)
+			for _, k := range slices.Sorted(maps.Keys(cd.Vendors)) { // a CSV also serves as a generic list
+				d.Generic = append(d.Generic, cd.Vendors[k]...)
 			}
 		} else {
 			es, err := audit.ParseUserPass(strings.NewReader(string(data)), f.creds)
