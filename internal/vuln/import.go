@@ -3,11 +3,9 @@ package vuln
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"iotwatch/internal/vuln/cpe"
@@ -217,159 +215,7 @@ func (im *importer) write(b batch) error {
 	return nil
 }
 
-type stmts struct {
-	sel, delCVE, delCPE, delCWE, insCVE, insCPE, insCWE, delKEV, insKEV *sql.Stmt
-}
-
-func (d *DB) prepare(ctx context.Context, tx *sql.Tx) (*stmts, error) {
-	var s stmts
-	for _, p := range []struct {
-		dst **sql.Stmt
-		q   string
-	}{
-		{&s.sel, "SELECT last_modified FROM vuln_cves WHERE id = ?"},
-		{&s.delCVE, "DELETE FROM vuln_cves WHERE id = ?"},
-		{&s.delCPE, "DELETE FROM vuln_cpes WHERE cve = ?"},
-		{&s.delCWE, "DELETE FROM vuln_cwes WHERE cve = ?"},
-		{&s.insCVE, `INSERT INTO vuln_cves (id, source, published, year, last_modified, status, summary,
-			cvss3, cvss3_vector, cvss4, cvss4_vector, cvss2, cvss2_vector, cwes, iot, iot_reason,
-			kev_added, kev_due, aliases, refs, configs)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.insCPE, "INSERT INTO vuln_cpes (product, vendor, part, cve) VALUES (?, ?, ?, ?)"},
-		{&s.insCWE, "INSERT INTO vuln_cwes (cve, cwe) VALUES (?, ?)"},
-		{&s.delKEV, "DELETE FROM vuln_kev WHERE cve = ?"},
-		{&s.insKEV, `INSERT INTO vuln_kev (cve, vendor, product, name, date_added, due_date, action, ransomware)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-	} {
-		st, err := tx.PrepareContext(ctx, d.q(p.q))
-		if err != nil {
-			return nil, err
-		}
-		*p.dst = st
-	}
-	return &s, nil
-}
-
-func (s *stmts) close() {
-	for _, st := range []*sql.Stmt{s.sel, s.delCVE, s.delCPE, s.delCWE, s.insCVE, s.insCPE, s.insCWE, s.delKEV, s.insKEV} {
-		if st != nil {
-			st.Close()
-		}
-	}
-}
-
 type cpeKey struct{ product, vendor, part string }
-
-func (d *DB) writeBatch(ctx context.Context, tx *sql.Tx, recs []*feed.Record, kevs []*feed.KEV) (ImportResult, error) {
-	var res ImportResult
-	s, err := d.prepare(ctx, tx)
-	if err != nil {
-		return res, err
-	}
-	defer s.close()
-	for _, r := range recs {
-		res.Records++
-		var stored string
-		err := s.sel.QueryRowContext(ctx, r.ID).Scan(&stored)
-		exists := err == nil
-		if err != nil && err != sql.ErrNoRows {
-			return res, fmt.Errorf("%s: %w", r.ID, err)
-		}
-		lm := fixedTime(r.LastModified)
-		if exists && !r.Rejected && lm != "" && stored >= lm {
-			res.Unchanged++
-			continue
-		}
-		if exists {
-			for _, st := range []*sql.Stmt{s.delCVE, s.delCPE, s.delCWE} {
-				if _, err := st.ExecContext(ctx, r.ID); err != nil {
-					return res, fmt.Errorf("%s: %w", r.ID, err)
-				}
-			}
-		}
-		if r.Rejected {
-			res.Rejected++
-			continue
-		}
-		if exists {
-			res.Updated++
-		} else {
-			res.Inserted++
-		}
-		if err := d.insertRecord(ctx, s, r, &res); err != nil {
-			return res, fmt.Errorf("%s: %w", r.ID, err)
-		}
-	}
-	for _, k := range kevs {
-		res.KEVs++
-		if _, err := s.delKEV.ExecContext(ctx, k.CVE); err != nil {
-			return res, err
-		}
-		if _, err := s.insKEV.ExecContext(ctx, k.CVE, k.Vendor, k.Product, k.Name, k.DateAdded, k.DueDate, k.Action, k.Ransomware); err != nil {
-			return res, fmt.Errorf("KEV %s: %w", k.CVE, err)
-		}
-	}
-	return res, nil
-}
-
-func (d *DB) insertRecord(ctx context.Context, s *stmts, r *feed.Record, res *ImportResult) error {
-	configs := ""
-	if len(r.Configs) > 0 {
-		b, err := json.Marshal(r.Configs)
-		if err != nil {
-			return err
-		}
-		configs = string(b)
-	}
-	names := parseCriteria(r)
-	iot, reason := classify(r, names)
-	year := 0
-	if !r.Published.IsZero() {
-		year = r.Published.Year()
-	}
-	var kevAdded, kevDue string
-	if r.KEV != nil {
-		kevAdded, kevDue = r.KEV.DateAdded, r.KEV.DueDate
-	}
-	summary := strings.ToValidUTF8(r.Description, "")
-	_, err := s.insCVE.ExecContext(ctx, r.ID, r.Source, fixedTime(r.Published), year, fixedTime(r.LastModified), r.Status,
-		summary, r.CVSS3.Score, r.CVSS3.Vector, r.CVSS4.Score, r.CVSS4.Vector, r.CVSS2.Score, r.CVSS2.Vector,
-		strings.Join(r.CWEs, ","), boolInt(iot), reason, kevAdded, kevDue, strings.Join(r.Aliases, ","),
-		strings.ToValidUTF8(strings.Join(r.References, "\n"), ""), configs)
-	if err != nil {
-		return err
-	}
-	seen := map[cpeKey]bool{}
-	for _, pc := range names {
-		if !pc.ok {
-			res.BadCPEs++
-			continue
-		}
-		if !pc.vulnerable {
-			continue
-		}
-		name := pc.name
-		k := cpeKey{product: indexValue(name[cpe.Product]), vendor: indexValue(name[cpe.Vendor]), part: name[cpe.Part].Raw}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		if _, err := s.insCPE.ExecContext(ctx, k.product, k.vendor, k.part, r.ID); err != nil {
-			return err
-		}
-	}
-	cwes := map[string]bool{}
-	for _, c := range r.CWEs {
-		if cwes[c] {
-			continue
-		}
-		cwes[c] = true
-		if _, err := s.insCWE.ExecContext(ctx, r.ID, c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // indexValue is how an attribute is keyed in vuln_cpes: the unescaped value,
 // or "*" for ANY, NA and patterns.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"iotwatch/internal/model"
@@ -398,5 +399,33 @@ func TestMatchDropsAliases(t *testing.T) {
 	}
 	if find(ms, "GHSA-aaaa-bbbb-cccc") == nil {
 		t.Errorf("matches = %v, want the OSV advisory", cves(ms))
+	}
+}
+
+// Duplicates and rejections inside one batch resolve by lastModified, in order.
+func TestImportDuplicatesInOneBatch(t *testing.T) {
+	d := openDB(t)
+	ctx := context.Background()
+	rec := func(lm string, score float64, status string) string {
+		return `{"cve":{"id":"CVE-2024-0001","published":"2024-01-01T00:00:00.000","lastModified":"` + lm + `","vulnStatus":"` + status +
+			`","descriptions":[{"lang":"en","value":"x"}],"metrics":{"cvssMetricV31":[{"source":"nvd@nist.gov","type":"Primary","cvssData":{"version":"3.1","vectorString":"CVSS:3.1/AV:N","baseScore":` +
+			itoa(int(score)) + `}}]}}}`
+	}
+	page := func(items ...string) []byte {
+		return []byte(`{"format":"NVD_CVE","version":"2.0","vulnerabilities":[` + strings.Join(items, ",") + `]}`)
+	}
+	res, err := d.Import(ctx, bytesReader(page(rec("2024-01-02T00:00:00.000", 5, "Analyzed"), rec("2024-03-01T00:00:00.000", 9, "Modified"), rec("2024-02-01T00:00:00.000", 7, "Modified"))), ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := d.Record(ctx, "CVE-2024-0001")
+	if err != nil || e.CVSS3.Score != 9 || res.Unchanged != 1 {
+		t.Fatalf("after duplicates: %+v %v (result %+v)", e, err, res)
+	}
+	if _, err := d.Import(ctx, bytesReader(page(rec("2024-04-01T00:00:00.000", 8, "Modified"), rec("2024-05-01T00:00:00.000", 0, "Rejected"))), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Record(ctx, "CVE-2024-0001"); err == nil {
+		t.Error("record rejected later in the batch is still stored")
 	}
 }
