@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"os"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -89,6 +90,27 @@ func TestAuditCmd(t *testing.T) {
 	}
 	if !strings.Contains(out, "PASSWORD") || !strings.Contains(out, " admin ") {
 		t.Errorf("table output:\n%s", out)
+	}
+}
+
+func TestAuditCmdCredsFile(t *testing.T) {
+	broker := testpeer.Mosquitto(t, testpeer.MosquittoOptions{Users: map[string]string{"operator": "Summer2024"}})
+	dir := t.TempDir()
+	list := filepath.Join(dir, "list.txt")
+	if err := os.WriteFile(list, []byte("# site list\nadmin:admin\noperator:Summer2024\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runAuditCmd(t, filepath.Join(dir, "db"), "127.0.0.1", "--no-scan", "--ports", strconv.Itoa(broker.Port)+"/mqtt",
+		"--creds", list, "--json", "--no-store")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var r model.CredentialResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%q: %v", out, err)
+	}
+	if r.Username != "operator" || r.Kind != model.KindWeakPassword || r.Source != list || r.Attempts != 3 {
+		t.Errorf("result %+v, want operator as a weak password from %s on attempt 3 (anonymous, admin, operator)", r, list)
 	}
 }
 
