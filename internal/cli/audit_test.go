@@ -2,9 +2,9 @@ package cli
 
 import (
 	"bytes"
-	"os"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
