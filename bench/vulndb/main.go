@@ -33,6 +33,7 @@ func main() {
 	dir := flag.String("dir", "", "working directory (default: a temporary one, removed)")
 	dsn := flag.String("dsn", "", "database (default: SQLite in the working directory; postgres:// URLs work)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
+	flag.BoolVar(&reuseFeed, "reuse-feed", false, "import DIR/feed.json from an earlier run instead of generating it (its record count wins over -records)")
 	reuse := flag.Bool("reuse", false, "skip generation and import: measure matching on the database of an earlier run (needs -dir)")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -54,6 +55,8 @@ func main() {
 	}
 }
 
+var reuseFeed bool
+
 func run(records, matches int, fixtures, dir, dsn string) error {
 	ctx := context.Background()
 	fx, err := loadFixtures(fixtures)
@@ -68,14 +71,19 @@ func run(records, matches int, fixtures, dir, dsn string) error {
 		defer os.RemoveAll(dir)
 	}
 	feedPath := filepath.Join(dir, "feed.json")
-	f, err := os.Create(feedPath)
-	if err != nil {
-		return err
-	}
-	size, err := writeFeed(f, fx, records)
-	f.Close()
-	if err != nil {
-		return err
+	var size int64
+	if fi, err := os.Stat(feedPath); err == nil && reuseFeed {
+		size = fi.Size()
+	} else {
+		f, err := os.Create(feedPath)
+		if err != nil {
+			return err
+		}
+		size, err = writeFeed(f, fx, records)
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
 	fx = nil
 	runtime.GC()
