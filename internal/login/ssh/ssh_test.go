@@ -2,7 +2,9 @@ package ssh
 
 import (
 	"context"
+
 	"fmt"
+	"go.uber.org/goleak"
 	"net/netip"
 	"testing"
 	"time"
@@ -54,10 +56,16 @@ func TestSSHRealPeer(t *testing.T) {
 // TestSSHSeveralPasswordsPerConnection checks the pending-connection path:
 // passwords for one user share a connection until sshd's MaxAuthTries ends it.
 func TestSSHSeveralPasswordsPerConnection(t *testing.T) {
-	t.Parallel()
+	// Not parallel: goleak must see only this test's goroutines.
 	p := testpeer.SSHD(t, testpeer.SSHDOptions{MaxAuthTries: 2})
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	sess, _ := Module{}.Open(context.Background(), target(t, p))
 	defer sess.Close()
+	// A session closed in the middle of a user's passwords leaves nothing behind.
+	if r := sess.Try(context.Background(), login.Credential{Username: "root", Password: "x"}); r.Status != model.StatusAuthFailed {
+		t.Errorf("root: %s (%v)", r.Status, r.Err)
+	}
+	sess.Close()
 	for i, pw := range []string{"a1", "a2", "a3", "a4", "a5", testpeer.WeakPassword} {
 		want := model.StatusAuthFailed
 		if pw == testpeer.WeakPassword {
