@@ -53,7 +53,7 @@ func (s *session) connect(ctx context.Context) login.Result {
 	if err != nil {
 		return login.Fail(fmt.Errorf("ftp dial %s: %w", s.t.Addr, err))
 	}
-	s.conn, s.tp = conn, textproto.NewConn(conn)
+	s.conn, s.tp = conn, textproto.NewConn(&capped{Conn: conn, left: maxRead})
 	s.deadline(ctx)
 	code, msg, err := ReadResponse(s.tp)
 	if err != nil {
@@ -172,6 +172,28 @@ func (s *session) cmd(format string, args ...any) (int, string, error) {
 		return 0, "", err
 	}
 	return ReadResponse(s.tp)
+}
+
+// maxRead caps what one control connection may send us (a server streaming
+// an endless line is cut off here).
+const maxRead = 1 << 20
+
+// capped is a net.Conn whose reads end after left bytes.
+type capped struct {
+	net.Conn
+	left int
+}
+
+func (c *capped) Read(b []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("ftp: %w: reply over %d bytes", login.ErrProtocol, maxRead)
+	}
+	if len(b) > c.left {
+		b = b[:c.left]
+	}
+	n, err := c.Conn.Read(b)
+	c.left -= n
+	return n, err
 }
 
 // ReadResponse reads one FTP reply, single- or multi-line ("123-...\r\n123 end").
