@@ -239,7 +239,7 @@ func (s *session) readUntil(ctx context.Context, done func([]byte) bool) (string
 	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	var buf []byte
-	for len(buf) < maxOutput {
+	for n := 0; len(buf) < maxOutput && n < 4*maxOutput; n++ { // n also bounds endless negotiation
 		b, err := s.r.ReadByte()
 		if err != nil {
 			return string(buf), false, fmt.Errorf("telnet read %s: %w", s.t.Addr, err)
