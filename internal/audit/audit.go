@@ -60,6 +60,9 @@ type Config struct {
 	// (0: DefaultBackoff); MaxBackoffs signals end the service (0: 3).
 	Backoff     time.Duration
 	MaxBackoffs int
+	// SlowRefusal is the least duration of a refusal that can count as a
+	// growing delay (a tarpit) when it is also over 8× the usual (0: 2 s).
+	SlowRefusal time.Duration
 	// Paths maps a protocol (http, https, rtsp) to the path to audit; the
 	// default is "/".
 	Paths map[string]string
@@ -194,6 +197,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBackoffs <= 0 {
 		c.MaxBackoffs = DefaultMaxBackoffs
+	}
+	if c.SlowRefusal <= 0 {
+		c.SlowRefusal = 2 * time.Second
 	}
 	return c
 }

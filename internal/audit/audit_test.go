@@ -19,6 +19,7 @@ type fakeDevice struct {
 	throttleAfter int // attempts after which every reply is throttled (0: never)
 	open          bool
 	sleep         bool // pause 1 ms per attempt so that workers overlap
+	slowAfter     int  // attempts after which every refusal takes 200 ms (0: never)
 
 	mu       sync.Mutex
 	attempts int
@@ -57,6 +58,9 @@ func (m *fakeModule) Open(_ context.Context, t login.Target) (login.Session, err
 		d.mu.Unlock()
 		if d.sleep {
 			time.Sleep(time.Millisecond) // let concurrent workers overlap
+		}
+		if d.slowAfter > 0 && n > d.slowAfter {
+			time.Sleep(200 * time.Millisecond)
 		}
 		if d.throttleAfter > 0 && n > d.throttleAfter {
 			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: "429"}
@@ -172,6 +176,20 @@ func TestRunLockoutBackoff(t *testing.T) {
 	}
 	if d.attempts != 3+3 {
 		t.Errorf("attempts %d, want 3 clean + 3 throttled (MaxBackoffs 2, then give up)", d.attempts)
+	}
+}
+
+func TestRunGrowingDelays(t *testing.T) {
+	m := newFake(model.ProtoTelnet)
+	d := &fakeDevice{sleep: true, slowAfter: 6}
+	got, st := collect(t, Config{Modules: []login.Module{m}, Backoff: time.Millisecond, MaxBackoffs: 2, SlowRefusal: 100 * time.Millisecond},
+		[]model.Service{m.add("127.0.0.1:23", d)})
+	if st.Lockouts != 1 || st.Abandoned != 1 || len(got) != 1 || got[0].Kind != KindLockoutSuspected {
+		t.Errorf("stats %+v results %+v, want the tarpit detected and the service abandoned", st, got)
+	}
+	// 6 quick refusals, then pairs of slow ones: three signals end it.
+	if d.attempts != 6+2*3 {
+		t.Errorf("attempts %d, want 12", d.attempts)
 	}
 }
 

@@ -119,11 +119,11 @@ func (w *work) observe(e Entry, n int, r login.Result, dur time.Duration) {
 	case r.Status == model.StatusAuthFailed:
 		w.errs, w.clean = 0, w.clean+1
 		// Tarpits answer ever more slowly: two refusals in a row that
-		// take over 8× the usual time (and over 2 s) are a signal.
+		// take over 8× the usual time (and over SlowRefusal) are a signal.
 		const baseline = 5
 		if len(w.durs) < baseline {
 			w.durs = append(w.durs, dur)
-		} else if med := median(w.durs); dur > 2*time.Second && dur > 8*med {
+		} else if med := median(w.durs); dur > w.a.cfg.SlowRefusal && dur > 8*med {
 			w.slow++
 			if w.slow >= 2 {
 				w.slow = 0
