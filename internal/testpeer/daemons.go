@@ -309,3 +309,28 @@ func Snmpd(t testing.TB, communities ...string) *Peer {
 	t.Fatalf("testpeer: snmpd did not answer on udp %s:\n%s", p.Addr, tail(log, 2000))
 	return nil
 }
+
+// Dropbear starts the dropbear SSH server (the SSH server of most embedded
+// Linux devices) with password authentication for the accounts of
+// .ci/peers.sh.
+func Dropbear(t testing.TB) *Peer {
+	t.Helper()
+	bin := needBinary(t, "dropbear")
+	keygen := needBinary(t, "dropbearkey")
+	needRoot(t, "dropbear")
+	NeedUsers(t)
+	dir := t.TempDir()
+	port := FreePort(t, "tcp")
+	// Devices carry an RSA key; dropbear 2022.83 also aborts the session
+	// (rsa.c assertion) when a client prefers RSA and it has no RSA key.
+	args := []string{"-F", "-E", "-P", filepath.Join(dir, "dropbear.pid"), "-p", fmt.Sprintf("127.0.0.1:%d", port)}
+	for _, k := range []string{"rsa", "ed25519"} {
+		key := filepath.Join(dir, "dropbear_"+k+"_host_key")
+		run(t, keygen, "-t", k, "-f", key)
+		args = append(args, "-r", key)
+	}
+	// -F foreground, -E log to stderr; password logins stay on.
+	p := start(t, dir, port, nil, bin, args...)
+	p.waitTCP(t)
+	return p
+}

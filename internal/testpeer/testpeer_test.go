@@ -37,6 +37,14 @@ func TestSSHD(t *testing.T) {
 	}
 }
 
+func TestDropbear(t *testing.T) {
+	t.Parallel()
+	p := Dropbear(t)
+	if got := banner(t, p.Addr); !strings.HasPrefix(got, "SSH-2.0-dropbear") {
+		t.Errorf("banner %q, want SSH-2.0-dropbear...", got)
+	}
+}
+
 func TestVsftpd(t *testing.T) {
 	t.Parallel()
 	p := Vsftpd(t, VsftpdOptions{Anonymous: true})

@@ -83,6 +83,26 @@ func TestSSHSeveralPasswordsPerConnection(t *testing.T) {
 	}
 }
 
+func TestSSHDropbear(t *testing.T) {
+	t.Parallel()
+	p := testpeer.Dropbear(t)
+	sess, _ := Module{}.Open(context.Background(), target(t, p))
+	defer sess.Close()
+	for _, tt := range []struct {
+		user, pass string
+		want       model.Status
+	}{
+		{testpeer.WeakUser, "wrong", model.StatusAuthFailed},
+		{testpeer.WeakUser, testpeer.WeakPassword, model.StatusSuccess},
+		{testpeer.StrongUser, "admin", model.StatusAuthFailed},
+	} {
+		r := sess.Try(context.Background(), login.Credential{Username: tt.user, Password: tt.pass})
+		if r.Status != tt.want {
+			t.Errorf("%s:%s: %s (%v %q), want %s", tt.user, tt.pass, r.Status, r.Err, r.Evidence, tt.want)
+		}
+	}
+}
+
 func TestSSHRefused(t *testing.T) {
 	t.Parallel()
 	port := testpeer.FreePort(t, "tcp")
