@@ -129,6 +129,7 @@ func TestAnalyzeVulnerableImage(t *testing.T) {
 		{KindUpdate, "opkg check_signature off"},
 		{KindUpdate, "no update public key"},
 		{KindUpdate, "anti-rollback"},
+		{KindUpdate, "checksum but no signature"},
 	} {
 		if !have(k.kind, k.marker) {
 			t.Errorf("missing finding %s containing %q", k.kind, k.marker)

@@ -244,7 +244,12 @@ func checkUpdate(v *view, rep *unpack.Report, hits []Hit) UpdateInfo {
 			}
 		}
 	}
+	slices.Sort(u.ImageFormats)
+	u.ImageFormats = slices.Compact(u.ImageFormats)
 	u.ImageSigned = anySigned
+	if len(u.ImageFormats) > 0 && !anySigned {
+		weak("image-unsigned", model.SeverityInfo, "image container carries a checksum but no signature", "", strings.Join(u.ImageFormats, ", "))
+	}
 	needsKey := slices.ContainsFunc(u.Mechanisms, func(m string) bool {
 		return m == "sysupgrade" || m == "swupdate" || m == "mender" || m == "rauc"
 	})
@@ -266,7 +271,5 @@ func checkUpdate(v *view, rep *unpack.Report, hits []Hit) UpdateInfo {
 	if imageUpdate && len(u.Rollback) == 0 {
 		weak("no-rollback-protection", model.SeverityLow, "no evidence of anti-rollback protection (older, vulnerable firmware can be re-installed)", "", strings.Join(u.Mechanisms, ", "))
 	}
-	slices.Sort(u.ImageFormats)
-	u.ImageFormats = slices.Compact(u.ImageFormats)
 	return u
 }
