@@ -301,6 +301,9 @@ func (a *auditor) service(ctx context.Context, s model.Service, host chan struct
 	}
 	w := &work{a: a, s: s, mod: mod, t: t, host: host, queue: slices.Clone(entries), log: log}
 	workers := min(a.cfg.PerHost, len(entries))
+	if workers == 0 {
+		sess.Close()
+	}
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Add(1)
