@@ -154,6 +154,15 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		}
 	} else {
 		cfg := scan.Config{Targets: args, Ports: ports, Timeout: min(f.timeout, 5*time.Second), Logger: g.log, Stdin: cmd.InOrStdin()}
+		// An SNMP agent answers only a community it knows: discover with
+		// the audit's communities, or agents without "public" stay unseen.
+		comms := audit.Builtin().Communities
+		if dict != nil {
+			comms = dict.Communities
+		}
+		for _, c := range comms {
+			cfg.Communities = append(cfg.Communities, c.Password)
+		}
 		var mu sync.Mutex
 		_, err := scan.Run(ctx, cfg, func(s model.Service) error {
 			mu.Lock()
