@@ -107,6 +107,50 @@ func TestHTTPForm(t *testing.T) {
 	}
 }
 
+// luci is an OpenWrt LuCI login (a template from forms.yaml, not the generic form).
+func luci(user, pass string) nethttp.Handler {
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		page := `<form method="post" action="/cgi-bin/luci"><input name="luci_username"><input type="password" name="luci_password"></form>`
+		if r.Method == nethttp.MethodPost && r.URL.Path == "/cgi-bin/luci" {
+			_ = r.ParseForm()
+			if r.Form.Get("luci_username") == user && r.Form.Get("luci_password") == pass {
+				nethttp.SetCookie(w, &nethttp.Cookie{Name: "sysauth_http", Value: "0123abcd", Path: "/cgi-bin/luci"})
+				fmt.Fprint(w, "<html>Status</html>")
+				return
+			}
+			w.WriteHeader(nethttp.StatusForbidden)
+			fmt.Fprint(w, "<p>Invalid username and/or password! Please try again.</p>"+page)
+			return
+		}
+		fmt.Fprint(w, page)
+	})
+}
+
+func TestHTTPFormTemplate(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(luci("root", "admin"))
+	defer srv.Close()
+	sess, err := Module{}.Open(context.Background(), target(strings.TrimPrefix(srv.URL, "http://"), "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name := sess.(*session).form.tmpl.Name; name != "openwrt-luci" {
+		t.Errorf("template %q, want openwrt-luci", name)
+	}
+	for _, tt := range []struct {
+		user, pass string
+		want       model.Status
+	}{
+		{"root", "root", model.StatusAuthFailed},
+		{"root", "admin", model.StatusSuccess},
+	} {
+		r := sess.Try(context.Background(), login.Credential{Username: tt.user, Password: tt.pass})
+		if r.Status != tt.want {
+			t.Errorf("%s:%s: %s (%v %q), want %s", tt.user, tt.pass, r.Status, r.Err, r.Evidence, tt.want)
+		}
+	}
+}
+
 func TestHTTPThrottle(t *testing.T) {
 	t.Parallel()
 	n := 0
