@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gosnmp/gosnmp"
 
@@ -38,11 +40,18 @@ type Record struct {
 	SysUpTime   uint64 `json:"sys_uptime,omitempty"` // hundredths of a second
 	SysContact  string `json:"sys_contact,omitempty"`
 	SysLocation string `json:"sys_location,omitempty"`
+	// From SNMPv3 engine discovery, answered whatever the community.
+	EngineID         string `json:"engine_id,omitempty"`
+	EngineEnterprise uint32 `json:"engine_enterprise,omitempty"`
 }
 
 // Fields implements probe.Record.
 func (r *Record) Fields() map[string]string {
-	return map[string]string{"snmp.sys_descr": r.SysDescr, "snmp.sys_object_id": strings.TrimPrefix(r.SysObjectID, "."), "snmp.sys_name": r.SysName}
+	f := map[string]string{"snmp.sys_descr": r.SysDescr, "snmp.sys_object_id": strings.TrimPrefix(r.SysObjectID, "."), "snmp.sys_name": r.SysName}
+	if r.EngineEnterprise != 0 {
+		f["snmp.engine_enterprise"] = strconv.FormatUint(uint64(r.EngineEnterprise), 10)
+	}
+	return f
 }
 
 // Prober is the SNMP prober.
@@ -58,7 +67,7 @@ func (Prober) Name() string { return model.ProtoSNMP }
 
 // Probe implements probe.Prober; conn must be a connected UDP socket.
 func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Result {
-	probe.Deadline(ctx, conn, env)
+	deadline := probe.Deadline(ctx, conn, env)
 	comms := p.Communities
 	if len(comms) == 0 {
 		comms = []string{"public"}
@@ -79,15 +88,38 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 			sent[reqID] = c
 		}
 	}
+	if _, err := conn.Write(DiscoveryRequest(0x4a69, reqID+1)); err != nil {
+		return probe.Fail(model.ProtoSNMP, fmt.Errorf("snmp send: %w", err))
+	}
 	buf := make([]byte, min(env.Limit(), 65535))
 	var lastErr error
+	var v3 []byte // engine ID, when only the v3 discovery was answered so far
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
+			if v3 != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				// The agent is there but refuses our communities.
+				rec := &Record{Version: "v3", EngineID: engineHex(v3), EngineEnterprise: engineEnterprise(v3)}
+				return probe.Result{Protocol: model.ProtoSNMP, Status: model.StatusSuccess, Banner: "SNMPv3 engine " + rec.EngineID, Data: rec}
+			}
 			if lastErr != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 				err = lastErr
 			}
 			return probe.Fail(model.ProtoSNMP, fmt.Errorf("snmp read: %w", err))
+		}
+		if engine, err := ParseDiscoveryReply(buf[:n]); err == nil {
+			if v3 == nil {
+				v3 = append([]byte(nil), engine...)
+				// Give the community GETs a moment longer, then settle for v3.
+				wait := 500 * time.Millisecond
+				if env.Timeout > 0 {
+					wait = min(wait, env.Timeout/4)
+				}
+				if d := time.Now().Add(wait); d.Before(deadline) {
+					_ = conn.SetReadDeadline(d)
+				}
+			}
+			continue
 		}
 		rec, id, err := Decode(buf[:n])
 		if err != nil {
@@ -97,6 +129,9 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 		c, ok := sent[id]
 		if !ok {
 			continue
+		}
+		if v3 != nil {
+			rec.EngineID, rec.EngineEnterprise = engineHex(v3), engineEnterprise(v3)
 		}
 		rec.Community = c
 		if !p.ShowSecrets {

@@ -21,7 +21,7 @@ func TestProbeSnmpd(t *testing.T) {
 		want  model.Status
 	}{
 		{nil, model.StatusSuccess},
-		{[]string{"wrong"}, model.StatusTimeout},
+		{[]string{"wrong"}, model.StatusSuccess}, // found through SNMPv3 engine discovery
 	}
 	for _, tt := range tests {
 		conn, err := net.Dial("udp", p.Addr)
@@ -37,6 +37,15 @@ func TestProbeSnmpd(t *testing.T) {
 			continue
 		}
 		rec := res.Data.(*Record)
+		if tt.comms != nil && rec.EngineEnterprise != 8072 {
+			t.Errorf("communities %v: engine enterprise %d, want 8072 (Net-SNMP)", tt.comms, rec.EngineEnterprise)
+		}
+		if tt.comms != nil {
+			if rec.Version != "v3" || rec.SysDescr != "" {
+				t.Errorf("wrong community: record %+v, want v3 discovery only", rec)
+			}
+			continue
+		}
 		if rec.SysDescr != "iotwatch test agent" || rec.SysObjectID != ".1.3.6.1.4.1.8072.3.2.10" || rec.Community != "pu***" {
 			t.Errorf("record = %+v", rec)
 		}
@@ -63,7 +72,11 @@ func FuzzDecode(f *testing.F) {
 		Variables: []gosnmp.SnmpPDU{{Name: OIDSysDescr, Type: gosnmp.OctetString, Value: []byte("Linux cam 3.10")}}}
 	b, _ := resp.MarshalMsg()
 	f.Add(b)
+	f.Add(DiscoveryRequest(1, 2))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Decode(b)
+		if id, err := ParseDiscoveryReply(b); err == nil {
+			engineEnterprise(id)
+		}
 	})
 }
