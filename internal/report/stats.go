@@ -2,33 +2,19 @@ package report
 
 import (
 	"cmp"
-	"math"
 	"net/netip"
 	"slices"
+
+	"iotwatch/internal/audit"
 )
 
-// z95 is the standard normal quantile for a two-sided 95% interval.
-const z95 = 1.959963984540054
-
-// Wilson returns the Wilson score interval at 95% for k successes out of n.
-// With n = 0 the interval is [0, 1]: nothing is known.
+// Wilson returns the Wilson score interval at 95% for k successes out of n
+// (the audit's estimator, so both print the same numbers). With n = 0 the
+// interval is [0, 1]: nothing is known.
 func Wilson(k, n int) Interval {
-	if n <= 0 {
-		return Interval{0, 1}
-	}
-	if k < 0 {
-		k = 0
-	}
-	if k > n {
-		k = n
-	}
-	p := float64(k) / float64(n)
-	nf := float64(n)
-	z2 := z95 * z95
-	den := 1 + z2/nf
-	centre := (p + z2/(2*nf)) / den
-	half := z95 * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf)) / den
-	return Interval{Low: math.Max(0, centre-half), High: math.Min(1, centre+half)}
+	k = max(0, min(k, n))
+	lo, hi := audit.Wilson(k, n, audit.Z95)
+	return Interval{Low: lo, High: hi}
 }
 
 // share returns k/n, or 0 when n is 0.
