@@ -13,6 +13,7 @@ import (
 	"iotwatch/internal/geo"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
+	"iotwatch/internal/testpeer"
 )
 
 func openStore(t *testing.T) *store.Store {
@@ -30,18 +31,13 @@ func openStore(t *testing.T) *store.Store {
 func stores(t *testing.T) map[string]*store.Store {
 	t.Helper()
 	out := map[string]*store.Store{"sqlite": openStore(t)}
-	if dsn := os.Getenv("IOTWATCH_TEST_PG"); dsn != "" {
+	if os.Getenv("IOTWATCH_TEST_PG") != "" {
 		ctx := context.Background()
-		p, err := store.Open(ctx, dsn)
+		p, err := store.Open(ctx, testpeer.Postgres(t))
 		if err != nil {
 			t.Fatalf("open postgres: %v", err)
 		}
 		t.Cleanup(func() { p.Close() })
-		for _, tbl := range []string{"flow_alerts", "flow_dns", "flow_devices"} {
-			if _, err := p.DB().ExecContext(ctx, "DELETE FROM "+tbl); err != nil {
-				t.Fatalf("reset %s: %v", tbl, err)
-			}
-		}
 		out["postgres"] = p
 	}
 	return out

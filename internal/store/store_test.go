@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/testpeer"
 )
 
 // openTest opens a fresh store: SQLite in a temp dir, and additionally a
@@ -25,21 +26,13 @@ func openTests(t *testing.T) map[string]*Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	out["sqlite"] = s
-	if dsn := os.Getenv("IOTWATCH_TEST_PG"); dsn != "" {
-		p, err := Open(ctx, dsn)
+	if os.Getenv("IOTWATCH_TEST_PG") != "" || testpeer.Required() {
+		p, err := Open(ctx, testpeer.Postgres(t))
 		if err != nil {
 			t.Fatalf("open postgres: %v", err)
 		}
-		// Each test starts from an empty schema.
-		for _, tbl := range []string{"findings", "vuln_matches", "credentials", "services", "assets", "runs"} {
-			if _, err := p.DB().ExecContext(ctx, "DELETE FROM "+tbl); err != nil {
-				t.Fatalf("reset %s: %v", tbl, err)
-			}
-		}
 		t.Cleanup(func() { p.Close() })
 		out["postgres"] = p
-	} else if os.Getenv("IOTWATCH_REQUIRE_PEERS") == "1" {
-		t.Fatal("IOTWATCH_REQUIRE_PEERS=1 but IOTWATCH_TEST_PG is not set")
 	}
 	return out
 }

@@ -3,37 +3,26 @@ package vuln
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
+	"iotwatch/internal/testpeer"
 )
 
 // TestPostgres runs import, matching and statistics on PostgreSQL when
 // IOTWATCH_TEST_PG names a database (CI sets it) and checks that they agree
 // with SQLite.
 func TestPostgres(t *testing.T) {
-	dsn := os.Getenv("IOTWATCH_TEST_PG")
-	if dsn == "" {
-		if os.Getenv("IOTWATCH_REQUIRE_PEERS") == "1" {
-			t.Fatal("IOTWATCH_REQUIRE_PEERS=1 but IOTWATCH_TEST_PG is not set")
-		}
-		t.Skip("IOTWATCH_TEST_PG not set")
-	}
+	dsn := testpeer.Postgres(t)
 	ctx := context.Background()
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for _, tbl := range []string{"vuln_cves", "vuln_cpes", "vuln_cwes", "vuln_kev", "vuln_meta"} {
-		if _, err := st.DB().ExecContext(ctx, "DELETE FROM "+tbl); err != nil {
-			t.Fatalf("reset %s: %v", tbl, err)
-		}
-	}
 	pg, err := Open(ctx, st)
 	if err != nil {
 		t.Fatal(err)
