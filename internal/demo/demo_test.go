@@ -1,0 +1,98 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"iotwatch/internal/store"
+)
+
+// TestDemoMatchesTruth runs the whole pipeline on a small fleet and checks
+// that the report's headline numbers equal the simulator's ground truth.
+func TestDemoMatchesTruth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a simulated fleet")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "iotwatch.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sum, err := Run(ctx, st, Options{
+		Devices: 120, Seed: 7, Prefix: netip.MustParsePrefix("127.31.0.0/16"),
+		Weak: 0.3, Empty: 0.05, Anonymous: 0.05, OutDir: dir, HighPorts: os.Geteuid() != 0,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth struct {
+		Devices []struct {
+			IP   string `json:"ip"`
+			Weak bool   `json:"weak"`
+		} `json:"devices"`
+		Summary struct {
+			Devices           int     `json:"devices"`
+			WeakDevices       int     `json:"devices_with_weak_credentials"`
+			WeakPasswordShare float64 `json:"weak_password_share"`
+		} `json:"summary"`
+	}
+	readJSON(t, filepath.Join(dir, "truth.json"), &truth)
+	var rep struct {
+		Summary struct {
+			Devices     int     `json:"devices"`
+			Services    int     `json:"services"`
+			WeakDevices int     `json:"devices_with_weak_credentials"`
+			WeakShare   float64 `json:"weak_password_share"`
+			VulnMatches int     `json:"vuln_matches"`
+		} `json:"summary"`
+	}
+	readJSON(t, filepath.Join(dir, "report.json"), &rep)
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
+		t.Errorf("report.html: %v", err)
+	}
+	if truth.Summary.Devices != 120 || len(truth.Devices) != 120 {
+		t.Fatalf("truth has %d devices, want 120", truth.Summary.Devices)
+	}
+	if truth.Summary.WeakDevices == 0 || truth.Summary.WeakDevices == 120 {
+		t.Fatalf("truth has %d weak devices: the fleet does not exercise the audit", truth.Summary.WeakDevices)
+	}
+	if rep.Summary.Devices != truth.Summary.Devices {
+		t.Errorf("report devices = %d, truth %d", rep.Summary.Devices, truth.Summary.Devices)
+	}
+	if rep.Summary.WeakDevices != truth.Summary.WeakDevices || rep.Summary.WeakShare != truth.Summary.WeakPasswordShare {
+		t.Errorf("report weak = %d (share %v), truth %d (share %v)",
+			rep.Summary.WeakDevices, rep.Summary.WeakShare, truth.Summary.WeakDevices, truth.Summary.WeakPasswordShare)
+	}
+	if sum.DevicesWithWeak != truth.Summary.WeakDevices || sum.WeakShare != sum.TruthWeakShare {
+		t.Errorf("summary weak = %d (share %v), truth share %v", sum.DevicesWithWeak, sum.WeakShare, sum.TruthWeakShare)
+	}
+	if rep.Summary.Services == 0 || sum.Fingerprinted == 0 || rep.Summary.VulnMatches == 0 {
+		t.Errorf("empty stage: services %d, fingerprinted %d, vulnerability matches %d",
+			rep.Summary.Services, sum.Fingerprinted, rep.Summary.VulnMatches)
+	}
+	want := []string{"simulate", "scan", "audit", "vulns", "assess", "report"}
+	if len(sum.Stages) != len(want) {
+		t.Errorf("stages = %v, want %v", sum.Stages, want)
+	}
+	r, err := st.Run(ctx, sum.RunID)
+	if err != nil || r.Status != "complete" {
+		t.Errorf("run %d = %+v, %v; want complete", sum.RunID, r, err)
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
