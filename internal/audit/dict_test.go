@@ -18,8 +18,8 @@ func TestBuiltin(t *testing.T) {
 	if len(mirai) != 62 {
 		t.Errorf("Mirai list has %d pairs, want 62", len(mirai))
 	}
-	if got := len(d.For(model.ProtoTelnet, nil)); got != 60 {
-		t.Errorf("telnet candidates without a vendor: %d, want the 60 distinct Mirai pairs", got)
+	if got := len(d.For(model.ProtoTelnet, nil)); got != 61 {
+		t.Errorf("telnet candidates without a vendor: %d, want the 61 distinct Mirai pairs", got)
 	}
 	rows := 0
 	for _, l := range d.Vendors {
