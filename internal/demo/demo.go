@@ -243,12 +243,18 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	}
 	stage("assess", t0)
 
-	// Report.
+	// Report. The run is recorded complete first, so the report shows it as
+	// such; a failed report turns it into a failed run.
 	t0 = time.Now()
+	sum.Stages = append(sum.Stages, "report")
+	if err := finish(nil); err != nil {
+		return sum, err
+	}
 	if err := writeReports(ctx, st, run.ID, res, opts.OutDir, sum); err != nil {
 		return sum, finish(fmt.Errorf("report: %w", err))
 	}
-	stage("report", t0)
+	sum.StageTimes["report"] = time.Since(t0)
+	log.Info("stage done", "stage", "report", "took", time.Since(t0).Round(time.Millisecond))
 	sum.Duration = time.Since(start)
-	return sum, finish(nil)
+	return sum, nil
 }
