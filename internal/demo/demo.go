@@ -131,8 +131,11 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	t0 = time.Now()
 	var services []model.Service
 	var batch []model.Service
+	// Batches are saved even when the run is being interrupted, so that
+	// nothing already measured is lost.
+	keep := context.WithoutCancel(ctx)
 	flush := func() error {
-		err := st.SaveServices(ctx, run.ID, batch)
+		err := st.SaveServices(keep, run.ID, batch)
 		batch = batch[:0]
 		return err
 	}
@@ -153,11 +156,8 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		}
 		return nil
 	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		return sum, finish(fmt.Errorf("scan: %w", err))
+	if ferr := flush(); err == nil {
+		err = ferr
 	}
 	devs := map[netip.Addr]bool{}
 	for _, s := range services {
@@ -167,6 +167,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		}
 	}
 	sum.Devices, sum.Services = len(devs), len(services)
+	if err != nil {
+		return sum, finish(fmt.Errorf("scan: %w", err))
+	}
 	stage("scan", t0)
 
 	// Credential audit of every login surface found.
@@ -182,8 +185,8 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		}
 		return nil
 	})
-	if err == nil {
-		err = st.SaveCredentials(ctx, run.ID, creds)
+	if serr := st.SaveCredentials(keep, run.ID, creds); err == nil {
+		err = serr
 	}
 	if err != nil {
 		return sum, finish(fmt.Errorf("audit: %w", err))
