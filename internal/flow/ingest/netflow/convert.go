@@ -55,84 +55,110 @@ func convertDataSets(version uint16, baseTime, uptime uint32, sets []any, rate u
 			continue
 		}
 		for _, rec := range ds.Records {
-			var r flow.Record
-			start, end := baseNs, baseNs
-			var totB, totP uint64
-			haveCounters := false
+			c := newConv(version, baseNs, uptime)
 			for i := range rec.Values {
 				df := &rec.Values[i]
 				v, ok := df.Value.([]byte)
 				if !ok || df.PenProvided {
 					continue
 				}
-				switch df.Type {
-				case fInBytes, fOutBytes:
-					r.Bytes, haveCounters = unum(v), true
-				case fInPkts, fOutPkts:
-					r.Packets, haveCounters = unum(v), true
-				case fOctetTotal:
-					totB = unum(v)
-				case fPktTotal:
-					totP = unum(v)
-				case fSrcPort:
-					r.SrcPort = uint16(unum(v))
-				case fDstPort:
-					r.DstPort = uint16(unum(v))
-				case fProto:
-					r.Proto = uint8(unum(v))
-				case fTCPFlags:
-					r.TCPFlags = uint8(unum(v))
-				case fSrc4, fSrc6:
-					r.Src, _ = netip.AddrFromSlice(v)
-				case fDst4, fDst6:
-					r.Dst, _ = netip.AddrFromSlice(v)
-				default:
-					if version == 9 {
-						switch df.Type {
-						case fFirstSw:
-							start = baseNs - (int64(uptime)-int64(uint32(unum(v))))*1e6
-						case fLastSw:
-							end = baseNs - (int64(uptime)-int64(uint32(unum(v))))*1e6
-						}
-						continue
-					}
-					switch df.Type {
-					case fStartSec:
-						start = int64(unum(v)) * 1e9
-					case fEndSec:
-						end = int64(unum(v)) * 1e9
-					case fStartMs:
-						start = int64(unum(v)) * 1e6
-					case fEndMs:
-						end = int64(unum(v)) * 1e6
-					case fStartUs, fStartNs:
-						start = int64(protoproducer.ConvertNTPEpoch(unum(v)))
-					case fEndUs, fEndNs:
-						end = int64(protoproducer.ConvertNTPEpoch(unum(v)))
-					case fStartDeltaUs:
-						start = baseNs - int64(unum(v))*1000
-					case fEndDelU:
-						end = baseNs - int64(unum(v))*1000
-					}
-				}
+				c.field(df.Type, v)
 			}
-			if !haveCounters {
-				r.Bytes, r.Packets = totB, totP
+			if r, ok := c.record(rate); ok {
+				sink.Flow(r)
+				n++
 			}
-			if !r.Src.IsValid() || !r.Dst.IsValid() {
-				continue // options-like records without addresses
-			}
-			r.Src, r.Dst = r.Src.Unmap(), r.Dst.Unmap()
-			r.Bytes *= rate
-			r.Packets *= rate
-			r.SamplingRate = uint32(rate)
-			r.Start = time.Unix(0, start).UTC()
-			r.End = time.Unix(0, end).UTC()
-			sink.Flow(r)
-			n++
 		}
 	}
 	return n
+}
+
+// conv accumulates the fields of one data record.
+type conv struct {
+	r            flow.Record
+	version      uint16
+	uptime       uint32
+	baseNs       int64
+	start, end   int64
+	totB, totP   uint64
+	haveCounters bool
+}
+
+func newConv(version uint16, baseNs int64, uptime uint32) conv {
+	return conv{version: version, uptime: uptime, baseNs: baseNs, start: baseNs, end: baseNs}
+}
+
+func (c *conv) field(typ uint16, v []byte) {
+	r := &c.r
+	switch typ {
+	case fInBytes, fOutBytes:
+		r.Bytes, c.haveCounters = unum(v), true
+	case fInPkts, fOutPkts:
+		r.Packets, c.haveCounters = unum(v), true
+	case fOctetTotal:
+		c.totB = unum(v)
+	case fPktTotal:
+		c.totP = unum(v)
+	case fSrcPort:
+		r.SrcPort = uint16(unum(v))
+	case fDstPort:
+		r.DstPort = uint16(unum(v))
+	case fProto:
+		r.Proto = uint8(unum(v))
+	case fTCPFlags:
+		r.TCPFlags = uint8(unum(v))
+	case fSrc4, fSrc6:
+		r.Src, _ = netip.AddrFromSlice(v)
+	case fDst4, fDst6:
+		r.Dst, _ = netip.AddrFromSlice(v)
+	default:
+		baseNs := c.baseNs
+		if c.version == 9 {
+			switch typ {
+			case fFirstSw:
+				c.start = baseNs - (int64(c.uptime)-int64(uint32(unum(v))))*1e6
+			case fLastSw:
+				c.end = baseNs - (int64(c.uptime)-int64(uint32(unum(v))))*1e6
+			}
+			return
+		}
+		switch typ {
+		case fStartSec:
+			c.start = int64(unum(v)) * 1e9
+		case fEndSec:
+			c.end = int64(unum(v)) * 1e9
+		case fStartMs:
+			c.start = int64(unum(v)) * 1e6
+		case fEndMs:
+			c.end = int64(unum(v)) * 1e6
+		case fStartUs, fStartNs:
+			c.start = int64(protoproducer.ConvertNTPEpoch(unum(v)))
+		case fEndUs, fEndNs:
+			c.end = int64(protoproducer.ConvertNTPEpoch(unum(v)))
+		case fStartDeltaUs:
+			c.start = baseNs - int64(unum(v))*1000
+		case fEndDelU:
+			c.end = baseNs - int64(unum(v))*1000
+		}
+	}
+}
+
+// record finishes the record; false for options-like records without addresses.
+func (c *conv) record(rate uint64) (flow.Record, bool) {
+	r := c.r
+	if !c.haveCounters {
+		r.Bytes, r.Packets = c.totB, c.totP
+	}
+	if !r.Src.IsValid() || !r.Dst.IsValid() {
+		return r, false
+	}
+	r.Src, r.Dst = r.Src.Unmap(), r.Dst.Unmap()
+	r.Bytes *= rate
+	r.Packets *= rate
+	r.SamplingRate = uint32(rate)
+	r.Start = time.Unix(0, c.start).UTC()
+	r.End = time.Unix(0, c.end).UTC()
+	return r, true
 }
 
 // optionsRate returns the sampling rate announced in the packet's options

@@ -48,7 +48,9 @@ type Decoder struct {
 	// rates is the sampling rate last announced per exporter, version and
 	// observation domain (v9 source id), as goflow2's sampling system keeps it.
 	rates map[rateKey3]uint64
-	Stats Stats
+	// general disables the v9 fast path (tests compare both paths).
+	general bool
+	Stats   Stats
 }
 
 type rateKey3 struct {
@@ -113,6 +115,14 @@ func (d *Decoder) Decode(payload []byte, exporter netip.AddrPort, recv time.Time
 		if ts == nil {
 			ts = netflow.CreateTemplateSystem()
 			d.templates[exporter.Addr()] = ts
+		}
+		if v16 == 9 && len(payload) >= 20 && !d.general {
+			rate := d.rates[rateKey3{exporter.Addr(), 9, binary.BigEndian.Uint32(payload[16:])}]
+			if n, ok := fastV9(payload, ts, rate, sink); ok {
+				d.Stats.ByVersion["netflow9"]++
+				d.Stats.Records += int64(n)
+				return n, nil
+			}
 		}
 		var p9 netflow.NFv9Packet
 		var p10 netflow.IPFIXPacket
