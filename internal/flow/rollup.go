@@ -1,7 +1,10 @@
 package flow
 
 import (
+	"encoding/binary"
+	"math"
 	"net/netip"
+	"slices"
 	"time"
 
 	"iotwatch/internal/geo"
@@ -46,18 +49,43 @@ type Relation struct {
 // country/owner, and into device↔peer relations. Relations beyond
 // MaxRelations are not kept but counted (hourly roll-ups still include them).
 // It is not safe for concurrent use; the pipeline's consumer owns it.
+//
+// IPv4 keys are packed into small pointer-free structs (the maps hold
+// indexes, so the garbage collector never scans them); IPv6 falls back to
+// the full keys. Relations live in fixed-size chunks so that the pointers
+// Add returns stay valid.
 type Aggregator struct {
 	attribute    func(netip.Addr) geo.Attribution
 	maxRelations int
 
-	hourly    map[HourKey]*Hourly
-	relations map[RelationKey]*Relation
-	peerAttr  map[netip.Addr]uint32
-	attrIdx   map[geo.Attribution]uint32
-	attrs     []geo.Attribution
+	hourly4 map[hourKey4]uint32
+	hourly6 map[HourKey]uint32
+	hours   []Hourly
+	rel4    map[relKey4]uint32
+	rel6    map[RelationKey]uint32
+	rels    [][]Relation // chunks of relChunk
+	nrels   int
+	peer4   map[uint32]uint32
+	peer6   map[netip.Addr]uint32
+	attrIdx map[geo.Attribution]uint32
+	attrs   []geo.Attribution
 	// Untracked counts records whose relation was not kept.
 	Untracked int64
 }
+
+type hourKey4 struct {
+	hour, dev, attr uint32
+	out             bool
+}
+
+type relKey4 struct {
+	dev, peer uint32
+	port      uint16
+	proto     uint8
+	out       bool
+}
+
+const relChunk = 4096
 
 // DefaultMaxRelations bounds the relations one ingest keeps in memory.
 const DefaultMaxRelations = 2_000_000
@@ -73,13 +101,30 @@ func NewAggregator(attribute func(netip.Addr) geo.Attribution, maxRelations int)
 	}
 	return &Aggregator{
 		attribute: attribute, maxRelations: maxRelations,
-		hourly: make(map[HourKey]*Hourly, 1<<12), relations: make(map[RelationKey]*Relation, 1<<12),
-		peerAttr: map[netip.Addr]uint32{}, attrIdx: map[geo.Attribution]uint32{},
+		hourly4: make(map[hourKey4]uint32, 1<<12), hourly6: map[HourKey]uint32{},
+		rel4: make(map[relKey4]uint32, 1<<12), rel6: map[RelationKey]uint32{},
+		peer4: map[uint32]uint32{}, peer6: map[netip.Addr]uint32{}, attrIdx: map[geo.Attribution]uint32{},
 	}
 }
 
+// v4 returns an IPv4 address as a number.
+func v4(a netip.Addr) (uint32, bool) {
+	if !a.Is4() {
+		return 0, false
+	}
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:]), true
+}
+
+const maxPeerAttr = 1 << 22
+
 func (a *Aggregator) attr(peer netip.Addr) uint32 {
-	if i, ok := a.peerAttr[peer]; ok {
+	p4, is4 := v4(peer)
+	if is4 {
+		if i, ok := a.peer4[p4]; ok {
+			return i
+		}
+	} else if i, ok := a.peer6[peer]; ok {
 		return i
 	}
 	at := a.attribute(peer)
@@ -89,10 +134,47 @@ func (a *Aggregator) attr(peer netip.Addr) uint32 {
 		a.attrs = append(a.attrs, at)
 		a.attrIdx[at] = i
 	}
-	if len(a.peerAttr) < 1<<22 {
-		a.peerAttr[peer] = i
+	if len(a.peer4)+len(a.peer6) < maxPeerAttr {
+		if is4 {
+			a.peer4[p4] = i
+		} else {
+			a.peer6[peer] = i
+		}
 	}
 	return i
+}
+
+func (a *Aggregator) hour(hk HourKey, known bool) *Hourly {
+	var i uint32
+	var ok bool
+	d4, is4 := v4(hk.Device)
+	if is4 && hk.Hour >= 0 && hk.Hour/3600 <= math.MaxUint32 {
+		k := hourKey4{uint32(hk.Hour / 3600), d4, hk.Attr, hk.Outbound}
+		if i, ok = a.hourly4[k]; !ok {
+			i = uint32(len(a.hours))
+			a.hourly4[k] = i
+		}
+	} else if i, ok = a.hourly6[hk]; !ok {
+		i = uint32(len(a.hours))
+		a.hourly6[hk] = i
+	}
+	if !ok {
+		a.hours = append(a.hours, Hourly{HourKey: hk, Known: known})
+	}
+	return &a.hours[i]
+}
+
+func (a *Aggregator) relation(i uint32) *Relation { return &a.rels[i/relChunk][i%relChunk] }
+
+// newRelation appends a relation and returns its index.
+func (a *Aggregator) newRelation(r Relation) uint32 {
+	i := a.nrels
+	if i%relChunk == 0 {
+		a.rels = append(a.rels, make([]Relation, relChunk))
+	}
+	a.rels[i/relChunk][i%relChunk] = r
+	a.nrels++
+	return uint32(i)
 }
 
 // Add sums r, seen from o, into its roll-up and relation, and returns the
@@ -105,25 +187,40 @@ func (a *Aggregator) Add(r *Record, o Orientation) *Relation {
 	}
 	pk, by := r.Packets+r.RevPackets, r.Bytes+r.RevBytes
 	ai := a.attr(o.Peer)
-	hk := HourKey{Hour: r.Start.Unix() / 3600 * 3600, Device: o.Device, Attr: ai, Outbound: o.Outbound}
-	h := a.hourly[hk]
-	if h == nil {
-		h = &Hourly{HourKey: hk, Known: o.Known}
-		a.hourly[hk] = h
-	}
+	h := a.hour(HourKey{Hour: r.Start.Unix() / 3600 * 3600, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known)
 	h.Flows++
 	h.Packets += pk
 	h.Bytes += by
 
-	rk := RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
-	rel := a.relations[rk]
-	if rel == nil {
-		if len(a.relations) >= a.maxRelations {
-			a.Untracked++
-			return nil
+	var rel *Relation
+	d4, ok1 := v4(o.Device)
+	p4, ok2 := v4(o.Peer)
+	if ok1 && ok2 {
+		k := relKey4{d4, p4, o.Port, r.Proto, o.Outbound}
+		if i, ok := a.rel4[k]; ok {
+			rel = a.relation(i)
+		} else {
+			if a.nrels >= a.maxRelations {
+				a.Untracked++
+				return nil
+			}
+			i := a.newRelation(Relation{RelationKey: RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}, Known: o.Known, Attr: ai, First: ts, Last: end})
+			a.rel4[k] = i
+			rel = a.relation(i)
 		}
-		rel = &Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end}
-		a.relations[rk] = rel
+	} else {
+		rk := RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
+		if i, ok := a.rel6[rk]; ok {
+			rel = a.relation(i)
+		} else {
+			if a.nrels >= a.maxRelations {
+				a.Untracked++
+				return nil
+			}
+			i := a.newRelation(Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end})
+			a.rel6[rk] = i
+			rel = a.relation(i)
+		}
 	}
 	rel.Flows++
 	rel.Packets += pk
@@ -147,12 +244,9 @@ type Rollups struct {
 
 // Rollups returns the content in no particular order.
 func (a *Aggregator) Rollups() Rollups {
-	out := Rollups{Hourly: make([]Hourly, 0, len(a.hourly)), Relations: make([]Relation, 0, len(a.relations)), Attributions: a.attrs, Untracked: a.Untracked}
-	for _, h := range a.hourly {
-		out.Hourly = append(out.Hourly, *h)
-	}
-	for _, r := range a.relations {
-		rel := *r
+	out := Rollups{Hourly: slices.Clone(a.hours), Relations: make([]Relation, 0, a.nrels), Attributions: a.attrs, Untracked: a.Untracked}
+	for i := 0; i < a.nrels; i++ {
+		rel := *a.relation(uint32(i))
 		rel.Ext = nil
 		out.Relations = append(out.Relations, rel)
 	}
