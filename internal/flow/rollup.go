@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
-	"slices"
 	"time"
 
 	"iotwatch/internal/geo"
@@ -60,7 +59,8 @@ type Aggregator struct {
 
 	hourly4 map[hourKey4]uint32
 	hourly6 map[HourKey]uint32
-	hours   []Hourly
+	hours   [][]Hourly // chunks of relChunk
+	nhours  int
 	rel4    map[relKey4]uint32
 	rel6    map[RelationKey]uint32
 	rels    [][]Relation // chunks of relChunk
@@ -151,17 +151,22 @@ func (a *Aggregator) hour(hk HourKey, known bool) *Hourly {
 	if is4 && hk.Hour >= 0 && hk.Hour/3600 <= math.MaxUint32 {
 		k := hourKey4{uint32(hk.Hour / 3600), d4, hk.Attr, hk.Outbound}
 		if i, ok = a.hourly4[k]; !ok {
-			i = uint32(len(a.hours))
+			i = uint32(a.nhours)
 			a.hourly4[k] = i
 		}
 	} else if i, ok = a.hourly6[hk]; !ok {
-		i = uint32(len(a.hours))
+		i = uint32(a.nhours)
 		a.hourly6[hk] = i
 	}
 	if !ok {
-		a.hours = append(a.hours, Hourly{HourKey: hk, Known: known})
+		i = uint32(a.nhours)
+		if a.nhours%relChunk == 0 {
+			a.hours = append(a.hours, make([]Hourly, relChunk))
+		}
+		a.hours[i/relChunk][i%relChunk] = Hourly{HourKey: hk, Known: known}
+		a.nhours++
 	}
-	return &a.hours[i]
+	return &a.hours[i/relChunk][i%relChunk]
 }
 
 func (a *Aggregator) relation(i uint32) *Relation { return &a.rels[i/relChunk][i%relChunk] }
@@ -244,7 +249,10 @@ type Rollups struct {
 
 // Rollups returns the content in no particular order.
 func (a *Aggregator) Rollups() Rollups {
-	out := Rollups{Hourly: slices.Clone(a.hours), Relations: make([]Relation, 0, a.nrels), Attributions: a.attrs, Untracked: a.Untracked}
+	out := Rollups{Hourly: make([]Hourly, 0, a.nhours), Relations: make([]Relation, 0, a.nrels), Attributions: a.attrs, Untracked: a.Untracked}
+	for i := 0; i < a.nhours; i++ {
+		out.Hourly = append(out.Hourly, a.hours[i/relChunk][i%relChunk])
+	}
 	for i := 0; i < a.nrels; i++ {
 		rel := *a.relation(uint32(i))
 		rel.Ext = nil

@@ -336,6 +336,9 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 	case e.beaconTimes >= maxBeaconTimes:
 		e.BeaconOverflow++
 	default:
+		if s.times == nil {
+			s.times = make([]int64, 0, 8) // most series see several connections
+		}
 		s.times = append(s.times, ts)
 		e.beaconTimes++
 	}
