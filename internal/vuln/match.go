@@ -3,12 +3,12 @@ package vuln
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/vuln/cpe"
@@ -68,16 +68,112 @@ type cnode struct {
 }
 
 type cmatch struct {
-	vuln  bool
-	raw   string
-	name  cpe.Name
-	ok    bool // name parsed
-	rng   bool
-	si    string
-	se    string
-	ei    string
-	ee    string
-	parts string // part of the criterion (for platform reasoning)
+	vuln bool
+	raw  string
+	rng  *vrange // nil without a version range
+	// vendor and product are the criterion's vendor and product when they
+	// are plain literals (no escapes, no wildcards), else "": a known name
+	// with another literal vendor or product cannot match, so most criteria
+	// of a large record are rejected without parsing them.
+	vendor  string
+	product string
+	parsed  atomic.Pointer[parsedCPE] // the parsed criterion, on first need
+}
+
+// vrange is a criterion's version range (versionStart/End
+// Including/Excluding); kept apart so that criteria without one stay small.
+type vrange struct{ si, se, ei, ee string }
+
+type parsedCPE struct {
+	name cpe.Name
+	ok   bool // name parsed
+}
+
+// cpeName parses the criterion once; concurrent matches may both parse it,
+// with the same result.
+func (m *cmatch) cpeName() *parsedCPE {
+	if p := m.parsed.Load(); p != nil {
+		return p
+	}
+	name, err := cpe.Parse(m.raw)
+	p := &parsedCPE{name: name, ok: err == nil}
+	m.parsed.Store(p)
+	return p
+}
+
+// part returns the criterion's part, or "" when it does not parse (for
+// platform reasoning).
+func (m *cmatch) part() string {
+	if p := m.cpeName(); p.ok {
+		return p.name[cpe.Part].Raw
+	}
+	return ""
+}
+
+// rejects reports whether the criterion's literal vendor or product differs
+// from known name t's, so that it cannot match t.
+func (m *cmatch) rejects(t cpe.Name) bool {
+	if m.product != "" {
+		if a := t[cpe.Product]; a.Kind == cpe.Value && a.Lit != m.product {
+			return true
+		}
+	}
+	if m.vendor != "" {
+		if a := t[cpe.Vendor]; a.Kind == cpe.Value && a.Lit != m.vendor {
+			return true
+		}
+	}
+	return false
+}
+
+// plainFields returns the vendor and product of a CPE 2.3 formatted
+// string, lower-cased, each only when it is a plain literal; "" otherwise.
+func plainFields(raw string) (vendor, product string) {
+	const pfx = "cpe:2.3:"
+	if len(raw) < len(pfx) || !strings.EqualFold(raw[:len(pfx)], pfx) {
+		return "", ""
+	}
+	rest := raw[len(pfx):]
+	var f [3]string
+	for i := range f {
+		j := strings.IndexByte(rest, ':')
+		if j < 0 {
+			if i < 2 {
+				return "", ""
+			}
+			j = len(rest)
+		}
+		f[i] = rest[:j]
+		if strings.IndexByte(f[i], '\\') >= 0 {
+			return "", "" // an escaped colon would shift the fields
+		}
+		if j < len(rest) {
+			rest = rest[j+1:]
+		}
+	}
+	return plainLiteral(f[1]), plainLiteral(f[2])
+}
+
+// plainLiteral returns the lower-cased v if it is a printable-ASCII literal
+// without escapes or wildcards and is not ANY or NA, else "".
+func plainLiteral(v string) string {
+	if v == "" || v == "*" || v == "-" {
+		return ""
+	}
+	upper := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c <= ' ' || c >= 0x7f || c == '\\' || c == '*' || c == '?':
+			return ""
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		}
+	}
+	if upper {
+		return strings.ToLower(v)
+	}
+	return v
 }
 
 func compile(configs []feed.Config) *compiled {
@@ -85,25 +181,30 @@ func compile(configs []feed.Config) *compiled {
 	for _, cfg := range configs {
 		cc := cconfig{and: strings.EqualFold(cfg.Operator, "AND"), neg: cfg.Negate, nodes: make([]cnode, 0, len(cfg.Nodes))}
 		for _, n := range cfg.Nodes {
-			cn := cnode{and: strings.EqualFold(n.Operator, "AND"), neg: n.Negate, platform: len(n.Matches) > 0,
-				ms: make([]cmatch, 0, len(n.Matches))}
-			for _, m := range n.Matches {
-				name, err := cpe.Parse(m.Criteria)
-				cm := cmatch{vuln: m.Vulnerable, raw: m.Criteria, name: name, ok: err == nil, rng: m.HasRange(),
-					si: m.StartIncl, se: m.StartExcl, ei: m.EndIncl, ee: m.EndExcl}
-				if err == nil {
-					cm.parts = name[cpe.Part].Raw
-				}
-				if m.Vulnerable {
-					cn.platform = false
-				}
-				cn.ms = append(cn.ms, cm)
-			}
+			cn := cnode{and: strings.EqualFold(n.Operator, "AND"), neg: n.Negate}
+			cn.setMatches(n.Matches)
 			cc.nodes = append(cc.nodes, cn)
 		}
 		c.configs = append(c.configs, cc)
 	}
 	return c
+}
+
+// setMatches compiles the node's criteria.
+func (n *cnode) setMatches(ms []feed.Match) {
+	n.platform = len(ms) > 0
+	n.ms = make([]cmatch, len(ms))
+	for i, m := range ms {
+		cm := &n.ms[i]
+		cm.vuln, cm.raw = m.Vulnerable, m.Criteria
+		if m.HasRange() {
+			cm.rng = &vrange{si: m.StartIncl, se: m.StartExcl, ei: m.EndIncl, ee: m.EndExcl}
+		}
+		cm.vendor, cm.product = plainFields(m.Criteria)
+		if m.Vulnerable {
+			n.platform = false
+		}
+	}
 }
 
 // hit is how a CVE matched.
@@ -154,17 +255,22 @@ func fullVersion(n cpe.Name) string {
 // matchCriterion reports whether criterion m matches known name t, and
 // whether it did so through NVD's "-" (any) version.
 func matchCriterion(m *cmatch, t cpe.Name) (ok, versionless bool) {
-	if !m.ok || !m.name.MatchIgnoringVersion(t) {
+	if m.rejects(t) {
 		return false, false
 	}
-	cv, tv := m.name[cpe.Version], t[cpe.Version]
+	p := m.cpeName()
+	if !p.ok || !p.name.MatchIgnoringVersion(t) {
+		return false, false
+	}
+	name := &p.name
+	cv, tv := name[cpe.Version], t[cpe.Version]
 	if !m.vuln && tv.Kind == cpe.Any {
 		// A platform whose revision we do not know (h:dlink:dir-645 vs
 		// NVD's h:dlink:dir-645:a1) is compatible: the condition holds as
 		// far as we can tell.
 		return true, false
 	}
-	if m.rng {
+	if r := m.rng; r != nil {
 		if tv.Kind != cpe.Value || tv.Wild {
 			return false, false
 		}
@@ -173,13 +279,13 @@ func matchCriterion(m *cmatch, t cpe.Name) (ok, versionless bool) {
 		}
 		full := fullVersion(t)
 		switch {
-		case m.si != "" && version.Compare(full, m.si) < 0,
-			m.se != "" && version.Compare(full, m.se) <= 0,
-			m.ei != "" && version.Compare(full, m.ei) > 0,
-			m.ee != "" && version.Compare(full, m.ee) >= 0:
+		case r.si != "" && version.Compare(full, r.si) < 0,
+			r.se != "" && version.Compare(full, r.se) <= 0,
+			r.ei != "" && version.Compare(full, r.ei) > 0,
+			r.ee != "" && version.Compare(full, r.ee) >= 0:
 			return false, false
 		}
-		return cpe.MatchAttr(m.name[cpe.Update], t[cpe.Update]), false
+		return cpe.MatchAttr(name[cpe.Update], t[cpe.Update]), false
 	}
 	switch cv.Kind {
 	case cpe.Any:
@@ -197,7 +303,7 @@ func matchCriterion(m *cmatch, t cpe.Name) (ok, versionless bool) {
 			return false, false
 		}
 	}
-	return cpe.MatchAttr(m.name[cpe.Update], t[cpe.Update]), versionless
+	return cpe.MatchAttr(name[cpe.Update], t[cpe.Update]), versionless
 }
 
 // evalNode returns the node's value and the vulnerable criteria that matched.
@@ -293,8 +399,8 @@ func knowsLayer(n *cnode, known []cpe.Name, hits []hit) bool {
 		if used[ti] {
 			continue
 		}
-		for _, m := range n.ms {
-			if m.parts != "" && t[cpe.Part].Raw == m.parts {
+		for mi := range n.ms {
+			if p := n.ms[mi].part(); p != "" && t[cpe.Part].Raw == p {
 				return true
 			}
 		}
@@ -435,26 +541,33 @@ func (d *DB) candidates(ctx context.Context, k cpe.Name) ([]string, error) {
 	if ok {
 		return ids, nil
 	}
-	var rows *sql.Rows
-	var err error
-	if vendor == "*" {
-		rows, err = d.st.DB().QueryContext(ctx, d.q("SELECT DISTINCT cve FROM vuln_cpes WHERE product IN (?, '*')"), prod.Lit)
-	} else {
-		rows, err = d.st.DB().QueryContext(ctx, d.q("SELECT DISTINCT cve FROM vuln_cpes WHERE product IN (?, '*') AND vendor IN (?, '*')"), prod.Lit, vendor)
+	// One query finds the candidates and fetches them to compile: a cold
+	// match pays one round trip per product, not two.
+	sub, args := "SELECT cve FROM vuln_cpes WHERE product IN (?, '*')", []any{prod.Lit}
+	if vendor != "*" {
+		sub += " AND vendor IN (?, '*')"
+		args = append(args, vendor)
 	}
+	rows, err := d.st.DB().QueryContext(ctx, d.q(loadQuery+"c.id IN ("+sub+")"), args...)
 	if err != nil {
 		return nil, fmt.Errorf("vuln candidates: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		c, id, err := scanCompiled(rows)
+		if err != nil {
 			return nil, err
 		}
 		ids = append(ids, id)
+		d.mu.Lock()
+		if _, ok := d.comp[id]; !ok {
+			evict(d.comp)
+			d.comp[id] = c
+		}
+		d.mu.Unlock()
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vuln candidates: %w", err)
 	}
 	d.mu.Lock()
 	evict(d.cands)
@@ -482,6 +595,11 @@ func (d *DB) compiled(ctx context.Context, id string) (*compiled, error) {
 	return c, nil
 }
 
+// loadQuery selects what scanCompiled reads; a condition on c.id follows.
+const loadQuery = `SELECT c.id, c.configs, c.aliases, c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
+	c.cwes, c.summary, c.kev_added, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, '')
+	FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id WHERE `
+
 // loadChunk bounds the ids in one IN (...) query.
 const loadChunk = 200
 
@@ -502,9 +620,7 @@ func (d *DB) load(ctx context.Context, ids []string) error {
 		for i, id := range chunk {
 			args[i] = id
 		}
-		q := `SELECT c.id, c.configs, c.aliases, c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
-			c.cwes, c.summary, c.kev_added, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, '')
-			FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id WHERE c.id IN (?` + strings.Repeat(", ?", len(chunk)-1) + ")"
+		q := loadQuery + "c.id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
 		rows, err := d.st.DB().QueryContext(ctx, d.q(q), args...)
 		if err != nil {
 			return fmt.Errorf("vuln load: %w", err)
@@ -535,13 +651,10 @@ func scanCompiled(rows *sql.Rows) (*compiled, string, error) {
 	if err := rows.Scan(&id, &raw, &aliases, &s3, &v3, &s4, &v4, &s2, &v2, &cwes, &summary, &nvdAdded, &nvdDue, &kevDue, &kevID); err != nil {
 		return nil, "", fmt.Errorf("vuln load: %w", err)
 	}
-	var cfgs []feed.Config
-	if raw != "" {
-		if err := json.Unmarshal([]byte(raw), &cfgs); err != nil {
-			return nil, "", fmt.Errorf("vuln configs %s: %w", id, err)
-		}
+	c, err := compileStored(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("vuln configs %s: %w", id, err)
 	}
-	c := compile(cfgs)
 	c.info.aliases = splitList(aliases)
 	c.info.cvss, c.info.vector = pickScore(s3, v3, s4, v4, s2, v2)
 	c.info.cwes = splitList(cwes)

@@ -68,3 +68,78 @@ func TestEvalConfigurations(t *testing.T) {
 		})
 	}
 }
+
+func TestPlainFields(t *testing.T) {
+	tests := []struct{ raw, vendor, product string }{
+		{"cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*", "openbsd", "openssh"},
+		{"CPE:2.3:a:OpenBSD:OpenSSH", "openbsd", "openssh"},
+		{"cpe:2.3:o:hikvision:ds-2cd2026g2-iu\\/sl_firmware:-:*:*:*:*:*:*:*", "", ""}, // escapes: no pre-filter
+		{"cpe:2.3:a:foo\\:bar:baz:1.0", "", ""},
+		{"cpe:2.3:a:*:baz:1.0", "", "baz"},
+		{"cpe:2.3:a:x:y*:1.0", "x", ""},
+		{"cpe:2.3:a:-:?y", "", ""},
+		{"cpe:2.3:a:x", "", ""},
+		{"cpe:/a:x:y:1.0", "", ""},
+		{"garbage", "", ""},
+	}
+	for _, tt := range tests {
+		v, p := plainFields(tt.raw)
+		if v != tt.vendor || p != tt.product {
+			t.Errorf("plainFields(%q) = %q, %q, want %q, %q", tt.raw, v, p, tt.vendor, tt.product)
+		}
+	}
+}
+
+// TestRejectsOnlyNonMatches checks the vendor/product pre-filter on every
+// criterion of the real NVD fixtures: it may only reject what a full
+// comparison would not match.
+func TestRejectsOnlyNonMatches(t *testing.T) {
+	d := fixtureDB(t)
+	rows, err := d.st.DB().Query("SELECT configs FROM vuln_cves")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var crit []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		cfgs, err := decodeConfigs(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cfgs {
+			for _, n := range c.Nodes {
+				for _, m := range n.Matches {
+					crit = append(crit, m.Criteria)
+				}
+			}
+		}
+	}
+	var known []cpe.Name
+	for _, c := range crit {
+		if n, err := cpe.Parse(c); err == nil {
+			known = append(known, n)
+		}
+	}
+	known = append(known, cpe.New("a", "", "openssh", "9.2"), cpe.New("o", "hikvision", "", ""))
+	rejected := 0
+	for _, c := range crit {
+		m := &cmatch{raw: c}
+		m.vendor, m.product = plainFields(c)
+		p := m.cpeName()
+		for _, k := range known {
+			if m.rejects(k) {
+				rejected++
+				if p.ok && p.name.MatchIgnoringVersion(k) {
+					t.Fatalf("%s rejected %s, which it matches", c, k)
+				}
+			}
+		}
+	}
+	if rejected == 0 {
+		t.Fatal("nothing rejected")
+	}
+}

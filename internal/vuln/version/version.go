@@ -49,7 +49,10 @@ func Compare(a, b string) int {
 	if c := compareNum(ea, eb); c != 0 {
 		return c
 	}
-	return compareTokens(tokenize(ra), tokenize(rb))
+	// Token buffers on the stack: Compare runs for every version range
+	// of every candidate CVE.
+	var ba, bb [16]token
+	return compareTokens(tokenize(ba[:0], ra), tokenize(bb[:0], rb))
 }
 
 // Less reports whether a is older than b.
@@ -94,14 +97,13 @@ func splitEpoch(v string) (epoch, rest string) {
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
-// tokenize splits v into digit runs, letter runs and tildes.
-func tokenize(v string) []token {
+// tokenize appends to toks the digit runs, letter runs and tildes of v.
+func tokenize(toks []token, v string) []token {
 	v = strings.TrimSpace(v)
 	// A leading "v"/"V" before a digit is a prefix, not a component (V5.5.0).
 	if len(v) > 1 && (v[0] == 'v' || v[0] == 'V') && isDigit(v[1]) {
 		v = v[1:]
 	}
-	toks := make([]token, 0, 8)
 	for i := 0; i < len(v); {
 		c := v[i]
 		switch {
