@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -68,14 +69,22 @@ func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 		}
 		return []byte(`"",0,""`)
 	}
-	hours := slices.Clone(r.Hourly)
+	// Sorted in place: the slices are in no particular order by contract,
+	// and copies of them would double the peak memory of a large ingest.
+	hours := r.Hourly
 	slices.SortFunc(hours, func(a, b Hourly) int {
 		if c := a.Device.Compare(b.Device); c != 0 {
 			return c
 		}
-		return int(a.Hour - b.Hour)
+		if a.Hour != b.Hour {
+			return cmp.Compare(a.Hour, b.Hour)
+		}
+		if a.Outbound != b.Outbound {
+			return cmp.Compare(b2i(a.Outbound), b2i(b.Outbound))
+		}
+		return cmp.Compare(a.Attr, b.Attr)
 	})
-	rels := slices.Clone(r.Relations)
+	rels := r.Relations
 	slices.SortFunc(rels, func(a, b Relation) int { return a.Device.Compare(b.Device) })
 	var hb, pb []byte
 	i, j := 0, 0

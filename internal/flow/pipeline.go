@@ -211,6 +211,7 @@ func (p *Pipeline) Close(ctx context.Context) (*Result, error) {
 		CountDNS:     p.nDNS,
 	}}
 	res.Rollups = p.agg.Rollups()
+	p.agg = nil // the result holds its own copy; let the aggregator's memory go
 	res.Counts[CountRollups] = int64(len(res.Rollups.Hourly))
 	res.Counts[CountRelations] = int64(len(res.Rollups.Relations))
 	if res.Rollups.Untracked > 0 {
