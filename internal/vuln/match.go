@@ -95,8 +95,10 @@ func (m *cmatch) cpeName() *parsedCPE {
 	if p := m.parsed.Load(); p != nil {
 		return p
 	}
-	name, err := cpe.Parse(m.raw)
-	p := &parsedCPE{name: name, ok: err == nil}
+	p := new(parsedCPE)
+	var err error
+	p.name, err = cpe.Parse(m.raw)
+	p.ok = err == nil
 	m.parsed.Store(p)
 	return p
 }

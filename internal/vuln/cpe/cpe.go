@@ -96,7 +96,8 @@ func MustParse(s string) Name {
 
 func parseFS(s string) (Name, error) {
 	var n Name
-	fields := splitFS(s[len("cpe:2.3:"):])
+	var buf [numAttrs + 1]string // on the stack: Parse runs for every criterion matched
+	fields := splitFS(buf[:0], s[len("cpe:2.3:"):])
 	if len(fields) > numAttrs {
 		return n, fmt.Errorf("%w: %q: %d attributes, want at most %d", ErrSyntax, s, len(fields), numAttrs)
 	}
@@ -125,9 +126,9 @@ func checkPart(n Name, s string) error {
 	return fmt.Errorf("%w: %q: part %q, want a, o, h or *", ErrSyntax, s, n[Part].Raw)
 }
 
-// splitFS splits on colons not preceded by a backslash escape.
-func splitFS(s string) []string {
-	out := make([]string, 0, numAttrs)
+// splitFS appends to out the fields of s, split on colons not preceded by
+// a backslash escape.
+func splitFS(out []string, s string) []string {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
