@@ -210,8 +210,7 @@ func (p *Pipeline) Close(ctx context.Context) (*Result, error) {
 		CountUnknown: p.unknown,
 		CountDNS:     p.nDNS,
 	}}
-	res.Rollups = p.agg.Rollups()
-	p.agg = nil // the result holds its own copy; let the aggregator's memory go
+	res.Rollups = p.agg.take() // one copy at a time: the aggregator's memory goes as it is copied
 	res.Counts[CountRollups] = int64(len(res.Rollups.Hourly))
 	res.Counts[CountRelations] = int64(len(res.Rollups.Relations))
 	if res.Rollups.Untracked > 0 {

@@ -248,15 +248,32 @@ type Rollups struct {
 }
 
 // Rollups returns the content in no particular order.
-func (a *Aggregator) Rollups() Rollups {
+func (a *Aggregator) Rollups() Rollups { return a.rollups(false) }
+
+// take returns the content like Rollups and releases each chunk once
+// copied, so that the peak holds one copy; the aggregator is empty after.
+func (a *Aggregator) take() Rollups {
+	r := a.rollups(true)
+	*a = *NewAggregator(a.attribute, a.maxRelations)
+	return r
+}
+
+func (a *Aggregator) rollups(release bool) Rollups {
 	out := Rollups{Hourly: make([]Hourly, 0, a.nhours), Relations: make([]Relation, 0, a.nrels), Attributions: a.attrs, Untracked: a.Untracked}
-	for i := 0; i < a.nhours; i++ {
-		out.Hourly = append(out.Hourly, a.hours[i/relChunk][i%relChunk])
+	for c, chunk := range a.hours {
+		out.Hourly = append(out.Hourly, chunk[:min(relChunk, a.nhours-c*relChunk)]...)
+		if release {
+			a.hours[c] = nil
+		}
 	}
-	for i := 0; i < a.nrels; i++ {
-		rel := *a.relation(uint32(i))
-		rel.Ext = nil
-		out.Relations = append(out.Relations, rel)
+	for c, chunk := range a.rels {
+		for _, rel := range chunk[:min(relChunk, a.nrels-c*relChunk)] {
+			rel.Ext = nil
+			out.Relations = append(out.Relations, rel)
+		}
+		if release {
+			a.rels[c] = nil
+		}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package flow
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -52,6 +53,12 @@ func TestAggregator(t *testing.T) {
 				if rel.Flows != 2 || rel.Packets != 4 || rel.Bytes != 200 || rel.Last-rel.First != int64(time.Second) {
 					t.Fatalf("relation %+v: wrong sums", rel)
 				}
+			}
+			if tk := a.take(); !reflect.DeepEqual(tk, ru) {
+				t.Fatal("take differs from Rollups")
+			}
+			if after := a.Rollups(); len(after.Hourly)+len(after.Relations) != 0 {
+				t.Fatal("aggregator not empty after take")
 			}
 			h := ru.Hourly[0]
 			if h.Flows != uint64(2*tc.peers) || h.Bytes != uint64(200*tc.peers) || !h.HourTime().Equal(t0.Truncate(time.Hour)) {

@@ -33,13 +33,17 @@ type Attributor struct {
 	mmdb    *maxminddb.Reader
 	ownerDB string
 
-	mu    sync.Mutex // guards cache
-	cache map[netip.Addr]Attribution
+	mu sync.Mutex // guards the cache
+	// cache maps looked-up addresses to an index into attrs, the distinct
+	// attributions: a few bytes per address instead of a copy of the strings.
+	cache map[netip.Addr]uint32
+	uniq  map[Attribution]uint32
+	attrs []Attribution
 }
 
 // New returns an attributor; ownerDBPath may be empty (country only).
 func New(ownerDBPath string) (*Attributor, error) {
-	a := &Attributor{cache: map[netip.Addr]Attribution{}}
+	a := &Attributor{cache: map[netip.Addr]uint32{}, uniq: map[Attribution]uint32{}}
 	if ownerDBPath == "" {
 		return a, nil
 	}
@@ -58,7 +62,7 @@ func NewFromBytes(ownerDB []byte) (*Attributor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open owner database: %w", err)
 	}
-	return &Attributor{cache: map[netip.Addr]Attribution{}, mmdb: db, ownerDB: describe(db.Metadata)}, nil
+	return &Attributor{cache: map[netip.Addr]uint32{}, uniq: map[Attribution]uint32{}, mmdb: db, ownerDB: describe(db.Metadata)}, nil
 }
 
 func describe(m maxminddb.Metadata) string {
@@ -92,12 +96,14 @@ type asnRecord struct {
 func (a *Attributor) Attribute(addr netip.Addr) Attribution {
 	addr = addr.Unmap()
 	a.mu.Lock()
-	at, ok := a.cache[addr]
-	a.mu.Unlock()
+	i, ok := a.cache[addr]
 	if ok {
+		at := a.attrs[i]
+		a.mu.Unlock()
 		return at
 	}
-	at = Attribution{CountryDB: CountryDB}
+	a.mu.Unlock()
+	at := Attribution{CountryDB: CountryDB}
 	if addr.IsValid() && addr.IsGlobalUnicast() && !addr.IsPrivate() {
 		at.Country = iploc.IPCountry(addr)
 		if a.mmdb != nil {
@@ -109,7 +115,13 @@ func (a *Attributor) Attribute(addr netip.Addr) Attribution {
 		}
 	}
 	a.mu.Lock()
-	a.cache[addr] = at
+	i, ok = a.uniq[at]
+	if !ok {
+		i = uint32(len(a.attrs))
+		a.attrs = append(a.attrs, at)
+		a.uniq[at] = i
+	}
+	a.cache[addr] = i
 	a.mu.Unlock()
 	return at
 }
