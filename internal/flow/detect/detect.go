@@ -6,6 +6,7 @@
 package detect
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -40,7 +41,10 @@ type Engine struct {
 	bf     map[svcKey]*countState
 	ddos   map[pairKey]*ddosState
 	actors map[netip.Addr]*actorWindow
-	beacon map[svcKey]*beaconState // series without a pipeline relation
+	// IPv4 pairs and actors under packed keys (cheaper to hash and compare).
+	ddos4   map[uint64]*ddosState
+	actors4 map[uint32]*actorWindow
+	beacon  map[svcKey]*beaconState // series without a pipeline relation
 	// beaconRels lists series kept on pipeline relations.
 	beaconRels  []beaconRef
 	beaconTimes int // timestamps kept over all series
@@ -125,6 +129,7 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 		bf:     map[svcKey]*countState{},
 		ddos:   map[pairKey]*ddosState{},
 		actors: map[netip.Addr]*actorWindow{},
+		ddos4:  map[uint64]*ddosState{}, actors4: map[uint32]*actorWindow{},
 		beacon: map[svcKey]*beaconState{},
 		seen:   map[alertKey]bool{},
 	}
@@ -262,15 +267,32 @@ func (e *Engine) observeBruteForce(r *flow.Record, actor, peer netip.Addr, ts in
 func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, known, inbound bool) {
 	w := int64(e.rules.DDoS.Window)
 	b := ts / w
+	a4, ok1 := v4(actor)
+	p4, ok2 := v4(peer)
+	packed := ok1 && ok2
 	k := pairKey{actor, peer}
-	s := e.ddos[k]
+	var s *ddosState
+	if packed {
+		s = e.ddos4[uint64(a4)<<32|uint64(p4)]
+	} else {
+		s = e.ddos[k]
+	}
 	if s == nil {
 		// Stage 1: an actor whose whole window stays below a tenth of the
 		// thresholds cannot flood one target; only then track pairs.
-		aw := e.actors[actor]
+		var aw *actorWindow
+		if ok1 {
+			aw = e.actors4[a4]
+		} else {
+			aw = e.actors[actor]
+		}
 		if aw == nil {
 			aw = &actorWindow{bucket: b}
-			e.actors[actor] = aw
+			if ok1 {
+				e.actors4[a4] = aw
+			} else {
+				e.actors[actor] = aw
+			}
 		}
 		if b > aw.bucket {
 			*aw = actorWindow{bucket: b}
@@ -281,7 +303,11 @@ func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, k
 			return
 		}
 		s = &ddosState{bucket: b}
-		e.ddos[k] = s
+		if packed {
+			e.ddos4[uint64(a4)<<32|uint64(p4)] = s
+		} else {
+			e.ddos[k] = s
+		}
 	}
 	if b > s.bucket {
 		*s = ddosState{bucket: b}
@@ -481,4 +507,13 @@ func (e *Engine) beaconAllowed(peer netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// v4 returns an IPv4 address as a number.
+func v4(a netip.Addr) (uint32, bool) {
+	if !a.Is4() {
+		return 0, false
+	}
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:]), true
 }

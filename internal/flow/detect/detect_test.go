@@ -182,3 +182,22 @@ func BenchmarkObserve(b *testing.B) {
 		})
 	}
 }
+
+// TestDDoSBothFamilies feeds the same flood as IPv4 (packed keys) and IPv6
+// records straight into the engine.
+func TestDDoSBothFamilies(t *testing.T) {
+	rl := DefaultRules()
+	for _, pair := range [][2]string{{"192.168.1.23", "198.51.100.10"}, {"fd00::23", "2001:db8::10"}} {
+		e := New(rl, nil)
+		src, dst := flowtest.Addr(pair[0]), flowtest.Addr(pair[1])
+		pk := rl.DDoS.MinPackets/10 + 1
+		for i := 0; i < 20; i++ {
+			r := flow.Record{Start: flowtest.Base.Add(time.Duration(i) * 100 * time.Millisecond), Src: src, Dst: dst,
+				Proto: flow.ProtoUDP, SrcPort: 40000, DstPort: 80, Packets: pk, Bytes: pk * 60}
+			e.Observe(&r, flow.Orientation{Device: src, Peer: dst, Port: 80, Outbound: true, Known: true})
+		}
+		if got := summary(e.Alerts()); !slices.Equal(got, []string{"ddos-participation " + pair[0]}) {
+			t.Errorf("%s → %s: alerts %q", src, dst, got)
+		}
+	}
+}
