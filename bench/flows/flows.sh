@@ -20,7 +20,8 @@ DEV=${2:-20000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/flowbench.XXXXXX)
 NFCAPD_PID=
-trap '[ -n "$NFCAPD_PID" ] && kill $NFCAPD_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+# (an `a && b` list that fails would stop the trap under set -e before rm)
+trap 'if [ -n "$NFCAPD_PID" ]; then kill "$NFCAPD_PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
 for b in nfcapd nfdump /usr/bin/time; do command -v "$b" >/dev/null || { echo "missing $b" >&2; exit 1; }; done
 
 cd "$ROOT"
