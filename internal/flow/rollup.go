@@ -57,8 +57,13 @@ type Aggregator struct {
 	attribute    func(netip.Addr) geo.Attribution
 	maxRelations int
 
-	hourly4 map[hourKey4]uint32
-	hourly6 map[HourKey]uint32
+	// IPv4 hourly roll-ups are found through the hour first: exporters send
+	// records roughly in time order, so the current hour's map stays small
+	// and in cache however many hours the ingest spans.
+	hourly4  map[uint32]map[hourKey4]uint32
+	lastHour uint32
+	lastMap  map[hourKey4]uint32
+	hourly6  map[HourKey]uint32
 	hours   [][]Hourly // chunks of relChunk
 	nhours  int
 	rel4    map[relKey4]uint32
@@ -74,8 +79,8 @@ type Aggregator struct {
 }
 
 type hourKey4 struct {
-	hour, dev, attr uint32
-	out             bool
+	dev, attr uint32
+	out       bool
 }
 
 type relKey4 struct {
@@ -101,7 +106,7 @@ func NewAggregator(attribute func(netip.Addr) geo.Attribution, maxRelations int)
 	}
 	return &Aggregator{
 		attribute: attribute, maxRelations: maxRelations,
-		hourly4: make(map[hourKey4]uint32, 1<<12), hourly6: map[HourKey]uint32{},
+		hourly4: map[uint32]map[hourKey4]uint32{}, hourly6: map[HourKey]uint32{},
 		rel4: make(map[relKey4]uint32, 1<<12), rel6: map[RelationKey]uint32{},
 		peer4: map[uint32]uint32{}, peer6: map[netip.Addr]uint32{}, attrIdx: map[geo.Attribution]uint32{},
 	}
@@ -149,10 +154,19 @@ func (a *Aggregator) hour(hk HourKey, known bool) *Hourly {
 	var ok bool
 	d4, is4 := v4(hk.Device)
 	if is4 && hk.Hour >= 0 && hk.Hour/3600 <= math.MaxUint32 {
-		k := hourKey4{uint32(hk.Hour / 3600), d4, hk.Attr, hk.Outbound}
-		if i, ok = a.hourly4[k]; !ok {
+		hn := uint32(hk.Hour / 3600)
+		m := a.lastMap
+		if m == nil || hn != a.lastHour {
+			if m = a.hourly4[hn]; m == nil {
+				m = make(map[hourKey4]uint32, 1<<10)
+				a.hourly4[hn] = m
+			}
+			a.lastHour, a.lastMap = hn, m
+		}
+		k := hourKey4{d4, hk.Attr, hk.Outbound}
+		if i, ok = m[k]; !ok {
 			i = uint32(a.nhours)
-			a.hourly4[k] = i
+			m[k] = i
 		}
 	} else if i, ok = a.hourly6[hk]; !ok {
 		i = uint32(a.nhours)
@@ -183,7 +197,8 @@ func (a *Aggregator) newRelation(r Relation) uint32 {
 }
 
 // Add sums r, seen from o, into its roll-up and relation, and returns the
-// relation (nil when untracked).
+// relation (nil when untracked). The peer's attribution is looked up once per
+// relation, not per record.
 func (a *Aggregator) Add(r *Record, o Orientation) *Relation {
 	ts := r.Start.UnixNano()
 	end := ts
@@ -191,41 +206,50 @@ func (a *Aggregator) Add(r *Record, o Orientation) *Relation {
 		end = r.End.UnixNano()
 	}
 	pk, by := r.Packets+r.RevPackets, r.Bytes+r.RevBytes
-	ai := a.attr(o.Peer)
-	h := a.hour(HourKey{Hour: r.Start.Unix() / 3600 * 3600, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known)
-	h.Flows++
-	h.Packets += pk
-	h.Bytes += by
 
 	var rel *Relation
 	d4, ok1 := v4(o.Device)
 	p4, ok2 := v4(o.Peer)
-	if ok1 && ok2 {
-		k := relKey4{d4, p4, o.Port, r.Proto, o.Outbound}
-		if i, ok := a.rel4[k]; ok {
-			rel = a.relation(i)
-		} else {
-			if a.nrels >= a.maxRelations {
-				a.Untracked++
-				return nil
-			}
-			i := a.newRelation(Relation{RelationKey: RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}, Known: o.Known, Attr: ai, First: ts, Last: end})
-			a.rel4[k] = i
+	var (
+		k4 relKey4
+		rk RelationKey
+	)
+	packed := ok1 && ok2
+	if packed {
+		k4 = relKey4{d4, p4, o.Port, r.Proto, o.Outbound}
+		if i, ok := a.rel4[k4]; ok {
 			rel = a.relation(i)
 		}
 	} else {
-		rk := RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
+		rk = RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
 		if i, ok := a.rel6[rk]; ok {
 			rel = a.relation(i)
-		} else {
-			if a.nrels >= a.maxRelations {
-				a.Untracked++
-				return nil
-			}
-			i := a.newRelation(Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end})
-			a.rel6[rk] = i
-			rel = a.relation(i)
 		}
+	}
+	var ai uint32
+	switch {
+	case rel != nil:
+		ai = rel.Attr
+	case a.nrels >= a.maxRelations:
+		ai = a.attr(o.Peer)
+		a.Untracked++
+	default:
+		ai = a.attr(o.Peer)
+		i := a.newRelation(Relation{RelationKey: RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}, Known: o.Known, Attr: ai, First: ts, Last: end})
+		if packed {
+			a.rel4[k4] = i
+		} else {
+			a.rel6[rk] = i
+		}
+		rel = a.relation(i)
+	}
+
+	h := a.hour(HourKey{Hour: r.Start.Unix() / 3600 * 3600, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known)
+	h.Flows++
+	h.Packets += pk
+	h.Bytes += by
+	if rel == nil {
+		return nil
 	}
 	rel.Flows++
 	rel.Packets += pk

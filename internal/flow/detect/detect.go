@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -192,7 +191,7 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 		}
 	}
 	e.observeDDoS(r, actor, peer, ts, known, inbound)
-	if e.rules.KnownBad.Enabled && e.ind != nil && o.Outbound {
+	if e.rules.KnownBad.Enabled && e.ind != nil && e.ind.Len() > 0 && o.Outbound {
 		e.observeKnownBad(r, o)
 	}
 }
@@ -403,29 +402,36 @@ func label(ind intel.Indicator) string {
 // Alerts implements flow.Observer: streaming alerts plus the beaconing
 // decisions, which need the whole series.
 func (e *Engine) Alerts() []flow.Alert {
-	series := make(map[svcKey]*beaconState, len(e.beacon)+len(e.beaconRels))
+	// Series keys are unique: one per pipeline relation, or per map key.
+	// Only series long enough to be judged are sorted and judged.
+	min := max(e.rules.Beacon.MinConnections, 2)
+	refs := make([]beaconRef, 0, 1024)
 	for k, s := range e.beacon {
-		series[k] = s
+		if len(s.times) >= min {
+			refs = append(refs, beaconRef{k, s})
+		}
 	}
 	for _, br := range e.beaconRels {
-		series[br.k] = br.s
-	}
-	keys := make([]svcKey, 0, len(series))
-	for k := range series {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].actor != keys[j].actor {
-			return keys[i].actor.Less(keys[j].actor)
+		if len(br.s.times) >= min {
+			refs = append(refs, br)
 		}
-		if keys[i].peer != keys[j].peer {
-			return keys[i].peer.Less(keys[j].peer)
+	}
+	slices.SortFunc(refs, func(a, b beaconRef) int {
+		if c := a.k.actor.Compare(b.k.actor); c != 0 {
+			return c
 		}
-		return keys[i].port < keys[j].port
+		if c := a.k.peer.Compare(b.k.peer); c != 0 {
+			return c
+		}
+		if a.k.port != b.k.port {
+			return int(a.k.port) - int(b.k.port)
+		}
+		return int(a.k.proto) - int(b.k.proto)
 	})
-	for _, k := range keys {
-		s := series[k]
-		if ok, reason := e.periodic(s); ok && !e.beaconAllowed(k.peer) {
+	var scratch periodicScratch
+	for _, br := range refs {
+		k, s := br.k, br.s
+		if ok, reason := e.periodic(s, &scratch); ok && !e.beaconAllowed(k.peer) {
 			t := time.Unix(0, s.times[len(s.times)-1]).UTC()
 			e.alert(Beacon, k.actor, k.peer, t, s.known, false, fmt.Sprintf("to %s: %s", netip.AddrPortFrom(k.peer, k.port), reason))
 		}
@@ -433,9 +439,12 @@ func (e *Engine) Alerts() []flow.Alert {
 	return e.alerts
 }
 
+// periodicScratch is reused across series to avoid allocating per series.
+type periodicScratch struct{ ts, iv, sorted []int64 }
+
 // Periodic reports whether connection start times (Unix ns) look like a
 // beacon under the rules, with the reason. Exposed for tests and tools.
-func (e *Engine) periodic(s *beaconState) (bool, string) {
+func (e *Engine) periodic(s *beaconState, sc *periodicScratch) (bool, string) {
 	rl := e.rules.Beacon
 	n := len(s.times)
 	if n < rl.MinConnections {
@@ -444,19 +453,25 @@ func (e *Engine) periodic(s *beaconState) (bool, string) {
 	if rl.MaxAvgBytes > 0 && s.bytes/uint64(n) > rl.MaxAvgBytes {
 		return false, ""
 	}
-	ts := slices.Clone(s.times)
+	if sc == nil {
+		sc = &periodicScratch{}
+	}
+	ts := append(sc.ts[:0], s.times...)
 	slices.Sort(ts)
-	iv := make([]int64, 0, n-1)
+	sc.ts = ts
+	iv := sc.iv[:0]
 	for i := 1; i < n; i++ {
 		if d := ts[i] - ts[i-1]; d > int64(time.Second/10) { // same-burst connections are one beat
 			iv = append(iv, d)
 		}
 	}
+	sc.iv = iv
 	if len(iv) < rl.MinConnections-1 {
 		return false, ""
 	}
-	sorted := slices.Clone(iv)
+	sorted := append(sc.sorted[:0], iv...)
 	slices.Sort(sorted)
+	sc.sorted = sorted
 	med := sorted[len(sorted)/2]
 	if med < int64(rl.MinPeriod) || med > int64(rl.MaxPeriod) {
 		return false, ""

@@ -139,7 +139,7 @@ func TestBeaconJitterRobust(t *testing.T) {
 		{"period below minimum", series(2*time.Second, 0.05, 40, 0), false},
 	}
 	for _, tc := range cases {
-		if got, reason := e.periodic(tc.s); got != tc.want {
+		if got, reason := e.periodic(tc.s, nil); got != tc.want {
 			t.Errorf("%s: periodic = %v (%s), want %v", tc.name, got, reason, tc.want)
 		}
 	}
