@@ -40,8 +40,9 @@ type Relation struct {
 	Attr                  uint32
 	Flows, Packets, Bytes uint64
 	First, Last           int64 // Unix nanoseconds
-	// Ext is observer state attached to the relation (see Orientation.Rel).
-	Ext any
+	// Ext is an observer's index for state it keeps about the relation (see
+	// Orientation.Rel); 0 means none. It is not part of the roll-up.
+	Ext uint32
 }
 
 // Aggregator sums records into hourly roll-ups per device and destination
@@ -292,7 +293,7 @@ func (a *Aggregator) rollups(release bool) Rollups {
 	}
 	for c, chunk := range a.rels {
 		for _, rel := range chunk[:min(relChunk, a.nrels-c*relChunk)] {
-			rel.Ext = nil
+			rel.Ext = 0
 			out.Relations = append(out.Relations, rel)
 		}
 		if release {

@@ -43,9 +43,10 @@ type Engine struct {
 	// IPv4 pairs and actors under packed keys (cheaper to hash and compare).
 	ddos4   map[uint64]*ddosState
 	actors4 map[uint32]*actorWindow
-	beacon  map[svcKey]*beaconState // series without a pipeline relation
-	// beaconRels lists series kept on pipeline relations.
-	beaconRels  []beaconRef
+	// Beacon series: on pipeline relations (Relation.Ext is the series
+	// index+1), or in beacon for records without a relation.
+	ser         seriesStore
+	beacon      map[svcKey]uint32
 	beaconTimes int // timestamps kept over all series
 	// BeaconOverflow counts records of pairs not tracked because of max_pairs.
 	BeaconOverflow int64
@@ -65,11 +66,6 @@ type svcKey struct {
 }
 
 type pairKey struct{ actor, peer netip.Addr }
-
-type beaconRef struct {
-	k svcKey
-	s *beaconState
-}
 
 type alertKey struct {
 	det         string
@@ -104,17 +100,10 @@ type ddosState struct {
 	fired          bool
 }
 
-type beaconState struct {
-	times   []int64 // Unix nanoseconds of connection starts
-	bytes   uint64
-	known   bool
-	inbound bool
-}
-
 var _ flow.Observer = (*Engine)(nil)
 
-// maxBeaconTimes bounds the connection timestamps kept for beaconing (8 bytes
-// each: 256 MiB); further ones are counted in BeaconOverflow.
+// maxBeaconTimes bounds the connection timestamps kept for beaconing (4 bytes
+// each: 128 MiB); further ones are counted in BeaconOverflow.
 const maxBeaconTimes = 32 << 20
 
 // New returns an engine; indicators may be nil.
@@ -129,7 +118,7 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 		ddos:   map[pairKey]*ddosState{},
 		actors: map[netip.Addr]*actorWindow{},
 		ddos4:  map[uint64]*ddosState{}, actors4: map[uint32]*actorWindow{},
-		beacon: map[svcKey]*beaconState{},
+		beacon: map[svcKey]uint32{},
 		seen:   map[alertKey]bool{},
 	}
 	set := func(bs *[1024]uint64, ports []uint16) {
@@ -339,33 +328,39 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 	if r.Proto == flow.ProtoTCP && r.TCPFlags != 0 && r.TCPFlags&0x02 == 0 {
 		return // continuation of a long connection split by the exporter, not a new beat
 	}
-	k := svcKey{actor, peer, r.DstPort, r.Proto}
-	var s *beaconState
-	if rel != nil {
-		// Keep the series on the pipeline's relation: no second map.
-		if s, _ = rel.Ext.(*beaconState); s == nil {
-			s = &beaconState{known: known}
-			rel.Ext = s
-			e.beaconRels = append(e.beaconRels, beaconRef{k, s})
-		}
-	} else if s = e.beacon[k]; s == nil {
-		if len(e.beacon) >= e.rules.Beacon.MaxPairs {
-			e.BeaconOverflow++
-			return
-		}
-		s = &beaconState{known: known}
-		e.beacon[k] = s
-	}
+	var si uint32
 	switch {
-	case len(s.times) >= 512:
+	case rel != nil && rel.Ext != 0:
+		si = rel.Ext - 1
+	case rel != nil:
+		// Keep the series on the pipeline's relation: no second map.
+		si = e.ser.add(svcKey{actor, peer, r.DstPort, r.Proto}, known)
+		rel.Ext = si + 1
+	default:
+		k := svcKey{actor, peer, r.DstPort, r.Proto}
+		i, ok := e.beacon[k]
+		if !ok {
+			if len(e.beacon) >= e.rules.Beacon.MaxPairs {
+				e.BeaconOverflow++
+				return
+			}
+			i = e.ser.add(k, known)
+			e.beacon[k] = i
+		}
+		si = i
+	}
+	s := e.ser.get(si)
+	switch {
+	case s.len() >= 512:
 	case e.beaconTimes >= maxBeaconTimes:
 		e.BeaconOverflow++
 	default:
-		if s.times == nil {
-			s.times = make([]int64, 0, 8) // most series see several connections
+		if v, ok := e.ser.tick(ts); ok {
+			e.ser.push(s, v)
+			e.beaconTimes++
+		} else {
+			e.BeaconOverflow++
 		}
-		s.times = append(s.times, ts)
-		e.beaconTimes++
 	}
 	s.bytes += r.Bytes + r.RevBytes
 }
@@ -404,36 +399,35 @@ func label(ind intel.Indicator) string {
 func (e *Engine) Alerts() []flow.Alert {
 	// Series keys are unique: one per pipeline relation, or per map key.
 	// Only series long enough to be judged are sorted and judged.
-	min := max(e.rules.Beacon.MinConnections, 2)
-	refs := make([]beaconRef, 0, 1024)
-	for k, s := range e.beacon {
-		if len(s.times) >= min {
-			refs = append(refs, beaconRef{k, s})
+	least := max(e.rules.Beacon.MinConnections, 2)
+	idx := make([]uint32, 0, 1024)
+	for i := range e.ser.len() {
+		if e.ser.get(uint32(i)).len() >= least {
+			idx = append(idx, uint32(i))
 		}
 	}
-	for _, br := range e.beaconRels {
-		if len(br.s.times) >= min {
-			refs = append(refs, br)
-		}
-	}
-	slices.SortFunc(refs, func(a, b beaconRef) int {
-		if c := a.k.actor.Compare(b.k.actor); c != 0 {
+	key := func(i uint32) *svcKey { return &e.ser.keys[i/seriesChunk][i%seriesChunk] }
+	slices.SortFunc(idx, func(i, j uint32) int {
+		a, b := key(i), key(j)
+		if c := a.actor.Compare(b.actor); c != 0 {
 			return c
 		}
-		if c := a.k.peer.Compare(b.k.peer); c != 0 {
+		if c := a.peer.Compare(b.peer); c != 0 {
 			return c
 		}
-		if a.k.port != b.k.port {
-			return int(a.k.port) - int(b.k.port)
+		if a.port != b.port {
+			return int(a.port) - int(b.port)
 		}
-		return int(a.k.proto) - int(b.k.proto)
+		return int(a.proto) - int(b.proto)
 	})
-	var scratch periodicScratch
-	for _, br := range refs {
-		k, s := br.k, br.s
-		if ok, reason := e.periodic(s, &scratch); ok && !e.beaconAllowed(k.peer) {
-			t := time.Unix(0, s.times[len(s.times)-1]).UTC()
-			e.alert(Beacon, k.actor, k.peer, t, s.known, false, fmt.Sprintf("to %s: %s", netip.AddrPortFrom(k.peer, k.port), reason))
+	var sc periodicScratch
+	var times []int64
+	for _, i := range idx {
+		k, s := key(i), e.ser.get(i)
+		times = e.ser.times(times[:0], s)
+		if ok, reason := e.periodic(times, s.bytes, &sc); ok && !e.beaconAllowed(k.peer) {
+			t := time.Unix(0, times[len(times)-1]).UTC()
+			e.alert(Beacon, k.actor, k.peer, t, s.known(), false, fmt.Sprintf("to %s: %s", netip.AddrPortFrom(k.peer, k.port), reason))
 		}
 	}
 	return e.alerts
@@ -444,19 +438,19 @@ type periodicScratch struct{ ts, iv, sorted []int64 }
 
 // Periodic reports whether connection start times (Unix ns) look like a
 // beacon under the rules, with the reason. Exposed for tests and tools.
-func (e *Engine) periodic(s *beaconState, sc *periodicScratch) (bool, string) {
+func (e *Engine) periodic(times []int64, bytes uint64, sc *periodicScratch) (bool, string) {
 	rl := e.rules.Beacon
-	n := len(s.times)
+	n := len(times)
 	if n < rl.MinConnections {
 		return false, ""
 	}
-	if rl.MaxAvgBytes > 0 && s.bytes/uint64(n) > rl.MaxAvgBytes {
+	if rl.MaxAvgBytes > 0 && bytes/uint64(n) > rl.MaxAvgBytes {
 		return false, ""
 	}
 	if sc == nil {
 		sc = &periodicScratch{}
 	}
-	ts := append(sc.ts[:0], s.times...)
+	ts := append(sc.ts[:0], times...)
 	slices.Sort(ts)
 	sc.ts = ts
 	iv := sc.iv[:0]

@@ -96,37 +96,37 @@ func TestScenarios(t *testing.T) {
 func TestBeaconJitterRobust(t *testing.T) {
 	e := New(DefaultRules(), nil)
 	rng := rand.New(rand.NewPCG(9, 10))
-	series := func(period time.Duration, jitter float64, n int, missEvery int) *beaconState {
-		s := &beaconState{}
+	series := func(period time.Duration, jitter float64, n int, missEvery int) []int64 {
+		var s []int64
 		tt := int64(0)
 		for i := range n {
 			if missEvery == 0 || i%missEvery != 0 {
-				s.times = append(s.times, tt)
+				s = append(s, tt)
 			}
 			tt += int64(float64(period) * (1 + (rng.Float64()*2-1)*jitter))
 		}
 		return s
 	}
-	random := &beaconState{}
+	var random []int64
 	tt := int64(0)
 	for range 40 {
 		tt += int64(time.Duration(5+rng.IntN(600)) * time.Second)
-		random.times = append(random.times, tt)
+		random = append(random, tt)
 	}
 	// Poisson arrivals: the synthetic bench's vendor-cloud traffic.
-	poisson := func(seed uint64) *beaconState {
+	poisson := func(seed uint64) []int64 {
 		r := rand.New(rand.NewPCG(seed, seed))
-		s := &beaconState{}
+		var s []int64
 		tt := int64(0)
 		for range 30 {
 			tt += int64(r.ExpFloat64() * float64(10*time.Minute))
-			s.times = append(s.times, tt)
+			s = append(s, tt)
 		}
 		return s
 	}
 	cases := []struct {
 		name string
-		s    *beaconState
+		s    []int64
 		want bool
 	}{
 		{"exact", series(time.Minute, 0, 20, 0), true},
@@ -139,7 +139,7 @@ func TestBeaconJitterRobust(t *testing.T) {
 		{"period below minimum", series(2*time.Second, 0.05, 40, 0), false},
 	}
 	for _, tc := range cases {
-		if got, reason := e.periodic(tc.s, nil); got != tc.want {
+		if got, reason := e.periodic(tc.s, 0, nil); got != tc.want {
 			t.Errorf("%s: periodic = %v (%s), want %v", tc.name, got, reason, tc.want)
 		}
 	}

@@ -1,0 +1,124 @@
+package detect
+
+import "math"
+
+// Beacon series storage. Every device→peer service keeps the start times of
+// its connections until the end of the ingest, when the periodicity test
+// judges them; with millions of series this is the detector's largest state
+// and its most frequent memory access. A series is one 64-byte record (one
+// cache line) holding its first timestamps inline, with further timestamps in
+// 64-byte overflow blocks; all of it lives in fixed-size chunks without
+// pointers, so appending never copies and the garbage collector never scans
+// it. Timestamps are stored as deciseconds since a base a year before the
+// first one seen (uint32: about 13 years), which is far finer than any
+// beacon period the rules accept.
+
+const (
+	seriesInline = 11 // timestamps inside the series record
+	blockTimes   = 15 // timestamps per overflow block
+	seriesChunk  = 4096
+	tickNS       = int64(100 * 1e6) // one decisecond
+	knownBit     = 1 << 31
+)
+
+type series struct {
+	bytes      uint64
+	n          uint32 // timestamps kept; knownBit marks a known device
+	head, tail uint32 // overflow blocks, index+1 (0: none)
+	t          [seriesInline]uint32
+}
+
+type block struct {
+	next uint32 // index+1 of the next block (0: none)
+	t    [blockTimes]uint32
+}
+
+type seriesStore struct {
+	base   int64 // Unix ns of tick 0; set by the first timestamp
+	hasBas bool
+	ser    [][]series
+	nser   int
+	blk    [][]block
+	nblk   int
+	keys   [][]svcKey // cold: read only when judging
+}
+
+func (st *seriesStore) get(i uint32) *series { return &st.ser[i/seriesChunk][i%seriesChunk] }
+
+func (st *seriesStore) blockAt(i uint32) *block { return &st.blk[i/seriesChunk][i%seriesChunk] }
+
+// add creates a series and returns its index.
+func (st *seriesStore) add(k svcKey, known bool) uint32 {
+	i := st.nser
+	if i%seriesChunk == 0 {
+		st.ser = append(st.ser, make([]series, seriesChunk))
+		st.keys = append(st.keys, make([]svcKey, seriesChunk))
+	}
+	st.nser++
+	s := st.get(uint32(i))
+	if known {
+		s.n = knownBit
+	}
+	st.keys[i/seriesChunk][i%seriesChunk] = k
+	return uint32(i)
+}
+
+func (s *series) len() int       { return int(s.n &^ knownBit) }
+func (s *series) known() bool    { return s.n&knownBit != 0 }
+func (st *seriesStore) len() int { return st.nser }
+
+// tick converts a timestamp; ok is false outside the representable range.
+func (st *seriesStore) tick(ts int64) (uint32, bool) {
+	if !st.hasBas {
+		st.base, st.hasBas = ts-366*24*3600*1e9, true
+	}
+	d := (ts - st.base) / tickNS
+	if d < 0 || d > math.MaxUint32 {
+		return 0, false
+	}
+	return uint32(d), true
+}
+
+// push appends one timestamp tick to series s.
+func (st *seriesStore) push(s *series, v uint32) {
+	n := s.len()
+	if n < seriesInline {
+		s.t[n] = v
+		s.n++
+		return
+	}
+	j := (n - seriesInline) % blockTimes
+	if j == 0 {
+		b := uint32(st.nblk)
+		if st.nblk%seriesChunk == 0 {
+			st.blk = append(st.blk, make([]block, seriesChunk))
+		}
+		st.nblk++
+		if s.tail != 0 {
+			st.blockAt(s.tail - 1).next = b + 1
+		} else {
+			s.head = b + 1
+		}
+		s.tail = b + 1
+	}
+	st.blockAt(s.tail - 1).t[j] = v
+	s.n++
+}
+
+// times appends series s's timestamps (Unix ns, in arrival order) to dst.
+func (st *seriesStore) times(dst []int64, s *series) []int64 {
+	n := s.len()
+	for i := 0; i < min(n, seriesInline); i++ {
+		dst = append(dst, st.base+int64(s.t[i])*tickNS)
+	}
+	n -= seriesInline
+	for b := s.head; b != 0 && n > 0; {
+		blk := st.blockAt(b - 1)
+		for i := 0; i < min(n, blockTimes); i++ {
+			dst = append(dst, st.base+int64(blk.t[i])*tickNS)
+		}
+		n -= blockTimes
+		b = blk.next
+	}
+	return dst
+}
