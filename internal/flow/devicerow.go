@@ -85,7 +85,21 @@ func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 		return cmp.Compare(a.Attr, b.Attr)
 	})
 	rels := r.Relations
-	slices.SortFunc(rels, func(a, b Relation) int { return a.Device.Compare(b.Device) })
+	slices.SortFunc(rels, func(a, b Relation) int {
+		if c := a.Device.Compare(b.Device); c != 0 {
+			return c
+		}
+		if c := a.Peer.Compare(b.Peer); c != 0 {
+			return c
+		}
+		if a.Port != b.Port {
+			return cmp.Compare(a.Port, b.Port)
+		}
+		if a.Proto != b.Proto {
+			return cmp.Compare(a.Proto, b.Proto)
+		}
+		return cmp.Compare(b2i(a.Outbound), b2i(b.Outbound))
+	})
 	var hb, pb []byte
 	i, j := 0, 0
 	for i < len(hours) || j < len(rels) {

@@ -102,10 +102,12 @@ type Orientation struct {
 	Known bool
 	// Port is the peer's service port (destination port when outbound).
 	Port uint16
-	// Rel is the record's relation in the pipeline's aggregator (nil when
-	// the relation bound was reached or outside a pipeline). Observers may
-	// keep per-relation state in Rel.Ext instead of a map of their own.
-	Rel *Relation
+	// Ext points at the Ext field of the record's relation in the
+	// pipeline's aggregator, valid during the Observe call only (nil when the
+	// relation bound was reached or outside a pipeline). Observers may keep
+	// per-relation state under an index stored there instead of in a map of
+	// their own.
+	Ext *uint32
 }
 
 // Orient decides which side of r is the device.

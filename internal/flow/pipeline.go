@@ -172,7 +172,7 @@ func (p *Pipeline) consume() {
 			if !o.Known {
 				p.unknown++
 			}
-			o.Rel = p.agg.Add(r, o)
+			o.Ext = p.agg.Add(r, o)
 			for _, ob := range p.cfg.Observers {
 				ob.Observe(r, o)
 			}

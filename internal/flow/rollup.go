@@ -41,7 +41,7 @@ type Relation struct {
 	Flows, Packets, Bytes uint64
 	First, Last           int64 // Unix nanoseconds
 	// Ext is an observer's index for state it keeps about the relation (see
-	// Orientation.Rel); 0 means none. It is not part of the roll-up.
+	// Orientation.Ext); 0 means none. It is not part of the roll-up.
 	Ext uint32
 }
 
@@ -50,29 +50,31 @@ type Relation struct {
 // MaxRelations are not kept but counted (hourly roll-ups still include them).
 // It is not safe for concurrent use; the pipeline's consumer owns it.
 //
-// IPv4 keys are packed into small pointer-free structs (the maps hold
-// indexes, so the garbage collector never scans them); IPv6 falls back to
-// the full keys. Relations live in fixed-size chunks so that the pointers
-// Add returns stay valid.
+// The layout is chosen for the memory access of one record, which is what an
+// ingest of millions of records spends its time on:
+//   - IPv4 relations live in an open-addressing table whose 64-byte slots hold
+//     the key and all counters, so a record touches one cache line for its
+//     relation (a map of indexes into separate records touched three);
+//   - hourly roll-ups are found through their hour first: exporters send
+//     records roughly in time order, so the current hour's map and rows stay
+//     small and in cache however many hours the ingest spans;
+//   - the peer's attribution is looked up once per relation, not per record.
+//
+// IPv6 falls back to maps with full keys.
 type Aggregator struct {
 	attribute    func(netip.Addr) geo.Attribution
 	maxRelations int
 
-	// IPv4 hourly roll-ups are found through the hour first: exporters send
-	// records roughly in time order, so the current hour's map stays small
-	// and in cache however many hours the ingest spans.
-	hourly4  map[uint32]map[hourKey4]uint32
+	hours    map[uint32]*hourTable // IPv4, by hour number since the epoch
 	lastHour uint32
-	lastMap  map[hourKey4]uint32
-	hourly6  map[HourKey]uint32
-	hours   [][]Hourly // chunks of relChunk
-	nhours  int
-	rel4    map[relKey4]uint32
-	rel6    map[RelationKey]uint32
-	rels    [][]Relation // chunks of relChunk
-	nrels   int
-	peer4   map[uint32]uint32
-	peer6   map[netip.Addr]uint32
+	last     *hourTable
+	hourly6  map[HourKey]*Hourly
+
+	rel4  relTable
+	rel6  map[RelationKey]*Relation
+	peer4 map[uint32]uint32
+	peer6 map[netip.Addr]uint32
+
 	attrIdx map[geo.Attribution]uint32
 	attrs   []geo.Attribution
 	// Untracked counts records whose relation was not kept.
@@ -84,14 +86,16 @@ type hourKey4 struct {
 	out       bool
 }
 
-type relKey4 struct {
-	dev, peer uint32
-	port      uint16
-	proto     uint8
-	out       bool
+type hourRow struct {
+	hourKey4
+	known                 bool
+	flows, packets, bytes uint64
 }
 
-const relChunk = 4096
+type hourTable struct {
+	idx  map[hourKey4]uint32
+	rows []hourRow
+}
 
 // DefaultMaxRelations bounds the relations one ingest keeps in memory.
 const DefaultMaxRelations = 2_000_000
@@ -107,8 +111,8 @@ func NewAggregator(attribute func(netip.Addr) geo.Attribution, maxRelations int)
 	}
 	return &Aggregator{
 		attribute: attribute, maxRelations: maxRelations,
-		hourly4: map[uint32]map[hourKey4]uint32{}, hourly6: map[HourKey]uint32{},
-		rel4: make(map[relKey4]uint32, 1<<12), rel6: map[RelationKey]uint32{},
+		hours: map[uint32]*hourTable{}, hourly6: map[HourKey]*Hourly{},
+		rel4: newRelTable(1 << 12), rel6: map[RelationKey]*Relation{},
 		peer4: map[uint32]uint32{}, peer6: map[netip.Addr]uint32{}, attrIdx: map[geo.Attribution]uint32{},
 	}
 }
@@ -120,6 +124,12 @@ func v4(a netip.Addr) (uint32, bool) {
 	}
 	b := a.As4()
 	return binary.BigEndian.Uint32(b[:]), true
+}
+
+func addr4(u uint32) netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], u)
+	return netip.AddrFrom4(b)
 }
 
 const maxPeerAttr = 1 << 22
@@ -150,105 +160,74 @@ func (a *Aggregator) attr(peer netip.Addr) uint32 {
 	return i
 }
 
-func (a *Aggregator) hour(hk HourKey, known bool) *Hourly {
-	var i uint32
-	var ok bool
-	d4, is4 := v4(hk.Device)
-	if is4 && hk.Hour >= 0 && hk.Hour/3600 <= math.MaxUint32 {
-		hn := uint32(hk.Hour / 3600)
-		m := a.lastMap
-		if m == nil || hn != a.lastHour {
-			if m = a.hourly4[hn]; m == nil {
-				m = make(map[hourKey4]uint32, 1<<10)
-				a.hourly4[hn] = m
-			}
-			a.lastHour, a.lastMap = hn, m
-		}
-		k := hourKey4{d4, hk.Attr, hk.Outbound}
-		if i, ok = m[k]; !ok {
-			i = uint32(a.nhours)
-			m[k] = i
-		}
-	} else if i, ok = a.hourly6[hk]; !ok {
-		i = uint32(a.nhours)
-		a.hourly6[hk] = i
-	}
-	if !ok {
-		i = uint32(a.nhours)
-		if a.nhours%relChunk == 0 {
-			a.hours = append(a.hours, make([]Hourly, relChunk))
-		}
-		a.hours[i/relChunk][i%relChunk] = Hourly{HourKey: hk, Known: known}
-		a.nhours++
-	}
-	return &a.hours[i/relChunk][i%relChunk]
-}
+func (a *Aggregator) nrels() int { return a.rel4.n + len(a.rel6) }
 
-func (a *Aggregator) relation(i uint32) *Relation { return &a.rels[i/relChunk][i%relChunk] }
-
-// newRelation appends a relation and returns its index.
-func (a *Aggregator) newRelation(r Relation) uint32 {
-	i := a.nrels
-	if i%relChunk == 0 {
-		a.rels = append(a.rels, make([]Relation, relChunk))
-	}
-	a.rels[i/relChunk][i%relChunk] = r
-	a.nrels++
-	return uint32(i)
-}
-
-// Add sums r, seen from o, into its roll-up and relation, and returns the
-// relation (nil when untracked). The peer's attribution is looked up once per
-// relation, not per record.
-func (a *Aggregator) Add(r *Record, o Orientation) *Relation {
+// Add sums r, seen from o, into its roll-up and relation, and returns a
+// pointer to the relation's Ext, valid until the next call (nil when the
+// relation is untracked).
+func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 	ts := r.Start.UnixNano()
 	end := ts
 	if !r.End.IsZero() {
 		end = r.End.UnixNano()
 	}
 	pk, by := r.Packets+r.RevPackets, r.Bytes+r.RevBytes
+	hour := r.Start.Unix() / 3600 * 3600
 
-	var rel *Relation
 	d4, ok1 := v4(o.Device)
 	p4, ok2 := v4(o.Peer)
-	var (
-		k4 relKey4
-		rk RelationKey
-	)
-	packed := ok1 && ok2
-	if packed {
-		k4 = relKey4{d4, p4, o.Port, r.Proto, o.Outbound}
-		if i, ok := a.rel4[k4]; ok {
-			rel = a.relation(i)
+	if ok1 && ok2 {
+		var ai uint32
+		var ext *uint32
+		s, found := a.rel4.find(relKey4{d4, p4, o.Port, r.Proto, o.Outbound}, a.nrels() < a.maxRelations)
+		switch {
+		case s == nil:
+			ai = a.attr(o.Peer)
+			a.Untracked++
+		case found:
+			ai = s.attr
+		default:
+			ai = a.attr(o.Peer)
+			s.attr, s.first, s.last = ai, ts, end
+			if o.Known {
+				s.flags |= slotKnown
+			}
 		}
-	} else {
-		rk = RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
-		if i, ok := a.rel6[rk]; ok {
-			rel = a.relation(i)
+		if s != nil {
+			s.flows++
+			s.packets += pk
+			s.bytes += by
+			if ts < s.first {
+				s.first = ts
+			}
+			if end > s.last {
+				s.last = end
+			}
+			ext = &s.ext
 		}
+		if hour >= 0 && hour/3600 <= math.MaxUint32 {
+			a.add4(uint32(hour/3600), hourKey4{d4, ai, o.Outbound}, o.Known, pk, by)
+		} else {
+			a.add6(HourKey{Hour: hour, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known, pk, by)
+		}
+		return ext
 	}
+
+	rk := RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
+	rel := a.rel6[rk]
 	var ai uint32
 	switch {
 	case rel != nil:
 		ai = rel.Attr
-	case a.nrels >= a.maxRelations:
+	case a.nrels() >= a.maxRelations:
 		ai = a.attr(o.Peer)
 		a.Untracked++
 	default:
 		ai = a.attr(o.Peer)
-		i := a.newRelation(Relation{RelationKey: RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}, Known: o.Known, Attr: ai, First: ts, Last: end})
-		if packed {
-			a.rel4[k4] = i
-		} else {
-			a.rel6[rk] = i
-		}
-		rel = a.relation(i)
+		rel = &Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end}
+		a.rel6[rk] = rel
 	}
-
-	h := a.hour(HourKey{Hour: r.Start.Unix() / 3600 * 3600, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known)
-	h.Flows++
-	h.Packets += pk
-	h.Bytes += by
+	a.add6(HourKey{Hour: hour, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known, pk, by)
 	if rel == nil {
 		return nil
 	}
@@ -261,7 +240,39 @@ func (a *Aggregator) Add(r *Record, o Orientation) *Relation {
 	if end > rel.Last {
 		rel.Last = end
 	}
-	return rel
+	return &rel.Ext
+}
+
+func (a *Aggregator) add4(hn uint32, k hourKey4, known bool, pk, by uint64) {
+	t := a.last
+	if t == nil || hn != a.lastHour {
+		if t = a.hours[hn]; t == nil {
+			t = &hourTable{idx: make(map[hourKey4]uint32, 1<<10)}
+			a.hours[hn] = t
+		}
+		a.lastHour, a.last = hn, t
+	}
+	i, ok := t.idx[k]
+	if !ok {
+		i = uint32(len(t.rows))
+		t.idx[k] = i
+		t.rows = append(t.rows, hourRow{hourKey4: k, known: known})
+	}
+	h := &t.rows[i]
+	h.flows++
+	h.packets += pk
+	h.bytes += by
+}
+
+func (a *Aggregator) add6(k HourKey, known bool, pk, by uint64) {
+	h := a.hourly6[k]
+	if h == nil {
+		h = &Hourly{HourKey: k, Known: known}
+		a.hourly6[k] = h
+	}
+	h.Flows++
+	h.Packets += pk
+	h.Bytes += by
 }
 
 // Rollups is an aggregator's content.
@@ -275,8 +286,8 @@ type Rollups struct {
 // Rollups returns the content in no particular order.
 func (a *Aggregator) Rollups() Rollups { return a.rollups(false) }
 
-// take returns the content like Rollups and releases each chunk once
-// copied, so that the peak holds one copy; the aggregator is empty after.
+// take returns the content like Rollups and releases the hourly tables as
+// they are copied; the aggregator is empty after.
 func (a *Aggregator) take() Rollups {
 	r := a.rollups(true)
 	*a = *NewAggregator(a.attribute, a.maxRelations)
@@ -284,21 +295,42 @@ func (a *Aggregator) take() Rollups {
 }
 
 func (a *Aggregator) rollups(release bool) Rollups {
-	out := Rollups{Hourly: make([]Hourly, 0, a.nhours), Relations: make([]Relation, 0, a.nrels), Attributions: a.attrs, Untracked: a.Untracked}
-	for c, chunk := range a.hours {
-		out.Hourly = append(out.Hourly, chunk[:min(relChunk, a.nhours-c*relChunk)]...)
+	nh := len(a.hourly6)
+	for _, t := range a.hours {
+		nh += len(t.rows)
+	}
+	out := Rollups{Hourly: make([]Hourly, 0, nh), Relations: make([]Relation, 0, a.nrels()), Attributions: a.attrs, Untracked: a.Untracked}
+	for hn, t := range a.hours {
+		for _, h := range t.rows {
+			out.Hourly = append(out.Hourly, Hourly{
+				HourKey: HourKey{Hour: int64(hn) * 3600, Device: addr4(h.dev), Attr: h.attr, Outbound: h.out},
+				Known:   h.known, Flows: h.flows, Packets: h.packets, Bytes: h.bytes,
+			})
+		}
 		if release {
-			a.hours[c] = nil
+			delete(a.hours, hn)
 		}
 	}
-	for c, chunk := range a.rels {
-		for _, rel := range chunk[:min(relChunk, a.nrels-c*relChunk)] {
-			rel.Ext = 0
-			out.Relations = append(out.Relations, rel)
-		}
-		if release {
-			a.rels[c] = nil
-		}
+	for _, h := range a.hourly6 {
+		out.Hourly = append(out.Hourly, *h)
+	}
+	if release {
+		a.hourly6 = nil
+	}
+	a.rel4.each(func(s *relSlot) {
+		out.Relations = append(out.Relations, Relation{
+			RelationKey: RelationKey{Device: addr4(s.key.dev), Peer: addr4(s.key.peer), Proto: s.key.proto, Port: s.key.port, Outbound: s.key.out},
+			Known:       s.flags&slotKnown != 0, Attr: s.attr,
+			Flows: s.flows, Packets: s.packets, Bytes: s.bytes, First: s.first, Last: s.last,
+		})
+	})
+	for _, rel := range a.rel6 {
+		r := *rel
+		r.Ext = 0
+		out.Relations = append(out.Relations, r)
+	}
+	if release {
+		a.rel4, a.rel6 = relTable{}, nil
 	}
 	return out
 }

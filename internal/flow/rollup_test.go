@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
-// TestAggregator checks sums for IPv4 (packed keys) and IPv6 (full keys),
-// relation pointers across chunk growth and the relation bound.
+// TestAggregator checks sums for IPv4 (table slots) and IPv6 (full keys),
+// observer state kept on relations across table growth, and the relation
+// bound.
 func TestAggregator(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	tests := []struct {
@@ -21,14 +25,14 @@ func TestAggregator(t *testing.T) {
 		wantUntrk  int64
 		wantHourly int
 	}{
-		{"ipv4", "10.0.0.1", "192.0.2.%d", 0, relChunk + 10, relChunk + 10, 0, 1},
+		{"ipv4", "10.0.0.1", "192.0.2.%d", 0, 20000, 20000, 0, 1},
 		{"ipv6", "fd00::1", "2001:db8::%x", 0, 300, 300, 0, 1},
 		{"bounded", "10.0.0.1", "192.0.2.%d", 100, 250, 100, 2 * 150, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := NewAggregator(nil, tc.max)
-			first := map[netip.Addr]*Relation{}
+			ext := map[netip.Addr]uint32{}
 			for pass := 0; pass < 2; pass++ {
 				for i := 0; i < tc.peers; i++ {
 					s := fmt.Sprintf(tc.peer, i)
@@ -37,11 +41,20 @@ func TestAggregator(t *testing.T) {
 					}
 					peer := netip.MustParseAddr(s)
 					r := &Record{Start: t0.Add(time.Duration(pass) * time.Second), Proto: ProtoUDP, Packets: 2, Bytes: 100}
-					rel := a.Add(r, Orientation{Device: netip.MustParseAddr(tc.dev), Peer: peer, Port: 53, Outbound: true})
-					if pass == 0 {
-						first[peer] = rel
-					} else if rel != first[peer] {
-						t.Fatalf("peer %s: relation pointer changed", peer)
+					e := a.Add(r, Orientation{Device: netip.MustParseAddr(tc.dev), Peer: peer, Port: 53, Outbound: true})
+					switch {
+					case e == nil:
+						if _, ok := ext[peer]; ok {
+							t.Fatalf("peer %s: tracked relation lost", peer)
+						}
+					case pass == 0:
+						if *e != 0 {
+							t.Fatalf("peer %s: new relation has Ext %d", peer, *e)
+						}
+						*e = uint32(i + 1)
+						ext[peer] = *e
+					case *e != ext[peer]:
+						t.Fatalf("peer %s: Ext %d, want %d", peer, *e, ext[peer])
 					}
 				}
 			}
@@ -50,11 +63,14 @@ func TestAggregator(t *testing.T) {
 				t.Fatalf("relations %d untracked %d hourly %d, want %d %d %d", len(ru.Relations), ru.Untracked, len(ru.Hourly), tc.wantRels, tc.wantUntrk, tc.wantHourly)
 			}
 			for _, rel := range ru.Relations {
+				if _, ok := ext[rel.Peer]; !ok || rel.Device != netip.MustParseAddr(tc.dev) || rel.Port != 53 || rel.Proto != ProtoUDP || !rel.Outbound || rel.Ext != 0 {
+					t.Fatalf("relation %+v: wrong key", rel)
+				}
 				if rel.Flows != 2 || rel.Packets != 4 || rel.Bytes != 200 || rel.Last-rel.First != int64(time.Second) {
 					t.Fatalf("relation %+v: wrong sums", rel)
 				}
 			}
-			if tk := a.take(); !reflect.DeepEqual(tk, ru) {
+			if tk := a.take(); !reflect.DeepEqual(sorted(tk), sorted(ru)) {
 				t.Fatal("take differs from Rollups")
 			}
 			if after := a.Rollups(); len(after.Hourly)+len(after.Relations) != 0 {
@@ -66,4 +82,22 @@ func TestAggregator(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRelSlotSize keeps a relation's table slot to one cache line.
+func TestRelSlotSize(t *testing.T) {
+	if n := unsafe.Sizeof(relSlot{}); n != 64 {
+		t.Fatalf("relSlot is %d bytes, want 64", n)
+	}
+}
+
+// sorted orders a roll-up's content (which comes in no particular order).
+func sorted(r Rollups) Rollups {
+	r.Hourly = slices.Clone(r.Hourly)
+	r.Relations = slices.Clone(r.Relations)
+	slices.SortFunc(r.Hourly, func(a, b Hourly) int { return strings.Compare(fmt.Sprint(a.HourKey), fmt.Sprint(b.HourKey)) })
+	slices.SortFunc(r.Relations, func(a, b Relation) int {
+		return strings.Compare(fmt.Sprint(a.RelationKey), fmt.Sprint(b.RelationKey))
+	})
+	return r
 }

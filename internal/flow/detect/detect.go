@@ -176,7 +176,7 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 			e.observeBruteForce(r, actor, peer, ts, known, inbound)
 		}
 		if o.Outbound && !has(&e.beaconIgnore, r.DstPort) {
-			e.observeBeacon(r, actor, peer, ts, known, o.Rel)
+			e.observeBeacon(r, actor, peer, ts, known, o.Ext)
 		}
 	}
 	e.observeDDoS(r, actor, peer, ts, known, inbound)
@@ -324,18 +324,18 @@ func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, k
 	}
 }
 
-func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64, known bool, rel *flow.Relation) {
+func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64, known bool, ext *uint32) {
 	if r.Proto == flow.ProtoTCP && r.TCPFlags != 0 && r.TCPFlags&0x02 == 0 {
 		return // continuation of a long connection split by the exporter, not a new beat
 	}
 	var si uint32
 	switch {
-	case rel != nil && rel.Ext != 0:
-		si = rel.Ext - 1
-	case rel != nil:
+	case ext != nil && *ext != 0:
+		si = *ext - 1
+	case ext != nil:
 		// Keep the series on the pipeline's relation: no second map.
 		si = e.ser.add(svcKey{actor, peer, r.DstPort, r.Proto}, known)
-		rel.Ext = si + 1
+		*ext = si + 1
 	default:
 		k := svcKey{actor, peer, r.DstPort, r.Proto}
 		i, ok := e.beacon[k]
