@@ -33,23 +33,34 @@ func newFlowsCmd(g *globals) *cobra.Command {
 
 func newFlowsIngestCmd(g *globals) *cobra.Command {
 	var (
-		pcapPath, zeekPath, nfPath, nfPcap, listen string
-		opt                                        ingest.Options
+		pcapPaths, zeekPaths, nfPaths, nfPcaps []string
+		listen                                 string
+		opt                                    ingest.Options
 	)
 	cmd := &cobra.Command{
-		Use:   "ingest (--pcap FILE | --zeek FILE | --nfdump-csv FILE | --listen udp://ADDR:PORT)",
+		Use:   "ingest (--pcap FILE | --zeek FILE | --nfdump-csv FILE | --netflow-pcap FILE)... | --listen udp://ADDR:PORT",
 		Short: "Read flows from a capture, Zeek log, nfdump CSV, or a NetFlow/IPFIX/sFlow collector",
 		Long: `Reads flow telemetry, links addresses to inventoried devices (or --devices), rolls
 flows up per device and hour, runs the detectors (scanning, brute force, C2 beaconing,
 DDoS participation, known-bad peers) and stores the results as a run of kind "flows".
+File flags repeat and take directories (their files in name order, like nfdump -R): all
+inputs of one command are one run and one stream, so a beacon or a scan that spans files
+(nfcapd's five-minute files, rotated Zeek logs) is judged whole. Give a Zeek dns.log before
+the conn.log so names are known when connections are judged.
 --listen runs until SIGINT/SIGTERM; every record accepted before the signal is stored.
 Under overload the collector drops whole batches and counts them ("dropped").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var srcs []ingest.Source
-			for _, s := range []ingest.Source{{Kind: ingest.PCAP, Path: pcapPath}, {Kind: ingest.Zeek, Path: zeekPath}, {Kind: ingest.NfdumpCSV, Path: nfPath}, {Kind: ingest.NetflowPCAP, Path: nfPcap}} {
-				if s.Path != "" {
-					srcs = append(srcs, s)
+			for _, in := range []struct {
+				kind  ingest.Kind
+				paths []string
+			}{{ingest.PCAP, pcapPaths}, {ingest.Zeek, zeekPaths}, {ingest.NfdumpCSV, nfPaths}, {ingest.NetflowPCAP, nfPcaps}} {
+				for _, p := range in.paths {
+					if p == "" {
+						return usageError{fmt.Errorf("--%s: empty path", in.kind)}
+					}
+					srcs = append(srcs, ingest.Source{Kind: in.kind, Path: p})
 				}
 			}
 			if listen != "" {
@@ -59,8 +70,14 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 				}
 				srcs = append(srcs, ingest.Source{Kind: ingest.Listen, Path: addr})
 			}
-			if len(srcs) != 1 {
-				return usageError{errors.New("give exactly one of --pcap, --zeek, --nfdump-csv, --netflow-pcap, --listen")}
+			if len(srcs) == 0 || (listen != "" && len(srcs) > 1) {
+				return usageError{errors.New("give --pcap, --zeek, --nfdump-csv or --netflow-pcap (repeatable), or --listen alone")}
+			}
+			if srcs[0].Kind != ingest.Listen {
+				var err error
+				if srcs, err = ingest.Expand(srcs); err != nil {
+					return usageError{err}
+				}
 			}
 			ctx := cmd.Context()
 			if srcs[0].Kind == ingest.Listen {
@@ -83,7 +100,7 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 				return err
 			}
 			defer st.Close()
-			sum, err := ingest.Run(ctx, st, srcs[0], opt)
+			sum, err := ingest.RunAll(ctx, st, srcs, opt)
 			if sum != nil {
 				if g.json {
 					if perr := printJSONLines(g.out, []*ingest.Summary{sum}); perr != nil {
@@ -98,10 +115,10 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&pcapPath, "pcap", "", "pcap or pcapng capture")
-	f.StringVar(&zeekPath, "zeek", "", "Zeek conn.log, dns.log or ssh.log (TSV or JSON)")
-	f.StringVar(&nfPath, "nfdump-csv", "", "output of `nfdump -r FILE -o csv` (run with TZ=UTC)")
-	f.StringVar(&nfPcap, "netflow-pcap", "", "capture of NetFlow/IPFIX/sFlow export datagrams to replay into the collector's decoder")
+	f.StringArrayVar(&pcapPaths, "pcap", nil, "pcap or pcapng capture, or a directory of them (repeatable)")
+	f.StringArrayVar(&zeekPaths, "zeek", nil, "Zeek conn.log, dns.log or ssh.log (TSV or JSON), or a directory (repeatable)")
+	f.StringArrayVar(&nfPaths, "nfdump-csv", nil, "output of `nfdump -r FILE -o csv` (run with TZ=UTC), or a directory (repeatable)")
+	f.StringArrayVar(&nfPcaps, "netflow-pcap", nil, "capture of NetFlow/IPFIX/sFlow export datagrams to replay into the collector's decoder, or a directory (repeatable)")
 	f.StringVar(&listen, "listen", "", "collect NetFlow v5/v9, IPFIX and sFlow on udp://ADDR:PORT")
 	f.StringVar(&opt.DeviceList, "devices", "", "device list: one address or CIDR per line, optional name (besides the inventory)")
 	f.StringVar(&opt.Rules, "rules", "", "detector thresholds (YAML, overrides the embedded defaults)")

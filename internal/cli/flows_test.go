@@ -71,7 +71,9 @@ func TestFlowsCommands(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{"flows", "ingest"},
-		{"flows", "ingest", "--pcap", pcap, "--zeek", pcap},
+		{"flows", "ingest", "--pcap", pcap, "--listen", "udp://127.0.0.1:0"},
+		{"flows", "ingest", "--pcap", filepath.Join(t.TempDir(), "missing.pcap")},
+		{"flows", "ingest", "--pcap", t.TempDir()}, // empty directory
 		{"flows", "ingest", "--listen", "tcp://127.0.0.1:1"},
 		{"flows", "export", "--format", "xml"},
 		{"flows", "detect", "--since", "yesterday-ish"},

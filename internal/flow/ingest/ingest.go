@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"iotwatch/internal/flow"
@@ -73,6 +76,29 @@ type Summary struct {
 
 // Run ingests src into st.
 func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summary, error) {
+	return RunAll(ctx, st, []Source{src}, opt)
+}
+
+// RunAll ingests several file sources, in order, as one run: one pipeline and
+// one set of detectors see them as one stream, so a beacon or a scan that
+// spans files (nfcapd's five-minute files, hourly captures, Zeek's rotated
+// logs) is judged whole, like `nfdump -R`. A directory stands for its
+// regular files in name order (nfcapd and Zeek names sort by time). A Listen
+// source must be the only one.
+func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*Summary, error) {
+	srcs, err := Expand(srcs)
+	if err != nil {
+		return nil, err
+	}
+	if len(srcs) == 0 {
+		return nil, errors.New("flow ingest: no input")
+	}
+	for _, s := range srcs {
+		if s.Kind == Listen && len(srcs) > 1 {
+			return nil, errors.New("flow ingest: a listener cannot be combined with other inputs")
+		}
+	}
+	src := srcs[0]
 	log := opt.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -130,14 +156,18 @@ func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summar
 	p := flow.NewPipeline(flow.PipelineConfig{Identity: id, Observers: []flow.Observer{eng}, Policy: policy, Queue: opt.Queue, Log: log,
 		Attribute: at.Attribute, MaxRelations: opt.MaxRelations})
 
-	run := &model.Run{Kind: flow.RunKind, Targets: []string{string(src.Kind) + ":" + src.Path}, Stages: []string{"ingest", "detect"}}
+	var targets []string
+	for _, s := range srcs {
+		targets = append(targets, string(s.Kind)+":"+s.Path)
+	}
+	run := &model.Run{Kind: flow.RunKind, Targets: targets, Stages: []string{"ingest", "detect"}}
 	if err := st.StartRun(ctx, run); err != nil {
 		return nil, fmt.Errorf("start run: %w", err)
 	}
-	log.Info("flow ingest started", "run", run.ID, "source", src.Kind, "path", src.Path, "devices", id.Len(), "indicators", ind.Len())
+	log.Info("flow ingest started", "run", run.ID, "source", src.Kind, "path", src.Path, "inputs", len(srcs), "devices", id.Len(), "indicators", ind.Len())
 
 	t0 := time.Now()
-	extra, readErr := read(ctx, src, p, opt, log)
+	extra, readErr := readAll(ctx, srcs, p, opt, log)
 	res, err := p.Close(context.WithoutCancel(ctx))
 	log.Debug("flow pipeline done", "elapsed", time.Since(t0))
 	if err != nil {
@@ -200,7 +230,87 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func read(ctx context.Context, src Source, p *flow.Pipeline, opt Options, log *slog.Logger) (flow.Counts, error) {
+// Expand replaces directory sources by their regular files in name order
+// (hidden files skipped) and checks that file sources exist.
+func Expand(srcs []Source) ([]Source, error) {
+	var out []Source
+	for _, s := range srcs {
+		if s.Kind == Listen {
+			out = append(out, s)
+			continue
+		}
+		fi, err := os.Stat(s.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s input: %w", s.Kind, err)
+		}
+		if !fi.IsDir() {
+			out = append(out, s)
+			continue
+		}
+		ents, err := os.ReadDir(s.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s input: %w", s.Kind, err)
+		}
+		n := 0
+		for _, e := range ents { // ReadDir sorts by name
+			if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+				continue
+			}
+			out = append(out, Source{Kind: s.Kind, Path: filepath.Join(s.Path, e.Name())})
+			n++
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("%s input: directory %s has no files", s.Kind, s.Path)
+		}
+	}
+	return out, nil
+}
+
+// readAll reads every source into p, summing counts; a NetFlow/IPFIX
+// decoder is shared so templates learnt in one capture decode the next.
+// A failed source stops the ingest (what was read so far is kept).
+func readAll(ctx context.Context, srcs []Source, p *flow.Pipeline, opt Options, log *slog.Logger) (flow.Counts, error) {
+	total := int64(0)
+	for _, s := range srcs {
+		if fi, err := os.Stat(s.Path); err == nil && s.Kind != Listen {
+			total += fi.Size()
+		}
+	}
+	var done int64
+	if opt.Progress != nil && len(srcs) > 1 {
+		fn := opt.Progress
+		opt.Progress = func(n, _ int64) { fn(done+n, total) }
+	}
+	var dec *netflow.Decoder
+	c := flow.Counts{}
+	for _, s := range srcs {
+		if err := ctx.Err(); err != nil {
+			return c, err
+		}
+		if s.Kind == NetflowPCAP && dec == nil {
+			var err error
+			if dec, err = netflow.NewDecoder(); err != nil {
+				return c, err
+			}
+		}
+		sc, err := read(ctx, s, p, opt, log, dec)
+		for k, v := range sc {
+			c[k] += v
+		}
+		if fi, serr := os.Stat(s.Path); serr == nil {
+			done += fi.Size()
+		}
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", s.Path, err)
+		}
+	}
+	if len(srcs) > 1 {
+		c["inputs"] = int64(len(srcs))
+	}
+	return c, nil
+}
+
+func read(ctx context.Context, src Source, p *flow.Pipeline, opt Options, log *slog.Logger, dec *netflow.Decoder) (flow.Counts, error) {
 	c := flow.Counts{}
 	if src.Kind == Listen {
 		col, err := netflow.Listen(src.Path, log)
@@ -243,14 +353,21 @@ func read(ctx context.Context, src Source, p *flow.Pipeline, opt Options, log *s
 		c["lines"], c[flow.CountMalformed], c["skipped"] = s.Lines, s.Malformed, s.Skipped
 		return c, err
 	case NetflowPCAP:
-		dec, err := netflow.NewDecoder()
-		if err != nil {
-			return c, err
+		if dec == nil {
+			var err error
+			if dec, err = netflow.NewDecoder(); err != nil {
+				return c, err
+			}
 		}
+		// The decoder may be shared across files: count this file's share.
+		before := dec.Stats
+		before.ByVersion = maps.Clone(dec.Stats.ByVersion)
 		s, err := dec.ReplayPCAP(ctx, r, 0, p)
-		c["packets"], c["datagrams"], c[flow.CountMalformed], c[flow.CountNoTemplate] = s.Packets, s.Datagrams, dec.Stats.Malformed, dec.Stats.NoTemplate
+		c["packets"], c["datagrams"] = s.Packets, s.Datagrams
+		c[flow.CountMalformed] = dec.Stats.Malformed - before.Malformed
+		c[flow.CountNoTemplate] = dec.Stats.NoTemplate - before.NoTemplate
 		for v, n := range dec.Stats.ByVersion {
-			c["datagrams_"+v] = n
+			c["datagrams_"+v] = n - before.ByVersion[v]
 		}
 		if s.Truncated {
 			c["truncated"] = 1

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -201,5 +202,69 @@ func TestNormalHostWithAttacks(t *testing.T) {
 		if !allow && outbound == 0 {
 			t.Error("without allow-list the vendor heartbeats were not reported (expected, documented limitation)")
 		}
+	}
+}
+
+// TestDirectoryIsOneStream splits a beacon over three captures, none of
+// which alone has enough connections to be judged: each file ingested alone
+// raises nothing, the directory ingested as one run finds the beacon.
+func TestDirectoryIsOneStream(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	dev, c2 := flowtest.Addr("10.30.0.7"), flowtest.Addr("198.51.100.77")
+	pkts := append(flowtest.Normal(rng, dev), flowtest.Beacon(rng, dev, c2, 8443, 3*time.Minute, 0.1, 30)...)
+	slices.SortFunc(pkts, func(a, b flowtest.Packet) int { return a.Time.Compare(b.Time) })
+	first, last := pkts[0].Time, pkts[len(pkts)-1].Time
+	span := last.Sub(first)/3 + time.Nanosecond
+	var parts [3][]flowtest.Packet
+	for _, p := range pkts {
+		i := int(p.Time.Sub(first) / span)
+		parts[i] = append(parts[i], p)
+	}
+	var files []string
+	for i, part := range parts {
+		var buf bytes.Buffer
+		if err := flowtest.WritePCAP(&buf, part); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, fmt.Sprintf("part-%d.pcap", i))
+		if err := os.WriteFile(f, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("not a capture"), 0o644)
+
+	var total int64
+	for _, f := range files {
+		sum, err := Run(context.Background(), openStore(t), Source{PCAP, f}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += sum.Counts[flow.CountRecords]
+		if len(sum.Alerts) != 0 {
+			t.Errorf("%s alone: alerts %+v, want none", f, sum.Alerts)
+		}
+	}
+	st := openStore(t)
+	sum, err := RunAll(context.Background(), st, []Source{{PCAP, dir}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := detectors(sum.Alerts); !slices.Equal(got, []string{"c2-beaconing"}) {
+		t.Errorf("directory: detectors %q, want c2-beaconing", got)
+	}
+	if sum.Counts[flow.CountRecords] != total || sum.Counts["inputs"] != 3 {
+		t.Errorf("directory: counts %v, want %d records from 3 inputs", sum.Counts, total)
+	}
+	run, err := st.Run(context.Background(), sum.RunID)
+	if err != nil || len(run.Targets) != 3 {
+		t.Errorf("run targets %v (%v), want the three files", run.Targets, err)
+	}
+	if _, err := RunAll(context.Background(), st, []Source{{PCAP, t.TempDir()}}, Options{}); err == nil {
+		t.Error("empty directory: no error")
+	}
+	if _, err := RunAll(context.Background(), st, []Source{{PCAP, files[0]}, {Listen, "127.0.0.1:0"}}, Options{}); err == nil {
+		t.Error("listener with files: no error")
 	}
 }
