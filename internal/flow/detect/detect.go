@@ -52,11 +52,25 @@ type Engine struct {
 	BeaconOverflow int64
 	// Owner, when set, names a peer's network owner (for beacon.allow_owners).
 	Owner func(netip.Addr) string
+	// Expected, when set, reports whether the maker declared the device's
+	// outbound traffic to peer (MUD file, declared recipients), with the
+	// declaration; periodic traffic so declared is a heartbeat, not C2.
+	Expected func(device, peer netip.Addr, names []string, proto uint8, port uint16) (bool, string)
+	// Heartbeats lists periodic series the declarations explain (not alerts).
+	Heartbeats []Heartbeat
 
 	allowNets []netip.Prefix
 
 	alerts []flow.Alert
 	seen   map[alertKey]bool
+}
+
+// Heartbeat is a periodic series that a declaration explains.
+type Heartbeat struct {
+	Device, Peer netip.Addr
+	Port         uint16
+	Reason       string // the periodicity measured
+	Declared     string // the declaration that expects it
 }
 
 type svcKey struct {
@@ -426,6 +440,12 @@ func (e *Engine) Alerts() []flow.Alert {
 		k, s := key(i), e.ser.get(i)
 		times = e.ser.times(times[:0], s)
 		if ok, reason := e.periodic(times, s.bytes, &sc); ok && !e.beaconAllowed(k.peer) {
+			if e.Expected != nil {
+				if ok, decl := e.Expected(k.actor, k.peer, e.names[k.peer], k.proto, k.port); ok {
+					e.Heartbeats = append(e.Heartbeats, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: decl})
+					continue
+				}
+			}
 			t := time.Unix(0, times[len(times)-1]).UTC()
 			e.alert(Beacon, k.actor, k.peer, t, s.known(), false, fmt.Sprintf("to %s: %s", netip.AddrPortFrom(k.peer, k.port), reason))
 		}

@@ -24,6 +24,7 @@ import (
 	"iotwatch/internal/flow/ingest/pcap"
 	"iotwatch/internal/flow/ingest/zeek"
 	"iotwatch/internal/flow/intel"
+	"iotwatch/internal/flow/mud"
 	"iotwatch/internal/geo"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
@@ -55,6 +56,9 @@ type Options struct {
 	Rules      string   // detector overrides (YAML)
 	Indicators []string // known-bad lists: plain, CSV or STIX 2.1
 	OwnerDB    string   // MaxMind-format ASN database
+	// Declarations is a declarations file (MUD files, declared countries and
+	// recipients): periodic traffic it declares is a heartbeat, not C2.
+	Declarations string
 	Log        *slog.Logger
 	// Progress, when set, is called with bytes read so far (file inputs).
 	Progress func(read, total int64)
@@ -146,6 +150,13 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	defer at.Close()
 
 	eng := detect.New(rules, ind)
+	if opt.Declarations != "" {
+		decl, err := mud.LoadDeclarations(opt.Declarations)
+		if err != nil {
+			return nil, err
+		}
+		eng.Expected = decl.Expected
+	}
 	if opt.OwnerDB != "" {
 		eng.Owner = func(a netip.Addr) string { return at.Attribute(a).Owner }
 	}
@@ -176,6 +187,12 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	}
 	for k, v := range extra {
 		res.Counts[k] += v
+	}
+	if n := len(eng.Heartbeats); n > 0 {
+		res.Counts["beacons_declared"] = int64(n)
+		for _, h := range eng.Heartbeats {
+			log.Info("declared heartbeat, not counted as beaconing", "device", h.Device, "peer", netip.AddrPortFrom(h.Peer, h.Port), "periodicity", h.Reason, "declaration", h.Declared)
+		}
 	}
 	if eng.BeaconOverflow > 0 {
 		res.Counts["beacon_untracked"] = eng.BeaconOverflow

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -266,5 +267,62 @@ func TestDirectoryIsOneStream(t *testing.T) {
 	}
 	if _, err := RunAll(context.Background(), st, []Source{{PCAP, files[0]}, {Listen, "127.0.0.1:0"}}, Options{}); err == nil {
 		t.Error("listener with files: no error")
+	}
+}
+
+// TestDeclaredHeartbeat: a device polls its maker's cloud every minute (the
+// MUD file names the cloud) and also beacons to an undeclared host. With the
+// declarations only the undeclared beacon is an alert; the heartbeat is
+// counted as declared. Without them both are beacons.
+func TestDeclaredHeartbeat(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 6))
+	dev, cloud, c2 := flowtest.Addr("10.40.0.9"), flowtest.Addr("52.1.2.3"), flowtest.Addr("198.51.100.9")
+	pkts := append(flowtest.Normal(rng, dev), flowtest.DNSAnswerPacket(flowtest.Base, flowtest.Addr("10.40.0.1"), dev, "api.vendor.example", cloud))
+	pkts = append(pkts, flowtest.Beacon(rng, dev, cloud, 443, time.Minute, 0.05, 40)...)
+	pkts = append(pkts, flowtest.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 30)...)
+	slices.SortFunc(pkts, func(a, b flowtest.Packet) int { return a.Time.Compare(b.Time) })
+	var buf bytes.Buffer
+	if err := flowtest.WritePCAP(&buf, pkts); err != nil {
+		t.Fatal(err)
+	}
+	capPath := filepath.Join(dir, "c.pcap")
+	os.WriteFile(capPath, buf.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "cam.mud.json"), []byte(`{"ietf-mud:mud":{"mud-version":1,"mud-url":"https://vendor.example/cam.json",
+ "from-device-policy":{"access-lists":{"access-list":[{"name":"fr"}]}},"to-device-policy":{"access-lists":{"access-list":[]}}},
+ "ietf-access-control-list:acls":{"acl":[{"name":"fr","type":"ipv4-acl-type","aces":{"ace":[
+  {"name":"cloud","matches":{"ipv4":{"ietf-acldns:dst-dnsname":"api.vendor.example","protocol":6},"tcp":{"destination-port":{"operator":"eq","port":443}}},"actions":{"forwarding":"accept"}}]}}]}}`), 0o644)
+	decl := filepath.Join(dir, "decl.yaml")
+	os.WriteFile(decl, []byte("devices:\n  - device: 10.40.0.9\n    mud: cam.mud.json\n"), 0o644)
+
+	peers := func(as []flow.Alert) []netip.Addr {
+		var out []netip.Addr
+		for _, a := range as {
+			if a.Detector == "c2-beaconing" {
+				out = append(out, a.Peer)
+			}
+		}
+		slices.SortFunc(out, netip.Addr.Compare)
+		return out
+	}
+	sum, err := Run(context.Background(), openStore(t), Source{PCAP, capPath}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := peers(sum.Alerts), []netip.Addr{cloud, c2}; !slices.Equal(got, want) {
+		t.Fatalf("without declarations: beacons to %v, want %v", got, want)
+	}
+	sum, err = Run(context.Background(), openStore(t), Source{PCAP, capPath}, Options{Declarations: decl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := peers(sum.Alerts), []netip.Addr{c2}; !slices.Equal(got, want) {
+		t.Errorf("with declarations: beacons to %v, want %v", got, want)
+	}
+	if sum.Counts["beacons_declared"] != 1 {
+		t.Errorf("beacons_declared = %d, want 1 (counts %v)", sum.Counts["beacons_declared"], sum.Counts)
+	}
+	if _, err := Run(context.Background(), openStore(t), Source{PCAP, capPath}, Options{Declarations: filepath.Join(dir, "missing.yaml")}); err == nil {
+		t.Error("missing declarations file: no error")
 	}
 }

@@ -220,6 +220,42 @@ func Check(uses []flow.PeerUse, d *Declarations) []model.Finding {
 	return out
 }
 
+// Expected reports whether the maker declared outbound traffic from device to
+// peer (with the DNS names observed for it) on proto/port: an access-control
+// entry of the device's MUD file that names the destination (a DNS name or a
+// network, not a port-only entry, which would allow any host), or a declared
+// recipient domain. The reason names the declaration. Detectors use it to
+// tell a documented heartbeat from command-and-control beaconing.
+func (d *Declarations) Expected(device, peer netip.Addr, names []string, proto uint8, port uint16) (bool, string) {
+	if d == nil {
+		return false, ""
+	}
+	dec := d.lookup(device)
+	if dec == nil {
+		return false, ""
+	}
+	if dec.file != nil {
+		fl := Flow{Peer: peer, Names: names, Proto: proto, Port: port, Outbound: true}
+		for _, a := range dec.file.FromDevice {
+			if a.Accept && (a.DNSName != "" || a.Network.IsValid()) && a.matches(fl) {
+				return true, fmt.Sprintf("MUD %s entry %s", dec.file.URL, a.Name)
+			}
+		}
+	}
+	for _, r := range dec.Recipients {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if strings.HasPrefix(r, "as") || !strings.Contains(r, ".") {
+			continue // network owners need attribution; names only here
+		}
+		for _, n := range names {
+			if n == r || strings.HasSuffix(n, "."+r) {
+				return true, "declared recipient " + r
+			}
+		}
+	}
+	return false, ""
+}
+
 func recipientDeclared(recips []string, u flow.PeerUse) bool {
 	for _, r := range recips {
 		r = strings.ToLower(strings.TrimSpace(r))

@@ -146,3 +146,46 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestExpected: outbound traffic the maker declared by name (MUD DNS-name
+// entry, declared recipient domain) is expected; other peers, ports,
+// undeclared devices and owner-only recipients are not.
+func TestExpected(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(fixtures, "nest-thermostat.mud.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	os.WriteFile(filepath.Join(dir, "nest.json"), src, 0o644)
+	path := filepath.Join(dir, "decl.yaml")
+	os.WriteFile(path, []byte("devices:\n  - device: 10.0.0.0/24\n    mud: nest.json\n    recipients: [vendor.example, AS15169]\n"), 0o644)
+	d, err := LoadDeclarations(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, peer := netip.MustParseAddr("10.0.0.7"), netip.MustParseAddr("52.1.2.3")
+	tests := []struct {
+		name  string
+		dev   netip.Addr
+		names []string
+		port  uint16
+		want  bool
+	}{
+		{"mud dns name and port", dev, []string{"nest.com"}, 9543, true},
+		{"mud name, other port", dev, []string{"nest.com"}, 4444, false},
+		{"declared recipient domain", dev, []string{"api.vendor.example"}, 8883, true},
+		{"unknown name", dev, []string{"c2.evil.example"}, 9543, false},
+		{"no names", dev, nil, 9543, false},
+		{"undeclared device", netip.MustParseAddr("10.0.1.7"), []string{"nest.com"}, 9543, false},
+	}
+	for _, tc := range tests {
+		got, why := d.Expected(tc.dev, peer, tc.names, 6, tc.port)
+		if got != tc.want || got != (why != "") {
+			t.Errorf("%s: Expected = %v (%q), want %v", tc.name, got, why, tc.want)
+		}
+	}
+	var none *Declarations
+	if ok, _ := none.Expected(dev, peer, []string{"nest.com"}, 6, 9543); ok {
+		t.Error("nil declarations expect traffic")
+	}
+}
