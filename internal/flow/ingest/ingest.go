@@ -59,7 +59,7 @@ type Options struct {
 	// Declarations is a declarations file (MUD files, declared countries and
 	// recipients): periodic traffic it declares is a heartbeat, not C2.
 	Declarations string
-	Log        *slog.Logger
+	Log          *slog.Logger
 	// Progress, when set, is called with bytes read so far (file inputs).
 	Progress func(read, total int64)
 	// Ready, when set, is called with the bound address once a listener is up.
