@@ -124,6 +124,8 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 	f.StringVar(&opt.Rules, "rules", "", "detector thresholds (YAML, overrides the embedded defaults)")
 	f.StringSliceVar(&opt.Indicators, "indicators", nil, "known-bad indicators: plain list, CSV or STIX 2.1 JSON (repeatable)")
 	f.StringVar(&opt.OwnerDB, "asn-db", "", "MaxMind-format ASN database for network owners (optional)")
+	f.StringVar(&opt.Continue, "continue", "", "carry detector state over from the last ingest of this stream `NAME` and on to the next (files ingested one by one)")
+	f.Lookup("continue").NoOptDefVal = "default"
 	f.StringVar(&opt.Declarations, "declarations", "", "YAML of per-device MUD files and declared recipients: periodic traffic they declare is a heartbeat, not C2 beaconing")
 	return cmd
 }

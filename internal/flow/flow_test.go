@@ -1,6 +1,7 @@
 package flow_test
 
 import (
+	"bytes"
 	"context"
 	"net/netip"
 	"os"
@@ -208,5 +209,34 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	if _, err := p.Close(context.Background()); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// TestStateStore: a stream's state is saved, replaced and loaded on both
+// stores; an unknown stream has none.
+func TestStateStore(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			run := &model.Run{Kind: flow.RunKind}
+			if err := st.StartRun(ctx, run); err != nil {
+				t.Fatal(err)
+			}
+			if d, _, err := flow.LoadState(ctx, st, "edge"); err != nil || d != nil {
+				t.Fatalf("unknown stream: %q, %v", d, err)
+			}
+			for _, data := range [][]byte{[]byte("first\x00state"), {0xff, 0x00, 0x01}} {
+				if err := flow.SaveState(ctx, st, "edge", run.ID, data); err != nil {
+					t.Fatal(err)
+				}
+				got, rid, err := flow.LoadState(ctx, st, "edge")
+				if err != nil || !bytes.Equal(got, data) || rid != run.ID {
+					t.Fatalf("LoadState = %q, %d, %v; want %q, %d", got, rid, err, data, run.ID)
+				}
+			}
+			if d, _, err := flow.LoadState(ctx, st, "other"); err != nil || d != nil {
+				t.Fatalf("other stream: %q, %v", d, err)
+			}
+		})
 	}
 }

@@ -47,7 +47,9 @@ type Engine struct {
 	// index+1), or in beacon for records without a relation.
 	ser         seriesStore
 	beacon      map[svcKey]uint32
-	beaconTimes int // timestamps kept over all series
+	beaconTimes int   // timestamps kept over all series
+	latest      int64 // latest record start seen (Unix ns)
+	restored    bool  // series were restored by LoadState
 	// BeaconOverflow counts records of pairs not tracked because of max_pairs.
 	BeaconOverflow int64
 	// Owner, when set, names a peer's network owner (for beacon.allow_owners).
@@ -181,6 +183,9 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 	inbound := !o.Outbound
 	known := o.Known && o.Outbound
 	ts := r.Start.UnixNano()
+	if ts > e.latest {
+		e.latest = ts
+	}
 
 	if r.Proto == flow.ProtoTCP || r.Proto == flow.ProtoUDP {
 		if has(&e.scanPorts, r.DstPort) {
@@ -347,8 +352,18 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 	case ext != nil && *ext != 0:
 		si = *ext - 1
 	case ext != nil:
-		// Keep the series on the pipeline's relation: no second map.
-		si = e.ser.add(svcKey{actor, peer, r.DstPort, r.Proto}, known)
+		// Keep the series on the pipeline's relation: no second map (but a
+		// series restored from an earlier ingest is in the map).
+		k := svcKey{actor, peer, r.DstPort, r.Proto}
+		i, ok := uint32(0), false
+		if e.restored {
+			i, ok = e.beacon[k]
+		}
+		if ok {
+			si = i
+		} else {
+			si = e.ser.add(k, known)
+		}
 		*ext = si + 1
 	default:
 		k := svcKey{actor, peer, r.DstPort, r.Proto}

@@ -60,6 +60,7 @@ type Rules struct {
 		AllowDomains    []string `yaml:"allow_domains"`
 		AllowOwners     []string `yaml:"allow_owners"`
 		MaxPairs        int      `yaml:"max_pairs"`
+		Carry           Duration `yaml:"carry"`
 	} `yaml:"beacon"`
 	DDoS struct {
 		Window            Duration `yaml:"window"`
@@ -110,6 +111,8 @@ func (r Rules) validate() error {
 		return fmt.Errorf("rules: scan.min_destinations must be ≥ 1")
 	case r.BruteForce.MinAttempts < 1:
 		return fmt.Errorf("rules: bruteforce.min_attempts must be ≥ 1")
+	case r.Beacon.Carry < 0:
+		return fmt.Errorf("rules: beacon.carry must be ≥ 0")
 	case r.Beacon.MinConnections < 3:
 		return fmt.Errorf("rules: beacon.min_connections must be ≥ 3")
 	case r.Beacon.Jitter <= 0 || r.Beacon.Jitter >= 0.5:

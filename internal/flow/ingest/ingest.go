@@ -5,6 +5,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,10 @@ type Options struct {
 	// Declarations is a declarations file (MUD files, declared countries and
 	// recipients): periodic traffic it declares is a heartbeat, not C2.
 	Declarations string
+	// Continue names a stream whose detector state carries over between
+	// ingests (empty: none): the state the last ingest of the stream left is
+	// restored first, and this ingest's state replaces it at the end.
+	Continue string
 	Log          *slog.Logger
 	// Progress, when set, is called with bytes read so far (file inputs).
 	Progress func(read, total int64)
@@ -160,6 +165,21 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	if opt.OwnerDB != "" {
 		eng.Owner = func(a netip.Addr) string { return at.Attribute(a).Owner }
 	}
+	var fromRun int64
+	if opt.Continue != "" {
+		data, rid, err := flow.LoadState(ctx, st, opt.Continue)
+		if err != nil {
+			return nil, err
+		}
+		if data != nil {
+			n, err := eng.LoadState(bytes.NewReader(data))
+			if err != nil {
+				return nil, fmt.Errorf("stream %q (from run %d): %w", opt.Continue, rid, err)
+			}
+			fromRun = rid
+			log.Info("detector state restored", "stream", opt.Continue, "from_run", rid, "series", n)
+		}
+	}
 	policy := flow.Block
 	if src.Kind == Listen {
 		policy = flow.Drop
@@ -213,6 +233,22 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 		run.Status, run.Error = model.RunFailed, err.Error()
 	} else if err := st.SaveFindings(wctx, run.ID, flow.AlertFindings(res.Alerts)); err != nil {
 		run.Status, run.Error = model.RunFailed, err.Error()
+	} else if opt.Continue != "" && run.Status != model.RunFailed {
+		// Only a stored ingest hands its state on: a failed one must not
+		// make the next ingest believe its records were seen.
+		var buf bytes.Buffer
+		n, err := eng.SaveState(&buf)
+		if err == nil {
+			err = flow.SaveState(wctx, st, opt.Continue, run.ID, buf.Bytes())
+		}
+		if err != nil {
+			run.Status, run.Error = model.RunFailed, err.Error()
+		} else {
+			res.Counts["state_series"] = int64(n)
+			if fromRun != 0 {
+				res.Counts["state_from_run"] = fromRun
+			}
+		}
 	}
 	run.Counts = map[string]int64(res.Counts)
 	if err := st.FinishRun(wctx, run); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -324,5 +325,58 @@ func TestDeclaredHeartbeat(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), openStore(t), Source{PCAP, capPath}, Options{Declarations: filepath.Join(dir, "missing.yaml")}); err == nil {
 		t.Error("missing declarations file: no error")
+	}
+}
+
+// TestContinueStream ingests a beacon cut in three captures one by one. Each
+// capture alone raises nothing (TestDirectoryIsOneStream); with --continue
+// the stream's state carries the series and exactly one beacon alert is
+// raised over the three runs. A damaged state fails the ingest clearly.
+func TestContinueStream(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	dev, c2 := flowtest.Addr("10.30.0.7"), flowtest.Addr("198.51.100.77")
+	pkts := append(flowtest.Normal(rng, dev), flowtest.Beacon(rng, dev, c2, 8443, 3*time.Minute, 0.1, 30)...)
+	slices.SortFunc(pkts, func(a, b flowtest.Packet) int { return a.Time.Compare(b.Time) })
+	first, last := pkts[0].Time, pkts[len(pkts)-1].Time
+	span := last.Sub(first)/3 + time.Nanosecond
+	var parts [3][]flowtest.Packet
+	for _, p := range pkts {
+		i := int(p.Time.Sub(first) / span)
+		parts[i] = append(parts[i], p)
+	}
+	st := openStore(t)
+	ctx := context.Background()
+	beacons := 0
+	for i, part := range parts {
+		var buf bytes.Buffer
+		flowtest.WritePCAP(&buf, part)
+		f := filepath.Join(dir, fmt.Sprintf("part-%d.pcap", i))
+		os.WriteFile(f, buf.Bytes(), 0o644)
+		sum, err := Run(ctx, st, Source{PCAP, f}, Options{Continue: "edge-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range sum.Alerts {
+			if a.Detector == "c2-beaconing" && a.Device == dev && a.Peer == c2 {
+				beacons++
+			}
+		}
+		if i > 0 && sum.Counts["state_from_run"] != sum.RunID-1 {
+			t.Errorf("run %d: state_from_run = %d, want %d", sum.RunID, sum.Counts["state_from_run"], sum.RunID-1)
+		}
+	}
+	if beacons != 1 {
+		t.Errorf("beacon alerts over three continued runs = %d, want 1", beacons)
+	}
+	days, err := flow.DailyCompromised(ctx, st, time.Time{})
+	if err != nil || len(days) != 1 || days[0].Devices != 1 {
+		t.Errorf("DailyCompromised = %+v (%v), want one day with one device", days, err)
+	}
+	if err := flow.SaveState(ctx, st, "edge-1", 1, []byte("IWDS1\n\xff")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, st, Source{PCAP, filepath.Join(dir, "part-0.pcap")}, Options{Continue: "edge-1"}); err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Errorf("damaged state: err %v, want a malformed-state error", err)
 	}
 }

@@ -1,0 +1,205 @@
+package detect
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Carry-over state. Telemetry often arrives as a sequence of files (nfcapd
+// rotates every five minutes, Zeek every hour) ingested one by one; beaconing
+// shows only over many of them. SaveState writes what a later ingest of the
+// same stream needs to judge such series whole: the beacon series with their
+// timestamps within the rules' beacon.carry window before the latest record,
+// and the beacon alerts already raised for the last two days (so a series is
+// not reported twice for one day). LoadState restores it into a new engine
+// before its first record. The short-window detectors (scan, brute force,
+// DDoS: minutes to an hour) start afresh with each ingest.
+
+const stateMagic = "IWDS1\n"
+
+// Limits on a state document (it comes from the store, but is parsed as
+// untrusted bytes all the same).
+const (
+	maxStateSeries = 1 << 24
+	maxStateAlerts = 1 << 24
+)
+
+// ErrState reports a state document that does not parse.
+var ErrState = errors.New("detector state: malformed")
+
+// SaveState writes the carry-over state; it returns the series written.
+func (e *Engine) SaveState(w io.Writer) (int, error) {
+	bw := bufio.NewWriter(w)
+	bw.WriteString(stateMagic)
+	var buf []byte
+	put := func(b []byte) { bw.Write(b) }
+	carry := int64(e.rules.Beacon.Carry)
+	cut := e.latest - carry
+	var times []int64
+	var keep []uint32
+	for i := range e.ser.len() {
+		s := e.ser.get(uint32(i))
+		if s.len() == 0 {
+			continue
+		}
+		times = e.ser.times(times[:0], s)
+		if slices.Max(times) >= cut {
+			keep = append(keep, uint32(i))
+		}
+	}
+	buf = binary.AppendUvarint(buf[:0], uint64(len(keep)))
+	put(buf)
+	for _, i := range keep {
+		k, s := e.ser.keys[i/seriesChunk][i%seriesChunk], e.ser.get(i)
+		times = e.ser.times(times[:0], s)
+		times = slices.DeleteFunc(times, func(t int64) bool { return t < cut })
+		buf = appendAddr(buf[:0], k.actor)
+		buf = appendAddr(buf, k.peer)
+		buf = binary.BigEndian.AppendUint16(buf, k.port)
+		buf = append(buf, k.proto, b2u(s.known()))
+		buf = binary.AppendUvarint(buf, s.bytes)
+		buf = binary.AppendUvarint(buf, uint64(len(times)))
+		prev := int64(0)
+		for _, t := range times {
+			d := t / tickNS
+			buf = binary.AppendVarint(buf, d-prev)
+			prev = d
+		}
+		put(buf)
+	}
+	day := e.latest / int64(24*time.Hour)
+	var alerted []alertKey
+	for k := range e.seen {
+		if k.det == Beacon && k.day >= day-1 {
+			alerted = append(alerted, k)
+		}
+	}
+	buf = binary.AppendUvarint(buf[:0], uint64(len(alerted)))
+	for _, k := range alerted {
+		buf = appendAddr(buf, k.actor)
+		buf = appendAddr(buf, k.peer)
+		buf = binary.AppendVarint(buf, k.day)
+	}
+	buf = binary.AppendVarint(buf, e.latest)
+	put(buf)
+	return len(keep), bw.Flush()
+}
+
+// LoadState restores a state written by SaveState into an engine that has
+// not observed anything yet.
+func (e *Engine) LoadState(r io.Reader) (int, error) {
+	if e.ser.len() > 0 {
+		return 0, errors.New("detector state: engine already in use")
+	}
+	br := bufio.NewReader(r)
+	magic := make([]byte, len(stateMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
+		return 0, fmt.Errorf("%w: bad header", ErrState)
+	}
+	fail := func(what string, err error) (int, error) {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, fmt.Errorf("%w: %s: %v", ErrState, what, err)
+	}
+	n, err := binary.ReadUvarint(br)
+	if err != nil {
+		return fail("series count", err)
+	}
+	if n > maxStateSeries {
+		return fail("series count", fmt.Errorf("%d exceeds %d", n, maxStateSeries))
+	}
+	var fixed [16 + 16 + 2 + 2]byte
+	for i := range n {
+		if _, err := io.ReadFull(br, fixed[:]); err != nil {
+			return fail(fmt.Sprintf("series %d", i), err)
+		}
+		actor, peer := readAddr(fixed[0:16]), readAddr(fixed[16:32])
+		k := svcKey{actor: actor, peer: peer, port: binary.BigEndian.Uint16(fixed[32:34]), proto: fixed[34]}
+		bytes, err := binary.ReadUvarint(br)
+		if err != nil {
+			return fail(fmt.Sprintf("series %d bytes", i), err)
+		}
+		cnt, err := binary.ReadUvarint(br)
+		if err != nil || cnt > 512 {
+			return fail(fmt.Sprintf("series %d length", i), errors.Join(err, fmt.Errorf("%d timestamps", cnt)))
+		}
+		if _, dup := e.beacon[k]; dup {
+			return fail(fmt.Sprintf("series %d", i), errors.New("duplicate key"))
+		}
+		si := e.ser.add(k, fixed[35] != 0)
+		s := e.ser.get(si)
+		s.bytes = bytes
+		e.beacon[k] = si
+		d := int64(0)
+		for j := range cnt {
+			delta, err := binary.ReadVarint(br)
+			if err != nil {
+				return fail(fmt.Sprintf("series %d timestamp %d", i, j), err)
+			}
+			d += delta
+			if d < 0 || d > (1<<62)/tickNS {
+				return fail(fmt.Sprintf("series %d timestamp %d", i, j), fmt.Errorf("out of range"))
+			}
+			v, ok := e.ser.tick(d * tickNS)
+			if !ok {
+				return fail(fmt.Sprintf("series %d timestamp %d", i, j), fmt.Errorf("out of range"))
+			}
+			e.ser.push(s, v)
+			e.beaconTimes++
+		}
+	}
+	na, err := binary.ReadUvarint(br)
+	if err != nil || na > maxStateAlerts {
+		return fail("alert count", errors.Join(err, fmt.Errorf("%d alerts", na)))
+	}
+	var pair [32]byte
+	for i := range na {
+		if _, err := io.ReadFull(br, pair[:]); err != nil {
+			return fail(fmt.Sprintf("alert %d", i), err)
+		}
+		day, err := binary.ReadVarint(br)
+		if err != nil {
+			return fail(fmt.Sprintf("alert %d", i), err)
+		}
+		e.seen[alertKey{Beacon, readAddr(pair[:16]), readAddr(pair[16:]), day}] = true
+	}
+	if e.latest, err = binary.ReadVarint(br); err != nil {
+		return fail("latest time", err)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		return fail("trailer", errors.New("trailing bytes"))
+	}
+	e.restored = n > 0
+	return int(n), nil
+}
+
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, make([]byte, 16)...)
+	}
+	x := a.As16()
+	return append(b, x[:]...)
+}
+
+// readAddr inverts appendAddr: IPv4-mapped addresses come back as IPv4.
+func readAddr(b []byte) netip.Addr {
+	a := netip.AddrFrom16([16]byte(b))
+	if a == netip.IPv6Unspecified() {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+func b2u(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,164 @@
+package detect
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"iotwatch/internal/flow"
+)
+
+// beats feeds an engine n outbound TCP connections from dev to peer:443
+// every period starting at t0, as a pipeline would (with a relation slot).
+func beats(e *Engine, dev, peer netip.Addr, t0 time.Time, period time.Duration, n int) time.Time {
+	var ext uint32
+	for i := range n {
+		r := &flow.Record{Start: t0, End: t0.Add(time.Second), Src: dev, Dst: peer, SrcPort: uint16(40000 + i), DstPort: 443,
+			Proto: flow.ProtoTCP, TCPFlags: 0x1b, Packets: 6, Bytes: 600, RevPackets: 4, RevBytes: 300}
+		e.Observe(r, flow.Orientation{Device: dev, Peer: peer, Outbound: true, Known: true, Port: 443, Ext: &ext})
+		t0 = t0.Add(period)
+	}
+	return t0
+}
+
+func beaconAlerts(as []flow.Alert) int {
+	n := 0
+	for _, a := range as {
+		if a.Detector == Beacon {
+			n++
+		}
+	}
+	return n
+}
+
+// TestStateCarriesBeacons: a beacon cut in two ingests is found only when the
+// first ingest's state is restored into the second; a series already
+// reported for a day is not reported again that day; a state round-trips.
+func TestStateCarriesBeacons(t *testing.T) {
+	dev, c2 := netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("198.51.100.4")
+	t0 := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+
+	a := New(DefaultRules(), nil)
+	t1 := beats(a, dev, c2, t0, time.Minute, 12)
+	if n := beaconAlerts(a.Alerts()); n != 0 {
+		t.Fatalf("12 beats alone: %d beacon alerts", n)
+	}
+	var st bytes.Buffer
+	if n, err := a.SaveState(&st); err != nil || n != 1 {
+		t.Fatalf("SaveState = %d, %v; want 1 series", n, err)
+	}
+
+	fresh := New(DefaultRules(), nil)
+	beats(fresh, dev, c2, t1, time.Minute, 12)
+	if n := beaconAlerts(fresh.Alerts()); n != 0 {
+		t.Fatalf("second half alone: %d beacon alerts", n)
+	}
+
+	b := New(DefaultRules(), nil)
+	if n, err := b.LoadState(bytes.NewReader(st.Bytes())); err != nil || n != 1 {
+		t.Fatalf("LoadState = %d, %v", n, err)
+	}
+	t2 := beats(b, dev, c2, t1, time.Minute, 12)
+	if n := beaconAlerts(b.Alerts()); n != 1 {
+		t.Fatalf("carried series: %d beacon alerts, want 1", n)
+	}
+
+	// Third ingest, same day: the beacon goes on but was reported already.
+	var st2 bytes.Buffer
+	if _, err := b.SaveState(&st2); err != nil {
+		t.Fatal(err)
+	}
+	c := New(DefaultRules(), nil)
+	if _, err := c.LoadState(bytes.NewReader(st2.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	beats(c, dev, c2, t2, time.Minute, 5)
+	if n := beaconAlerts(c.Alerts()); n != 0 {
+		t.Errorf("same day again: %d beacon alerts, want 0", n)
+	}
+	// Round trip: saving the restored state unchanged gives the same bytes.
+	d := New(DefaultRules(), nil)
+	if _, err := d.LoadState(bytes.NewReader(st2.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	var st3 bytes.Buffer
+	d.SaveState(&st3)
+	if !bytes.Equal(st2.Bytes(), st3.Bytes()) {
+		t.Errorf("state does not round-trip: %d vs %d bytes", st2.Len(), st3.Len())
+	}
+}
+
+// TestStateCarryWindow: timestamps older than beacon.carry before the latest
+// record are not carried.
+func TestStateCarryWindow(t *testing.T) {
+	rules := DefaultRules()
+	rules.Beacon.Carry = Duration(time.Hour)
+	e := New(rules, nil)
+	dev := netip.MustParseAddr("10.1.2.3")
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	beats(e, dev, netip.MustParseAddr("198.51.100.4"), t0, time.Minute, 10)                   // old: dropped
+	beats(e, dev, netip.MustParseAddr("198.51.100.5"), t0.Add(5*time.Hour), 10*time.Minute, 12) // partly kept
+	var st bytes.Buffer
+	if n, err := e.SaveState(&st); err != nil || n != 1 {
+		t.Fatalf("SaveState = %d, %v; want 1 series", n, err)
+	}
+	f := New(rules, nil)
+	if _, err := f.LoadState(&st); err != nil {
+		t.Fatal(err)
+	}
+	s := f.ser.get(0)
+	if got := s.len(); got != 7 { // beats at 5:50 … 6:50, within an hour of 6:50
+		t.Errorf("carried %d timestamps, want 7", got)
+	}
+}
+
+// TestStateMalformed: every truncation of a valid state, and altered
+// headers, fail with ErrState, never a panic.
+func TestStateMalformed(t *testing.T) {
+	e := New(DefaultRules(), nil)
+	dev := netip.MustParseAddr("10.1.2.3")
+	beats(e, dev, netip.MustParseAddr("198.51.100.4"), time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), time.Minute, 30)
+	e.Alerts()
+	var st bytes.Buffer
+	if _, err := e.SaveState(&st); err != nil {
+		t.Fatal(err)
+	}
+	full := st.Bytes()
+	for i := range len(full) {
+		if _, err := New(DefaultRules(), nil).LoadState(bytes.NewReader(full[:i])); !errors.Is(err, ErrState) {
+			t.Fatalf("truncated at %d: err %v, want ErrState", i, err)
+		}
+	}
+	for _, bad := range [][]byte{[]byte("IWDS9\n"), append(append([]byte{}, full...), 0)} {
+		if _, err := New(DefaultRules(), nil).LoadState(bytes.NewReader(bad)); !errors.Is(err, ErrState) {
+			t.Errorf("%q…: err %v, want ErrState", bad[:min(8, len(bad))], err)
+		}
+	}
+}
+
+func FuzzLoadState(f *testing.F) {
+	e := New(DefaultRules(), nil)
+	beats(e, netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("2001:db8::1"), time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), time.Minute, 25)
+	e.Alerts()
+	var st bytes.Buffer
+	e.SaveState(&st)
+	f.Add(st.Bytes())
+	f.Add([]byte(stateMagic))
+	f.Add([]byte(stateMagic + "\xff\xff\xff\xff\x0f"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := New(DefaultRules(), nil)
+		if _, err := e.LoadState(bytes.NewReader(data)); err != nil {
+			if !errors.Is(err, ErrState) {
+				t.Fatalf("error %v is not ErrState", err)
+			}
+			return
+		}
+		var out bytes.Buffer
+		if _, err := e.SaveState(&out); err != nil {
+			t.Fatal(err)
+		}
+		e.Alerts()
+	})
+}
