@@ -98,7 +98,7 @@ func TestStateCarryWindow(t *testing.T) {
 	e := New(rules, nil)
 	dev := netip.MustParseAddr("10.1.2.3")
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-	beats(e, dev, netip.MustParseAddr("198.51.100.4"), t0, time.Minute, 10)                   // old: dropped
+	beats(e, dev, netip.MustParseAddr("198.51.100.4"), t0, time.Minute, 10)                     // old: dropped
 	beats(e, dev, netip.MustParseAddr("198.51.100.5"), t0.Add(5*time.Hour), 10*time.Minute, 12) // partly kept
 	var st bytes.Buffer
 	if n, err := e.SaveState(&st); err != nil || n != 1 {

@@ -64,7 +64,7 @@ type Options struct {
 	// ingests (empty: none): the state the last ingest of the stream left is
 	// restored first, and this ingest's state replaces it at the end.
 	Continue string
-	Log          *slog.Logger
+	Log      *slog.Logger
 	// Progress, when set, is called with bytes read so far (file inputs).
 	Progress func(read, total int64)
 	// Ready, when set, is called with the bound address once a listener is up.
