@@ -81,20 +81,75 @@ type Aggregator struct {
 	Untracked int64
 }
 
-type hourKey4 struct {
-	dev, attr uint32
-	out       bool
+// hourTable holds one hour's IPv4 roll-ups in an open-addressing table of
+// 32-byte slots: the key packs device, attribution, known and direction
+// (see hourKey); a slot with no flows is empty.
+type hourTable struct {
+	slots []hourSlot
+	mask  uint64
+	n     int
 }
 
-type hourRow struct {
-	hourKey4
-	known                 bool
+type hourSlot struct {
+	key                   uint64
 	flows, packets, bytes uint64
 }
 
-type hourTable struct {
-	idx  map[hourKey4]uint32
-	rows []hourRow
+const maxHourAttr = 1 << 30
+
+func hourKey(dev, attr uint32, known, out bool) uint64 {
+	k := uint64(dev)<<32 | uint64(attr)<<2
+	if known {
+		k |= 2
+	}
+	if out {
+		k |= 1
+	}
+	return k
+}
+
+func newHourTable(size int) *hourTable {
+	return &hourTable{slots: make([]hourSlot, size), mask: uint64(size - 1)}
+}
+
+func (t *hourTable) add(k uint64, pk, by uint64) {
+	i := mix64(k) & t.mask
+	for {
+		s := &t.slots[i]
+		if s.flows == 0 {
+			if (t.n+1)*4 > len(t.slots)*3 {
+				t.grow()
+				t.add(k, pk, by)
+				return
+			}
+			t.n++
+			*s = hourSlot{key: k, flows: 1, packets: pk, bytes: by}
+			return
+		}
+		if s.key == k {
+			s.flows++
+			s.packets += pk
+			s.bytes += by
+			return
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+func (t *hourTable) grow() {
+	old := t.slots
+	t.slots = make([]hourSlot, 2*len(old))
+	t.mask = uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s.flows == 0 {
+			continue
+		}
+		j := mix64(s.key) & t.mask
+		for t.slots[j].flows != 0 {
+			j = (j + 1) & t.mask
+		}
+		t.slots[j] = s
+	}
 }
 
 // DefaultMaxRelations bounds the relations one ingest keeps in memory.
@@ -205,8 +260,8 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 			}
 			ext = &s.ext
 		}
-		if hour >= 0 && hour/3600 <= math.MaxUint32 {
-			a.add4(uint32(hour/3600), hourKey4{d4, ai, o.Outbound}, o.Known, pk, by)
+		if hour >= 0 && hour/3600 <= math.MaxUint32 && ai < maxHourAttr {
+			a.add4(uint32(hour/3600), hourKey(d4, ai, o.Known, o.Outbound), pk, by)
 		} else {
 			a.add6(HourKey{Hour: hour, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known, pk, by)
 		}
@@ -243,25 +298,16 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 	return &rel.Ext
 }
 
-func (a *Aggregator) add4(hn uint32, k hourKey4, known bool, pk, by uint64) {
+func (a *Aggregator) add4(hn uint32, k uint64, pk, by uint64) {
 	t := a.last
 	if t == nil || hn != a.lastHour {
 		if t = a.hours[hn]; t == nil {
-			t = &hourTable{idx: make(map[hourKey4]uint32, 1<<10)}
+			t = newHourTable(1 << 10)
 			a.hours[hn] = t
 		}
 		a.lastHour, a.last = hn, t
 	}
-	i, ok := t.idx[k]
-	if !ok {
-		i = uint32(len(t.rows))
-		t.idx[k] = i
-		t.rows = append(t.rows, hourRow{hourKey4: k, known: known})
-	}
-	h := &t.rows[i]
-	h.flows++
-	h.packets += pk
-	h.bytes += by
+	t.add(k, pk, by)
 }
 
 func (a *Aggregator) add6(k HourKey, known bool, pk, by uint64) {
@@ -297,14 +343,17 @@ func (a *Aggregator) take() Rollups {
 func (a *Aggregator) rollups(release bool) Rollups {
 	nh := len(a.hourly6)
 	for _, t := range a.hours {
-		nh += len(t.rows)
+		nh += t.n
 	}
 	out := Rollups{Hourly: make([]Hourly, 0, nh), Relations: make([]Relation, 0, a.nrels()), Attributions: a.attrs, Untracked: a.Untracked}
 	for hn, t := range a.hours {
-		for _, h := range t.rows {
+		for _, h := range t.slots {
+			if h.flows == 0 {
+				continue
+			}
 			out.Hourly = append(out.Hourly, Hourly{
-				HourKey: HourKey{Hour: int64(hn) * 3600, Device: addr4(h.dev), Attr: h.attr, Outbound: h.out},
-				Known:   h.known, Flows: h.flows, Packets: h.packets, Bytes: h.bytes,
+				HourKey: HourKey{Hour: int64(hn) * 3600, Device: addr4(uint32(h.key >> 32)), Attr: uint32(h.key>>2) & (maxHourAttr - 1), Outbound: h.key&1 != 0},
+				Known:   h.key&2 != 0, Flows: h.flows, Packets: h.packets, Bytes: h.bytes,
 			})
 		}
 		if release {
