@@ -42,7 +42,7 @@ type Engine struct {
 	actors map[netip.Addr]*actorWindow
 	// IPv4 pairs and actors under packed keys (cheaper to hash and compare).
 	ddos4   map[uint64]*ddosState
-	actors4 map[uint32]*actorWindow
+	actors4 actorTable
 	// Beacon series: on pipeline relations (Relation.Ext is the series
 	// index+1), or in beacon for records without a relation.
 	ser         seriesStore
@@ -133,7 +133,7 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 		bf:     map[svcKey]*countState{},
 		ddos:   map[pairKey]*ddosState{},
 		actors: map[netip.Addr]*actorWindow{},
-		ddos4:  map[uint64]*ddosState{}, actors4: map[uint32]*actorWindow{},
+		ddos4:  map[uint64]*ddosState{}, actors4: newActorTable(1 << 10),
 		beacon: map[svcKey]uint32{},
 		seen:   map[alertKey]bool{},
 	}
@@ -274,7 +274,24 @@ func (e *Engine) observeBruteForce(r *flow.Record, actor, peer netip.Addr, ts in
 func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, known, inbound bool) {
 	w := int64(e.rules.DDoS.Window)
 	b := ts / w
+	// Stage 1: an actor whose window stays below a tenth of the thresholds
+	// cannot flood one target; only hot actors' pairs are tracked.
+	var aw *actorWindow
 	a4, ok1 := v4(actor)
+	if ok1 {
+		aw = e.actors4.get(a4)
+	} else if aw = e.actors[actor]; aw == nil {
+		aw = &actorWindow{bucket: b}
+		e.actors[actor] = aw
+	}
+	if b > aw.bucket {
+		*aw = actorWindow{bucket: b}
+	}
+	aw.packets += r.Packets
+	aw.flows++
+	if aw.packets < e.rules.DDoS.MinPackets/10 && (e.rules.DDoS.MinFlows <= 0 || aw.flows < e.rules.DDoS.MinFlows/10) {
+		return
+	}
 	p4, ok2 := v4(peer)
 	packed := ok1 && ok2
 	k := pairKey{actor, peer}
@@ -285,30 +302,6 @@ func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, k
 		s = e.ddos[k]
 	}
 	if s == nil {
-		// Stage 1: an actor whose whole window stays below a tenth of the
-		// thresholds cannot flood one target; only then track pairs.
-		var aw *actorWindow
-		if ok1 {
-			aw = e.actors4[a4]
-		} else {
-			aw = e.actors[actor]
-		}
-		if aw == nil {
-			aw = &actorWindow{bucket: b}
-			if ok1 {
-				e.actors4[a4] = aw
-			} else {
-				e.actors[actor] = aw
-			}
-		}
-		if b > aw.bucket {
-			*aw = actorWindow{bucket: b}
-		}
-		aw.packets += r.Packets
-		aw.flows++
-		if aw.packets < e.rules.DDoS.MinPackets/10 && (e.rules.DDoS.MinFlows <= 0 || aw.flows < e.rules.DDoS.MinFlows/10) {
-			return
-		}
 		s = &ddosState{bucket: b}
 		if packed {
 			e.ddos4[uint64(a4)<<32|uint64(p4)] = s
