@@ -79,7 +79,8 @@ func main() {
 	for written < *n {
 		k := min(perPacket, *n-written)
 		// Records span one day: exporter time advances with the records.
-		now := start.Add(time.Duration(int64(written) * int64(24*time.Hour) / int64(*n)))
+		// (float: written × 24 h in nanoseconds overflows int64 past ~106,000 records)
+		now := start.Add(time.Duration(float64(written) / float64(*n) * float64(24*time.Hour)))
 		uptime := uint32(uptime0 + now.Sub(start).Milliseconds())
 		p := make([]byte, 0, 20+4+4+len(fields)*4+4+k*recLen+4)
 		p = binary.BigEndian.AppendUint16(p, 9)
