@@ -45,7 +45,7 @@ flows up per device and hour, runs the detectors (scanning, brute force, C2 beac
 DDoS participation, known-bad peers) and stores the results as a run of kind "flows".
 File flags repeat and take directories (their files in name order, like nfdump -R): all
 inputs of one command are one run and one stream, so a beacon or a scan that spans files
-(nfcapd's five-minute files, rotated Zeek logs) is judged whole. Give a Zeek dns.log before
+(per-interval exports, hourly captures, rotated Zeek logs) is judged whole. Give a Zeek dns.log before
 the conn.log so names are known when connections are judged.
 --listen runs until SIGINT/SIGTERM; every record accepted before the signal is stored.
 Under overload the collector drops whole batches and counts them ("dropped").`,

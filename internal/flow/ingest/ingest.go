@@ -90,9 +90,9 @@ func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summar
 
 // RunAll ingests several file sources, in order, as one run: one pipeline and
 // one set of detectors see them as one stream, so a beacon or a scan that
-// spans files (nfcapd's five-minute files, hourly captures, Zeek's rotated
-// logs) is judged whole, like `nfdump -R`. A directory stands for its
-// regular files in name order (nfcapd and Zeek names sort by time). A Listen
+// spans files (CSV exports of nfcapd's five-minute files, hourly captures,
+// Zeek's rotated logs) is judged whole, like `nfdump -R`. A directory stands for its
+// regular files in name order (timestamped names sort by time). A Listen
 // source must be the only one.
 func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*Summary, error) {
 	srcs, err := Expand(srcs)
