@@ -103,7 +103,8 @@ func readNewc(b []byte, pos int) (CPIOEntry, int, error) {
 		return e, 0, fmt.Errorf("cpio: %w: %s: truncated data", ErrFormat, e.Name)
 	}
 	e.Data = b[dataStart : dataStart+int(size)]
-	return e, dataStart + pad4(int(size)), nil
+	// The last member's padding may be cut off: never consume beyond b.
+	return e, min(dataStart+pad4(int(size)), len(b)), nil
 }
 
 func readODC(b []byte, pos int) (CPIOEntry, int, error) {
