@@ -276,6 +276,18 @@ var deviceProtocols = map[string]bool{model.ProtoSSDP: true, model.ProtoSNMP: tr
 // genericTypes are device types that do not say what the device is.
 var genericTypes = map[string]bool{"": true, "embedded": true, "general-purpose": true, "server": true, "unknown": true}
 
+// softwareRoles are device types that name what a piece of software does
+// (a broker runs on thermostats and servers alike), not what the device is.
+var softwareRoles = map[string]bool{"mqtt-broker": true}
+
+// softwareOnly reports whether a fingerprint names only server software
+// (its CPE is an application's, e.g. OpenSSH, vsftpd, lighttpd, Mosquitto,
+// net-snmp, and it says nothing more specific about the device). Such
+// software runs on devices of every maker; its vendor is not the device's.
+func softwareOnly(f *model.Fingerprint) bool {
+	return strings.HasPrefix(f.CPE, "cpe:2.3:a:") && (genericTypes[f.DeviceType] || softwareRoles[f.DeviceType])
+}
+
 // fpScore ranks how well a fingerprint identifies the device rather than a
 // piece of software on it: a specific device type first, then a protocol
 // that describes the device, then the fingerprint's own confidence.
@@ -298,10 +310,19 @@ type serviceFP struct {
 
 // identify takes a device's identity from the fingerprint of its services
 // that best identifies the device (see fpScore), filling gaps from the other
-// fingerprints and then from the asset inventory.
+// fingerprints and then from the asset inventory. Fingerprints of server
+// software alone (softwareOnly) do not identify a device: a device known only
+// by its OpenSSH or vsftpd banner has an unknown vendor.
 func identify(ip netip.Addr, fps []serviceFP, assets map[netip.Addr]model.Asset) identity {
 	var id identity
 	best := -1.0
+	device := make([]serviceFP, 0, len(fps))
+	for _, sf := range fps {
+		if sf.fp != nil && !softwareOnly(sf.fp) {
+			device = append(device, sf)
+		}
+	}
+	fps = device
 	for _, sf := range fps {
 		f := sf.fp
 		if f.Empty() {
@@ -325,7 +346,9 @@ func identify(ip netip.Addr, fps []serviceFP, assets map[netip.Addr]model.Asset)
 			id.deviceType = cmp.Or(id.deviceType, f.DeviceType)
 		}
 	}
-	if a, ok := assets[ip]; ok {
+	// The inventory's entry may itself come from a scan's server-software
+	// fingerprint; the same rule applies to it.
+	if a, ok := assets[ip]; ok && !softwareOnly(&model.Fingerprint{Vendor: a.Vendor, Product: a.Product, DeviceType: a.DeviceType, CPE: a.CPE}) {
 		id.vendor = cmp.Or(id.vendor, a.Vendor)
 		id.product = cmp.Or(id.product, a.Product)
 		id.deviceType = cmp.Or(id.deviceType, a.DeviceType)

@@ -462,6 +462,9 @@ func TestIdentify(t *testing.T) {
 	fp := func(vendor, product, typ string, conf float64) *model.Fingerprint {
 		return &model.Fingerprint{Vendor: vendor, Product: product, DeviceType: typ, Confidence: conf}
 	}
+	swfp := func(vendor, product, typ, cpe string) *model.Fingerprint {
+		return &model.Fingerprint{Vendor: vendor, Product: product, DeviceType: typ, CPE: cpe, Confidence: 0.95}
+	}
 	a := netip.MustParseAddr("127.20.0.14")
 	tests := []struct {
 		name   string
@@ -484,6 +487,22 @@ func TestIdentify(t *testing.T) {
 		{"gaps filled from the inventory",
 			[]serviceFP{{"http", nil}, {"http", fp("Xiongmai Tech", "uc-httpd", "", 0.7)}},
 			map[netip.Addr]model.Asset{a: {IP: a, Vendor: "Other", DeviceType: "dvr"}}, identity{"Xiongmai Tech", "uc-httpd", "dvr"}},
+		{"server software names no device",
+			[]serviceFP{{"ssh", swfp("OpenBSD", "OpenSSH", "", "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*")}, {"ftp", swfp("vsftpd Project", "vsftpd", "", "cpe:2.3:a:vsftpd_project:vsftpd:3.0.3:*:*:*:*:*:*:*")},
+				{"snmp", swfp("net-snmp", "net-snmp", "general-purpose", "cpe:2.3:a:net-snmp:net-snmp:5.8:*:*:*:*:*:*:*")}},
+			nil, identity{}},
+		{"a broker on a thermostat",
+			[]serviceFP{{"mqtt", swfp("Eclipse", "Mosquitto", "mqtt-broker", "cpe:2.3:a:eclipse:mosquitto:2.0.11:*:*:*:*:*:*:*")}, {"http", fp("Honeywell", "TH6320WF", "thermostat", 0.7)}},
+			nil, identity{"Honeywell", "TH6320WF", "thermostat"}},
+		{"server software, then the inventory",
+			[]serviceFP{{"ssh", swfp("OpenBSD", "OpenSSH", "", "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*")}},
+			map[netip.Addr]model.Asset{a: {IP: a, Vendor: "Western Digital", DeviceType: "nas"}}, identity{"Western Digital", "", "nas"}},
+		{"a camera's own web server identifies it",
+			[]serviceFP{{"http", swfp("Hikvision", "IP camera web server", "ip-camera", "cpe:2.3:a:hikvision:webs:*:*:*:*:*:*:*:*")}},
+			nil, identity{"Hikvision", "IP camera web server", "ip-camera"}},
+		{"inventory entry taken from server software",
+			[]serviceFP{{"ssh", swfp("OpenBSD", "OpenSSH", "", "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*")}},
+			map[netip.Addr]model.Asset{a: {IP: a, Vendor: "OpenBSD", Product: "OpenSSH", CPE: "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*"}}, identity{}},
 		{"nothing known", nil, nil, identity{}},
 	}
 	for _, tc := range tests {
