@@ -174,6 +174,13 @@ type subjectDecl struct {
 	decl *declare.Declaration
 }
 
+// softwareAsset reports whether an inventory entry names only server
+// software found by a scan (see model.Fingerprint.SoftwareOnly), not the
+// device's maker.
+func softwareAsset(a model.Asset) bool {
+	return (&model.Fingerprint{Vendor: a.Vendor, Product: a.Product, DeviceType: a.DeviceType, CPE: a.CPE}).SoftwareOnly()
+}
+
 // subjectsOf picks the subjects: the requested device or product, or every
 // known device plus every declared model seen on no device.
 func subjectsOf(ev *Evidence, opts *Options) ([]subjectDecl, error) {
@@ -207,6 +214,9 @@ func subjectsOf(ev *Evidence, opts *Options) ([]subjectDecl, error) {
 	}
 	device := func(ip netip.Addr) Subject {
 		a := assetOf[ip]
+		if softwareAsset(a) { // OpenSSH's vendor is not the device's maker
+			a.Vendor, a.Product = "", ""
+		}
 		return Subject{Kind: SubjectDevice, ID: ip.String(), Vendor: a.Vendor, Model: a.Product, IPs: []netip.Addr{ip}}
 	}
 	switch {
@@ -425,7 +435,7 @@ func screenSubjects(v *view) []affiliation.Subject {
 	}
 	seen := map[string]bool{}
 	for _, a := range v.assets {
-		if a.Vendor != "" && !seen[a.Vendor] {
+		if a.Vendor != "" && !seen[a.Vendor] && !softwareAsset(a) {
 			seen[a.Vendor] = true
 			add(affiliation.Subject{Role: affiliation.RoleManufacturer, Name: a.Vendor, Source: SourceScan})
 		}

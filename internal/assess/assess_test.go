@@ -421,3 +421,21 @@ func TestSBOMSupplierScreening(t *testing.T) {
 		}
 	}
 }
+
+func TestSoftwareAsset(t *testing.T) {
+	tests := []struct {
+		a    model.Asset
+		want bool
+	}{
+		{model.Asset{Vendor: "OpenBSD", Product: "OpenSSH", CPE: "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*"}, true},
+		{model.Asset{Vendor: "Eclipse", Product: "Mosquitto", DeviceType: "mqtt-broker", CPE: "cpe:2.3:a:eclipse:mosquitto:2.0.11:*:*:*:*:*:*:*"}, true},
+		{model.Asset{Vendor: "Hikvision", Product: "webs", DeviceType: "ip-camera", CPE: "cpe:2.3:a:hikvision:webs:*:*:*:*:*:*:*:*"}, false},
+		{model.Asset{Vendor: "Zyxel", Product: "USG FLEX 100W", CPE: "cpe:2.3:o:zyxel:usg_flex_100w_firmware:5.21:*:*:*:*:*:*:*"}, false},
+		{model.Asset{Vendor: "Acme", Product: "Cam 1"}, false}, // a device list without CPE
+	}
+	for _, tc := range tests {
+		if got := softwareAsset(tc.a); got != tc.want {
+			t.Errorf("softwareAsset(%s %s) = %v, want %v", tc.a.Vendor, tc.a.Product, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@
 package model
 
 import (
+	"strings"
 	"net/netip"
 	"time"
 )
@@ -43,6 +44,25 @@ type Fingerprint struct {
 // Empty reports whether the fingerprint identifies nothing.
 func (f *Fingerprint) Empty() bool {
 	return f == nil || (f.Vendor == "" && f.Product == "" && f.CPE == "")
+}
+
+// GenericDeviceType reports whether a device type says nothing about what
+// the device is ("embedded", "general-purpose", …) or names a software role
+// ("mqtt-broker": a broker runs on thermostats and servers alike).
+func GenericDeviceType(t string) bool {
+	switch t {
+	case "", "embedded", "general-purpose", "server", "unknown", "mqtt-broker":
+		return true
+	}
+	return false
+}
+
+// SoftwareOnly reports whether the fingerprint names only server software:
+// an application CPE (OpenSSH, vsftpd, lighttpd, Mosquitto, net-snmp) and a
+// generic device type. Such software runs on devices of every maker, so its
+// vendor is not the device's.
+func (f *Fingerprint) SoftwareOnly() bool {
+	return f != nil && strings.HasPrefix(f.CPE, "cpe:2.3:a:") && GenericDeviceType(f.DeviceType)
 }
 
 // Service is one transport endpoint of an asset and what a probe learned there.

@@ -276,17 +276,8 @@ var deviceProtocols = map[string]bool{model.ProtoSSDP: true, model.ProtoSNMP: tr
 // genericTypes are device types that do not say what the device is.
 var genericTypes = map[string]bool{"": true, "embedded": true, "general-purpose": true, "server": true, "unknown": true}
 
-// softwareRoles are device types that name what a piece of software does
-// (a broker runs on thermostats and servers alike), not what the device is.
-var softwareRoles = map[string]bool{"mqtt-broker": true}
-
-// softwareOnly reports whether a fingerprint names only server software
-// (its CPE is an application's, e.g. OpenSSH, vsftpd, lighttpd, Mosquitto,
-// net-snmp, and it says nothing more specific about the device). Such
-// software runs on devices of every maker; its vendor is not the device's.
-func softwareOnly(f *model.Fingerprint) bool {
-	return strings.HasPrefix(f.CPE, "cpe:2.3:a:") && (genericTypes[f.DeviceType] || softwareRoles[f.DeviceType])
-}
+// softwareOnly: see model.Fingerprint.SoftwareOnly.
+func softwareOnly(f *model.Fingerprint) bool { return f.SoftwareOnly() }
 
 // fpScore ranks how well a fingerprint identifies the device rather than a
 // piece of software on it: a specific device type first, then a protocol

@@ -30,15 +30,20 @@ func (s *Store) SaveServices(ctx context.Context, runID int64, svcs []model.Serv
 			return fmt.Errorf("save services: %w", err)
 		}
 		defer svcStmt.Close()
+		// A server-software fingerprint (model.Fingerprint.SoftwareOnly:
+		// OpenSSH, vsftpd…) never replaces an entry that identifies the
+		// device. The placeholder is 1 for such a fingerprint; it is bound
+		// once per column (see softArgs).
+		const keep = `? = 1 AND assets.vendor <> '' AND NOT (assets.cpe LIKE 'cpe:2.3:a:%' AND assets.device_type IN ('', 'embedded', 'general-purpose', 'server', 'unknown', 'mqtt-broker'))`
 		assetStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO assets
 			(ip, vendor, product, version, device_type, cpe, first_seen, last_seen)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (ip) DO UPDATE SET
-			vendor = CASE WHEN excluded.vendor <> '' THEN excluded.vendor ELSE assets.vendor END,
-			product = CASE WHEN excluded.product <> '' THEN excluded.product ELSE assets.product END,
-			version = CASE WHEN excluded.version <> '' THEN excluded.version ELSE assets.version END,
-			device_type = CASE WHEN excluded.device_type <> '' THEN excluded.device_type ELSE assets.device_type END,
-			cpe = CASE WHEN excluded.cpe <> '' THEN excluded.cpe ELSE assets.cpe END,
+			vendor = CASE WHEN excluded.vendor <> '' AND NOT (`+keep+`) THEN excluded.vendor ELSE assets.vendor END,
+			product = CASE WHEN excluded.product <> '' AND NOT (`+keep+`) THEN excluded.product ELSE assets.product END,
+			version = CASE WHEN excluded.version <> '' AND NOT (`+keep+`) THEN excluded.version ELSE assets.version END,
+			device_type = CASE WHEN excluded.device_type <> '' AND NOT (`+keep+`) THEN excluded.device_type ELSE assets.device_type END,
+			cpe = CASE WHEN excluded.cpe <> '' AND NOT (`+keep+`) THEN excluded.cpe ELSE assets.cpe END,
 			last_seen = excluded.last_seen`))
 		if err != nil {
 			return fmt.Errorf("save assets: %w", err)
@@ -72,8 +77,12 @@ func (s *Store) SaveServices(ctx context.Context, runID int64, svcs []model.Serv
 			if sv.Fingerprint != nil {
 				f = *sv.Fingerprint
 			}
+			soft := 0
+			if f.SoftwareOnly() {
+				soft = 1
+			}
 			if _, err := assetStmt.ExecContext(ctx, sv.IP.String(), f.Vendor, f.Product, f.Version,
-				f.DeviceType, f.CPE, Time(sv.Time), Time(sv.Time)); err != nil {
+				f.DeviceType, f.CPE, Time(sv.Time), Time(sv.Time), soft, soft, soft, soft, soft); err != nil {
 				return fmt.Errorf("save asset %s: %w", sv.IP, err)
 			}
 		}

@@ -204,3 +204,53 @@ func TestRebind(t *testing.T) {
 		t.Errorf("sqlite Rebind changed the query: %q", got)
 	}
 }
+
+// TestAssetIdentityKept: a server-software fingerprint does not replace an
+// inventory entry that identifies the device; it fills an empty one, and a
+// device-identifying fingerprint replaces a software one.
+func TestAssetIdentityKept(t *testing.T) {
+	ctx := context.Background()
+	cam := &model.Fingerprint{Vendor: "Hikvision", Product: "DS-2CD2042WD", DeviceType: "ip-camera", CPE: "cpe:2.3:h:hikvision:ds-2cd2042wd:-:*:*:*:*:*:*:*"}
+	ssh := &model.Fingerprint{Vendor: "OpenBSD", Product: "OpenSSH", Version: "9.2p1", CPE: "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*"}
+	ftp := &model.Fingerprint{Vendor: "vsftpd Project", Product: "vsftpd", Version: "3.0.3", CPE: "cpe:2.3:a:vsftpd_project:vsftpd:3.0.3:*:*:*:*:*:*:*"}
+	tests := []struct {
+		name   string
+		seq    []*model.Fingerprint
+		vendor string
+	}{
+		{"device then software", []*model.Fingerprint{cam, ssh}, "Hikvision"},
+		{"software then device", []*model.Fingerprint{ssh, cam}, "Hikvision"},
+		{"software only: last wins", []*model.Fingerprint{ssh, ftp}, "vsftpd Project"},
+		{"device, software, software", []*model.Fingerprint{cam, ssh, ftp}, "Hikvision"},
+	}
+	for name, s := range openTests(t) {
+		t.Run(name, func(t *testing.T) {
+			run := &model.Run{Kind: "scan"}
+			if err := s.StartRun(ctx, run); err != nil {
+				t.Fatal(err)
+			}
+			for i, tc := range tests {
+				ip := netip.AddrFrom4([4]byte{127, 31, 0, byte(i + 1)})
+				for j, fp := range tc.seq {
+					sv := model.Service{IP: ip, Port: uint16(20 + j), Transport: model.TCP, Protocol: model.ProtoSSH, Status: model.StatusSuccess, Fingerprint: fp}
+					if err := s.SaveServices(ctx, run.ID, []model.Service{sv}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				as, err := s.Assets(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got model.Asset
+				for _, a := range as {
+					if a.IP == ip {
+						got = a
+					}
+				}
+				if got.Vendor != tc.vendor {
+					t.Errorf("%s: asset vendor %q (%+v), want %q", tc.name, got.Vendor, got, tc.vendor)
+				}
+			}
+		})
+	}
+}
