@@ -4,8 +4,8 @@
 package model
 
 import (
-	"strings"
 	"net/netip"
+	"strings"
 	"time"
 )
 
