@@ -87,3 +87,48 @@ func TestFlowsCommands(t *testing.T) {
 		t.Error("a pcap accepted as a Zeek log")
 	}
 }
+
+// TestFlowsIngestStream: --continue without a name uses the "default"
+// stream and the second ingest reports the run it continued from; a
+// directory input and repeated flags make one run with all inputs.
+func TestFlowsIngestStream(t *testing.T) {
+	pcap := "../../../shared/data/flows/ssh-bruteforce.pcap"
+	raw, err := os.ReadFile(pcap)
+	if err != nil {
+		t.Skip(err)
+	}
+	db := filepath.Join(t.TempDir(), "f.db")
+	type summary struct {
+		RunID  int64            `json:"run_id"`
+		Counts map[string]int64 `json:"counts"`
+	}
+	ingest := func(args ...string) summary {
+		t.Helper()
+		out, err := runFlows(t, db, append([]string{"--json", "flows", "ingest"}, args...)...)
+		if err != nil {
+			t.Fatalf("ingest %v: %v", args, err)
+		}
+		var s summary
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatalf("ingest %v: %q: %v", args, out, err)
+		}
+		return s
+	}
+	first := ingest("--pcap", pcap, "--continue")
+	second := ingest("--pcap", pcap, "--continue")
+	if first.Counts["state_series"] < 1 || second.Counts["state_from_run"] != first.RunID {
+		t.Errorf("continue: first %v, second %v", first.Counts, second.Counts)
+	}
+	other := ingest("--pcap", pcap, "--continue=other")
+	if _, ok := other.Counts["state_from_run"]; ok {
+		t.Errorf("stream other continued from %d", other.Counts["state_from_run"])
+	}
+	dir := t.TempDir()
+	for _, n := range []string{"a.pcap", "b.pcap"} {
+		os.WriteFile(filepath.Join(dir, n), raw, 0o644)
+	}
+	all := ingest("--pcap", dir, "--pcap", pcap)
+	if all.Counts["inputs"] != 3 || all.Counts["records"] != 3*116 {
+		t.Errorf("directory + file: %v, want 3 inputs and %d records", all.Counts, 3*116)
+	}
+}
