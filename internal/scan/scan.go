@@ -284,6 +284,12 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		synStop atomic.Bool
 		synWG   sync.WaitGroup
 	)
+	if cfg.SYN && (sp.Set.Len() == 0 || !sp.Set.At(0).Is4()) {
+		// Ranges sort IPv4 first: no IPv4 target at all. SYN mode is
+		// IPv4-only; IPv6 targets are connect-scanned in either mode.
+		s.log.Warn("SYN mode applies to IPv4 targets; these IPv6 targets are connect-scanned")
+		cfg.SYN = false
+	}
 	if cfg.SYN {
 		if syn, err = newSYNProber(sp.Set.At(0)); err != nil {
 			cancel(nil)

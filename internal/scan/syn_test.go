@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -79,5 +80,41 @@ func TestSYNCheckpointLags(t *testing.T) {
 	// With replies awaited for an hour, nothing sent counts as finished.
 	if st.Position != 0 {
 		t.Errorf("checkpoint position %d, want 0 (SYNs still awaiting replies)", st.Position)
+	}
+}
+
+// TestSYNIPv6OnlyFallsBack: SYN mode with IPv6 targets only connect-scans
+// them instead of failing.
+func TestSYNIPv6OnlyFallsBack(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("SSH-2.0-OpenSSH_9.2p1\r\n"))
+			time.Sleep(50 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	var mu sync.Mutex
+	var got []model.Service
+	st, err := Run(context.Background(), Config{Targets: []string{"::1"}, TCPPorts: []uint16{port}, SYN: true, Engine: testEngine(t)}, func(s model.Service) error {
+		mu.Lock()
+		got = append(got, s)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Items != 1 || len(got) != 1 || got[0].Port != port || got[0].IP.String() != "::1" {
+		t.Errorf("stats %+v, got %+v; want the one IPv6 service", st, got)
 	}
 }
