@@ -320,7 +320,7 @@ func newDeclareCmd(g *globals) *cobra.Command {
 			if g.json {
 				return printJSONLines(g.out, ms)
 			}
-			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			tw := newTable(g.out)
 			fmt.Fprintln(tw, "FIELD\tEN 303 645\tOTHER\tTRUST MARK")
 			for _, m := range ms {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Field, strings.Join(m.Provisions, ","), strings.Join(m.Other, ","), m.TrustMark)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -154,7 +153,7 @@ func writeFileWith(p string, fn func(*os.File) error) error {
 }
 
 func printFirmware(g *globals, r *firmware.Result, run *model.Run) error {
-	w := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+	w := newTable(g.out)
 	u := r.Unpack
 	fmt.Fprintf(w, "Image %s (%d bytes, sha256 %s)\n", r.Image, r.Size, r.SHA256)
 	if run != nil {

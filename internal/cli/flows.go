@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -204,7 +203,7 @@ are stored as findings in a run of kind "flows".`,
 				}
 				return printJSONLines(g.out, out)
 			}
-			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			tw := newTable(g.out)
 			fmt.Fprintln(tw, "TIME\tDEVICE\tDETECTOR\tPEER\tREASON")
 			for _, a := range alerts {
 				dev := a.Device.String()
@@ -278,7 +277,7 @@ func newFlowsDestinationsCmd(g *globals) *cobra.Command {
 			if g.json {
 				return printJSONLines(g.out, ds)
 			}
-			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			tw := newTable(g.out)
 			fmt.Fprintln(tw, "DEVICE\tCOUNTRY\tASN\tOWNER\tFLOWS\tBYTES\tPEERS\tDATABASES")
 			for _, d := range ds {
 				asn := "-"

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -109,13 +111,35 @@ func (g *globals) openStore(ctx context.Context) (*store.Store, error) {
 
 // printJSONLines writes each item as one JSON line.
 func printJSONLines[T any](w io.Writer, items []T) error {
-	enc := json.NewEncoder(w)
+	bw := bufio.NewWriterSize(w, 64<<10) // one write per line would be a syscall per line
+	enc := json.NewEncoder(bw)
 	for _, it := range items {
 		if err := enc.Encode(it); err != nil {
 			return err
 		}
 	}
-	return nil
+	return bw.Flush()
+}
+
+// table is a tabwriter over a buffer: tabwriter writes cell by cell, which
+// on an unbuffered stdout is a system call per cell (a 150,000-line listing
+// spent most of its time there). Flush flushes both.
+type table struct {
+	*tabwriter.Writer
+	buf *bufio.Writer
+}
+
+func newTable(w io.Writer) *table {
+	buf := bufio.NewWriterSize(w, 64<<10)
+	return &table{Writer: tabwriter.NewWriter(buf, 0, 4, 2, ' ', 0), buf: buf}
+}
+
+// Flush writes the table out.
+func (t *table) Flush() error {
+	if err := t.Writer.Flush(); err != nil {
+		return err
+	}
+	return t.buf.Flush()
 }
 
 // isTerminal reports whether w is an interactive terminal (for progress bars).

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -26,7 +25,7 @@ func newRunsCmd(g *globals) *cobra.Command {
 			if g.json {
 				return printJSONLines(g.out, runs)
 			}
-			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			tw := newTable(g.out)
 			fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tSTARTED\tTARGETS\tCOUNTS")
 			for _, r := range runs {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%v\n", r.ID, r.Kind, r.Status, r.StartedAt.Format("2006-01-02 15:04:05"), r.Targets, r.Counts)

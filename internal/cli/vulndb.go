@@ -108,7 +108,7 @@ func newVulnImportCmd(g *globals) *cobra.Command {
 					return err
 				}
 			} else {
-				tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+				tw := newTable(g.out)
 				fmt.Fprintln(tw, "FILE\tFORMAT\tRECORDS\tNEW\tUPDATED\tUNCHANGED\tREJECTED\tKEV\tSECONDS")
 				for _, r := range results {
 					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\n", r.File, vdbDash(r.Format), r.Records, r.Inserted,
@@ -174,7 +174,7 @@ kev) or adds a feed file of any importable format (e.g. osv=https://…/all.zip)
 					return perr
 				}
 			} else {
-				tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+				tw := newTable(g.out)
 				fmt.Fprintln(tw, "SOURCE\tREQUESTS\tRECORDS\tNEW\tUPDATED\tKEV\tNOTE")
 				for _, r := range res {
 					note := ""
@@ -296,7 +296,7 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(g.out, "no known vulnerabilities")
 				return nil
 			}
-			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			tw := newTable(g.out)
 			fmt.Fprintln(tw, "CVE\tCVSS\tSEVERITY\tKEV DUE\tCWE\tCPE\tSUMMARY")
 			for _, m := range ms {
 				due := "-"

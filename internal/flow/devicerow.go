@@ -197,6 +197,10 @@ func scanDevices(ctx context.Context, st *store.Store, device netip.Addr, fn fun
 		return err
 	}
 	defer rows.Close()
+	// The entry slices are reused from row to row: fn must not keep them.
+	in := interner{}
+	var hbuf []hourEntry
+	var rbuf []relEntry
 	for rows.Next() {
 		var d deviceRow
 		var dev string
@@ -208,14 +212,19 @@ func scanDevices(ctx context.Context, st *store.Store, device netip.Addr, fn fun
 		d.device, _ = netip.ParseAddr(dev)
 		d.known = known != 0
 		d.flows, d.packets, d.bytes = uint64(fl), uint64(pk), uint64(by)
-		hs, err := decodeHours(hours)
-		if err != nil {
-			return fmt.Errorf("device %s hours: %w", dev, err)
+		hs, ok := fastHours(hours, in, hbuf[:0])
+		if !ok {
+			if hs, err = decodeHours(hours); err != nil {
+				return fmt.Errorf("device %s hours: %w", dev, err)
+			}
 		}
-		rs, err := decodeRelations(peers)
-		if err != nil {
-			return fmt.Errorf("device %s peers: %w", dev, err)
+		rs, ok := fastRelations(peers, in, rbuf[:0])
+		if !ok {
+			if rs, err = decodeRelations(peers); err != nil {
+				return fmt.Errorf("device %s peers: %w", dev, err)
+			}
 		}
+		hbuf, rbuf = hs[:0], rs[:0]
 		if err := fn(&d, hs, rs); err != nil {
 			return err
 		}
