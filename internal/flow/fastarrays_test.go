@@ -16,13 +16,13 @@ func TestFastArrays(t *testing.T) {
 		{`[[1795132800,1,"US",0,"",46,1268,814298]]`, true},
 		{` [ [1795132800, 0, "DE", 3320, "Deutsche Telekom AG", 1, 2, 3] , [1,1,"",0,"",0,0,0] ] `, true},
 		{`[[1795132800,1,"US",0,"Owner \"x\"",46,1268,814298]]`, false}, // escape
-		{`[[1.5,1,"US",0,"",46,1268,814298]]`, false},                 // fraction
-		{`[[1,1,"US",0,"",46,1268]]`, false},                          // 7 fields
-		{`[[1,1,"US",0,"",46,1268,8,9]]`, false},                      // 9 fields
-		{`[[1,1,2,0,"",46,1268,8]]`, false},                           // number for a string
-		{`[[1,1,"US",0,"",46,1268,8]`, false},                         // truncated
-		{`[[1,1,"US",0,"",46,1268,8]] x`, false},                      // trailing
-		{`[[99999999999999999999,1,"US",0,"",1,1,1]]`, false},         // overflow
+		{`[[1.5,1,"US",0,"",46,1268,814298]]`, false},                   // fraction
+		{`[[1,1,"US",0,"",46,1268]]`, false},                            // 7 fields
+		{`[[1,1,"US",0,"",46,1268,8,9]]`, false},                        // 9 fields
+		{`[[1,1,2,0,"",46,1268,8]]`, false},                             // number for a string
+		{`[[1,1,"US",0,"",46,1268,8]`, false},                           // truncated
+		{`[[1,1,"US",0,"",46,1268,8]] x`, false},                        // trailing
+		{`[[99999999999999999999,1,"US",0,"",1,1,1]]`, false},           // overflow
 	}
 	for _, tc := range hours {
 		got, ok := fastHours(tc.s, interner{}, nil)
