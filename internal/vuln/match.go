@@ -2,12 +2,13 @@ package vuln
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"iotwatch/internal/model"
@@ -550,26 +551,27 @@ func (d *DB) candidates(ctx context.Context, k cpe.Name) ([]string, error) {
 		sub += " AND vendor IN (?, '*')"
 		args = append(args, vendor)
 	}
-	rows, err := d.st.DB().QueryContext(ctx, d.q(loadQuery+"c.id IN ("+sub+")"), args...)
+	raws, err := d.readRaw(ctx, loadQuery+"c.id IN ("+sub+")", args)
 	if err != nil {
 		return nil, fmt.Errorf("vuln candidates: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		c, id, err := scanCompiled(rows)
+	for i := range raws {
+		id := raws[i].id
+		ids = append(ids, id)
+		d.mu.Lock()
+		_, ok := d.comp[id]
+		d.mu.Unlock()
+		if ok {
+			continue
+		}
+		c, err := raws[i].compile()
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
 		d.mu.Lock()
-		if _, ok := d.comp[id]; !ok {
-			evict(d.comp)
-			d.comp[id] = c
-		}
+		evict(d.comp)
+		d.comp[id] = c
 		d.mu.Unlock()
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("vuln candidates: %w", err)
 	}
 	d.mu.Lock()
 	evict(d.cands)
@@ -623,52 +625,68 @@ func (d *DB) load(ctx context.Context, ids []string) error {
 			args[i] = id
 		}
 		q := loadQuery + "c.id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
-		rows, err := d.st.DB().QueryContext(ctx, d.q(q), args...)
+		raws, err := d.readRaw(ctx, q, args)
 		if err != nil {
 			return fmt.Errorf("vuln load: %w", err)
 		}
-		for rows.Next() {
-			c, id, err := scanCompiled(rows)
+		for i := range raws {
+			c, err := raws[i].compile()
 			if err != nil {
-				rows.Close()
 				return err
 			}
 			d.mu.Lock()
 			evict(d.comp)
-			d.comp[id] = c
+			d.comp[raws[i].id] = c
 			d.mu.Unlock()
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("vuln load: %w", err)
 		}
 	}
 	return nil
 }
 
-func scanCompiled(rows *sql.Rows) (*compiled, string, error) {
-	var id, raw, aliases string
-	var s3, s4, s2 float64
-	var v3, v4, v2, cwes, summary, nvdAdded, nvdDue, kevDue, kevID string
-	if err := rows.Scan(&id, &raw, &aliases, &s3, &v3, &s4, &v4, &s2, &v2, &cwes, &summary, &nvdAdded, &nvdDue, &kevDue, &kevID); err != nil {
-		return nil, "", fmt.Errorf("vuln load: %w", err)
-	}
-	c, err := compileStored(raw)
+// rawCVE is one row of loadQuery, read before it is compiled so that the
+// database connection (SQLite has one) is free while concurrent matches
+// compile what they read.
+type rawCVE struct {
+	id, raw, aliases                                           string
+	s3, s4, s2                                                 float64
+	v3, v4, v2, cwes, summary, nvdAdded, nvdDue, kevDue, kevID string
+}
+
+// readRaw runs a loadQuery and returns its rows.
+func (d *DB) readRaw(ctx context.Context, q string, args []any) ([]rawCVE, error) {
+	rows, err := d.st.DB().QueryContext(ctx, d.q(q), args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("vuln configs %s: %w", id, err)
+		return nil, err
 	}
-	c.info.aliases = splitList(aliases)
-	c.info.cvss, c.info.vector = pickScore(s3, v3, s4, v4, s2, v2)
-	c.info.cwes = splitList(cwes)
-	c.info.summary = shortSummary(summary)
-	if kevID != "" || nvdAdded != "" {
+	defer rows.Close()
+	var out []rawCVE
+	for rows.Next() {
+		var r rawCVE
+		if err := rows.Scan(&r.id, &r.raw, &r.aliases, &r.s3, &r.v3, &r.s4, &r.v4, &r.s2, &r.v2, &r.cwes, &r.summary, &r.nvdAdded, &r.nvdDue, &r.kevDue, &r.kevID); err != nil {
+			return nil, fmt.Errorf("vuln load: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (r *rawCVE) compile() (*compiled, error) {
+	c, err := compileStored(r.raw)
+	if err != nil {
+		return nil, fmt.Errorf("vuln configs %s: %w", r.id, err)
+	}
+	c.info.aliases = splitList(r.aliases)
+	c.info.cvss, c.info.vector = pickScore(r.s3, r.v3, r.s4, r.v4, r.s2, r.v2)
+	c.info.cwes = splitList(r.cwes)
+	c.info.summary = shortSummary(r.summary)
+	if r.kevID != "" || r.nvdAdded != "" {
 		c.info.kev = true
-		c.info.kevDue = kevDue
-		if kevDue == "" {
-			c.info.kevDue = nvdDue // NVD's own cisaActionDue
+		c.info.kevDue = r.kevDue
+		if r.kevDue == "" {
+			c.info.kevDue = r.nvdDue // NVD's own cisaActionDue
 		}
 	}
-	return c, id, nil
+	return c, nil
 }
 
 // fill adds scores, KEV, CWEs and summaries to matches.
@@ -735,13 +753,14 @@ func shortSummary(s string) string {
 // and port set, ready for store.SaveVulnMatches. Services without a
 // fingerprint are skipped.
 func (d *DB) MatchServices(ctx context.Context, svcs []model.Service) ([]model.VulnMatch, error) {
-	var out []model.VulnMatch
 	type key struct {
 		fp   model.Fingerprint
 		ip   string
 		port uint16
 	}
 	seen := map[key]bool{}
+	var jobs []model.Service
+	var fps []model.Fingerprint
 	for _, s := range svcs {
 		if s.Fingerprint.Empty() {
 			continue
@@ -753,14 +772,65 @@ func (d *DB) MatchServices(ctx context.Context, svcs []model.Service) ([]model.V
 			continue
 		}
 		seen[k] = true
-		ms, err := d.MatchFingerprint(ctx, fp)
-		if err != nil {
-			return out, fmt.Errorf("match %s:%d: %w", s.IP, s.Port, err)
+		jobs = append(jobs, s)
+		fps = append(fps, fp)
+	}
+	res, err := d.MatchFingerprints(ctx, fps)
+	var out []model.VulnMatch
+	for i, s := range jobs {
+		if res[i].Err != nil {
+			return out, fmt.Errorf("match %s:%d: %w", s.IP, s.Port, res[i].Err)
 		}
-		for i := range ms {
-			ms[i].IP, ms[i].Port = s.IP, s.Port
+		for _, m := range res[i].Matches {
+			m.IP, m.Port = s.IP, s.Port
+			out = append(out, m)
 		}
-		out = append(out, ms...)
+	}
+	return out, err
+}
+
+// FingerprintMatches is the result of one fingerprint of MatchFingerprints.
+type FingerprintMatches struct {
+	Matches []model.VulnMatch
+	Err     error
+}
+
+// MatchFingerprints matches many fingerprints on all cores: a fleet's
+// distinct products are matched concurrently (the caches are shared, the
+// database is read by one at a time, compiling runs in parallel). Results
+// are in the order of fps; err is the context's error, if it ended early.
+func (d *DB) MatchFingerprints(ctx context.Context, fps []model.Fingerprint) ([]FingerprintMatches, error) {
+	out := make([]FingerprintMatches, len(fps))
+	workers := min(runtime.GOMAXPROCS(0), len(fps))
+	if workers <= 1 {
+		for i, fp := range fps {
+			out[i].Matches, out[i].Err = d.MatchFingerprint(ctx, fp)
+		}
+		return out, ctx.Err()
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(fps) || ctx.Err() != nil {
+					return
+				}
+				out[i].Matches, out[i].Err = d.MatchFingerprint(ctx, fps[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		for i := range out {
+			if out[i].Matches == nil && out[i].Err == nil {
+				out[i].Err = err
+			}
+		}
+		return out, err
 	}
 	return out, nil
 }

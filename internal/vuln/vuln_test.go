@@ -2,6 +2,7 @@ package vuln
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -427,5 +428,53 @@ func TestImportDuplicatesInOneBatch(t *testing.T) {
 	}
 	if _, err := d.Record(ctx, "CVE-2024-0001"); err == nil {
 		t.Error("record rejected later in the batch is still stored")
+	}
+}
+
+// TestMatchFingerprintsConcurrent: matching many fingerprints concurrently
+// on fresh caches gives, in order, what one-by-one matching gives.
+func TestMatchFingerprintsConcurrent(t *testing.T) {
+	d := fixtureDB(t)
+	ctx := context.Background()
+	var fps []model.Fingerprint
+	for _, p := range []model.Fingerprint{{Product: "OpenSSH"}, {Product: "dnsmasq"}, {Product: "curl"}, {Product: "OpenSSL"}, {Product: "BusyBox"},
+		{Product: "mosquitto"}, {Vendor: "Hikvision", Product: "DS-2CD2026G2-IU/SL", DeviceType: "camera"}, {Vendor: "TP-Link", Product: "Archer AX21", DeviceType: "router"}} {
+		for _, v := range []string{"9.2p1", "2.77", "7.88.1", "1.0.2q", "1.35.0", "2.0.11", "V5.5.0", "1.1.3", "9.8p1"} {
+			p.Version = v
+			fps = append(fps, p)
+		}
+	}
+	var want [][]string
+	for _, fp := range fps {
+		ms, err := d.MatchFingerprint(ctx, fp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, cves(ms))
+	}
+	if slices.IndexFunc(want, func(c []string) bool { return len(c) > 0 }) < 0 {
+		t.Fatal("no fingerprint matched anything")
+	}
+	fresh, err := Open(ctx, d.st) // empty caches, same database
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fresh.MatchFingerprints(ctx, fps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range fps {
+		if got[i].Err != nil || !slices.Equal(cves(got[i].Matches), want[i]) {
+			t.Errorf("%s %s: %v (%v), want %v", fps[i].Product, fps[i].Version, cves(got[i].Matches), got[i].Err, want[i])
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	other, err := Open(ctx, d.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.MatchFingerprints(cctx, fps); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: err %v", err)
 	}
 }
