@@ -176,7 +176,7 @@ func signatureTable() []signature {
 		{format: "lz4", magic: "\x04\x22\x4d\x18", h: streamHandler("lz4", openLZ4)},
 		{format: "jffs2", magic: "\x85\x19", fs: true, h: (*unpacker).jffs2Detect},
 		{format: "jffs2", magic: "\x19\x85", fs: true, h: (*unpacker).jffs2Detect},
-		{format: "ubi", magic: "UBI#", h: unsupportedHandler("UBI volume (not unpacked: no pure-Go UBI reader)")},
+		{format: "ubi", magic: "UBI#", h: (*unpacker).ubi},
 		{format: "fit", magic: "\xd0\x0d\xfe\xed", h: (*unpacker).fit},
 	}
 }
