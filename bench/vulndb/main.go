@@ -34,6 +34,7 @@ func main() {
 	dsn := flag.String("dsn", "", "database (default: SQLite in the working directory; postgres:// URLs work)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	flag.BoolVar(&reuseFeed, "reuse-feed", false, "import DIR/feed.json from an earlier run instead of generating it (its record count wins over -records)")
+	flag.BoolVar(&parallelOnly, "parallel-only", false, "with -reuse: measure only the all-cores cold match (first, in a fresh process)")
 	reuse := flag.Bool("reuse", false, "skip generation and import: measure matching on the database of an earlier run (needs -dir)")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -160,9 +161,16 @@ func matchOnly(matches int, dir, dsn string) error {
 	return nil
 }
 
+// parallelOnly skips the one-by-one passes (see -parallel-only).
+var parallelOnly bool
+
 func measureMatch(ctx context.Context, st *store.Store, d *vuln.DB, matches int) error {
 	fps := products(matches)
-	for pass, name := range []string{"cold", "warm"} {
+	passes := []string{"cold", "warm"}
+	if parallelOnly {
+		passes = nil
+	}
+	for pass, name := range passes {
 		start, cpu0 := time.Now(), cpuTime()
 		total, withVulns := 0, 0
 		for _, fp := range fps {
