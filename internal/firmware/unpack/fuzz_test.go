@@ -1,7 +1,9 @@
 package unpack
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,6 +71,56 @@ func FuzzUnpack(f *testing.F) {
 		}
 		if rep.Bytes > 4<<20 {
 			t.Fatalf("wrote %d bytes over the cap", rep.Bytes)
+		}
+	})
+}
+
+// FuzzUBI parses arbitrary bytes as a UBI image and reads every volume, then
+// runs the carver on them. Seeds: testdata/ubi-small.ubi (see
+// TestUBISmallFixture), cut and garbled.
+func FuzzUBI(f *testing.F) {
+	small, err := os.ReadFile(filepath.Join("testdata", "ubi-small.ubi"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(small)
+	f.Add(small[:len(small)-5000])
+	f.Add(small[:16<<10+700])
+	garbled := bytes.Clone(small)
+	for i := 64; i < len(garbled); i += 997 {
+		garbled[i] ^= 0x21
+	}
+	f.Add(garbled)
+	f.Add(append([]byte("UBI#\x01"), make([]byte, 100)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if img, err := ParseUBI(data); err == nil {
+			if img.Consumed > int64(len(data)) || img.Consumed <= 0 {
+				t.Fatalf("consumed %d of %d", img.Consumed, len(data))
+			}
+			for _, v := range img.Volumes {
+				r, _ := img.VolumeReader(v, int64(len(data)))
+				n, err := io.Copy(io.Discard, r)
+				if err != nil || n > 2*int64(len(data)) {
+					t.Fatalf("volume %d: read %d bytes (%v) from a %d-byte image", v.ID, n, err, len(data))
+				}
+			}
+		}
+		dir := t.TempDir()
+		img := filepath.Join(dir, "img")
+		os.WriteFile(img, data, 0o644)
+		out := filepath.Join(dir, "out")
+		os.Mkdir(out, 0o700)
+		rep, err := Unpack(context.Background(), img, out, Limits{MaxBytes: 8 << 20, MaxFiles: 200, MaxDepth: 3, MaxAttempts: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range rep.Extracted {
+			if e.Format == "ubi" && (e.Size > int64(len(data)) || e.Offset+e.Size > int64(len(data))) {
+				t.Fatalf("ubi entry at %d consumed %d of %d bytes", e.Offset, e.Size, len(data))
+			}
+		}
+		if rep.Bytes > 3*int64(len(data))+(1<<20) {
+			t.Fatalf("wrote %d bytes from %d", rep.Bytes, len(data))
 		}
 	})
 }

@@ -422,3 +422,28 @@ func BenchmarkUBI(b *testing.B) {
 		}
 	}
 }
+
+// TestUBISmallFixture unpacks the committed fuzz seed, made with
+//
+//	mksquashfs root sq.img -comp gzip   # root/etc/passwd holds the marker
+//	printf '[rootfs]\nmode=ubi\nimage=sq.img\nvol_id=0\nvol_type=static\nvol_name=rootfs\n' > u.ini
+//	ubinize -o ubi-small.ubi -p 16KiB -m 512 -Q 1234 u.ini
+//
+// so that the reader is checked even where mtd-utils are missing.
+func TestUBISmallFixture(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "ubi-small.ubi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, out := unpackBytes(t, data, Limits{})
+	e, info := ubiEntry(t, rep)
+	if e.Error != "" || info.ImageSeq != 1234 || info.PEBSize != 16<<10 || info.PEBs != 3 {
+		t.Errorf("error %q, image_seq %d, peb %d, pebs %d", e.Error, info.ImageSeq, info.PEBSize, info.PEBs)
+	}
+	if v := ubiVolume(t, info, "rootfs"); v.Type != "static" || v.Size != 4096 {
+		t.Errorf("rootfs %+v", v)
+	}
+	if !findMarker(t, out) {
+		t.Errorf("marker not extracted: %+v", rep.Extracted)
+	}
+}
