@@ -123,11 +123,11 @@ func ubiPEBSize(data []byte, ec ubiEC) int {
 		if j < 0 || j > ubiMaxPEB {
 			break
 		}
-		if e, ok := parseUBIEC(data[j:]); ok && e.imageSeq == ec.imageSeq {
-			if j >= ubiMinPEB && !slices.Contains(cands, j) {
+		if e, ok := parseUBIEC(data[j:]); ok {
+			if e.imageSeq == ec.imageSeq && j >= ubiMinPEB && !slices.Contains(cands, j) {
 				cands = append(cands, j)
 			}
-			break
+			break // the next valid header ends the search either way
 		}
 		from = j + 1
 	}
@@ -316,7 +316,7 @@ func (img *UBIImage) volumes() {
 				v.dataPad = int(l.dataPad)
 			}
 			if l.volType == ubiVolStatic {
-				v.UsedEBs = int(min(l.usedEBs, ubiMaxLEBNumber))
+				v.UsedEBs = max(v.UsedEBs, int(min(l.usedEBs, ubiMaxLEBNumber)))
 			}
 		}
 		v.Type = "dynamic"
@@ -536,8 +536,8 @@ func (u *unpacker) ubi(data []byte, out string, depth int, e *Entry) (int64, err
 			continue
 		}
 		base := ubiFileName(v.Name, v.ID)
-		if used[base] {
-			base = fmt.Sprintf("%s-%d", base, v.ID)
+		for k := 0; used[base]; k++ {
+			base = fmt.Sprintf("%s-%d.%d", ubiFileName(v.Name, v.ID), v.ID, k)
 		}
 		used[base] = true
 		rel := out + "/" + base + ".ubivol"
