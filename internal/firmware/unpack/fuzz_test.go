@@ -76,14 +76,20 @@ func FuzzUnpack(f *testing.F) {
 }
 
 // FuzzUBI parses arbitrary bytes as a UBI image and reads every volume, then
-// runs the carver on them. Seeds: testdata/ubi-small.ubi (see
-// TestUBISmallFixture), cut and garbled.
+// runs the carver on what parses. Seeds: testdata/ubi-small.ubi and
+// ubi-tiny.ubi (see TestUBISmallFixture), cut and garbled.
 func FuzzUBI(f *testing.F) {
 	small, err := os.ReadFile(filepath.Join("testdata", "ubi-small.ubi"))
 	if err != nil {
 		f.Fatal(err)
 	}
+	tiny, err := os.ReadFile(filepath.Join("testdata", "ubi-tiny.ubi"))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(small)
+	f.Add(tiny)
+	f.Add(tiny[:3*4096+100])
 	f.Add(small[:len(small)-5000])
 	f.Add(small[:16<<10+700])
 	garbled := bytes.Clone(small)
@@ -93,7 +99,8 @@ func FuzzUBI(f *testing.F) {
 	f.Add(garbled)
 	f.Add(append([]byte("UBI#\x01"), make([]byte, 100)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if img, err := ParseUBI(data); err == nil {
+		img, err := ParseUBI(data)
+		if err == nil {
 			if img.Consumed > int64(len(data)) || img.Consumed <= 0 {
 				t.Fatalf("consumed %d of %d", img.Consumed, len(data))
 			}
@@ -105,12 +112,15 @@ func FuzzUBI(f *testing.F) {
 				}
 			}
 		}
+		if err != nil {
+			return // the carver on other bytes is FuzzUnpack's job
+		}
 		dir := t.TempDir()
-		img := filepath.Join(dir, "img")
-		os.WriteFile(img, data, 0o644)
+		path := filepath.Join(dir, "img")
+		os.WriteFile(path, data, 0o644)
 		out := filepath.Join(dir, "out")
 		os.Mkdir(out, 0o700)
-		rep, err := Unpack(context.Background(), img, out, Limits{MaxBytes: 8 << 20, MaxFiles: 200, MaxDepth: 3, MaxAttempts: 50})
+		rep, err := Unpack(context.Background(), path, out, Limits{MaxBytes: 8 << 20, MaxFiles: 200, MaxDepth: 3, MaxAttempts: 50})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -466,4 +466,28 @@ func TestUBISmallFixture(t *testing.T) {
 	if !findMarker(t, out) {
 		t.Errorf("marker not extracted: %+v", rep.Extracted)
 	}
+
+	// ubi-tiny.ubi: 4 KiB erase blocks, a static volume "conf" (id 0) and a
+	// dynamic one "data" (id 3), made with
+	//
+	//	ubinize -o ubi-tiny.ubi -p 4KiB -m 64 -Q 77 u.ini
+	tiny, err := os.ReadFile(filepath.Join("testdata", "ubi-tiny.ubi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, out = unpackBytes(t, tiny, Limits{})
+	_, info = ubiEntry(t, rep)
+	for _, c := range []struct{ name, typ, content string }{
+		{"conf", "static", "hostname=cam\n"},
+		{"data", "dynamic", "key=value\nother=1\n"},
+	} {
+		v := ubiVolume(t, info, c.name)
+		got, _ := os.ReadFile(filepath.Join(out, v.Path))
+		if v.Type != c.typ || string(got) != c.content {
+			t.Errorf("%s: type %s, content %q; want %s %q", c.name, v.Type, got, c.typ, c.content)
+		}
+	}
+	if info.PEBSize != 4<<10 || info.ImageSeq != 77 {
+		t.Errorf("peb %d image_seq %d", info.PEBSize, info.ImageSeq)
+	}
 }
