@@ -267,6 +267,50 @@ func TestUBIDamaged(t *testing.T) {
 	}
 }
 
+// TestUBIFlashDump: erased and free (EC header only) blocks inside a dump,
+// erased flash after it, and a second image (other image_seq, other PEB
+// size) right behind it.
+func TestUBIFlashDump(t *testing.T) {
+	root := ubiTree(t)
+	a := buildUBI(t, root, "64KiB", "2048", "512", "dynamic", "static")
+	b := buildUBI(t, root, "128KiB", "2048", "512", "static", "dynamic")
+	peb := a.peb
+	erased := bytes.Repeat([]byte{0xFF}, peb)
+	free := bytes.Clone(erased)
+	copy(free, a.image[:64]) // EC header of the same image, no VID header
+	var dump []byte
+	dump = append(dump, a.image...)
+	dump = append(dump, erased...)
+	dump = append(dump, free...)
+	dump = append(dump, erased...)
+	aLen := len(dump) - peb // the trailing erased block is not part of it
+	dump = append(dump, b.image...)
+
+	rep, out := unpackBytes(t, dump, Limits{})
+	var ents []Entry
+	for _, e := range rep.Extracted {
+		if e.Format == "ubi" {
+			ents = append(ents, e)
+		}
+	}
+	if len(ents) != 2 {
+		t.Fatalf("%d ubi entries, want 2: %+v", len(ents), rep.Extracted)
+	}
+	ia, ib := ents[0].Info.(*UBIImage), ents[1].Info.(*UBIImage)
+	if ents[0].Size != int64(aLen) || ia.Erased != 1 || ia.Free != 1 || ia.PEBSize != peb || ents[0].Error != "" {
+		t.Errorf("first image: size %d (want %d), erased %d, free %d, peb %d, error %q", ents[0].Size, aLen, ia.Erased, ia.Free, ia.PEBSize, ents[0].Error)
+	}
+	if ents[1].Offset != int64(aLen+peb) || ents[1].Size != int64(len(b.image)) || ib.PEBSize != b.peb {
+		t.Errorf("second image at %d size %d peb %d; want %d %d %d", ents[1].Offset, ents[1].Size, ib.PEBSize, aLen+peb, len(b.image), b.peb)
+	}
+	for _, info := range []*UBIImage{ia, ib} {
+		got, _ := os.ReadFile(filepath.Join(out, ubiVolume(t, info, "rootfs").Path))
+		if !bytes.Equal(got, a.sqfs) {
+			t.Errorf("rootfs volume of %d bytes differs from the SquashFS", len(got))
+		}
+	}
+}
+
 // setVID rewrites fields of the VID header of the PEB at pebOff and fixes its CRC.
 func setVID(b []byte, pebOff, vidOff int, edit func(v []byte)) {
 	v := b[pebOff+vidOff : pebOff+vidOff+64]
