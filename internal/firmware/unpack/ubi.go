@@ -48,10 +48,11 @@ type UBIImage struct {
 	VIDHeaderOffset int         `json:"vid_hdr_offset"`
 	DataOffset      int         `json:"data_offset"`
 	ImageSeq        uint32      `json:"image_seq"`
-	PEBs            int         `json:"pebs"`   // erase blocks that belong to the image
-	Consumed        int64       `json:"size"`   // bytes up to the end of the last UBI block
-	Erased          int         `json:"erased"` // blocks without an EC header (all 0xFF)
-	Free            int         `json:"free"`   // blocks with an EC header but no VID header
+	PEBs            int         `json:"pebs"`               // erase blocks that belong to the image
+	Consumed        int64       `json:"size"`               // bytes up to the end of the last UBI block
+	Erased          int         `json:"erased"`             // blocks without an EC header (all 0xFF)
+	Free            int         `json:"free"`               // blocks with an EC header but no VID header
+	Internal        int         `json:"internal,omitempty"` // fastmap blocks (internal volumes other than the layout)
 	BadECCRC        int         `json:"bad_ec_crc,omitempty"`
 	BadVIDCRC       int         `json:"bad_vid_crc,omitempty"`
 	BadDataCRC      int         `json:"bad_data_crc,omitempty"`
@@ -242,7 +243,11 @@ func (img *UBIImage) block(pos int, blk []byte) {
 	}
 	volID := binary.BigEndian.Uint32(v[8:])
 	lnum := binary.BigEndian.Uint32(v[12:])
-	if (volID >= ubiMaxVolumes && volID != ubiLayoutVolID) || lnum > ubiMaxLEBNumber {
+	if volID > ubiLayoutVolID && volID <= 0x7FFFFFFF {
+		img.Internal++ // fastmap and other internal volumes: not user data
+		return
+	}
+	if volID >= ubiMaxVolumes && volID != ubiLayoutVolID || lnum > ubiMaxLEBNumber {
 		img.BadVIDCRC++
 		return
 	}

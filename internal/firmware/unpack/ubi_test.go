@@ -396,6 +396,7 @@ func TestUBIHostile(t *testing.T) {
 		{"data_size=2^32-1", cfgPEB, func(v []byte) { binary.BigEndian.PutUint32(v[20:], 0xFFFFFFFF) }, "VID CRC or header 1"},
 		{"data_pad=2^32-1", rootPEB, func(v []byte) { binary.BigEndian.PutUint32(v[28:], 0xFFFFFFFF) }, "VID CRC or header 1"},
 		{"vol_id=2^31", cfgPEB, func(v []byte) { binary.BigEndian.PutUint32(v[8:], 1<<31) }, "VID CRC or header 1"},
+		{"vol_id=fastmap", cfgPEB, func(v []byte) { binary.BigEndian.PutUint32(v[8:], 0x7FFFF000) }, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -411,6 +412,9 @@ func TestUBIHostile(t *testing.T) {
 			}
 			if !strings.Contains(e.Error, c.wantErr) {
 				t.Errorf("error %q, want it to mention %q", e.Error, c.wantErr)
+			}
+			if info := e.Info.(*UBIImage); c.wantErr == "" && (e.Error != "" || info.Internal != 1) {
+				t.Errorf("fastmap block: error %q, internal %d", e.Error, info.Internal)
 			}
 		})
 	}
