@@ -35,7 +35,7 @@ func newFirmwareAnalyzeCmd(g *globals) *cobra.Command {
 		Use:   "analyze IMAGE",
 		Short: "Unpack a firmware image and report components, vulnerabilities, credentials, keys and weaknesses",
 		Long: `Unpacks IMAGE recursively in pure Go (uImage, TRX, FIT, gzip, xz, lzma, bzip2, zstd, lz4, zip,
-tar, cpio, SquashFS 4, ext2/3/4, JFFS2) into a private temporary directory (removed afterwards unless
+tar, cpio, UBI, SquashFS 4, ext2/3/4, JFFS2) into a private temporary directory (removed afterwards unless
 --extract), identifies components (CycloneDX SBOM with CPE and purl), cracks password hashes
 against default-credential lists, finds private keys, certificates, tokens, debug services and
 update-mechanism weaknesses, matches components against the vulnerability database, and stores

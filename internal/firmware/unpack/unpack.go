@@ -1,12 +1,12 @@
 // Package unpack carves and recursively extracts firmware images in pure Go:
 // vendor headers (uImage, TRX), compressed streams (gzip, xz, lzma, bzip2,
-// zstd, lz4), archives (zip, tar, cpio) and filesystems (SquashFS 4 via
-// go-diskfs, ext2/3/4 via go-diskfs, JFFS2 with its own reader), found at any
-// offset. Extraction is hostile-input safe: entry names are confined to a
+// zstd, lz4), archives (zip, tar, cpio), UBI images (volumes reassembled by
+// its own reader, then carved) and filesystems (SquashFS 4 via go-diskfs,
+// ext2/3/4 via go-diskfs, JFFS2 with its own reader), found at any offset. Extraction is hostile-input safe: entry names are confined to a
 // private directory, links are recorded but never created, and size, count,
 // depth and attempt caps stop bombs. What is recognised but cannot be unpacked
-// (UBI, big-endian or LZ4 SquashFS, JFFS2 nodes compressed with LZO/LZMA) is
-// reported.
+// (UBIFS volumes, big-endian or LZ4 SquashFS, JFFS2 nodes compressed with
+// LZO/LZMA) is reported.
 package unpack
 
 import (
