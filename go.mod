@@ -18,6 +18,7 @@ require (
 	github.com/mattn/go-isatty v0.0.24
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/netsampler/goflow2/v2 v2.2.6
+	github.com/openwall/yescrypt-go v1.0.0
 	github.com/oschwald/maxminddb-golang/v2 v2.9.0
 	github.com/package-url/packageurl-go v0.1.7
 	github.com/phuslu/iploc v1.0.20260915

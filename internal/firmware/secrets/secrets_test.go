@@ -67,6 +67,7 @@ func TestAccountsAndCracking(t *testing.T) {
 			"daemon:x:1:1::/:/usr/sbin/nologin",
 			"strong:x:1004:1004::/:/bin/sh",
 			"modern:x:1005:1005::/:/bin/sh",
+			"scrypt7:x:1006:1006::/:/bin/sh",
 			"legacy:" + md5.NewHash("1234") + ":0:0::/:/bin/sh",
 		}, "\n") + "\n",
 		"/etc/shadow": strings.Join([]string{
@@ -77,7 +78,10 @@ func TestAccountsAndCracking(t *testing.T) {
 			"guest::19000::::::",
 			"daemon:*:19000::::::",
 			"strong:" + strong + ":19000::::::",
-			"modern:$y$j9T$abcdefghijklmnop$0123456789012345678901234567890123456789012:19000::::::",
+			// yescrypt (Debian 11+ default parameters) of "admin", made by
+			// Openwall's yescrypt-go from the setting $y$j9T$AAt9R641xPvCI9nXw1HHW/.
+			"modern:$y$j9T$AAt9R641xPvCI9nXw1HHW/$eeKL7KcHv.KUeKtlIHvbXtSDnRNvx7nO32Sfv43JXw/:19000::::::",
+			"scrypt7:$7$CU..../....abcdefgh$0123456789012345678901234567890123456789012:19000::::::",
 		}, "\n") + "\n",
 	})
 	res, err := Scan(context.Background(), files, Options{CrackBudget: 20 * time.Second})
@@ -88,15 +92,16 @@ func TestAccountsAndCracking(t *testing.T) {
 		cracked, empty, locked bool
 		password, typ          string
 	}{
-		"root":   {cracked: true, password: "admin", typ: "sha512crypt"},
-		"admin":  {cracked: true, password: "admin", typ: "md5crypt"},
-		"oper":   {cracked: true, password: "xc3511", typ: "des"},
-		"web":    {cracked: true, password: "password", typ: "bcrypt"},
-		"guest":  {empty: true},
-		"daemon": {locked: true},
-		"strong": {typ: "sha512crypt"},
-		"modern": {typ: "yescrypt"},
-		"legacy": {cracked: true, password: "1234", typ: "md5crypt"},
+		"root":    {cracked: true, password: "admin", typ: "sha512crypt"},
+		"admin":   {cracked: true, password: "admin", typ: "md5crypt"},
+		"oper":    {cracked: true, password: "xc3511", typ: "des"},
+		"web":     {cracked: true, password: "password", typ: "bcrypt"},
+		"guest":   {empty: true},
+		"daemon":  {locked: true},
+		"strong":  {typ: "sha512crypt"},
+		"modern":  {cracked: true, password: "admin", typ: "yescrypt"},
+		"scrypt7": {typ: "unknown"},
+		"legacy":  {cracked: true, password: "1234", typ: "md5crypt"},
 	}
 	if len(res.Accounts) != len(want) {
 		t.Errorf("got %d accounts, want %d: %+v", len(res.Accounts), len(want), res.Accounts)
@@ -111,7 +116,7 @@ func TestAccountsAndCracking(t *testing.T) {
 			t.Errorf("%s: got cracked=%v pw=%q empty=%v locked=%v type=%q, want %+v", a.User, a.Cracked, a.Password, a.Empty, a.Locked, a.HashType, w)
 		}
 	}
-	if res.Cracking.Cracked != 5 || len(res.Cracking.Skipped) != 1 || res.Cracking.Skipped[0] != "yescrypt" {
+	if res.Cracking.Cracked != 6 || len(res.Cracking.Skipped) != 1 || res.Cracking.Skipped[0] != "unknown" {
 		t.Errorf("cracking stats %+v", res.Cracking)
 	}
 }
