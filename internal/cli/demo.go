@@ -16,11 +16,14 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var prefix string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the whole pipeline on a simulated IoT fleet: simulate → scan → audit → vulns → assess → report",
+		Short: "Run the whole pipeline on a simulated IoT fleet: simulate → scan → audit → vulns → flows → assess → report",
 		Long: `demo starts a simulated fleet of IoT devices on loopback addresses, scans and fingerprints it,
 audits every login service for default and weak credentials, matches known vulnerabilities from the
-embedded offline database, assesses the devices against the baselines and writes report.html,
-report.json and truth.json (the simulator's ground truth) into --out. It targets only the fleet it started.`,
+embedded offline database, writes a synthetic capture of the fleet's day in which a share of the
+weak devices behave like botnet members (--compromised; the capture is only a file, nothing is sent)
+and ingests it through the flow detectors, assesses the devices against the baselines and writes
+report.html, report.json, truth.json (the simulator's ground truth), telemetry.pcap and
+telemetry.json (its ground truth) into --out. It targets only the fleet it started.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := netip.ParsePrefix(prefix)
@@ -30,7 +33,7 @@ report.json and truth.json (the simulator's ground truth) into --out. It targets
 			if opts.Devices < 1 || opts.Devices > 1<<(32-p.Bits())-2 {
 				return usageError{fmt.Errorf("--devices %d: want 1..%d for %s", opts.Devices, 1<<(32-p.Bits())-2, p)}
 			}
-			for name, v := range map[string]float64{"--weak": opts.Weak, "--empty": opts.Empty, "--anonymous": opts.Anonymous} {
+			for name, v := range map[string]float64{"--weak": opts.Weak, "--empty": opts.Empty, "--anonymous": opts.Anonymous, "--compromised": opts.Compromised} {
 				if v < 0 || v > 1 {
 					return usageError{fmt.Errorf("%s %v: want a share between 0 and 1", name, v)}
 				}
@@ -63,6 +66,7 @@ report.json and truth.json (the simulator's ground truth) into --out. It targets
 	f.Float64Var(&opts.Weak, "weak", 0.30, "share of devices with a default or weak credential")
 	f.Float64Var(&opts.Empty, "empty", 0.05, "share of devices with an empty password")
 	f.Float64Var(&opts.Anonymous, "anonymous", 0.05, "share of devices with anonymous access")
+	f.Float64Var(&opts.Compromised, "compromised", 0.05, "share of devices (drawn from the weak ones) that behave like botnet members in the telemetry; 0 skips it")
 	f.BoolVar(&opts.HighPorts, "high-ports", os.Geteuid() != 0, "use the simulator's high-port map (default when not root)")
 	return cmd
 }
@@ -78,5 +82,8 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 	fmt.Fprintf(w, "  services:          %d (%d fingerprinted)\n", s.Services, s.Fingerprinted)
 	fmt.Fprintf(w, "  weak credentials:  %d devices, share %.4f (ground truth %.4f)\n", s.DevicesWithWeak, s.WeakShare, s.TruthWeakShare)
 	fmt.Fprintf(w, "  vulnerabilities:   %d matches on %d devices, %d known exploited (KEV)\n", s.VulnMatches, s.DevicesWithVulns, s.KEVMatches)
+	if s.TelemetryRecords > 0 {
+		fmt.Fprintf(w, "  under control:     %d devices today from %d flow records (ground truth %d, %d of them found)\n", s.DevicesCompromised, s.TelemetryRecords, s.TruthCompromised, s.CompromisedFound)
+	}
 	fmt.Fprintf(w, "  report:            %s\n                     %s\n  ground truth:      %s\n", s.ReportHTML, s.ReportJSON, s.TruthFile)
 }

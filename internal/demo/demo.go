@@ -30,9 +30,13 @@ type Options struct {
 	Weak      float64 // share of devices with a default/weak credential
 	Empty     float64 // share with an empty password
 	Anonymous float64 // share with anonymous access
-	OutDir    string
-	HighPorts bool
-	Logger    *slog.Logger
+	// Compromised is the share of devices (drawn from those with weak
+	// credentials) that behave like botnet members in the synthetic
+	// telemetry capture; 0 skips the telemetry stage.
+	Compromised float64
+	OutDir      string
+	HighPorts   bool
+	Logger      *slog.Logger
 }
 
 // Summary holds the headline numbers of a demo run.
@@ -48,6 +52,10 @@ type Summary struct {
 	VulnMatches            int                      `json:"vulnerability_matches"`
 	KEVMatches             int                      `json:"kev_matches"`
 	DevicesWithVulns       int                      `json:"devices_with_vulnerabilities"`
+	TelemetryRecords       int64                    `json:"telemetry_records,omitempty"`
+	DevicesCompromised     int                      `json:"devices_under_unauthorized_control"`
+	TruthCompromised       int                      `json:"truth_devices_under_unauthorized_control"`
+	CompromisedFound       int                      `json:"compromised_found"` // detected devices that are in the truth`
 	Stages                 []string                 `json:"stages"`
 	Skipped                []string                 `json:"skipped,omitempty"`
 	Duration               time.Duration            `json:"duration_ns"`
@@ -237,6 +245,30 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	}
 	sum.VulnMatches, sum.DevicesWithVulns = len(matches), len(vulnDevs)
 	stage("vulns", t0)
+
+	// Telemetry: devices under unauthorized control, from traffic.
+	if opts.Compromised > 0 {
+		t0 = time.Now()
+		tt, isum, err := telemetry(ctx, st, *truth, opts.Compromised, opts.Seed, opts.OutDir)
+		if err != nil {
+			return sum, finish(fmt.Errorf("flows: %w", err))
+		}
+		sum.TruthCompromised = len(tt.Compromised)
+		sum.TelemetryRecords = isum.Counts["records"]
+		found := map[string]bool{}
+		for _, a := range isum.Alerts {
+			if !a.Inbound && a.Day() == tt.Day {
+				found[a.Device.String()] = true
+			}
+		}
+		sum.DevicesCompromised = len(found)
+		for d := range found {
+			if tt.Compromised[d] != "" {
+				sum.CompromisedFound++
+			}
+		}
+		stage("flows", t0)
+	}
 
 	// Assessment against the baselines.
 	t0 = time.Now()

@@ -26,7 +26,7 @@ func TestDemoMatchesTruth(t *testing.T) {
 	defer st.Close()
 	sum, err := Run(ctx, st, Options{
 		Devices: 120, Seed: 7, Prefix: netip.MustParsePrefix("127.31.0.0/16"),
-		Weak: 0.3, Empty: 0.05, Anonymous: 0.05, OutDir: dir, HighPorts: os.Geteuid() != 0,
+		Weak: 0.3, Empty: 0.05, Anonymous: 0.05, Compromised: 0.1, OutDir: dir, HighPorts: os.Geteuid() != 0,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +50,7 @@ func TestDemoMatchesTruth(t *testing.T) {
 			WeakDevices int     `json:"devices_with_weak_credentials"`
 			WeakShare   float64 `json:"weak_password_share"`
 			VulnMatches int     `json:"vuln_matches"`
+			PerDay      int     `json:"compromised_per_day"`
 		} `json:"summary"`
 	}
 	readJSON(t, filepath.Join(dir, "report.json"), &rep)
@@ -76,7 +77,27 @@ func TestDemoMatchesTruth(t *testing.T) {
 		t.Errorf("empty stage: services %d, fingerprinted %d, vulnerability matches %d",
 			rep.Summary.Services, sum.Fingerprinted, rep.Summary.VulnMatches)
 	}
-	want := []string{"simulate", "scan", "audit", "vulns", "assess", "report"}
+	// Telemetry: the botnet members of the synthetic capture are exactly the
+	// devices the flow detectors count, and only weak devices are among them.
+	var tel TelemetryTruth
+	readJSON(t, filepath.Join(dir, "telemetry.json"), &tel)
+	if len(tel.Compromised) != 12 || sum.TruthCompromised != 12 {
+		t.Errorf("telemetry truth: %d compromised (summary %d), want 12 (10%% of 120)", len(tel.Compromised), sum.TruthCompromised)
+	}
+	weak := map[string]bool{}
+	for _, d := range truth.Devices {
+		weak[d.IP] = d.Weak
+	}
+	for ip := range tel.Compromised {
+		if !weak[ip] {
+			t.Errorf("compromised device %s has no weak credential in the truth", ip)
+		}
+	}
+	if sum.DevicesCompromised != sum.TruthCompromised || sum.CompromisedFound != sum.TruthCompromised || rep.Summary.PerDay != sum.TruthCompromised {
+		t.Errorf("detected %d (found %d of %d; report %d per day), want all and only the truth",
+			sum.DevicesCompromised, sum.CompromisedFound, sum.TruthCompromised, rep.Summary.PerDay)
+	}
+	want := []string{"simulate", "scan", "audit", "vulns", "flows", "assess", "report"}
 	if len(sum.Stages) != len(want) {
 		t.Errorf("stages = %v, want %v", sum.Stages, want)
 	}

@@ -206,3 +206,9 @@ func Normal(rng *rand.Rand, dev netip.Addr) []Packet {
 	}
 	return out
 }
+
+// Conn is a short TCP exchange at t (see conn): SYN, SYN-ACK, request,
+// response, FIN both ways.
+func Conn(t time.Time, c, s netip.Addr, cp, sp uint16, req, resp []byte) []Packet {
+	return conn(nil, t, c, s, cp, sp, req, resp)
+}
