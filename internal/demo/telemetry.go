@@ -71,7 +71,7 @@ func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share
 	for _, d := range devs {
 		pkts = append(pkts, ordinaryDay(rng, d)...)
 	}
-	c2 := netip.MustParseAddr("203.0.113.66")     // documentation range: never a real host
+	c2 := netip.MustParseAddr("203.0.113.66")      // documentation range: never a real host
 	victim := netip.MustParseAddr("198.51.100.80") // likewise
 	for i, d := range bad {
 		switch i % 3 {
