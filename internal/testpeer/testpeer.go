@@ -25,12 +25,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -102,25 +104,44 @@ func needRoot(t testing.TB, what string) {
 }
 
 // FreePort returns a port on 127.0.0.1 that was free a moment ago for network
-// "tcp" or "udp".
+// "tcp" or "udp". It is drawn at random from below the kernel's ephemeral
+// range: a port the kernel handed out for bind(":0") and that was closed
+// again is soon handed out again, to the next test's listener or to a
+// scanner's outgoing connection, before the daemon it was meant for binds it.
 func FreePort(t testing.TB, network string) int {
 	t.Helper()
-	switch network {
-	case "udp":
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testpeer: free udp port: %v", err)
+	lo, hi := portRange()
+	for range 500 {
+		port := lo + rand.IntN(hi-lo+1)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if network == "udp" {
+			if c, err := net.ListenPacket("udp", addr); err == nil {
+				c.Close()
+				return port
+			}
+			continue
 		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	default:
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testpeer: free tcp port: %v", err)
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return port
 		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
 	}
+	t.Fatalf("testpeer: no free %s port in %d-%d", network, lo, hi)
+	return 0
+}
+
+// portRange is the range FreePort draws from: the 12,000 ports below the
+// ephemeral range (Linux: ip_local_port_range), never below 10,000.
+func portRange() (lo, hi int) {
+	first := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				first = n
+			}
+		}
+	}
+	return max(10000, first-12000), first - 1
 }
 
 func writeFile(t testing.TB, path, content string, mode os.FileMode) {
