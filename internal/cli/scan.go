@@ -72,7 +72,7 @@ Results are stored as a run; --json (or --format jsonl) prints one JSON object p
 	fl.StringVar(&f.communities, "communities", "public", "SNMP communities to try, comma-separated")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print found secrets (SNMP communities) unredacted")
 	fl.BoolVar(&f.discovery, "discovery-only", false, "connect scan only: report open ports, no handshakes")
-	fl.BoolVar(&f.syn, "syn", false, "discover TCP ports with stateless raw SYNs (IPv4; root or CAP_NET_RAW), then probe the open ones")
+	fl.BoolVar(&f.syn, "syn", false, "discover TCP ports with stateless raw SYNs (IPv4 and IPv6; root or CAP_NET_RAW), then probe the open ones")
 	fl.BoolVar(&f.noStore, "no-store", false, "do not record the scan in the database")
 	return cmd
 }

@@ -19,7 +19,8 @@ type synReply struct {
 	open bool
 }
 
-func newSYNProber(netip.Addr) (*synProber, error)       { return nil, ErrNoRaw }
+func newSYNProber(_, _ netip.Addr) (*synProber, error)  { return nil, ErrNoRaw }
+func (*synProber) handles(netip.Addr) bool              { return false }
 func (*synProber) send(netip.Addr, uint16) error        { return ErrNoRaw }
 func (*synProber) receive(*atomic.Bool, func(synReply)) {}
 func (*synProber) Close()                               {}

@@ -107,6 +107,9 @@ type Stats struct {
 	Elapsed  time.Duration          `json:"elapsed"`
 	Seed     uint64                 `json:"seed"`
 	Position uint64                 `json:"position"` // checkpoint at the end
+	// SYN mode: probes sent from raw sockets and validated replies.
+	SYNSent    int64 `json:"syn_sent,omitempty"`
+	SYNReplies int64 `json:"syn_replies,omitempty"`
 }
 
 type job struct {
@@ -284,14 +287,19 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		synStop atomic.Bool
 		synWG   sync.WaitGroup
 	)
-	if cfg.SYN && (sp.Set.Len() == 0 || !sp.Set.At(0).Is4()) {
-		// Ranges sort IPv4 first: no IPv4 target at all. SYN mode is
-		// IPv4-only; IPv6 targets are connect-scanned in either mode.
-		s.log.Warn("SYN mode applies to IPv4 targets; these IPv6 targets are connect-scanned")
-		cfg.SYN = false
-	}
 	if cfg.SYN {
-		if syn, err = newSYNProber(sp.Set.At(0)); err != nil {
+		// Ranges sort IPv4 first: the first address is IPv4 if any is, the
+		// last IPv6 if any is. Each family present gets its raw sockets.
+		var s4, s6 netip.Addr
+		if n := sp.Set.Len(); n > 0 {
+			if a := sp.Set.At(0); a.Is4() {
+				s4 = a
+			}
+			if a := sp.Set.At(n - 1); a.Is6() {
+				s6 = a
+			}
+		}
+		if syn, err = newSYNProber(s4, s6); err != nil {
 			cancel(nil)
 			close(jobs)
 			wg.Wait()
@@ -348,7 +356,7 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 			}
 		}
 		addr, port := sp.At(idx)
-		if syn != nil && port.Transport == model.TCP && addr.Is4() {
+		if syn != nil && port.Transport == model.TCP && syn.handles(addr) {
 			if err := syn.send(addr, port.Number); err != nil {
 				s.log.Debug("syn send", "addr", addr, "err", err)
 			}
@@ -406,6 +414,7 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 	repWG.Wait()
 
 	stats.Items = s.done.Load()
+	stats.SYNSent, stats.SYNReplies = s.synSent.Load(), s.synReplied.Load()
 	stats.Open = s.open.Load()
 	stats.Emitted = s.emitted.Load()
 	for st, n := range s.byStatus {

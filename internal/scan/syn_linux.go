@@ -23,10 +23,15 @@ import (
 // itself (ack = cookie+1) and no per-probe state is kept. A SYN-ACK means
 // open (the kernel answers it with RST, having no socket), a RST closed.
 type synProber struct {
-	sendFD, recvFD int
+	sendFD, recvFD int // IPv4 (-1: none)
 	src            netip.Addr
 	sport          uint16
 	seed           maphash.Seed
+	// IPv6: a raw TCP socket the kernel completes (IPv6 header, checksum
+	// through IPV6_CHECKSUM); replies arrive without the IPv6 header, the
+	// source in the socket address. -1: none.
+	send6FD, recv6FD int
+	pkt6             [20]byte
 
 	// A batch of SYNs for one sendmmsg call.
 	pkts  [synBatch][40]byte
@@ -42,62 +47,156 @@ const synBatch = 64
 // ErrNoRaw reports that raw sockets are not permitted (needs CAP_NET_RAW).
 var ErrNoRaw = errors.New("SYN mode needs raw sockets (root or CAP_NET_RAW)")
 
-func newSYNProber(sample netip.Addr) (*synProber, error) {
-	if !sample.Is4() {
-		return nil, errors.New("SYN mode supports IPv4 targets only")
+// newSYNProber opens raw sockets for the families of the samples (an
+// invalid sample: that family is not scanned in SYN mode).
+func newSYNProber(sample4, sample6 netip.Addr) (*synProber, error) {
+	if !sample4.Is4() && !sample6.Is6() {
+		return nil, errors.New("SYN mode: no IPv4 or IPv6 target")
 	}
-	// The kernel's choice of source address for the first target.
-	c, err := net.Dial("udp4", netip.AddrPortFrom(sample, 9).String())
-	if err != nil {
-		return nil, fmt.Errorf("route to %s: %w", sample, err)
-	}
-	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-	c.Close()
-	sfd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoRaw, err)
-	}
-	rfd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-	if err != nil {
-		unix.Close(sfd)
-		return nil, fmt.Errorf("%w: %v", ErrNoRaw, err)
-	}
-	_ = unix.SetsockoptInt(rfd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20)
-	_ = unix.SetsockoptInt(sfd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 16<<20)
-	_ = unix.SetsockoptTimeval(rfd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000})
 	var r [2]byte
 	_, _ = rand.Read(r[:])
-	sport := 40000 + binary.BigEndian.Uint16(r[:])%20000
-	// Classic BPF: keep only TCP segments to our source port, so the
-	// SYNs we send ourselves (seen on loopback) never reach user space.
-	prog := []unix.SockFilter{
-		{Code: 0xb1, K: 0},                           // ldxb 4*([0]&0xf): IP header length
-		{Code: 0x48, K: 2},                           // ldh [x+2]: TCP destination port
+	p := &synProber{sendFD: -1, recvFD: -1, send6FD: -1, recv6FD: -1, sport: 40000 + binary.BigEndian.Uint16(r[:])%20000, seed: maphash.MakeSeed(), Batch: synBatch}
+	if sample4.Is4() {
+		if err := p.open4(sample4); err != nil {
+			return nil, err
+		}
+	}
+	if sample6.Is6() {
+		if err := p.open6(); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// portFilter is a classic BPF program keeping only TCP segments to sport;
+// off is where the TCP header starts (IPv4: after a variable header).
+func portFilter(sport uint16, ipv4 bool) []unix.SockFilter {
+	if ipv4 {
+		return []unix.SockFilter{
+			{Code: 0xb1, K: 0},                           // ldxb 4*([0]&0xf): IP header length
+			{Code: 0x48, K: 2},                           // ldh [x+2]: TCP destination port
+			{Code: 0x15, Jt: 0, Jf: 1, K: uint32(sport)}, // jeq sport
+			{Code: 0x06, K: 0xffff},                      // accept
+			{Code: 0x06, K: 0},                           // drop
+		}
+	}
+	return []unix.SockFilter{
+		{Code: 0x28, K: 2},                           // ldh [2]: TCP destination port
 		{Code: 0x15, Jt: 0, Jf: 1, K: uint32(sport)}, // jeq sport
 		{Code: 0x06, K: 0xffff},                      // accept
 		{Code: 0x06, K: 0},                           // drop
 	}
+}
+
+func (p *synProber) open4(sample netip.Addr) error {
+	// The kernel's choice of source address for the first target.
+	c, err := net.Dial("udp4", netip.AddrPortFrom(sample, 9).String())
+	if err != nil {
+		return fmt.Errorf("route to %s: %w", sample, err)
+	}
+	p.src = c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	c.Close()
+	sfd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoRaw, err)
+	}
+	rfd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		unix.Close(sfd)
+		return fmt.Errorf("%w: %v", ErrNoRaw, err)
+	}
+	_ = unix.SetsockoptInt(rfd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20)
+	_ = unix.SetsockoptInt(sfd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 16<<20)
+	// The SYNs we send ourselves (seen on loopback) never reach user space.
+	prog := portFilter(p.sport, true)
 	_ = unix.SetsockoptSockFprog(rfd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
-	return &synProber{sendFD: sfd, recvFD: rfd, src: src, sport: sport, seed: maphash.MakeSeed(), Batch: synBatch}, nil
+	p.sendFD, p.recvFD = sfd, rfd
+	return nil
+}
+
+func (p *synProber) open6() error {
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoRaw, err)
+	}
+	// The kernel fills in the TCP checksum (offset 16) over its pseudo-header.
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_CHECKSUM, 16); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("IPV6_CHECKSUM: %w", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 16<<20)
+	prog := portFilter(p.sport, false)
+	_ = unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
+	// One socket sends and receives; the receive timeout keeps receive's
+	// loop responsive to stop.
+	p.send6FD, p.recv6FD = fd, fd
+	return nil
 }
 
 func (p *synProber) Close() {
 	_ = p.flush()
-	unix.Close(p.sendFD)
-	unix.Close(p.recvFD)
+	for _, fd := range []int{p.sendFD, p.recvFD, p.send6FD} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
 }
 
 func (p *synProber) cookie(dst netip.Addr, port uint16) uint32 {
 	var h maphash.Hash
 	h.SetSeed(p.seed)
-	a := dst.As4()
-	h.Write(a[:])
+	if dst.Is4() {
+		a := dst.As4()
+		h.Write(a[:])
+	} else {
+		a := dst.As16()
+		h.Write(a[:])
+	}
 	h.Write([]byte{byte(port >> 8), byte(port)})
 	return uint32(h.Sum64())
 }
 
+// handles reports whether the prober sends SYNs to dst's family.
+func (p *synProber) handles(dst netip.Addr) bool {
+	if dst.Is4() {
+		return p.sendFD >= 0
+	}
+	return p.send6FD >= 0
+}
+
+// send6 sends one SYN to an IPv6 dst:port (no batching: IPv6 target
+// lists are hit lists, not address spaces).
+func (p *synProber) send6(dst netip.Addr, port uint16) error {
+	t := p.pkt6[:]
+	binary.BigEndian.PutUint16(t[0:], p.sport)
+	binary.BigEndian.PutUint16(t[2:], port)
+	binary.BigEndian.PutUint32(t[4:], p.cookie(dst, port))
+	binary.BigEndian.PutUint32(t[8:], 0)
+	t[12], t[13] = 5<<4, 0x02 // header length 20, SYN
+	binary.BigEndian.PutUint16(t[14:], 65535)
+	t[16], t[17], t[18], t[19] = 0, 0, 0, 0 // checksum: the kernel's (IPV6_CHECKSUM)
+	sa := &unix.SockaddrInet6{Addr: dst.As16()}
+	for tries := 0; ; tries++ {
+		err := unix.Sendto(p.send6FD, t, 0, sa)
+		if err == nil {
+			return nil
+		}
+		if (err == unix.ENOBUFS || err == unix.EAGAIN || err == unix.EINTR) && tries < 100 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		return fmt.Errorf("sendto %s: %w", dst, err)
+	}
+}
+
 // send queues one SYN to dst:port and sends the batch when it is full.
 func (p *synProber) send(dst netip.Addr, port uint16) error {
+	if dst.Is6() {
+		return p.send6(dst, port)
+	}
 	b := p.pkts[p.n][:]
 	s, d := p.src.As4(), dst.As4()
 	// IPv4 header; the kernel fills in the checksum and, when zero, the id.
@@ -206,16 +305,60 @@ func (p *synProber) parseSYNReply(b []byte) (synReply, bool) {
 	return synReply{}, false
 }
 
+// parseSYNReply6 validates a TCP segment received on the IPv6 raw socket
+// (no IPv6 header) from from.
+func (p *synProber) parseSYNReply6(t []byte, from netip.Addr) (synReply, bool) {
+	if len(t) < 20 || !from.Is6() || binary.BigEndian.Uint16(t[2:]) != p.sport {
+		return synReply{}, false
+	}
+	port := binary.BigEndian.Uint16(t[0:])
+	if binary.BigEndian.Uint32(t[8:]) != p.cookie(from, port)+1 {
+		return synReply{}, false
+	}
+	switch flags := t[13]; {
+	case flags&0x12 == 0x12: // SYN+ACK
+		return synReply{from, port, true}, true
+	case flags&0x04 != 0: // RST
+		return synReply{from, port, false}, true
+	}
+	return synReply{}, false
+}
+
 // receive reads replies until stop is set, calling got for each valid one.
 func (p *synProber) receive(stop *atomic.Bool, got func(synReply)) {
 	buf := make([]byte, 1500)
+	fds := make([]unix.PollFd, 0, 2)
+	for _, fd := range []int{p.recvFD, p.recv6FD} {
+		if fd >= 0 {
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		}
+	}
 	for !stop.Load() {
-		n, _, err := unix.Recvfrom(p.recvFD, buf, 0)
-		if err != nil {
+		if n, err := unix.Poll(fds, 100); err != nil || n == 0 {
 			continue // timeout tick or EINTR
 		}
-		if r, ok := p.parseSYNReply(buf[:n]); ok {
-			got(r)
+		for i := range fds {
+			if fds[i].Revents&unix.POLLIN == 0 {
+				continue
+			}
+			fd := int(fds[i].Fd)
+			for !stop.Load() { // drain what is queued
+				n, from, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+				if err != nil {
+					break
+				}
+				if fd == p.recv6FD {
+					if sa, ok := from.(*unix.SockaddrInet6); ok {
+						if r, ok := p.parseSYNReply6(buf[:n], netip.AddrFrom16(sa.Addr)); ok {
+							got(r)
+						}
+					}
+					continue
+				}
+				if r, ok := p.parseSYNReply(buf[:n]); ok {
+					got(r)
+				}
+			}
 		}
 	}
 }

@@ -4,9 +4,11 @@ package scan
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"hash/maphash"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -83,9 +85,9 @@ func TestSYNCheckpointLags(t *testing.T) {
 	}
 }
 
-// TestSYNIPv6OnlyFallsBack: SYN mode with IPv6 targets only connect-scans
-// them instead of failing.
-func TestSYNIPv6OnlyFallsBack(t *testing.T) {
+// TestSYNIPv6 scans ::1 in SYN mode: two closed ports answer RST, the open
+// one SYN-ACK, and the open one is then probed and identified.
+func TestSYNIPv6(t *testing.T) {
 	ln, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
 		t.Skip(err)
@@ -103,18 +105,62 @@ func TestSYNIPv6OnlyFallsBack(t *testing.T) {
 		}
 	}()
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	closed1, closed2 := uint16(testpeer.FreePort(t, "tcp")), uint16(testpeer.FreePort(t, "tcp"))
 	var mu sync.Mutex
 	var got []model.Service
-	st, err := Run(context.Background(), Config{Targets: []string{"::1"}, TCPPorts: []uint16{port}, SYN: true, Engine: testEngine(t)}, func(s model.Service) error {
+	st, err := Run(context.Background(), Config{Targets: []string{"::1", "127.0.0.1"}, TCPPorts: []uint16{closed1, closed2, port}, SYN: true, Engine: testEngine(t)}, func(s model.Service) error {
 		mu.Lock()
 		got = append(got, s)
 		mu.Unlock()
 		return nil
 	})
+	if errors.Is(err, ErrNoRaw) {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Items != 1 || len(got) != 1 || got[0].Port != port || got[0].IP.String() != "::1" {
-		t.Errorf("stats %+v, got %+v; want the one IPv6 service", st, got)
+	// 127.0.0.1: all three closed (the listener is IPv6 only), ::1: one open.
+	if st.Items != 6 || st.ByStatus[model.StatusRefused] != 5 || st.SYNSent != 6 || st.SYNReplies != 6 {
+		t.Errorf("stats %+v, want 6 items, 5 refused, 6 SYNs sent from raw sockets and 6 replies", st)
+	}
+	if len(got) != 1 || got[0].IP.String() != "::1" || got[0].Port != port || got[0].Fingerprint == nil || got[0].Fingerprint.Product != "OpenSSH" {
+		t.Errorf("got %+v, want OpenSSH identified on [::1]:%d", got, port)
+	}
+}
+
+func TestParseSYNReply6(t *testing.T) {
+	p := &synProber{sport: 40001, seed: maphash.MakeSeed()}
+	from := netip.MustParseAddr("2001:db8::7")
+	seg := func(sport, dport uint16, ack uint32, flags byte) []byte {
+		b := make([]byte, 20)
+		binary.BigEndian.PutUint16(b[0:], sport)
+		binary.BigEndian.PutUint16(b[2:], dport)
+		binary.BigEndian.PutUint32(b[8:], ack)
+		b[12], b[13] = 5<<4, flags
+		return b
+	}
+	ok := p.cookie(from, 443) + 1
+	tests := []struct {
+		name string
+		b    []byte
+		from netip.Addr
+		want synReply
+		ok   bool
+	}{
+		{"syn-ack", seg(443, 40001, ok, 0x12), from, synReply{from, 443, true}, true},
+		{"rst", seg(443, 40001, ok, 0x14), from, synReply{from, 443, false}, true},
+		{"wrong cookie", seg(443, 40001, ok+1, 0x12), from, synReply{}, false},
+		{"other port's cookie", seg(444, 40001, ok, 0x12), from, synReply{}, false},
+		{"not our port", seg(443, 40002, ok, 0x12), from, synReply{}, false},
+		{"other sender", seg(443, 40001, ok, 0x12), netip.MustParseAddr("2001:db8::8"), synReply{}, false},
+		{"short", seg(443, 40001, ok, 0x12)[:19], from, synReply{}, false},
+		{"ipv4 sender", seg(443, 40001, ok, 0x12), netip.MustParseAddr("192.0.2.1"), synReply{}, false},
+	}
+	for _, tc := range tests {
+		r, got := p.parseSYNReply6(tc.b, tc.from)
+		if got != tc.ok || r != tc.want {
+			t.Errorf("%s: %+v, %v; want %+v, %v", tc.name, r, got, tc.want, tc.ok)
+		}
 	}
 }
