@@ -1,7 +1,7 @@
 package demo
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -90,13 +90,16 @@ func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share
 		pkts[i].Time = pkts[i].Time.Add(shift)
 	}
 	slices.SortStableFunc(pkts, func(a, b flowtest.Packet) int { return a.Time.Compare(b.Time) })
-	var buf bytes.Buffer
-	if err := flowtest.WritePCAP(&buf, pkts); err != nil {
+	if err := writeFile(tt.Capture, func(f *os.File) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := flowtest.WritePCAP(w, pkts); err != nil {
+			return err
+		}
+		return w.Flush()
+	}); err != nil {
 		return nil, nil, fmt.Errorf("telemetry capture: %w", err)
 	}
-	if err := writeFile(tt.Capture, func(f *os.File) error { _, err := f.Write(buf.Bytes()); return err }); err != nil {
-		return nil, nil, err
-	}
+	pkts = nil
 	tj, _ := json.MarshalIndent(tt, "", "  ")
 	if err := writeFile(filepath.Join(dir, "telemetry.json"), func(f *os.File) error { _, err := f.Write(tj); return err }); err != nil {
 		return nil, nil, err
