@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -76,17 +77,75 @@ func (e *Engine) SaveState(w io.Writer) (int, error) {
 	day := e.latest / int64(24*time.Hour)
 	var alerted []alertKey
 	for k := range e.seen {
-		if k.det == Beacon && k.day >= day-1 {
+		if k.day >= day-1 {
 			alerted = append(alerted, k)
 		}
 	}
+	slices.SortFunc(alerted, func(a, b alertKey) int {
+		return cmp.Or(cmp.Compare(a.det, b.det), a.actor.Compare(b.actor), a.peer.Compare(b.peer), cmp.Compare(a.day, b.day))
+	})
 	buf = binary.AppendUvarint(buf[:0], uint64(len(alerted)))
 	for _, k := range alerted {
+		buf = binary.AppendUvarint(buf, uint64(len(k.det)))
+		buf = append(buf, k.det...)
 		buf = appendAddr(buf, k.actor)
 		buf = appendAddr(buf, k.peer)
 		buf = binary.AppendVarint(buf, k.day)
 	}
-	buf = binary.AppendVarint(buf, e.latest)
+	put(buf)
+	// Open scan windows.
+	scanB := e.latest / max(int64(e.rules.Scan.Window), 1)
+	var scans []netip.Addr
+	for a, st := range e.scan {
+		if st.bucket == scanB && (len(st.dsts) > 0 || st.fired) {
+			scans = append(scans, a)
+		}
+	}
+	slices.SortFunc(scans, netip.Addr.Compare)
+	buf = binary.AppendUvarint(buf[:0], uint64(len(scans)))
+	put(buf)
+	for _, a := range scans {
+		st := e.scan[a]
+		buf = appendAddr(buf[:0], a)
+		buf = binary.AppendVarint(buf, st.bucket)
+		buf = append(buf, b2u(st.fired))
+		buf = binary.AppendUvarint(buf, uint64(len(st.dsts)))
+		dsts := make([]netip.Addr, 0, len(st.dsts))
+		for d := range st.dsts {
+			dsts = append(dsts, d)
+		}
+		slices.SortFunc(dsts, netip.Addr.Compare)
+		for _, d := range dsts {
+			buf = appendAddr(buf, d)
+		}
+		put(buf)
+	}
+	// Open brute-force windows (the long one spans files).
+	longB := e.latest / max(int64(e.rules.BruteForce.LongWindow), 1)
+	var bfs []svcKey
+	for k, st := range e.bf {
+		if st.longBucket == longB {
+			bfs = append(bfs, k)
+		}
+	}
+	slices.SortFunc(bfs, func(a, b svcKey) int {
+		return cmp.Or(a.actor.Compare(b.actor), a.peer.Compare(b.peer), cmp.Compare(a.port, b.port), cmp.Compare(a.proto, b.proto))
+	})
+	buf = binary.AppendUvarint(buf[:0], uint64(len(bfs)))
+	put(buf)
+	for _, k := range bfs {
+		st := e.bf[k]
+		buf = appendAddr(buf[:0], k.actor)
+		buf = appendAddr(buf, k.peer)
+		buf = binary.BigEndian.AppendUint16(buf, k.port)
+		buf = append(buf, k.proto, b2u(st.fired))
+		buf = binary.AppendVarint(buf, st.bucket)
+		buf = binary.AppendVarint(buf, st.longBucket)
+		buf = binary.AppendUvarint(buf, uint64(st.n))
+		buf = binary.AppendUvarint(buf, uint64(st.longN))
+		put(buf)
+	}
+	buf = binary.AppendVarint(buf[:0], e.latest)
 	put(buf)
 	return len(keep), bw.Flush()
 }
@@ -161,6 +220,14 @@ func (e *Engine) LoadState(r io.Reader) (int, error) {
 	}
 	var pair [32]byte
 	for i := range na {
+		dl, err := binary.ReadUvarint(br)
+		if err != nil || dl > 64 {
+			return fail(fmt.Sprintf("alert %d detector", i), errors.Join(err, fmt.Errorf("name length %d", dl)))
+		}
+		det := make([]byte, dl)
+		if _, err := io.ReadFull(br, det); err != nil {
+			return fail(fmt.Sprintf("alert %d detector", i), err)
+		}
 		if _, err := io.ReadFull(br, pair[:]); err != nil {
 			return fail(fmt.Sprintf("alert %d", i), err)
 		}
@@ -168,7 +235,62 @@ func (e *Engine) LoadState(r io.Reader) (int, error) {
 		if err != nil {
 			return fail(fmt.Sprintf("alert %d", i), err)
 		}
-		e.seen[alertKey{Beacon, readAddr(pair[:16]), readAddr(pair[16:]), day}] = true
+		e.seen[alertKey{string(det), readAddr(pair[:16]), readAddr(pair[16:]), day}] = true
+	}
+	ns, err := binary.ReadUvarint(br)
+	if err != nil || ns > maxStateSeries {
+		return fail("scan windows", errors.Join(err, fmt.Errorf("%d windows", ns)))
+	}
+	var one [16]byte
+	for i := range ns {
+		if _, err := io.ReadFull(br, one[:]); err != nil {
+			return fail(fmt.Sprintf("scan window %d", i), err)
+		}
+		st := &scanState{dsts: map[netip.Addr]struct{}{}}
+		if st.bucket, err = binary.ReadVarint(br); err != nil {
+			return fail(fmt.Sprintf("scan window %d", i), err)
+		}
+		fired, err := br.ReadByte()
+		if err != nil {
+			return fail(fmt.Sprintf("scan window %d", i), err)
+		}
+		st.fired = fired != 0
+		nd, err := binary.ReadUvarint(br)
+		if err != nil || nd > 1<<16 {
+			return fail(fmt.Sprintf("scan window %d", i), errors.Join(err, fmt.Errorf("%d destinations", nd)))
+		}
+		for range nd {
+			if _, err := io.ReadFull(br, pair[:16]); err != nil {
+				return fail(fmt.Sprintf("scan window %d", i), err)
+			}
+			st.dsts[readAddr(pair[:16])] = struct{}{}
+		}
+		e.scan[readAddr(one[:])] = st
+	}
+	nb, err := binary.ReadUvarint(br)
+	if err != nil || nb > maxStateSeries {
+		return fail("brute-force windows", errors.Join(err, fmt.Errorf("%d windows", nb)))
+	}
+	var key [16 + 16 + 2 + 2]byte
+	for i := range nb {
+		if _, err := io.ReadFull(br, key[:]); err != nil {
+			return fail(fmt.Sprintf("brute-force window %d", i), err)
+		}
+		k := svcKey{actor: readAddr(key[0:16]), peer: readAddr(key[16:32]), port: binary.BigEndian.Uint16(key[32:34]), proto: key[34]}
+		st := &countState{fired: key[35] != 0}
+		var n, ln uint64
+		if st.bucket, err = binary.ReadVarint(br); err == nil {
+			if st.longBucket, err = binary.ReadVarint(br); err == nil {
+				if n, err = binary.ReadUvarint(br); err == nil {
+					ln, err = binary.ReadUvarint(br)
+				}
+			}
+		}
+		if err != nil || n > 1<<31 || ln > 1<<31 {
+			return fail(fmt.Sprintf("brute-force window %d", i), errors.Join(err, errors.New("counts out of range")))
+		}
+		st.n, st.longN = int(n), int(ln)
+		e.bf[k] = st
 	}
 	if e.latest, err = binary.ReadVarint(br); err != nil {
 		return fail("latest time", err)

@@ -162,3 +162,86 @@ func FuzzLoadState(f *testing.F) {
 		e.Alerts()
 	})
 }
+
+// attempts feeds n outbound SSH connections from dev to victim from t0,
+// gap apart on average but irregularly (a regular one would also be a beacon).
+func attempts(e *Engine, dev, victim netip.Addr, t0 time.Time, gap time.Duration, n int) time.Time {
+	irregular := []float64{0.57, 1.39, 0.82, 1.22}
+	for i := range n {
+		r := &flow.Record{Start: t0, End: t0.Add(time.Second), Src: dev, Dst: victim, SrcPort: uint16(30000 + i), DstPort: 22,
+			Proto: flow.ProtoTCP, TCPFlags: 0x1b, Packets: 10, Bytes: 1500}
+		e.Observe(r, flow.Orientation{Device: dev, Peer: victim, Outbound: true, Known: true, Port: 22})
+		t0 = t0.Add(time.Duration(float64(gap) * irregular[i%len(irregular)]))
+	}
+	return t0
+}
+
+// scanBurst feeds n SYN-only records from dev to distinct hosts on port 23.
+func scanBurst(e *Engine, dev netip.Addr, t0 time.Time, first, n int) {
+	for i := range n {
+		dst := netip.AddrFrom4([4]byte{198, 18, byte((first + i) >> 8), byte(first + i)})
+		r := &flow.Record{Start: t0, End: t0, Src: dev, Dst: dst, SrcPort: 40000, DstPort: 23, Proto: flow.ProtoTCP, TCPFlags: 0x02, Packets: 1, Bytes: 60}
+		e.Observe(r, flow.Orientation{Device: dev, Peer: dst, Outbound: true, Known: true, Port: 23})
+		t0 = t0.Add(time.Second)
+	}
+}
+
+func count(as []flow.Alert, det string) int {
+	n := 0
+	for _, a := range as {
+		if a.Detector == det {
+			n++
+		}
+	}
+	return n
+}
+
+// TestStateCarriesWindows: a slow brute force (under the 5-minute threshold,
+// over the hourly one only in total) and a scan burst, each cut in two
+// ingests, are found only with the state; the alert is not repeated the
+// same day by a third ingest.
+func TestStateCarriesWindows(t *testing.T) {
+	dev, victim := netip.MustParseAddr("10.9.9.9"), netip.MustParseAddr("203.0.113.22")
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	first := func() *Engine {
+		e := New(DefaultRules(), nil)
+		attempts(e, dev, victim, t0, time.Minute, 30)                   // 10:00–10:29, 5 per 5 min
+		scanBurst(e, dev, t0.Add(30*time.Minute+10*time.Second), 0, 30) // 10:30:10–10:30:39
+		if as := e.Alerts(); len(as) != 0 {
+			t.Fatalf("first half alone: %+v", as)
+		}
+		return e
+	}
+	second := func(e *Engine) []flow.Alert {
+		scanBurst(e, dev, t0.Add(30*time.Minute+40*time.Second), 30, 30)  // 10:30:40–10:31:09
+		attempts(e, dev, victim, t0.Add(31*time.Minute), time.Minute, 25) // 10:31–10:56 (records in time order)
+		return e.Alerts()
+	}
+	if as := second(New(DefaultRules(), nil)); len(as) != 0 {
+		t.Fatalf("second half alone: %+v", as)
+	}
+	var st bytes.Buffer
+	if _, err := first().SaveState(&st); err != nil {
+		t.Fatal(err)
+	}
+	b := New(DefaultRules(), nil)
+	if _, err := b.LoadState(bytes.NewReader(st.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	as := second(b)
+	if count(as, BruteForce) != 1 || count(as, Scan) != 1 {
+		t.Fatalf("with state: %+v; want one brute-force and one scanning alert", as)
+	}
+	var st2 bytes.Buffer
+	if _, err := b.SaveState(&st2); err != nil {
+		t.Fatal(err)
+	}
+	c := New(DefaultRules(), nil)
+	if _, err := c.LoadState(bytes.NewReader(st2.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	attempts(c, dev, victim, t0.Add(3*time.Hour), 10*time.Second, 30) // a fast burst later that day
+	if as := c.Alerts(); count(as, BruteForce) != 0 {
+		t.Errorf("same day again: %+v; the device was reported already", as)
+	}
+}
