@@ -23,8 +23,9 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `serve starts a read-only web dashboard over the evidence database: the threat-assessment report
 of any run (/ and /?run=ID), the list of runs (/runs), report downloads (/report.{html,md,json,csv}),
 a JSON API (/api/runs, /api/runs/{id}, /api/runs/{id}/{report,services,credentials,vulnerabilities,findings},
-/api/assets, /api/schema/report.json) and Prometheus metrics (/metrics). It binds 127.0.0.1 unless --listen says otherwise,
-and it redacts found passwords unless --show-secrets.`,
+/api/assets, /api/flows/{alerts,daily,destinations} with ?since= and ?device=, /api/schema/report.json)
+and Prometheus metrics (/metrics). It binds 127.0.0.1 unless --listen says otherwise, and it redacts
+found passwords unless --show-secrets.`,
 		Example: `  iotwatch serve
   iotwatch serve --listen 127.0.0.1:9090`,
 		Args: cobra.NoArgs,

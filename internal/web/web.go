@@ -98,6 +98,9 @@ func New(st *store.Store, opts Options) *Server {
 	route("GET /api/runs/{id}/vulnerabilities", "api_vulns", s.apiVulns)
 	route("GET /api/runs/{id}/findings", "api_findings", s.apiFindings)
 	route("GET /api/assets", "api_assets", s.apiAssets)
+	route("GET /api/flows/alerts", "api_flow_alerts", s.apiFlowAlerts)
+	route("GET /api/flows/daily", "api_flow_daily", s.apiFlowDaily)
+	route("GET /api/flows/destinations", "api_flow_destinations", s.apiFlowDestinations)
 	route("GET /api/schema/report.json", "api_schema", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/schema+json")
 		_, err := w.Write(report.Schema)
