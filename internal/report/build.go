@@ -26,6 +26,7 @@ var ErrNoRuns = errors.New("no runs recorded")
 const (
 	SecVulnArchive     = "vulnerability_archive"
 	SecCompromise      = "compromise"
+	SecDestinations    = "destinations"
 	SecWeakCredentials = "weak_credentials"
 	SecInventory       = "inventory"
 	SecVulnerabilities = "vulnerabilities"

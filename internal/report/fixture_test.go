@@ -180,6 +180,15 @@ func fixtureInputs(runID int64) Inputs {
 		DailyCompromised: func(context.Context) ([]DayCount, error) {
 			return []DayCount{{"2026-11-22", 4}, {"2026-11-21", 2}, {"2026-11-23", 6}}, nil
 		},
+		Destinations: func(context.Context) ([]DestinationRow, error) {
+			cam, plug := netip.MustParseAddr("127.20.0.10"), netip.MustParseAddr("127.20.0.11")
+			return []DestinationRow{
+				{Device: cam, Country: "US", ASN: 16509, Owner: "AMAZON-02", Bytes: 600000, CountryDB: "phuslu/iploc v1", OwnerDB: "asn.mmdb 2026-11"},
+				{Device: cam, Country: "CN", ASN: 4134, Owner: "Chinanet <script>", Bytes: 300000, CountryDB: "phuslu/iploc v1", OwnerDB: "asn.mmdb 2026-11"},
+				{Device: plug, Country: "US", ASN: 16509, Owner: "AMAZON-02", Bytes: 90000, CountryDB: "phuslu/iploc v1", OwnerDB: "asn.mmdb 2026-11"},
+				{Device: plug, Country: "", Bytes: 10000, CountryDB: "phuslu/iploc v1"},
+			}, nil
+		},
 		Assessment: func(context.Context) (AssessmentSummary, error) {
 			return AssessmentSummary{Devices: 10, Provisions: []ProvisionOutcomes{
 				{Baseline: "etsi-en-303-645", ID: "5.3-2", Title: "secure update mechanism", Mandatory: true, Pass: 2, Fail: 6, Unknown: 2},

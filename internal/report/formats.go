@@ -171,6 +171,19 @@ func (r *Report) csvRows() [][]string {
 			add("compromise", "day", d.Day, "devices", d.Devices)
 		}
 	}
+	if d := r.Destinations; d != nil {
+		add("destinations", "", "", "devices", d.Devices)
+		add("destinations", "", "", "bytes", d.Bytes)
+		for _, c := range d.ByCountry {
+			add("destinations", "country", c.Key, "bytes", c.Bytes)
+			add("destinations", "country", c.Key, "share", c.Share)
+			add("destinations", "country", c.Key, "devices", c.Devices)
+		}
+		for _, c := range d.ByOwner {
+			add("destinations", "owner", c.Key, "bytes", c.Bytes)
+			add("destinations", "owner", c.Key, "share", c.Share)
+		}
+	}
 	if f := r.Firmware; f != nil {
 		add("firmware", "", "", "images", f.Images)
 		add("firmware", "", "", "component_cves", f.ComponentCVEs)

@@ -52,6 +52,7 @@ type htmlView struct {
 	Nav             []Link
 	ArchiveChart    template.HTML
 	CompromiseChart template.HTML
+	DestChart       template.HTML
 	WeakVendor      template.HTML
 	WeakType        template.HTML
 	WeakProto       template.HTML
@@ -90,6 +91,13 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 			labels[i], vals[i] = d.Day, float64(d.Devices)
 		}
 		v.CompromiseChart = line("Devices under unauthorized remote control per day", labels, vals, 0, false)
+	}
+	if d := r.Destinations; d != nil {
+		var bars []bar
+		for _, c := range d.ByCountry[:min(len(d.ByCountry), 15)] {
+			bars = append(bars, bar{label: c.Key, value: c.Share, text: fmt.Sprintf("%s (%d devices)", fmtPct(c.Share), c.Devices)})
+		}
+		v.DestChart = hbars("Share of the bytes devices sent, by destination country", bars, 1, false)
 	}
 	w8 := r.WeakCredentials
 	v.WeakVendor = hbars("Weak-credential share by vendor", shareBars(w8.ByVendor, 15), 1, true)

@@ -137,6 +137,25 @@ func (r *Report) markdown(m *mdWriter) {
 		m.absent(r.Absent[SecCompromise])
 	}
 
+	m.p("## Where device data goes\n")
+	if d := r.Destinations; d != nil {
+		m.p("%d devices sent %d bytes (databases: %s).", d.Devices, d.Bytes, mdEscape(strings.Join(d.Databases, ", ")))
+		rows := [][]string{}
+		for _, c := range d.ByCountry[:min(len(d.ByCountry), 20)] {
+			rows = append(rows, []string{mdEscape(c.Key), fmt.Sprint(c.Devices), fmt.Sprint(c.Bytes), fmtPct(c.Share)})
+		}
+		m.table([]string{"country", "devices", "bytes", "share"}, rows)
+		if len(d.ByOwner) > 0 {
+			rows = rows[:0]
+			for _, c := range d.ByOwner[:min(len(d.ByOwner), 20)] {
+				rows = append(rows, []string{mdEscape(c.Key), fmt.Sprint(c.Devices), fmt.Sprint(c.Bytes), fmtPct(c.Share)})
+			}
+			m.table([]string{"network owner", "devices", "bytes", "share"}, rows)
+		}
+	} else {
+		m.absent(r.Absent[SecDestinations])
+	}
+
 	m.p("## Weak credentials\n")
 	if reason, ok := r.Absent[SecWeakCredentials]; ok {
 		m.absent(reason)

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 
 	"iotwatch/internal/audit"
@@ -43,6 +45,19 @@ func (r *Report) buildProviders(ctx context.Context, in Inputs) error {
 		r.Compromise = compromise(days)
 		r.Summary.CompromisedPerDay = r.Compromise.Mean
 		r.Summary.CompromisedPeak = r.Compromise.Peak
+	}
+
+	if in.Destinations == nil {
+		r.Absent[SecDestinations] = "no flow telemetry wired to the report"
+	} else if rows, err := in.Destinations(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.Absent[SecDestinations] = "flow destinations unavailable: " + err.Error()
+	} else if len(rows) == 0 {
+		r.Absent[SecDestinations] = "no flow telemetry ingested"
+	} else {
+		r.Destinations = destinations(rows)
 	}
 
 	if in.Assessment == nil {
@@ -258,4 +273,64 @@ func methodNotes() map[string]string {
 		"compromise":                    "devices under unauthorized remote control per day, from flow detection",
 		"conformance_rate":              "pass / (pass + fail) per provision; not applicable and unknown are excluded",
 	}
+}
+
+// destinations sums outbound bytes per destination country and owner.
+func destinations(rows []DestinationRow) *Destinations {
+	type acc struct {
+		bytes   int64
+		devices map[netip.Addr]bool
+	}
+	byCountry, byOwner := map[string]*acc{}, map[string]*acc{}
+	devices, dbs := map[netip.Addr]bool{}, map[string]bool{}
+	d := &Destinations{}
+	add := func(m map[string]*acc, k string, row DestinationRow) {
+		a := m[k]
+		if a == nil {
+			a = &acc{devices: map[netip.Addr]bool{}}
+			m[k] = a
+		}
+		a.bytes += row.Bytes
+		a.devices[row.Device] = true
+	}
+	for _, row := range rows {
+		d.Bytes += row.Bytes
+		devices[row.Device] = true
+		add(byCountry, cmp.Or(row.Country, "unknown or local"), row)
+		if row.Owner != "" || row.ASN != 0 {
+			add(byOwner, strings.TrimSpace(fmt.Sprintf("AS%d %s", row.ASN, row.Owner)), row)
+		}
+		for _, db := range []string{row.CountryDB, row.OwnerDB} {
+			if db != "" {
+				dbs[db] = true
+			}
+		}
+	}
+	d.Devices = len(devices)
+	shares := func(m map[string]*acc) []DestShare {
+		out := make([]DestShare, 0, len(m))
+		for k, a := range m {
+			sh := 0.0
+			if d.Bytes > 0 {
+				sh = float64(a.bytes) / float64(d.Bytes)
+			}
+			out = append(out, DestShare{Key: k, Devices: len(a.devices), Bytes: a.bytes, Share: sh})
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Bytes != out[j].Bytes {
+				return out[i].Bytes > out[j].Bytes
+			}
+			return out[i].Key < out[j].Key
+		})
+		return out
+	}
+	d.ByCountry = shares(byCountry)
+	if len(byOwner) > 0 {
+		d.ByOwner = shares(byOwner)
+	}
+	for db := range dbs {
+		d.Databases = append(d.Databases, db)
+	}
+	sort.Strings(d.Databases)
+	return d
 }

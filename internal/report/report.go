@@ -43,6 +43,10 @@ type Inputs struct {
 	// DailyCompromised returns devices under unauthorized remote control per
 	// day (wire to flow.DailyCompromised).
 	DailyCompromised func(context.Context) ([]DayCount, error)
+	// Destinations returns the outbound traffic of every device in the flow
+	// telemetry per destination country and network owner (wire to
+	// flow.Destinations).
+	Destinations func(context.Context) ([]DestinationRow, error)
 	// Assessment returns per-provision outcome counts and label tallies (wire to assess).
 	Assessment func(context.Context) (AssessmentSummary, error)
 	// Region maps a device address to a region or country (wire to geo); nil
@@ -101,6 +105,7 @@ type Report struct {
 
 	VulnArchive     *VulnArchive       `json:"vulnerability_archive,omitempty"`
 	Compromise      *Compromise        `json:"compromise,omitempty"`
+	Destinations    *Destinations      `json:"destinations,omitempty"`
 	WeakCredentials WeakCredentials    `json:"weak_credentials"`
 	Inventory       Inventory          `json:"inventory"`
 	Vulnerabilities []VulnRow          `json:"vulnerabilities"`
@@ -287,6 +292,37 @@ type YearRow struct {
 	IoTShare  float64  `json:"iot_share"`         // iot / total
 	IoTGrowth *float64 `json:"iot_growth"`        // (iot - previous iot) / previous iot; null without it
 	Partial   bool     `json:"partial,omitempty"` // the year is not over at generation time
+}
+
+// DestinationRow is one device's outbound traffic to one destination
+// country and network owner, as flow telemetry attributed it.
+type DestinationRow struct {
+	Device    netip.Addr
+	Country   string // ISO code; empty when unknown or local
+	ASN       uint32
+	Owner     string
+	Bytes     int64
+	CountryDB string // database and version that placed the peers
+	OwnerDB   string
+}
+
+// Destinations is where the devices' data goes: the bytes devices sent or
+// initiated, by destination country and network owner.
+type Destinations struct {
+	Devices   int         `json:"devices"`
+	Bytes     int64       `json:"bytes"`
+	Databases []string    `json:"databases"`
+	ByCountry []DestShare `json:"by_country"`
+	ByOwner   []DestShare `json:"by_owner,omitempty"`
+}
+
+// DestShare is one destination's part of the bytes and the devices that
+// sent data there.
+type DestShare struct {
+	Key     string  `json:"key"`
+	Devices int     `json:"devices"`
+	Bytes   int64   `json:"bytes"`
+	Share   float64 `json:"share"` // of all bytes
 }
 
 // Compromise is devices under unauthorized remote control per day.

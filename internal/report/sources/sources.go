@@ -6,6 +6,7 @@ package sources
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 func Wire(st *store.Store, in *report.Inputs) {
 	in.VulnStats = func(ctx context.Context) (report.VulnStats, error) { return VulnStats(ctx, st) }
 	in.DailyCompromised = func(ctx context.Context) ([]report.DayCount, error) { return DailyCompromised(ctx, st) }
+	in.Destinations = func(ctx context.Context) ([]report.DestinationRow, error) { return Destinations(ctx, st) }
 	runIDs := in.RunIDs
 	in.Assessment = func(ctx context.Context) (report.AssessmentSummary, error) {
 		ev, err := assess.LoadEvidence(ctx, st, runIDs...)
@@ -107,6 +109,20 @@ func DailyCompromised(ctx context.Context, st *store.Store) ([]report.DayCount, 
 	out := make([]report.DayCount, len(days))
 	for i, d := range days {
 		out[i] = report.DayCount{Day: d.Day, Devices: d.Devices}
+	}
+	return out, nil
+}
+
+// Destinations returns the stored outbound traffic per device and
+// destination, as flow.Destinations sums it.
+func Destinations(ctx context.Context, st *store.Store) ([]report.DestinationRow, error) {
+	ds, err := flow.Destinations(ctx, st, netip.Addr{})
+	if err != nil {
+		return nil, fmt.Errorf("flow destinations: %w", err)
+	}
+	out := make([]report.DestinationRow, len(ds))
+	for i, d := range ds {
+		out[i] = report.DestinationRow{Device: d.Device, Country: d.Country, ASN: d.ASN, Owner: d.Owner, Bytes: d.Bytes, CountryDB: d.CountryDB, OwnerDB: d.OwnerDB}
 	}
 	return out, nil
 }
