@@ -186,7 +186,8 @@ func fixtureInputs(runID int64) Inputs {
 				{Device: cam, Country: "US", ASN: 16509, Owner: "AMAZON-02", Bytes: 600000, CountryDB: "phuslu/iploc v1", OwnerDB: "asn.mmdb 2026-11"},
 				{Device: cam, Country: "CN", ASN: 4134, Owner: "Chinanet <script>", Bytes: 300000, CountryDB: "phuslu/iploc v1", OwnerDB: "asn.mmdb 2026-11"},
 				{Device: plug, Country: "US", ASN: 16509, Owner: "AMAZON-02", Bytes: 90000, CountryDB: "phuslu/iploc v1", OwnerDB: "asn.mmdb 2026-11"},
-				{Device: plug, Country: "", Bytes: 10000, CountryDB: "phuslu/iploc v1"},
+				{Device: plug, Country: "", Bytes: 6000, CountryDB: "phuslu/iploc v1"},
+				{Device: plug, Country: "ZZ", Bytes: 4000, CountryDB: "phuslu/iploc v1"},
 			}, nil
 		},
 		Assessment: func(context.Context) (AssessmentSummary, error) {

@@ -296,7 +296,11 @@ func destinations(rows []DestinationRow) *Destinations {
 	for _, row := range rows {
 		d.Bytes += row.Bytes
 		devices[row.Device] = true
-		add(byCountry, cmp.Or(row.Country, "unknown or local"), row)
+		country := row.Country
+		if country == "" || country == "ZZ" { // ZZ: the country database's "unknown" (reserved ranges)
+			country = "unknown, local or reserved"
+		}
+		add(byCountry, country, row)
 		if row.Owner != "" || row.ASN != 0 {
 			add(byOwner, strings.TrimSpace(fmt.Sprintf("AS%d %s", row.ASN, row.Owner)), row)
 		}
