@@ -207,13 +207,13 @@ func TestNormalHostWithAttacks(t *testing.T) {
 	}
 }
 
-// TestDirectoryIsOneStream splits a beacon over three captures, none of
-// which alone has enough connections to be judged: each file ingested alone
-// raises nothing, the directory ingested as one run finds the beacon.
-func TestDirectoryIsOneStream(t *testing.T) {
-	dir := t.TempDir()
+// splitBeacon writes a device's normal traffic plus a 30-beat beacon (every
+// 3 min ± 10%) to dev→c2 as three captures cut at equal time spans, none of
+// which holds enough beats to be judged alone, and returns their paths.
+func splitBeacon(t *testing.T, dir string) (files []string, dev, c2 netip.Addr) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 4))
-	dev, c2 := flowtest.Addr("10.30.0.7"), flowtest.Addr("198.51.100.77")
+	dev, c2 = flowtest.Addr("10.30.0.7"), flowtest.Addr("198.51.100.77")
 	pkts := append(flowtest.Normal(rng, dev), flowtest.Beacon(rng, dev, c2, 8443, 3*time.Minute, 0.1, 30)...)
 	slices.SortFunc(pkts, func(a, b flowtest.Packet) int { return a.Time.Compare(b.Time) })
 	first, last := pkts[0].Time, pkts[len(pkts)-1].Time
@@ -223,7 +223,6 @@ func TestDirectoryIsOneStream(t *testing.T) {
 		i := int(p.Time.Sub(first) / span)
 		parts[i] = append(parts[i], p)
 	}
-	var files []string
 	for i, part := range parts {
 		var buf bytes.Buffer
 		if err := flowtest.WritePCAP(&buf, part); err != nil {
@@ -235,6 +234,15 @@ func TestDirectoryIsOneStream(t *testing.T) {
 		}
 		files = append(files, f)
 	}
+	return files, dev, c2
+}
+
+// TestDirectoryIsOneStream splits a beacon over three captures, none of
+// which alone has enough connections to be judged: each file ingested alone
+// raises nothing, the directory ingested as one run finds the beacon.
+func TestDirectoryIsOneStream(t *testing.T) {
+	dir := t.TempDir()
+	files, _, _ := splitBeacon(t, dir)
 	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("not a capture"), 0o644)
 
 	var total int64
@@ -334,25 +342,11 @@ func TestDeclaredHeartbeat(t *testing.T) {
 // raised over the three runs. A damaged state fails the ingest clearly.
 func TestContinueStream(t *testing.T) {
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(3, 4))
-	dev, c2 := flowtest.Addr("10.30.0.7"), flowtest.Addr("198.51.100.77")
-	pkts := append(flowtest.Normal(rng, dev), flowtest.Beacon(rng, dev, c2, 8443, 3*time.Minute, 0.1, 30)...)
-	slices.SortFunc(pkts, func(a, b flowtest.Packet) int { return a.Time.Compare(b.Time) })
-	first, last := pkts[0].Time, pkts[len(pkts)-1].Time
-	span := last.Sub(first)/3 + time.Nanosecond
-	var parts [3][]flowtest.Packet
-	for _, p := range pkts {
-		i := int(p.Time.Sub(first) / span)
-		parts[i] = append(parts[i], p)
-	}
+	files, dev, c2 := splitBeacon(t, dir)
 	st := openStore(t)
 	ctx := context.Background()
 	beacons := 0
-	for i, part := range parts {
-		var buf bytes.Buffer
-		flowtest.WritePCAP(&buf, part)
-		f := filepath.Join(dir, fmt.Sprintf("part-%d.pcap", i))
-		os.WriteFile(f, buf.Bytes(), 0o644)
+	for i, f := range files {
 		sum, err := Run(ctx, st, Source{PCAP, f}, Options{Continue: "edge-1"})
 		if err != nil {
 			t.Fatal(err)
