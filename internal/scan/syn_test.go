@@ -17,14 +17,14 @@ import (
 	"iotwatch/internal/testpeer"
 )
 
-// TestSYNDiscovery scans closed ports and one open port (lighttpd) in SYN
-// mode and checks the open one is then probed and identified.
-func TestSYNDiscovery(t *testing.T) {
-	web := testpeer.Lighttpd(t, testpeer.LighttpdOptions{})
+// runSYN runs a SYN-mode scan and returns its stats and services; it skips
+// the test where raw sockets are not permitted.
+func runSYN(t *testing.T, cfg Config) (Stats, []model.Service) {
+	t.Helper()
+	cfg.SYN, cfg.Engine = true, testEngine(t)
 	var mu sync.Mutex
 	var got []model.Service
-	st, err := Run(context.Background(), Config{Targets: []string{"127.0.0.1", "127.1.9.0/28"}, TCPPorts: []uint16{1, 2, uint16(web.Port)},
-		SYN: true, Engine: testEngine(t)}, func(s model.Service) error {
+	st, err := Run(context.Background(), cfg, func(s model.Service) error {
 		mu.Lock()
 		got = append(got, s)
 		mu.Unlock()
@@ -36,6 +36,14 @@ func TestSYNDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, got
+}
+
+// TestSYNDiscovery scans closed ports and one open port (lighttpd) in SYN
+// mode and checks the open one is then probed and identified.
+func TestSYNDiscovery(t *testing.T) {
+	web := testpeer.Lighttpd(t, testpeer.LighttpdOptions{})
+	st, got := runSYN(t, Config{Targets: []string{"127.0.0.1", "127.1.9.0/28"}, TCPPorts: []uint16{1, 2, uint16(web.Port)}})
 	if st.Items != 17*3 || st.ByStatus[model.StatusRefused] != 17*3-1 {
 		t.Errorf("stats %+v, want %d items, %d refused", st, 17*3, 17*3-1)
 	}
@@ -58,7 +66,21 @@ func TestTCPChecksum(t *testing.T) {
 func FuzzParseSYNReply(f *testing.F) {
 	p := &synProber{sport: 40001, seed: maphash.MakeSeed()}
 	f.Add([]byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1, 0, 80, 0x9c, 0x41, 0, 0, 0, 0, 0, 0, 0, 1, 0x50, 0x14, 0, 0, 0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, b []byte) { p.parseSYNReply(b) })
+	// Random bytes essentially never carry a valid cookie; what is accepted
+	// must name the sender and port the bytes say, and the IPv6 parser (TCP
+	// segment without a header) gets the same input.
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, ok := p.parseSYNReply(b); ok {
+			ihl := int(b[0]&0x0f) * 4
+			if r.addr != netip.AddrFrom4([4]byte(b[12:16])) || r.port != binary.BigEndian.Uint16(b[ihl:]) {
+				t.Fatalf("accepted %+v from %x", r, b)
+			}
+		}
+		from := netip.IPv6Loopback()
+		if r, ok := p.parseSYNReply6(b, from); ok && (r.addr != from || r.port != binary.BigEndian.Uint16(b)) {
+			t.Fatalf("accepted %+v from %x", r, b)
+		}
+	})
 }
 
 // TestSYNCheckpointLags interrupts a SYN scan and checks that its checkpoint
@@ -106,20 +128,7 @@ func TestSYNIPv6(t *testing.T) {
 	}()
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	closed1, closed2 := uint16(testpeer.FreePort(t, "tcp")), uint16(testpeer.FreePort(t, "tcp"))
-	var mu sync.Mutex
-	var got []model.Service
-	st, err := Run(context.Background(), Config{Targets: []string{"::1", "127.0.0.1"}, TCPPorts: []uint16{closed1, closed2, port}, SYN: true, Engine: testEngine(t)}, func(s model.Service) error {
-		mu.Lock()
-		got = append(got, s)
-		mu.Unlock()
-		return nil
-	})
-	if errors.Is(err, ErrNoRaw) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, got := runSYN(t, Config{Targets: []string{"::1", "127.0.0.1"}, TCPPorts: []uint16{closed1, closed2, port}})
 	// 127.0.0.1: all three closed (the listener is IPv6 only), ::1: one open.
 	if st.Items != 6 || st.ByStatus[model.StatusRefused] != 5 || st.SYNSent != 6 || st.SYNReplies != 6 {
 		t.Errorf("stats %+v, want 6 items, 5 refused, 6 SYNs sent from raw sockets and 6 replies", st)
