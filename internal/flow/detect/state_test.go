@@ -17,20 +17,15 @@ func beats(e *Engine, dev, peer netip.Addr, t0 time.Time, period time.Duration, 
 	for i := range n {
 		r := &flow.Record{Start: t0, End: t0.Add(time.Second), Src: dev, Dst: peer, SrcPort: uint16(40000 + i), DstPort: 443,
 			Proto: flow.ProtoTCP, TCPFlags: 0x1b, Packets: 6, Bytes: 600, RevPackets: 4, RevBytes: 300}
-		e.Observe(r, flow.Orientation{Device: dev, Peer: peer, Outbound: true, Known: true, Port: 443, Ext: &ext})
+		outbound(e, r, &ext)
 		t0 = t0.Add(period)
 	}
 	return t0
 }
 
-func beaconAlerts(as []flow.Alert) int {
-	n := 0
-	for _, a := range as {
-		if a.Detector == Beacon {
-			n++
-		}
-	}
-	return n
+// outbound observes r as sent by a known device (its source).
+func outbound(e *Engine, r *flow.Record, ext *uint32) {
+	e.Observe(r, flow.Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Known: true, Port: r.DstPort, Ext: ext})
 }
 
 // TestStateCarriesBeacons: a beacon cut in two ingests is found only when the
@@ -42,7 +37,7 @@ func TestStateCarriesBeacons(t *testing.T) {
 
 	a := New(DefaultRules(), nil)
 	t1 := beats(a, dev, c2, t0, time.Minute, 12)
-	if n := beaconAlerts(a.Alerts()); n != 0 {
+	if n := count(a.Alerts(), Beacon); n != 0 {
 		t.Fatalf("12 beats alone: %d beacon alerts", n)
 	}
 	var st bytes.Buffer
@@ -52,7 +47,7 @@ func TestStateCarriesBeacons(t *testing.T) {
 
 	fresh := New(DefaultRules(), nil)
 	beats(fresh, dev, c2, t1, time.Minute, 12)
-	if n := beaconAlerts(fresh.Alerts()); n != 0 {
+	if n := count(fresh.Alerts(), Beacon); n != 0 {
 		t.Fatalf("second half alone: %d beacon alerts", n)
 	}
 
@@ -61,7 +56,7 @@ func TestStateCarriesBeacons(t *testing.T) {
 		t.Fatalf("LoadState = %d, %v", n, err)
 	}
 	t2 := beats(b, dev, c2, t1, time.Minute, 12)
-	if n := beaconAlerts(b.Alerts()); n != 1 {
+	if n := count(b.Alerts(), Beacon); n != 1 {
 		t.Fatalf("carried series: %d beacon alerts, want 1", n)
 	}
 
@@ -75,7 +70,7 @@ func TestStateCarriesBeacons(t *testing.T) {
 		t.Fatal(err)
 	}
 	beats(c, dev, c2, t2, time.Minute, 5)
-	if n := beaconAlerts(c.Alerts()); n != 0 {
+	if n := count(c.Alerts(), Beacon); n != 0 {
 		t.Errorf("same day again: %d beacon alerts, want 0", n)
 	}
 	// Round trip: saving the restored state unchanged gives the same bytes.
@@ -170,7 +165,7 @@ func attempts(e *Engine, dev, victim netip.Addr, t0 time.Time, gap time.Duration
 	for i := range n {
 		r := &flow.Record{Start: t0, End: t0.Add(time.Second), Src: dev, Dst: victim, SrcPort: uint16(30000 + i), DstPort: 22,
 			Proto: flow.ProtoTCP, TCPFlags: 0x1b, Packets: 10, Bytes: 1500}
-		e.Observe(r, flow.Orientation{Device: dev, Peer: victim, Outbound: true, Known: true, Port: 22})
+		outbound(e, r, nil)
 		t0 = t0.Add(time.Duration(float64(gap) * irregular[i%len(irregular)]))
 	}
 	return t0
@@ -181,7 +176,7 @@ func scanBurst(e *Engine, dev netip.Addr, t0 time.Time, first, n int) {
 	for i := range n {
 		dst := netip.AddrFrom4([4]byte{198, 18, byte((first + i) >> 8), byte(first + i)})
 		r := &flow.Record{Start: t0, End: t0, Src: dev, Dst: dst, SrcPort: 40000, DstPort: 23, Proto: flow.ProtoTCP, TCPFlags: 0x02, Packets: 1, Bytes: 60}
-		e.Observe(r, flow.Orientation{Device: dev, Peer: dst, Outbound: true, Known: true, Port: 23})
+		outbound(e, r, nil)
 		t0 = t0.Add(time.Second)
 	}
 }
