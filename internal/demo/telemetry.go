@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"iotwatch/internal/flow"
-	"iotwatch/internal/flow/flowtest"
 	"iotwatch/internal/flow/ingest"
+	"iotwatch/internal/flow/synth"
 	"iotwatch/internal/simulate"
 	"iotwatch/internal/store"
 )
@@ -65,9 +65,9 @@ func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share
 
 	// The day of the capture: today (UTC), from 10:00.
 	day := time.Now().UTC().Truncate(24 * time.Hour)
-	shift := day.Add(10 * time.Hour).Sub(flowtest.Base)
+	shift := day.Add(10 * time.Hour).Sub(synth.Base)
 	tt := &TelemetryTruth{Capture: filepath.Join(dir, "telemetry.pcap"), Day: day.Format(time.DateOnly), Devices: len(devs), Compromised: map[string]string{}}
-	var pkts []flowtest.Packet
+	var pkts []synth.Packet
 	for _, d := range devs {
 		pkts = append(pkts, ordinaryDay(rng, d)...)
 	}
@@ -76,23 +76,23 @@ func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share
 	for i, d := range bad {
 		switch i % 3 {
 		case 0:
-			pkts = append(pkts, flowtest.MiraiScan(rng, d, 120, 2*time.Minute)...)
+			pkts = append(pkts, synth.MiraiScan(rng, d, 120, 2*time.Minute)...)
 			tt.Compromised[d.String()] = behaviourScan
 		case 1:
-			pkts = append(pkts, flowtest.Beacon(rng, d, c2, 8443, 2*time.Minute, 0.15, 30)...)
+			pkts = append(pkts, synth.Beacon(rng, d, c2, 8443, 2*time.Minute, 0.15, 30)...)
 			tt.Compromised[d.String()] = behaviourBeacon
 		case 2:
-			pkts = append(pkts, flowtest.DDoS(d, victim, 100, time.Minute)...)
+			pkts = append(pkts, synth.DDoS(d, victim, 100, time.Minute)...)
 			tt.Compromised[d.String()] = behaviourFlood
 		}
 	}
 	for i := range pkts {
 		pkts[i].Time = pkts[i].Time.Add(shift)
 	}
-	slices.SortStableFunc(pkts, func(a, b flowtest.Packet) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(pkts, func(a, b synth.Packet) int { return a.Time.Compare(b.Time) })
 	if err := writeFile(tt.Capture, func(f *os.File) error {
 		w := bufio.NewWriterSize(f, 1<<20)
-		if err := flowtest.WritePCAP(w, pkts); err != nil {
+		if err := synth.WritePCAP(w, pkts); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -113,13 +113,13 @@ func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share
 
 // ordinaryDay is a device's benign traffic: DNS answers for its maker's
 // cloud, a dozen HTTPS exchanges at irregular times, NTP.
-func ordinaryDay(rng *rand.Rand, dev netip.Addr) []flowtest.Packet {
+func ordinaryDay(rng *rand.Rand, dev netip.Addr) []synth.Packet {
 	resolver := netip.MustParseAddr("192.168.1.1")
 	api, cdn, ntp := netip.MustParseAddr("93.184.216.34"), netip.MustParseAddr("151.101.1.69"), netip.MustParseAddr("129.6.15.28")
-	t := flowtest.Base.Add(time.Duration(rng.IntN(600)) * time.Second)
-	out := []flowtest.Packet{
-		flowtest.DNSAnswerPacket(t, resolver, dev, "api.vendor.example", api),
-		flowtest.DNSAnswerPacket(t.Add(time.Second), resolver, dev, "cdn.vendor.example", cdn),
+	t := synth.Base.Add(time.Duration(rng.IntN(600)) * time.Second)
+	out := []synth.Packet{
+		synth.DNSAnswerPacket(t, resolver, dev, "api.vendor.example", api),
+		synth.DNSAnswerPacket(t.Add(time.Second), resolver, dev, "cdn.vendor.example", cdn),
 	}
 	for i := range 12 {
 		t = t.Add(time.Duration(5+rng.IntN(600)) * time.Second)
@@ -127,10 +127,10 @@ func ordinaryDay(rng *rand.Rand, dev netip.Addr) []flowtest.Packet {
 		if rng.IntN(3) == 0 {
 			peer = cdn
 		}
-		out = append(out, flowtest.Conn(t, dev, peer, uint16(41000+i), 443, make([]byte, 200+rng.IntN(800)), make([]byte, 300+rng.IntN(2000)))...)
+		out = append(out, synth.Conn(t, dev, peer, uint16(41000+i), 443, make([]byte, 200+rng.IntN(800)), make([]byte, 300+rng.IntN(2000)))...)
 	}
 	for i := range 3 {
-		out = append(out, flowtest.Packet{Time: flowtest.Base.Add(time.Duration(i*1024) * time.Second), Src: dev, Dst: ntp, SrcPort: 123, DstPort: 123, Proto: flow.ProtoUDP, Payload: make([]byte, 48)})
+		out = append(out, synth.Packet{Time: synth.Base.Add(time.Duration(i*1024) * time.Second), Src: dev, Dst: ntp, SrcPort: 123, DstPort: 123, Proto: flow.ProtoUDP, Payload: make([]byte, 48)})
 	}
 	return out
 }

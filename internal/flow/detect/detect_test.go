@@ -12,16 +12,16 @@ import (
 	"time"
 
 	"iotwatch/internal/flow"
-	"iotwatch/internal/flow/flowtest"
 	"iotwatch/internal/flow/ingest/pcap"
 	"iotwatch/internal/flow/intel"
+	"iotwatch/internal/flow/synth"
 )
 
 // run writes pkts to a pcap, reads it back through the pipeline and returns the alerts.
-func run(t *testing.T, pkts []flowtest.Packet, rules Rules, ind *intel.Set) []flow.Alert {
+func run(t *testing.T, pkts []synth.Packet, rules Rules, ind *intel.Set) []flow.Alert {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := flowtest.WritePCAP(&buf, pkts); err != nil {
+	if err := synth.WritePCAP(&buf, pkts); err != nil {
 		t.Fatal(err)
 	}
 	eng := New(rules, ind)
@@ -50,28 +50,28 @@ func summary(as []flow.Alert) []string {
 }
 
 func TestScenarios(t *testing.T) {
-	dev := flowtest.Addr("192.168.1.23")
-	c2 := flowtest.Addr("203.0.113.66")
-	victim := flowtest.Addr("198.51.100.10")
+	dev := synth.Addr("192.168.1.23")
+	c2 := synth.Addr("203.0.113.66")
+	victim := synth.Addr("198.51.100.10")
 	rng := rand.New(rand.NewPCG(7, 8))
 	bad := &intel.Set{}
 	bad.Add(intel.Indicator{Value: "evil.example", Label: "test C2"})
 	cases := []struct {
 		name string
-		pkts []flowtest.Packet
+		pkts []synth.Packet
 		want []string
 	}{
-		{"normal traffic", flowtest.Normal(rng, dev), nil},
-		{"mirai telnet scan", append(flowtest.MiraiScan(rng, dev, 400, 2*time.Minute), flowtest.Normal(rng, dev)...), []string{"scanning 192.168.1.23"}},
-		{"slow scan below threshold", flowtest.MiraiScan(rng, dev, 30, 10*time.Minute), nil},
-		{"beacon 60s ±20% jitter", flowtest.Beacon(rng, dev, c2, 8443, time.Minute, 0.2, 30), []string{"c2-beaconing 192.168.1.23"}},
-		{"beacon 5m ±10% jitter", flowtest.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 24), []string{"c2-beaconing 192.168.1.23"}},
-		{"too few beats", flowtest.Beacon(rng, dev, c2, 443, time.Minute, 0.1, 12), nil},
-		{"ddos udp flood", flowtest.DDoS(dev, victim, 2000, 15*time.Second), []string{"ddos-participation 192.168.1.23"}},
-		{"ssh brute force by device", flowtest.SSHBruteForce(dev, victim, 22, 40, time.Minute), []string{"brute-force 192.168.1.23"}},
-		{"ssh brute force on device", flowtest.SSHBruteForce(victim, dev, 2222, 40, time.Minute), []string{"brute-force 198.51.100.10 inbound"}},
-		{"known-bad domain via dns", append([]flowtest.Packet{flowtest.DNSAnswerPacket(flowtest.Base, flowtest.Addr("192.168.1.1"), dev, "cnc.evil.example", c2)},
-			flowtest.Beacon(rng, dev, c2, 443, time.Minute, 0.2, 2)...), []string{"known-bad-peer 192.168.1.23"}},
+		{"normal traffic", synth.Normal(rng, dev), nil},
+		{"mirai telnet scan", append(synth.MiraiScan(rng, dev, 400, 2*time.Minute), synth.Normal(rng, dev)...), []string{"scanning 192.168.1.23"}},
+		{"slow scan below threshold", synth.MiraiScan(rng, dev, 30, 10*time.Minute), nil},
+		{"beacon 60s ±20% jitter", synth.Beacon(rng, dev, c2, 8443, time.Minute, 0.2, 30), []string{"c2-beaconing 192.168.1.23"}},
+		{"beacon 5m ±10% jitter", synth.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 24), []string{"c2-beaconing 192.168.1.23"}},
+		{"too few beats", synth.Beacon(rng, dev, c2, 443, time.Minute, 0.1, 12), nil},
+		{"ddos udp flood", synth.DDoS(dev, victim, 2000, 15*time.Second), []string{"ddos-participation 192.168.1.23"}},
+		{"ssh brute force by device", synth.SSHBruteForce(dev, victim, 22, 40, time.Minute), []string{"brute-force 192.168.1.23"}},
+		{"ssh brute force on device", synth.SSHBruteForce(victim, dev, 2222, 40, time.Minute), []string{"brute-force 198.51.100.10 inbound"}},
+		{"known-bad domain via dns", append([]synth.Packet{synth.DNSAnswerPacket(synth.Base, synth.Addr("192.168.1.1"), dev, "cnc.evil.example", c2)},
+			synth.Beacon(rng, dev, c2, 443, time.Minute, 0.2, 2)...), []string{"known-bad-peer 192.168.1.23"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,7 +166,7 @@ func BenchmarkObserve(b *testing.B) {
 			recs := make([]flow.Record, 1<<16)
 			rng := rand.New(rand.NewPCG(1, 1))
 			for i := range recs {
-				recs[i] = flow.Record{Start: flowtest.Base.Add(time.Duration(i) * time.Millisecond),
+				recs[i] = flow.Record{Start: synth.Base.Add(time.Duration(i) * time.Millisecond),
 					Src: netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(devices) >> 8), byte(rng.IntN(devices))}),
 					Dst: netip.AddrFrom4([4]byte{93, 184, byte(rng.IntN(8)), byte(rng.IntN(256))}), SrcPort: uint16(rng.IntN(60000)), DstPort: 443,
 					Proto: flow.ProtoTCP, TCPFlags: 0x1b, Packets: 10, Bytes: 4000}
@@ -189,10 +189,10 @@ func TestDDoSBothFamilies(t *testing.T) {
 	rl := DefaultRules()
 	for _, pair := range [][2]string{{"192.168.1.23", "198.51.100.10"}, {"fd00::23", "2001:db8::10"}} {
 		e := New(rl, nil)
-		src, dst := flowtest.Addr(pair[0]), flowtest.Addr(pair[1])
+		src, dst := synth.Addr(pair[0]), synth.Addr(pair[1])
 		pk := rl.DDoS.MinPackets/10 + 1
 		for i := 0; i < 20; i++ {
-			r := flow.Record{Start: flowtest.Base.Add(time.Duration(i) * 100 * time.Millisecond), Src: src, Dst: dst,
+			r := flow.Record{Start: synth.Base.Add(time.Duration(i) * 100 * time.Millisecond), Src: src, Dst: dst,
 				Proto: flow.ProtoUDP, SrcPort: 40000, DstPort: 80, Packets: pk, Bytes: pk * 60}
 			e.Observe(&r, flow.Orientation{Device: src, Peer: dst, Port: 80, Outbound: true, Known: true})
 		}

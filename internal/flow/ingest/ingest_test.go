@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"iotwatch/internal/flow"
-	"iotwatch/internal/flow/flowtest"
+	"iotwatch/internal/flow/synth"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 )
@@ -92,12 +92,12 @@ func TestFilesEndToEnd(t *testing.T) {
 func TestIndicatorsAndDevices(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 9))
-	dev := flowtest.Addr("10.20.0.5")
-	c2 := flowtest.Addr("203.0.113.200")
-	pkts := append(flowtest.Normal(rng, dev), flowtest.DNSAnswerPacket(flowtest.Base, flowtest.Addr("10.20.0.1"), dev, "update.botnet.example", c2))
-	pkts = append(pkts, flowtest.Beacon(rng, dev, c2, 443, 2*time.Minute, 0.15, 24)...)
+	dev := synth.Addr("10.20.0.5")
+	c2 := synth.Addr("203.0.113.200")
+	pkts := append(synth.Normal(rng, dev), synth.DNSAnswerPacket(synth.Base, synth.Addr("10.20.0.1"), dev, "update.botnet.example", c2))
+	pkts = append(pkts, synth.Beacon(rng, dev, c2, 443, 2*time.Minute, 0.15, 24)...)
 	var buf bytes.Buffer
-	flowtest.WritePCAP(&buf, pkts)
+	synth.WritePCAP(&buf, pkts)
 	pcapPath := filepath.Join(dir, "c.pcap")
 	os.WriteFile(pcapPath, buf.Bytes(), 0o644)
 	devs := filepath.Join(dir, "devices.txt")
@@ -213,19 +213,19 @@ func TestNormalHostWithAttacks(t *testing.T) {
 func splitBeacon(t *testing.T, dir string) (files []string, dev, c2 netip.Addr) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 4))
-	dev, c2 = flowtest.Addr("10.30.0.7"), flowtest.Addr("198.51.100.77")
-	pkts := append(flowtest.Normal(rng, dev), flowtest.Beacon(rng, dev, c2, 8443, 3*time.Minute, 0.1, 30)...)
-	slices.SortFunc(pkts, func(a, b flowtest.Packet) int { return a.Time.Compare(b.Time) })
+	dev, c2 = synth.Addr("10.30.0.7"), synth.Addr("198.51.100.77")
+	pkts := append(synth.Normal(rng, dev), synth.Beacon(rng, dev, c2, 8443, 3*time.Minute, 0.1, 30)...)
+	slices.SortFunc(pkts, func(a, b synth.Packet) int { return a.Time.Compare(b.Time) })
 	first, last := pkts[0].Time, pkts[len(pkts)-1].Time
 	span := last.Sub(first)/3 + time.Nanosecond
-	var parts [3][]flowtest.Packet
+	var parts [3][]synth.Packet
 	for _, p := range pkts {
 		i := int(p.Time.Sub(first) / span)
 		parts[i] = append(parts[i], p)
 	}
 	for i, part := range parts {
 		var buf bytes.Buffer
-		if err := flowtest.WritePCAP(&buf, part); err != nil {
+		if err := synth.WritePCAP(&buf, part); err != nil {
 			t.Fatal(err)
 		}
 		f := filepath.Join(dir, fmt.Sprintf("part-%d.pcap", i))
@@ -286,13 +286,13 @@ func TestDirectoryIsOneStream(t *testing.T) {
 func TestDeclaredHeartbeat(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(5, 6))
-	dev, cloud, c2 := flowtest.Addr("10.40.0.9"), flowtest.Addr("52.1.2.3"), flowtest.Addr("198.51.100.9")
-	pkts := append(flowtest.Normal(rng, dev), flowtest.DNSAnswerPacket(flowtest.Base, flowtest.Addr("10.40.0.1"), dev, "api.vendor.example", cloud))
-	pkts = append(pkts, flowtest.Beacon(rng, dev, cloud, 443, time.Minute, 0.05, 40)...)
-	pkts = append(pkts, flowtest.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 30)...)
-	slices.SortFunc(pkts, func(a, b flowtest.Packet) int { return a.Time.Compare(b.Time) })
+	dev, cloud, c2 := synth.Addr("10.40.0.9"), synth.Addr("52.1.2.3"), synth.Addr("198.51.100.9")
+	pkts := append(synth.Normal(rng, dev), synth.DNSAnswerPacket(synth.Base, synth.Addr("10.40.0.1"), dev, "api.vendor.example", cloud))
+	pkts = append(pkts, synth.Beacon(rng, dev, cloud, 443, time.Minute, 0.05, 40)...)
+	pkts = append(pkts, synth.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 30)...)
+	slices.SortFunc(pkts, func(a, b synth.Packet) int { return a.Time.Compare(b.Time) })
 	var buf bytes.Buffer
-	if err := flowtest.WritePCAP(&buf, pkts); err != nil {
+	if err := synth.WritePCAP(&buf, pkts); err != nil {
 		t.Fatal(err)
 	}
 	capPath := filepath.Join(dir, "c.pcap")

@@ -15,7 +15,7 @@ import (
 
 	"iotwatch/internal/flow"
 	"iotwatch/internal/flow/detect"
-	"iotwatch/internal/flow/flowtest"
+	"iotwatch/internal/flow/synth"
 )
 
 func needBinary(t *testing.T, name string) string {
@@ -80,14 +80,14 @@ func TestSoftflowdToCollector(t *testing.T) {
 	for _, version := range []string{"9", "10"} {
 		t.Run("v"+version, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, 12))
-			dev, other := flowtest.Addr("192.168.7.20"), flowtest.Addr("192.168.7.30")
-			var pkts []flowtest.Packet
-			pkts = append(pkts, flowtest.MiraiScan(rng, dev, 300, time.Minute)...)
-			pkts = append(pkts, flowtest.DDoS(dev, flowtest.Addr("198.51.100.80"), 1500, 15*time.Second)...)
-			pkts = append(pkts, flowtest.Normal(rng, other)...)
+			dev, other := synth.Addr("192.168.7.20"), synth.Addr("192.168.7.30")
+			var pkts []synth.Packet
+			pkts = append(pkts, synth.MiraiScan(rng, dev, 300, time.Minute)...)
+			pkts = append(pkts, synth.DDoS(dev, synth.Addr("198.51.100.80"), 1500, 15*time.Second)...)
+			pkts = append(pkts, synth.Normal(rng, other)...)
 			path := filepath.Join(t.TempDir(), "gen.pcap")
 			var buf bytes.Buffer
-			if err := flowtest.WritePCAP(&buf, pkts); err != nil {
+			if err := synth.WritePCAP(&buf, pkts); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"iotwatch/internal/flow"
-	"iotwatch/internal/flow/flowtest"
+	"iotwatch/internal/flow/synth"
 )
 
 const fixture = "../../../../../shared/data/flows/test1-malicious.nfdump"
@@ -41,7 +41,7 @@ func nfdumpCSV(t testing.TB) []byte {
 // TestRealNfdump checks records and totals against nfdump's own summary.
 func TestRealNfdump(t *testing.T) {
 	out := nfdumpCSV(t)
-	c := &flowtest.Collect{}
+	c := &synth.Collect{}
 	st, err := Read(context.Background(), bytes.NewReader(out), c)
 	if err != nil {
 		t.Fatal(err)
@@ -61,13 +61,13 @@ func TestRealNfdump(t *testing.T) {
 	}
 	r := c.Records[0]
 	want := time.Date(2018, 1, 12, 15, 37, 30, 0, time.UTC)
-	if !r.Start.Equal(want) || r.Src != flowtest.Addr("147.32.80.119") || r.DstPort != 902 || r.TCPFlags != 0x02 {
+	if !r.Start.Equal(want) || r.Src != synth.Addr("147.32.80.119") || r.DstPort != 902 || r.TCPFlags != 0x02 {
 		t.Errorf("first record %+v", r)
 	}
 }
 
 func TestBadInput(t *testing.T) {
-	if _, err := Read(context.Background(), strings.NewReader("a,b,c\n1,2,3\n"), &flowtest.Collect{}); !errors.Is(err, ErrFormat) {
+	if _, err := Read(context.Background(), strings.NewReader("a,b,c\n1,2,3\n"), &synth.Collect{}); !errors.Is(err, ErrFormat) {
 		t.Errorf("err = %v, want ErrFormat", err)
 	}
 	in := "ts,te,td,sa,da,sp,dp,pr,flg,ipkt,ibyt\n" +
@@ -75,7 +75,7 @@ func TestBadInput(t *testing.T) {
 		"bad time,x,0,10.0.0.1,10.0.0.2,1,23,TCP,......S.,1,60\n" +
 		"2018-01-12 15:37:30,x,0,10.0.0.1,10.0.0.2,70000,23,TCP,......S.,1,60\n" +
 		"2018-01-12 15:37:30,x,0,10.0.0.1\n"
-	c := &flowtest.Collect{}
+	c := &synth.Collect{}
 	st, err := Read(context.Background(), strings.NewReader(in), c)
 	if err != nil || st.Records != 1 || st.Malformed != 3 {
 		t.Errorf("stats %+v err %v, want 1 record 3 malformed", st, err)
@@ -85,7 +85,7 @@ func TestBadInput(t *testing.T) {
 func FuzzRead(f *testing.F) {
 	f.Add([]byte("ts,te,td,sa,da,sp,dp,pr,flg,ipkt,ibyt\n2018-01-12 15:37:30,2018-01-12 15:37:30,0.000,10.0.0.1,10.0.0.2,1,23,TCP,......S.,1,60\nSummary\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := &flowtest.Collect{}
+		c := &synth.Collect{}
 		st, _ := Read(context.Background(), bytes.NewReader(data), c)
 		if int64(len(c.Records)) != st.Records {
 			t.Fatalf("records %d != stats %d", len(c.Records), st.Records)
@@ -98,7 +98,7 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(out)))
 	for b.Loop() {
-		if _, err := Read(context.Background(), bytes.NewReader(out), &flowtest.Collect{}); err != nil {
+		if _, err := Read(context.Background(), bytes.NewReader(out), &synth.Collect{}); err != nil {
 			b.Fatal(err)
 		}
 	}

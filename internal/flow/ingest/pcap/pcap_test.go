@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"iotwatch/internal/flow"
-	"iotwatch/internal/flow/flowtest"
+	"iotwatch/internal/flow/synth"
 )
 
 const sshPcap = "../../../../../shared/data/flows/ssh-bruteforce.pcap"
@@ -20,7 +20,7 @@ func TestSSHBruteForceCapture(t *testing.T) {
 		t.Skipf("fixture: %v", err)
 	}
 	defer f.Close()
-	c := &flowtest.Collect{}
+	c := &synth.Collect{}
 	st, err := Read(context.Background(), f, c, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +32,7 @@ func TestSSHBruteForceCapture(t *testing.T) {
 	var pk uint64
 	for _, r := range c.Records {
 		pk += r.Packets + r.RevPackets
-		if r.Dst == flowtest.Addr("147.32.80.37") && r.DstPort == 902 {
+		if r.Dst == synth.Addr("147.32.80.37") && r.DstPort == 902 {
 			toVictim++
 			if r.App == flow.AppSSH {
 				ssh++
@@ -51,17 +51,17 @@ func TestSSHBruteForceCapture(t *testing.T) {
 
 func TestBidirectionalAndDNS(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	dev := flowtest.Addr("192.168.1.50")
+	dev := synth.Addr("192.168.1.50")
 	var buf bytes.Buffer
-	if err := flowtest.WritePCAP(&buf, flowtest.Normal(rng, dev)); err != nil {
+	if err := synth.WritePCAP(&buf, synth.Normal(rng, dev)); err != nil {
 		t.Fatal(err)
 	}
-	c := &flowtest.Collect{}
+	c := &synth.Collect{}
 	st, err := Read(context.Background(), &buf, c, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Answers) != 3 || c.Answers[0].Name != "api.vendor.example" || c.Answers[0].Addr != flowtest.Addr("93.184.216.34") {
+	if len(c.Answers) != 3 || c.Answers[0].Name != "api.vendor.example" || c.Answers[0].Addr != synth.Addr("93.184.216.34") {
 		t.Errorf("dns answers = %+v, want 3 starting with api.vendor.example → 93.184.216.34", c.Answers)
 	}
 	https := 0
@@ -78,12 +78,12 @@ func TestBidirectionalAndDNS(t *testing.T) {
 func TestTruncatedCapture(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var buf bytes.Buffer
-	if err := flowtest.WritePCAP(&buf, flowtest.Normal(rng, flowtest.Addr("10.0.0.5"))); err != nil {
+	if err := synth.WritePCAP(&buf, synth.Normal(rng, synth.Addr("10.0.0.5"))); err != nil {
 		t.Fatal(err)
 	}
 	full := buf.Bytes()
 	cut := full[:len(full)*2/3+7]
-	c := &flowtest.Collect{}
+	c := &synth.Collect{}
 	st, err := Read(context.Background(), bytes.NewReader(cut), c, Options{})
 	if err != nil {
 		t.Fatalf("truncated capture: err %v, want partial result", err)
@@ -95,7 +95,7 @@ func TestTruncatedCapture(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	for _, in := range [][]byte{nil, []byte("hello"), []byte("not a capture file at all, really not")} {
-		_, err := Read(context.Background(), bytes.NewReader(in), &flowtest.Collect{}, Options{})
+		_, err := Read(context.Background(), bytes.NewReader(in), &synth.Collect{}, Options{})
 		if !errors.Is(err, ErrFormat) {
 			t.Errorf("Read(%q) err = %v, want ErrFormat", in, err)
 		}
@@ -105,14 +105,14 @@ func TestBadInput(t *testing.T) {
 func FuzzRead(f *testing.F) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var buf bytes.Buffer
-	_ = flowtest.WritePCAP(&buf, flowtest.Normal(rng, flowtest.Addr("10.0.0.5"))[:30])
+	_ = synth.WritePCAP(&buf, synth.Normal(rng, synth.Addr("10.0.0.5"))[:30])
 	f.Add(buf.Bytes())
 	if b, err := os.ReadFile(sshPcap); err == nil {
 		f.Add(b[:4096])
 	}
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 28, 0x1a, 0x2b, 0x3c, 0x4d})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := &flowtest.Collect{}
+		c := &synth.Collect{}
 		_, _ = Read(context.Background(), bytes.NewReader(data), c, Options{})
 	})
 }
@@ -125,7 +125,7 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		c := &flowtest.Collect{}
+		c := &synth.Collect{}
 		if _, err := Read(context.Background(), bytes.NewReader(data), c, Options{}); err != nil {
 			b.Fatal(err)
 		}

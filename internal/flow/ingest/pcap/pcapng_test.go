@@ -10,14 +10,14 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"iotwatch/internal/flow/flowtest"
+	"iotwatch/internal/flow/synth"
 )
 
 // TestPCAPNG converts a generated pcap to pcapng and checks both read the same.
 func TestPCAPNG(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
 	var classic bytes.Buffer
-	if err := flowtest.WritePCAP(&classic, flowtest.Normal(rng, flowtest.Addr("192.168.9.9"))); err != nil {
+	if err := synth.WritePCAP(&classic, synth.Normal(rng, synth.Addr("192.168.9.9"))); err != nil {
 		t.Fatal(err)
 	}
 	r, err := pcapgo.NewReader(bytes.NewReader(classic.Bytes()))
@@ -40,7 +40,7 @@ func TestPCAPNG(t *testing.T) {
 		}
 	}
 	w.Flush()
-	a, b := &flowtest.Collect{}, &flowtest.Collect{}
+	a, b := &synth.Collect{}, &synth.Collect{}
 	sa, err := Read(context.Background(), bytes.NewReader(classic.Bytes()), a, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,19 +8,19 @@ import (
 	"testing"
 
 	"iotwatch/internal/flow"
-	"iotwatch/internal/flow/flowtest"
+	"iotwatch/internal/flow/synth"
 )
 
 const fixtures = "../../../../../shared/data/flows/zeek"
 
-func readFixture(t *testing.T, name string) (*flowtest.Collect, Stats) {
+func readFixture(t *testing.T, name string) (*synth.Collect, Stats) {
 	t.Helper()
 	f, err := os.Open(filepath.Join(fixtures, name))
 	if err != nil {
 		t.Skipf("fixture: %v", err)
 	}
 	defer f.Close()
-	c := &flowtest.Collect{}
+	c := &synth.Collect{}
 	st, err := Read(context.Background(), f, c)
 	if err != nil {
 		t.Fatal(err)
@@ -32,15 +32,15 @@ func TestFixtures(t *testing.T) {
 	cases := []struct {
 		file      string
 		conn, ssh int64
-		check     func(t *testing.T, c *flowtest.Collect)
+		check     func(t *testing.T, c *synth.Collect)
 	}{
-		{"portscan-nmap.conn.log", 4504, 0, func(t *testing.T, c *flowtest.Collect) {
+		{"portscan-nmap.conn.log", 4504, 0, func(t *testing.T, c *synth.Collect) {
 			r := c.Records[0]
-			if r.Src != flowtest.Addr("172.16.1.11") || r.Dst != flowtest.Addr("8.8.8.8") || r.DstPort != 53 || r.Proto != flow.ProtoUDP || r.RevBytes != 139 || r.App != "dns" {
+			if r.Src != synth.Addr("172.16.1.11") || r.Dst != synth.Addr("8.8.8.8") || r.DstPort != 53 || r.Proto != flow.ProtoUDP || r.RevBytes != 139 || r.App != "dns" {
 				t.Errorf("first record = %+v", r)
 			}
 		}},
-		{"ssh-honeypot-rpi.conn.log", 18, 0, func(t *testing.T, c *flowtest.Collect) {
+		{"ssh-honeypot-rpi.conn.log", 18, 0, func(t *testing.T, c *synth.Collect) {
 			r := c.Records[0]
 			if r.DstPort != 902 || r.Packets != 160 || r.Bytes != 14036 || r.RevPackets != 96 || r.RevBytes != 12972 || !r.Dst.Is6() {
 				t.Errorf("first record = %+v", r)
@@ -49,7 +49,7 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("duration %.3f s, want 73.36", got)
 			}
 		}},
-		{"ssh-honeypot-rpi.ssh.log", 0, 10, func(t *testing.T, c *flowtest.Collect) {
+		{"ssh-honeypot-rpi.ssh.log", 0, 10, func(t *testing.T, c *synth.Collect) {
 			var att uint32
 			for _, r := range c.Records {
 				att += r.Attempts
@@ -84,12 +84,12 @@ func TestDNSLog(t *testing.T) {
 		"1700000001.5\tC2\t192.168.1.9\t5353\t192.168.1.1\t53\tudp\tnothing.example\t-\n"
 	js := `{"ts":1700000000.5,"uid":"C1","id.orig_h":"192.168.1.9","id.orig_p":5353,"id.resp_h":"192.168.1.1","id.resp_p":53,"proto":"udp","query":"cnc.evil.example","answers":["cdn.example","203.0.113.7","2001:db8::7"]}` + "\n"
 	for name, in := range map[string]string{"tsv": tsv, "json": js} {
-		c := &flowtest.Collect{}
+		c := &synth.Collect{}
 		st, err := Read(context.Background(), strings.NewReader(in), c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(c.Answers) != 2 || c.Answers[0].Name != "cnc.evil.example" || c.Answers[0].Addr != flowtest.Addr("203.0.113.7") || st.DNS != 2 {
+		if len(c.Answers) != 2 || c.Answers[0].Name != "cnc.evil.example" || c.Answers[0].Addr != synth.Addr("203.0.113.7") || st.DNS != 2 {
 			t.Errorf("%s: answers %+v stats %+v", name, c.Answers, st)
 		}
 		if len(c.Records) != 0 {
@@ -106,7 +106,7 @@ func TestMalformed(t *testing.T) {
 		"1.5\t10.0.0.1\t99999\t10.0.0.2\t23\ttcp\tS0\n" + // bad port
 		"1.5\t10.0.0.1\n" + // short row
 		"{broken json\n"
-	c := &flowtest.Collect{}
+	c := &synth.Collect{}
 	st, err := Read(context.Background(), strings.NewReader(in), c)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"ts":1599755438.57,"id.orig_h":"63.143.42.242","id.orig_p":54488,"id.resp_h":"192.168.1.194","id.resp_p":22,"auth_attempts":3}` + "\n"))
 	f.Add([]byte("#separator \\x2c\n#fields,ts,query,answers\n1.0,a.example,1.2.3.4\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := &flowtest.Collect{}
+		c := &synth.Collect{}
 		st, _ := Read(context.Background(), strings.NewReader(string(data)), c)
 		if int64(len(c.Records)) != st.Conn+st.SSH {
 			t.Fatalf("records %d != conn %d + ssh %d", len(c.Records), st.Conn, st.SSH)
@@ -144,7 +144,7 @@ func BenchmarkReadJSON(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if _, err := Read(context.Background(), strings.NewReader(string(data)), &flowtest.Collect{}); err != nil {
+		if _, err := Read(context.Background(), strings.NewReader(string(data)), &synth.Collect{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,8 +1,8 @@
-// Package flowtest generates synthetic traffic for the flow packages' tests
-// and benchmarks: pcaps (written with gopacket) of Mirai-style scanning,
+// Package synth generates synthetic traffic for `iotwatch demo`'s telemetry
+// stage and for the flow packages' tests and benchmarks: pcaps (written with gopacket) of Mirai-style scanning,
 // jittered C2 beaconing, DDoS bursts, brute force and normal device traffic,
 // and a collecting flow.Sink.
-package flowtest
+package synth
 
 import (
 	"io"
