@@ -22,6 +22,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -43,6 +44,10 @@ type Store struct {
 	dialect Dialect
 	dsn     string
 }
+
+// BusyTimeout is how long a SQLite writer waits for another process's write
+// transaction before failing (whole: its transaction rolls back).
+const BusyTimeout = 60 * time.Second
 
 // ErrNotFound is returned when a requested record does not exist.
 var ErrNotFound = errors.New("not found")
@@ -85,8 +90,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 			}
 		}
 		// WAL lets readers (the dashboard) run beside a writer; busy_timeout
-		// rides out short lock contention instead of failing.
-		q := "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		// makes a second process wait for the writer instead of failing, and
+		// _txlock=immediate takes the write lock when a transaction begins:
+		// a deferred transaction that reads and then writes cannot wait for
+		// a lock another process holds (SQLite answers SQLITE_BUSY at once),
+		// so two importers each lost part of their work.
+		q := "?_pragma=busy_timeout(" + strconv.Itoa(int(BusyTimeout/time.Millisecond)) + ")&_pragma=journal_mode(WAL)" +
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		s.db, err = sql.Open("sqlite", "file:"+dsn+q)
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", dsn, err)
@@ -94,6 +104,18 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// One writer at a time is SQLite's model; a single connection avoids
 		// SQLITE_BUSY between our own goroutines.
 		s.db.SetMaxOpenConns(1)
+	}
+	if s.dialect == SQLite {
+		// The first connection switches a new database to WAL, which needs
+		// the database alone (SQLite answers SQLITE_BUSY without waiting),
+		// and migrations must run once: both happen under an exclusive lock
+		// on the file DSN.lock beside the database.
+		unlock, err := lockFile(ctx, dsn+".lock")
+		if err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("open database %s: %w", dsn, err)
+		}
+		defer unlock()
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
@@ -139,16 +161,26 @@ func migrationFS(d Dialect) (fs.FS, error) {
 	return out, nil
 }
 
+// migrate brings the schema up to date under a migration lock, so that
+// processes opening one new database at once do not each try to create it:
+// PostgreSQL takes goose's session advisory lock; SQLite's lock is taken by
+// Open (see there).
 func (s *Store) migrate(ctx context.Context) error {
 	fsys, err := migrationFS(s.dialect)
 	if err != nil {
 		return fmt.Errorf("read migrations: %w", err)
 	}
 	gd := goose.DialectSQLite3
+	var opts []goose.ProviderOption
 	if s.dialect == Postgres {
 		gd = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, s.db, fsys)
+	p, err := goose.NewProvider(gd, s.db, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
