@@ -536,7 +536,8 @@ func streamHandler(format string, open opener) handler {
 			return 0, fmt.Errorf("%s: %w: %v", format, ErrFormat, err)
 		}
 		defer done()
-		n, _, err := u.sb.writeFile(out, z)
+		dz := &dropBehind{r: z, data: data, consumed: func() int { return len(data) - r.Len() }, m: u.maps}
+		n, _, err := u.sb.writeFile(out, dz)
 		consumed := int64(len(data) - r.Len())
 		if err != nil && !errors.Is(err, ErrLimit) && n < minStreamOutput {
 			u.sb.root.Remove(out)

@@ -67,7 +67,9 @@ func Unpack(ctx context.Context, image, dir string, lim Limits) (*Report, error)
 		return nil, fmt.Errorf("unpack %s: %w", image, err)
 	}
 	defer release()
-	u := &unpacker{ctx: ctx, sb: sb, lim: lim, rep: &Report{Dir: dir, Image: image, ImageSize: int64(len(data))}}
+	u := &unpacker{ctx: ctx, sb: sb, lim: lim, maps: &mappedSpans{}, rep: &Report{Dir: dir, Image: image, ImageSize: int64(len(data))}}
+	u.maps.add(data)
+	defer u.maps.remove(data)
 	u.blob(data, "", "_"+sanitizeBase(filepath.Base(image))+".extracted", 0, true)
 	u.rep.Links = sb.links
 	u.rep.Rejected = sb.rejected
@@ -125,6 +127,9 @@ type unpacker struct {
 	sb  *sandbox
 	lim Limits
 	rep *Report
+	// maps are the file mappings being carved, whose pages are given back
+	// once read.
+	maps *mappedSpans
 	// heads collects, during one container's extraction, the files written
 	// whose first bytes look like another container.
 	heads   []headHit
@@ -206,22 +211,36 @@ type candidate struct {
 // maxCandidatesPerSig bounds the work a hostile blob full of magics can cause.
 const maxCandidatesPerSig = 20000
 
-func findCandidates(data []byte) []candidate {
+// scanWindow is how much of a blob is searched for all magics before its
+// pages are given back.
+const scanWindow = 16 << 20
+
+// findCandidates lists the possible containers in data, window by window;
+// done is called with each window once it has been searched (nil = nothing).
+func findCandidates(data []byte, done func([]byte)) []candidate {
 	var cands []candidate
-	for i := range signatures {
-		s := &signatures[i]
-		m := []byte(s.magic)
-		n := 0
-		for from := 0; from < len(data) && n < maxCandidatesPerSig; {
-			j := indexFrom(data, m, from)
-			if j < 0 {
-				break
+	counts := make([]int, len(signatures))
+	for ws := 0; ws < len(data); ws += scanWindow {
+		we := min(len(data), ws+scanWindow)
+		// A magic starting in the window may end after it.
+		search := data[:min(len(data), we+16)]
+		for i := range signatures {
+			s := &signatures[i]
+			m := []byte(s.magic)
+			for from := ws; from < we && counts[i] < maxCandidatesPerSig; {
+				j := indexFrom(search, m, from)
+				if j < 0 || j >= we {
+					break
+				}
+				from = j + 1
+				if start := j - s.magicOff; start >= 0 {
+					cands = append(cands, candidate{start, s})
+					counts[i]++
+				}
 			}
-			from = j + 1
-			if start := j - s.magicOff; start >= 0 {
-				cands = append(cands, candidate{start, s})
-				n++
-			}
+		}
+		if done != nil {
+			done(data[ws:we])
 		}
 	}
 	slices.SortStableFunc(cands, func(a, b candidate) int { return a.off - b.off })
@@ -237,7 +256,7 @@ func (u *unpacker) blob(data []byte, parent, outBase string, depth int, full boo
 	}
 	var cands []candidate
 	if full {
-		cands = findCandidates(data)
+		cands = findCandidates(data, u.maps.release)
 	} else {
 		for _, s := range matchAt(data) {
 			cands = append(cands, candidate{0, s})
@@ -268,6 +287,9 @@ func (u *unpacker) blob(data []byte, parent, outBase string, depth int, full boo
 		u.heads = u.heads[:0]
 		consumed, err := u.safeCall(c.sig.h, data[c.off:], out, depth, &e)
 		e.Files = u.sb.fileCount() - filesBefore
+		if consumed > 0 {
+			u.maps.release(data[c.off:min(len(data), c.off+int(consumed))])
+		}
 		var unsup unsupportedError
 		switch {
 		case errors.As(err, &unsup):
@@ -327,6 +349,8 @@ func (u *unpacker) file(rel string, depth int, full bool) {
 		return
 	}
 	defer release()
+	u.maps.add(data)
+	defer u.maps.remove(data)
 	u.blob(data, rel, rel+".extracted", depth, full)
 }
 
