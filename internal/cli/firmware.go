@@ -112,6 +112,10 @@ the findings as a run of kind "firmware". Secrets are redacted unless --show-sec
 			if err != nil {
 				return err
 			}
+			if res.NotRecognised() {
+				fmt.Fprintf(g.errOut, "warning: %s: no firmware container recognised (not firmware, encrypted, or an unsupported format); only the file itself was analysed (finding %s)\n",
+					args[0], firmware.KindNotFirmware)
+			}
 			if sbomPath != "" {
 				if err := writeFileWith(sbomPath, func(f *os.File) error { return firmware.WriteSBOM(f, res.SBOM) }); err != nil {
 					return err

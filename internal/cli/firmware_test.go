@@ -88,3 +88,25 @@ func TestFirmwareAnalyzeCmd(t *testing.T) {
 		t.Errorf("--max-size -5: got %v, want a usage error", err)
 	}
 }
+
+// TestFirmwareAnalyzeNotFirmware: a file that is no firmware is analysed, warned about on
+// stderr and recorded as a finding.
+func TestFirmwareAnalyzeNotFirmware(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "LICENSE")
+	os.WriteFile(img, bytes.Repeat([]byte("THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND.\n"), 40), 0o644)
+	var out, errOut bytes.Buffer
+	g := &globals{dbPath: filepath.Join(dir, "iotwatch.db"), out: &out, errOut: &errOut, log: slog.New(slog.DiscardHandler)}
+	cmd := newFirmwareCmd(g)
+	cmd.SetArgs([]string{"analyze", img, "--no-vulns", "--crack-budget", "-1s"})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "warning: "+img+": no firmware container recognised") {
+		t.Errorf("stderr %q, want the not-firmware warning", errOut.String())
+	}
+	if !strings.Contains(out.String(), "no firmware container recognised") {
+		t.Errorf("findings table lacks the not-firmware finding:\n%s", out.String())
+	}
+}

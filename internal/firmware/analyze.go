@@ -33,6 +33,7 @@ type Matcher interface {
 type Options struct {
 	Limits      unpack.Limits
 	ExtractDir  string        // keep the extracted tree here (created, must be empty); "" = private temp dir, removed
+	TempDir     string        // where the private temp dir goes; "" = os.TempDir()
 	ShowSecrets bool          // keep raw passwords and tokens in the result and findings
 	CrackBudget time.Duration // time for cracking password hashes; 0 = 10 s, <0 = skip
 	Matcher     Matcher       // nil = no vulnerability matching
@@ -88,10 +89,13 @@ func Analyze(ctx context.Context, path string, opts Options) (*Result, error) {
 
 	dir := opts.ExtractDir
 	if dir == "" {
-		if dir, err = os.MkdirTemp("", "iotwatch-fw-*"); err != nil {
+		removeStaleWorkDirs(opts.TempDir, log)
+		wd, err := newWorkDir(opts.TempDir)
+		if err != nil {
 			return nil, fmt.Errorf("firmware %s: temp dir: %w", path, err)
 		}
-		defer os.RemoveAll(dir)
+		defer wd.remove()
+		dir = wd.extract
 	} else {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("firmware %s: extract dir: %w", path, err)

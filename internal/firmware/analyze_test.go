@@ -7,6 +7,8 @@ import (
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -265,5 +267,28 @@ func TestSharedKeys(t *testing.T) {
 	}
 	if got := SharedKeys(cur, cur); len(got) != 0 {
 		t.Errorf("a key is shared with its own image: %+v", got)
+	}
+}
+
+// TestAnalyzeNotFirmware: a text file is analysed as itself and says so.
+func TestAnalyzeNotFirmware(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "LICENSE")
+	text := strings.Repeat("Permission is hereby granted, free of charge, to any person obtaining a copy.\n", 50)
+	if err := os.WriteFile(img, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Analyze(context.Background(), img, Options{CrackBudget: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.NotRecognised() {
+		t.Fatalf("NotRecognised() = false with %d containers", len(res.Unpack.Extracted))
+	}
+	var kinds []string
+	for _, f := range res.Findings {
+		kinds = append(kinds, f.Kind)
+	}
+	if !slices.Contains(kinds, KindNotFirmware) {
+		t.Errorf("findings %v, want %s", kinds, KindNotFirmware)
 	}
 }

@@ -21,7 +21,14 @@ const (
 	KindDebugService    = "firmware-debug-service"
 	KindUpdate          = "firmware-update-weakness"
 	KindUnpack          = "firmware-unpack"
+	KindNotFirmware     = "firmware-not-recognised"
 )
+
+// NotRecognised reports whether the analysis found no container at all in
+// the image: not firmware, encrypted, or a format the unpacker lacks.
+func (r *Result) NotRecognised() bool {
+	return r.Unpack != nil && len(r.Unpack.Extracted) == 0
+}
 
 func ev(detail string, data any) []model.Evidence {
 	return []model.Evidence{{Source: "firmware", Detail: detail, Data: data}}
@@ -123,6 +130,11 @@ func findings(r *Result) []model.Finding {
 			loc = fmt.Sprintf("%s:%d", w.Path, w.Line)
 		}
 		add(KindUpdate, w.Severity, w.Title, strings.TrimSpace(loc+" "+w.Text), ev(loc, w))
+	}
+	if r.NotRecognised() {
+		add(KindNotFirmware, model.SeverityLow, "no firmware container recognised",
+			"no known container, compressed stream or filesystem was found at any offset: the file is not firmware, "+
+				"is encrypted, or uses a format iotwatch cannot unpack; only the file itself was analysed", nil)
 	}
 	if u := r.Unpack; u != nil {
 		for _, e := range u.Unsupported {
