@@ -164,6 +164,9 @@ const (
 	RunComplete    = "complete"
 	RunInterrupted = "interrupted"
 	RunFailed      = "failed"
+	// RunAbandoned is a run whose process ended without finishing it (killed,
+	// crashed, host lost): its owner is gone or its heartbeat is stale.
+	RunAbandoned = "abandoned"
 )
 
 // Run records one invocation of a pipeline: when, on what, which stages, with what counts.
@@ -177,6 +180,11 @@ type Run struct {
 	EndedAt   time.Time        `json:"ended_at,omitzero"`
 	Counts    map[string]int64 `json:"counts,omitempty"`
 	Error     string           `json:"error,omitempty"`
+	// Host and PID name the process that runs it; Heartbeat is when that
+	// process last said it was alive.
+	Host      string    `json:"host,omitempty"`
+	PID       int       `json:"pid,omitempty"`
+	Heartbeat time.Time `json:"heartbeat_at,omitzero"`
 }
 
 // Redact hides a secret for display: the first two characters and "***".

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"iotwatch/internal/model"
 	"iotwatch/internal/testpeer"
 )
 
@@ -46,7 +47,17 @@ func helperProcess(mode, dsn, id string) error {
 		return err
 	}
 	defer s.Close()
-	if mode != "write" {
+	switch mode {
+	case "run": // own a running run until killed
+		run := &model.Run{Kind: "scan"}
+		if err := s.StartRun(ctx, run); err != nil {
+			return err
+		}
+		fmt.Println(run.ID)
+		time.Sleep(time.Hour)
+		return nil
+	case "write":
+	default:
 		return nil
 	}
 	for i := range helperTxs {

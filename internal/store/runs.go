@@ -6,12 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"iotwatch/internal/model"
 )
 
-// StartRun records the start of a run and sets run.ID.
+// HeartbeatInterval is how often the process that owns a running run
+// records that it is alive; StaleAfter is how old a heartbeat may get before
+// the run counts as abandoned (its process is gone, wherever it ran).
+const (
+	HeartbeatInterval = 10 * time.Second
+	StaleAfter        = 2 * time.Minute
+)
+
+// StartRun records the start of a run, owned by this process on this host,
+// and sets run.ID. Until FinishRun the store records a heartbeat for it every
+// HeartbeatInterval. Runs left running by processes that are gone are marked
+// abandoned on the way.
 func (s *Store) StartRun(ctx context.Context, run *model.Run) error {
 	if run.StartedAt.IsZero() {
 		run.StartedAt = time.Now()
@@ -19,21 +31,65 @@ func (s *Store) StartRun(ctx context.Context, run *model.Run) error {
 	if run.Status == "" {
 		run.Status = model.RunRunning
 	}
+	run.Host, run.PID, run.Heartbeat = s.host, os.Getpid(), run.StartedAt
+	if _, err := s.MarkAbandoned(ctx); err != nil {
+		return fmt.Errorf("start run: %w", err)
+	}
 	targets, _ := json.Marshal(nonNil(run.Targets))
 	stages, _ := json.Marshal(nonNil(run.Stages))
 	err := s.db.QueryRowContext(ctx, s.Rebind(
-		`INSERT INTO runs (kind, targets, stages, status, started_at) VALUES (?, ?, ?, ?, ?) RETURNING id`),
-		run.Kind, string(targets), string(stages), run.Status, Time(run.StartedAt)).Scan(&run.ID)
+		`INSERT INTO runs (kind, targets, stages, status, started_at, host, pid, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		run.Kind, string(targets), string(stages), run.Status, Time(run.StartedAt), run.Host, run.PID, Time(run.Heartbeat)).Scan(&run.ID)
 	if err != nil {
 		return fmt.Errorf("start run: %w", err)
 	}
+	if run.Status == model.RunRunning {
+		s.startHeartbeat(run.ID)
+	}
 	return nil
+}
+
+// startHeartbeat keeps run id's heartbeat fresh until stopHeartbeat or Close.
+func (s *Store) startHeartbeat(id int64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.hbMu.Lock()
+	s.heartbeats[id] = cancel
+	s.hbMu.Unlock()
+	s.hbWG.Add(1)
+	go func() {
+		defer s.hbWG.Done()
+		tick := time.NewTicker(s.heartbeatEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			// A heartbeat that cannot be written now (a long write of
+			// another goroutine) is skipped; the next one follows.
+			hctx, hcancel := context.WithTimeout(ctx, s.heartbeatEvery)
+			_, _ = s.db.ExecContext(hctx, s.Rebind(`UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = ?`),
+				Time(time.Now()), id, model.RunRunning)
+			hcancel()
+		}
+	}()
+}
+
+func (s *Store) stopHeartbeat(id int64) {
+	s.hbMu.Lock()
+	defer s.hbMu.Unlock()
+	if cancel := s.heartbeats[id]; cancel != nil {
+		cancel()
+		delete(s.heartbeats, id)
+	}
 }
 
 // FinishRun records the end state of a run: status, stages, counts, error.
 // It uses its own short context so that a run cancelled by a signal is still
 // recorded as interrupted.
 func (s *Store) FinishRun(ctx context.Context, run *model.Run) error {
+	s.stopHeartbeat(run.ID)
 	if run.EndedAt.IsZero() {
 		run.EndedAt = time.Now()
 	}
@@ -60,36 +116,112 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// MarkStaleRuns marks runs left "running" by a killed process as interrupted.
-// It returns how many were marked.
-func (s *Store) MarkStaleRuns(ctx context.Context, olderThan time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.Rebind(
-		`UPDATE runs SET status = ?, error = 'process ended before the run finished' WHERE status = ? AND started_at < ?`),
-		model.RunInterrupted, model.RunRunning, Time(olderThan))
-	if err != nil {
-		return 0, fmt.Errorf("mark stale runs: %w", err)
+// abandoned reports whether running run r has lost its owner, and why: its
+// heartbeat (or, for runs recorded before heartbeats, its start) is older
+// than StaleAfter, or it ran on this host in a process that no longer exists.
+func (s *Store) abandoned(r model.Run, now time.Time) (bool, string) {
+	if r.Status != model.RunRunning {
+		return false, ""
 	}
-	return res.RowsAffected()
+	if r.Host == s.host && r.PID == os.Getpid() {
+		s.hbMu.Lock()
+		_, mine := s.heartbeats[r.ID]
+		s.hbMu.Unlock()
+		if mine {
+			return false, ""
+		}
+	}
+	last := r.Heartbeat
+	if last.IsZero() {
+		last = r.StartedAt
+	}
+	if r.Host != "" && r.Host == s.host && r.PID > 0 && r.PID != os.Getpid() && !processAlive(r.PID) {
+		return true, fmt.Sprintf("process %d on %s ended without finishing the run", r.PID, r.Host)
+	}
+	if now.Sub(last) > StaleAfter {
+		return true, fmt.Sprintf("no heartbeat since %s", last.UTC().Format(time.RFC3339))
+	}
+	return false, ""
 }
 
-const runCols = `id, kind, targets, stages, status, started_at, ended_at, counts, error`
+// MarkAbandoned records every running run whose owner is gone (see
+// abandoned) as abandoned, ended at its last heartbeat. It returns how many
+// it marked. Queries show such runs as abandoned even before they are marked.
+func (s *Store) MarkAbandoned(ctx context.Context) (int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT `+runCols+` FROM runs WHERE status = ?`), model.RunRunning)
+	if err != nil {
+		return 0, fmt.Errorf("mark abandoned runs: %w", err)
+	}
+	var gone []model.Run
+	now := time.Now()
+	for rows.Next() {
+		r, err := scanRunRaw(rows)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("mark abandoned runs: %w", err)
+		}
+		if ok, why := s.abandoned(r, now); ok {
+			r.Error = why
+			gone = append(gone, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("mark abandoned runs: %w", err)
+	}
+	var n int64
+	for _, r := range gone {
+		ended := r.Heartbeat
+		if ended.IsZero() {
+			ended = r.StartedAt
+		}
+		res, err := s.db.ExecContext(ctx, s.Rebind(`UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ? AND status = ?`),
+			model.RunAbandoned, r.Error, Time(ended), r.ID, model.RunRunning)
+		if err != nil {
+			return n, fmt.Errorf("mark run %d abandoned: %w", r.ID, err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
 
-func scanRun(sc interface{ Scan(...any) error }) (model.Run, error) {
+const runCols = `id, kind, targets, stages, status, started_at, ended_at, counts, error, host, pid, heartbeat_at`
+
+// scanRunRaw reads a run as stored.
+func scanRunRaw(sc interface{ Scan(...any) error }) (model.Run, error) {
 	var r model.Run
-	var targets, stages, started, ended, counts string
-	if err := sc.Scan(&r.ID, &r.Kind, &targets, &stages, &r.Status, &started, &ended, &counts, &r.Error); err != nil {
+	var targets, stages, started, ended, counts, heartbeat string
+	if err := sc.Scan(&r.ID, &r.Kind, &targets, &stages, &r.Status, &started, &ended, &counts, &r.Error,
+		&r.Host, &r.PID, &heartbeat); err != nil {
 		return r, err
 	}
 	json.Unmarshal([]byte(targets), &r.Targets)
 	json.Unmarshal([]byte(stages), &r.Stages)
 	json.Unmarshal([]byte(counts), &r.Counts)
-	r.StartedAt, r.EndedAt = ParseTime(started), ParseTime(ended)
+	r.StartedAt, r.EndedAt, r.Heartbeat = ParseTime(started), ParseTime(ended), ParseTime(heartbeat)
+	return r, nil
+}
+
+// scanRun reads a run as it stands: a running run whose owner is gone is
+// shown abandoned, whether or not MarkAbandoned has recorded it yet.
+func (s *Store) scanRun(sc interface{ Scan(...any) error }) (model.Run, error) {
+	r, err := scanRunRaw(sc)
+	if err != nil {
+		return r, err
+	}
+	if ok, why := s.abandoned(r, time.Now()); ok {
+		r.Status = model.RunAbandoned
+		if r.Error == "" {
+			r.Error = why
+		}
+	}
 	return r, nil
 }
 
 // Run returns one run by id.
 func (s *Store) Run(ctx context.Context, id int64) (model.Run, error) {
-	r, err := scanRun(s.db.QueryRowContext(ctx, s.Rebind(`SELECT `+runCols+` FROM runs WHERE id = ?`), id))
+	r, err := s.scanRun(s.db.QueryRowContext(ctx, s.Rebind(`SELECT `+runCols+` FROM runs WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
@@ -106,7 +238,7 @@ func (s *Store) LatestRun(ctx context.Context, kind string, completeOnly bool) (
 		args = append(args, model.RunComplete)
 	}
 	q += ` ORDER BY id DESC LIMIT 1`
-	r, err := scanRun(s.db.QueryRowContext(ctx, s.Rebind(q), args...))
+	r, err := s.scanRun(s.db.QueryRowContext(ctx, s.Rebind(q), args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("latest %s run: %w", kind, ErrNotFound)
 	}
@@ -125,7 +257,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]model.Run, error) {
 	defer rows.Close()
 	var out []model.Run
 	for rows.Next() {
-		r, err := scanRun(rows)
+		r, err := s.scanRun(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list runs: %w", err)
 		}

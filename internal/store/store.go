@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing/fstest"
 	"time"
 
@@ -43,6 +44,12 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	dsn     string
+	host    string // this host's name, recorded as the owner of runs
+
+	hbMu           sync.Mutex // guards heartbeats
+	heartbeats     map[int64]context.CancelFunc
+	hbWG           sync.WaitGroup
+	heartbeatEvery time.Duration
 }
 
 // BusyTimeout is how long a SQLite writer waits for another process's write
@@ -73,7 +80,8 @@ func DefaultPath() string {
 // schema up to date. A dsn starting with postgres:// or postgresql:// selects
 // PostgreSQL; anything else is a SQLite file path.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	s := &Store{dsn: dsn}
+	s := &Store{dsn: dsn, heartbeats: map[int64]context.CancelFunc{}, heartbeatEvery: HeartbeatInterval}
+	s.host, _ = os.Hostname()
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -197,8 +205,17 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	return v, err
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the heartbeats of runs still open and closes the database.
+func (s *Store) Close() error {
+	s.hbMu.Lock()
+	for id, cancel := range s.heartbeats {
+		cancel()
+		delete(s.heartbeats, id)
+	}
+	s.hbMu.Unlock()
+	s.hbWG.Wait()
+	return s.db.Close()
+}
 
 // DB returns the underlying database for packages that own their own tables
 // (vulnerability database, flows). Use Rebind on queries written with "?".

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/testpeer"
@@ -156,12 +155,6 @@ func TestInterruptedRun(t *testing.T) {
 			r, _ := s.Run(bg, run.ID)
 			if r.Status != model.RunInterrupted {
 				t.Errorf("status = %q, want interrupted", r.Status)
-			}
-			stale := &model.Run{Kind: "scan", StartedAt: time.Now().Add(-time.Hour)}
-			s.StartRun(bg, stale)
-			n, err := s.MarkStaleRuns(bg, time.Now().Add(-time.Minute))
-			if err != nil || n != 1 {
-				t.Fatalf("MarkStaleRuns = %d, %v; want 1", n, err)
 			}
 		})
 	}
