@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/protocol"
 )
 
 // Credential kinds that mean a default, empty or guessable password was accepted.
@@ -13,10 +14,6 @@ var weakKinds = []string{model.KindDefaultCredential, model.KindEmptyPassword, m
 
 // Credential kinds that mean access without a real credential.
 var openKinds = []string{model.KindAnonymousAccess, model.KindEmptyPassword, model.KindSNMPCommunity}
-
-// loginProtocols are protocols a credential audit tries.
-var loginProtocols = []string{model.ProtoTelnet, model.ProtoSSH, model.ProtoFTP, model.ProtoHTTP, model.ProtoHTTPS,
-	model.ProtoMQTT, model.ProtoMQTTS, model.ProtoRTSP, model.ProtoSNMP}
 
 func (v *view) secret(s string) string {
 	if v.opts.ShowSecrets {
@@ -44,7 +41,7 @@ func (v *view) credsOf(kinds []string) []model.CredentialResult {
 func (v *view) loginServices() []model.Service {
 	var out []model.Service
 	for _, s := range v.services {
-		if s.Status == model.StatusSuccess && slices.Contains(loginProtocols, s.Protocol) {
+		if s.Status == model.StatusSuccess && protocol.Lookup(s.Protocol).Login { // a credential audit tries it
 			out = append(out, s)
 		}
 	}
@@ -192,14 +189,9 @@ func bruteForce(v *view, _ Provision) verdict {
 	return unknown("the audit did not make enough attempts to observe rate limiting, and no declaration states it")
 }
 
-// plain reports whether a service speaks an unencrypted protocol, and which.
-func plain(s model.Service) bool {
-	switch s.Protocol {
-	case model.ProtoTelnet, model.ProtoFTP, model.ProtoHTTP, model.ProtoMQTT:
-		return true
-	}
-	return false
-}
+// plain reports whether a login on the service would cross the network in
+// cleartext (the protocol table's Cleartext).
+func plain(s model.Service) bool { return protocol.Lookup(s.Protocol).Cleartext }
 
 func svcRef(s model.Service) Ref {
 	return Ref{Source: SourceScan, Kind: s.Protocol, ID: fmt.Sprintf("%s:%d/%s", s.IP, s.Port, s.Transport), Detail: firstLine(s.Banner)}
@@ -227,13 +219,13 @@ func cleartextAuth(v *view, _ Provision) verdict {
 	out := verdict{Outcome: Fail, Basis: BasisObserved}
 	var what []string
 	for _, s := range v.answering() {
-		if s.Protocol == model.ProtoTelnet || s.Protocol == model.ProtoFTP {
+		if spec := protocol.Lookup(s.Protocol); spec.Cleartext && spec.Prompt { // answering means a cleartext login
 			out.Refs = append(out.Refs, svcRef(s))
 			what = append(what, fmt.Sprintf("%s on %s:%d", s.Protocol, s.IP, s.Port))
 		}
 	}
 	for _, c := range v.creds {
-		if (c.Protocol == model.ProtoHTTP || c.Protocol == model.ProtoMQTT) && c.Kind != KindLockoutSuspected && c.Kind != model.KindAnonymousAccess {
+		if spec := protocol.Lookup(c.Protocol); spec.Cleartext && !spec.Prompt && c.Kind != KindLockoutSuspected && c.Kind != model.KindAnonymousAccess {
 			out.Refs = append(out.Refs, v.credRef(c))
 			what = append(what, fmt.Sprintf("%s login on %s:%d", c.Protocol, c.IP, c.Port))
 		}

@@ -23,6 +23,7 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
+	"iotwatch/internal/protocol"
 )
 
 // KindLockoutSuspected is the Kind of a CredentialResult that records a
@@ -242,7 +243,7 @@ func (a *auditor) target(s model.Service) login.Target {
 	return login.Target{
 		Addr:     netip.AddrPortFrom(s.IP, s.Port),
 		Protocol: s.Protocol,
-		TLS:      s.Protocol == model.ProtoHTTPS || s.Protocol == model.ProtoMQTTS,
+		TLS:      protocol.Lookup(s.Protocol).TLS,
 		Path:     a.cfg.Paths[s.Protocol],
 		Timeout:  a.cfg.Timeout,
 	}

@@ -14,6 +14,8 @@ import (
 )
 
 // Modules is the explicit list of login modules, one per protocol package.
+// The protocols they claim are the protocol table's rows with Login
+// (checked by TestModulesCoverTable).
 func Modules() []login.Module {
 	return []login.Module{
 		telnet.Module{},

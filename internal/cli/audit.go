@@ -22,6 +22,7 @@ import (
 
 	"iotwatch/internal/audit"
 	"iotwatch/internal/model"
+	"iotwatch/internal/protocol"
 	"iotwatch/internal/scan"
 	"iotwatch/internal/store"
 	"iotwatch/internal/target"
@@ -43,12 +44,6 @@ type auditFlags struct {
 	noStore     bool
 	httpPath    string
 	rtspPath    string
-}
-
-// auditable lists the protocols the audit speaks (others are skipped).
-var auditable = map[string]bool{
-	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoHTTPS: true,
-	model.ProtoFTP: true, model.ProtoMQTT: true, model.ProtoMQTTS: true, model.ProtoRTSP: true, model.ProtoSNMP: true,
 }
 
 func newAuditCmd(g *globals) *cobra.Command {
@@ -181,7 +176,7 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	}
 	var surfaces []model.Service
 	for _, s := range services {
-		if auditable[s.Protocol] && allowed(s.IP) {
+		if protocol.Lookup(s.Protocol).Login && allowed(s.IP) { // the audit speaks it
 			surfaces = append(surfaces, s)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"iotwatch/internal/audit"
 	"iotwatch/internal/model"
+	"iotwatch/internal/protocol"
 	"iotwatch/internal/store"
 )
 
@@ -269,11 +270,6 @@ func loadEvidence(ctx context.Context, st *store.Store, runs []model.Run) (*evid
 // identity is what the report knows of one device.
 type identity struct{ vendor, product, deviceType string }
 
-// deviceProtocols carry the device's own identity (model names in UPnP
-// descriptions, sysDescr, Modbus device identification, camera streams);
-// banners of the others (HTTP, SSH, FTP, MQTT) often name server software.
-var deviceProtocols = map[string]bool{model.ProtoSSDP: true, model.ProtoSNMP: true, model.ProtoModbus: true, model.ProtoRTSP: true}
-
 // genericTypes are device types that do not say what the device is.
 var genericTypes = map[string]bool{"": true, "embedded": true, "general-purpose": true, "server": true, "unknown": true}
 
@@ -288,7 +284,7 @@ func fpScore(proto string, f *model.Fingerprint) float64 {
 	if !genericTypes[f.DeviceType] {
 		score += 2
 	}
-	if deviceProtocols[proto] {
+	if protocol.Lookup(proto).Identifies { // the answer names the device, not server software
 		score += 1
 	}
 	return score

@@ -1,13 +1,13 @@
 package scan
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"time"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/protocol"
 )
 
 // detectWait is how long a silent server gets to speak first.
@@ -26,21 +26,15 @@ func detect(ctx context.Context, conn net.Conn, timeout time.Duration) (string, 
 	return Classify(b), pc
 }
 
-// Classify names the protocol whose server greeting starts b ("" data: HTTP).
+// Classify names the protocol whose server greeting (protocol table) starts
+// b. A silent server is asked in HTTP; a text banner without a known
+// greeting is treated as a telnet-like console.
 func Classify(b []byte) string {
-	switch {
-	case len(b) == 0:
-		return model.ProtoHTTP
-	case bytes.HasPrefix(b, []byte("SSH-")):
-		return model.ProtoSSH
-	case b[0] == 0xff: // IAC
-		return model.ProtoTelnet
-	case len(b) >= 4 && (bytes.HasPrefix(b, []byte("220 ")) || bytes.HasPrefix(b, []byte("220-"))) && !bytes.Contains(b, []byte("SMTP")):
-		return model.ProtoFTP
-	case bytes.HasPrefix(b, []byte("RTSP/")):
-		return model.ProtoRTSP
-	case bytes.HasPrefix(b, []byte("HTTP/")):
+	if len(b) == 0 {
 		return model.ProtoHTTP
 	}
-	return model.ProtoTelnet // a text banner without negotiation: treat as a telnet-like console
+	if p := protocol.Greeted(b); p != "" {
+		return p
+	}
+	return model.ProtoTelnet
 }

@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/protocol"
 )
 
 // JSON Lines schema (stable; fields are only ever added). One object per
 // service, model.Service's JSON encoding:
 //
-//	ip, port, transport ("tcp"|"udp"), protocol (telnet ssh http https ftp
-//	mqtt mqtts rtsp snmp ssdp coap modbus, or "" when nothing answered),
+//	ip, port, transport ("tcp"|"udp"), protocol (a protocol table name:
+//	telnet ssh http https ftp mqtt mqtts rtsp snmp ssdp coap modbus, or ""
+//	when nothing answered),
 //	status (success refused timeout protocol-error io-error unknown-error),
 //	banner (printable, at most 256 bytes), error, time (RFC 3339),
 //	fingerprint {vendor, product, version, device_type, cpe (CPE 2.3 in NVD
@@ -162,12 +164,6 @@ type nmapService struct {
 	CPE        []string `xml:"cpe,omitempty"`
 }
 
-// nmapServiceName maps our protocol names to nmap's service names.
-var nmapServiceName = map[string]string{
-	model.ProtoHTTPS: "https", model.ProtoMQTT: "mqtt", model.ProtoMQTTS: "mqtt", model.ProtoSSDP: "upnp",
-	model.ProtoModbus: "modbus", model.ProtoCoAP: "coap",
-}
-
 // WriteNmapXML writes services as nmap XML. args is recorded as the command line.
 func WriteNmapXML(w io.Writer, svcs []model.Service, args string, start, end time.Time) error {
 	run := nmapRun{Scanner: "iotwatch", Args: args, Start: start.Unix(), StartStr: start.Format(time.ANSIC), Version: "7.93", XMLOut: "1.05"}
@@ -195,10 +191,7 @@ func WriteNmapXML(w io.Writer, svcs []model.Service, args string, start, end tim
 		if s.Transport == model.UDP {
 			p.State.Reason = "udp-response"
 		}
-		name := nmapServiceName[s.Protocol]
-		if name == "" {
-			name = cmp.Or(s.Protocol, "unknown")
-		}
+		name := cmp.Or(protocol.Lookup(s.Protocol).Nmap, s.Protocol, "unknown")
 		p.Service = nmapService{Name: name, Method: "probed", Conf: 10}
 		if fp := s.Fingerprint; fp != nil {
 			p.Service.Product = strings.TrimSpace(fp.Vendor + " " + fp.Product)

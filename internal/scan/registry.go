@@ -3,7 +3,6 @@ package scan
 import (
 	"fmt"
 
-	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
 	"iotwatch/internal/probe/coap"
 	"iotwatch/internal/probe/ftp"
@@ -18,7 +17,8 @@ import (
 )
 
 // probers returns the one explicit list of protocol handshakes, keyed by
-// protocol name. A duplicate name is a programming error.
+// protocol name: one for every row of the protocol table (checked by
+// TestProbersCoverTable). A duplicate name is a programming error.
 func probers(cfg *Config) map[string]probe.Prober {
 	list := []probe.Prober{
 		telnet.Prober{},
@@ -42,9 +42,4 @@ func probers(cfg *Config) map[string]probe.Prober {
 		m[p.Name()] = p
 	}
 	return m
-}
-
-// udpProtocol reports whether proto runs over UDP.
-func udpProtocol(proto string) bool {
-	return proto == model.ProtoSNMP || proto == model.ProtoSSDP || proto == model.ProtoCoAP
 }

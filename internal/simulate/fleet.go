@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/protocol"
 )
 
 // Device categories: which kind of credential a device accepts.
@@ -34,8 +35,9 @@ var HighPorts = map[string]uint16{
 	model.ProtoModbus: 5020, model.ProtoMQTT: 1883,
 }
 
-// udpProtocols are served over UDP; the rest over TCP.
-var udpProtocols = map[string]bool{model.ProtoSNMP: true, model.ProtoSSDP: true, model.ProtoCoAP: true}
+// udpProtocols are served over UDP (the protocol table's transport); the
+// rest over TCP.
+var udpProtocols = protocol.Set(func(s protocol.Spec) bool { return s.Transport() == model.UDP })
 
 func transportOf(proto string) string {
 	if udpProtocols[proto] {

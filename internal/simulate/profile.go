@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/protocol"
 )
 
 //go:embed profiles/*.yaml
@@ -56,11 +57,9 @@ type Credential struct {
 	Password string `yaml:"password" json:"password"`
 }
 
-// loginProtocols are the protocols that take a credential.
-var loginProtocols = map[string]bool{
-	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoFTP: true,
-	model.ProtoMQTT: true, model.ProtoRTSP: true, model.ProtoSNMP: true,
-}
+// loginProtocols are the protocols that take a credential (the protocol
+// table's rows with Login).
+var loginProtocols = protocol.Set(func(s protocol.Spec) bool { return s.Login })
 
 // knownProtocols are the protocols the simulator can serve.
 var knownProtocols = map[string]bool{

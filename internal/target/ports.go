@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"iotwatch/internal/protocol"
 )
 
 // Port is one port to probe, with its transport and, when known, the
@@ -24,45 +26,29 @@ func (p Port) String() string {
 	return s
 }
 
-// udpProtocols are spoken over UDP; naming one implies /udp.
-var udpProtocols = map[string]bool{"snmp": true, "ssdp": true, "coap": true}
-
-// wellKnown maps IoT port numbers to the protocol usually found there.
-var wellKnown = map[Port]string{
-	{Number: 21, Transport: "tcp"}: "ftp", {Number: 22, Transport: "tcp"}: "ssh",
-	{Number: 23, Transport: "tcp"}: "telnet", {Number: 2323, Transport: "tcp"}: "telnet",
-	{Number: 80, Transport: "tcp"}: "http", {Number: 81, Transport: "tcp"}: "http",
-	{Number: 8080, Transport: "tcp"}: "http", {Number: 8081, Transport: "tcp"}: "http",
-	{Number: 8000, Transport: "tcp"}: "http", {Number: 8888, Transport: "tcp"}: "http",
-	{Number: 8899, Transport: "tcp"}: "http", {Number: 5000, Transport: "tcp"}: "http",
-	{Number: 49152, Transport: "tcp"}: "http", {Number: 7547, Transport: "tcp"}: "http",
-	{Number: 443, Transport: "tcp"}: "https", {Number: 8443, Transport: "tcp"}: "https",
-	{Number: 1883, Transport: "tcp"}: "mqtt", {Number: 8883, Transport: "tcp"}: "mqtts",
-	{Number: 554, Transport: "tcp"}: "rtsp", {Number: 8554, Transport: "tcp"}: "rtsp",
-	{Number: 502, Transport: "tcp"}: "modbus", {Number: 5020, Transport: "tcp"}: "modbus",
-	{Number: 2222, Transport: "tcp"}: "ssh", {Number: 2121, Transport: "tcp"}: "ftp",
-	{Number: 1161, Transport: "udp"}: "snmp",
-	{Number: 161, Transport: "udp"}:  "snmp", {Number: 1900, Transport: "udp"}: "ssdp",
-	{Number: 5683, Transport: "udp"}: "coap",
-}
-
 // ProtocolFor returns the protocol to speak on p: its explicit protocol, or
 // the usual protocol on its port number, or "" (detect from the reply).
 func ProtocolFor(p Port) string {
 	if p.Protocol != "" {
 		return p.Protocol
 	}
-	return wellKnown[Port{Number: p.Number, Transport: p.Transport}]
+	return protocol.ForPort(p.Number, p.Transport)
 }
 
-// DefaultPorts returns the built-in IoT port list: telnet 23/2323, ssh
-// 22/2222, http 80/81/8080/8081/8000/8888/5000/49152/7547, https 443/8443,
-// ftp 21/2121, mqtt 1883/8883, rtsp 554/8554, modbus 502/5020, onvif 8899,
-// snmp 161/1161 udp, ssdp 1900/udp, coap 5683/udp.
+// DefaultPorts returns the built-in IoT port list: the default ports of
+// every protocol in the protocol table (telnet 23/2323, ssh 22/2222, http
+// 80/81/8080/8081/8000/8888/5000/49152/7547, onvif 8899, https 443/8443,
+// ftp 21/2121, mqtt 1883/8883, rtsp 554/8554, modbus 502/5020, snmp
+// 161/1161 udp, ssdp 1900/udp, coap 5683/udp), sorted by transport and
+// number.
 func DefaultPorts() []Port {
 	var out []Port
-	for p := range wellKnown {
-		out = append(out, p)
+	for _, s := range protocol.All() {
+		for _, tr := range s.Transports {
+			for _, n := range s.Ports {
+				out = append(out, Port{Number: n, Transport: tr})
+			}
+		}
 	}
 	slices.SortFunc(out, comparePort)
 	return out
@@ -77,7 +63,8 @@ func comparePort(a, b Port) int {
 
 // ParsePorts parses a port list: comma-separated items "N", "N-M", each
 // optionally followed by "/tcp", "/udp" or "/PROTOCOL" (e.g. "18830/mqtt",
-// "1161/snmp"; UDP protocols imply udp). Duplicates are removed.
+// "1161/snmp"). A protocol implies its transport unless it also speaks the
+// one given (UDP protocols imply udp). Duplicates are removed.
 func ParsePorts(s string) ([]Port, error) {
 	seen := map[Port]bool{}
 	var out []Port
@@ -93,14 +80,14 @@ func ParsePorts(s string) ([]Port, error) {
 			case part == "":
 			case part == "tcp" || part == "udp":
 				tr = part
-			case isProtoName(part):
+			case protocol.Known(part):
 				proto = part
-				if udpProtocols[part] {
-					tr = "udp"
-				}
 			default:
 				return nil, fmt.Errorf("port %q: unknown suffix %q", item, part)
 			}
+		}
+		if spec := protocol.Lookup(proto); proto != "" && !spec.Speaks(tr) {
+			tr = spec.Transport()
 		}
 		lo, hi, isRange := strings.Cut(num, "-")
 		a, err := parsePortNum(lo)
@@ -136,14 +123,6 @@ func parsePortNum(s string) (uint16, error) {
 		return 0, fmt.Errorf("bad port number %q", s)
 	}
 	return uint16(n), nil
-}
-
-func isProtoName(s string) bool {
-	switch s {
-	case "ftp", "ssh", "telnet", "http", "https", "mqtt", "mqtts", "rtsp", "modbus", "snmp", "ssdp", "coap":
-		return true
-	}
-	return false
 }
 
 // Space is the cross product of a Set's addresses with a port list, plus the

@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -210,6 +211,7 @@ func TestParsePorts(t *testing.T) {
 		{in: "22,80-82", want: "22/tcp 80/tcp 81/tcp 82/tcp"},
 		{in: "161/udp,18830/mqtt,1161/snmp", want: "161/udp 18830/tcp/mqtt 1161/udp/snmp"},
 		{in: "22,22", want: "22/tcp"},
+		{in: "1161/tcp/snmp,8080/udp/http", want: "1161/udp/snmp 8080/tcp/http"},
 		{in: "0", wantErr: true},
 		{in: "70000", wantErr: true},
 		{in: "80-79", wantErr: true},
@@ -232,6 +234,23 @@ func TestParsePorts(t *testing.T) {
 	}
 	if ProtocolFor(Port{Number: 1883, Transport: "tcp"}) != "mqtt" || ProtocolFor(Port{Number: 161, Transport: "udp"}) != "snmp" {
 		t.Error("ProtocolFor well-known ports wrong")
+	}
+}
+
+// TestDefaultPorts pins the default port list derived from the protocol
+// table: a row's ports change what every default scan touches.
+func TestDefaultPorts(t *testing.T) {
+	var parts []string
+	for _, p := range DefaultPorts() {
+		parts = append(parts, fmt.Sprintf("%s/%s", p, ProtocolFor(p)))
+	}
+	want := "21/tcp/ftp 22/tcp/ssh 23/tcp/telnet 80/tcp/http 81/tcp/http 443/tcp/https 502/tcp/modbus " +
+		"554/tcp/rtsp 1883/tcp/mqtt 2121/tcp/ftp 2222/tcp/ssh 2323/tcp/telnet 5000/tcp/http 5020/tcp/modbus " +
+		"7547/tcp/http 8000/tcp/http 8080/tcp/http 8081/tcp/http 8443/tcp/https 8554/tcp/rtsp 8883/tcp/mqtts " +
+		"8888/tcp/http 8899/tcp/http 49152/tcp/http " +
+		"161/udp/snmp 1161/udp/snmp 1900/udp/ssdp 5683/udp/coap"
+	if got := strings.Join(parts, " "); got != want {
+		t.Errorf("DefaultPorts() =\n%s\nwant\n%s", got, want)
 	}
 }
 
