@@ -17,6 +17,7 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
+	"iotwatch/internal/netx"
 )
 
 // Module is the FTP login module.
@@ -55,7 +56,9 @@ func (s *session) connect(ctx context.Context) login.Result {
 	}
 	s.conn, s.tp = conn, textproto.NewConn(&capped{Conn: conn, left: maxRead})
 	s.deadline(ctx)
+	stop := netx.Interrupt(ctx, conn)
 	code, msg, err := ReadResponse(s.tp)
+	stop()
 	if err != nil {
 		s.Close()
 		if errors.Is(err, io.EOF) {
@@ -104,9 +107,8 @@ func (s *session) tryOnce(ctx context.Context, c login.Credential) login.Result 
 			return r
 		}
 	}
-	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	s.deadline(ctx)
+	defer netx.Interrupt(ctx, s.conn)() // after the deadline, which would undo it
 	r := s.try(c)
 	if r.Status != model.StatusAuthFailed || r.Throttled {
 		s.Close()

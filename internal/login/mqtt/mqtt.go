@@ -11,10 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
+	"iotwatch/internal/netx"
 )
 
 // Module is the MQTT login module.
@@ -69,11 +69,10 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 		}
 		conn = tc
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
+	defer netx.Interrupt(ctx, conn)() // after SetDeadline, which would undo it
 	anonymous := c == Anonymous
 	if _, err := conn.Write(Connect(s.level, "iw-audit", c.Username, c.Password, !anonymous)); err != nil {
 		return login.Fail(fmt.Errorf("mqtt write %s: %w", s.t.Addr, err))

@@ -11,11 +11,11 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-	"time"
 
 	"iotwatch/internal/login"
 	loginhttp "iotwatch/internal/login/http"
 	"iotwatch/internal/model"
+	"iotwatch/internal/netx"
 )
 
 // Module is the RTSP login module.
@@ -123,11 +123,10 @@ func (s *session) describe(ctx context.Context, authz string) (*Response, error)
 		return nil, fmt.Errorf("rtsp dial %s: %w", s.t.Addr, err)
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
+	defer netx.Interrupt(ctx, conn)() // after SetDeadline, which would undo it
 	s.cseq++
 	var b strings.Builder
 	fmt.Fprintf(&b, "DESCRIBE %s RTSP/1.0\r\nCSeq: %d\r\nAccept: application/sdp\r\nUser-Agent: iotwatch-audit\r\n", s.url, s.cseq)

@@ -18,6 +18,7 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
+	"iotwatch/internal/netx"
 )
 
 // DefaultTimeout is how long to wait for an agent's answer (a wrong
@@ -75,8 +76,7 @@ func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.
 		return res
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer netx.Interrupt(ctx, conn)()
 	base := rand.Uint32() >> 2
 	ids := map[uint32]int{}
 	send := func(i int) {
@@ -102,6 +102,9 @@ func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.
 		}
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(s.timeout()))
+	if ctx.Err() != nil {
+		_ = conn.SetDeadline(time.Unix(1, 0)) // the deadline just set undid the interruption
+	}
 	buf := make([]byte, 65535)
 	got, resent := 0, false
 	for got < len(cs) {
@@ -121,6 +124,9 @@ func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.
 					}
 				}
 				_ = conn.SetReadDeadline(time.Now().Add(s.timeout()))
+				if ctx.Err() != nil {
+					break
+				}
 				continue
 			}
 			if strings.Contains(err.Error(), "refused") {

@@ -17,6 +17,7 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
+	"iotwatch/internal/netx"
 )
 
 // Module is the SSH login module.
@@ -112,11 +113,11 @@ func try(ctx context.Context, t login.Target, c login.Credential, interactive bo
 		return login.Fail(fmt.Errorf("ssh dial %s: %w", t.Addr, err))
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
+	defer netx.Interrupt(ctx, conn)() // after SetDeadline, which would undo it
+
 	var used atomic.Bool // a password was sent (otherwise "none" auth succeeded)
 	cfg := &xssh.ClientConfig{
 		User: c.Username,

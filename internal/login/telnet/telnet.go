@@ -19,6 +19,7 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
+	"iotwatch/internal/netx"
 )
 
 // Module is the telnet login module.
@@ -236,8 +237,7 @@ func (s *session) readUntil(ctx context.Context, done func([]byte) bool) (string
 		deadline = dl
 	}
 	_ = s.conn.SetReadDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer netx.Interrupt(ctx, s.conn)()
 	var buf []byte
 	for n := 0; len(buf) < maxOutput && n < 4*maxOutput; n++ { // n also bounds endless negotiation
 		b, err := s.r.ReadByte()
