@@ -165,13 +165,14 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 			services = append(services, s)
 			return nil
 		})
-		if err != nil {
-			return finish(fmt.Errorf("audit scan: %w", err), nil)
-		}
+		// What the scan found is kept even when it was interrupted.
 		if st != nil && len(services) > 0 {
-			if err := st.SaveServices(ctx, run.ID, services); err != nil {
-				return finish(err, nil)
+			if serr := st.SaveServices(context.WithoutCancel(ctx), run.ID, services); serr != nil && err == nil {
+				err = serr
 			}
+		}
+		if err != nil {
+			return finish(fmt.Errorf("audit scan: %w", err), map[string]int64{"services": int64(len(services))})
 		}
 	}
 	var surfaces []model.Service
@@ -206,10 +207,27 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		}
 	}
 	out := newResultPrinter(g.out, g.json, f.showSecrets)
+	// Results are saved in batches as they come, and the last batch also
+	// when the audit was interrupted: what was found is never lost.
 	var results []model.CredentialResult
+	saved, lastSave := 0, time.Now()
+	save := func() error {
+		if st == nil || saved == len(results) {
+			return nil
+		}
+		err := st.SaveCredentials(context.WithoutCancel(ctx), run.ID, results[saved:])
+		saved, lastSave = len(results), time.Now()
+		return err
+	}
 	stats, runErr := audit.Run(ctx, cfg, surfaces, func(r model.CredentialResult) error {
 		results = append(results, r)
-		return out.print(r)
+		if err := out.print(r); err != nil {
+			return err
+		}
+		if len(results)-saved >= auditSaveBatch || time.Since(lastSave) >= auditSaveEvery {
+			return save()
+		}
+		return nil
 	})
 	if bar != nil {
 		_ = bar.Finish()
@@ -217,10 +235,8 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	if err := out.flush(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if st != nil && len(results) > 0 {
-		if err := st.SaveCredentials(context.WithoutCancel(ctx), run.ID, results); err != nil && runErr == nil {
-			runErr = err
-		}
+	if err := save(); err != nil && runErr == nil {
+		runErr = err
 	}
 	g.log.Info("audit: done", "services", stats.Audited, "attempts", stats.Attempts, "found", stats.Found,
 		"lockouts", stats.Lockouts, "duration", stats.Duration.Round(time.Millisecond))
@@ -232,6 +248,13 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	return finish(runErr, map[string]int64{"services": int64(len(services)), "audited": int64(stats.Audited),
 		"attempts": stats.Attempts, "found": int64(stats.Found), "lockouts": int64(stats.Lockouts)})
 }
+
+// The audit saves its results every auditSaveBatch results or auditSaveEvery,
+// whichever comes first.
+const (
+	auditSaveBatch = 100
+	auditSaveEvery = 2 * time.Second
+)
 
 // loadDictionary builds the dictionary from --creds and --communities.
 func loadDictionary(f *auditFlags) (*audit.Dictionary, error) {
