@@ -187,6 +187,9 @@ type Result struct {
 	Rollups Rollups
 	DNS     []DNSAnswer
 	Alerts  []Alert
+	// Inputs are the file inputs read completely, recorded with the rest so
+	// that they are recognised when ingested again (filled by the caller).
+	Inputs []Input
 }
 
 // Close flushes, drains the queue, waits for the consumer and returns the

@@ -30,7 +30,7 @@ func insertRows(ctx context.Context, st *store.Store, tx *sql.Tx, q string, rows
 }
 
 // Save writes a pipeline result under runID: hourly roll-ups, relations,
-// DNS answers and alerts, in one transaction.
+// DNS answers, alerts and the inputs read, in one transaction.
 func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error {
 	return st.Tx(ctx, func(tx *sql.Tx) error {
 		err := insertRows(ctx, st, tx, `INSERT INTO flow_devices (run_id, device, known, first_hour, last_hour, flows, packets, bytes,
@@ -75,6 +75,9 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error 
 		})
 		if err != nil {
 			return fmt.Errorf("save alerts: %w", err)
+		}
+		if err := saveInputs(ctx, st, tx, runID, res.Inputs); err != nil {
+			return fmt.Errorf("save ingested inputs: %w", err)
 		}
 		return nil
 	})

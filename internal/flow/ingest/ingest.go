@@ -198,7 +198,7 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	log.Info("flow ingest started", "run", run.ID, "source", src.Kind, "path", src.Path, "inputs", len(srcs), "devices", id.Len(), "indicators", ind.Len())
 
 	t0 := time.Now()
-	extra, readErr := readAll(ctx, srcs, p, opt, log)
+	extra, inputs, readErr := readAll(ctx, st, srcs, p, opt, log)
 	res, err := p.Close(context.WithoutCancel(ctx))
 	log.Debug("flow pipeline done", "elapsed", time.Since(t0))
 	if err != nil {
@@ -207,6 +207,9 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	}
 	for k, v := range extra {
 		res.Counts[k] += v
+	}
+	if err == nil {
+		res.Inputs = inputs
 	}
 	if n := len(eng.Heartbeats); n > 0 {
 		res.Counts["beacons_declared"] = int64(n)
@@ -319,10 +322,11 @@ func Expand(srcs []Source) ([]Source, error) {
 	return out, nil
 }
 
-// readAll reads every source into p, summing counts; a NetFlow/IPFIX
-// decoder is shared so templates learnt in one capture decode the next.
-// A failed source stops the ingest (what was read so far is kept).
-func readAll(ctx context.Context, srcs []Source, p *flow.Pipeline, opt Options, log *slog.Logger) (flow.Counts, error) {
+// readAll reads every source into p, summing counts, and returns the file
+// inputs read completely; a NetFlow/IPFIX decoder is shared so templates
+// learnt in one capture decode the next. A failed source stops the ingest
+// (what was read so far is kept).
+func readAll(ctx context.Context, st *store.Store, srcs []Source, p *flow.Pipeline, opt Options, log *slog.Logger) (flow.Counts, []flow.Input, error) {
 	total := int64(0)
 	for _, s := range srcs {
 		if fi, err := os.Stat(s.Path); err == nil && s.Kind != Listen {
@@ -336,34 +340,101 @@ func readAll(ctx context.Context, srcs []Source, p *flow.Pipeline, opt Options, 
 	}
 	var dec *netflow.Decoder
 	c := flow.Counts{}
+	var inputs []flow.Input
 	for _, s := range srcs {
 		if err := ctx.Err(); err != nil {
-			return c, err
+			return c, inputs, err
 		}
 		if s.Kind == NetflowPCAP && dec == nil {
 			var err error
 			if dec, err = netflow.NewDecoder(); err != nil {
-				return c, err
+				return c, inputs, err
 			}
 		}
-		sc, err := read(ctx, s, p, opt, log, dec)
+		var (
+			sc  flow.Counts
+			in  *flow.Input
+			err error
+		)
+		if s.Kind == Listen {
+			sc, err = read(ctx, s, nil, 0, p, opt, log, dec)
+		} else {
+			sc, in, err = readFile(ctx, st, s, p, opt, log, dec, inputs)
+		}
 		for k, v := range sc {
 			c[k] += v
+		}
+		if in != nil {
+			inputs = append(inputs, nowInput(*in))
 		}
 		if fi, serr := os.Stat(s.Path); serr == nil {
 			done += fi.Size()
 		}
 		if err != nil {
-			return c, fmt.Errorf("%s: %w", s.Path, err)
+			return c, inputs, fmt.Errorf("%s: %w", s.Path, err)
 		}
 	}
 	if len(srcs) > 1 {
 		c["inputs"] = int64(len(srcs))
 	}
-	return c, nil
+	return c, inputs, nil
 }
 
-func read(ctx context.Context, src Source, p *flow.Pipeline, opt Options, log *slog.Logger, dec *netflow.Decoder) (flow.Counts, error) {
+// readFile reads what is new in one file input (see inputs.go) and returns
+// the input to record when it was read completely.
+func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, opt Options, log *slog.Logger, dec *netflow.Decoder, done []flow.Input) (flow.Counts, *flow.Input, error) {
+	c := flow.Counts{}
+	f, err := os.Open(s.Path)
+	if err != nil {
+		return c, nil, fmt.Errorf("open %s: %w", s.Kind, err)
+	}
+	defer f.Close()
+	plan, err := planInput(ctx, st, s, f)
+	if err != nil {
+		return c, nil, err
+	}
+	for i := range done { // the same bytes earlier in this run
+		if plan.skip == nil && done[i].SHA256 == plan.in.SHA256 && done[i].Size == plan.in.Size {
+			plan.skip = &done[i]
+		}
+	}
+	if plan.skip != nil {
+		log.Warn("input already ingested, skipped: its records are counted once", "file", s.Path, "run", plan.skip.RunID,
+			"bytes", plan.skip.Size, "as", plan.skip.Path)
+		c["inputs_skipped"] = 1
+		return c, nil, nil
+	}
+	var r io.Reader = io.NewSectionReader(f, 0, plan.in.Size)
+	if plan.prev != nil {
+		if s.Kind == NetflowPCAP && dec != nil {
+			// Learn the templates the old part declared; its records were counted.
+			if _, err := dec.ReplayPCAP(ctx, io.NewSectionReader(f, 0, plan.start), 0, discard{}); err != nil {
+				return c, nil, fmt.Errorf("replay the part ingested by run %d: %w", plan.prev.RunID, err)
+			}
+		}
+		if r, err = tailReader(s.Kind, f, plan.start, plan.in.Size); err != nil {
+			return c, nil, err
+		}
+		log.Info("input grew since it was ingested: reading only the new part", "file", s.Path, "run", plan.prev.RunID,
+			"from_byte", plan.start, "bytes", plan.in.Size-plan.start)
+		c["inputs_appended"] = 1
+		c["bytes_skipped"] = plan.start
+	}
+	sc, err := read(ctx, s, r, plan.in.Size-plan.start, p, opt, log, dec)
+	for k, v := range sc {
+		c[k] += v
+	}
+	if err != nil {
+		return c, nil, err
+	}
+	if sc["truncated"] != 0 {
+		log.Warn("capture ends mid-record: not recorded as ingested, so a later ingest reads it whole again", "file", s.Path)
+		return c, nil, nil
+	}
+	return c, &plan.in, nil
+}
+
+func read(ctx context.Context, src Source, in io.Reader, total int64, p *flow.Pipeline, opt Options, log *slog.Logger, dec *netflow.Decoder) (flow.Counts, error) {
 	c := flow.Counts{}
 	if src.Kind == Listen {
 		col, err := netflow.Listen(src.Path, log)
@@ -382,16 +453,7 @@ func read(ctx context.Context, src Source, p *flow.Pipeline, opt Options, log *s
 		}
 		return c, err
 	}
-	f, err := os.Open(src.Path)
-	if err != nil {
-		return c, fmt.Errorf("open %s: %w", src.Kind, err)
-	}
-	defer f.Close()
-	var total int64
-	if fi, err := f.Stat(); err == nil {
-		total = fi.Size()
-	}
-	r := &progressReader{r: f, total: total, fn: opt.Progress}
+	r := &progressReader{r: in, total: total, fn: opt.Progress}
 	switch src.Kind {
 	case PCAP:
 		s, err := pcap.Read(ctx, r, p, pcap.Options{})

@@ -1,0 +1,225 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/store"
+)
+
+// A re-run must update, not duplicate. Every file input read completely is
+// recorded (flow_inputs: path, bytes read from the start, their SHA-256). Before
+// a file is read, its bytes are hashed once (per input, never per record):
+//   - the same bytes already recorded, under any name: the input is skipped
+//     and said so; its records stay counted once;
+//   - a recorded input of the same path is a prefix of the file (a capture or
+//     log that grew by appending): only the new part is read, after the
+//     format's header (pcap global header, pcapng section and interface
+//     blocks, Zeek '#' directives, the nfdump CSV header line); an exporter
+//     capture first replays the old part into no sink, so the NetFlow v9 and
+//     IPFIX templates it declared decode the new part;
+//   - otherwise the file is new and read whole.
+// Line formats are read up to their last complete line: a line still being
+// written is read by the next ingest. A capture cut mid-record is not
+// recorded (its end is not a record boundary).
+
+// inputPlan is what to read of one file input.
+type inputPlan struct {
+	in    flow.Input  // the record to save once the input is read (Size = end)
+	start int64       // first byte of new data (0 = the whole file)
+	skip  *flow.Input // the same bytes were ingested already
+	prev  *flow.Input // the prefix read by an earlier ingest (start > 0)
+}
+
+// lineFormat reports whether a kind is read line by line.
+func lineFormat(k Kind) bool { return k == Zeek || k == NfdumpCSV }
+
+// planInput hashes the file and decides what to read of it.
+func planInput(ctx context.Context, st *store.Store, s Source, f *os.File) (*inputPlan, error) {
+	abs, err := filepath.Abs(s.Path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	end := fi.Size()
+	if lineFormat(s.Kind) {
+		if end, err = lastLineEnd(f, end); err != nil {
+			return nil, err
+		}
+	}
+	prior, err := flow.InputsAt(ctx, st, abs)
+	if err != nil {
+		return nil, err
+	}
+	var cuts []int64
+	for _, p := range prior {
+		if p.Size > 0 && p.Size < end {
+			cuts = append(cuts, p.Size)
+		}
+	}
+	sum, at, err := hashPrefixes(ctx, f, end, cuts)
+	if err != nil {
+		return nil, fmt.Errorf("hash %s: %w", s.Path, err)
+	}
+	p := &inputPlan{in: flow.Input{Kind: string(s.Kind), Path: abs, Size: end, SHA256: sum}}
+	if p.skip, err = flow.IngestedInput(ctx, st, sum, end); err != nil || p.skip != nil {
+		return p, err
+	}
+	for i := len(prior) - 1; i >= 0; i-- {
+		if h, ok := at[prior[i].Size]; ok && h == prior[i].SHA256 {
+			p.prev, p.start = &prior[i], prior[i].Size
+			break
+		}
+	}
+	return p, nil
+}
+
+// lastLineEnd returns the offset just after the last newline of the file's
+// first size bytes (size itself when it ends in one, or holds none in its
+// last MiB).
+func lastLineEnd(f *os.File, size int64) (int64, error) {
+	const window = 1 << 20
+	from := max(0, size-window)
+	buf := make([]byte, size-from)
+	if _, err := f.ReadAt(buf, from); err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(buf, '\n')
+	if i < 0 {
+		return size, nil
+	}
+	return from + int64(i) + 1, nil
+}
+
+// hashPrefixes returns the SHA-256 of the file's first end bytes and of its
+// first n bytes for each n in cuts.
+func hashPrefixes(ctx context.Context, f *os.File, end int64, cuts []int64) (string, map[int64]string, error) {
+	slices.Sort(cuts)
+	h := sha256.New()
+	at := map[int64]string{}
+	var off int64
+	buf := make([]byte, 1<<20)
+	for _, c := range append(cuts, end) {
+		for off < c {
+			if err := ctx.Err(); err != nil {
+				return "", nil, err
+			}
+			n, err := f.ReadAt(buf[:min(int64(len(buf)), c-off)], off)
+			h.Write(buf[:n])
+			off += int64(n)
+			if err != nil && off < c {
+				return "", nil, err
+			}
+		}
+		at[c] = hex.EncodeToString(h.Sum(nil))
+	}
+	return at[end], at, nil
+}
+
+// tailReader returns the format's header followed by the bytes [start, end):
+// what a reader needs to decode the part of a file appended since start.
+func tailReader(k Kind, f *os.File, start, end int64) (io.Reader, error) {
+	var hdr []byte
+	var err error
+	switch k {
+	case PCAP, NetflowPCAP:
+		hdr, err = captureHeader(f, start)
+	case Zeek:
+		hdr, err = leadingLines(f, start, func(l []byte) bool { return bytes.HasPrefix(l, []byte("#")) })
+	case NfdumpCSV:
+		first := true
+		hdr, err = leadingLines(f, start, func([]byte) bool { ok := first; first = false; return ok })
+	default:
+		return nil, fmt.Errorf("%s input cannot be read in part", k)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return io.MultiReader(bytes.NewReader(hdr), io.NewSectionReader(f, start, end-start)), nil
+}
+
+// captureHeader returns what precedes the first packet of a pcap (the 24-byte
+// global header) or pcapng capture (section header and interface blocks).
+func captureHeader(f *os.File, limit int64) ([]byte, error) {
+	var m [12]byte
+	if _, err := f.ReadAt(m[:], 0); err != nil {
+		return nil, fmt.Errorf("capture header: %w", err)
+	}
+	if binary.BigEndian.Uint32(m[:4]) != 0x0A0D0D0A {
+		if limit < 24 {
+			return nil, errors.New("capture header: shorter than 24 bytes")
+		}
+		hdr := make([]byte, 24)
+		_, err := f.ReadAt(hdr, 0)
+		return hdr, err
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if binary.BigEndian.Uint32(m[8:]) == 0x1A2B3C4D {
+		bo = binary.BigEndian
+	}
+	var off int64
+	for off < limit {
+		var bh [8]byte
+		if _, err := f.ReadAt(bh[:], off); err != nil {
+			return nil, fmt.Errorf("pcapng block at %d: %w", off, err)
+		}
+		typ, n := bo.Uint32(bh[:4]), int64(bo.Uint32(bh[4:]))
+		if typ == 2 || typ == 3 || typ == 6 { // packet blocks
+			break
+		}
+		if n < 12 || off+n > limit {
+			return nil, fmt.Errorf("pcapng block at %d: length %d", off, n)
+		}
+		off += n
+	}
+	hdr := make([]byte, off)
+	_, err := f.ReadAt(hdr, 0)
+	return hdr, err
+}
+
+// leadingLines returns the file's first lines, up to limit bytes, for which
+// keep holds.
+func leadingLines(f *os.File, limit int64, keep func([]byte) bool) ([]byte, error) {
+	br := bufio.NewReader(io.NewSectionReader(f, 0, limit))
+	var out []byte
+	for {
+		l, err := br.ReadBytes('\n')
+		if len(l) == 0 || !keep(l) {
+			return out, nil
+		}
+		out = append(out, l...)
+		if err != nil {
+			return out, nil
+		}
+	}
+}
+
+// discard is a sink that drops everything: an exporter capture's old part is
+// replayed into it only to learn its templates.
+type discard struct{}
+
+func (discard) Flow(flow.Record)   {}
+func (discard) DNS(flow.DNSAnswer) {}
+
+var _ flow.Sink = discard{}
+
+// nowInput stamps an input record.
+func nowInput(in flow.Input) flow.Input {
+	in.Time = time.Now()
+	return in
+}

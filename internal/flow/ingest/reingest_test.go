@@ -1,0 +1,213 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/store"
+	"iotwatch/internal/testpeer"
+)
+
+// storesFor returns SQLite and, when IOTWATCH_TEST_PG names a server, a
+// fresh PostgreSQL database.
+func storesFor(t *testing.T) map[string]func() *store.Store {
+	out := map[string]func() *store.Store{"sqlite": func() *store.Store { return openStore(t) }}
+	if os.Getenv("IOTWATCH_TEST_PG") != "" {
+		out["postgres"] = func() *store.Store {
+			st, err := store.Open(context.Background(), testpeer.Postgres(t))
+			if err != nil {
+				t.Fatalf("open postgres: %v", err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}
+	}
+	return out
+}
+
+type totals struct{ flows, packets, bytes, alerts int64 }
+
+func storedTotals(t *testing.T, st *store.Store) totals {
+	t.Helper()
+	var s totals
+	err := st.DB().QueryRowContext(context.Background(),
+		`SELECT COALESCE(SUM(flows),0), COALESCE(SUM(packets),0), COALESCE(SUM(bytes),0) FROM flow_devices`).Scan(&s.flows, &s.packets, &s.bytes)
+	if err == nil {
+		err = st.DB().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM flow_alerts`).Scan(&s.alerts)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// pcapPrefix returns the first n records of a classic pcap capture.
+func pcapPrefix(t *testing.T, b []byte, n int) []byte {
+	t.Helper()
+	off := 24
+	for range n {
+		if off+16 > len(b) {
+			t.Fatalf("capture has fewer than %d records", n)
+		}
+		off += 16 + int(binary.LittleEndian.Uint32(b[off+8:]))
+	}
+	return b[:off]
+}
+
+// linePrefix returns the lines of b up to about half of it.
+func linePrefix(b []byte) []byte {
+	i := bytes.IndexByte(b[len(b)/2:], '\n')
+	return b[:len(b)/2+i+1]
+}
+
+func nfdumpCSV(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("ts,te,td,sa,da,sp,dp,pr,flg,ipkt,ibyt\n")
+	for i := range n {
+		fmt.Fprintf(&b, "2026-03-01 10:%02d:%02d,2026-03-01 10:%02d:%02d,0.500,10.9.0.%d,198.51.100.%d,%d,443,TCP,.AP.SF,%d,%d\n",
+			i/60%60, i%60, i/60%60, i%60, i%7+2, i%13+1, 40000+i, 3+i%5, 400+i)
+	}
+	return b.Bytes()
+}
+
+// TestReingest: the same capture ingested twice is counted once (and so is a
+// copy under another name); a capture that grew is read from where the last
+// ingest stopped, and the totals equal one ingest of the whole file.
+func TestReingest(t *testing.T) {
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Skip(err)
+		}
+		return b
+	}
+	type tc struct {
+		name        string
+		kind        Kind
+		whole, head []byte
+		sameFlows   bool // pcap assembly splits flows spanning the cut
+	}
+	ssh := read(filepath.Join(data, "ssh-bruteforce.pcap"))
+	nf := read(filepath.Join(data, "netflow/nfv9-cisco-asr9k.pcap"))
+	zk := read(filepath.Join(data, "zeek/normal-mixed-ctu-normal-40-day1.conn.log.labeled"))
+	csv := nfdumpCSV(400)
+	cases := []tc{
+		{"pcap", PCAP, ssh, pcapPrefix(t, ssh, 700), false},
+		{"netflow-pcap", NetflowPCAP, nf, pcapPrefix(t, nf, 5), true},
+		{"zeek", Zeek, zk, linePrefix(zk), true},
+		{"nfdump-csv", NfdumpCSV, csv, linePrefix(csv), true},
+	}
+	ctx := context.Background()
+	for sname, open := range storesFor(t) {
+		for _, c := range cases {
+			t.Run(sname+"/"+c.name, func(t *testing.T) {
+				dir := t.TempDir()
+				p := filepath.Join(dir, "input")
+				os.WriteFile(p, c.whole, 0o644)
+				ref := open()
+				first, err := Run(ctx, ref, Source{c.kind, p}, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := storedTotals(t, ref)
+				if want.flows == 0 || first.Counts["inputs_skipped"] != 0 {
+					t.Fatalf("first ingest stored %+v, counts %v", want, first.Counts)
+				}
+				// The same file again, and a copy under another name: skipped.
+				cp := filepath.Join(dir, "copy")
+				os.WriteFile(cp, c.whole, 0o644)
+				for _, q := range []string{p, cp} {
+					sum, err := Run(ctx, ref, Source{c.kind, q}, Options{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if sum.Counts["inputs_skipped"] != 1 || sum.Counts[flow.CountRecords] != 0 {
+						t.Errorf("again %s: counts %v, want inputs_skipped 1 and no records", filepath.Base(q), sum.Counts)
+					}
+				}
+				if got := storedTotals(t, ref); got != want {
+					t.Errorf("after ingesting the same capture again: %+v, want %+v", got, want)
+				}
+
+				// A file that grew: head first, then the whole.
+				st := open()
+				os.WriteFile(p, c.head, 0o644)
+				if _, err := Run(ctx, st, Source{c.kind, p}, Options{}); err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(p, c.whole, 0o644)
+				sum, err := Run(ctx, st, Source{c.kind, p}, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sum.Counts["inputs_appended"] != 1 || sum.Counts["bytes_skipped"] != int64(len(c.head)) {
+					t.Errorf("grown: counts %v, want inputs_appended 1, bytes_skipped %d", sum.Counts, len(c.head))
+				}
+				got := storedTotals(t, st)
+				if got.packets != want.packets || got.bytes != want.bytes || (c.sameFlows && got.flows != want.flows) {
+					t.Errorf("head + appended part: %+v, want %+v as from one ingest of the whole", got, want)
+				}
+				if sum, err := Run(ctx, st, Source{c.kind, p}, Options{}); err != nil || sum.Counts["inputs_skipped"] != 1 {
+					t.Errorf("grown file again: %v, counts %v, want it skipped", err, sum.Counts)
+				}
+			})
+		}
+	}
+}
+
+// TestReingestContinue: a capture that grows by the three parts of a beacon,
+// ingested after each with --continue, raises the beacon once; ingesting the
+// finished capture again changes nothing, neither alerts nor carried state.
+func TestReingestContinue(t *testing.T) {
+	dir := t.TempDir()
+	files, dev, c2 := splitBeacon(t, dir)
+	var grown []byte
+	p := filepath.Join(dir, "growing.pcap")
+	st := openStore(t)
+	ctx := context.Background()
+	beacons := 0
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			b = b[24:] // the same global header
+		}
+		grown = append(grown, b...)
+		os.WriteFile(p, grown, 0o644)
+		sum, err := Run(ctx, st, Source{PCAP, p}, Options{Continue: "edge-2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && sum.Counts["inputs_appended"] != 1 {
+			t.Errorf("part %d: counts %v, want inputs_appended", i, sum.Counts)
+		}
+		for _, a := range sum.Alerts {
+			if a.Detector == "c2-beaconing" && a.Device == dev && a.Peer == c2 {
+				beacons++
+			}
+		}
+	}
+	if beacons != 1 {
+		t.Errorf("beacon alerts over the growing capture = %d, want 1", beacons)
+	}
+	before := storedTotals(t, st)
+	state, _, _ := flow.LoadState(ctx, st, "edge-2")
+	sum, err := Run(ctx, st, Source{PCAP, p}, Options{Continue: "edge-2"})
+	if err != nil || sum.Counts["inputs_skipped"] != 1 || len(sum.Alerts) != 0 {
+		t.Fatalf("finished capture again: %v, counts %v, %d alerts", err, sum.Counts, len(sum.Alerts))
+	}
+	if got := storedTotals(t, st); got != before {
+		t.Errorf("totals after the skipped ingest %+v, want %+v", got, before)
+	}
+	if after, _, _ := flow.LoadState(ctx, st, "edge-2"); !bytes.Equal(after, state) {
+		t.Error("carried state changed by an ingest that read nothing")
+	}
+}

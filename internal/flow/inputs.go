@@ -1,0 +1,74 @@
+package flow
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"iotwatch/internal/store"
+)
+
+// Input is one file input as ingested: which bytes of which file a run read.
+// Size counts bytes from the file's start and SHA256 is their digest, so the
+// same bytes ingested again are recognised whatever the file is now called,
+// and a file that grew since is recognised by its unchanged prefix.
+type Input struct {
+	Kind   string    `json:"kind"`
+	Path   string    `json:"path"` // absolute
+	Size   int64     `json:"size"`
+	SHA256 string    `json:"sha256"`
+	RunID  int64     `json:"run_id"`
+	Time   time.Time `json:"ingested"`
+}
+
+// IngestedInput returns the recorded input with exactly these bytes, or nil.
+func IngestedInput(ctx context.Context, st *store.Store, sha256 string, size int64) (*Input, error) {
+	in := Input{SHA256: sha256, Size: size}
+	var t string
+	err := st.DB().QueryRowContext(ctx, st.Rebind(`SELECT kind, path, run_id, ingested FROM flow_inputs WHERE sha256 = ? AND size = ?`),
+		sha256, size).Scan(&in.Kind, &in.Path, &in.RunID, &t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up ingested input: %w", err)
+	}
+	in.Time = store.ParseTime(t)
+	return &in, nil
+}
+
+// InputsAt returns the inputs recorded for a path, smallest first.
+func InputsAt(ctx context.Context, st *store.Store, path string) ([]Input, error) {
+	rows, err := st.DB().QueryContext(ctx, st.Rebind(`SELECT kind, size, sha256, run_id, ingested FROM flow_inputs WHERE path = ? ORDER BY size`), path)
+	if err != nil {
+		return nil, fmt.Errorf("read ingested inputs of %s: %w", path, err)
+	}
+	defer rows.Close()
+	var out []Input
+	for rows.Next() {
+		in := Input{Path: path}
+		var t string
+		if err := rows.Scan(&in.Kind, &in.Size, &in.SHA256, &in.RunID, &t); err != nil {
+			return nil, err
+		}
+		in.Time = store.ParseTime(t)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// saveInputs records inputs under runID inside tx; bytes already recorded
+// keep their first run.
+func saveInputs(ctx context.Context, st *store.Store, tx *sql.Tx, runID int64, ins []Input) error {
+	return insertRows(ctx, st, tx, `INSERT INTO flow_inputs (kind, path, size, sha256, run_id, ingested) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (sha256, size) DO NOTHING`, func(exec func(...any) error) error {
+		for _, in := range ins {
+			if err := exec(in.Kind, in.Path, in.Size, in.SHA256, runID, store.Time(in.Time)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
