@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -71,10 +72,20 @@ func (g *globals) vulnProgress(what string) (func(int), func()) {
 func newVulnImportCmd(g *globals) *cobra.Command {
 	var batch int
 	cmd := &cobra.Command{
-		Use:   "import FILE...",
+		Use:   "import FILE|DIR...",
 		Short: "Import vulnerability files (NVD 2.0, CVE 5, KEV JSON/CSV, OSV; plain, gzip, xz or zip)",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `import reads each FILE, and every file of each DIR in name order (hidden files and subdirectories
+left out; a file of a directory whose format is not recognised, such as a licence text, is skipped
+with a warning and counted). Records are committed in batches of --batch.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if batch < 1 {
+				return usageError{fmt.Errorf("--batch %d: want at least 1 record per transaction", batch)}
+			}
+			files, err := importFiles(args)
+			if err != nil {
+				return err
+			}
 			d, done, err := openVulnDB(cmd, g, false)
 			if err != nil {
 				return err
@@ -84,17 +95,23 @@ func newVulnImportCmd(g *globals) *cobra.Command {
 				File string `json:"file"`
 				vuln.ImportResult
 				Seconds float64 `json:"seconds"`
+				Skipped bool    `json:"skipped,omitempty"`
 				Error   string  `json:"error,omitempty"`
 			}
 			var results []fileResult
 			var errs []error
-			for _, f := range args {
+			for _, in := range files {
+				f := in.path
 				prog, finish := g.vulnProgress(f)
 				start := time.Now()
 				res, err := d.ImportFile(cmd.Context(), f, vuln.ImportOptions{BatchSize: batch, Progress: prog})
 				finish()
 				fr := fileResult{File: f, ImportResult: res, Seconds: time.Since(start).Seconds()}
-				if err != nil {
+				switch {
+				case err != nil && in.fromDir && errors.Is(err, vuln.ErrUnknownFormat) && res.Records == 0:
+					fr.Skipped = true
+					g.log.Warn("not a vulnerability file, skipped", "file", f, "err", err)
+				case err != nil:
 					fr.Error = err.Error()
 					errs = append(errs, err)
 				}
@@ -110,11 +127,20 @@ func newVulnImportCmd(g *globals) *cobra.Command {
 			} else {
 				tw := newTable(g.out)
 				fmt.Fprintln(tw, "FILE\tFORMAT\tRECORDS\tNEW\tUPDATED\tUNCHANGED\tREJECTED\tKEV\tSECONDS")
+				skipped := 0
 				for _, r := range results {
+					if r.Skipped {
+						skipped++
+						fmt.Fprintf(tw, "%s\tskipped: not a vulnerability file\t\t\t\t\t\t\t\n", r.File)
+						continue
+					}
 					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\n", r.File, vdbDash(r.Format), r.Records, r.Inserted,
 						r.Updated, r.Unchanged, r.Rejected, r.KEVs, r.Seconds)
 				}
 				tw.Flush()
+				if skipped > 0 {
+					fmt.Fprintf(g.out, "%d of %d files skipped: not a vulnerability file\n", skipped, len(results))
+				}
 			}
 			return errors.Join(errs...)
 		},
@@ -188,7 +214,7 @@ kev) or adds a feed file of any importable format (e.g. osv=https://…/all.zip)
 				}
 				tw.Flush()
 			}
-			return err
+			return offlineHint(err)
 		},
 	}
 	f := cmd.Flags()
@@ -218,10 +244,8 @@ func newVulnStatsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
-				enc := json.NewEncoder(g.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(s)
+			if g.json { // one compact line, like every --json output
+				return json.NewEncoder(g.out).Encode(s)
 			}
 			return writeVulnStats(g.out, s)
 		},
@@ -429,4 +453,62 @@ func vdbClip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// offlineHint turns an update that could not reach its servers into one line
+// that says what to do instead.
+func offlineHint(err error) error {
+	if !errors.Is(err, vuln.ErrUnreachable) {
+		return err
+	}
+	first := err
+	for {
+		j, ok := first.(interface{ Unwrap() []error })
+		if !ok {
+			break
+		}
+		for _, e := range j.Unwrap() {
+			if errors.Is(e, vuln.ErrUnreachable) {
+				first = e
+				break
+			}
+		}
+	}
+	return fmt.Errorf("%w (offline?); download the feeds on a connected machine and load them with `iotwatch vulndb import FILE|DIR`", first)
+}
+
+// importFile is one file to import; fromDir marks files found by listing a
+// directory, which are skipped rather than failed when not recognised.
+type importFile struct {
+	path    string
+	fromDir bool
+}
+
+// importFiles expands directories into their regular, non-hidden files in
+// name order.
+func importFiles(args []string) ([]importFile, error) {
+	var out []importFile
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil || !fi.IsDir() {
+			out = append(out, importFile{path: a}) // ImportFile reports a missing file
+			continue
+		}
+		ents, err := os.ReadDir(a)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+				continue
+			}
+			out = append(out, importFile{path: filepath.Join(a, e.Name()), fromDir: true})
+			n++
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("vulndb import: directory %s has no files", a)
+		}
+	}
+	return out, nil
 }

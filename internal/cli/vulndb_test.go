@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/vuln"
 )
 
 func runVulnDB(t *testing.T, db string, args ...string) (string, error) {
@@ -83,7 +86,7 @@ func TestVulnDBCmd(t *testing.T) {
 		t.Errorf("stats: %v\n%s", err, out)
 	}
 	out, err = runVulnDB(t, db, "stats", "--json")
-	if err != nil || !strings.Contains(out, `"total": 30`) {
+	if err != nil || !strings.Contains(out, `"total":30`) {
 		t.Errorf("stats --json: %v\n%s", err, out)
 	}
 
@@ -106,6 +109,8 @@ func TestVulnDBCmdUsage(t *testing.T) {
 		{"stats", "--since", "42"},
 		{"update", "--source", "nvd"},
 		{"update", "--source", "nvd=ftp://x"},
+		{"import", "--batch", "0", "x.json"},
+		{"import", "--batch", "-1", "x.json"},
 	} {
 		_, err := runVulnDB(t, db, args...)
 		var u usageError
@@ -147,7 +152,103 @@ func TestVulnDBUpdateCmd(t *testing.T) {
 		t.Errorf("update table:\n%s", out)
 	}
 	out, err = runVulnDB(t, db, "stats", "--json")
-	if err != nil || !strings.Contains(out, `"total": 1`) || !strings.Contains(out, "NVD CVE API 2.0 (synced") {
+	if err != nil || !strings.Contains(out, `"total":1`) || strings.Count(out, "\n") != 1 || !strings.Contains(out, "NVD CVE API 2.0 (synced") {
 		t.Errorf("stats after update: %v\n%s", err, out)
+	}
+}
+
+// TestVulnDBUpdateOffline: an update that cannot reach its servers fails at
+// once with one line that names `vulndb import`: against a loopback port that
+// refuses, and with the official endpoints inside a network namespace with no
+// network (unshare -n), where the names do not resolve.
+func TestVulnDBUpdateOffline(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "iotwatch.db")
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		if err == nil || !errors.Is(err, vuln.ErrUnreachable) || !strings.Contains(err.Error(), "iotwatch vulndb import FILE|DIR") ||
+			strings.Contains(err.Error(), "\n") {
+			t.Errorf("err %v, want one line naming vulndb import", err)
+		}
+	}
+	if os.Getenv("IOTWATCH_OFFLINE_CHILD") == "1" {
+		_, err := runVulnDB(t, db, "update")
+		check(t, err)
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	_, err = runVulnDB(t, db, "update", "--source", "nvd="+refused+"/cves", "--source", "kev="+refused+"/kev.json")
+	check(t, err)
+
+	unshare, lerr := exec.LookPath("unshare")
+	if lerr == nil {
+		lerr = exec.Command(unshare, "-n", "true").Run()
+	}
+	if lerr != nil {
+		if os.Getenv("IOTWATCH_REQUIRE_PEERS") == "1" {
+			t.Fatalf("unshare -n: %v", lerr)
+		}
+		t.Skipf("unshare -n: %v", lerr)
+	}
+	cmd := exec.Command(unshare, "-n", os.Args[0], "-test.run=^TestVulnDBUpdateOffline$", "-test.v")
+	cmd.Env = append(os.Environ(), "IOTWATCH_OFFLINE_CHILD=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("offline update inside unshare -n: %v\n%s", err, out)
+	}
+}
+
+// TestVulnDBImportDir: a directory is imported file by file in name order; a
+// licence text in it is skipped and counted, a hidden file left out.
+func TestVulnDBImportDir(t *testing.T) {
+	dir := t.TempDir()
+	for src, dst := range map[string]string{
+		"../../../shared/data/vuln/nvd/CVE-2014-8361.json": "b-record.json",
+		"../../../shared/data/vuln/kev.json":               "a-kev.json",
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Skip(err)
+		}
+		os.WriteFile(filepath.Join(dir, dst), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "LICENSE.txt"), []byte("Permission is hereby granted, free of charge, to any person.\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".hidden.json"), []byte("{"), 0o644)
+	db := filepath.Join(t.TempDir(), "iotwatch.db")
+	out, err := runVulnDB(t, db, "--json", "import", dir)
+	if err != nil {
+		t.Fatalf("import DIR: %v\n%s", err, out)
+	}
+	var files []string
+	var skipped []string
+	var records int
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r struct {
+			File    string `json:"file"`
+			Records int    `json:"records"`
+			KEVs    int    `json:"kevs"`
+			Skipped bool   `json:"skipped"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		files = append(files, filepath.Base(r.File))
+		if r.Skipped {
+			skipped = append(skipped, filepath.Base(r.File))
+		}
+		records += r.Records + r.KEVs
+	}
+	if want := []string{"LICENSE.txt", "a-kev.json", "b-record.json"}; strings.Join(files, ",") != strings.Join(want, ",") {
+		t.Errorf("files %v, want %v in name order", files, want)
+	}
+	if len(skipped) != 1 || skipped[0] != "LICENSE.txt" || records < 2 {
+		t.Errorf("skipped %v, %d records and KEV entries; want the licence skipped and the rest imported", skipped, records)
+	}
+	// Named explicitly, a file that is no vulnerability data is an error.
+	if _, err := runVulnDB(t, db, "import", filepath.Join(dir, "LICENSE.txt")); err == nil {
+		t.Error("import LICENSE.txt: no error")
 	}
 }

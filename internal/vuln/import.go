@@ -42,6 +42,10 @@ func (r *ImportResult) add(o ImportResult) {
 	}
 }
 
+// ErrUnknownFormat is returned (wrapped) by ImportFile for input that is no
+// vulnerability data format it knows.
+var ErrUnknownFormat = feed.ErrUnknownFormat
+
 // ImportOptions tune an import.
 type ImportOptions struct {
 	// BatchSize is the number of records written per transaction (default 1000).

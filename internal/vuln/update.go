@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -339,6 +341,23 @@ func (d *DB) updateFile(ctx context.Context, name, u string, opt *UpdateOptions)
 
 var errNotModified = errors.New("not modified")
 
+// ErrUnreachable is returned (wrapped) when a feed's server cannot be
+// reached at all: its name does not resolve, or the connection is refused or
+// has no route. These do not heal within a retry's wait, so they are not
+// retried; the feeds can be imported from files instead (ImportFile).
+var ErrUnreachable = errors.New("feed server unreachable")
+
+// unreachable reports whether a request error means the server cannot be
+// reached at all (as opposed to a timeout, a reset or a refusal by HTTP
+// status, which are retried).
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH)
+}
+
 // fetch GETs u, retrying refusals and server errors politely.
 func (d *DB) fetch(ctx context.Context, u string, h http.Header, opt *UpdateOptions, requests *int) (io.ReadCloser, http.Header, error) {
 	wait := opt.Backoff
@@ -355,6 +374,9 @@ func (d *DB) fetch(ctx context.Context, u string, h http.Header, opt *UpdateOpti
 		*requests++
 		resp, err := opt.Client.Do(req)
 		if err != nil {
+			if unreachable(err) && ctx.Err() == nil {
+				return nil, nil, fmt.Errorf("GET %s: %w: %w", redactURL(u), ErrUnreachable, err)
+			}
 			if ctx.Err() != nil || attempt >= opt.Retries {
 				return nil, nil, fmt.Errorf("GET %s: %w", redactURL(u), err)
 			}

@@ -6,7 +6,9 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -338,5 +340,51 @@ func TestUpdateGzipEncodedZip(t *testing.T) {
 	res, err := d.Update(context.Background(), UpdateOptions{Sources: map[string]string{"extra": srv.URL + "/feed.zip"}})
 	if err != nil || res[0].Inserted != 1 {
 		t.Fatalf("update: %+v %v", res, err)
+	}
+}
+
+// TestUpdateUnreachable: a refused connection and a name that does not
+// resolve fail at once, marked ErrUnreachable; a server error is retried.
+func TestUpdateUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String() + "/"
+	ln.Close()
+	noDNS := &http.Client{Transport: &http.Transport{DialContext: func(_ context.Context, _, addr string) (net.Conn, error) {
+		host, _, _ := net.SplitHostPort(addr)
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}}}
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer busy.Close()
+	for _, tc := range []struct {
+		name          string
+		url           string
+		client        *http.Client
+		requests      int
+		isUnreachable bool
+	}{
+		{"connection refused", refused, nil, 1, true},
+		{"name does not resolve", "https://services.nvd.nist.gov/rest/json/cves/2.0", noDNS, 1, true},
+		{"503 is retried", busy.URL, nil, 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := openDB(t)
+			opt := UpdateOptions{Sources: map[string]string{SourceNVD: tc.url}, Client: tc.client, Retries: 2,
+				Delay: time.Millisecond, Backoff: time.Millisecond}
+			res, err := d.Update(context.Background(), opt)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := errors.Is(err, ErrUnreachable); got != tc.isUnreachable {
+				t.Errorf("errors.Is(%v, ErrUnreachable) = %v, want %v", err, got, tc.isUnreachable)
+			}
+			if len(res) != 1 || res[0].Requests != tc.requests {
+				t.Errorf("results %+v, want %d requests", res, tc.requests)
+			}
+		})
 	}
 }
