@@ -43,46 +43,35 @@ type SBOMSuppliers struct {
 	Suppliers []affiliation.Subject `json:"suppliers"`
 }
 
-// stageAliases maps spellings of stage names and run kinds to one name.
-var stageAliases = map[string]string{"flow": "flows", "vuln": "vulns", "vulndb": "vulns", "vulnerabilities": "vulns"}
-
-// ran reports whether a stage ran, by Evidence.Stages, run kinds and run
-// stages. A "demo" run includes scan, audit and vulns.
+// ran reports whether a stage ran, by Evidence.Stages and by the runs'
+// kinds and stages (store.RunRan: a "demo" run includes scan, audit and
+// vulns). A firmware run's "vulnerabilities" stage matched an image's
+// components, not the devices: it is not the vulns stage.
 func (ev *Evidence) ran(stage string) bool {
-	norm := func(s string) string {
-		if a, ok := stageAliases[s]; ok {
-			return a
-		}
-		return s
-	}
 	for _, s := range ev.Stages {
-		if norm(s) == stage {
+		if store.RunRan(model.Run{Kind: s}, stage) {
 			return true
 		}
 	}
 	for _, r := range ev.Runs {
-		if norm(r.Kind) == stage || (r.Kind == "demo" && (stage == "scan" || stage == "audit" || stage == "vulns")) {
+		if store.RunRan(r, stage) {
 			return true
-		}
-		for _, s := range r.Stages {
-			if norm(s) == stage {
-				return true
-			}
 		}
 	}
 	return false
 }
 
 // KindLockoutSuspected is the audit's credential kind for a service that
-// showed lockout or rate limiting; it carries no credential.
-const KindLockoutSuspected = "lockout-suspected"
+// showed lockout or rate limiting (model.KindLockoutSuspected).
+const KindLockoutSuspected = model.KindLockoutSuspected
 
 // RunKindAssess is the kind of the runs Save records.
 const RunKindAssess = "assess"
 
 // LoadEvidence reads the evidence of the given runs, or, with no run ids,
-// of every stored run except earlier assessments. Services and credentials
-// seen in several runs are kept once, from the newest run.
+// of every stored run except earlier assessments, through the store's one
+// evidence loader (store.LoadEvidence: runs joined by resumption are
+// included, each item is kept once, from the newest run).
 func LoadEvidence(ctx context.Context, st *store.Store, runIDs ...int64) (Evidence, error) {
 	var ev Evidence
 	if len(runIDs) == 0 {
@@ -92,73 +81,17 @@ func LoadEvidence(ctx context.Context, st *store.Store, runIDs ...int64) (Eviden
 		}
 		for _, r := range runs {
 			if r.Kind != RunKindAssess {
-				ev.Runs = append(ev.Runs, r)
+				runIDs = append(runIDs, r.ID)
 			}
-		}
-	} else {
-		for _, id := range runIDs {
-			r, err := st.Run(ctx, id)
-			if err != nil {
-				return ev, err
-			}
-			ev.Runs = append(ev.Runs, r)
 		}
 	}
-	slices.SortFunc(ev.Runs, func(a, b model.Run) int { return int(b.ID - a.ID) }) // newest first
-	svcSeen, credSeen, vulnSeen := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, r := range ev.Runs {
-		svcs, err := st.Services(ctx, r.ID)
-		if err != nil {
-			return ev, fmt.Errorf("load evidence of run %d: %w", r.ID, err)
-		}
-		for _, s := range svcs {
-			k := fmt.Sprintf("%s|%d|%s", s.IP, s.Port, s.Transport)
-			if !svcSeen[k] {
-				svcSeen[k] = true
-				ev.Services = append(ev.Services, s)
-			}
-		}
-		creds, err := st.Credentials(ctx, r.ID)
-		if err != nil {
-			return ev, fmt.Errorf("load evidence of run %d: %w", r.ID, err)
-		}
-		for _, c := range creds {
-			if c.Kind == KindLockoutSuspected {
-				c.LockoutSuspected = true
-			}
-			k := fmt.Sprintf("%s|%d|%s|%s|%s", c.IP, c.Port, c.Protocol, c.Username, c.Password)
-			if !credSeen[k] {
-				credSeen[k] = true
-				ev.Credentials = append(ev.Credentials, c)
-			}
-		}
-		vulns, err := st.VulnMatches(ctx, r.ID)
-		if err != nil {
-			return ev, fmt.Errorf("load evidence of run %d: %w", r.ID, err)
-		}
-		for _, v := range vulns {
-			k := fmt.Sprintf("%s|%s|%d|%s", v.IP, v.Subject, v.Port, v.CVE)
-			if !vulnSeen[k] {
-				vulnSeen[k] = true
-				ev.Vulns = append(ev.Vulns, v)
-			}
-		}
-		fs, err := st.Findings(ctx, r.ID)
-		if err != nil {
-			return ev, fmt.Errorf("load evidence of run %d: %w", r.ID, err)
-		}
-		for _, f := range fs {
-			if len(f.Evidence) == 0 || f.Evidence[0].Source == "" {
-				f.Evidence = append([]model.Evidence{{Source: r.Kind, Detail: fmt.Sprintf("run %d", r.ID)}}, f.Evidence...)
-			}
-			ev.Findings = append(ev.Findings, f)
-		}
-	}
-	assets, err := st.Assets(ctx)
+	se, err := st.LoadEvidence(ctx, runIDs)
 	if err != nil {
-		return ev, err
+		return ev, fmt.Errorf("load evidence: %w", err)
 	}
-	ev.Assets = assets
+	ev.Runs, ev.Assets, ev.Services, ev.Credentials, ev.Vulns, ev.Findings =
+		se.Runs, se.Assets, se.Services, se.Credentials, se.Vulns, se.Findings
+	slices.SortFunc(ev.Runs, func(a, b model.Run) int { return int(b.ID - a.ID) }) // newest first
 	return ev, nil
 }
 

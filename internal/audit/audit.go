@@ -26,11 +26,10 @@ import (
 	"iotwatch/internal/protocol"
 )
 
-// KindLockoutSuspected is the Kind of a CredentialResult that records a
-// service where the audit backed off and gave up because the device showed
-// lockout or rate limiting. It carries no credential; it is not a weak
-// credential and Summarize does not count it as one.
-const KindLockoutSuspected = "lockout-suspected"
+// KindLockoutSuspected is model.KindLockoutSuspected, the Kind of a
+// CredentialResult that records a service where the audit backed off; it is
+// not a weak credential (model.CredentialResult.Weak).
+const KindLockoutSuspected = model.KindLockoutSuspected
 
 // Defaults for a zero Config.
 const (

@@ -12,6 +12,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/simulate"
+	"iotwatch/internal/stats"
 )
 
 // fleetServices turns a simulator's truth into the services a scan would
@@ -69,7 +70,7 @@ func TestRunSimulatedFleet(t *testing.T) {
 	}
 	foundWeak := map[string]bool{}
 	for _, r := range got {
-		if IsWeak(r) {
+		if r.Weak() {
 			foundWeak[r.IP.String()] = true
 		}
 	}
@@ -87,9 +88,9 @@ func TestRunSimulatedFleet(t *testing.T) {
 	if len(missed) > 0 || len(extra) > 0 {
 		t.Errorf("missed %d weak devices: %v\nreported %d devices the truth calls strong: %v", len(missed), first(missed, 20), len(extra), first(extra, 20))
 	}
-	sum := Summarize(svcs, got)
-	if sum.Overall.Weak != truth.Summary.DevicesWithWeakCredentials || sum.Overall.Total != truth.Summary.Devices {
-		t.Errorf("summary %d/%d, truth %d/%d", sum.Overall.Weak, sum.Overall.Total, truth.Summary.DevicesWithWeakCredentials, truth.Summary.Devices)
+	sum := stats.Summarize(stats.Population(svcs, got), nil)
+	if sum.Overall.Weak != truth.Summary.DevicesWithWeakCredentials || sum.Overall.Devices != truth.Summary.Devices {
+		t.Errorf("summary %d/%d, truth %d/%d", sum.Overall.Weak, sum.Overall.Devices, truth.Summary.DevicesWithWeakCredentials, truth.Summary.Devices)
 	}
 	if sum.Overall.Share != truth.Summary.WeakPasswordShare {
 		t.Errorf("share %v, truth %v", sum.Overall.Share, truth.Summary.WeakPasswordShare)

@@ -24,6 +24,7 @@ import (
 	"iotwatch/internal/model"
 	"iotwatch/internal/protocol"
 	"iotwatch/internal/scan"
+	"iotwatch/internal/stats"
 	"iotwatch/internal/store"
 	"iotwatch/internal/target"
 )
@@ -241,7 +242,7 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	g.log.Info("audit: done", "services", stats.Audited, "attempts", stats.Attempts, "found", stats.Found,
 		"lockouts", stats.Lockouts, "duration", stats.Duration.Round(time.Millisecond))
 	if f.summary && runErr == nil {
-		if err := printSummary(g.out, g.json, audit.Summarize(services, results)); err != nil {
+		if err := printSummary(g.out, g.json, weakSummary(services, results)); err != nil {
 			runErr = err
 		}
 	}
@@ -369,20 +370,28 @@ func (p *resultPrinter) flush() error {
 	return p.tw.Flush()
 }
 
+// weakSummary is the weak-credential share of the audited devices: the
+// function the report and the API use too.
+func weakSummary(services []model.Service, results []model.CredentialResult) stats.Summary {
+	return stats.Summarize(stats.Population(services, results), nil)
+}
+
 // printSummary prints population statistics as a table or one JSON object.
-func printSummary(w io.Writer, asJSON bool, s audit.Summary) error {
+func printSummary(w io.Writer, asJSON bool, s stats.Summary) error {
 	if asJSON {
-		return json.NewEncoder(w).Encode(map[string]audit.Summary{"summary": s})
+		return json.NewEncoder(w).Encode(map[string]stats.Summary{"summary": s})
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nGROUP\tVALUE\tWEAK\tDEVICES\tSHARE\t95% CI")
-	row := func(group string, x audit.Share) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t[%.1f%%, %.1f%%]\n", group, x.Key, x.Weak, x.Total, 100*x.Share, 100*x.Low, 100*x.High)
+	row := func(group string, x stats.Share) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t[%.1f%%, %.1f%%]\n", group, x.Key, x.Weak, x.Devices, 100*x.Share, 100*x.CI95.Low, 100*x.CI95.High)
 	}
-	row("overall", audit.Share{Key: "all devices", Weak: s.Overall.Weak, Total: s.Overall.Total, Share: s.Overall.Share, Low: s.Overall.Low, High: s.Overall.High})
+	overall := s.Overall
+	overall.Key = "all devices"
+	row("overall", overall)
 	for _, g := range []struct {
 		name string
-		l    []audit.Share
+		l    []stats.Share
 	}{{"vendor", s.ByVendor}, {"device type", s.ByDeviceType}, {"protocol", s.ByProtocol}, {"subnet", s.BySubnet}} {
 		for _, x := range g.l {
 			row(g.name, x)

@@ -40,10 +40,10 @@ func TestAuditCmd(t *testing.T) {
 			summary = true
 			var s struct {
 				Summary struct {
-					Overall struct{ Weak, Total int }
+					Overall struct{ Weak, Devices int }
 				}
 			}
-			if err := json.Unmarshal([]byte(l), &s); err != nil || s.Summary.Overall.Weak != 1 || s.Summary.Overall.Total != 1 {
+			if err := json.Unmarshal([]byte(l), &s); err != nil || s.Summary.Overall.Weak != 1 || s.Summary.Overall.Devices != 1 {
 				t.Errorf("summary %s (%v), want 1 of 1 device", l, err)
 			}
 			continue

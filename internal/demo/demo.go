@@ -188,7 +188,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		MaxAttempts: 200, PerHost: 1, Allowed: func(a netip.Addr) bool { return inFleet[a] }, Logger: log,
 	}, services, func(c model.CredentialResult) error {
 		creds = append(creds, c)
-		if audit.IsWeak(c) {
+		if c.Weak() {
 			weak[c.IP] = true
 		}
 		return nil

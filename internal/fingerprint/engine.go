@@ -32,6 +32,7 @@ type Options struct {
 // Engine identifies services. It is safe for concurrent use.
 type Engine struct {
 	rules []*compiled
+	types []deviceType
 	opts  Options
 
 	once     sync.Once
@@ -50,7 +51,11 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{rules: rules, opts: opts}, nil
+	types, err := parseDeviceTypes(builtinDeviceTypes)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{rules: rules, types: types, opts: opts}, nil
 }
 
 // recogDBs maps record fields to the Recog database that matches them.
@@ -101,9 +106,32 @@ func (e *Engine) Recog() (*recog.FingerprintSet, time.Duration, error) {
 }
 
 // Identify returns the best fingerprint for a record of protocol proto with
-// the given fields, or nil when nothing matched.
+// the given fields, or nil when nothing matched. A maker and model without
+// a device type take it from the device-type table (devicetypes.yaml). When
+// the best fingerprint names only server software and another match names
+// the device, that one is kept in the result's Device.
 func (e *Engine) Identify(proto string, fields map[string]string) *model.Fingerprint {
-	var best *model.Fingerprint
+	var best, device *model.Fingerprint
+	consider := func(fp *model.Fingerprint) {
+		if model.GenericDeviceType(fp.DeviceType) && !fp.SoftwareOnly() {
+			if t := typeOf(e.types, fp.Vendor, fp.Product); t != "" {
+				fp.DeviceType = t
+			}
+		}
+		if fp.Vendor != "" && fp.Product != "" && !fp.SoftwareOnly() && better(fp, device) {
+			device = fp
+		}
+		if better(fp, best) {
+			best = fp
+		}
+	}
+	done := func() *model.Fingerprint {
+		if best != nil && best.SoftwareOnly() && device != nil {
+			d := *device
+			best.Device = &d
+		}
+		return best
+	}
 	for _, r := range e.rules {
 		vars := r.apply(proto, fields)
 		if vars == nil {
@@ -120,27 +148,25 @@ func (e *Engine) Identify(proto string, fields map[string]string) *model.Fingerp
 			fp.CPE = BuildCPE(r.CPE.Part, expand(r.CPE.Vendor, vars, fields), product,
 				cpeComponent(plausibleVersion(expand(r.CPE.Version, vars, fields), product)), cpeComponent(expand(r.CPE.Update, vars, fields)))
 		}
-		if better(fp, best) {
-			best = fp
-		}
+		consider(fp)
 	}
 	if best != nil && score(best) >= 0.95 {
-		return best // nothing in Recog can beat it; skip the regex sweep
+		return done() // nothing in Recog can beat it; skip the regex sweep
 	}
 	set, _, err := e.Recog()
 	if err != nil || set == nil {
-		return best
+		return done()
 	}
 	for field, db := range recogDBs {
 		v := strings.TrimSpace(fields[field])
 		if v == "" {
 			continue
 		}
-		if fp := matchRecog(set, db, v); fp != nil && better(fp, best) {
-			best = fp
+		if fp := matchRecog(set, db, v); fp != nil {
+			consider(fp)
 		}
 	}
-	return best
+	return done()
 }
 
 // better reports whether a beats b: confidence, with a bonus of 0.05 for

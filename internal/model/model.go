@@ -39,6 +39,12 @@ type Fingerprint struct {
 	CPE        string  `json:"cpe,omitempty"` // CPE 2.3 formatted string
 	Confidence float64 `json:"confidence,omitempty"`
 	Rule       string  `json:"rule,omitempty"` // id of the rule that matched
+	// Device is the device the same record also identifies when the
+	// fingerprint itself names only server software: a login page titled
+	// with the maker and model behind a lighttpd Server header. The service
+	// keeps the software (its CPE is what vulnerability matching needs);
+	// device identity reads Device.
+	Device *Fingerprint `json:"device,omitempty"`
 }
 
 // Empty reports whether the fingerprint identifies nothing.
@@ -46,12 +52,17 @@ func (f *Fingerprint) Empty() bool {
 	return f == nil || (f.Vendor == "" && f.Product == "" && f.CPE == "")
 }
 
+// Unknown is the group key of devices whose vendor, device type or other
+// attribute is not known: every breakdown counts them in a row of this name.
+const Unknown = "unknown"
+
 // GenericDeviceType reports whether a device type says nothing about what
 // the device is ("embedded", "general-purpose", …) or names a software role
-// ("mqtt-broker": a broker runs on thermostats and servers alike).
+// ("mqtt-broker": a broker runs on thermostats and servers alike; "web
+// server"). Case is ignored: Recog spells some of them with capitals.
 func GenericDeviceType(t string) bool {
-	switch t {
-	case "", "embedded", "general-purpose", "server", "unknown", "mqtt-broker":
+	switch strings.ToLower(t) {
+	case "", Unknown, "embedded", "general", "general-purpose", "general purpose", "server", "web server", "mqtt-broker":
 		return true
 	}
 	return false
@@ -103,6 +114,9 @@ const (
 	KindSNMPCommunity     = "snmp-community"
 	KindWeakPassword      = "weak-password"
 	KindHardcoded         = "hard-coded-credential"
+	// KindLockoutSuspected records a service where the audit saw lockout or
+	// rate limiting and backed off; it carries no credential.
+	KindLockoutSuspected = "lockout-suspected"
 )
 
 // CredentialResult is a login surface that accepted a default, empty, weak or
@@ -119,6 +133,12 @@ type CredentialResult struct {
 	Attempts         int        `json:"attempts"`
 	LockoutSuspected bool       `json:"lockout_suspected,omitempty"`
 	Time             time.Time  `json:"time"`
+}
+
+// Weak reports whether the result is a weak credential: every kind except
+// KindLockoutSuspected (and the empty kind of a malformed record).
+func (c CredentialResult) Weak() bool {
+	return c.Kind != KindLockoutSuspected && c.Kind != ""
 }
 
 // VulnMatch is a known vulnerability matched to an identified product.
@@ -185,6 +205,9 @@ type Run struct {
 	Host      string    `json:"host,omitempty"`
 	PID       int       `json:"pid,omitempty"`
 	Heartbeat time.Time `json:"heartbeat_at,omitzero"`
+	// Parent is the run this one continues (a resumed scan), 0 for none;
+	// the two are one logical run for reports and the API.
+	Parent int64 `json:"parent,omitempty"`
 }
 
 // Redact hides a secret for display: the first two characters and "***".

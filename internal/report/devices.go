@@ -23,58 +23,45 @@ type DeviceRow struct {
 
 // buildDeviceRows lists every sampled device with its evidence, by address.
 func (r *Report) buildDeviceRows(ev *evidence, region func(netip.Addr) string) {
-	rows := map[netip.Addr]*DeviceRow{}
-	row := func(a netip.Addr) *DeviceRow {
-		d := rows[a]
-		if d == nil {
-			d = &DeviceRow{IP: a.String(), Services: []string{}, Weak: []string{}, CVEs: []string{}}
-			rows[a] = d
+	rows := make(map[netip.Addr]*DeviceRow, len(ev.devices))
+	r.Devices = make([]DeviceRow, 0, len(ev.devices))
+	for _, d := range ev.devices { // ordered by address
+		row := DeviceRow{IP: d.Addr.String(), Vendor: d.Identity.Vendor, Product: d.Identity.Product, DeviceType: d.Identity.DeviceType,
+			Scanned: d.Scanned, Services: []string{}, Weak: []string{}, CVEs: []string{}}
+		if region != nil {
+			row.Region = region(d.Addr)
 		}
-		return d
+		r.Devices = append(r.Devices, row)
 	}
-	fps := map[netip.Addr][]serviceFP{}
-	for _, s := range ev.services {
-		d := row(s.IP)
-		d.Scanned = true
-		d.Services = append(d.Services, orUnknown(s.Protocol)+"/"+strconv.Itoa(int(s.Port)))
-		fps[s.IP] = append(fps[s.IP], serviceFP{s.Protocol, s.Fingerprint})
+	for i := range r.Devices {
+		rows[ev.devices[i].Addr] = &r.Devices[i]
+	}
+	for _, s := range ev.open {
+		if d := rows[s.IP]; d != nil {
+			d.Services = append(d.Services, orUnknown(s.Protocol)+"/"+strconv.Itoa(int(s.Port)))
+		}
 	}
 	for _, c := range ev.creds {
-		d := row(c.IP)
+		d := rows[c.IP]
 		w := orUnknown(c.Protocol) + "/" + strconv.Itoa(int(c.Port)) + ":" + orUnknown(c.Kind)
-		if !slices.Contains(d.Weak, w) {
+		if d != nil && !slices.Contains(d.Weak, w) {
 			d.Weak = append(d.Weak, w)
 		}
 	}
-	for _, v := range ev.vulns {
-		if !v.IP.IsValid() {
+	for _, v := range ev.Vulns {
+		d := rows[v.IP] // only sampled devices; a match alone does not make one
+		if !v.IP.IsValid() || d == nil {
 			continue
-		}
-		d, ok := rows[v.IP]
-		if !ok {
-			continue // only sampled devices; a match alone does not make one
 		}
 		if !slices.Contains(d.CVEs, v.CVE) {
 			d.CVEs = append(d.CVEs, v.CVE)
 		}
 		d.KEV = d.KEV || v.KEV
 	}
-	addrs := make([]netip.Addr, 0, len(rows))
-	for a := range rows {
-		addrs = append(addrs, a)
-	}
-	slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
-	r.Devices = make([]DeviceRow, 0, len(addrs))
-	for _, a := range addrs {
-		d := rows[a]
-		id := identify(a, fps[a], ev.assets)
-		d.Vendor, d.Product, d.DeviceType = id.vendor, id.product, id.deviceType
-		if region != nil {
-			d.Region = region(a)
-		}
+	for i := range r.Devices {
+		d := &r.Devices[i]
 		slices.Sort(d.Services)
 		slices.Sort(d.Weak)
 		slices.Sort(d.CVEs)
-		r.Devices = append(r.Devices, *d)
 	}
 }

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"iotwatch/internal/stats"
 )
 
 // untrustedReport puts s everywhere a report shows text that came from a
 // device or a file: vendor, device type, protocol, product, credential,
 // CVE summary, firmware subject, finding title.
 func untrustedReport(s string) *Report {
-	g := []GroupShare{{Key: s, Devices: 2, Weak: 1, Share: 0.5, CI95: Wilson(1, 2)}}
+	g := []GroupShare{{Key: s, Devices: 2, Weak: 1, Share: 0.5, CI95: stats.Wilson(1, 2)}}
 	c := []Count{{Key: s, Devices: 1, Services: 1}}
 	return &Report{
 		Title:       s,

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"iotwatch/internal/stats"
+
 	"embed"
 	"fmt"
 	"html/template"
@@ -22,7 +24,7 @@ var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 	"ci":     fmtCI,
 	"growth": fmtGrowth,
 	"num":    fmtNum,
-	"share":  share,
+	"share":  stats.Ratio,
 	"empty":  orEmpty,
 	"join":   strings.Join,
 	"top": func(cs []Count, n int) []Count {

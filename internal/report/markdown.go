@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"iotwatch/internal/stats"
 )
 
 // WriteMarkdown writes the report as GitHub-flavoured Markdown with tables.
@@ -111,7 +113,7 @@ func (r *Report) markdown(m *mdWriter) {
 
 	m.p("## Vulnerabilities archived\n")
 	if a := r.VulnArchive; a != nil {
-		m.p("%d vulnerabilities, %d (%s) affecting IoT products, %d known exploited.", a.Total, a.IoT, fmtPct(share(a.IoT, a.Total)), a.KEV)
+		m.p("%d vulnerabilities, %d (%s) affecting IoT products, %d known exploited.", a.Total, a.IoT, fmtPct(stats.Ratio(a.IoT, a.Total)), a.KEV)
 		rows := [][]string{}
 		for _, y := range a.Years {
 			yr := fmt.Sprint(y.Year)

@@ -4,13 +4,14 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
 	"strings"
 
-	"iotwatch/internal/audit"
 	"iotwatch/internal/model"
+	"iotwatch/internal/stats"
 	"iotwatch/internal/store"
 )
 
@@ -81,7 +82,7 @@ func archive(vs VulnStats, currentYear int) *VulnArchive {
 	slices.SortFunc(years, func(a, b YearStats) int { return cmp.Compare(a.Year, b.Year) })
 	a := &VulnArchive{Source: vs.Source, Years: make([]YearRow, 0, len(years))}
 	for i, y := range years {
-		row := YearRow{YearStats: y, IoTShare: share(y.IoT, y.Total), Partial: y.Year >= currentYear}
+		row := YearRow{YearStats: y, IoTShare: stats.Ratio(y.IoT, y.Total), Partial: y.Year >= currentYear}
 		if i > 0 && years[i-1].Year == y.Year-1 {
 			if prev := years[i-1].Total; prev > 0 {
 				g := growth(y.Total, prev)
@@ -135,7 +136,7 @@ func assessment(as AssessmentSummary) *AssessmentSection {
 	sec := &AssessmentSection{Devices: as.Devices, Provisions: []ProvisionRate{}, Labels: slices.Clone(as.Labels)}
 	for _, p := range as.Provisions {
 		n := p.Pass + p.Fail
-		sec.Provisions = append(sec.Provisions, ProvisionRate{ProvisionOutcomes: p, Rate: share(p.Pass, n), CI95: Wilson(p.Pass, n)})
+		sec.Provisions = append(sec.Provisions, ProvisionRate{ProvisionOutcomes: p, Rate: stats.Ratio(p.Pass, n), CI95: stats.Wilson(p.Pass, n)})
 	}
 	slices.SortStableFunc(sec.Provisions, func(a, b ProvisionRate) int {
 		return cmp.Or(cmp.Compare(a.Baseline, b.Baseline), compareProvisionIDs(a.ID, b.ID))
@@ -166,95 +167,33 @@ func compareProvisionIDs(a, b string) int {
 }
 
 // buildTrends computes per-run headline numbers for the most recent runs up
-// to the newest covered run, oldest first, with SQL aggregates over the store.
+// to the newest covered run, oldest first, from the store's per-run counts.
 func (r *Report) buildTrends(ctx context.Context, st *store.Store, covered []model.Run, limit int) error {
 	if limit <= 0 {
 		limit = 20
 	}
-	maxID := covered[len(covered)-1].ID
-	db := st.DB()
-	counts := map[int64]*TrendPoint{}
-	closed := []any{string(model.StatusRefused), string(model.StatusTimeout)}
-	q := st.Rebind(`SELECT run_id, COUNT(DISTINCT ip), COUNT(*) FROM services
-		WHERE status NOT IN (?, ?) AND run_id <= ? GROUP BY run_id`)
-	rows, err := db.QueryContext(ctx, q, append(closed, maxID)...)
+	counts, err := st.RunCountsUpTo(ctx, covered[len(covered)-1].ID)
 	if err != nil {
 		return fmt.Errorf("report trends: %w", err)
 	}
-	for rows.Next() {
-		tp := &TrendPoint{}
-		if err := rows.Scan(&tp.RunID, &tp.Devices, &tp.Services); err != nil {
-			rows.Close()
-			return fmt.Errorf("report trends: %w", err)
-		}
-		counts[tp.RunID] = tp
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("report trends: %w", err)
-	}
-	notWeak := []any{audit.KindLockoutSuspected, ""}
-	weak, err := perRun(ctx, st, `SELECT run_id, COUNT(DISTINCT ip) FROM credentials WHERE kind NOT IN (?, ?) AND run_id <= ? GROUP BY run_id`,
-		append(notWeak, maxID)...)
-	if err != nil {
-		return err
-	}
-	sampled, err := perRun(ctx, st, `SELECT run_id, COUNT(DISTINCT ip) FROM (
-		SELECT run_id, ip FROM services WHERE status NOT IN (?, ?) AND run_id <= ?
-		UNION SELECT run_id, ip FROM credentials WHERE kind NOT IN (?, ?) AND run_id <= ?) u GROUP BY run_id`,
-		append(closed, maxID, notWeak[0], notWeak[1], maxID)...)
-	if err != nil {
-		return err
-	}
-	for id, n := range weak {
-		tp := counts[id]
-		if tp == nil {
-			tp = &TrendPoint{RunID: id}
-			counts[id] = tp
-		}
-		tp.WeakDevices = n
-	}
-	ids := make([]int64, 0, len(counts))
-	for id := range counts {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(counts))
 	if len(ids) > limit {
 		ids = ids[len(ids)-limit:]
 	}
 	r.Trends = []TrendPoint{}
 	for _, id := range ids {
-		tp := counts[id]
-		tp.WeakPasswordShare = share(tp.WeakDevices, sampled[id])
+		c := counts[id]
 		run, err := st.Run(ctx, id)
 		if err != nil {
 			return fmt.Errorf("report trends: %w", err)
 		}
-		tp.Kind, tp.StartedAt = run.Kind, run.StartedAt.UTC()
-		r.Trends = append(r.Trends, *tp)
+		r.Trends = append(r.Trends, TrendPoint{RunID: id, Kind: run.Kind, StartedAt: run.StartedAt.UTC(),
+			Devices: c.Devices, Services: c.Services, WeakDevices: c.WeakDevices, WeakPasswordShare: stats.Ratio(c.WeakDevices, c.Sampled)})
 	}
 	if len(r.Trends) < 2 {
 		r.Absent[SecTrends] = "fewer than two runs with evidence: no trend yet"
 	}
 	return nil
-}
-
-func perRun(ctx context.Context, st *store.Store, q string, args ...any) (map[int64]int, error) {
-	rows, err := st.DB().QueryContext(ctx, st.Rebind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("report trends: %w", err)
-	}
-	defer rows.Close()
-	out := map[int64]int{}
-	for rows.Next() {
-		var id int64
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, fmt.Errorf("report trends: %w", err)
-		}
-		out[id] = n
-	}
-	return out, rows.Err()
 }
 
 // methodNotes says where each headline number comes from, so that every

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/stats"
 )
 
 // Inputs selects the runs a report covers and supplies the optional providers.
@@ -127,13 +128,12 @@ type RunRef struct {
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
 	Targets   []string  `json:"targets,omitempty"`
+	// Parent is the run this one resumed: the two are one logical run.
+	Parent int64 `json:"parent,omitempty"`
 }
 
-// Interval is a confidence interval on a proportion.
-type Interval struct {
-	Low  float64 `json:"low"`
-	High float64 `json:"high"`
-}
+// Interval is a confidence interval on a proportion (stats.Wilson).
+type Interval = stats.Interval
 
 // Summary holds the headline numbers.
 type Summary struct {
@@ -143,8 +143,8 @@ type Summary struct {
 	// Services is the number of distinct open services (address, port, transport).
 	Services int `json:"services"`
 	// DevicesWithWeakCredentials is the number of distinct addresses with at
-	// least one credential result that is a weak credential (audit.IsWeak:
-	// every kind but lockout-suspected).
+	// least one credential result that is a weak credential
+	// (model.CredentialResult.Weak: every kind but lockout-suspected).
 	DevicesWithWeakCredentials int `json:"devices_with_weak_credentials"`
 	// SampledDevices is the denominator of the share: devices plus any
 	// address with a credential result but no stored open service.
@@ -181,14 +181,10 @@ type Count struct {
 	Services int    `json:"services,omitempty"`
 }
 
-// GroupShare is the share of sampled devices in one group that had weak credentials.
-type GroupShare struct {
-	Key     string   `json:"key"`
-	Devices int      `json:"devices"`
-	Weak    int      `json:"weak"`
-	Share   float64  `json:"share"`
-	CI95    Interval `json:"ci95"`
-}
+// GroupShare is the share of sampled devices in one group that had weak
+// credentials: the rows of stats.Summarize, the same numbers `audit
+// --summary` and the API print.
+type GroupShare = stats.Share
 
 // WeakCredentials breaks the weak-credential share down.
 type WeakCredentials struct {

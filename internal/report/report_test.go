@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/stats"
 	"iotwatch/internal/store"
 )
 
@@ -29,31 +30,6 @@ func deref(f *float64) float64 {
 		return math.NaN()
 	}
 	return *f
-}
-
-func TestWilson(t *testing.T) {
-	// Reference values: statsmodels proportion_confint(method="wilson").
-	tests := []struct {
-		k, n      int
-		low, high float64
-	}{
-		{5, 10, 0.236593090512564, 0.7634069094874361},
-		{0, 10, 0, 0.2775327998628892},
-		{10, 10, 0.7224672001371107, 1},
-		{5, 11, 0.21271271622459764, 0.719908462590678},
-		{3, 4, 0.30064184258240184, 0.9544127391902995},
-		{0, 0, 0, 1},
-		{7, 3, 0.43849391955098734, 1}, // k > n is clamped to n
-	}
-	for _, tc := range tests {
-		got := Wilson(tc.k, tc.n)
-		if tc.k > tc.n && tc.n > 0 {
-			tc.low = Wilson(tc.n, tc.n).Low
-		}
-		if math.Abs(got.Low-tc.low) > 1e-6 || math.Abs(got.High-tc.high) > 1e-6 {
-			t.Errorf("Wilson(%d, %d) = %+v, want [%v, %v]", tc.k, tc.n, got, tc.low, tc.high)
-		}
-	}
 }
 
 func TestBuildNumbers(t *testing.T) {
@@ -79,7 +55,7 @@ func TestBuildNumbers(t *testing.T) {
 		{"vuln_matches", s.VulnMatches, 5},
 		{"distinct_cves", s.DistinctCVEs, 4},
 		{"findings", s.Findings, 2},
-		{"firmware_images", s.FirmwareImages, 2},
+		{"firmware_images", s.FirmwareImages, 1}, // one image (fw/archer.bin), whose component match and finding both name it,
 		{"compromised_peak", s.CompromisedPeak, 6},
 		{"archived_latest_year", s.ArchivedLatestYear, 2025},
 		{"archived_latest", s.ArchivedLatest, 48000},
@@ -94,11 +70,11 @@ func TestBuildNumbers(t *testing.T) {
 		got, want float64
 	}{
 		{"weak_password_share", s.WeakPasswordShare, 6.0 / 11},
-		{"ci95.low", s.WeakPasswordCI95.Low, Wilson(6, 11).Low},
-		{"ci95.high", s.WeakPasswordCI95.High, Wilson(6, 11).High},
+		{"ci95.low", s.WeakPasswordCI95.Low, stats.Wilson(6, 11).Low},
+		{"ci95.high", s.WeakPasswordCI95.High, stats.Wilson(6, 11).High},
 		{"kev_share", s.KEVShare, 2.0 / 11},
-		{"vulnerable_ci95.low", s.VulnerableCI95.Low, Wilson(3, 11).Low},
-		{"kev_ci95.high", s.KEVCI95.High, Wilson(2, 11).High},
+		{"vulnerable_ci95.low", s.VulnerableCI95.Low, stats.Wilson(3, 11).Low},
+		{"kev_ci95.high", s.KEVCI95.High, stats.Wilson(2, 11).High},
 		{"compromised_per_day", s.CompromisedPerDay, 4},
 		{"archived_growth", deref(s.ArchivedGrowth), 0.2},
 		{"iot_share_latest", s.IoTShareLatest, 3000.0 / 48000},
@@ -120,7 +96,7 @@ func TestBuildNumbers(t *testing.T) {
 		var out []gs
 		for _, g := range in {
 			out = append(out, gs{g.Key, g.Devices, g.Weak})
-			if !near(g.Share, share(g.Weak, g.Devices)) || g.CI95 != Wilson(g.Weak, g.Devices) {
+			if !near(g.Share, stats.Ratio(g.Weak, g.Devices)) || g.CI95 != stats.Wilson(g.Weak, g.Devices) {
 				t.Errorf("group %s: share %v ci %v inconsistent with %d/%d", g.Key, g.Share, g.CI95, g.Weak, g.Devices)
 			}
 		}
@@ -458,62 +434,6 @@ func TestCancelledProvider(t *testing.T) {
 	in.DailyCompromised = func(ctx context.Context) ([]DayCount, error) { cancel(); return nil, ctx.Err() }
 	if _, err := Build(ctx, st, in); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
-	}
-}
-
-func TestIdentify(t *testing.T) {
-	fp := func(vendor, product, typ string, conf float64) *model.Fingerprint {
-		return &model.Fingerprint{Vendor: vendor, Product: product, DeviceType: typ, Confidence: conf}
-	}
-	swfp := func(vendor, product, typ, cpe string) *model.Fingerprint {
-		return &model.Fingerprint{Vendor: vendor, Product: product, DeviceType: typ, CPE: cpe, Confidence: 0.95}
-	}
-	a := netip.MustParseAddr("127.20.0.14")
-	tests := []struct {
-		name   string
-		fps    []serviceFP
-		assets map[netip.Addr]model.Asset
-		want   identity
-	}{
-		{"device type beats server software",
-			[]serviceFP{{"http", fp("lighttpd", "lighttpd", "", 0.95)}, {"rtsp", fp("Dahua", "IP camera", "ip-camera", 0.6)}},
-			nil, identity{"Dahua", "IP camera", "ip-camera"}},
-		{"generic type does not count",
-			[]serviceFP{{"ssh", fp("Dropbear SSH Project", "Dropbear SSH", "embedded", 0.95)}, {"http", fp("OpenWrt", "uhttpd", "router", 0.85)}},
-			nil, identity{"OpenWrt", "uhttpd", "router"}},
-		{"device protocol breaks the tie",
-			[]serviceFP{{"http", fp("OpenWrt", "uhttpd", "router", 0.85)}, {"modbus", fp("Teltonika", "RUT955", "plc", 0.8)}},
-			nil, identity{"Teltonika", "RUT955", "plc"}},
-		{"gaps filled from other fingerprints",
-			[]serviceFP{{"ssdp", fp("Huawei", "HG532e", "", 0.6)}, {"http", fp("", "", "router", 0.5)}},
-			nil, identity{"Huawei", "HG532e", "router"}},
-		{"gaps filled from the inventory",
-			[]serviceFP{{"http", nil}, {"http", fp("Xiongmai Tech", "uc-httpd", "", 0.7)}},
-			map[netip.Addr]model.Asset{a: {IP: a, Vendor: "Other", DeviceType: "dvr"}}, identity{"Xiongmai Tech", "uc-httpd", "dvr"}},
-		{"server software names no device",
-			[]serviceFP{{"ssh", swfp("OpenBSD", "OpenSSH", "", "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*")}, {"ftp", swfp("vsftpd Project", "vsftpd", "", "cpe:2.3:a:vsftpd_project:vsftpd:3.0.3:*:*:*:*:*:*:*")},
-				{"snmp", swfp("net-snmp", "net-snmp", "general-purpose", "cpe:2.3:a:net-snmp:net-snmp:5.8:*:*:*:*:*:*:*")}},
-			nil, identity{}},
-		{"a broker on a thermostat",
-			[]serviceFP{{"mqtt", swfp("Eclipse", "Mosquitto", "mqtt-broker", "cpe:2.3:a:eclipse:mosquitto:2.0.11:*:*:*:*:*:*:*")}, {"http", fp("Honeywell", "TH6320WF", "thermostat", 0.7)}},
-			nil, identity{"Honeywell", "TH6320WF", "thermostat"}},
-		{"server software, then the inventory",
-			[]serviceFP{{"ssh", swfp("OpenBSD", "OpenSSH", "", "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*")}},
-			map[netip.Addr]model.Asset{a: {IP: a, Vendor: "Western Digital", DeviceType: "nas"}}, identity{"Western Digital", "", "nas"}},
-		{"a camera's own web server identifies it",
-			[]serviceFP{{"http", swfp("Hikvision", "IP camera web server", "ip-camera", "cpe:2.3:a:hikvision:webs:*:*:*:*:*:*:*:*")}},
-			nil, identity{"Hikvision", "IP camera web server", "ip-camera"}},
-		{"inventory entry taken from server software",
-			[]serviceFP{{"ssh", swfp("OpenBSD", "OpenSSH", "", "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*")}},
-			map[netip.Addr]model.Asset{a: {IP: a, Vendor: "OpenBSD", Product: "OpenSSH", CPE: "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*"}}, identity{}},
-		{"nothing known", nil, nil, identity{}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := identify(a, tc.fps, tc.assets); got != tc.want {
-				t.Errorf("identify = %+v, want %+v", got, tc.want)
-			}
-		})
 	}
 }
 

@@ -186,14 +186,14 @@ func (s *Store) MarkAbandoned(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-const runCols = `id, kind, targets, stages, status, started_at, ended_at, counts, error, host, pid, heartbeat_at`
+const runCols = `id, kind, targets, stages, status, started_at, ended_at, counts, error, host, pid, heartbeat_at, parent_run`
 
 // scanRunRaw reads a run as stored.
 func scanRunRaw(sc interface{ Scan(...any) error }) (model.Run, error) {
 	var r model.Run
 	var targets, stages, started, ended, counts, heartbeat string
 	if err := sc.Scan(&r.ID, &r.Kind, &targets, &stages, &r.Status, &started, &ended, &counts, &r.Error,
-		&r.Host, &r.PID, &heartbeat); err != nil {
+		&r.Host, &r.PID, &heartbeat, &r.Parent); err != nil {
 		return r, err
 	}
 	json.Unmarshal([]byte(targets), &r.Targets)

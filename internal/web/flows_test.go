@@ -39,12 +39,29 @@ func TestFlowRoutes(t *testing.T) {
 	if len(days) != 0 {
 		t.Errorf("daily since 2999 = %+v, want none", days)
 	}
+	// ?device= selects one device's alerts and days; another device has none.
+	if len(alerts) == 1 {
+		dev := alerts[0].Device.String()
+		var mine, other []flow.StoredAlert
+		decode(t, srv, "/api/flows/alerts?device="+dev, &mine)
+		decode(t, srv, "/api/flows/alerts?device=192.0.2.77", &other)
+		if len(mine) != 1 || len(other) != 0 {
+			t.Errorf("alerts of %s = %d, of 192.0.2.77 = %d; want 1 and 0", dev, len(mine), len(other))
+		}
+		var myDays, otherDays []flow.DayCount
+		decode(t, srv, "/api/flows/daily?device="+dev, &myDays)
+		decode(t, srv, "/api/flows/daily?device=192.0.2.77", &otherDays)
+		if len(myDays) != 1 || myDays[0].Devices != 1 || len(otherDays) != 0 {
+			t.Errorf("daily of %s = %+v, of 192.0.2.77 = %+v; want one day and none", dev, myDays, otherDays)
+		}
+	}
 	var dests []flow.Destination
 	decode(t, srv, "/api/flows/destinations?device=147.32.80.40", &dests)
 	if len(dests) == 0 || dests[0].Country != "CZ" || dests[0].Flows == 0 {
 		t.Errorf("destinations = %+v, want the device's traffic to CZ", dests)
 	}
-	for _, bad := range []string{"/api/flows/alerts?since=yesterday", "/api/flows/destinations?device=nope"} {
+	for _, bad := range []string{"/api/flows/alerts?since=yesterday", "/api/flows/destinations?device=nope",
+		"/api/flows/alerts?device=nope", "/api/flows/daily?device=300.1.1.1"} {
 		if res, _ := get(t, srv, "GET", bad); res.StatusCode != 400 {
 			t.Errorf("%s: %d, want 400", bad, res.StatusCode)
 		}

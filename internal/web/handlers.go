@@ -7,6 +7,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
+	"iotwatch/internal/store"
 )
 
 // nav is the dashboard's navigation, above every page.
@@ -129,8 +130,10 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) error {
 	return rep.WriteJSON(w)
 }
 
-// evidenceOf lists one kind of evidence of a run as a JSON array.
-func evidenceOf[T any](s *Server, w http.ResponseWriter, r *http.Request, read func(int64) ([]T, error)) error {
+// evidenceOf lists one kind of evidence of a run as a JSON array: of the
+// logical run, that is the run with the runs joined to it by resumption,
+// read through the store's evidence loader (each item once, newest record).
+func evidenceOf[T any](s *Server, w http.ResponseWriter, r *http.Request, pick func(*store.Evidence) []T) error {
 	id, err := runID(r)
 	if err != nil {
 		return err
@@ -139,10 +142,11 @@ func evidenceOf[T any](s *Server, w http.ResponseWriter, r *http.Request, read f
 	if err != nil {
 		return err
 	}
-	items, err := read(run.ID)
+	ev, err := s.st.LoadEvidence(r.Context(), []int64{run.ID})
 	if err != nil {
 		return err
 	}
+	items := pick(ev)
 	if items == nil {
 		items = []T{}
 	}
@@ -150,29 +154,29 @@ func evidenceOf[T any](s *Server, w http.ResponseWriter, r *http.Request, read f
 }
 
 func (s *Server) apiServices(w http.ResponseWriter, r *http.Request) error {
-	return evidenceOf(s, w, r, func(id int64) ([]model.Service, error) { return s.st.Services(r.Context(), id) })
+	return evidenceOf(s, w, r, func(ev *store.Evidence) []model.Service { return ev.Services })
 }
 
 // apiCredentials lists credential results with passwords redacted unless the
 // server shows secrets.
 func (s *Server) apiCredentials(w http.ResponseWriter, r *http.Request) error {
-	return evidenceOf(s, w, r, func(id int64) ([]model.CredentialResult, error) {
-		cs, err := s.st.Credentials(r.Context(), id)
+	return evidenceOf(s, w, r, func(ev *store.Evidence) []model.CredentialResult {
+		cs := ev.Credentials
 		if !s.opts.ShowSecrets {
 			for i := range cs {
 				cs[i].Password = model.Redact(cs[i].Password)
 			}
 		}
-		return cs, err
+		return cs
 	})
 }
 
 func (s *Server) apiVulns(w http.ResponseWriter, r *http.Request) error {
-	return evidenceOf(s, w, r, func(id int64) ([]model.VulnMatch, error) { return s.st.VulnMatches(r.Context(), id) })
+	return evidenceOf(s, w, r, func(ev *store.Evidence) []model.VulnMatch { return ev.Vulns })
 }
 
 func (s *Server) apiFindings(w http.ResponseWriter, r *http.Request) error {
-	return evidenceOf(s, w, r, func(id int64) ([]model.Finding, error) { return s.st.Findings(r.Context(), id) })
+	return evidenceOf(s, w, r, func(ev *store.Evidence) []model.Finding { return ev.Findings })
 }
 
 func (s *Server) apiAssets(w http.ResponseWriter, r *http.Request) error {

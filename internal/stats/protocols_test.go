@@ -1,4 +1,4 @@
-package report
+package stats
 
 import (
 	"slices"
@@ -13,10 +13,10 @@ import (
 // fingerprint from other protocols, pinned to the protocols always named.
 func TestDeviceProtocols(t *testing.T) {
 	fp := &model.Fingerprint{Vendor: "Acme", Product: "Cam", Confidence: 0.5}
-	base := fpScore("", fp)
+	base := rank("", fp)
 	var device []string
 	for _, s := range protocol.All() {
-		if fpScore(s.Name, fp) > base {
+		if rank(s.Name, fp) > base {
 			device = append(device, s.Name)
 		}
 	}
