@@ -73,6 +73,7 @@ func TestDemoMatchesTruth(t *testing.T) {
 	if sum.DevicesWithWeak != truth.Summary.WeakDevices || sum.WeakShare != sum.TruthWeakShare {
 		t.Errorf("summary weak = %d (share %v), truth share %v", sum.DevicesWithWeak, sum.WeakShare, sum.TruthWeakShare)
 	}
+	checkBreakdowns(t, dir)
 	if rep.Summary.Services == 0 || sum.Fingerprinted == 0 || rep.Summary.VulnMatches == 0 {
 		t.Errorf("empty stage: services %d, fingerprinted %d, vulnerability matches %d",
 			rep.Summary.Services, sum.Fingerprinted, rep.Summary.VulnMatches)
