@@ -1,24 +1,20 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/fingerprint"
 	"iotwatch/internal/model"
 	"iotwatch/internal/scan"
+	"iotwatch/internal/stage"
 	"iotwatch/internal/store"
 	"iotwatch/internal/target"
 )
@@ -78,8 +74,7 @@ Results are stored as a run; --json (or --format jsonl) prints one JSON object p
 }
 
 func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 	format := f.format
 	if format == "" {
 		format = "table"
@@ -138,34 +133,23 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 		}
 		defer st.Close()
 	}
-	res := scan.Resumable{Targets: args, Ports: f.ports, Blocklist: f.blocklist, Allowlist: f.allowlist}
+	opts := stage.ScanOptions{Config: cfg, Ports: f.ports}
 	if f.resume {
-		prev, err := scan.LatestCheckpoint(ctx, st)
-		if err != nil {
-			return err
-		}
-		if len(args) > 0 && strings.Join(args, " ") != strings.Join(prev.Targets, " ") {
-			return usageError{fmt.Errorf("--resume: targets differ from the interrupted scan's (%v)", prev.Targets)}
-		}
-		res = prev
-		cfg.Targets, cfg.Blocklist, cfg.Allowlist = prev.Targets, prev.Blocklist, prev.Allowlist
-		cfg.Ports = nil
-		if prev.Ports != "" {
-			if cfg.Ports, err = target.ParsePorts(prev.Ports); err != nil {
-				return err
+		if _, err := stage.PrepareResume(ctx, st, &opts); err != nil {
+			if errors.Is(err, stage.ErrResumeTargets) {
+				return usageError{err}
 			}
-		}
-		cp := prev.Checkpoint
-		cfg.Seed, cfg.Shard, cfg.Shards, cfg.Start = cp.Seed, cp.Shard, cp.Shards, cp.Position
-		g.log.Info("resuming scan", "run", prev.RunID, "position", cp.Position, "of", cp.Steps)
-	}
-
-	run := &model.Run{Kind: "scan", Targets: cfg.Targets, Stages: []string{"discovery", "handshake", "fingerprint"}}
-	if st != nil && !f.noStore {
-		if err := st.StartRun(ctx, run); err != nil {
 			return err
 		}
-		res.RunID = run.ID
+		cp := opts.From.Checkpoint
+		g.log.Info("resuming scan", "run", opts.From.RunID, "position", cp.Position, "pending", len(cp.Pending), "of", cp.Steps)
+	}
+	if f.noStore {
+		st = nil
+	}
+	run, err := stage.Start(ctx, st, "scan", opts.Config.Targets, stage.ScanStages)
+	if err != nil {
+		return err
 	}
 
 	w, closeOut, err := scanOutput(g, f.out)
@@ -175,62 +159,26 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 	defer closeOut()
 
 	var (
-		mu       sync.Mutex
-		all      []model.Service
-		batch    []model.Service
-		enc      = json.NewEncoder(w)
-		bar      *progressbar.ProgressBar
-		started  = time.Now()
-		saveErrs error
+		all     []model.Service
+		enc     = json.NewEncoder(w)
+		started = time.Now()
 	)
-	flush := func() error {
-		if st == nil || f.noStore || len(batch) == 0 {
-			batch = batch[:0]
-			return nil
-		}
-		err := st.SaveServices(context.WithoutCancel(ctx), run.ID, batch)
-		batch = batch[:0]
-		return err
-	}
-	if isTerminal(g.errOut) {
-		bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(g.errOut), progressbar.OptionSetDescription("scan"),
-			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("probes"),
-			progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionClearOnFinish())
-		cfg.Progress = func(p scan.Progress) {
-			bar.ChangeMax64(int64(max(p.Total, p.Done)))
-			_ = bar.Set64(int64(p.Done))
-			bar.Describe(fmt.Sprintf("scan: %d open", p.Open))
-		}
-	}
-	if st != nil && !f.noStore {
-		cfg.Checkpoint = func(cp scan.Checkpoint) {
-			r := res
-			r.RunID, r.Checkpoint = run.ID, cp
-			if err := scan.SaveCheckpoint(context.WithoutCancel(ctx), st, r); err != nil {
-				g.log.Warn("checkpoint not saved", "err", err)
-			}
-		}
-	}
-	stats, scanErr := scan.Run(ctx, cfg, func(s model.Service) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if format == "jsonl" {
-			if err := enc.Encode(s); err != nil {
-				return err
-			}
-		} else {
-			all = append(all, s)
-		}
-		batch = append(batch, s)
-		if len(batch) >= 500 {
-			return flush()
-		}
-		return nil
-	})
+	bar := stage.NewBar(g.errOut, isTerminal(g.errOut), "scan", "probes", -1)
 	if bar != nil {
-		_ = bar.Finish()
+		opts.Config.Progress = func(p scan.Progress) {
+			bar.Set(int64(p.Done), int64(p.Total), fmt.Sprintf("scan: %d open", p.Open))
+		}
 	}
-	saveErrs = flush()
+	opts.Emit = func(s model.Service) error {
+		if format == "jsonl" {
+			return enc.Encode(s)
+		}
+		all = append(all, s)
+		return nil
+	}
+	res, scanErr := stage.Scan(ctx, st, run, opts)
+	bar.Finish()
+	stats := res.Stats
 	switch format {
 	case "table":
 		err = scan.WriteTable(w, all)
@@ -239,35 +187,16 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 	case "nmap-xml":
 		err = scan.WriteNmapXML(w, all, "iotwatch scan "+strings.Join(os.Args[min(len(os.Args), 2):], " "), started, time.Now())
 	}
-	if err == nil {
-		err = saveErrs
-	}
-	if st != nil && !f.noStore {
-		run.Counts = map[string]int64{"items": int64(stats.Items), "open": stats.Open, "services": stats.Emitted}
-		for k, v := range stats.ByStatus {
-			run.Counts[string(k)] = v
-		}
-		switch {
-		case scanErr == nil && err == nil:
-			run.Status = model.RunComplete
-		case errors.Is(scanErr, context.Canceled):
-			run.Status, run.Error = model.RunInterrupted, "interrupted at position "+fmt.Sprint(stats.Position)
-		default:
-			run.Status, run.Error = model.RunFailed, errors.Join(scanErr, err).Error()
-		}
-		if ferr := st.FinishRun(context.WithoutCancel(ctx), run); ferr != nil && err == nil {
-			err = ferr
-		}
-	}
+	err = run.Finish(ctx, errors.Join(scanErr, err))
 	fmt.Fprintf(g.errOut, "scanned %d endpoints in %v: %d open, %d services", stats.Items, stats.Elapsed.Round(time.Millisecond), stats.Open, stats.Emitted)
-	if run.ID != 0 {
-		fmt.Fprintf(g.errOut, " (run %d, %s)", run.ID, run.Status)
+	if run.Recorded() {
+		fmt.Fprintf(g.errOut, " (%s)", run)
 	}
 	fmt.Fprintln(g.errOut)
 	if errors.Is(scanErr, scan.ErrBadTargets) {
 		return usageError{scanErr}
 	}
-	return errors.Join(scanErr, err)
+	return err
 }
 
 // scanOutput opens --out or returns stdout.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"encoding/xml"
 	"path/filepath"
@@ -113,8 +114,10 @@ func TestScanCmdResume(t *testing.T) {
 	if err := st.FinishRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
-	err = scan.SaveCheckpoint(ctx, st, scan.Resumable{RunID: run.ID, Targets: []string{"127.0.5.0/28"}, Ports: "1,2",
-		Checkpoint: scan.Checkpoint{Seed: 3, Shard: 0, Shards: 1, Position: 16, Steps: 33}})
+	err = st.Tx(ctx, func(tx *sql.Tx) error {
+		return scan.SaveCheckpoint(ctx, st, tx, scan.Resumable{RunID: run.ID, Targets: []string{"127.0.5.0/28"}, Ports: "1,2",
+			Checkpoint: scan.Checkpoint{Seed: 3, Shard: 0, Shards: 1, Position: 16, Steps: 33}})
+	})
 	st.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 )
 
@@ -23,21 +25,39 @@ type Resumable struct {
 	Allowlist  []string   `json:"allowlist,omitempty"`
 }
 
-// SaveCheckpoint records (or updates) the checkpoint of run r.RunID.
-func SaveCheckpoint(ctx context.Context, st *store.Store, r Resumable) error {
+// SaveCheckpoint records (or updates) the checkpoint of run r.RunID in tx,
+// which should be the transaction that stores the services emitted before
+// the checkpoint was taken: then the checkpoint never moves past a service
+// that is not stored, however the process ends.
+func SaveCheckpoint(ctx context.Context, st *store.Store, tx *sql.Tx, r Resumable) error {
+	cp := r.Checkpoint
+	r.Checkpoint.Pending = nil // kept in its own column, updated with the position
 	cfg, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	cp := r.Checkpoint
 	u := strconv.FormatUint
-	q := st.Rebind(`INSERT INTO scan_checkpoints (run_id, seed, shard, shards, position, steps, config, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (run_id) DO UPDATE SET position = excluded.position, steps = excluded.steps, updated_at = excluded.updated_at`)
-	_, err = st.DB().ExecContext(ctx, q, r.RunID, u(cp.Seed, 10), cp.Shard, cp.Shards, u(cp.Position, 10), u(cp.Steps, 10),
-		string(cfg), store.Time(time.Now()))
+	pending := make([]string, len(cp.Pending))
+	for i, p := range cp.Pending {
+		pending[i] = u(p, 10)
+	}
+	q := st.Rebind(`INSERT INTO scan_checkpoints (run_id, seed, shard, shards, position, steps, config, updated_at, pending)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id) DO UPDATE SET position = excluded.position, steps = excluded.steps, updated_at = excluded.updated_at,
+pending = excluded.pending`)
+	_, err = tx.ExecContext(ctx, q, r.RunID, u(cp.Seed, 10), cp.Shard, cp.Shards, u(cp.Position, 10), u(cp.Steps, 10),
+		string(cfg), store.Time(time.Now()), strings.Join(pending, ","))
 	if err != nil {
 		return fmt.Errorf("save scan checkpoint: %w", err)
+	}
+	return nil
+}
+
+// DropCheckpoint removes the checkpoint of run id (in tx): a resumed scan's
+// new run carries it on.
+func DropCheckpoint(ctx context.Context, st *store.Store, tx *sql.Tx, id int64) error {
+	if _, err := tx.ExecContext(ctx, st.Rebind(`DELETE FROM scan_checkpoints WHERE run_id = ?`), id); err != nil {
+		return fmt.Errorf("drop scan checkpoint of run %d: %w", id, err)
 	}
 	return nil
 }
@@ -45,13 +65,17 @@ ON CONFLICT (run_id) DO UPDATE SET position = excluded.position, steps = exclude
 // ErrNoCheckpoint reports that no interrupted scan can be resumed.
 var ErrNoCheckpoint = errors.New("no interrupted scan with a checkpoint")
 
-// LatestCheckpoint returns the checkpoint of the newest scan run that did
-// not complete.
+// LatestCheckpoint returns the checkpoint of the newest scan run that
+// ended without completing: interrupted, failed, or abandoned (its process
+// was killed). A scan still running is not resumable.
 func LatestCheckpoint(ctx context.Context, st *store.Store) (Resumable, error) {
-	q := `SELECT c.config, c.position FROM scan_checkpoints c JOIN runs r ON r.id = c.run_id
-WHERE r.kind = 'scan' AND r.status <> 'complete' ORDER BY c.run_id DESC LIMIT 1`
-	var cfg, pos string
-	err := st.DB().QueryRowContext(ctx, q).Scan(&cfg, &pos)
+	if _, err := st.MarkAbandoned(ctx); err != nil {
+		return Resumable{}, err
+	}
+	q := st.Rebind(`SELECT c.config, c.position, c.pending FROM scan_checkpoints c JOIN runs r ON r.id = c.run_id
+WHERE r.kind = 'scan' AND r.status IN (?, ?, ?) ORDER BY c.run_id DESC LIMIT 1`)
+	var cfg, pos, pending string
+	err := st.DB().QueryRowContext(ctx, q, model.RunInterrupted, model.RunFailed, model.RunAbandoned).Scan(&cfg, &pos, &pending)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Resumable{}, ErrNoCheckpoint
 	}
@@ -64,6 +88,14 @@ WHERE r.kind = 'scan' AND r.status <> 'complete' ORDER BY c.run_id DESC LIMIT 1`
 	}
 	if r.Checkpoint.Position, err = strconv.ParseUint(pos, 10, 64); err != nil {
 		return Resumable{}, fmt.Errorf("scan checkpoint position %q: %w", pos, err)
+	}
+	r.Checkpoint.Pending = nil
+	for _, f := range strings.FieldsFunc(pending, func(r rune) bool { return r == ',' }) {
+		p, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return Resumable{}, fmt.Errorf("scan checkpoint pending %q: %w", f, err)
+		}
+		r.Checkpoint.Pending = append(r.Checkpoint.Pending, p)
 	}
 	return r, nil
 }

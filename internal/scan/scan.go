@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -53,10 +54,15 @@ type Config struct {
 	// Seed fixes the random order (0: random). Shards of one scan and a
 	// resumed scan must use the same seed.
 	Seed uint64
-	// Start is the walk position to resume from (from a Checkpoint).
-	Start uint64
+	// Start is the walk position to resume from and Pending the positions
+	// below it still to do (from a Checkpoint); Pending go first.
+	Start   uint64
+	Pending []uint64
 	// Checkpoint, when set, is called about once a second and at the end
-	// with the position below which every item is finished.
+	// with the position below which every item but Pending is finished and
+	// emitted. Emit and Checkpoint are never called at the same time, so a
+	// caller that stores a checkpoint with the services emitted before it
+	// (in one transaction) never skips a service on resume.
 	Checkpoint func(Checkpoint)
 	// Progress, when set, is called about four times a second.
 	Progress func(Progress)
@@ -86,8 +92,12 @@ type Checkpoint struct {
 	Seed     uint64 `json:"seed"`
 	Shard    int    `json:"shard"`
 	Shards   int    `json:"shards"`
-	Position uint64 `json:"position"` // every step below it is finished
+	Position uint64 `json:"position"` // every step below it is finished, but Pending
 	Steps    uint64 `json:"steps"`    // steps in this shard
+	// Pending lists the positions below Position still unfinished (in
+	// flight when the checkpoint was taken), in ascending order, so a
+	// resumed scan redoes them and not everything since the oldest.
+	Pending []uint64 `json:"pending,omitempty"`
 }
 
 // Progress reports a running scan.
@@ -107,6 +117,7 @@ type Stats struct {
 	Elapsed  time.Duration          `json:"elapsed"`
 	Seed     uint64                 `json:"seed"`
 	Position uint64                 `json:"position"` // checkpoint at the end
+	Pending  []uint64               `json:"pending,omitempty"`
 	// SYN mode: probes sent from raw sockets and validated replies.
 	SYNSent    int64 `json:"syn_sent,omitempty"`
 	SYNReplies int64 `json:"syn_replies,omitempty"`
@@ -199,7 +210,7 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		cfg.Shards = 1
 	}
 	if cfg.Seed == 0 {
-		cfg.Seed = rand.Uint64() | 1
+		cfg.Seed = NewSeed()
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -225,6 +236,11 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 
 	s := &scanner{cfg: &cfg, sp: sp, probers: probers(&cfg), log: log, emit: emit,
 		inflight: map[uint64]struct{}{}, next: cfg.Start, byStatus: map[model.Status]*atomic.Int64{}}
+	for _, p := range cfg.Pending { // unfinished until done
+		if p < cfg.Start {
+			s.inflight[p] = struct{}{}
+		}
+	}
 	if cfg.SYN {
 		s.synWait = cmp.Or(cfg.SYNWait, time.Second)
 	}
@@ -277,7 +293,7 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 				cfg.Progress(Progress{Done: d, Total: total, Open: s.open.Load(), Rate: float64(d) / el.Seconds(), Elapsed: el})
 			}
 			if cfg.Checkpoint != nil && n%4 == 0 {
-				cfg.Checkpoint(Checkpoint{Seed: cfg.Seed, Shard: cfg.Shard, Shards: cfg.Shards, Position: s.lowWater(), Steps: walk.Steps()})
+				s.checkpoint(walk.Steps())
 			}
 		}
 	}()
@@ -346,9 +362,36 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		}()
 	}
 
-	// Dispatcher (this goroutine) owns and closes jobs.
+	// Dispatcher (this goroutine) owns and closes jobs: first the positions
+	// a resumed scan left pending, then the walk from its checkpoint.
 	var dispatchErr error
+	for _, pos := range cfg.Pending {
+		idx, ok := walk.At(pos)
+		if !ok || pos >= cfg.Start { // not an item: nothing to redo
+			s.mu.Lock()
+			delete(s.inflight, pos)
+			s.mu.Unlock()
+			continue
+		}
+		if lim != nil {
+			if dispatchErr = lim.Wait(ctx); dispatchErr != nil {
+				break
+			}
+		}
+		addr, port := sp.At(idx)
+		select {
+		case jobs <- job{pos: pos, addr: addr, port: port}:
+		case <-ctx.Done():
+			dispatchErr = ctx.Err()
+		}
+		if dispatchErr != nil {
+			break
+		}
+	}
 	for pos, idx := range walk.From(cfg.Start) {
+		if dispatchErr != nil {
+			break
+		}
 		if lim != nil {
 			if err := lim.Wait(ctx); err != nil {
 				dispatchErr = err
@@ -423,10 +466,8 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		}
 	}
 	stats.Elapsed = time.Since(start)
-	stats.Position = s.lowWater()
-	if cfg.Checkpoint != nil {
-		cfg.Checkpoint(Checkpoint{Seed: cfg.Seed, Shard: cfg.Shard, Shards: cfg.Shards, Position: stats.Position, Steps: walk.Steps()})
-	}
+	cp := s.checkpoint(walk.Steps())
+	stats.Position, stats.Pending = cp.Position, cp.Pending
 	err = context.Cause(ctx)
 	if errors.Is(err, errFinished) {
 		err = nil
@@ -436,6 +477,9 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 }
 
 var errFinished = errors.New("scan finished")
+
+// NewSeed returns a random seed for the scan order.
+func NewSeed() uint64 { return rand.Uint64() | 1 }
 
 // ErrBadTargets wraps errors in the targets, ports or lists of a Config.
 var ErrBadTargets = errors.New("bad targets")
@@ -478,16 +522,37 @@ func (s *scanner) markSYN(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.synMarks = append(s.synMarks, synMark{now, s.next})
-	// Keep only what lowWater may still need.
+	// Keep only what position may still need.
 	for len(s.synMarks) > 2 && now.Sub(s.synMarks[1].at) > s.synWait {
 		s.synMarks = s.synMarks[1:]
 	}
 }
 
-// lowWater returns the position below which every step is finished.
-func (s *scanner) lowWater() uint64 {
+// checkpoint takes the current checkpoint and hands it to cfg.Checkpoint.
+// It holds emitMu, so no service is being emitted meanwhile: every service
+// of a finished position has been emitted before.
+func (s *scanner) checkpoint(steps uint64) Checkpoint {
+	s.emitMu.Lock()
+	defer s.emitMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	cp := Checkpoint{Seed: s.cfg.Seed, Shard: s.cfg.Shard, Shards: s.cfg.Shards, Position: s.position(), Steps: steps}
+	for p := range s.inflight {
+		if p < cp.Position {
+			cp.Pending = append(cp.Pending, p)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(cp.Pending)
+	if s.cfg.Checkpoint != nil {
+		s.cfg.Checkpoint(cp)
+	}
+	return cp
+}
+
+// position returns the position below which every step is finished or in
+// flight (s.mu held). In SYN mode it stays behind the SYNs whose replies may
+// still come.
+func (s *scanner) position() uint64 {
 	low := s.next
 	if s.synWait > 0 && !s.synDrained {
 		// The newest send position at least synWait old; replies to
@@ -505,11 +570,6 @@ func (s *scanner) lowWater() uint64 {
 		}
 		low = min(low, safe)
 	}
-	for p := range s.inflight {
-		if p < low {
-			low = p
-		}
-	}
 	return low
 }
 
@@ -524,7 +584,7 @@ func (s *scanner) finish(j job) {
 
 // handle probes one item; a panic in a prober is contained to its item.
 // An item interrupted by cancellation stays unfinished, so the checkpoint
-// stays below it and a resumed scan probes it again.
+// lists it as pending and a resumed scan probes it again.
 func (s *scanner) handle(ctx context.Context, cancel context.CancelCauseFunc, j job) {
 	if ctx.Err() != nil {
 		return
@@ -619,6 +679,10 @@ func (s *scanner) run(ctx context.Context, proto string, conn net.Conn, env *pro
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	// Probers bound their reads with deadlines; cancelling the scan
+	// (Ctrl-C) ends them at once instead of at their timeout.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	return p.Probe(pctx, conn, env)
 }
 

@@ -18,76 +18,80 @@ func (s *Store) SaveServices(ctx context.Context, runID int64, svcs []model.Serv
 	if len(svcs) == 0 {
 		return nil
 	}
-	return s.Tx(ctx, func(tx *sql.Tx) error {
-		svcStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO services
-			(run_id, ip, port, transport, protocol, status, banner, data, fingerprint, error, seen_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (run_id, ip, port, transport) DO UPDATE SET
-			protocol = excluded.protocol, status = excluded.status, banner = excluded.banner,
-			data = excluded.data, fingerprint = excluded.fingerprint, error = excluded.error,
-			seen_at = excluded.seen_at`))
-		if err != nil {
-			return fmt.Errorf("save services: %w", err)
+	return s.Tx(ctx, func(tx *sql.Tx) error { return s.SaveServicesTx(ctx, tx, runID, svcs) })
+}
+
+// SaveServicesTx is SaveServices inside the caller's transaction tx (so that,
+// say, a scan checkpoint commits with the services it covers).
+func (s *Store) SaveServicesTx(ctx context.Context, tx *sql.Tx, runID int64, svcs []model.Service) error {
+	svcStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO services
+		(run_id, ip, port, transport, protocol, status, banner, data, fingerprint, error, seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, ip, port, transport) DO UPDATE SET
+		protocol = excluded.protocol, status = excluded.status, banner = excluded.banner,
+		data = excluded.data, fingerprint = excluded.fingerprint, error = excluded.error,
+		seen_at = excluded.seen_at`))
+	if err != nil {
+		return fmt.Errorf("save services: %w", err)
+	}
+	defer svcStmt.Close()
+	// A server-software fingerprint (model.Fingerprint.SoftwareOnly:
+	// OpenSSH, vsftpd…) never replaces an entry that identifies the
+	// device. The placeholder is 1 for such a fingerprint; it is bound
+	// once per column (see softArgs).
+	const keep = `? = 1 AND assets.vendor <> '' AND NOT (assets.cpe LIKE 'cpe:2.3:a:%' AND assets.device_type IN ('', 'embedded', 'general-purpose', 'server', 'unknown', 'mqtt-broker'))`
+	assetStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO assets
+		(ip, vendor, product, version, device_type, cpe, first_seen, last_seen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (ip) DO UPDATE SET
+		vendor = CASE WHEN excluded.vendor <> '' AND NOT (`+keep+`) THEN excluded.vendor ELSE assets.vendor END,
+		product = CASE WHEN excluded.product <> '' AND NOT (`+keep+`) THEN excluded.product ELSE assets.product END,
+		version = CASE WHEN excluded.version <> '' AND NOT (`+keep+`) THEN excluded.version ELSE assets.version END,
+		device_type = CASE WHEN excluded.device_type <> '' AND NOT (`+keep+`) THEN excluded.device_type ELSE assets.device_type END,
+		cpe = CASE WHEN excluded.cpe <> '' AND NOT (`+keep+`) THEN excluded.cpe ELSE assets.cpe END,
+		last_seen = excluded.last_seen`))
+	if err != nil {
+		return fmt.Errorf("save assets: %w", err)
+	}
+	defer assetStmt.Close()
+	for _, sv := range svcs {
+		if sv.Time.IsZero() {
+			sv.Time = time.Now()
 		}
-		defer svcStmt.Close()
-		// A server-software fingerprint (model.Fingerprint.SoftwareOnly:
-		// OpenSSH, vsftpd…) never replaces an entry that identifies the
-		// device. The placeholder is 1 for such a fingerprint; it is bound
-		// once per column (see softArgs).
-		const keep = `? = 1 AND assets.vendor <> '' AND NOT (assets.cpe LIKE 'cpe:2.3:a:%' AND assets.device_type IN ('', 'embedded', 'general-purpose', 'server', 'unknown', 'mqtt-broker'))`
-		assetStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO assets
-			(ip, vendor, product, version, device_type, cpe, first_seen, last_seen)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (ip) DO UPDATE SET
-			vendor = CASE WHEN excluded.vendor <> '' AND NOT (`+keep+`) THEN excluded.vendor ELSE assets.vendor END,
-			product = CASE WHEN excluded.product <> '' AND NOT (`+keep+`) THEN excluded.product ELSE assets.product END,
-			version = CASE WHEN excluded.version <> '' AND NOT (`+keep+`) THEN excluded.version ELSE assets.version END,
-			device_type = CASE WHEN excluded.device_type <> '' AND NOT (`+keep+`) THEN excluded.device_type ELSE assets.device_type END,
-			cpe = CASE WHEN excluded.cpe <> '' AND NOT (`+keep+`) THEN excluded.cpe ELSE assets.cpe END,
-			last_seen = excluded.last_seen`))
-		if err != nil {
-			return fmt.Errorf("save assets: %w", err)
+		data := ""
+		if sv.Data != nil {
+			b, err := json.Marshal(sv.Data)
+			if err != nil {
+				return fmt.Errorf("save service %s:%d: encode data: %w", sv.IP, sv.Port, err)
+			}
+			data = string(b)
 		}
-		defer assetStmt.Close()
-		for _, sv := range svcs {
-			if sv.Time.IsZero() {
-				sv.Time = time.Now()
-			}
-			data := ""
-			if sv.Data != nil {
-				b, err := json.Marshal(sv.Data)
-				if err != nil {
-					return fmt.Errorf("save service %s:%d: encode data: %w", sv.IP, sv.Port, err)
-				}
-				data = string(b)
-			}
-			fp := ""
-			if sv.Fingerprint != nil {
-				b, _ := json.Marshal(sv.Fingerprint)
-				fp = string(b)
-			}
-			if _, err := svcStmt.ExecContext(ctx, runID, sv.IP.String(), int(sv.Port), sv.Transport,
-				sv.Protocol, string(sv.Status), sv.Banner, data, fp, sv.Error, Time(sv.Time)); err != nil {
-				return fmt.Errorf("save service %s:%d: %w", sv.IP, sv.Port, err)
-			}
-			if sv.Status != model.StatusSuccess && sv.Fingerprint.Empty() {
-				continue
-			}
-			var f model.Fingerprint
-			if sv.Fingerprint != nil {
-				f = *sv.Fingerprint
-			}
-			soft := 0
-			if f.SoftwareOnly() {
-				soft = 1
-			}
-			if _, err := assetStmt.ExecContext(ctx, sv.IP.String(), f.Vendor, f.Product, f.Version,
-				f.DeviceType, f.CPE, Time(sv.Time), Time(sv.Time), soft, soft, soft, soft, soft); err != nil {
-				return fmt.Errorf("save asset %s: %w", sv.IP, err)
-			}
+		fp := ""
+		if sv.Fingerprint != nil {
+			b, _ := json.Marshal(sv.Fingerprint)
+			fp = string(b)
 		}
-		return nil
-	})
+		if _, err := svcStmt.ExecContext(ctx, runID, sv.IP.String(), int(sv.Port), sv.Transport,
+			sv.Protocol, string(sv.Status), sv.Banner, data, fp, sv.Error, Time(sv.Time)); err != nil {
+			return fmt.Errorf("save service %s:%d: %w", sv.IP, sv.Port, err)
+		}
+		if sv.Status != model.StatusSuccess && sv.Fingerprint.Empty() {
+			continue
+		}
+		var f model.Fingerprint
+		if sv.Fingerprint != nil {
+			f = *sv.Fingerprint
+		}
+		soft := 0
+		if f.SoftwareOnly() {
+			soft = 1
+		}
+		if _, err := assetStmt.ExecContext(ctx, sv.IP.String(), f.Vendor, f.Product, f.Version,
+			f.DeviceType, f.CPE, Time(sv.Time), Time(sv.Time), soft, soft, soft, soft, soft); err != nil {
+			return fmt.Errorf("save asset %s: %w", sv.IP, err)
+		}
+	}
+	return nil
 }
 
 // Services returns the services a run stored, ordered by address and port.

@@ -70,6 +70,16 @@ func (w *Walk) Steps() uint64 { return w.length }
 // N returns the size of the space.
 func (w *Walk) N() uint64 { return w.n }
 
+// At returns the index the walk visits at position, and false when that
+// step lands outside the space (or past the shard's end).
+func (w *Walk) At(position uint64) (uint64, bool) {
+	if w.n == 0 || position >= w.length {
+		return 0, false
+	}
+	x := mulMod(w.first, powMod(w.step, position, w.p), w.p)
+	return x - 1, x-1 < w.n
+}
+
 // From yields (position, index) for the shard's elements from position on.
 func (w *Walk) From(position uint64) iter.Seq2[uint64, uint64] {
 	return func(yield func(uint64, uint64) bool) {

@@ -1,0 +1,5 @@
+package stage
+
+import "log/slog"
+
+var discard = slog.New(slog.DiscardHandler)

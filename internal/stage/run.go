@@ -1,0 +1,80 @@
+package stage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/store"
+)
+
+// Run is one recorded invocation of one or more stages. A Run with no store
+// (the caller asked not to record) runs the same and records nothing.
+type Run struct {
+	model.Run
+	st *store.Store
+}
+
+// Start records the start of a run of kind on targets with the stages it
+// will run. st may be nil: nothing is recorded and ID is 0.
+func Start(ctx context.Context, st *store.Store, kind string, targets, stages []string) (*Run, error) {
+	r := &Run{Run: model.Run{Kind: kind, Targets: targets, Stages: stages}, st: st}
+	if st == nil {
+		r.Status = model.RunRunning
+		return r, nil
+	}
+	if err := st.StartRun(ctx, &r.Run); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Recorded reports whether the run is stored.
+func (r *Run) Recorded() bool { return r.st != nil && r.ID != 0 }
+
+// Count sets one of the run's counts.
+func (r *Run) Count(name string, v int64) {
+	if r.Counts == nil {
+		r.Counts = map[string]int64{}
+	}
+	r.Counts[name] = v
+}
+
+// Finish records how the run ended: complete when err is nil, interrupted
+// when its context was cancelled, failed otherwise (with err). It records
+// even when ctx is cancelled, and returns err joined with any error of its
+// own.
+func (r *Run) Finish(ctx context.Context, err error) error {
+	r.Status, r.Error = Status(err), ""
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if r.st == nil {
+		return err
+	}
+	if ferr := r.st.FinishRun(context.WithoutCancel(ctx), &r.Run); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return err
+}
+
+// Status is the run status an error ends a run with.
+func Status(err error) string {
+	switch {
+	case err == nil:
+		return model.RunComplete
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return model.RunInterrupted
+	default:
+		return model.RunFailed
+	}
+}
+
+// String names the run for messages: "run 7, complete".
+func (r *Run) String() string {
+	if !r.Recorded() {
+		return "not recorded"
+	}
+	return fmt.Sprintf("run %d, %s", r.ID, r.Status)
+}
