@@ -16,6 +16,7 @@ require (
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/klauspost/compress v1.20.3
 	github.com/mattn/go-isatty v0.0.24
+	github.com/miekg/dns v1.1.73
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/netsampler/goflow2/v2 v2.2.6
 	github.com/openwall/yescrypt-go v1.0.0

@@ -74,6 +74,7 @@ var recogDBs = map[string]string{
 	"snmp.sys_descr":        "snmp_sysdescr.xml",
 	"snmp.sys_object_id":    "snmp_sysobjid.xml",
 	"rtsp.server":           "rtsp_servers.xml",
+	"dns.version":           "dns_versionbind.xml",
 }
 
 // Recog loads (once) and returns the Recog set, with its load time.

@@ -238,4 +238,5 @@ const (
 	ProtoSSDP   = "ssdp" // UPnP discovery; the description XML is fetched over HTTP
 	ProtoCoAP   = "coap"
 	ProtoModbus = "modbus"
+	ProtoDNS    = "dns" // read-only: the server's CHAOS TXT version.bind
 )

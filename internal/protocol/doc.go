@@ -35,4 +35,10 @@
 //
 // Test it against a real daemon on loopback (internal/testpeer) and list its
 // Debian package in scripts/setup.sh.
+//
+// DNS was added this way: model.ProtoDNS; internal/wire/dns (CHAOS TXT
+// queries and replies over github.com/miekg/dns, FuzzParseReply);
+// internal/probe/dns (version.bind, then version.server, over UDP or TCP);
+// the dns-* rules for dnsmasq, BIND, Unbound and PowerDNS; no login module;
+// its row; testpeer.Dnsmasq and dnsmasq-base in scripts/setup.sh.
 package protocol

@@ -80,6 +80,7 @@ var table = []Spec{
 	{Name: model.ProtoSSDP, Transports: udp, Ports: []uint16{1900}, Nmap: "upnp", Identifies: true},
 	{Name: model.ProtoCoAP, Transports: udp, Ports: []uint16{5683}, Nmap: "coap"},
 	{Name: model.ProtoModbus, Transports: tcp, Ports: []uint16{502, 5020}, Nmap: "modbus", Identifies: true},
+	{Name: model.ProtoDNS, Transports: []string{model.UDP, model.TCP}, Ports: []uint16{53}, Nmap: "domain"},
 }
 
 func prefix(p string) func([]byte) bool {

@@ -20,7 +20,7 @@ import (
 // service, model.Service's JSON encoding:
 //
 //	ip, port, transport ("tcp"|"udp"), protocol (a protocol table name:
-//	telnet ssh http https ftp mqtt mqtts rtsp snmp ssdp coap modbus, or ""
+//	telnet ssh http https ftp mqtt mqtts rtsp snmp ssdp coap modbus dns, or ""
 //	when nothing answered),
 //	status (success refused timeout protocol-error io-error unknown-error),
 //	banner (printable, at most 256 bytes), error, time (RFC 3339),
@@ -42,6 +42,7 @@ import (
 //	          model_number model_description serial_number udn description_error
 //	  coap    code resources links
 //	  modbus  unit_id exception vendor_name product_code revision vendor_url product_name model_name
+//	  dns     version query rcode authoritative recursion_available
 
 // WriteTable writes services as an aligned table.
 func WriteTable(w io.Writer, svcs []model.Service) error {

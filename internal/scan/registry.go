@@ -5,6 +5,7 @@ import (
 
 	"iotwatch/internal/probe"
 	"iotwatch/internal/probe/coap"
+	"iotwatch/internal/probe/dns"
 	"iotwatch/internal/probe/ftp"
 	"iotwatch/internal/probe/http"
 	"iotwatch/internal/probe/modbus"
@@ -33,6 +34,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		ssdp.Prober{},
 		coap.Prober{},
 		modbus.Prober{},
+		dns.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

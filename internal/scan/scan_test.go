@@ -89,6 +89,7 @@ func TestScanRealPeers(t *testing.T) {
 	add(testpeer.Mosquitto(t, testpeer.MosquittoOptions{Anonymous: true}), "tcp", "mqtt", "Mosquitto", "mosquitto", "cpe:2.3:a:eclipse:mosquitto:{v}:*")
 	add(testpeer.Snmpd(t), "udp", "snmp", "Net-SNMP", "", "cpe:2.3:a:net-snmp:net-snmp:*")
 	add(testpeer.Telnetd(t), "tcp", "telnet", "Linux telnetd", "", "")
+	add(testpeer.Dnsmasq(t), "udp", "dns", "dnsmasq", "dnsmasq-base", "cpe:2.3:a:thekelleys:dnsmasq:{v}:*")
 	// One closed TCP port.
 	closed := testpeer.FreePort(t, "tcp")
 	var ports []target.Port

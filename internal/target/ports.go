@@ -74,7 +74,7 @@ func ParsePorts(s string) ([]Port, error) {
 			continue
 		}
 		num, suffix, _ := strings.Cut(item, "/")
-		tr, proto := "tcp", ""
+		tr, proto := "", ""
 		for _, part := range strings.Split(suffix, "/") {
 			switch part = strings.ToLower(part); {
 			case part == "":
@@ -88,6 +88,8 @@ func ParsePorts(s string) ([]Port, error) {
 		}
 		if spec := protocol.Lookup(proto); proto != "" && !spec.Speaks(tr) {
 			tr = spec.Transport()
+		} else if tr == "" {
+			tr = "tcp"
 		}
 		lo, hi, isRange := strings.Cut(num, "-")
 		a, err := parsePortNum(lo)

@@ -212,6 +212,7 @@ func TestParsePorts(t *testing.T) {
 		{in: "161/udp,18830/mqtt,1161/snmp", want: "161/udp 18830/tcp/mqtt 1161/udp/snmp"},
 		{in: "22,22", want: "22/tcp"},
 		{in: "1161/tcp/snmp,8080/udp/http", want: "1161/udp/snmp 8080/tcp/http"},
+		{in: "53/dns,5353/tcp/dns,5354/dns/tcp", want: "53/udp/dns 5353/tcp/dns 5354/tcp/dns"},
 		{in: "0", wantErr: true},
 		{in: "70000", wantErr: true},
 		{in: "80-79", wantErr: true},
@@ -244,11 +245,11 @@ func TestDefaultPorts(t *testing.T) {
 	for _, p := range DefaultPorts() {
 		parts = append(parts, fmt.Sprintf("%s/%s", p, ProtocolFor(p)))
 	}
-	want := "21/tcp/ftp 22/tcp/ssh 23/tcp/telnet 80/tcp/http 81/tcp/http 443/tcp/https 502/tcp/modbus " +
+	want := "21/tcp/ftp 22/tcp/ssh 23/tcp/telnet 53/tcp/dns 80/tcp/http 81/tcp/http 443/tcp/https 502/tcp/modbus " +
 		"554/tcp/rtsp 1883/tcp/mqtt 2121/tcp/ftp 2222/tcp/ssh 2323/tcp/telnet 5000/tcp/http 5020/tcp/modbus " +
 		"7547/tcp/http 8000/tcp/http 8080/tcp/http 8081/tcp/http 8443/tcp/https 8554/tcp/rtsp 8883/tcp/mqtts " +
 		"8888/tcp/http 8899/tcp/http 49152/tcp/http " +
-		"161/udp/snmp 1161/udp/snmp 1900/udp/ssdp 5683/udp/coap"
+		"53/udp/dns 161/udp/snmp 1161/udp/snmp 1900/udp/ssdp 5683/udp/coap"
 	if got := strings.Join(parts, " "); got != want {
 		t.Errorf("DefaultPorts() =\n%s\nwant\n%s", got, want)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+	"github.com/miekg/dns"
 )
 
 func banner(t *testing.T, addr string) string {
@@ -133,5 +134,20 @@ func TestSnmpd(t *testing.T) {
 	g.Timeout = 300 * time.Millisecond
 	if _, err := g.Get([]string{".1.3.6.1.2.1.1.1.0"}); err == nil {
 		t.Errorf("wrong community answered")
+	}
+}
+
+func TestDnsmasq(t *testing.T) {
+	p := Dnsmasq(t)
+	c := &dns.Client{Net: "tcp", Timeout: 2 * time.Second}
+	q := new(dns.Msg)
+	q.Question = []dns.Question{{Name: "version.bind.", Qtype: dns.TypeTXT, Qclass: dns.ClassCHAOS}}
+	r, _, err := c.Exchange(q, p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "dnsmasq-" + DnsmasqVersion(t)
+	if len(r.Answer) != 1 || r.Answer[0].(*dns.TXT).Txt[0] != want {
+		t.Errorf("version.bind over TCP = %v, want %s", r.Answer, want)
 	}
 }
