@@ -25,6 +25,7 @@ type scanFlags struct {
 	timeout                                                   time.Duration
 	blocklist, allowlist                                      []string
 	resume, showSecrets, discovery, noStore, noBlocklist, syn bool
+	allowLarge                                                bool
 	seed                                                      uint64
 }
 
@@ -53,7 +54,8 @@ Results are stored as a run; --json (or --format jsonl) prints one JSON object p
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.ports, "ports", "p", "", "ports to scan (default: built-in IoT list)")
-	fl.IntVar(&f.rate, "rate", 0, "new probes per second over the whole scan (0: unlimited)")
+	fl.IntVar(&f.rate, "rate", scan.DefaultRate, "new probes per second over the whole scan (0: unlimited)")
+	fl.BoolVar(&f.allowLarge, "allow-large", false, "allow a scan of more than a /8 of public addresses (also needs --rate)")
 	fl.IntVar(&f.concurrency, "concurrency", 1000, "simultaneous probes")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "per-probe handshake timeout")
 	fl.StringSliceVar(&f.blocklist, "blocklist", nil, "extra blocklist file(s) in zmap format")
@@ -89,7 +91,7 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 	}
 	cfg := scan.Config{
 		Targets: args, Blocklist: f.blocklist, Allowlist: f.allowlist, NoDefaultBlocklist: f.noBlocklist,
-		Concurrency: f.concurrency, Rate: f.rate, Timeout: f.timeout, Seed: f.seed,
+		Concurrency: f.concurrency, Rate: f.rate, Timeout: f.timeout, Seed: f.seed, AllowLarge: f.allowLarge,
 		DiscoveryOnly: f.discovery, SYN: f.syn, ShowSecrets: f.showSecrets, Logger: g.log, Stdin: cmd.InOrStdin(),
 	}
 	if f.communities != "" {
@@ -143,6 +145,24 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 		}
 		cp := opts.From.Checkpoint
 		g.log.Info("resuming scan", "run", opts.From.RunID, "position", cp.Position, "pending", len(cp.Pending), "of", cp.Steps)
+	}
+	switch {
+	case !cmd.Flags().Changed("rate"):
+		opts.Config.Rate = 0 // the default, not a deliberate choice
+	case f.rate == 0:
+		opts.Config.Rate = -1 // unlimited
+	}
+	plan, err := scan.NewPlan(ctx, opts.Config)
+	switch {
+	case errors.Is(err, scan.ErrLargeScan):
+		return usageError{fmt.Errorf("%w (--rate N --allow-large)", err)}
+	case errors.Is(err, scan.ErrBadTargets):
+		return usageError{err}
+	case err != nil:
+		return err
+	}
+	if plan.Large() || plan.Duration > time.Minute || plan.Rate == 0 && plan.Items > 1<<20 {
+		fmt.Fprintf(g.errOut, "scanning %s\n", plan)
 	}
 	if f.noStore {
 		st = nil

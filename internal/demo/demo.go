@@ -150,6 +150,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	_, err = scan.Run(ctx, scan.Config{
 		Targets: targets, TCPPorts: fleet.TCPPorts(), UDPPorts: fleet.UDPPorts(),
 		Concurrency: 512, Timeout: 3 * time.Second, Logger: log,
+		Rate: -1, // its own loopback fleet: no rate limit
 	}, func(s model.Service) error {
 		if !inFleet[s.IP] {
 			return fmt.Errorf("scan produced %s, which is not in the fleet", s.IP)

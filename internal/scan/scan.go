@@ -44,8 +44,12 @@ type Config struct {
 	NoDefaultBlocklist   bool
 	// Concurrency bounds simultaneous probes (0: 1000).
 	Concurrency int
-	// Rate bounds new probes per second over the whole scan (0: unlimited).
+	// Rate bounds new probes per second over the whole scan (0: DefaultRate;
+	// negative: unlimited).
 	Rate int
+	// AllowLarge allows a scan of more than LargeScan public addresses; it
+	// must also name its Rate (see NewPlan).
+	AllowLarge bool
 	// Timeout bounds each probe's handshake (0: 5 s); ConnectTimeout bounds
 	// the TCP connect (0: min(Timeout, 2 s)).
 	Timeout, ConnectTimeout time.Duration
@@ -217,6 +221,9 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 		log = slog.New(slog.DiscardHandler)
 	}
 	stats := Stats{ByStatus: map[model.Status]int64{}, Seed: cfg.Seed}
+	if _, err := NewPlan(ctx, cfg); err != nil {
+		return stats, err
+	}
 	sp, err := Space(ctx, &cfg)
 	if err != nil {
 		return stats, fmt.Errorf("%w: %w", ErrBadTargets, err)
@@ -252,8 +259,8 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 	defer cancel(nil)
 
 	var lim *rate.Limiter
-	if cfg.Rate > 0 {
-		lim = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, cfg.Rate/50))
+	if r := effectiveRate(cfg.Rate); r > 0 {
+		lim = rate.NewLimiter(rate.Limit(r), max(1, r/50))
 	}
 	jobs := make(chan job, cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -324,8 +331,8 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 			return stats, err
 		}
 		s.markSYN(time.Now())
-		if cfg.Rate > 0 { // keep pacing smooth: batch at most 1 ms of packets
-			syn.Batch = min(max(cfg.Rate/1000, 1), synBatch)
+		if r := effectiveRate(cfg.Rate); r > 0 { // keep pacing smooth: batch at most 1 ms of packets
+			syn.Batch = min(max(r/1000, 1), synBatch)
 		}
 		tcpPorts := map[uint16]target.Port{}
 		for _, p := range sp.Ports {
