@@ -28,7 +28,11 @@ func newRunsCmd(g *globals) *cobra.Command {
 			tw := newTable(g.out)
 			fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tSTARTED\tTARGETS\tCOUNTS")
 			for _, r := range runs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%v\n", r.ID, r.Kind, r.Status, r.StartedAt.Format("2006-01-02 15:04:05"), r.Targets, r.Counts)
+				kind := r.Kind
+				if r.Parent != 0 { // a resumed scan: one logical scan with its parent
+					kind += fmt.Sprintf(" (resumes %d)", r.Parent)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%v\n", r.ID, kind, r.Status, r.StartedAt.Format("2006-01-02 15:04:05"), r.Targets, r.Counts)
 			}
 			return tw.Flush()
 		},

@@ -130,6 +130,15 @@ func TestScanCmdResume(t *testing.T) {
 	if !strings.Contains(errOut, "scanned ") || strings.Contains(errOut, "scanned 32 ") || strings.Contains(errOut, "scanned 0 ") {
 		t.Errorf("resumed scan summary: %s", errOut)
 	}
+	// The resumed scan records the scan it continues: one logical scan.
+	if st, err = store.Open(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := st.LatestRun(ctx, "scan", false)
+	st.Close()
+	if err != nil || resumed.ID == run.ID || resumed.Parent != run.ID {
+		t.Errorf("resumed run %+v (%v): want a new run whose parent is %d", resumed, err, run.ID)
+	}
 	if _, _, err := runScanCmd(t, db, "10.0.0.1", "--resume"); err == nil {
 		t.Error("resume with different targets: want error")
 	}

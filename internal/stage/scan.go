@@ -101,6 +101,12 @@ func Scan(ctx context.Context, st *store.Store, run *Run, opts ScanOptions) (Sca
 	})
 	if st != nil {
 		if res.Resumed != 0 {
+			// The resumed scan and the one it continues are one logical
+			// scan for the report, the API and `runs`.
+			if err := st.SetRunParent(ctx, run.ID, res.Resumed); err != nil {
+				return res, err
+			}
+			run.Parent = res.Resumed
 			// The new run takes the old one's place: its first checkpoint is
 			// the old one, and the old one is no longer resumable.
 			r := resumable

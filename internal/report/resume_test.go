@@ -1,0 +1,40 @@
+package report
+
+import (
+	"context"
+	"testing"
+
+	"iotwatch/internal/model"
+)
+
+// TestResumedScanIsOneScan checks that the default report after a resumed
+// scan covers the scan it continues too: 3 devices before the interruption
+// and 4 after are 7 devices, not the resumed run's 4.
+func TestResumedScanIsOneScan(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	open := func(i int) model.Service {
+		return model.Service{IP: ip(i), Port: 23, Transport: model.TCP, Protocol: model.ProtoTelnet, Status: model.StatusSuccess, Time: at(i)}
+	}
+	parent := &model.Run{Kind: "scan", Targets: []string{"127.20.0.0/28"}, StartedAt: at(1)}
+	must(t, st.StartRun(ctx, parent))
+	must(t, st.SaveServices(ctx, parent.ID, []model.Service{open(1), open(2), open(3)}))
+	parent.Status = model.RunInterrupted
+	must(t, st.FinishRun(ctx, parent))
+	resumed := &model.Run{Kind: "scan", Targets: parent.Targets, StartedAt: at(5)}
+	must(t, st.StartRun(ctx, resumed))
+	must(t, st.SetRunParent(ctx, resumed.ID, parent.ID))
+	must(t, st.SaveServices(ctx, resumed.ID, []model.Service{open(3), open(4), open(5), open(6), open(7)}))
+	resumed.Status = model.RunComplete
+	must(t, st.FinishRun(ctx, resumed))
+
+	for name, in := range map[string]Inputs{"default": {}, "resumed run": {RunIDs: []int64{resumed.ID}}, "parent run": {RunIDs: []int64{parent.ID}}} {
+		r, err := Build(ctx, st, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Summary.Devices != 7 || r.Summary.Services != 7 || len(r.Runs) != 2 || r.Runs[1].Parent != parent.ID {
+			t.Errorf("%s: %d devices, %d services, runs %+v; want 7, 7 and both runs", name, r.Summary.Devices, r.Summary.Services, r.Runs)
+		}
+	}
+}
