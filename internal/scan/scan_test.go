@@ -188,7 +188,7 @@ func TestScanShardsAndResume(t *testing.T) {
 		t.Fatalf("checkpoint %+v, stats position %d", cp, st.Position)
 	}
 	cfg.Checkpoint = nil
-	cfg.Start = cp.Position
+	cfg.Start, cfg.Pending = cp.Position, cp.Pending
 	rest, _ := collect(t, cfg)
 	all := map[string]bool{}
 	for k := range first {
