@@ -106,8 +106,18 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 						return perr
 					}
 				} else {
-					fmt.Fprintf(g.out, "run %d %s: %d records, %d dropped, %d malformed, %d roll-ups, %d alerts\n", sum.RunID, sum.Status,
+					fmt.Fprintf(g.out, "run %d %s: %d records, %d dropped, %d malformed, %d roll-ups, %d alerts", sum.RunID, sum.Status,
 						sum.Counts[flow.CountRecords], sum.Counts[flow.CountDropped], sum.Counts[flow.CountMalformed], sum.Counts[flow.CountRollups], len(sum.Alerts))
+					for _, k := range []struct{ key, what string }{
+						{"inputs_skipped", "inputs already ingested (skipped)"},
+						{"inputs_appended", "grown inputs read from where the last ingest stopped"},
+						{"inputs_not_recognised", "files not recognised (skipped)"},
+					} {
+						if n := sum.Counts[k.key]; n > 0 {
+							fmt.Fprintf(g.out, ", %d %s", n, k.what)
+						}
+					}
+					fmt.Fprintln(g.out)
 				}
 			}
 			return err
@@ -125,19 +135,27 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 	f.StringVar(&opt.OwnerDB, "asn-db", "", "MaxMind-format ASN database for network owners (optional)")
 	f.StringVar(&opt.Continue, "continue", "", "carry detector state over from the last ingest of this stream `NAME` and on to the next (files ingested one by one)")
 	f.Lookup("continue").NoOptDefVal = "default"
-	f.StringVar(&opt.Declarations, "declarations", "", "YAML of per-device MUD files and declared recipients: periodic traffic they declare is a heartbeat, not C2 beaconing")
+	f.StringArrayVar(&opt.Declarations, "declarations", nil, "maker declaration (`iotwatch declare`), as ADDR=FILE, CIDR=FILE or FILE (the inventory's devices of its model); repeatable: traffic it declares (MUD file, recipients, heartbeats) is not C2 beaconing")
 	return cmd
 }
 
 func newFlowsDetectCmd(g *globals) *cobra.Command {
-	var since, declPath string
+	var (
+		since, home string
+		declPaths   []string
+		daily       bool
+	)
 	cmd := &cobra.Command{
-		Use:   "detect [--since T] [--declarations FILE]",
+		Use:   "detect [--since T] [--daily] [--declarations [ADDR=]FILE]... [--home-country CC]",
 		Short: "Report alerts and the daily count of devices under unauthorized control",
 		Long: `Lists stored detector alerts and, per UTC day, the number of devices with at least one
-alert (inbound attacks on devices are listed but not counted). With --declarations, checks
-each device's flows against its MUD file and declared countries and recipients; violations
-are stored as findings in a run of kind "flows".`,
+alert (inbound attacks on devices are listed but not counted). With --declarations (maker
+declarations of ` + "`iotwatch declare`" + `, bound to devices as ADDR=FILE or CIDR=FILE, or FILE for the
+inventory's devices of the declared model), checks each device's flows against its MUD file
+(mud_file) and the countries and recipients of its data; with --home-country, destinations
+abroad are reported too. Violations are stored as findings in a run of kind "flows".
+--json prints JSON Lines of one shape: the alerts (as flows export and the API give them), the
+day counts with --daily, or the findings when declarations or a home country are given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -145,17 +163,25 @@ are stored as findings in a run of kind "flows".`,
 			if err != nil {
 				return usageError{err}
 			}
-			var decl *mud.Declarations
-			if declPath != "" {
-				if decl, err = mud.LoadDeclarations(declPath); err != nil {
-					return usageError{err}
-				}
+			if home != "" && (len(home) != 2 || strings.ToUpper(home) != home) {
+				return usageError{fmt.Errorf("--home-country %q: want an ISO 3166-1 alpha-2 code such as DE", home)}
 			}
 			st, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			var decl *mud.Declarations
+			if len(declPaths) > 0 || home != "" {
+				assets, err := st.Assets(ctx)
+				if err != nil {
+					return err
+				}
+				if decl, err = mud.Load(declPaths, assets); err != nil {
+					return usageError{err}
+				}
+				decl.HomeCountry = home
+			}
 			alerts, err := flow.Alerts(ctx, st, t)
 			if err != nil {
 				return err
@@ -171,7 +197,7 @@ are stored as findings in a run of kind "flows".`,
 					return err
 				}
 				findings = mud.Check(uses, decl)
-				run := &model.Run{Kind: flow.RunKind, Targets: []string{declPath}, Stages: []string{"declarations"}}
+				run := &model.Run{Kind: flow.RunKind, Targets: declPaths, Stages: []string{"declarations"}}
 				if err := st.StartRun(ctx, run); err != nil {
 					return err
 				}
@@ -185,38 +211,31 @@ are stored as findings in a run of kind "flows".`,
 				}
 			}
 			if g.json {
-				type line struct {
-					Type    string            `json:"type"`
-					Alert   *flow.StoredAlert `json:"alert,omitempty"`
-					Day     *flow.DayCount    `json:"day,omitempty"`
-					Finding *model.Finding    `json:"finding,omitempty"`
+				switch {
+				case decl != nil:
+					return printJSONLines(g.out, findings)
+				case daily:
+					return printJSONLines(g.out, days)
 				}
-				var out []line
-				for i := range alerts {
-					out = append(out, line{Type: "alert", Alert: &alerts[i]})
-				}
-				for i := range days {
-					out = append(out, line{Type: "day", Day: &days[i]})
-				}
-				for i := range findings {
-					out = append(out, line{Type: "finding", Finding: &findings[i]})
-				}
-				return printJSONLines(g.out, out)
+				return printJSONLines(g.out, alerts)
 			}
 			tw := newTable(g.out)
-			fmt.Fprintln(tw, "TIME\tDEVICE\tDETECTOR\tPEER\tREASON")
-			for _, a := range alerts {
-				dev := a.Device.String()
-				if a.Inbound {
-					dev += " (inbound)"
+			if !daily {
+				fmt.Fprintln(tw, "TIME\tDEVICE\tDETECTOR\tPEER\tREASON")
+				for _, a := range alerts {
+					dev := a.Device.String()
+					if a.Inbound {
+						dev += " (inbound)"
+					}
+					peer := "-"
+					if a.Peer.IsValid() {
+						peer = a.Peer.String()
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Time.Format(time.DateTime), dev, a.Detector, peer, a.Reason)
 				}
-				peer := "-"
-				if a.Peer.IsValid() {
-					peer = a.Peer.String()
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Time.Format(time.DateTime), dev, a.Detector, peer, a.Reason)
+				fmt.Fprintln(tw)
 			}
-			fmt.Fprintln(tw, "\nDAY\tDEVICES UNDER UNAUTHORIZED CONTROL")
+			fmt.Fprintln(tw, "DAY\tDEVICES UNDER UNAUTHORIZED CONTROL")
 			for _, d := range days {
 				fmt.Fprintf(tw, "%s\t%d\n", d.Day, d.Devices)
 			}
@@ -229,8 +248,11 @@ are stored as findings in a run of kind "flows".`,
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "", "only alerts at or after T (RFC 3339, YYYY-MM-DD, or a duration like 24h)")
-	cmd.Flags().StringVar(&declPath, "declarations", "", "YAML of per-device MUD files, declared countries and recipients")
+	f := cmd.Flags()
+	f.StringVar(&since, "since", "", "only alerts at or after T (RFC 3339, YYYY-MM-DD, or a duration like 24h)")
+	f.BoolVar(&daily, "daily", false, "only the daily counts of devices under unauthorized control")
+	f.StringArrayVar(&declPaths, "declarations", nil, "maker declaration as ADDR=FILE, CIDR=FILE or FILE (the inventory's devices of its model); repeatable")
+	f.StringVar(&home, "home-country", "", "report data sent outside this country (ISO code, e.g. DE)")
 	return cmd
 }
 

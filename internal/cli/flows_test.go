@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"iotwatch/internal/flow"
 )
 
 func runFlows(t *testing.T, db string, args ...string) (string, error) {
@@ -32,23 +34,15 @@ func TestFlowsCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var alerts, days int
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		var v struct {
-			Type string `json:"type"`
-		}
-		if err := json.Unmarshal([]byte(l), &v); err != nil {
-			t.Fatalf("detect --json line %q: %v", l, err)
-		}
-		switch v.Type {
-		case "alert":
-			alerts++
-		case "day":
-			days++
-		}
+	// Bare alerts, exactly as flows export gives them; --daily the day counts.
+	export, err := runFlows(t, db, "flows", "export", "--format", "jsonl")
+	if err != nil || out != export || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"detector":"brute-force"`) {
+		t.Errorf("detect --json:\n%s\nwant one bare alert as flows export gives it:\n%s", out, export)
 	}
-	if alerts != 1 || days != 1 {
-		t.Errorf("detect --json: %d alerts, %d days; want 1 and 1\n%s", alerts, days, out)
+	out, err = runFlows(t, db, "--json", "flows", "detect", "--daily")
+	var day flow.DayCount
+	if err != nil || json.Unmarshal([]byte(out), &day) != nil || day.Devices != 1 || strings.Count(out, "\n") != 1 {
+		t.Errorf("detect --daily --json: %q, %v; want one day with one device", out, err)
 	}
 	out, err = runFlows(t, db, "flows", "destinations", "--device", "147.32.80.40")
 	if err != nil || !strings.Contains(out, "CZ") || !strings.Contains(out, "phuslu/iploc") {
@@ -63,10 +57,17 @@ func TestFlowsCommands(t *testing.T) {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, "bulb.json"), b, 0o644)
 		decl := filepath.Join(dir, "decl.yaml")
-		os.WriteFile(decl, []byte("devices:\n  - device: 147.32.80.40\n    mud: bulb.json\n    countries: [DE]\n"), 0o644)
-		out, err = runFlows(t, db, "flows", "detect", "--declarations", decl)
+		os.WriteFile(decl, []byte("schema_version: \"1\"\nproduct: {model: LB-2000}\nmanufacturer: {name: Bulbs, country: DE}\n"+
+			"mud_file: bulb.json\ndata:\n  recipients:\n    - {name: Bulbs Cloud, country: DE, hosts: [cloud.bulbs.example]}\n"), 0o644)
+		out, err = runFlows(t, db, "flows", "detect", "--declarations", "147.32.80.40="+decl)
 		if err != nil || !strings.Contains(out, "mud-undeclared-flow") || !strings.Contains(out, "undeclared-country") {
 			t.Errorf("detect --declarations: %q, %v", out, err)
+		}
+		// The retired flows-only format is refused with a usage error that says what to write.
+		old := filepath.Join(dir, "old.yaml")
+		os.WriteFile(old, []byte("devices:\n  - device: 147.32.80.40\n    mud: bulb.json\n"), 0o644)
+		if _, err := runFlows(t, db, "flows", "detect", "--declarations", old); ExitCode(err) != 2 || !strings.Contains(err.Error(), "maker declaration") {
+			t.Errorf("old declarations format: %v, want a usage error naming the maker declaration", err)
 		}
 	}
 	for _, bad := range [][]string{

@@ -52,11 +52,22 @@ type Declaration struct {
 	Credentials   *Credentials    `json:"credentials,omitempty"`
 	SBOM          *SBOM           `json:"sbom,omitempty"`
 	MUDURL        string          `json:"mud_url,omitempty"`
+	MUDFile       string          `json:"mud_file,omitempty"` // local copy of the MUD file, relative to Dir
+	Heartbeats    []Heartbeat     `json:"heartbeats,omitempty"`
 	Sensors       *[]string       `json:"sensors,omitempty"` // nil: not stated; empty: none
 	Resilience    *Resilience     `json:"resilience,omitempty"`
 	Data          *Data           `json:"data,omitempty"`
 	Statements    map[string]Stmt `json:"statements,omitempty"`
 	Source        string          `json:"-"` // file the declaration came from
+	Dir           string          `json:"-"` // its directory (Load), for mud_file
+}
+
+// Heartbeat is a periodic connection the device makes on its own.
+type Heartbeat struct {
+	Host            string `json:"host"`
+	Port            int    `json:"port,omitempty"`
+	Protocol        string `json:"protocol,omitempty"` // tcp, udp; "" = either
+	IntervalSeconds int    `json:"interval_seconds,omitempty"`
 }
 
 // Product identifies the declared model.
@@ -243,7 +254,11 @@ func Load(path string) (*Declaration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read declaration: %w", err)
 	}
-	return Parse(b, filepath.Base(path))
+	d, err := Parse(b, filepath.Base(path))
+	if d != nil {
+		d.Dir = filepath.Dir(path)
+	}
+	return d, err
 }
 
 // Parse decodes a YAML or JSON declaration, validates it against the schema

@@ -43,6 +43,8 @@ func Mappings() []FieldMapping {
 		{"/sbom/url", nil, []string{"cra-II-1", "norm:sbom"}, "software bill of materials (where available)"},
 		{"/sbom/suppliers", nil, []string{"norm:foreign-affiliation"}, "hardware bill of materials (where available)"},
 		{"/mud_url", []string{"5.6-1"}, nil, ""},
+		{"/mud_file", []string{"5.6-1"}, nil, ""},
+		{"/heartbeats", []string{"6-1"}, []string{"norm:data-collection"}, ""},
 		{"/sensors", []string{"5.8-3"}, nil, ""},
 		{"/resilience/works_offline", []string{"5.9-1", "5.9-2"}, []string{"cra-I-2h", "norm:fail-safe"}, ""},
 		{"/resilience/recovers_after_power_loss", []string{"5.9-2"}, []string{"norm:fail-safe"}, ""},

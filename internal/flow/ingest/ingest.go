@@ -57,9 +57,10 @@ type Options struct {
 	Rules      string   // detector overrides (YAML)
 	Indicators []string // known-bad lists: plain, CSV or STIX 2.1
 	OwnerDB    string   // MaxMind-format ASN database
-	// Declarations is a declarations file (MUD files, declared countries and
-	// recipients): periodic traffic it declares is a heartbeat, not C2.
-	Declarations string
+	// Declarations are maker declarations (internal/declare), each
+	// "[ADDR|CIDR=]FILE" (see mud.Load): periodic traffic they declare (MUD
+	// entries, recipient hosts, heartbeats) is a heartbeat, not C2.
+	Declarations []string
 	// Continue names a stream whose detector state carries over between
 	// ingests (empty: none): the state the last ingest of the stream left is
 	// restored first, and this ingest's state replaces it at the end.
@@ -73,6 +74,10 @@ type Options struct {
 	Queue int
 	// MaxRelations bounds device↔peer relations kept per run (default 2,000,000).
 	MaxRelations int
+
+	// listed are the files found by listing a directory: one that is not of
+	// its kind (a licence text among captures) is skipped, not fatal.
+	listed map[string]bool
 }
 
 // Summary is what an ingest did.
@@ -95,10 +100,11 @@ func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summar
 // regular files in name order (timestamped names sort by time). A Listen
 // source must be the only one.
 func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*Summary, error) {
-	srcs, err := Expand(srcs)
+	srcs, listed, err := expand(srcs)
 	if err != nil {
 		return nil, err
 	}
+	opt.listed = listed
 	if len(srcs) == 0 {
 		return nil, errors.New("flow ingest: no input")
 	}
@@ -155,8 +161,8 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	defer at.Close()
 
 	eng := detect.New(rules, ind)
-	if opt.Declarations != "" {
-		decl, err := mud.LoadDeclarations(opt.Declarations)
+	if len(opt.Declarations) > 0 {
+		decl, err := mud.Load(opt.Declarations, assets)
 		if err != nil {
 			return nil, err
 		}
@@ -289,7 +295,14 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // Expand replaces directory sources by their regular files in name order
 // (hidden files skipped) and checks that file sources exist.
 func Expand(srcs []Source) ([]Source, error) {
+	out, _, err := expand(srcs)
+	return out, err
+}
+
+// expand is Expand, also returning which files came from a directory.
+func expand(srcs []Source) ([]Source, map[string]bool, error) {
 	var out []Source
+	listed := map[string]bool{}
 	for _, s := range srcs {
 		if s.Kind == Listen {
 			out = append(out, s)
@@ -297,7 +310,7 @@ func Expand(srcs []Source) ([]Source, error) {
 		}
 		fi, err := os.Stat(s.Path)
 		if err != nil {
-			return nil, fmt.Errorf("%s input: %w", s.Kind, err)
+			return nil, nil, fmt.Errorf("%s input: %w", s.Kind, err)
 		}
 		if !fi.IsDir() {
 			out = append(out, s)
@@ -305,21 +318,23 @@ func Expand(srcs []Source) ([]Source, error) {
 		}
 		ents, err := os.ReadDir(s.Path)
 		if err != nil {
-			return nil, fmt.Errorf("%s input: %w", s.Kind, err)
+			return nil, nil, fmt.Errorf("%s input: %w", s.Kind, err)
 		}
 		n := 0
 		for _, e := range ents { // ReadDir sorts by name
 			if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
 				continue
 			}
-			out = append(out, Source{Kind: s.Kind, Path: filepath.Join(s.Path, e.Name())})
+			p := filepath.Join(s.Path, e.Name())
+			out = append(out, Source{Kind: s.Kind, Path: p})
+			listed[p] = true
 			n++
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("%s input: directory %s has no files", s.Kind, s.Path)
+			return nil, nil, fmt.Errorf("%s input: directory %s has no files", s.Kind, s.Path)
 		}
 	}
-	return out, nil
+	return out, listed, nil
 }
 
 // readAll reads every source into p, summing counts, and returns the file
@@ -421,6 +436,12 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 		c["bytes_skipped"] = plan.start
 	}
 	sc, err := read(ctx, s, r, plan.in.Size-plan.start, p, opt, log, dec)
+	if err != nil && opt.listed[s.Path] && notOfKind(err) {
+		// Format errors come before the first record: nothing was read.
+		log.Warn("not a "+string(s.Kind)+" input, skipped", "file", s.Path, "err", err)
+		c["inputs_not_recognised"] = 1
+		return c, nil, nil
+	}
 	for k, v := range sc {
 		c[k] += v
 	}
@@ -432,6 +453,11 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 		return c, nil, nil
 	}
 	return c, &plan.in, nil
+}
+
+// notOfKind reports whether a reader refused its input as not of its format.
+func notOfKind(err error) bool {
+	return errors.Is(err, pcap.ErrFormat) || errors.Is(err, zeek.ErrFormat) || errors.Is(err, nfdump.ErrFormat) || errors.Is(err, netflow.ErrFormat)
 }
 
 func read(ctx context.Context, src Source, in io.Reader, total int64, p *flow.Pipeline, opt Options, log *slog.Logger, dec *netflow.Decoder) (flow.Counts, error) {

@@ -302,7 +302,7 @@ func TestDeclaredHeartbeat(t *testing.T) {
  "ietf-access-control-list:acls":{"acl":[{"name":"fr","type":"ipv4-acl-type","aces":{"ace":[
   {"name":"cloud","matches":{"ipv4":{"ietf-acldns:dst-dnsname":"api.vendor.example","protocol":6},"tcp":{"destination-port":{"operator":"eq","port":443}}},"actions":{"forwarding":"accept"}}]}}]}}`), 0o644)
 	decl := filepath.Join(dir, "decl.yaml")
-	os.WriteFile(decl, []byte("devices:\n  - device: 10.40.0.9\n    mud: cam.mud.json\n"), 0o644)
+	os.WriteFile(decl, []byte("schema_version: \"1\"\nproduct: {model: CAM-1}\nmanufacturer: {name: Vendor, country: US}\nmud_file: cam.mud.json\n"), 0o644)
 
 	peers := func(as []flow.Alert) []netip.Addr {
 		var out []netip.Addr
@@ -321,7 +321,7 @@ func TestDeclaredHeartbeat(t *testing.T) {
 	if got, want := peers(sum.Alerts), []netip.Addr{cloud, c2}; !slices.Equal(got, want) {
 		t.Fatalf("without declarations: beacons to %v, want %v", got, want)
 	}
-	sum, err = Run(context.Background(), openStore(t), Source{PCAP, capPath}, Options{Declarations: decl})
+	sum, err = Run(context.Background(), openStore(t), Source{PCAP, capPath}, Options{Declarations: []string{"10.40.0.9=" + decl}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestDeclaredHeartbeat(t *testing.T) {
 	if sum.Counts["beacons_declared"] != 1 {
 		t.Errorf("beacons_declared = %d, want 1 (counts %v)", sum.Counts["beacons_declared"], sum.Counts)
 	}
-	if _, err := Run(context.Background(), openStore(t), Source{PCAP, capPath}, Options{Declarations: filepath.Join(dir, "missing.yaml")}); err == nil {
+	if _, err := Run(context.Background(), openStore(t), Source{PCAP, capPath}, Options{Declarations: []string{"10.40.0.9=" + filepath.Join(dir, "missing.yaml")}}); err == nil {
 		t.Error("missing declarations file: no error")
 	}
 }

@@ -1,6 +1,7 @@
 package mud
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"iotwatch/internal/declare"
 	"iotwatch/internal/flow"
 	"iotwatch/internal/model"
 )
@@ -23,89 +25,139 @@ const (
 	KindForeignDestination  = "foreign-destination"
 )
 
-// Declaration is what a maker declares for one device or network of devices.
+// Declaration is what the flow checks take from one maker declaration
+// (internal/declare) for the devices it covers: the MUD file (mud_file), the
+// countries and recipients of data (data.recipients) and the heartbeats.
 type Declaration struct {
-	Device     string   `yaml:"device"` // address or CIDR
-	MUD        string   `yaml:"mud,omitempty"`
-	Countries  []string `yaml:"countries,omitempty"`  // ISO codes data may go to
-	Recipients []string `yaml:"recipients,omitempty"` // domains, "AS123", or owner names
+	Device     string // address or CIDR the declaration is bound to
+	Source     string // the declaration file
+	Countries  []string
+	Recipients []string // domains, "AS123", or owner names
+	Heartbeats []declare.Heartbeat
 	prefix     netip.Prefix
 	file       *File
 }
 
-// Declarations is a declarations file:
-//
-//	home_country: DE          # optional: destinations elsewhere are reported
-//	devices:
-//	  - device: 192.168.1.20  # address or CIDR
-//	    mud: bulb.mud.json    # relative to this file
-//	    countries: [DE, IE]
-//	    recipients: [example.com, AS16509, "Amazon.com, Inc."]
+// Declarations are maker declarations bound to devices, and the home country
+// (destinations elsewhere are reported; "" = none).
 type Declarations struct {
-	HomeCountry string        `yaml:"home_country,omitempty"`
-	Devices     []Declaration `yaml:"devices"`
+	HomeCountry string
+	Devices     []Declaration
 }
 
-// LoadDeclarations reads a declarations file and the MUD files it names.
-func LoadDeclarations(path string) (*Declarations, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read declarations: %w", err)
-	}
-	var d Declarations
-	if err := yaml.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("declarations %s: %w", path, err)
-	}
-	for i := range d.Devices {
-		dec := &d.Devices[i]
-		if err := dec.resolve(filepath.Dir(path)); err != nil {
-			return nil, fmt.Errorf("declarations %s: device %d: %w", path, i+1, err)
+// ErrOldFormat is returned (wrapped) for a file in the retired flows-only
+// declarations format (home_country + devices), which is no longer read.
+var ErrOldFormat = errors.New("the flows-only declarations format (home_country, devices) is no longer read: " +
+	"write a maker declaration (`iotwatch declare example`) with mud_file, data.recipients and heartbeats, " +
+	"and bind it to devices with ADDR=FILE or CIDR=FILE")
+
+// Load reads maker declarations and binds each to devices. A spec is
+// "ADDR=FILE", "CIDR=FILE" or "FILE"; a bare FILE covers the inventory
+// devices (assets) whose product or device type is the declared model.
+func Load(specs []string, assets []model.Asset) (*Declarations, error) {
+	d := &Declarations{}
+	for _, spec := range specs {
+		where, path, bound := strings.Cut(spec, "=")
+		if !bound {
+			path = spec
+		}
+		md, err := declare.Load(path)
+		if err != nil {
+			if oldFormat(path) {
+				return nil, fmt.Errorf("declarations %s: %w", path, ErrOldFormat)
+			}
+			return nil, flatError{err}
+		}
+		var devices []string
+		if bound {
+			devices = []string{where}
+		} else {
+			for _, a := range assets {
+				if a.IP.IsValid() && modelMatches(md.Product.Model, a) {
+					devices = append(devices, a.IP.String())
+				}
+			}
+			if len(devices) == 0 {
+				return nil, fmt.Errorf("declarations %s: no device in the inventory is model %q: bind it with ADDR=%s or CIDR=%s",
+					path, md.Product.Model, path, path)
+			}
+		}
+		for _, dev := range devices {
+			dec, err := fromMaker(md, dev)
+			if err != nil {
+				return nil, fmt.Errorf("declarations %s: %w", path, err)
+			}
+			d.Devices = append(d.Devices, dec)
 		}
 	}
-	return &d, nil
+	return d, nil
 }
 
-// Declare adds a declaration built in code (dir resolves a relative MUD path).
-func (d *Declarations) Declare(dec Declaration, dir string) error {
-	if err := dec.resolve(dir); err != nil {
-		return err
-	}
-	d.Devices = append(d.Devices, dec)
-	return nil
-}
-
-func (dec *Declaration) resolve(dir string) error {
-	if strings.Contains(dec.Device, "/") {
-		p, err := netip.ParsePrefix(dec.Device)
+// fromMaker takes what the flow checks need from a maker declaration.
+func fromMaker(md *declare.Declaration, device string) (Declaration, error) {
+	dec := Declaration{Device: device, Source: md.Source, Heartbeats: md.Heartbeats}
+	dec.Countries, dec.Recipients = md.Destinations()
+	if strings.Contains(device, "/") {
+		p, err := netip.ParsePrefix(device)
 		if err != nil {
-			return err
+			return dec, err
 		}
 		dec.prefix = p.Masked()
 	} else {
-		a, err := netip.ParseAddr(dec.Device)
+		a, err := netip.ParseAddr(device)
 		if err != nil {
-			return fmt.Errorf("device %q: %w", dec.Device, err)
+			return dec, fmt.Errorf("device %q: %w", device, err)
 		}
 		dec.prefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 	}
 	for i, c := range dec.Countries {
 		dec.Countries[i] = strings.ToUpper(c)
 	}
-	if dec.MUD != "" {
-		p := dec.MUD
+	if md.MUDFile != "" {
+		p := md.MUDFile
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
+			p = filepath.Join(md.Dir, p)
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return fmt.Errorf("read mud file: %w", err)
+			return dec, fmt.Errorf("read mud file: %w", err)
 		}
 		if dec.file, err = Parse(data); err != nil {
-			return fmt.Errorf("mud file %s: %w", p, err)
+			return dec, fmt.Errorf("mud file %s: %w", p, err)
 		}
 	}
-	return nil
+	return dec, nil
 }
+
+// modelMatches reports whether an inventoried device is the declared model.
+func modelMatches(declared string, a model.Asset) bool {
+	m := strings.ToLower(strings.TrimSpace(declared))
+	return m != "" && (strings.ToLower(a.Product) == m || strings.ToLower(a.Product+" "+a.Version) == m)
+}
+
+// oldFormat reports whether path holds the retired declarations format.
+func oldFormat(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var top map[string]any
+	if yaml.Unmarshal(b, &top) != nil {
+		return false
+	}
+	_, devices := top["devices"]
+	_, home := top["home_country"]
+	_, version := top["schema_version"]
+	return (devices || home) && !version
+}
+
+// flatError shows a multi-line validation error on one line.
+type flatError struct{ err error }
+
+func (f flatError) Error() string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(f.err.Error(), "\n", "; ")), " ")
+}
+func (f flatError) Unwrap() error { return f.err }
 
 func (d *Declarations) lookup(a netip.Addr) *Declaration {
 	for i := range d.Devices {
@@ -242,6 +294,11 @@ func (d *Declarations) Expected(device, peer netip.Addr, names []string, proto u
 			}
 		}
 	}
+	for _, h := range dec.Heartbeats {
+		if (h.Port == 0 || h.Port == int(port)) && (h.Protocol == "" || h.Protocol == protoName(proto)) && nameUnder(names, h.Host) {
+			return true, fmt.Sprintf("declared heartbeat to %s (%s)", h.Host, dec.Source)
+		}
+	}
 	for _, r := range dec.Recipients {
 		r = strings.ToLower(strings.TrimSpace(r))
 		if strings.HasPrefix(r, "as") || !strings.Contains(r, ".") {
@@ -254,6 +311,18 @@ func (d *Declarations) Expected(device, peer netip.Addr, names []string, proto u
 		}
 	}
 	return false, ""
+}
+
+// nameUnder reports whether one of names is host or a sub-domain of it.
+func nameUnder(names []string, host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(host), "."))
+	for _, n := range names {
+		n = strings.ToLower(n)
+		if n == host || strings.HasSuffix(n, "."+host) {
+			return true
+		}
+	}
+	return false
 }
 
 func recipientDeclared(recips []string, u flow.PeerUse) bool {

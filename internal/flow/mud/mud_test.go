@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"iotwatch/internal/declare"
 	"iotwatch/internal/flow"
 	"iotwatch/internal/model"
 )
@@ -93,13 +94,12 @@ func TestCheck(t *testing.T) {
 		t.Skip(err)
 	}
 	os.WriteFile(filepath.Join(dir, "bulb.json"), src, 0o644)
-	decl := "home_country: DE\ndevices:\n  - device: 192.168.1.20\n    mud: bulb.json\n    countries: [US]\n    recipients: [example.com, AS15169]\n"
-	path := filepath.Join(dir, "decl.yaml")
-	os.WriteFile(path, []byte(decl), 0o644)
-	d, err := LoadDeclarations(path)
+	path := writeMaker(t, dir, "mud_file: bulb.json\ndata:\n  recipients:\n    - {name: Example Inc., country: US, hosts: [example.com]}\n")
+	d, err := Load([]string{"192.168.1.20=" + path}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.HomeCountry = "DE"
 	dev := netip.MustParseAddr("192.168.1.20")
 	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	uses := []flow.PeerUse{
@@ -157,9 +157,14 @@ func TestExpected(t *testing.T) {
 		t.Skip(err)
 	}
 	os.WriteFile(filepath.Join(dir, "nest.json"), src, 0o644)
-	path := filepath.Join(dir, "decl.yaml")
-	os.WriteFile(path, []byte("devices:\n  - device: 10.0.0.0/24\n    mud: nest.json\n    recipients: [vendor.example, AS15169]\n"), 0o644)
-	d, err := LoadDeclarations(path)
+	path := writeMaker(t, dir, `mud_file: nest.json
+heartbeats:
+  - {host: time.vendor2.example, port: 123, protocol: udp, interval_seconds: 3600}
+data:
+  recipients:
+    - {name: Vendor, country: US, hosts: [vendor.example]}
+`)
+	d, err := Load([]string{"10.0.0.0/24=" + path}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,8 +183,22 @@ func TestExpected(t *testing.T) {
 		{"no names", dev, nil, 9543, false},
 		{"undeclared device", netip.MustParseAddr("10.0.1.7"), []string{"nest.com"}, 9543, false},
 	}
+	tests = append(tests, []struct {
+		name  string
+		dev   netip.Addr
+		names []string
+		port  uint16
+		want  bool
+	}{
+		{"declared heartbeat", dev, []string{"ntp.time.vendor2.example"}, 123, true},
+		{"heartbeat host, other port", dev, []string{"ntp.time.vendor2.example"}, 443, false},
+	}...)
 	for _, tc := range tests {
-		got, why := d.Expected(tc.dev, peer, tc.names, 6, tc.port)
+		proto := uint8(6)
+		if tc.port == 123 {
+			proto = 17
+		}
+		got, why := d.Expected(tc.dev, peer, tc.names, proto, tc.port)
 		if got != tc.want || got != (why != "") {
 			t.Errorf("%s: Expected = %v (%q), want %v", tc.name, got, why, tc.want)
 		}
@@ -187,5 +206,62 @@ func TestExpected(t *testing.T) {
 	var none *Declarations
 	if ok, _ := none.Expected(dev, peer, []string{"nest.com"}, 6, 9543); ok {
 		t.Error("nil declarations expect traffic")
+	}
+}
+
+// writeMaker writes a maker declaration with extra YAML fields and returns
+// its path.
+func writeMaker(t *testing.T, dir, extra string) string {
+	t.Helper()
+	p := filepath.Join(dir, "maker.yaml")
+	doc := "schema_version: \"1\"\nproduct: {model: LB-2000}\nmanufacturer: {name: Bulbs Ltd., country: GB}\n" + extra
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLoad: the example maker declaration binds to the inventory's devices of
+// its model and yields findings for data sent elsewhere; the retired flows-only
+// format and a declaration matching no device are refused with a clear error.
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	example := filepath.Join(dir, "example.yaml")
+	os.WriteFile(example, declare.Example, 0o644)
+	md, err := declare.Load(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam := netip.MustParseAddr("192.168.7.9")
+	assets := []model.Asset{{IP: cam, Product: md.Product.Model}, {IP: netip.MustParseAddr("192.168.7.10"), Product: "other"}}
+	d, err := Load([]string{example}, assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Devices) != 1 || d.Devices[0].Device != cam.String() {
+		t.Fatalf("bound to %+v, want only %s", d.Devices, cam)
+	}
+	uses := []flow.PeerUse{{Device: cam, Peer: netip.MustParseAddr("1.2.3.4"), Proto: 6, Port: 443, Outbound: true,
+		Names: []string{"t.tracker.cn"}, Country: "CN", Bytes: 5000, Flows: 3}}
+	var kinds []string
+	for _, f := range Check(uses, d) {
+		kinds = append(kinds, f.Kind)
+	}
+	if strings.Join(kinds, ",") != KindUndeclaredCountry+","+KindUndeclaredRecipient {
+		t.Errorf("findings %v, want undeclared country and recipient", kinds)
+	}
+
+	old := filepath.Join(dir, "old.yaml")
+	os.WriteFile(old, []byte("home_country: DE\ndevices:\n  - device: 10.0.0.1\n    countries: [DE]\n"), 0o644)
+	if _, err := Load([]string{old}, assets); !errors.Is(err, ErrOldFormat) {
+		t.Errorf("old format: %v, want ErrOldFormat", err)
+	}
+	if _, err := Load([]string{example}, nil); err == nil || !strings.Contains(err.Error(), "ADDR="+example) {
+		t.Errorf("no device of the model: %v, want a hint to bind it", err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("schema_version: \"1\"\nproduct: {model: x}\n"), 0o644)
+	if _, err := Load([]string{"10.0.0.1=" + bad}, nil); err == nil || strings.Contains(err.Error(), "\n") || !errors.Is(err, declare.ErrInvalid) {
+		t.Errorf("invalid declaration: %q, want one line wrapping declare.ErrInvalid", err)
 	}
 }

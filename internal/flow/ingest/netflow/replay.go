@@ -23,6 +23,10 @@ type ReplayStats struct {
 	Truncated bool
 }
 
+// ErrFormat reports input that is no pcap capture (ReplayPCAP reads the
+// classic pcap format only).
+var ErrFormat = errors.New("not a pcap capture of exporter datagrams")
+
 // ReplayPCAP decodes the UDP payloads of a capture of exporter traffic (as
 // taken with tcpdump on a collector) as if they had arrived at a collector.
 // Only datagrams to port (0 = any) are used.
@@ -30,7 +34,7 @@ func (d *Decoder) ReplayPCAP(ctx context.Context, r io.Reader, port uint16, sink
 	var st ReplayStats
 	pr, err := pcapgo.NewReader(bufio.NewReaderSize(r, 1<<16))
 	if err != nil {
-		return st, fmt.Errorf("read exporter capture: %w", err)
+		return st, fmt.Errorf("read exporter capture: %w: %v", ErrFormat, err)
 	}
 	var (
 		eth  layers.Ethernet
