@@ -182,17 +182,9 @@ data:
 		{"unknown name", dev, []string{"c2.evil.example"}, 9543, false},
 		{"no names", dev, nil, 9543, false},
 		{"undeclared device", netip.MustParseAddr("10.0.1.7"), []string{"nest.com"}, 9543, false},
-	}
-	tests = append(tests, []struct {
-		name  string
-		dev   netip.Addr
-		names []string
-		port  uint16
-		want  bool
-	}{
 		{"declared heartbeat", dev, []string{"ntp.time.vendor2.example"}, 123, true},
 		{"heartbeat host, other port", dev, []string{"ntp.time.vendor2.example"}, 443, false},
-	}...)
+	}
 	for _, tc := range tests {
 		proto := uint8(6)
 		if tc.port == 123 {
