@@ -30,7 +30,7 @@ thermostats, industrial gateways), one loopback address each, serving telnet, SS
 FTP, MQTT, RTSP, SNMP, SSDP/UPnP, CoAP and Modbus/TCP with realistic banners and
 credentials, until interrupted. Without root it uses the high-port map
 (telnet 2323, ssh 2222, http 8080, ftp 2121, rtsp 8554, snmp 1161/udp, ssdp 1900/udp,
-coap 5683/udp, modbus 5020, mqtt 1883).`,
+coap 5683/udp, modbus 5020, mqtt 1883; dns 1053/udp for --profiles that serve DNS).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := netip.ParsePrefix(prefix)

@@ -42,7 +42,8 @@ type ServiceProfile struct {
 	CPE     string `yaml:"cpe"`
 	// Banner is what the service announces: the telnet shell banner, the SSH
 	// version line, the FTP greeting, the HTTP/RTSP Server header, the SNMP
-	// sysDescr, the SSDP SERVER header, the MQTT $SYS/broker/version.
+	// sysDescr, the SSDP SERVER header, the MQTT $SYS/broker/version, the
+	// DNS server's version.bind.
 	// {serial} and {FW} are replaced per device.
 	Banner      string      `yaml:"banner"`
 	Auth        string      `yaml:"auth"`  // http: basic, digest, form; rtsp: basic, digest
@@ -65,7 +66,7 @@ var loginProtocols = protocol.Set(func(s protocol.Spec) bool { return s.Login })
 var knownProtocols = map[string]bool{
 	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoFTP: true,
 	model.ProtoMQTT: true, model.ProtoRTSP: true, model.ProtoSNMP: true, model.ProtoSSDP: true,
-	model.ProtoCoAP: true, model.ProtoModbus: true,
+	model.ProtoCoAP: true, model.ProtoModbus: true, model.ProtoDNS: true,
 }
 
 var cpeRE = regexp.MustCompile(`^cpe:2\.3:[aho](:[^:]+){10}$`)

@@ -5,7 +5,8 @@
 // IP cameras, DVRs, routers, smart plugs, printers, NAS boxes, thermostats and
 // industrial gateways with real product names, versions and CPEs. Each device
 // serves telnet, SSH, HTTP, FTP, MQTT, RTSP, SNMP, SSDP/UPnP, CoAP or
-// Modbus/TCP as its profile says, and accepts one credential per login
+// Modbus/TCP as its profile says (and DNS version.bind, which only profiles
+// users write declare), and accepts one credential per login
 // service: a vendor default, an empty password, anonymous access or a strong
 // random password, in proportions set by Options and reproducible by seed.
 //
@@ -556,6 +557,8 @@ func (f *Fleet) answerUDP(s *deviceService, req []byte) (resp []byte) {
 		return answerSSDP(s, req)
 	case "coap":
 		return answerCoAP(s, req)
+	case "dns":
+		return answerDNS(s, req)
 	}
 	return nil
 }

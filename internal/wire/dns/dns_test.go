@@ -156,3 +156,30 @@ func FuzzParseReply(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAnswer feeds queries from the network to the server side: no panic,
+// and every answer is a reply the client side accepts or rejects cleanly.
+func FuzzAnswer(f *testing.F) {
+	for _, name := range []string{VersionBind, VersionServer, HostnameBind} {
+		q, err := Query(1, name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(q)
+	}
+	f.Add(readFile(f, "dnsmasq-2.90-version.bind.bin"))
+	texts := map[string]string{VersionBind: "dnsmasq-2.78"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		resp, err := Answer(b, texts)
+		if err != nil {
+			return
+		}
+		r, err := ParseReply(resp)
+		if err == nil && r.Rcode == "NOERROR" && (r.Name != VersionBind || !slices.Equal(r.TXT, []string{"dnsmasq-2.78"})) {
+			t.Fatalf("answered %+v", r)
+		}
+		if err != nil && !errors.Is(err, ErrNotReply) {
+			t.Fatal(err)
+		}
+	})
+}
