@@ -2,8 +2,10 @@
 // a scan found, safely: only named targets, one attempt at a time per host by
 // default, an attempt cap per service, a delay between attempts, back-off
 // when a device shows lockout or rate limiting (recorded as
-// lockout_suspected), and a stop at the first success per service. It also
-// turns results into population statistics with Wilson intervals.
+// lockout_suspected), and a stop at the first success per service. Every
+// service gets the anonymous checks first, then a wrong-password control that
+// decides what a later acceptance means (control.go). It also turns results
+// into population statistics with Wilson intervals.
 //
 // Protocols are spoken by the login/<proto> packages behind login.Module;
 // dictionaries are embedded data (Mirai's 62 pairs, the DefaultCreds cheat
@@ -42,7 +44,7 @@ const (
 
 // Config tunes an audit. The zero value is safe.
 type Config struct {
-	MaxAttempts int           // credentials tried per service (0: DefaultMaxAttempts)
+	MaxAttempts int           // login attempts per service, the control included (0: DefaultMaxAttempts)
 	PerHost     int           // concurrent attempts per host (0: 1)
 	Concurrency int           // hosts audited at once (0: DefaultConcurrency)
 	Delay       time.Duration // pause between attempts of one worker
@@ -82,8 +84,11 @@ type Stats struct {
 	Found      int // credential results emitted (successes)
 	Lockouts   int // services where lockout or rate limiting was suspected
 	Abandoned  int // services given up after repeated lockout signals or errors
-	ByStatus   map[model.Status]int64
-	Duration   time.Duration
+	// Unknown counts services where something looked accepted but a
+	// deliberately wrong password got the same answer: not weak, not strong.
+	Unknown  int
+	ByStatus map[model.Status]int64
+	Duration time.Duration
 }
 
 // anonymousOpen lists protocols where a surface without any authentication
@@ -286,10 +291,7 @@ func (a *auditor) service(ctx context.Context, s model.Service, host chan struct
 		return
 	}
 	a.count(func(st *Stats) { st.Audited++ })
-	entries := a.cfg.Dict.For(s.Protocol, s.Fingerprint)
-	if len(entries) > a.cfg.MaxAttempts {
-		entries = entries[:a.cfg.MaxAttempts]
-	}
+	entries := capEntries(a.cfg.Dict.For(s.Protocol, s.Fingerprint), a.cfg.MaxAttempts)
 	if b, ok := sess.(login.BatchSession); ok {
 		defer sess.Close()
 		if !acquire(ctx, host) {
@@ -299,8 +301,18 @@ func (a *auditor) service(ctx context.Context, s model.Service, host chan struct
 		a.batch(ctx, s, b, entries)
 		return
 	}
-	w := &work{a: a, s: s, mod: mod, t: t, host: host, queue: slices.Clone(entries), log: log}
-	workers := min(a.cfg.PerHost, len(entries))
+	w := &work{a: a, s: s, mod: mod, t: t, host: host, queue: slices.Clone(entries), log: log, ctlCred: controlCredential(entries)}
+	// The anonymous checks, then the control, on the first session, before
+	// any other worker starts (control.go).
+	w.run(ctx, sess, true)
+	if ctx.Err() == nil && hasCredential(w.queue) && !w.stopped() && !w.control(ctx, sess) {
+		sess.Close()
+		return
+	}
+	workers := 0
+	if !w.stopped() {
+		workers = min(a.cfg.PerHost, len(w.queue))
+	}
 	if workers == 0 {
 		sess.Close()
 	}
@@ -323,7 +335,7 @@ func (a *auditor) service(ctx context.Context, s model.Service, host chan struct
 				}
 			}
 			defer ws.Close()
-			w.run(ctx, ws)
+			w.run(ctx, ws, false)
 		}()
 	}
 	wg.Wait()
@@ -336,18 +348,33 @@ func (a *auditor) batch(ctx context.Context, s model.Service, b login.BatchSessi
 	for i, e := range entries {
 		cs[i] = login.Credential{Username: e.Username, Password: e.Password}
 	}
-	res := b.TryBatch(ctx, cs, a.cfg.Delay)
+	// The control community goes first, in the same exchange: an agent that
+	// answers it answers anything.
+	ctl := login.Credential{Password: controlPassword()}
+	res := b.TryBatch(ctx, append([]login.Credential{ctl}, cs...), a.cfg.Delay)
 	a.mu.Lock()
-	a.stats.Attempts += int64(len(cs))
+	a.stats.Attempts += int64(len(res))
 	for _, r := range res {
 		a.byStatus[r.Status]++
 	}
 	a.mu.Unlock()
+	if len(res) == 0 {
+		return
+	}
+	ctlRes := res[0]
+	res = res[1:]
+	if ctlRes.Success() {
+		a.count(func(st *Stats) { st.Unknown++ })
+		a.cfg.Logger.Info("audit: result unknown: the agent answers a random community", "ip", s.IP, "port", s.Port, "evidence", ctlRes.Evidence)
+		return
+	}
 	for i, r := range res {
 		if !r.Success() {
 			continue
 		}
-		a.emit(a.result(s, entries[i], kindOf(s.Protocol, entries[i], r), i+1, false))
+		cr := a.result(s, entries[i], kindOf(s.Protocol, entries[i], r), i+1, false)
+		cr.Evidence = r.Evidence + "; a random community got: " + ctlRes.Evidence
+		a.emit(cr)
 		if !a.cfg.All {
 			return
 		}

@@ -16,7 +16,8 @@ import (
 // fakeDevice is one login surface of the fake module.
 type fakeDevice struct {
 	accept        map[login.Credential]bool
-	throttleAfter int // attempts after which every reply is throttled (0: never)
+	acceptAny     bool // accept every credential but the anonymous one
+	throttleAfter int  // attempts after which every reply is throttled (0: never)
 	open          bool
 	sleep         bool // pause 1 ms per attempt so that workers overlap
 	slowAfter     int  // attempts after which every refusal takes 200 ms (0: never)
@@ -65,7 +66,7 @@ func (m *fakeModule) Open(_ context.Context, t login.Target) (login.Session, err
 		if d.throttleAfter > 0 && n > d.throttleAfter {
 			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: "429"}
 		}
-		if d.accept[c] {
+		if d.accept[c] || d.acceptAny && c != (login.Credential{}) {
 			return login.Accepted("ok")
 		}
 		return login.Denied("no")
@@ -109,8 +110,8 @@ func TestRunStopsAtFirstSuccess(t *testing.T) {
 	if r.Username != "root" || r.Password != "vizxv" || r.Kind != model.KindDefaultCredential || r.Source != SourceMirai || r.Attempts != 2 {
 		t.Errorf("result %+v, want root:vizxv default-credential from mirai after 2 attempts", r)
 	}
-	if d.attempts != 2 || st.Attempts != 2 {
-		t.Errorf("attempts device=%d stats=%d, want 2", d.attempts, st.Attempts)
+	if d.attempts != 3 || st.Attempts != 3 {
+		t.Errorf("attempts device=%d stats=%d, want 3 (the wrong-password control, then 2 credentials)", d.attempts, st.Attempts)
 	}
 }
 
@@ -131,8 +132,8 @@ func TestRunAll(t *testing.T) {
 			t.Errorf("%s: kind %q, want %q", k, kinds[k], v)
 		}
 	}
-	if d.attempts != 61 {
-		t.Errorf("attempts %d, want the 61 distinct Mirai pairs", d.attempts)
+	if d.attempts != 1+61 {
+		t.Errorf("attempts %d, want the control and the 61 distinct Mirai pairs", d.attempts)
 	}
 }
 

@@ -60,7 +60,7 @@ func TestRunRealPeers(t *testing.T) {
 	}
 	dict.Communities, _ = ParseCommunities(strings.NewReader("private\npublic\nadmin\n"), "test-communities")
 
-	const maxAttempts = 6
+	const maxAttempts = 7 // the six credentials each service needs at most, and the wrong-password control
 	var got []model.CredentialResult
 	// Every daemon listens on 127.0.0.1, which the audit sees as one host.
 	cfg := Config{MaxAttempts: maxAttempts, Dict: dict, Timeout: 15 * time.Second, PerHost: 6}

@@ -20,27 +20,37 @@ type work struct {
 	t    login.Target
 	host chan struct{} // the host's concurrency tokens
 	log  *slog.Logger
+	// ctlCred is the wrong-password control (see control.go); ctlMu
+	// serialises making it again.
+	ctlCred login.Credential
+	ctlMu   sync.Mutex
 
-	mu         sync.Mutex // guards the fields below
-	queue      []Entry
-	attempts   int
-	found      bool
-	lockout    bool
-	abandoned  bool
-	signals    int
-	pauseUntil time.Time
-	clean      int             // attempts answered with a clear verdict
-	errs       int             // consecutive attempts that ended in an error
-	durs       []time.Duration // durations of the first clean refusals
-	slow       int             // consecutive slow refusals
-	reason     string          // last lockout signal
+	mu          sync.Mutex // guards the fields below
+	queue       []Entry
+	attempts    int
+	found       bool
+	lockout     bool
+	abandoned   bool
+	signals     int
+	pauseUntil  time.Time
+	clean       int             // attempts answered with a clear verdict
+	errs        int             // consecutive attempts that ended in an error
+	durs        []time.Duration // durations of the first clean refusals
+	slow        int             // consecutive slow refusals
+	reason      string          // last lockout signal
+	done        bool            // nothing more to learn (the control settled it)
+	ctl         control         // what the wrong-password control got
+	ctlEvidence string
+	unknown     string // why an acceptance could not be judged, if one could not
 }
 
-// next takes the next entry, or reports that the service is finished.
-func (w *work) next() (Entry, int, time.Time, bool) {
+// next takes the next entry, or reports that the service is finished;
+// anonymous limits it to the anonymous checks at the head of the queue.
+func (w *work) next(anonymous bool) (Entry, int, time.Time, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.abandoned || (w.found && !w.a.cfg.All) || len(w.queue) == 0 || w.attempts >= w.a.cfg.MaxAttempts {
+	if w.abandoned || w.done || (w.found && !w.a.cfg.All) || len(w.queue) == 0 || w.attempts >= w.a.cfg.MaxAttempts ||
+		anonymous && w.queue[0].Source != SourceAnonymous {
 		return Entry{}, 0, time.Time{}, false
 	}
 	e := w.queue[0]
@@ -49,11 +59,12 @@ func (w *work) next() (Entry, int, time.Time, bool) {
 	return e, w.attempts, w.pauseUntil, true
 }
 
-// run is one worker's loop on its own session.
-func (w *work) run(ctx context.Context, sess login.Session) {
+// run is one worker's loop on its own session; anonymous limits it to the
+// anonymous checks.
+func (w *work) run(ctx context.Context, sess login.Session, anonymous bool) {
 	var last time.Time
 	for {
-		e, n, pause, ok := w.next()
+		e, n, pause, ok := w.next(anonymous)
 		if !ok {
 			return
 		}
@@ -80,8 +91,18 @@ func (w *work) run(ctx context.Context, sess login.Session) {
 		w.a.stats.Attempts++
 		w.a.byStatus[r.Status]++
 		w.a.mu.Unlock()
-		w.observe(e, n, r, last.Sub(t0))
+		v := verdict{ok: true, evidence: r.Evidence}
+		if r.Success() && e.Source != SourceAnonymous && r.Kind == "" {
+			v.evidence, v.ok = w.verdict(ctx, sess, r)
+		}
+		w.observe(e, n, r, v, last.Sub(t0))
 	}
+}
+
+// verdict is what the control made of an acceptance.
+type verdict struct {
+	ok       bool   // the acceptance counts
+	evidence string // the answers that prove it (or do not)
 }
 
 func sleepUntil(ctx context.Context, t time.Time) bool {
@@ -100,10 +121,14 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 }
 
 // observe records one attempt's outcome and adapts pacing.
-func (w *work) observe(e Entry, n int, r login.Result, dur time.Duration) {
+func (w *work) observe(e Entry, n int, r login.Result, v verdict, dur time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
+	case r.Success() && !v.ok:
+		w.errs, w.clean = 0, w.clean+1
+		w.unknown = v.evidence
+		w.log.Info("audit: acceptance not told from a wrong password's", "user", e.Username, "evidence", v.evidence)
 	case r.Success():
 		w.errs, w.clean = 0, w.clean+1
 		if w.found && !w.a.cfg.All {
@@ -111,8 +136,10 @@ func (w *work) observe(e Entry, n int, r login.Result, dur time.Duration) {
 		}
 		w.found = true
 		w.log.Info("audit: credential accepted", "user", e.Username, "password", model.Redact(e.Password),
-			"source", e.Source, "attempt", n, "evidence", r.Evidence)
-		w.a.emit(w.a.result(w.s, e, kindOf(w.s.Protocol, e, r), n, w.lockout))
+			"source", e.Source, "attempt", n, "evidence", v.evidence)
+		res := w.a.result(w.s, e, kindOf(w.s.Protocol, e, r), n, w.lockout)
+		res.Evidence = v.evidence
+		w.a.emit(res)
 	case r.Throttled:
 		w.signal("rate limiting: " + login.Truncate(r.Evidence+errText(r.Err), 100))
 		w.queue = append([]Entry{e}, w.queue...) // retry it after the back-off
@@ -188,7 +215,13 @@ func (w *work) finish() {
 		if w.abandoned {
 			st.Abandoned++
 		}
+		if w.unknown != "" && !w.found {
+			st.Unknown++
+		}
 	})
+	if w.unknown != "" && !w.found {
+		w.log.Info("audit: result unknown", "reason", w.unknown)
+	}
 	if w.lockout && !w.found {
 		r := w.a.result(w.s, Entry{}, KindLockoutSuspected, w.attempts, true)
 		r.Source = login.Truncate(w.reason, 120)
@@ -200,4 +233,11 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// stopped reports whether the service needs no more attempts.
+func (w *work) stopped() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.abandoned || w.done || (w.found && !w.a.cfg.All)
 }

@@ -69,7 +69,7 @@ intervals.`,
 	fl.StringVar(&f.ports, "ports", "", "ports to scan and audit, e.g. 22,23,80,161/udp,2323:telnet (default: the scan's default ports)")
 	fl.StringVar(&f.creds, "creds", "", "credential list: user:pass lines or a DefaultCreds CSV (replaces the built-in lists)")
 	fl.StringVar(&f.communities, "communities", "", "SNMP community list, one per line (default: built-in)")
-	fl.IntVar(&f.maxAttempts, "max-attempts", audit.DefaultMaxAttempts, "credentials tried per service at most")
+	fl.IntVar(&f.maxAttempts, "max-attempts", audit.DefaultMaxAttempts, "login attempts per service at most, the wrong-password control included")
 	fl.IntVar(&f.perHost, "per-host", audit.DefaultPerHost, "concurrent attempts per host")
 	fl.IntVar(&f.concurrency, "concurrency", audit.DefaultConcurrency, "hosts audited at once")
 	fl.DurationVar(&f.delay, "delay", 0, "pause between attempts on one service")
@@ -240,14 +240,15 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		runErr = err
 	}
 	g.log.Info("audit: done", "services", stats.Audited, "attempts", stats.Attempts, "found", stats.Found,
-		"lockouts", stats.Lockouts, "duration", stats.Duration.Round(time.Millisecond))
+		"lockouts", stats.Lockouts, "unknown", stats.Unknown, "duration", stats.Duration.Round(time.Millisecond))
 	if f.summary && runErr == nil {
 		if err := printSummary(g.out, g.json, weakSummary(services, results)); err != nil {
 			runErr = err
 		}
 	}
 	return finish(runErr, map[string]int64{"services": int64(len(services)), "audited": int64(stats.Audited),
-		"attempts": stats.Attempts, "found": int64(stats.Found), "lockouts": int64(stats.Lockouts)})
+		"attempts": stats.Attempts, "found": int64(stats.Found), "lockouts": int64(stats.Lockouts),
+		"unknown": int64(stats.Unknown)})
 }
 
 // The audit saves its results every auditSaveBatch results or auditSaveEvery,

@@ -8,7 +8,9 @@
 // afresh for each (SSH, MQTT). Success is judged positively: a shell prompt
 // or command echo, an SSH auth success, an HTTP 2xx after a 401, FTP 230,
 // MQTT CONNACK 0, RTSP 200, an SNMP response. The absence of an error is
-// never taken as success.
+// never taken as success. An answer that means success only if a wrong
+// password gets a different one (HTTP 403 after a 401) is Provisional; the
+// audit's wrong-password control decides.
 package login
 
 import (
@@ -72,6 +74,11 @@ type Result struct {
 	Kind string
 	// Evidence is what proved the outcome (a prompt, a status line).
 	Evidence string
+	// Provisional marks a success that counts only if a wrong password is
+	// answered differently: an HTTP 403 after a 401 challenge may be an
+	// authenticated user refused the path, or a server refusing everyone.
+	// The audit's wrong-password control decides.
+	Provisional bool
 	// Throttled reports that the service signalled rate limiting or a ban
 	// (HTTP 429, FTP 421, "too many", ...).
 	Throttled bool

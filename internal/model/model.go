@@ -133,6 +133,9 @@ type CredentialResult struct {
 	Attempts         int        `json:"attempts"`
 	LockoutSuspected bool       `json:"lockout_suspected,omitempty"`
 	Time             time.Time  `json:"time"`
+	// Evidence is what proved the acceptance: the service's answer to the
+	// credential and to a deliberately wrong password (status codes, prompts).
+	Evidence string `json:"evidence,omitempty"`
 }
 
 // Weak reports whether the result is a weak credential: every kind except

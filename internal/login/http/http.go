@@ -202,7 +202,13 @@ func judge(resp *nethttp.Response) login.Result {
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return login.Accepted("HTTP " + status + " after 401 challenge")
-	case resp.StatusCode == nethttp.StatusUnauthorized, resp.StatusCode == nethttp.StatusForbidden:
+	case resp.StatusCode == nethttp.StatusForbidden:
+		// Authenticated but refused the path — or refused outright: only a
+		// wrong password answered with 401 tells (the audit's control).
+		r := login.Accepted("HTTP " + status + " after 401 challenge")
+		r.Provisional = true
+		return r
+	case resp.StatusCode == nethttp.StatusUnauthorized:
 		return login.Denied("HTTP " + status)
 	case resp.StatusCode == nethttp.StatusTooManyRequests, resp.StatusCode == nethttp.StatusServiceUnavailable:
 		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: "HTTP " + status}

@@ -130,7 +130,9 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 		case PromptPassword:
 		case PromptShell: // no password asked at all
 			if ev, ok := s.confirm(ctx); ok {
-				return login.Accepted("shell after user name only: " + ev)
+				r := login.Accepted("shell after user name only: " + ev)
+				r.Kind = model.KindEmptyPassword // the account has no password at all
+				return r
 			}
 			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: unconfirmed shell", s.t.Addr)}
 		case PromptThrottle:
