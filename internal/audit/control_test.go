@@ -116,7 +116,7 @@ func TestRunHTTPForbiddenControl(t *testing.T) {
 				}
 				return
 			}
-			if len(got) != 1 || !IsWeak(got[0]) || got[0].Username != "admin" || got[0].Password != "admin" {
+			if len(got) != 1 || !got[0].Weak() || got[0].Username != "admin" || got[0].Password != "admin" {
 				t.Fatalf("reported %+v, want admin:admin as weak", got)
 			}
 			for _, ev := range tt.wantEvidence {
