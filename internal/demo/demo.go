@@ -6,7 +6,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -18,8 +17,8 @@ import (
 	"iotwatch/internal/model"
 	"iotwatch/internal/scan"
 	"iotwatch/internal/simulate"
+	"iotwatch/internal/stage"
 	"iotwatch/internal/store"
-	"iotwatch/internal/vuln"
 )
 
 // Options configure a demo run.
@@ -64,8 +63,6 @@ type Summary struct {
 	StageTimes             map[string]time.Duration `json:"stage_times_ns"`
 }
 
-const batchSize = 512
-
 // Run starts the fleet, runs every stage against it, stores the results as
 // one run and writes report.html, report.json and truth.json into OutDir.
 func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
@@ -78,7 +75,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	}
 	start := time.Now()
 	sum := &Summary{StageTimes: map[string]time.Duration{}}
-	stage := func(name string, t0 time.Time) {
+	stageDone := func(name string, t0 time.Time) {
 		sum.Stages = append(sum.Stages, name)
 		sum.StageTimes[name] = time.Since(t0)
 		log.Info("stage done", "stage", name, "took", time.Since(t0).Round(time.Millisecond))
@@ -101,7 +98,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	}
 	sum.TruthDevices = truth.Summary.Devices
 	sum.TruthWeakShare = truth.Summary.WeakPasswordShare
-	stage("simulate", t0)
+	stageDone("simulate", t0)
 
 	addrs := fleet.Addrs()
 	targets := make([]string, len(addrs))
@@ -110,8 +107,8 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		targets[i] = a.String()
 		inFleet[a] = true
 	}
-	run := &model.Run{Kind: "demo", Targets: []string{fmt.Sprintf("%s (%d simulated devices)", opts.Prefix, len(addrs))}}
-	if err := st.StartRun(ctx, run); err != nil {
+	run, err := stage.Start(ctx, st, "demo", []string{fmt.Sprintf("%s (%d simulated devices)", opts.Prefix, len(addrs))}, nil)
+	if err != nil {
 		return nil, err
 	}
 	sum.RunID = run.ID
@@ -121,53 +118,29 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 			"devices": int64(sum.Devices), "services": int64(sum.Services),
 			"weak_devices": int64(sum.DevicesWithWeak), "vuln_matches": int64(sum.VulnMatches),
 		}
-		switch {
-		case err == nil:
-			run.Status = model.RunComplete
-		case errors.Is(err, context.Canceled):
-			run.Status, run.Error = model.RunInterrupted, err.Error()
-		default:
-			run.Status, run.Error = model.RunFailed, err.Error()
-		}
-		if ferr := st.FinishRun(ctx, run); ferr != nil && err == nil {
-			return ferr
-		}
-		return err
+		return run.Finish(ctx, err)
 	}
 
 	// Discovery, banners and fingerprints.
 	t0 = time.Now()
 	var services []model.Service
-	var batch []model.Service
-	// Batches are saved even when the run is being interrupted, so that
-	// nothing already measured is lost.
-	keep := context.WithoutCancel(ctx)
-	flush := func() error {
-		err := st.SaveServices(keep, run.ID, batch)
-		batch = batch[:0]
-		return err
-	}
-	_, err = scan.Run(ctx, scan.Config{
-		Targets: targets, TCPPorts: fleet.TCPPorts(), UDPPorts: fleet.UDPPorts(),
-		Concurrency: 512, Timeout: 3 * time.Second, Logger: log,
-		Rate: -1, // its own loopback fleet: no rate limit
-	}, func(s model.Service) error {
-		if !inFleet[s.IP] {
-			return fmt.Errorf("scan produced %s, which is not in the fleet", s.IP)
-		}
-		if s.Status != model.StatusSuccess {
+	_, err = stage.Scan(ctx, st, run, stage.ScanOptions{
+		Config: scan.Config{
+			Targets: targets, TCPPorts: fleet.TCPPorts(), UDPPorts: fleet.UDPPorts(),
+			Concurrency: 512, Timeout: 3 * time.Second, Logger: log,
+			Rate: -1, // its own loopback fleet: no rate limit
+		},
+		Emit: func(s model.Service) error {
+			if !inFleet[s.IP] {
+				return fmt.Errorf("scan produced %s, which is not in the fleet", s.IP)
+			}
+			if s.Status == model.StatusSuccess {
+				services = append(services, s)
+			}
 			return nil
-		}
-		services = append(services, s)
-		batch = append(batch, s)
-		if len(batch) >= batchSize {
-			return flush()
-		}
-		return nil
+		},
+		SuccessOnly: true,
 	})
-	if ferr := flush(); err == nil {
-		err = ferr
-	}
 	devs := map[netip.Addr]bool{}
 	for _, s := range services {
 		devs[s.IP] = true
@@ -179,7 +152,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	if err != nil {
 		return sum, finish(fmt.Errorf("scan: %w", err))
 	}
-	stage("scan", t0)
+	stageDone("scan", t0)
 
 	// Credential audit of every login surface found.
 	t0 = time.Now()
@@ -194,7 +167,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		}
 		return nil
 	})
-	if serr := st.SaveCredentials(keep, run.ID, creds); err == nil {
+	if serr := st.SaveCredentials(context.WithoutCancel(ctx), run.ID, creds); err == nil {
 		err = serr
 	}
 	if err != nil {
@@ -204,48 +177,16 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	if sum.Devices > 0 {
 		sum.WeakShare = float64(sum.DevicesWithWeak) / float64(sum.Devices)
 	}
-	stage("audit", t0)
+	stageDone("audit", t0)
 
 	// Vulnerability match from the embedded offline database.
 	t0 = time.Now()
-	vdb, err := vuln.Open(ctx, st)
-	if err == nil {
-		err = vdb.EnsureSeed(ctx)
-	}
+	vr, err := stage.Vulns(ctx, st, run, services)
 	if err != nil {
-		return sum, finish(fmt.Errorf("vulnerability database: %w", err))
-	}
-	var matches []model.VulnMatch
-	vulnDevs := map[netip.Addr]bool{}
-	cache := map[model.Fingerprint][]model.VulnMatch{}
-	for _, s := range services {
-		if s.Fingerprint.Empty() {
-			continue
-		}
-		key := *s.Fingerprint
-		key.Confidence, key.Rule = 0, ""
-		ms, ok := cache[key]
-		if !ok {
-			ms, err = vdb.MatchFingerprint(ctx, key)
-			if err != nil {
-				return sum, finish(fmt.Errorf("vulnerability match: %w", err))
-			}
-			cache[key] = ms
-		}
-		for _, m := range ms {
-			m.IP, m.Port = s.IP, s.Port
-			matches = append(matches, m)
-			vulnDevs[s.IP] = true
-			if m.KEV {
-				sum.KEVMatches++
-			}
-		}
-	}
-	if err := st.SaveVulnMatches(ctx, run.ID, matches); err != nil {
 		return sum, finish(err)
 	}
-	sum.VulnMatches, sum.DevicesWithVulns = len(matches), len(vulnDevs)
-	stage("vulns", t0)
+	sum.VulnMatches, sum.DevicesWithVulns, sum.KEVMatches = len(vr.Matches), vr.Devices, vr.KEV
+	stageDone("vulns", t0)
 
 	// Telemetry: devices under unauthorized control, from traffic.
 	if opts.Compromised > 0 {
@@ -268,7 +209,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 				sum.CompromisedFound++
 			}
 		}
-		stage("flows", t0)
+		stageDone("flows", t0)
 	}
 
 	// Assessment against the baselines.
@@ -277,7 +218,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	if err != nil {
 		return sum, finish(fmt.Errorf("assess: %w", err))
 	}
-	stage("assess", t0)
+	stageDone("assess", t0)
 
 	// Report. The run is recorded complete first, so the report shows it as
 	// such; a failed report turns it into a failed run.

@@ -26,11 +26,11 @@ type ScanOptions struct {
 	// From is the checkpoint of the scan this one continues (set by
 	// PrepareResume), nil for a new scan.
 	From *scan.Resumable
-	// SuccessOnly keeps only services whose handshake succeeded.
-	SuccessOnly bool
-	// Emit, when set, sees every kept service (one at a time) before it is
-	// stored; an error stops the scan.
+	// Emit, when set, sees every service found (one at a time) before it
+	// is stored; an error stops the scan.
 	Emit func(model.Service) error
+	// SuccessOnly stores only services whose handshake succeeded.
+	SuccessOnly bool
 }
 
 // ScanResult is what a scan stage did.
@@ -131,13 +131,13 @@ func Scan(ctx context.Context, st *store.Store, run *Run, opts ScanOptions) (Sca
 		}
 	}
 	stats, err := scan.Run(ctx, cfg, func(s model.Service) error {
-		if opts.SuccessOnly && s.Status != model.StatusSuccess {
-			return nil
-		}
 		if opts.Emit != nil {
 			if err := opts.Emit(s); err != nil {
 				return err
 			}
+		}
+		if opts.SuccessOnly && s.Status != model.StatusSuccess {
+			return nil
 		}
 		return batch.Add(ctx, s)
 	})
