@@ -144,7 +144,15 @@ func TestAssessProvisions(t *testing.T) {
 		{name: "telnet fails 5.5-1", opts: Options{Device: ip("10.0.0.12")}, baseline: BaselineETSI, id: "5.5-1", want: Fail, reason: "telnet/23 on 10.0.0.12"},
 		{name: "ssh and https pass 5.5-1", opts: Options{Device: ip("10.0.0.20")}, baseline: BaselineETSI, id: "5.5-1", want: Pass},
 		{name: "KEV fails CRA I-2a", opts: Options{Device: ip("10.0.0.11")}, baseline: BaselineCRA, id: "cra-I-2a", want: Fail, reason: "CVE-2021-36260"},
-		{name: "identified without vulns passes CRA I-2a", opts: Options{Device: ip("10.0.0.20")}, baseline: BaselineCRA, id: "cra-I-2a", want: Pass, reason: "cpe:2.3:h:acme"},
+		// No run matched vulnerabilities (the one stored match is another
+		// device's): not checked is unknown, never a pass.
+		{name: "identified but not matched: CRA I-2a unknown", opts: Options{Device: ip("10.0.0.20")}, baseline: BaselineCRA, id: "cra-I-2a", want: Unknown, reason: "not matched"},
+		{name: "identified, matched, none found passes CRA I-2a", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
+			ev.Runs = append(ev.Runs, model.Run{ID: 9, Kind: "demo"})
+		}, baseline: BaselineCRA, id: "cra-I-2a", want: Pass, reason: "cpe:2.3:h:acme"},
+		{name: "a firmware run's component matching does not check devices", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
+			ev.Runs = append(ev.Runs, model.Run{ID: 9, Kind: "firmware", Stages: []string{"unpack", "vulnerabilities"}})
+		}, baseline: BaselineCRA, id: "cra-I-2a", want: Unknown},
 		{name: "command injection CWE fails 5.13-1", opts: Options{Device: ip("10.0.0.11")}, baseline: BaselineETSI, id: "5.13-1", want: Fail, reason: "CVE-2021-36260"},
 		{name: "firmware secret linked by declared image fails 5.4-3", opts: Options{Product: "IPC-2000"}, decl: true, baseline: BaselineETSI, id: "5.4-3", want: Fail, reason: "hard-coded"},
 		{name: "no firmware: 5.4-3 unknown", opts: Options{Device: ip("10.0.0.20")}, baseline: BaselineETSI, id: "5.4-3", want: Unknown, reason: "no firmware analysis"},

@@ -33,6 +33,11 @@ type Evidence struct {
 	// before finishing its run sets it. A stage that ran and found nothing
 	// lets a provision pass instead of staying unknown.
 	Stages []string `json:"stages,omitempty"`
+	// Coverage lists, per stage (scan, audit, vulns), the devices it looked
+	// at (store.Evidence.Covered). With Coverage set, a stage counts for a
+	// device only if it looked at that device; without it (evidence built by
+	// hand, or a pipeline setting Stages), a stage that ran counts for all.
+	Coverage map[string][]netip.Addr `json:"coverage,omitempty"`
 }
 
 // SBOMSuppliers are the companies one SBOM names (see affiliation.SBOMSuppliers).
@@ -91,6 +96,13 @@ func LoadEvidence(ctx context.Context, st *store.Store, runIDs ...int64) (Eviden
 	}
 	ev.Runs, ev.Assets, ev.Services, ev.Credentials, ev.Vulns, ev.Findings =
 		se.Runs, se.Assets, se.Services, se.Credentials, se.Vulns, se.Findings
+	ev.Coverage = map[string][]netip.Addr{}
+	for stage, devs := range se.Covered {
+		for a := range devs {
+			ev.Coverage[stage] = append(ev.Coverage[stage], a)
+		}
+		slices.SortFunc(ev.Coverage[stage], netip.Addr.Compare)
+	}
 	slices.SortFunc(ev.Runs, func(a, b model.Run) int { return int(b.ID - a.ID) }) // newest first
 	return ev, nil
 }
@@ -130,10 +142,28 @@ type view struct {
 
 func (v *view) has(ip netip.Addr) bool { return slices.Contains(v.subj.IPs, ip) }
 
+// checked reports whether a stage looked at this subject: at one of its
+// devices when the evidence says which devices each stage covered, else
+// whenever the stage ran. A product subject without units counts any run.
+func (v *view) checked(stage string) bool {
+	if !v.all.ran(stage) {
+		return false
+	}
+	if v.all.Coverage == nil || len(v.subj.IPs) == 0 {
+		return true
+	}
+	for _, a := range v.subj.IPs {
+		if _, ok := slices.BinarySearchFunc(v.all.Coverage[stage], a.Unmap(), netip.Addr.Compare); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // auditRan reports whether a credential audit (or a pipeline that includes
-// one) is in the evidence.
+// one) looked at the subject.
 func (v *view) auditRan() bool {
-	return len(v.creds) > 0 || v.all.ran("audit")
+	return len(v.creds) > 0 || v.checked("audit")
 }
 
 // source returns the evidence kind a finding came from.

@@ -19,10 +19,16 @@ type Facts struct {
 	// Password is the default-password status: pass, fail or unknown, with a one-line reason.
 	PasswordOutcome string `json:"password_outcome"`
 	PasswordReason  string `json:"password_reason"`
+	// PasswordBasis says whether the outcome was observed (a credential
+	// audit ran on the device) or only declared by the maker.
+	PasswordBasis string `json:"password_basis,omitempty"`
 	// Update is the update-security status (signed, verified updates).
 	UpdateOutcome string        `json:"update_outcome"`
 	UpdateReason  string        `json:"update_reason"`
 	KEV           []string      `json:"kev,omitempty"` // known exploited CVEs
+	// KEVOutcome is the outcome of the known-exploited-vulnerabilities
+	// check: pass only when vulnerabilities were matched for the subject.
+	KEVOutcome string `json:"kev_outcome"`
 	Vulns         int           `json:"vulns"`         // matched CVEs
 	HighVulns     int           `json:"high_vulns"`    // of which CVSS >= 7
 	Destinations  []Destination `json:"destinations,omitempty"`
@@ -53,7 +59,8 @@ func facts(v *view, sr *SubjectResult) Facts {
 	}
 	f.SupportOutcome = supportPeriod(v, p).Outcome
 	pw := weakDefaultPasswords(v, p)
-	f.PasswordOutcome, f.PasswordReason = pw.Outcome, pw.Reason
+	f.PasswordOutcome, f.PasswordReason, f.PasswordBasis = pw.Outcome, pw.Reason, pw.Basis
+	f.KEVOutcome = knownExploited(v, p).Outcome
 	up := updateSigned(v, p)
 	f.UpdateOutcome, f.UpdateReason = up.Outcome, up.Reason
 	seen := map[string]bool{}

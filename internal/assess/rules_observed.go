@@ -7,6 +7,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/protocol"
+	"iotwatch/internal/store"
 )
 
 // Credential kinds that mean a default, empty or guessable password was accepted.
@@ -455,8 +456,10 @@ func vulnRule(v *view, bad func(model.VulnMatch) bool, what string) verdict {
 	if !ok {
 		return unknown("the subject is not identified to a CPE, so vulnerabilities cannot be matched")
 	}
-	if !v.all.ran("vulns") && len(v.all.Vulns) == 0 {
-		return unknown("no vulnerability matching in the evidence for %s", cpe)
+	if len(v.vulns) == 0 && !v.checked(store.StageVulns) {
+		// Matches elsewhere in the store (other devices, firmware
+		// components) say nothing about this subject: not checked.
+		return unknown("vulnerabilities were not matched for %s (no vulnerability matching of this subject in the evidence)", cpe)
 	}
 	return verdict{Outcome: Pass, Basis: BasisObserved, Reason: fmt.Sprintf("no %s matched %s (%d other match(es))", what, cpe, len(v.vulns))}
 }

@@ -49,6 +49,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		}
 	}
 	must(st.SaveServices(ctx, scan, svcs))
+	must(st.SaveServices(ctx, audit, svcs)) // the audit scans what it audits
 	must(st.SaveCredentials(ctx, audit, fx.Credentials))
 	must(st.SaveVulnMatches(ctx, vuln, fx.Vulns))
 	must(st.SaveFindings(ctx, fw, fx.Findings[:2]))

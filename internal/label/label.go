@@ -139,6 +139,9 @@ func shortOf(s assess.SubjectResult, opts Options) Short {
 	switch f.PasswordOutcome {
 	case assess.Pass:
 		pw.Value = "none accepted"
+		if f.PasswordBasis == assess.BasisDeclared { // read, not tested: not a pass
+			pw.Status, pw.Value = "unknown", "not tested (maker declares none)"
+		}
 	case assess.Fail:
 		pw.Value = "weak or shared default accepted"
 		if strings.Contains(f.PasswordReason, "universal") {
@@ -161,14 +164,16 @@ func shortOf(s assess.SubjectResult, opts Options) Short {
 	default:
 		up.Value = "unknown"
 	}
-	kev := Line{Topic: "Known exploited vulnerabilities", Status: "good", Value: "none known"}
+	kev := Line{Topic: "Known exploited vulnerabilities", Status: "unknown", Value: "not checked"}
 	switch {
 	case len(f.KEV) > 0:
 		kev.Status, kev.Value = "bad", fmt.Sprintf("%d: %s", len(f.KEV), strings.Join(first(f.KEV, 3), ", "))
+	case f.KEVOutcome != assess.Pass:
+		// not matched (or not identified): unknown, never "none known"
 	case f.Vulns > 0:
-		kev.Value = fmt.Sprintf("none (%d other CVEs)", f.Vulns)
-	case !identified(s):
-		kev.Status, kev.Value = "unknown", "not checked"
+		kev.Status, kev.Value = "good", fmt.Sprintf("none (%d other CVEs)", f.Vulns)
+	default:
+		kev.Status, kev.Value = "good", "none known"
 	}
 	l.Lines = []Line{support, pw, up, kev}
 	if f.Compromised {
@@ -197,17 +202,6 @@ func shortOf(s assess.SubjectResult, opts Options) Short {
 			l.Manufacturer, cmpOr(l.Model, l.Subject), l.Tier, support.Value, pw.Value, len(f.KEV))
 	}
 	return l
-}
-
-func identified(s assess.SubjectResult) bool {
-	for _, b := range s.Baselines {
-		for _, p := range b.Provisions {
-			if p.Rule == "known-exploited" {
-				return p.Outcome != assess.Unknown
-			}
-		}
-	}
-	return s.Facts.Vulns > 0
 }
 
 func first(s []string, n int) []string {

@@ -32,6 +32,32 @@ type Evidence struct {
 	Findings []model.Finding
 	// Assets is the inventory.
 	Assets []model.Asset
+	// Covered records what was looked for on which device: for the stages
+	// scan, audit and vulns, the devices with a service or credential result
+	// stored by a run that ran the stage. A check that did not run on a
+	// device leaves its outcome unknown, never a pass.
+	Covered map[string]map[netip.Addr]bool
+}
+
+// coveredStages are the stages Covered records.
+var coveredStages = []string{StageScan, StageAudit, StageVulns}
+
+// Checked reports whether the stage ran on the device (see Covered).
+func (e *Evidence) Checked(stage string, a netip.Addr) bool {
+	return e.Covered[normStage(stage)][deviceAddr(a)]
+}
+
+// cover records that run r looked at device a.
+func (e *Evidence) cover(r model.Run, a netip.Addr) {
+	for _, stage := range coveredStages {
+		if !RunRan(r, stage) {
+			continue
+		}
+		if e.Covered[stage] == nil {
+			e.Covered[stage] = map[netip.Addr]bool{}
+		}
+		e.Covered[stage][a] = true
+	}
 }
 
 // Stage names as runs record them. A "demo" run includes scan, audit and
@@ -78,7 +104,7 @@ func (s *Store) LoadEvidence(ctx context.Context, runIDs []int64) (*Evidence, er
 	if err != nil {
 		return nil, err
 	}
-	ev := &Evidence{}
+	ev := &Evidence{Covered: map[string]map[netip.Addr]bool{}}
 	for _, id := range ids {
 		r, err := s.Run(ctx, id)
 		if err != nil {
@@ -97,6 +123,7 @@ func (s *Store) LoadEvidence(ctx context.Context, runIDs []int64) (*Evidence, er
 		}
 		for _, x := range ss {
 			x.IP = deviceAddr(x.IP)
+			ev.cover(r, x.IP)
 			svcs.put(fmt.Sprintf("%s|%d|%s", x.IP, x.Port, x.Transport), x)
 		}
 		cs, err := s.Credentials(ctx, r.ID)
@@ -105,6 +132,7 @@ func (s *Store) LoadEvidence(ctx context.Context, runIDs []int64) (*Evidence, er
 		}
 		for _, c := range cs {
 			c.IP = deviceAddr(c.IP)
+			ev.cover(r, c.IP)
 			if c.Kind == model.KindLockoutSuspected {
 				c.LockoutSuspected = true
 			}
@@ -119,6 +147,7 @@ func (s *Store) LoadEvidence(ctx context.Context, runIDs []int64) (*Evidence, er
 			if v.IP.IsValid() {
 				v.IP = deviceAddr(v.IP)
 				subj = cmp.Or(subj, v.IP.String())
+				ev.cover(r, v.IP)
 			}
 			vulns.put(fmt.Sprintf("%s|%d|%s|%s", subj, v.Port, v.CVE, v.CPE), v)
 		}
