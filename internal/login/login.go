@@ -18,12 +18,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/netx"
 )
 
 // Target is one login surface.
@@ -111,29 +110,11 @@ var ErrNoAuth = errors.New("no authentication required")
 // ErrUnsupported marks a surface whose authentication scheme the module does not speak.
 var ErrUnsupported = errors.New("unsupported authentication scheme")
 
-// Classify maps an I/O error to an outcome class.
-func Classify(err error) model.Status {
-	var ne net.Error
-	switch {
-	case err == nil:
-		return model.StatusSuccess
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.As(err, &ne) && ne.Timeout():
-		return model.StatusTimeout
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return model.StatusRefused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed),
-		strings.Contains(err.Error(), "EOF"):
-		return model.StatusIOError
-	case errors.Is(err, ErrProtocol):
-		return model.StatusProtocolError
-	default:
-		return model.StatusUnknownError
-	}
-}
+// Classify maps an I/O error to an outcome class (netx.Status).
+func Classify(err error) model.Status { return netx.Status(err) }
 
-// ErrProtocol marks replies that are not the protocol expected.
-var ErrProtocol = errors.New("protocol error")
+// ErrProtocol marks replies that are not the protocol expected (netx.ErrProtocol).
+var ErrProtocol = netx.ErrProtocol
 
 // Fail builds a failed Result classified from err.
 func Fail(err error) Result { return Result{Status: Classify(err), Err: err} }

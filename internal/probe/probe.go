@@ -11,12 +11,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/netx"
 )
 
 // DefaultMaxRead caps what a probe reads from one service (a 100 MB banner is
@@ -72,29 +71,11 @@ func Fail(proto string, err error) Result {
 	return Result{Protocol: proto, Status: Classify(err), Err: err}
 }
 
-// ErrProtocol marks replies that are not the protocol expected.
-var ErrProtocol = errors.New("protocol error")
+// ErrProtocol marks replies that are not the protocol expected (netx.ErrProtocol).
+var ErrProtocol = netx.ErrProtocol
 
-// Classify maps an error to an outcome class.
-func Classify(err error) model.Status {
-	var ne net.Error
-	switch {
-	case err == nil:
-		return model.StatusSuccess
-	case errors.Is(err, ErrProtocol):
-		return model.StatusProtocolError
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return model.StatusRefused
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return model.StatusTimeout
-	case errors.As(err, &ne) && ne.Timeout():
-		return model.StatusTimeout
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
-		return model.StatusIOError
-	}
-	return model.StatusUnknownError
-}
+// Classify maps an error to an outcome class (netx.Status).
+func Classify(err error) model.Status { return netx.Status(err) }
 
 // Deadline sets conn's deadline from ctx and env and returns the deadline.
 func Deadline(ctx context.Context, conn net.Conn, env *Env) time.Time {

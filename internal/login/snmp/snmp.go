@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
@@ -129,7 +128,7 @@ func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.
 				}
 				continue
 			}
-			if strings.Contains(err.Error(), "refused") {
+			if netx.ClassOf(err) == netx.ClassRefused { // ICMP port unreachable
 				for i := range res {
 					if res[i].Status == "" {
 						res[i] = login.Fail(fmt.Errorf("snmp %s: %w", s.t.Addr, err))

@@ -12,6 +12,7 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
+	"iotwatch/internal/netx"
 )
 
 // pending is an SSH connection in the middle of password authentication for
@@ -108,12 +109,13 @@ func (p *pending) try(ctx context.Context, t login.Target, pw string) (r login.R
 			return login.Accepted("ssh auth success, server " + p.serverVersion), false
 		}
 		msg := strings.ToLower(err.Error())
-		var ne net.Error
+		class := netx.ClassOf(err)
 		switch {
-		case errors.As(err, &ne) && ne.Timeout():
+		case class == netx.ClassTimeout:
 			return login.Result{Status: model.StatusTimeout, Err: err}, false
-		case strings.Contains(msg, "unable to authenticate"), strings.Contains(msg, "too many authentication failures"),
-			strings.Contains(msg, "eof"), strings.Contains(msg, "reset by peer"):
+		case class == netx.ClassEOF, class == netx.ClassReset,
+			// x/crypto/ssh reports the server's refusals only as text
+			strings.Contains(msg, "unable to authenticate"), strings.Contains(msg, "too many authentication failures"):
 			// The server hung up after refusing the password (MaxAuthTries).
 			return login.Denied("ssh password refused; server closed: " + lastPart(msg)), false
 		}
