@@ -14,8 +14,10 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"iotwatch/internal/declare"
 	"iotwatch/internal/flow"
 	"iotwatch/internal/flow/ingest"
+	"iotwatch/internal/flow/intel"
 	"iotwatch/internal/flow/mud"
 	"iotwatch/internal/geo"
 	"iotwatch/internal/model"
@@ -100,6 +102,9 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 			}
 			defer st.Close()
 			sum, err := ingest.RunAll(ctx, st, srcs, opt)
+			if sum == nil && (errors.Is(err, intel.ErrFormat) || errors.Is(err, mud.ErrOldFormat) || errors.Is(err, declare.ErrInvalid)) {
+				return usageError{err} // a bad --indicators or --declarations file
+			}
 			if sum != nil {
 				if g.json {
 					if perr := printJSONLines(g.out, []*ingest.Summary{sum}); perr != nil {

@@ -84,6 +84,12 @@ func TestFlowsCommands(t *testing.T) {
 			t.Errorf("%v: exit %d (%v), want 2", bad, ExitCode(err), err)
 		}
 	}
+	garbage := filepath.Join(t.TempDir(), "indicators.txt")
+	os.WriteFile(garbage, []byte("# feed\n203.0.113.9\nroot:x:0:0:root:/root:/bin/bash\n"), 0o644)
+	if _, err := runFlows(t, db, "flows", "ingest", "--pcap", pcap, "--indicators", garbage); ExitCode(err) != 2 ||
+		!strings.Contains(err.Error(), garbage+": line 3:") {
+		t.Errorf("garbage indicators: exit %d (%v), want 2 naming the file and line 3", ExitCode(err), err)
+	}
 	if _, err := runFlows(t, db, "flows", "ingest", "--zeek", pcap); err == nil {
 		t.Error("a pcap accepted as a Zeek log")
 	}

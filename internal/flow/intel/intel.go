@@ -192,11 +192,21 @@ func sniff(data []byte) Format {
 	return FormatPlain
 }
 
+// notIndicator says why a value of an indicator file was refused: a list
+// with garbage in it is an error that names the line, never a silent skip.
+func notIndicator(line int, v string) error {
+	if len(v) > 60 {
+		v = v[:60] + "…"
+	}
+	return fmt.Errorf("line %d: %q is not an address, network, domain or URL: %w", line, v, ErrFormat)
+}
+
 func (s *Set) readPlain(data []byte, source string) (int, error) {
-	n := 0
+	n, line := 0, 0
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
+		line++
 		l := sc.Text()
 		if i := strings.IndexByte(l, '#'); i >= 0 {
 			l = l[:i]
@@ -205,9 +215,10 @@ func (s *Set) readPlain(data []byte, source string) (int, error) {
 		if len(f) == 0 {
 			continue
 		}
-		if s.Add(Indicator{Value: f[0], Source: source, Label: strings.Join(f[1:], " ")}) {
-			n++
+		if !s.Add(Indicator{Value: f[0], Source: source, Label: strings.Join(f[1:], " ")}) {
+			return n, notIndicator(line, f[0])
 		}
+		n++
 	}
 	return n, sc.Err()
 }
@@ -219,9 +230,18 @@ func (s *Set) readCSV(data []byte, source string) (int, error) {
 	cr.FieldsPerRecord = -1
 	cr.Comment = '#'
 	cr.LazyQuotes = true
-	rows, err := cr.ReadAll()
-	if err != nil {
-		return 0, fmt.Errorf("csv: %w", err)
+	var rows [][]string
+	var lines []int // line of each row
+	for {
+		row, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("csv: %w", err)
+		}
+		l, _ := cr.FieldPos(0)
+		rows, lines = append(rows, row), append(lines, l)
 	}
 	if len(rows) == 0 {
 		return 0, nil
@@ -248,13 +268,18 @@ func (s *Set) readCSV(data []byte, source string) (int, error) {
 		if vc >= len(row) {
 			continue
 		}
-		ind := Indicator{Value: row[vc], Source: fmt.Sprintf("%s:%d", source, i+start+1)}
+		if strings.TrimSpace(row[vc]) == "" {
+			continue
+		}
+		line := lines[i+start]
+		ind := Indicator{Value: row[vc], Source: fmt.Sprintf("%s:%d", source, line)}
 		if lc >= 0 && lc < len(row) {
 			ind.Label = row[lc]
 		}
-		if s.Add(ind) {
-			n++
+		if !s.Add(ind) {
+			return n, notIndicator(line, row[vc])
 		}
+		n++
 	}
 	return n, nil
 }

@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"strings"
@@ -62,6 +63,16 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := s.Load("testdata/missing"); err == nil {
 		t.Error("missing file accepted")
+	}
+	// A file with garbage in it is refused, naming the file and the line.
+	for file, want := range map[string]string{
+		"testdata/garbage.txt": "indicators testdata/garbage.txt: line 1: ",
+		"testdata/garbage.csv": "indicators testdata/garbage.csv: line 4: \"not an address\"",
+	} {
+		_, err := (&Set{}).Load(file)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, ErrFormat) {
+			t.Errorf("Load(%s) = %v, want an error starting %q", file, err, want)
+		}
 	}
 }
 
