@@ -24,6 +24,7 @@ import (
 	"iotwatch/internal/model"
 	"iotwatch/internal/protocol"
 	"iotwatch/internal/scan"
+	"iotwatch/internal/stage"
 	"iotwatch/internal/stats"
 	"iotwatch/internal/store"
 	"iotwatch/internal/target"
@@ -112,33 +113,24 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	allowed := func(a netip.Addr) bool { return set.Contains(a) || pairs[a] }
 
 	var st *store.Store
-	run := &model.Run{Kind: "audit", Targets: args, Stages: []string{"scan", "audit"}}
 	if !f.noStore {
 		if st, err = g.openStore(ctx); err != nil {
 			return err
 		}
 		defer st.Close()
-		if err := st.StartRun(ctx, run); err != nil {
-			return err
-		}
+	}
+	run, err := stage.Start(ctx, st, "audit", args, []string{"scan", "vulns", "audit"})
+	if err != nil {
+		return err
 	}
 	finish := func(runErr error, counts map[string]int64) error {
-		if st == nil {
-			return runErr
+		for k, v := range counts {
+			run.Count(k, v)
 		}
-		run.Counts = counts
-		switch {
-		case runErr == nil:
-			run.Status = model.RunComplete
-		case errors.Is(runErr, context.Canceled):
-			run.Status, run.Error = model.RunInterrupted, runErr.Error()
-		default:
-			run.Status, run.Error = model.RunFailed, runErr.Error()
+		runErr = run.Finish(ctx, runErr)
+		if run.Recorded() {
+			fmt.Fprintf(g.errOut, "run %d: %s\n", run.ID, run.Status)
 		}
-		if err := st.FinishRun(ctx, run); err != nil && runErr == nil {
-			runErr = err
-		}
-		fmt.Fprintf(g.errOut, "run %d: %s\n", run.ID, run.Status)
 		return runErr
 	}
 
@@ -160,17 +152,17 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 			cfg.Communities = append(cfg.Communities, c.Password)
 		}
 		var mu sync.Mutex
-		_, err := scan.Run(ctx, cfg, func(s model.Service) error {
+		// What the scan found is kept even when it was interrupted.
+		_, err := stage.Scan(ctx, st, run, stage.ScanOptions{Config: cfg, Emit: func(s model.Service) error {
 			mu.Lock()
 			defer mu.Unlock()
 			services = append(services, s)
 			return nil
-		})
-		// What the scan found is kept even when it was interrupted.
-		if st != nil && len(services) > 0 {
-			if serr := st.SaveServices(context.WithoutCancel(ctx), run.ID, services); serr != nil && err == nil {
-				err = serr
-			}
+		}})
+		if err == nil {
+			var vr stage.VulnResult
+			vr, err = stage.Vulns(ctx, st, run, services)
+			g.log.Info("audit: known vulnerabilities", "matches", len(vr.Matches), "devices", vr.Devices)
 		}
 		if err != nil {
 			return finish(fmt.Errorf("audit scan: %w", err), map[string]int64{"services": int64(len(services))})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,7 +168,11 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 	if f.noStore {
 		st = nil
 	}
-	run, err := stage.Start(ctx, st, "scan", opts.Config.Targets, stage.ScanStages)
+	stages := stage.ScanStages
+	if !f.discovery {
+		stages = append(slices.Clip(stages), "vulns")
+	}
+	run, err := stage.Start(ctx, st, "scan", opts.Config.Targets, stages)
 	if err != nil {
 		return err
 	}
@@ -198,6 +203,10 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 	}
 	res, scanErr := stage.Scan(ctx, st, run, opts)
 	bar.Finish()
+	var vr stage.VulnResult
+	if scanErr == nil && !f.discovery {
+		vr, scanErr = stage.VulnsOfRun(ctx, st, run)
+	}
 	stats := res.Stats
 	switch format {
 	case "table":
@@ -209,6 +218,9 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 	}
 	err = run.Finish(ctx, errors.Join(scanErr, err))
 	fmt.Fprintf(g.errOut, "scanned %d endpoints in %v: %d open, %d services", stats.Items, stats.Elapsed.Round(time.Millisecond), stats.Open, stats.Emitted)
+	if len(vr.Matches) > 0 {
+		fmt.Fprintf(g.errOut, ", %d known vulnerabilities on %d devices", len(vr.Matches), vr.Devices)
+	}
 	if run.Recorded() {
 		fmt.Fprintf(g.errOut, " (%s)", run)
 	}

@@ -285,12 +285,17 @@ func writeVulnStats(w io.Writer, s *vuln.Stats) error {
 
 func newVulnMatchCmd(g *globals) *cobra.Command {
 	var cpeName, vendor, product, ver string
+	var stored bool
 	cmd := &cobra.Command{
-		Use:   "match (--cpe CPE | --product P --version V [--vendor X])",
+		Use:   "match (--cpe CPE | --product P --version V [--vendor X] | --stored)",
 		Short: "List the CVEs affecting a product (a CPE 2.3 name, or vendor/product/version as a scanner reports them)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
+			case stored && (cpeName != "" || product != "" || vendor != "" || ver != ""):
+				return usageError{errors.New("--stored matches the stored inventory: give no product")}
+			case stored:
+				return matchStored(cmd.Context(), g)
 			case cpeName != "" && (product != "" || vendor != "" || ver != ""):
 				return usageError{errors.New("give either --cpe or --product/--version, not both")}
 			case cpeName == "" && (product == "" || ver == ""):
@@ -337,6 +342,7 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 	f.StringVar(&vendor, "vendor", "", "vendor as reported (optional)")
 	f.StringVar(&product, "product", "", "product as reported (e.g. OpenSSH, dnsmasq, \"DS-2CD2026G2-IU/SL\")")
 	f.StringVar(&ver, "version", "", "version as reported (e.g. 9.2p1, 1:9.2p1-2+deb12u3)")
+	f.BoolVar(&stored, "stored", false, "re-match every identified service in the database and store the matches as a run")
 	return cmd
 }
 

@@ -22,6 +22,9 @@ type VulnResult struct {
 // and stores the matches as run's. Scan, audit and the demo all run it.
 func Vulns(ctx context.Context, st *store.Store, run *Run, services []model.Service) (VulnResult, error) {
 	var res VulnResult
+	if st == nil { // nothing recorded, no database to match against
+		return res, nil
+	}
 	vdb, err := vuln.Open(ctx, st)
 	if err == nil {
 		err = vdb.EnsureSeed(ctx)
@@ -48,4 +51,34 @@ func Vulns(ctx context.Context, st *store.Store, run *Run, services []model.Serv
 	}
 	run.Count("vuln_matches", int64(len(res.Matches)))
 	return res, nil
+}
+
+// VulnsOfRun runs the vulnerability stage on the services run stored.
+func VulnsOfRun(ctx context.Context, st *store.Store, run *Run) (VulnResult, error) {
+	if !run.Recorded() {
+		return VulnResult{}, nil
+	}
+	svcs, err := st.Services(ctx, run.ID)
+	if err != nil {
+		return VulnResult{}, err
+	}
+	return Vulns(ctx, st, run, svcs)
+}
+
+// VulnsOfInventory re-matches the stored inventory (every identified
+// service, as its newest run saw it) against the vulnerability database as
+// it is now, recorded as a run of kind "vulns": after `vulndb update`, the
+// devices already scanned get the new matches.
+func VulnsOfInventory(ctx context.Context, st *store.Store) (*Run, VulnResult, error) {
+	run, err := Start(ctx, st, "vulns", []string{"stored inventory"}, []string{"vulns"})
+	if err != nil {
+		return nil, VulnResult{}, err
+	}
+	svcs, err := st.IdentifiedServices(ctx)
+	var res VulnResult
+	if err == nil {
+		run.Count("services", int64(len(svcs)))
+		res, err = Vulns(ctx, st, run, svcs)
+	}
+	return run, res, run.Finish(ctx, err)
 }

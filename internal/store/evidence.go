@@ -97,11 +97,18 @@ func (s *Store) SaveServicesTx(ctx context.Context, tx *sql.Tx, runID int64, svc
 // Services returns the services a run stored, ordered by address and port.
 // Data is returned as json.RawMessage.
 func (s *Store) Services(ctx context.Context, runID int64) ([]model.Service, error) {
-	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT ip, port, transport, protocol, status, banner,
-		data, fingerprint, error, seen_at FROM services WHERE run_id = ? ORDER BY ip, port, transport`), runID)
+	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT `+serviceCols+` FROM services WHERE run_id = ? ORDER BY ip, port, transport`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("read services: %w", err)
 	}
+	return scanServices(rows)
+}
+
+// serviceCols are the columns scanServices reads.
+const serviceCols = `ip, port, transport, protocol, status, banner, data, fingerprint, error, seen_at`
+
+// scanServices reads rows of serviceCols and closes rows.
+func scanServices(rows *sql.Rows) ([]model.Service, error) {
 	defer rows.Close()
 	var out []model.Service
 	for rows.Next() {
