@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	wireftp "iotwatch/internal/wire/ftp"
 )
 
 // serveFTP emulates a small FTP server: banner, USER/PASS (anonymous when
@@ -33,8 +35,7 @@ func serveFTP(c net.Conn, s *deviceService) {
 		if err != nil {
 			return
 		}
-		verb, arg, _ := strings.Cut(line, " ")
-		verb = strings.ToUpper(verb)
+		verb, arg := wireftp.ParseCommand(line)
 		var ok bool
 		switch verb {
 		case "USER":

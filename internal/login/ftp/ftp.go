@@ -18,6 +18,7 @@ import (
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
 	"iotwatch/internal/netx"
+	wireftp "iotwatch/internal/wire/ftp"
 )
 
 // Module is the FTP login module.
@@ -57,7 +58,7 @@ func (s *session) connect(ctx context.Context) login.Result {
 	s.conn, s.tp = conn, textproto.NewConn(&capped{Conn: conn, left: maxRead})
 	s.deadline(ctx)
 	stop := netx.Interrupt(ctx, conn)
-	code, msg, err := ReadResponse(s.tp)
+	code, msg, err := readReply(&s.tp.Reader)
 	stop()
 	if err != nil {
 		s.Close()
@@ -173,7 +174,7 @@ func (s *session) cmd(format string, args ...any) (int, string, error) {
 	if err := s.tp.PrintfLine(format, args...); err != nil {
 		return 0, "", err
 	}
-	return ReadResponse(s.tp)
+	return readReply(&s.tp.Reader)
 }
 
 // maxRead caps what one control connection may send us (a server streaming
@@ -198,48 +199,9 @@ func (c *capped) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// ReadResponse reads one FTP reply, single- or multi-line ("123-...\r\n123 end").
-func ReadResponse(tp *textproto.Conn) (int, string, error) {
-	line, err := tp.ReadLine()
-	if err != nil {
-		return 0, "", err
-	}
-	code, cont, msg, err := parseLine(line)
-	if err != nil {
-		return 0, "", err
-	}
-	lines := []string{msg}
-	for n := 0; cont; n++ {
-		if n > 1000 {
-			return 0, "", fmt.Errorf("%w: multi-line reply too long", login.ErrProtocol)
-		}
-		line, err = tp.ReadLine()
-		if err != nil {
-			return 0, "", err
-		}
-		if c2, more, m, err := parseLine(line); err == nil && c2 == code && !more {
-			lines = append(lines, m)
-			break
-		}
-		lines = append(lines, line)
-	}
-	return code, strings.Join(lines, " "), nil
-}
-
-// parseLine splits "230 text" or "230-text".
-func parseLine(line string) (code int, cont bool, msg string, err error) {
-	if len(line) < 3 {
-		return 0, false, "", fmt.Errorf("%w: short reply %q", login.ErrProtocol, line)
-	}
-	for i := 0; i < 3; i++ {
-		if line[i] < '0' || line[i] > '9' {
-			return 0, false, "", fmt.Errorf("%w: reply %q", login.ErrProtocol, login.Truncate(line, 40))
-		}
-		code = code*10 + int(line[i]-'0')
-	}
-	if len(line) > 3 {
-		cont = line[3] == '-'
-		msg = strings.TrimSpace(line[4:])
-	}
-	return code, cont, msg, nil
+// readReply reads one reply with the shared codec: its code and its lines
+// joined on one line for evidence.
+func readReply(tp *textproto.Reader) (int, string, error) {
+	rep, err := wireftp.ReadReply(tp)
+	return rep.Code, strings.Join(rep.Lines, " "), err
 }

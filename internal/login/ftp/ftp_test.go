@@ -1,11 +1,8 @@
 package ftp
 
 import (
-	"bufio"
 	"context"
 	"net/netip"
-	"net/textproto"
-	"strings"
 	"testing"
 	"time"
 
@@ -47,45 +44,4 @@ func TestFTPRealPeer(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestReadResponse(t *testing.T) {
-	tests := []struct {
-		in      string
-		code    int
-		msg     string
-		wantErr bool
-	}{
-		{"220 (vsFTPd 3.0.3)\r\n", 220, "(vsFTPd 3.0.3)", false},
-		{"230-Welcome\r\n230-more\r\n230 Login successful.\r\n", 230, "Welcome 230-more Login successful.", false},
-		{"530 Login incorrect.\r\n", 530, "Login incorrect.", false},
-		{"SSH-2.0-OpenSSH\r\n", 0, "", true},
-		{"22\r\n", 0, "", true},
-		{"", 0, "", true},
-	}
-	for _, tt := range tests {
-		tp := textproto.NewConn(nopRWC{bufio.NewReader(strings.NewReader(tt.in))})
-		code, msg, err := ReadResponse(tp)
-		if (err != nil) != tt.wantErr || code != tt.code || msg != tt.msg {
-			t.Errorf("ReadResponse(%q) = %d, %q, %v; want %d, %q, err=%v", tt.in, code, msg, err, tt.code, tt.msg, tt.wantErr)
-		}
-	}
-}
-
-type nopRWC struct{ *bufio.Reader }
-
-func (nopRWC) Write(b []byte) (int, error) { return len(b), nil }
-func (nopRWC) Close() error                { return nil }
-
-func FuzzReadResponse(f *testing.F) {
-	for _, s := range []string{"220 ok\r\n", "230-a\r\nb\r\n230 c\r\n", "530-\r\n", "\x00\xff", "999 x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		tp := textproto.NewConn(nopRWC{bufio.NewReader(strings.NewReader(s))})
-		code, _, err := ReadResponse(tp)
-		if err == nil && (code < 0 || code > 999) {
-			t.Fatalf("code %d", code)
-		}
-	})
 }

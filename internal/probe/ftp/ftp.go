@@ -9,10 +9,10 @@ import (
 	"io"
 	"net"
 	"net/textproto"
-	"strings"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	wireftp "iotwatch/internal/wire/ftp"
 )
 
 // Record is the FTP handshake data.
@@ -39,7 +39,7 @@ func (Prober) Name() string { return model.ProtoFTP }
 func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Result {
 	probe.Deadline(ctx, conn, env)
 	tp := textproto.NewReader(bufio.NewReader(&probe.LimitConn{Conn: conn, N: env.Limit()}))
-	code, msg, err := ReadReply(tp)
+	code, msg, err := readReply(tp)
 	if err != nil {
 		return probe.Fail(model.ProtoFTP, fmt.Errorf("ftp greeting: %w", err))
 	}
@@ -64,7 +64,7 @@ func anonymous(w io.Writer, tp *textproto.Reader) (bool, string) {
 	if _, err := io.WriteString(w, "USER anonymous\r\n"); err != nil {
 		return false, ""
 	}
-	code, msg, err := ReadReply(tp)
+	code, msg, err := readReply(tp)
 	if err != nil {
 		return false, ""
 	}
@@ -77,46 +77,16 @@ func anonymous(w io.Writer, tp *textproto.Reader) (bool, string) {
 	if _, err := io.WriteString(w, "PASS iotwatch@example.com\r\n"); err != nil {
 		return false, ""
 	}
-	code, msg, err = ReadReply(tp)
+	code, msg, err = readReply(tp)
 	if err != nil {
 		return false, ""
 	}
 	return code == 230, probe.Printable([]byte(fmt.Sprintf("%d %s", code, msg)), 256)
 }
 
-// ReadReply reads one (possibly multi-line) FTP reply.
-func ReadReply(tp *textproto.Reader) (int, string, error) {
-	line, err := tp.ReadLine()
-	if err != nil {
-		return 0, "", err
-	}
-	if len(line) < 3 || !digits(line[:3]) {
-		return 0, "", fmt.Errorf("ftp reply %q: %w", probe.Printable([]byte(line), 40), probe.ErrProtocol)
-	}
-	code := int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
-	if len(line) == 3 || line[3] != '-' {
-		return code, strings.TrimSpace(line[min(4, len(line)):]), nil
-	}
-	lines := []string{strings.TrimSpace(line[4:])}
-	for i := 0; i < 100; i++ {
-		l, err := tp.ReadLine()
-		if err != nil {
-			return code, strings.Join(lines, "\n"), err
-		}
-		if len(l) >= 4 && l[:3] == line[:3] && l[3] == ' ' {
-			lines = append(lines, strings.TrimSpace(l[4:]))
-			return code, strings.Join(lines, "\n"), nil
-		}
-		lines = append(lines, strings.TrimSpace(l))
-	}
-	return code, strings.Join(lines, "\n"), fmt.Errorf("ftp reply too long: %w", probe.ErrProtocol)
-}
-
-func digits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+// readReply reads one reply with the shared codec: its code and its lines
+// joined with newlines.
+func readReply(tp *textproto.Reader) (int, string, error) {
+	rep, err := wireftp.ReadReply(tp)
+	return rep.Code, rep.Text(), err
 }

@@ -1,10 +1,8 @@
 package ftp
 
 import (
-	"bufio"
 	"context"
 	"net"
-	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -13,27 +11,6 @@ import (
 	"iotwatch/internal/probe"
 	"iotwatch/internal/testpeer"
 )
-
-func TestReadReply(t *testing.T) {
-	tests := []struct {
-		in      string
-		code    int
-		msg     string
-		wantErr bool
-	}{
-		{"220 (vsFTPd 3.0.3)\r\n", 220, "(vsFTPd 3.0.3)", false},
-		{"220-Welcome\r\n to x\r\n220 ready\r\n", 220, "Welcome\nto x\nready", false},
-		{"220\r\n", 220, "", false},
-		{"SSH-2.0-x\r\n", 0, "", true},
-		{"", 0, "", true},
-	}
-	for _, tt := range tests {
-		code, msg, err := ReadReply(textproto.NewReader(bufio.NewReader(strings.NewReader(tt.in))))
-		if (err != nil) != tt.wantErr || code != tt.code || msg != tt.msg {
-			t.Errorf("ReadReply(%q) = %d, %q, %v; want %d, %q, err %v", tt.in, code, msg, err, tt.code, tt.msg, tt.wantErr)
-		}
-	}
-}
 
 func TestProbeVsftpd(t *testing.T) {
 	for _, anon := range []bool{false, true} {
@@ -65,12 +42,4 @@ func TestProbeGarbage(t *testing.T) {
 	if res.Status != model.StatusProtocolError {
 		t.Errorf("status = %v, want protocol-error", res.Status)
 	}
-}
-
-func FuzzReadReply(f *testing.F) {
-	f.Add("220-a\r\nb\r\n220 c\r\n")
-	f.Add("331 Please specify the password.\r\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		ReadReply(textproto.NewReader(bufio.NewReader(strings.NewReader(s))))
-	})
 }
