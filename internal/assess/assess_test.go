@@ -181,13 +181,13 @@ func TestAssessProvisions(t *testing.T) {
 		}, baseline: BaselineETSI, id: "5.5-5", want: Fail, reason: "anonymous-access on mqtt/1883"},
 		{name: "lockout record passes 5.1-5 and is no shared credential", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
 			for _, a := range []string{"10.0.0.20", "10.0.0.21"} {
-				ev.Credentials = append(ev.Credentials, model.CredentialResult{IP: ip(a), Port: 22, Protocol: "ssh", Kind: KindLockoutSuspected})
+				ev.Credentials = append(ev.Credentials, model.CredentialResult{IP: ip(a), Port: 22, Protocol: "ssh", Kind: model.KindLockoutSuspected})
 				ev.Assets = append(ev.Assets, model.Asset{IP: ip(a), Vendor: "Acme", Product: "Hub-9"})
 			}
 		}, baseline: BaselineETSI, id: "5.1-5", want: Pass, reason: "lockout"},
 		{name: "lockout records do not make a universal default", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
 			for _, a := range []string{"10.0.0.20", "10.0.0.21"} {
-				ev.Credentials = append(ev.Credentials, model.CredentialResult{IP: ip(a), Port: 22, Protocol: "ssh", Kind: KindLockoutSuspected})
+				ev.Credentials = append(ev.Credentials, model.CredentialResult{IP: ip(a), Port: 22, Protocol: "ssh", Kind: model.KindLockoutSuspected})
 				ev.Assets = append(ev.Assets, model.Asset{IP: ip(a), Vendor: "Acme", Product: "Hub-9"})
 			}
 		}, baseline: BaselineETSI, id: "5.1-1", want: Pass},

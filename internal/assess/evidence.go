@@ -66,10 +66,6 @@ func (ev *Evidence) ran(stage string) bool {
 	return false
 }
 
-// KindLockoutSuspected is the audit's credential kind for a service that
-// showed lockout or rate limiting (model.KindLockoutSuspected).
-const KindLockoutSuspected = model.KindLockoutSuspected
-
 // RunKindAssess is the kind of the runs Save records.
 const RunKindAssess = "assess"
 
@@ -225,7 +221,7 @@ func newIndex(ev *Evidence) *index {
 	for _, c := range ev.Credentials {
 		ix.creds[c.IP] = append(ix.creds[c.IP], c)
 		m := ix.modelOf[c.IP].key
-		if m == "" || c.Kind == model.KindAnonymousAccess || c.Kind == KindLockoutSuspected {
+		if m == "" || c.Kind == model.KindAnonymousAccess || c.Kind == model.KindLockoutSuspected {
 			continue
 		}
 		k := unitKey{m, c.Protocol, c.Username, c.Password}

@@ -5,6 +5,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -61,12 +62,15 @@ const Unknown = "unknown"
 // ("mqtt-broker": a broker runs on thermostats and servers alike; "web
 // server"). Case is ignored: Recog spells some of them with capitals.
 func GenericDeviceType(t string) bool {
-	switch strings.ToLower(t) {
-	case "", Unknown, "embedded", "general", "general-purpose", "general purpose", "server", "web server", "mqtt-broker":
-		return true
-	}
-	return false
+	return slices.Contains(genericDeviceTypes, strings.ToLower(t))
 }
+
+// genericDeviceTypes is the one list of device types that name no device.
+var genericDeviceTypes = []string{"", Unknown, "embedded", "general", "general-purpose", "general purpose", "server", "web server", "mqtt-broker"}
+
+// GenericDeviceTypes returns the device types GenericDeviceType accepts, in
+// lower case (for stores that test them in SQL).
+func GenericDeviceTypes() []string { return slices.Clone(genericDeviceTypes) }
 
 // SoftwareOnly reports whether the fingerprint names only server software:
 // an application CPE (OpenSSH, vsftpd, lighttpd, Mosquitto, net-snmp) and a

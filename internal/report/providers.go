@@ -207,7 +207,7 @@ func methodNotes() map[string]string {
 		"ci95":                          "Wilson score interval, z = 1.96",
 		"vulnerable_devices":            "distinct addresses with at least one vulnerability match (table vuln_matches); kev_devices: those with a match in CISA KEV",
 		"firmware":                      "vulnerability matches without an address (firmware components) and findings with firmware evidence",
-		"breakdowns":                    "device vendor and type from the fingerprint that best identifies the device (a specific device type, then a device-describing protocol such as UPnP, SNMP, Modbus or RTSP, then confidence), else the asset inventory; subnet is the /24 (IPv4) or /48 (IPv6)",
+		"breakdowns":                    "device vendor and type from what the scan saw before any log-in (stats.Identify: the fingerprint that best identifies the device — a specific device type, then a device-describing protocol such as UPnP, Modbus or RTSP, then confidence; SNMP and MQTT answers, which need an accepted credential, are not used); devices of unknown vendor or type are counted in an \"unknown\" row; subnet is the /24 (IPv4) or /64 (IPv6)",
 		"vulnerability_archive":         "vulnerability database statistics by publication year; growth is relative to the previous year",
 		"compromise":                    "devices under unauthorized remote control per day, from flow detection",
 		"conformance_rate":              "pass / (pass + fail) per provision; not applicable and unknown are excluded",

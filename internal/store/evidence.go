@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"iotwatch/internal/model"
@@ -39,7 +40,7 @@ func (s *Store) SaveServicesTx(ctx context.Context, tx *sql.Tx, runID int64, svc
 	// OpenSSH, vsftpd…) never replaces an entry that identifies the
 	// device. The placeholder is 1 for such a fingerprint; it is bound
 	// once per column (see softArgs).
-	const keep = `? = 1 AND assets.vendor <> '' AND NOT (assets.cpe LIKE 'cpe:2.3:a:%' AND assets.device_type IN ('', 'embedded', 'general-purpose', 'server', 'unknown', 'mqtt-broker'))`
+	keep := `? = 1 AND assets.vendor <> '' AND NOT (assets.cpe LIKE 'cpe:2.3:a:%' AND LOWER(assets.device_type) IN (` + genericTypesSQL + `))`
 	assetStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO assets
 		(ip, vendor, product, version, device_type, cpe, first_seen, last_seen)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -313,3 +314,15 @@ func (s *Store) Findings(ctx context.Context, runID int64) ([]model.Finding, err
 	}
 	return out, rows.Err()
 }
+
+// genericTypesSQL is model.GenericDeviceTypes as a SQL list of literals.
+var genericTypesSQL = func() string {
+	var b strings.Builder
+	for i, t := range model.GenericDeviceTypes() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + strings.ReplaceAll(t, "'", "''") + "'")
+	}
+	return b.String()
+}()
