@@ -23,17 +23,17 @@ type Facts struct {
 	// audit ran on the device) or only declared by the maker.
 	PasswordBasis string `json:"password_basis,omitempty"`
 	// Update is the update-security status (signed, verified updates).
-	UpdateOutcome string        `json:"update_outcome"`
-	UpdateReason  string        `json:"update_reason"`
-	KEV           []string      `json:"kev,omitempty"` // known exploited CVEs
+	UpdateOutcome string   `json:"update_outcome"`
+	UpdateReason  string   `json:"update_reason"`
+	KEV           []string `json:"kev,omitempty"` // known exploited CVEs
 	// KEVOutcome is the outcome of the known-exploited-vulnerabilities
 	// check: pass only when vulnerabilities were matched for the subject.
-	KEVOutcome string `json:"kev_outcome"`
-	Vulns         int           `json:"vulns"`         // matched CVEs
-	HighVulns     int           `json:"high_vulns"`    // of which CVSS >= 7
-	Destinations  []Destination `json:"destinations,omitempty"`
-	EntityHits    int           `json:"entity_hits"`
-	Compromised   bool          `json:"compromised,omitempty"` // flows show the device under someone else's control
+	KEVOutcome   string        `json:"kev_outcome"`
+	Vulns        int           `json:"vulns"`      // matched CVEs
+	HighVulns    int           `json:"high_vulns"` // of which CVSS >= 7
+	Destinations []Destination `json:"destinations,omitempty"`
+	EntityHits   int           `json:"entity_hits"`
+	Compromised  bool          `json:"compromised,omitempty"` // flows show the device under someone else's control
 }
 
 // Destination is a country data goes to, declared or observed.
