@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -138,6 +139,10 @@ func TestScanCmdResume(t *testing.T) {
 	st.Close()
 	if err != nil || resumed.ID == run.ID || resumed.Parent != run.ID {
 		t.Errorf("resumed run %+v (%v): want a new run whose parent is %d", resumed, err, run.ID)
+	}
+	var runsOut, runsErr bytes.Buffer
+	if err := Execute(ctx, []string{"--db", db, "runs"}, &runsOut, &runsErr); err != nil || !strings.Contains(runsOut.String(), fmt.Sprintf("scan (resumes %d)", run.ID)) {
+		t.Errorf("runs (%v):\n%s\nwant the resumed scan shown with its parent %d", err, runsOut.String(), run.ID)
 	}
 	if _, _, err := runScanCmd(t, db, "10.0.0.1", "--resume"); err == nil {
 		t.Error("resume with different targets: want error")

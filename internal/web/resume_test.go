@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"iotwatch/internal/model"
@@ -44,6 +45,9 @@ func TestResumedScanAPI(t *testing.T) {
 		if rep.Summary.Devices != 5 {
 			t.Errorf("report of run %d: %d devices, want 5", id, rep.Summary.Devices)
 		}
+	}
+	if _, page := get(t, srv, "GET", "/runs"); !strings.Contains(page, fmt.Sprintf("(resumes #%d)", parent.ID)) {
+		t.Errorf("runs page does not show run %d resuming run %d", resumed.ID, parent.ID)
 	}
 	var run model.Run
 	decode(t, srv, fmt.Sprintf("/api/runs/%d", resumed.ID), &run)

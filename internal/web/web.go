@@ -269,7 +269,7 @@ table{border-collapse:collapse}th,td{border-bottom:1px solid #d8dee4;padding:.2r
 <body><nav>{{range .Nav}}<a href="{{.Href}}">{{.Text}}</a>{{end}}</nav>
 <h1>Runs</h1>
 {{if .Runs}}<table><tr><th>run</th><th>kind</th><th>status</th><th>started</th><th>targets</th><th>report</th></tr>
-{{range .Runs}}<tr><td>#{{.ID}}</td><td>{{.Kind}}</td><td>{{.Status}}</td><td>{{.StartedAt.UTC.Format "2006-01-02 15:04:05"}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{end}}</td>
+{{range .Runs}}<tr><td>#{{.ID}}</td><td>{{.Kind}}{{if .Parent}} (resumes #{{.Parent}}){{end}}</td><td>{{.Status}}</td><td>{{.StartedAt.UTC.Format "2006-01-02 15:04:05"}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{end}}</td>
 <td><a href="/?run={{.ID}}">dashboard</a> · <a href="/report.json?run={{.ID}}">json</a> · <a href="/report.csv?run={{.ID}}">csv</a> · <a href="/report.md?run={{.ID}}">md</a></td></tr>
 {{end}}</table>{{else}}<p>No runs recorded yet: run <code>iotwatch demo</code> or a scan.</p>{{end}}
 </body></html>
