@@ -19,6 +19,7 @@ setup:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	./scripts/lint.sh
 
 # unit runs the suite; with IOTWATCH_REQUIRE_PEERS=1 a missing real peer fails a test instead of skipping it.
 unit:

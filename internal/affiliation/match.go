@@ -1,6 +1,7 @@
 package affiliation
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -170,16 +171,9 @@ func (h Hit) Finding(subject string) model.Finding {
 		Severity: model.SeverityHigh,
 		Title:    fmt.Sprintf("%s %q matches %q on %s", h.Subject.Role, h.Subject.Name, h.Entry.Name, h.Entry.Source),
 		Detail: fmt.Sprintf("%s match (score %.2f) of %q against listed name %q; list %s dated %s",
-			h.Kind, h.Score, h.Via, h.Matched, h.Entry.Source, orUnknown(h.Entry.Date)),
+			h.Kind, h.Score, h.Via, h.Matched, h.Entry.Source, cmp.Or(h.Entry.Date, "unknown")),
 		Evidence: []model.Evidence{{Source: src, Detail: "entity list " + h.Entry.Source, Data: h}},
 	}
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }
 
 // nameForm is a company name split into folded words.

@@ -24,8 +24,6 @@ type fakeDevice struct {
 
 	mu       sync.Mutex
 	attempts int
-	inflight int
-	maxIn    int
 }
 
 // fakeModule serves fake devices keyed by address.

@@ -17,6 +17,7 @@ import (
 	"iotwatch/internal/affiliation"
 	"iotwatch/internal/assess"
 	"iotwatch/internal/declare"
+	"iotwatch/internal/fsutil"
 	"iotwatch/internal/label"
 	"iotwatch/internal/store"
 )
@@ -213,21 +214,14 @@ func newLabelCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			w := g.out
-			if out != "" && out != "-" {
-				fh, err := os.Create(out)
-				if err != nil {
-					return fmt.Errorf("label output: %w", err)
-				}
-				defer fh.Close()
-				w = fh
+			opts := label.Options{Detailed: detailed, RecordURL: recordURL}
+			if out == "" || out == "-" {
+				return label.Render(g.out, res, format, opts)
 			}
-			if err := label.Render(w, res, format, label.Options{Detailed: detailed, RecordURL: recordURL}); err != nil {
-				return err
+			if err := fsutil.WriteFileAtomic(out, 0o644, func(w io.Writer) error { return label.Render(w, res, format, opts) }); err != nil {
+				return fmt.Errorf("label output: %w", err)
 			}
-			if out != "" && out != "-" {
-				g.log.Info("label written", "file", out, "format", format, "subjects", len(res.Subjects))
-			}
+			g.log.Info("label written", "file", out, "format", format, "subjects", len(res.Subjects))
 			return nil
 		},
 	}

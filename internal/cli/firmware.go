@@ -3,7 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"time"
 
@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/firmware"
+	"iotwatch/internal/fsutil"
 	"iotwatch/internal/model"
 	"iotwatch/internal/vuln"
 )
@@ -117,12 +118,12 @@ the findings as a run of kind "firmware". Secrets are redacted unless --show-sec
 					args[0], firmware.KindNotFirmware)
 			}
 			if sbomPath != "" {
-				if err := writeFileWith(sbomPath, func(f *os.File) error { return firmware.WriteSBOM(f, res.SBOM) }); err != nil {
+				if err := fsutil.WriteFileAtomic(sbomPath, 0o644, func(w io.Writer) error { return firmware.WriteSBOM(w, res.SBOM) }); err != nil {
 					return err
 				}
 			}
 			if sarifPath != "" {
-				if err := writeFileWith(sarifPath, func(f *os.File) error { return firmware.WriteSARIF(f, res) }); err != nil {
+				if err := fsutil.WriteFileAtomic(sarifPath, 0o644, func(w io.Writer) error { return firmware.WriteSARIF(w, res) }); err != nil {
 					return err
 				}
 			}
@@ -142,18 +143,6 @@ the findings as a run of kind "firmware". Secrets are redacted unless --show-sec
 	f.BoolVar(&noVulns, "no-vulns", false, "skip vulnerability matching")
 	f.BoolVar(&noStore, "no-store", false, "do not record the run in the evidence database")
 	return cmd
-}
-
-func writeFileWith(p string, fn func(*os.File) error) error {
-	f, err := os.Create(p)
-	if err != nil {
-		return err
-	}
-	if err := fn(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func printFirmware(g *globals, r *firmware.Result, run *model.Run) error {

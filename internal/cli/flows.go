@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -315,20 +316,13 @@ func newFlowsDestinationsCmd(g *globals) *cobra.Command {
 				if d.OwnerDB != "" {
 					dbs += "; " + d.OwnerDB
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", d.Device, dash(d.Country), asn, dash(d.Owner), d.Flows, d.Bytes, d.Peers, dbs)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", d.Device, cmp.Or(d.Country, "-"), asn, cmp.Or(d.Owner, "-"), d.Flows, d.Bytes, d.Peers, dbs)
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVar(&device, "device", "", "only this device")
 	return cmd
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // shadowserverHeader follows Shadowserver's compromised-host ("drone") report columns.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"iotwatch/internal/fsutil"
 	"iotwatch/internal/geo"
 	"iotwatch/internal/report"
 	"iotwatch/internal/report/sources"
@@ -90,7 +92,7 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 				if dir {
 					path = filepath.Join(out, "report."+f)
 				}
-				if err := writeFileAtomic(path, func(w *os.File) error { return r.Write(w, f) }); err != nil {
+				if err := fsutil.WriteFileAtomic(path, 0o644, func(w io.Writer) error { return r.Write(w, f) }); err != nil {
 					return err
 				}
 				g.log.Info("report written", "format", f, "path", path)
@@ -209,28 +211,4 @@ func parseWhen(s string, end bool) (time.Time, error) {
 		t = t.Add(24*time.Hour - time.Nanosecond)
 	}
 	return t, nil
-}
-
-// writeFileAtomic writes path through a temporary file and a rename, so that
-// a failed write never leaves a half-written report.
-func writeFileAtomic(path string, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -170,7 +170,7 @@ kev) or adds a feed file of any importable format (e.g. osv=https://…/all.zip)
 			}
 			for _, s := range sources {
 				name, u, ok := strings.Cut(s, "=")
-				if !ok || name == "" || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+				if !ok || name == "" || !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 					return usageError{fmt.Errorf("--source %q: want NAME=http(s)://URL", s)}
 				}
 				srcs[name] = u

@@ -3,10 +3,11 @@ package demo
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 
 	"iotwatch/internal/assess"
+	"iotwatch/internal/fsutil"
 	"iotwatch/internal/report"
 	"iotwatch/internal/report/sources"
 	"iotwatch/internal/store"
@@ -44,26 +45,9 @@ func writeReports(ctx context.Context, st *store.Store, runID int64, res *assess
 	sum.ReportHTML = filepath.Join(dir, "report.html")
 	sum.ReportJSON = filepath.Join(dir, "report.json")
 	for path, format := range map[string]string{sum.ReportHTML: "html", sum.ReportJSON: "json"} {
-		if err := writeFile(path, func(f *os.File) error { return r.Write(f, format) }); err != nil {
+		if err := fsutil.WriteFileAtomic(path, 0o644, func(w io.Writer) error { return r.Write(w, format) }); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// writeFile writes path through a temporary file renamed into place.
-func writeFile(path string, fn func(*os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := fn(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"iotwatch/internal/flow"
 	"iotwatch/internal/flow/ingest"
 	"iotwatch/internal/flow/synth"
+	"iotwatch/internal/fsutil"
 	"iotwatch/internal/simulate"
 	"iotwatch/internal/store"
 )
@@ -90,7 +91,7 @@ func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share
 		pkts[i].Time = pkts[i].Time.Add(shift)
 	}
 	slices.SortStableFunc(pkts, func(a, b synth.Packet) int { return a.Time.Compare(b.Time) })
-	if err := writeFile(tt.Capture, func(f *os.File) error {
+	if err := fsutil.WriteFileAtomic(tt.Capture, 0o644, func(f io.Writer) error {
 		w := bufio.NewWriterSize(f, 1<<20)
 		if err := synth.WritePCAP(w, pkts); err != nil {
 			return err
@@ -101,7 +102,7 @@ func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share
 	}
 	pkts = nil
 	tj, _ := json.MarshalIndent(tt, "", "  ")
-	if err := writeFile(filepath.Join(dir, "telemetry.json"), func(f *os.File) error { _, err := f.Write(tj); return err }); err != nil {
+	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, "telemetry.json"), 0o644, tj); err != nil {
 		return nil, nil, err
 	}
 	sum, err := ingest.Run(ctx, st, ingest.Source{Kind: ingest.PCAP, Path: tt.Capture}, ingest.Options{})

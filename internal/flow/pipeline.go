@@ -138,9 +138,6 @@ func (p *Pipeline) send() {
 	p.accepted.Add(int64(len(b.recs)))
 }
 
-// Dropped returns how many records the overload policy has dropped so far.
-func (p *Pipeline) Dropped() int64 { return p.dropped.Load() }
-
 // Accepted returns how many records have entered the queue so far.
 func (p *Pipeline) Accepted() int64 { return p.accepted.Load() }
 

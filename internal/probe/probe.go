@@ -90,28 +90,6 @@ func Deadline(ctx context.Context, conn net.Conn, env *Env) time.Time {
 	return t
 }
 
-// ReadUntil reads from r until stop reports the data complete, limit bytes
-// have arrived, or the reader fails. It returns what was read; err is nil
-// when stop was satisfied or the limit reached.
-func ReadUntil(r io.Reader, limit int, stop func([]byte) bool) ([]byte, error) {
-	buf := make([]byte, 0, min(limit, 4096))
-	chunk := make([]byte, min(limit, 4096))
-	for len(buf) < limit {
-		n, err := r.Read(chunk[:min(len(chunk), limit-len(buf))])
-		buf = append(buf, chunk[:n]...)
-		if stop != nil && stop(buf) {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-	return buf, nil
-}
-
-// LineComplete reports whether b holds at least one full line.
-func LineComplete(b []byte) bool { return bytes.IndexByte(b, '\n') >= 0 }
-
 // PrefixConn is a net.Conn that first replays Prefix, then reads Conn.
 type PrefixConn struct {
 	net.Conn

@@ -53,17 +53,10 @@ func WriteTable(w io.Writer, svcs []model.Service) error {
 		if fp == nil {
 			fp = &model.Fingerprint{}
 		}
-		fmt.Fprintf(tw, "%s\t%d/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.IP, s.Port, s.Transport, dash(s.Protocol), s.Status,
-			dash(fp.Vendor), dash(fp.Product), dash(fp.Version), dash(fp.DeviceType), dash(fp.CPE))
+		fmt.Fprintf(tw, "%s\t%d/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.IP, s.Port, s.Transport, cmp.Or(s.Protocol, "-"), s.Status,
+			cmp.Or(fp.Vendor, "-"), cmp.Or(fp.Product, "-"), cmp.Or(fp.Version, "-"), cmp.Or(fp.DeviceType, "-"), cmp.Or(fp.CPE, "-"))
 	}
 	return tw.Flush()
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func sorted(svcs []model.Service) []model.Service {

@@ -3,8 +3,8 @@ package simulate
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+
+	"iotwatch/internal/fsutil"
 )
 
 // Truth is the ground truth of a fleet: every device, service, product,
@@ -105,20 +105,8 @@ func WriteTruth(path string, t *Truth) error {
 		return fmt.Errorf("encode truth: %w", err)
 	}
 	b = append(b, '\n')
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".truth-*.json")
-	if err != nil {
-		return fmt.Errorf("write truth %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write truth %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write truth %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write truth %s: %w", path, err)
+	if err := fsutil.WriteFileAtomicBytes(path, 0o644, b); err != nil {
+		return fmt.Errorf("truth: %w", err)
 	}
 	return nil
 }

@@ -382,7 +382,7 @@ func (u *unpacker) tar(data []byte, out string, _ int, e *Entry) (int64, error) 
 			err = u.sb.mkdir(rel)
 		case tar.TypeSymlink, tar.TypeLink:
 			err = u.sb.link(rel, h.Linkname)
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // the reader reports the old TypeRegA as TypeReg
 			var head []byte
 			_, head, err = u.sb.writeFile(rel, tr)
 			u.note(rel, head, false)

@@ -151,7 +151,6 @@ type signature struct {
 	magic    string
 	magicOff int  // offset of the magic from the start of the container
 	fs       bool // output is a file tree
-	ext      string
 	h        handler
 }
 
