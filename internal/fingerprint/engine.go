@@ -131,6 +131,7 @@ func (e *Engine) Identify(proto string, fields map[string]string) *model.Fingerp
 			d := *device
 			best.Device = &d
 		}
+		withDistro(proto, fields, best)
 		return best
 	}
 	for _, r := range e.rules {

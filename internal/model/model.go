@@ -46,6 +46,22 @@ type Fingerprint struct {
 	// keeps the software (its CPE is what vulnerability matching needs);
 	// device identity reads Device.
 	Device *Fingerprint `json:"device,omitempty"`
+	// Distro is the distribution package the software came from, when the
+	// banner or a package database says so ("OpenSSH_9.2p1
+	// Debian-2+deb12u10"): distributions backport fixes without changing the
+	// upstream version, so their advisories decide what is fixed.
+	Distro Distro `json:"distro,omitzero"`
+}
+
+// Distro is a distribution package: the distribution (debian, ubuntu,
+// alpine, raspbian), its release when known ("12", "22.04", "3.20"), the
+// source package name and the full package version ("9.2p1-2+deb12u10",
+// with an epoch only when the source gave one).
+type Distro struct {
+	Name    string `json:"name"`
+	Release string `json:"release,omitempty"`
+	Package string `json:"package,omitempty"`
+	Version string `json:"version,omitempty"`
 }
 
 // Empty reports whether the fingerprint identifies nothing.
@@ -164,6 +180,16 @@ type VulnMatch struct {
 	KEVDue     string     `json:"kev_due,omitempty"`
 	CWEs       []string   `json:"cwes,omitempty"`
 	Summary    string     `json:"summary,omitempty"`
+	// EPSS is the exploitation probability (FIRST EPSS, 0..1) on EPSSDate;
+	// matches rank by KEV, then EPSS, then CVSS.
+	EPSS     float64 `json:"epss,omitempty"`
+	EPSSDate string  `json:"epss_date,omitempty"`
+	// Status is empty for an affected product, or "fixed" when the
+	// distribution's advisory (Advisory, fixed in FixedIn) shows the installed
+	// package carries the fix although its upstream version is affected.
+	Status   string `json:"status,omitempty"`
+	Advisory string `json:"advisory,omitempty"`
+	FixedIn  string `json:"fixed_in,omitempty"`
 }
 
 // Evidence is one piece of support for a Finding: where it came from and what it shows.

@@ -27,9 +27,10 @@ type DB struct {
 
 	// mu guards the matching caches, dropped on import.
 	mu      sync.Mutex
-	cands   map[string][]string          // "vendor\x00product" -> CVE ids
-	comp    map[string]*compiled         // CVE id -> compiled configurations
-	results map[string][]model.VulnMatch // known names -> matches (a fleet repeats its products)
+	cands   map[string][]string                 // "vendor\x00product" -> CVE ids
+	comp    map[string]*compiled                // CVE id -> compiled configurations
+	results map[string][]model.VulnMatch        // known names -> matches (a fleet repeats its products)
+	distro  map[string]map[string][]distroRange // "distro\x00package" -> CVE -> advisory ranges
 }
 
 // cacheLimit bounds each matching cache; past it a quarter of the entries
@@ -77,6 +78,7 @@ func (d *DB) invalidate() {
 	d.cands = map[string][]string{}
 	d.comp = map[string]*compiled{}
 	d.results = map[string][]model.VulnMatch{}
+	d.distro = map[string]map[string][]distroRange{}
 	d.mu.Unlock()
 }
 

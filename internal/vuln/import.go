@@ -22,8 +22,11 @@ type ImportResult struct {
 	Rejected  int    `json:"rejected"`  // rejected or withdrawn ids (removed)
 	KEVs      int    `json:"kevs"`      // KEV catalogue entries
 	BadCPEs   int    `json:"bad_cpes"`  // criteria that do not parse (kept, not indexed)
-	Catalog   string `json:"catalog,omitempty"`
-	Total     int    `json:"total,omitempty"` // totalResults of an NVD API page
+	// Advisories counts distribution advisories (OSV Debian, Ubuntu,
+	// Alpine) stored for backport matching.
+	Advisories int    `json:"advisories,omitempty"`
+	Catalog    string `json:"catalog,omitempty"`
+	Total      int    `json:"total,omitempty"` // totalResults of an NVD API page
 }
 
 func (r *ImportResult) add(o ImportResult) {
@@ -37,6 +40,7 @@ func (r *ImportResult) add(o ImportResult) {
 	r.Rejected += o.Rejected
 	r.KEVs += o.KEVs
 	r.BadCPEs += o.BadCPEs
+	r.Advisories += o.Advisories
 	if o.Catalog != "" {
 		r.Catalog = o.Catalog
 	}

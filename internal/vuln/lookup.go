@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"iotwatch/internal/distro"
 	"iotwatch/internal/model"
 	"iotwatch/internal/vuln/cpe"
 )
@@ -32,12 +33,35 @@ func (d *DB) MatchCPE(ctx context.Context, name string) ([]model.VulnMatch, erro
 // identifies: by its CPE, and by vendor/product/version through the alias
 // table (names scanners see mapped to NVD's). Devices are also tried as
 // firmware ("o", product_firmware) with their hardware ("h") as platform.
+//
+// A fingerprint naming its distribution package (fp.Distro, or a version
+// such as "9.2p1 Debian-2+deb12u10" or "1:9.2p1-2+deb12u3") is checked
+// against the distribution's advisories: CVEs they show fixed by a backport
+// are left out (MatchFingerprintAll returns them with Status "fixed").
 func (d *DB) MatchFingerprint(ctx context.Context, fp model.Fingerprint) ([]model.VulnMatch, error) {
+	ms, err := d.MatchFingerprintAll(ctx, fp)
+	return affecting(ms), err
+}
+
+// MatchFingerprintAll is MatchFingerprint keeping the matches a
+// distribution backport fixed, with Status "fixed" and the advisory.
+func (d *DB) MatchFingerprintAll(ctx context.Context, fp model.Fingerprint) ([]model.VulnMatch, error) {
 	known := KnownNames(fp)
 	if len(known) == 0 {
 		return nil, nil
 	}
-	return d.matchKnown(ctx, known, model.VulnMatch{Product: fp.Product, Version: fp.Version})
+	ms, err := d.matchKnown(ctx, known, model.VulnMatch{Product: fp.Product, Version: fp.Version})
+	if err != nil {
+		return nil, err
+	}
+	pkg := fp.Distro
+	if pkg.Name == "" {
+		pkg = distro.FromVersion(packageName(fp), fp.Version)
+	}
+	if err := d.applyDistro(ctx, pkg, ms); err != nil {
+		return nil, err
+	}
+	return ms, nil
 }
 
 // Match returns the CVEs affecting vendor (may be empty), product and version.

@@ -381,7 +381,7 @@ func TestMatchDropsAliases(t *testing.T) {
 	d := fixtureDB(t)
 	ctx := context.Background()
 	osv := `{"schema_version":"1.6.0","id":"GHSA-aaaa-bbbb-cccc","modified":"2024-07-02T00:00:00Z","aliases":["CVE-2024-6387"],
-		"summary":"regreSSHion","affected":[{"package":{"ecosystem":"Debian","name":"openssh"},
+		"summary":"regreSSHion","affected":[{"package":{"ecosystem":"Bitnami","name":"openssh"},
 		"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"8.5"},{"fixed":"9.8"}]}]}]}`
 	if _, err := d.Import(ctx, bytesReader([]byte(osv)), ImportOptions{}); err != nil {
 		t.Fatal(err)

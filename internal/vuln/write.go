@@ -21,6 +21,10 @@ const maxVars = 800
 // lastModified is newer (or unknown); rejected records delete their id.
 func (d *DB) writeBatch(ctx context.Context, tx *sql.Tx, recs []*feed.Record, kevs []*feed.KEV) (ImportResult, error) {
 	var res ImportResult
+	recs, err := d.writeDistro(ctx, tx, recs, &res)
+	if err != nil {
+		return res, err
+	}
 	ids := make([]any, 0, len(recs))
 	seenID := map[string]bool{}
 	for _, r := range recs {
@@ -30,7 +34,7 @@ func (d *DB) writeBatch(ctx context.Context, tx *sql.Tx, recs []*feed.Record, ke
 		}
 	}
 	stored := map[string]string{}
-	err := inChunks(ids, maxVars, func(chunk []any) error {
+	err = inChunks(ids, maxVars, func(chunk []any) error {
 		rows, err := tx.QueryContext(ctx, d.q("SELECT id, last_modified FROM vuln_cves WHERE id IN ("+placeholders(len(chunk))+")"), chunk...)
 		if err != nil {
 			return err

@@ -42,6 +42,11 @@ type Record struct {
 	Aliases      []string  `json:"aliases,omitempty"`
 	// Rejected records withdraw an ID; importers delete what they hold for it.
 	Rejected bool `json:"rejected,omitempty"`
+	// Distro holds the ranges of a distribution advisory (OSV Debian,
+	// Ubuntu, Alpine); DistroOnly says the record has nothing else, so it
+	// is no upstream vulnerability record (Alpine's ids are CVE ids).
+	Distro     []DistroFix `json:"distro,omitempty"`
+	DistroOnly bool        `json:"distro_only,omitempty"`
 }
 
 // Score is a CVSS base score with its vector.

@@ -2,6 +2,8 @@ package feed
 
 import (
 	"strings"
+
+	"iotwatch/internal/distro"
 )
 
 // osvRecord is an OSV record (ossf/osv-schema 1.x).
@@ -11,6 +13,7 @@ type osvRecord struct {
 	Published string   `json:"published"`
 	Withdrawn string   `json:"withdrawn"`
 	Aliases   []string `json:"aliases"`
+	Upstream  []string `json:"upstream"`
 	Summary   string   `json:"summary"`
 	Details   string   `json:"details"`
 	Severity  []struct {
@@ -23,15 +26,8 @@ type osvRecord struct {
 			Name      string `json:"name"`
 			PURL      string `json:"purl"`
 		} `json:"package"`
-		Ranges []struct {
-			Type   string `json:"type"`
-			Events []struct {
-				Introduced   string `json:"introduced"`
-				Fixed        string `json:"fixed"`
-				LastAffected string `json:"last_affected"`
-			} `json:"events"`
-		} `json:"ranges"`
-		Versions []string `json:"versions"`
+		Ranges   []osvRange `json:"ranges"`
+		Versions []string   `json:"versions"`
 	} `json:"affected"`
 	References []struct {
 		URL string `json:"url"`
@@ -39,6 +35,15 @@ type osvRecord struct {
 	DatabaseSpecific struct {
 		CWEIDs []string `json:"cwe_ids"`
 	} `json:"database_specific"`
+}
+
+type osvRange struct {
+	Type   string `json:"type"`
+	Events []struct {
+		Introduced   string `json:"introduced"`
+		Fixed        string `json:"fixed"`
+		LastAffected string `json:"last_affected"`
+	} `json:"events"`
 }
 
 // maxOSVVersions bounds the enumerated versions turned into criteria.
@@ -82,7 +87,19 @@ func (o *osvRecord) record() *Record {
 		}
 		r.References = append(r.References, ref.URL)
 	}
+	distroOnly := len(o.Affected) > 0
+	var cves []string
 	for _, a := range o.Affected {
+		if distro.IsEcosystem(a.Package.Ecosystem) {
+			// Distribution versions (1:9.2p1-2+deb12u3) are not upstream
+			// versions: the advisory is kept apart, for backports.
+			if cves == nil {
+				cves = osvCVEs(o)
+			}
+			r.Distro = append(r.Distro, distroFixes(o, a.Package.Ecosystem, a.Package.Name, a.Ranges, cves)...)
+			continue
+		}
+		distroOnly = false
 		name := a.Package.Name
 		if i := strings.LastIndexAny(name, "/:"); i >= 0 { // Go module paths, Maven group:artifact
 			name = name[i+1:]
@@ -122,5 +139,6 @@ func (o *osvRecord) record() *Record {
 			r.Configs = append(r.Configs, Config{Nodes: []Node{node}})
 		}
 	}
+	r.DistroOnly = distroOnly
 	return r
 }
