@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"iotwatch/internal/wire"
 	wireftp "iotwatch/internal/wire/ftp"
 )
 
@@ -31,7 +32,7 @@ func serveFTP(c net.Conn, s *deviceService) {
 	loggedIn := false
 	fails := 0
 	for {
-		line, err := readCRLF(r)
+		line, err := wire.ReadLine(r, maxLine)
 		if err != nil {
 			return
 		}
@@ -89,23 +90,5 @@ func serveFTP(c net.Conn, s *deviceService) {
 		if !ok {
 			return
 		}
-	}
-}
-
-// readCRLF reads one command line of at most maxLine bytes.
-func readCRLF(r *bufio.Reader) (string, error) {
-	var b []byte
-	for {
-		c, err := r.ReadByte()
-		if err != nil {
-			return "", err
-		}
-		if c == '\n' {
-			return strings.TrimRight(string(b), "\r"), nil
-		}
-		if len(b) >= maxLine {
-			return "", errLineTooLong
-		}
-		b = append(b, c)
 	}
 }

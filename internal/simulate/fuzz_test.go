@@ -57,20 +57,6 @@ func FuzzDigestHeader(f *testing.F) {
 	})
 }
 
-func FuzzRTSPRequest(f *testing.F) {
-	f.Add([]byte("OPTIONS rtsp://127.0.0.1/ RTSP/1.0\r\nCSeq: 1\r\n\r\n"))
-	f.Add([]byte("DESCRIBE rtsp://h/ RTSP/1.0\r\nContent-Length: 3\r\n\r\nabc"))
-	f.Add([]byte("\r\n\r\nX"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r := bufio.NewReader(bytes.NewReader(b))
-		for range 10 {
-			if _, err := readRTSPRequest(r); err != nil {
-				return
-			}
-		}
-	})
-}
-
 func FuzzSNMP(f *testing.F) {
 	// GET sysDescr.0, v2c, community public (as sent by net-snmp snmpget).
 	f.Add([]byte{0x30, 0x29, 0x02, 0x01, 0x01, 0x04, 0x06, 'p', 'u', 'b', 'l', 'i', 'c', 0xa0, 0x1c, 0x02, 0x04, 0x12, 0x34, 0x56, 0x78,

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/wire"
 )
 
 // protoFleet is shared by the protocol tests: every kind of credential present.
@@ -398,14 +399,14 @@ type rtspResponse struct {
 }
 
 func readRTSPResponse(r *bufio.Reader) (*rtspResponse, error) {
-	line, err := readCRLF(r)
+	line, err := wire.ReadLine(r, maxLine)
 	if err != nil {
 		return nil, err
 	}
 	_, status, _ := strings.Cut(line, " ")
 	resp := &rtspResponse{status: status, header: map[string]string{}}
 	for {
-		h, err := readCRLF(r)
+		h, err := wire.ReadLine(r, maxLine)
 		if err != nil {
 			return nil, err
 		}

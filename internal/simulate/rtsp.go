@@ -4,61 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"strings"
+
+	wirertsp "iotwatch/internal/wire/rtsp"
 )
-
-// rtspRequest is one parsed RTSP request.
-type rtspRequest struct {
-	Method, URI, Proto string
-	Header             map[string]string // canonical lower-case keys
-}
-
-var errBadRequest = errors.New("malformed request")
-
-// readRTSPRequest reads one RTSP request (request line, headers, optional body).
-func readRTSPRequest(r *bufio.Reader) (*rtspRequest, error) {
-	var line string
-	var err error
-	for line == "" { // tolerate blank lines between requests
-		if line, err = readCRLF(r); err != nil {
-			return nil, err
-		}
-	}
-	parts := strings.Fields(line)
-	if len(parts) != 3 || !strings.HasPrefix(parts[2], "RTSP/") {
-		return nil, fmt.Errorf("%w: request line %q", errBadRequest, line)
-	}
-	req := &rtspRequest{Method: parts[0], URI: parts[1], Proto: parts[2], Header: map[string]string{}}
-	for n := 0; ; n++ {
-		h, err := readCRLF(r)
-		if err != nil {
-			return nil, err
-		}
-		if h == "" {
-			break
-		}
-		if n >= 64 {
-			return nil, fmt.Errorf("%w: too many headers", errBadRequest)
-		}
-		k, v, ok := strings.Cut(h, ":")
-		if !ok {
-			return nil, fmt.Errorf("%w: header %q", errBadRequest, h)
-		}
-		req.Header[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
-	}
-	if cl := req.Header["content-length"]; cl != "" {
-		var n int
-		if _, err := fmt.Sscanf(cl, "%d", &n); err != nil || n < 0 || n > 64<<10 {
-			return nil, fmt.Errorf("%w: content-length %q", errBadRequest, cl)
-		}
-		if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
-			return nil, err
-		}
-	}
-	return req, nil
-}
 
 // serveRTSP answers OPTIONS without auth and DESCRIBE with Basic or Digest
 // auth as the profile says, returning an SDP for the main stream.
@@ -67,9 +16,9 @@ func serveRTSP(c net.Conn, s *deviceService) {
 	w := bufio.NewWriter(c)
 	server := s.banner()
 	for {
-		req, err := readRTSPRequest(r)
+		req, err := wirertsp.ReadRequest(r)
 		if err != nil {
-			if errors.Is(err, errBadRequest) {
+			if errors.Is(err, wirertsp.ErrBadRequest) {
 				fmt.Fprintf(w, "RTSP/1.0 400 Bad Request\r\nServer: %s\r\n\r\n", server)
 				w.Flush()
 			}
@@ -111,7 +60,7 @@ func serveRTSP(c net.Conn, s *deviceService) {
 	}
 }
 
-func rtspAuthorized(req *rtspRequest, s *deviceService) bool {
+func rtspAuthorized(req *wirertsp.Request, s *deviceService) bool {
 	h := req.Header["authorization"]
 	if s.sp.Auth == "digest" {
 		return digestOK(h, req.Method, s)

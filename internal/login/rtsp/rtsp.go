@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 	loginhttp "iotwatch/internal/login/http"
 	"iotwatch/internal/model"
 	"iotwatch/internal/netx"
+	wirertsp "iotwatch/internal/wire/rtsp"
 )
 
 // Module is the RTSP login module.
@@ -108,14 +108,7 @@ func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 	return login.Denied("digest nonce stale twice")
 }
 
-// Response is a parsed RTSP response head.
-type Response struct {
-	Code   int
-	Reason string
-	Header textproto.MIMEHeader
-}
-
-func (s *session) describe(ctx context.Context, authz string) (*Response, error) {
+func (s *session) describe(ctx context.Context, authz string) (*wirertsp.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.t.AttemptTimeout())
 	defer cancel()
 	conn, err := s.t.DialContext(ctx, "tcp")
@@ -137,29 +130,5 @@ func (s *session) describe(ctx context.Context, authz string) (*Response, error)
 	if _, err := io.WriteString(conn, b.String()); err != nil {
 		return nil, fmt.Errorf("rtsp write %s: %w", s.t.Addr, err)
 	}
-	return ReadResponse(bufio.NewReader(io.LimitReader(conn, 64<<10)))
-}
-
-// ReadResponse parses an RTSP status line and headers. It never panics on
-// arbitrary bytes.
-func ReadResponse(r *bufio.Reader) (*Response, error) {
-	tp := textproto.NewReader(r)
-	line, err := tp.ReadLine()
-	if err != nil {
-		return nil, fmt.Errorf("rtsp read: %w", err)
-	}
-	proto, rest, ok := strings.Cut(line, " ")
-	if !ok || !strings.HasPrefix(proto, "RTSP/") {
-		return nil, fmt.Errorf("rtsp: %w: status line %q", login.ErrProtocol, login.Truncate(line, 60))
-	}
-	codeStr, reason, _ := strings.Cut(rest, " ")
-	code, err := strconv.Atoi(codeStr)
-	if err != nil || code < 100 || code > 999 {
-		return nil, fmt.Errorf("rtsp: %w: status %q", login.ErrProtocol, login.Truncate(codeStr, 20))
-	}
-	h, err := tp.ReadMIMEHeader()
-	if err != nil && len(h) == 0 && err != io.EOF {
-		return nil, fmt.Errorf("rtsp headers: %w", err)
-	}
-	return &Response{Code: code, Reason: reason, Header: h}, nil
+	return wirertsp.ReadResponse(bufio.NewReader(io.LimitReader(conn, 64<<10)), 0)
 }

@@ -102,34 +102,3 @@ func TestRTSPOpen(t *testing.T) {
 		t.Errorf("Open on an open stream: %v, want ErrNoAuth", err)
 	}
 }
-
-func TestReadResponse(t *testing.T) {
-	tests := []struct {
-		in      string
-		code    int
-		wantErr bool
-	}{
-		{"RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Basic realm=\"x\"\r\n\r\n", 401, false},
-		{"RTSP/1.0 200 OK\r\n\r\n", 200, false},
-		{"HTTP/1.1 200 OK\r\n\r\n", 0, true},
-		{"RTSP/1.0 abc\r\n\r\n", 0, true},
-		{"", 0, true},
-	}
-	for _, tt := range tests {
-		resp, err := ReadResponse(bufio.NewReader(strings.NewReader(tt.in)))
-		if (err != nil) != tt.wantErr || (err == nil && resp.Code != tt.code) {
-			t.Errorf("ReadResponse(%q) = %+v, %v", tt.in, resp, err)
-		}
-	}
-}
-
-func FuzzReadResponse(f *testing.F) {
-	f.Add("RTSP/1.0 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"a\", nonce=\"b\"\r\n\r\n")
-	f.Add("RTSP/1.0 200\r\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		resp, err := ReadResponse(bufio.NewReader(strings.NewReader(s)))
-		if err == nil && (resp.Code < 100 || resp.Code > 999) {
-			t.Fatalf("code %d", resp.Code)
-		}
-	})
-}

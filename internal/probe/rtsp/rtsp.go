@@ -7,14 +7,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/textproto"
-	"strconv"
 	"strings"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	wirertsp "iotwatch/internal/wire/rtsp"
 )
 
 // Record is the RTSP handshake data.
@@ -42,13 +40,6 @@ var _ probe.Prober = Prober{}
 // Name implements probe.Prober.
 func (Prober) Name() string { return model.ProtoRTSP }
 
-// Response is a parsed RTSP response.
-type Response struct {
-	Code   int
-	Header textproto.MIMEHeader
-	Body   []byte
-}
-
 // Probe implements probe.Prober.
 func (Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Result {
 	probe.Deadline(ctx, conn, env)
@@ -57,7 +48,7 @@ func (Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Re
 	if _, err := fmt.Fprintf(conn, "OPTIONS %s RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: iotwatch\r\n\r\n", url); err != nil {
 		return probe.Fail(model.ProtoRTSP, fmt.Errorf("rtsp options: %w", err))
 	}
-	resp, err := ReadResponse(br, env.Limit())
+	resp, err := wirertsp.ReadResponse(br, env.Limit())
 	if err != nil {
 		return probe.Fail(model.ProtoRTSP, fmt.Errorf("rtsp options: %w", err))
 	}
@@ -71,7 +62,7 @@ func (Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Re
 	if _, err := fmt.Fprintf(conn, "DESCRIBE %s RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\nUser-Agent: iotwatch\r\n\r\n", url); err != nil {
 		return result
 	}
-	d, err := ReadResponse(br, env.Limit())
+	d, err := wirertsp.ReadResponse(br, env.Limit())
 	if err != nil {
 		return result
 	}
@@ -105,34 +96,4 @@ func parseAuth(v string) (string, string) {
 		rest = rest[:j]
 	}
 	return scheme, probe.Printable([]byte(rest), 256)
-}
-
-// ReadResponse parses one RTSP response, reading at most limit body bytes.
-func ReadResponse(br *bufio.Reader, limit int) (*Response, error) {
-	tp := textproto.NewReader(br)
-	line, err := tp.ReadLine()
-	if err != nil {
-		return nil, err
-	}
-	proto, rest, _ := strings.Cut(line, " ")
-	if !strings.HasPrefix(proto, "RTSP/") {
-		return nil, fmt.Errorf("rtsp status line %q: %w", probe.Printable([]byte(line), 40), probe.ErrProtocol)
-	}
-	codeText, _, _ := strings.Cut(rest, " ")
-	code, err := strconv.Atoi(codeText)
-	if err != nil || code < 100 || code > 999 {
-		return nil, fmt.Errorf("rtsp status %q: %w", codeText, probe.ErrProtocol)
-	}
-	h, err := tp.ReadMIMEHeader()
-	if err != nil && len(h) == 0 {
-		return nil, fmt.Errorf("rtsp headers: %w: %w", probe.ErrProtocol, err)
-	}
-	r := &Response{Code: code, Header: h}
-	if n, err := strconv.Atoi(h.Get("Content-Length")); err == nil && n > 0 {
-		r.Body = make([]byte, min(n, limit))
-		if _, err := io.ReadFull(br, r.Body); err != nil {
-			return r, nil // headers are what matters
-		}
-	}
-	return r, nil
 }

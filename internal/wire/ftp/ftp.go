@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"iotwatch/internal/netx"
+	"iotwatch/internal/wire"
 )
 
 // MaxLines caps the lines of one multi-line reply (a server streaming an
@@ -41,7 +42,7 @@ func ReadReply(r *textproto.Reader) (Reply, error) {
 	}
 	code, more, text, ok := parseLine(line)
 	if !ok {
-		return Reply{}, fmt.Errorf("ftp reply %q: %w", printable(line, 40), netx.ErrProtocol)
+		return Reply{}, fmt.Errorf("ftp reply %q: %w", wire.Excerpt(line, 40), netx.ErrProtocol)
 	}
 	rep := Reply{Code: code, Lines: []string{text}}
 	for more {
@@ -94,17 +95,4 @@ func parseLine(line string) (code int, more bool, text string, ok bool) {
 func ParseCommand(line string) (verb, arg string) {
 	verb, arg, _ = strings.Cut(strings.TrimRight(line, "\r\n"), " ")
 	return strings.ToUpper(verb), arg
-}
-
-// printable cuts s to n bytes and replaces control bytes, for error texts.
-func printable(s string, n int) string {
-	if len(s) > n {
-		s = s[:n]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '.'
-		}
-		return r
-	}, s)
 }
