@@ -9,15 +9,12 @@ import (
 	"maps"
 	"net/netip"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/audit"
@@ -86,8 +83,7 @@ intervals.`,
 }
 
 func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) error {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 	if f.maxAttempts <= 0 || f.perHost <= 0 || f.concurrency <= 0 || f.delay < 0 || f.timeout <= 0 {
 		return usageError{errors.New("--max-attempts, --per-host, --concurrency and --timeout must be positive, --delay not negative")}
 	}
@@ -182,11 +178,9 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		Timeout: f.timeout, All: f.all, Dict: dict, Allowed: allowed, Logger: g.log,
 		Paths: map[string]string{model.ProtoHTTP: f.httpPath, model.ProtoHTTPS: f.httpPath, model.ProtoRTSP: f.rtspPath},
 	}
-	var bar *progressbar.ProgressBar
-	if isTerminal(g.errOut) && len(surfaces) > 0 {
-		bar = progressbar.NewOptions(len(surfaces), progressbar.OptionSetWriter(g.errOut), progressbar.OptionSetDescription("audit"),
-			progressbar.OptionShowCount(), progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionClearOnFinish())
-		cfg.Progress = func(done, _ int) { _ = bar.Set(done) }
+	bar := stage.NewBar(g.errOut, isTerminal(g.errOut) && len(surfaces) > 0, "audit", "services", int64(len(surfaces)))
+	if bar != nil {
+		cfg.Progress = func(done, total int) { bar.Set(int64(done), int64(total), "") }
 	} else if len(surfaces) > 0 {
 		var mu sync.Mutex
 		last := time.Now()
@@ -222,9 +216,7 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		}
 		return nil
 	})
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	bar.Finish()
 	if err := out.flush(); err != nil && runErr == nil {
 		runErr = err
 	}

@@ -7,13 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/firmware"
 	"iotwatch/internal/fsutil"
 	"iotwatch/internal/model"
-	"iotwatch/internal/vuln"
+	"iotwatch/internal/stage"
 )
 
 func newFirmwareCmd(g *globals) *cobra.Command {
@@ -49,67 +48,28 @@ the findings as a run of kind "firmware". Secrets are redacted unless --show-sec
 			}
 			opts := firmware.Options{ExtractDir: extract, ShowSecrets: showSecrets, CrackBudget: crackBudget, Log: g.log}
 			opts.Limits.MaxBytes = maxSize
-			var finish func()
-			if isTerminal(g.errOut) {
-				bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(g.errOut), progressbar.OptionSpinnerType(14),
-					progressbar.OptionSetDescription("firmware"), progressbar.OptionThrottle(100*time.Millisecond))
-				opts.Stage = func(s string) { bar.Describe(s); _ = bar.Add(1) }
-				finish = func() { _ = bar.Finish(); fmt.Fprintln(g.errOut) }
+			bar := stage.NewBar(g.errOut, isTerminal(g.errOut), "firmware", "", -1)
+			if bar != nil {
+				opts.Stage = func(s string) { bar.Set(0, 0, s); bar.Add(1) }
 			}
-
-			var run *model.Run
 			st, err := g.openStore(ctx)
 			if err != nil && !noStore {
 				return err
 			}
 			if st != nil {
 				defer st.Close()
-				if !noVulns {
-					if d, err := vuln.Open(ctx, st); err != nil {
-						g.log.Warn("vulnerability database unavailable", "err", err)
-					} else if err := d.EnsureSeed(ctx); err != nil {
-						g.log.Warn("vulnerability database seed failed", "err", err)
-					} else {
-						opts.Matcher = d
-					}
-				}
-				if !noStore {
-					run = &model.Run{Kind: "firmware", Targets: []string{args[0]},
-						Stages: []string{"unpack", "components", "credentials", "services", "update", "vulnerabilities"}}
-					if err := st.StartRun(ctx, run); err != nil {
-						return err
-					}
-				}
 			}
-			res, err := firmware.Analyze(ctx, args[0], opts)
-			if finish != nil {
-				finish()
+			rec := st // where the run is recorded
+			if noStore {
+				rec = nil
 			}
-			if run != nil {
-				run.Status = model.RunComplete
-				if err != nil {
-					run.Status, run.Error = model.RunFailed, err.Error()
-					if ctx.Err() != nil {
-						run.Status = model.RunInterrupted
-					}
-				}
-				if res != nil {
-					if prev, perr := st.Findings(ctx, 0); perr == nil {
-						res.Findings = append(res.Findings, firmware.SharedKeys(res.Findings, prev)...)
-					}
-					run.Counts = map[string]int64{"components": int64(len(res.Components)), "findings": int64(len(res.Findings)),
-						"vulnerabilities": int64(len(res.Matches)), "files": int64(res.Unpack.Files)}
-					if serr := st.SaveFindings(ctx, run.ID, res.Findings); serr != nil && err == nil {
-						err = serr
-					}
-					if serr := st.SaveVulnMatches(ctx, run.ID, res.Matches); serr != nil && err == nil {
-						err = serr
-					}
-				}
-				if ferr := st.FinishRun(ctx, run); ferr != nil && err == nil {
-					err = ferr
-				}
+			run, err := stage.Start(ctx, rec, "firmware", []string{args[0]}, stage.FirmwareStages)
+			if err != nil {
+				return err
 			}
+			res, err := stage.Firmware(ctx, st, run, args[0], stage.FirmwareOptions{Analyze: opts, Vulns: !noVulns})
+			bar.Finish()
+			err = run.Finish(ctx, err)
 			if err != nil {
 				return err
 			}
@@ -130,7 +90,11 @@ the findings as a run of kind "firmware". Secrets are redacted unless --show-sec
 			if g.json {
 				return json.NewEncoder(g.out).Encode(res)
 			}
-			return printFirmware(g, res, run)
+			var recorded *model.Run
+			if run.Recorded() {
+				recorded = &run.Run
+			}
+			return printFirmware(g, res, recorded)
 		},
 	}
 	f := cmd.Flags()

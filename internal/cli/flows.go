@@ -2,17 +2,13 @@ package cli
 
 import (
 	"cmp"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/declare"
@@ -22,6 +18,7 @@ import (
 	"iotwatch/internal/flow/mud"
 	"iotwatch/internal/geo"
 	"iotwatch/internal/model"
+	"iotwatch/internal/stage"
 )
 
 func newFlowsCmd(g *globals) *cobra.Command {
@@ -82,18 +79,15 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 				}
 			}
 			ctx := cmd.Context()
-			if srcs[0].Kind == ingest.Listen {
-				var stop context.CancelFunc
-				ctx, stop = signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-				defer stop()
+			if srcs[0].Kind == ingest.Listen { // until SIGINT/SIGTERM cancel ctx (main)
 				opt.Ready = func(a string) { fmt.Fprintf(g.errOut, "listening on udp://%s (Ctrl-C to stop)\n", a) }
 			} else if isTerminal(g.errOut) {
-				var bar *progressbar.ProgressBar
+				var bar *stage.Bar
 				opt.Progress = func(n, total int64) {
 					if bar == nil {
-						bar = progressbar.DefaultBytes(total, "ingest")
+						bar = stage.NewBar(g.errOut, true, "ingest", "bytes", total)
 					}
-					_ = bar.Set64(n)
+					bar.Set(n, total, "")
 				}
 			}
 			opt.Log = g.log

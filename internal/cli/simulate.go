@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -50,8 +48,7 @@ coap 5683/udp, modbus 5020, mqtt 1883; dns 1053/udp for --profiles that serve DN
 			if opts.Weak+opts.Empty+opts.Anonymous > 1 {
 				return usageError{errors.New("--weak + --empty + --anonymous must not exceed 1")}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
+			ctx := cmd.Context() // cancelled by SIGINT/SIGTERM (main)
 			var fleet *simulate.Fleet
 			if profiles != "" {
 				if _, err := os.ReadDir(profiles); err != nil {
