@@ -226,7 +226,11 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	g.log.Info("audit: done", "services", stats.Audited, "attempts", stats.Attempts, "found", stats.Found,
 		"lockouts", stats.Lockouts, "unknown", stats.Unknown, "duration", stats.Duration.Round(time.Millisecond))
 	if f.summary && runErr == nil {
-		if err := printSummary(g.out, g.json, weakSummary(services, results)); err != nil {
+		sum, err := weakSummary(ctx, st, run.ID, services, results)
+		if err == nil {
+			err = printSummary(g.out, g.json, sum)
+		}
+		if err != nil {
 			runErr = err
 		}
 	}
@@ -355,10 +359,19 @@ func (p *resultPrinter) flush() error {
 	return p.tw.Flush()
 }
 
-// weakSummary is the weak-credential share of the audited devices: the
-// function the report and the API use too.
-func weakSummary(services []model.Service, results []model.CredentialResult) stats.Summary {
-	return stats.Summarize(stats.Population(services, results), nil)
+// weakSummary is the weak-credential share of the audited devices, computed
+// as the report and the API compute it: from the run's evidence read back
+// through the store's evidence loader when the run is recorded, else from
+// what this audit found.
+func weakSummary(ctx context.Context, st *store.Store, runID int64, services []model.Service, results []model.CredentialResult) (stats.Summary, error) {
+	if st != nil && runID != 0 {
+		ev, err := st.LoadEvidence(ctx, []int64{runID})
+		if err != nil {
+			return stats.Summary{}, fmt.Errorf("audit summary: %w", err)
+		}
+		services, results = ev.Services, ev.Credentials
+	}
+	return stats.Summarize(stats.Population(services, results), nil), nil
 }
 
 // printSummary prints population statistics as a table or one JSON object.
