@@ -78,8 +78,13 @@ func (c campaign) signal(i int) syscall.Signal {
 	return syscall.SIGINT
 }
 
-// delay draws a kill time within [lo, hi).
-func (c campaign) delay(lo, hi time.Duration) time.Duration {
+// within draws a kill time within the middle of an uninterrupted run's
+// duration (5% to 90% of it), so most kills land while work is under way.
+func (c campaign) within(ref time.Duration) time.Duration {
+	lo, hi := ref/20, ref*9/10
+	if hi <= lo {
+		return lo
+	}
 	return lo + time.Duration(c.rng.Int64N(int64(hi-lo)))
 }
 
@@ -102,6 +107,7 @@ type result struct {
 	code           int
 	signaled       bool
 	stdout, stderr string
+	took           time.Duration
 }
 
 // run starts iotwatch with args against db, optionally sends sig after
@@ -115,6 +121,7 @@ func run(t *testing.T, db string, env []string, sig syscall.Signal, after time.D
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Env = append(os.Environ(), env...)
+	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", args, err)
 	}
@@ -123,7 +130,7 @@ func run(t *testing.T, db string, env []string, sig syscall.Signal, after time.D
 		defer timer.Stop()
 	}
 	err := cmd.Wait()
-	r := result{stdout: out.String(), stderr: errb.String()}
+	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {

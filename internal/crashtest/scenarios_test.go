@@ -78,14 +78,14 @@ func TestScanInterrupted(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			var n counts
 			ref := b.dsn(t)
-			mustOK(t, ref, nil, args...)
+			refRun := mustOK(t, ref, nil, args...)
 			servicesQ := "SELECT ip, port, transport, protocol, status FROM services"
 			want := query(t, ref, servicesQ)
 			wantHead := headline(t, ref, "devices", "services")
 			for i := range c.iters {
 				db := b.dsn(t)
 				sig := c.signal(i)
-				r := run(t, db, nil, sig, c.delay(300*time.Millisecond, 3*time.Second), args...)
+				r := run(t, db, nil, sig, c.within(refRun.took), args...)
 				n.kills++
 				// Resume until the scan completes; a second interruption of the
 				// resumed run is part of the campaign.
@@ -98,7 +98,7 @@ func TestScanInterrupted(t *testing.T) {
 					}
 					n.resumes++
 					if try == 0 && c.rng.IntN(2) == 0 {
-						r = run(t, db, nil, c.signal(i+1), c.delay(200*time.Millisecond, 1500*time.Millisecond), "scan", "--resume")
+						r = run(t, db, nil, c.signal(i+1), c.within(refRun.took/2), "scan", "--resume")
 						n.kills++
 						continue
 					}
@@ -134,12 +134,12 @@ func TestAuditInterrupted(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			var n counts
 			ref := b.dsn(t)
-			mustOK(t, ref, nil, args...)
+			refRun := mustOK(t, ref, nil, args...)
 			want := query(t, ref, credQ)
 			wantHead := headline(t, ref, keys...)
 			for i := range c.iters {
 				db := b.dsn(t)
-				r := run(t, db, nil, c.signal(i), c.delay(500*time.Millisecond, 6*time.Second), args...)
+				r := run(t, db, nil, c.signal(i), c.within(refRun.took), args...)
 				n.kills++
 				if r.code != 0 {
 					n.resumes++
@@ -165,10 +165,10 @@ func capture(t *testing.T) string {
 	rng := rand.New(rand.NewPCG(5, 5))
 	var pkts []synth.Packet
 	c2 := synth.Addr("198.51.100.77")
-	for i := range 1500 {
+	for i := range 800 {
 		dev := netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)})
 		pkts = append(pkts, synth.Normal(rng, dev)...)
-		switch i % 250 {
+		switch i % 100 {
 		case 7:
 			pkts = append(pkts, synth.MiraiScan(rng, dev, 400, 20*time.Minute)...)
 		case 9:
@@ -203,11 +203,11 @@ func TestFlowsInterrupted(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			var n counts
 			ref := b.dsn(t)
-			mustOK(t, ref, nil, args...)
+			refRun := mustOK(t, ref, nil, args...)
 			want, wantAlerts, wantRows := query(t, ref, devQ), query(t, ref, alertQ), query(t, ref, alertRows)
 			for i := range c.iters {
 				db := b.dsn(t)
-				r := run(t, db, nil, c.signal(i), c.delay(100*time.Millisecond, 2500*time.Millisecond), args...)
+				r := run(t, db, nil, c.signal(i), c.within(refRun.took), args...)
 				n.kills++
 				if r.code != 0 {
 					n.resumes++
@@ -262,14 +262,14 @@ func TestVulndbImportInterrupted(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			var n counts
 			ref := b.dsn(t)
-			mustOK(t, ref, nil, "vulndb", "import", file)
+			refRun := mustOK(t, ref, nil, "vulndb", "import", file)
 			want := append(query(t, ref, cveQ), query(t, ref, cpeQ)...)
 			if want[0] != "20000|20000" {
 				t.Fatalf("reference import: %v, want 20000 records", want)
 			}
 			for i := range c.iters {
 				db := b.dsn(t)
-				r := run(t, db, nil, c.signal(i), c.delay(100*time.Millisecond, 3*time.Second), "vulndb", "import", file)
+				r := run(t, db, nil, c.signal(i), c.within(refRun.took), "vulndb", "import", file)
 				n.kills++
 				if r.code != 0 {
 					n.resumes++
@@ -301,18 +301,18 @@ func TestVulndbImportInterrupted(t *testing.T) {
 func TestFirmwareInterrupted(t *testing.T) {
 	img := firmwareImage(t)
 	c := newCampaign(t, 2)
-	findQ := "SELECT DISTINCT f.kind, f.title, f.severity FROM findings f JOIN runs r ON r.id = f.run_id WHERE r.kind = 'firmware' AND r.status = 'done'"
+	findQ := "SELECT DISTINCT f.kind, f.title, f.severity FROM findings f JOIN runs r ON r.id = f.run_id WHERE r.kind = 'firmware' AND r.status = 'complete'"
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			var n counts
 			tmp := t.TempDir()
 			env := []string{"TMPDIR=" + tmp}
 			ref := b.dsn(t)
-			mustOK(t, ref, env, "firmware", "analyze", img, "--crack-budget", "3s")
+			refRun := mustOK(t, ref, env, "firmware", "analyze", img, "--crack-budget", "3s")
 			want := query(t, ref, findQ)
 			for i := range c.iters {
 				db := b.dsn(t)
-				r := run(t, db, env, c.signal(i), c.delay(50*time.Millisecond, 2*time.Second), "firmware", "analyze", img, "--crack-budget", "3s")
+				r := run(t, db, env, c.signal(i), c.within(refRun.took), "firmware", "analyze", img, "--crack-budget", "3s")
 				n.kills++
 				if r.code != 0 {
 					n.resumes++
