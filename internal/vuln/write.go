@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"iotwatch/internal/store"
 	"iotwatch/internal/vuln/cpe"
 	"iotwatch/internal/vuln/feed"
 )
@@ -21,6 +22,15 @@ const maxVars = 800
 // lastModified is newer (or unknown); rejected records delete their id.
 func (d *DB) writeBatch(ctx context.Context, tx *sql.Tx, recs []*feed.Record, kevs []*feed.KEV) (ImportResult, error) {
 	var res ImportResult
+	if d.st.Dialect() == store.Postgres {
+		// Two importers at once: PostgreSQL's read-committed writers would both
+		// find an id absent and both insert it (a unique violation fails one
+		// batch). A transaction-scoped advisory lock makes batches take turns;
+		// SQLite's immediate transactions already do.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('iotwatch.vulndb'))"); err != nil {
+			return res, fmt.Errorf("vulndb write lock: %w", err)
+		}
+	}
 	recs, err := d.writeDistro(ctx, tx, recs, &res)
 	if err != nil {
 		return res, err
