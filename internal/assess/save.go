@@ -82,7 +82,6 @@ func Save(ctx context.Context, st *store.Store, r *Result, targets []string) (in
 	}
 	fs := r.Findings()
 	err := st.SaveFindings(ctx, run.ID, fs)
-	run.Status = model.RunComplete
 	run.Counts = map[string]int64{"subjects": int64(len(r.Subjects)), "findings": int64(len(fs))}
 	for _, s := range r.Subjects {
 		run.Counts["pass"] += int64(s.Counts.Pass)
@@ -90,13 +89,7 @@ func Save(ctx context.Context, st *store.Store, r *Result, targets []string) (in
 		run.Counts["unknown"] += int64(s.Counts.Unknown)
 		run.Counts["not_applicable"] += int64(s.Counts.NotApplicable)
 	}
-	if err != nil {
-		run.Status, run.Error = model.RunFailed, err.Error()
-	}
-	if ferr := st.FinishRun(ctx, run); ferr != nil && err == nil {
-		err = ferr
-	}
-	if err != nil {
+	if err := st.EndRun(ctx, run, err); err != nil {
 		return run.ID, fmt.Errorf("save assessment: %w", err)
 	}
 	return run.ID, nil

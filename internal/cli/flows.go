@@ -201,12 +201,8 @@ day counts with --daily, or the findings when declarations or a home country are
 				if err := st.StartRun(ctx, run); err != nil {
 					return err
 				}
-				run.Status = model.RunComplete
-				if err := st.SaveFindings(ctx, run.ID, findings); err != nil {
-					run.Status, run.Error = model.RunFailed, err.Error()
-				}
 				run.Counts = map[string]int64{"findings": int64(len(findings)), "relations": int64(len(uses))}
-				if err := st.FinishRun(ctx, run); err != nil {
+				if err := st.EndRun(ctx, run, st.SaveFindings(ctx, run.ID, findings)); err != nil {
 					return err
 				}
 			}

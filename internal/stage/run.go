@@ -2,7 +2,6 @@ package stage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"iotwatch/internal/model"
@@ -42,33 +41,14 @@ func (r *Run) Count(name string, v int64) {
 }
 
 // Finish records how the run ended: complete when err is nil, interrupted
-// when its context was cancelled, failed otherwise (with err). It records
-// even when ctx is cancelled, and returns err joined with any error of its
-// own.
+// when its context was cancelled, failed otherwise (with err); see
+// store.EndRun. It returns err joined with any error of its own.
 func (r *Run) Finish(ctx context.Context, err error) error {
-	r.Status, r.Error = Status(err), ""
-	if err != nil {
-		r.Error = err.Error()
-	}
 	if r.st == nil {
+		r.Status = store.RunStatus(err)
 		return err
 	}
-	if ferr := r.st.FinishRun(context.WithoutCancel(ctx), &r.Run); ferr != nil {
-		return errors.Join(err, ferr)
-	}
-	return err
-}
-
-// Status is the run status an error ends a run with.
-func Status(err error) string {
-	switch {
-	case err == nil:
-		return model.RunComplete
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return model.RunInterrupted
-	default:
-		return model.RunFailed
-	}
+	return r.st.EndRun(ctx, &r.Run, err)
 }
 
 // String names the run for messages: "run 7, complete".

@@ -109,6 +109,34 @@ func (s *Store) FinishRun(ctx context.Context, run *model.Run) error {
 	return nil
 }
 
+// RunStatus is the status a run ends with after err: complete when err is
+// nil, interrupted when its context was cancelled (Ctrl-C, SIGTERM) or ran
+// out of time, failed otherwise.
+func RunStatus(err error) string {
+	switch {
+	case err == nil:
+		return model.RunComplete
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return model.RunInterrupted
+	default:
+		return model.RunFailed
+	}
+}
+
+// EndRun records that run ended with err (status by RunStatus, error text)
+// and returns err joined with any error of recording it. It records even
+// when ctx is cancelled.
+func (s *Store) EndRun(ctx context.Context, run *model.Run, err error) error {
+	run.Status, run.Error = RunStatus(err), ""
+	if err != nil {
+		run.Error = err.Error()
+	}
+	if ferr := s.FinishRun(ctx, run); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return err
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
