@@ -1,10 +1,11 @@
 package simulate
 
 import (
-	"bufio"
 	"bytes"
 	"net/netip"
 	"testing"
+
+	wiretelnet "iotwatch/internal/wire/telnet"
 )
 
 // fuzzService is a device service for handler fuzzing, without sockets.
@@ -26,11 +27,11 @@ func fuzzService(proto string) *deviceService {
 
 func FuzzTelnetReader(f *testing.F) {
 	f.Add([]byte("root\r\n"))
-	f.Add([]byte{tnIAC, tnWILL, 1, 'a', tnIAC, tnIAC, '\r', 0})
-	f.Add([]byte{tnIAC, tnSB, 24, 0, 'x', tnIAC, tnSE, 'u', '\n'})
-	f.Add([]byte{tnIAC, tnSB, 24})
+	f.Add([]byte{wiretelnet.IAC, wiretelnet.WILL, 1, 'a', wiretelnet.IAC, wiretelnet.IAC, '\r', 0})
+	f.Add([]byte{wiretelnet.IAC, wiretelnet.SB, 24, 0, 'x', wiretelnet.IAC, wiretelnet.SE, 'u', '\n'})
+	f.Add([]byte{wiretelnet.IAC, wiretelnet.SB, 24})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		tr := &telnetReader{r: bufio.NewReader(bytes.NewReader(b))}
+		tr := newTelnetReader(bytes.NewReader(b))
 		for range 100 {
 			line, err := tr.readLine()
 			if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/wire"
+	wiretelnet "iotwatch/internal/wire/telnet"
 )
 
 // protoFleet is shared by the protocol tests: every kind of credential present.
@@ -332,7 +333,7 @@ func TestTelnet(t *testing.T) {
 		t.Errorf("no IAC negotiation: %q", greet)
 	}
 	// Answer the negotiation like a client would, then log in badly, then well.
-	c.Write([]byte{tnIAC, tnWONT, 1, tnIAC, tnWILL, 31})
+	c.Write([]byte{wiretelnet.IAC, wiretelnet.WONT, 1, wiretelnet.IAC, wiretelnet.WILL, 31})
 	fmt.Fprintf(c, "%s\r\n", s.cred.Username)
 	until("Password: ")
 	fmt.Fprintf(c, "wrong\r\n")

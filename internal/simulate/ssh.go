@@ -86,7 +86,7 @@ func sshSession(ch ssh.Channel, reqs <-chan *ssh.Request, s *deviceService) {
 			return
 		case "shell":
 			req.Reply(true, nil)
-			tr := &telnetReader{r: newBufReader(ch)}
+			tr := newTelnetReader(ch)
 			for {
 				fmt.Fprint(ch, "# ")
 				line, err := tr.readLine()

@@ -7,29 +7,29 @@ import (
 	"io"
 	"net"
 	"strings"
-)
 
-// Telnet protocol bytes (RFC 854/855).
-const (
-	tnIAC  = 255
-	tnDONT = 254
-	tnDO   = 253
-	tnWONT = 252
-	tnWILL = 251
-	tnSB   = 250
-	tnSE   = 240
+	wiretelnet "iotwatch/internal/wire/telnet"
 )
 
 // telnetGreeting is what BusyBox telnetd sends first: DO ECHO, DO NAWS, WILL ECHO, WILL SGA.
-var telnetGreeting = []byte{tnIAC, tnDO, 1, tnIAC, tnDO, 31, tnIAC, tnWILL, 1, tnIAC, tnWILL, 3}
+var telnetGreeting = []byte{wiretelnet.IAC, wiretelnet.DO, 1, wiretelnet.IAC, wiretelnet.DO, 31,
+	wiretelnet.IAC, wiretelnet.WILL, 1, wiretelnet.IAC, wiretelnet.WILL, 3}
 
 // errLineTooLong is returned for input lines over maxLine bytes.
 var errLineTooLong = errors.New("line too long")
 
 const maxLine = 1024
 
-// telnetReader reads lines from a telnet stream, dropping option negotiation.
-type telnetReader struct{ r *bufio.Reader }
+// telnetReader reads lines from a telnet stream; the client's option
+// negotiation is decoded (wire/telnet) and ignored.
+type telnetReader struct {
+	r       *wiretelnet.Reader
+	afterCR bool // the last line ended with CR: a LF or NUL right after it belongs to it
+}
+
+func newTelnetReader(r io.Reader) *telnetReader {
+	return &telnetReader{r: wiretelnet.NewReader(r, nil)}
+}
 
 // readLine returns the next line without its terminator (CR LF, CR NUL, CR or LF).
 func (t *telnetReader) readLine() (string, error) {
@@ -42,16 +42,15 @@ func (t *telnetReader) readLine() (string, error) {
 			}
 			return "", err
 		}
+		if t.afterCR {
+			t.afterCR = false
+			if c == '\n' || c == 0 {
+				continue
+			}
+		}
 		switch c {
-		case tnIAC:
-			if err := t.skipCommand(&b); err != nil {
-				return "", err
-			}
-			continue
 		case '\r':
-			if n, err := t.r.Peek(1); err == nil && (n[0] == '\n' || n[0] == 0) {
-				t.r.ReadByte()
-			}
+			t.afterCR = true
 			return string(b), nil
 		case '\n':
 			return string(b), nil
@@ -65,46 +64,11 @@ func (t *telnetReader) readLine() (string, error) {
 	}
 }
 
-// skipCommand consumes one telnet command after IAC; IAC IAC is a data byte 255.
-func (t *telnetReader) skipCommand(b *[]byte) error {
-	cmd, err := t.r.ReadByte()
-	if err != nil {
-		return err
-	}
-	switch cmd {
-	case tnIAC:
-		*b = append(*b, tnIAC)
-	case tnWILL, tnWONT, tnDO, tnDONT:
-		_, err = t.r.ReadByte()
-	case tnSB:
-		// Subnegotiation runs until IAC SE.
-		for n := 0; ; n++ {
-			c, err := t.r.ReadByte()
-			if err != nil {
-				return err
-			}
-			if n > maxLine {
-				return errLineTooLong
-			}
-			if c == tnIAC {
-				c2, err := t.r.ReadByte()
-				if err != nil {
-					return err
-				}
-				if c2 == tnSE {
-					return nil
-				}
-			}
-		}
-	}
-	return err
-}
-
 // serveTelnet emulates a BusyBox telnetd with login(1): login and password
 // prompts, "Login incorrect" on failure (3 tries) and an ash prompt after success.
 func serveTelnet(c net.Conn, s *deviceService) {
 	w := bufio.NewWriter(c)
-	tr := &telnetReader{r: bufio.NewReader(c)}
+	tr := newTelnetReader(c)
 	w.Write(telnetGreeting)
 	banner := s.banner()
 	busybox := strings.HasPrefix(banner, "BusyBox")

@@ -6,7 +6,6 @@
 package telnet
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
 	"iotwatch/internal/netx"
+	wiretelnet "iotwatch/internal/wire/telnet"
 )
 
 // Module is the telnet login module.
@@ -36,29 +36,15 @@ func (Module) Open(_ context.Context, t login.Target) (login.Session, error) {
 	return &session{t: t}, nil
 }
 
-// Telnet protocol bytes.
-const (
-	iac  = 255
-	dont = 254
-	do   = 253
-	wont = 252
-	will = 251
-	sb   = 250
-	se   = 240
-
-	optEcho = 1
-	optSGA  = 3
-)
-
 // maxOutput caps what one read phase collects.
 const maxOutput = 64 << 10
 
 type session struct {
 	t      login.Target
 	conn   net.Conn
-	r      *bufio.Reader
-	prompt Prompt // the prompt the server is currently showing
-	n      int    // marker counter
+	r      *wiretelnet.Reader
+	prompt wiretelnet.Prompt // the prompt the server is currently showing
+	n      int               // marker counter
 }
 
 func (s *session) Close() error {
@@ -76,7 +62,13 @@ func (s *session) connect(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("telnet dial %s: %w", s.t.Addr, err)
 	}
-	s.conn, s.r = conn, bufio.NewReader(conn)
+	s.conn, s.r = conn, wiretelnet.NewReader(conn, func(c wiretelnet.Command) error {
+		if reply := wiretelnet.Answer(c); reply != nil {
+			_, err := conn.Write(reply)
+			return err
+		}
+		return nil
+	})
 	out, p, err := s.readPrompt(ctx)
 	s.prompt = p
 	return out, err
@@ -92,7 +84,7 @@ func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 }
 
 func (s *session) try(ctx context.Context, c login.Credential) login.Result {
-	if s.conn == nil || (s.prompt != PromptLogin && s.prompt != PromptPassword) {
+	if s.conn == nil || (s.prompt != wiretelnet.PromptLogin && s.prompt != wiretelnet.PromptPassword) {
 		s.Close()
 		out, err := s.connect(ctx)
 		if err != nil {
@@ -106,18 +98,18 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 			return login.Fail(err)
 		}
 		switch s.prompt {
-		case PromptShell:
+		case wiretelnet.PromptShell:
 			if ev, ok := s.confirm(ctx); ok {
 				return login.Result{Status: model.StatusSuccess, Kind: model.KindAnonymousAccess, Evidence: "shell without login: " + ev}
 			}
 			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: prompt-like output without a working shell: %q", s.t.Addr, login.Truncate(out, 80))}
-		case PromptThrottle:
+		case wiretelnet.PromptThrottle:
 			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
-		case PromptNone, PromptFailure:
+		case wiretelnet.PromptNone, wiretelnet.PromptFailure:
 			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: no login prompt in %q", s.t.Addr, login.Truncate(out, 80))}
 		}
 	}
-	if s.prompt == PromptLogin {
+	if s.prompt == wiretelnet.PromptLogin {
 		if err := s.send(c.Username); err != nil {
 			return login.Fail(err)
 		}
@@ -127,15 +119,15 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 			return s.ended(err, out)
 		}
 		switch p {
-		case PromptPassword:
-		case PromptShell: // no password asked at all
+		case wiretelnet.PromptPassword:
+		case wiretelnet.PromptShell: // no password asked at all
 			if ev, ok := s.confirm(ctx); ok {
 				r := login.Accepted("shell after user name only: " + ev)
 				r.Kind = model.KindEmptyPassword // the account has no password at all
 				return r
 			}
 			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: unconfirmed shell", s.t.Addr)}
-		case PromptThrottle:
+		case wiretelnet.PromptThrottle:
 			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
 		default:
 			return login.Denied(login.Truncate(out, 120))
@@ -150,14 +142,14 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 		return s.ended(err, out)
 	}
 	switch p {
-	case PromptShell:
+	case wiretelnet.PromptShell:
 		if ev, ok := s.confirm(ctx); ok {
 			return login.Accepted(ev)
 		}
 		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: shell prompt but no command echo", s.t.Addr)}
-	case PromptThrottle:
+	case wiretelnet.PromptThrottle:
 		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
-	case PromptLogin, PromptPassword, PromptFailure:
+	case wiretelnet.PromptLogin, wiretelnet.PromptPassword, wiretelnet.PromptFailure:
 		return login.Denied(login.Truncate(out, 120))
 	}
 	return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: unrecognised reply %q", s.t.Addr, login.Truncate(out, 80))}
@@ -165,7 +157,7 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 
 // ended classifies a read error after credentials were sent.
 func (s *session) ended(err error, out string) login.Result {
-	s.prompt = PromptNone
+	s.prompt = wiretelnet.PromptNone
 	if errors.Is(err, io.EOF) {
 		// Many devices hang up after a wrong password: a refusal, not a success.
 		return login.Denied("connection closed: " + login.Truncate(out, 80))
@@ -186,7 +178,7 @@ func (s *session) confirm(ctx context.Context) (string, bool) {
 		return "", false
 	}
 	out, _, _ := s.readUntil(ctx, func(buf []byte) bool {
-		return bytes.Contains(buf, []byte(want)) || Classify(afterLine(buf, cmd)) == PromptShell
+		return bytes.Contains(buf, []byte(want)) || wiretelnet.Classify(afterLine(buf, cmd)) == wiretelnet.PromptShell
 	})
 	if strings.Contains(out, want) {
 		return "command echo " + want, true
@@ -209,23 +201,21 @@ func afterLine(buf []byte, cmd string) []byte {
 
 func (s *session) send(line string) error {
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.t.AttemptTimeout()))
-	_, err := s.conn.Write([]byte(escapeIAC(line) + "\r\n"))
+	_, err := s.conn.Write([]byte(wiretelnet.Escape(line) + "\r\n"))
 	if err != nil {
 		return fmt.Errorf("telnet write %s: %w", s.t.Addr, err)
 	}
 	return nil
 }
 
-func escapeIAC(s string) string { return strings.ReplaceAll(s, "\xff", "\xff\xff") }
-
 // readPrompt reads until the output ends in a recognised prompt.
-func (s *session) readPrompt(ctx context.Context) (string, Prompt, error) {
-	var p Prompt
+func (s *session) readPrompt(ctx context.Context) (string, wiretelnet.Prompt, error) {
+	var p wiretelnet.Prompt
 	out, _, err := s.readUntil(ctx, func(buf []byte) bool {
-		p = Classify(buf)
-		return p != PromptNone
+		p = wiretelnet.Classify(buf)
+		return p != wiretelnet.PromptNone
 	})
-	if err != nil && p == PromptNone {
+	if err != nil && p == wiretelnet.PromptNone {
 		return out, p, err
 	}
 	return out, p, nil
@@ -241,16 +231,11 @@ func (s *session) readUntil(ctx context.Context, done func([]byte) bool) (string
 	_ = s.conn.SetReadDeadline(deadline)
 	defer netx.Interrupt(ctx, s.conn)()
 	var buf []byte
-	for n := 0; len(buf) < maxOutput && n < 4*maxOutput; n++ { // n also bounds endless negotiation
+	start := s.r.Raw()
+	for len(buf) < maxOutput && s.r.Raw()-start < 4*maxOutput { // the raw count also bounds endless negotiation
 		b, err := s.r.ReadByte()
 		if err != nil {
 			return string(buf), false, fmt.Errorf("telnet read %s: %w", s.t.Addr, err)
-		}
-		if b == iac {
-			if err := s.negotiate(); err != nil {
-				return string(buf), false, err
-			}
-			continue
 		}
 		if b == 0 {
 			continue
@@ -261,51 +246,4 @@ func (s *session) readUntil(ctx context.Context, done func([]byte) bool) (string
 		}
 	}
 	return string(buf), false, fmt.Errorf("telnet %s: %w: output over %d bytes without a prompt", s.t.Addr, login.ErrProtocol, maxOutput)
-}
-
-// negotiate handles one IAC sequence (the IAC is consumed): accept the
-// server's ECHO and SUPPRESS-GO-AHEAD, refuse everything else.
-func (s *session) negotiate() error {
-	cmd, err := s.r.ReadByte()
-	if err != nil {
-		return err
-	}
-	switch cmd {
-	case do, dont, will, wont:
-		opt, err := s.r.ReadByte()
-		if err != nil {
-			return err
-		}
-		var reply byte
-		switch cmd {
-		case do:
-			reply = wont
-		case will:
-			if opt == optEcho || opt == optSGA {
-				reply = do
-			} else {
-				reply = dont
-			}
-		default:
-			return nil
-		}
-		_, err = s.conn.Write([]byte{iac, reply, opt})
-		return err
-	case sb:
-		// Skip the subnegotiation up to IAC SE.
-		var prev byte
-		for i := 0; i < 4096; i++ {
-			b, err := s.r.ReadByte()
-			if err != nil {
-				return err
-			}
-			if prev == iac && b == se {
-				return nil
-			}
-			prev = b
-		}
-		return fmt.Errorf("telnet %s: %w: unterminated subnegotiation", s.t.Addr, login.ErrProtocol)
-	default:
-		return nil // IAC IAC (a data 255) is dropped; GA, NOP, ...
-	}
 }

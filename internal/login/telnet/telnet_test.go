@@ -12,6 +12,7 @@ import (
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
 	"iotwatch/internal/testpeer"
+	wiretelnet "iotwatch/internal/wire/telnet"
 )
 
 func TestTelnetRealPeer(t *testing.T) {
@@ -74,7 +75,7 @@ func TestTelnetFakes(t *testing.T) {
 	t.Parallel()
 	busybox := func(pass string, shell bool) func(net.Conn, *bufio.Reader) {
 		return func(c net.Conn, r *bufio.Reader) {
-			c.Write([]byte{iac, will, optEcho, iac, do, 24})
+			c.Write([]byte{wiretelnet.IAC, wiretelnet.WILL, wiretelnet.OptEcho, wiretelnet.IAC, wiretelnet.DO, 24})
 			c.Write([]byte("\r\n(none) login: "))
 			for {
 				u := readLine(r)

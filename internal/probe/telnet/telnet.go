@@ -9,34 +9,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	wiretelnet "iotwatch/internal/wire/telnet"
 )
-
-// Telnet command bytes (RFC 854).
-const (
-	SE   = 240
-	SB   = 250
-	WILL = 251
-	WONT = 252
-	DO   = 253
-	DONT = 254
-	IAC  = 255
-)
-
-// Command is one negotiation command from the server.
-type Command struct {
-	Verb   byte
-	Option byte
-}
-
-func (c Command) String() string {
-	return fmt.Sprintf("%s %d", map[byte]string{WILL: "WILL", WONT: "WONT", DO: "DO", DONT: "DONT", SB: "SB"}[c.Verb], c.Option)
-}
 
 // Record is the telnet handshake data.
 type Record struct {
@@ -63,11 +42,6 @@ var _ probe.Prober = Prober{}
 // Name implements probe.Prober.
 func (Prober) Name() string { return model.ProtoTelnet }
 
-var (
-	loginRE = regexp.MustCompile(`(?i)(login|username|user name|user|password|passwd)\s*:\s*$`)
-	shellRE = regexp.MustCompile(`[#$>]\s*$`)
-)
-
 // Probe implements probe.Prober.
 func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Result {
 	deadline := probe.Deadline(ctx, conn, env)
@@ -90,22 +64,22 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 		n, err := conn.Read(buf)
 		total += n
 		var reply []byte
-		var cs []Command
+		var cs []wiretelnet.Command
 		var t []byte
-		t, cs, pending = Parse(append(pending, buf[:n]...))
+		t, cs, pending = wiretelnet.Parse(append(pending, buf[:n]...))
 		text = append(text, t...)
 		for _, c := range cs {
 			if len(cmds) < 64 {
 				cmds = append(cmds, c.String())
 			}
-			reply = append(reply, answer(c)...)
+			reply = append(reply, wiretelnet.Answer(c)...)
 		}
 		if len(reply) > 0 {
 			if _, werr := conn.Write(reply); werr != nil && err == nil {
 				err = werr
 			}
 		}
-		if stripped := strings.TrimRight(string(text), "\x00"); loginRE.MatchString(stripped) || len(text) > 0 && shellRE.MatchString(stripped) && err == nil && n < len(buf) && idleAfter(conn, deadline, idle) {
+		if p := wiretelnet.Classify(text); asksLogin(p) || p == wiretelnet.PromptShell && err == nil && n < len(buf) && idleAfter(conn, deadline, idle) {
 			break
 		}
 		if err != nil {
@@ -116,11 +90,10 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 		}
 	}
 	rec := &Record{Banner: probe.Printable(text, 2048), Negotiation: cmds}
-	last := lastLine(rec.Banner)
-	switch {
-	case loginRE.MatchString(last):
-		rec.LoginPrompt = last
-	case shellRE.MatchString(last):
+	switch p := wiretelnet.Classify(text); {
+	case asksLogin(p):
+		rec.LoginPrompt = lastLine(rec.Banner)
+	case p == wiretelnet.PromptShell:
 		rec.ShellPrompt = true
 	}
 	if len(text) == 0 && len(cmds) == 0 {
@@ -156,65 +129,7 @@ func lastLine(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// answer returns our reply to a server command: accept the server's ECHO and
-// SUPPRESS-GO-AHEAD, refuse everything else.
-func answer(c Command) []byte {
-	switch c.Verb {
-	case DO:
-		return []byte{IAC, WONT, c.Option}
-	case WILL:
-		if c.Option == 1 || c.Option == 3 {
-			return []byte{IAC, DO, c.Option}
-		}
-		return []byte{IAC, DONT, c.Option}
-	}
-	return nil
-}
-
-// Parse splits b into text and negotiation commands. An incomplete command at
-// the end is returned as rest, to be prepended to the next read.
-// Subnegotiations (IAC SB ... IAC SE) are reported as SB commands and dropped.
-func Parse(b []byte) (text []byte, cmds []Command, rest []byte) {
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c != IAC {
-			text = append(text, c)
-			continue
-		}
-		if i+1 >= len(b) {
-			return text, cmds, b[i:]
-		}
-		switch v := b[i+1]; v {
-		case IAC:
-			text = append(text, IAC)
-			i++
-		case WILL, WONT, DO, DONT:
-			if i+2 >= len(b) {
-				return text, cmds, b[i:]
-			}
-			cmds = append(cmds, Command{Verb: v, Option: b[i+2]})
-			i += 2
-		case SB:
-			end := -1
-			for j := i + 2; j+1 < len(b); j++ {
-				if b[j] == IAC && b[j+1] == SE {
-					end = j + 1
-					break
-				}
-			}
-			if end < 0 {
-				if len(b)-i > 1024 {
-					return text, cmds, nil // runaway subnegotiation: drop it
-				}
-				return text, cmds, b[i:]
-			}
-			if i+2 < len(b) {
-				cmds = append(cmds, Command{Verb: SB, Option: b[i+2]})
-			}
-			i = end
-		default:
-			i++ // two-byte command (NOP, GA, ...)
-		}
-	}
-	return text, cmds, nil
+// asksLogin reports whether the server's output ends in a login or password prompt.
+func asksLogin(p wiretelnet.Prompt) bool {
+	return p == wiretelnet.PromptLogin || p == wiretelnet.PromptPassword || p == wiretelnet.PromptFailure
 }

@@ -11,31 +11,8 @@ import (
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
 	"iotwatch/internal/testpeer"
+	wiretelnet "iotwatch/internal/wire/telnet"
 )
-
-func TestParse(t *testing.T) {
-	tests := []struct {
-		in   []byte
-		text string
-		cmds int
-		rest int
-	}{
-		{[]byte("hello"), "hello", 0, 0},
-		{[]byte{IAC, DO, 24, IAC, WILL, 1, 'a'}, "a", 2, 0},
-		{[]byte{'x', IAC, IAC, 'y'}, "x\xffy", 0, 0},
-		{[]byte{'x', IAC}, "x", 0, 1},
-		{[]byte{'x', IAC, DO}, "x", 0, 2},
-		{[]byte{IAC, SB, 24, 1, IAC, SE, 'z'}, "z", 1, 0},
-		{[]byte{IAC, SB, 24, 1}, "", 0, 4},
-		{[]byte{IAC, 241, 'q'}, "q", 0, 0},
-	}
-	for _, tt := range tests {
-		text, cmds, rest := Parse(tt.in)
-		if string(text) != tt.text || len(cmds) != tt.cmds || len(rest) != tt.rest {
-			t.Errorf("Parse(%v) = %q, %d cmds, %d rest; want %q, %d, %d", tt.in, text, len(cmds), len(rest), tt.text, tt.cmds, tt.rest)
-		}
-	}
-}
 
 func TestProbeFake(t *testing.T) {
 	tests := []struct {
@@ -45,7 +22,7 @@ func TestProbeFake(t *testing.T) {
 		shell  bool
 		status model.Status
 	}{
-		{name: "busybox", send: [][]byte{{IAC, DO, 24, IAC, WILL, 1}, []byte("\r\nBusyBox v1.31.1 built-in shell\r\nDVR login: ")}, prompt: "DVR login:", status: model.StatusSuccess},
+		{name: "busybox", send: [][]byte{{wiretelnet.IAC, wiretelnet.DO, 24, wiretelnet.IAC, wiretelnet.WILL, 1}, []byte("\r\nBusyBox v1.31.1 built-in shell\r\nDVR login: ")}, prompt: "DVR login:", status: model.StatusSuccess},
 		{name: "open shell", send: [][]byte{[]byte("\r\n# ")}, shell: true, status: model.StatusSuccess},
 		{name: "nothing", send: nil, status: model.StatusIOError},
 	}
@@ -89,8 +66,8 @@ func TestProbeFake(t *testing.T) {
 				t.Errorf("prompt %q shell %v, want %q %v", rec.LoginPrompt, rec.ShellPrompt, tt.prompt, tt.shell)
 			}
 			if tt.name == "busybox" {
-				if in := <-got; !bytes.Contains(in, []byte{IAC, WONT, 24}) || !bytes.Contains(in, []byte{IAC, DO, 1}) {
-					t.Errorf("negotiation reply = %v, want WONT 24 and DO 1", in)
+				if in := <-got; !bytes.Contains(in, []byte{wiretelnet.IAC, wiretelnet.WONT, 24}) || !bytes.Contains(in, []byte{wiretelnet.IAC, wiretelnet.DO, 1}) {
+					t.Errorf("negotiation reply = %v, want wiretelnet.WONT 24 and wiretelnet.DO 1", in)
 				}
 			}
 		})
@@ -131,15 +108,4 @@ func TestProbeTelnetd(t *testing.T) {
 	if !strings.Contains(strings.ToLower(rec.LoginPrompt), "login") || len(rec.Negotiation) == 0 {
 		t.Errorf("record = %+v, want a login prompt and negotiation", rec)
 	}
-}
-
-func FuzzParse(f *testing.F) {
-	f.Add([]byte{IAC, DO, 24, IAC, SB, 24, 1, IAC, SE, 'l', 'o', 'g'})
-	f.Add([]byte("login: "))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		text, _, rest := Parse(b)
-		if len(text)+len(rest) > len(b) {
-			t.Fatalf("output longer than input")
-		}
-	})
 }
