@@ -31,8 +31,8 @@ func parseDeviceTypes(b []byte) ([]deviceType, error) {
 	}
 	out := make([]deviceType, 0, len(raw))
 	for i, r := range raw {
-		if r.Vendor == "" || r.Product == "" || model.GenericDeviceType(r.DeviceType) {
-			return nil, fmt.Errorf("device type %d: needs vendor, product and a specific device_type", i)
+		if r.Vendor == "" || r.Product == "" || model.GenericDeviceType(r.DeviceType) || !model.KnownDeviceType(r.DeviceType) {
+			return nil, fmt.Errorf("device type %d: needs vendor, product and a specific device_type of model's list (got %q)", i, r.DeviceType)
 		}
 		v, err := regexp.Compile("(?i)" + r.Vendor)
 		if err != nil {

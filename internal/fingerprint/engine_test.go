@@ -56,6 +56,7 @@ func TestParseRulesErrors(t *testing.T) {
 		"- {id: a, match: {x: y}, product: p, confidence: 2}",
 		"- {id: a, match: {x: y}, product: p, confidence: 0.5}\n- {id: a, match: {x: y}, product: p, confidence: 0.5}",
 		"- {id: a, product: p, confidence: 0.5}",
+		"- {id: a, match: {x: y}, product: p, device_type: camera, confidence: 0.5}", // not model's word: ip-camera
 		"not: [yaml",
 	} {
 		if _, err := ParseRules([]byte(bad)); err == nil {

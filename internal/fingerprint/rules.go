@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"iotwatch/internal/model"
 )
 
 //go:embed rules.yaml
@@ -72,6 +74,9 @@ func ParseRules(b []byte) ([]*compiled, error) {
 		seen[r.ID] = true
 		if len(r.Match) == 0 || r.Product == "" && r.Vendor == "" {
 			return nil, fmt.Errorf("fingerprint rule %s: needs match and vendor or product", r.ID)
+		}
+		if !strings.Contains(r.DeviceType, "{") && !model.KnownDeviceType(r.DeviceType) {
+			return nil, fmt.Errorf("fingerprint rule %s: device_type %q is not one of model's device types", r.ID, r.DeviceType)
 		}
 		if r.Confidence <= 0 || r.Confidence > 1 {
 			return nil, fmt.Errorf("fingerprint rule %s: confidence %v not in (0,1]", r.ID, r.Confidence)

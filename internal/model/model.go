@@ -81,6 +81,33 @@ func GenericDeviceType(t string) bool {
 	return slices.Contains(genericDeviceTypes, strings.ToLower(t))
 }
 
+// Device types iotwatch's own data names (fingerprint rules, the device-type
+// table, simulator profiles). Recog may name others; reports show whatever
+// the evidence says.
+const (
+	DeviceIPCamera          = "ip-camera"
+	DeviceDVR               = "dvr"
+	DeviceRouter            = "router"
+	DeviceFirewall          = "firewall"
+	DeviceWirelessBridge    = "wireless-bridge"
+	DeviceNetworkController = "network-controller"
+	DeviceNAS               = "nas"
+	DevicePrinter           = "printer"
+	DeviceSmartPlug         = "smart-plug"
+	DeviceThermostat        = "thermostat"
+	DeviceIndustrialGateway = "industrial-gateway"
+	DevicePLC               = "plc"
+)
+
+var deviceTypes = []string{DeviceIPCamera, DeviceDVR, DeviceRouter, DeviceFirewall, DeviceWirelessBridge, DeviceNetworkController,
+	DeviceNAS, DevicePrinter, DeviceSmartPlug, DeviceThermostat, DeviceIndustrialGateway, DevicePLC}
+
+// KnownDeviceType reports whether t is one of the device types above or a
+// generic one (GenericDeviceType): the words iotwatch's own data may use.
+func KnownDeviceType(t string) bool {
+	return slices.Contains(deviceTypes, t) || GenericDeviceType(t)
+}
+
 // genericDeviceTypes is the one list of device types that name no device.
 var genericDeviceTypes = []string{"", Unknown, "embedded", "general", "general-purpose", "general purpose", "server", "web server", "mqtt-broker"}
 

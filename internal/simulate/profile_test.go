@@ -68,6 +68,9 @@ func TestBuiltinProfiles(t *testing.T) {
 	protos := map[string]bool{}
 	for _, p := range ps {
 		types[p.DeviceType] = true
+		if !model.KnownDeviceType(p.DeviceType) || model.GenericDeviceType(p.DeviceType) {
+			t.Errorf("%s: device type %q is not one of model's specific device types", p.ID, p.DeviceType)
+		}
 		for _, s := range p.Services {
 			protos[s.Protocol] = true
 			if s.Default != nil && !knownDefault(t, s.Default.Username, s.Default.Password) {
