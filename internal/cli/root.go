@@ -77,6 +77,7 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) error {
 
 	// One explicit list of commands.
 	for _, c := range []*cobra.Command{
+		newVersionCmd(g),
 		newRunsCmd(g), newDemoCmd(g),
 		newReportCmd(g), newServeCmd(g),
 		newVulnDBCmd(g),
