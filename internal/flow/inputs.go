@@ -39,6 +39,17 @@ func IngestedInput(ctx context.Context, st *store.Store, sha256 string, size int
 	return &in, nil
 }
 
+// InputOfSizeRecorded reports whether any input of exactly size bytes was
+// recorded: when none was, a file of that size cannot have been ingested.
+func InputOfSizeRecorded(ctx context.Context, st *store.Store, size int64) (bool, error) {
+	var n int
+	err := st.DB().QueryRowContext(ctx, st.Rebind(`SELECT COUNT(*) FROM flow_inputs WHERE size = ?`), size).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up ingested inputs: %w", err)
+	}
+	return n > 0, nil
+}
+
 // InputsAt returns the inputs recorded for a path, smallest first.
 func InputsAt(ctx context.Context, st *store.Store, path string) ([]Input, error) {
 	rows, err := st.DB().QueryContext(ctx, st.Rebind(`SELECT kind, size, sha256, run_id, ingested FROM flow_inputs WHERE path = ? ORDER BY size`), path)

@@ -7,6 +7,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -404,7 +405,7 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 		return c, nil, fmt.Errorf("open %s: %w", s.Kind, err)
 	}
 	defer f.Close()
-	plan, err := planInput(ctx, st, s, f)
+	plan, err := planInput(ctx, st, s, f, done)
 	if err != nil {
 		return c, nil, err
 	}
@@ -420,6 +421,11 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 		return c, nil, nil
 	}
 	var r io.Reader = io.NewSectionReader(f, 0, plan.in.Size)
+	var hr *hashingReader
+	if plan.in.SHA256 == "" {
+		hr = &hashingReader{r: r, h: sha256.New()}
+		r = hr
+	}
 	if plan.prev != nil {
 		if s.Kind == NetflowPCAP && dec != nil {
 			// Learn the templates the old part declared; its records were counted.
@@ -451,6 +457,11 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 	if sc["truncated"] != 0 {
 		log.Warn("capture ends mid-record: not recorded as ingested, so a later ingest reads it whole again", "file", s.Path)
 		return c, nil, nil
+	}
+	if hr != nil {
+		if plan.in.SHA256, err = hr.finish(ctx, f, plan.in.Size); err != nil {
+			return c, nil, fmt.Errorf("hash %s: %w", s.Path, err)
+		}
 	}
 	return c, &plan.in, nil
 }

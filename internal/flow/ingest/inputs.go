@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ import (
 
 // inputPlan is what to read of one file input.
 type inputPlan struct {
-	in    flow.Input  // the record to save once the input is read (Size = end)
+	in    flow.Input  // the record to save once the input is read (Size = end; SHA256 "" = hash while reading)
 	start int64       // first byte of new data (0 = the whole file)
 	skip  *flow.Input // the same bytes were ingested already
 	prev  *flow.Input // the prefix read by an earlier ingest (start > 0)
@@ -47,7 +48,8 @@ type inputPlan struct {
 func lineFormat(k Kind) bool { return k == Zeek || k == NfdumpCSV }
 
 // planInput hashes the file and decides what to read of it.
-func planInput(ctx context.Context, st *store.Store, s Source, f *os.File) (*inputPlan, error) {
+// done are the inputs read earlier in this run.
+func planInput(ctx context.Context, st *store.Store, s Source, f *os.File, done []flow.Input) (*inputPlan, error) {
 	abs, err := filepath.Abs(s.Path)
 	if err != nil {
 		return nil, err
@@ -72,11 +74,24 @@ func planInput(ctx context.Context, st *store.Store, s Source, f *os.File) (*inp
 			cuts = append(cuts, p.Size)
 		}
 	}
+	p := &inputPlan{in: flow.Input{Kind: string(s.Kind), Path: abs, Size: end}}
+	if len(cuts) == 0 {
+		// No earlier version of this file to extend; unless an input of the
+		// same size was recorded, it cannot be a repeat: hash it while
+		// reading instead of in a pass of its own.
+		same := slices.ContainsFunc(done, func(in flow.Input) bool { return in.Size == end })
+		if !same {
+			var err error
+			if same, err = flow.InputOfSizeRecorded(ctx, st, end); err != nil || !same {
+				return p, err
+			}
+		}
+	}
 	sum, at, err := hashPrefixes(ctx, f, end, cuts)
 	if err != nil {
 		return nil, fmt.Errorf("hash %s: %w", s.Path, err)
 	}
-	p := &inputPlan{in: flow.Input{Kind: string(s.Kind), Path: abs, Size: end, SHA256: sum}}
+	p.in.SHA256 = sum
 	if p.skip, err = flow.IngestedInput(ctx, st, sum, end); err != nil || p.skip != nil {
 		return p, err
 	}
@@ -222,4 +237,29 @@ var _ flow.Sink = discard{}
 func nowInput(in flow.Input) flow.Input {
 	in.Time = time.Now()
 	return in
+}
+
+// hashingReader computes the SHA-256 of what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (hr *hashingReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.h.Write(p[:n])
+	hr.n += int64(n)
+	return n, err
+}
+
+// finish hashes what the reader of the file left unread up to end and
+// returns the digest of the file's first end bytes.
+func (hr *hashingReader) finish(ctx context.Context, f *os.File, end int64) (string, error) {
+	if hr.n < end {
+		if _, err := io.Copy(hr.h, io.NewSectionReader(f, hr.n, end-hr.n)); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(hr.h.Sum(nil)), ctx.Err()
 }
