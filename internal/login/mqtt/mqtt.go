@@ -7,14 +7,13 @@ package mqtt
 import (
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
 	"iotwatch/internal/netx"
+	wiremqtt "iotwatch/internal/wire/mqtt"
 )
 
 // Module is the MQTT login module.
@@ -28,7 +27,7 @@ func (Module) Protocols() []string { return []string{model.ProtoMQTT, model.Prot
 // Open implements login.Module. Every attempt is a fresh connection: a
 // broker closes the connection after a refused CONNECT.
 func (Module) Open(_ context.Context, t login.Target) (login.Session, error) {
-	s := &session{t: t, level: 4}
+	s := &session{t: t, level: wiremqtt.Level311}
 	return s, nil
 }
 
@@ -45,8 +44,8 @@ var Anonymous = login.Credential{}
 // Try implements login.Session. The zero Credential connects anonymously.
 func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 	r := s.try(ctx, c)
-	if r.Status == model.StatusProtocolError && s.level == 4 && errors.Is(r.Err, errVersion) {
-		s.level = 3
+	if r.Status == model.StatusProtocolError && s.level == wiremqtt.Level311 && errors.Is(r.Err, errVersion) {
+		s.level = wiremqtt.Level31
 		r = s.try(ctx, c)
 	}
 	return r
@@ -74,22 +73,21 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 	}
 	defer netx.Interrupt(ctx, conn)() // after SetDeadline, which would undo it
 	anonymous := c == Anonymous
-	if _, err := conn.Write(Connect(s.level, "iw-audit", c.Username, c.Password, !anonymous)); err != nil {
+	if _, err := conn.Write(wiremqtt.Connect(s.level, "iw-audit", c.Username, c.Password, !anonymous)); err != nil {
 		return login.Fail(fmt.Errorf("mqtt write %s: %w", s.t.Addr, err))
 	}
-	var buf [4]byte
-	if _, err := io.ReadFull(conn, buf[:]); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			// Brokers hang up on refused credentials without CONNACK (some v3.1).
-			return login.Denied("connection closed without CONNACK")
-		}
+	code, err := wiremqtt.ReadConnack(conn)
+	switch netx.ClassOf(err) {
+	case netx.ClassNone:
+	case netx.ClassEOF:
+		// Brokers hang up on refused credentials without CONNACK (some v3.1).
+		return login.Denied("connection closed without CONNACK")
+	case netx.ClassProtocol:
+		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("mqtt %s: %w", s.t.Addr, err)}
+	default:
 		return login.Fail(fmt.Errorf("mqtt read %s: %w", s.t.Addr, err))
 	}
-	code, err := ParseConnack(buf[:])
-	if err != nil {
-		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("mqtt %s: %w", s.t.Addr, err)}
-	}
-	_, _ = conn.Write([]byte{0xe0, 0x00}) // DISCONNECT
+	_, _ = conn.Write(wiremqtt.Disconnect)
 	switch code {
 	case 0:
 		r := login.Accepted("CONNACK 0 (accepted)")
@@ -107,59 +105,4 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 	default:
 		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("mqtt %s: %w: CONNACK %d", s.t.Addr, login.ErrProtocol, code)}
 	}
-}
-
-// Connect encodes an MQTT 3.1 (level 3) or 3.1.1 (level 4) CONNECT packet
-// with clean session; withCreds adds the user name and password.
-func Connect(level byte, clientID, user, pass string, withCreds bool) []byte {
-	str := func(b []byte, s string) []byte {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
-		return append(b, s...)
-	}
-	var vh []byte
-	if level == 3 {
-		vh = str(vh, "MQIsdp")
-	} else {
-		vh = str(vh, "MQTT")
-	}
-	flags := byte(0x02)
-	if withCreds {
-		flags |= 0x80
-		if pass != "" {
-			flags |= 0x40 // an empty password is sent as no password, as clients do
-		}
-	}
-	vh = append(vh, level, flags, 0, 30) // keep alive 30 s
-	vh = str(vh, clientID)
-	if withCreds {
-		vh = str(vh, user)
-		if pass != "" {
-			vh = str(vh, pass)
-		}
-	}
-	pkt := []byte{0x10}
-	n := len(vh)
-	for {
-		b := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			b |= 0x80
-		}
-		pkt = append(pkt, b)
-		if n == 0 {
-			break
-		}
-	}
-	return append(pkt, vh...)
-}
-
-// ParseConnack parses a 4-byte CONNACK and returns its return code.
-func ParseConnack(b []byte) (byte, error) {
-	if len(b) < 4 {
-		return 0, fmt.Errorf("%w: short CONNACK (%d bytes)", login.ErrProtocol, len(b))
-	}
-	if b[0]&0xf0 != 0x20 || b[1] != 2 {
-		return 0, fmt.Errorf("%w: not a CONNACK: % x", login.ErrProtocol, b[:4])
-	}
-	return b[3], nil
 }

@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
 	"testing"
@@ -49,44 +48,4 @@ func TestMQTTRealPeer(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestConnect(t *testing.T) {
-	got := Connect(4, "c", "u", "p", true)
-	want := []byte{0x10, 19, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xc2, 0, 30, 0, 1, 'c', 0, 1, 'u', 0, 1, 'p'}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Connect = % x\nwant      % x", got, want)
-	}
-	got = Connect(4, "c", "u", "", true)
-	want = []byte{0x10, 16, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x82, 0, 30, 0, 1, 'c', 0, 1, 'u'}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Connect with empty password = % x\nwant                          % x", got, want)
-	}
-}
-
-func TestParseConnack(t *testing.T) {
-	tests := []struct {
-		in      []byte
-		code    byte
-		wantErr bool
-	}{
-		{[]byte{0x20, 2, 0, 0}, 0, false},
-		{[]byte{0x20, 2, 0, 5}, 5, false},
-		{[]byte{0x30, 2, 0, 0}, 0, true},
-		{[]byte{0x20}, 0, true},
-	}
-	for _, tt := range tests {
-		code, err := ParseConnack(tt.in)
-		if code != tt.code || (err != nil) != tt.wantErr {
-			t.Errorf("ParseConnack(% x) = %d, %v", tt.in, code, err)
-		}
-	}
-}
-
-func FuzzParseConnack(f *testing.F) {
-	f.Add([]byte{0x20, 2, 0, 0})
-	f.Add([]byte{0x20, 3, 1})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = ParseConnack(b)
-	})
 }

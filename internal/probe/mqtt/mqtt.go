@@ -1,16 +1,13 @@
 // Package mqtt probes MQTT brokers: a CONNECT without credentials (MQTT
 // 3.1.1) and the CONNACK return code, and when the broker lets us in, the
-// broker version from $SYS/broker/version. Packets are encoded and decoded
-// with github.com/eclipse/paho.mqtt.golang/packets; only the framing that
-// bounds a reply's size is ours.
+// broker version from $SYS/broker/version. The codec is wire/mqtt's (paho
+// packets with a size-capped framing), the login module's too.
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	wiremqtt "iotwatch/internal/wire/mqtt"
 )
 
 // Record is the MQTT handshake data.
@@ -62,24 +60,17 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 		}
 		c = tc
 	}
-	cp := packets.NewControlPacket(packets.Connect).(*packets.ConnectPacket)
-	cp.ProtocolName, cp.ProtocolVersion = "MQTT", 4
-	cp.CleanSession, cp.Keepalive = true, 30
-	cp.ClientIdentifier = fmt.Sprintf("iotwatch-%d", time.Now().UnixNano()%1e9)
-	if err := cp.Write(c); err != nil {
+	clientID := fmt.Sprintf("iotwatch-%d", time.Now().UnixNano()%1e9)
+	if _, err := c.Write(wiremqtt.Connect(wiremqtt.Level311, clientID, "", "", false)); err != nil {
 		return probe.Fail(p.Name(), fmt.Errorf("mqtt connect: %w", err))
 	}
-	pk, err := ReadPacket(c, env.Limit())
+	code, err := wiremqtt.ReadConnack(c)
 	if err != nil {
 		return probe.Fail(p.Name(), fmt.Errorf("mqtt connack: %w", err))
 	}
-	ca, ok := pk.(*packets.ConnackPacket)
-	if !ok {
-		return probe.Fail(p.Name(), fmt.Errorf("mqtt: got %T, want CONNACK: %w", pk, probe.ErrProtocol))
-	}
-	rec := &Record{ConnackCode: ca.ReturnCode, ConnackText: packets.ConnackReturnCodes[ca.ReturnCode], TLS: p.TLS}
+	rec := &Record{ConnackCode: code, ConnackText: wiremqtt.ConnackText(code), TLS: p.TLS}
 	res := probe.Result{Protocol: p.Name(), Status: model.StatusSuccess, Banner: rec.ConnackText, Data: rec}
-	if ca.ReturnCode != packets.Accepted {
+	if code != packets.Accepted {
 		return res
 	}
 	rec.Anonymous = true
@@ -97,7 +88,7 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 		_ = conn.SetReadDeadline(d)
 	}
 	for i := 0; i < 16; i++ {
-		pk, err := ReadPacket(c, env.Limit())
+		pk, err := wiremqtt.ReadPacket(c, env.Limit())
 		if err != nil {
 			break
 		}
@@ -107,43 +98,6 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 			break
 		}
 	}
-	_ = packets.NewControlPacket(packets.Disconnect).Write(c)
+	_, _ = c.Write(wiremqtt.Disconnect)
 	return res
-}
-
-// ReadPacket reads one MQTT control packet, refusing any whose remaining
-// length exceeds limit before allocating for it.
-func ReadPacket(r io.Reader, limit int) (packets.ControlPacket, error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:1]); err != nil {
-		return nil, err
-	}
-	n, length, mult := 1, 0, 1
-	for {
-		if n == 5 {
-			return nil, fmt.Errorf("mqtt: bad remaining length: %w", probe.ErrProtocol)
-		}
-		if _, err := io.ReadFull(r, hdr[n:n+1]); err != nil {
-			return nil, err
-		}
-		length += int(hdr[n]&0x7f) * mult
-		mult *= 128
-		n++
-		if hdr[n-1]&0x80 == 0 {
-			break
-		}
-	}
-	if length > limit {
-		return nil, fmt.Errorf("mqtt: packet of %d bytes: %w", length, probe.ErrTooLong)
-	}
-	buf := make([]byte, n+length)
-	copy(buf, hdr[:n])
-	if _, err := io.ReadFull(r, buf[n:]); err != nil {
-		return nil, err
-	}
-	pk, err := packets.ReadPacket(bytes.NewReader(buf))
-	if err != nil {
-		return nil, fmt.Errorf("mqtt: %w: %w", probe.ErrProtocol, err)
-	}
-	return pk, nil
 }

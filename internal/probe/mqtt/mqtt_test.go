@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strings"
@@ -38,26 +37,6 @@ func TestProbeMosquitto(t *testing.T) {
 	}
 }
 
-func TestReadPacketBounds(t *testing.T) {
-	tests := []struct {
-		name string
-		in   []byte
-		ok   bool
-	}{
-		{"connack", []byte{0x20, 2, 0, 0}, true},
-		{"huge", []byte{0x30, 0xff, 0xff, 0xff, 0x7f}, false},
-		{"bad varint", []byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}, false},
-		{"truncated", []byte{0x20, 2, 0}, false},
-		{"garbage type", []byte{0x00, 0}, false},
-	}
-	for _, tt := range tests {
-		_, err := ReadPacket(bytes.NewReader(tt.in), 1024)
-		if (err == nil) != tt.ok {
-			t.Errorf("%s: err = %v, want ok %v", tt.name, err, tt.ok)
-		}
-	}
-}
-
 func TestProbeNotMQTT(t *testing.T) {
 	c, s := net.Pipe()
 	defer c.Close()
@@ -71,13 +50,4 @@ func TestProbeNotMQTT(t *testing.T) {
 	if res.Status == model.StatusSuccess {
 		t.Errorf("status = success on an HTTP reply")
 	}
-}
-
-func FuzzReadPacket(f *testing.F) {
-	f.Add([]byte{0x20, 2, 0, 0})
-	f.Add([]byte{0x30, 0x1a, 0, 0x13, '$', 'S', 'Y', 'S', '/', 'b', 'r', 'o', 'k', 'e', 'r', '/', 'v', 'e', 'r', 's', 'i', 'o', 'n', 'x', 'y', 'z', 'w', 'v'})
-	f.Add([]byte{0x90, 3, 0, 1, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ReadPacket(bytes.NewReader(b), 4096)
-	})
 }
