@@ -164,13 +164,13 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 			return finish(fmt.Errorf("audit scan: %w", err), map[string]int64{"services": int64(len(services))})
 		}
 	}
-	var surfaces []model.Service
+	nSurfaces := 0
 	for _, s := range services {
-		if protocol.Lookup(s.Protocol).Login && allowed(s.IP) { // the audit speaks it
-			surfaces = append(surfaces, s)
+		if protocol.Lookup(s.Protocol).Login && allowed(s.IP) { // what the audit stage will try
+			nSurfaces++
 		}
 	}
-	g.log.Info("audit: login surfaces", "services", len(services), "auditable", len(surfaces))
+	g.log.Info("audit: login surfaces", "services", len(services), "auditable", nSurfaces)
 
 	// Stage 2: the audit.
 	cfg := audit.Config{
@@ -178,10 +178,10 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		Timeout: f.timeout, All: f.all, Dict: dict, Allowed: allowed, Logger: g.log,
 		Paths: map[string]string{model.ProtoHTTP: f.httpPath, model.ProtoHTTPS: f.httpPath, model.ProtoRTSP: f.rtspPath},
 	}
-	bar := stage.NewBar(g.errOut, isTerminal(g.errOut) && len(surfaces) > 0, "audit", "services", int64(len(surfaces)))
+	bar := stage.NewBar(g.errOut, isTerminal(g.errOut) && nSurfaces > 0, "audit", "services", int64(nSurfaces))
 	if bar != nil {
 		cfg.Progress = func(done, total int) { bar.Set(int64(done), int64(total), "") }
-	} else if len(surfaces) > 0 {
+	} else if nSurfaces > 0 {
 		var mu sync.Mutex
 		last := time.Now()
 		cfg.Progress = func(done, total int) {
@@ -194,33 +194,10 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 		}
 	}
 	out := newResultPrinter(g.out, g.json, f.showSecrets)
-	// Results are saved in batches as they come, and the last batch also
-	// when the audit was interrupted: what was found is never lost.
-	var results []model.CredentialResult
-	saved, lastSave := 0, time.Now()
-	save := func() error {
-		if st == nil || saved == len(results) {
-			return nil
-		}
-		err := st.SaveCredentials(context.WithoutCancel(ctx), run.ID, results[saved:])
-		saved, lastSave = len(results), time.Now()
-		return err
-	}
-	stats, runErr := audit.Run(ctx, cfg, surfaces, func(r model.CredentialResult) error {
-		results = append(results, r)
-		if err := out.print(r); err != nil {
-			return err
-		}
-		if len(results)-saved >= auditSaveBatch || time.Since(lastSave) >= auditSaveEvery {
-			return save()
-		}
-		return nil
-	})
+	ar, runErr := stage.Audit(ctx, st, run, services, stage.AuditOptions{Config: cfg, Emit: out.print})
+	stats, results := ar.Stats, ar.Results
 	bar.Finish()
 	if err := out.flush(); err != nil && runErr == nil {
-		runErr = err
-	}
-	if err := save(); err != nil && runErr == nil {
 		runErr = err
 	}
 	g.log.Info("audit: done", "services", stats.Audited, "attempts", stats.Attempts, "found", stats.Found,
@@ -234,17 +211,8 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 			runErr = err
 		}
 	}
-	return finish(runErr, map[string]int64{"services": int64(len(services)), "audited": int64(stats.Audited),
-		"attempts": stats.Attempts, "found": int64(stats.Found), "lockouts": int64(stats.Lockouts),
-		"unknown": int64(stats.Unknown)})
+	return finish(runErr, map[string]int64{"services": int64(len(services))})
 }
-
-// The audit saves its results every auditSaveBatch results or auditSaveEvery,
-// whichever comes first.
-const (
-	auditSaveBatch = 100
-	auditSaveEvery = 2 * time.Second
-)
 
 // loadDictionary builds the dictionary from --creds and --communities.
 func loadDictionary(f *auditFlags) (*audit.Dictionary, error) {

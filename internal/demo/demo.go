@@ -156,20 +156,16 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 
 	// Credential audit of every login surface found.
 	t0 = time.Now()
-	var creds []model.CredentialResult
 	weak := map[netip.Addr]bool{}
-	_, err = audit.Run(ctx, audit.Config{
-		MaxAttempts: 200, PerHost: 1, Allowed: func(a netip.Addr) bool { return inFleet[a] }, Logger: log,
-	}, services, func(c model.CredentialResult) error {
-		creds = append(creds, c)
-		if c.Weak() {
-			weak[c.IP] = true
-		}
-		return nil
+	_, err = stage.Audit(ctx, st, run, services, stage.AuditOptions{
+		Config: audit.Config{MaxAttempts: 200, PerHost: 1, Allowed: func(a netip.Addr) bool { return inFleet[a] }, Logger: log},
+		Emit: func(c model.CredentialResult) error {
+			if c.Weak() {
+				weak[c.IP] = true
+			}
+			return nil
+		},
 	})
-	if serr := st.SaveCredentials(context.WithoutCancel(ctx), run.ID, creds); err == nil {
-		err = serr
-	}
 	if err != nil {
 		return sum, finish(fmt.Errorf("audit: %w", err))
 	}

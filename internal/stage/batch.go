@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 
 	"iotwatch/internal/store"
 )
@@ -19,10 +20,14 @@ type Batch[T any] struct {
 	st   *store.Store
 	save func(ctx context.Context, tx *sql.Tx, items []T) error
 	Size int
+	// Every, when set, also commits the queue once its oldest item is that
+	// old (checked on Add), so slow stages store what they found promptly.
+	Every time.Duration
 
-	mu    sync.Mutex // guards items
+	mu    sync.Mutex // guards items, saved and last
 	items []T
 	saved int
+	last  time.Time
 }
 
 // NewBatch returns a Batch that stores items with save; st nil stores nothing.
@@ -37,8 +42,11 @@ func (b *Batch[T]) Add(ctx context.Context, v T) error {
 	if b.st == nil {
 		return nil
 	}
+	if len(b.items) == 0 {
+		b.last = time.Now()
+	}
 	b.items = append(b.items, v)
-	if len(b.items) < b.Size {
+	if len(b.items) < b.Size && (b.Every <= 0 || time.Since(b.last) < b.Every) {
 		return nil
 	}
 	return b.commit(ctx, nil)

@@ -160,32 +160,35 @@ func (s *Store) SaveCredentials(ctx context.Context, runID int64, creds []model.
 	if len(creds) == 0 {
 		return nil
 	}
-	return s.Tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO credentials
-			(run_id, ip, port, protocol, username, password, kind, source, attempts, lockout_suspected, seen_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (run_id, ip, port, protocol, username, password) DO UPDATE SET
-			kind = excluded.kind, source = excluded.source, attempts = excluded.attempts,
-			lockout_suspected = excluded.lockout_suspected, seen_at = excluded.seen_at`))
-		if err != nil {
-			return fmt.Errorf("save credentials: %w", err)
+	return s.Tx(ctx, func(tx *sql.Tx) error { return s.SaveCredentialsTx(ctx, tx, runID, creds) })
+}
+
+// SaveCredentialsTx is SaveCredentials inside the caller's transaction tx.
+func (s *Store) SaveCredentialsTx(ctx context.Context, tx *sql.Tx, runID int64, creds []model.CredentialResult) error {
+	st, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO credentials
+		(run_id, ip, port, protocol, username, password, kind, source, attempts, lockout_suspected, seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, ip, port, protocol, username, password) DO UPDATE SET
+		kind = excluded.kind, source = excluded.source, attempts = excluded.attempts,
+		lockout_suspected = excluded.lockout_suspected, seen_at = excluded.seen_at`))
+	if err != nil {
+		return fmt.Errorf("save credentials: %w", err)
+	}
+	defer st.Close()
+	for _, c := range creds {
+		if c.Time.IsZero() {
+			c.Time = time.Now()
 		}
-		defer st.Close()
-		for _, c := range creds {
-			if c.Time.IsZero() {
-				c.Time = time.Now()
-			}
-			lock := 0
-			if c.LockoutSuspected {
-				lock = 1
-			}
-			if _, err := st.ExecContext(ctx, runID, c.IP.String(), int(c.Port), c.Protocol, c.Username,
-				c.Password, c.Kind, c.Source, c.Attempts, lock, Time(c.Time)); err != nil {
-				return fmt.Errorf("save credential %s:%d: %w", c.IP, c.Port, err)
-			}
+		lock := 0
+		if c.LockoutSuspected {
+			lock = 1
 		}
-		return nil
-	})
+		if _, err := st.ExecContext(ctx, runID, c.IP.String(), int(c.Port), c.Protocol, c.Username,
+			c.Password, c.Kind, c.Source, c.Attempts, lock, Time(c.Time)); err != nil {
+			return fmt.Errorf("save credential %s:%d: %w", c.IP, c.Port, err)
+		}
+	}
+	return nil
 }
 
 // Credentials returns the credential results of a run.
