@@ -161,7 +161,9 @@ func newVulnUpdateCmd(g *globals) *cobra.Command {
 interrupted sync resumes where it stopped) and the CISA KEV catalogue when it changed. Without an
 API key NVD allows 5 requests per 30 s, so a full first sync takes about an hour; with a key
 (--api-key or NVD_API_KEY) about ten minutes. --source NAME=URL replaces an endpoint (names nvd,
-kev) or adds a feed file of any importable format (e.g. osv=https://…/all.zip).`,
+kev) or adds a feed file of any importable format (e.g. osv=https://…/all.zip); --source NAME alone adds
+a known source: epss (FIRST's daily scores), osv-debian, osv-ubuntu, osv-alpine (distribution advisories,
+applied to packages that carry a distribution revision).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			srcs := map[string]string{}
@@ -170,6 +172,9 @@ kev) or adds a feed file of any importable format (e.g. osv=https://…/all.zip)
 			}
 			for _, s := range sources {
 				name, u, ok := strings.Cut(s, "=")
+				if known, isKnown := vuln.KnownSources[name]; !ok && isKnown && vuln.DefaultSources[name] == "" {
+					u, ok = known, true // a source known by name (epss, osv-debian, …)
+				}
 				if !ok || name == "" || !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 					return usageError{fmt.Errorf("--source %q: want NAME=http(s)://URL", s)}
 				}
@@ -218,7 +223,7 @@ kev) or adds a feed file of any importable format (e.g. osv=https://…/all.zip)
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&sources, "source", nil, "NAME=URL: replace an endpoint (nvd, kev) or add a feed file; repeatable")
+	f.StringArrayVar(&sources, "source", nil, "NAME=URL: replace an endpoint (nvd, kev, epss) or add a feed file; NAME alone adds a known source (osv-debian, osv-ubuntu, osv-alpine); repeatable")
 	f.StringVar(&apiKey, "api-key", "", "NVD API key (default $NVD_API_KEY)")
 	f.BoolVar(&full, "full", false, "ignore the incremental cursor and fetch everything")
 	f.DurationVar(&delay, "delay", 0, "pause between NVD requests (default 6s, 0.6s with an API key)")
@@ -313,7 +318,8 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 					return usageError{err}
 				}
 			} else {
-				ms, err = d.Match(cmd.Context(), vendor, product, ver)
+				// Fixed-by-backport matches are listed too, with their advisory.
+				ms, err = d.MatchFingerprintAll(cmd.Context(), model.Fingerprint{Vendor: vendor, Product: product, Version: ver})
 				if err != nil {
 					return err
 				}
@@ -326,13 +332,21 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			tw := newTable(g.out)
-			fmt.Fprintln(tw, "CVE\tCVSS\tSEVERITY\tKEV DUE\tCWE\tCPE\tSUMMARY")
+			fmt.Fprintln(tw, "CVE\tCVSS\tEPSS\tSEVERITY\tKEV DUE\tSTATUS\tCWE\tCPE\tSUMMARY")
 			for _, m := range ms {
 				due := "-"
 				if m.KEV {
 					due = vdbDash(m.KEVDue)
 				}
-				fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n", m.CVE, m.CVSS, m.Severity, due, vdbDash(strings.Join(m.CWEs, ",")), m.CPE, vdbClip(m.Summary, 80))
+				status := "affected"
+				if m.Status != "" {
+					status = m.Status + " (" + m.Advisory + ": " + m.FixedIn + ")"
+				}
+				epss := "-"
+				if m.EPSSDate != "" {
+					epss = fmt.Sprintf("%.4f", m.EPSS)
+				}
+				fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.CVE, m.CVSS, epss, m.Severity, due, status, vdbDash(strings.Join(m.CWEs, ",")), m.CPE, vdbClip(m.Summary, 80))
 			}
 			return tw.Flush()
 		},
@@ -341,7 +355,7 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 	f.StringVar(&cpeName, "cpe", "", "CPE 2.3 name (or CPE 2.2 URI)")
 	f.StringVar(&vendor, "vendor", "", "vendor as reported (optional)")
 	f.StringVar(&product, "product", "", "product as reported (e.g. OpenSSH, dnsmasq, \"DS-2CD2026G2-IU/SL\")")
-	f.StringVar(&ver, "version", "", "version as reported (e.g. 9.2p1, 1:9.2p1-2+deb12u3)")
+	f.StringVar(&ver, "version", "", "version as reported (e.g. 9.2p1, \"9.2p1 Debian-2+deb12u10\", 1:9.2p1-2+deb12u3: a distribution revision applies its advisories)")
 	f.BoolVar(&stored, "stored", false, "re-match every identified service in the database and store the matches as a run")
 	return cmd
 }

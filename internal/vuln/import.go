@@ -24,9 +24,11 @@ type ImportResult struct {
 	BadCPEs   int    `json:"bad_cpes"`  // criteria that do not parse (kept, not indexed)
 	// Advisories counts distribution advisories (OSV Debian, Ubuntu,
 	// Alpine) stored for backport matching.
-	Advisories int    `json:"advisories,omitempty"`
-	Catalog    string `json:"catalog,omitempty"`
-	Total      int    `json:"total,omitempty"` // totalResults of an NVD API page
+	Advisories int `json:"advisories,omitempty"`
+	// EPSS counts EPSS scores stored.
+	EPSS    int    `json:"epss,omitempty"`
+	Catalog string `json:"catalog,omitempty"`
+	Total   int    `json:"total,omitempty"` // totalResults of an NVD API page
 }
 
 func (r *ImportResult) add(o ImportResult) {
@@ -41,6 +43,7 @@ func (r *ImportResult) add(o ImportResult) {
 	r.KEVs += o.KEVs
 	r.BadCPEs += o.BadCPEs
 	r.Advisories += o.Advisories
+	r.EPSS += o.EPSS
 	if o.Catalog != "" {
 		r.Catalog = o.Catalog
 	}
@@ -84,6 +87,7 @@ type importer struct {
 	opt  ImportOptions
 	recs []*feed.Record
 	kevs []*feed.KEV
+	epss []*feed.EPSS
 
 	batches chan batch
 	done    chan struct{} // closed when the writer stops
@@ -98,6 +102,7 @@ type importer struct {
 type batch struct {
 	recs []*feed.Record
 	kevs []*feed.KEV
+	epss []*feed.EPSS
 }
 
 func (d *DB) newImporter(ctx context.Context, opt ImportOptions) *importer {
@@ -124,11 +129,11 @@ func (im *importer) writer() {
 
 // send hands the pending records to the writer.
 func (im *importer) send() error {
-	if len(im.recs) == 0 && len(im.kevs) == 0 {
+	if len(im.recs) == 0 && len(im.kevs) == 0 && len(im.epss) == 0 {
 		return nil
 	}
-	b := batch{recs: im.recs, kevs: im.kevs}
-	im.recs, im.kevs = nil, nil
+	b := batch{recs: im.recs, kevs: im.kevs, epss: im.epss}
+	im.recs, im.kevs, im.epss = nil, nil, nil
 	select {
 	case im.batches <- b:
 		return nil
@@ -162,6 +167,13 @@ func (im *importer) handler() feed.Handler {
 			}
 			return nil
 		},
+		EPSS: func(e *feed.EPSS) error {
+			im.epss = append(im.epss, e)
+			if len(im.epss) >= epssBatch {
+				return im.send()
+			}
+			return nil
+		},
 	}
 }
 
@@ -186,6 +198,11 @@ func (im *importer) finish(info feed.Info, err error, name string) (ImportResult
 		if info.Format == "kev-json" && info.Catalog != "" {
 			im.d.setMeta(im.ctx, metaKEVCat, info.Catalog)
 		}
+		if info.Format == "epss" && err == nil {
+			if ferr := im.d.recordEPSSFile(im.ctx, info.Catalog, im.res.EPSS); ferr != nil {
+				err = ferr
+			}
+		}
 	}
 	if err != nil {
 		return im.res, fmt.Errorf("import %s: %w (%d records and %d KEV entries before the error were committed)",
@@ -209,6 +226,9 @@ func (im *importer) write(b batch) error {
 	err := im.d.st.Tx(im.ctx, func(tx *sql.Tx) error {
 		var err error
 		res, err = im.d.writeBatch(im.ctx, tx, b.recs, b.kevs)
+		if err == nil && len(b.epss) > 0 {
+			res.EPSS, err = im.d.writeEPSS(im.ctx, tx, b.epss)
+		}
 		return err
 	})
 	if err != nil {
@@ -216,7 +236,7 @@ func (im *importer) write(b batch) error {
 	}
 	im.res.add(res)
 	im.dirty = true
-	im.read += len(b.recs) + len(b.kevs)
+	im.read += len(b.recs) + len(b.kevs) + len(b.epss)
 	if im.opt.Progress != nil {
 		im.opt.Progress(im.read)
 	}

@@ -147,15 +147,7 @@ func (d *DB) matchUncached(ctx context.Context, known []cpe.Name) ([]model.VulnM
 	if err := d.fill(ctx, out); err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].KEV != out[j].KEV {
-			return out[i].KEV
-		}
-		if out[i].CVSS != out[j].CVSS {
-			return out[i].CVSS > out[j].CVSS
-		}
-		return out[i].CVE > out[j].CVE
-	})
+	sort.Slice(out, func(i, j int) bool { return Rank(out[i], out[j]) })
 	return out, nil
 }
 
@@ -233,8 +225,9 @@ func (d *DB) compiled(ctx context.Context, id string) (*compiled, error) {
 
 // loadQuery selects what scanCompiled reads; a condition on c.id follows.
 const loadQuery = `SELECT c.id, c.configs, c.aliases, c.cvss3, c.cvss3_vector, c.cvss4, c.cvss4_vector, c.cvss2, c.cvss2_vector,
-	c.cwes, c.summary, c.kev_added, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, '')
-	FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id WHERE `
+	c.cwes, c.summary, c.kev_added, c.kev_due, COALESCE(k.due_date, ''), COALESCE(k.cve, ''),
+	COALESCE(e.epss, 0), COALESCE(e.score_date, '')
+	FROM vuln_cves c LEFT JOIN vuln_kev k ON k.cve = c.id LEFT JOIN vuln_epss e ON e.cve = c.id WHERE `
 
 // loadChunk bounds the ids in one IN (...) query.
 const loadChunk = 200
@@ -282,6 +275,8 @@ type rawCVE struct {
 	id, raw, aliases                                           string
 	s3, s4, s2                                                 float64
 	v3, v4, v2, cwes, summary, nvdAdded, nvdDue, kevDue, kevID string
+	epss                                                       float64
+	epssDate                                                   string
 }
 
 // readRaw runs a loadQuery and returns its rows.
@@ -294,7 +289,7 @@ func (d *DB) readRaw(ctx context.Context, q string, args []any) ([]rawCVE, error
 	var out []rawCVE
 	for rows.Next() {
 		var r rawCVE
-		if err := rows.Scan(&r.id, &r.raw, &r.aliases, &r.s3, &r.v3, &r.s4, &r.v4, &r.s2, &r.v2, &r.cwes, &r.summary, &r.nvdAdded, &r.nvdDue, &r.kevDue, &r.kevID); err != nil {
+		if err := rows.Scan(&r.id, &r.raw, &r.aliases, &r.s3, &r.v3, &r.s4, &r.v4, &r.s2, &r.v2, &r.cwes, &r.summary, &r.nvdAdded, &r.nvdDue, &r.kevDue, &r.kevID, &r.epss, &r.epssDate); err != nil {
 			return nil, fmt.Errorf("vuln load: %w", err)
 		}
 		out = append(out, r)
@@ -311,6 +306,7 @@ func (r *rawCVE) compile() (*compiled, error) {
 	c.info.cvss, c.info.vector = pickScore(r.s3, r.v3, r.s4, r.v4, r.s2, r.v2)
 	c.info.cwes = splitList(r.cwes)
 	c.info.summary = shortSummary(r.summary)
+	c.info.epss, c.info.epssDate = r.epss, r.epssDate
 	if r.kevID != "" || r.nvdAdded != "" {
 		c.info.kev = true
 		c.info.kevDue = r.kevDue
@@ -334,6 +330,7 @@ func (d *DB) fill(ctx context.Context, ms []model.VulnMatch) error {
 		m.CWEs = slices.Clone(in.cwes)
 		m.Summary = in.summary
 		m.KEV, m.KEVDue = in.kev, in.kevDue
+		m.EPSS, m.EPSSDate = in.epss, in.epssDate
 		m.Severity = severity(m.CVSS, m.KEV)
 	}
 	return nil

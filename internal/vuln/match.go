@@ -39,13 +39,15 @@ type compiled struct {
 }
 
 type matchInfo struct {
-	aliases []string // other ids of the same vulnerability (OSV)
-	cvss    float64
-	vector  string
-	cwes    []string
-	summary string
-	kev     bool
-	kevDue  string
+	aliases  []string // other ids of the same vulnerability (OSV)
+	cvss     float64
+	vector   string
+	cwes     []string
+	summary  string
+	kev      bool
+	kevDue   string
+	epss     float64
+	epssDate string
 }
 
 type cconfig struct {

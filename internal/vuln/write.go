@@ -218,11 +218,21 @@ func recordRows(r *feed.Record) (cve []any, cpes, cwes [][]any, bad int, err err
 
 // insertRows inserts rows with multi-row INSERT statements.
 func (d *DB) insertRows(ctx context.Context, tx *sql.Tx, table, cols string, rows [][]any) error {
+	return d.insertRowsSuffix(ctx, tx, table, cols, "", rows)
+}
+
+// insertRowsSuffix is insertRows with a clause after the values (ON CONFLICT …).
+func (d *DB) insertRowsSuffix(ctx context.Context, tx *sql.Tx, table, cols, suffix string, rows [][]any) error {
+	return d.insertRowsVars(ctx, tx, table, cols, suffix, rows, maxVars)
+}
+
+// insertRowsVars is insertRowsSuffix with at most vars placeholders a statement.
+func (d *DB) insertRowsVars(ctx context.Context, tx *sql.Tx, table, cols, suffix string, rows [][]any, vars int) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	width := len(rows[0])
-	per := max(1, maxVars/width)
+	per := max(1, vars/width)
 	one := "(" + placeholders(width) + ")"
 	for len(rows) > 0 {
 		chunk := rows[:min(per, len(rows))]
@@ -237,6 +247,7 @@ func (d *DB) insertRows(ctx context.Context, tx *sql.Tx, table, cols string, row
 			b.WriteString(one)
 			args = append(args, r...)
 		}
+		b.WriteString(suffix)
 		if _, err := tx.ExecContext(ctx, d.q(b.String()), args...); err != nil {
 			return err
 		}

@@ -103,12 +103,13 @@ type KEV struct {
 type Handler struct {
 	Record func(*Record) error
 	KEV    func(*KEV) error
+	EPSS   func(*EPSS) error
 }
 
 // Info says what a read found.
 type Info struct {
-	Format  string `json:"format"` // nvd-api, nvd-record, cve5, kev-json, kev-csv, osv
-	Records int    `json:"records"`
+	Format  string `json:"format"`  // nvd-api, nvd-record, cve5, kev-json, kev-csv, osv, epss
+	Records int    `json:"records"` // vulnerability records, or EPSS rows
 	KEVs    int    `json:"kevs"`
 	Skipped int    `json:"skipped"` // rejected or withdrawn records
 	// Catalog is the KEV catalogue version or the NVD page timestamp.
@@ -236,6 +237,9 @@ func Read(ctx context.Context, r io.Reader, h Handler) (Info, error) {
 	switch b[0] {
 	case '{', '[':
 		return readJSON(ctx, br, h)
+	}
+	if head, _ := br.Peek(16); isEPSS(head) {
+		return readEPSS(ctx, br, h)
 	}
 	return readKEVCSV(ctx, br, h)
 }

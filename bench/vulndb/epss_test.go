@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+
+	"iotwatch/internal/store"
+	"iotwatch/internal/vuln"
+)
+
+// writeEPSS writes a gzip EPSS file of n rows in FIRST's layout, with
+// scores spread over 0..1 (deterministic).
+func writeEPSS(n int, date string) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	fmt.Fprintf(zw, "#model_version:v2025.03.14,score_date:%sT00:00:00Z\ncve,epss,percentile\n", date)
+	for i := 0; i < n; i++ {
+		s := float64((i*7919)%100000) / 100000
+		fmt.Fprintf(zw, "CVE-%d-%d,%.5f,%.5f\n", 1999+i%27, 10000+i, s, s)
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+func TestWriteEPSS(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d, err := vuln.Open(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Import(context.Background(), bytes.NewReader(writeEPSS(1000, "2025-09-03")), vuln.ImportOptions{})
+	if err != nil || res.EPSS != 1000 {
+		t.Fatalf("import of generated EPSS file: %+v %v", res, err)
+	}
+}
+
+// BenchmarkImportEPSS measures a full EPSS file import (about 300,000
+// rows a day), into an empty database and over the previous day's scores.
+func BenchmarkImportEPSS(b *testing.B) {
+	for _, n := range []int{300000} {
+		day1, day2 := writeEPSS(n, "2025-09-03"), writeEPSS(n, "2025-09-04")
+		b.Run("rows="+strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				d := openBenchDB(b)
+				b.StartTimer()
+				for _, f := range [][]byte{day1, day2} {
+					if _, err := d.Import(context.Background(), bytes.NewReader(f), vuln.ImportOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(2*b.N), "s/file")
+		})
+	}
+}
