@@ -434,7 +434,11 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 			}
 		}
 		if r, err = tailReader(s.Kind, f, plan.start, plan.in.Size); err != nil {
-			return c, nil, err
+			// Reading it whole would count the old part twice.
+			log.Warn("input grew since it was ingested but its new part cannot be read alone: skipped", "file", s.Path,
+				"run", plan.prev.RunID, "err", err)
+			c["inputs_not_readable_in_part"] = 1
+			return c, nil, nil
 		}
 		log.Info("input grew since it was ingested: reading only the new part", "file", s.Path, "run", plan.prev.RunID,
 			"from_byte", plan.start, "bytes", plan.in.Size-plan.start)
@@ -455,7 +459,18 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 		return c, nil, err
 	}
 	if sc["truncated"] != 0 {
-		log.Warn("capture ends mid-record: not recorded as ingested, so a later ingest reads it whole again", "file", s.Path)
+		// Record what was read: up to the last complete record.
+		end, err := recordsEnd(f, plan.start, plan.in.Size)
+		if err == nil && end > plan.start {
+			var sum string
+			if sum, _, err = hashPrefixes(ctx, f, end, nil); err == nil {
+				log.Warn("capture ends mid-record: the next ingest reads on from its last complete record", "file", s.Path, "byte", end)
+				in := plan.in
+				in.Size, in.SHA256 = end, sum
+				return c, &in, nil
+			}
+		}
+		log.Warn("capture ends mid-record", "file", s.Path, "err", err)
 		return c, nil, nil
 	}
 	if hr != nil {

@@ -33,8 +33,10 @@ import (
 //     IPFIX templates it declared decode the new part;
 //   - otherwise the file is new and read whole.
 // Line formats are read up to their last complete line: a line still being
-// written is read by the next ingest. A capture cut mid-record is not
-// recorded (its end is not a record boundary).
+// written is read by the next ingest. A capture cut mid-record (still being
+// written) is recorded up to its last complete record, where the next ingest
+// reads on. A grown file whose new part cannot be read alone (a pcapng header
+// that does not parse) is skipped with a warning rather than counted twice.
 
 // inputPlan is what to read of one file input.
 type inputPlan struct {
@@ -262,4 +264,47 @@ func (hr *hashingReader) finish(ctx context.Context, f *os.File, end int64) (str
 		}
 	}
 	return hex.EncodeToString(hr.h.Sum(nil)), ctx.Err()
+}
+
+// recordsEnd returns the offset just after the last complete record of a
+// capture (pcap records, pcapng blocks) between from (a record boundary, or 0
+// for the whole file) and end: where a capture cut mid-record, as one still
+// being written is, can be read on from next time.
+func recordsEnd(f *os.File, from, end int64) (int64, error) {
+	var m [12]byte
+	if _, err := f.ReadAt(m[:], 0); err != nil {
+		return 0, err
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	ng := binary.BigEndian.Uint32(m[:4]) == 0x0A0D0D0A
+	switch {
+	case ng && binary.BigEndian.Uint32(m[8:]) == 0x1A2B3C4D:
+		bo = binary.BigEndian
+	case !ng && (binary.BigEndian.Uint32(m[:4]) == 0xA1B2C3D4 || binary.BigEndian.Uint32(m[:4]) == 0xA1B23C4D):
+		bo = binary.BigEndian
+	}
+	off := from
+	if !ng {
+		off = max(from, 24)
+	}
+	br := bufio.NewReaderSize(io.NewSectionReader(f, off, end-off), 1<<16)
+	for {
+		var h [16]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return off, nil
+		}
+		var n int64
+		if ng {
+			n = int64(bo.Uint32(h[4:8])) - 16
+			if n < 0 || n%4 != 0 {
+				return off, nil
+			}
+		} else {
+			n = int64(bo.Uint32(h[8:12]))
+		}
+		if d, _ := br.Discard(int(n)); int64(d) < n {
+			return off, nil
+		}
+		off += 16 + n
+	}
 }
