@@ -15,6 +15,7 @@ import (
 	"iotwatch/internal/simulate"
 	"iotwatch/internal/stats"
 	"iotwatch/internal/store"
+	"iotwatch/internal/testpeer"
 	"iotwatch/internal/web"
 )
 
@@ -36,7 +37,16 @@ func TestWeakShareAgrees(t *testing.T) {
 	if fleet.HighPortMap() {
 		t.Skip("the fleet needs privileged ports for the audit's default port list")
 	}
-	db := filepath.Join(t.TempDir(), "iotwatch.db")
+	dbs := map[string]string{"sqlite": filepath.Join(t.TempDir(), "iotwatch.db")}
+	if os.Getenv("IOTWATCH_TEST_PG") != "" {
+		dbs["postgres"] = testpeer.Postgres(t)
+	}
+	for name, db := range dbs {
+		t.Run(name, func(t *testing.T) { weakShareAgrees(t, ctx, db) })
+	}
+}
+
+func weakShareAgrees(t *testing.T, ctx context.Context, db string) {
 	out, errOut, err := runAuditCmd(t, db, "127.33.0.1-24", "--json", "--summary")
 	if err != nil {
 		t.Fatalf("audit: %v\n%s", err, errOut)

@@ -2,16 +2,33 @@ package report
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/store"
+	"iotwatch/internal/testpeer"
 )
 
 // TestResumedScanIsOneScan checks that the default report after a resumed
 // scan covers the scan it continues too: 3 devices before the interruption
 // and 4 after are 7 devices, not the resumed run's 4.
 func TestResumedScanIsOneScan(t *testing.T) {
-	st := openStore(t)
+	stores := map[string]*store.Store{"default": openStore(t)}
+	if os.Getenv("IOTWATCH_TEST_PG") != "" {
+		pg, err := store.Open(context.Background(), testpeer.Postgres(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		stores["postgres"] = pg
+	}
+	for name, st := range stores {
+		t.Run(name, func(t *testing.T) { resumedScanIsOneScan(t, st) })
+	}
+}
+
+func resumedScanIsOneScan(t *testing.T, st *store.Store) {
 	ctx := context.Background()
 	open := func(i int) model.Service {
 		return model.Service{IP: ip(i), Port: 23, Transport: model.TCP, Protocol: model.ProtoTelnet, Status: model.StatusSuccess, Time: at(i)}

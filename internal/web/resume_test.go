@@ -4,16 +4,33 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/store"
+	"iotwatch/internal/testpeer"
 )
 
 // TestResumedScanAPI checks that the API serves a resumed scan and the scan
 // it continues as one logical scan, whichever of the two is asked for.
 func TestResumedScanAPI(t *testing.T) {
-	st := openStore(t)
+	stores := map[string]*store.Store{"sqlite": openStore(t)}
+	if os.Getenv("IOTWATCH_TEST_PG") != "" {
+		pg, err := store.Open(context.Background(), testpeer.Postgres(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		stores["postgres"] = pg
+	}
+	for name, st := range stores {
+		t.Run(name, func(t *testing.T) { resumedScanAPI(t, st) })
+	}
+}
+
+func resumedScanAPI(t *testing.T, st *store.Store) {
 	ctx := context.Background()
 	svc := func(i int) model.Service {
 		return model.Service{IP: netip.AddrFrom4([4]byte{127, 21, 0, byte(i)}), Port: 23, Transport: model.TCP,
