@@ -97,7 +97,7 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 			}
 			defer st.Close()
 			sum, err := ingest.RunAll(ctx, st, srcs, opt)
-			if sum == nil && (errors.Is(err, intel.ErrFormat) || errors.Is(err, mud.ErrOldFormat) || errors.Is(err, declare.ErrInvalid)) {
+			if sum == nil && (errors.Is(err, intel.ErrFormat) || errors.Is(err, mud.ErrOldFormat) || errors.Is(err, mud.ErrUnbound) || errors.Is(err, declare.ErrInvalid)) {
 				return usageError{err} // a bad --indicators or --declarations file
 			}
 			if sum != nil {

@@ -51,6 +51,10 @@ var ErrOldFormat = errors.New("the flows-only declarations format (home_country,
 	"write a maker declaration (`iotwatch declare example`) with mud_file, data.recipients and heartbeats, " +
 	"and bind it to devices with ADDR=FILE or CIDR=FILE")
 
+// ErrUnbound is returned (wrapped) for a declaration given without devices
+// when no inventoried device is its model.
+var ErrUnbound = errors.New("declaration bound to no device")
+
 // Load reads maker declarations and binds each to devices. A spec is
 // "ADDR=FILE", "CIDR=FILE" or "FILE"; a bare FILE covers the inventory
 // devices (assets) whose product or device type is the declared model.
@@ -78,8 +82,8 @@ func Load(specs []string, assets []model.Asset) (*Declarations, error) {
 				}
 			}
 			if len(devices) == 0 {
-				return nil, fmt.Errorf("declarations %s: no device in the inventory is model %q: bind it with ADDR=%s or CIDR=%s",
-					path, md.Product.Model, path, path)
+				return nil, fmt.Errorf("declarations %s: %w: no device in the inventory is model %q: bind it with ADDR=%s or CIDR=%s",
+					path, ErrUnbound, md.Product.Model, path, path)
 			}
 		}
 		for _, dev := range devices {

@@ -248,7 +248,7 @@ func TestLoad(t *testing.T) {
 	if _, err := Load([]string{old}, assets); !errors.Is(err, ErrOldFormat) {
 		t.Errorf("old format: %v, want ErrOldFormat", err)
 	}
-	if _, err := Load([]string{example}, nil); err == nil || !strings.Contains(err.Error(), "ADDR="+example) {
+	if _, err := Load([]string{example}, nil); !errors.Is(err, ErrUnbound) || !strings.Contains(err.Error(), "ADDR="+example) {
 		t.Errorf("no device of the model: %v, want a hint to bind it", err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
