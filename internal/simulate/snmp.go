@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	wiresnmp "iotwatch/internal/wire/snmp"
 )
 
 // snmpStart is the reference point for sysUpTime.
@@ -65,18 +67,19 @@ func oidString(o []int) string {
 	return b.String()
 }
 
-var snmpDecoder = &gosnmp.GoSNMP{Version: gosnmp.Version2c, Community: "x", Logger: gosnmp.NewLogger(nil)}
+// snmpLogger keeps gosnmp quiet when it encodes answers.
+var snmpLogger = gosnmp.NewLogger(nil)
 
 // answerSNMP answers an SNMP v1/v2c GET, GETNEXT or GETBULK for the system
 // group. Requests with the wrong community, SNMPv3 and other PDUs get no
 // answer, as real agents do.
 func answerSNMP(s *deviceService, req []byte) []byte {
-	pkt, err := snmpDecoder.SnmpDecodePacket(req)
+	pkt, err := wiresnmp.Decode(req)
 	if err != nil || pkt.Version == gosnmp.Version3 || pkt.Community != s.cred.Password {
 		return nil
 	}
 	resp := &gosnmp.SnmpPacket{Version: pkt.Version, Community: pkt.Community, PDUType: gosnmp.GetResponse,
-		RequestID: pkt.RequestID, Logger: snmpDecoder.Logger}
+		RequestID: pkt.RequestID, Logger: snmpLogger}
 	v1 := pkt.Version == gosnmp.Version1
 	fail := func(code gosnmp.SNMPError, idx int) {
 		resp.Error, resp.ErrorIndex = code, uint8(min(idx, 255))

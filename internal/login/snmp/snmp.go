@@ -18,14 +18,12 @@ import (
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
 	"iotwatch/internal/netx"
+	wiresnmp "iotwatch/internal/wire/snmp"
 )
 
 // DefaultTimeout is how long to wait for an agent's answer (a wrong
 // community gets no answer at all).
 const DefaultTimeout = 1500 * time.Millisecond
-
-// sysDescr.0
-const sysDescr = ".1.3.6.1.2.1.1.1.0"
 
 // Module is the SNMP community module.
 type Module struct{}
@@ -82,7 +80,7 @@ func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.
 		for v, ver := range []gosnmp.SnmpVersion{gosnmp.Version2c, gosnmp.Version1} {
 			id := base + uint32(2*i+v)
 			ids[id] = i
-			pkt, err := Request(ver, cs[i].Password, id)
+			pkt, err := wiresnmp.Get(ver, cs[i].Password, id, wiresnmp.OIDSysDescr)
 			if err == nil {
 				_, err = conn.Write(pkt)
 			}
@@ -159,31 +157,12 @@ func (s *Session) TryBatch(ctx context.Context, cs []login.Credential, gap time.
 	return res
 }
 
-// Request encodes a GET of sysDescr.0.
-func Request(ver gosnmp.SnmpVersion, community string, id uint32) ([]byte, error) {
-	p := &gosnmp.SnmpPacket{
-		Version: ver, Community: community, PDUType: gosnmp.GetRequest, RequestID: id,
-		Variables: []gosnmp.SnmpPDU{{Name: sysDescr, Type: gosnmp.Null}},
-	}
-	return p.MarshalMsg()
-}
-
-var decoder = &gosnmp.GoSNMP{Logger: gosnmp.NewLogger(nil)}
-
 // ParseResponse decodes an SNMP v1/v2c GetResponse and returns its request id
 // and first value as text. It never panics on arbitrary bytes.
 func ParseResponse(b []byte) (id uint32, value string, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: snmp decode panic: %v", login.ErrProtocol, r)
-		}
-	}()
-	p, err := decoder.SnmpDecodePacket(b)
+	p, err := wiresnmp.DecodeResponse(b)
 	if err != nil {
-		return 0, "", fmt.Errorf("%w: %w", login.ErrProtocol, err)
-	}
-	if p.PDUType != gosnmp.GetResponse {
-		return 0, "", fmt.Errorf("%w: pdu type %v", login.ErrProtocol, p.PDUType)
+		return 0, "", err
 	}
 	if p.Error != gosnmp.NoError {
 		// Agents drop wrong communities silently; any answer proves it valid.

@@ -18,16 +18,17 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	wiresnmp "iotwatch/internal/wire/snmp"
 )
 
-// System group OIDs.
+// System group OIDs (wire/snmp's).
 const (
-	OIDSysDescr    = ".1.3.6.1.2.1.1.1.0"
-	OIDSysObjectID = ".1.3.6.1.2.1.1.2.0"
-	OIDSysUpTime   = ".1.3.6.1.2.1.1.3.0"
-	OIDSysContact  = ".1.3.6.1.2.1.1.4.0"
-	OIDSysName     = ".1.3.6.1.2.1.1.5.0"
-	OIDSysLocation = ".1.3.6.1.2.1.1.6.0"
+	OIDSysDescr    = wiresnmp.OIDSysDescr
+	OIDSysObjectID = wiresnmp.OIDSysObjectID
+	OIDSysUpTime   = wiresnmp.OIDSysUpTime
+	OIDSysContact  = wiresnmp.OIDSysContact
+	OIDSysName     = wiresnmp.OIDSysName
+	OIDSysLocation = wiresnmp.OIDSysLocation
 )
 
 // Record is the SNMP handshake data.
@@ -78,7 +79,7 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 	for _, c := range comms {
 		for _, v := range []gosnmp.SnmpVersion{gosnmp.Version2c, gosnmp.Version1} {
 			reqID++
-			pkt, err := Request(v, c, reqID, oids)
+			pkt, err := wiresnmp.Get(v, c, reqID, oids...)
 			if err != nil {
 				return probe.Fail(model.ProtoSNMP, err)
 			}
@@ -141,35 +142,13 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 	}
 }
 
-// Request encodes a GET for oids.
-func Request(v gosnmp.SnmpVersion, community string, id uint32, oids []string) ([]byte, error) {
-	pkt := &gosnmp.SnmpPacket{Version: v, Community: community, PDUType: gosnmp.GetRequest, RequestID: id}
-	for _, o := range oids {
-		pkt.Variables = append(pkt.Variables, gosnmp.SnmpPDU{Name: o, Type: gosnmp.Null})
-	}
-	b, err := pkt.MarshalMsg()
-	if err != nil {
-		return nil, fmt.Errorf("snmp encode: %w", err)
-	}
-	return b, nil
-}
-
 // Decode parses a GET response into a Record and returns its request id.
-func Decode(b []byte) (rec *Record, id uint32, err error) {
-	defer func() {
-		if r := recover(); r != nil { // the decoder must never take the scanner down
-			rec, err = nil, fmt.Errorf("snmp decode panic: %v: %w", r, probe.ErrProtocol)
-		}
-	}()
-	g := &gosnmp.GoSNMP{Version: gosnmp.Version2c}
-	pkt, err := g.SnmpDecodePacket(b)
+func Decode(b []byte) (*Record, uint32, error) {
+	pkt, err := wiresnmp.DecodeResponse(b)
 	if err != nil {
-		return nil, 0, fmt.Errorf("snmp decode: %w: %w", probe.ErrProtocol, err)
+		return nil, 0, err
 	}
-	if pkt.PDUType != gosnmp.GetResponse {
-		return nil, 0, fmt.Errorf("snmp: PDU type %v: %w", pkt.PDUType, probe.ErrProtocol)
-	}
-	rec = &Record{Version: map[gosnmp.SnmpVersion]string{gosnmp.Version1: "v1", gosnmp.Version2c: "v2c"}[pkt.Version]}
+	rec := &Record{Version: map[gosnmp.SnmpVersion]string{gosnmp.Version1: "v1", gosnmp.Version2c: "v2c"}[pkt.Version]}
 	for _, v := range pkt.Variables {
 		s := ""
 		switch val := v.Value.(type) {

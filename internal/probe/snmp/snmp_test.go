@@ -12,6 +12,7 @@ import (
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
 	"iotwatch/internal/testpeer"
+	wiresnmp "iotwatch/internal/wire/snmp"
 )
 
 func TestProbeSnmpd(t *testing.T) {
@@ -66,7 +67,7 @@ func TestProbeClosedPort(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	req, _ := Request(gosnmp.Version2c, "public", 7, []string{OIDSysDescr})
+	req, _ := wiresnmp.Get(gosnmp.Version2c, "public", 7, OIDSysDescr)
 	f.Add(req)
 	resp := &gosnmp.SnmpPacket{Version: gosnmp.Version1, Community: "public", PDUType: gosnmp.GetResponse, RequestID: 9,
 		Variables: []gosnmp.SnmpPDU{{Name: OIDSysDescr, Type: gosnmp.OctetString, Value: []byte("Linux cam 3.10")}}}
