@@ -300,3 +300,27 @@ const (
 	ProtoModbus = "modbus"
 	ProtoDNS    = "dns" // read-only: the server's CHAOS TXT version.bind
 )
+
+// CompareVulnMatches orders matches for work: known exploited (KEV) first,
+// then by EPSS (likelihood of exploitation), then by CVSS (impact), then by
+// id, newest first. It returns a negative number when a comes first.
+func CompareVulnMatches(a, b VulnMatch) int {
+	switch {
+	case a.KEV != b.KEV:
+		if a.KEV {
+			return -1
+		}
+		return 1
+	case a.EPSS != b.EPSS:
+		if a.EPSS > b.EPSS {
+			return -1
+		}
+		return 1
+	case a.CVSS != b.CVSS:
+		if a.CVSS > b.CVSS {
+			return -1
+		}
+		return 1
+	}
+	return -strings.Compare(a.CVE, b.CVE)
+}

@@ -319,6 +319,7 @@ func (r *Report) buildVulns(ev *evidence) {
 			a.row.CVSS = v.CVSS
 		}
 		a.row.KEV = a.row.KEV || v.KEV
+		a.row.EPSS = max(a.row.EPSS, v.EPSS)
 		if p := strings.TrimSpace(v.Product + " " + v.Version); p != "" {
 			a.products[p] = true
 		}
@@ -336,7 +337,7 @@ func (r *Report) buildVulns(ev *evidence) {
 		r.Vulnerabilities = append(r.Vulnerabilities, a.row)
 	}
 	slices.SortFunc(r.Vulnerabilities, func(a, b VulnRow) int {
-		return cmp.Or(boolDesc(a.KEV, b.KEV), cmp.Compare(b.Devices, a.Devices), cmp.Compare(b.CVSS, a.CVSS), cmp.Compare(a.CVE, b.CVE))
+		return cmp.Or(boolDesc(a.KEV, b.KEV), cmp.Compare(b.EPSS, a.EPSS), cmp.Compare(b.Devices, a.Devices), cmp.Compare(b.CVSS, a.CVSS), cmp.Compare(a.CVE, b.CVE))
 	})
 	s := &r.Summary
 	s.VulnerableDevices, s.KEVDevices, s.DistinctCVEs = len(vulnerable), len(kev), len(cves)

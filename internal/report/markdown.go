@@ -202,9 +202,13 @@ func (r *Report) markdown(m *mdWriter) {
 			if v.KEV {
 				kev = "yes"
 			}
-			rows = append(rows, []string{v.CVE, fmtNum(v.CVSS), v.Severity, kev, fmt.Sprint(v.Devices), strings.Join(v.Products, ", ")})
+			epss := "-"
+			if v.EPSS > 0 {
+				epss = fmt.Sprintf("%.4f", v.EPSS)
+			}
+			rows = append(rows, []string{v.CVE, fmtNum(v.CVSS), epss, v.Severity, kev, fmt.Sprint(v.Devices), strings.Join(v.Products, ", ")})
 		}
-		m.table([]string{"CVE", "CVSS", "severity", "KEV", "devices", "products"}, rows)
+		m.table([]string{"CVE", "CVSS", "EPSS", "severity", "KEV", "devices", "products"}, rows)
 	} else {
 		m.absent(r.Absent[SecVulnerabilities])
 	}

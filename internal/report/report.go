@@ -220,6 +220,7 @@ type VulnRow struct {
 	CVSS     float64  `json:"cvss"`
 	Severity string   `json:"severity"`
 	KEV      bool     `json:"kev"`
+	EPSS     float64  `json:"epss,omitempty"` // highest EPSS score among the matches
 	Devices  int      `json:"devices"`
 	Products []string `json:"products"`
 	Summary  string   `json:"summary,omitempty"`

@@ -124,18 +124,6 @@ func (d *DB) EPSSFiles(ctx context.Context) ([]EPSSFile, error) {
 	return out, rows.Err()
 }
 
-// Rank orders matches for work: known exploited (KEV) first, then by EPSS
-// (likelihood of exploitation), then by CVSS (impact), then by id, newest
-// first. It reports whether a comes before b.
-func Rank(a, b model.VulnMatch) bool {
-	if a.KEV != b.KEV {
-		return a.KEV
-	}
-	if a.EPSS != b.EPSS {
-		return a.EPSS > b.EPSS
-	}
-	if a.CVSS != b.CVSS {
-		return a.CVSS > b.CVSS
-	}
-	return a.CVE > b.CVE
-}
+// Rank reports whether match a comes before b: KEV, then EPSS, then CVSS
+// (model.CompareVulnMatches).
+func Rank(a, b model.VulnMatch) bool { return model.CompareVulnMatches(a, b) < 0 }

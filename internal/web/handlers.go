@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"iotwatch/internal/model"
@@ -172,7 +173,11 @@ func (s *Server) apiCredentials(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiVulns(w http.ResponseWriter, r *http.Request) error {
-	return evidenceOf(s, w, r, func(ev *store.Evidence) []model.VulnMatch { return ev.Vulns })
+	// Ranked for work: KEV, then EPSS, then CVSS.
+	return evidenceOf(s, w, r, func(ev *store.Evidence) []model.VulnMatch {
+		slices.SortStableFunc(ev.Vulns, model.CompareVulnMatches)
+		return ev.Vulns
+	})
 }
 
 func (s *Server) apiFindings(w http.ResponseWriter, r *http.Request) error {
