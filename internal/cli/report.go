@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,10 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/fsutil"
-	"iotwatch/internal/geo"
 	"iotwatch/internal/report"
-	"iotwatch/internal/report/sources"
-	"iotwatch/internal/store"
+	"iotwatch/internal/stage"
 )
 
 func newReportCmd(g *globals) *cobra.Command {
@@ -67,12 +63,8 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 				return err
 			}
 			defer st.Close()
-			err = wireReportInputs(ctx, st, &in)
-			var r *report.Report
-			if err == nil {
-				g.log.Info("building report", "runs", in.RunIDs)
-				r, err = report.Build(ctx, st, in)
-			}
+			g.log.Info("building report", "runs", in.RunIDs)
+			r, err := stage.BuildReport(ctx, st, in, nil)
 			if errors.Is(err, report.ErrNoRuns) {
 				return fmt.Errorf("%w: run `iotwatch demo` or a scan first", err)
 			}
@@ -112,27 +104,6 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 	f.StringVar(&title, "title", "", "report title")
 	f.BoolVar(&showSecrets, "show-secrets", false, "print found passwords in full instead of redacted")
 	return cmd
-}
-
-// wireReportInputs connects the report's optional providers to the stages
-// (vulnerability database, flow detection, assessment: see report/sources)
-// and the region breakdown to the embedded country database. It fixes
-// in.RunIDs first, because the assessment provider needs the runs.
-func wireReportInputs(ctx context.Context, st *store.Store, in *report.Inputs) error {
-	if len(in.RunIDs) == 0 {
-		runs, err := report.ResolveRuns(ctx, st, *in)
-		if err != nil {
-			return err
-		}
-		for _, r := range runs {
-			in.RunIDs = append(in.RunIDs, r.ID)
-		}
-	}
-	sources.Wire(st, in)
-	if at, err := geo.New(""); err == nil {
-		in.Region = func(a netip.Addr) string { return at.Attribute(a).Country }
-	}
-	return nil
 }
 
 // reportTargets resolves --format and --out: the formats to write and whether

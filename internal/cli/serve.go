@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/report"
+	"iotwatch/internal/stage"
 	"iotwatch/internal/web"
 )
 
@@ -48,7 +49,7 @@ found passwords unless --show-secrets.`,
 				return fmt.Errorf("dashboard: %w", err)
 			}
 			srv := web.New(st, web.Options{Log: g.log, ShowSecrets: showSecrets,
-				Wire: func(ctx context.Context, in *report.Inputs) error { return wireReportInputs(ctx, st, in) }})
+				Wire: func(ctx context.Context, in *report.Inputs) error { return stage.WireReport(ctx, st, in) }})
 			fmt.Fprintf(g.out, "dashboard on http://%s/ (Ctrl-C stops)\n", ln.Addr())
 			return web.Serve(ctx, ln, srv)
 		},

@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"iotwatch/internal/assess"
 	"iotwatch/internal/audit"
 	"iotwatch/internal/model"
+	"iotwatch/internal/report"
 	"iotwatch/internal/scan"
 	"iotwatch/internal/simulate"
 	"iotwatch/internal/stage"
@@ -210,7 +212,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 
 	// Assessment against the baselines.
 	t0 = time.Now()
-	res, err := assessRun(ctx, st, run.ID)
+	res, _, err := stage.Assess(ctx, st, assess.RunOptions{Targets: []string{fmt.Sprintf("run %d", run.ID)}}, run.ID)
 	if err != nil {
 		return sum, finish(fmt.Errorf("assess: %w", err))
 	}
@@ -223,7 +225,15 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	if err := finish(nil); err != nil {
 		return sum, err
 	}
-	if err := writeReports(ctx, st, run.ID, res, opts.OutDir, sum); err != nil {
+	r, err := stage.BuildReport(ctx, st, report.Inputs{RunIDs: []int64{run.ID}, Title: "iotwatch demo: simulated IoT fleet"}, res)
+	if err == nil {
+		var paths []string
+		paths, err = stage.WriteReport(r, opts.OutDir, "html", "json")
+		if len(paths) == 2 {
+			sum.ReportHTML, sum.ReportJSON = paths[0], paths[1]
+		}
+	}
+	if err != nil {
 		return sum, finish(fmt.Errorf("report: %w", err))
 	}
 	sum.StageTimes["report"] = time.Since(t0)
