@@ -46,6 +46,10 @@ File flags repeat and take directories (their files in name order, like nfdump -
 inputs of one command are one run and one stream, so a beacon or a scan that spans files
 (per-interval exports, hourly captures, rotated Zeek logs) is judged whole. Give a Zeek dns.log before
 the conn.log so names are known when connections are judged.
+A file already ingested (the same bytes, under any name) is skipped and its records stay counted once;
+a capture or log that grew since is read from where the last ingest stopped (a line or packet still
+being written is left for the next one); a file of a directory that is not of its flag's kind (a licence
+text among captures) is skipped with a warning and counted.
 --listen runs until SIGINT/SIGTERM; every record accepted before the signal is stored.
 Under overload the collector drops whole batches and counts them ("dropped").`,
 		Args: cobra.NoArgs,
