@@ -11,10 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/stage"
 	"iotwatch/internal/vuln"
 )
 
@@ -55,10 +55,8 @@ func openVulnDB(cmd *cobra.Command, g *globals, seed bool) (*vuln.DB, func(), er
 // terminal, a log line every 50,000 records otherwise.
 func (g *globals) vulnProgress(what string) (func(int), func()) {
 	if isTerminal(g.errOut) {
-		bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(g.errOut), progressbar.OptionSetDescription(what),
-			progressbar.OptionShowCount(), progressbar.OptionSpinnerType(14), progressbar.OptionSetItsString("records"),
-			progressbar.OptionShowIts(), progressbar.OptionThrottle(200*time.Millisecond))
-		return func(n int) { _ = bar.Set(n) }, func() { _ = bar.Finish(); fmt.Fprintln(g.errOut) }
+		bar := stage.NewBar(g.errOut, true, what, "records", -1)
+		return func(n int) { bar.Set(int64(n), 0, "") }, bar.Finish
 	}
 	next := 50000
 	return func(n int) {
@@ -190,13 +188,14 @@ applied to packages that carry a distribution revision).`,
 			defer done()
 			opt := vuln.UpdateOptions{Sources: srcs, APIKey: apiKey, Full: full, Delay: delay, Log: g.log}
 			if isTerminal(g.errOut) {
-				var bar *progressbar.ProgressBar
+				var bar *stage.Bar
+				last := ""
 				opt.Progress = func(src string, n, total int) {
-					if bar == nil || bar.GetMax() != total {
-						bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(g.errOut), progressbar.OptionSetDescription(src),
-							progressbar.OptionShowCount(), progressbar.OptionSetItsString("records"))
+					if bar == nil || src != last {
+						bar.Finish()
+						bar, last = stage.NewBar(g.errOut, true, src, "records", int64(total)), src
 					}
-					_ = bar.Set(n)
+					bar.Set(int64(n), int64(total), "")
 				}
 			}
 			res, err := d.Update(cmd.Context(), opt)

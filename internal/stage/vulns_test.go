@@ -52,6 +52,19 @@ func TestScanStoresVulnerabilities(t *testing.T) {
 				t.Errorf("scan run stages = %v, want the vulns stage", run.Stages)
 			}
 
+			// What a new user then reads in the report.
+			var rep struct {
+				Summary struct {
+					VulnerableDevices int `json:"vulnerable_devices"`
+				} `json:"summary"`
+			}
+			if err := json.Unmarshal([]byte(runCLI(t, "--db", db, "report", "--format", "json")), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Summary.VulnerableDevices != 1 {
+				t.Errorf("report after the scan: %d vulnerable devices, want 1", rep.Summary.VulnerableDevices)
+			}
+
 			out := runCLI(t, "--db", db, "--json", "vulndb", "match", "--stored")
 			var listed []model.VulnMatch
 			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
