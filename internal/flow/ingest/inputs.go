@@ -32,8 +32,8 @@ import (
 //     capture first replays the old part into no sink, so the NetFlow v9 and
 //     IPFIX templates it declared decode the new part;
 //   - otherwise the file is new and read whole.
-// Line formats are read up to their last complete line: a line still being
-// written is read by the next ingest. A capture cut mid-record (still being
+// Line formats changed in the last minute are read up to their last complete
+// line: a line still being written is read by the next ingest. A capture cut mid-record (still being
 // written) is recorded up to its last complete record, where the next ingest
 // reads on. A grown file whose new part cannot be read alone (a pcapng header
 // that does not parse) is skipped with a warning rather than counted twice.
@@ -45,6 +45,11 @@ type inputPlan struct {
 	skip  *flow.Input // the same bytes were ingested already
 	prev  *flow.Input // the prefix read by an earlier ingest (start > 0)
 }
+
+// stillWritten is how recently a log must have changed for an unterminated
+// last line to count as still being written (and be left for the next
+// ingest); an older file's last line is read even without its newline.
+const stillWritten = time.Minute
 
 // lineFormat reports whether a kind is read line by line.
 func lineFormat(k Kind) bool { return k == Zeek || k == NfdumpCSV }
@@ -61,7 +66,7 @@ func planInput(ctx context.Context, st *store.Store, s Source, f *os.File, done 
 		return nil, err
 	}
 	end := fi.Size()
-	if lineFormat(s.Kind) {
+	if lineFormat(s.Kind) && time.Since(fi.ModTime()) < stillWritten {
 		if end, err = lastLineEnd(f, end); err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"iotwatch/internal/flow"
 	"iotwatch/internal/store"
@@ -218,5 +219,31 @@ func TestReingestContinue(t *testing.T) {
 	}
 	if after, _, _ := flow.LoadState(ctx, st, "edge-2"); !bytes.Equal(after, state) {
 		t.Error("carried state changed by an ingest that read nothing")
+	}
+}
+
+// TestUnterminatedLastLine: a log changed a minute ago or more is read to its
+// end even without a final newline; a fresh one keeps its unterminated line
+// for the next ingest.
+func TestUnterminatedLastLine(t *testing.T) {
+	csv := bytes.TrimSuffix(nfdumpCSV(10), []byte("\n"))
+	for _, tc := range []struct {
+		name    string
+		age     time.Duration
+		records int64
+	}{{"old file", 2 * time.Hour, 10}, {"being written", 0, 9}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "flows.csv")
+			os.WriteFile(p, csv, 0o644)
+			mt := time.Now().Add(-tc.age)
+			os.Chtimes(p, mt, mt)
+			sum, err := Run(context.Background(), openStore(t), Source{NfdumpCSV, p}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Counts[flow.CountRecords] != tc.records {
+				t.Errorf("records %d, want %d", sum.Counts[flow.CountRecords], tc.records)
+			}
+		})
 	}
 }
