@@ -3,6 +3,8 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -105,6 +107,38 @@ VALUES ('flows', 'running', ?, ?, 1, ?) RETURNING id`), Time(beat.Add(-time.Hour
 			}
 			if n, err := s.MarkAbandoned(ctx); err != nil || n != 0 {
 				t.Errorf("MarkAbandoned again = %d, %v; want 0", n, err)
+			}
+		})
+	}
+}
+
+// TestEndRun: how a run ended follows from its error, and is recorded even
+// when the run's context is cancelled.
+func TestEndRun(t *testing.T) {
+	for name, s := range openTests(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				err  error
+				want string
+			}{
+				{nil, model.RunComplete},
+				{context.Canceled, model.RunInterrupted},
+				{fmt.Errorf("scan: %w", context.DeadlineExceeded), model.RunInterrupted},
+				{errors.New("disk full"), model.RunFailed},
+			} {
+				ctx, cancel := context.WithCancel(context.Background())
+				run := &model.Run{Kind: "scan"}
+				if err := s.StartRun(ctx, run); err != nil {
+					t.Fatal(err)
+				}
+				cancel()
+				if err := s.EndRun(ctx, run, tc.err); !errors.Is(err, tc.err) {
+					t.Errorf("EndRun(%v) returned %v", tc.err, err)
+				}
+				r, err := s.Run(context.Background(), run.ID)
+				if err != nil || r.Status != tc.want || (tc.err != nil && r.Error != tc.err.Error()) {
+					t.Errorf("after %v: stored %q (%q), %v; want %q", tc.err, r.Status, r.Error, err, tc.want)
+				}
 			}
 		})
 	}
