@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"iotwatch/internal/wire/httpauth"
 )
 
 type svcKey struct{}
@@ -193,50 +195,11 @@ func digestOK(header, method string, s *deviceService) bool {
 	return p["response"] == want
 }
 
-// parseDigest parses the parameters of a "Digest k=v, k2="v2"" header value.
-// It reports false when the header is not a Digest header or is malformed.
+// parseDigest returns the auth-params of an "Authorization: Digest ..." value
+// (wire/httpauth's parser); ok is false for another scheme or no params.
 func parseDigest(h string) (map[string]string, bool) {
-	const prefix = "digest "
-	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return nil, false
-	}
-	h = h[len(prefix):]
-	out := map[string]string{}
-	for len(h) > 0 && len(out) < 32 {
-		h = strings.TrimLeft(h, " \t,")
-		if h == "" {
-			break
-		}
-		eq := strings.IndexByte(h, '=')
-		if eq <= 0 {
-			return nil, false
-		}
-		key := strings.ToLower(strings.TrimSpace(h[:eq]))
-		h = h[eq+1:]
-		var val string
-		if strings.HasPrefix(h, `"`) {
-			var b strings.Builder
-			i := 1
-			for ; i < len(h) && h[i] != '"'; i++ {
-				if h[i] == '\\' && i+1 < len(h) {
-					i++
-				}
-				b.WriteByte(h[i])
-			}
-			if i >= len(h) {
-				return nil, false
-			}
-			val, h = b.String(), h[i+1:]
-		} else {
-			end := strings.IndexByte(h, ',')
-			if end < 0 {
-				end = len(h)
-			}
-			val, h = strings.TrimSpace(h[:end]), h[end:]
-		}
-		out[key] = val
-	}
-	return out, len(out) > 0
+	c, ok := httpauth.ParseCredentials(h, "digest")
+	return c.Params, ok && len(c.Params) > 0
 }
 
 func md5hex(s string) string {

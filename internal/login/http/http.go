@@ -19,6 +19,7 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
+	"iotwatch/internal/wire/httpauth"
 )
 
 // Module is the HTTP login module.
@@ -37,8 +38,8 @@ type session struct {
 	client *nethttp.Client
 	base   *url.URL
 	path   string
-	scheme string    // "basic", "digest" or "form"
-	chal   Challenge // the latest digest challenge
+	scheme string             // "basic", "digest" or "form"
+	chal   httpauth.Challenge // the latest digest challenge
 	nc     int
 	form   *formPlan
 }
@@ -53,12 +54,12 @@ func (Module) Open(ctx context.Context, t login.Target) (login.Session, error) {
 	}
 	switch {
 	case resp.StatusCode == nethttp.StatusUnauthorized:
-		cs := ParseChallenges(resp.Header.Values("WWW-Authenticate"))
-		if c, ok := Find(cs, "digest"); ok {
+		cs := httpauth.ParseChallenges(resp.Header.Values("WWW-Authenticate"))
+		if c, ok := httpauth.Find(cs, "digest"); ok {
 			s.scheme, s.chal = "digest", c
 			return s, nil
 		}
-		if _, ok := Find(cs, "basic"); ok {
+		if _, ok := httpauth.Find(cs, "basic"); ok {
 			s.scheme = "basic"
 			return s, nil
 		}
@@ -173,7 +174,7 @@ func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 func (s *session) tryDigest(ctx context.Context, c login.Credential) login.Result {
 	for round := 0; round < 2; round++ {
 		s.nc++
-		authz, err := DigestAuthorization(s.chal, c.Username, c.Password, nethttp.MethodGet, s.path, s.nc)
+		authz, err := httpauth.DigestAuthorization(s.chal, c.Username, c.Password, nethttp.MethodGet, s.path, s.nc)
 		if err != nil {
 			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("http %s: %w", s.t.Addr, err)}
 		}
@@ -182,8 +183,8 @@ func (s *session) tryDigest(ctx context.Context, c login.Credential) login.Resul
 			return fail(err)
 		}
 		if resp.StatusCode == nethttp.StatusUnauthorized {
-			cs := ParseChallenges(resp.Header.Values("WWW-Authenticate"))
-			if ch, ok := Find(cs, "digest"); ok {
+			cs := httpauth.ParseChallenges(resp.Header.Values("WWW-Authenticate"))
+			if ch, ok := httpauth.Find(cs, "digest"); ok {
 				stale := strings.EqualFold(ch.Params["stale"], "true")
 				s.chal, s.nc = ch, 0
 				if stale {

@@ -12,9 +12,9 @@ import (
 	"strings"
 
 	"iotwatch/internal/login"
-	loginhttp "iotwatch/internal/login/http"
 	"iotwatch/internal/model"
 	"iotwatch/internal/netx"
+	"iotwatch/internal/wire/httpauth"
 	wirertsp "iotwatch/internal/wire/rtsp"
 )
 
@@ -29,7 +29,7 @@ func (Module) Protocols() []string { return []string{model.ProtoRTSP} }
 type session struct {
 	t    login.Target
 	url  string
-	chal loginhttp.Challenge
+	chal httpauth.Challenge
 	nc   int
 	cseq int
 }
@@ -50,10 +50,10 @@ func (Module) Open(ctx context.Context, t login.Target) (login.Session, error) {
 	case 200:
 		return nil, fmt.Errorf("rtsp %s: %w", s.url, login.ErrNoAuth)
 	case 401:
-		cs := loginhttp.ParseChallenges(resp.Header.Values("Www-Authenticate"))
-		if c, ok := loginhttp.Find(cs, "digest"); ok {
+		cs := httpauth.ParseChallenges(resp.Header.Values("Www-Authenticate"))
+		if c, ok := httpauth.Find(cs, "digest"); ok {
 			s.chal = c
-		} else if c, ok := loginhttp.Find(cs, "basic"); ok {
+		} else if c, ok := httpauth.Find(cs, "basic"); ok {
 			s.chal = c
 		} else {
 			return nil, fmt.Errorf("rtsp %s: %w: %q", s.url, login.ErrUnsupported, resp.Header.Values("Www-Authenticate"))
@@ -73,7 +73,7 @@ func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 		if s.chal.Scheme == "digest" {
 			s.nc++
 			var err error
-			authz, err = loginhttp.DigestAuthorization(s.chal, c.Username, c.Password, "DESCRIBE", s.url, s.nc)
+			authz, err = httpauth.DigestAuthorization(s.chal, c.Username, c.Password, "DESCRIBE", s.url, s.nc)
 			if err != nil {
 				return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("rtsp %s: %w", s.url, err)}
 			}
@@ -88,8 +88,8 @@ func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 		case resp.Code == 200:
 			return login.Accepted("RTSP/1.0 200 to DESCRIBE after 401")
 		case resp.Code == 401:
-			cs := loginhttp.ParseChallenges(resp.Header.Values("Www-Authenticate"))
-			if ch, ok := loginhttp.Find(cs, s.chal.Scheme); ok {
+			cs := httpauth.ParseChallenges(resp.Header.Values("Www-Authenticate"))
+			if ch, ok := httpauth.Find(cs, s.chal.Scheme); ok {
 				stale := strings.EqualFold(ch.Params["stale"], "true")
 				s.chal, s.nc = ch, 0
 				if stale {

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"iotwatch/internal/login"
-	loginhttp "iotwatch/internal/login/http"
 	"iotwatch/internal/model"
+	"iotwatch/internal/wire/httpauth"
 )
 
 func md5hex(s string) string { h := md5.Sum([]byte(s)); return hex.EncodeToString(h[:]) }
@@ -56,7 +56,7 @@ func camera(t *testing.T, user, pass string, open bool) login.Target {
 				}
 				uri := strings.Fields(reqLine)[1]
 				ok := open
-				if cs := loginhttp.ParseChallenges([]string{authz}); len(cs) == 1 && cs[0].Scheme == "digest" {
+				if cs := httpauth.ParseChallenges([]string{authz}); len(cs) == 1 && cs[0].Scheme == "digest" {
 					p := cs[0].Params
 					ha1 := md5hex(user + ":" + realm + ":" + pass)
 					want := md5hex(ha1 + ":" + nonce + ":" + md5hex("DESCRIBE:"+uri))

@@ -22,6 +22,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/wire/httpauth"
 )
 
 // TLSInfo describes the TLS session and the server's leaf certificate.
@@ -169,34 +170,13 @@ func fill(rec *Record, resp *nethttp.Response, body []byte) {
 	}
 	if wa := resp.Header.Get("Www-Authenticate"); wa != "" {
 		rec.WWWAuth = probe.Printable([]byte(wa), 512)
-		rec.AuthScheme, rec.Realm = ParseAuth(wa)
+		rec.AuthScheme, rec.Realm = httpauth.SchemeRealm(wa)
 	}
 	if len(body) > 0 {
 		rec.BodySnippet = probe.Printable(body, snippetLen)
 		sum := md5.Sum(body)
 		rec.BodyMD5 = hex.EncodeToString(sum[:])
 	}
-}
-
-// ParseAuth returns the scheme and realm of a WWW-Authenticate value.
-func ParseAuth(v string) (scheme, realm string) {
-	v = strings.TrimSpace(v)
-	scheme, rest, _ := strings.Cut(v, " ")
-	i := probe.IndexFold(rest, "realm=")
-	if i < 0 {
-		return scheme, ""
-	}
-	rest = rest[i+len("realm="):]
-	if strings.HasPrefix(rest, `"`) {
-		if j := strings.IndexByte(rest[1:], '"'); j >= 0 {
-			return scheme, rest[1 : j+1]
-		}
-		return scheme, rest[1:]
-	}
-	if j := strings.IndexAny(rest, ", "); j >= 0 {
-		rest = rest[:j]
-	}
-	return scheme, rest
 }
 
 func (p Prober) favicon(ctx context.Context, env *probe.Env) string {

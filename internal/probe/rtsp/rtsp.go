@@ -12,6 +12,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/wire/httpauth"
 	wirertsp "iotwatch/internal/wire/rtsp"
 )
 
@@ -71,7 +72,8 @@ func (Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Re
 		rec.Server = probe.Printable([]byte(d.Header.Get("Server")), 256)
 	}
 	if wa := d.Header.Get("Www-Authenticate"); wa != "" {
-		rec.AuthScheme, rec.Realm = parseAuth(wa)
+		scheme, realm := httpauth.SchemeRealm(wa)
+		rec.AuthScheme, rec.Realm = probe.Printable([]byte(scheme), 64), probe.Printable([]byte(realm), 256)
 	}
 	if d.Code == 200 {
 		rec.NoAuth = true
@@ -83,17 +85,4 @@ func (Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Re
 		}
 	}
 	return result
-}
-
-func parseAuth(v string) (string, string) {
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
-	i := probe.IndexFold(rest, "realm=\"")
-	if i < 0 {
-		return scheme, ""
-	}
-	rest = rest[i+7:]
-	if j := strings.IndexByte(rest, '"'); j >= 0 {
-		rest = rest[:j]
-	}
-	return scheme, probe.Printable([]byte(rest), 256)
 }

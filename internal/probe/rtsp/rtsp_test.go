@@ -58,11 +58,3 @@ func TestProbe(t *testing.T) {
 		t.Errorf("record = %+v", rec)
 	}
 }
-
-func FuzzParseAuth(f *testing.F) {
-	f.Add(`Digest realm="IP Camera(C6496)", nonce="4e5749"`)
-	f.Add(`Basic realm="`)
-	f.Fuzz(func(t *testing.T, s string) {
-		parseAuth(s)
-	})
-}

@@ -1,4 +1,9 @@
-package http
+// Package httpauth is the HTTP authentication codec (RFC 7235 challenges
+// and credentials, RFC 7616 Digest, RFC 7617 Basic) that HTTP and RTSP share:
+// the probes read the scheme and realm a device asks for, the login modules
+// answer its challenges, the simulated devices check the answers. One parser
+// of auth-params for all of them.
+package httpauth
 
 import (
 	"crypto/md5"
@@ -105,6 +110,31 @@ func parseOne(s string) []Challenge {
 		i = j
 	}
 	return out
+}
+
+// SchemeRealm returns the scheme of the first challenge in v as the server
+// wrote it and its realm: "Digest", "IP Camera(C6496)".
+func SchemeRealm(v string) (scheme, realm string) {
+	cs := parseOne(v)
+	if len(cs) == 0 {
+		return "", ""
+	}
+	scheme = strings.TrimLeft(v, " \t,")
+	if i := strings.IndexAny(scheme, " \t,="); i >= 0 {
+		scheme = scheme[:i]
+	}
+	return scheme, cs[0].Params["realm"]
+}
+
+// ParseCredentials parses the auth-params of an Authorization value of
+// scheme ("digest": "Digest username=..., response=..."); ok is false for
+// another scheme. (Basic credentials are net/http's Request.BasicAuth.)
+func ParseCredentials(v, scheme string) (Challenge, bool) {
+	cs := parseOne(v)
+	if len(cs) == 0 || cs[0].Scheme != scheme {
+		return Challenge{}, false
+	}
+	return cs[0], true
 }
 
 // Find returns the first challenge with the scheme.
