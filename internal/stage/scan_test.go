@@ -180,6 +180,36 @@ func killThenResume(t *testing.T, newDB func(string) string, args, targets []str
 		t.Errorf("killed (with %d services stored) and resumed: %d services, uninterrupted: %d\nmissing: %v",
 			before, len(got), len(want), missing(want, got))
 	}
+	// The resumed run matches vulnerabilities over the whole logical scan.
+	wantV, gotV := vulns(t, whole), vulns(t, killed)
+	if len(wantV) == 0 || !slices.Equal(gotV, wantV) {
+		t.Errorf("vulnerability matches: killed and resumed %d, uninterrupted %d\nmissing: %v", len(gotV), len(wantV), missing(wantV, gotV))
+	}
+}
+
+// vulns lists the distinct vulnerability matches stored in db.
+func vulns(t *testing.T, db string) []string {
+	t.Helper()
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.DB().Query(`SELECT DISTINCT subject, port, cve FROM vuln_matches ORDER BY 1, 2, 3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var subject, cve string
+		var port int
+		if err := rows.Scan(&subject, &port, &cve); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s:%d %s", subject, port, cve))
+	}
+	return out
 }
 
 func missing(want, got []string) []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
@@ -53,14 +54,35 @@ func Vulns(ctx context.Context, st *store.Store, run *Run, services []model.Serv
 	return res, nil
 }
 
-// VulnsOfRun runs the vulnerability stage on the services run stored.
+// VulnsOfRun runs the vulnerability stage on the services of run's logical
+// run: a resumed scan also matches what the scans it continues found before
+// they were interrupted or killed (the newest record of each endpoint).
 func VulnsOfRun(ctx context.Context, st *store.Store, run *Run) (VulnResult, error) {
 	if !run.Recorded() {
 		return VulnResult{}, nil
 	}
-	svcs, err := st.Services(ctx, run.ID)
+	ids, err := st.LogicalRuns(ctx, []int64{run.ID})
 	if err != nil {
 		return VulnResult{}, err
+	}
+	type endpoint struct {
+		ip        netip.Addr
+		port      uint16
+		transport string
+	}
+	seen := map[endpoint]bool{}
+	var svcs []model.Service
+	for _, id := range slices.Backward(ids) { // newest first
+		ss, err := st.Services(ctx, id)
+		if err != nil {
+			return VulnResult{}, err
+		}
+		for _, s := range ss {
+			if k := (endpoint{s.IP, s.Port, s.Transport}); !seen[k] {
+				seen[k] = true
+				svcs = append(svcs, s)
+			}
+		}
 	}
 	return Vulns(ctx, st, run, svcs)
 }
