@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -231,6 +232,7 @@ applied to packages that carry a distribution revision).`,
 
 func newVulnStatsCmd(g *globals) *cobra.Command {
 	var since int
+	var source string
 	cmd := &cobra.Command{
 		Use:   "stats",
 		Short: "Archive statistics: CVEs by publication year, growth, IoT share, KEV, top vendors and CWEs",
@@ -239,12 +241,20 @@ func newVulnStatsCmd(g *globals) *cobra.Command {
 			if since != 0 && (since < 1988 || since > 2200) {
 				return usageError{fmt.Errorf("--since %d: want a year", since)}
 			}
+			if source != "" && source != "nvd" && !slices.Contains(vuln.ArchiveSources, source) {
+				return usageError{fmt.Errorf("--source %q: want nvd or one of %s", source, strings.Join(vuln.ArchiveSources, ", "))}
+			}
 			d, done, err := openVulnDB(cmd, g, true)
 			if err != nil {
 				return err
 			}
 			defer done()
-			s, err := d.Stats(cmd.Context(), since)
+			var s *vuln.Stats
+			if source == "" || source == "nvd" {
+				s, err = d.Stats(cmd.Context(), since)
+			} else {
+				s, err = d.ArchiveStats(cmd.Context(), source, since)
+			}
 			if err != nil {
 				return err
 			}
@@ -255,6 +265,7 @@ func newVulnStatsCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&since, "since", 0, "only CVEs published in or after this year")
+	cmd.Flags().StringVar(&source, "source", "", "archive to count: nvd (default: the CVE records), or a national archive imported with vulndb import: cnvd, jvn, euvd")
 	return cmd
 }
 

@@ -25,6 +25,8 @@ type ImportResult struct {
 	// Advisories counts distribution advisories (OSV Debian, Ubuntu,
 	// Alpine) stored for backport matching.
 	Advisories int `json:"advisories,omitempty"`
+	// Archived counts national-archive records (CNVD, JVN, EUVD) stored.
+	Archived int `json:"archived,omitempty"`
 	// EPSS counts EPSS scores stored.
 	EPSS    int    `json:"epss,omitempty"`
 	Catalog string `json:"catalog,omitempty"`
@@ -44,6 +46,7 @@ func (r *ImportResult) add(o ImportResult) {
 	r.BadCPEs += o.BadCPEs
 	r.Advisories += o.Advisories
 	r.EPSS += o.EPSS
+	r.Archived += o.Archived
 	if o.Catalog != "" {
 		r.Catalog = o.Catalog
 	}

@@ -8,6 +8,8 @@ const (
 	SourceOSVDebian = "osv-debian"
 	SourceOSVUbuntu = "osv-ubuntu"
 	SourceOSVAlpine = "osv-alpine"
+	SourceJVN       = "jvn"
+	SourceEUVD      = "euvd"
 )
 
 // KnownSources maps the names of the sources Update knows to their
@@ -19,4 +21,11 @@ var KnownSources = map[string]string{
 	SourceOSVDebian: "https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip",
 	SourceOSVUbuntu: "https://osv-vulnerabilities.storage.googleapis.com/Ubuntu/all.zip",
 	SourceOSVAlpine: "https://osv-vulnerabilities.storage.googleapis.com/Alpine/all.zip",
+	// JVN iPedia through MyJVN: the overview list of recent records
+	// (RSS 1.0 with mod_sec); older years are imported from files.
+	SourceJVN: "https://jvndb.jvn.jp/myjvn?method=getVulnOverviewList&feed=hnd&lang=en&rangeDatePublished=m",
+	// ENISA's EUVD API: the latest records (a search page).
+	SourceEUVD: "https://euvdservices.enisa.europa.eu/api/search?size=100",
+	// CNVD publishes its shared XML to registered members only: import the
+	// downloaded files (vulndb import DIR).
 }

@@ -35,6 +35,9 @@ func (d *DB) writeBatch(ctx context.Context, tx *sql.Tx, recs []*feed.Record, ke
 	if err != nil {
 		return res, err
 	}
+	if recs, err = d.writeArchive(ctx, tx, recs, &res); err != nil {
+		return res, err
+	}
 	ids := make([]any, 0, len(recs))
 	seenID := map[string]bool{}
 	for _, r := range recs {

@@ -47,6 +47,11 @@ type Record struct {
 	// is no upstream vulnerability record (Alpine's ids are CVE ids).
 	Distro     []DistroFix `json:"distro,omitempty"`
 	DistroOnly bool        `json:"distro_only,omitempty"`
+	// Products and Severity are what national archives (CNVD, JVN, EUVD)
+	// give instead of CPE configurations: affected products as text and
+	// their own severity rating.
+	Products []string `json:"products,omitempty"`
+	Severity string   `json:"severity,omitempty"`
 }
 
 // Score is a CVSS base score with its vector.
@@ -237,6 +242,8 @@ func Read(ctx context.Context, r io.Reader, h Handler) (Info, error) {
 	switch b[0] {
 	case '{', '[':
 		return readJSON(ctx, br, h)
+	case '<':
+		return readXML(ctx, br, h)
 	}
 	if head, _ := br.Peek(16); isEPSS(head) {
 		return readEPSS(ctx, br, h)

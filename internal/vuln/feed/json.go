@@ -105,7 +105,7 @@ func (jr *jsonReader) object() error {
 		}
 		key, _ := tok.(string)
 		switch key {
-		case "vulnerabilities":
+		case "vulnerabilities", "items": // "items": EUVD search pages
 			kind, err := feedKind(top)
 			if err != nil {
 				return err
@@ -245,6 +245,13 @@ func (jr *jsonReader) element(raw []byte) error {
 		return err
 	}
 	switch {
+	case strings.HasPrefix(probe.ID, "EUVD-"):
+		var e euvdRecord
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return err
+		}
+		jr.setFormat("euvd")
+		return jr.record(e.record())
 	case len(probe.CVE) > 0:
 		var c nvdCVE
 		if err := json.Unmarshal(probe.CVE, &c); err != nil {
@@ -287,7 +294,7 @@ func (jr *jsonReader) element(raw []byte) error {
 		jr.setFormat("osv")
 		return jr.record(o.record())
 	}
-	return fmt.Errorf("JSON object is none of NVD CVE 2.0, CVE JSON 5, CISA KEV, OSV: %w", ErrUnknownFormat)
+	return fmt.Errorf("JSON object is none of NVD CVE 2.0, CVE JSON 5, CISA KEV, OSV, EUVD: %w", ErrUnknownFormat)
 }
 
 func (jr *jsonReader) setFormat(f string) {
