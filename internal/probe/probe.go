@@ -8,7 +8,6 @@ package probe
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"strings"
 	"time"
@@ -120,27 +119,11 @@ func Printable(b []byte, n int) string {
 	return string(bytes.ToValidUTF8(out, []byte("?")))
 }
 
-// LimitConn caps the total bytes read from a conn: reads past the cap
-// return io.EOF-like ErrTooLong so a huge reply cannot exhaust memory.
-type LimitConn struct {
-	net.Conn
-	N int // remaining
-}
+// LimitConn caps the total bytes read from a conn (netx.LimitConn).
+type LimitConn = netx.LimitConn
 
-// ErrTooLong reports that a reply exceeded the read cap.
-var ErrTooLong = errors.New("reply exceeds read cap")
-
-func (c *LimitConn) Read(p []byte) (int, error) {
-	if c.N <= 0 {
-		return 0, ErrTooLong
-	}
-	if len(p) > c.N {
-		p = p[:c.N]
-	}
-	n, err := c.Conn.Read(p)
-	c.N -= n
-	return n, err
-}
+// ErrTooLong reports that a reply exceeded the read cap (netx.ErrTooLong).
+var ErrTooLong = netx.ErrTooLong
 
 // IndexFold returns the index of the first ASCII-case-insensitive match of
 // sub in s, or -1. Unlike strings.ToLower it never changes byte offsets.

@@ -55,7 +55,7 @@ func (s *session) connect(ctx context.Context) login.Result {
 	if err != nil {
 		return login.Fail(fmt.Errorf("ftp dial %s: %w", s.t.Addr, err))
 	}
-	s.conn, s.tp = conn, textproto.NewConn(&capped{Conn: conn, left: maxRead})
+	s.conn, s.tp = conn, textproto.NewConn(&netx.LimitConn{Conn: conn, N: maxRead})
 	s.deadline(ctx)
 	stop := netx.Interrupt(ctx, conn)
 	code, msg, err := readReply(&s.tp.Reader)
@@ -180,24 +180,6 @@ func (s *session) cmd(format string, args ...any) (int, string, error) {
 // maxRead caps what one control connection may send us (a server streaming
 // an endless line is cut off here).
 const maxRead = 1 << 20
-
-// capped is a net.Conn whose reads end after left bytes.
-type capped struct {
-	net.Conn
-	left int
-}
-
-func (c *capped) Read(b []byte) (int, error) {
-	if c.left <= 0 {
-		return 0, fmt.Errorf("ftp: %w: reply over %d bytes", login.ErrProtocol, maxRead)
-	}
-	if len(b) > c.left {
-		b = b[:c.left]
-	}
-	n, err := c.Conn.Read(b)
-	c.left -= n
-	return n, err
-}
 
 // readReply reads one reply with the shared codec: its code and its lines
 // joined on one line for evidence.
