@@ -239,7 +239,7 @@ func (s *session) tryForm(ctx context.Context, c login.Credential) login.Result 
 	}
 	if !p.tmpl.Generic {
 		if p.tmpl.success.Match(dump) {
-			return login.Accepted("form " + p.tmpl.Name + ": " + login.Truncate(string(p.tmpl.success.Find(dump)), 60))
+			return login.Accepted("form " + p.tmpl.Name + ": " + login.Truncate(redactValues(string(p.tmpl.success.Find(dump))), 60))
 		}
 		return login.Denied("form " + p.tmpl.Name + ": no success marker")
 	}
@@ -287,4 +287,13 @@ func dumpResponse(resp *nethttp.Response, body []byte) []byte {
 	b.WriteString("\r\n")
 	b.Write(body)
 	return b.Bytes()
+}
+
+// tokenValue is the value of a "name=value" pair (a session cookie, a token).
+var tokenValue = regexp.MustCompile(`=([^;\s"&]+)`)
+
+// redactValues redacts every "=value" in evidence: a success marker may be
+// a session cookie (sysauth=..., stok=...), which is a secret.
+func redactValues(s string) string {
+	return tokenValue.ReplaceAllStringFunc(s, func(m string) string { return "=" + model.Redact(m[1:]) })
 }

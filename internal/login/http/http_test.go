@@ -148,6 +148,9 @@ func TestHTTPFormTemplate(t *testing.T) {
 		if r.Status != tt.want {
 			t.Errorf("%s:%s: %s (%v %q), want %s", tt.user, tt.pass, r.Status, r.Err, r.Evidence, tt.want)
 		}
+		if r.Success() && (strings.Contains(r.Evidence, "0123abcd") || !strings.Contains(r.Evidence, "sysauth_http=01***")) {
+			t.Errorf("evidence %q: the session cookie must be redacted", r.Evidence)
+		}
 	}
 }
 
