@@ -134,6 +134,7 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 	f.StringArrayVar(&nfPcaps, "netflow-pcap", nil, "capture of NetFlow/IPFIX/sFlow export datagrams to replay into the collector's decoder, or a directory (repeatable)")
 	f.StringVar(&listen, "listen", "", "collect NetFlow v5/v9, IPFIX and sFlow on udp://ADDR:PORT")
 	f.StringVar(&opt.DeviceList, "devices", "", "device list: one address or CIDR per line, optional name (besides the inventory)")
+	f.StringSliceVar(&opt.Networks, "networks", nil, "monitored networks (CIDRs, repeatable or comma-separated): their addresses are devices, all others peers (default: private, CGNAT and link-local ranges)")
 	f.StringVar(&opt.Rules, "rules", "", "detector thresholds (YAML, overrides the embedded defaults)")
 	f.StringSliceVar(&opt.Indicators, "indicators", nil, "known-bad indicators: plain list, CSV or STIX 2.1 JSON (repeatable)")
 	f.StringVar(&opt.OwnerDB, "asn-db", "", "MaxMind-format ASN database for network owners (optional)")
@@ -366,8 +367,8 @@ func newFlowsExportCmd(g *globals) *cobra.Command {
 				if a.Inbound {
 					typ = "attacker"
 				}
-				_ = w.Write([]string{a.Time.UTC().Format(time.DateTime), a.Device.String(), "", asnString(src.ASN), src.Country, "", "", "",
-					typ, a.Detector, "iotwatch", "", "", peer, "", asnString(dst.ASN), dst.Country, "", "", "", ""})
+				_ = w.Write([]string{a.Time.UTC().Format(time.DateTime), a.Device.String(), portString(a.SrcPort), asnString(src.ASN), src.Country, "", "", "",
+					typ, a.Detector, "iotwatch", "", portString(a.SrcPort), peer, portString(a.Port), asnString(dst.ASN), dst.Country, flow.ProtoName(a.Proto), "", "", ""})
 			}
 			w.Flush()
 			return w.Error()
@@ -377,6 +378,13 @@ func newFlowsExportCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "", "only alerts at or after T")
 	cmd.Flags().StringVar(&asnDB, "asn-db", "", "MaxMind-format ASN database for the asn columns (optional)")
 	return cmd
+}
+
+func portString(p uint16) string {
+	if p == 0 {
+		return ""
+	}
+	return fmt.Sprint(p)
 }
 
 func asnString(n uint32) string {

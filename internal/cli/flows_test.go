@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -26,7 +27,9 @@ func TestFlowsCommands(t *testing.T) {
 		t.Skip(err)
 	}
 	db := filepath.Join(t.TempDir(), "f.db")
-	out, err := runFlows(t, db, "flows", "ingest", "--pcap", pcap)
+	// Both ends of this capture are public addresses: without the monitored
+	// network nothing in it is a device.
+	out, err := runFlows(t, db, "flows", "ingest", "--pcap", pcap, "--networks", "147.32.0.0/16")
 	if err != nil || !strings.Contains(out, "116 records") || !strings.Contains(out, "1 alerts") {
 		t.Fatalf("ingest: %q, %v", out, err)
 	}
@@ -51,6 +54,11 @@ func TestFlowsCommands(t *testing.T) {
 	out, err = runFlows(t, db, "flows", "export", "--format", "shadowserver-csv")
 	if err != nil || !strings.HasPrefix(out, "timestamp,ip,port,asn,geo") || !strings.Contains(out, "147.32.80.40") {
 		t.Errorf("export csv: %q, %v", out, err)
+	}
+	// The port and protocol columns are filled: the brute force was on 902/tcp.
+	if rows, err := csv.NewReader(strings.NewReader(out)).ReadAll(); err != nil || len(rows) != 2 ||
+		rows[1][14] != "902" || rows[1][17] != "tcp" || rows[1][2] == "" || rows[1][2] != rows[1][12] {
+		t.Errorf("export csv rows %q (%v): want dst_port 902, protocol tcp and the source port", rows, err)
 	}
 	// Declarations: the MUD file allows nothing of this traffic.
 	if b, err := os.ReadFile(mudFile); err == nil {
@@ -121,12 +129,12 @@ func TestFlowsIngestStream(t *testing.T) {
 		}
 		return s
 	}
-	first := ingest("--pcap", pcap, "--continue")
-	second := ingest("--pcap", pcap, "--continue")
+	first := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue")
+	second := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue")
 	if first.Counts["state_series"] < 1 || second.Counts["state_from_run"] != first.RunID {
 		t.Errorf("continue: first %v, second %v", first.Counts, second.Counts)
 	}
-	other := ingest("--pcap", pcap, "--continue=other")
+	other := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue=other")
 	if _, ok := other.Counts["state_from_run"]; ok {
 		t.Errorf("stream other continued from %d", other.Counts["state_from_run"])
 	}

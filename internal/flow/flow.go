@@ -8,6 +8,7 @@ package flow
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -97,6 +98,36 @@ type Alert struct {
 	// about the device's exposure, not of its compromise, and are not counted
 	// by DailyCompromised; Device is then the outside actor.
 	Inbound bool `json:"inbound,omitempty"`
+	// Port and Proto are the service the actor contacted (the peer's port;
+	// 0 when the alert spans ports, as a vertical scan does); SrcPort is the
+	// actor's source port in the flow that decided the alert (0 when the
+	// decision spans flows).
+	SrcPort uint16 `json:"src_port,omitempty"`
+	Port    uint16 `json:"port,omitempty"`
+	Proto   uint8  `json:"proto,omitempty"`
+	// Sampling is the packet sampling rate (1 in N) of the telemetry the
+	// alert was decided on; 0 or 1 means unsampled.
+	Sampling uint32 `json:"sampling,omitempty"`
+	// Scores are the detector's sub-scores in [0,1] (beaconing: interval,
+	// size, count, histogram and the combined score).
+	Scores map[string]float64 `json:"scores,omitempty"`
+}
+
+// ProtoName returns "tcp", "udp", "icmp" or the number.
+func ProtoName(p uint8) string {
+	switch p {
+	case ProtoTCP:
+		return "tcp"
+	case ProtoUDP:
+		return "udp"
+	case ProtoICMP:
+		return "icmp"
+	case ProtoICMPv6:
+		return "ipv6-icmp"
+	case 0:
+		return ""
+	}
+	return strconv.Itoa(int(p))
 }
 
 // Day returns the UTC day of the alert.

@@ -58,22 +58,42 @@ func TestOrient(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		r          flow.Record
-		dev        string
-		out, known bool
+		r                         flow.Record
+		dev                       string
+		out, known                bool
+		internal, transit, setNet bool
 	}{
-		{flow.Record{Src: addr("203.0.113.5"), Dst: addr("8.8.8.8"), DstPort: 53}, "203.0.113.5", true, true},
-		{flow.Record{Src: addr("8.8.8.8"), Dst: addr("192.0.2.7"), SrcPort: 53}, "192.0.2.7", false, true},
-		{flow.Record{Src: addr("10.9.3.3"), Dst: addr("1.1.1.1")}, "10.9.3.3", true, true},
-		{flow.Record{Src: addr("1.1.1.1"), Dst: addr("192.168.0.9"), SrcPort: 443, DstPort: 50000}, "192.168.0.9", false, false},
-		{flow.Record{Src: addr("192.168.0.1"), Dst: addr("192.168.0.9"), SrcPort: 80, DstPort: 50000}, "192.168.0.9", false, false},
-		{flow.Record{Src: addr("192.168.0.9"), Dst: addr("192.168.0.1"), SrcPort: 50000, DstPort: 80}, "192.168.0.9", true, false},
+		{flow.Record{Src: addr("203.0.113.5"), Dst: addr("8.8.8.8"), DstPort: 53}, "203.0.113.5", true, true, false, false, false},
+		{flow.Record{Src: addr("8.8.8.8"), Dst: addr("192.0.2.7"), SrcPort: 53}, "192.0.2.7", false, true, false, false, false},
+		{flow.Record{Src: addr("10.9.3.3"), Dst: addr("1.1.1.1")}, "10.9.3.3", true, true, false, false, false},
+		{flow.Record{Src: addr("1.1.1.1"), Dst: addr("192.168.0.9"), SrcPort: 443, DstPort: 50000}, "192.168.0.9", false, false, false, false, false},
+		{flow.Record{Src: addr("192.168.0.1"), Dst: addr("192.168.0.9"), SrcPort: 80, DstPort: 50000}, "192.168.0.9", false, false, true, false, false},
+		{flow.Record{Src: addr("192.168.0.9"), Dst: addr("192.168.0.1"), SrcPort: 50000, DstPort: 80}, "192.168.0.9", true, false, true, false, false},
+		// An outside host opening a connection to an outside host: no device.
+		{flow.Record{Src: addr("193.201.9.232"), Dst: addr("147.32.81.167"), SrcPort: 46563, DstPort: 3933}, "193.201.9.232", true, false, false, true, false},
+		// With the monitored network given, the attacked host is the device
+		// and the outside initiator its peer.
+		{flow.Record{Src: addr("193.201.9.232"), Dst: addr("147.32.81.167"), SrcPort: 46563, DstPort: 3933}, "147.32.81.167", false, false, false, false, true},
+		// ... and private ranges are no longer devices by default.
+		{flow.Record{Src: addr("192.168.0.9"), Dst: addr("1.1.1.1"), DstPort: 443}, "192.168.0.9", true, false, false, true, true},
 	}
 	for _, tc := range cases {
-		o := id.Orient(&tc.r)
-		if o.Device.String() != tc.dev || o.Outbound != tc.out || o.Known != tc.known {
-			t.Errorf("Orient(%s→%s) = %+v, want device %s outbound %v known %v", tc.r.Src, tc.r.Dst, o, tc.dev, tc.out, tc.known)
+		id := id
+		if tc.setNet {
+			id = flow.NewIdentity([]model.Asset{{IP: addr("203.0.113.5")}})
+			nets, err := flow.ParseNetworks([]string{"147.32.0.0/16, 2001:db8::/32"})
+			if err != nil || len(nets) != 2 {
+				t.Fatal(nets, err)
+			}
+			id.SetNetworks(nets)
 		}
+		o := id.Orient(&tc.r)
+		if o.Device.String() != tc.dev || o.Outbound != tc.out || o.Known != tc.known || o.Internal != tc.internal || o.Transit != tc.transit {
+			t.Errorf("Orient(%s→%s) = %+v, want device %s outbound %v known %v internal %v transit %v", tc.r.Src, tc.r.Dst, o, tc.dev, tc.out, tc.known, tc.internal, tc.transit)
+		}
+	}
+	if _, err := flow.ParseNetworks([]string{"10.0.0.0/33"}); err == nil {
+		t.Error("bad network accepted")
 	}
 	if err := id.ReadDeviceList(strings.NewReader("not-an-ip\n")); err == nil {
 		t.Error("bad device list accepted")

@@ -10,13 +10,71 @@ import (
 	"iotwatch/internal/model"
 )
 
-// Identity decides which end of a flow is the device. Addresses and prefixes
-// come from the inventory (store.Assets) or a device list the user gives; a
-// flow that touches none of them is still oriented by address scope (private
-// side is the device) and counted as unknown.
+// Identity decides which end of a flow is the device. A device is an address
+// in the monitored networks: the inventory (store.Assets), a device list the
+// user gives, and the monitored CIDRs (SetNetworks; private, CGNAT and
+// link-local ranges when none are set). Any other address is a peer, whichever
+// side opened the connection: an outside host attacking a device is never
+// itself a device. A flow between two outside addresses has no device
+// (Orientation.Transit).
 type Identity struct {
 	names    map[netip.Addr]string
 	prefixes []netip.Prefix
+	networks []netip.Prefix // monitored networks; nil: Local ranges
+}
+
+// SetNetworks sets the monitored networks (replacing the default private
+// ranges); inventoried and listed devices stay devices.
+func (id *Identity) SetNetworks(ps []netip.Prefix) {
+	id.networks = nil
+	for _, p := range ps {
+		id.networks = append(id.networks, p.Masked())
+	}
+}
+
+// Monitored reports whether a is a device address: inventoried, listed, or
+// in the monitored networks.
+func (id *Identity) Monitored(a netip.Addr) bool {
+	if id.Known(a) {
+		return true
+	}
+	if id == nil || id.networks == nil {
+		return Local(a)
+	}
+	for _, p := range id.networks {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseNetworks parses comma-separated or repeated CIDRs (a bare address is
+// a /32 or /128).
+func ParseNetworks(ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		for _, f := range strings.Split(s, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			if !strings.Contains(f, "/") {
+				a, err := netip.ParseAddr(f)
+				if err != nil {
+					return nil, fmt.Errorf("network %q: %w", f, err)
+				}
+				out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+				continue
+			}
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("network %q: %w", f, err)
+			}
+			out = append(out, p.Masked())
+		}
+	}
+	return out, nil
 }
 
 // NewIdentity builds an identity from inventoried assets.
@@ -102,6 +160,12 @@ type Orientation struct {
 	Known bool
 	// Port is the peer's service port (destination port when outbound).
 	Port uint16
+	// Internal reports whether both ends are devices (lateral traffic): the
+	// source is then a device even when Outbound is false.
+	Internal bool
+	// Transit reports whether neither end is a device (both outside the
+	// monitored networks): no device acts in it. Device is then the source.
+	Transit bool
 	// Ext points at the Ext field of the record's relation in the
 	// pipeline's aggregator, valid during the Observe call only (nil when the
 	// relation bound was reached or outside a pipeline). Observers may keep
@@ -118,24 +182,27 @@ func (id *Identity) Orient(r *Record) Orientation {
 	in := func(known bool) Orientation {
 		return Orientation{Device: r.Dst, Peer: r.Src, Outbound: false, Known: known, Port: r.SrcPort}
 	}
-	if id.Known(r.Src) {
-		return out(true)
-	}
-	if id.Known(r.Dst) {
-		return in(true)
-	}
-	ls, ld := Local(r.Src), Local(r.Dst)
+	ks, kd := id.Known(r.Src), id.Known(r.Dst)
+	ms, md := ks || id.Monitored(r.Src), kd || id.Monitored(r.Dst)
+	var o Orientation
 	switch {
-	case ls && !ld:
-		return out(false)
-	case ld && !ls:
-		return in(false)
+	case ks:
+		o = out(true)
+	case kd:
+		o = in(true)
+	case ms && !md:
+		o = out(false)
+	case md && !ms:
+		o = in(false)
+	case serviceLike(r.SrcPort) && !serviceLike(r.DstPort):
+		// Same side: the end answering from a service port is the peer.
+		o = in(false)
+	default:
+		o = out(false)
 	}
-	// Same scope: the side answering from a service port is the peer.
-	if serviceLike(r.SrcPort) && !serviceLike(r.DstPort) {
-		return in(false)
-	}
-	return out(false)
+	o.Internal = ms && md
+	o.Transit = !ms && !md
+	return o
 }
 
 func serviceLike(p uint16) bool { return p != 0 && p < 1024 }

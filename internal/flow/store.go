@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -55,8 +56,8 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error 
 			return fmt.Errorf("save dns answers: %w", err)
 		}
 		seen := map[string]bool{}
-		err = insertRows(ctx, st, tx, `INSERT INTO flow_alerts (run_id, day, device, detector, peer, known, inbound, seen_at, reason)
-			VALUES (?,?,?,?,?,?,?,?,?)`, func(exec func(...any) error) error {
+		err = insertRows(ctx, st, tx, `INSERT INTO flow_alerts (run_id, day, device, detector, peer, known, inbound, seen_at, reason,
+			src_port, port, proto, sampling, scores) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, func(exec func(...any) error) error {
 			for _, a := range res.Alerts {
 				peer := ""
 				if a.Peer.IsValid() {
@@ -67,7 +68,16 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error 
 					continue
 				}
 				seen[k] = true
-				if err := exec(runID, a.Day(), a.Device.String(), a.Detector, peer, b2i(a.Known), b2i(a.Inbound), store.Time(a.Time), a.Reason); err != nil {
+				scores := ""
+				if len(a.Scores) > 0 {
+					b, err := json.Marshal(a.Scores)
+					if err != nil {
+						return err
+					}
+					scores = string(b)
+				}
+				if err := exec(runID, a.Day(), a.Device.String(), a.Detector, peer, b2i(a.Known), b2i(a.Inbound), store.Time(a.Time), a.Reason,
+					int64(a.SrcPort), int64(a.Port), int64(a.Proto), int64(a.Sampling), scores); err != nil {
 					return err
 				}
 			}
@@ -131,7 +141,7 @@ type StoredAlert struct {
 // Alerts returns stored alerts since since (zero = all), oldest first.
 func Alerts(ctx context.Context, st *store.Store, since time.Time) ([]StoredAlert, error) {
 	rows, err := st.DB().QueryContext(ctx, st.Rebind(
-		`SELECT run_id, day, device, detector, peer, known, inbound, seen_at, reason FROM flow_alerts
+		`SELECT run_id, day, device, detector, peer, known, inbound, seen_at, reason, src_port, port, proto, sampling, scores FROM flow_alerts
 		 WHERE seen_at >= ? ORDER BY seen_at, device, detector`), store.Time(since))
 	if err != nil {
 		return nil, fmt.Errorf("read alerts: %w", err)
@@ -140,10 +150,16 @@ func Alerts(ctx context.Context, st *store.Store, since time.Time) ([]StoredAler
 	var out []StoredAlert
 	for rows.Next() {
 		var a StoredAlert
-		var dev, peer, seen string
-		var known, inbound int64
-		if err := rows.Scan(&a.RunID, &a.Day, &dev, &a.Detector, &peer, &known, &inbound, &seen, &a.Reason); err != nil {
+		var dev, peer, seen, scores string
+		var known, inbound, srcPort, port, proto, sampling int64
+		if err := rows.Scan(&a.RunID, &a.Day, &dev, &a.Detector, &peer, &known, &inbound, &seen, &a.Reason, &srcPort, &port, &proto, &sampling, &scores); err != nil {
 			return nil, err
+		}
+		a.SrcPort, a.Port, a.Proto, a.Sampling = uint16(srcPort), uint16(port), uint8(proto), uint32(sampling)
+		if scores != "" {
+			if err := json.Unmarshal([]byte(scores), &a.Scores); err != nil {
+				return nil, fmt.Errorf("read alerts: scores: %w", err)
+			}
 		}
 		a.Device, _ = netip.ParseAddr(dev)
 		a.Peer, _ = netip.ParseAddr(peer)

@@ -32,8 +32,8 @@ type Engine struct {
 	rules Rules
 	ind   *intel.Set
 
-	scanPorts, bfPorts, beaconIgnore [65536 / 64]uint64 // port bitsets
-	bfApps                           map[string]bool
+	scanPorts, bfPorts, beaconIgnore, scanIgnore [65536 / 64]uint64 // port bitsets
+	bfApps                                       map[string]bool
 
 	names  map[netip.Addr][]string // DNS answers: address → names
 	scan   map[netip.Addr]*scanState
@@ -60,6 +60,11 @@ type Engine struct {
 	Expected func(device, peer netip.Addr, names []string, proto uint8, port uint16) (bool, string)
 	// Heartbeats lists periodic series the declarations explain (not alerts).
 	Heartbeats []Heartbeat
+	// Transit counts records between two outside addresses (not judged).
+	Transit int64
+
+	fan      fanout
+	sampling uint32 // highest sampling rate seen
 
 	allowNets []netip.Prefix
 
@@ -143,6 +148,7 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 		}
 	}
 	set(&e.scanPorts, rules.Scan.Ports)
+	set(&e.scanIgnore, rules.Scan.IgnorePorts)
 	set(&e.bfPorts, rules.BruteForce.Ports)
 	set(&e.beaconIgnore, rules.Beacon.IgnorePorts)
 	for _, a := range rules.BruteForce.Apps {
@@ -158,13 +164,30 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 
 func has(bs *[1024]uint64, p uint16) bool { return bs[p/64]&(1<<(p%64)) != 0 }
 
-func (e *Engine) alert(det string, actor, peer netip.Addr, t time.Time, known, inbound bool, reason string) {
+// alert records a decision unless the same detector already alerted on the
+// actor and peer that day; it returns the new alert (valid until the next
+// alert) or nil.
+func (e *Engine) alert(det string, actor, peer netip.Addr, t time.Time, known, inbound bool, reason string) *flow.Alert {
 	k := alertKey{det, actor, peer, t.Unix() / 86400}
 	if e.seen[k] {
-		return
+		return nil
 	}
 	e.seen[k] = true
 	e.alerts = append(e.alerts, flow.Alert{Detector: det, Device: actor, Peer: peer, Time: t.UTC(), Reason: reason, Known: known, Inbound: inbound})
+	return &e.alerts[len(e.alerts)-1]
+}
+
+// alertFlow is alert for a decision taken on record r: the alert names r's
+// service, source port and sampling rate.
+func (e *Engine) alertFlow(det string, r *flow.Record, actor, peer netip.Addr, known, inbound bool, reason string) *flow.Alert {
+	a := e.alert(det, actor, peer, r.Start, known, inbound, reason)
+	if a != nil {
+		a.SrcPort, a.Port, a.Proto = r.SrcPort, r.DstPort, r.Proto
+		if r.SamplingRate > 1 {
+			a.Sampling = r.SamplingRate
+		}
+	}
+	return a
 }
 
 // ObserveDNS implements flow.Observer.
@@ -178,18 +201,30 @@ func (e *Engine) ObserveDNS(a flow.DNSAnswer) {
 // Observe implements flow.Observer.
 func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 	// The actor is the record's source: the initiator of a bidirectional
-	// connection, or the sender of a unidirectional export record.
+	// connection, or the sender of a unidirectional export record. It is a
+	// device only when its address is in the monitored networks; an outside
+	// actor's alerts are inbound (exposure of the device it acted on).
 	actor, peer := r.Src, r.Dst
-	inbound := !o.Outbound
+	inbound := !o.Outbound && !o.Internal
 	known := o.Known && o.Outbound
 	ts := r.Start.UnixNano()
 	if ts > e.latest {
 		e.latest = ts
 	}
+	if r.SamplingRate > e.sampling {
+		e.sampling = r.SamplingRate
+	}
+	if o.Transit {
+		e.Transit++
+		return // between two outside hosts: no device acts or is acted on
+	}
 
 	if r.Proto == flow.ProtoTCP || r.Proto == flow.ProtoUDP {
 		if has(&e.scanPorts, r.DstPort) {
 			e.observeScan(r, actor, ts, known, inbound)
+		}
+		if e.probe(r) {
+			e.observeFanout(r, actor, ts, known, inbound)
 		}
 		if has(&e.bfPorts, r.DstPort) || (r.App != "" && e.bfApps[r.App]) {
 			e.observeBruteForce(r, actor, peer, ts, known, inbound)
@@ -222,8 +257,8 @@ func (e *Engine) observeScan(r *flow.Record, actor netip.Addr, ts int64, known, 
 	s.dsts[r.Dst] = struct{}{}
 	if len(s.dsts) >= e.rules.Scan.MinDestinations {
 		s.fired = true
-		e.alert(Scan, actor, netip.Addr{}, r.Start, known, inbound, fmt.Sprintf(
-			"contacted %d distinct hosts on login ports %v within %s (threshold %d)",
+		e.alertFlow(Scan, r, actor, netip.Addr{}, known, inbound, fmt.Sprintf(
+			"Mirai-style login-port scan: contacted %d distinct hosts on ports %v within %s (threshold %d)",
 			len(s.dsts), e.rules.Scan.Ports, e.rules.Scan.Window, e.rules.Scan.MinDestinations))
 		clear(s.dsts)
 	}
@@ -260,12 +295,12 @@ func (e *Engine) observeBruteForce(r *flow.Record, actor, peer netip.Addr, ts in
 	switch {
 	case s.n >= rl.MinAttempts:
 		s.fired = true
-		e.alert(BruteForce, actor, peer, r.Start, known, inbound, fmt.Sprintf(
+		e.alertFlow(BruteForce, r, actor, peer, known, inbound, fmt.Sprintf(
 			"%d login attempts to %s (%s) within %s (threshold %d)",
 			s.n, netip.AddrPortFrom(peer, r.DstPort), svc, rl.Window, rl.MinAttempts))
 	case s.longN >= rl.LongMinAttempts:
 		s.fired = true
-		e.alert(BruteForce, actor, peer, r.Start, known, inbound, fmt.Sprintf(
+		e.alertFlow(BruteForce, r, actor, peer, known, inbound, fmt.Sprintf(
 			"%d login attempts to %s (%s) within %s (threshold %d)",
 			s.longN, netip.AddrPortFrom(peer, r.DstPort), svc, rl.LongWindow, rl.LongMinAttempts))
 	}
@@ -326,12 +361,12 @@ func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, k
 	switch {
 	case s.packets >= rl.MinPackets && avg <= rl.MaxAvgPacketBytes:
 		s.fired = true
-		e.alert(DDoS, actor, peer, r.Start, known, inbound, fmt.Sprintf(
+		e.alertFlow(DDoS, r, actor, peer, known, inbound, fmt.Sprintf(
 			"sent %d packets (avg %d B) to %s within %s (threshold %d packets of ≤ %d B)",
 			s.packets, avg, peer, rl.Window, rl.MinPackets, rl.MaxAvgPacketBytes))
 	case rl.MinFlows > 0 && s.flows >= rl.MinFlows:
 		s.fired = true
-		e.alert(DDoS, actor, peer, r.Start, known, inbound, fmt.Sprintf(
+		e.alertFlow(DDoS, r, actor, peer, known, inbound, fmt.Sprintf(
 			"opened %d flows to %s within %s (threshold %d flows)", s.flows, peer, rl.Window, rl.MinFlows))
 	}
 }
@@ -389,13 +424,13 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 
 func (e *Engine) observeKnownBad(r *flow.Record, o flow.Orientation) {
 	if ind, ok := e.ind.MatchAddr(o.Peer); ok {
-		e.alert(KnownBad, o.Device, o.Peer, r.Start, o.Known, false, fmt.Sprintf(
+		e.alertFlow(KnownBad, r, o.Device, o.Peer, o.Known, false, fmt.Sprintf(
 			"contacted %s, listed as %s%s", netip.AddrPortFrom(o.Peer, o.Port), ind.Value, label(ind)))
 		return
 	}
 	for _, n := range e.names[o.Peer] {
 		if ind, ok := e.ind.MatchName(n); ok {
-			e.alert(KnownBad, o.Device, o.Peer, r.Start, o.Known, false, fmt.Sprintf(
+			e.alertFlow(KnownBad, r, o.Device, o.Peer, o.Known, false, fmt.Sprintf(
 				"contacted %s (%s per DNS), listed as %s%s", netip.AddrPortFrom(o.Peer, o.Port), n, ind.Value, label(ind)))
 			return
 		}

@@ -38,6 +38,12 @@ type Rules struct {
 		Ports           []uint16 `yaml:"ports"`
 		Window          Duration `yaml:"window"`
 		MinDestinations int      `yaml:"min_destinations"`
+
+		HorizontalMinDestinations int      `yaml:"horizontal_min_destinations"`
+		VerticalMinPorts          int      `yaml:"vertical_min_ports"`
+		ProbeMaxPackets           uint64   `yaml:"probe_max_packets"`
+		IgnorePorts               []uint16 `yaml:"ignore_ports"`
+		SampledMin                int      `yaml:"sampled_min"`
 	} `yaml:"scan"`
 	BruteForce struct {
 		Ports           []uint16 `yaml:"ports"`
@@ -107,8 +113,10 @@ func (r Rules) validate() error {
 		}
 	}
 	switch {
-	case r.Scan.MinDestinations < 1:
-		return fmt.Errorf("rules: scan.min_destinations must be ≥ 1")
+	case r.Scan.MinDestinations < 1 || r.Scan.HorizontalMinDestinations < 2 || r.Scan.VerticalMinPorts < 2:
+		return fmt.Errorf("rules: scan.min_destinations must be ≥ 1, horizontal_min_destinations and vertical_min_ports ≥ 2")
+	case r.Scan.SampledMin < 2:
+		return fmt.Errorf("rules: scan.sampled_min must be ≥ 2")
 	case r.BruteForce.MinAttempts < 1:
 		return fmt.Errorf("rules: bruteforce.min_attempts must be ≥ 1")
 	case r.Beacon.Carry < 0:

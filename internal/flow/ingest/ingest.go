@@ -54,7 +54,10 @@ type Source struct {
 
 // Options configure an ingest; all optional.
 type Options struct {
-	DeviceList string   // file of device addresses/CIDRs (added to the inventory)
+	DeviceList string // file of device addresses/CIDRs (added to the inventory)
+	// Networks are the monitored networks (CIDRs): their addresses are
+	// devices, all others peers. Empty: private, CGNAT and link-local ranges.
+	Networks   []string
 	Rules      string   // detector overrides (YAML)
 	Indicators []string // known-bad lists: plain, CSV or STIX 2.1
 	OwnerDB    string   // MaxMind-format ASN database
@@ -134,6 +137,13 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 		if err != nil {
 			return nil, err
 		}
+	}
+	if len(opt.Networks) > 0 {
+		nets, err := flow.ParseNetworks(opt.Networks)
+		if err != nil {
+			return nil, fmt.Errorf("networks: %w", err)
+		}
+		id.SetNetworks(nets)
 	}
 	rules := detect.DefaultRules()
 	if opt.Rules != "" {
@@ -223,6 +233,10 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 		for _, h := range eng.Heartbeats {
 			log.Info("declared heartbeat, not counted as beaconing", "device", h.Device, "peer", netip.AddrPortFrom(h.Peer, h.Port), "periodicity", h.Reason, "declaration", h.Declared)
 		}
+	}
+	if eng.Transit > 0 {
+		res.Counts["records_transit"] = eng.Transit
+		log.Info("records between two addresses outside the monitored networks were not judged (give --networks or --devices)", "records", eng.Transit)
 	}
 	if eng.BeaconOverflow > 0 {
 		res.Counts["beacon_untracked"] = eng.BeaconOverflow

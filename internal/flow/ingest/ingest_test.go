@@ -47,14 +47,18 @@ func TestFilesEndToEnd(t *testing.T) {
 	cases := []struct {
 		name      string
 		src       Source
+		networks  []string
 		records   int64
 		detectors []string
 	}{
-		{"ssh brute-force pcap", Source{PCAP, filepath.Join(data, "ssh-bruteforce.pcap")}, 116, []string{"brute-force"}},
-		// nmap reaches only 24 hosts on login ports: a port scan, not Mirai-style fan-out.
-		{"nmap port scan (zeek json)", Source{Zeek, filepath.Join(data, "zeek/portscan-nmap.conn.log")}, 4504, nil},
-		{"honeypot ssh.log (zeek json)", Source{Zeek, filepath.Join(data, "zeek/ssh-honeypot-infected-first1000.ssh.log")}, 1000, []string{"brute-force"}},
-		{"netflow v9 exporter capture", Source{NetflowPCAP, filepath.Join(data, "netflow/nfv9-cisco-asr9k.pcap")}, 51, nil},
+		// Both ends are public: the monitored network must be named.
+		{"ssh brute-force pcap", Source{PCAP, filepath.Join(data, "ssh-bruteforce.pcap")}, []string{"147.32.0.0/16"}, 116, []string{"brute-force"}},
+		{"ssh brute-force pcap, no monitored network", Source{PCAP, filepath.Join(data, "ssh-bruteforce.pcap")}, nil, 116, nil},
+		// nmap reaches only 24 hosts on login ports (not Mirai-style fan-out)
+		// but sweeps 105 ports over 182 hosts: horizontal and vertical scans.
+		{"nmap port scan (zeek json)", Source{Zeek, filepath.Join(data, "zeek/portscan-nmap.conn.log")}, nil, 4504, []string{"scanning"}},
+		{"honeypot ssh.log (zeek json)", Source{Zeek, filepath.Join(data, "zeek/ssh-honeypot-infected-first1000.ssh.log")}, nil, 1000, []string{"brute-force"}},
+		{"netflow v9 exporter capture", Source{NetflowPCAP, filepath.Join(data, "netflow/nfv9-cisco-asr9k.pcap")}, nil, 51, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,7 +66,7 @@ func TestFilesEndToEnd(t *testing.T) {
 				t.Skip(err)
 			}
 			st := openStore(t)
-			sum, err := Run(context.Background(), st, tc.src, Options{})
+			sum, err := Run(context.Background(), st, tc.src, Options{Networks: tc.networks})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,164 @@
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+
+	"iotwatch/internal/flow"
+)
+
+// Scanning of any port. A scan is many probes — connection attempts that
+// exchanged (next to) nothing — from one actor within a window:
+//
+//   - horizontal: one port (and protocol) on many distinct hosts (a worm
+//     looking for one service, an nmap -sn/-p sweep, Mozi/Gafgyt DHT
+//     chatter on UDP);
+//   - vertical: many distinct ports on one host (nmap against a target).
+//
+// The login-port case (Mirai: 23/2323/22, any flow, not only probes) is
+// observeScan. Probes are recognised from the flow's counters: at most
+// scan.probe_max_packets packets each way (a SYN, a SYN-ACK and a RST; a UDP
+// datagram and perhaps an ICMP-elicited nothing). Answers from a service
+// port to an ephemeral port are not probes (a server replying to many
+// clients), nor is traffic to multicast and broadcast addresses or to
+// scan.ignore_ports (DNS, NTP, NetBIOS, mDNS, SSDP, LLMNR, WS-Discovery).
+
+type hKey struct {
+	actor netip.Addr
+	port  uint16
+	proto uint8
+}
+
+type hState struct {
+	bucket int64
+	dsts   map[netip.Addr]struct{}
+	fired  bool
+}
+
+type vState struct {
+	bucket int64
+	ports  map[uint32]struct{} // proto<<16 | port
+	fired  bool
+}
+
+type fanout struct {
+	bucket int64 // latest window seen; older states are pruned when it moves
+	h      map[hKey]*hState
+	v      map[pairKey]*vState
+}
+
+// probe reports whether r is a connection attempt that exchanged next to nothing.
+func (e *Engine) probe(r *flow.Record) bool {
+	rl := e.rules.Scan
+	if r.Packets > rl.ProbeMaxPackets || r.RevPackets > rl.ProbeMaxPackets {
+		return false
+	}
+	if has(&e.scanIgnore, r.DstPort) {
+		return false
+	}
+	if r.SrcPort != 0 && r.SrcPort < 1024 && r.DstPort >= 1024 {
+		return false // a service answering a client
+	}
+	d := r.Dst
+	if d.IsMulticast() || d.IsUnspecified() || d.IsLoopback() {
+		return false
+	}
+	if d.Is4() && d.As4()[3] == 255 {
+		return false // broadcast (of any /24 or wider)
+	}
+	return true
+}
+
+// threshold scales a count threshold to the sampling rate: at 1 in N packet
+// sampling a probe of one or two packets is seen with probability about
+// 1/N, so the destinations seen shrink by N. The scaled threshold keeps a
+// floor of scan.sampled_min (so that a few sampled flows are never a scan).
+func (e *Engine) threshold(n int, rate uint32) int {
+	if rate <= 1 {
+		return n
+	}
+	return max(n/int(rate), e.rules.Scan.SampledMin)
+}
+
+func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known, inbound bool) {
+	rl := e.rules.Scan
+	w := int64(rl.Window)
+	b := ts / w
+	f := &e.fan
+	if f.h == nil {
+		f.h, f.v = map[hKey]*hState{}, map[pairKey]*vState{}
+	}
+	if b > f.bucket {
+		f.bucket = b
+		for k, s := range f.h {
+			if s.bucket < b-1 {
+				delete(f.h, k)
+			}
+		}
+		for k, s := range f.v {
+			if s.bucket < b-1 {
+				delete(f.v, k)
+			}
+		}
+	}
+
+	hk := hKey{actor, r.DstPort, r.Proto}
+	h := f.h[hk]
+	if h == nil {
+		h = &hState{bucket: b, dsts: map[netip.Addr]struct{}{}}
+		f.h[hk] = h
+	}
+	if b > h.bucket {
+		h.bucket, h.fired = b, false
+		clear(h.dsts)
+	}
+	if !h.fired {
+		h.dsts[r.Dst] = struct{}{}
+		if th := e.threshold(rl.HorizontalMinDestinations, r.SamplingRate); len(h.dsts) >= th {
+			h.fired = true
+			e.alertFlow(Scan, r, actor, netip.Addr{}, known, inbound, fmt.Sprintf(
+				"horizontal scan: probed %d distinct hosts on %d/%s within %s (threshold %d%s)",
+				len(h.dsts), r.DstPort, flow.ProtoName(r.Proto), rl.Window, th, sampled(r.SamplingRate)))
+			clear(h.dsts)
+		}
+	}
+
+	vk := pairKey{actor, r.Dst}
+	v := f.v[vk]
+	if v == nil {
+		v = &vState{bucket: b, ports: map[uint32]struct{}{}}
+		f.v[vk] = v
+	}
+	if b > v.bucket {
+		v.bucket, v.fired = b, false
+		clear(v.ports)
+	}
+	if !v.fired {
+		v.ports[uint32(r.Proto)<<16|uint32(r.DstPort)] = struct{}{}
+		if th := e.threshold(rl.VerticalMinPorts, r.SamplingRate); len(v.ports) >= th {
+			v.fired = true
+			// One vertical-scan alert per actor and day (nmap against a
+			// subnet would otherwise raise one per target).
+			once := alertKey{Scan + "/vertical", actor, netip.Addr{}, r.Start.Unix() / 86400}
+			if e.seen[once] {
+				clear(v.ports)
+				return
+			}
+			e.seen[once] = true
+			if a := e.alertFlow(Scan, r, actor, r.Dst, known, inbound, fmt.Sprintf(
+				"vertical scan: probed %d distinct ports of %s within %s (threshold %d%s)",
+				len(v.ports), r.Dst, rl.Window, th, sampled(r.SamplingRate))); a != nil {
+				a.Port = 0
+			}
+			clear(v.ports)
+		}
+	}
+}
+
+// sampled describes a sampling rate for a reason string.
+func sampled(rate uint32) string {
+	if rate <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(", scaled for 1:%d sampling", rate)
+}
