@@ -42,8 +42,11 @@ files and stdin also accept zmap ("ip" or "ip,port") and masscan -oL lines.
 --ports takes N, N-M, N/udp or N/PROTOCOL items (e.g. 22,80,161/udp,18830/mqtt);
 without it a built-in IoT port list is scanned. The (address, port) space is walked in a
 random order (zmap's cyclic group); --shard I/N (0 <= I < N, same --seed on every machine)
-splits it disjointly; --resume continues the newest interrupted scan from its checkpoint.
-Results are stored as a run; --json (or --format jsonl) prints one JSON object per service,
+splits it disjointly; --resume continues the newest interrupted, failed or killed scan from
+its checkpoint. Probes go out at --rate per second (default 10,000, zmap's; 0 lifts the limit);
+more than a /8 of public addresses needs --rate and --allow-large, and a long scan prints its
+size and expected duration first. Results are stored as a run with the known vulnerabilities of
+what was identified; --json (or --format jsonl) prints one JSON object per service,
 --format csv|table|nmap-xml other shapes. Found SNMP communities are redacted unless --show-secrets.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && !f.resume {
