@@ -305,7 +305,7 @@ func (a *auditor) service(ctx context.Context, s model.Service, host chan struct
 	// The anonymous checks, then the control, on the first session, before
 	// any other worker starts (control.go).
 	w.run(ctx, sess, true)
-	if ctx.Err() == nil && hasCredential(w.queue) && !w.stopped() && !w.control(ctx, sess) {
+	if ctx.Err() == nil && hasCredential(w.queue) && !w.stopped() && !w.runControl(ctx, sess) {
 		sess.Close()
 		return
 	}

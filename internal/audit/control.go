@@ -83,9 +83,9 @@ func capEntries(es []Entry, max int) []Entry {
 	return es
 }
 
-// control makes the wrong-password control on sess (holding a host token
+// runControl makes the wrong-password control on sess (holding a host token
 // for it) and records what it got. It reports false when ctx ended.
-func (w *work) control(ctx context.Context, sess login.Session) bool {
+func (w *work) runControl(ctx context.Context, sess login.Session) bool {
 	if !acquire(ctx, w.host) {
 		return false
 	}
@@ -129,17 +129,17 @@ func (w *work) control(ctx context.Context, sess login.Session) bool {
 	return true
 }
 
-// verdict judges an acceptance of a dictionary credential against the
+// judge judges an acceptance of a dictionary credential against the
 // control, making the control again if its first answer was unclear. ok
 // false means the acceptance cannot be told from a wrong password's.
-func (w *work) verdict(ctx context.Context, sess login.Session, r login.Result) (evidence string, ok bool) {
+func (w *work) judge(ctx context.Context, sess login.Session, r login.Result) (evidence string, ok bool) {
 	w.ctlMu.Lock()
 	defer w.ctlMu.Unlock()
 	w.mu.Lock()
 	ctl := w.ctl
 	w.mu.Unlock()
 	if ctl == ctlUnsettled {
-		if !w.control(ctx, sess) {
+		if !w.runControl(ctx, sess) {
 			return "", false
 		}
 		w.mu.Lock()

@@ -93,7 +93,7 @@ func (w *work) run(ctx context.Context, sess login.Session, anonymous bool) {
 		w.a.mu.Unlock()
 		v := verdict{ok: true, evidence: r.Evidence}
 		if r.Success() && e.Source != SourceAnonymous && r.Kind == "" {
-			v.evidence, v.ok = w.verdict(ctx, sess, r)
+			v.evidence, v.ok = w.judge(ctx, sess, r)
 		}
 		w.observe(e, n, r, v, last.Sub(t0))
 	}
