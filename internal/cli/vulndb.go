@@ -28,7 +28,7 @@ yearly feeds, single records), CVE JSON 5 records, OSV advisories and the CISA K
 Vulnerabilities catalogue. A fresh database is seeded with 30 embedded NVD records and the KEV
 catalogue so that matching works offline; "update" fetches the full feeds.`,
 	}
-	cmd.AddCommand(newVulnImportCmd(g), newVulnUpdateCmd(g), newVulnStatsCmd(g), newVulnMatchCmd(g), newVulnShowCmd(g))
+	cmd.AddCommand(newVulnImportCmd(g), newVulnUpdateCmd(g), newVulnStatsCmd(g), newVulnMatchCmd(g), newVulnShowCmd(g), newVulnVEXCmd(g))
 	return cmd
 }
 

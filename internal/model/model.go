@@ -214,9 +214,14 @@ type VulnMatch struct {
 	// Status is empty for an affected product, or "fixed" when the
 	// distribution's advisory (Advisory, fixed in FixedIn) shows the installed
 	// package carries the fix although its upstream version is affected.
+	// Affects reports whether the match still counts.
 	Status   string `json:"status,omitempty"`
 	Advisory string `json:"advisory,omitempty"`
 	FixedIn  string `json:"fixed_in,omitempty"`
+	// Justification is a VEX statement's reason for not_affected; VEX
+	// statements also set Status (not_affected, fixed, under_investigation)
+	// with the document as Advisory.
+	Justification string `json:"justification,omitempty"`
 }
 
 // Evidence is one piece of support for a Finding: where it came from and what it shows.
@@ -323,4 +328,11 @@ func CompareVulnMatches(a, b VulnMatch) int {
 		return 1
 	}
 	return -strings.Compare(a.CVE, b.CVE)
+}
+
+// Affects reports whether the match still affects its subject: not fixed
+// by a backport or VEX statement and not declared not_affected. A match
+// under investigation counts.
+func (m *VulnMatch) Affects() bool {
+	return m.Status != "fixed" && m.Status != "not_affected"
 }

@@ -31,6 +31,7 @@ type DB struct {
 	comp    map[string]*compiled                // CVE id -> compiled configurations
 	results map[string][]model.VulnMatch        // known names -> matches (a fleet repeats its products)
 	distro  map[string]map[string][]distroRange // "distro\x00package" -> CVE -> advisory ranges
+	vex     map[string][]vexRow                 // CVE -> VEX statements; nil until loaded
 }
 
 // cacheLimit bounds each matching cache; past it a quarter of the entries
@@ -79,6 +80,7 @@ func (d *DB) invalidate() {
 	d.comp = map[string]*compiled{}
 	d.results = map[string][]model.VulnMatch{}
 	d.distro = map[string]map[string][]distroRange{}
+	d.vex = nil
 	d.mu.Unlock()
 }
 

@@ -199,11 +199,12 @@ func upstreamOf(v string) string {
 	return v
 }
 
-// affecting returns the matches whose status is not fixed.
+// affecting returns the matches that still affect their subject
+// (model.VulnMatch.Affects).
 func affecting(ms []model.VulnMatch) []model.VulnMatch {
 	out := ms[:0]
 	for _, m := range ms {
-		if m.Status == "" {
+		if m.Affects() {
 			out = append(out, m)
 		}
 	}

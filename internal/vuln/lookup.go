@@ -61,6 +61,9 @@ func (d *DB) MatchFingerprintAll(ctx context.Context, fp model.Fingerprint) ([]m
 	if err := d.applyDistro(ctx, pkg, ms); err != nil {
 		return nil, err
 	}
+	if err := d.applyVEX(ctx, ms); err != nil {
+		return nil, err
+	}
 	return ms, nil
 }
 
@@ -415,7 +418,11 @@ func (d *DB) MatchServices(ctx context.Context, svcs []model.Service) ([]model.V
 			out = append(out, m)
 		}
 	}
-	return out, err
+	// VEX statements about a device apply once the address is known.
+	if verr := d.applyVEX(ctx, out); verr != nil {
+		return out, verr
+	}
+	return affecting(out), err
 }
 
 // FingerprintMatches is the result of one fingerprint of MatchFingerprints.
