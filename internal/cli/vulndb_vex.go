@@ -62,8 +62,8 @@ func newVulnVEXImportCmd(g *globals) *cobra.Command {
 func newVulnVEXExportCmd(g *globals) *cobra.Command {
 	var author string
 	cmd := &cobra.Command{
-		Use:   "export RUN-ID",
-		Short: "Write an OpenVEX document for the vulnerability matches of a run (e.g. a firmware analysis)",
+		Use:     "export RUN-ID",
+		Short:   "Write an OpenVEX document for the vulnerability matches of a run (e.g. a firmware analysis)",
 		Example: `  iotwatch vulndb vex export 12 > firmware-12.openvex.json`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
