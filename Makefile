@@ -15,7 +15,7 @@ sbom: build
 	./$(BIN) version --sbom -o $(BIN).cdx.json
 
 demo: build
-	./$(BIN) --db demo-out/iotwatch.db demo --out demo-out
+	./$(BIN) --db demo-out/iotwatch.db demo --output demo-out
 
 setup:
 	./scripts/setup.sh

@@ -123,6 +123,8 @@ func newAssessCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "assess",
 		Short: "Assess devices or products against EN 303 645, PSTI, CRA, NISTIR 8259A and the policy norms",
+		Example: `  iotwatch assess --declaration maker.yaml
+  iotwatch assess --device 192.168.1.20 --baseline etsi-en-303-645 --all`,
 		Long: "assess decides every provision of the selected baselines from the stored evidence (scan, audit, firmware,\n" +
 			"flows, vulnerability matches) and maker declarations: pass, fail, not-applicable or unknown, with the rule,\n" +
 			"the reason and the evidence. The result is stored as a run of kind \"assess\" unless --no-save.\n\n" +
@@ -148,7 +150,8 @@ func newAssessCmd(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().BoolVar(&noSave, "no-save", false, "do not store the assessment")
+	cmd.Flags().BoolVar(&noSave, "no-store", false, "do not record the assessment in the database")
+	deprecatedAlias(g, cmd.Flags(), "no-save", "no-store")
 	cmd.Flags().BoolVar(&all, "all", false, "list every provision, not only failures")
 	return cmd
 }
@@ -201,7 +204,9 @@ func newLabelCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "label",
 		Short: "Print the consumer security label (text, json, svg, html) or, with --detailed, the expert record",
-		Args:  cobra.NoArgs,
+		Example: `  iotwatch label --device 192.168.1.20 --format svg -o label.svg
+  iotwatch label --product DS-2CD2026G2-IU --detailed --format html -o record.html`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.json && !cmd.Flags().Changed("format") {
 				format = label.JSON
@@ -237,11 +242,14 @@ func newDeclareCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "declare",
 		Short: "Maker declarations: validate files, print the JSON Schema or the field mapping",
+		Example: `  iotwatch declare example > maker.yaml
+  iotwatch declare validate maker.yaml`,
 	}
 	validate := &cobra.Command{
-		Use:   "validate FILE...",
-		Short: "Validate maker declarations (YAML or JSON) against the schema",
-		Args:  cobra.MinimumNArgs(1),
+		Use:     "validate FILE...",
+		Short:   "Validate maker declarations (YAML or JSON) against the schema",
+		Example: `  iotwatch declare validate maker.yaml other.json`,
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			type result struct {
 				File   string                   `json:"file"`
@@ -297,18 +305,20 @@ func newDeclareCmd(g *globals) *cobra.Command {
 		},
 	}
 	schema := &cobra.Command{
-		Use:   "schema",
-		Short: "Print the declaration JSON Schema",
-		Args:  cobra.NoArgs,
+		Use:     "schema",
+		Short:   "Print the declaration JSON Schema",
+		Example: `  iotwatch declare schema > declaration.schema.json`,
+		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			_, err := g.out.Write(declare.SchemaJSON)
 			return err
 		},
 	}
 	mapping := &cobra.Command{
-		Use:   "mapping",
-		Short: "Print which provisions and Cyber Trust Mark fields each declaration field serves",
-		Args:  cobra.NoArgs,
+		Use:     "mapping",
+		Short:   "Print which provisions and Cyber Trust Mark fields each declaration field serves",
+		Example: `  iotwatch declare mapping`,
+		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			ms := declare.Mappings()
 			if g.json {
@@ -323,9 +333,10 @@ func newDeclareCmd(g *globals) *cobra.Command {
 		},
 	}
 	example := &cobra.Command{
-		Use:   "example",
-		Short: "Print an example declaration in YAML",
-		Args:  cobra.NoArgs,
+		Use:     "example",
+		Short:   "Print an example declaration in YAML",
+		Example: `  iotwatch declare example > maker.yaml`,
+		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			_, err := g.out.Write(declare.Example)
 			return err

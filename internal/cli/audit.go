@@ -50,6 +50,8 @@ func newAuditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit TARGET...",
 		Short: "Find default and weak credentials on the login surfaces of named targets",
+		Example: `  iotwatch audit 192.168.1.0/24 --summary
+  iotwatch audit 10.0.0.5 --no-scan -p 22,23,2323/telnet --creds site-list.txt`,
 		Long: `audit scans the named targets (reusing the scan stage and its fingerprints), then tries
 default and weak credentials on every login surface found: telnet, SSH, HTTP Basic/Digest/forms,
 FTP, MQTT, RTSP and SNMP communities. Vendor defaults (DefaultCreds, keyed by the fingerprint's
@@ -64,7 +66,7 @@ intervals.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAudit(cmd, g, f, args) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.ports, "ports", "", "ports to scan and audit, e.g. 22,23,80,161/udp,2323:telnet (default: the scan's default ports)")
+	fl.StringVarP(&f.ports, "ports", "p", "", "ports to scan and audit, e.g. 22,23,80,161/udp,2323/telnet (default: the scan's default ports)")
 	fl.StringVar(&f.creds, "creds", "", "credential list: user:pass lines or a DefaultCreds CSV (replaces the built-in lists)")
 	fl.StringVar(&f.communities, "communities", "", "SNMP community list, one per line (default: built-in)")
 	fl.IntVar(&f.maxAttempts, "max-attempts", audit.DefaultMaxAttempts, "login attempts per service at most, the wrong-password control included")

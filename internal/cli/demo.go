@@ -17,6 +17,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the whole pipeline on a simulated IoT fleet: simulate → scan → audit → vulns → flows → assess → report",
+		Example: `  iotwatch demo -o demo-out
+  iotwatch demo --devices 1000 --weak 0.2 --seed 7`,
 		Long: `demo starts a simulated fleet of IoT devices on loopback addresses, scans and fingerprints it,
 audits every login service for default and weak credentials, matches known vulnerabilities from the
 embedded offline database, writes a synthetic capture of the fleet's day in which a share of the
@@ -61,7 +63,8 @@ telemetry.json (its ground truth) into --out. It targets only the fleet it start
 	f := cmd.Flags()
 	f.IntVar(&opts.Devices, "devices", 500, "number of simulated devices")
 	f.Int64Var(&opts.Seed, "seed", 1, "random seed: the same seed gives the same fleet")
-	f.StringVar(&opts.OutDir, "out", "demo-out", "directory for report.html, report.json and truth.json")
+	f.StringVarP(&opts.OutDir, "output", "o", "demo-out", "directory for report.html, report.json and truth.json")
+	deprecatedAlias(g, f, "out", "output")
 	f.StringVar(&prefix, "prefix", "127.20.0.0/16", "loopback prefix the fleet lives in")
 	f.Float64Var(&opts.Weak, "weak", 0.30, "share of devices with a default or weak credential")
 	f.Float64Var(&opts.Empty, "empty", 0.05, "share of devices with an empty password")

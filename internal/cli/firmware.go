@@ -17,8 +17,9 @@ import (
 
 func newFirmwareCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "firmware",
-		Short: "Analyse firmware images: unpack, SBOM, credentials, keys, debug services, update security",
+		Use:     "firmware",
+		Short:   "Analyse firmware images: unpack, SBOM, credentials, keys, debug services, update security",
+		Example: `  iotwatch firmware analyze router.bin --sbom router.cdx.json`,
 	}
 	cmd.AddCommand(newFirmwareAnalyzeCmd(g))
 	return cmd
@@ -34,6 +35,8 @@ func newFirmwareAnalyzeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "analyze IMAGE",
 		Short: "Unpack a firmware image and report components, vulnerabilities, credentials, keys and weaknesses",
+		Example: `  iotwatch firmware analyze router.bin --sbom router.cdx.json --sarif router.sarif
+  iotwatch firmware analyze camera.img --extract ./rootfs --no-store`,
 		Long: `Unpacks IMAGE recursively in pure Go (uImage, TRX, FIT, gzip, xz, lzma, bzip2, zstd, lz4, zip,
 tar, cpio, UBI, SquashFS 4, ext2/3/4, JFFS2) into a private temporary directory (removed afterwards unless
 --extract), identifies components (CycloneDX SBOM with CPE and purl), cracks password hashes

@@ -23,8 +23,9 @@ import (
 
 func newFlowsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "flows",
-		Short: "Ingest network telemetry, detect compromised devices, map where device data goes",
+		Use:     "flows",
+		Short:   "Ingest network telemetry, detect compromised devices, map where device data goes",
+		Example: `  iotwatch flows ingest --pcap capture.pcap && iotwatch flows detect`,
 	}
 	cmd.AddCommand(newFlowsIngestCmd(g), newFlowsDetectCmd(g), newFlowsDestinationsCmd(g), newFlowsExportCmd(g))
 	return cmd
@@ -39,6 +40,9 @@ func newFlowsIngestCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ingest (--pcap FILE | --zeek FILE | --nfdump-csv FILE | --netflow-pcap FILE)... | --listen udp://ADDR:PORT",
 		Short: "Read flows from a capture, Zeek log, nfdump CSV, or a NetFlow/IPFIX/sFlow collector",
+		Example: `  iotwatch flows ingest --pcap capture.pcap
+  iotwatch flows ingest --nfdump-csv latest.csv --continue edge-1
+  iotwatch flows ingest --listen udp://127.0.0.1:2055`,
 		Long: `Reads flow telemetry, links addresses to inventoried devices (or --devices), rolls
 flows up per device and hour, runs the detectors (scanning, brute force, C2 beaconing,
 DDoS participation, known-bad peers) and stores the results as a run of kind "flows".
@@ -139,7 +143,6 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 	f.StringSliceVar(&opt.Indicators, "indicators", nil, "known-bad indicators: plain list, CSV or STIX 2.1 JSON (repeatable)")
 	f.StringVar(&opt.OwnerDB, "asn-db", "", "MaxMind-format ASN database for network owners (optional)")
 	f.StringVar(&opt.Continue, "continue", "", "carry detector state over from the last ingest of this stream `NAME` and on to the next (files ingested one by one)")
-	f.Lookup("continue").NoOptDefVal = "default"
 	f.StringArrayVar(&opt.Declarations, "declarations", nil, "maker declaration (`iotwatch declare`), as ADDR=FILE, CIDR=FILE or FILE (the inventory's devices of its model); repeatable: traffic it declares (MUD file, recipients, heartbeats) is not C2 beaconing")
 	return cmd
 }
@@ -153,6 +156,8 @@ func newFlowsDetectCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "detect [--since T] [--daily] [--declarations [ADDR=]FILE]... [--home-country CC]",
 		Short: "Report alerts and the daily count of devices under unauthorized control",
+		Example: `  iotwatch flows detect --since 24h
+  iotwatch flows detect --daily --json`,
 		Long: `Lists stored detector alerts and, per UTC day, the number of devices with at least one
 alert (inbound attacks on devices are listed but not counted). With --declarations (maker
 declarations of ` + "`iotwatch declare`" + `, bound to devices as ADDR=FILE or CIDR=FILE, or FILE for the
@@ -277,9 +282,10 @@ func parseSince(s string) (time.Time, error) {
 func newFlowsDestinationsCmd(g *globals) *cobra.Command {
 	var device string
 	cmd := &cobra.Command{
-		Use:   "destinations [--device IP]",
-		Short: "Bytes and flows per device, destination country and network owner",
-		Args:  cobra.NoArgs,
+		Use:     "destinations [--device IP]",
+		Short:   "Bytes and flows per device, destination country and network owner",
+		Example: `  iotwatch flows destinations --device 192.168.1.20`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var dev netip.Addr
 			if device != "" {
@@ -327,9 +333,10 @@ var shadowserverHeader = []string{"timestamp", "ip", "port", "asn", "geo", "regi
 func newFlowsExportCmd(g *globals) *cobra.Command {
 	var format, since, asnDB string
 	cmd := &cobra.Command{
-		Use:   "export --format shadowserver-csv|jsonl",
-		Short: "Export alerts for sharing: Shadowserver-style CSV or JSON Lines",
-		Args:  cobra.NoArgs,
+		Use:     "export --format shadowserver-csv|jsonl",
+		Short:   "Export alerts for sharing: Shadowserver-style CSV or JSON Lines",
+		Example: `  iotwatch flows export --format shadowserver-csv --since 2026-12-01 > alerts.csv`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "shadowserver-csv" && format != "jsonl" {
 				return usageError{fmt.Errorf("--format: want shadowserver-csv or jsonl, got %q", format)}

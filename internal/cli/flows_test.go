@@ -81,7 +81,6 @@ func TestFlowsCommands(t *testing.T) {
 	for _, bad := range [][]string{
 		{"flows", "ingest"},
 		{"flows", "ingest", "--pcap", pcap, "--listen", "udp://127.0.0.1:0"},
-		{"flows", "ingest", "--pcap", filepath.Join(t.TempDir(), "missing.pcap")},
 		{"flows", "ingest", "--pcap", t.TempDir()}, // empty directory
 		{"flows", "ingest", "--listen", "tcp://127.0.0.1:1"},
 		{"flows", "export", "--format", "xml"},
@@ -129,8 +128,8 @@ func TestFlowsIngestStream(t *testing.T) {
 		}
 		return s
 	}
-	first := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue")
-	second := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue")
+	first := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue", "default")
+	second := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue", "default")
 	if first.Counts["state_series"] < 1 || second.Counts["state_from_run"] != first.RunID {
 		t.Errorf("continue: first %v, second %v", first.Counts, second.Counts)
 	}

@@ -58,7 +58,7 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 			if err != nil {
 				return usageError{err}
 			}
-			st, err := g.openStore(ctx)
+			st, err := g.openStoreReadOnly(ctx)
 			if err != nil {
 				return err
 			}
@@ -100,7 +100,8 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 	f.StringVar(&from, "from", "", "cover runs started at or after this time (RFC 3339 or YYYY-MM-DD)")
 	f.StringVar(&to, "to", "", "cover runs started at or before this time (RFC 3339 or YYYY-MM-DD, inclusive day)")
 	f.StringVar(&formats, "format", "", "comma-separated formats: html, md, json, csv (default: all four for a directory)")
-	f.StringVar(&out, "out", "", "output directory, or a file for one format (default: standard output)")
+	f.StringVarP(&out, "output", "o", "", "output directory, or a file for one format (default: standard output)")
+	deprecatedAlias(g, f, "out", "output")
 	f.StringVar(&title, "title", "", "report title")
 	f.BoolVar(&showSecrets, "show-secrets", false, "print found passwords in full instead of redacted")
 	return cmd

@@ -141,7 +141,12 @@ func TestReportCmdOutputs(t *testing.T) {
 
 func TestReportCmdErrors(t *testing.T) {
 	empty := filepath.Join(t.TempDir(), "empty.db")
-	_, _, err := runReportCmd(t, empty)
+	st, err := store.Open(context.Background(), empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	_, _, err = runReportCmd(t, empty)
 	if err == nil || !strings.Contains(err.Error(), "no runs recorded") {
 		t.Errorf("empty database: err = %v, want 'no runs recorded'", err)
 	}

@@ -9,15 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"iotwatch/internal/store"
+	"iotwatch/internal/target"
 )
 
 // globals are the flags every command shares.
@@ -36,21 +40,54 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// ExitCode maps an error from Execute to a process exit code.
+// ExitCode maps an error from Execute to a process exit code, the one
+// convention of every command (README, "Command-line conventions"):
+//
+//	0    success
+//	1    any failure that is not a usage error: an input file that is
+//	     missing, unreadable or a directory, no targets left after the
+//	     blocklists, a database or network failure
+//	2    usage: an unknown command or flag, a bad flag value or argument,
+//	     a missing required argument
+//	130  interrupted (Ctrl-C, SIGTERM)
 func ExitCode(err error) int {
 	var u usageError
-	if errors.As(err, &u) {
-		return 2
-	}
-	if errors.Is(err, context.Canceled) {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, context.Canceled):
 		return 130
+	case isInputError(err):
+		return 1
+	case errors.As(err, &u):
+		return 2
 	}
 	return 1
 }
 
+// isInputError reports whether err is about the files or targets the user
+// named rather than about how the command was written: such errors exit 1
+// even when the code that found them marked them as usage errors.
+func isInputError(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) ||
+		errors.Is(err, syscall.EISDIR) || errors.Is(err, target.ErrEmpty)
+}
+
 // Execute runs the command line args, writing to out and errOut.
 func Execute(ctx context.Context, args []string, out, errOut io.Writer) error {
-	g := &globals{out: out, errOut: errOut}
+	root := newRoot(&globals{out: out, errOut: errOut})
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil && isUsage(err) {
+		return usageError{err}
+	}
+	return err
+}
+
+// newRoot builds the command tree writing to g.out and g.errOut.
+func newRoot(g *globals) *cobra.Command {
+	out, errOut := g.out, g.errOut
 	root := &cobra.Command{
 		Use:           "iotwatch",
 		Short:         "Measure the security of IoT device populations",
@@ -66,7 +103,6 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) error {
 			return nil
 		},
 	}
-	root.SetArgs(args)
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -90,24 +126,32 @@ func Execute(ctx context.Context, args []string, out, errOut io.Writer) error {
 	} {
 		root.AddCommand(c)
 	}
-	err := root.ExecuteContext(ctx)
-	if err != nil && isUsage(err) {
-		return usageError{err}
-	}
-	return err
+	return root
 }
 
-// isUsage reports whether err came from cobra's own argument checks.
+// isUsage reports whether err came from cobra's own command, argument and
+// flag checks.
 func isUsage(err error) bool {
 	s := err.Error()
-	return strings.HasPrefix(s, "unknown command") || strings.HasPrefix(s, "accepts ") ||
-		strings.HasPrefix(s, "requires at least") || strings.HasPrefix(s, "unknown flag") ||
-		strings.HasPrefix(s, "invalid argument")
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least",
+		"invalid argument", "required flag", "flag needs an argument", "bad flag syntax", "if any flags in the group"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
-// openStore opens the evidence database named by --db.
+// openStore opens the evidence database named by --db, creating and
+// migrating it if needed.
 func (g *globals) openStore(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, g.dbPath)
+}
+
+// openStoreReadOnly opens the existing database named by --db for commands
+// that only read (runs, report, serve): no file or directory is created.
+func (g *globals) openStoreReadOnly(ctx context.Context) (*store.Store, error) {
+	return store.OpenReadOnly(ctx, g.dbPath)
 }
 
 // printJSONLines writes each item as one JSON line.
@@ -147,4 +191,27 @@ func (t *table) Flush() error {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// deprecatedAlias registers old as a hidden spelling of the flag name that
+// sets the same value and warns on standard error that it is deprecated (one
+// convention for every command; old scripts keep working).
+func deprecatedAlias(g *globals, fs *pflag.FlagSet, old, name string) {
+	f := fs.Lookup(name)
+	fs.AddFlag(&pflag.Flag{
+		Name: old, Usage: "deprecated: use --" + name, Hidden: true, DefValue: f.DefValue, NoOptDefVal: f.NoOptDefVal,
+		Value:       aliasValue{Value: f.Value, warn: func() { fmt.Fprintf(g.errOut, "iotwatch: --%s is deprecated; use --%s\n", old, name) }},
+		Annotations: map[string][]string{"deprecated-alias-of": {name}},
+	})
+}
+
+// aliasValue is the value of a deprecated flag: it sets the new flag's value.
+type aliasValue struct {
+	pflag.Value
+	warn func()
+}
+
+func (a aliasValue) Set(s string) error {
+	a.warn()
+	return a.Value.Set(s)
 }

@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -11,9 +16,11 @@ func newRunsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
 		Short: "List recorded runs, newest first",
-		Args:  cobra.NoArgs,
+		Example: `  iotwatch runs --limit 10
+  iotwatch runs --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := g.openStore(cmd.Context())
+			st, err := g.openStoreReadOnly(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -32,11 +39,23 @@ func newRunsCmd(g *globals) *cobra.Command {
 				if r.Parent != 0 { // a resumed scan: one logical scan with its parent
 					kind += fmt.Sprintf(" (resumes %d)", r.Parent)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%v\n", r.ID, kind, r.Status, r.StartedAt.Format("2006-01-02 15:04:05"), r.Targets, r.Counts)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%v\n", r.ID, kind, r.Status, r.StartedAt.Format("2006-01-02 15:04:05"), cmp.Or(strings.Join(r.Targets, " "), "-"), formatCounts(r.Counts))
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 50, "how many runs to list")
 	return cmd
+}
+
+// formatCounts prints counts as "key=value" pairs in key order.
+func formatCounts(counts map[string]int64) string {
+	if len(counts) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(counts))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, k+"="+strconv.FormatInt(counts[k], 10))
+	}
+	return strings.Join(parts, " ")
 }

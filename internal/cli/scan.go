@@ -35,6 +35,8 @@ func newScanCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan TARGET...",
 		Short: "Discover IoT services, speak their protocols and fingerprint them",
+		Example: `  iotwatch scan 192.168.1.0/24 --json -o services.jsonl
+  iotwatch scan @targets.txt -p 22,23,80,161/udp --rate 1000`,
 		Long: `Scan targets for IoT services and identify vendor, product, version, device type and CPE.
 
 TARGET is an IPv4/IPv6 address, CIDR, range (a.b.c.d-e), host name, @file or - (stdin);
@@ -69,7 +71,8 @@ what was identified; --json (or --format jsonl) prints one JSON object per servi
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the random order (0: random; shards must share one)")
 	fl.BoolVar(&f.resume, "resume", false, "continue the newest interrupted scan from its checkpoint")
 	fl.StringVar(&f.format, "format", "", "output: table, jsonl, csv or nmap-xml (default table; jsonl with --json)")
-	fl.StringVarP(&f.out, "out", "o", "", "write the output to FILE instead of stdout")
+	fl.StringVarP(&f.out, "output", "o", "", "write the output to this file instead of standard output")
+	deprecatedAlias(g, fl, "out", "output")
 	fl.StringVar(&f.fingerprints, "fingerprints", "", "load Recog XML fingerprints from DIR instead of the embedded set")
 	fl.StringVar(&f.communities, "communities", "public", "SNMP communities to try, comma-separated")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print found secrets (SNMP communities) unredacted")

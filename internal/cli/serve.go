@@ -36,7 +36,7 @@ found passwords unless --show-secrets.`,
 			if err != nil {
 				return usageError{fmt.Errorf("--listen %q: %w", listen, err)}
 			}
-			st, err := g.openStore(ctx)
+			st, err := g.openStoreReadOnly(ctx)
 			if err != nil {
 				return err
 			}

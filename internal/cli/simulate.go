@@ -21,8 +21,9 @@ func newSimulateCmd(g *globals) *cobra.Command {
 		profiles string
 	)
 	cmd := &cobra.Command{
-		Use:   "simulate",
-		Short: "Run a fleet of emulated IoT devices on loopback addresses",
+		Use:     "simulate",
+		Short:   "Run a fleet of emulated IoT devices on loopback addresses",
+		Example: `  iotwatch simulate --devices 50 --truth truth.json`,
 		Long: `simulate starts emulated IoT devices (cameras, DVRs, routers, plugs, printers, NAS,
 thermostats, industrial gateways), one loopback address each, serving telnet, SSH, HTTP,
 FTP, MQTT, RTSP, SNMP, SSDP/UPnP, CoAP and Modbus/TCP with realistic banners and

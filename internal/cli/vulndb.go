@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +22,9 @@ import (
 
 func newVulnDBCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "vulndb",
-		Short: "Offline vulnerability database: import, update, statistics, matching",
+		Use:     "vulndb",
+		Short:   "Offline vulnerability database: import, update, statistics, matching",
+		Example: `  iotwatch vulndb update && iotwatch vulndb stats --since 2020`,
 		Long: `The vulnerability database lives in the evidence store. It holds NVD CVE records (API 2.0 pages,
 yearly feeds, single records), CVE JSON 5 records, OSV advisories and the CISA Known Exploited
 Vulnerabilities catalogue. A fresh database is seeded with 30 embedded NVD records and the KEV
@@ -71,8 +73,9 @@ func (g *globals) vulnProgress(what string) (func(int), func()) {
 func newVulnImportCmd(g *globals) *cobra.Command {
 	var batch int
 	cmd := &cobra.Command{
-		Use:   "import FILE|DIR...",
-		Short: "Import vulnerability files (NVD 2.0, CVE 5, KEV JSON/CSV, OSV; plain, gzip, xz or zip)",
+		Use:     "import FILE|DIR...",
+		Short:   "Import vulnerability files (NVD 2.0, CVE 5, KEV JSON/CSV, OSV; plain, gzip, xz or zip)",
+		Example: `  iotwatch vulndb import nvdcve-2.0-2024.json.gz known_exploited_vulnerabilities.json`,
 		Long: `import reads each FILE, and every file of each DIR in name order (hidden files and subdirectories
 left out; a file of a directory whose format is not recognised, such as a licence text, is skipped
 with a warning and counted). Records are committed in batches of --batch.`,
@@ -133,7 +136,7 @@ with a warning and counted). Records are committed in batches of --batch.`,
 						fmt.Fprintf(tw, "%s\tskipped: not a vulnerability file\t\t\t\t\t\t\t\n", r.File)
 						continue
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\n", r.File, vdbDash(r.Format), r.Records, r.Inserted,
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\n", r.File, cmp.Or(r.Format, "-"), r.Records, r.Inserted,
 						r.Updated, r.Unchanged, r.Rejected, r.KEVs, r.Seconds)
 				}
 				tw.Flush()
@@ -154,8 +157,9 @@ func newVulnUpdateCmd(g *globals) *cobra.Command {
 	var full bool
 	var delay time.Duration
 	cmd := &cobra.Command{
-		Use:   "update",
-		Short: "Download NVD (incrementally) and the CISA KEV catalogue from the official endpoints",
+		Use:     "update",
+		Short:   "Download NVD (incrementally) and the CISA KEV catalogue from the official endpoints",
+		Example: `  iotwatch vulndb update --api-key "$NVD_API_KEY"`,
 		Long: `update fetches NVD CVE API 2.0 pages changed since the last sync (all of them the first time; an
 interrupted sync resumes where it stopped) and the CISA KEV catalogue when it changed. Without an
 API key NVD allows 5 requests per 30 s, so a full first sync takes about an hour; with a key
@@ -234,9 +238,10 @@ func newVulnStatsCmd(g *globals) *cobra.Command {
 	var since int
 	var source string
 	cmd := &cobra.Command{
-		Use:   "stats",
-		Short: "Archive statistics: CVEs by publication year, growth, IoT share, KEV, top vendors and CWEs",
-		Args:  cobra.NoArgs,
+		Use:     "stats",
+		Short:   "Archive statistics: CVEs by publication year, growth, IoT share, KEV, top vendors and CWEs",
+		Example: `  iotwatch vulndb stats --since 2020`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if since != 0 && (since < 1988 || since > 2200) {
 				return usageError{fmt.Errorf("--since %d: want a year", since)}
@@ -304,7 +309,9 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "match (--cpe CPE | --product P --version V [--vendor X] | --stored)",
 		Short: "List the CVEs affecting a product (a CPE 2.3 name, or vendor/product/version as a scanner reports them)",
-		Args:  cobra.NoArgs,
+		Example: `  iotwatch vulndb match --product OpenSSH --version 9.2p1
+  iotwatch vulndb match --cpe cpe:2.3:a:thekelleys:dnsmasq:2.80:*:*:*:*:*:*:*`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
 			case stored && (cpeName != "" || product != "" || vendor != "" || ver != ""):
@@ -346,7 +353,7 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 			for _, m := range ms {
 				due := "-"
 				if m.KEV {
-					due = vdbDash(m.KEVDue)
+					due = cmp.Or(m.KEVDue, "-")
 				}
 				status := "affected"
 				if m.Status != "" {
@@ -356,7 +363,7 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 				if m.EPSSDate != "" {
 					epss = fmt.Sprintf("%.4f", m.EPSS)
 				}
-				fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.CVE, m.CVSS, epss, m.Severity, due, status, vdbDash(strings.Join(m.CWEs, ",")), m.CPE, vdbClip(m.Summary, 80))
+				fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.CVE, m.CVSS, epss, m.Severity, due, status, cmp.Or(strings.Join(m.CWEs, ","), "-"), m.CPE, vdbClip(m.Summary, 80))
 			}
 			return tw.Flush()
 		},
@@ -372,9 +379,10 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 
 func newVulnShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show CVE-ID",
-		Short: "Show one stored CVE: scores, CWE, KEV, IoT classification, configurations",
-		Args:  cobra.ExactArgs(1),
+		Use:     "show CVE-ID",
+		Short:   "Show one stored CVE: scores, CWE, KEV, IoT classification, configurations",
+		Example: `  iotwatch vulndb show CVE-2021-36260`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, done, err := openVulnDB(cmd, g, true)
 			if err != nil {
@@ -391,8 +399,8 @@ func newVulnShowCmd(g *globals) *cobra.Command {
 				return enc.Encode(e)
 			}
 			w := g.out
-			fmt.Fprintf(w, "%s  (%s, %s)\n", e.ID, e.Source, vdbDash(e.Status))
-			fmt.Fprintf(w, "published %s, last modified %s\n", vdbDash(e.Published), vdbDash(e.LastModified))
+			fmt.Fprintf(w, "%s  (%s, %s)\n", e.ID, e.Source, cmp.Or(e.Status, "-"))
+			fmt.Fprintf(w, "published %s, last modified %s\n", cmp.Or(e.Published, "-"), cmp.Or(e.LastModified, "-"))
 			for _, sc := range []struct {
 				name  string
 				score float64
@@ -409,7 +417,7 @@ func newVulnShowCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "aliases: %s\n", strings.Join(e.Aliases, ", "))
 			}
 			if e.KEV != nil {
-				fmt.Fprintf(w, "KEV: added %s, due %s %s\n", vdbDash(e.KEV.DateAdded), vdbDash(e.KEV.DueDate), e.KEV.Name)
+				fmt.Fprintf(w, "KEV: added %s, due %s %s\n", cmp.Or(e.KEV.DateAdded, "-"), cmp.Or(e.KEV.DueDate, "-"), e.KEV.Name)
 			}
 			iot := "no"
 			if e.IoT {
@@ -426,7 +434,7 @@ func newVulnShowCmd(g *globals) *cobra.Command {
 					for j, n := range c.Nodes {
 						prefix := "  "
 						if j > 0 {
-							prefix = "  " + vdbDefault(c.Operator, "OR") + " "
+							prefix = "  " + cmp.Or(c.Operator, "OR") + " "
 						}
 						var crit []string
 						for _, m := range n.Matches {
@@ -436,7 +444,7 @@ func newVulnShowCmd(g *globals) *cobra.Command {
 							}
 							crit = append(crit, s)
 						}
-						fmt.Fprintf(w, "%s%s\n", prefix, strings.Join(crit, " "+vdbDefault(n.Operator, "OR")+" "))
+						fmt.Fprintf(w, "%s%s\n", prefix, strings.Join(crit, " "+cmp.Or(n.Operator, "OR")+" "))
 					}
 				}
 			}
@@ -466,15 +474,6 @@ func vdbRange(si, se, ei, ee string) string {
 		return ""
 	}
 	return " [" + strings.Join(parts, " ") + "]"
-}
-
-func vdbDash(s string) string { return vdbDefault(s, "-") }
-
-func vdbDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 func vdbClip(s string, n int) string {

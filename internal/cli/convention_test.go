@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/store"
+)
+
+// TestExitCodes runs every command with the bad cases of the exit-code
+// convention (README, "Command-line conventions"): usage errors exit 2,
+// missing, unreadable or directory inputs and empty target sets exit 1, and
+// every error is one line.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "iotwatch.db")
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	missing := filepath.Join(dir, "missing.txt")
+	tests := []struct {
+		args []string
+		code int
+		msg  string // the one line contains this
+	}{
+		// Usage: unknown commands and flags, bad values, missing arguments.
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"runs", "--bogus"}, 2, "unknown flag"},
+		{[]string{"runs", "extra"}, 2, "unknown command"},
+		{[]string{"--log-level", "loud", "runs"}, 2, "--log-level"},
+		{[]string{"runs", "--limit", "many"}, 2, "invalid argument"},
+		{[]string{"scan"}, 2, "at least one TARGET"},
+		{[]string{"scan", "127.0.0.1", "-p", "0"}, 2, "--ports"},
+		{[]string{"audit", "127.0.0.1", "-p", "nonsense"}, 2, "--ports"},
+		{[]string{"audit"}, 2, "requires at least"},
+		{[]string{"firmware", "analyze"}, 2, "accepts 1 arg"},
+		{[]string{"vulndb", "import", "--batch", "0", missing}, 2, "--batch"},
+		{[]string{"vulndb", "show"}, 2, "accepts 1 arg"},
+		{[]string{"report", "--from", "last tuesday"}, 2, "--from"},
+		{[]string{"serve", "--listen", "nowhere"}, 2, "--listen"},
+		{[]string{"flows", "ingest"}, 2, "give --pcap"},
+		{[]string{"flows", "ingest", "--continue"}, 2, "flag needs an argument"},
+		{[]string{"simulate", "--devices", "0"}, 2, "--devices"},
+		{[]string{"label", "--format", "pdf"}, 2, "--format"},
+		// Inputs: missing, unreadable or directory files exit 1.
+		{[]string{"scan", "@" + missing, "--no-store"}, 1, "missing.txt"},
+		{[]string{"scan", "127.0.0.1", "--blocklist", missing, "--no-store"}, 1, "missing.txt"},
+		{[]string{"scan", "127.0.0.1", "--blocklist", dir, "--no-store"}, 1, "is a directory"},
+		{[]string{"audit", "127.0.0.1", "--creds", missing, "--no-store"}, 1, "missing.txt"},
+		{[]string{"audit", "127.0.0.1", "--creds", dir, "--no-store"}, 1, "is a directory"},
+		{[]string{"audit", "127.0.0.1", "--communities", missing, "--no-store"}, 1, "missing.txt"},
+		{[]string{"flows", "ingest", "--pcap", missing}, 1, "missing.txt"},
+		{[]string{"flows", "ingest", "--zeek", missing}, 1, "missing.txt"},
+		{[]string{"firmware", "analyze", missing, "--no-store"}, 1, "missing.txt"},
+		{[]string{"vulndb", "import", missing}, 1, "missing.txt"},
+		{[]string{"declare", "validate", missing}, 1, "invalid"},
+		// No targets left after the blocklists: the same in scan and audit.
+		{[]string{"scan", "224.0.0.1", "--no-store"}, 1, "no targets left"},
+		{[]string{"audit", "224.0.0.1", "--no-store"}, 1, "no targets left"},
+		// Read-only commands never create a database or its directory.
+		{[]string{"--db", filepath.Join(dir, "nonexistent", "x", "y.db"), "runs"}, 1, "no such file"},
+		{[]string{"--db", filepath.Join(dir, "nonexistent", "x", "y.db"), "report"}, 1, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			args := tt.args
+			if !strings.HasPrefix(args[0], "--") {
+				args = append([]string{"--db", db}, args...)
+			}
+			var out, errOut bytes.Buffer
+			err := Execute(context.Background(), args, &out, &errOut)
+			if err == nil {
+				t.Fatalf("succeeded, want exit %d", tt.code)
+			}
+			if got := ExitCode(err); got != tt.code {
+				t.Errorf("exit %d (%v), want %d", got, err, tt.code)
+			}
+			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, tt.msg) {
+				t.Errorf("message %q: want one line containing %q", msg, tt.msg)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nonexistent")); err == nil {
+		t.Error("a read-only command created the database's directory")
+	}
+}
+
+// TestRunsReadOnly lists runs through a read-only open and prints counts as
+// key=value pairs, not Go's map syntax.
+func TestRunsReadOnly(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "iotwatch.db")
+	ctx := context.Background()
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &model.Run{Kind: "audit", Targets: []string{"127.0.0.1", "::1"}}
+	if err := st.StartRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	run.Counts = map[string]int64{"attempts": 4979, "services": 12}
+	if err := st.EndRun(ctx, run, nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var out, errOut bytes.Buffer
+	if err := Execute(ctx, []string{"--db", db, "runs"}, &out, &errOut); err != nil {
+		t.Fatalf("runs: %v\n%s", err, errOut.String())
+	}
+	if s := out.String(); !strings.Contains(s, "attempts=4979 services=12") || !strings.Contains(s, "127.0.0.1 ::1") || strings.Contains(s, "map[") {
+		t.Errorf("runs printed\n%s\nwant counts as attempts=4979 services=12 and targets space-separated", s)
+	}
+}
+
+// TestCommandConventions walks the command tree: every command has an
+// example, and the flags that mean the same thing have the same name.
+func TestCommandConventions(t *testing.T) {
+	var out, errOut bytes.Buffer
+	root := newRoot(&globals{out: &out, errOut: &errOut})
+	// Names that the convention retired, each with the one to use.
+	retired := map[string]string{"out": "output", "no-save": "no-store"}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			walk(sub)
+		}
+		if c == root {
+			return
+		}
+		if strings.TrimSpace(c.Example) == "" || !strings.Contains(c.Example, "iotwatch "+c.Name()) && !strings.Contains(c.Example, " "+c.Name()) {
+			t.Errorf("%s: no example of itself in --help", c.CommandPath())
+		}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if use, ok := retired[f.Name]; ok && !(f.Hidden && f.Annotations["deprecated-alias-of"][0] == use) {
+				t.Errorf("%s --%s: use --%s (keep the old name only as a deprecated alias)", c.CommandPath(), f.Name, use)
+			}
+			switch f.Name {
+			case "output":
+				if f.Shorthand != "o" {
+					t.Errorf("%s --output: want the shorthand -o", c.CommandPath())
+				}
+			case "ports":
+				if f.Shorthand != "p" {
+					t.Errorf("%s --ports: want the shorthand -p", c.CommandPath())
+				}
+			}
+			if f.Shorthand != "" && !strings.Contains("o p", f.Shorthand) {
+				t.Errorf("%s -%s: only -o (--output) and -p (--ports) have shorthands", c.CommandPath(), f.Shorthand)
+			}
+		})
+	}
+	walk(root)
+}
