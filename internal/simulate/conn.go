@@ -1,14 +1,10 @@
 package simulate
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
 	"sync"
 )
-
-func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 4096) }
 
 // deviceConn is an accepted connection that knows its device service.
 type deviceConn struct {

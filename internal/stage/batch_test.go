@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net/netip"
 	"testing"
 
@@ -58,7 +57,7 @@ func TestBatch(t *testing.T) {
 			marked := false
 			err = b.Flush(ctx, func(ctx context.Context, tx *sql.Tx) error {
 				marked = true
-				_, err := tx.ExecContext(ctx, st.Rebind(`UPDATE runs SET error = ? WHERE id = ?`), fmt.Sprint("flushed"), run.ID)
+				_, err := tx.ExecContext(ctx, st.Rebind(`UPDATE runs SET error = ? WHERE id = ?`), "flushed", run.ID)
 				return err
 			})
 			if err != nil || !marked {
