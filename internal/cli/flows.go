@@ -104,7 +104,7 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 				return err
 			}
 			defer st.Close()
-			sum, err := ingest.RunAll(ctx, st, srcs, opt)
+			sum, err := stage.Flows(ctx, st, srcs, opt)
 			if sum == nil && (errors.Is(err, intel.ErrFormat) || errors.Is(err, mud.ErrOldFormat) || errors.Is(err, mud.ErrUnbound) || errors.Is(err, declare.ErrInvalid)) {
 				return usageError{err} // a bad --indicators or --declarations file
 			}

@@ -17,6 +17,7 @@ import (
 	"iotwatch/internal/flow/synth"
 	"iotwatch/internal/fsutil"
 	"iotwatch/internal/simulate"
+	"iotwatch/internal/stage"
 	"iotwatch/internal/store"
 )
 
@@ -105,7 +106,7 @@ func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share
 	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, "telemetry.json"), 0o644, tj); err != nil {
 		return nil, nil, err
 	}
-	sum, err := ingest.Run(ctx, st, ingest.Source{Kind: ingest.PCAP, Path: tt.Capture}, ingest.Options{})
+	sum, err := stage.Flows(ctx, st, []ingest.Source{{Kind: ingest.PCAP, Path: tt.Capture}}, ingest.Options{})
 	if err != nil {
 		return tt, sum, fmt.Errorf("ingest telemetry: %w", err)
 	}

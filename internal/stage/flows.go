@@ -1,0 +1,18 @@
+package stage
+
+import (
+	"context"
+
+	"iotwatch/internal/flow/ingest"
+	"iotwatch/internal/store"
+)
+
+// Flows ingests flow records (NetFlow/IPFIX/sFlow, pcap, Zeek, nfdump CSV,
+// or a UDP collector) from srcs as one stream through the detectors and
+// stores relations, alerts and findings. It records its own run (kind
+// "flows"), because how a flow run ends has rules of its own: a collector
+// stopped by a signal has completed, a file cut short is interrupted. See
+// ingest.RunAll.
+func Flows(ctx context.Context, st *store.Store, srcs []ingest.Source, opts ingest.Options) (*ingest.Summary, error) {
+	return ingest.RunAll(ctx, st, srcs, opts)
+}
