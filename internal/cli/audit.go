@@ -31,6 +31,7 @@ type auditFlags struct {
 	ports       string
 	creds       string
 	communities string
+	commFile    string
 	maxAttempts int
 	perHost     int
 	concurrency int
@@ -68,7 +69,8 @@ intervals.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.ports, "ports", "p", "", "ports to scan and audit, e.g. 22,23,80,161/udp,2323/telnet (default: the scan's default ports)")
 	fl.StringVar(&f.creds, "creds", "", "credential list: user:pass lines or a DefaultCreds CSV (replaces the built-in lists)")
-	fl.StringVar(&f.communities, "communities", "", "SNMP community list, one per line (default: built-in)")
+	fl.StringVar(&f.communities, "communities", "", "SNMP communities to try, comma-separated (default: built-in list)")
+	fl.StringVar(&f.commFile, "communities-file", "", "SNMP communities to try from a `FILE`, one per line")
 	fl.IntVar(&f.maxAttempts, "max-attempts", audit.DefaultMaxAttempts, "login attempts per service at most, the wrong-password control included")
 	fl.IntVar(&f.perHost, "per-host", audit.DefaultPerHost, "concurrent attempts per host")
 	fl.IntVar(&f.concurrency, "concurrency", audit.DefaultConcurrency, "hosts audited at once")
@@ -96,7 +98,7 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 			return usageError{fmt.Errorf("--ports: %w", err)}
 		}
 	}
-	dict, err := loadDictionary(f)
+	dict, err := loadDictionary(f, g.errOut)
 	if err != nil {
 		return usageError{err}
 	}
@@ -216,9 +218,10 @@ func runAudit(cmd *cobra.Command, g *globals, f *auditFlags, args []string) erro
 	return finish(runErr, map[string]int64{"services": int64(len(services))})
 }
 
-// loadDictionary builds the dictionary from --creds and --communities.
-func loadDictionary(f *auditFlags) (*audit.Dictionary, error) {
-	if f.creds == "" && f.communities == "" {
+// loadDictionary builds the dictionary from --creds and --communities or
+// --communities-file.
+func loadDictionary(f *auditFlags, errOut io.Writer) (*audit.Dictionary, error) {
+	if f.creds == "" && f.communities == "" && f.commFile == "" {
 		return nil, nil // built-in
 	}
 	b := audit.Builtin()
@@ -245,13 +248,25 @@ func loadDictionary(f *auditFlags) (*audit.Dictionary, error) {
 			d.Vendors, d.Generic = nil, es
 		}
 	}
-	if f.communities != "" {
-		fh, err := os.Open(f.communities)
+	if fi, err := os.Stat(f.communities); f.commFile == "" && err == nil && fi.Mode().IsRegular() {
+		// Before the one convention --communities named a file here.
+		fmt.Fprintf(errOut, "iotwatch: --communities FILE is deprecated; use --communities-file FILE\n")
+		f.commFile, f.communities = f.communities, ""
+	}
+	switch {
+	case f.commFile != "":
+		fh, err := os.Open(f.commFile)
 		if err != nil {
-			return nil, fmt.Errorf("--communities: %w", err)
+			return nil, fmt.Errorf("--communities-file: %w", err)
 		}
 		defer fh.Close()
-		if d.Communities, err = audit.ParseCommunities(fh, f.communities); err != nil {
+		if d.Communities, err = audit.ParseCommunities(fh, f.commFile); err != nil {
+			return nil, fmt.Errorf("--communities-file: %w", err)
+		}
+	case f.communities != "":
+		list := strings.NewReader(strings.ReplaceAll(f.communities, ",", "\n"))
+		var err error
+		if d.Communities, err = audit.ParseCommunities(list, "--communities"); err != nil {
 			return nil, fmt.Errorf("--communities: %w", err)
 		}
 	}

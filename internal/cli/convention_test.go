@@ -58,7 +58,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"scan", "127.0.0.1", "--blocklist", dir, "--no-store"}, 1, "is a directory"},
 		{[]string{"audit", "127.0.0.1", "--creds", missing, "--no-store"}, 1, "missing.txt"},
 		{[]string{"audit", "127.0.0.1", "--creds", dir, "--no-store"}, 1, "is a directory"},
-		{[]string{"audit", "127.0.0.1", "--communities", missing, "--no-store"}, 1, "missing.txt"},
+		{[]string{"audit", "127.0.0.1", "--communities-file", missing, "--no-store"}, 1, "missing.txt"},
+		{[]string{"audit", "127.0.0.1", "--communities", strings.Repeat("x", 300), "--no-store"}, 2, "--communities"},
 		{[]string{"flows", "ingest", "--pcap", missing}, 1, "missing.txt"},
 		{[]string{"flows", "ingest", "--zeek", missing}, 1, "missing.txt"},
 		{[]string{"firmware", "analyze", missing, "--no-store"}, 1, "missing.txt"},
@@ -163,4 +164,36 @@ func TestCommandConventions(t *testing.T) {
 		})
 	}
 	walk(root)
+}
+
+// TestAuditCommunities: --communities is a list as in scan, a file is
+// --communities-file, and the old --communities FILE still reads the file.
+func TestAuditCommunities(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "communities.txt")
+	if err := os.WriteFile(file, []byte("# site\nfromfile\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		flags auditFlags
+		want  []string
+		warn  bool
+	}{
+		{auditFlags{communities: "public,private"}, []string{"public", "private"}, false},
+		{auditFlags{commFile: file}, []string{"fromfile"}, false},
+		{auditFlags{communities: file}, []string{"fromfile"}, true},
+	}
+	for _, tt := range tests {
+		var warn bytes.Buffer
+		d, err := loadDictionary(&tt.flags, &warn)
+		if err != nil {
+			t.Fatalf("%+v: %v", tt.flags, err)
+		}
+		var got []string
+		for _, e := range d.Communities {
+			got = append(got, e.Password)
+		}
+		if strings.Join(got, ",") != strings.Join(tt.want, ",") || (warn.Len() > 0) != tt.warn {
+			t.Errorf("%+v: communities %q, warning %q; want %q, warning %v", tt.flags, got, warn.String(), tt.want, tt.warn)
+		}
+	}
 }

@@ -17,6 +17,8 @@ func newVulnVEXCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vex",
 		Short: "Read VEX statements (OpenVEX, CycloneDX VEX) that suppress or annotate matches; write VEX for a run's findings",
+		Example: `  iotwatch vulndb vex import vendor.openvex.json
+  iotwatch vulndb vex export 12 > firmware-12.openvex.json`,
 	}
 	cmd.AddCommand(newVulnVEXImportCmd(g), newVulnVEXExportCmd(g))
 	return cmd
