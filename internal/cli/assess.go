@@ -219,6 +219,10 @@ func newLabelCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if format == label.SVG && len(res.Subjects) > 1 {
+				// One SVG stacking every subject's card is a picture no one can print.
+				return usageError{fmt.Errorf("--format svg draws one label, and %d subjects were assessed: give --device or --product, or use --format html for a printable page of cards", len(res.Subjects))}
+			}
 			opts := label.Options{Detailed: detailed, RecordURL: recordURL}
 			if out == "" || out == "-" {
 				return label.Render(g.out, res, format, opts)

@@ -145,11 +145,18 @@ func TestAssessCmdUsage(t *testing.T) {
 func TestLabelCmd(t *testing.T) {
 	db := assessDB(t)
 	svg := filepath.Join(t.TempDir(), "label.svg")
-	if _, err := runCmd(t, newLabelCmd, db, false, "--format", "svg", "-o", svg, "--record-url", "https://cert.invalid/{id}"); err != nil {
+	// One SVG is one label: several subjects need --device/--product or HTML.
+	if _, err := runCmd(t, newLabelCmd, db, false, "--format", "svg", "-o", svg); ExitCode(err) != 2 {
+		t.Errorf("svg of every subject: %v, want a usage error", err)
+	}
+	if _, err := os.Stat(svg); err == nil {
+		t.Error("a refused label left a file behind")
+	}
+	if _, err := runCmd(t, newLabelCmd, db, false, "--format", "svg", "--product", "DS-2CD2032", "-o", svg, "--record-url", "https://cert.invalid/{id}"); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(svg)
-	if err != nil || !bytes.HasPrefix(b, []byte("<svg")) || bytes.Count(b, []byte(`class="label-card"`)) != 2 {
+	if err != nil || !bytes.HasPrefix(b, []byte("<svg")) || bytes.Count(b, []byte(`class="label-card"`)) != 1 {
 		t.Errorf("label.svg: %v, %.200s", err, b)
 	}
 	out, err := runCmd(t, newLabelCmd, db, false, "--detailed", "--format", "html", "--product", "DS-2CD2032")
