@@ -128,12 +128,12 @@ func TestFlowsIngestStream(t *testing.T) {
 		}
 		return s
 	}
-	first := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue", "default")
-	second := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue", "default")
+	first := ingest("--pcap", pcap, "--networks", "147.32.80.40/32", "--continue", "default")
+	second := ingest("--pcap", pcap, "--networks", "147.32.80.40/32", "--continue", "default")
 	if first.Counts["state_series"] < 1 || second.Counts["state_from_run"] != first.RunID {
 		t.Errorf("continue: first %v, second %v", first.Counts, second.Counts)
 	}
-	other := ingest("--pcap", pcap, "--networks", "147.32.0.0/16", "--continue=other")
+	other := ingest("--pcap", pcap, "--networks", "147.32.80.40/32", "--continue=other")
 	if _, ok := other.Counts["state_from_run"]; ok {
 		t.Errorf("stream other continued from %d", other.Counts["state_from_run"])
 	}

@@ -60,6 +60,9 @@ type Engine struct {
 	Expected func(device, peer netip.Addr, names []string, proto uint8, port uint16) (bool, string)
 	// Heartbeats lists periodic series the declarations explain (not alerts).
 	Heartbeats []Heartbeat
+	// Allowed lists periodic series to allow-listed peers (not alerts);
+	// Declared names the allow-list entry.
+	Allowed []Heartbeat
 	// Transit counts records between two outside addresses (not judged).
 	Transit int64
 
@@ -229,7 +232,10 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 		if has(&e.bfPorts, r.DstPort) || (r.App != "" && e.bfApps[r.App]) {
 			e.observeBruteForce(r, actor, peer, ts, known, inbound)
 		}
-		if o.Outbound && !has(&e.beaconIgnore, r.DstPort) {
+		// Repeated connections to a login port are a brute force's, judged
+		// by that detector, not beaconing.
+		// C2 is outside: devices polling each other on the LAN are not beacons.
+		if o.Outbound && !o.Internal && !has(&e.beaconIgnore, r.DstPort) && !has(&e.bfPorts, r.DstPort) {
 			e.observeBeacon(r, actor, peer, ts, known, o.Ext)
 		}
 	}
@@ -415,11 +421,13 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 		if v, ok := e.ser.tick(ts); ok {
 			e.ser.push(s, v)
 			e.beaconTimes++
+			b := r.Bytes + r.RevBytes
+			s.bytes += b
+			s.sq += float64(b) * float64(b)
 		} else {
 			e.BeaconOverflow++
 		}
 	}
-	s.bytes += r.Bytes + r.RevBytes
 }
 
 func (e *Engine) observeKnownBad(r *flow.Record, o flow.Orientation) {
@@ -479,106 +487,83 @@ func (e *Engine) Alerts() []flow.Alert {
 	})
 	var sc periodicScratch
 	var times []int64
+	rl := e.rules.Beacon
 	for _, i := range idx {
 		k, s := key(i), e.ser.get(i)
+		n := s.len()
+		if rl.MaxAvgBytes > 0 && s.bytes/uint64(n) > rl.MaxAvgBytes {
+			continue // bulk transfers are not beacons
+		}
 		times = e.ser.times(times[:0], s)
-		if ok, reason := e.periodic(times, s.bytes, &sc); ok && !e.beaconAllowed(k.peer) {
-			if e.Expected != nil {
-				if ok, decl := e.Expected(k.actor, k.peer, e.names[k.peer], k.proto, k.port); ok {
-					e.Heartbeats = append(e.Heartbeats, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: decl})
-					continue
-				}
+		b, ok := e.scoreBeacon(times, sizeStats{n: n, sum: float64(s.bytes), sumSq: s.sq}, &sc)
+		if !ok || b.Score < rl.Threshold {
+			continue
+		}
+		t := time.Unix(0, times[len(times)-1]).UTC()
+		if e.seen[alertKey{BruteForce, k.actor, k.peer, t.Unix() / 86400}] {
+			continue // the regular attempts of a brute force, already reported as such
+		}
+		reason := b.reason(rl.Threshold)
+		if why := e.beaconAllowed(k.peer); why != "" {
+			e.Allowed = append(e.Allowed, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: why})
+			continue
+		}
+		if e.Expected != nil {
+			if ok, decl := e.Expected(k.actor, k.peer, e.names[k.peer], k.proto, k.port); ok {
+				e.Heartbeats = append(e.Heartbeats, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: decl})
+				continue
 			}
-			t := time.Unix(0, times[len(times)-1]).UTC()
-			e.alert(Beacon, k.actor, k.peer, t, s.known(), false, fmt.Sprintf("to %s: %s", netip.AddrPortFrom(k.peer, k.port), reason))
+		}
+		if a := e.alert(Beacon, k.actor, k.peer, t, s.known(), false, fmt.Sprintf("to %s/%s: %s", netip.AddrPortFrom(k.peer, k.port), flow.ProtoName(k.proto), reason)); a != nil {
+			a.Port, a.Proto, a.Scores = k.port, k.proto, b.m()
+			if e.sampling > 1 {
+				a.Sampling = e.sampling
+				a.Reason += fmt.Sprintf("; telemetry sampled 1:%d (beats are missed at random: scores are lower than unsampled)", e.sampling)
+			}
 		}
 	}
 	return e.alerts
 }
 
 // periodicScratch is reused across series to avoid allocating per series.
-type periodicScratch struct{ ts, iv, sorted []int64 }
-
-// Periodic reports whether connection start times (Unix ns) look like a
-// beacon under the rules, with the reason. Exposed for tests and tools.
-func (e *Engine) periodic(times []int64, bytes uint64, sc *periodicScratch) (bool, string) {
-	rl := e.rules.Beacon
-	n := len(times)
-	if n < rl.MinConnections {
-		return false, ""
-	}
-	if rl.MaxAvgBytes > 0 && bytes/uint64(n) > rl.MaxAvgBytes {
-		return false, ""
-	}
-	if sc == nil {
-		sc = &periodicScratch{}
-	}
-	ts := append(sc.ts[:0], times...)
-	slices.Sort(ts)
-	sc.ts = ts
-	iv := sc.iv[:0]
-	for i := 1; i < n; i++ {
-		if d := ts[i] - ts[i-1]; d > int64(time.Second/10) { // same-burst connections are one beat
-			iv = append(iv, d)
-		}
-	}
-	sc.iv = iv
-	if len(iv) < rl.MinConnections-1 {
-		return false, ""
-	}
-	sorted := append(sc.sorted[:0], iv...)
-	slices.Sort(sorted)
-	sc.sorted = sorted
-	med := sorted[len(sorted)/2]
-	if med < int64(rl.MinPeriod) || med > int64(rl.MaxPeriod) {
-		return false, ""
-	}
-	regular, base := 0, 0
-	tol := int64(rl.Jitter * float64(med))
-	for _, d := range iv {
-		for m := int64(1); m <= 2; m++ {
-			if diff := d - m*med; diff <= tol && -diff <= tol {
-				regular++
-				if m == 1 {
-					base++
-				}
-				break
-			}
-		}
-	}
-	share := float64(regular) / float64(len(iv))
-	if share < rl.MinRegularShare || float64(base)/float64(len(iv)) < rl.MinBaseShare {
-		return false, ""
-	}
-	return true, fmt.Sprintf("%d connections every %s (±%.0f%%): %.0f%% of intervals regular (threshold %.0f%% of ≥ %d connections)",
-		n, time.Duration(med).Round(time.Second/10), rl.Jitter*100, share*100, rl.MinRegularShare*100, rl.MinConnections)
+type periodicScratch struct {
+	ts, iv, sorted, beats []int64
+	f, dev, bins          []float64
 }
 
-// beaconAllowed reports whether peer is a known periodic service.
-func (e *Engine) beaconAllowed(peer netip.Addr) bool {
+// beaconAllowed returns why peer is a known periodic service (allow-listed
+// network, DNS name seen, network owner), or "".
+func (e *Engine) beaconAllowed(peer netip.Addr) string {
 	for _, p := range e.allowNets {
 		if p.Contains(peer) {
-			return true
+			return "beacon.allow_networks " + p.String()
 		}
 	}
 	for _, n := range e.names[peer] {
 		for _, d := range e.rules.Beacon.AllowDomains {
 			d = strings.ToLower(strings.TrimSuffix(d, "."))
 			if n == d || strings.HasSuffix(n, "."+d) {
-				return true
+				return "beacon.allow_domains " + d + " (DNS name " + n + ")"
 			}
 		}
 	}
-	if e.Owner != nil && len(e.rules.Beacon.AllowOwners) > 0 {
-		if o := strings.ToLower(e.Owner(peer)); o != "" {
+	if len(e.rules.Beacon.AllowOwners) > 0 {
+		o, db := "", ""
+		if e.Owner != nil {
+			o, db = e.Owner(peer), "--asn-db"
+		}
+		if o == "" {
+			o, db = VendorOwner(peer), "embedded vendor networks"
+		}
+		if lo := strings.ToLower(o); lo != "" {
 			for _, a := range e.rules.Beacon.AllowOwners {
-				if strings.Contains(o, strings.ToLower(a)) {
-					return true
+				if strings.Contains(lo, strings.ToLower(a)) {
+					return "beacon.allow_owners " + a + " (" + o + ", " + db + ")"
 				}
 			}
 		}
 	}
-	return false
+	return ""
 }
 
 // v4 returns an IPv4 address as a number.

@@ -54,19 +54,18 @@ type Rules struct {
 		LongMinAttempts int      `yaml:"long_min_attempts"`
 	} `yaml:"bruteforce"`
 	Beacon struct {
-		MinConnections  int      `yaml:"min_connections"`
-		MinPeriod       Duration `yaml:"min_period"`
-		MaxPeriod       Duration `yaml:"max_period"`
-		Jitter          float64  `yaml:"jitter"`
-		MinRegularShare float64  `yaml:"min_regular_share"`
-		MinBaseShare    float64  `yaml:"min_base_share"`
-		MaxAvgBytes     uint64   `yaml:"max_avg_bytes"`
-		IgnorePorts     []uint16 `yaml:"ignore_ports"`
-		AllowNetworks   []string `yaml:"allow_networks"`
-		AllowDomains    []string `yaml:"allow_domains"`
-		AllowOwners     []string `yaml:"allow_owners"`
-		MaxPairs        int      `yaml:"max_pairs"`
-		Carry           Duration `yaml:"carry"`
+		MinConnections int      `yaml:"min_connections"`
+		MinPeriod      Duration `yaml:"min_period"`
+		MaxPeriod      Duration `yaml:"max_period"`
+		Threshold      float64  `yaml:"threshold"`
+		MADScale       float64  `yaml:"mad_scale"`
+		MaxAvgBytes    uint64   `yaml:"max_avg_bytes"`
+		IgnorePorts    []uint16 `yaml:"ignore_ports"`
+		AllowNetworks  []string `yaml:"allow_networks"`
+		AllowDomains   []string `yaml:"allow_domains"`
+		AllowOwners    []string `yaml:"allow_owners"`
+		MaxPairs       int      `yaml:"max_pairs"`
+		Carry          Duration `yaml:"carry"`
 	} `yaml:"beacon"`
 	DDoS struct {
 		Window            Duration `yaml:"window"`
@@ -123,10 +122,12 @@ func (r Rules) validate() error {
 		return fmt.Errorf("rules: beacon.carry must be ≥ 0")
 	case r.Beacon.MinConnections < 3:
 		return fmt.Errorf("rules: beacon.min_connections must be ≥ 3")
-	case r.Beacon.Jitter <= 0 || r.Beacon.Jitter >= 0.5:
-		return fmt.Errorf("rules: beacon.jitter must be in (0, 0.5)")
-	case r.Beacon.MinRegularShare <= 0 || r.Beacon.MinRegularShare > 1:
-		return fmt.Errorf("rules: beacon.min_regular_share must be in (0, 1]")
+	case r.Beacon.Threshold <= 0 || r.Beacon.Threshold > 1:
+		return fmt.Errorf("rules: beacon.threshold must be in (0, 1]")
+	case r.Beacon.MADScale <= 0 || r.Beacon.MADScale > 2:
+		return fmt.Errorf("rules: beacon.mad_scale must be in (0, 2]")
+	case r.Beacon.MinPeriod <= 0 || r.Beacon.MaxPeriod < r.Beacon.MinPeriod:
+		return fmt.Errorf("rules: beacon.min_period must be positive and not above max_period")
 	case r.DDoS.MinPackets < 1:
 		return fmt.Errorf("rules: ddos.min_packets must be ≥ 1")
 	case r.BruteForce.LongMinAttempts < r.BruteForce.MinAttempts || r.BruteForce.LongWindow < r.BruteForce.Window:

@@ -14,7 +14,7 @@ import "math"
 // beacon period the rules accept.
 
 const (
-	seriesInline = 11 // timestamps inside the series record
+	seriesInline = 9  // timestamps inside the series record
 	blockTimes   = 15 // timestamps per overflow block
 	seriesChunk  = 4096
 	tickNS       = int64(100 * 1e6) // one decisecond
@@ -23,8 +23,9 @@ const (
 
 type series struct {
 	bytes      uint64
-	n          uint32 // timestamps kept; knownBit marks a known device
-	head, tail uint32 // overflow blocks, index+1 (0: none)
+	sq         float64 // sum of squared bytes per connection (size regularity)
+	n          uint32  // timestamps kept; knownBit marks a known device
+	head, tail uint32  // overflow blocks, index+1 (0: none)
 	t          [seriesInline]uint32
 }
 

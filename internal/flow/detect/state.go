@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -22,7 +23,13 @@ import (
 // before its first record. The short-window detectors (scan, brute force,
 // DDoS: minutes to an hour) start afresh with each ingest.
 
-const stateMagic = "IWDS1\n"
+// stateMagic heads a state document; version 2 added each series' sum of
+// squared sizes. A version 1 document (stateMagicV1) still loads, with sizes
+// taken as regular.
+const (
+	stateMagic   = "IWDS2\n"
+	stateMagicV1 = "IWDS1\n"
+)
 
 // Limits on a state document (it comes from the store, but is parsed as
 // untrusted bytes all the same).
@@ -65,6 +72,7 @@ func (e *Engine) SaveState(w io.Writer) (int, error) {
 		buf = binary.BigEndian.AppendUint16(buf, k.port)
 		buf = append(buf, k.proto, b2u(s.known()))
 		buf = binary.AppendUvarint(buf, s.bytes)
+		buf = binary.AppendUvarint(buf, math.Float64bits(s.sq))
 		buf = binary.AppendUvarint(buf, uint64(len(times)))
 		prev := int64(0)
 		for _, t := range times {
@@ -158,9 +166,10 @@ func (e *Engine) LoadState(r io.Reader) (int, error) {
 	}
 	br := bufio.NewReader(r)
 	magic := make([]byte, len(stateMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stateMagic {
+	if _, err := io.ReadFull(br, magic); err != nil || (string(magic) != stateMagic && string(magic) != stateMagicV1) {
 		return 0, fmt.Errorf("%w: bad header", ErrState)
 	}
+	v1 := string(magic) == stateMagicV1
 	fail := func(what string, err error) (int, error) {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
@@ -185,6 +194,16 @@ func (e *Engine) LoadState(r io.Reader) (int, error) {
 		if err != nil {
 			return fail(fmt.Sprintf("series %d bytes", i), err)
 		}
+		var sq float64
+		if !v1 {
+			bits, err := binary.ReadUvarint(br)
+			if err != nil {
+				return fail(fmt.Sprintf("series %d sizes", i), err)
+			}
+			if sq = math.Float64frombits(bits); math.IsNaN(sq) || sq < 0 {
+				return fail(fmt.Sprintf("series %d sizes", i), errors.New("out of range"))
+			}
+		}
 		cnt, err := binary.ReadUvarint(br)
 		if err != nil || cnt > 512 {
 			return fail(fmt.Sprintf("series %d length", i), errors.Join(err, fmt.Errorf("%d timestamps", cnt)))
@@ -194,7 +213,10 @@ func (e *Engine) LoadState(r io.Reader) (int, error) {
 		}
 		si := e.ser.add(k, fixed[35] != 0)
 		s := e.ser.get(si)
-		s.bytes = bytes
+		s.bytes, s.sq = bytes, sq
+		if v1 && cnt > 0 {
+			s.sq = float64(bytes) * float64(bytes) / float64(cnt)
+		}
 		e.beacon[k] = si
 		d := int64(0)
 		for j := range cnt {
