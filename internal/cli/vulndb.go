@@ -30,7 +30,7 @@ yearly feeds, single records), CVE JSON 5 records, OSV advisories and the CISA K
 Vulnerabilities catalogue. A fresh database is seeded with 30 embedded NVD records and the KEV
 catalogue so that matching works offline; "update" fetches the full feeds.`,
 	}
-	cmd.AddCommand(newVulnImportCmd(g), newVulnUpdateCmd(g), newVulnStatsCmd(g), newVulnMatchCmd(g), newVulnShowCmd(g), newVulnVEXCmd(g))
+	cmd.AddCommand(newVulnImportCmd(g), newVulnUpdateCmd(g), newVulnStatsCmd(g), newVulnMatchCmd(g), newVulnShowCmd(g), newVulnVEXCmd(g), newVulnRematchCmd(g))
 	return cmd
 }
 
@@ -222,6 +222,9 @@ applied to packages that carry a distribution revision).`,
 					fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Source, r.Requests, r.Records, r.Inserted, r.Updated, r.KEVs, note)
 				}
 				tw.Flush()
+			}
+			if err == nil {
+				err = rematchAfterUpdate(cmd.Context(), g.errOut, d, res)
 			}
 			return offlineHint(err)
 		},

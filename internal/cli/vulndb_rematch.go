@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"iotwatch/internal/store"
+	"iotwatch/internal/vuln"
+)
+
+func newVulnRematchCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rematch",
+		Short: "Match the stored services and firmware components again (no rescan) and record what changed as a run",
+		Long: `rematch matches the newest scan's services and the newest firmware analysis's components against
+the database as it is now (new records, withdrawn ones, distribution advisories, EPSS, VEX) and
+records a run of kind "rematch" with the current matches and the differences: new, withdrawn, or
+fixed (with the advisory or VEX document). vulndb update does this by itself when a source changed.`,
+		Example: `  iotwatch vulndb rematch
+  iotwatch vulndb rematch --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, done, err := openVulnDB(cmd, g, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			res, err := d.Rematch(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return printRematch(g, res)
+		},
+	}
+}
+
+func printRematch(g *globals, res *vuln.RematchResult) error {
+	if g.json {
+		return printJSONLines(g.out, []*vuln.RematchResult{res})
+	}
+	writeRematch(g.out, res)
+	return nil
+}
+
+func writeRematch(w io.Writer, res *vuln.RematchResult) {
+	fmt.Fprintf(w, "rematch run %d (compared with runs %v): services=%d components=%d matches=%d new=%d withdrawn=%d fixed=%d\n",
+		res.Run, res.Compared, res.Services, res.Subjects, res.Matches, res.New, res.Withdrawn, res.Fixed)
+	for _, c := range res.Changes {
+		fmt.Fprintf(w, "  %-9s %s:%d %s %s\n", c.Change, c.Subject, c.Port, c.CVE, c.Detail)
+	}
+}
+
+// rematchAfterUpdate re-matches the stored evidence when an update changed
+// the data; a store without scans or firmware runs is no error.
+func rematchAfterUpdate(ctx context.Context, w io.Writer, d *vuln.DB, res []vuln.UpdateResult) error {
+	changed := false
+	for _, r := range res {
+		changed = changed || r.Inserted+r.Updated+r.Rejected+r.KEVs+r.Advisories+r.EPSS+r.Archived > 0
+	}
+	if !changed {
+		return nil
+	}
+	rm, err := d.Rematch(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("rematch after update: %w", err)
+	}
+	writeRematch(w, rm)
+	return nil
+}
