@@ -14,23 +14,30 @@ import (
 	"iotwatch/internal/vuln/vex"
 )
 
-// TestPostgresIntelligence runs backports, EPSS, a national archive and VEX
-// on PostgreSQL and compares with SQLite.
-func TestPostgresIntelligence(t *testing.T) {
+// pgDB opens a vulnerability database on the test PostgreSQL server
+// (skipping without the shared fixtures or the server).
+func pgDB(t *testing.T) *DB {
+	t.Helper()
 	if files, _ := filepath.Glob(filepath.Join(sharedVuln, "nvd", "*.json")); len(files) == 0 {
 		t.Skip("shared fixtures not present")
 	}
-	dsn := testpeer.Postgres(t)
+	st, err := store.Open(context.Background(), testpeer.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d, err := Open(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestPostgresIntelligence runs backports, EPSS, a national archive and VEX
+// on PostgreSQL and compares with SQLite.
+func TestPostgresIntelligence(t *testing.T) {
+	pg := pgDB(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	pg, err := Open(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
 	lite := openDB(t)
 	files, _ := filepath.Glob(filepath.Join(sharedVuln, "nvd", "*.json"))
 	files = append(files, filepath.Join(sharedVuln, "kev.json"))

@@ -8,28 +8,14 @@ import (
 	"testing"
 
 	"iotwatch/internal/model"
-	"iotwatch/internal/store"
-	"iotwatch/internal/testpeer"
 )
 
 // TestPostgres runs import, matching and statistics on PostgreSQL when
 // IOTWATCH_TEST_PG names a database (CI sets it) and checks that they agree
 // with SQLite.
 func TestPostgres(t *testing.T) {
-	if files, _ := filepath.Glob(filepath.Join(sharedVuln, "nvd", "*.json")); len(files) == 0 {
-		t.Skip("shared fixtures not present")
-	}
-	dsn := testpeer.Postgres(t)
+	pg := pgDB(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	pg, err := Open(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
 	files, _ := filepath.Glob(filepath.Join(sharedVuln, "nvd", "*.json"))
 	for _, f := range append(files, filepath.Join(sharedVuln, "kev.json")) {
 		if _, err := pg.ImportFile(ctx, f, ImportOptions{BatchSize: 7}); err != nil {
