@@ -23,7 +23,6 @@ var ErrSchemaOutdated = errors.New("database schema is older than this iotwatch 
 // read-only file and never leave a new empty database behind a mistyped path.
 func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{dsn: dsn, heartbeats: map[int64]context.CancelFunc{}, heartbeatEvery: HeartbeatInterval}
-	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s.dialect = Postgres
@@ -31,31 +30,48 @@ func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 		if strings.Contains(dsn, "?") {
 			sep = "&"
 		}
-		s.db, err = sql.Open("pgx", dsn+sep+"default_transaction_read_only=on")
-		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
-		}
+		s.dsn = dsn + sep + "default_transaction_read_only=on"
 	default:
 		s.dialect = SQLite
 		if _, err := os.Stat(dsn); err != nil {
 			return nil, fmt.Errorf("open database: %w", err)
 		}
 		q := "?mode=ro&_pragma=busy_timeout(" + strconv.Itoa(int(BusyTimeout/time.Millisecond)) + ")&_pragma=query_only(1)"
-		s.db, err = sql.Open("sqlite", "file:"+dsn+q)
+		err := s.openChecked(ctx, "sqlite", "file:"+dsn+q)
+		if err != nil && strings.Contains(err.Error(), "readonly") {
+			// A WAL database needs its -shm file, which a read-only
+			// directory cannot get: read the file as immutable (no locks,
+			// no shared memory) instead.
+			err = s.openChecked(ctx, "sqlite", "file:"+dsn+q+"&immutable=1")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", dsn, err)
 		}
-		s.db.SetMaxOpenConns(1)
+		return s, nil
 	}
-	if err := s.db.PingContext(ctx); err != nil {
-		s.db.Close()
-		return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
-	}
-	if err := s.checkSchema(ctx); err != nil {
-		s.db.Close()
+	if err := s.openChecked(ctx, "pgx", s.dsn); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
 	}
 	return s, nil
+}
+
+// openChecked opens s.db on dsn and checks that its schema is current.
+func (s *Store) openChecked(ctx context.Context, driver, dsn string) error {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return err
+	}
+	db.SetMaxOpenConns(1)
+	s.db = db
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	return nil
 }
 
 // checkSchema reports ErrSchemaOutdated when migrations are pending.
