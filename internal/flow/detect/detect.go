@@ -413,6 +413,12 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 		si = i
 	}
 	s := e.ser.get(si)
+	if n := s.len(); n > 0 && r.SrcPort != 0 && r.SrcPort == s.lastPort {
+		if v, ok := e.ser.tick(ts); ok && int64(v)-int64(e.ser.last(s)) < retryTicks {
+			return // a retry of the last connection (same source port): not a new beat
+		}
+	}
+	s.lastPort = r.SrcPort
 	switch {
 	case s.len() >= 512:
 	case e.beaconTimes >= maxBeaconTimes:

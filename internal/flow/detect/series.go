@@ -26,7 +26,11 @@ type series struct {
 	sq         float64 // sum of squared bytes per connection (size regularity)
 	n          uint32  // timestamps kept; knownBit marks a known device
 	head, tail uint32  // overflow blocks, index+1 (0: none)
-	t          [seriesInline]uint32
+	// lastPort is the source port of the last connection kept: a record
+	// from the same source port within retryTicks is a retry of it (SYN
+	// retransmitted after a RST), not a new beat.
+	lastPort uint16
+	t        [seriesInline]uint32
 }
 
 type block struct {
@@ -122,4 +126,18 @@ func (st *seriesStore) times(dst []int64, s *series) []int64 {
 		b = blk.next
 	}
 	return dst
+}
+
+// retryTicks is how close (in ticks) a connection from the same source port
+// must follow the last one to be its retry: TCP retransmits a refused or
+// unanswered SYN within seconds.
+const retryTicks = 10 * int64(1e9) / tickNS
+
+// last returns series s's last timestamp tick (s must not be empty).
+func (st *seriesStore) last(s *series) uint32 {
+	n := s.len()
+	if n <= seriesInline {
+		return s.t[n-1]
+	}
+	return st.blockAt(s.tail - 1).t[(n-seriesInline-1)%blockTimes]
 }

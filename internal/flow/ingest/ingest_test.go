@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -390,5 +391,51 @@ func TestContinueStream(t *testing.T) {
 	}
 	if _, err := Run(ctx, st, Source{PCAP, filepath.Join(dir, "part-0.pcap")}, Options{Continue: "edge-1"}); err == nil || !strings.Contains(err.Error(), "malformed") {
 		t.Errorf("damaged state: err %v, want a malformed-state error", err)
+	}
+}
+
+// TestRealCaptures: real labelled captures (bench/detect/data and the shared
+// fixtures; sources in bench/detect/README.md), ingested with default
+// settings: the labelled infected device, and no other, is flagged, by the
+// detector named; the benign capture flags nothing.
+func TestRealCaptures(t *testing.T) {
+	const bench = "../../../bench/detect/data"
+	cases := []struct {
+		name     string
+		src      Source
+		networks []string
+		want     map[string]string // device → detector
+	}{
+		{"HTTPS C2 every 2–3 s", Source{PCAP, filepath.Join(bench, "test-cc_test-cc-capture-1.pcap")}, []string{"147.32.0.0/16"}, map[string]string{"147.32.80.37": "c2-beaconing"}},
+		{"HTTPS C2 every 3 s", Source{PCAP, filepath.Join(bench, "test-cc_test-cc-capture-2.pcap")}, []string{"147.32.0.0/16"}, map[string]string{"147.32.80.37": "c2-beaconing"}},
+		{"RemcosRAT retrying a refused C2", Source{Zeek, filepath.Join(bench, "test18-malicious-ctu-sme-11-win_conn.log.labeled")}, nil, map[string]string{"192.168.1.107": "c2-beaconing"}},
+		{"telnet scanning", Source{PCAP, filepath.Join(bench, "test7-malicious.pcap")}, nil, map[string]string{"192.168.2.16": "scanning"}},
+		{"nmap vertical scan", Source{Zeek, filepath.Join(bench, "port-scans_vertical_conn.log")}, nil, map[string]string{"192.168.1.9": "scanning"}},
+		{"nmap sweeps", Source{Zeek, filepath.Join(data, "zeek/portscan-nmap.conn.log")}, nil, map[string]string{"172.16.1.11": "scanning"}},
+		{"ssh brute force", Source{PCAP, filepath.Join(data, "ssh-bruteforce.pcap")}, []string{"147.32.0.0/16"}, map[string]string{"147.32.80.40": "brute-force"}},
+		{"normal host under attack", Source{Zeek, filepath.Join(data, "zeek/normal-mixed-ctu-normal-40-day1.conn.log.labeled")}, []string{"147.32.0.0/16"}, map[string]string{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := os.Stat(tc.src.Path); err != nil {
+				t.Skip(err)
+			}
+			sum, err := Run(context.Background(), openStore(t), tc.src, Options{Networks: tc.networks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, a := range sum.Alerts {
+				if !a.Inbound {
+					got[a.Device.String()] = a.Detector
+				}
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("flagged %v, want %v", got, tc.want)
+				for _, a := range sum.Alerts {
+					t.Logf("  %s %s→%s: %s", a.Detector, a.Device, a.Peer, a.Reason)
+				}
+			}
+		})
 	}
 }
