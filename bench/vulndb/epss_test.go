@@ -10,6 +10,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 	"iotwatch/internal/vuln"
 )
@@ -62,6 +63,51 @@ func BenchmarkImportEPSS(b *testing.B) {
 				}
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(2*b.N), "s/file")
+		})
+	}
+}
+
+// BenchmarkMatchWithIntel is BenchmarkMatch with a full day of EPSS scores
+// (300,000 rows) and the distribution advisories loaded, for a Debian
+// banner (backport check) and an upstream version.
+func BenchmarkMatchWithIntel(b *testing.B) {
+	fx, err := loadFixtures(fixtureDir)
+	if err != nil {
+		b.Skip(err)
+	}
+	var feed bytes.Buffer
+	if _, err := writeFeed(&feed, fx, 3000); err != nil {
+		b.Fatal(err)
+	}
+	d := openBenchDB(b)
+	ctx := context.Background()
+	if _, err := d.Import(ctx, &feed, vuln.ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := d.Import(ctx, bytes.NewReader(writeEPSS(300000, "2025-09-03")), vuln.ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	advisories, _ := filepath.Glob("../../internal/vuln/testdata/distro/*.json")
+	for _, f := range advisories {
+		if _, err := d.ImportFile(ctx, f, vuln.ImportOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		fp   model.Fingerprint
+	}{
+		{"product=openssh", model.Fingerprint{Product: "OpenSSH", Version: "9.2p1"}},
+		{"product=openssh-debian", model.Fingerprint{Product: "OpenSSH", Version: "9.2p1 Debian-2+deb12u10"}},
+		{"product=hikvision", model.Fingerprint{Vendor: "Hikvision", Product: "DS-2CD2026G2-IU/SL", Version: "V5.5.0", DeviceType: "camera"}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := d.MatchFingerprint(ctx, tc.fp); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -4,15 +4,18 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"iotwatch/internal/distro"
 	"iotwatch/internal/fingerprint"
 	"iotwatch/internal/model"
 	"iotwatch/internal/testpeer"
+	"iotwatch/internal/vuln/version"
 )
 
 // distroDB is fixtureDB with the distribution advisories of
@@ -171,5 +174,36 @@ func TestBackportRealSSHD(t *testing.T) {
 	fixed := exec.Command("dpkg", "--compare-versions", string(want), "ge", "1:9.2p1-2+deb12u3").Run() == nil
 	if (m.Status == "fixed") != fixed {
 		t.Errorf("banner %q: status %q, want fixed=%v", software, m.Status, fixed)
+	}
+}
+
+// A package database (a firmware image's /var/lib/dpkg/status) gives the
+// distribution package with its epoch: the backport applies the same way.
+func TestBackportFromDpkgStatus(t *testing.T) {
+	f, err := os.Open("../distro/testdata/dpkg-status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pkgs, err := distro.ParseStatus(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fp model.Fingerprint
+	for _, p := range pkgs {
+		if p.Name == "openssh-server" {
+			fp = model.Fingerprint{Vendor: "OpenBSD", Product: "OpenSSH", Version: version.Upstream(p.Version), Distro: distro.Installed("debian", "12", p)}
+		}
+	}
+	if fp.Distro.Version != "1:9.2p1-2+deb12u10" {
+		t.Fatalf("fingerprint %+v", fp)
+	}
+	d := distroDB(t)
+	all, err := d.MatchFingerprintAll(context.Background(), fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := find(all, "CVE-2024-6387"); m == nil || m.Status != "fixed" {
+		t.Errorf("CVE-2024-6387 for the dpkg package: %+v, want fixed", m)
 	}
 }

@@ -1,0 +1,88 @@
+package distro
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"iotwatch/internal/model"
+)
+
+func TestParseDpkgStatus(t *testing.T) {
+	f, err := os.Open("testdata/dpkg-status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pkgs, err := ParseStatus(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]Package{}
+	for _, p := range pkgs {
+		by[p.Name] = p
+	}
+	if len(pkgs) != 6 {
+		t.Fatalf("%d packages, want 6: %+v", len(pkgs), pkgs)
+	}
+	tests := []struct {
+		name string
+		want model.Distro
+	}{
+		{"openssh-server", model.Distro{Name: "debian", Release: "12", Package: "openssh", Version: "1:9.2p1-2+deb12u10"}},
+		{"libc6", model.Distro{Name: "debian", Release: "12", Package: "glibc", Version: "2.36-9+deb12u14"}},
+		// A binNMU rebuild (+b8) is matched as its source version.
+		{"bash", model.Distro{Name: "debian", Release: "12", Package: "bash", Version: "5.2.15-2"}},
+	}
+	for _, tt := range tests {
+		if got := Installed("debian", "12", by[tt.name]); got != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestParseOpkgStatus(t *testing.T) {
+	f, err := os.Open("testdata/opkg-status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pkgs, err := ParseStatus(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != 2 || pkgs[0].Name != "dropbear" || pkgs[0].Version != "2022.82-6" || pkgs[1].Name != "dnsmasq" {
+		t.Fatalf("packages = %+v, want dropbear and dnsmasq (busybox is not installed)", pkgs)
+	}
+	// OpenWrt has no distribution advisories: upstream matching.
+	if d := Installed("openwrt", "23.05.2", pkgs[0]); d != (model.Distro{}) {
+		t.Errorf("OpenWrt package got a distribution: %+v", d)
+	}
+}
+
+func TestOSRelease(t *testing.T) {
+	id, ver, err := OSRelease(strings.NewReader("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n"))
+	if err != nil || id != "debian" || ver != "12" {
+		t.Errorf("OSRelease = %q %q %v", id, ver, err)
+	}
+	if d := Installed("ubuntu", "22.04", Package{Name: "openssh-server", Source: "openssh", Version: "1:8.9p1-3ubuntu0.10"}); d.Release != "22.04" {
+		t.Errorf("Ubuntu release %q, want 22.04", d.Release)
+	}
+}
+
+func FuzzParseStatus(f *testing.F) {
+	for _, p := range []string{"testdata/dpkg-status", "testdata/opkg-status"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pkgs, _ := ParseStatus(bytes.NewReader(data))
+		for _, p := range pkgs {
+			if p.Name == "" || p.Version == "" || p.Source == "" {
+				t.Fatalf("incomplete package handed on: %+v", p)
+			}
+		}
+	})
+}
