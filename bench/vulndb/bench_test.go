@@ -82,18 +82,7 @@ func BenchmarkImport(b *testing.B) {
 
 // BenchmarkMatch measures the latency of one fingerprint match (warm caches).
 func BenchmarkMatch(b *testing.B) {
-	fx, err := loadFixtures(fixtureDir)
-	if err != nil {
-		b.Skip(err)
-	}
-	var feed bytes.Buffer
-	if _, err := writeFeed(&feed, fx, 3000); err != nil {
-		b.Fatal(err)
-	}
-	d := openBenchDB(b)
-	if _, err := d.Import(context.Background(), &feed, vuln.ImportOptions{}); err != nil {
-		b.Fatal(err)
-	}
+	d := matchDB(b, 3000)
 	for _, tc := range []struct {
 		name string
 		fp   model.Fingerprint
@@ -111,4 +100,22 @@ func BenchmarkMatch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// matchDB is a database with n synthesised records.
+func matchDB(b *testing.B, n int) *vuln.DB {
+	b.Helper()
+	fx, err := loadFixtures(fixtureDir)
+	if err != nil {
+		b.Skip(err)
+	}
+	var feed bytes.Buffer
+	if _, err := writeFeed(&feed, fx, n); err != nil {
+		b.Fatal(err)
+	}
+	d := openBenchDB(b)
+	if _, err := d.Import(context.Background(), &feed, vuln.ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return d
 }

@@ -71,19 +71,8 @@ func BenchmarkImportEPSS(b *testing.B) {
 // (300,000 rows) and the distribution advisories loaded, for a Debian
 // banner (backport check) and an upstream version.
 func BenchmarkMatchWithIntel(b *testing.B) {
-	fx, err := loadFixtures(fixtureDir)
-	if err != nil {
-		b.Skip(err)
-	}
-	var feed bytes.Buffer
-	if _, err := writeFeed(&feed, fx, 3000); err != nil {
-		b.Fatal(err)
-	}
-	d := openBenchDB(b)
+	d := matchDB(b, 3000)
 	ctx := context.Background()
-	if _, err := d.Import(ctx, &feed, vuln.ImportOptions{}); err != nil {
-		b.Fatal(err)
-	}
 	if _, err := d.Import(ctx, bytes.NewReader(writeEPSS(300000, "2025-09-03")), vuln.ImportOptions{}); err != nil {
 		b.Fatal(err)
 	}

@@ -9,8 +9,9 @@ import (
 	"iotwatch/internal/model"
 )
 
-func TestParseDpkgStatus(t *testing.T) {
-	f, err := os.Open("testdata/dpkg-status")
+func parseFile(t *testing.T, path string) []Package {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,6 +20,11 @@ func TestParseDpkgStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pkgs
+}
+
+func TestParseDpkgStatus(t *testing.T) {
+	pkgs := parseFile(t, "testdata/dpkg-status")
 	by := map[string]Package{}
 	for _, p := range pkgs {
 		by[p.Name] = p
@@ -43,15 +49,7 @@ func TestParseDpkgStatus(t *testing.T) {
 }
 
 func TestParseOpkgStatus(t *testing.T) {
-	f, err := os.Open("testdata/opkg-status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pkgs, err := ParseStatus(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := parseFile(t, "testdata/opkg-status")
 	if len(pkgs) != 2 || pkgs[0].Name != "dropbear" || pkgs[0].Version != "2022.82-6" || pkgs[1].Name != "dnsmasq" {
 		t.Fatalf("packages = %+v, want dropbear and dnsmasq (busybox is not installed)", pkgs)
 	}
