@@ -126,9 +126,9 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 		if err != nil {
 			return err
 		}
-		if f.fingerprints != "" { // fail early on a bad directory
+		if f.fingerprints != "" { // fail early on a bad directory (an input, exit 1)
 			if _, _, err := eng.Recog(); err != nil {
-				return usageError{fmt.Errorf("--fingerprints: %w", err)}
+				return fmt.Errorf("--fingerprints %s: %w", f.fingerprints, err)
 			}
 		}
 		cfg.Engine = eng
