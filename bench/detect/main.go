@@ -56,7 +56,7 @@ var captures = []capture{
 		[]string{"192.168.1.11", "192.168.1.12", "192.168.1.13", "192.168.1.14", "192.168.1.15"}, false},
 }
 
-var detectors = []string{detect.Scan, detect.BruteForce, detect.Beacon, detect.DDoS, detect.KnownBad}
+var detectors = []string{detect.Scan, detect.Mirai, detect.BruteForce, detect.Beacon, detect.DDoS, detect.KnownBad}
 
 type tally struct{ tp, fp, fn int }
 

@@ -48,6 +48,10 @@ type Record struct {
 	Attempts uint32
 	// SamplingRate is the rate that was applied to the counters (1 = none).
 	SamplingRate uint32
+	// MiraiSeq reports a TCP SYN whose sequence number equals its
+	// destination IPv4 address: the fingerprint of Mirai's stateless
+	// scanner (and its descendants), seen only where packets are (pcap).
+	MiraiSeq bool
 }
 
 // DNSAnswer maps a name to an address as observed in DNS traffic or logs.

@@ -24,6 +24,9 @@ const (
 	Beacon     = "c2-beaconing"
 	DDoS       = "ddos-participation"
 	KnownBad   = "known-bad-peer"
+	// Mirai is the Mirai scanner's packet fingerprint (pcap only): SYNs
+	// whose sequence number is the destination address.
+	Mirai = "mirai-fingerprint"
 )
 
 // Engine runs every detector over a stream of oriented records. It implements
@@ -67,6 +70,7 @@ type Engine struct {
 	Transit int64
 
 	fan      fanout
+	mirai    map[netip.Addr]*hState
 	sampling uint32 // highest sampling rate seen
 
 	allowNets []netip.Prefix
@@ -98,9 +102,10 @@ type alertKey struct {
 }
 
 type scanState struct {
-	bucket int64
-	dsts   map[netip.Addr]struct{}
-	fired  bool
+	bucket     int64
+	dsts       map[netip.Addr]struct{}
+	fired      bool
+	p23, p2323 int // flows to 23 and 2323 in the window (Mirai probes them 9:1)
 }
 
 type countState struct {
@@ -138,6 +143,7 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 		bfApps: map[string]bool{},
 		names:  map[netip.Addr][]string{},
 		scan:   map[netip.Addr]*scanState{},
+		mirai:  map[netip.Addr]*hState{},
 		bf:     map[svcKey]*countState{},
 		ddos:   map[pairKey]*ddosState{},
 		actors: map[netip.Addr]*actorWindow{},
@@ -229,6 +235,9 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 		if e.probe(r) {
 			e.observeFanout(r, actor, ts, known, inbound)
 		}
+		if r.MiraiSeq {
+			e.observeMirai(r, actor, ts, known, inbound)
+		}
 		if has(&e.bfPorts, r.DstPort) || (r.App != "" && e.bfApps[r.App]) {
 			e.observeBruteForce(r, actor, peer, ts, known, inbound)
 		}
@@ -254,18 +263,28 @@ func (e *Engine) observeScan(r *flow.Record, actor netip.Addr, ts int64, known, 
 		e.scan[actor] = s
 	}
 	if b > s.bucket {
-		s.bucket, s.fired = b, false
+		s.bucket, s.fired, s.p23, s.p2323 = b, false, 0, 0
 		clear(s.dsts)
 	}
 	if s.fired {
 		return
 	}
+	switch r.DstPort {
+	case 23:
+		s.p23++
+	case 2323:
+		s.p2323++
+	}
 	s.dsts[r.Dst] = struct{}{}
-	if len(s.dsts) >= e.rules.Scan.MinDestinations {
+	if th := e.threshold(e.rules.Scan.MinDestinations, r.SamplingRate); len(s.dsts) >= th {
 		s.fired = true
+		ratio := ""
+		if s.p2323 > 0 && s.p23 > 0 {
+			ratio = fmt.Sprintf("; 23:2323 = %.1f:1 (Mirai 9:1)", float64(s.p23)/float64(s.p2323))
+		}
 		e.alertFlow(Scan, r, actor, netip.Addr{}, known, inbound, fmt.Sprintf(
-			"Mirai-style login-port scan: contacted %d distinct hosts on ports %v within %s (threshold %d)",
-			len(s.dsts), e.rules.Scan.Ports, e.rules.Scan.Window, e.rules.Scan.MinDestinations))
+			"Mirai-style login-port scan: contacted %d distinct hosts on ports %v within %s (threshold %d%s)%s",
+			len(s.dsts), e.rules.Scan.Ports, e.rules.Scan.Window, th, sampled(r.SamplingRate), ratio))
 		clear(s.dsts)
 	}
 }

@@ -49,6 +49,14 @@ func summary(as []flow.Alert) []string {
 	return slices.Compact(out)
 }
 
+// noSeq clears the sequence numbers (a scanner other than Mirai's).
+func noSeq(pkts []synth.Packet) []synth.Packet {
+	for i := range pkts {
+		pkts[i].Seq = 0
+	}
+	return pkts
+}
+
 func TestScenarios(t *testing.T) {
 	dev := synth.Addr("192.168.1.23")
 	c2 := synth.Addr("203.0.113.66")
@@ -62,8 +70,11 @@ func TestScenarios(t *testing.T) {
 		want []string
 	}{
 		{"normal traffic", synth.Normal(rng, dev), nil},
-		{"mirai telnet scan", append(synth.MiraiScan(rng, dev, 400, 2*time.Minute), synth.Normal(rng, dev)...), []string{"scanning 192.168.1.23"}},
-		{"slow scan below threshold", synth.MiraiScan(rng, dev, 30, 10*time.Minute), nil},
+		{"mirai telnet scan", append(synth.MiraiScan(rng, dev, 400, 2*time.Minute), synth.Normal(rng, dev)...), []string{"mirai-fingerprint 192.168.1.23", "scanning 192.168.1.23"}},
+		// Too slow for the fan-out thresholds, but Mirai's SYNs give it away.
+		{"slow mirai scan below threshold", synth.MiraiScan(rng, dev, 30, 10*time.Minute), []string{"mirai-fingerprint 192.168.1.23"}},
+		{"slow telnet scan without the fingerprint", noSeq(synth.MiraiScan(rng, dev, 30, 10*time.Minute)), nil},
+		{"telnet scan without the fingerprint", noSeq(synth.MiraiScan(rng, dev, 400, 2*time.Minute)), []string{"scanning 192.168.1.23"}},
 		{"beacon 60s ±20% jitter", synth.Beacon(rng, dev, c2, 8443, time.Minute, 0.2, 30), []string{"c2-beaconing 192.168.1.23"}},
 		{"beacon 5m ±10% jitter", synth.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 24), []string{"c2-beaconing 192.168.1.23"}},
 		{"too few beats", synth.Beacon(rng, dev, c2, 443, time.Minute, 0.1, 12), nil},

@@ -162,3 +162,31 @@ func sampled(rate uint32) string {
 	}
 	return fmt.Sprintf(", scaled for 1:%d sampling", rate)
 }
+
+// observeMirai counts SYNs carrying Mirai's fingerprint (sequence number =
+// destination address) per actor and window. A random sequence number
+// matches its destination with probability 2^-32, so a few such SYNs to
+// distinct hosts are Mirai's (or a descendant's) scanner beyond doubt.
+func (e *Engine) observeMirai(r *flow.Record, actor netip.Addr, ts int64, known, inbound bool) {
+	b := ts / int64(e.rules.Scan.Window)
+	s := e.mirai[actor]
+	if s == nil {
+		s = &hState{bucket: b, dsts: map[netip.Addr]struct{}{}}
+		e.mirai[actor] = s
+	}
+	if b > s.bucket {
+		s.bucket, s.fired = b, false
+		clear(s.dsts)
+	}
+	if s.fired {
+		return
+	}
+	s.dsts[r.Dst] = struct{}{}
+	if th := e.rules.Scan.MiraiMinSYNs; len(s.dsts) >= th {
+		s.fired = true
+		e.alertFlow(Mirai, r, actor, netip.Addr{}, known, inbound, fmt.Sprintf(
+			"Mirai scanner fingerprint: %d SYNs to distinct hosts (port %d/tcp among them) with the TCP sequence number equal to the destination address within %s (threshold %d)",
+			len(s.dsts), r.DstPort, e.rules.Scan.Window, th))
+		clear(s.dsts)
+	}
+}

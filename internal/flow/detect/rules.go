@@ -44,6 +44,7 @@ type Rules struct {
 		ProbeMaxPackets           uint64   `yaml:"probe_max_packets"`
 		IgnorePorts               []uint16 `yaml:"ignore_ports"`
 		SampledMin                int      `yaml:"sampled_min"`
+		MiraiMinSYNs              int      `yaml:"mirai_min_syns"`
 	} `yaml:"scan"`
 	BruteForce struct {
 		Ports           []uint16 `yaml:"ports"`
@@ -114,6 +115,8 @@ func (r Rules) validate() error {
 	switch {
 	case r.Scan.MinDestinations < 1 || r.Scan.HorizontalMinDestinations < 2 || r.Scan.VerticalMinPorts < 2:
 		return fmt.Errorf("rules: scan.min_destinations must be ≥ 1, horizontal_min_destinations and vertical_min_ports ≥ 2")
+	case r.Scan.MiraiMinSYNs < 1:
+		return fmt.Errorf("rules: scan.mirai_min_syns must be ≥ 1")
 	case r.Scan.SampledMin < 2:
 		return fmt.Errorf("rules: scan.sampled_min must be ≥ 2")
 	case r.BruteForce.MinAttempts < 1:

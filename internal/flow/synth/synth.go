@@ -5,6 +5,7 @@
 package synth
 
 import (
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -41,6 +42,7 @@ type Packet struct {
 	SrcPort, DstPort uint16
 	Proto            uint8
 	Flags            string // TCP: any of "SAFRP"
+	Seq              uint32 // TCP sequence number (0: 1)
 	Payload          []byte
 }
 
@@ -65,7 +67,7 @@ func WritePCAP(w io.Writer, pkts []Packet) error {
 		var ls []gopacket.SerializableLayer
 		switch p.Proto {
 		case flow.ProtoTCP:
-			tcp := &layers.TCP{SrcPort: layers.TCPPort(p.SrcPort), DstPort: layers.TCPPort(p.DstPort), Window: 1024, Seq: 1}
+			tcp := &layers.TCP{SrcPort: layers.TCPPort(p.SrcPort), DstPort: layers.TCPPort(p.DstPort), Window: 1024, Seq: max(p.Seq, 1)}
 			for _, f := range p.Flags {
 				switch f {
 				case 'S':
@@ -116,7 +118,8 @@ func conn(out []Packet, t time.Time, c, s netip.Addr, cp, sp uint16, req, resp [
 }
 
 // MiraiScan: device sends SYNs to n random public addresses on 23 (90%) and
-// 2323 within span; a few answer with RST.
+// 2323 within span, each with the destination address as its TCP sequence
+// number (Mirai's stateless scanner); a few answer with RST.
 func MiraiScan(rng *rand.Rand, dev netip.Addr, n int, span time.Duration) []Packet {
 	var out []Packet
 	for i := range n {
@@ -127,7 +130,8 @@ func MiraiScan(rng *rand.Rand, dev netip.Addr, n int, span time.Duration) []Pack
 			port = 2323
 		}
 		sp := uint16(30000 + rng.IntN(30000))
-		out = append(out, Packet{Time: t, Src: dev, Dst: dst, SrcPort: sp, DstPort: port, Proto: flow.ProtoTCP, Flags: "S"})
+		b := dst.As4()
+		out = append(out, Packet{Time: t, Src: dev, Dst: dst, SrcPort: sp, DstPort: port, Proto: flow.ProtoTCP, Flags: "S", Seq: binary.BigEndian.Uint32(b[:])})
 		if i%7 == 0 {
 			out = append(out, Packet{Time: t.Add(20 * time.Millisecond), Src: dst, Dst: dev, SrcPort: port, DstPort: sp, Proto: flow.ProtoTCP, Flags: "RA"})
 		}

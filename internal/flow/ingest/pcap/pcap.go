@@ -170,11 +170,14 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 	var sp, dp uint16
 	var flags uint8
 	var payload []byte
+	mirai := false
 	switch proto {
 	case flow.ProtoTCP:
 		if len(l4) >= 20 {
 			sp, dp = binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:])
 			flags = l4[13]
+			// Mirai's scanner sets a SYN's sequence number to the target address.
+			mirai = flags&0x12 == 0x02 && dst.Is4() && binary.BigEndian.Uint32(l4[4:8]) == binary.BigEndian.Uint32(ip[16:20])
 			if off := int(l4[12]>>4) * 4; off >= 20 && off <= len(l4) {
 				payload = l4[off:]
 			}
@@ -194,14 +197,18 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 	if proto == flow.ProtoUDP && sp == 53 && len(payload) > 12 {
 		a.dnsAnswers(payload, ts)
 	}
-	a.add(key{src, dst, sp, dp, proto}, ts, uint64(ipLen), flags, payload)
+	if s := a.add(key{src, dst, sp, dp, proto}, ts, uint64(ipLen), flags, payload); s != nil && mirai {
+		s.rec.MiraiSeq = true
+	}
 	if ts.Sub(a.lastSweep) > a.opt.IdleTimeout/4 {
 		a.sweep(ts)
 		a.lastSweep = ts
 	}
 }
 
-func (a *assembler) add(k key, ts time.Time, n uint64, flags uint8, payload []byte) {
+// add accounts a packet to its flow and returns the flow while it is open
+// (nil once emitted).
+func (a *assembler) add(k key, ts time.Time, n uint64, flags uint8, payload []byte) *state {
 	s, fwd := a.flows[k], true
 	if s == nil {
 		rk := key{k.b, k.a, k.bp, k.ap, k.proto}
@@ -242,7 +249,9 @@ func (a *assembler) add(k key, ts time.Time, n uint64, flags uint8, payload []by
 	}
 	if flags&0x04 != 0 || s.fins >= 2 {
 		a.emit(s)
+		return nil
 	}
+	return s
 }
 
 func (a *assembler) emit(s *state) {
