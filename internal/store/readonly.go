@@ -23,6 +23,10 @@ var ErrSchemaOutdated = errors.New("database schema is older than this iotwatch 
 // read-only file and never leave a new empty database behind a mistyped path.
 func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{dsn: dsn, heartbeats: map[int64]context.CancelFunc{}, heartbeatEvery: HeartbeatInterval}
+	// The host name decides whether a running run's owner process can be
+	// checked here (see abandoned): without it a killed run stays "running"
+	// in `runs` until its heartbeat goes stale.
+	s.host, _ = os.Hostname()
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s.dialect = Postgres
