@@ -26,9 +26,12 @@ func newVulnDBCmd(g *globals) *cobra.Command {
 		Short:   "Offline vulnerability database: import, update, statistics, matching",
 		Example: `  iotwatch vulndb update && iotwatch vulndb stats --since 2020`,
 		Long: `The vulnerability database lives in the evidence store. It holds NVD CVE records (API 2.0 pages,
-yearly feeds, single records), CVE JSON 5 records, OSV advisories and the CISA Known Exploited
-Vulnerabilities catalogue. A fresh database is seeded with 30 embedded NVD records and the KEV
-catalogue so that matching works offline; "update" fetches the full feeds.`,
+yearly feeds, single records), CVE JSON 5 records, OSV advisories (Debian, Ubuntu and Alpine ones
+apply to packages with a distribution revision: backports), the CISA Known Exploited
+Vulnerabilities catalogue, FIRST EPSS scores (matches rank KEV > EPSS > CVSS), national archives
+(CNVD XML, JVN iPedia, EUVD; "stats --source") and VEX statements ("vex"). A fresh database is
+seeded with 30 embedded NVD records and the KEV catalogue so that matching works offline; "update"
+fetches the full feeds and re-matches the stored evidence when a source changed ("rematch").`,
 	}
 	cmd.AddCommand(newVulnImportCmd(g), newVulnUpdateCmd(g), newVulnStatsCmd(g), newVulnMatchCmd(g), newVulnShowCmd(g), newVulnVEXCmd(g), newVulnRematchCmd(g))
 	return cmd
@@ -74,7 +77,7 @@ func newVulnImportCmd(g *globals) *cobra.Command {
 	var batch int
 	cmd := &cobra.Command{
 		Use:     "import FILE|DIR...",
-		Short:   "Import vulnerability files (NVD 2.0, CVE 5, KEV JSON/CSV, OSV; plain, gzip, xz or zip)",
+		Short:   "Import vulnerability files (NVD 2.0, CVE 5, KEV JSON/CSV, OSV, EPSS CSV, CNVD/JVN XML, EUVD JSON; plain, gzip, xz or zip)",
 		Example: `  iotwatch vulndb import nvdcve-2.0-2024.json.gz known_exploited_vulnerabilities.json`,
 		Long: `import reads each FILE, and every file of each DIR in name order (hidden files and subdirectories
 left out; a file of a directory whose format is not recognised, such as a licence text, is skipped
@@ -360,7 +363,7 @@ func newVulnMatchCmd(g *globals) *cobra.Command {
 				}
 				status := "affected"
 				if m.Status != "" {
-					status = m.Status + " (" + m.Advisory + ": " + m.FixedIn + ")"
+					status = m.Status + " (" + strings.Join(strings.Fields(m.Advisory+" "+m.FixedIn+" "+m.Justification), " ") + ")"
 				}
 				epss := "-"
 				if m.EPSSDate != "" {
