@@ -247,7 +247,8 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	if eng.BeaconOverflow > 0 {
 		res.Counts["beacon_untracked"] = eng.BeaconOverflow
 	}
-	// Everything accepted is stored even when the input was cut short.
+	// Everything accepted is stored when an input is cut short (a truncated
+	// file); an interrupted ingest of files stores nothing (see below).
 	wctx := context.WithoutCancel(ctx)
 	run.Status = model.RunComplete
 	switch {
@@ -259,7 +260,16 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	}
 	t1 := time.Now()
 	defer func() { log.Debug("flow results saved", "elapsed", time.Since(t1)) }()
-	if err := flow.Save(wctx, st, run.ID, res); err != nil {
+	if run.Status == model.RunInterrupted {
+		// Files stay where they are: an ingest interrupted midway stores
+		// nothing from them, so that the re-run, which reads every input
+		// again, counts each record once (partial roll-ups and alerts of
+		// the first part would be counted twice). A listener's records
+		// exist nowhere else, so a collector keeps what it received.
+		run.Error = "interrupted before the inputs were read to their end: nothing stored from them; run the same ingest again"
+		log.Warn("flow ingest interrupted: nothing stored from the inputs; run the same ingest again", "run", run.ID,
+			"records_read", res.Counts["records"])
+	} else if err := flow.Save(wctx, st, run.ID, res); err != nil {
 		run.Status, run.Error = model.RunFailed, err.Error()
 	} else if err := st.SaveFindings(wctx, run.ID, flow.AlertFindings(res.Alerts)); err != nil {
 		run.Status, run.Error = model.RunFailed, err.Error()
