@@ -422,6 +422,12 @@ func newVulnShowCmd(g *globals) *cobra.Command {
 			if len(e.Aliases) > 0 {
 				fmt.Fprintf(w, "aliases: %s\n", strings.Join(e.Aliases, ", "))
 			}
+			if len(e.Products) > 0 {
+				fmt.Fprintf(w, "products: %s\n", strings.Join(e.Products, "; "))
+			}
+			if e.Severity != "" {
+				fmt.Fprintf(w, "severity (%s): %s\n", e.Source, e.Severity)
+			}
 			if e.KEV != nil {
 				fmt.Fprintf(w, "KEV: added %s, due %s %s\n", cmp.Or(e.KEV.DateAdded, "-"), cmp.Or(e.KEV.DueDate, "-"), e.KEV.Name)
 			}

@@ -9,10 +9,12 @@ package vuln
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
+	"iotwatch/internal/store"
 	"iotwatch/internal/vuln/feed"
 )
 
@@ -235,4 +237,39 @@ func (d *DB) kevSet(ctx context.Context) (map[string]bool, error) {
 		out[id] = true
 	}
 	return out, rows.Err()
+}
+
+// archiveRecord returns a stored national-archive record (CNVD-…, JVNDB-…,
+// EUVD-…) as an Entry, or store.ErrNotFound.
+func (d *DB) archiveRecord(ctx context.Context, id string) (*Entry, error) {
+	e := &Entry{}
+	var cves, products, vector string
+	var score float64
+	var iot int
+	err := d.st.DB().QueryRowContext(ctx, d.q(`SELECT source, id, cves, summary, published, last_modified, severity, cvss, cvss_vector,
+		products, iot, iot_reason FROM vuln_archive WHERE UPPER(id) = ?`), strings.ToUpper(id)).Scan(&e.Source, &e.ID, &cves, &e.Description,
+		&e.Published, &e.LastModified, &e.Severity, &score, &vector, &products, &iot, &e.IoTReason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("vuln %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vuln %s: %w", id, err)
+	}
+	e.IoT = iot == 1
+	e.Aliases = splitList(cves)
+	if products != "" {
+		e.Products = strings.Split(products, "\n")
+	}
+	if vector != "" {
+		sc := feed.Score{Score: score, Vector: vector}
+		switch {
+		case strings.HasPrefix(vector, "CVSS:4"):
+			e.CVSS4 = sc
+		case strings.HasPrefix(vector, "CVSS:3"):
+			e.CVSS3 = sc
+		default:
+			e.CVSS2 = sc
+		}
+	}
+	return e, nil
 }

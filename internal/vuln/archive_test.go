@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -94,6 +95,14 @@ func TestArchiveJVNReal(t *testing.T) {
 	}
 	if cves != "CVE-2017-10852,CVE-2017-10853,CVE-2017-10854" || products != "株式会社コレガ CG-WGR1200" || score != 8.8 {
 		t.Errorf("JVNDB-2018-000024: cves %q, products %q, CVSS %v", cves, products, score)
+	}
+	// vulndb show finds archive records too.
+	e, err := d.Record(context.Background(), "jvndb-2018-000024")
+	if err != nil || e.Source != "jvn" || !e.IoT || e.CVSS3.Score != 8.8 || len(e.Aliases) != 3 || e.Severity != "high" {
+		t.Errorf("Record(JVNDB-2018-000024) = %+v, %v", e, err)
+	}
+	if _, err := d.Record(context.Background(), "JVNDB-2099-000001"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown archive id: %v, want ErrNotFound", err)
 	}
 }
 

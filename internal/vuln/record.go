@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"iotwatch/internal/store"
 	"iotwatch/internal/vuln/feed"
 )
 
@@ -30,6 +29,10 @@ type Entry struct {
 	Aliases      []string      `json:"aliases,omitempty"`
 	References   []string      `json:"references,omitempty"`
 	Configs      []feed.Config `json:"configurations,omitempty"`
+	// National-archive records (CNVD, JVN, EUVD) name products as text
+	// and rate severity themselves.
+	Products []string `json:"products,omitempty"`
+	Severity string   `json:"severity,omitempty"`
 }
 
 // Record returns the stored entry for a CVE (or other advisory) id.
@@ -44,7 +47,7 @@ func (d *DB) Record(ctx context.Context, orig string) (*Entry, error) {
 		&e.Status, &e.Description, &e.CVSS3.Score, &e.CVSS3.Vector, &e.CVSS4.Score, &e.CVSS4.Vector,
 		&e.CVSS2.Score, &e.CVSS2.Vector, &cwes, &iot, &e.IoTReason, &kevAdded, &kevDue, &aliases, &refs, &configs)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("vuln %s: %w", id, store.ErrNotFound)
+		return d.archiveRecord(ctx, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vuln %s: %w", id, err)
