@@ -147,6 +147,13 @@ with a warning and counted). Records are committed in batches of --batch.`,
 					fmt.Fprintf(g.out, "%d of %d files skipped: not a vulnerability file\n", skipped, len(results))
 				}
 			}
+			if len(errs) == 0 {
+				imported := make([]vuln.ImportResult, len(results))
+				for i, r := range results {
+					imported[i] = r.ImportResult
+				}
+				return rematchAfterImport(cmd.Context(), g.errOut, d, imported)
+			}
 			return errors.Join(errs...)
 		},
 	}
@@ -227,7 +234,11 @@ applied to packages that carry a distribution revision).`,
 				tw.Flush()
 			}
 			if err == nil {
-				err = rematchAfterUpdate(cmd.Context(), g.errOut, d, res)
+				imported := make([]vuln.ImportResult, len(res))
+				for i, r := range res {
+					imported[i] = r.ImportResult
+				}
+				err = rematchAfterImport(cmd.Context(), g.errOut, d, imported)
 			}
 			return offlineHint(err)
 		},

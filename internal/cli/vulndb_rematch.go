@@ -19,7 +19,8 @@ func newVulnRematchCmd(g *globals) *cobra.Command {
 		Long: `rematch matches the newest scan's services and the newest firmware analysis's components against
 the database as it is now (new records, withdrawn ones, distribution advisories, EPSS, VEX) and
 records a run of kind "rematch" with the current matches and the differences: new, withdrawn, or
-fixed (with the advisory or VEX document). vulndb update does this by itself when a source changed.`,
+fixed (with the advisory or VEX document). vulndb update and vulndb import do this by themselves
+when they changed the data.`,
 		Example: `  iotwatch vulndb rematch
   iotwatch vulndb rematch --json`,
 		Args: cobra.NoArgs,
@@ -54,9 +55,10 @@ func writeRematch(w io.Writer, res *vuln.RematchResult) {
 	}
 }
 
-// rematchAfterUpdate re-matches the stored evidence when an update changed
-// the data; a store without scans or firmware runs is no error.
-func rematchAfterUpdate(ctx context.Context, w io.Writer, d *vuln.DB, res []vuln.UpdateResult) error {
+// rematchAfterImport re-matches the stored evidence when an update or
+// import changed the data; a store without scans or firmware runs is no
+// error.
+func rematchAfterImport(ctx context.Context, w io.Writer, d *vuln.DB, res []vuln.ImportResult) error {
 	changed := false
 	for _, r := range res {
 		changed = changed || r.Inserted+r.Updated+r.Rejected+r.KEVs+r.Advisories+r.EPSS+r.Archived > 0
@@ -64,12 +66,18 @@ func rematchAfterUpdate(ctx context.Context, w io.Writer, d *vuln.DB, res []vuln
 	if !changed {
 		return nil
 	}
+	return rematchStored(ctx, w, d)
+}
+
+// rematchStored re-matches the stored evidence and prints what changed; a
+// store without scans or firmware runs is no error.
+func rematchStored(ctx context.Context, w io.Writer, d *vuln.DB) error {
 	rm, err := d.Rematch(ctx)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("rematch after update: %w", err)
+		return fmt.Errorf("rematch: %w", err)
 	}
 	writeRematch(w, rm)
 	return nil

@@ -27,7 +27,7 @@ func newVulnVEXCmd(g *globals) *cobra.Command {
 func newVulnVEXImportCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "import FILE...",
-		Short: "Store the statements of OpenVEX or CycloneDX VEX documents (a document imported again replaces its statements)",
+		Short: "Store the statements of OpenVEX or CycloneDX VEX documents (a document imported again replaces its statements) and re-match the stored evidence",
 		Example: `  iotwatch vulndb vex import vendor.openvex.json
   iotwatch vulndb vex import bom-with-analysis.cdx.json`,
 		Args: cobra.MinimumNArgs(1),
@@ -56,7 +56,7 @@ func newVulnVEXImportCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.out, "%s: %d statements\n", path, n)
 			}
-			return nil
+			return rematchStored(cmd.Context(), g.errOut, d)
 		},
 	}
 }
