@@ -64,6 +64,7 @@ func main() {
 	dataDir := flag.String("data", "bench/detect/data", "directory of the captures")
 	shared := flag.String("shared", "../shared/data/flows", "shared fixtures directory (flows)")
 	verbose := flag.Bool("v", false, "print every alert")
+	rates := flag.String("sample", "1", "packet sampling rates to emulate, comma-separated (1 = unsampled; e.g. 1,100,1000)")
 	flag.Parse()
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "detect-bench")
@@ -71,7 +72,19 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
+	for _, f := range strings.Split(*rates, ",") {
+		var rate uint32
+		if _, err := fmt.Sscan(f, &rate); err != nil || rate == 0 {
+			log.Fatalf("-sample %q: want positive integers", f)
+		}
+		if rate > 1 {
+			fmt.Printf("\n== packet sampling 1:%d (flow.Sampler)\n\n", rate)
+		}
+		run(ctx, tmp, *dataDir, *shared, *verbose, rate)
+	}
+}
 
+func run(ctx context.Context, tmp, dataDir, shared string, verbose bool, rate uint32) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "capture\tdetector\tTP\tFP\tFN\tflagged devices")
 	total := map[string]*tally{}
@@ -80,10 +93,10 @@ func main() {
 	}
 	var days []string
 	for i, c := range captures {
-		path := filepath.Join(*dataDir, c.path)
+		path := filepath.Join(dataDir, c.path)
 		switch {
 		case strings.HasPrefix(c.path, "shared:"):
-			path = filepath.Join(*shared, strings.TrimPrefix(c.path, "shared:"))
+			path = filepath.Join(shared, strings.TrimPrefix(c.path, "shared:"))
 		case strings.HasPrefix(c.path, "gen:"):
 			path = filepath.Join(tmp, "generated.pcap")
 			if err := writeGenerated(path); err != nil {
@@ -94,11 +107,11 @@ func main() {
 			fmt.Fprintf(tw, "%s\t(missing: %v)\n", c.name, err)
 			continue
 		}
-		st, err := store.Open(ctx, filepath.Join(tmp, fmt.Sprintf("c%d.db", i)))
+		st, err := store.Open(ctx, filepath.Join(tmp, fmt.Sprintf("c%d-%d.db", i, rate)))
 		if err != nil {
 			log.Fatal(err)
 		}
-		sum, err := ingest.Run(ctx, st, ingest.Source{Kind: c.kind, Path: path}, ingest.Options{Networks: c.networks})
+		sum, err := ingest.Run(ctx, st, ingest.Source{Kind: c.kind, Path: path}, ingest.Options{Networks: c.networks, Sample: rate})
 		if err != nil {
 			log.Fatalf("%s: %v", c.name, err)
 		}
@@ -116,7 +129,7 @@ func main() {
 			}
 			flagged[a.Detector][a.Device] = true
 			flagged["any"][a.Device] = true
-			if *verbose {
+			if verbose {
 				fmt.Fprintf(os.Stderr, "%s: %s %s→%s: %s\n", c.name, a.Detector, a.Device, a.Peer, a.Reason)
 			}
 		}
@@ -191,7 +204,8 @@ func ratio(a, b int) string {
 
 // writeGenerated writes the generated capture: a normal device (.10), C2
 // beacons at 2 s, 60 s and 1 h with ±30% jitter and 10% missed beats (.11,
-// .12, .13), Mirai-style telnet scanning (.14) and a UDP flood (.15).
+// .12, .13), Mirai-style telnet scanning (.14, 30,000 SYNs in 5 minutes) and
+// a UDP flood (.15, 2,000 packets/s for 15 s).
 func writeGenerated(path string) error {
 	rng := rand.New(rand.NewPCG(17, 17))
 	c2 := synth.Addr("203.0.113.66")
@@ -209,7 +223,9 @@ func writeGenerated(path string) error {
 			pkts = append(pkts, pk)
 		}
 	}
-	pkts = append(pkts, synth.MiraiScan(rng, synth.Addr("192.168.1.14"), 400, 2*time.Minute)...)
+	// Mirai's scanner at a modest 100 SYNs/s for 5 minutes (real bots send
+	// hundreds per second): enough to be seen under 1:100 and 1:1000 sampling.
+	pkts = append(pkts, synth.MiraiScan(rng, synth.Addr("192.168.1.14"), 30000, 5*time.Minute)...)
 	pkts = append(pkts, synth.DDoS(synth.Addr("192.168.1.15"), synth.Addr("198.51.100.10"), 2000, 15*time.Second)...)
 	var buf bytes.Buffer
 	if err := synth.WritePCAP(&buf, pkts); err != nil {

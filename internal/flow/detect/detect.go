@@ -308,6 +308,15 @@ func (e *Engine) observeBruteForce(r *flow.Record, actor, peer netip.Addr, ts in
 	if n == 0 {
 		n = 1
 	}
+	// Under 1 in N packet sampling a login connection of about ten packets
+	// is seen with probability about 10/N: each sampled connection counts
+	// once and the thresholds shrink by N/10 (down to scan.sampled_min).
+	short, long := rl.MinAttempts, rl.LongMinAttempts
+	if rate := int(r.SamplingRate); rate > 1 {
+		n = 1
+		short = max(short*10/rate, e.rules.Scan.SampledMin)
+		long = max(long*10/rate, e.rules.Scan.SampledMin)
+	}
 	s.n += n
 	s.longN += n
 	if s.fired {
@@ -318,16 +327,16 @@ func (e *Engine) observeBruteForce(r *flow.Record, actor, peer netip.Addr, ts in
 		svc = fmt.Sprintf("port %d", r.DstPort)
 	}
 	switch {
-	case s.n >= rl.MinAttempts:
+	case s.n >= short:
 		s.fired = true
 		e.alertFlow(BruteForce, r, actor, peer, known, inbound, fmt.Sprintf(
-			"%d login attempts to %s (%s) within %s (threshold %d)",
-			s.n, netip.AddrPortFrom(peer, r.DstPort), svc, rl.Window, rl.MinAttempts))
-	case s.longN >= rl.LongMinAttempts:
+			"%d login attempts to %s (%s) within %s (threshold %d%s)",
+			s.n, netip.AddrPortFrom(peer, r.DstPort), svc, rl.Window, short, sampled(r.SamplingRate)))
+	case s.longN >= long:
 		s.fired = true
 		e.alertFlow(BruteForce, r, actor, peer, known, inbound, fmt.Sprintf(
-			"%d login attempts to %s (%s) within %s (threshold %d)",
-			s.longN, netip.AddrPortFrom(peer, r.DstPort), svc, rl.LongWindow, rl.LongMinAttempts))
+			"%d login attempts to %s (%s) within %s (threshold %d%s)",
+			s.longN, netip.AddrPortFrom(peer, r.DstPort), svc, rl.LongWindow, long, sampled(r.SamplingRate)))
 	}
 }
 
@@ -349,7 +358,7 @@ func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, k
 	}
 	aw.packets += r.Packets
 	aw.flows++
-	if aw.packets < e.rules.DDoS.MinPackets/10 && (e.rules.DDoS.MinFlows <= 0 || aw.flows < e.rules.DDoS.MinFlows/10) {
+	if aw.packets < e.rules.DDoS.MinPackets/10 && (e.rules.DDoS.MinFlows <= 0 || aw.flows < e.threshold(e.rules.DDoS.MinFlows, r.SamplingRate)/10) {
 		return
 	}
 	p4, ok2 := v4(peer)
@@ -387,12 +396,12 @@ func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, k
 	case s.packets >= rl.MinPackets && avg <= rl.MaxAvgPacketBytes:
 		s.fired = true
 		e.alertFlow(DDoS, r, actor, peer, known, inbound, fmt.Sprintf(
-			"sent %d packets (avg %d B) to %s within %s (threshold %d packets of ≤ %d B)",
-			s.packets, avg, peer, rl.Window, rl.MinPackets, rl.MaxAvgPacketBytes))
-	case rl.MinFlows > 0 && s.flows >= rl.MinFlows:
+			"sent %d packets (avg %d B) to %s within %s (threshold %d packets of ≤ %d B%s)",
+			s.packets, avg, peer, rl.Window, rl.MinPackets, rl.MaxAvgPacketBytes, sampled(r.SamplingRate)))
+	case rl.MinFlows > 0 && s.flows >= e.threshold(rl.MinFlows, r.SamplingRate):
 		s.fired = true
 		e.alertFlow(DDoS, r, actor, peer, known, inbound, fmt.Sprintf(
-			"opened %d flows to %s within %s (threshold %d flows)", s.flows, peer, rl.Window, rl.MinFlows))
+			"opened %d flows to %s within %s (threshold %d flows%s)", s.flows, peer, rl.Window, e.threshold(rl.MinFlows, r.SamplingRate), sampled(r.SamplingRate)))
 	}
 }
 

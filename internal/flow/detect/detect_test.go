@@ -242,3 +242,47 @@ func TestDDoSBothFamilies(t *testing.T) {
 		}
 	}
 }
+
+// TestSampled runs generated captures through flow.Sampler (packet-sampled
+// export at 1:100 and 1:1000) and checks the outcome documented in
+// bench/detect/README.md: scan fan-out and floods are still found, with the
+// sampling named in the alert; beaconing and the Mirai sequence fingerprint
+// are lost; the normal device stays clean.
+func TestSampled(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	scanner, flooder, beacon, normal := synth.Addr("192.168.1.14"), synth.Addr("192.168.1.15"), synth.Addr("192.168.1.11"), synth.Addr("192.168.1.10")
+	pkts := synth.MiraiScan(rng, scanner, 30000, 5*time.Minute)
+	pkts = append(pkts, synth.DDoS(flooder, synth.Addr("198.51.100.10"), 2000, 15*time.Second)...)
+	pkts = append(pkts, synth.Beacon(rng, beacon, synth.Addr("203.0.113.66"), 443, time.Minute, 0.3, 60)...)
+	pkts = append(pkts, synth.Normal(rng, normal)...)
+	var buf bytes.Buffer
+	if err := synth.WritePCAP(&buf, pkts); err != nil {
+		t.Fatal(err)
+	}
+	raw := buf.Bytes()
+	for _, rate := range []uint32{100, 1000} {
+		eng := New(DefaultRules(), nil)
+		p := flow.NewPipeline(flow.PipelineConfig{Observers: []flow.Observer{eng}})
+		sm := flow.NewSampler(p, rate, 1)
+		if _, err := pcap.Read(context.Background(), bytes.NewReader(raw), sm, pcap.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.Close(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := summary(res.Alerts)
+		want := []string{"ddos-participation 192.168.1.15", "scanning 192.168.1.14"}
+		if !slices.Equal(got, want) {
+			t.Errorf("1:%d: alerts %q, want %q", rate, got, want)
+		}
+		for _, a := range res.Alerts {
+			if a.Sampling != rate || !strings.Contains(a.Reason, fmt.Sprintf("1:%d", rate)) {
+				t.Errorf("1:%d: alert %s does not name the sampling: %d, %q", rate, a.Detector, a.Sampling, a.Reason)
+			}
+		}
+		if sm.Dropped == 0 || sm.Kept == 0 {
+			t.Errorf("1:%d: sampler kept %d, dropped %d records", rate, sm.Kept, sm.Dropped)
+		}
+	}
+}

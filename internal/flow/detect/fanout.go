@@ -50,7 +50,15 @@ type fanout struct {
 // probe reports whether r is a connection attempt that exchanged next to nothing.
 func (e *Engine) probe(r *flow.Record) bool {
 	rl := e.rules.Scan
-	if r.Packets > rl.ProbeMaxPackets || r.RevPackets > rl.ProbeMaxPackets {
+	// Sampled counters are scaled by the rate: compare the packets seen.
+	rate := uint64(max(r.SamplingRate, 1))
+	if r.Packets/rate > rl.ProbeMaxPackets || r.RevPackets/rate > rl.ProbeMaxPackets {
+		return false
+	}
+	// A sampled packet of a data transfer is as likely as a probe's: under
+	// sampling only header-sized packets (SYN, RST: ≤ 100 B on average)
+	// count.
+	if rate > 1 && (r.Packets == 0 || r.Bytes/r.Packets > 100) {
 		return false
 	}
 	if has(&e.scanIgnore, r.DstPort) {
@@ -155,12 +163,13 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 	}
 }
 
-// sampled describes a sampling rate for a reason string.
+// sampled describes a sampling rate for a reason string (counters of
+// sampled telemetry are already scaled by the rate).
 func sampled(rate uint32) string {
 	if rate <= 1 {
 		return ""
 	}
-	return fmt.Sprintf(", scaled for 1:%d sampling", rate)
+	return fmt.Sprintf("; telemetry sampled 1:%d, thresholds scaled", rate)
 }
 
 // observeMirai counts SYNs carrying Mirai's fingerprint (sequence number =

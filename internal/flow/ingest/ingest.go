@@ -78,6 +78,10 @@ type Options struct {
 	Queue int
 	// MaxRelations bounds device↔peer relations kept per run (default 2,000,000).
 	MaxRelations int
+	// Sample, above 1, emulates packet-sampled export at 1 in Sample on
+	// pcap, Zeek and nfdump inputs (flow.Sampler; for measuring detectors
+	// on sampled telemetry).
+	Sample uint32
 
 	// listed are the files found by listing a directory: one that is not of
 	// its kind (a licence text among captures) is skipped, not fatal.
@@ -536,9 +540,15 @@ func read(ctx context.Context, src Source, in io.Reader, total int64, p *flow.Pi
 		return c, err
 	}
 	r := &progressReader{r: in, total: total, fn: opt.Progress}
+	var sink flow.Sink = p
+	if opt.Sample > 1 {
+		sm := flow.NewSampler(p, opt.Sample, 1)
+		defer func() { c["sampled_kept"], c["sampled_dropped"] = sm.Kept, sm.Dropped }()
+		sink = sm
+	}
 	switch src.Kind {
 	case PCAP:
-		s, err := pcap.Read(ctx, r, p, pcap.Options{})
+		s, err := pcap.Read(ctx, r, sink, pcap.Options{})
 		c["packets"], c["non_ip"], c[flow.CountMalformed] = s.Packets, s.NonIP, s.Malformed
 		if s.Truncated {
 			c["truncated"] = 1
@@ -546,7 +556,7 @@ func read(ctx context.Context, src Source, in io.Reader, total int64, p *flow.Pi
 		}
 		return c, err
 	case Zeek:
-		s, err := zeek.Read(ctx, r, p)
+		s, err := zeek.Read(ctx, r, sink)
 		c["lines"], c[flow.CountMalformed], c["skipped"] = s.Lines, s.Malformed, s.Skipped
 		return c, err
 	case NetflowPCAP:
@@ -571,7 +581,7 @@ func read(ctx context.Context, src Source, in io.Reader, total int64, p *flow.Pi
 		}
 		return c, err
 	case NfdumpCSV:
-		s, err := nfdump.Read(ctx, r, p)
+		s, err := nfdump.Read(ctx, r, sink)
 		c["lines"], c[flow.CountMalformed] = s.Lines, s.Malformed
 		return c, err
 	}
