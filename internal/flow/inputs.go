@@ -23,12 +23,14 @@ type Input struct {
 	Time   time.Time `json:"ingested"`
 }
 
-// IngestedInput returns the recorded input with exactly these bytes, or nil.
-func IngestedInput(ctx context.Context, st *store.Store, sha256 string, size int64) (*Input, error) {
+// IngestedInput returns the input of this kind recorded with exactly these
+// bytes, or nil. The kind is part of the identity: the same bytes named as
+// another format are not a repeat but a mistake the reader must report.
+func IngestedInput(ctx context.Context, st *store.Store, kind, sha256 string, size int64) (*Input, error) {
 	in := Input{SHA256: sha256, Size: size}
 	var t string
-	err := st.DB().QueryRowContext(ctx, st.Rebind(`SELECT kind, path, run_id, ingested FROM flow_inputs WHERE sha256 = ? AND size = ?`),
-		sha256, size).Scan(&in.Kind, &in.Path, &in.RunID, &t)
+	err := st.DB().QueryRowContext(ctx, st.Rebind(`SELECT kind, path, run_id, ingested FROM flow_inputs WHERE sha256 = ? AND size = ? AND kind = ?`),
+		sha256, size, kind).Scan(&in.Kind, &in.Path, &in.RunID, &t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -75,6 +75,9 @@ func planInput(ctx context.Context, st *store.Store, s Source, f *os.File, done 
 	if err != nil {
 		return nil, err
 	}
+	// Only an earlier ingest of the file as this format can be extended:
+	// the same bytes named as another format are read (and refused) anew.
+	prior = slices.DeleteFunc(prior, func(in flow.Input) bool { return in.Kind != string(s.Kind) })
 	var cuts []int64
 	for _, p := range prior {
 		if p.Size > 0 && p.Size < end {
@@ -99,7 +102,7 @@ func planInput(ctx context.Context, st *store.Store, s Source, f *os.File, done 
 		return nil, fmt.Errorf("hash %s: %w", s.Path, err)
 	}
 	p.in.SHA256 = sum
-	if p.skip, err = flow.IngestedInput(ctx, st, sum, end); err != nil || p.skip != nil {
+	if p.skip, err = flow.IngestedInput(ctx, st, string(s.Kind), sum, end); err != nil || p.skip != nil {
 		return p, err
 	}
 	for i := len(prior) - 1; i >= 0; i-- {
