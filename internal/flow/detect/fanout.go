@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"iotwatch/internal/flow"
 )
@@ -35,16 +36,41 @@ type hState struct {
 	fired  bool
 }
 
+// vState holds one actor/target pair's probed ports in a window, by value in
+// the map: most pairs see one probe, held in first without an allocation;
+// further ports go to a short slice (the threshold bounds it).
 type vState struct {
 	bucket int64
-	ports  map[uint32]struct{} // proto<<16 | port
+	first  uint32   // proto<<16 | port + 1 (0: none)
+	more   []uint32 // further distinct ports, proto<<16 | port
 	fired  bool
 }
 
+func (v *vState) n() int { return len(v.more) + int(min(v.first, 1)) }
+
+// add records a port; it reports whether the port is new.
+func (v *vState) add(pp uint32) bool {
+	switch {
+	case v.first == 0:
+		v.first = pp + 1
+	case v.first == pp+1 || slices.Contains(v.more, pp):
+		return false
+	default:
+		v.more = append(v.more, pp)
+	}
+	return true
+}
+
+// maxVerticalTargets bounds the targets tracked for vertical scanning per
+// actor and window: an actor sweeping a million hosts does not hold a
+// million pair states (a vertical scan is of few targets).
+const maxVerticalTargets = 4096
+
 type fanout struct {
-	bucket int64 // latest window seen; older states are pruned when it moves
-	h      map[hKey]*hState
-	v      map[pairKey]*vState
+	bucket  int64 // latest window seen; older states are pruned when it moves
+	h       map[hKey]*hState
+	v       map[pairKey]vState
+	targets map[netip.Addr]int // vertical pairs per actor in the current window
 }
 
 // probe reports whether r is a connection attempt that exchanged next to nothing.
@@ -94,10 +120,11 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 	b := ts / w
 	f := &e.fan
 	if f.h == nil {
-		f.h, f.v = map[hKey]*hState{}, map[pairKey]*vState{}
+		f.h, f.v, f.targets = map[hKey]*hState{}, map[pairKey]vState{}, map[netip.Addr]int{}
 	}
 	if b > f.bucket {
 		f.bucket = b
+		clear(f.targets)
 		for k, s := range f.h {
 			if s.bucket < b-1 {
 				delete(f.h, k)
@@ -132,34 +159,39 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 	}
 
 	vk := pairKey{actor, r.Dst}
-	v := f.v[vk]
-	if v == nil {
-		v = &vState{bucket: b, ports: map[uint32]struct{}{}}
-		f.v[vk] = v
+	v, ok := f.v[vk]
+	if !ok {
+		if f.targets[actor] >= maxVerticalTargets {
+			return
+		}
+		f.targets[actor]++
+		v = vState{bucket: b}
 	}
 	if b > v.bucket {
-		v.bucket, v.fired = b, false
-		clear(v.ports)
+		v = vState{bucket: b}
 	}
-	if !v.fired {
-		v.ports[uint32(r.Proto)<<16|uint32(r.DstPort)] = struct{}{}
-		if th := e.threshold(rl.VerticalMinPorts, r.SamplingRate); len(v.ports) >= th {
-			v.fired = true
-			// One vertical-scan alert per actor and day (nmap against a
-			// subnet would otherwise raise one per target).
-			once := alertKey{Scan + "/vertical", actor, netip.Addr{}, r.Start.Unix() / 86400}
-			if e.seen[once] {
-				clear(v.ports)
-				return
-			}
-			e.seen[once] = true
-			if a := e.alertFlow(Scan, r, actor, r.Dst, known, inbound, fmt.Sprintf(
-				"vertical scan: probed %d distinct ports of %s within %s (threshold %d%s)",
-				len(v.ports), r.Dst, rl.Window, th, sampled(r.SamplingRate))); a != nil {
-				a.Port = 0
-			}
-			clear(v.ports)
-		}
+	defer func() { f.v[vk] = v }()
+	if v.fired || !v.add(uint32(r.Proto)<<16|uint32(r.DstPort)) {
+		return
+	}
+	th := e.threshold(rl.VerticalMinPorts, r.SamplingRate)
+	if v.n() < th {
+		return
+	}
+	v.fired = true
+	n := v.n()
+	v.first, v.more = 0, nil
+	// One vertical-scan alert per actor and day (nmap against a subnet
+	// would otherwise raise one per target).
+	once := alertKey{Scan + "/vertical", actor, netip.Addr{}, r.Start.Unix() / 86400}
+	if e.seen[once] {
+		return
+	}
+	e.seen[once] = true
+	if a := e.alertFlow(Scan, r, actor, r.Dst, known, inbound, fmt.Sprintf(
+		"vertical scan: probed %d distinct ports of %s within %s (threshold %d%s)",
+		n, r.Dst, rl.Window, th, sampled(r.SamplingRate))); a != nil {
+		a.Port = 0
 	}
 }
 

@@ -12,9 +12,18 @@ import (
 // BenchmarkRunNetflowPCAP ingests the capture named by $FLOWBENCH_PCAP
 // (written by bench/flows) end to end into a fresh SQLite store.
 func BenchmarkRunNetflowPCAP(b *testing.B) {
-	path := os.Getenv("FLOWBENCH_PCAP")
+	benchRun(b, NetflowPCAP, os.Getenv("FLOWBENCH_PCAP"))
+}
+
+// BenchmarkRunPCAP ingests the packet capture named by $FLOWBENCH_RAWPCAP
+// (bench/flows/pcapgen) end to end: flow assembly from packets.
+func BenchmarkRunPCAP(b *testing.B) {
+	benchRun(b, PCAP, os.Getenv("FLOWBENCH_RAWPCAP"))
+}
+
+func benchRun(b *testing.B, kind Kind, path string) {
 	if path == "" {
-		b.Skip("set FLOWBENCH_PCAP (see bench/flows)")
+		b.Skip("set FLOWBENCH_PCAP or FLOWBENCH_RAWPCAP (see bench/flows)")
 	}
 	b.ReportAllocs()
 	var recs int64
@@ -23,7 +32,7 @@ func BenchmarkRunNetflowPCAP(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sum, err := Run(context.Background(), st, Source{NetflowPCAP, path}, Options{})
+		sum, err := Run(context.Background(), st, Source{kind, path}, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
