@@ -44,8 +44,12 @@ func newFlowsIngestCmd(g *globals) *cobra.Command {
   iotwatch flows ingest --nfdump-csv latest.csv --continue edge-1
   iotwatch flows ingest --listen udp://127.0.0.1:2055`,
 		Long: `Reads flow telemetry, links addresses to inventoried devices (or --devices), rolls
-flows up per device and hour, runs the detectors (scanning, brute force, C2 beaconing,
-DDoS participation, known-bad peers) and stores the results as a run of kind "flows".
+flows up per device and hour, runs the detectors (scanning, Mirai fingerprint, brute force,
+C2 beaconing, DDoS participation, known-bad peers) and stores the results as a run of kind
+"flows". A device is an address in the monitored networks: the inventory, --devices, and
+--networks (private, CGNAT and link-local ranges when not given); every other address is a
+peer, also when it opened the connection (its alerts are inbound: exposure, not compromise).
+Records between two outside addresses are counted as records_transit and not judged.
 File flags repeat and take directories (their files in name order, like nfdump -R): all
 inputs of one command are one run and one stream, so a beacon or a scan that spans files
 (per-interval exports, hourly captures, rotated Zeek logs) is judged whole. Give a Zeek dns.log before
