@@ -52,11 +52,11 @@ var captures = []capture{
 	{"nmap vertical scan (zeek)", ingest.Zeek, "port-scans_vertical_conn.log", nil, []string{"192.168.1.9"}, false},
 	{"ssh brute force (pcap)", ingest.PCAP, "shared:ssh-bruteforce.pcap", []string{"147.32.0.0/16"}, []string{"147.32.80.40"}, false},
 	{"CTU-Normal-40 Windows host under attack (labelled)", ingest.Zeek, "shared:zeek/normal-mixed-ctu-normal-40-day1.conn.log.labeled", []string{"147.32.0.0/16"}, nil, true},
-	{"generated: normal, beacons 2 s/60 s/1 h ±30%, Mirai, DDoS", ingest.PCAP, "gen:mixed", nil,
-		[]string{"192.168.1.11", "192.168.1.12", "192.168.1.13", "192.168.1.14", "192.168.1.15"}, false},
+	{"generated: normal, beacons 2 s/60 s/1 h ±30%, Mirai, DDoS, Mozi DHT", ingest.PCAP, "gen:mixed", nil,
+		[]string{"192.168.1.11", "192.168.1.12", "192.168.1.13", "192.168.1.14", "192.168.1.15", "192.168.1.16"}, false},
 }
 
-var detectors = []string{detect.Scan, detect.Mirai, detect.BruteForce, detect.Beacon, detect.DDoS, detect.KnownBad}
+var detectors = []string{detect.Scan, detect.Mirai, detect.P2P, detect.BruteForce, detect.Beacon, detect.DDoS, detect.KnownBad}
 
 type tally struct{ tp, fp, fn int }
 
@@ -205,7 +205,8 @@ func ratio(a, b int) string {
 // writeGenerated writes the generated capture: a normal device (.10), C2
 // beacons at 2 s, 60 s and 1 h with ±30% jitter and 10% missed beats (.11,
 // .12, .13), Mirai-style telnet scanning (.14, 30,000 SYNs in 5 minutes) and
-// a UDP flood (.15, 2,000 packets/s for 15 s).
+// a UDP flood (.15, 2,000 packets/s for 15 s) and a Mozi-style DHT overlay
+// (.16, find_node to 600 nodes in 5 minutes).
 func writeGenerated(path string) error {
 	rng := rand.New(rand.NewPCG(17, 17))
 	c2 := synth.Addr("203.0.113.66")
@@ -227,6 +228,7 @@ func writeGenerated(path string) error {
 	// hundreds per second): enough to be seen under 1:100 and 1:1000 sampling.
 	pkts = append(pkts, synth.MiraiScan(rng, synth.Addr("192.168.1.14"), 30000, 5*time.Minute)...)
 	pkts = append(pkts, synth.DDoS(synth.Addr("192.168.1.15"), synth.Addr("198.51.100.10"), 2000, 15*time.Second)...)
+	pkts = append(pkts, synth.MoziDHT(rng, synth.Addr("192.168.1.16"), 600, 5*time.Minute)...)
 	var buf bytes.Buffer
 	if err := synth.WritePCAP(&buf, pkts); err != nil {
 		return err

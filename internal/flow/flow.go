@@ -25,6 +25,9 @@ const (
 	AppSSH    = "ssh"
 	AppTelnet = "telnet"
 	AppDNS    = "dns"
+	// AppDHT is BitTorrent-style DHT (KRPC, bencoded over UDP): the P2P
+	// overlay of Mozi-family botnets and of BitTorrent clients.
+	AppDHT = "dht"
 )
 
 // Record is one flow: a unidirectional export record (NetFlow, IPFIX, sFlow,

@@ -52,6 +52,7 @@ func (s *Sampler) Flow(r Record) {
 	}
 	r.Attempts = 0     // not known from sampled packets
 	r.MiraiSeq = false // flow exports carry no sequence numbers
+	r.App = ""         // nor payloads (SSH banners, DHT messages)
 	r.SamplingRate = s.rate
 	s.Kept++
 	s.Sink.Flow(r)

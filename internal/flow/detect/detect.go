@@ -27,6 +27,9 @@ const (
 	// Mirai is the Mirai scanner's packet fingerprint (pcap only): SYNs
 	// whose sequence number is the destination address.
 	Mirai = "mirai-fingerprint"
+	// P2P is fan-out over a DHT (KRPC over UDP) from a device: the overlay
+	// of Mozi-family P2P botnets (pcap only).
+	P2P = "p2p-dht"
 )
 
 // Engine runs every detector over a stream of oriented records. It implements
@@ -71,6 +74,7 @@ type Engine struct {
 
 	fan      fanout
 	mirai    map[netip.Addr]*hState
+	dht      map[netip.Addr]*hState
 	sampling uint32 // highest sampling rate seen
 
 	allowNets []netip.Prefix
@@ -144,6 +148,7 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 		names:  map[netip.Addr][]string{},
 		scan:   map[netip.Addr]*scanState{},
 		mirai:  map[netip.Addr]*hState{},
+		dht:    map[netip.Addr]*hState{},
 		bf:     map[svcKey]*countState{},
 		ddos:   map[pairKey]*ddosState{},
 		actors: map[netip.Addr]*actorWindow{},
@@ -237,6 +242,9 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 		}
 		if r.MiraiSeq {
 			e.observeMirai(r, actor, ts, known, inbound)
+		}
+		if r.App == flow.AppDHT {
+			e.observeDHT(r, actor, ts, known, inbound)
 		}
 		if has(&e.bfPorts, r.DstPort) || (r.App != "" && e.bfApps[r.App]) {
 			e.observeBruteForce(r, actor, peer, ts, known, inbound)

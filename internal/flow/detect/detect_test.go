@@ -74,6 +74,8 @@ func TestScenarios(t *testing.T) {
 		// Too slow for the fan-out thresholds, but Mirai's SYNs give it away.
 		{"slow mirai scan below threshold", synth.MiraiScan(rng, dev, 30, 10*time.Minute), []string{"mirai-fingerprint 192.168.1.23"}},
 		{"slow telnet scan without the fingerprint", noSeq(synth.MiraiScan(rng, dev, 30, 10*time.Minute)), nil},
+		{"mozi dht fan-out", synth.MoziDHT(rng, dev, 100, 2*time.Minute), []string{"p2p-dht 192.168.1.23"}},
+		{"a few dht nodes", synth.MoziDHT(rng, dev, 10, 2*time.Minute), nil},
 		{"telnet scan without the fingerprint", noSeq(synth.MiraiScan(rng, dev, 400, 2*time.Minute)), []string{"scanning 192.168.1.23"}},
 		{"beacon 60s ±20% jitter", synth.Beacon(rng, dev, c2, 8443, time.Minute, 0.2, 30), []string{"c2-beaconing 192.168.1.23"}},
 		{"beacon 5m ±10% jitter", synth.Beacon(rng, dev, c2, 443, 5*time.Minute, 0.1, 24), []string{"c2-beaconing 192.168.1.23"}},

@@ -204,30 +204,54 @@ func sampled(rate uint32) string {
 	return fmt.Sprintf("; telemetry sampled 1:%d, thresholds scaled", rate)
 }
 
-// observeMirai counts SYNs carrying Mirai's fingerprint (sequence number =
-// destination address) per actor and window. A random sequence number
-// matches its destination with probability 2^-32, so a few such SYNs to
-// distinct hosts are Mirai's (or a descendant's) scanner beyond doubt.
-func (e *Engine) observeMirai(r *flow.Record, actor netip.Addr, ts int64, known, inbound bool) {
+// distinct counts r's destination in actor's window state in m and
+// reports whether the count reached th just now.
+func (e *Engine) distinct(m map[netip.Addr]*hState, r *flow.Record, actor netip.Addr, ts int64, th int) (int, bool) {
 	b := ts / int64(e.rules.Scan.Window)
-	s := e.mirai[actor]
+	s := m[actor]
 	if s == nil {
 		s = &hState{bucket: b, dsts: map[netip.Addr]struct{}{}}
-		e.mirai[actor] = s
+		m[actor] = s
 	}
 	if b > s.bucket {
 		s.bucket, s.fired = b, false
 		clear(s.dsts)
 	}
 	if s.fired {
-		return
+		return 0, false
 	}
 	s.dsts[r.Dst] = struct{}{}
-	if th := e.rules.Scan.MiraiMinSYNs; len(s.dsts) >= th {
-		s.fired = true
+	n := len(s.dsts)
+	if n < th {
+		return n, false
+	}
+	s.fired = true
+	clear(s.dsts)
+	return n, true
+}
+
+// observeDHT counts the distinct hosts an actor sends DHT (KRPC) messages
+// to. Mozi-family bots keep a P2P overlay over the BitTorrent DHT and
+// contact many nodes a minute; IoT devices do not run BitTorrent clients
+// (a PC that does is named in the reason as the benign explanation).
+func (e *Engine) observeDHT(r *flow.Record, actor netip.Addr, ts int64, known, inbound bool) {
+	th := e.threshold(e.rules.Scan.DHTMinPeers, r.SamplingRate)
+	if n, ok := e.distinct(e.dht, r, actor, ts, th); ok {
+		e.alertFlow(P2P, r, actor, netip.Addr{}, known, inbound, fmt.Sprintf(
+			"DHT (KRPC) messages to %d distinct hosts within %s (threshold %d): a P2P botnet overlay such as Mozi's, unless the device runs a BitTorrent client",
+			n, e.rules.Scan.Window, th))
+	}
+}
+
+// observeMirai counts SYNs carrying Mirai's fingerprint (sequence number =
+// destination address) per actor and window. A random sequence number
+// matches its destination with probability 2^-32, so a few such SYNs to
+// distinct hosts are Mirai's (or a descendant's) scanner beyond doubt.
+func (e *Engine) observeMirai(r *flow.Record, actor netip.Addr, ts int64, known, inbound bool) {
+	th := e.rules.Scan.MiraiMinSYNs
+	if n, ok := e.distinct(e.mirai, r, actor, ts, th); ok {
 		e.alertFlow(Mirai, r, actor, netip.Addr{}, known, inbound, fmt.Sprintf(
 			"Mirai scanner fingerprint: %d SYNs to distinct hosts (port %d/tcp among them) with the TCP sequence number equal to the destination address within %s (threshold %d)",
-			len(s.dsts), r.DstPort, e.rules.Scan.Window, th))
-		clear(s.dsts)
+			n, r.DstPort, e.rules.Scan.Window, th))
 	}
 }

@@ -45,6 +45,7 @@ type Rules struct {
 		IgnorePorts               []uint16 `yaml:"ignore_ports"`
 		SampledMin                int      `yaml:"sampled_min"`
 		MiraiMinSYNs              int      `yaml:"mirai_min_syns"`
+		DHTMinPeers               int      `yaml:"dht_min_peers"`
 	} `yaml:"scan"`
 	BruteForce struct {
 		Ports           []uint16 `yaml:"ports"`
@@ -115,8 +116,8 @@ func (r Rules) validate() error {
 	switch {
 	case r.Scan.MinDestinations < 1 || r.Scan.HorizontalMinDestinations < 2 || r.Scan.VerticalMinPorts < 2:
 		return fmt.Errorf("rules: scan.min_destinations must be ≥ 1, horizontal_min_destinations and vertical_min_ports ≥ 2")
-	case r.Scan.MiraiMinSYNs < 1:
-		return fmt.Errorf("rules: scan.mirai_min_syns must be ≥ 1")
+	case r.Scan.MiraiMinSYNs < 1 || r.Scan.DHTMinPeers < 2:
+		return fmt.Errorf("rules: scan.mirai_min_syns must be ≥ 1, dht_min_peers ≥ 2")
 	case r.Scan.SampledMin < 2:
 		return fmt.Errorf("rules: scan.sampled_min must be ≥ 2")
 	case r.BruteForce.MinAttempts < 1:

@@ -151,6 +151,24 @@ func Beacon(rng *rand.Rand, dev, c2 netip.Addr, port uint16, period time.Duratio
 	return out
 }
 
+// MoziDHT: device sends DHT find_node queries (KRPC over UDP) to n random
+// public nodes on random high ports within span, as Mozi-family bots keep
+// their P2P overlay.
+func MoziDHT(rng *rand.Rand, dev netip.Addr, n int, span time.Duration) []Packet {
+	var out []Packet
+	id := make([]byte, 20)
+	for i := range n {
+		t := Base.Add(time.Duration(i) * span / time.Duration(n))
+		dst := netip.AddrFrom4([4]byte{byte(1 + rng.IntN(200)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))})
+		for j := range id {
+			id[j] = byte(rng.IntN(256))
+		}
+		payload := []byte("d1:ad2:id20:" + string(id) + "6:target20:" + string(id) + "e1:q9:find_node1:t2:aa1:y1:qe")
+		out = append(out, Packet{Time: t, Src: dev, Dst: dst, SrcPort: 6881, DstPort: uint16(1024 + rng.IntN(60000)), Proto: flow.ProtoUDP, Payload: payload})
+	}
+	return out
+}
+
 // DDoS: device floods target with small UDP packets at pps for dur.
 func DDoS(dev, target netip.Addr, pps int, dur time.Duration) []Packet {
 	n := int(dur.Seconds() * float64(pps))

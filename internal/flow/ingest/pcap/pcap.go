@@ -244,6 +244,9 @@ func (a *assembler) add(k key, ts time.Time, n uint64, flags uint8, payload []by
 	if s.rec.App == "" && bytes.HasPrefix(payload, []byte("SSH-")) {
 		s.rec.App = flow.AppSSH
 	}
+	if s.rec.App == "" && k.proto == flow.ProtoUDP && isKRPC(payload) {
+		s.rec.App = flow.AppDHT
+	}
 	if flags&0x01 != 0 {
 		s.fins++
 	}
@@ -321,4 +324,13 @@ func linkPayload(link layers.LinkType, data []byte) ([]byte, bool) {
 		return data[4:], true
 	}
 	return nil, false
+}
+
+// isKRPC reports whether a UDP payload is a DHT (KRPC) message: a bencoded
+// dictionary ("d1:a", "d1:r" or "d1:e" first) carrying its type key "1:y1:".
+func isKRPC(p []byte) bool {
+	if len(p) < 12 || p[0] != 'd' || !bytes.HasPrefix(p[1:], []byte("1:")) || (p[3] != 'a' && p[3] != 'r' && p[3] != 'e') {
+		return false
+	}
+	return bytes.Contains(p, []byte("1:y1:"))
 }
