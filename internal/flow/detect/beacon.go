@@ -24,8 +24,8 @@ import (
 //     beat in ten scores 0.9, random arrivals (median interval below the mean)
 //     about 0.7.
 //   - histogram: connection times binned in windows of 5 periods (at least
-//     3 whole bins); a schedule, even jittered ±50% or sending in bursts, fills
-//     them evenly: 1-CV(bin counts)/0.6. Poisson arrivals give a CV near
+//     3 whole bins; empty bins, an on/off schedule's pauses, left out); a
+//     schedule, even jittered ±50% or sending in bursts, fills them evenly: 1-CV(bin counts)/0.6. Poisson arrivals give a CV near
 //     1/√5 ≈ 0.45.
 //
 // Score = 0.4·interval + 0.25·histogram + 0.15·count + 0.2·size (weights
@@ -137,7 +137,16 @@ func (e *Engine) scoreBeacon(times []int64, sz sizeStats, sc *periodicScratch) (
 		}
 	}
 	sc.bins = counts
-	b.Histogram = clamp01(1 - cv(counts)/0.6)
+	// Empty bins are pauses of an on/off (bursty) schedule, not irregularity
+	// of its beats: the spread is measured over the bins that hold beats.
+	// (Random arrivals at five per bin leave under 1% of bins empty.)
+	full := counts[:0:0]
+	for _, c := range counts {
+		if c > 0 {
+			full = append(full, c)
+		}
+	}
+	b.Histogram = clamp01(1 - cv(full)/0.6)
 
 	wsum, score := 0.8, 0.4*b.Interval+0.25*b.Histogram+0.15*b.Count
 	if sz.n > 0 && sz.sum > 0 {

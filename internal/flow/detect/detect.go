@@ -135,6 +135,10 @@ type ddosState struct {
 
 var _ flow.Observer = (*Engine)(nil)
 
+// maxSeriesTimes bounds the connection times kept per series (further ones
+// are not kept; the series is judged on these).
+const maxSeriesTimes = 512
+
 // maxBeaconTimes bounds the connection timestamps kept for beaconing (4 bytes
 // each: 128 MiB); further ones are counted in BeaconOverflow.
 const maxBeaconTimes = 32 << 20
@@ -456,7 +460,7 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 	}
 	s.lastPort = r.SrcPort
 	switch {
-	case s.len() >= 512:
+	case s.len() >= maxSeriesTimes:
 	case e.beaconTimes >= maxBeaconTimes:
 		e.BeaconOverflow++
 	default:

@@ -205,7 +205,7 @@ func (e *Engine) LoadState(r io.Reader) (int, error) {
 			}
 		}
 		cnt, err := binary.ReadUvarint(br)
-		if err != nil || cnt > 512 {
+		if err != nil || cnt > maxSeriesTimes {
 			return fail(fmt.Sprintf("series %d length", i), errors.Join(err, fmt.Errorf("%d timestamps", cnt)))
 		}
 		if _, dup := e.beacon[k]; dup {
