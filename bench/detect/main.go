@@ -60,7 +60,7 @@ var captures = []capture{
 		[]string{"192.168.1.11", "192.168.1.12", "192.168.1.13", "192.168.1.14", "192.168.1.15", "192.168.1.16"}, false},
 }
 
-var detectors = []string{detect.Scan, detect.Mirai, detect.P2P, detect.BruteForce, detect.Beacon, detect.DDoS, detect.KnownBad}
+var detectors = []string{detect.Scan, detect.Mirai, detect.P2P, detect.BruteForce, detect.Beacon, detect.DDoS, detect.LongConn, detect.KnownBad}
 
 type tally struct{ tp, fp, fn int }
 

@@ -30,6 +30,9 @@ const (
 	// P2P is fan-out over a DHT (KRPC over UDP) from a device: the overlay
 	// of Mozi-family P2P botnets (pcap only).
 	P2P = "p2p-dht"
+	// LongConn is a TCP session between a device and an outside host held
+	// for hours on a port no long-lived service of devices uses.
+	LongConn = "long-connection"
 )
 
 // Engine runs every detector over a stream of oriented records. It implements
@@ -38,8 +41,8 @@ type Engine struct {
 	rules Rules
 	ind   *intel.Set
 
-	scanPorts, bfPorts, beaconIgnore, scanIgnore [65536 / 64]uint64 // port bitsets
-	bfApps                                       map[string]bool
+	scanPorts, bfPorts, beaconIgnore, scanIgnore, longAllow [65536 / 64]uint64 // port bitsets
+	bfApps                                                  map[string]bool
 
 	names  map[netip.Addr][]string // DNS answers: address → names
 	scan   map[netip.Addr]*scanState
@@ -167,6 +170,7 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 	}
 	set(&e.scanPorts, rules.Scan.Ports)
 	set(&e.scanIgnore, rules.Scan.IgnorePorts)
+	set(&e.longAllow, rules.LongConnection.AllowPorts)
 	set(&e.bfPorts, rules.BruteForce.Ports)
 	set(&e.beaconIgnore, rules.Beacon.IgnorePorts)
 	for _, a := range rules.BruteForce.Apps {
@@ -237,6 +241,9 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 		return // between two outside hosts: no device acts or is acted on
 	}
 
+	if r.Proto == flow.ProtoTCP && !o.Internal {
+		e.observeLong(r, o)
+	}
 	if r.Proto == flow.ProtoTCP || r.Proto == flow.ProtoUDP {
 		if has(&e.scanPorts, r.DstPort) {
 			e.observeScan(r, actor, ts, known, inbound)
@@ -473,6 +480,28 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 		} else {
 			e.BeaconOverflow++
 		}
+	}
+}
+
+// observeLong flags a TCP session between a device and an outside host that
+// lasted at least long_connection.min_duration on a service port not in
+// long_connection.allow_ports: a remote-control channel held open (RITA's
+// long connections). Which side opened it does not matter (a capture may
+// miss the handshake); the service port is the lower of the two.
+func (e *Engine) observeLong(r *flow.Record, o flow.Orientation) {
+	rl := e.rules.LongConnection
+	d := r.End.Sub(r.Start)
+	if rl.MinDuration <= 0 || d < time.Duration(rl.MinDuration) {
+		return
+	}
+	svc := min(r.SrcPort, r.DstPort)
+	if svc == 0 || has(&e.longAllow, svc) || o.Peer.IsMulticast() {
+		return
+	}
+	if a := e.alert(LongConn, o.Device, o.Peer, r.End, o.Known, false, fmt.Sprintf(
+		"TCP session with %s held for %s on port %d (threshold %s; ports of long-lived device services excepted)",
+		o.Peer, d.Round(time.Second), svc, rl.MinDuration)); a != nil {
+		a.Port, a.Proto = svc, r.Proto
 	}
 }
 

@@ -288,3 +288,32 @@ func TestSampled(t *testing.T) {
 		}
 	}
 }
+
+// TestLongConnection: a session held for hours on an unusual port is
+// flagged whichever side the record names as its source; long sessions on
+// the ports of long-lived device services, or shorter ones, are not.
+func TestLongConnection(t *testing.T) {
+	dev, peer := netip.MustParseAddr("192.168.1.197"), netip.MustParseAddr("185.244.25.183")
+	t0 := time.Date(2019, 1, 10, 14, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name     string
+		r        flow.Record
+		outbound bool
+		want     bool
+	}{
+		{"8 h on 4975, handshake missed (outside named source)", flow.Record{Src: peer, Dst: dev, SrcPort: 4975, DstPort: 50516, Proto: flow.ProtoTCP, Start: t0, End: t0.Add(8 * time.Hour)}, false, true},
+		{"5 h on 6667 from the device", flow.Record{Src: dev, Dst: peer, SrcPort: 40000, DstPort: 6667, Proto: flow.ProtoTCP, Start: t0, End: t0.Add(5 * time.Hour)}, true, true},
+		{"22 h of MQTT over TLS", flow.Record{Src: dev, Dst: peer, SrcPort: 40000, DstPort: 8883, Proto: flow.ProtoTCP, Start: t0, End: t0.Add(22 * time.Hour)}, true, false},
+		{"3 h on 4975", flow.Record{Src: dev, Dst: peer, SrcPort: 40000, DstPort: 4975, Proto: flow.ProtoTCP, Start: t0, End: t0.Add(3 * time.Hour)}, true, false},
+	}
+	for _, tc := range cases {
+		e := New(DefaultRules(), nil)
+		o := flow.Orientation{Device: dev, Peer: peer, Outbound: tc.outbound}
+		e.Observe(&tc.r, o)
+		as := e.Alerts()
+		got := len(as) == 1 && as[0].Detector == LongConn && as[0].Device == dev && !as[0].Inbound
+		if got != tc.want || (!tc.want && len(as) != 0) {
+			t.Errorf("%s: alerts %+v, want long-connection on the device: %v", tc.name, as, tc.want)
+		}
+	}
+}

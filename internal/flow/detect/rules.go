@@ -75,6 +75,10 @@ type Rules struct {
 		MaxAvgPacketBytes uint64   `yaml:"max_avg_packet_bytes"`
 		MinFlows          int      `yaml:"min_flows"`
 	} `yaml:"ddos"`
+	LongConnection struct {
+		MinDuration Duration `yaml:"min_duration"`
+		AllowPorts  []uint16 `yaml:"allow_ports"`
+	} `yaml:"long_connection"`
 	KnownBad struct {
 		Enabled bool `yaml:"enabled"`
 	} `yaml:"known_bad"`

@@ -418,10 +418,11 @@ func TestRealCaptures(t *testing.T) {
 		// Known limits, measured in bench/detect: the Hue bridge's hourly
 		// heartbeats to its cloud are beacons by timing (no DNS names in this
 		// log to match a declaration); Mirai's bursty IRC reconnects score
-		// 0.65 and the Trojan's single long C2 connection has no rhythm.
+		// 0.65 (missed); the Trojan's single 8.3 h C2 connection is a long
+		// connection.
 		{"benign Philips Hue bridge (zeek): hourly heartbeats", Source{Zeek, filepath.Join(bench, "iot23-honeypot-4-1-philips-hue.conn.log.labeled")}, nil, map[string]string{"192.168.1.132": "c2-beaconing"}},
 		{"Mirai IRC C2 in bursts (missed)", Source{PCAP, filepath.Join(bench, "iot23-malware-34-1-mirai.irc.pcap")}, nil, map[string]string{}},
-		{"Trojan, one long C2 connection (missed)", Source{Zeek, filepath.Join(bench, "iot23-malware-42-1-trojan.conn.log.labeled")}, nil, map[string]string{}},
+		{"Trojan, one long C2 connection", Source{Zeek, filepath.Join(bench, "iot23-malware-42-1-trojan.conn.log.labeled")}, nil, map[string]string{"192.168.1.197": "long-connection"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
