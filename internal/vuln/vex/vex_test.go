@@ -44,7 +44,7 @@ func TestReadPublishedDocuments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			f, err := os.Open(filepath.Join("testdata", tt.file))
+			f, err := os.Open(published(t, tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,13 +103,38 @@ func TestWriteOpenVEXRoundTrip(t *testing.T) {
 	}
 }
 
-func FuzzRead(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
+// sharedVEX holds the published VEX documents the tests read: copies of
+// public files (sources in testdata/README.md) that live in the workplace's
+// shared fixtures, not in this repository.
+const sharedVEX = "../../../../shared/data/vuln/vex"
+
+// published returns the path of a published VEX document, or skips the test
+// when the shared fixtures do not hold it.
+func published(t *testing.T, name string) string {
+	t.Helper()
+	for _, dir := range []string{sharedVEX, "testdata"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
 		}
 	}
+	t.Skipf("published VEX document %s is not in %s (see testdata/README.md for its source)", name, sharedVEX)
+	return ""
+}
+
+func FuzzRead(f *testing.F) {
+	for _, dir := range []string{sharedVEX, "testdata"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	// Seeds written here, so the target has OpenVEX and CycloneDX shapes
+	// without the shared fixtures.
+	f.Add([]byte(`{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.org/vex-1","author":"iotwatch tests","timestamp":"2026-12-06T00:00:00Z","version":1,"statements":[{"vulnerability":{"name":"CVE-2024-6387"},"products":[{"@id":"pkg:deb/debian/openssh-server@1:9.2p1-2+deb12u3"}],"status":"fixed"},{"vulnerability":{"name":"CVE-2023-38408"},"products":[{"@id":"cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*"}],"status":"not_affected","justification":"vulnerable_code_not_in_execute_path"}]}`))
+	f.Add([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"bom-ref":"c1","type":"application","name":"dropbear","version":"2019.78","purl":"pkg:generic/dropbear@2019.78"}],"vulnerabilities":[{"id":"CVE-2021-36369","affects":[{"ref":"c1"}],"analysis":{"state":"not_affected","justification":"requires_configuration","detail":"password authentication is disabled"}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sts, err := Read(bytes.NewReader(data))
 		if err != nil {
