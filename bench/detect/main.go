@@ -7,7 +7,7 @@
 // Captures and their labels are listed in captures below and described,
 // with source and licence, in README.md.
 //
-//	go run ./bench/detect [-data bench/detect/data] [-shared ../shared/data/flows] [-v]
+//	go run ./bench/detect [-data ../shared/data/flows/labelled] [-shared ../shared/data/flows] [-v]
 package main
 
 import (
@@ -65,7 +65,7 @@ var detectors = []string{detect.Scan, detect.Mirai, detect.P2P, detect.BruteForc
 type tally struct{ tp, fp, fn int }
 
 func main() {
-	dataDir := flag.String("data", "bench/detect/data", "directory of the captures")
+	dataDir := flag.String("data", "../shared/data/flows/labelled", "directory of the labelled captures (copies of public captures; see README)")
 	shared := flag.String("shared", "../shared/data/flows", "shared fixtures directory (flows)")
 	verbose := flag.Bool("v", false, "print every alert")
 	rates := flag.String("sample", "1", "packet sampling rates to emulate, comma-separated (1 = unsampled; e.g. 1,100,1000)")
