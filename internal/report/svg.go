@@ -236,17 +236,3 @@ func shareBars(gs []GroupShare, n int) []bar {
 	}
 	return out
 }
-
-// countBars turns counts into bars, at most n.
-func countBars(cs []Count, n int) ([]bar, float64) {
-	if len(cs) > n {
-		cs = cs[:n]
-	}
-	out := make([]bar, 0, len(cs))
-	max := 0.0
-	for _, c := range cs {
-		out = append(out, bar{label: c.Key, value: float64(c.Devices), text: fmt.Sprintf("%d", c.Devices)})
-		max = math.Max(max, float64(c.Devices))
-	}
-	return out, max
-}

@@ -126,7 +126,9 @@ func scanServices(rows *sql.Rows) ([]model.Service, error) {
 		}
 		if fp != "" {
 			sv.Fingerprint = new(model.Fingerprint)
-			json.Unmarshal([]byte(fp), sv.Fingerprint)
+			if err := json.Unmarshal([]byte(fp), sv.Fingerprint); err != nil {
+				return nil, fmt.Errorf("read services: fingerprint of %s:%d: %w", sv.IP, sv.Port, err)
+			}
 		}
 		out = append(out, sv)
 	}

@@ -224,9 +224,14 @@ func scanRunRaw(sc interface{ Scan(...any) error }) (model.Run, error) {
 		&r.Host, &r.PID, &heartbeat, &r.Parent); err != nil {
 		return r, err
 	}
-	json.Unmarshal([]byte(targets), &r.Targets)
-	json.Unmarshal([]byte(stages), &r.Stages)
-	json.Unmarshal([]byte(counts), &r.Counts)
+	for _, f := range []struct {
+		name, raw string
+		into      any
+	}{{"targets", targets, &r.Targets}, {"stages", stages, &r.Stages}, {"counts", counts, &r.Counts}} {
+		if err := json.Unmarshal([]byte(f.raw), f.into); err != nil {
+			return r, fmt.Errorf("run %d %s: %w", r.ID, f.name, err)
+		}
+	}
 	r.StartedAt, r.EndedAt, r.Heartbeat = ParseTime(started), ParseTime(ended), ParseTime(heartbeat)
 	return r, nil
 }

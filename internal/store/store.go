@@ -255,7 +255,7 @@ func (s *Store) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		_ = tx.Rollback() // fn's error is the one to report; a failed rollback ends with the connection
 		return err
 	}
 	if err := tx.Commit(); err != nil {

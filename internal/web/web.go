@@ -142,7 +142,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shut down dashboard: %w", err)
 	}
-	<-errc
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve dashboard: %w", err)
+	}
 	return nil
 }
 

@@ -138,7 +138,8 @@ func (p *pending) close() {
 		// drain: the auth goroutine may be blocked on ask
 		select {
 		case <-p.ask:
-		case <-p.done:
+		case err := <-p.done:
+			_ = err // the session is closed: its outcome is no longer wanted
 		case <-time.After(t30):
 		}
 	}()
