@@ -94,7 +94,11 @@ func Analyze(ctx context.Context, path string, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("firmware %s: temp dir: %w", path, err)
 		}
-		defer wd.remove()
+		defer func() {
+			if err := wd.remove(); err != nil {
+				log.Warn("firmware: temporary directory not removed (the next analysis removes it)", "dir", wd.extract, "err", err)
+			}
+		}()
 		dir = wd.extract
 	} else {
 		if err := os.MkdirAll(dir, 0o700); err != nil {

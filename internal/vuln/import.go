@@ -199,7 +199,9 @@ func (im *importer) finish(info feed.Info, err error, name string) (ImportResult
 	if im.dirty {
 		im.d.invalidate()
 		if info.Format == "kev-json" && info.Catalog != "" {
-			im.d.setMeta(im.ctx, metaKEVCat, info.Catalog)
+			if merr := im.d.setMeta(im.ctx, metaKEVCat, info.Catalog); merr != nil && err == nil {
+				err = merr
+			}
 		}
 		if info.Format == "epss" && err == nil {
 			if ferr := im.d.recordEPSSFile(im.ctx, info.Catalog, im.res.EPSS); ferr != nil {

@@ -304,11 +304,14 @@ func (d *DB) updateKEV(ctx context.Context, u string, opt *UpdateOptions) (Updat
 	if err != nil {
 		return res, err
 	}
+	var merr error
 	if r.Catalog != "" {
-		d.setMeta(ctx, metaKEVCat, r.Catalog)
+		merr = d.setMeta(ctx, metaKEVCat, r.Catalog)
 	}
-	d.setMeta(ctx, metaKEVETag, hdr.Get("ETag"))
-	d.setMeta(ctx, metaKEVLast, hdr.Get("Last-Modified"))
+	merr = errors.Join(merr, d.setMeta(ctx, metaKEVETag, hdr.Get("ETag")), d.setMeta(ctx, metaKEVLast, hdr.Get("Last-Modified")))
+	if merr != nil {
+		return res, fmt.Errorf("record the KEV feed's version: %w", merr)
+	}
 	return res, nil
 }
 
@@ -400,7 +403,7 @@ func (d *DB) fetch(ctx context.Context, u string, h http.Header, opt *UpdateOpti
 				if ra := retryAfter(resp.Header.Get("Retry-After")); ra >= 0 {
 					wait = ra
 				}
-				io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // drained for reuse; a failure costs only the connection
 				resp.Body.Close()
 				opt.Log.Warn("server refused, backing off", "url", redactURL(u), "status", resp.StatusCode, "wait", wait)
 			default:

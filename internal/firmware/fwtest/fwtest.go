@@ -89,14 +89,20 @@ func Rootfs(tb testing.TB, dir string, vulnerable bool) {
 	}
 	mk := func(p, body string, mode os.FileMode) {
 		full := filepath.Join(dir, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			tb.Fatal(err)
+		}
 		if err := os.WriteFile(full, []byte(body), mode); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	for _, l := range [][2]string{{"bin/sh", "busybox"}, {"bin/ash", "busybox"}, {"usr/sbin/telnetd", "../../bin/busybox"}} {
-		os.MkdirAll(filepath.Dir(filepath.Join(dir, l[0])), 0o755)
-		os.Symlink(l[1], filepath.Join(dir, l[0]))
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, l[0])), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.Symlink(l[1], filepath.Join(dir, l[0])); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	mk("lib/modules/"+KernelVersion+"/modules.dep", "kernel/net/foo.ko:\n", 0o644)
 	mk("bin/opkg", "#!/bin/sh\necho opkg stand-in\n", 0o755)
@@ -109,7 +115,9 @@ func Rootfs(tb testing.TB, dir string, vulnerable bool) {
 		}
 		mk("etc/ssl/private/device.key", string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})), 0o600)
 		if _, err := exec.LookPath("dropbearkey"); err == nil {
-			os.MkdirAll(filepath.Join(dir, "etc/dropbear"), 0o755)
+			if err := os.MkdirAll(filepath.Join(dir, "etc/dropbear"), 0o755); err != nil {
+				tb.Fatal(err)
+			}
 			Run(tb, dir, "dropbearkey", "-t", "ecdsa", "-f", filepath.Join(dir, "etc/dropbear/dropbear_ecdsa_host_key"))
 		}
 	}
@@ -122,7 +130,9 @@ func copyFile(tb testing.TB, src, dst string) {
 		tb.Fatal(err)
 	}
 	defer in.Close()
-	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		tb.Fatal(err)
+	}
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
 	if err != nil {
 		tb.Fatal(err)

@@ -540,12 +540,12 @@ func streamHandler(format string, open opener) handler {
 		n, _, err := u.sb.writeFile(out, dz)
 		consumed := int64(len(data) - r.Len())
 		if err != nil && !errors.Is(err, ErrLimit) && n < minStreamOutput {
-			u.sb.root.Remove(out)
+			_ = u.sb.root.Remove(out) // the work directory goes with the analysis anyway
 			u.sb.uncount()
 			return 0, fmt.Errorf("%s: %w: %v", format, ErrFormat, err)
 		}
 		if n == 0 {
-			u.sb.root.Remove(out)
+			_ = u.sb.root.Remove(out) // the work directory goes with the analysis anyway
 			u.sb.uncount()
 			return consumed, fmt.Errorf("%s: %w: empty stream", format, ErrFormat)
 		}

@@ -44,9 +44,11 @@ var ErrState = errors.New("detector state: malformed")
 // SaveState writes the carry-over state; it returns the series written.
 func (e *Engine) SaveState(w io.Writer) (int, error) {
 	bw := bufio.NewWriter(w)
-	bw.WriteString(stateMagic)
+	// bufio.Writer keeps its first error and returns it from every later
+	// call, so the Flush at the end reports a failed write.
+	_, _ = bw.WriteString(stateMagic)
 	var buf []byte
-	put := func(b []byte) { bw.Write(b) }
+	put := func(b []byte) { _, _ = bw.Write(b) }
 	carry := int64(e.rules.Beacon.Carry)
 	cut := e.latest - carry
 	var times []int64

@@ -228,11 +228,11 @@ func Read(ctx context.Context, r io.Reader, h Handler) (Info, error) {
 		}
 		switch b[0] {
 		case ' ', '\t', '\r', '\n':
-			br.ReadByte()
+			_, _ = br.ReadByte() // the byte just peeked
 			continue
 		case 0xef:
 			if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xef, 0xbb, 0xbf}) {
-				br.Discard(3)
+				_, _ = br.Discard(3) // the three bytes just peeked
 				continue
 			}
 		}

@@ -148,11 +148,15 @@ func (jr *jsonReader) object() error {
 		}
 		for _, k := range []string{"catalogVersion", "timestamp"} {
 			if raw, ok := top[k]; ok {
-				json.Unmarshal(raw, &jr.info.Catalog)
+				if err := json.Unmarshal(raw, &jr.info.Catalog); err != nil {
+					return fmt.Errorf("feed %s: %w", k, err)
+				}
 			}
 		}
 		if raw, ok := top["totalResults"]; ok {
-			json.Unmarshal(raw, &n.Total)
+			if err := json.Unmarshal(raw, &n.Total); err != nil {
+				return fmt.Errorf("feed totalResults: %w", err)
+			}
 			jr.info.Total = n.Total
 		}
 		return nil
@@ -169,13 +173,11 @@ func (jr *jsonReader) object() error {
 func feedKind(top map[string]json.RawMessage) (string, error) {
 	var s string
 	if raw, ok := top["format"]; ok {
-		json.Unmarshal(raw, &s)
-		if s != "NVD_CVE" {
+		if err := json.Unmarshal(raw, &s); err != nil || s != "NVD_CVE" {
 			return "", fmt.Errorf("NVD feed format %q: %w", s, ErrUnknownFormat)
 		}
 		var v string
-		json.Unmarshal(top["version"], &v)
-		if v != "2.0" && !strings.HasPrefix(v, "2.") {
+		if err := json.Unmarshal(top["version"], &v); err != nil || v != "2.0" && !strings.HasPrefix(v, "2.") {
 			return "", fmt.Errorf("NVD feed version %q, want 2.x: %w", v, ErrSchemaVersion)
 		}
 		return "nvd-api", nil
