@@ -271,6 +271,30 @@ func head(s []string) []string {
 	return s
 }
 
+// interruptThenRerun runs args, interrupts it at a random moment of an
+// uninterrupted run's duration (took), and runs it again to completion when
+// the interruption cut it short.
+func (n *counts) interruptThenRerun(t *testing.T, c campaign, i int, db string, env []string, took time.Duration, args ...string) {
+	t.Helper()
+	r := run(t, db, env, c.signal(i), c.within(took), args...)
+	n.kills++
+	if r.code != 0 {
+		n.resumes++
+		mustOK(t, db, env, args...)
+	}
+}
+
+// settled checks the store once every process has ended: no run left
+// running, the database intact.
+func (n *counts) settled(t *testing.T, db string) {
+	t.Helper()
+	if rs := running(t, db); len(rs) > 0 {
+		n.mismatches++
+		t.Errorf("runs still 'running' after every process ended: %v", rs)
+	}
+	integrity(t, db)
+}
+
 // running returns runs still marked running once every process has ended.
 func running(t *testing.T, dsn string) []string {
 	return query(t, dsn, "SELECT id, kind FROM runs WHERE status = 'running'")

@@ -111,11 +111,7 @@ func TestScanInterrupted(t *testing.T) {
 				}
 				n.compare(t, "services", want, query(t, db, servicesQ))
 				n.compare(t, "report headline", wantHead, headline(t, db, "devices", "services"))
-				if rs := running(t, db); len(rs) > 0 {
-					n.mismatches++
-					t.Errorf("runs still 'running' after every process ended: %v", rs)
-				}
-				integrity(t, db)
+				n.settled(t, db)
 			}
 			n.report(t, "scan/"+b.name)
 		})
@@ -139,19 +135,10 @@ func TestAuditInterrupted(t *testing.T) {
 			wantHead := headline(t, ref, keys...)
 			for i := range c.iters {
 				db := b.dsn(t)
-				r := run(t, db, nil, c.signal(i), c.within(refRun.took), args...)
-				n.kills++
-				if r.code != 0 {
-					n.resumes++
-					mustOK(t, db, nil, args...)
-				}
+				n.interruptThenRerun(t, c, i, db, nil, refRun.took, args...)
 				n.compare(t, "credentials", want, query(t, db, credQ))
 				n.compare(t, "report headline", wantHead, headline(t, db, keys...))
-				if rs := running(t, db); len(rs) > 0 {
-					n.mismatches++
-					t.Errorf("runs still 'running' after every process ended: %v", rs)
-				}
-				integrity(t, db)
+				n.settled(t, db)
 			}
 			n.report(t, "audit/"+b.name)
 		})
@@ -207,22 +194,13 @@ func TestFlowsInterrupted(t *testing.T) {
 			want, wantAlerts, wantRows := query(t, ref, devQ), query(t, ref, alertQ), query(t, ref, alertRows)
 			for i := range c.iters {
 				db := b.dsn(t)
-				r := run(t, db, nil, c.signal(i), c.within(refRun.took), args...)
-				n.kills++
-				if r.code != 0 {
-					n.resumes++
-					mustOK(t, db, nil, args...)
-				}
+				n.interruptThenRerun(t, c, i, db, nil, refRun.took, args...)
 				n.resumes++
 				mustOK(t, db, nil, args...) // the same capture again
 				n.compare(t, "flow totals per device", want, query(t, db, devQ))
 				n.compare(t, "alerts", wantAlerts, query(t, db, alertQ))
 				n.compare(t, "alert rows", wantRows, query(t, db, alertRows))
-				if rs := running(t, db); len(rs) > 0 {
-					n.mismatches++
-					t.Errorf("runs still 'running' after every process ended: %v", rs)
-				}
-				integrity(t, db)
+				n.settled(t, db)
 			}
 			n.report(t, "flows/"+b.name)
 		})
@@ -269,12 +247,7 @@ func TestVulndbImportInterrupted(t *testing.T) {
 			}
 			for i := range c.iters {
 				db := b.dsn(t)
-				r := run(t, db, nil, c.signal(i), c.within(refRun.took), "vulndb", "import", file)
-				n.kills++
-				if r.code != 0 {
-					n.resumes++
-					mustOK(t, db, nil, "vulndb", "import", file)
-				}
+				n.interruptThenRerun(t, c, i, db, nil, refRun.took, "vulndb", "import", file)
 				n.compare(t, "vulnerability records", want, append(query(t, db, cveQ), query(t, db, cpeQ)...))
 				integrity(t, db)
 			}
@@ -312,18 +285,9 @@ func TestFirmwareInterrupted(t *testing.T) {
 			want := query(t, ref, findQ)
 			for i := range c.iters {
 				db := b.dsn(t)
-				r := run(t, db, env, c.signal(i), c.within(refRun.took), "firmware", "analyze", img, "--crack-budget", "3s")
-				n.kills++
-				if r.code != 0 {
-					n.resumes++
-					mustOK(t, db, env, "firmware", "analyze", img, "--crack-budget", "3s")
-				}
+				n.interruptThenRerun(t, c, i, db, env, refRun.took, "firmware", "analyze", img, "--crack-budget", "3s")
 				n.compare(t, "firmware findings", want, query(t, db, findQ))
-				if rs := running(t, db); len(rs) > 0 {
-					n.mismatches++
-					t.Errorf("runs still 'running' after every process ended: %v", rs)
-				}
-				integrity(t, db)
+				n.settled(t, db)
 			}
 			if left, _ := os.ReadDir(tmp); len(left) > 0 {
 				n.mismatches++
