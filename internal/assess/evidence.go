@@ -221,7 +221,7 @@ func newIndex(ev *Evidence) *index {
 	for _, c := range ev.Credentials {
 		ix.creds[c.IP] = append(ix.creds[c.IP], c)
 		m := ix.modelOf[c.IP].key
-		if m == "" || c.Kind == model.KindAnonymousAccess || c.Kind == model.KindLockoutSuspected {
+		if m == "" || c.Kind == model.KindAnonymousAccess || !c.Weak() {
 			continue
 		}
 		k := unitKey{m, c.Protocol, c.Username, c.Password}

@@ -114,7 +114,7 @@ func universalPassword1(v *view, p Provision) verdict {
 			Reason: fmt.Sprintf("the firmware image ships %d account(s) with a default or empty password, shared by every unit: %s", len(fs), titles(fs, 3))}
 	}
 	for _, c := range v.creds {
-		if c.Kind == model.KindAnonymousAccess || c.Kind == model.KindLockoutSuspected {
+		if c.Kind == model.KindAnonymousAccess || !c.Weak() {
 			continue
 		}
 		um := v.ix.modelOf[c.IP]
@@ -173,7 +173,7 @@ func bruteForce(v *view, _ Provision) verdict {
 		}
 	}
 	for _, c := range v.creds {
-		if c.Attempts >= 10 && c.Kind != model.KindLockoutSuspected {
+		if c.Attempts >= 10 && c.Weak() {
 			return verdict{Outcome: Fail, Basis: BasisObserved, Refs: []Ref{v.credRef(c)},
 				Reason: fmt.Sprintf("%s:%d/%s accepted a login after %d attempts without lockout", c.IP, c.Port, c.Protocol, c.Attempts)}
 		}
@@ -226,7 +226,7 @@ func cleartextAuth(v *view, _ Provision) verdict {
 		}
 	}
 	for _, c := range v.creds {
-		if spec := protocol.Lookup(c.Protocol); spec.Cleartext && !spec.Prompt && c.Kind != model.KindLockoutSuspected && c.Kind != model.KindAnonymousAccess {
+		if spec := protocol.Lookup(c.Protocol); spec.Cleartext && !spec.Prompt && c.Weak() && c.Kind != model.KindAnonymousAccess {
 			out.Refs = append(out.Refs, v.credRef(c))
 			what = append(what, fmt.Sprintf("%s login on %s:%d", c.Protocol, c.IP, c.Port))
 		}

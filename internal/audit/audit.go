@@ -233,7 +233,7 @@ func (a *auditor) emit(r model.CredentialResult) {
 	if a.emitErr != nil {
 		return
 	}
-	if r.Kind != KindLockoutSuspected {
+	if r.Weak() {
 		a.stats.Found++
 	}
 	if err := a.emitFn(r); err != nil {
@@ -366,6 +366,9 @@ func (a *auditor) batch(ctx context.Context, s model.Service, b login.BatchSessi
 	if ctlRes.Success() {
 		a.count(func(st *Stats) { st.Unknown++ })
 		a.cfg.Logger.Info("audit: result unknown: the agent answers a random community", "ip", s.IP, "port", s.Port, "evidence", ctlRes.Evidence)
+		r := a.result(s, Entry{}, model.KindUnknownVerdict, len(res)+1, false)
+		r.Evidence = login.Truncate("a random community was accepted: "+ctlRes.Evidence, 240)
+		a.emit(r)
 		return
 	}
 	for i, r := range res {

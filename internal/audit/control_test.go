@@ -38,9 +38,7 @@ func TestRunControl(t *testing.T) {
 				t.Errorf("unknown %d, want %d", st.Unknown, tt.wantUnknown)
 			}
 			if tt.wantKind == "" {
-				if len(got) != 0 {
-					t.Errorf("reported %+v, want nothing", got)
-				}
+				checkUnknown(t, got, tt.wantUnknown)
 				anonymous := 0
 				for _, e := range Builtin().For(tt.proto, nil) {
 					if e.Source == SourceAnonymous {
@@ -56,6 +54,29 @@ func TestRunControl(t *testing.T) {
 				t.Fatalf("reported %+v, want one %s", got, tt.wantKind)
 			}
 		})
+	}
+}
+
+// checkUnknown asserts that got holds no weak credential and exactly want
+// unknown-verdict records, each with the evidence of why.
+func checkUnknown(t *testing.T, got []model.CredentialResult, want int) {
+	t.Helper()
+	n := 0
+	for _, c := range got {
+		switch {
+		case c.Weak():
+			t.Errorf("reported %+v as weak, want no weak credential", c)
+		case c.Kind == model.KindUnknownVerdict:
+			n++
+			if c.Evidence == "" {
+				t.Errorf("unknown verdict %+v without evidence", c)
+			}
+		default:
+			t.Errorf("reported %+v, want only unknown verdicts", c)
+		}
+	}
+	if n != want {
+		t.Errorf("%d unknown-verdict records, want %d: %+v", n, want, got)
 	}
 }
 
@@ -111,9 +132,7 @@ func TestRunHTTPForbiddenControl(t *testing.T) {
 				t.Errorf("unknown %d, want %d", st.Unknown, tt.wantUnknown)
 			}
 			if !tt.wantWeak {
-				if len(got) != 0 {
-					t.Errorf("reported %+v, want nothing", got)
-				}
+				checkUnknown(t, got, tt.wantUnknown)
 				return
 			}
 			if len(got) != 1 || !got[0].Weak() || got[0].Username != "admin" || got[0].Password != "admin" {

@@ -42,6 +42,8 @@ type work struct {
 	ctl         control         // what the wrong-password control got
 	ctlEvidence string
 	unknown     string // why an acceptance could not be judged, if one could not
+	unknownE    Entry  // the credential whose acceptance could not be judged
+	unknownN    int    // its attempt number
 }
 
 // next takes the next entry, or reports that the service is finished;
@@ -127,6 +129,9 @@ func (w *work) observe(e Entry, n int, r login.Result, v verdict, dur time.Durat
 	switch {
 	case r.Success() && !v.ok:
 		w.errs, w.clean = 0, w.clean+1
+		if w.unknown == "" {
+			w.unknownE, w.unknownN = e, n
+		}
 		w.unknown = v.evidence
 		w.log.Info("audit: acceptance not told from a wrong password's", "user", e.Username, "evidence", v.evidence)
 	case r.Success():
@@ -220,7 +225,13 @@ func (w *work) finish() {
 		}
 	})
 	if w.unknown != "" && !w.found {
+		// Kept as evidence, never counted as weak: the service accepted a
+		// wrong password too (or answered both alike), so no acceptance
+		// here proves a credential.
 		w.log.Info("audit: result unknown", "reason", w.unknown)
+		r := w.a.result(w.s, w.unknownE, model.KindUnknownVerdict, w.unknownN, w.lockout)
+		r.Evidence = login.Truncate(w.unknown, 240)
+		w.a.emit(r)
 	}
 	if w.lockout && !w.found {
 		r := w.a.result(w.s, Entry{}, KindLockoutSuspected, w.attempts, true)

@@ -164,7 +164,17 @@ const (
 	// KindLockoutSuspected records a service where the audit saw lockout or
 	// rate limiting and backed off; it carries no credential.
 	KindLockoutSuspected = "lockout-suspected"
+	// KindUnknownVerdict records a service that accepted a credential but
+	// also accepted the deliberately wrong control (or answered both the
+	// same way), so the acceptance proves nothing: the result is unknown,
+	// never weak. Evidence says what both attempts got.
+	KindUnknownVerdict = "unknown-verdict"
 )
+
+// WeakKinds are the kinds of CredentialResult that count as a weak
+// credential; the other kinds are observations (lockout, unknown verdict).
+var WeakKinds = []string{KindDefaultCredential, KindEmptyPassword, KindAnonymousAccess,
+	KindSNMPCommunity, KindWeakPassword, KindHardcoded}
 
 // CredentialResult is a login surface that accepted a default, empty, weak or
 // no credential. Password holds the raw secret; outputs redact it (see Redact)
@@ -185,10 +195,11 @@ type CredentialResult struct {
 	Evidence string `json:"evidence,omitempty"`
 }
 
-// Weak reports whether the result is a weak credential: every kind except
-// KindLockoutSuspected (and the empty kind of a malformed record).
+// Weak reports whether the result is a weak credential: one of WeakKinds,
+// not an observation (KindLockoutSuspected, KindUnknownVerdict) nor the empty
+// kind of a malformed record.
 func (c CredentialResult) Weak() bool {
-	return c.Kind != KindLockoutSuspected && c.Kind != ""
+	return slices.Contains(WeakKinds, c.Kind)
 }
 
 // VulnMatch is a known vulnerability matched to an identified product.

@@ -41,6 +41,7 @@ type evidence struct {
 	open     []model.Service          // open services only
 	creds    []model.CredentialResult // weak credentials only (model.CredentialResult.Weak)
 	lockouts int                      // services where the audit suspected lockout and backed off
+	unknown  int                      // services whose acceptances could not be told from a wrong password's
 	devices  []*stats.Device          // the sample (stats.Population)
 }
 
@@ -52,17 +53,19 @@ func newEvidence(se *store.Evidence) *evidence {
 			ev.open = append(ev.open, s)
 		}
 	}
-	locked := map[string]bool{}
+	locked, unknown := map[string]bool{}, map[string]bool{}
 	for _, c := range se.Credentials {
 		switch {
 		case !c.IP.IsValid():
 		case c.Weak():
 			ev.creds = append(ev.creds, c)
+		case c.Kind == model.KindUnknownVerdict: // a wrong password was accepted too
+			unknown[fmt.Sprintf("%s|%d|%s", c.IP, c.Port, c.Protocol)] = true
 		default: // the audit backed off this service: no credential was found
 			locked[fmt.Sprintf("%s|%d|%s", c.IP, c.Port, c.Protocol)] = true
 		}
 	}
-	ev.lockouts = len(locked)
+	ev.lockouts, ev.unknown = len(locked), len(unknown)
 	ev.devices = stats.Population(ev.open, ev.creds)
 	return ev
 }
@@ -211,6 +214,7 @@ func (r *Report) buildDevices(ev *evidence, region func(netip.Addr) string) {
 	s.WeakPasswordCI95 = sum.Overall.CI95
 	s.CredentialResults = len(ev.creds)
 	s.LockoutSuspected = ev.lockouts
+	s.UnknownVerdicts = ev.unknown
 
 	w := &r.WeakCredentials
 	w.ByVendor, w.ByDeviceType, w.ByProtocol, w.BySubnet, w.ByRegion = sum.ByVendor, sum.ByDeviceType, sum.ByProtocol, sum.BySubnet, sum.ByRegion

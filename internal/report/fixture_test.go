@@ -129,6 +129,9 @@ func fillStore(t testing.TB, st *store.Store) int64 {
 		cred(8, "mqtt", "", "", model.KindAnonymousAccess),
 		// The audit backed off here: not a weak credential.
 		cred(6, "ssh", "", "", "lockout-suspected"),
+		// The web server accepted a wrong control password too: unknown,
+		// never weak.
+		cred(4, "http", "admin", "admin", model.KindUnknownVerdict),
 		// An address the scan did not store: counted in the sample.
 		cred(12, "telnet", "root", "vizxv", model.KindDefaultCredential),
 	}))

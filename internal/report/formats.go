@@ -76,7 +76,7 @@ func (r *Report) csvRows() [][]string {
 		{"devices_with_weak_credentials", s.DevicesWithWeakCredentials}, {"sampled_devices", s.SampledDevices},
 		{"weak_password_share", s.WeakPasswordShare}, {"weak_password_ci95_low", s.WeakPasswordCI95.Low},
 		{"weak_password_ci95_high", s.WeakPasswordCI95.High}, {"credential_results", s.CredentialResults},
-		{"lockout_suspected_services", s.LockoutSuspected},
+		{"lockout_suspected_services", s.LockoutSuspected}, {"unknown_verdict_services", s.UnknownVerdicts},
 		{"vulnerable_devices", s.VulnerableDevices}, {"vulnerable_share", s.VulnerableShare},
 		{"vulnerable_ci95_low", s.VulnerableCI95.Low}, {"vulnerable_ci95_high", s.VulnerableCI95.High},
 		{"kev_devices", s.KEVDevices}, {"kev_share", s.KEVShare}, {"vuln_matches", s.VulnMatches},

@@ -155,6 +155,10 @@ type Summary struct {
 	// LockoutSuspected counts services where the audit suspected lockout or
 	// rate limiting and backed off; their devices stay in the sample.
 	LockoutSuspected int `json:"lockout_suspected_services"`
+	// UnknownVerdicts counts services that also accepted a deliberately
+	// wrong control credential (or answered it alike): what they accepted
+	// proves nothing, so they count as not weak, with the evidence kept.
+	UnknownVerdicts int `json:"unknown_verdict_services"`
 
 	VulnerableDevices  int      `json:"vulnerable_devices"`
 	VulnerableShare    float64  `json:"vulnerable_share"`

@@ -50,6 +50,7 @@ func TestBuildNumbers(t *testing.T) {
 		{"sampled_devices", s.SampledDevices, 11},
 		{"credential_results", s.CredentialResults, 7},
 		{"lockout_suspected_services", s.LockoutSuspected, 1},
+		{"unknown_verdict_services", s.UnknownVerdicts, 1},
 		{"vulnerable_devices", s.VulnerableDevices, 3},
 		{"kev_devices", s.KEVDevices, 2},
 		{"vuln_matches", s.VulnMatches, 5},

@@ -168,11 +168,11 @@ func (s *Store) SaveCredentials(ctx context.Context, runID int64, creds []model.
 // SaveCredentialsTx is SaveCredentials inside the caller's transaction tx.
 func (s *Store) SaveCredentialsTx(ctx context.Context, tx *sql.Tx, runID int64, creds []model.CredentialResult) error {
 	st, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO credentials
-		(run_id, ip, port, protocol, username, password, kind, source, attempts, lockout_suspected, seen_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(run_id, ip, port, protocol, username, password, kind, source, attempts, lockout_suspected, seen_at, evidence)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (run_id, ip, port, protocol, username, password) DO UPDATE SET
 		kind = excluded.kind, source = excluded.source, attempts = excluded.attempts,
-		lockout_suspected = excluded.lockout_suspected, seen_at = excluded.seen_at`))
+		lockout_suspected = excluded.lockout_suspected, seen_at = excluded.seen_at, evidence = excluded.evidence`))
 	if err != nil {
 		return fmt.Errorf("save credentials: %w", err)
 	}
@@ -186,7 +186,7 @@ func (s *Store) SaveCredentialsTx(ctx context.Context, tx *sql.Tx, runID int64, 
 			lock = 1
 		}
 		if _, err := st.ExecContext(ctx, runID, c.IP.String(), int(c.Port), c.Protocol, c.Username,
-			c.Password, c.Kind, c.Source, c.Attempts, lock, Time(c.Time)); err != nil {
+			c.Password, c.Kind, c.Source, c.Attempts, lock, Time(c.Time), c.Evidence); err != nil {
 			return fmt.Errorf("save credential %s:%d: %w", c.IP, c.Port, err)
 		}
 	}
@@ -196,7 +196,7 @@ func (s *Store) SaveCredentialsTx(ctx context.Context, tx *sql.Tx, runID int64, 
 // Credentials returns the credential results of a run.
 func (s *Store) Credentials(ctx context.Context, runID int64) ([]model.CredentialResult, error) {
 	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT ip, port, protocol, username, password, kind, source,
-		attempts, lockout_suspected, seen_at FROM credentials WHERE run_id = ? ORDER BY ip, port, protocol, username`), runID)
+		attempts, lockout_suspected, seen_at, evidence FROM credentials WHERE run_id = ? ORDER BY ip, port, protocol, username`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("read credentials: %w", err)
 	}
@@ -206,7 +206,7 @@ func (s *Store) Credentials(ctx context.Context, runID int64) ([]model.Credentia
 		var c model.CredentialResult
 		var ip, seen string
 		var port, lock int
-		if err := rows.Scan(&ip, &port, &c.Protocol, &c.Username, &c.Password, &c.Kind, &c.Source, &c.Attempts, &lock, &seen); err != nil {
+		if err := rows.Scan(&ip, &port, &c.Protocol, &c.Username, &c.Password, &c.Kind, &c.Source, &c.Attempts, &lock, &seen, &c.Evidence); err != nil {
 			return nil, fmt.Errorf("read credentials: %w", err)
 		}
 		c.IP, _ = netip.ParseAddr(ip)

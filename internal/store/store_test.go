@@ -80,14 +80,15 @@ func TestRunsAndEvidence(t *testing.T) {
 			if len(assets) != 2 || assets[0].Vendor != "matt_johnston" {
 				t.Errorf("assets = %+v, want 2 with the first fingerprinted", assets)
 			}
-			creds := []model.CredentialResult{{IP: batch[0].IP, Port: 22, Protocol: "ssh", Username: "root", Password: "xc3511", Kind: model.KindDefaultCredential, Attempts: 3, LockoutSuspected: true}}
+			creds := []model.CredentialResult{{IP: batch[0].IP, Port: 22, Protocol: "ssh", Username: "root", Password: "xc3511", Kind: model.KindDefaultCredential, Attempts: 3, LockoutSuspected: true,
+				Evidence: "shell prompt '# ' after login; wrong password got: Login incorrect"}}
 			for range 2 {
 				if err := s.SaveCredentials(ctx, run.ID, creds); err != nil {
 					t.Fatal(err)
 				}
 			}
 			gc, err := s.Credentials(ctx, run.ID)
-			if err != nil || len(gc) != 1 || gc[0].Password != "xc3511" || !gc[0].LockoutSuspected || gc[0].Attempts != 3 {
+			if err != nil || len(gc) != 1 || gc[0].Password != "xc3511" || !gc[0].LockoutSuspected || gc[0].Attempts != 3 || gc[0].Evidence != creds[0].Evidence {
 				t.Fatalf("credentials = %+v, %v", gc, err)
 			}
 			vm := []model.VulnMatch{{IP: batch[0].IP, Port: 22, CVE: "CVE-2024-6387", CPE: "cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*", CVSS: 8.1, Severity: model.SeverityHigh}}

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"iotwatch/internal/model"
 )
@@ -32,7 +34,13 @@ func (s *Store) RunCountsUpTo(ctx context.Context, maxID int64) (map[int64]*RunC
 		return c
 	}
 	closed := []any{string(model.StatusRefused), string(model.StatusTimeout)}
-	notWeak := []any{model.KindLockoutSuspected, ""}
+	// Weak credentials only: lockout and unknown-verdict records are
+	// observations about a service, not weak credentials.
+	weak := make([]any, len(model.WeakKinds))
+	for i, k := range model.WeakKinds {
+		weak[i] = k
+	}
+	weakIn := "kind IN (?" + strings.Repeat(", ?", len(weak)-1) + ")"
 	queries := []struct {
 		q    string
 		args []any
@@ -40,12 +48,12 @@ func (s *Store) RunCountsUpTo(ctx context.Context, maxID int64) (map[int64]*RunC
 	}{
 		{`SELECT run_id, COUNT(DISTINCT ip), COUNT(*) FROM services WHERE status NOT IN (?, ?) AND run_id <= ? GROUP BY run_id`,
 			append(closed, maxID), func(c *RunCounts, n, m int) { c.Devices, c.Services = n, m }},
-		{`SELECT run_id, COUNT(DISTINCT ip), 0 FROM credentials WHERE kind NOT IN (?, ?) AND run_id <= ? GROUP BY run_id`,
-			append(notWeak, maxID), func(c *RunCounts, n, _ int) { c.WeakDevices = n }},
+		{`SELECT run_id, COUNT(DISTINCT ip), 0 FROM credentials WHERE ` + weakIn + ` AND run_id <= ? GROUP BY run_id`,
+			append(slices.Clone(weak), maxID), func(c *RunCounts, n, _ int) { c.WeakDevices = n }},
 		{`SELECT run_id, COUNT(DISTINCT ip), 0 FROM (
 			SELECT run_id, ip FROM services WHERE status NOT IN (?, ?) AND run_id <= ?
-			UNION SELECT run_id, ip FROM credentials WHERE kind NOT IN (?, ?) AND run_id <= ?) u GROUP BY run_id`,
-			append(append(closed, maxID), append(notWeak, maxID)...), func(c *RunCounts, n, _ int) { c.Sampled = n }},
+			UNION SELECT run_id, ip FROM credentials WHERE ` + weakIn + ` AND run_id <= ?) u GROUP BY run_id`,
+			append(append(closed, maxID), append(slices.Clone(weak), maxID)...), func(c *RunCounts, n, _ int) { c.Sampled = n }},
 	}
 	for _, q := range queries {
 		rows, err := s.db.QueryContext(ctx, s.Rebind(q.q), q.args...)
