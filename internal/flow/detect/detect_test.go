@@ -317,3 +317,78 @@ func TestLongConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestLongSessionInPieces: a long session reaches the detector only in
+// pieces (the pcap assembler's 60 s idle timeout, NetFlow's 30 min active
+// timeout): the pieces of one connection are stitched, those of distinct
+// connections are not.
+func TestLongSessionInPieces(t *testing.T) {
+	dev, c2 := synth.Addr("192.168.1.195"), synth.Addr("185.244.25.235")
+	long := func(as []flow.Alert) []flow.Alert {
+		return slices.DeleteFunc(slices.Clone(as), func(a flow.Alert) bool { return a.Detector != LongConn })
+	}
+	// Generated IRC C2 as in IoT-23 34-1: sessions held for hours with a
+	// PING every 90 s ±10% (each a flow of its own in the pcap), dropped,
+	// then reconnect bursts for 10 minutes.
+	t.Run("pcap", func(t *testing.T) {
+		cases := []struct {
+			name string
+			hold time.Duration
+			port uint16
+			want bool
+		}{
+			{"IRC 6667 held 5 h twice", 5 * time.Hour, 6667, true},
+			{"IRC 6667 held 3 h twice", 3 * time.Hour, 6667, false},
+			{"MQTT/TLS 8883 held 5 h twice", 5 * time.Hour, 8883, false},
+		}
+		for _, tc := range cases {
+			rng := rand.New(rand.NewPCG(34, 1))
+			as := long(run(t, synth.IRCC2(rng, dev, c2, tc.port, 2, tc.hold, 90*time.Second, 0.1, 10*time.Minute), DefaultRules(), nil))
+			if !tc.want {
+				if len(as) != 0 {
+					t.Errorf("%s: unexpected %+v", tc.name, as)
+				}
+				continue
+			}
+			if len(as) != 1 || as[0].Device != dev || as[0].Peer != c2 || as[0].Port != tc.port || as[0].Inbound || !strings.Contains(as[0].Reason, "flow records of one connection") {
+				t.Fatalf("%s: want one long-connection alert on %s stitched from records, got %+v", tc.name, dev, as)
+			}
+			t.Logf("%s: %s", tc.name, as[0].Reason)
+		}
+	})
+	// NetFlow-style pieces: 30 min records (ACK|PSH), gaps between them.
+	t.Run("records", func(t *testing.T) {
+		t0 := time.Date(2019, 1, 10, 14, 0, 0, 0, time.UTC)
+		piece := func(i int, gap time.Duration, flags uint8, sport uint16) flow.Record {
+			s := t0.Add(time.Duration(i) * (30*time.Minute + gap))
+			return flow.Record{Src: dev, Dst: c2, SrcPort: sport, DstPort: 6667, Proto: flow.ProtoTCP, TCPFlags: flags, Start: s, End: s.Add(30 * time.Minute), Packets: 40, Bytes: 2000}
+		}
+		const ack, syn, fin = 0x18, 0x02, 0x01
+		same := func(int) uint16 { return 40000 }
+		cases := []struct {
+			name  string
+			gap   time.Duration
+			flags func(i int) uint8
+			sport func(i int) uint16
+			want  bool
+		}{
+			{"10 pieces 1 min apart", time.Minute, func(int) uint8 { return ack }, same, true},
+			{"10 pieces 20 min apart (beyond max_gap)", 20 * time.Minute, func(int) uint8 { return ack }, same, false},
+			{"a new connection (SYN) every 3 pieces", time.Minute, func(i int) uint8 { return ack | syn*b2u(i%3 == 0) }, same, false},
+			{"closed (FIN) every 3 pieces", time.Minute, func(i int) uint8 { return ack | fin*b2u(i%3 == 2) }, same, false},
+			{"flags unknown", time.Minute, func(int) uint8 { return 0 }, same, false},
+			{"other source port each piece", time.Minute, func(int) uint8 { return ack }, func(i int) uint16 { return uint16(40000 + i) }, false},
+		}
+		for _, tc := range cases {
+			e := New(DefaultRules(), nil)
+			for i := range 10 {
+				r := piece(i, tc.gap, tc.flags(i), tc.sport(i))
+				e.Observe(&r, flow.Orientation{Device: dev, Peer: c2, Outbound: true, Port: 6667})
+			}
+			as := long(e.Alerts())
+			if got := len(as) == 1 && as[0].Device == dev; got != tc.want || len(as) > 1 {
+				t.Errorf("%s: alerts %+v, want one: %v", tc.name, as, tc.want)
+			}
+		}
+	})
+}

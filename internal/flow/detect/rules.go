@@ -77,6 +77,7 @@ type Rules struct {
 	} `yaml:"ddos"`
 	LongConnection struct {
 		MinDuration Duration `yaml:"min_duration"`
+		MaxGap      Duration `yaml:"max_gap"`
 		AllowPorts  []uint16 `yaml:"allow_ports"`
 	} `yaml:"long_connection"`
 	KnownBad struct {
@@ -126,6 +127,8 @@ func (r Rules) validate() error {
 		return fmt.Errorf("rules: scan.sampled_min must be ≥ 2")
 	case r.BruteForce.MinAttempts < 1:
 		return fmt.Errorf("rules: bruteforce.min_attempts must be ≥ 1")
+	case r.LongConnection.MaxGap < 0:
+		return fmt.Errorf("rules: long_connection.max_gap must be ≥ 0")
 	case r.Beacon.Carry < 0:
 		return fmt.Errorf("rules: beacon.carry must be ≥ 0")
 	case r.Beacon.MinConnections < 3:

@@ -234,3 +234,55 @@ func Normal(rng *rand.Rand, dev netip.Addr) []Packet {
 func Conn(t time.Time, c, s netip.Addr, cp, sp uint16, req, resp []byte) []Packet {
 	return conn(nil, t, c, s, cp, sp, req, resp)
 }
+
+// IRCC2 is a Mirai-style bot's IRC control channel, as in IoT-23's
+// capture 34-1: the bot holds a TCP session to c2:port for hold, in which
+// the server sends a PING every ping ± jitter (a share of ping) and the bot
+// answers PONG, until the server drops it (RST); the bot then reconnects in
+// bursts for outage: an attempt every 10 s when its SYN goes unanswered
+// (retransmitted after 1, 3 and 7 s), every ~1 s when the server accepts and
+// closes at once; then it holds the next session. sessions sessions are
+// held in all.
+func IRCC2(rng *rand.Rand, dev, c2 netip.Addr, port uint16, sessions int, hold, ping time.Duration, jitter float64, outage time.Duration) []Packet {
+	var out []Packet
+	t := Base
+	sp := uint16(48000)
+	next := func() uint16 { sp += 2; return sp }
+	tcp := func(t time.Time, fromDev bool, p uint16, flags string, payload string) Packet {
+		if fromDev {
+			return Packet{Time: t, Src: dev, Dst: c2, SrcPort: p, DstPort: port, Proto: flow.ProtoTCP, Flags: flags, Payload: []byte(payload)}
+		}
+		return Packet{Time: t, Src: c2, Dst: dev, SrcPort: port, DstPort: p, Proto: flow.ProtoTCP, Flags: flags, Payload: []byte(payload)}
+	}
+	ms := time.Millisecond
+	for s := range sessions {
+		p := next()
+		out = append(out, tcp(t, true, p, "S", ""), tcp(t.Add(40*ms), false, p, "SA", ""),
+			tcp(t.Add(41*ms), true, p, "PA", "NICK [HAX|x86|1]\r\nUSER x localhost localhost :x\r\n"),
+			tcp(t.Add(90*ms), false, p, "PA", ":irc 001 [HAX|x86|1] :Welcome\r\n"))
+		end := t.Add(hold)
+		for u := t.Add(ping); u.Before(end); u = u.Add(time.Duration(float64(ping) * (1 + (rng.Float64()*2-1)*jitter))) {
+			out = append(out, tcp(u, false, p, "PA", "PING :irc\r\n"), tcp(u.Add(45*ms), true, p, "PA", "PONG :irc\r\n"))
+		}
+		out = append(out, tcp(end, false, p, "R", ""))
+		t = end.Add(time.Second)
+		if s == sessions-1 {
+			break
+		}
+		for stop := t.Add(outage); t.Before(stop); {
+			p := next()
+			if rng.IntN(5) < 3 { // unanswered: SYN retransmitted, next try after 10 s
+				for _, d := range []time.Duration{0, time.Second, 3 * time.Second, 7200 * ms} {
+					out = append(out, tcp(t.Add(d), true, p, "S", ""))
+				}
+				t = t.Add(10 * time.Second)
+				continue
+			}
+			out = append(out, tcp(t, true, p, "S", ""), tcp(t.Add(40*ms), false, p, "SA", ""),
+				tcp(t.Add(41*ms), true, p, "PA", "NICK [HAX|x86|1]\r\n"),
+				tcp(t.Add(900*ms), false, p, "FA", "ERROR :Closing Link\r\n"), tcp(t.Add(941*ms), true, p, "FA", ""))
+			t = t.Add(time.Second + time.Duration(rng.IntN(100))*ms)
+		}
+	}
+	return out
+}
