@@ -87,8 +87,10 @@ func (s *Store) stopHeartbeat(id int64) {
 
 // FinishRun records the end state of a run: status, stages, counts, error.
 // It uses its own short context so that a run cancelled by a signal is still
-// recorded as interrupted.
+// recorded as interrupted. Then it brings the device inventory up to date
+// (IndexDevices), unless ctx has ended.
 func (s *Store) FinishRun(ctx context.Context, run *model.Run) error {
+	octx := ctx
 	s.stopHeartbeat(run.ID)
 	if run.EndedAt.IsZero() {
 		run.EndedAt = time.Now()
@@ -106,7 +108,10 @@ func (s *Store) FinishRun(ctx context.Context, run *model.Run) error {
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", run.ID, err)
 	}
-	return nil
+	if octx.Err() != nil { // interrupted: the next run to end indexes it
+		return nil
+	}
+	return s.IndexDevices(octx)
 }
 
 // RunStatus is the status a run ends with after err: complete when err is
