@@ -37,8 +37,11 @@ import (
 type beaconScores struct {
 	Interval, Size, Count, Histogram, Score float64
 	HasSize                                 bool
-	Period                                  time.Duration
-	Beats, Folded                           int
+	// Spread is the intervals' median absolute deviation over the period
+	// (missed beats folded): 0 for a timer that never drifts.
+	Spread        float64
+	Period        time.Duration
+	Beats, Folded int
 }
 
 func (b beaconScores) m() map[string]float64 {
@@ -118,6 +121,7 @@ func (e *Engine) scoreBeacon(times []int64, sz sizeStats, sc *periodicScratch) (
 	slices.Sort(dev)
 	mad := dev[len(dev)/2]
 	b.Interval = 0.25*clamp01(1-math.Abs(skew)) + 0.75*clamp01(1-mad/(period*rl.MADScale))
+	b.Spread = mad / period
 
 	span := float64(beats[len(beats)-1] - beats[0])
 	b.Count = clamp01(float64(len(beats)) / (span/period + 1))
@@ -189,4 +193,29 @@ func (b beaconScores) reason(threshold float64) string {
 	}
 	return fmt.Sprintf("%d beats every %s (%d missed beats folded): score %.2f (threshold %.2f; interval %.2f, histogram %.2f, count %.2f, %s)",
 		b.Beats, b.Period.Round(time.Second/10), b.Folded, b.Score, threshold, b.Interval, b.Histogram, b.Count, size)
+}
+
+// timerHeartbeat returns why a beacon is a device firmware's heartbeat
+// under beacon.heartbeat, or "": a timer that does not drift (interval
+// spread at most max_spread of the period), a long period (at least
+// min_period), and the same small exchange every time (sizes known, their
+// coefficient of variation at most max_size_cv, on average at most
+// max_avg_bytes). Vendor clouds are polled like that (a Philips Hue bridge
+// checks in with its two AWS hosts on the hour, ±0.2 s, 1,847 bytes each
+// time); C2 is not: operators want answers within minutes, C2 frameworks
+// jitter their sleep on purpose so as not to be seen as regular, and a
+// channel that delivers commands or payloads varies in size. A C2 that
+// keeps none of these (an hourly, undrifting, fixed-size poll that never
+// receives a command) is suppressed too, and logged with this reason.
+func (e *Engine) timerHeartbeat(b beaconScores, avg float64) string {
+	h := e.rules.Beacon.Heartbeat
+	if h.MinPeriod <= 0 || !b.HasSize || b.Period < time.Duration(h.MinPeriod) || b.Spread > h.MaxSpread {
+		return ""
+	}
+	sizeCV := 1/b.Size - 1
+	if sizeCV > h.MaxSizeCV || avg > float64(h.MaxAvgBytes) {
+		return ""
+	}
+	return fmt.Sprintf("beacon.heartbeat: a device timer's heartbeat (every %s with interval spread %.2f%% ≤ %.0f%%, period ≥ %s; same exchange each time: %.0f bytes on average, size CV %.2f ≤ %.2f)",
+		b.Period.Round(time.Second), 100*b.Spread, 100*h.MaxSpread, h.MinPeriod, avg, sizeCV, h.MaxSizeCV)
 }

@@ -72,6 +72,9 @@ type Engine struct {
 	// Allowed lists periodic series to allow-listed peers (not alerts);
 	// Declared names the allow-list entry.
 	Allowed []Heartbeat
+	// Timers lists periodic series shaped like a device timer's heartbeat
+	// (beacon.heartbeat; not alerts); Declared gives the measured shape.
+	Timers []Heartbeat
 	// Transit counts records between two outside addresses (not judged).
 	Transit int64
 
@@ -661,6 +664,10 @@ func (e *Engine) Alerts() []flow.Alert {
 			continue // the regular attempts of a brute force, already reported as such
 		}
 		reason := b.reason(rl.Threshold)
+		if why := e.timerHeartbeat(b, float64(s.bytes)/float64(n)); why != "" {
+			e.Timers = append(e.Timers, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: why})
+			continue
+		}
 		if why := e.beaconAllowed(k.peer); why != "" {
 			e.Allowed = append(e.Allowed, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: why})
 			continue

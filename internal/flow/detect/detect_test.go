@@ -392,3 +392,64 @@ func TestLongSessionInPieces(t *testing.T) {
 		}
 	})
 }
+
+// TestTimerHeartbeat: a device timer's heartbeat to its cloud on AWS (as
+// the Philips Hue bridge's: hourly ±0.2 s, the same request every time) is
+// not C2; C2 on the same AWS address is flagged when it looks like C2:
+// jittered, polling within minutes, receiving commands, or of unknown size.
+func TestTimerHeartbeat(t *testing.T) {
+	dev, aws := netip.MustParseAddr("192.168.1.132"), netip.MustParseAddr("52.209.221.67")
+	t0 := time.Date(2018, 10, 25, 13, 2, 4, 0, time.UTC)
+	type beat struct {
+		at         time.Duration
+		out, reply uint64
+	}
+	series := func(period time.Duration, jitter float64, n int, reply func(i int) uint64, out uint64) func(*rand.Rand) []beat {
+		return func(rng *rand.Rand) []beat {
+			var bs []beat
+			at := time.Duration(0)
+			for i := range n {
+				bs = append(bs, beat{at, out, reply(i)})
+				at += period + time.Duration((rng.Float64()*2-1)*jitter*float64(period))
+			}
+			return bs
+		}
+	}
+	hue := func(i int) uint64 { return []uint64{1107, 1855}[i%3/2] } // two reply sizes, as the bridge's
+	cases := []struct {
+		name      string
+		beats     func(*rand.Rand) []beat
+		heartbeat bool
+	}{
+		{"hourly ±0.2 s, same request (Hue)", series(time.Hour, 0.2/3600, 22, hue, 2163), true},
+		{"15 min ±0.1 s, empty connects (Hue to Akamai)", series(15*time.Minute, 0.1/900, 47, func(int) uint64 { return 112 }, 216), true},
+		{"C2 hourly ±30%", series(time.Hour, 0.3, 22, hue, 2163), false},
+		{"C2 every 60 s, no jitter", series(time.Minute, 0, 60, hue, 2163), false},
+		{"C2 hourly, no jitter, commands in some replies", series(time.Hour, 0, 22, func(i int) uint64 {
+			if i%5 == 4 {
+				return 40000
+			}
+			return 1107
+		}, 2163), false},
+		{"C2 hourly, no jitter, sizes unknown", series(time.Hour, 0, 22, func(int) uint64 { return 0 }, 0), false},
+	}
+	for _, tc := range cases {
+		for seed := range uint64(10) {
+			e := New(DefaultRules(), nil)
+			for i, b := range tc.beats(rand.New(rand.NewPCG(seed, 3))) {
+				s := t0.Add(b.at)
+				r := flow.Record{Src: dev, Dst: aws, SrcPort: uint16(40000 + i), DstPort: 80, Proto: flow.ProtoTCP, Start: s, End: s.Add(100 * time.Millisecond), Bytes: b.out, RevBytes: b.reply}
+				e.Observe(&r, flow.Orientation{Device: dev, Peer: aws, Outbound: true, Port: 80})
+			}
+			as := e.Alerts()
+			flagged := len(as) == 1 && as[0].Detector == Beacon && as[0].Device == dev
+			timer := len(e.Timers) == 1 && e.Timers[0].Peer == aws
+			if timer != tc.heartbeat || flagged == tc.heartbeat || len(as) > 1 {
+				t.Fatalf("%s (seed %d): alerts %+v, heartbeats %+v; want heartbeat %v", tc.name, seed, as, e.Timers, tc.heartbeat)
+			}
+			if seed == 0 && timer {
+				t.Logf("%s: %s", tc.name, e.Timers[0].Declared)
+			}
+		}
+	}
+}

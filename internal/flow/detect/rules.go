@@ -68,6 +68,12 @@ type Rules struct {
 		AllowOwners    []string `yaml:"allow_owners"`
 		MaxPairs       int      `yaml:"max_pairs"`
 		Carry          Duration `yaml:"carry"`
+		Heartbeat      struct {
+			MinPeriod   Duration `yaml:"min_period"`
+			MaxSpread   float64  `yaml:"max_spread"`
+			MaxSizeCV   float64  `yaml:"max_size_cv"`
+			MaxAvgBytes uint64   `yaml:"max_avg_bytes"`
+		} `yaml:"heartbeat"`
 	} `yaml:"beacon"`
 	DDoS struct {
 		Window            Duration `yaml:"window"`
@@ -127,6 +133,8 @@ func (r Rules) validate() error {
 		return fmt.Errorf("rules: scan.sampled_min must be ≥ 2")
 	case r.BruteForce.MinAttempts < 1:
 		return fmt.Errorf("rules: bruteforce.min_attempts must be ≥ 1")
+	case r.Beacon.Heartbeat.MinPeriod < 0 || r.Beacon.Heartbeat.MaxSpread < 0 || r.Beacon.Heartbeat.MaxSizeCV < 0:
+		return fmt.Errorf("rules: beacon.heartbeat values must be ≥ 0")
 	case r.LongConnection.MaxGap < 0:
 		return fmt.Errorf("rules: long_connection.max_gap must be ≥ 0")
 	case r.Beacon.Carry < 0:

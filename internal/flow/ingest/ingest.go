@@ -244,6 +244,12 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 			log.Info("beaconing to an allow-listed peer, not counted", "device", h.Device, "peer", netip.AddrPortFrom(h.Peer, h.Port), "periodicity", h.Reason, "allowed_by", h.Declared)
 		}
 	}
+	if n := len(eng.Timers); n > 0 {
+		res.Counts["beacons_heartbeat"] = int64(n)
+		for _, h := range eng.Timers {
+			log.Info("periodic series shaped like a device timer's heartbeat, not counted as beaconing", "device", h.Device, "peer", netip.AddrPortFrom(h.Peer, h.Port), "periodicity", h.Reason, "shape", h.Declared)
+		}
+	}
 	if eng.Transit > 0 {
 		res.Counts["records_transit"] = eng.Transit
 		log.Info("records between two addresses outside the monitored networks were not judged (give --networks or --devices)", "records", eng.Transit)
