@@ -76,7 +76,7 @@ func (s *Service) Tokens(ctx context.Context, user string) ([]Token, error) {
 	var ts []Token
 	for rows.Next() {
 		var (
-			t                                Token
+			t                               Token
 			created, expires, revoked, used string
 		)
 		if err := rows.Scan(&t.ID, &t.User, &t.Name, &t.Hint, &created, &expires, &revoked, &used); err != nil {

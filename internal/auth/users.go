@@ -81,7 +81,7 @@ const userColumns = `id, name, role, password_hash, created_at, disabled_at, fai
 
 func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 	var (
-		u                                  User
+		u                                   User
 		role, created, disabled, locked, ll string
 	)
 	if err := sc.Scan(&u.ID, &u.Name, &role, &u.passwordHash, &created, &disabled, &u.FailedLogins, &locked, &ll); err != nil {
