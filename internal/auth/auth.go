@@ -66,6 +66,13 @@ func ParseRole(s string) (Role, error) {
 // MarshalText writes the role's name.
 func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
+// UnmarshalText reads a role's name.
+func (r *Role) UnmarshalText(b []byte) error {
+	v, err := ParseRole(string(b))
+	*r = v
+	return err
+}
+
 // Sentinel errors.
 var (
 	// ErrBadCredentials is a log-in with an unknown user or a wrong password;

@@ -123,6 +123,7 @@ func newRoot(g *globals) *cobra.Command {
 		newAssessCmd(g), newLabelCmd(g), newDeclareCmd(g),
 		newFirmwareCmd(g),
 		newFlowsCmd(g),
+		newUsersCmd(g), newTokensCmd(g), newAuditLogCmd(g),
 	} {
 		root.AddCommand(c)
 	}
