@@ -37,12 +37,8 @@ func TestWeakShareAgrees(t *testing.T) {
 	if fleet.HighPortMap() {
 		t.Skip("the fleet needs privileged ports for the audit's default port list")
 	}
-	dbs := map[string]string{"sqlite": filepath.Join(t.TempDir(), "iotwatch.db")}
-	if os.Getenv("IOTWATCH_TEST_PG") != "" {
-		dbs["postgres"] = testpeer.Postgres(t)
-	}
-	for name, db := range dbs {
-		t.Run(name, func(t *testing.T) { weakShareAgrees(t, ctx, db) })
+	for name, db := range testpeer.Databases(t) {
+		t.Run(name, func(t *testing.T) { weakShareAgrees(t, ctx, db()) })
 	}
 }
 

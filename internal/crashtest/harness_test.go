@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,10 +96,11 @@ type backend struct {
 }
 
 func backends(t *testing.T) []backend {
-	bs := []backend{{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "iw.db") }}}
-	if os.Getenv("IOTWATCH_TEST_PG") != "" {
-		bs = append(bs, backend{"postgres", func(t *testing.T) string { return testpeer.Postgres(t) }})
+	var bs []backend
+	for name := range testpeer.Databases(t) {
+		bs = append(bs, backend{name, func(t *testing.T) string { return testpeer.Databases(t)[name]() }})
 	}
+	slices.SortFunc(bs, func(a, b backend) int { return strings.Compare(a.name, b.name) })
 	return bs
 }
 

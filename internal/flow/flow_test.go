@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +13,7 @@ import (
 	"iotwatch/internal/geo"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
-	"iotwatch/internal/testpeer"
+	"iotwatch/internal/store/backends"
 )
 
 func openStore(t *testing.T) *store.Store {
@@ -27,22 +26,9 @@ func openStore(t *testing.T) *store.Store {
 	return st
 }
 
-// stores returns SQLite and, when IOTWATCH_TEST_PG names a database,
-// PostgreSQL with the flow tables emptied.
-func stores(t *testing.T) map[string]*store.Store {
-	t.Helper()
-	out := map[string]*store.Store{"sqlite": openStore(t)}
-	if os.Getenv("IOTWATCH_TEST_PG") != "" {
-		ctx := context.Background()
-		p, err := store.Open(ctx, testpeer.Postgres(t))
-		if err != nil {
-			t.Fatalf("open postgres: %v", err)
-		}
-		t.Cleanup(func() { p.Close() })
-		out["postgres"] = p
-	}
-	return out
-}
+// stores returns a new SQLite store and, when IOTWATCH_TEST_PG names a
+// server, a new PostgreSQL one.
+func stores(t *testing.T) map[string]*store.Store { return backends.Stores(t) }
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,28 +11,12 @@ import (
 	"iotwatch/internal/declare"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
-	"iotwatch/internal/testpeer"
+	"iotwatch/internal/store/backends"
 )
 
-// stores returns SQLite and, when IOTWATCH_TEST_PG names a server, PostgreSQL.
-func stores(t *testing.T) map[string]*store.Store {
-	t.Helper()
-	ctx := context.Background()
-	out := map[string]*store.Store{}
-	dsns := map[string]string{"sqlite": filepath.Join(t.TempDir(), "iotwatch.db")}
-	if os.Getenv("IOTWATCH_TEST_PG") != "" {
-		dsns["postgres"] = testpeer.Postgres(t)
-	}
-	for name, dsn := range dsns {
-		st, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		out[name] = st
-	}
-	return out
-}
+// stores returns a new SQLite store and, when IOTWATCH_TEST_PG names a
+// server, a new PostgreSQL one.
+func stores(t *testing.T) map[string]*store.Store { return backends.Stores(t) }
 
 // TestNotCheckedIsNotAPass follows a D-Link DIR-645 1.03 (CVE-2015-2051 is
 // in CISA's KEV catalogue) through scan + audit, a firmware analysis of some

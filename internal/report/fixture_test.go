@@ -2,12 +2,9 @@ package report
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,33 +16,12 @@ import (
 // fixedNow is the report clock in tests (golden files).
 var fixedNow = time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 
-// openStore opens a fresh store: SQLite in a temp dir, or, when
-// IOTWATCH_REPORT_TEST_PG names a PostgreSQL server URL whose role may create
-// databases, a fresh database there that is dropped afterwards.
+// openStore opens a fresh SQLite store in a temporary directory; tests
+// that must hold on PostgreSQL too use backends.Stores.
 func openStore(t testing.TB) *store.Store {
 	t.Helper()
 	ctx := context.Background()
 	dsn := filepath.Join(t.TempDir(), "iotwatch.db")
-	if admin := os.Getenv("IOTWATCH_REPORT_TEST_PG"); admin != "" {
-		name := fmt.Sprintf("iotwatch_report_%d", time.Now().UnixNano())
-		db, err := sql.Open("pgx", admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-			t.Fatalf("create database: %v", err)
-		}
-		t.Cleanup(func() {
-			db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			db.Close()
-		})
-		u, err := url.Parse(admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Path = "/" + name
-		dsn = u.String()
-	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatalf("open store: %v", err)

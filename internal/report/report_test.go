@@ -19,6 +19,7 @@ import (
 	"iotwatch/internal/model"
 	"iotwatch/internal/stats"
 	"iotwatch/internal/store"
+	"iotwatch/internal/store/backends"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -396,8 +397,21 @@ func TestCSVMatchesJSON(t *testing.T) {
 	}
 }
 
+// TestGolden compares every format with its golden file, on SQLite and
+// (when IOTWATCH_TEST_PG names a server) PostgreSQL: the same evidence gives
+// the same report, byte for byte, on either backend.
 func TestGolden(t *testing.T) {
-	st := openStore(t)
+	for name, st := range backends.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			if *update && name != "sqlite" {
+				t.Skip("golden files are written from SQLite")
+			}
+			golden(t, st)
+		})
+	}
+}
+
+func golden(t *testing.T, st *store.Store) {
 	r, err := Build(context.Background(), st, fixtureInputs(fillStore(t, st)))
 	if err != nil {
 		t.Fatal(err)

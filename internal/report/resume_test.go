@@ -2,27 +2,18 @@ package report
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
-	"iotwatch/internal/testpeer"
+	"iotwatch/internal/store/backends"
 )
 
 // TestResumedScanIsOneScan checks that the default report after a resumed
 // scan covers the scan it continues too: 3 devices before the interruption
 // and 4 after are 7 devices, not the resumed run's 4.
 func TestResumedScanIsOneScan(t *testing.T) {
-	stores := map[string]*store.Store{"default": openStore(t)}
-	if os.Getenv("IOTWATCH_TEST_PG") != "" {
-		pg, err := store.Open(context.Background(), testpeer.Postgres(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
-		stores["postgres"] = pg
-	}
+	stores := backends.Stores(t)
 	for name, st := range stores {
 		t.Run(name, func(t *testing.T) { resumedScanIsOneScan(t, st) })
 	}

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,10 +89,9 @@ func endpoints(t *testing.T, db string) []string {
 // databases returns, per backend, a function that names a new database:
 // SQLite always, PostgreSQL when IOTWATCH_TEST_PG names a server.
 func databases(t *testing.T) map[string]func(name string) string {
-	dir := t.TempDir()
-	dbs := map[string]func(string) string{"sqlite": func(name string) string { return filepath.Join(dir, name+".db") }}
-	if os.Getenv("IOTWATCH_TEST_PG") != "" || testpeer.Required() {
-		dbs["postgres"] = func(string) string { return testpeer.Postgres(t) }
+	dbs := map[string]func(string) string{}
+	for name, newDB := range testpeer.Databases(t) {
+		dbs[name] = func(string) string { return newDB() }
 	}
 	return dbs
 }

@@ -24,11 +24,8 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Error("OpenReadOnly created the database's directory")
 	}
 
-	dsns := map[string]string{"sqlite": filepath.Join(dir, "iotwatch.db")}
-	if os.Getenv("IOTWATCH_TEST_PG") != "" || testpeer.Required() {
-		dsns["postgres"] = testpeer.Postgres(t)
-	}
-	for name, dsn := range dsns {
+	for name, newDSN := range testpeer.Databases(t) {
+		dsn := newDSN()
 		t.Run(name, func(t *testing.T) {
 			st, err := Open(ctx, dsn)
 			if err != nil {

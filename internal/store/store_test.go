@@ -19,19 +19,13 @@ func openTests(t *testing.T) map[string]*Store {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]*Store{}
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "db", "iotwatch.db"))
-	if err != nil {
-		t.Fatalf("open sqlite: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	out["sqlite"] = s
-	if os.Getenv("IOTWATCH_TEST_PG") != "" || testpeer.Required() {
-		p, err := Open(ctx, testpeer.Postgres(t))
+	for name, dsn := range testpeer.Databases(t) {
+		s, err := Open(ctx, dsn())
 		if err != nil {
-			t.Fatalf("open postgres: %v", err)
+			t.Fatalf("open %s: %v", name, err)
 		}
-		t.Cleanup(func() { p.Close() })
-		out["postgres"] = p
+		t.Cleanup(func() { s.Close() })
+		out[name] = s
 	}
 	return out
 }

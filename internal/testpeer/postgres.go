@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -52,4 +54,22 @@ func Postgres(t testing.TB) string {
 	})
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Databases returns, per store backend, a function that names a new, empty
+// database for a test: "sqlite" always (a file in a temporary directory),
+// and "postgres" (see Postgres) when IOTWATCH_TEST_PG names a server or
+// peers are required. Tests that must hold on both backends range over it.
+func Databases(t testing.TB) map[string]func() string {
+	t.Helper()
+	dir := t.TempDir()
+	n := 0
+	dbs := map[string]func() string{"sqlite": func() string {
+		n++
+		return filepath.Join(dir, "iotwatch-"+strconv.Itoa(n)+".db")
+	}}
+	if os.Getenv("IOTWATCH_TEST_PG") != "" || Required() {
+		dbs["postgres"] = func() string { return Postgres(t) }
+	}
+	return dbs
 }

@@ -4,27 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
-	"iotwatch/internal/testpeer"
+	"iotwatch/internal/store/backends"
 )
 
 // TestResumedScanAPI checks that the API serves a resumed scan and the scan
 // it continues as one logical scan, whichever of the two is asked for.
 func TestResumedScanAPI(t *testing.T) {
-	stores := map[string]*store.Store{"sqlite": openStore(t)}
-	if os.Getenv("IOTWATCH_TEST_PG") != "" {
-		pg, err := store.Open(context.Background(), testpeer.Postgres(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
-		stores["postgres"] = pg
-	}
+	stores := backends.Stores(t)
 	for name, st := range stores {
 		t.Run(name, func(t *testing.T) { resumedScanAPI(t, st) })
 	}

@@ -14,25 +14,12 @@ import (
 	"iotwatch/internal/flow"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
-	"iotwatch/internal/testpeer"
+	"iotwatch/internal/store/backends"
 )
 
-// storesFor returns SQLite and, when IOTWATCH_TEST_PG names a server, a
-// fresh PostgreSQL database.
-func storesFor(t *testing.T) map[string]func() *store.Store {
-	out := map[string]func() *store.Store{"sqlite": func() *store.Store { return openStore(t) }}
-	if os.Getenv("IOTWATCH_TEST_PG") != "" {
-		out["postgres"] = func() *store.Store {
-			st, err := store.Open(context.Background(), testpeer.Postgres(t))
-			if err != nil {
-				t.Fatalf("open postgres: %v", err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		}
-	}
-	return out
-}
+// storesFor returns, per backend, a function opening a new store: SQLite,
+// and PostgreSQL when IOTWATCH_TEST_PG names a server.
+func storesFor(t *testing.T) map[string]func() *store.Store { return backends.Openers(t) }
 
 type totals struct{ flows, packets, bytes, alerts int64 }
 
