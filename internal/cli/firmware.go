@@ -146,6 +146,12 @@ func printFirmware(g *globals, r *firmware.Result, run *model.Run) error {
 			fmt.Fprintf(w, "%s\t%.1f\t%v\t%s\t%s\n", m.CVE, m.CVSS, m.KEV, m.Product, m.Version)
 		}
 	}
+	if len(r.Fixed) > 0 {
+		fmt.Fprintf(w, "\nFIXED CVE\tSTATUS\tADVISORY\tFIXED IN\tPACKAGE\n")
+		for _, m := range r.Fixed {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s %s\n", m.CVE, m.Status, m.Advisory, m.FixedIn, m.Distro.Package, m.Distro.Version)
+		}
+	}
 	fmt.Fprintf(w, "\nSEVERITY\tKIND\tTITLE\tDETAIL\n")
 	for _, f := range r.Findings {
 		d := f.Detail

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 
+	apkversion "github.com/knqyf263/go-apk-version"
+
 	"iotwatch/internal/model"
 	"iotwatch/internal/vuln/version"
 )
@@ -23,6 +25,10 @@ const (
 	Ubuntu   = "ubuntu"
 	Alpine   = "alpine"
 	Raspbian = "raspbian"
+	// OpenWrt packages (opkg, or apk from OpenWrt 25) have no advisory
+	// source in OSV: they keep upstream matching, with their versions
+	// ordered as their package manager orders them.
+	OpenWrt = "openwrt"
 )
 
 // bannerTail is the distribution part OpenSSH's portable builds append to
@@ -133,8 +139,10 @@ func Family(name string) string {
 }
 
 // Compare orders two package versions of distribution name: dpkg's
-// algorithm for Debian and Ubuntu, apk's (as version.Compare approximates
-// it: _rc before the release, _p after, -rN revisions) for Alpine.
+// algorithm for Debian and Ubuntu; apk-tools' (_rc before the release, _p
+// after, -rN revisions) for Alpine; for OpenWrt, apk's when a version has
+// an apk revision ("2024.86-r1", OpenWrt 25) and else opkg's, which is
+// dpkg's ("2022.82-6").
 //
 // When a has no epoch and b has one, b's epoch is ignored: a banner shows
 // the upstream version and revision but not the epoch ("OpenSSH_9.2p1
@@ -144,10 +152,30 @@ func Compare(name, a, b string) int {
 	if !hasEpoch(a) {
 		b = stripEpoch(b)
 	}
-	if Family(name) == Alpine {
-		return version.Compare(a, b)
+	switch Family(name) {
+	case Alpine:
+		return Apk(a, b)
+	case OpenWrt:
+		if apkRevision.MatchString(a) || apkRevision.MatchString(b) {
+			return Apk(a, b)
+		}
 	}
 	return Dpkg(a, b)
+}
+
+// apkRevision is the end of an apk package version: "-r4".
+var apkRevision = regexp.MustCompile(`-r[0-9]+$`)
+
+// Apk compares two apk (Alpine) package versions as apk-tools does. A
+// version apk-tools would reject (not the apk format) falls back to
+// version.Compare, so that ordering stays total.
+func Apk(a, b string) int {
+	va, ea := apkversion.NewVersion(a)
+	vb, eb := apkversion.NewVersion(b)
+	if ea != nil || eb != nil {
+		return version.Compare(a, b)
+	}
+	return va.Compare(vb)
 }
 
 func hasEpoch(v string) bool {

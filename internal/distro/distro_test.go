@@ -119,6 +119,18 @@ func TestCompare(t *testing.T) {
 		{"alpine", "9.7_p1-r4", "9.7_p1-r4", 0},
 		{"alpine", "9.8_p1-r0", "9.7_p1-r4", 1},
 		{"alpine", "1.2.3_rc1-r0", "1.2.3-r0", -1},
+		// apk-tools' order, where version.Compare's approximation differs:
+		// a letter suffix is newer than the bare version, _p newer than
+		// the release, and revisions compare numerically.
+		{"alpine", "1.1.1w-r0", "1.1.1-r9", 1},
+		{"alpine", "9.7_p1-r10", "9.7_p1-r9", 1},
+		{"alpine", "2.89_git20230101-r0", "2.89-r0", 1},
+		{"alpine", "1.0_alpha1-r0", "1.0_beta1-r0", -1},
+		// OpenWrt: opkg (dpkg's order) for opkg versions, apk's for apk ones.
+		{"openwrt", "2022.82-6", "2022.82-10", -1},
+		{"openwrt", "1.36.1-1", "1.36.1-1", 0},
+		{"openwrt", "2024.86-r1", "2024.86-r2", -1},
+		{"openwrt", "2024.86-r10", "2024.86-r2", 1},
 	}
 	for _, tt := range tests {
 		if got := Compare(tt.name, tt.a, tt.b); got != tt.want {

@@ -53,10 +53,65 @@ func TestParseOpkgStatus(t *testing.T) {
 	if len(pkgs) != 2 || pkgs[0].Name != "dropbear" || pkgs[0].Version != "2022.82-6" || pkgs[1].Name != "dnsmasq" {
 		t.Fatalf("packages = %+v, want dropbear and dnsmasq (busybox is not installed)", pkgs)
 	}
-	// OpenWrt has no distribution advisories: upstream matching.
-	if d := Installed("openwrt", "23.05.2", pkgs[0]); d != (model.Distro{}) {
-		t.Errorf("OpenWrt package got a distribution: %+v", d)
+	if pkgs[0].Architecture != "mipsel_24kc" {
+		t.Errorf("architecture %q", pkgs[0].Architecture)
 	}
+	// OpenWrt keeps its package as evidence (no advisory source exists,
+	// so matching stays upstream).
+	want := model.Distro{Name: "openwrt", Release: "23.05", Package: "dropbear", Version: "2022.82-6"}
+	if d := Installed("openwrt", "23.05.2", pkgs[0]); d != want {
+		t.Errorf("OpenWrt package: %+v, want %+v", d, want)
+	}
+	// Buildroot and vendor systems have no distribution.
+	if d := Installed("buildroot", "2023.02", pkgs[0]); d != (model.Distro{}) {
+		t.Errorf("Buildroot package got a distribution: %+v", d)
+	}
+}
+
+func TestParseAPKInstalled(t *testing.T) {
+	f, err := os.Open("testdata/apk-installed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pkgs, err := ParseAPKInstalled(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) != 3 {
+		t.Fatalf("%d packages, want 3: %+v", len(pkgs), pkgs)
+	}
+	// openssh-server is built from origin openssh: the advisories name that.
+	want := model.Distro{Name: "alpine", Release: "3.20", Package: "openssh", Version: "9.7_p1-r4"}
+	if d := Installed("alpine", "3.20.3", pkgs[1]); pkgs[1].Name != "openssh-server" || d != want {
+		t.Errorf("%+v: %+v, want %+v", pkgs[1], d, want)
+	}
+	// A package without an origin is its own source.
+	if pkgs[2].Name != "musl" || pkgs[2].Source != "musl" || pkgs[2].Architecture != "x86_64" {
+		t.Errorf("musl: %+v", pkgs[2])
+	}
+}
+
+// A line that is not a field is skipped, not the end of the database.
+func TestParseStatusSkipsJunk(t *testing.T) {
+	pkgs, err := ParseStatus(strings.NewReader("Package: a\nVersion: 1\ngarbage line\n\nPackage: b\nVersion: 2\n"))
+	if err != nil || len(pkgs) != 2 || pkgs[1].Name != "b" {
+		t.Errorf("packages = %+v, %v; want a and b", pkgs, err)
+	}
+}
+
+func FuzzParseAPKInstalled(f *testing.F) {
+	if b, err := os.ReadFile("testdata/apk-installed"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pkgs, _ := ParseAPKInstalled(bytes.NewReader(data))
+		for _, p := range pkgs {
+			if p.Name == "" || p.Version == "" || p.Source == "" {
+				t.Fatalf("incomplete package handed on: %+v", p)
+			}
+		}
+	})
 }
 
 func TestOSRelease(t *testing.T) {

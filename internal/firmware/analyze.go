@@ -29,6 +29,15 @@ type Matcher interface {
 	MatchCPE(ctx context.Context, cpe string) ([]model.VulnMatch, error)
 }
 
+// PackageMatcher is a Matcher that also applies distribution advisories
+// (internal/vuln's *DB): a package of the firmware's dpkg, opkg or apk
+// database on a system whose os-release names its distribution is matched
+// with its distribution package, so that a fix the distribution backported
+// is reported fixed, with the advisory, rather than affected.
+type PackageMatcher interface {
+	MatchPackage(ctx context.Context, cpe string, pkg model.Distro) ([]model.VulnMatch, error)
+}
+
 // Options tune one analysis.
 type Options struct {
 	Limits      unpack.Limits
@@ -53,8 +62,12 @@ type Result struct {
 	Update     UpdateInfo            `json:"update"`
 	Findings   []model.Finding       `json:"findings"`
 	Matches    []model.VulnMatch     `json:"vulnerabilities,omitempty"`
-	SBOM       *cdx.BOM              `json:"-"`
-	Timings    map[string]string     `json:"timings"`
+	// Fixed are the matches of upstream versions that a distribution
+	// advisory or a VEX statement shows fixed or not affected in the
+	// installed package, with the advisory as evidence.
+	Fixed   []model.VulnMatch `json:"fixed_vulnerabilities,omitempty"`
+	SBOM    *cdx.BOM          `json:"-"`
+	Timings map[string]string `json:"timings"`
 }
 
 // Analyze unpacks and analyses the image at path.
@@ -175,7 +188,7 @@ func Analyze(ctx context.Context, path string, opts Options) (*Result, error) {
 	if opts.Matcher != nil {
 		stage("vulnerabilities")
 		t = time.Now()
-		if res.Matches, err = matchComponents(ctx, opts.Matcher, path, res.Components); err != nil {
+		if res.Matches, res.Fixed, err = matchComponents(ctx, opts.Matcher, path, res.Components); err != nil {
 			log.Warn("vulnerability matching failed", "err", err)
 		}
 		lap("vulnerabilities", t)
@@ -204,18 +217,43 @@ func fileSHA256(p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// matchComponents asks the matcher once per distinct CPE.
-func matchComponents(ctx context.Context, m Matcher, image string, comps []component.Component) ([]model.VulnMatch, error) {
-	seen := map[string]bool{}
-	var out []model.VulnMatch
+// matchComponents asks the matcher once per distinct CPE and distribution
+// package, and splits what it found into affecting and fixed matches. A
+// package of a distribution comes with its package, and a file that a
+// signature identified as the same CPE is that package's binary: the
+// package's verdict (backports included) stands for it.
+func matchComponents(ctx context.Context, m Matcher, image string, comps []component.Component) (affected, fixed []model.VulnMatch, err error) {
+	pm, _ := m.(PackageMatcher)
+	packaged := map[string]bool{}
+	if pm != nil {
+		for _, c := range comps {
+			if c.CPE != "" && c.Distro.Name != "" {
+				packaged[c.CPE] = true
+			}
+		}
+	}
+	type key struct {
+		cpe string
+		pkg model.Distro
+	}
+	seen := map[key]bool{}
 	for _, c := range comps {
-		if c.CPE == "" || c.Version == "" || seen[c.CPE] {
+		k := key{c.CPE, c.Distro}
+		if pm == nil {
+			k.pkg = model.Distro{}
+		}
+		if c.CPE == "" || c.Version == "" || seen[k] || (k.pkg.Name == "" && packaged[c.CPE]) {
 			continue
 		}
-		seen[c.CPE] = true
-		ms, err := m.MatchCPE(ctx, c.CPE)
+		seen[k] = true
+		var ms []model.VulnMatch
+		if k.pkg.Name != "" {
+			ms, err = pm.MatchPackage(ctx, c.CPE, c.Distro)
+		} else {
+			ms, err = m.MatchCPE(ctx, c.CPE)
+		}
 		if err != nil {
-			return out, fmt.Errorf("match %s: %w", c.CPE, err)
+			return affected, fixed, fmt.Errorf("match %s: %w", c.CPE, err)
 		}
 		for _, vm := range ms {
 			if vm.Subject == "" {
@@ -230,10 +268,14 @@ func matchComponents(ctx context.Context, m Matcher, image string, comps []compo
 			if vm.CPE == "" {
 				vm.CPE = c.CPE
 			}
-			out = append(out, vm)
+			if vm.Affects() {
+				affected = append(affected, vm)
+			} else {
+				fixed = append(fixed, vm)
+			}
 		}
 	}
-	return out, nil
+	return affected, fixed, nil
 }
 
 func firstPath(c component.Component) string {

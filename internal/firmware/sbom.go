@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,7 +56,7 @@ func BuildSBOM(r *Result) *cdx.BOM {
 	bom.Components = &comps
 	var vulns []cdx.Vulnerability
 	seen := map[string]bool{}
-	for _, m := range r.Matches {
+	for _, m := range slices.Concat(r.Matches, r.Fixed) {
 		key := m.CVE + "\x00" + m.CPE
 		if seen[key] {
 			continue
@@ -71,6 +72,15 @@ func BuildSBOM(r *Result) *cdx.BOM {
 		if m.CVSS > 0 {
 			score := m.CVSS
 			v.Ratings = &[]cdx.VulnerabilityRating{{Score: &score, Severity: cdxSeverity(m.Severity), Method: cvssMethod(m.CVSSVector), Vector: m.CVSSVector}}
+		}
+		if !m.Affects() {
+			// A distribution backport or VEX statement: CycloneDX's VEX analysis.
+			state := cdx.IASResolved
+			if m.Status == "not_affected" {
+				state = cdx.IASNotAffected
+			}
+			v.Analysis = &cdx.VulnerabilityAnalysis{State: state,
+				Detail: strings.TrimSpace(fmt.Sprintf("%s %s %s", m.Advisory, fixedIn(m.FixedIn), m.Justification))}
 		}
 		vulns = append(vulns, v)
 	}
@@ -123,4 +133,11 @@ func WriteSBOM(w io.Writer, bom *cdx.BOM) error {
 		return fmt.Errorf("encode sbom: %w", err)
 	}
 	return nil
+}
+
+func fixedIn(v string) string {
+	if v == "" {
+		return ""
+	}
+	return "fixed in " + v
 }

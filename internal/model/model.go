@@ -233,6 +233,10 @@ type VulnMatch struct {
 	// statements also set Status (not_affected, fixed, under_investigation)
 	// with the document as Advisory.
 	Justification string `json:"justification,omitempty"`
+	// Distro is the distribution package of a firmware component whose
+	// distribution's advisories were consulted (kept so that a re-match
+	// consults them again).
+	Distro Distro `json:"distro,omitzero"`
 }
 
 // Evidence is one piece of support for a Finding: where it came from and what it shows.

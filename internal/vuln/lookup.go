@@ -29,6 +29,29 @@ func (d *DB) MatchCPE(ctx context.Context, name string) ([]model.VulnMatch, erro
 	return d.matchKnown(ctx, []cpe.Name{n}, model.VulnMatch{})
 }
 
+// MatchPackage returns the CVEs whose configurations match the CPE name of
+// a distribution package (a firmware's dpkg, opkg or apk database entry),
+// with the distribution's advisories and VEX statements applied: a CVE the
+// distribution fixed by a backport is kept with Status "fixed", the
+// advisory and its fixed version. Every match carries pkg. Without a
+// distribution (pkg zero) it is MatchCPE with VEX applied.
+func (d *DB) MatchPackage(ctx context.Context, name string, pkg model.Distro) ([]model.VulnMatch, error) {
+	ms, err := d.MatchCPE(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.applyDistro(ctx, pkg, ms); err != nil {
+		return nil, err
+	}
+	if err := d.applyVEX(ctx, ms); err != nil {
+		return nil, err
+	}
+	for i := range ms {
+		ms[i].Distro = pkg
+	}
+	return ms, nil
+}
+
 // MatchFingerprint returns the CVEs that affect what a fingerprint
 // identifies: by its CPE, and by vendor/product/version through the alias
 // table (names scanners see mapped to NVD's). Devices are also tried as

@@ -112,17 +112,21 @@ func (d *DB) Rematch(ctx context.Context) (*RematchResult, error) {
 		}
 		baseline = append(baseline, base...)
 		targets = append(targets, strconv.FormatInt(fw.ID, 10))
-		// Components are known by the names their earlier matches carry.
-		type comp struct{ subject, cpe, product, version string }
+		// Components are known by the names their earlier matches carry,
+		// with their distribution package when they came from one.
+		type comp struct {
+			subject, cpe, product, version string
+			pkg                            model.Distro
+		}
 		seen := map[comp]bool{}
 		for _, m := range base {
-			c := comp{m.Subject, m.CPE, m.Product, m.Version}
+			c := comp{m.Subject, m.CPE, m.Product, m.Version, m.Distro}
 			if m.IP.IsValid() || m.CPE == "" || seen[c] {
 				continue
 			}
 			seen[c] = true
 			res.Subjects++
-			ms, err := d.MatchCPE(ctx, c.cpe)
+			ms, err := d.MatchPackage(ctx, c.cpe, c.pkg)
 			if err != nil {
 				continue // a stored name that no longer parses matches nothing
 			}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/package-url/packageurl-go"
 	"gopkg.in/yaml.v3"
+
+	"iotwatch/internal/model"
 )
 
 //go:embed signatures.yaml
@@ -113,9 +115,13 @@ type Component struct {
 	Type     string   `json:"type"` // CycloneDX component type
 	CPE      string   `json:"cpe,omitempty"`
 	PURL     string   `json:"purl,omitempty"`
-	Source   string   `json:"source"` // signature:<name>, dpkg, opkg, go-buildinfo, kernel-modules, openwrt_release
+	Source   string   `json:"source"` // signature:<name>, dpkg, opkg, apk, go-buildinfo, kernel-modules, openwrt_release
 	Paths    []string `json:"paths,omitempty"`
 	Evidence string   `json:"evidence,omitempty"`
+	// Distro is the distribution package of a package-database component
+	// on a system whose os-release names its distribution (Debian, Ubuntu,
+	// Alpine, OpenWrt): its advisories decide what backports fixed.
+	Distro model.Distro `json:"distro,omitzero"`
 }
 
 // Key identifies a component for de-duplication.

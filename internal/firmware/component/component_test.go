@@ -1,6 +1,8 @@
 package component
 
 import (
+	"iotwatch/internal/model"
+
 	"context"
 	"os"
 	"os/exec"
@@ -274,10 +276,87 @@ func FuzzStatus(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Skip()
 		}
-		for _, comp := range c.readStatus(File{Path: "/var/lib/dpkg/status", Host: p}, "dpkg") {
+		for _, comp := range c.readPackages(File{Path: "/var/lib/dpkg/status", Host: p}, "dpkg", "debian", "12") {
 			if comp.Name == "" || comp.Version == "" {
 				t.Fatalf("component without name or version: %+v", comp)
 			}
 		}
 	})
+}
+
+// Package databases carry the distribution their system's release files
+// name, so that its advisories can decide backports.
+func TestPackageDBsDistro(t *testing.T) {
+	const dpkg = "Package: openssh-server\nStatus: install ok installed\nArchitecture: amd64\nSource: openssh\nVersion: 1:9.2p1-2+deb12u3\n\n"
+	const opkg = "Package: dropbear\nVersion: 2022.82-6\nStatus: install user installed\nArchitecture: mipsel_24kc\n\n"
+	const apk = "P:openssh-server\nV:9.7_p1-r4\nA:x86_64\no:openssh\n\n"
+	tests := []struct {
+		name  string
+		files map[string]string
+		pkg   string
+		want  model.Distro
+		purl  string
+	}{
+		{"debian os-release", map[string]string{"/etc/os-release": "ID=debian\nVERSION_ID=\"12\"\n", "/var/lib/dpkg/status": dpkg},
+			"openssh-server", model.Distro{Name: "debian", Release: "12", Package: "openssh", Version: "1:9.2p1-2+deb12u3"},
+			"pkg:deb/debian/openssh-server@1:9.2p1-2%2Bdeb12u3?arch=amd64"},
+		{"debian_version only", map[string]string{"/etc/debian_version": "12.5\n", "/var/lib/dpkg/status": dpkg},
+			"openssh-server", model.Distro{Name: "debian", Release: "12", Package: "openssh", Version: "1:9.2p1-2+deb12u3"}, ""},
+		{"ubuntu", map[string]string{"/usr/lib/os-release": "ID=ubuntu\nVERSION_ID=\"22.04\"\n", "/var/lib/dpkg/status": dpkg},
+			"openssh-server", model.Distro{Name: "ubuntu", Release: "22.04", Package: "openssh", Version: "1:9.2p1-2+deb12u3"}, ""},
+		{"no release file: no distribution", map[string]string{"/var/lib/dpkg/status": dpkg}, "openssh-server", model.Distro{}, ""},
+		{"openwrt opkg", map[string]string{"/etc/openwrt_release": "DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\n", "/usr/lib/opkg/status": opkg},
+			"dropbear", model.Distro{Name: "openwrt", Release: "23.05", Package: "dropbear", Version: "2022.82-6"},
+			"pkg:opkg/openwrt/dropbear@2022.82-6?arch=mipsel_24kc"},
+		{"alpine apk", map[string]string{"/etc/alpine-release": "3.20.3\n", "/lib/apk/db/installed": apk},
+			"openssh-server", model.Distro{Name: "alpine", Release: "3.20", Package: "openssh", Version: "9.7_p1-r4"},
+			"pkg:apk/alpine/openssh-server@9.7_p1-r4?arch=x86_64"},
+	}
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var files []File
+			for p, body := range tt.files {
+				host := filepath.Join(dir, strings.ReplaceAll(p, "/", "_"))
+				if err := os.WriteFile(host, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, File{Path: p, Host: host, Size: int64(len(body))})
+			}
+			var got *Component
+			for _, comp := range c.packageDBs(files) {
+				if comp.Name == tt.pkg {
+					got = &comp
+				}
+			}
+			if got == nil {
+				t.Fatalf("no component %s", tt.pkg)
+			}
+			if got.Distro != tt.want {
+				t.Errorf("distro %+v, want %+v", got.Distro, tt.want)
+			}
+			if tt.purl != "" && got.PURL != tt.purl {
+				t.Errorf("purl %s, want %s", got.PURL, tt.purl)
+			}
+			if !strings.Contains(got.CPE, ":openbsd:openssh:9.2p1:") && !strings.Contains(got.CPE, ":dropbear_ssh:2022.82:") &&
+				!strings.Contains(got.CPE, ":openbsd:openssh:9.7p1:") {
+				t.Errorf("CPE %q does not carry the upstream version", got.CPE)
+			}
+		})
+	}
+}
+
+func TestAPKUpstream(t *testing.T) {
+	for in, want := range map[string]string{
+		"9.7_p1-r4": "9.7p1", "1.36.1-r29": "1.36.1", "3.3.2_rc1-r0": "3.3.2rc1",
+		"2.89_git20230101-r0": "2.89", "2024.86-r1": "2024.86", "1.2": "1.2",
+	} {
+		if got := apkUpstream(in); got != want {
+			t.Errorf("apkUpstream(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

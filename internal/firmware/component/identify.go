@@ -15,6 +15,8 @@ import (
 	"sync"
 
 	"github.com/package-url/packageurl-go"
+
+	"iotwatch/internal/distro"
 )
 
 // File is one file of the unpacked firmware.
@@ -250,18 +252,23 @@ func (c *Catalog) identifyBlob(b File) []Component {
 
 var kmodRe = regexp.MustCompile(`^/lib/modules/(\d+\.\d+(?:\.\d+)?)[^/]*$`)
 
-// packageDBs reads dpkg and opkg status files, OpenWrt release files and
-// kernel module directories.
+// packageDBs reads dpkg, opkg and apk package databases, OpenWrt release
+// files and kernel module directories. Packages of a system whose
+// os-release names a distribution carry it (Component.Distro), so that the
+// distribution's advisories decide what its backports fixed.
 func (c *Catalog) packageDBs(files []File) []Component {
+	osID, rel := systemOf(files)
 	var out []Component
 	for _, f := range files {
 		switch {
 		case f.Path == "/var/lib/dpkg/status":
-			out = append(out, c.readStatus(f, "dpkg")...)
+			out = append(out, c.readPackages(f, "dpkg", osID, rel)...)
 		case f.Path == "/usr/lib/opkg/status" || f.Path == "/var/lib/opkg/status":
-			out = append(out, c.readStatus(f, "opkg")...)
+			out = append(out, c.readPackages(f, "opkg", osID, rel)...)
 		case strings.HasPrefix(f.Path, "/usr/lib/opkg/info/") && strings.HasSuffix(f.Path, ".control"):
-			out = append(out, c.readStatus(f, "opkg")...)
+			out = append(out, c.readPackages(f, "opkg", osID, rel)...)
+		case f.Path == "/lib/apk/db/installed":
+			out = append(out, c.readPackages(f, "apk", osID, rel)...)
 		case f.Path == "/etc/openwrt_release":
 			if v := shellVar(f.Host, "DISTRIB_RELEASE"); v != "" {
 				out = append(out, Component{Name: "openwrt", Version: v, Vendor: "openwrt", Type: "operating-system",
@@ -278,6 +285,64 @@ func (c *Catalog) packageDBs(files []File) []Component {
 	return out
 }
 
+// systemOf returns the os-release ID and VERSION_ID of the firmware's root
+// filesystem (/etc/os-release, else /usr/lib/os-release), falling back to
+// the distributions' own release files (/etc/openwrt_release,
+// /etc/alpine-release, /etc/debian_version). Both are "" when none says.
+func systemOf(files []File) (id, rel string) {
+	byPath := map[string]File{}
+	for _, f := range files {
+		switch f.Path {
+		case "/etc/os-release", "/usr/lib/os-release", "/etc/openwrt_release", "/etc/alpine-release", "/etc/debian_version":
+			byPath[f.Path] = f
+		}
+	}
+	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		f, ok := byPath[p]
+		if !ok || f.Host == "" {
+			continue
+		}
+		fh, err := os.Open(f.Host)
+		if err != nil {
+			continue
+		}
+		id, rel, err = distro.OSRelease(io.LimitReader(fh, 64<<10))
+		fh.Close()
+		if err == nil && id != "" {
+			return id, rel
+		}
+	}
+	if f, ok := byPath["/etc/openwrt_release"]; ok {
+		return distro.OpenWrt, shellVar(f.Host, "DISTRIB_RELEASE")
+	}
+	if f, ok := byPath["/etc/alpine-release"]; ok {
+		return distro.Alpine, firstLine(f.Host)
+	}
+	if f, ok := byPath["/etc/debian_version"]; ok {
+		if v := firstLine(f.Host); v != "" && v[0] >= '0' && v[0] <= '9' {
+			return distro.Debian, v // "12.5"; Ubuntu's says "bookworm/sid" and has an os-release
+		}
+	}
+	return "", ""
+}
+
+// firstLine returns the trimmed first line of a small file.
+func firstLine(host string) string {
+	if host == "" {
+		return ""
+	}
+	fh, err := os.Open(host)
+	if err != nil {
+		return ""
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(io.LimitReader(fh, 4096))
+	if sc.Scan() {
+		return strings.TrimSpace(sc.Text())
+	}
+	return ""
+}
+
 func shellVar(host, name string) string {
 	data, err := os.ReadFile(host)
 	if err != nil || len(data) > 1<<20 {
@@ -291,57 +356,75 @@ func shellVar(host, name string) string {
 	return ""
 }
 
-// readStatus parses a dpkg/opkg status or control file (RFC 822 paragraphs).
-func (c *Catalog) readStatus(f File, kind string) []Component {
+// readPackages reads a dpkg/opkg status or control file, or an apk
+// database, as components of the system osID release rel.
+func (c *Catalog) readPackages(f File, kind, osID, rel string) []Component {
 	fh, err := os.Open(f.Host)
 	if err != nil {
 		return nil
 	}
 	defer fh.Close()
-	var out []Component
-	fields := map[string]string{}
-	flush := func() {
-		name, ver := fields["Package"], fields["Version"]
-		st := fields["Status"]
-		if name != "" && ver != "" && (st == "" || strings.Contains(st, "installed") && !strings.Contains(st, "not-installed")) {
-			ns := "debian"
-			if kind == "opkg" {
-				ns = "openwrt"
-			}
-			var q packageurl.Qualifiers
-			if a := fields["Architecture"]; a != "" {
-				q = packageurl.QualifiersFromMap(map[string]string{"arch": a})
-			}
-			typ := "deb"
-			if kind == "opkg" {
-				typ = "opkg"
-			}
-			comp := Component{Name: name, Version: ver, Type: "library", Source: kind, Paths: []string{f.Path},
-				PURL: packageurl.NewPackageURL(typ, ns, name, ver, q, "").ToString()}
-			if s, ok := c.byPkg[name]; ok {
-				comp.Vendor = s.Vendor
-				comp.CPE = CPE23(s.Part, s.Vendor, s.Product, upstreamVersion(ver))
-				comp.Type = s.Type
-			}
-			out = append(out, comp)
-		}
-		clear(fields)
+	r := io.LimitReader(fh, 32<<20)
+	var pkgs []distro.Package
+	if kind == "apk" {
+		pkgs, _ = distro.ParseAPKInstalled(r) // what was read before an error still counts
+	} else {
+		pkgs, _ = distro.ParseStatus(r)
 	}
-	sc := bufio.NewScanner(io.LimitReader(fh, 32<<20))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.TrimSpace(l) == "" {
-			flush()
-			continue
-		}
-		if l[0] == ' ' || l[0] == '\t' {
-			continue
-		}
-		if k, v, ok := strings.Cut(l, ":"); ok {
-			fields[k] = strings.TrimSpace(v)
+	typ, ns := "deb", "debian"
+	switch kind {
+	case "opkg":
+		typ, ns = "opkg", "openwrt"
+	case "apk":
+		typ, ns = "apk", "alpine"
+		if osID == distro.OpenWrt {
+			ns = "openwrt"
 		}
 	}
-	flush()
+	if kind == "dpkg" && osID == distro.Ubuntu {
+		ns = "ubuntu"
+	}
+	out := make([]Component, 0, len(pkgs))
+	for _, p := range pkgs {
+		var q packageurl.Qualifiers
+		if p.Architecture != "" {
+			q = packageurl.QualifiersFromMap(map[string]string{"arch": p.Architecture})
+		}
+		comp := Component{Name: p.Name, Version: p.Version, Type: "library", Source: kind, Paths: []string{f.Path},
+			PURL: packageurl.NewPackageURL(typ, ns, p.Name, p.Version, q, "").ToString(), Distro: distro.Installed(osID, rel, p)}
+		if s, ok := c.byPkg[p.Name]; ok {
+			comp.Vendor = s.Vendor
+			up := p.Version
+			if kind == "apk" {
+				up = apkUpstream(up)
+			}
+			comp.CPE = CPE23(s.Part, s.Vendor, s.Product, upstreamVersion(up))
+			comp.Type = s.Type
+		}
+		out = append(out, comp)
+	}
 	return out
 }
+
+// apkUpstream turns an apk version into the upstream one: the -rN revision
+// goes, a _p patch level is OpenSSH's "p" (9.7_p1 is 9.7p1), pre-releases
+// keep their word (1.2_rc1 is 1.2rc1, which version.Compare orders before
+// 1.2), and VCS snapshot suffixes go.
+func apkUpstream(v string) string {
+	if m := apkRev.FindStringIndex(v); m != nil {
+		v = v[:m[0]]
+	}
+	if i := strings.IndexByte(v, '_'); i > 0 {
+		rest := v[i+1:]
+		switch {
+		case strings.HasPrefix(rest, "p") && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9',
+			strings.HasPrefix(rest, "rc"), strings.HasPrefix(rest, "alpha"), strings.HasPrefix(rest, "beta"), strings.HasPrefix(rest, "pre"):
+			v = v[:i] + rest
+		default: // _git20240101, _svn, _cvs, _hg, _cN
+			v = v[:i]
+		}
+	}
+	return v
+}
+
+var apkRev = regexp.MustCompile(`-r[0-9]+$`)

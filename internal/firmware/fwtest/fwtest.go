@@ -206,6 +206,24 @@ func Image(tb testing.TB, vulnerable bool, comp string) string {
 	dirs = append(dirs, dir)
 	root := filepath.Join(dir, "root")
 	Rootfs(tb, root, vulnerable)
+	out := pack(tb, dir, root, comp)
+	images[key] = out
+	return out
+}
+
+// ImageOf builds a router-style image (uImage kernel, padding, gzip
+// SquashFS) of the root filesystem tree root, in a directory of the test's
+// own: for images whose contents a test writes itself.
+func ImageOf(tb testing.TB, root string) string {
+	tb.Helper()
+	RequireTools(tb, "mksquashfs", "mkimage", "gzip")
+	return pack(tb, tb.TempDir(), root, "gzip")
+}
+
+// pack writes dir/firmware.bin: a uImage kernel, padding to 64 KiB, then
+// root as a SquashFS with compressor comp.
+func pack(tb testing.TB, dir, root, comp string) string {
+	tb.Helper()
 	sq := filepath.Join(dir, "rootfs.sqfs")
 	Squashfs(tb, root, sq, comp)
 	k := Kernel(tb, dir)
@@ -219,6 +237,5 @@ func Image(tb testing.TB, vulnerable bool, comp string) string {
 	if err := os.WriteFile(out, img.Bytes(), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	images[key] = out
 	return out
 }
