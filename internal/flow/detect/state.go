@@ -18,16 +18,21 @@ import (
 // shows only over many of them. SaveState writes what a later ingest of the
 // same stream needs to judge such series whole: the beacon series with their
 // timestamps within the rules' beacon.carry window before the latest record,
-// and the beacon alerts already raised for the last two days (so a series is
-// not reported twice for one day). LoadState restores it into a new engine
-// before its first record. The short-window detectors (scan, brute force,
-// DDoS: minutes to an hour) start afresh with each ingest.
+// the beacon alerts already raised for the last two days (so a series is
+// not reported twice for one day), the scan, fan-out (horizontal and
+// vertical), Mirai and DHT windows and the brute-force windows still open
+// at the latest record, and the long TCP sessions being stitched. LoadState
+// restores it into a new engine before its first record. DDoS windows (one
+// minute) start afresh with each ingest.
 
 // stateMagic heads a state document; version 2 added each series' sum of
-// squared sizes. A version 1 document (stateMagicV1) still loads, with sizes
-// taken as regular.
+// squared sizes, version 3 the open fan-out windows (horizontal and
+// vertical scans, Mirai fingerprints, DHT peers) and the long TCP sessions
+// being stitched. Older documents still load: a version 1 document with
+// sizes taken as regular, versions 1 and 2 without those windows.
 const (
-	stateMagic   = "IWDS2\n"
+	stateMagic   = "IWDS3\n"
+	stateMagicV2 = "IWDS2\n"
 	stateMagicV1 = "IWDS1\n"
 )
 
@@ -155,6 +160,8 @@ func (e *Engine) SaveState(w io.Writer) (int, error) {
 		buf = binary.AppendUvarint(buf, uint64(st.longN))
 		put(buf)
 	}
+	buf = e.appendFanout(buf[:0])
+	put(buf)
 	buf = binary.AppendVarint(buf[:0], e.latest)
 	put(buf)
 	return len(keep), bw.Flush()
@@ -168,7 +175,7 @@ func (e *Engine) LoadState(r io.Reader) (int, error) {
 	}
 	br := bufio.NewReader(r)
 	magic := make([]byte, len(stateMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || (string(magic) != stateMagic && string(magic) != stateMagicV1) {
+	if _, err := io.ReadFull(br, magic); err != nil || (string(magic) != stateMagic && string(magic) != stateMagicV2 && string(magic) != stateMagicV1) {
 		return 0, fmt.Errorf("%w: bad header", ErrState)
 	}
 	v1 := string(magic) == stateMagicV1
@@ -316,6 +323,11 @@ func (e *Engine) LoadState(r io.Reader) (int, error) {
 		st.n, st.longN = int(n), int(ln)
 		e.bf[k] = st
 	}
+	if string(magic) == stateMagic {
+		if err := e.readFanout(br); err != nil {
+			return fail("fan-out windows", err)
+		}
+	}
 	if e.latest, err = binary.ReadVarint(br); err != nil {
 		return fail("latest time", err)
 	}
@@ -348,4 +360,260 @@ func b2u(b bool) byte {
 		return 1
 	}
 	return 0
+}
+
+// appendFanout appends the version 3 sections: the horizontal, Mirai and
+// DHT windows and the vertical pairs of the window the latest record is in,
+// and the long sessions being stitched, each sorted for a stable document.
+func (e *Engine) appendFanout(buf []byte) []byte {
+	b := e.latest / max(int64(e.rules.Scan.Window), 1)
+	appendDsts := func(buf []byte, st *hState) []byte {
+		buf = binary.AppendVarint(buf, st.bucket)
+		buf = append(buf, b2u(st.fired))
+		dsts := make([]netip.Addr, 0, len(st.dsts))
+		for d := range st.dsts {
+			dsts = append(dsts, d)
+		}
+		slices.SortFunc(dsts, netip.Addr.Compare)
+		buf = binary.AppendUvarint(buf, uint64(len(dsts)))
+		for _, d := range dsts {
+			buf = appendAddr(buf, d)
+		}
+		return buf
+	}
+	var hs []hKey
+	for k, st := range e.fan.h {
+		if st.bucket == b {
+			hs = append(hs, k)
+		}
+	}
+	slices.SortFunc(hs, func(a, b hKey) int {
+		return cmp.Or(a.actor.Compare(b.actor), cmp.Compare(a.port, b.port), cmp.Compare(a.proto, b.proto))
+	})
+	buf = binary.AppendUvarint(buf, uint64(len(hs)))
+	for _, k := range hs {
+		buf = appendAddr(buf, k.actor)
+		buf = binary.BigEndian.AppendUint16(buf, k.port)
+		buf = append(buf, k.proto)
+		buf = appendDsts(buf, e.fan.h[k])
+	}
+	var vs []pairKey
+	for k, st := range e.fan.v {
+		if st.bucket == b {
+			vs = append(vs, k)
+		}
+	}
+	slices.SortFunc(vs, func(a, b pairKey) int { return cmp.Or(a.actor.Compare(b.actor), a.peer.Compare(b.peer)) })
+	buf = binary.AppendUvarint(buf, uint64(len(vs)))
+	for _, k := range vs {
+		st := e.fan.v[k]
+		buf = appendAddr(buf, k.actor)
+		buf = appendAddr(buf, k.peer)
+		buf = binary.AppendVarint(buf, st.bucket)
+		buf = append(buf, b2u(st.fired))
+		ports := slices.Clone(st.more)
+		if st.first != 0 {
+			ports = append([]uint32{st.first - 1}, ports...)
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(ports)))
+		for _, p := range ports {
+			buf = binary.AppendUvarint(buf, uint64(p))
+		}
+	}
+	for _, m := range []map[netip.Addr]*hState{e.mirai, e.dht} {
+		var as []netip.Addr
+		for a, st := range m {
+			if st.bucket == b {
+				as = append(as, a)
+			}
+		}
+		slices.SortFunc(as, netip.Addr.Compare)
+		buf = binary.AppendUvarint(buf, uint64(len(as)))
+		for _, a := range as {
+			buf = appendAddr(buf, a)
+			buf = appendDsts(buf, m[a])
+		}
+	}
+	ks := make([]sessKey, 0, len(e.sess))
+	for k := range e.sess {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b sessKey) int {
+		return cmp.Or(a.dev.Compare(b.dev), a.peer.Compare(b.peer), cmp.Compare(a.devPort, b.devPort), cmp.Compare(a.peerPort, b.peerPort))
+	})
+	buf = binary.AppendUvarint(buf, uint64(len(ks)))
+	for _, k := range ks {
+		s := e.sess[k]
+		buf = appendAddr(buf, k.dev)
+		buf = appendAddr(buf, k.peer)
+		buf = binary.BigEndian.AppendUint16(buf, k.devPort)
+		buf = binary.BigEndian.AppendUint16(buf, k.peerPort)
+		buf = binary.AppendVarint(buf, s.start)
+		buf = binary.AppendVarint(buf, s.end)
+		buf = binary.AppendUvarint(buf, uint64(s.pieces))
+		buf = append(buf, b2u(s.fired))
+	}
+	return append(buf, binary.AppendVarint(nil, e.sessBucket)...)
+}
+
+// maxStateDsts bounds the destinations or ports of one carried window (the
+// thresholds that fire a window are far lower).
+const maxStateDsts = 1 << 16
+
+// readFanout reads appendFanout's sections.
+func (e *Engine) readFanout(br *bufio.Reader) error {
+	var a [16]byte
+	addr := func() (netip.Addr, error) {
+		if _, err := io.ReadFull(br, a[:]); err != nil {
+			return netip.Addr{}, err
+		}
+		return readAddr(a[:]), nil
+	}
+	count := func(limit uint64) (uint64, error) {
+		n, err := binary.ReadUvarint(br)
+		if err == nil && n > limit {
+			err = fmt.Errorf("count %d exceeds %d", n, limit)
+		}
+		return n, err
+	}
+	readDsts := func() (*hState, error) {
+		st := &hState{dsts: map[netip.Addr]struct{}{}}
+		var err error
+		if st.bucket, err = binary.ReadVarint(br); err != nil {
+			return nil, err
+		}
+		f, err := br.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		st.fired = f != 0
+		n, err := count(maxStateDsts)
+		if err != nil {
+			return nil, err
+		}
+		for range n {
+			d, err := addr()
+			if err != nil {
+				return nil, err
+			}
+			st.dsts[d] = struct{}{}
+		}
+		return st, nil
+	}
+	e.fan.h, e.fan.v, e.fan.targets = map[hKey]*hState{}, map[pairKey]vState{}, map[netip.Addr]int{}
+	n, err := count(maxStateSeries)
+	if err != nil {
+		return fmt.Errorf("horizontal: %w", err)
+	}
+	var pp [3]byte
+	for i := range n {
+		actor, err := addr()
+		if err == nil {
+			_, err = io.ReadFull(br, pp[:])
+		}
+		var st *hState
+		if err == nil {
+			st, err = readDsts()
+		}
+		if err != nil {
+			return fmt.Errorf("horizontal %d: %w", i, err)
+		}
+		e.fan.h[hKey{actor, binary.BigEndian.Uint16(pp[:2]), pp[2]}] = st
+		e.fan.bucket = max(e.fan.bucket, st.bucket)
+	}
+	if n, err = count(maxStateSeries); err != nil {
+		return fmt.Errorf("vertical: %w", err)
+	}
+	for i := range n {
+		actor, err := addr()
+		var target netip.Addr
+		if err == nil {
+			target, err = addr()
+		}
+		var v vState
+		if err == nil {
+			v.bucket, err = binary.ReadVarint(br)
+		}
+		var f byte
+		if err == nil {
+			f, err = br.ReadByte()
+		}
+		var np uint64
+		if err == nil {
+			np, err = count(maxStateDsts)
+		}
+		for j := uint64(0); err == nil && j < np; j++ {
+			var p uint64
+			if p, err = binary.ReadUvarint(br); err == nil && p > 0xff_ffff {
+				err = fmt.Errorf("port %d out of range", p)
+			}
+			if err == nil {
+				v.add(uint32(p))
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("vertical %d: %w", i, err)
+		}
+		v.fired = f != 0
+		e.fan.v[pairKey{actor, target}] = v
+		e.fan.targets[actor]++
+		e.fan.bucket = max(e.fan.bucket, v.bucket)
+	}
+	for _, m := range []map[netip.Addr]*hState{e.mirai, e.dht} {
+		if n, err = count(maxStateSeries); err != nil {
+			return err
+		}
+		for i := range n {
+			actor, err := addr()
+			var st *hState
+			if err == nil {
+				st, err = readDsts()
+			}
+			if err != nil {
+				return fmt.Errorf("window %d: %w", i, err)
+			}
+			m[actor] = st
+		}
+	}
+	if n, err = count(maxStateSeries); err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
+	for i := range n {
+		dev, err := addr()
+		var peer netip.Addr
+		if err == nil {
+			peer, err = addr()
+		}
+		var ports [4]byte
+		if err == nil {
+			_, err = io.ReadFull(br, ports[:])
+		}
+		var s session
+		if err == nil {
+			s.start, err = binary.ReadVarint(br)
+		}
+		if err == nil {
+			s.end, err = binary.ReadVarint(br)
+		}
+		var pieces uint64
+		if err == nil {
+			pieces, err = count(math.MaxUint32)
+		}
+		var f byte
+		if err == nil {
+			f, err = br.ReadByte()
+		}
+		if err != nil {
+			return fmt.Errorf("session %d: %w", i, err)
+		}
+		s.pieces, s.fired = uint32(pieces), f != 0
+		if e.sess == nil {
+			e.sess = map[sessKey]session{}
+		}
+		e.sess[sessKey{dev, peer, binary.BigEndian.Uint16(ports[:2]), binary.BigEndian.Uint16(ports[2:])}] = s
+	}
+	if e.sessBucket, err = binary.ReadVarint(br); err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
+	return nil
 }

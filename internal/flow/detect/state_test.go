@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,10 +138,15 @@ func TestStateMalformed(t *testing.T) {
 func FuzzLoadState(f *testing.F) {
 	e := New(DefaultRules(), nil)
 	beats(e, netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("2001:db8::1"), time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), time.Minute, 25)
+	probes(e, netip.MustParseAddr("10.1.2.3"), time.Date(2026, 5, 1, 0, 30, 0, 0, time.UTC), 0, 5, 8080)
+	probes(e, netip.MustParseAddr("10.1.2.3"), time.Date(2026, 5, 1, 0, 30, 0, 0, time.UTC), 0, 5, 0)
 	e.Alerts()
 	var st bytes.Buffer
 	e.SaveState(&st)
 	f.Add(st.Bytes())
+	if old, err := os.ReadFile("testdata/state-v2.bin"); err == nil {
+		f.Add(old)
+	}
 	f.Add([]byte(stateMagic))
 	f.Add([]byte(stateMagic + "\xff\xff\xff\xff\x0f"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -238,5 +245,105 @@ func TestStateCarriesWindows(t *testing.T) {
 	attempts(c, dev, victim, t0.Add(3*time.Hour), 10*time.Second, 30) // a fast burst later that day
 	if as := c.Alerts(); count(as, BruteForce) != 0 {
 		t.Errorf("same day again: %+v; the device was reported already", as)
+	}
+}
+
+// probes feeds SYN-only records from dev: to n distinct hosts on port
+// (horizontal, ports 0) or to n distinct ports of one host.
+func probes(e *Engine, dev netip.Addr, t0 time.Time, first, n int, port uint16) {
+	for i := range n {
+		dst, dp := netip.AddrFrom4([4]byte{198, 18, 7, byte(first + i)}), port
+		if port == 0 {
+			dst, dp = netip.AddrFrom4([4]byte{198, 18, 9, 9}), uint16(3000+first+i)
+		}
+		r := &flow.Record{Start: t0, End: t0, Src: dev, Dst: dst, SrcPort: 40001, DstPort: dp, Proto: flow.ProtoTCP, TCPFlags: 0x02, Packets: 1, Bytes: 60}
+		outbound(e, r, nil)
+		t0 = t0.Add(time.Second)
+	}
+}
+
+// TestStateCarriesFanout: a horizontal scan (one port, 36 hosts), a
+// vertical scan (36 ports of one host) and a long session in pieces, each
+// cut in three ingests none of which crosses its threshold, are found once
+// when the state of each ingest is restored into the next, and never
+// without it.
+func TestStateCarriesFanout(t *testing.T) {
+	dev, c2 := netip.MustParseAddr("10.9.9.8"), netip.MustParseAddr("185.244.25.235")
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	parts := []func(e *Engine, i int){
+		func(e *Engine, i int) { probes(e, dev, t0.Add(time.Duration(i)*time.Minute), 12*i, 12, 8080) },
+		func(e *Engine, i int) {
+			probes(e, dev, t0.Add(time.Duration(i)*time.Minute+20*time.Second), 12*i, 12, 0)
+		},
+		func(e *Engine, i int) { // IRC pieces: 2 h per ingest, a PING every 90 s
+			for j := range 80 {
+				s := t0.Add(time.Duration(i)*2*time.Hour + time.Duration(j)*90*time.Second)
+				r := &flow.Record{Start: s, End: s.Add(time.Second), Src: c2, Dst: dev, SrcPort: 6667, DstPort: 48986, Proto: flow.ProtoTCP, TCPFlags: 0x18, Packets: 2, Bytes: 130}
+				e.Observe(r, flow.Orientation{Device: dev, Peer: c2, Port: 6667})
+			}
+		},
+	}
+	for name, carry := range map[string]bool{"with state": true, "alone": false} {
+		horizontal, vertical, long := 0, 0, 0
+		for _, part := range parts {
+			var st []byte
+			for i := range 3 {
+				e := New(DefaultRules(), nil)
+				if carry && st != nil {
+					if _, err := e.LoadState(bytes.NewReader(st)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				part(e, i)
+				for _, a := range e.Alerts() {
+					switch {
+					case a.Detector == Scan && strings.HasPrefix(a.Reason, "horizontal"):
+						horizontal++
+					case a.Detector == Scan && strings.HasPrefix(a.Reason, "vertical"):
+						vertical++
+					case a.Detector == LongConn && a.Device == dev:
+						long++
+					default:
+						t.Errorf("%s: unexpected %+v", name, a)
+					}
+				}
+				var buf bytes.Buffer
+				if _, err := e.SaveState(&buf); err != nil {
+					t.Fatal(err)
+				}
+				st = buf.Bytes()
+			}
+		}
+		want := 0
+		if carry {
+			want = 1
+		}
+		if horizontal != want || vertical != want || long != want {
+			t.Errorf("%s: %d horizontal, %d vertical, %d long-connection alerts; want %d each", name, horizontal, vertical, long, want)
+		}
+	}
+}
+
+// TestStateV2Loads: a version 2 state (testdata/state-v2.bin, written by
+// the build before fan-out windows were carried: a 25-beat series, a slow
+// brute force's hour and a telnet scan's open window) still loads and
+// carries what it holds.
+func TestStateV2Loads(t *testing.T) {
+	old, err := os.ReadFile("testdata/state-v2.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(DefaultRules(), nil)
+	if n, err := e.LoadState(bytes.NewReader(old)); err != nil || n != 1 {
+		t.Fatalf("LoadState(v2) = %d, %v; want 1 series", n, err)
+	}
+	dev := netip.MustParseAddr("10.9.9.9")
+	scanBurst(e, dev, time.Date(2026, 5, 1, 10, 30, 40, 0, time.UTC), 30, 30)
+	if as := e.Alerts(); count(as, Scan) != 1 {
+		t.Errorf("carried telnet scan window: %+v, want one scanning alert", as)
+	}
+	var v3 bytes.Buffer
+	if _, err := e.SaveState(&v3); err != nil || !bytes.HasPrefix(v3.Bytes(), []byte(stateMagic)) {
+		t.Fatalf("SaveState after v2: %v, %q", err, v3.Bytes()[:6])
 	}
 }

@@ -453,3 +453,57 @@ func TestRealCaptures(t *testing.T) {
 		})
 	}
 }
+
+// TestContinueHorizontalScan: a horizontal scan (SYNs to 36 hosts on
+// 5555/tcp within two minutes) cut into three captures of 12 hosts each,
+// none of which reaches the 32-host threshold, is found by three --continue
+// ingests (the open fan-out window is carried), once, and not without the
+// state.
+func TestContinueHorizontalScan(t *testing.T) {
+	dir := t.TempDir()
+	dev := synth.Addr("10.50.0.3")
+	var files []string
+	for i := range 3 {
+		var pkts []synth.Packet
+		for j := range 12 {
+			h := 12*i + j
+			pkts = append(pkts, synth.Packet{Time: synth.Base.Add(time.Duration(h) * 3 * time.Second), Src: dev,
+				Dst: netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + h)}), SrcPort: uint16(41000 + h), DstPort: 5555, Proto: flow.ProtoTCP, Flags: "S"})
+		}
+		var buf bytes.Buffer
+		if err := synth.WritePCAP(&buf, pkts); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, fmt.Sprintf("scan-%d.pcap", i))
+		if err := os.WriteFile(f, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	ctx := context.Background()
+	for _, stream := range []string{"edge-scan", ""} {
+		st := openStore(t)
+		scans := 0
+		for _, f := range files {
+			sum, err := Run(ctx, st, Source{PCAP, f}, Options{Continue: stream})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range sum.Alerts {
+				if a.Detector == "scanning" && a.Device == dev && a.Port == 5555 {
+					scans++
+				}
+			}
+		}
+		if want := b2i(stream != ""); scans != want {
+			t.Errorf("--continue=%q: %d horizontal scan alerts over three runs, want %d", stream, scans, want)
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
