@@ -74,8 +74,19 @@ func LatestCheckpoint(ctx context.Context, st *store.Store) (Resumable, error) {
 	}
 	q := st.Rebind(`SELECT c.config, c.position, c.pending FROM scan_checkpoints c JOIN runs r ON r.id = c.run_id
 WHERE r.kind = 'scan' AND r.status IN (?, ?, ?) ORDER BY c.run_id DESC LIMIT 1`)
+	return readCheckpoint(st.DB().QueryRowContext(ctx, q, model.RunInterrupted, model.RunFailed, model.RunAbandoned))
+}
+
+// CheckpointOf returns the checkpoint of scan run id, whatever its status,
+// or ErrNoCheckpoint (a job's retried scan shard continues its run).
+func CheckpointOf(ctx context.Context, st *store.Store, id int64) (Resumable, error) {
+	q := st.Rebind(`SELECT config, position, pending FROM scan_checkpoints WHERE run_id = ?`)
+	return readCheckpoint(st.DB().QueryRowContext(ctx, q, id))
+}
+
+func readCheckpoint(row *sql.Row) (Resumable, error) {
 	var cfg, pos, pending string
-	err := st.DB().QueryRowContext(ctx, q, model.RunInterrupted, model.RunFailed, model.RunAbandoned).Scan(&cfg, &pos, &pending)
+	err := row.Scan(&cfg, &pos, &pending)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Resumable{}, ErrNoCheckpoint
 	}

@@ -18,6 +18,9 @@ type AuditOptions struct {
 	Config audit.Config
 	// Emit, when set, sees every result (one at a time) before it is stored.
 	Emit func(model.CredentialResult) error
+	// Commit, when set, runs in the transaction of the last batch when the
+	// audit finished without error (a job's completion: see ScanOptions).
+	Commit func(context.Context, *sql.Tx) error
 }
 
 // AuditResult is what an audit stage did.
@@ -57,7 +60,11 @@ func Audit(ctx context.Context, st *store.Store, run *Run, services []model.Serv
 		}
 		return batch.Add(ctx, r)
 	})
-	if ferr := batch.Flush(ctx, nil); err == nil {
+	var commit func(context.Context, *sql.Tx) error
+	if err == nil {
+		commit = opts.Commit
+	}
+	if ferr := batch.Flush(ctx, commit); err == nil {
 		err = ferr
 	}
 	res.Stats = stats

@@ -29,6 +29,13 @@ func Start(ctx context.Context, st *store.Store, kind string, targets, stages []
 	return r, nil
 }
 
+// Resume returns the Run of r, a run recorded in st that this process
+// carries on (reopened with store.ReopenRun: a job's retried attempt).
+func Resume(st *store.Store, r model.Run) *Run { return &Run{Run: r, st: st} }
+
+// Store returns the store the run is recorded in (nil: not recorded).
+func (r *Run) Store() *store.Store { return r.st }
+
 // Recorded reports whether the run is stored.
 func (r *Run) Recorded() bool { return r.st != nil && r.ID != 0 }
 

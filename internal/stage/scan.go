@@ -31,6 +31,10 @@ type ScanOptions struct {
 	Emit func(model.Service) error
 	// SuccessOnly stores only services whose handshake succeeded.
 	SuccessOnly bool
+	// Commit, when set, runs in the transaction of the last batch when the
+	// scan finished without error: what it writes (a job's completion)
+	// commits with the last services and checkpoint or not at all.
+	Commit func(context.Context, *sql.Tx) error
 }
 
 // ScanResult is what a scan stage did.
@@ -144,7 +148,11 @@ func Scan(ctx context.Context, st *store.Store, run *Run, opts ScanOptions) (Sca
 	res.Stats = stats
 	// scan.Run has taken its last checkpoint with the rest of the batch; an
 	// error before that leaves services queued.
-	ferr := batch.Flush(ctx, nil)
+	var commit func(context.Context, *sql.Tx) error
+	if err == nil {
+		commit = opts.Commit
+	}
+	ferr := batch.Flush(ctx, commit)
 	res.Stored = batch.Saved()
 	run.Count("items", int64(stats.Items))
 	run.Count("open", stats.Open)

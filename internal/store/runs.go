@@ -49,6 +49,33 @@ func (s *Store) StartRun(ctx context.Context, run *model.Run) error {
 	return nil
 }
 
+// RecordRunTx records run, which has ended (a run that stands for work done
+// by others: a submitted scan whose shards are jobs), in tx and sets its ID.
+func (s *Store) RecordRunTx(ctx context.Context, tx *sql.Tx, run *model.Run) (int64, error) {
+	now := time.Now()
+	if run.StartedAt.IsZero() {
+		run.StartedAt = now
+	}
+	if run.EndedAt.IsZero() {
+		run.EndedAt = now
+	}
+	run.Host, run.PID = s.host, os.Getpid()
+	targets, _ := json.Marshal(nonNil(run.Targets))
+	stages, _ := json.Marshal(nonNil(run.Stages))
+	counts, _ := json.Marshal(run.Counts)
+	if run.Counts == nil {
+		counts = []byte("{}")
+	}
+	err := tx.QueryRowContext(ctx, s.Rebind(
+		`INSERT INTO runs (kind, targets, stages, status, started_at, ended_at, counts, host, pid, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		run.Kind, string(targets), string(stages), run.Status, Time(run.StartedAt), Time(run.EndedAt), string(counts),
+		run.Host, run.PID, Time(run.EndedAt)).Scan(&run.ID)
+	if err != nil {
+		return 0, fmt.Errorf("record run: %w", err)
+	}
+	return run.ID, nil
+}
+
 // startHeartbeat keeps run id's heartbeat fresh until stopHeartbeat or Close.
 func (s *Store) startHeartbeat(id int64) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -97,21 +124,66 @@ func (s *Store) FinishRun(ctx context.Context, run *model.Run) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	stages, _ := json.Marshal(nonNil(run.Stages))
-	counts, _ := json.Marshal(run.Counts)
-	if run.Counts == nil {
-		counts = []byte("{}")
-	}
-	_, err := s.db.ExecContext(ctx, s.Rebind(
-		`UPDATE runs SET status = ?, stages = ?, ended_at = ?, counts = ?, error = ? WHERE id = ?`),
-		run.Status, string(stages), Time(run.EndedAt), string(counts), run.Error, run.ID)
-	if err != nil {
-		return fmt.Errorf("finish run %d: %w", run.ID, err)
+	if err := s.finishRun(ctx, s.db, run); err != nil {
+		return err
 	}
 	if octx.Err() != nil { // interrupted: the next run to end indexes it
 		return nil
 	}
 	return s.IndexDevices(octx)
+}
+
+// FinishRunTx records the end state of run in the caller's transaction tx,
+// with what tx commits (a job's last results and its completion). The
+// heartbeat goes on, and the device inventory waits, until FinishRun, which
+// may follow with the same state.
+func (s *Store) FinishRunTx(ctx context.Context, tx *sql.Tx, run *model.Run) error {
+	if run.EndedAt.IsZero() {
+		run.EndedAt = time.Now()
+	}
+	return s.finishRun(ctx, tx, run)
+}
+
+func (s *Store) finishRun(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, run *model.Run) error {
+	stages, _ := json.Marshal(nonNil(run.Stages))
+	counts, _ := json.Marshal(run.Counts)
+	if run.Counts == nil {
+		counts = []byte("{}")
+	}
+	_, err := db.ExecContext(ctx, s.Rebind(
+		`UPDATE runs SET status = ?, stages = ?, ended_at = ?, counts = ?, error = ? WHERE id = ?`),
+		run.Status, string(stages), Time(run.EndedAt), string(counts), run.Error, run.ID)
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", run.ID, err)
+	}
+	return nil
+}
+
+// ReopenRun makes run id, which ended or lost its process, running again
+// and owned by this process (a job retried after its worker died carries on
+// with the run its first attempt started, so that what it stores again
+// replaces, not duplicates, what was stored before). It returns the run.
+func (s *Store) ReopenRun(ctx context.Context, id int64) (model.Run, error) {
+	now := time.Now()
+	_, err := s.db.ExecContext(ctx, s.Rebind(
+		`UPDATE runs SET status = ?, ended_at = '', error = '', host = ?, pid = ?, heartbeat_at = ? WHERE id = ?`),
+		model.RunRunning, s.host, os.Getpid(), Time(now), id)
+	if err != nil {
+		return model.Run{}, fmt.Errorf("reopen run %d: %w", id, err)
+	}
+	r, err := s.Run(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	s.hbMu.Lock()
+	_, beating := s.heartbeats[id]
+	s.hbMu.Unlock()
+	if !beating {
+		s.startHeartbeat(id)
+	}
+	return r, nil
 }
 
 // RunStatus is the status a run ends with after err: complete when err is

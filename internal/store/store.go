@@ -203,6 +203,29 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// MigrationLock takes the lock that Open migrates under, for packages that
+// bring tables of their own up to date (River's, see package jobs): the file
+// DSN.lock beside a SQLite database, a session advisory lock on PostgreSQL
+// (held by a connection of its own until unlock).
+func (s *Store) MigrationLock(ctx context.Context) (unlock func(), err error) {
+	if s.dialect == SQLite {
+		return lockFile(ctx, s.dsn+".lock")
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration lock: %w", err)
+	}
+	const key = 0x696f7477 // "iotw"
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("migration lock: %w", err)
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key) // closing the session releases it too
+		conn.Close()
+	}, nil
+}
+
 // SchemaVersion returns the current migration version.
 func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	var v int64
@@ -225,6 +248,10 @@ func (s *Store) Close() error {
 // DB returns the underlying database for packages that own their own tables
 // (vulnerability database, flows). Use Rebind on queries written with "?".
 func (s *Store) DB() *sql.DB { return s.db }
+
+// DSN returns the data source the store was opened with (packages that
+// open connections of their own to it: job workers' LISTEN).
+func (s *Store) DSN() string { return s.dsn }
 
 // Dialect returns the backend in use.
 func (s *Store) Dialect() Dialect { return s.dialect }

@@ -1,0 +1,144 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"iotwatch/internal/store"
+)
+
+// Queues are the kinds of job; each kind has a queue of its own so that a
+// worker bounds the concurrency of each (WorkOptions.Concurrency).
+const (
+	KindScan     = "scan"
+	KindAudit    = "audit"
+	KindVulns    = "vulns"
+	KindFirmware = "firmware"
+	KindReport   = "report"
+	KindSchedule = "schedule"
+)
+
+// Kinds lists every kind of job.
+var Kinds = []string{KindScan, KindAudit, KindVulns, KindFirmware, KindReport, KindSchedule}
+
+// DefaultConcurrency is how many jobs of each kind a worker runs at once.
+var DefaultConcurrency = map[string]int{
+	KindScan: 1, KindAudit: 2, KindVulns: 1, KindFirmware: 1, KindReport: 1, KindSchedule: 1,
+}
+
+// Client submits, lists and cancels jobs and manages schedules; Work makes
+// it a worker. It uses the store's database.
+type Client struct {
+	st     *store.Store
+	river  *river.Client[*sql.Tx] // insert-only: submissions, lists, cancels
+	log    *slog.Logger
+	driver func(pool *pgxpool.Pool) riverdriver.Driver[*sql.Tx]
+}
+
+// New returns a Client on st's database and brings River's tables up to
+// date (see Migrate).
+func New(ctx context.Context, st *store.Store) (*Client, error) {
+	if err := Migrate(ctx, st); err != nil {
+		return nil, err
+	}
+	c := &Client{st: st, log: slog.New(slog.DiscardHandler)}
+	c.driver = func(pool *pgxpool.Pool) riverdriver.Driver[*sql.Tx] {
+		if st.Dialect() == store.SQLite {
+			return riversqlite.New(st.DB())
+		}
+		if pool != nil {
+			return riverdatabasesql.NewWithPgxListener(st.DB(), pool)
+		}
+		return riverdatabasesql.New(st.DB())
+	}
+	var err error
+	c.river, err = river.NewClient(c.driver(nil), &river.Config{Logger: c.log})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	return c, nil
+}
+
+// Migrate brings River's tables in st's database up to date (rivermigrate)
+// under the lock the store migrates under. It is called by New, not by
+// store.Open: a store that never runs jobs pays nothing for them.
+func Migrate(ctx context.Context, st *store.Store) error {
+	var drv riverdriver.Driver[*sql.Tx]
+	if st.Dialect() == store.SQLite {
+		drv = riversqlite.New(st.DB())
+	} else {
+		drv = riverdatabasesql.New(st.DB())
+	}
+	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	unlock, err := st.MigrationLock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+// Store returns the store the client works on.
+func (c *Client) Store() *store.Store { return c.st }
+
+// SetLogger sets the logger of the client and its workers.
+func (c *Client) SetLogger(l *slog.Logger) {
+	if l != nil {
+		c.log = l
+	}
+}
+
+// ErrNotFound reports a job or schedule that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// complete marks job completed in tx, which stores its last results
+// (river.JobCompleteTx; the client in ctx is the worker's, a Client over
+// *sql.Tx whichever the database). A job no longer running here (cancelled,
+// or rescued by River after this worker was presumed dead and retried
+// elsewhere) fails, and tx rolls back with it.
+func complete[T river.JobArgs](ctx context.Context, tx *sql.Tx, job *river.Job[T]) error {
+	// The driver type only names the transaction type (*sql.Tx); the
+	// driver used is the worker client's (riverdatabasesql or riversqlite).
+	if _, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, job); err != nil {
+		return fmt.Errorf("complete job %d: %w", job.ID, err)
+	}
+	return nil
+}
+
+// follow inserts jobs in tx (a finished job's follow-ups, committed with
+// its completion).
+func follow(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	client := river.ClientFromContext[*sql.Tx](ctx)
+	if _, err := client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue follow-up jobs: %w", err)
+	}
+	return nil
+}
+
+// jobTimeout is how long any one job may run: scan shards and audit
+// batches are sized by their submitter, so no limit but shutdown.
+const jobTimeout = -1
+
+// DefaultRescueAfter is how long a job may stay running before River takes
+// its worker for dead and retries it elsewhere (WorkOptions.RescueAfter).
+const DefaultRescueAfter = time.Hour

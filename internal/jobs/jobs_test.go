@@ -1,0 +1,286 @@
+package jobs_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"iotwatch/internal/jobs"
+	"iotwatch/internal/model"
+	"iotwatch/internal/simulate"
+	"iotwatch/internal/stage"
+	"iotwatch/internal/store"
+	"iotwatch/internal/target"
+	"iotwatch/internal/testpeer"
+)
+
+// fleetPrefix is this package's loopback range for in-process tests.
+var fleetPrefix = netip.MustParsePrefix("127.78.0.0/24")
+
+const fleetPorts = "21,22,23,80,554,1883,2121,2222,2323,8080,8554"
+
+func startFleet(t *testing.T, prefix netip.Prefix, devices int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	f, err := simulate.Start(ctx, simulate.Options{Prefix: prefix, Devices: devices, Seed: 78, Weak: 0.4, Empty: 0.05, Anonymous: 0.05})
+	if err != nil {
+		cancel()
+		t.Fatalf("simulate: %v", err)
+	}
+	t.Cleanup(func() { cancel(); f.Close() })
+}
+
+// Evidence queries compared between a run of jobs and an uninterrupted
+// in-process run: what was found, not which run found it.
+var (
+	servicesQ = `SELECT DISTINCT ip, port, transport, protocol, status FROM services WHERE status NOT IN ('refused', 'timeout')`
+	credsQ    = `SELECT DISTINCT ip, port, protocol, username, kind FROM credentials`
+	matchesQ  = `SELECT DISTINCT subject, port, cve FROM vuln_matches`
+	// Rows stored twice for one thing found: none may exist.
+	dupServicesQ = `SELECT ip, port, transport FROM services WHERE run_id IN (SELECT run_id FROM job_runs)
+GROUP BY ip, port, transport HAVING COUNT(*) > 1`
+	dupCredsQ = `SELECT ip, port, protocol, username, password FROM credentials GROUP BY ip, port, protocol, username, password HAVING COUNT(*) > 1`
+)
+
+func rows(t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	r, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer r.Close()
+	cols, _ := r.Columns()
+	var out []string
+	for r.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := r.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			parts[i] = fmt.Sprint(v)
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// reference scans and audits the fleet in-process through the stages, as
+// `iotwatch scan` and `iotwatch audit` do, into a database of its own.
+func reference(t *testing.T, prefix netip.Prefix) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "ref.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ports, err := target.ParsePorts(fleetPorts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{prefix.String()}
+	run, err := stage.Start(ctx, st, "scan", targets, stage.ScanStages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := stage.ScanOptions{Ports: fleetPorts}
+	opts.Config.Targets, opts.Config.Ports, opts.Config.Rate, opts.Config.Timeout = targets, ports, -1, 5*time.Second
+	if _, err := stage.Scan(ctx, st, run, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stage.VulnsOfRun(ctx, st, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Finish(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	svcs, err := st.Services(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arun, err := stage.Start(ctx, st, "audit", targets, []string{"audit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aopts := stage.AuditOptions{}
+	aopts.Config.Allowed = prefix.Contains
+	if _, err := stage.Audit(ctx, st, arun, svcs, aopts); err != nil {
+		t.Fatal(err)
+	}
+	if err := arun.Finish(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// settle waits until no job is left to run and returns every job.
+func settle(t *testing.T, c *jobs.Client, within time.Duration) []jobs.Job {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(within)
+	for {
+		list, err := c.List(ctx, jobs.ListOptions{Limit: 10000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := 0
+		for _, j := range list {
+			switch j.State {
+			case "completed", "cancelled", "discarded":
+			default:
+				open++
+			}
+		}
+		if open == 0 && len(list) > 0 {
+			return list
+		}
+		if time.Now().After(deadline) {
+			for _, j := range list {
+				t.Logf("job %d %s %s attempt %d errors %v", j.ID, j.Kind, j.State, j.Attempt, j.Errors)
+			}
+			t.Fatalf("%d jobs still open after %s", open, within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func byKind(list []jobs.Job) map[string]int {
+	out := map[string]int{}
+	for _, j := range list {
+		if j.State != "completed" {
+			out[j.Kind+"/"+j.State]++
+			continue
+		}
+		out[j.Kind]++
+	}
+	return out
+}
+
+// compare checks that db holds the evidence of ref and nothing twice.
+func compare(t *testing.T, ref, db *sql.DB) {
+	t.Helper()
+	for _, q := range []string{servicesQ, credsQ, matchesQ} {
+		want, got := rows(t, ref, q), rows(t, db, q)
+		if len(want) == 0 {
+			t.Fatalf("reference found nothing for %s", q)
+		}
+		if !slices.Equal(want, got) {
+			t.Errorf("%s:\n got %d rows, want %d\n missing %v\n extra %v", q, len(got), len(want), minus(want, got), minus(got, want))
+		}
+	}
+	for _, q := range []string{dupServicesQ, dupCredsQ} {
+		if d := rows(t, db, q); len(d) > 0 {
+			t.Errorf("stored twice: %v", d)
+		}
+	}
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) > 10 {
+		out = append(out[:10], "…")
+	}
+	return out
+}
+
+// TestInProcess runs a sharded scan with audit as jobs worked in-process,
+// on the embedded default (riversqlite on the store's one connection) and
+// on PostgreSQL, and compares the evidence with the stages run directly.
+func TestInProcess(t *testing.T) {
+	startFleet(t, fleetPrefix, 24)
+	ref := reference(t, fleetPrefix)
+	for _, b := range []struct {
+		name string
+		dsn  func(t testing.TB) string
+	}{
+		{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "jobs.db") }},
+		{"postgres", testpeer.Postgres},
+	} {
+		t.Run(b.name, func(t *testing.T) { inProcess(t, ref, b.dsn(t)) })
+	}
+}
+
+func inProcess(t *testing.T, ref *store.Store, dsn string) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := jobs.New(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.SubmitScan(ctx, jobs.ScanRequest{
+		Targets: []string{fleetPrefix.String()}, Ports: fleetPorts, Rate: -1, Timeout: 5 * time.Second,
+		Shards: 3, Audit: &jobs.AuditRequest{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sub.Jobs) != 3 || sub.Group == 0 {
+		t.Fatalf("submitted %+v, want 3 jobs and a group run", sub)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Work(wctx, jobs.WorkOptions{PollEvery: 100 * time.Millisecond, Grace: 5 * time.Second})
+	}()
+	list := settle(t, c, 90*time.Second)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	kinds := byKind(list)
+	if kinds[jobs.KindScan] != 3 || kinds[jobs.KindVulns] != 3 || kinds[jobs.KindAudit] < 3 || len(kinds) != 3 {
+		t.Errorf("jobs by kind %v, want 3 scan, 3 vulns, at least 3 audit, all completed", kinds)
+	}
+	compare(t, ref.DB(), st.DB())
+	// The shards are one logical scan with the submission's run.
+	ids, err := st.LogicalRuns(ctx, []int64{sub.Group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) < 1+3+3+3 {
+		t.Errorf("logical run of the submission: %v, want the group, 3 shards, 3 matches, 3 audits", ids)
+	}
+	for _, id := range sub.Jobs {
+		j, err := c.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Run == 0 || j.Progress == nil || j.Progress.Done != j.Progress.Total || j.Progress.Total == 0 {
+			t.Errorf("job %d: run %d progress %+v, want a run and a full walk", id, j.Run, j.Progress)
+		}
+		r, err := st.Run(ctx, j.Run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != model.RunComplete || r.Parent != sub.Group {
+			t.Errorf("run of job %d: %s, parent %d; want complete under %d", id, r.Status, r.Parent, sub.Group)
+		}
+	}
+}

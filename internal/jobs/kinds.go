@@ -1,0 +1,162 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"iotwatch/internal/firmware"
+	"iotwatch/internal/model"
+	"iotwatch/internal/report"
+	"iotwatch/internal/stage"
+)
+
+// VulnsArgs is a vulnerability match of new evidence: the services scan run
+// Run stored (a finished shard), or, with Run 0, the whole stored inventory
+// against the database as it is now (a schedule after `vulndb update`).
+type VulnsArgs struct {
+	Run   int64 `json:"run,omitempty"`
+	Group int64 `json:"group,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (VulnsArgs) Kind() string { return KindVulns }
+
+// InsertOpts puts matches on their own queue.
+func (VulnsArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: KindVulns, MaxAttempts: 10}
+}
+
+type vulnsWorker struct {
+	river.WorkerDefaults[VulnsArgs]
+	c *Client
+}
+
+func (w *vulnsWorker) Timeout(*river.Job[VulnsArgs]) time.Duration { return jobTimeout }
+
+func (w *vulnsWorker) Work(ctx context.Context, job *river.Job[VulnsArgs]) error {
+	st := w.c.st
+	if job.Args.Run == 0 {
+		_, _, err := stage.VulnsOfInventory(ctx, st)
+		return err
+	}
+	svcs, err := st.Services(ctx, job.Args.Run)
+	if err != nil {
+		return err
+	}
+	run, _, err := startRun(ctx, st, job.ID, job.Args.Group, "vulns", targetsOf(svcs), []string{"vulns"})
+	if err != nil {
+		return err
+	}
+	// Matches are stored as the run's (replacing an earlier attempt's);
+	// the run's end and the job's completion commit together.
+	if _, err := stage.Vulns(ctx, st, run, svcs); err != nil {
+		return run.Finish(ctx, err)
+	}
+	return run.Finish(ctx, finish(ctx, run, job))
+}
+
+// finish records run complete and completes job in one transaction.
+func finish[T river.JobArgs](ctx context.Context, run *stage.Run, job *river.Job[T]) error {
+	st := run.Store()
+	return st.Tx(ctx, func(tx *sql.Tx) error {
+		run.Status, run.Error = model.RunComplete, ""
+		if err := st.FinishRunTx(ctx, tx, &run.Run); err != nil {
+			return err
+		}
+		return complete(ctx, tx, job)
+	})
+}
+
+// targetsOf names the addresses of svcs as a run's targets.
+func targetsOf(svcs []model.Service) []string {
+	var out []string
+	var last netip.Addr
+	for _, s := range svcs {
+		if s.IP != last && !slices.Contains(out, s.IP.String()) {
+			out = append(out, s.IP.String())
+		}
+		last = s.IP
+	}
+	return out
+}
+
+// FirmwareArgs is a firmware analysis of the image at Path (on the worker's
+// file system); findings are stored by the image's content hash, so a
+// retried analysis of the same image replaces, not adds.
+type FirmwareArgs struct {
+	Path  string `json:"path"`
+	Vulns bool   `json:"vulns"`
+}
+
+// Kind implements river.JobArgs.
+func (FirmwareArgs) Kind() string { return KindFirmware }
+
+// InsertOpts puts analyses on their own queue.
+func (FirmwareArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: KindFirmware, MaxAttempts: 5}
+}
+
+type firmwareWorker struct {
+	river.WorkerDefaults[FirmwareArgs]
+	c *Client
+}
+
+func (w *firmwareWorker) Timeout(*river.Job[FirmwareArgs]) time.Duration { return jobTimeout }
+
+func (w *firmwareWorker) Work(ctx context.Context, job *river.Job[FirmwareArgs]) error {
+	run, _, err := startRun(ctx, w.c.st, job.ID, 0, "firmware", []string{job.Args.Path}, stage.FirmwareStages)
+	if err != nil {
+		return err
+	}
+	opts := stage.FirmwareOptions{Analyze: firmware.Options{Log: w.c.log}, Vulns: job.Args.Vulns}
+	if _, err := stage.Firmware(ctx, w.c.st, run, job.Args.Path, opts); err != nil {
+		return run.Finish(ctx, err)
+	}
+	return run.Finish(ctx, finish(ctx, run, job))
+}
+
+// ReportArgs builds the report of the newest evidence into Dir (on the
+// worker's file system) in Formats (default html and json).
+type ReportArgs struct {
+	Dir     string   `json:"dir"`
+	Formats []string `json:"formats,omitempty"`
+	Title   string   `json:"title,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (ReportArgs) Kind() string { return KindReport }
+
+// InsertOpts puts report builds on their own queue.
+func (ReportArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: KindReport, MaxAttempts: 3}
+}
+
+type reportWorker struct {
+	river.WorkerDefaults[ReportArgs]
+	c *Client
+}
+
+func (w *reportWorker) Timeout(*river.Job[ReportArgs]) time.Duration { return jobTimeout }
+
+func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) error {
+	if job.Args.Dir == "" {
+		return river.JobCancel(errors.New("report: no directory"))
+	}
+	r, err := stage.BuildReport(ctx, w.c.st, report.Inputs{Title: job.Args.Title}, nil)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	formats := job.Args.Formats
+	if len(formats) == 0 {
+		formats = []string{"html", "json"}
+	}
+	_, err = stage.WriteReport(r, job.Args.Dir, formats...)
+	return err
+}

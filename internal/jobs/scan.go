@@ -1,0 +1,273 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"iotwatch/internal/audit"
+	"iotwatch/internal/model"
+	"iotwatch/internal/scan"
+	"iotwatch/internal/stage"
+	"iotwatch/internal/store"
+	"iotwatch/internal/target"
+)
+
+// ScanRequest is a scan to run as jobs: the flags of `iotwatch scan` that a
+// worker needs, as data. Files it names (lists) must exist on the workers.
+type ScanRequest struct {
+	Targets            []string      `json:"targets"`
+	Ports              string        `json:"ports,omitempty"`
+	Blocklist          []string      `json:"blocklist,omitempty"`
+	Allowlist          []string      `json:"allowlist,omitempty"`
+	NoDefaultBlocklist bool          `json:"no_default_blocklist,omitempty"`
+	Rate               int           `json:"rate,omitempty"` // probes/s per shard (0: scan's default, -1: unlimited)
+	AllowLarge         bool          `json:"allow_large,omitempty"`
+	Concurrency        int           `json:"concurrency,omitempty"`
+	Timeout            time.Duration `json:"timeout,omitempty"`
+	Seed               uint64        `json:"seed,omitempty"` // 0: chosen at submission, shared by the shards
+	Shards             int           `json:"shards"`
+	DiscoveryOnly      bool          `json:"discovery_only,omitempty"`
+	Communities        []string      `json:"communities,omitempty"`
+	// Audit, when set, audits the login surfaces each shard found.
+	Audit *AuditRequest `json:"audit,omitempty"`
+}
+
+// AuditRequest tunes the audit batches of a scan (`iotwatch audit` flags).
+type AuditRequest struct {
+	MaxAttempts int           `json:"max_attempts,omitempty"`
+	PerHost     int           `json:"per_host,omitempty"`
+	Concurrency int           `json:"concurrency,omitempty"`
+	Delay       time.Duration `json:"delay,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	All         bool          `json:"all,omitempty"`
+}
+
+// ScanArgs is a scan shard job: shard Shard of Request.Shards of the
+// permuted (address, port) space, recorded as a run under Group.
+type ScanArgs struct {
+	Request ScanRequest `json:"request"`
+	Shard   int         `json:"shard"`
+	Group   int64       `json:"group"` // the submission's run
+}
+
+// Kind implements river.JobArgs.
+func (ScanArgs) Kind() string { return KindScan }
+
+// InsertOpts puts scan shards on their own queue.
+func (ScanArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: KindScan, MaxAttempts: 10}
+}
+
+// Submitted is what a submission created.
+type Submitted struct {
+	Group int64   `json:"group"` // the run that stands for the whole scan
+	Jobs  []int64 `json:"jobs"`
+}
+
+// ErrBadRequest reports a request that cannot run (bad targets, ports…).
+var ErrBadRequest = errors.New("bad request")
+
+// check validates r as the scan command would, with the seed fixed.
+func (r *ScanRequest) check(ctx context.Context) error {
+	if len(r.Targets) == 0 {
+		return fmt.Errorf("%w: no targets", ErrBadRequest)
+	}
+	if r.Shards <= 0 {
+		r.Shards = 1
+	}
+	if r.Seed == 0 {
+		r.Seed = scan.NewSeed()
+	}
+	cfg, err := r.config()
+	if err != nil {
+		return err
+	}
+	if _, err := scan.NewPlan(ctx, cfg); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	return nil
+}
+
+// config is the scan.Config of the request (shard 0).
+func (r *ScanRequest) config() (scan.Config, error) {
+	cfg := scan.Config{
+		Targets: r.Targets, Blocklist: r.Blocklist, Allowlist: r.Allowlist, NoDefaultBlocklist: r.NoDefaultBlocklist,
+		Concurrency: r.Concurrency, Rate: r.Rate, AllowLarge: r.AllowLarge, Timeout: r.Timeout,
+		Seed: r.Seed, Shards: r.Shards, DiscoveryOnly: r.DiscoveryOnly, Communities: r.Communities,
+	}
+	if r.Ports != "" {
+		ports, err := target.ParsePorts(r.Ports)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: ports: %w", ErrBadRequest, err)
+		}
+		cfg.Ports = ports
+	}
+	return cfg, nil
+}
+
+// SubmitScan checks req and enqueues its shards as jobs (one transaction).
+func (c *Client) SubmitScan(ctx context.Context, req ScanRequest) (Submitted, error) {
+	var sub Submitted
+	err := c.st.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		sub, err = c.submitScanTx(ctx, c.river, tx, req)
+		return err
+	})
+	return sub, err
+}
+
+// submitScanTx records the group run and enqueues req's shards in tx
+// (by client, which may be a worker's: a schedule's job submits its scan).
+func (c *Client) submitScanTx(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, req ScanRequest) (Submitted, error) {
+	if err := req.check(ctx); err != nil {
+		return Submitted{}, err
+	}
+	group, err := c.st.RecordRunTx(ctx, tx, &model.Run{
+		Kind: "scan", Targets: req.Targets, Stages: []string{"jobs"}, Status: model.RunComplete,
+		Counts: map[string]int64{"shards": int64(req.Shards)},
+	})
+	if err != nil {
+		return Submitted{}, err
+	}
+	params := make([]river.InsertManyParams, req.Shards)
+	for i := range params {
+		params[i] = river.InsertManyParams{Args: ScanArgs{Request: req, Shard: i, Group: group}}
+	}
+	res, err := client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return Submitted{}, fmt.Errorf("submit scan: %w", err)
+	}
+	sub := Submitted{Group: group}
+	for _, r := range res {
+		sub.Jobs = append(sub.Jobs, r.Job.ID)
+	}
+	return sub, nil
+}
+
+// jobRun returns the run job id recorded its work as (0: none yet).
+func jobRun(ctx context.Context, st *store.Store, id int64) (int64, error) {
+	var run int64
+	err := st.DB().QueryRowContext(ctx, st.Rebind(`SELECT run_id FROM job_runs WHERE job_id = ?`), id).Scan(&run)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("run of job %d: %w", id, err)
+	}
+	return run, nil
+}
+
+// startRun starts the run of job id (or, on a retry, reopens the run its
+// earlier attempt started) as a child of group. It reports whether the run
+// was reopened.
+func startRun(ctx context.Context, st *store.Store, id, group int64, kind string, targets, stages []string) (*stage.Run, bool, error) {
+	prev, err := jobRun(ctx, st, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if prev != 0 {
+		r, err := st.ReopenRun(ctx, prev)
+		if err != nil {
+			return nil, false, err
+		}
+		return stage.Resume(st, r), true, nil
+	}
+	run, err := stage.Start(ctx, st, kind, targets, stages)
+	if err != nil {
+		return nil, false, err
+	}
+	if group != 0 {
+		if err := st.SetRunParent(ctx, run.ID, group); err != nil {
+			return nil, false, err
+		}
+	}
+	if _, err := st.DB().ExecContext(ctx, st.Rebind(`INSERT INTO job_runs (job_id, run_id) VALUES (?, ?)`), id, run.ID); err != nil {
+		return nil, false, fmt.Errorf("record run of job %d: %w", id, err)
+	}
+	return run, false, nil
+}
+
+// scanWorker works scan shards.
+type scanWorker struct {
+	river.WorkerDefaults[ScanArgs]
+	c *Client
+	w *worker
+}
+
+func (w *scanWorker) Timeout(*river.Job[ScanArgs]) time.Duration { return jobTimeout }
+
+func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
+	st, req := w.c.st, job.Args.Request
+	cfg, err := req.config()
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	cfg.Shard = job.Args.Shard
+	cfg.Logger = w.c.log
+	cfg.Rate = w.w.scanRate(req.Rate)
+	stages := slices.Clone(stage.ScanStages)
+	if !req.DiscoveryOnly {
+		stages = append(stages, "vulns")
+	}
+	run, reopened, err := startRun(ctx, st, job.ID, job.Args.Group, "scan", req.Targets, stages)
+	if err != nil {
+		return err
+	}
+	if reopened {
+		// Carry on from the checkpoint committed with the services it
+		// covers: what the earlier attempt stored is not scanned again.
+		if r, err := scan.CheckpointOf(ctx, st, run.ID); err == nil {
+			cp := r.Checkpoint
+			cfg.Start, cfg.Pending = cp.Position, cp.Pending
+			w.c.log.Info("scan shard resumed", "job", job.ID, "run", run.ID, "position", cp.Position, "of", cp.Steps)
+		} else if !errors.Is(err, scan.ErrNoCheckpoint) {
+			return errors.Join(err, run.Finish(ctx, err))
+		}
+	}
+	opts := stage.ScanOptions{Config: cfg, Ports: req.Ports}
+	opts.Commit = func(ctx context.Context, tx *sql.Tx) error {
+		var next []river.InsertManyParams
+		if !req.DiscoveryOnly {
+			next = append(next, river.InsertManyParams{Args: VulnsArgs{Run: run.ID, Group: job.Args.Group}})
+		}
+		if req.Audit != nil {
+			next = append(next, river.InsertManyParams{Args: AuditArgs{Run: run.ID, Group: job.Args.Group, Targets: req.Targets, Audit: *req.Audit}})
+		}
+		if err := follow(ctx, tx, next); err != nil {
+			return err
+		}
+		run.Status, run.Error = model.RunComplete, ""
+		if err := st.FinishRunTx(ctx, tx, &run.Run); err != nil {
+			return err
+		}
+		return complete(ctx, tx, job)
+	}
+	_, err = stage.Scan(ctx, st, run, opts)
+	return run.Finish(ctx, err)
+}
+
+// allowedBy returns the audit's Allowed of targets: the addresses they name.
+func allowedBy(ctx context.Context, targets []string) (func(netip.Addr) bool, error) {
+	set, err := (&target.Parser{}).Parse(ctx, targets)
+	if err != nil {
+		return nil, fmt.Errorf("%w: targets: %w", ErrBadRequest, err)
+	}
+	pairs := map[netip.Addr]bool{}
+	for _, p := range set.Pairs {
+		pairs[p.Addr()] = true
+	}
+	return func(a netip.Addr) bool { return set.Contains(a) || pairs[a] }, nil
+}
+
+// auditConfig is the audit.Config of r.
+func (r AuditRequest) config() audit.Config {
+	return audit.Config{MaxAttempts: r.MaxAttempts, PerHost: r.PerHost, Concurrency: r.Concurrency,
+		Delay: r.Delay, Timeout: r.Timeout, All: r.All}
+}
