@@ -140,9 +140,21 @@ type StoredAlert struct {
 
 // Alerts returns stored alerts since since (zero = all), oldest first.
 func Alerts(ctx context.Context, st *store.Store, since time.Time) ([]StoredAlert, error) {
+	return queryAlerts(ctx, st, `seen_at >= ?`, store.Time(since))
+}
+
+// DeviceAlerts returns the stored alerts about one device, oldest first:
+// those it acted in and the inbound ones whose peer it was.
+func DeviceAlerts(ctx context.Context, st *store.Store, device netip.Addr) ([]StoredAlert, error) {
+	d := device.Unmap().String()
+	return queryAlerts(ctx, st, `device = ? OR (inbound = 1 AND peer = ?)`, d, d)
+}
+
+// queryAlerts returns the stored alerts that match where.
+func queryAlerts(ctx context.Context, st *store.Store, where string, args ...any) ([]StoredAlert, error) {
 	rows, err := st.DB().QueryContext(ctx, st.Rebind(
 		`SELECT run_id, day, device, detector, peer, known, inbound, seen_at, reason, src_port, port, proto, sampling, scores FROM flow_alerts
-		 WHERE seen_at >= ? ORDER BY seen_at, device, detector`), store.Time(since))
+		 WHERE `+where+` ORDER BY seen_at, device, detector`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read alerts: %w", err)
 	}

@@ -20,6 +20,7 @@ func nav(runID int64) []report.Link {
 	return []report.Link{
 		{Href: "/" + q, Text: "Dashboard"},
 		{Href: "/runs", Text: "Runs"},
+		{Href: "/devices", Text: "Devices"},
 		{Href: "/report.json" + q, Text: "JSON"},
 		{Href: "/report.csv" + q, Text: "CSV"},
 		{Href: "/report.md" + q, Text: "Markdown"},

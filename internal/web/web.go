@@ -51,6 +51,8 @@ type Server struct {
 	log  *slog.Logger
 	reg  *prometheus.Registry
 	mux  *http.ServeMux
+	// patterns are the routes registered, for the OpenAPI check.
+	patterns []string
 
 	mu    sync.Mutex              // guards cache
 	cache map[string]cachedReport // by covered run ids
@@ -82,6 +84,7 @@ func New(st *store.Store, opts Options) *Server {
 	s.reg.MustRegister(requests, &evidenceCollector{s: s})
 
 	route := func(pattern, name string, h func(http.ResponseWriter, *http.Request) error) {
+		s.patterns = append(s.patterns, pattern)
 		s.mux.Handle(pattern, promhttp.InstrumentHandlerCounter(
 			requests.MustCurryWith(prometheus.Labels{"handler": name}), s.handle(h)))
 	}
@@ -106,6 +109,7 @@ func New(st *store.Store, opts Options) *Server {
 		_, err := w.Write(report.Schema)
 		return err
 	})
+	s.registerInventory(route)
 	route("GET /healthz", "healthz", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, err := w.Write([]byte("ok\n"))
@@ -118,7 +122,7 @@ func New(st *store.Store, opts Options) *Server {
 // ServeHTTP serves the dashboard with security headers on every response.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
