@@ -124,6 +124,7 @@ func newRoot(g *globals) *cobra.Command {
 		newFirmwareCmd(g),
 		newFlowsCmd(g),
 		newUsersCmd(g), newTokensCmd(g), newAuditLogCmd(g),
+		newStoreCmd(g),
 	} {
 		root.AddCommand(c)
 	}

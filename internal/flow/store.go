@@ -34,11 +34,16 @@ func insertRows(ctx context.Context, st *store.Store, tx *sql.Tx, q string, rows
 // DNS answers, alerts and the inputs read, in one transaction.
 func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error {
 	return st.Tx(ctx, func(tx *sql.Tx) error {
-		err := insertRows(ctx, st, tx, `INSERT INTO flow_devices (run_id, device, known, first_hour, last_hour, flows, packets, bytes,
-			country_db, owner_db, hours, peers) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, func(exec func(...any) error) error {
+		// flow_devices is partitioned by day on PostgreSQL (store.DayKey).
+		day, dayCol, dayVal, err := st.DayKey(ctx, tx, runID)
+		if err != nil {
+			return fmt.Errorf("save device roll-ups: %w", err)
+		}
+		err = insertRows(ctx, st, tx, `INSERT INTO flow_devices (run_id, device, known, first_hour, last_hour, flows, packets, bytes,
+			country_db, owner_db, hours, peers`+dayCol+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?`+dayVal+`)`, func(exec func(...any) error) error {
 			return encodeDevices(res.Rollups, func(d *deviceRow) error {
-				return exec(runID, d.device.String(), b2i(d.known), store.Time(time.Unix(d.firstHour, 0)), store.Time(time.Unix(d.lastHour, 0)),
-					int64(d.flows), int64(d.packets), int64(d.bytes), d.countryDB, d.ownerDB, string(d.hours), string(d.peers))
+				return exec(day(runID, d.device.String(), b2i(d.known), store.Time(time.Unix(d.firstHour, 0)), store.Time(time.Unix(d.lastHour, 0)),
+					int64(d.flows), int64(d.packets), int64(d.bytes), d.countryDB, d.ownerDB, string(d.hours), string(d.peers))...)
 			})
 		})
 		if err != nil {

@@ -25,10 +25,14 @@ func (s *Store) SaveServices(ctx context.Context, runID int64, svcs []model.Serv
 // SaveServicesTx is SaveServices inside the caller's transaction tx (so that,
 // say, a scan checkpoint commits with the services it covers).
 func (s *Store) SaveServicesTx(ctx context.Context, tx *sql.Tx, runID int64, svcs []model.Service) error {
+	day, dayCol, dayVal, err := s.DayKey(ctx, tx, runID)
+	if err != nil {
+		return fmt.Errorf("save services: %w", err)
+	}
 	svcStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO services
-		(run_id, ip, port, transport, protocol, status, banner, data, fingerprint, error, seen_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (run_id, ip, port, transport) DO UPDATE SET
+		(run_id, ip, port, transport, protocol, status, banner, data, fingerprint, error, seen_at`+dayCol+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`+dayVal+`)
+		ON CONFLICT (run_id, ip, port, transport`+dayCol+`) DO UPDATE SET
 		protocol = excluded.protocol, status = excluded.status, banner = excluded.banner,
 		data = excluded.data, fingerprint = excluded.fingerprint, error = excluded.error,
 		seen_at = excluded.seen_at`))
@@ -72,8 +76,8 @@ func (s *Store) SaveServicesTx(ctx context.Context, tx *sql.Tx, runID int64, svc
 			b, _ := json.Marshal(sv.Fingerprint)
 			fp = string(b)
 		}
-		if _, err := svcStmt.ExecContext(ctx, runID, sv.IP.String(), int(sv.Port), sv.Transport,
-			sv.Protocol, string(sv.Status), sv.Banner, data, fp, sv.Error, Time(sv.Time)); err != nil {
+		if _, err := svcStmt.ExecContext(ctx, day(runID, sv.IP.String(), int(sv.Port), sv.Transport,
+			sv.Protocol, string(sv.Status), sv.Banner, data, fp, sv.Error, Time(sv.Time))...); err != nil {
 			return fmt.Errorf("save service %s:%d: %w", sv.IP, sv.Port, err)
 		}
 		if sv.Status != model.StatusSuccess && sv.Fingerprint.Empty() {
@@ -167,10 +171,14 @@ func (s *Store) SaveCredentials(ctx context.Context, runID int64, creds []model.
 
 // SaveCredentialsTx is SaveCredentials inside the caller's transaction tx.
 func (s *Store) SaveCredentialsTx(ctx context.Context, tx *sql.Tx, runID int64, creds []model.CredentialResult) error {
+	day, dayCol, dayVal, err := s.DayKey(ctx, tx, runID)
+	if err != nil {
+		return fmt.Errorf("save credentials: %w", err)
+	}
 	st, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO credentials
-		(run_id, ip, port, protocol, username, password, kind, source, attempts, lockout_suspected, seen_at, evidence)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (run_id, ip, port, protocol, username, password) DO UPDATE SET
+		(run_id, ip, port, protocol, username, password, kind, source, attempts, lockout_suspected, seen_at, evidence`+dayCol+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`+dayVal+`)
+		ON CONFLICT (run_id, ip, port, protocol, username, password`+dayCol+`) DO UPDATE SET
 		kind = excluded.kind, source = excluded.source, attempts = excluded.attempts,
 		lockout_suspected = excluded.lockout_suspected, seen_at = excluded.seen_at, evidence = excluded.evidence`))
 	if err != nil {
@@ -185,8 +193,8 @@ func (s *Store) SaveCredentialsTx(ctx context.Context, tx *sql.Tx, runID int64, 
 		if c.LockoutSuspected {
 			lock = 1
 		}
-		if _, err := st.ExecContext(ctx, runID, c.IP.String(), int(c.Port), c.Protocol, c.Username,
-			c.Password, c.Kind, c.Source, c.Attempts, lock, Time(c.Time), c.Evidence); err != nil {
+		if _, err := st.ExecContext(ctx, day(runID, c.IP.String(), int(c.Port), c.Protocol, c.Username,
+			c.Password, c.Kind, c.Source, c.Attempts, lock, Time(c.Time), c.Evidence)...); err != nil {
 			return fmt.Errorf("save credential %s:%d: %w", c.IP, c.Port, err)
 		}
 	}

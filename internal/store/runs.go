@@ -35,6 +35,10 @@ func (s *Store) StartRun(ctx context.Context, run *model.Run) error {
 	if _, err := s.MarkAbandoned(ctx); err != nil {
 		return fmt.Errorf("start run: %w", err)
 	}
+	// The run's evidence goes to the partitions of the day it starts.
+	if err := s.EnsurePartitions(ctx, run.StartedAt, run.StartedAt); err != nil {
+		return fmt.Errorf("start run: %w", err)
+	}
 	targets, _ := json.Marshal(nonNil(run.Targets))
 	stages, _ := json.Marshal(nonNil(run.Stages))
 	err := s.db.QueryRowContext(ctx, s.Rebind(
@@ -43,6 +47,7 @@ func (s *Store) StartRun(ctx context.Context, run *model.Run) error {
 	if err != nil {
 		return fmt.Errorf("start run: %w", err)
 	}
+	s.runDays.Store(run.ID, dayOf(run.StartedAt))
 	if run.Status == model.RunRunning {
 		s.startHeartbeat(run.ID)
 	}

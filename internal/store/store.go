@@ -50,6 +50,9 @@ type Store struct {
 	heartbeats     map[int64]context.CancelFunc
 	hbWG           sync.WaitGroup
 	heartbeatEvery time.Duration
+
+	runDays  sync.Map // run id → partition day (see RunDay)
+	partDays sync.Map // days whose partitions exist (see EnsurePartitions)
 }
 
 // BusyTimeout is how long a SQLite writer waits for another process's write
@@ -133,6 +136,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
+	now := time.Now()
+	if err := s.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(PartitionsAhead*24*time.Hour)); err != nil {
+		s.db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -169,9 +177,27 @@ func migrationFS(d Dialect) (fs.FS, error) {
 		if err != nil {
 			return nil, err
 		}
+		if only, ok := onlyDialect(b); ok && only != d {
+			// A step of another dialect only: an empty step here, so
+			// that both dialects number their versions alike.
+			b = []byte("-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 1;\n")
+		}
 		out[e.Name()] = &fstest.MapFile{Data: []byte(r.Replace(string(b)))}
 	}
 	return out, nil
+}
+
+// onlyDialect reads the marker "-- {{ONLY dialect}}" on a migration's first
+// line: a step for one dialect only (PostgreSQL's partitioning, say), which
+// the other dialects run as an empty step.
+func onlyDialect(b []byte) (Dialect, bool) {
+	line, _, _ := strings.Cut(string(b), "\n")
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "-- {{ONLY ")
+	if !ok {
+		return "", false
+	}
+	d, ok := strings.CutSuffix(rest, "}}")
+	return Dialect(strings.TrimSpace(d)), ok
 }
 
 // migrate brings the schema up to date under a migration lock, so that
