@@ -200,23 +200,6 @@ func TestParseRetention(t *testing.T) {
 	}
 }
 
-func TestOnlyDialect(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want Dialect
-		ok   bool
-	}{
-		{"-- {{ONLY postgres}}\n-- +goose Up\n", Postgres, true},
-		{"-- A comment\n-- {{ONLY postgres}}\n", "", false},
-		{"-- +goose Up\n", "", false},
-	} {
-		got, ok := onlyDialect([]byte(tt.in))
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("onlyDialect(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 // TestPartitionMigration migrates a PostgreSQL database holding evidence
 // from before partitioning (version 19): the rows move into the partitions
 // of their runs' days, and going back down restores the plain tables.

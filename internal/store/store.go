@@ -177,27 +177,9 @@ func migrationFS(d Dialect) (fs.FS, error) {
 		if err != nil {
 			return nil, err
 		}
-		if only, ok := onlyDialect(b); ok && only != d {
-			// A step of another dialect only: an empty step here, so
-			// that both dialects number their versions alike.
-			b = []byte("-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 1;\n")
-		}
 		out[e.Name()] = &fstest.MapFile{Data: []byte(r.Replace(string(b)))}
 	}
 	return out, nil
-}
-
-// onlyDialect reads the marker "-- {{ONLY dialect}}" on a migration's first
-// line: a step for one dialect only (PostgreSQL's partitioning, say), which
-// the other dialects run as an empty step.
-func onlyDialect(b []byte) (Dialect, bool) {
-	line, _, _ := strings.Cut(string(b), "\n")
-	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "-- {{ONLY ")
-	if !ok {
-		return "", false
-	}
-	d, ok := strings.CutSuffix(rest, "}}")
-	return Dialect(strings.TrimSpace(d)), ok
 }
 
 // migrate brings the schema up to date under a migration lock, so that

@@ -1,10 +1,9 @@
--- {{ONLY postgres}}
 -- Growth of the store on PostgreSQL: services, credentials and flow_devices
 -- (the hourly roll-ups and device↔peer relations of flow ingests) become
 -- tables partitioned by day (native declarative range partitioning), so that
 -- retention (`iotwatch store prune --retain 400d`) drops whole partitions
--- instead of deleting rows. SQLite keeps its simple layout: on SQLite this
--- migration is an empty step (see migrationFS).
+-- instead of deleting rows. SQLite keeps its simple layout: SQLite does not
+-- read this file (see migrationFS).
 --
 -- The partition key "day" is the UTC day the row's run started: it is the
 -- same for every row of a run, so the primary keys (which must include the
