@@ -87,6 +87,7 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 	fmt.Fprintf(w, "  vulnerabilities:   %d matches on %d devices, %d known exploited (KEV)\n", s.VulnMatches, s.DevicesWithVulns, s.KEVMatches)
 	if s.TelemetryRecords > 0 {
 		fmt.Fprintf(w, "  under control:     %d devices today from %d flow records (ground truth %d, %d of them found)\n", s.DevicesCompromised, s.TelemetryRecords, s.TruthCompromised, s.CompromisedFound)
+		fmt.Fprintf(w, "  why they fell:     %d of %d in the sample had a weak credential (ground truth %d of %d)\n", s.FallWeak, s.FallInSample, s.TruthFallWeak, s.TruthCompromised)
 	}
 	fmt.Fprintf(w, "  report:            %s\n                     %s\n  ground truth:      %s\n", s.ReportHTML, s.ReportJSON, s.TruthFile)
 }

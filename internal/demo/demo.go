@@ -57,6 +57,12 @@ type Summary struct {
 	DevicesCompromised     int                      `json:"devices_under_unauthorized_control"`
 	TruthCompromised       int                      `json:"truth_devices_under_unauthorized_control"`
 	CompromisedFound       int                      `json:"compromised_found"` // detected devices that are in the truth`
+	// FallInSample and FallWeak are the report's "why devices fall": devices
+	// under control in the sample, and those of them with a weak credential;
+	// TruthFallWeak is the same count from the ground truth.
+	FallInSample  int `json:"fall_in_sample"`
+	FallWeak      int `json:"fall_weak"`
+	TruthFallWeak int `json:"truth_fall_weak"`
 	Stages                 []string                 `json:"stages"`
 	Skipped                []string                 `json:"skipped,omitempty"`
 	Duration               time.Duration            `json:"duration_ns"`
@@ -194,6 +200,11 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 			return sum, finish(fmt.Errorf("flows: %w", err))
 		}
 		sum.TruthCompromised = len(tt.Compromised)
+		for _, d := range truth.Devices {
+			if d.Weak && tt.Compromised[d.IP] != "" {
+				sum.TruthFallWeak++
+			}
+		}
 		sum.TelemetryRecords = isum.Counts["records"]
 		found := map[string]bool{}
 		for _, a := range isum.Alerts {
@@ -226,6 +237,14 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		return sum, err
 	}
 	r, err := stage.BuildReport(ctx, st, report.Inputs{RunIDs: []int64{run.ID}, Title: "iotwatch demo: simulated IoT fleet"}, res)
+	if err == nil && r.Fall != nil {
+		sum.FallInSample = r.Fall.InSample
+		for _, x := range r.Fall.Reasons {
+			if x.Key == report.ReasonWeak {
+				sum.FallWeak = x.Devices
+			}
+		}
+	}
 	if err == nil {
 		var paths []string
 		paths, err = stage.WriteReport(r, opts.OutDir, "html", "json")

@@ -98,6 +98,11 @@ func TestDemoMatchesTruth(t *testing.T) {
 		t.Errorf("detected %d (found %d of %d; report %d per day), want all and only the truth",
 			sum.DevicesCompromised, sum.CompromisedFound, sum.TruthCompromised, rep.Summary.PerDay)
 	}
+	// Why they fell: every device under control is in the sample and had
+	// the weak credential the truth gave it.
+	if sum.FallInSample != sum.TruthCompromised || sum.FallWeak != sum.TruthFallWeak || sum.TruthFallWeak != sum.TruthCompromised {
+		t.Errorf("why devices fall: %d of %d in the sample weak, truth %d of %d", sum.FallWeak, sum.FallInSample, sum.TruthFallWeak, sum.TruthCompromised)
+	}
 	want := []string{"simulate", "scan", "audit", "vulns", "flows", "assess", "report"}
 	if len(sum.Stages) != len(want) {
 		t.Errorf("stages = %v, want %v", sum.Stages, want)

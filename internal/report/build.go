@@ -117,6 +117,9 @@ func Build(ctx context.Context, st *store.Store, in Inputs) (*Report, error) {
 	if err := r.buildProviders(ctx, in); err != nil {
 		return nil, err
 	}
+	if err := r.buildInsight(ctx, ev, in); err != nil {
+		return nil, err
+	}
 	if err := r.buildTrends(ctx, st, runs, in.TrendRuns); err != nil {
 		return nil, err
 	}

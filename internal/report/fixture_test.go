@@ -159,6 +159,19 @@ func fixtureInputs(runID int64) Inputs {
 		DailyCompromised: func(context.Context) ([]DayCount, error) {
 			return []DayCount{{"2026-11-22", 4}, {"2026-11-21", 2}, {"2026-11-23", 6}}, nil
 		},
+		// Devices 1, 3 and 7 of the sample and 127.20.0.40 outside it were
+		// under unauthorized control; an outside actor attacked device 2's
+		// web server.
+		Alerts: func(context.Context) ([]AlertRow, error) {
+			return []AlertRow{
+				{Device: ip(1), Day: "2026-11-21", Detector: "scanning", Port: 23},
+				{Device: ip(1), Day: "2026-11-22", Detector: "c2-beaconing", Port: 6667},
+				{Device: ip(3), Day: "2026-11-22", Detector: "scanning", Port: 23},
+				{Device: ip(7), Day: "2026-11-23", Detector: "ddos"},
+				{Device: ip(40), Day: "2026-11-23", Detector: "scanning", Port: 23},
+				{Device: ip(2), Day: "2026-11-23", Detector: "brute-force", Port: 80, Inbound: true},
+			}, nil
+		},
 		Destinations: func(context.Context) ([]DestinationRow, error) {
 			cam, plug := netip.MustParseAddr("127.20.0.10"), netip.MustParseAddr("127.20.0.11")
 			return []DestinationRow{

@@ -171,6 +171,24 @@ func (r *Report) csvRows() [][]string {
 			add("compromise", "day", d.Day, "devices", d.Devices)
 		}
 	}
+	if f := r.Fall; f != nil {
+		add("fall", "", "", "compromised", f.Compromised)
+		add("fall", "", "", "in_sample", f.InSample)
+		add("fall", "", "", "others", f.Others)
+		for _, x := range f.Reasons {
+			add("fall", "weakness", x.Key, "devices", x.Devices)
+			add("fall", "weakness", x.Key, "share", x.Share)
+			add("fall", "weakness", x.Key, "ci95_low", x.CI95.Low)
+			add("fall", "weakness", x.Key, "ci95_high", x.CI95.High)
+			add("fall", "weakness", x.Key, "others", x.Others)
+			add("fall", "weakness", x.Key, "others_share", x.OthersShare)
+		}
+	}
+	for _, x := range r.Risk {
+		add("risk", "cve", x.CVE, "units", x.Units)
+		add("risk", "cve", x.CVE, "compromised", x.Compromised)
+		add("risk", "cve", x.CVE, "attacked", x.Attacked)
+	}
 	if d := r.Destinations; d != nil {
 		add("destinations", "", "", "devices", d.Devices)
 		add("destinations", "", "", "bytes", d.Bytes)

@@ -139,6 +139,32 @@ func (r *Report) markdown(m *mdWriter) {
 		m.absent(r.Absent[SecCompromise])
 	}
 
+	m.p("## Why devices fall\n")
+	if f := r.Fall; f != nil {
+		m.p("%d device(s) were under unauthorized remote control; %d of them are in the sample, whose evidence says how they could be reached. Beside each share, the same share among the %d other sampled devices.", f.Compromised, f.InSample, f.Others)
+		rows := [][]string{}
+		for _, x := range f.Reasons {
+			rows = append(rows, []string{mdEscape(x.Key), fmt.Sprint(x.Devices), fmtPct(x.Share), fmtCI(x.CI95), fmt.Sprint(x.Others), fmtPct(x.OthersShare), fmtCI(x.OthersCI95)})
+		}
+		m.table([]string{"weakness", "compromised", "share", "95% CI", "others", "share", "95% CI"}, rows)
+		m.shares("Compromised devices with a weak credential, by vendor", f.ByVendor)
+		m.shares("Compromised devices with a weak credential, by device type", f.ByDeviceType)
+	} else {
+		m.absent(r.Absent[SecFall])
+	}
+
+	m.p("## Devices at risk today\n")
+	if len(r.Risk) > 0 {
+		m.p("Vulnerabilities present on the devices, ranked by the exploitation evidence seen in this fleet: units under unauthorized control, units attacked on the vulnerable port, then KEV, EPSS and units exposed.")
+		rows := [][]string{}
+		for _, x := range r.Risk[:min(len(r.Risk), 25)] {
+			rows = append(rows, []string{mdEscape(x.CVE), fmt.Sprint(x.Units), fmt.Sprint(x.Compromised), fmt.Sprint(x.Attacked), mdEscape(x.Evidence)})
+		}
+		m.table([]string{"CVE", "units", "under control", "attacked", "evidence"}, rows)
+	} else {
+		m.absent(r.Absent[SecRisk])
+	}
+
 	m.p("## Where device data goes\n")
 	if d := r.Destinations; d != nil {
 		m.p("%d devices sent %d bytes (databases: %s).", d.Devices, d.Bytes, mdEscape(strings.Join(d.Databases, ", ")))

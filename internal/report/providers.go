@@ -211,6 +211,8 @@ func methodNotes() map[string]string {
 		"vulnerability_archive":         "vulnerability database statistics by publication year; growth is relative to the previous year",
 		"compromise":                    "devices under unauthorized remote control per day, from flow detection",
 		"conformance_rate":              "pass / (pass + fail) per provision; not applicable and unknown are excluded",
+		"fall":                          "devices with an outbound flow alert on any day (under unauthorized control), joined with the sample's evidence: weak credentials by kind and protocol, KEV-listed vulnerability matches, open cleartext login services; each share is over the compromised devices in the sample, beside the same share over the other sampled devices, with Wilson intervals. Firmware evidence is not yet linked to devices",
+		"risk":                          "vulnerability matches that affect devices, ranked by units under unauthorized control, then units an outside actor attacked on the vulnerable service's port (inbound flow alerts), then CISA KEV, EPSS, units exposed and CVSS",
 	}
 }
 

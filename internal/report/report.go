@@ -48,6 +48,9 @@ type Inputs struct {
 	// telemetry per destination country and network owner (wire to
 	// flow.Destinations).
 	Destinations func(context.Context) ([]DestinationRow, error)
+	// Alerts returns the stored flow alerts (wire to flow.Alerts): the
+	// insight sections join them with the sample's evidence.
+	Alerts func(context.Context) ([]AlertRow, error)
 	// Assessment returns per-provision outcome counts and label tallies (wire to assess).
 	Assessment func(context.Context) (AssessmentSummary, error)
 	// Region maps a device address to a region or country (wire to geo); nil
@@ -113,7 +116,12 @@ type Report struct {
 	Firmware        *Firmware          `json:"firmware,omitempty"`
 	Findings        FindingsSummary    `json:"findings"`
 	Assessment      *AssessmentSection `json:"assessment,omitempty"`
-	Trends          []TrendPoint       `json:"trends"`
+	// Fall says what made the devices under unauthorized control reachable;
+	// Risk ranks the matched vulnerabilities by the exploitation seen in
+	// the fleet (see insight.go).
+	Fall   *Fall        `json:"fall,omitempty"`
+	Risk   []RiskRow    `json:"risk,omitempty"`
+	Trends []TrendPoint `json:"trends"`
 	// Devices lists every sampled device with its evidence (JSON and CSV only).
 	Devices     []DeviceRow       `json:"devices"`
 	Method      map[string]string `json:"method"`

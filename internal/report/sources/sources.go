@@ -24,6 +24,7 @@ func Wire(st *store.Store, in *report.Inputs) {
 	in.VulnStats = func(ctx context.Context) (report.VulnStats, error) { return VulnStats(ctx, st) }
 	in.DailyCompromised = func(ctx context.Context) ([]report.DayCount, error) { return DailyCompromised(ctx, st) }
 	in.Destinations = func(ctx context.Context) ([]report.DestinationRow, error) { return Destinations(ctx, st) }
+	in.Alerts = func(ctx context.Context) ([]report.AlertRow, error) { return Alerts(ctx, st) }
 	runIDs := in.RunIDs
 	in.Assessment = func(ctx context.Context) (report.AssessmentSummary, error) {
 		ev, err := assess.LoadEvidence(ctx, st, runIDs...)
@@ -123,6 +124,24 @@ func Destinations(ctx context.Context, st *store.Store) ([]report.DestinationRow
 	out := make([]report.DestinationRow, len(ds))
 	for i, d := range ds {
 		out[i] = report.DestinationRow{Device: d.Device, Country: d.Country, ASN: d.ASN, Owner: d.Owner, Bytes: d.Bytes, CountryDB: d.CountryDB, OwnerDB: d.OwnerDB}
+	}
+	return out, nil
+}
+
+// Alerts returns every stored flow alert as the report's insight sections
+// read it.
+func Alerts(ctx context.Context, st *store.Store) ([]report.AlertRow, error) {
+	as, err := flow.Alerts(ctx, st, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]report.AlertRow, 0, len(as))
+	for _, a := range as {
+		dev := a.Device
+		if a.Inbound { // the actor is outside: the device is the one it targeted
+			dev = a.Peer
+		}
+		out = append(out, report.AlertRow{Device: dev, Day: a.Day, Detector: a.Detector, Port: a.Port, Inbound: a.Inbound})
 	}
 	return out, nil
 }
