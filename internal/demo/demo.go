@@ -42,27 +42,27 @@ type Options struct {
 
 // Summary holds the headline numbers of a demo run.
 type Summary struct {
-	RunID                  int64                    `json:"run_id"`
-	Devices                int                      `json:"devices"`
-	Services               int                      `json:"services"`
-	DevicesWithWeak        int                      `json:"devices_with_weak_credentials"`
-	WeakShare              float64                  `json:"weak_password_share"`
-	TruthDevices           int                      `json:"truth_devices"`
-	TruthWeakShare         float64                  `json:"truth_weak_password_share"`
-	Fingerprinted          int                      `json:"fingerprinted_services"`
-	VulnMatches            int                      `json:"vulnerability_matches"`
-	KEVMatches             int                      `json:"kev_matches"`
-	DevicesWithVulns       int                      `json:"devices_with_vulnerabilities"`
-	TelemetryRecords       int64                    `json:"telemetry_records,omitempty"`
-	DevicesCompromised     int                      `json:"devices_under_unauthorized_control"`
-	TruthCompromised       int                      `json:"truth_devices_under_unauthorized_control"`
-	CompromisedFound       int                      `json:"compromised_found"` // detected devices that are in the truth`
+	RunID              int64   `json:"run_id"`
+	Devices            int     `json:"devices"`
+	Services           int     `json:"services"`
+	DevicesWithWeak    int     `json:"devices_with_weak_credentials"`
+	WeakShare          float64 `json:"weak_password_share"`
+	TruthDevices       int     `json:"truth_devices"`
+	TruthWeakShare     float64 `json:"truth_weak_password_share"`
+	Fingerprinted      int     `json:"fingerprinted_services"`
+	VulnMatches        int     `json:"vulnerability_matches"`
+	KEVMatches         int     `json:"kev_matches"`
+	DevicesWithVulns   int     `json:"devices_with_vulnerabilities"`
+	TelemetryRecords   int64   `json:"telemetry_records,omitempty"`
+	DevicesCompromised int     `json:"devices_under_unauthorized_control"`
+	TruthCompromised   int     `json:"truth_devices_under_unauthorized_control"`
+	CompromisedFound   int     `json:"compromised_found"` // detected devices that are in the truth`
 	// FallInSample and FallWeak are the report's "why devices fall": devices
 	// under control in the sample, and those of them with a weak credential;
 	// TruthFallWeak is the same count from the ground truth.
-	FallInSample  int `json:"fall_in_sample"`
-	FallWeak      int `json:"fall_weak"`
-	TruthFallWeak int `json:"truth_fall_weak"`
+	FallInSample           int                      `json:"fall_in_sample"`
+	FallWeak               int                      `json:"fall_weak"`
+	TruthFallWeak          int                      `json:"truth_fall_weak"`
 	Stages                 []string                 `json:"stages"`
 	Skipped                []string                 `json:"skipped,omitempty"`
 	Duration               time.Duration            `json:"duration_ns"`
