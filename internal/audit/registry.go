@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"iotwatch/internal/login"
+	"iotwatch/internal/login/cwmp"
 	"iotwatch/internal/login/ftp"
 	loginhttp "iotwatch/internal/login/http"
 	"iotwatch/internal/login/mqtt"
@@ -25,6 +26,7 @@ func Modules() []login.Module {
 		mqtt.Module{},
 		rtsp.Module{},
 		snmp.Module{},
+		cwmp.Module{},
 	}
 }
 

@@ -318,7 +318,8 @@ const (
 	ProtoSSDP   = "ssdp" // UPnP discovery; the description XML is fetched over HTTP
 	ProtoCoAP   = "coap"
 	ProtoModbus = "modbus"
-	ProtoDNS    = "dns" // read-only: the server's CHAOS TXT version.bind
+	ProtoDNS    = "dns"  // read-only: the server's CHAOS TXT version.bind
+	ProtoCWMP   = "cwmp" // TR-069 connection-request server (HTTP on 7547)
 )
 
 // CompareVulnMatches orders matches for work: known exploited (KEV) first,

@@ -67,7 +67,7 @@ var table = []Spec{
 		Greeting: func(b []byte) bool { return len(b) > 0 && b[0] == 0xff }}, // IAC
 	{Name: model.ProtoSSH, Transports: tcp, Ports: []uint16{22, 2222}, Nmap: "ssh",
 		Prompt: true, Login: true, Greeting: prefix("SSH-")},
-	{Name: model.ProtoHTTP, Transports: tcp, Ports: []uint16{80, 81, 5000, 7547, 8000, 8080, 8081, 8888, 8899, 49152}, Nmap: "http",
+	{Name: model.ProtoHTTP, Transports: tcp, Ports: []uint16{80, 81, 5000, 8000, 8080, 8081, 8888, 8899, 49152}, Nmap: "http",
 		Cleartext: true, Login: true, Greeting: prefix("HTTP/")},
 	{Name: model.ProtoHTTPS, Transports: tcp, Ports: []uint16{443, 8443}, Nmap: "https", TLS: true, Login: true},
 	{Name: model.ProtoFTP, Transports: tcp, Ports: []uint16{21, 2121}, Nmap: "ftp",
@@ -81,6 +81,8 @@ var table = []Spec{
 	{Name: model.ProtoCoAP, Transports: udp, Ports: []uint16{5683}, Nmap: "coap"},
 	{Name: model.ProtoModbus, Transports: tcp, Ports: []uint16{502, 5020}, Nmap: "modbus", Identifies: true},
 	{Name: model.ProtoDNS, Transports: []string{model.UDP, model.TCP}, Ports: []uint16{53}, Nmap: "domain"},
+	// TR-069 connection requests: HTTP with Digest (cleartext only when a CPE offers Basic).
+	{Name: model.ProtoCWMP, Transports: tcp, Ports: []uint16{7547}, Nmap: "cwmp", Login: true},
 }
 
 func prefix(p string) func([]byte) bool {

@@ -5,6 +5,7 @@ import (
 
 	"iotwatch/internal/probe"
 	"iotwatch/internal/probe/coap"
+	"iotwatch/internal/probe/cwmp"
 	"iotwatch/internal/probe/dns"
 	"iotwatch/internal/probe/ftp"
 	"iotwatch/internal/probe/http"
@@ -35,6 +36,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		coap.Prober{},
 		modbus.Prober{},
 		dns.Prober{},
+		cwmp.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

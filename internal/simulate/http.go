@@ -49,6 +49,10 @@ func serveHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server", b)
 	}
 	d := s.dev
+	if s.sp.Protocol == "cwmp" {
+		serveConnectionRequest(w, r, s)
+		return
+	}
 	switch r.URL.Path {
 	case "/rootDesc.xml":
 		if d.prof.service("ssdp") == nil {
@@ -81,6 +85,32 @@ func serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "form":
 		serveForm(w, r, s)
 	}
+}
+
+// serveConnectionRequest answers a TR-069 connection request as CPEs do:
+// 401 with the service's challenge until the credential is right, then 200
+// with an empty body (the CPE would now open a session to its ACS).
+func serveConnectionRequest(w http.ResponseWriter, r *http.Request, s *deviceService) {
+	ok := false
+	switch s.sp.Auth {
+	case "basic":
+		u, p, has := r.BasicAuth()
+		ok = has && s.accepts(u, p)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, s.realm))
+		}
+	default:
+		ok = digestOK(r.Header.Get("Authorization"), r.Method, s)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", digestChallenge(s))
+		}
+	}
+	if !ok {
+		unauthorized(w)
+		return
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
 }
 
 // notFound is a plain device-style 404 (no Go-specific headers).

@@ -66,7 +66,7 @@ var loginProtocols = protocol.Set(func(s protocol.Spec) bool { return s.Login })
 var knownProtocols = map[string]bool{
 	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoFTP: true,
 	model.ProtoMQTT: true, model.ProtoRTSP: true, model.ProtoSNMP: true, model.ProtoSSDP: true,
-	model.ProtoCoAP: true, model.ProtoModbus: true, model.ProtoDNS: true,
+	model.ProtoCoAP: true, model.ProtoModbus: true, model.ProtoDNS: true, model.ProtoCWMP: true,
 }
 
 var cpeRE = regexp.MustCompile(`^cpe:2\.3:[aho](:[^:]+){10}$`)
@@ -237,9 +237,9 @@ func (p *Profile) validate() error {
 			if s.Auth != "basic" && s.Auth != "digest" && s.Auth != "form" {
 				return lineErr{i, fmt.Errorf("service http: auth %q: want basic, digest or form", s.Auth)}
 			}
-		case model.ProtoRTSP:
+		case model.ProtoRTSP, model.ProtoCWMP:
 			if s.Auth != "basic" && s.Auth != "digest" {
-				return lineErr{i, fmt.Errorf("service rtsp: auth %q: want basic or digest", s.Auth)}
+				return lineErr{i, fmt.Errorf("service %s: auth %q: want basic or digest", s.Protocol, s.Auth)}
 			}
 		}
 		if loginProtocols[s.Protocol] && s.Protocol != model.ProtoSNMP && s.Default == nil {

@@ -599,7 +599,7 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 		serveRTSP(c, s)
 	case "modbus":
 		serveModbus(c, s)
-	case "http":
+	case "http", "cwmp":
 		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: c, svc: s, f: f})
 	case "mqtt":
 		f.mqtt.serve(c, s)

@@ -37,7 +37,7 @@ func ProtocolFor(p Port) string {
 
 // DefaultPorts returns the built-in IoT port list: the default ports of
 // every protocol in the protocol table (telnet 23/2323, ssh 22/2222, http
-// 80/81/8080/8081/8000/8888/5000/49152/7547, onvif 8899, https 443/8443,
+// 80/81/8080/8081/8000/8888/5000/49152, onvif 8899, cwmp 7547, https 443/8443,
 // ftp 21/2121, mqtt 1883/8883, rtsp 554/8554, modbus 502/5020, snmp
 // 161/1161 udp, ssdp 1900/udp, coap 5683/udp), sorted by transport and
 // number.

@@ -1,0 +1,89 @@
+package simulate
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"iotwatch/internal/login"
+	logincwmp "iotwatch/internal/login/cwmp"
+	"iotwatch/internal/model"
+	"iotwatch/internal/probe"
+	probecwmp "iotwatch/internal/probe/cwmp"
+)
+
+// breadthCase is one protocol added by issue 20: the scanner's prober must
+// read what the profile says from the simulated device, and its login module
+// (when it has one) must accept exactly the credential the device accepts.
+type breadthCase struct {
+	proto  string
+	prober probe.Prober
+	// check reports what the record got wrong about s ("" when right).
+	check func(s *deviceService, r probe.Record) string
+	mod   login.Module
+}
+
+func breadthCases() []breadthCase {
+	return []breadthCase{
+		{model.ProtoCWMP, probecwmp.Prober{}, func(s *deviceService, r probe.Record) string {
+			rec := r.(*probecwmp.Record)
+			if rec.Server != s.banner() || rec.Realm != s.realm || !strings.EqualFold(rec.AuthScheme, s.sp.Auth) {
+				return "record " + rec.Server + " " + rec.Realm + " " + rec.AuthScheme
+			}
+			return ""
+		}, logincwmp.Module{}},
+	}
+}
+
+func TestBreadthProtocols(t *testing.T) {
+	f := protoFleet(t)
+	for _, tc := range breadthCases() {
+		t.Run(tc.proto, func(t *testing.T) {
+			s := findService(t, f, tc.proto, "", nil)
+			network := "tcp"
+			if udpProtocols[tc.proto] {
+				network = "udp"
+			}
+			conn, err := net.DialTimeout(network, addrOf(s), 3*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ap := netip.AddrPortFrom(s.dev.addr, s.port)
+			env := &probe.Env{Timeout: 3 * time.Second, Dial: func(ctx context.Context) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, ap.String())
+			}}
+			res := tc.prober.Probe(context.Background(), conn, env)
+			if res.Status != model.StatusSuccess || res.Data == nil {
+				t.Fatalf("probe: %v (%v)", res.Status, res.Err)
+			}
+			if msg := tc.check(s, res.Data); msg != "" {
+				t.Errorf("%s: %s (profile %s)", tc.proto, msg, s.dev.prof.ID)
+			}
+			if tc.mod == nil {
+				return
+			}
+			for _, kind := range []string{model.KindDefaultCredential, KindStrong} {
+				s := findService(t, f, tc.proto, kind, nil)
+				tgt := login.Target{Addr: netip.AddrPortFrom(s.dev.addr, s.port), Protocol: tc.proto, Timeout: 3 * time.Second}
+				sess, err := tc.mod.Open(context.Background(), tgt)
+				if err != nil {
+					t.Fatalf("open %s: %v", kind, err)
+				}
+				def := *s.sp.Default
+				r := sess.Try(context.Background(), login.Credential{Username: def.Username, Password: def.Password})
+				if want := kind == model.KindDefaultCredential; r.Success() != want {
+					t.Errorf("%s device: default credential success=%v (%v %v), want %v", kind, r.Success(), r.Status, r.Evidence, want)
+				}
+				if r := sess.Try(context.Background(), login.Credential{Username: def.Username, Password: "wrong-" + def.Password}); r.Status != model.StatusAuthFailed {
+					t.Errorf("%s device: wrong password gave %v %v", kind, r.Status, r.Err)
+				}
+				sess.Close()
+			}
+		})
+	}
+}
