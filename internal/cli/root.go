@@ -125,6 +125,7 @@ func newRoot(g *globals) *cobra.Command {
 		newFlowsCmd(g),
 		newUsersCmd(g), newTokensCmd(g), newAuditLogCmd(g),
 		newStoreCmd(g),
+		newWorkerCmd(g), newJobsCmd(g), newScheduleCmd(g),
 	} {
 		root.AddCommand(c)
 	}

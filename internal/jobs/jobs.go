@@ -63,7 +63,7 @@ func New(ctx context.Context, st *store.Store) (*Client, error) {
 		return riverdatabasesql.New(st.DB())
 	}
 	var err error
-	c.river, err = river.NewClient(c.driver(nil), &river.Config{Logger: c.log})
+	c.river, err = river.NewClient(c.driver(nil), &river.Config{Logger: c.riverLog()})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
@@ -103,6 +103,25 @@ func (c *Client) SetLogger(l *slog.Logger) {
 	if l != nil {
 		c.log = l
 	}
+}
+
+// riverLog is the logger River gets: the client's, from warnings up (River
+// reports every producer's job counts at info).
+func (c *Client) riverLog() *slog.Logger {
+	return slog.New(warnHandler{c.log.Handler()})
+}
+
+type warnHandler struct{ slog.Handler }
+
+func (h warnHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return warnHandler{h.Handler.WithAttrs(as)}
+}
+func (h warnHandler) WithGroup(name string) slog.Handler {
+	return warnHandler{h.Handler.WithGroup(name)}
 }
 
 // ErrNotFound reports a job or schedule that does not exist.

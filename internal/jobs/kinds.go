@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -50,7 +48,7 @@ func (w *vulnsWorker) Work(ctx context.Context, job *river.Job[VulnsArgs]) error
 	if err != nil {
 		return err
 	}
-	run, _, err := startRun(ctx, st, job.ID, job.Args.Group, "vulns", targetsOf(svcs), []string{"vulns"})
+	run, _, err := startRun(ctx, st, job.ID, job.Args.Group, "vulns", []string{fmt.Sprintf("services of run %d", job.Args.Run)}, []string{"vulns"})
 	if err != nil {
 		return err
 	}
@@ -72,19 +70,6 @@ func finish[T river.JobArgs](ctx context.Context, run *stage.Run, job *river.Job
 		}
 		return complete(ctx, tx, job)
 	})
-}
-
-// targetsOf names the addresses of svcs as a run's targets.
-func targetsOf(svcs []model.Service) []string {
-	var out []string
-	var last netip.Addr
-	for _, s := range svcs {
-		if s.IP != last && !slices.Contains(out, s.IP.String()) {
-			out = append(out, s.IP.String())
-		}
-		last = s.IP
-	}
-	return out
 }
 
 // FirmwareArgs is a firmware analysis of the image at Path (on the worker's
@@ -159,4 +144,35 @@ func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) err
 	}
 	_, err = stage.WriteReport(r, job.Args.Dir, formats...)
 	return err
+}
+
+// SubmitVulns enqueues a match of the whole stored inventory against the
+// vulnerability database as it is now.
+func (c *Client) SubmitVulns(ctx context.Context) (int64, error) {
+	return c.submit(ctx, VulnsArgs{})
+}
+
+// SubmitFirmware enqueues the analysis of the image at path (a path on the
+// workers' file system).
+func (c *Client) SubmitFirmware(ctx context.Context, path string, vulns bool) (int64, error) {
+	if path == "" {
+		return 0, fmt.Errorf("%w: no image", ErrBadRequest)
+	}
+	return c.submit(ctx, FirmwareArgs{Path: path, Vulns: vulns})
+}
+
+// SubmitReport enqueues a report build into a.Dir (on the worker).
+func (c *Client) SubmitReport(ctx context.Context, a ReportArgs) (int64, error) {
+	if a.Dir == "" {
+		return 0, fmt.Errorf("%w: no directory", ErrBadRequest)
+	}
+	return c.submit(ctx, a)
+}
+
+func (c *Client) submit(ctx context.Context, args river.JobArgs) (int64, error) {
+	res, err := c.river.Insert(ctx, args, nil)
+	if err != nil {
+		return 0, fmt.Errorf("submit %s: %w", args.Kind(), err)
+	}
+	return res.Job.ID, nil
 }

@@ -104,7 +104,7 @@ func (c *Client) Work(ctx context.Context, opts WorkOptions) error {
 		rescue = DefaultRescueAfter
 	}
 	client, err := river.NewClient(c.driver(pool), &river.Config{
-		Logger:               c.log,
+		Logger:               c.riverLog(),
 		Queues:               queues,
 		Workers:              workers,
 		JobTimeout:           jobTimeout,
