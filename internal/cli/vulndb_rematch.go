@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"iotwatch/internal/stage"
 	"iotwatch/internal/store"
 	"iotwatch/internal/vuln"
 )
@@ -16,13 +17,15 @@ func newVulnRematchCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rematch",
 		Short: "Match the stored services and firmware components again (no rescan) and record what changed as a run",
-		Long: `rematch matches the newest scan's services and the newest firmware analysis's components against
-the database as it is now (new records, withdrawn ones, distribution advisories, EPSS, VEX) and
-records a run of kind "rematch" with the current matches and the differences: new, withdrawn, or
-fixed (with the advisory or VEX document). vulndb update and vulndb import do this by themselves
-when they changed the data.`,
+		Long: `rematch matches the stored inventory (every identified service as the newest run that identified
+it saw it) and the newest firmware analysis's components against the database as it is now (new
+records, withdrawn ones, distribution advisories, EPSS, VEX) and records a run of kind "rematch"
+with the current matches and the differences: new, withdrawn, or fixed (with the advisory or VEX
+document). vulndb update and vulndb import do this by themselves when they changed the data.
+vulndb match --stored runs the same re-match and lists the matches instead of the differences.`,
 		Example: `  iotwatch vulndb rematch
-  iotwatch vulndb rematch --json`,
+  iotwatch vulndb rematch --json
+  iotwatch vulndb match --stored       # the same run, listing its matches`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, done, err := openVulnDB(cmd, g, true)
@@ -30,7 +33,7 @@ when they changed the data.`,
 				return err
 			}
 			defer done()
-			res, err := d.Rematch(cmd.Context())
+			res, err := stage.Rematch(cmd.Context(), d.Store(), stage.RematchOptions{DB: d})
 			if err != nil {
 				return err
 			}
@@ -72,7 +75,7 @@ func rematchAfterImport(ctx context.Context, w io.Writer, d *vuln.DB, res []vuln
 // rematchStored re-matches the stored evidence and prints what changed; a
 // store without scans or firmware runs is no error.
 func rematchStored(ctx context.Context, w io.Writer, d *vuln.DB) error {
-	rm, err := d.Rematch(ctx)
+	rm, err := stage.Rematch(ctx, d.Store(), stage.RematchOptions{DB: d})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}

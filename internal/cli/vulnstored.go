@@ -8,34 +8,44 @@ import (
 	"iotwatch/internal/stage"
 )
 
-// matchStored runs the vulnerability stage over the stored inventory
-// (`vulndb match --stored`) and prints the matches per device and port.
+// matchStored is `vulndb match --stored`: the re-match of the stored
+// inventory (stage.Rematch, the same run `vulndb rematch` records), printed
+// as the run's matches per device and port; what changed goes to stderr.
 func matchStored(ctx context.Context, g *globals) error {
 	st, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	run, res, err := stage.VulnsOfInventory(ctx, st)
+	res, err := stage.Rematch(ctx, st, stage.RematchOptions{})
+	if err != nil {
+		return err
+	}
+	ms, err := st.VulnMatches(ctx, res.Run)
 	if err != nil {
 		return err
 	}
 	if g.json {
-		return printJSONLines(g.out, res.Matches)
-	}
-	tw := newTable(g.out)
-	fmt.Fprintln(tw, "DEVICE\tCVE\tCVSS\tSEVERITY\tKEV\tCPE")
-	for _, m := range res.Matches {
-		kev := "-"
-		if m.KEV {
-			kev = "yes"
+		err = printJSONLines(g.out, ms)
+	} else {
+		tw := newTable(g.out)
+		fmt.Fprintln(tw, "DEVICE\tCVE\tCVSS\tSEVERITY\tKEV\tCPE")
+		for _, m := range ms {
+			kev := "-"
+			if m.KEV {
+				kev = "yes"
+			}
+			subject := m.Subject
+			if m.IP.IsValid() {
+				subject = netip.AddrPortFrom(m.IP, m.Port).String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\t%s\t%s\n", subject, m.CVE, m.CVSS, m.Severity, kev, m.CPE)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\t%s\t%s\n", netip.AddrPortFrom(m.IP, m.Port), m.CVE, m.CVSS, m.Severity, kev, m.CPE)
+		err = tw.Flush()
 	}
-	if err := tw.Flush(); err != nil {
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.errOut, "%d matches on %d devices (%d known exploited) from %d identified services (%s)\n",
-		len(res.Matches), res.Devices, res.KEV, run.Counts["services"], run)
+	writeRematch(g.errOut, res)
 	return nil
 }

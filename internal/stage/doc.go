@@ -4,8 +4,8 @@
 // functions, so a stage behaves the same wherever it runs: the CLI only
 // parses flags and prints, and nothing here parses flags or prints.
 //
-// The stages: Scan (with PrepareResume), Vulns (VulnsOfRun,
-// VulnsOfInventory), Audit, Firmware, Flows, Assess, and the report
+// The stages: Scan (with PrepareResume), Vulns (VulnsOfRun), Rematch,
+// Audit, Firmware, Flows, Assess, and the report
 // (WireReport, BuildReport, WriteReport). Each takes a context, the store and
 // its options; results go to the store and back to the caller, progress
 // through callbacks, never to a terminal.

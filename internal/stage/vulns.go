@@ -87,20 +87,30 @@ func VulnsOfRun(ctx context.Context, st *store.Store, run *Run) (VulnResult, err
 	return Vulns(ctx, st, run, svcs)
 }
 
-// VulnsOfInventory re-matches the stored inventory (every identified
-// service, as its newest run saw it) against the vulnerability database as
-// it is now, recorded as a run of kind "vulns": after `vulndb update`, the
-// devices already scanned get the new matches.
-func VulnsOfInventory(ctx context.Context, st *store.Store) (*Run, VulnResult, error) {
-	run, err := Start(ctx, st, "vulns", []string{"stored inventory"}, []string{"vulns"})
-	if err != nil {
-		return nil, VulnResult{}, err
+// RematchOptions describe a re-match.
+type RematchOptions struct {
+	// DB is the vulnerability database to match with; nil opens the
+	// store's (with the embedded seed when it holds none).
+	DB *vuln.DB
+}
+
+// Rematch matches the stored inventory again (every identified service as
+// its newest run saw it, and the newest firmware run's components) against
+// the vulnerability database as it is now, without a rescan, and records a
+// run of kind "rematch" with the current matches and what changed against
+// the previous ones: new, withdrawn, fixed (see vuln.DB.Rematch). `vulndb
+// rematch`, `vulndb match --stored` and the re-match after `vulndb update`
+// or `import` all run it. With nothing stored it returns store.ErrNotFound.
+func Rematch(ctx context.Context, st *store.Store, opts RematchOptions) (*vuln.RematchResult, error) {
+	d := opts.DB
+	if d == nil {
+		var err error
+		if d, err = vuln.Open(ctx, st); err == nil {
+			err = d.EnsureSeed(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("vulnerability database: %w", err)
+		}
 	}
-	svcs, err := st.IdentifiedServices(ctx)
-	var res VulnResult
-	if err == nil {
-		run.Count("services", int64(len(svcs)))
-		res, err = Vulns(ctx, st, run, svcs)
-	}
-	return run, res, run.Finish(ctx, err)
+	return d.Rematch(ctx)
 }

@@ -11,12 +11,13 @@ import (
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 	"iotwatch/internal/testpeer"
+	"iotwatch/internal/vuln"
 )
 
 // TestScanStoresVulnerabilities (issue 13.4): `iotwatch scan` of a real
 // OpenSSH daemon stores the vulnerabilities of what it identified, as the
 // demo does, from the embedded seed database; `vulndb match --stored`
-// re-matches the stored inventory and stores that as a run of its own.
+// re-matches the stored inventory as the re-match run `vulndb rematch` records.
 func TestScanStoresVulnerabilities(t *testing.T) {
 	sshd := testpeer.SSHD(t, testpeer.SSHDOptions{})
 	for name, newDB := range databases(t) {
@@ -82,13 +83,26 @@ func TestScanStoresVulnerabilities(t *testing.T) {
 					t.Errorf("match %s on %s:%d, want the scanned sshd", m.CVE, m.IP, m.Port)
 				}
 			}
-			vr, err := st.LatestRun(ctx, "vulns", true)
+			// match --stored is the re-match: a run of kind "rematch" whose
+			// baseline is the scan's matches, so nothing changed; then
+			// `vulndb rematch` compares with that run and finds nothing either.
+			vr, err := st.LatestRun(ctx, vuln.RunKindRematch, true)
 			if err != nil {
 				t.Fatal(err)
 			}
 			stored, _ := st.VulnMatches(ctx, vr.ID)
 			if len(stored) != len(listed) {
-				t.Errorf("vulns run %d stored %d matches, printed %d", vr.ID, len(stored), len(listed))
+				t.Errorf("rematch run %d stored %d matches, printed %d", vr.ID, len(stored), len(listed))
+			}
+			if !slices.Contains(vr.Targets, strconv.FormatInt(run.ID, 10)) || vr.Counts["new"]+vr.Counts["withdrawn"]+vr.Counts["fixed"] != 0 {
+				t.Errorf("rematch run %+v, want scan %d as its baseline and no changes", vr, run.ID)
+			}
+			var rm vuln.RematchResult
+			if err := json.Unmarshal([]byte(runCLI(t, "--db", db, "--json", "vulndb", "rematch")), &rm); err != nil {
+				t.Fatal(err)
+			}
+			if rm.Run <= vr.ID || rm.Matches != len(listed) || len(rm.Changes) != 0 || rm.Services != 1 {
+				t.Errorf("vulndb rematch after match --stored: %+v, want a new run with %d matches and no changes", rm, len(listed))
 			}
 		})
 	}

@@ -71,6 +71,9 @@ func Open(ctx context.Context, st *store.Store) (*DB, error) {
 	return d, nil
 }
 
+// Store returns the store the database lives in.
+func (d *DB) Store() *store.Store { return d.st }
+
 func (d *DB) q(query string) string { return d.st.Rebind(query) }
 
 // invalidate drops the matching caches after the data changed.

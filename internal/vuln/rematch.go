@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,48 +68,72 @@ func keyOf(m *model.VulnMatch) matchKey {
 	return matchKey{s, m.Port, m.CVE}
 }
 
-// Rematch matches the newest scan's services and the newest firmware run's
-// components again and records the result as a run. The baseline of each
-// is the newest earlier re-match of the same run, else the run's own
-// matches. With nothing stored to re-match it returns store.ErrNotFound.
+// Rematch matches the stored inventory again — every identified service
+// as the newest run that identified it saw it, and the components of the
+// newest firmware run — and records the result as a run. The baseline of
+// each run the inventory draws from is the newest earlier re-match of that
+// run, else the run's own matches. With nothing stored to re-match it
+// returns store.ErrNotFound. `vulndb rematch`, `vulndb match --stored` and
+// the re-match after an update or import all run it (stage.Rematch).
 func (d *DB) Rematch(ctx context.Context) (*RematchResult, error) {
 	st := d.st
 	res := &RematchResult{Changes: []Change{}}
 	var current, all, baseline []model.VulnMatch
 	var targets []string
 
-	if scan, err := st.NewestScannedRun(ctx); err == nil {
-		svcs, err := st.Services(ctx, scan)
-		if err != nil {
-			return nil, err
-		}
-		base, err := d.baseline(ctx, scan)
-		if err != nil {
-			return nil, err
-		}
-		baseline = append(baseline, base...)
-		targets = append(targets, strconv.FormatInt(scan, 10))
-		for _, s := range svcs {
-			if s.Fingerprint.Empty() {
-				continue
-			}
-			res.Services++
-			ms, err := d.MatchFingerprintAll(ctx, *s.Fingerprint)
-			if err != nil {
-				return nil, err
-			}
-			for i := range ms {
-				ms[i].IP, ms[i].Port = s.IP, s.Port
-			}
-			all = append(all, ms...)
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
+	svcs, err := st.IdentifiedServices(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if fw, err := st.LatestRun(ctx, "firmware", true); err == nil {
-		base, err := d.baseline(ctx, fw.ID)
+	owner, err := d.inventoryRuns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var runs []int64
+	for _, r := range owner {
+		if !slices.Contains(runs, r) {
+			runs = append(runs, r)
+		}
+	}
+	slices.Sort(runs)
+	for _, r := range runs {
+		base, err := d.baseline(ctx, r)
 		if err != nil {
 			return nil, err
+		}
+		for _, m := range base {
+			// What the run (or its re-match) said of the endpoints whose
+			// newest record is the run's.
+			if m.IP.IsValid() && owner[endpointKey{m.IP.String(), m.Port}] == r {
+				baseline = append(baseline, m)
+			}
+		}
+		targets = append(targets, strconv.FormatInt(r, 10))
+	}
+	for _, s := range svcs {
+		if s.Fingerprint.Empty() {
+			continue
+		}
+		res.Services++
+		ms, err := d.MatchFingerprintAll(ctx, *s.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ms {
+			ms[i].IP, ms[i].Port = s.IP, s.Port
+		}
+		all = append(all, ms...)
+	}
+	if fw, err := st.LatestRun(ctx, "firmware", true); err == nil {
+		prev, err := d.baseline(ctx, fw.ID)
+		if err != nil {
+			return nil, err
+		}
+		var base []model.VulnMatch
+		for _, m := range prev {
+			if !m.IP.IsValid() {
+				base = append(base, m)
+			}
 		}
 		baseline = append(baseline, base...)
 		targets = append(targets, strconv.FormatInt(fw.ID, 10))
@@ -139,7 +164,7 @@ func (d *DB) Rematch(ctx context.Context) (*RematchResult, error) {
 		return nil, err
 	}
 	if len(targets) == 0 {
-		return nil, fmt.Errorf("rematch: no stored scan or firmware run: %w", store.ErrNotFound)
+		return nil, fmt.Errorf("rematch: no identified service or firmware run stored: %w", store.ErrNotFound)
 	}
 	if err := d.applyVEX(ctx, all); err != nil {
 		return nil, err
@@ -202,12 +227,40 @@ func (d *DB) Rematch(ctx context.Context) (*RematchResult, error) {
 		return nil, err
 	}
 	res.Run = run.ID
-	err := st.SaveVulnMatches(ctx, run.ID, current)
+	err = st.SaveVulnMatches(ctx, run.ID, current)
 	if err == nil {
 		err = d.saveChanges(ctx, run.ID, res.Changes)
 	}
 	run.Counts = map[string]int64{"matches": int64(res.Matches), "new": int64(res.New), "withdrawn": int64(res.Withdrawn), "fixed": int64(res.Fixed)}
 	return res, st.EndRun(ctx, run, err)
+}
+
+type endpointKey struct {
+	ip   string
+	port uint16
+}
+
+// inventoryRuns returns, for every identified endpoint, the newest run
+// that identified it (the run whose record store.IdentifiedServices
+// returns).
+func (d *DB) inventoryRuns(ctx context.Context) (map[endpointKey]int64, error) {
+	rows, err := d.st.DB().QueryContext(ctx, `SELECT ip, port, MAX(run_id) FROM services WHERE fingerprint <> '' GROUP BY ip, port, transport`)
+	if err != nil {
+		return nil, fmt.Errorf("rematch inventory: %w", err)
+	}
+	defer rows.Close()
+	out := map[endpointKey]int64{}
+	for rows.Next() {
+		var k endpointKey
+		var port int
+		var run int64
+		if err := rows.Scan(&k.ip, &port, &run); err != nil {
+			return nil, fmt.Errorf("rematch inventory: %w", err)
+		}
+		k.port = uint16(port)
+		out[k] = max(out[k], run) // TCP and UDP of one port: the newer
+	}
+	return out, rows.Err()
 }
 
 // baseline returns the matches to compare run's re-match with: those of

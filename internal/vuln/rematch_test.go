@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,5 +102,68 @@ func TestRematchNothingStored(t *testing.T) {
 	d := openDB(t)
 	if _, err := d.Rematch(context.Background()); err == nil {
 		t.Error("re-match of an empty store succeeded")
+	}
+}
+
+// TestRematchInventory: the re-match covers the whole stored inventory,
+// not only the newest scan, and compares each endpoint with what the
+// newest run that identified it said.
+func TestRematchInventory(t *testing.T) {
+	d := fixtureDB(t)
+	ctx := context.Background()
+	st := d.st
+	scan := func(ip, version string) int64 {
+		t.Helper()
+		r := &model.Run{Kind: "scan", Targets: []string{ip}}
+		if err := st.StartRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		fp := model.Fingerprint{Vendor: "OpenBSD", Product: "OpenSSH", Version: version}
+		svcs := []model.Service{{IP: netip.MustParseAddr(ip), Port: 22, Transport: model.TCP, Protocol: "ssh", Status: model.StatusSuccess, Fingerprint: &fp}}
+		ms, err := d.MatchServices(ctx, svcs)
+		if err == nil {
+			err = st.SaveServices(ctx, r.ID, svcs)
+		}
+		if err == nil {
+			err = st.SaveVulnMatches(ctx, r.ID, ms)
+		}
+		if err := st.EndRun(ctx, r, err); err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	a := scan("192.0.2.1", "9.2p1")
+	b := scan("192.0.2.2", "9.2p1")
+	res, err := d.Rematch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Services != 2 || len(res.Changes) != 0 || len(res.Compared) != 2 || res.Compared[0] != a || res.Compared[1] != b {
+		t.Fatalf("two scans: %+v, want both services, runs %d and %d compared, no changes", res, a, b)
+	}
+	if got := len(res.Changes); got != 0 {
+		t.Fatalf("changes %+v", res.Changes)
+	}
+	// 192.0.2.1 is upgraded and scanned again: its newest run's matches
+	// are the baseline, so the older scan's CVE-2024-6387 is not "withdrawn".
+	c := scan("192.0.2.1", "9.9p1")
+	res, err = d.Rematch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Services != 2 || len(res.Changes) != 0 || !slices.Equal(res.Compared, []int64{b, c}) {
+		t.Fatalf("after the rescan: %+v, want runs %d and %d compared and no changes", res, b, c)
+	}
+	ms, err := st.VulnMatches(ctx, res.Run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.CVE == "CVE-2024-6387" && m.IP.String() != "192.0.2.2" {
+			t.Errorf("CVE-2024-6387 on %s, want it only on 192.0.2.2 (192.0.2.1 runs 9.9p1 now)", m.IP)
+		}
+	}
+	if find(ms, "CVE-2024-6387") == nil {
+		t.Errorf("re-match lost 192.0.2.2's CVE-2024-6387: %v", cves(ms))
 	}
 }
