@@ -13,11 +13,13 @@ import (
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
 	"iotwatch/internal/stage"
+	"iotwatch/internal/store"
 )
 
 // VulnsArgs is a vulnerability match of new evidence: the services scan run
-// Run stored (a finished shard), or, with Run 0, the whole stored inventory
-// against the database as it is now (a schedule after `vulndb update`).
+// Run stored (a finished shard), or, with Run 0, the re-match of the whole
+// stored inventory against the database as it is now (stage.Rematch, a
+// schedule after `vulndb update`).
 type VulnsArgs struct {
 	Run   int64 `json:"run,omitempty"`
 	Group int64 `json:"group,omitempty"`
@@ -41,8 +43,12 @@ func (w *vulnsWorker) Timeout(*river.Job[VulnsArgs]) time.Duration { return jobT
 func (w *vulnsWorker) Work(ctx context.Context, job *river.Job[VulnsArgs]) error {
 	st := w.c.st
 	if job.Args.Run == 0 {
-		_, _, err := stage.VulnsOfInventory(ctx, st)
-		return err
+		// The re-match of `vulndb rematch`: a run with what changed; an
+		// empty store has nothing to re-match.
+		if _, err := stage.Rematch(ctx, st, stage.RematchOptions{}); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
 	}
 	svcs, err := st.Services(ctx, job.Args.Run)
 	if err != nil {
