@@ -2,33 +2,52 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
-	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"iotwatch/internal/auth"
 	"iotwatch/internal/report"
 	"iotwatch/internal/stage"
+	"iotwatch/internal/store"
 	"iotwatch/internal/web"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
 	var (
-		listen      string
-		showSecrets bool
+		listen, tlsCert, tlsKey string
+		selfSigned, showSecrets bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the read-only dashboard, JSON API and Prometheus metrics over the evidence database",
-		Long: `serve starts a read-only web dashboard over the evidence database: the threat-assessment report
-of any run (/ and /?run=ID), the list of runs (/runs), report downloads (/report.{html,md,json,csv}),
-a JSON API (/api/runs, /api/runs/{id}, /api/runs/{id}/{report,services,credentials,vulnerabilities,findings},
-/api/assets, /api/flows/{alerts,daily,destinations} with ?since= and ?device=, /api/schema/report.json)
-and Prometheus metrics (/metrics). It binds 127.0.0.1 unless --listen says otherwise, and it redacts
-found passwords unless --show-secrets.`,
+		Short: "Serve the console: dashboard, JSON API and Prometheus metrics over the evidence database, behind log-in",
+		Long: `serve starts the web console over the evidence database: the threat-assessment report of any run
+(/ and /?run=ID), the list of runs (/runs), report downloads (/report.{html,md,json,csv}), a JSON API
+(/api/runs, /api/runs/{id}, /api/runs/{id}/{report,services,credentials,vulnerabilities,findings},
+/api/assets, /api/flows/{alerts,daily,destinations} with ?since= and ?device=, /api/schema/report.json),
+Prometheus metrics (/metrics) and, for admins, the audit log (/admin/audit).
+
+Access: once a user exists (iotwatch users add), everyone logs in (/login) or sends an API token
+(Authorization: Bearer, iotwatch tokens create), and each route needs a role: viewer (dashboard,
+report pages, metrics), analyst (runs, JSON/CSV reports, the API), operator (job actions), admin (audit
+log, raw secrets). Without any user, on loopback, the console is the local single-user dashboard as
+before: everything readable without log-in, no job actions. Listening beyond loopback is refused until
+an admin exists. /healthz is public.
+
+TLS: --tls-cert and --tls-key serve HTTPS with your certificate; --tls-self-signed generates a
+certificate for localhost once and reuses it (stored 0600 beside the database), for loopback only.
+With TLS the session cookie is Secure and HSTS is sent. Found passwords are redacted unless
+--show-secrets, and then shown only to admins (each time recorded in the audit log).`,
 		Example: `  iotwatch serve
-  iotwatch serve --listen 127.0.0.1:9090`,
+  iotwatch serve --listen 127.0.0.1:9090 --tls-self-signed
+  iotwatch users add alice --role admin && iotwatch serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -36,25 +55,86 @@ found passwords unless --show-secrets.`,
 			if err != nil {
 				return usageError{fmt.Errorf("--listen %q: %w", listen, err)}
 			}
-			st, err := g.openStoreReadOnly(ctx)
+			loopback := web.IsLoopbackHost(host)
+			if (tlsCert == "") != (tlsKey == "") {
+				return usageError{errors.New("--tls-cert and --tls-key go together")}
+			}
+			if selfSigned && tlsCert != "" {
+				return usageError{errors.New("--tls-self-signed or --tls-cert/--tls-key, not both")}
+			}
+			if selfSigned && !loopback {
+				return usageError{fmt.Errorf("--tls-self-signed is for loopback only; beyond %s give --tls-cert and --tls-key", host)}
+			}
+			st, err := g.openStoreForServe(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if a, err := netip.ParseAddr(host); err != nil || !a.IsLoopback() {
-				g.log.Warn("dashboard reachable beyond this machine: it shows evidence about devices", "listen", listen)
+			access := auth.New(st)
+			admin, err := access.AdminExists(ctx)
+			if err != nil {
+				return err
+			}
+			if err := web.CheckExposure(host, admin); err != nil {
+				return err
+			}
+			var tlsConfig *tls.Config
+			switch {
+			case tlsCert != "":
+				c, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
+				if err != nil {
+					return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+				}
+				tlsConfig = &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}
+			case selfSigned:
+				c, err := web.SelfSignedCert(certDir(g.dbPath), time.Now())
+				if err != nil {
+					return err
+				}
+				tlsConfig = &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}
+			case !loopback:
+				g.log.Warn("serving log-ins over plain HTTP beyond this machine: passwords and session cookies can be read on the way; use --tls-cert/--tls-key or a TLS proxy", "listen", listen)
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("dashboard: %w", err)
 			}
-			srv := web.New(st, web.Options{Log: g.log, ShowSecrets: showSecrets,
+			scheme := "http"
+			if tlsConfig != nil {
+				ln, scheme = tls.NewListener(ln, tlsConfig), "https"
+			}
+			srv := web.New(st, web.Options{Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil,
 				Wire: func(ctx context.Context, in *report.Inputs) error { return stage.WireReport(ctx, st, in) }})
-			fmt.Fprintf(g.out, "dashboard on http://%s/ (Ctrl-C stops)\n", ln.Addr())
+			fmt.Fprintf(g.out, "dashboard on %s://%s/ (Ctrl-C stops)\n", scheme, ln.Addr())
 			return web.Serve(ctx, ln, srv)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "show found passwords in full instead of redacted")
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (beyond loopback only once an admin user exists)")
+	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	f.StringVar(&tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
+	f.BoolVar(&selfSigned, "tls-self-signed", false, "serve HTTPS on loopback with a self-signed certificate generated once and kept beside the database")
+	f.BoolVar(&showSecrets, "show-secrets", false, "show found passwords in full to admins (and on the local single-user dashboard) instead of redacted")
 	return cmd
+}
+
+// openStoreForServe opens the existing database named by --db for the
+// console, which writes sessions and the audit log: like a read-only
+// command it never creates a missing SQLite file or its directory.
+func (g *globals) openStoreForServe(ctx context.Context) (*store.Store, error) {
+	if !strings.HasPrefix(g.dbPath, "postgres://") && !strings.HasPrefix(g.dbPath, "postgresql://") {
+		if _, err := os.Stat(g.dbPath); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	}
+	return g.openStore(ctx)
+}
+
+// certDir is where the self-signed certificate is kept: beside a SQLite
+// database, in the default database's directory for PostgreSQL.
+func certDir(db string) string {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		db = store.DefaultPath()
+	}
+	return filepath.Dir(db)
 }

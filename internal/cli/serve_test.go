@@ -54,3 +54,19 @@ func TestServeCmdBadListen(t *testing.T) {
 		t.Errorf("err = %v, want a usage error", err)
 	}
 }
+
+// TestServeRefusesExposure: beyond loopback, serve refuses to start until an
+// admin exists (decided before anything listens; 192.0.2.1 is TEST-NET-1 and
+// never bound).
+func TestServeRefusesExposure(t *testing.T) {
+	db := reportFixture(t)
+	for _, listen := range []string{"192.0.2.1:8080", "0.0.0.0:8080", ":8080"} {
+		_, err := runCLI(t, "", "--db", db, "serve", "--listen", listen)
+		if err == nil || !strings.Contains(err.Error(), "no admin user exists") || !strings.Contains(err.Error(), "iotwatch users add") || ExitCode(err) != 1 {
+			t.Errorf("serve --listen %s without an admin: %v", listen, err)
+		}
+	}
+	if _, err := runCLI(t, "", "--db", db, "serve", "--listen", "192.0.2.1:8080", "--tls-self-signed"); ExitCode(err) != 2 {
+		t.Errorf("--tls-self-signed beyond loopback: %v, want a usage error", err)
+	}
+}

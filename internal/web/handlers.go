@@ -6,27 +6,43 @@ import (
 	"slices"
 	"strconv"
 
+	"iotwatch/internal/auth"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
 	"iotwatch/internal/store"
 )
 
-// nav is the dashboard's navigation, above every page.
-func nav(runID int64) []report.Link {
+// nav is the dashboard's navigation, above every page: the links the
+// request's principal may follow.
+func (s *Server) nav(r *http.Request, runID int64) []report.Link {
 	q := ""
 	if runID > 0 {
 		q = "?run=" + strconv.FormatInt(runID, 10)
 	}
-	return []report.Link{
-		{Href: "/" + q, Text: "Dashboard"},
-		{Href: "/runs", Text: "Runs"},
-		{Href: "/devices", Text: "Devices"},
-		{Href: "/report.json" + q, Text: "JSON"},
-		{Href: "/report.csv" + q, Text: "CSV"},
-		{Href: "/report.md" + q, Text: "Markdown"},
-		{Href: "/api/runs", Text: "API"},
-		{Href: "/metrics", Text: "Metrics"},
+	p := auth.From(r.Context())
+	var out []report.Link
+	for _, l := range []struct {
+		report.Link
+		route string
+	}{
+		{report.Link{Href: "/" + q, Text: "Dashboard"}, "dashboard"},
+		{report.Link{Href: "/runs", Text: "Runs"}, "runs"},
+		{report.Link{Href: "/devices", Text: "Devices"}, "devices"},
+		{report.Link{Href: "/report.json" + q, Text: "JSON"}, "report_json"},
+		{report.Link{Href: "/report.csv" + q, Text: "CSV"}, "report_csv"},
+		{report.Link{Href: "/report.md" + q, Text: "Markdown"}, "report_md"},
+		{report.Link{Href: "/api/runs", Text: "API"}, "api_runs"},
+		{report.Link{Href: "/metrics", Text: "Metrics"}, "metrics"},
+		{report.Link{Href: "/admin/audit", Text: "Audit log"}, "admin_audit"},
+	} {
+		if min := routeRoles[l.route]; p.Role >= min && (l.route != "admin_audit" || s.opts.Auth != nil) {
+			out = append(out, l.Link)
+		}
 	}
+	if p.Via == "session" {
+		out = append(out, report.Link{Href: "/logout", Text: "Log out " + p.Name})
+	}
+	return out
 }
 
 // dashboard renders the report of the newest run, or of ?run=ID.
@@ -35,12 +51,13 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, err := s.report(r.Context(), id)
+	rep, err := s.report(r.Context(), id, s.showSecrets(r))
 	if err != nil {
 		return err
 	}
+	s.revealed(r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return rep.RenderHTML(w, report.HTMLOptions{Nav: nav(id)})
+	return rep.RenderHTML(w, report.HTMLOptions{Nav: s.nav(r, id)})
 }
 
 // runsPage lists the runs with links to their reports.
@@ -53,7 +70,7 @@ func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) error {
 	return pageTemplate.Execute(w, struct {
 		Nav  []report.Link
 		Runs []model.Run
-	}{nav(0), runs})
+	}{s.nav(r, 0), runs})
 }
 
 var contentTypes = map[string]string{
@@ -77,10 +94,11 @@ func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, format stri
 	if err != nil {
 		return err
 	}
-	rep, err := s.report(r.Context(), id)
+	rep, err := s.report(r.Context(), id, s.showSecrets(r))
 	if err != nil {
 		return err
 	}
+	s.revealed(r)
 	w.Header().Set("Content-Type", ct)
 	if format != "html" {
 		w.Header().Set("Content-Disposition", `attachment; filename="report.`+format+`"`)
@@ -124,10 +142,11 @@ func (s *Server) apiReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, err := s.report(r.Context(), id)
+	rep, err := s.report(r.Context(), id, s.showSecrets(r))
 	if err != nil {
 		return err
 	}
+	s.revealed(r)
 	w.Header().Set("Content-Type", "application/json")
 	return rep.WriteJSON(w)
 }
@@ -164,7 +183,9 @@ func (s *Server) apiServices(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) apiCredentials(w http.ResponseWriter, r *http.Request) error {
 	return evidenceOf(s, w, r, func(ev *store.Evidence) []model.CredentialResult {
 		cs := ev.Credentials
-		if !s.opts.ShowSecrets {
+		if s.showSecrets(r) {
+			s.revealed(r)
+		} else {
 			for i := range cs {
 				cs[i].Password = model.Redact(cs[i].Password)
 			}

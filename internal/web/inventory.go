@@ -55,11 +55,14 @@ func (s *Server) registerInventory(route func(pattern, name string, h handlerFun
 }
 
 // revealSecrets reports whether the response to r may carry found secrets
-// (passwords, communities) raw. Today the server-wide ShowSecrets decides.
-// Hook for roles: an analyst sees them redacted; an admin may reveal them
-// (and the reveal is audited).
+// (passwords, communities) raw: with ShowSecrets, to an admin (or the local
+// principal); the reveal is audited (see showSecrets, access.go).
 func (s *Server) revealSecrets(r *http.Request) bool {
-	return s.opts.ShowSecrets
+	show := s.showSecrets(r)
+	if show {
+		s.revealed(r)
+	}
+	return show
 }
 
 // inventoryQuery is a parsed inventory request.
@@ -167,7 +170,7 @@ func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request) error {
 		JSONURL  string
 		Tiers    []string
 		Tris     []string
-	}{Nav: nav(0), Q: q, Page: page, Tiers: []string{"A", "B", "C", "D", "E", "none"}, Tris: []string{"true", "false"}}
+	}{Nav: s.nav(r, 0), Q: q, Page: page, Tiers: []string{"A", "B", "C", "D", "E", "none"}, Tris: []string{"true", "false"}}
 	if page.Next != "" {
 		view.NextURL = "/devices" + q.with("after", page.Next)
 	}
@@ -265,7 +268,7 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request) error {
 		Other         []model.Finding
 		WeakOn        map[string]bool
 		Reveal        bool
-	}{Nav: nav(0), D: d, WeakOn: map[string]bool{}, Reveal: d.SecretsRevealed}
+	}{Nav: s.nav(r, 0), D: d, WeakOn: map[string]bool{}, Reveal: d.SecretsRevealed}
 	for _, p := range d.WeakOn {
 		view.WeakOn[p] = true
 	}

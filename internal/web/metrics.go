@@ -38,7 +38,7 @@ func (c *evidenceCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	rep, err := c.s.report(ctx, 0)
+	rep, err := c.s.report(ctx, 0, false)
 	if errors.Is(err, report.ErrNoRuns) {
 		gauge(descUp, 1)
 		return

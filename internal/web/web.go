@@ -1,8 +1,8 @@
-// Package web is iotwatch's read-only dashboard: HTML pages rendering the
+// Package web is iotwatch's console: HTML pages rendering the
 // threat-assessment report of any stored run, a JSON API over the evidence
-// store, and Prometheus metrics. It only ever reads the store; every route is
-// GET (HEAD) and everything untrusted is escaped. Serve binds where it is
-// told; the CLI defaults to 127.0.0.1.
+// store, and Prometheus metrics, behind log-in (package auth) with a least
+// role per route (routeRoles, access.go). Everything untrusted is escaped.
+// Serve binds where it is told; the CLI defaults to 127.0.0.1.
 package web
 
 import (
@@ -18,9 +18,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/httprate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"iotwatch/internal/auth"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
 	"iotwatch/internal/store"
@@ -42,6 +44,20 @@ type Options struct {
 	Now func() time.Time
 	// CacheFor is how long a built report is reused (default 5 s).
 	CacheFor time.Duration
+
+	// Auth turns access control on: log-in sessions, API tokens, roles per
+	// route, the audit log. Nil serves every request as the local analyst
+	// (embedding and tests).
+	Auth *auth.Service
+	// LocalMode serves requests without log-in as the local analyst while no
+	// user exists: for a server on loopback only.
+	LocalMode bool
+	// TLS marks cookies Secure (with the __Host- prefix) and sends HSTS.
+	TLS bool
+	// LoginRate is how many log-in attempts one address may make a minute
+	// (default 10); APIRate how many API requests one user (or address)
+	// may make a minute (default 600).
+	LoginRate, APIRate int
 }
 
 // Server serves the dashboard, API and metrics for one store.
@@ -53,6 +69,9 @@ type Server struct {
 	mux  *http.ServeMux
 	// patterns are the routes registered, for the OpenAPI check.
 	patterns []string
+	// handler is mux behind cross-origin protection and identification.
+	handler              http.Handler
+	loginLimit, apiLimit *httprate.RateLimiter
 
 	mu    sync.Mutex              // guards cache
 	cache map[string]cachedReport // by covered run ids
@@ -77,16 +96,23 @@ func New(st *store.Store, opts Options) *Server {
 	if opts.CacheFor <= 0 {
 		opts.CacheFor = 5 * time.Second
 	}
+	if opts.LoginRate <= 0 {
+		opts.LoginRate = 10
+	}
+	if opts.APIRate <= 0 {
+		opts.APIRate = 600
+	}
 	s := &Server{st: st, opts: opts, log: opts.Log, reg: opts.Registry, mux: http.NewServeMux(), cache: map[string]cachedReport{}}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "iotwatch_http_requests_total", Help: "Dashboard HTTP requests by route and status code.",
 	}, []string{"handler", "code", "method"})
 	s.reg.MustRegister(requests, &evidenceCollector{s: s})
+	s.loginLimit, s.apiLimit = newLimiters(opts)
 
 	route := func(pattern, name string, h func(http.ResponseWriter, *http.Request) error) {
 		s.patterns = append(s.patterns, pattern)
 		s.mux.Handle(pattern, promhttp.InstrumentHandlerCounter(
-			requests.MustCurryWith(prometheus.Labels{"handler": name}), s.handle(h)))
+			requests.MustCurryWith(prometheus.Labels{"handler": name}), s.require(name, s.handle(h))))
 	}
 	route("GET /{$}", "dashboard", s.dashboard)
 	route("GET /runs", "runs", s.runsPage)
@@ -115,7 +141,17 @@ func New(st *store.Store, opts Options) *Server {
 		_, err := w.Write([]byte("ok\n"))
 		return err
 	})
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slogAdapter{s.log}}))
+	route("GET /login", "login_form", s.loginForm)
+	route("POST /login", "login", s.login)
+	route("GET /logout", "logout_form", s.logoutForm)
+	route("POST /logout", "logout", s.logout)
+	route("GET /admin/audit", "admin_audit", s.auditPage)
+	route("GET /admin/audit.jsonl", "admin_audit_export", s.auditExport)
+	s.mux.Handle("GET /metrics", s.require("metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slogAdapter{s.log}})))
+	// Go's cross-origin protection refuses state-changing requests a browser
+	// sends from another site (Sec-Fetch-Site, Origin); the session's CSRF
+	// token (require) also covers browsers that send neither.
+	s.handler = http.NewCrossOriginProtection().Handler(s.identify(s.mux))
 	return s
 }
 
@@ -126,7 +162,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
-	s.mux.ServeHTTP(w, r)
+	if s.opts.TLS {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	s.handler.ServeHTTP(w, r)
 }
 
 // Serve serves the dashboard on ln until ctx ends, then shuts down gracefully.
@@ -218,9 +257,10 @@ func (s *Server) resolveRun(ctx context.Context, id int64) (model.Run, error) {
 }
 
 // report builds the report of one run (id 0: of the runs the report covers by
-// default, see report.ResolveRuns), reusing one built less than CacheFor ago.
-func (s *Server) report(ctx context.Context, id int64) (*report.Report, error) {
-	in := report.Inputs{ShowSecrets: s.opts.ShowSecrets, Now: s.opts.Now}
+// default, see report.ResolveRuns), reusing one built less than CacheFor ago;
+// show puts found passwords in raw.
+func (s *Server) report(ctx context.Context, id int64, show bool) (*report.Report, error) {
+	in := report.Inputs{ShowSecrets: show, Now: s.opts.Now}
 	if id != 0 {
 		in.RunIDs = []int64{id}
 	}
@@ -229,7 +269,7 @@ func (s *Server) report(ctx context.Context, id int64) (*report.Report, error) {
 		return nil, err
 	}
 	in.RunIDs = in.RunIDs[:0]
-	key := ""
+	key := strconv.FormatBool(show) + ":"
 	for _, r := range runs {
 		in.RunIDs = append(in.RunIDs, r.ID)
 		key += strconv.FormatInt(r.ID, 10) + ","
