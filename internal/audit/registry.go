@@ -12,6 +12,7 @@ import (
 	"iotwatch/internal/login/snmp"
 	"iotwatch/internal/login/ssh"
 	"iotwatch/internal/login/telnet"
+	"iotwatch/internal/login/xmeye"
 )
 
 // Modules is the explicit list of login modules, one per protocol package.
@@ -27,6 +28,7 @@ func Modules() []login.Module {
 		rtsp.Module{},
 		snmp.Module{},
 		cwmp.Module{},
+		xmeye.Module{},
 	}
 }
 

@@ -318,8 +318,9 @@ const (
 	ProtoSSDP   = "ssdp" // UPnP discovery; the description XML is fetched over HTTP
 	ProtoCoAP   = "coap"
 	ProtoModbus = "modbus"
-	ProtoDNS    = "dns"  // read-only: the server's CHAOS TXT version.bind
-	ProtoCWMP   = "cwmp" // TR-069 connection-request server (HTTP on 7547)
+	ProtoDNS    = "dns"   // read-only: the server's CHAOS TXT version.bind
+	ProtoCWMP   = "cwmp"  // TR-069 connection-request server (HTTP on 7547)
+	ProtoXMeye  = "xmeye" // XMeye/NetSurveillance DVR protocol (Xiongmai, 34567)
 )
 
 // CompareVulnMatches orders matches for work: known exploited (KEV) first,

@@ -83,6 +83,8 @@ var table = []Spec{
 	{Name: model.ProtoDNS, Transports: []string{model.UDP, model.TCP}, Ports: []uint16{53}, Nmap: "domain"},
 	// TR-069 connection requests: HTTP with Digest (cleartext only when a CPE offers Basic).
 	{Name: model.ProtoCWMP, Transports: tcp, Ports: []uint16{7547}, Nmap: "cwmp", Login: true},
+	// Xiongmai DVR protocol: the login reply names the device type; the rest needs a login.
+	{Name: model.ProtoXMeye, Transports: tcp, Ports: []uint16{34567}, Nmap: "dhanalakshmi", Login: true, Identifies: true},
 }
 
 func prefix(p string) func([]byte) bool {

@@ -16,6 +16,7 @@ import (
 	"iotwatch/internal/probe/ssdp"
 	"iotwatch/internal/probe/ssh"
 	"iotwatch/internal/probe/telnet"
+	"iotwatch/internal/probe/xmeye"
 )
 
 // probers returns the one explicit list of protocol handshakes, keyed by
@@ -37,6 +38,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		modbus.Prober{},
 		dns.Prober{},
 		cwmp.Prober{},
+		xmeye.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -10,9 +11,11 @@ import (
 
 	"iotwatch/internal/login"
 	logincwmp "iotwatch/internal/login/cwmp"
+	loginxmeye "iotwatch/internal/login/xmeye"
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
 	probecwmp "iotwatch/internal/probe/cwmp"
+	probexmeye "iotwatch/internal/probe/xmeye"
 )
 
 // breadthCase is one protocol added by issue 20: the scanner's prober must
@@ -24,6 +27,8 @@ type breadthCase struct {
 	// check reports what the record got wrong about s ("" when right).
 	check func(s *deviceService, r probe.Record) string
 	mod   login.Module
+	// evidence, when set, is what an accepted login's evidence must contain.
+	evidence func(s *deviceService) string
 }
 
 func breadthCases() []breadthCase {
@@ -34,7 +39,15 @@ func breadthCases() []breadthCase {
 				return "record " + rec.Server + " " + rec.Realm + " " + rec.AuthScheme
 			}
 			return ""
-		}, logincwmp.Module{}},
+		}, logincwmp.Module{}, nil},
+		{model.ProtoXMeye, probexmeye.Prober{}, func(s *deviceService, r probe.Record) string {
+			if rec := r.(*probexmeye.Record); rec.Ret != 205 || rec.RetText != "no such user" {
+				return fmt.Sprintf("record %+v, want Ret 205", rec)
+			}
+			return ""
+		}, loginxmeye.Module{}, func(s *deviceService) string {
+			return "SoftWareVersion=" + s.dev.prof.Firmware + " BuildTime=2019-04-13 10:31:05 SerialNo=" + s.dev.serial
+		}},
 	}
 }
 
@@ -67,17 +80,24 @@ func TestBreadthProtocols(t *testing.T) {
 			if tc.mod == nil {
 				return
 			}
-			for _, kind := range []string{model.KindDefaultCredential, KindStrong} {
-				s := findService(t, f, tc.proto, kind, nil)
+			for _, weak := range []bool{true, false} {
+				s := findService(t, f, tc.proto, "", func(s *deviceService) bool { return s.kind != "" && (s.kind != KindStrong) == weak })
+				kind := s.kind
 				tgt := login.Target{Addr: netip.AddrPortFrom(s.dev.addr, s.port), Protocol: tc.proto, Timeout: 3 * time.Second}
 				sess, err := tc.mod.Open(context.Background(), tgt)
 				if err != nil {
 					t.Fatalf("open %s: %v", kind, err)
 				}
 				def := *s.sp.Default
+				if weak {
+					def = s.cred // the default, or its empty-password variant
+				}
 				r := sess.Try(context.Background(), login.Credential{Username: def.Username, Password: def.Password})
-				if want := kind == model.KindDefaultCredential; r.Success() != want {
-					t.Errorf("%s device: default credential success=%v (%v %v), want %v", kind, r.Success(), r.Status, r.Evidence, want)
+				if r.Success() != weak {
+					t.Errorf("%s device: default credential success=%v (%v %v), want %v", kind, r.Success(), r.Status, r.Evidence, weak)
+				}
+				if weak && tc.evidence != nil && !strings.Contains(r.Evidence, tc.evidence(s)) {
+					t.Errorf("evidence %q does not contain %q", r.Evidence, tc.evidence(s))
 				}
 				if r := sess.Try(context.Background(), login.Credential{Username: def.Username, Password: "wrong-" + def.Password}); r.Status != model.StatusAuthFailed {
 					t.Errorf("%s device: wrong password gave %v %v", kind, r.Status, r.Err)

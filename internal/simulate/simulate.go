@@ -599,6 +599,8 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 		serveRTSP(c, s)
 	case "modbus":
 		serveModbus(c, s)
+	case "xmeye":
+		serveXMeye(c, s)
 	case "http", "cwmp":
 		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: c, svc: s, f: f})
 	case "mqtt":
