@@ -123,6 +123,9 @@ func Build(ctx context.Context, st *store.Store, in Inputs) (*Report, error) {
 	if err := r.buildTrends(ctx, st, runs, in.TrendRuns); err != nil {
 		return nil, err
 	}
+	if err := r.buildUptake(ctx, st, runs, in.TrendRuns); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -41,6 +41,9 @@ type device struct {
 	protos     []string
 }
 
+// versionOf is the firmware version the demo run saw per product.
+var versionOf = map[string]string{"DS-2CD2032": "5.4.0"}
+
 var portOf = map[string]uint16{model.ProtoHTTP: 80, model.ProtoTelnet: 23, model.ProtoSSH: 22, model.ProtoMQTT: 1883}
 
 // fixtureDevices: 10 devices with open services; 127.20.0.11 only refused.
@@ -71,6 +74,10 @@ func fillStore(t testing.TB, st *store.Store) int64 {
 		svcs = append(svcs, model.Service{IP: ip(i), Port: 80, Transport: model.TCP, Protocol: model.ProtoHTTP,
 			Status: model.StatusSuccess, Time: at(1)})
 	}
+	// The two DS-2CD2032 cameras ran 5.3.0 then; 5.4.0 in the demo run.
+	for i := 1; i <= 2; i++ {
+		svcs[i-1].Fingerprint = &model.Fingerprint{Vendor: "Hikvision", Product: "DS-2CD2032", Version: "5.3.0", DeviceType: "ip-camera", Confidence: 0.9}
+	}
 	must(t, st.SaveServices(ctx, old.ID, svcs))
 	must(t, st.SaveCredentials(ctx, old.ID, []model.CredentialResult{{IP: ip(1), Port: 80, Protocol: model.ProtoHTTP,
 		Username: "admin", Password: "12345", Kind: model.KindDefaultCredential, Time: at(2)}}))
@@ -84,7 +91,7 @@ func fillStore(t testing.TB, st *store.Store) int64 {
 		for _, p := range d.protos {
 			svcs = append(svcs, model.Service{IP: ip(d.n), Port: portOf[p], Transport: model.TCP, Protocol: p,
 				Status: model.StatusSuccess, Banner: d.vendor + " " + d.product, Time: at(11),
-				Fingerprint: &model.Fingerprint{Vendor: d.vendor, Product: d.product, DeviceType: d.deviceType, Confidence: 0.9}})
+				Fingerprint: &model.Fingerprint{Vendor: d.vendor, Product: d.product, Version: versionOf[d.product], DeviceType: d.deviceType, Confidence: 0.9}})
 		}
 	}
 	// Closed ports do not make a device.

@@ -189,6 +189,23 @@ func (r *Report) csvRows() [][]string {
 		add("risk", "cve", x.CVE, "compromised", x.Compromised)
 		add("risk", "cve", x.CVE, "attacked", x.Attacked)
 	}
+	if u := r.Uptake; u != nil {
+		for _, p := range u.Products {
+			k := strings.TrimSpace(p.Vendor + " " + p.Product)
+			add("uptake", "product", k, "newest", p.Newest)
+			add("uptake", "product", k, "tracked", p.Tracked)
+			add("uptake", "product", k, "never_updated", p.NeverUpdated)
+			for _, pt := range p.Series {
+				add("uptake", "product", k, "on_newest_run_"+fmt.Sprint(pt.RunID), pt.OnNewest)
+			}
+			for _, c := range p.CVEs {
+				if c.HalfFixedDays != nil {
+					add("uptake", "cve", c.CVE+" "+k, "half_fixed_days", *c.HalfFixedDays)
+				}
+				add("uptake", "cve", c.CVE+" "+k, "affected_last", c.AffectedLast)
+			}
+		}
+	}
 	if d := r.Destinations; d != nil {
 		add("destinations", "", "", "devices", d.Devices)
 		add("destinations", "", "", "bytes", d.Bytes)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"iotwatch/internal/stats"
+	"time"
 
 	"embed"
 	"fmt"
@@ -24,6 +25,7 @@ var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 	"ci":     fmtCI,
 	"growth": fmtGrowth,
 	"num":    fmtNum,
+	"dec":    func(n int) int { return n - 1 },
 	"share":  stats.Ratio,
 	"empty":  orEmpty,
 	"join":   strings.Join,
@@ -54,6 +56,7 @@ type htmlView struct {
 	Nav             []Link
 	ArchiveChart    template.HTML
 	CompromiseChart template.HTML
+	UptakeChart     template.HTML
 	DestChart       template.HTML
 	WeakVendor      template.HTML
 	WeakType        template.HTML
@@ -93,6 +96,15 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 			labels[i], vals[i] = d.Day, float64(d.Devices)
 		}
 		v.CompromiseChart = line("Devices under unauthorized remote control per day", labels, vals, 0, false)
+	}
+	if u := r.Uptake; u != nil && len(u.Products) > 0 {
+		p := u.Products[0] // the product with the most units
+		labels := make([]string, len(p.Series))
+		vals := make([]float64, len(p.Series))
+		for i, pt := range p.Series {
+			labels[i], vals[i] = pt.At.Format(time.DateOnly), pt.OnNewest
+		}
+		v.UptakeChart = line(fmt.Sprintf("Share of %s %s units on version %s", p.Vendor, p.Product, p.Newest), labels, vals, 1, true)
 	}
 	if d := r.Destinations; d != nil {
 		var bars []bar

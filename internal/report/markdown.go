@@ -165,6 +165,32 @@ func (r *Report) markdown(m *mdWriter) {
 		m.absent(r.Absent[SecRisk])
 	}
 
+	m.p("## Patch uptake\n")
+	if u := r.Uptake; u != nil {
+		m.p("Versions of each product across %d scans; units tracked are those seen in two scans or more.", len(u.Scans))
+		rows := [][]string{}
+		for _, p := range u.Products[:min(len(u.Products), 20)] {
+			last := p.Series[len(p.Series)-1]
+			rows = append(rows, []string{mdEscape(strings.TrimSpace(p.Vendor + " " + p.Product)), mdEscape(p.Newest), fmt.Sprint(last.Units), fmtPct(last.OnNewest), fmt.Sprint(p.Tracked), fmt.Sprint(p.NeverUpdated)})
+		}
+		m.table([]string{"product", "newest version", "units (last scan)", "on newest", "tracked", "never updated"}, rows)
+		rows = rows[:0]
+		for _, p := range u.Products {
+			for _, c := range p.CVEs {
+				half := "not yet"
+				if c.HalfFixedDays != nil {
+					half = fmt.Sprintf("%.1f days", *c.HalfFixedDays)
+				}
+				rows = append(rows, []string{mdEscape(c.CVE), mdEscape(strings.TrimSpace(p.Vendor + " " + p.Product)), fmt.Sprint(c.AffectedFirst), fmt.Sprint(c.AffectedLast), half})
+			}
+		}
+		if len(rows) > 0 {
+			m.table([]string{"CVE", "product", "affected first", "affected now", "half fixed after"}, rows)
+		}
+	} else {
+		m.absent(r.Absent[SecUptake])
+	}
+
 	m.p("## Where device data goes\n")
 	if d := r.Destinations; d != nil {
 		m.p("%d devices sent %d bytes (databases: %s).", d.Devices, d.Bytes, mdEscape(strings.Join(d.Databases, ", ")))

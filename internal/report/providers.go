@@ -213,6 +213,7 @@ func methodNotes() map[string]string {
 		"conformance_rate":              "pass / (pass + fail) per provision; not applicable and unknown are excluded",
 		"fall":                          "devices with an outbound flow alert on any day (under unauthorized control), joined with the sample's evidence: weak credentials by kind and protocol, KEV-listed vulnerability matches, open cleartext login services; each share is over the compromised devices in the sample, beside the same share over the other sampled devices, with Wilson intervals. Firmware evidence is not yet linked to devices",
 		"risk":                          "vulnerability matches that affect devices, ranked by units under unauthorized control, then units an outside actor attacked on the vulnerable service's port (inbound flow alerts), then CISA KEV, EPSS, units exposed and CVSS",
+		"uptake":                        "patch uptake across the scans up to the covered runs (at most trend_runs of them): each device identified by its pre-login fingerprint (vendor, product) and the version that fingerprint names; units tracked are addresses seen in two scans or more, never updated when always on one version older than the newest seen; a CVE's affected versions are those its matches (in the scan's run or a later run before the next scan) were made on, and it is half fixed at the first scan where at most half as many units run an affected version as when it was first seen",
 	}
 }
 

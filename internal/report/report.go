@@ -119,8 +119,10 @@ type Report struct {
 	// Fall says what made the devices under unauthorized control reachable;
 	// Risk ranks the matched vulnerabilities by the exploitation seen in
 	// the fleet (see insight.go).
-	Fall   *Fall        `json:"fall,omitempty"`
-	Risk   []RiskRow    `json:"risk,omitempty"`
+	Fall *Fall     `json:"fall,omitempty"`
+	Risk []RiskRow `json:"risk,omitempty"`
+	// Uptake is patch uptake per product across repeated scans.
+	Uptake *Uptake      `json:"uptake,omitempty"`
 	Trends []TrendPoint `json:"trends"`
 	// Devices lists every sampled device with its evidence (JSON and CSV only).
 	Devices     []DeviceRow       `json:"devices"`

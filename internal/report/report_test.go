@@ -343,8 +343,8 @@ func TestHTMLSafeAndSelfContained(t *testing.T) {
 			t.Errorf("html lacks %q", want)
 		}
 	}
-	if n := strings.Count(h, `<svg class="chart"`); n != 9 {
-		t.Errorf("html has %d charts, want 9 (archive, compromise, destinations, 3 weak shares, protocols, conformance, trend)", n)
+	if n := strings.Count(h, `<svg class="chart"`); n != 10 {
+		t.Errorf("html has %d charts, want 10 (archive, compromise, uptake, destinations, 3 weak shares, protocols, conformance, trend)", n)
 	}
 	if !strings.Contains(h, "Chinanet &lt;script&gt;") || strings.Contains(h, "Chinanet <script>") {
 		t.Errorf("html does not escape a network owner's name")
