@@ -39,7 +39,9 @@ Without --run it covers the newest run that stored services and every run after 
 assessment or firmware runs), or the runs started within --from/--to. --out DIR writes
 report.html, report.md, report.json and report.csv (or those named by --format) into DIR; --out FILE
 (a path with an extension) writes one format, taken from --format or the extension; without --out one format goes to
-standard output (Markdown, or JSON with --json). Found passwords are redacted unless --show-secrets.`,
+standard output (Markdown, or JSON with --json). Found passwords are redacted unless --show-secrets,
+which needs the database's secret key (DB.key beside it, or $IOTWATCH_SECRET_KEY[_FILE]) and writes
+files only their owner may read (0600).`,
 		Example: `  iotwatch report --out reports/
   iotwatch report --run 3 --format html --out report.html
   iotwatch report --from 2026-01-01 --to 2026-12-31 --format json,csv --out 2026/`,
@@ -63,6 +65,9 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 				return err
 			}
 			defer st.Close()
+			if showSecrets && !st.CanReveal() {
+				return fmt.Errorf("--show-secrets needs the database's secret key (%s); without it found secrets are sealed and show redacted", st.KeySource())
+			}
 			g.log.Info("building report", "runs", in.RunIDs)
 			r, err := stage.BuildReport(ctx, st, in, nil)
 			if errors.Is(err, report.ErrNoRuns) {
@@ -74,8 +79,13 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 			if out == "" {
 				return r.Write(g.out, fs[0])
 			}
+			// A report with raw secrets is its owner's alone.
+			dirMode, fileMode := os.FileMode(0o755), os.FileMode(0o644)
+			if showSecrets {
+				dirMode, fileMode = 0o700, 0o600
+			}
 			if dir {
-				if err := os.MkdirAll(out, 0o755); err != nil {
+				if err := os.MkdirAll(out, dirMode); err != nil {
 					return fmt.Errorf("report output directory: %w", err)
 				}
 			}
@@ -84,7 +94,7 @@ standard output (Markdown, or JSON with --json). Found passwords are redacted un
 				if dir {
 					path = filepath.Join(out, "report."+f)
 				}
-				if err := fsutil.WriteFileAtomic(path, 0o644, func(w io.Writer) error { return r.Write(w, f) }); err != nil {
+				if err := fsutil.WriteFileAtomic(path, fileMode, func(w io.Writer) error { return r.Write(w, f) }); err != nil {
 					return err
 				}
 				g.log.Info("report written", "format", f, "path", path)

@@ -70,6 +70,9 @@ With TLS the session cookie is Secure and HSTS is sent. Found passwords are reda
 				return err
 			}
 			defer st.Close()
+			if showSecrets && !st.CanReveal() {
+				return fmt.Errorf("--show-secrets needs the database's secret key (%s); without it found secrets are sealed and show redacted", st.KeySource())
+			}
 			access := auth.New(st)
 			admin, err := access.AdminExists(ctx)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -199,6 +200,13 @@ func Analyze(ctx context.Context, path string, opts Options) (*Result, error) {
 		redactResult(res)
 	}
 	res.Findings = findings(res)
+	if opts.ShowSecrets {
+		// Raw values go to the store sealed: every finding lists them.
+		raw := rawSecrets(res)
+		for i := range res.Findings {
+			res.Findings[i].Secrets = raw
+		}
+	}
 	res.SBOM = BuildSBOM(res)
 	res.Timings["total"] = time.Since(t0).Round(time.Millisecond).String()
 	return res, ctx.Err()
@@ -283,6 +291,22 @@ func firstPath(c component.Component) string {
 		return c.Paths[0]
 	}
 	return c.Name
+}
+
+// rawSecrets lists the secret values of the result: cracked passwords,
+// password hashes and token values.
+func rawSecrets(r *Result) []string {
+	if r.Secrets == nil {
+		return nil
+	}
+	var out []string
+	for _, a := range r.Secrets.Accounts {
+		out = append(out, a.Password, a.Hash)
+	}
+	for _, sc := range r.Secrets.Secrets {
+		out = append(out, sc.Value)
+	}
+	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
 }
 
 // redactResult hides raw secrets in place.

@@ -256,6 +256,10 @@ type Finding struct {
 	Detail   string     `json:"detail,omitempty"`
 	Evidence []Evidence `json:"evidence,omitempty"`
 	Time     time.Time  `json:"time"`
+	// Secrets are the raw secret values that appear in Detail or Evidence
+	// (a cracked password, a token): the store seals them wherever they
+	// appear. Never serialised.
+	Secrets []string `json:"-"`
 }
 
 // Run states.
@@ -294,6 +298,8 @@ type Run struct {
 // Secrets of two characters or fewer show only "***"; an empty secret stays empty.
 func Redact(s string) string {
 	switch {
+	case strings.HasPrefix(s, "[sealed:") && strings.HasSuffix(s, "]"):
+		return s // a sealed value read without its key: already a stand-in
 	case s == "":
 		return ""
 	case len(s) <= 2:

@@ -304,7 +304,7 @@ func (s *Store) evidenceOfDevices(ctx context.Context, addrs []netip.Addr) (map[
 	if err != nil {
 		return nil, fmt.Errorf("read services of devices: %w", err)
 	}
-	svcs, err := scanServices(rows)
+	svcs, err := s.scanServices(rows)
 	if err != nil {
 		return nil, err
 	}

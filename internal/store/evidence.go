@@ -69,7 +69,9 @@ func (s *Store) SaveServicesTx(ctx context.Context, tx *sql.Tx, runID int64, svc
 			if err != nil {
 				return fmt.Errorf("save service %s:%d: encode data: %w", sv.IP, sv.Port, err)
 			}
-			data = string(b)
+			if data, err = s.sealServiceData(string(b)); err != nil {
+				return fmt.Errorf("save service %s:%d: %w", sv.IP, sv.Port, err)
+			}
 		}
 		fp := ""
 		if sv.Fingerprint != nil {
@@ -106,26 +108,30 @@ func (s *Store) Services(ctx context.Context, runID int64) ([]model.Service, err
 	if err != nil {
 		return nil, fmt.Errorf("read services: %w", err)
 	}
-	return scanServices(rows)
+	return s.scanServices(rows)
 }
 
 // serviceCols are the columns scanServices reads.
 const serviceCols = `ip, port, transport, protocol, status, banner, data, fingerprint, error, seen_at`
 
 // scanServices reads rows of serviceCols and closes rows.
-func scanServices(rows *sql.Rows) ([]model.Service, error) {
+func (s *Store) scanServices(rows *sql.Rows) ([]model.Service, error) {
 	defer rows.Close()
 	var out []model.Service
 	for rows.Next() {
 		var sv model.Service
 		var ip, status, data, fp, seen string
 		var port int
+		var err error
 		if err := rows.Scan(&ip, &port, &sv.Transport, &sv.Protocol, &status, &sv.Banner, &data, &fp, &sv.Error, &seen); err != nil {
 			return nil, fmt.Errorf("read services: %w", err)
 		}
 		sv.IP, _ = netip.ParseAddr(ip)
 		sv.Port, sv.Status, sv.Time = uint16(port), model.Status(status), ParseTime(seen)
 		if data != "" {
+			if data, err = s.openJSON(data); err != nil {
+				return nil, fmt.Errorf("read services: data of %s:%d: %w", sv.IP, sv.Port, err)
+			}
 			sv.Data = json.RawMessage(data)
 		}
 		if fp != "" {
@@ -193,8 +199,12 @@ func (s *Store) SaveCredentialsTx(ctx context.Context, tx *sql.Tx, runID int64, 
 		if c.LockoutSuspected {
 			lock = 1
 		}
+		pw, err := s.sealPassword(c.Password)
+		if err != nil {
+			return fmt.Errorf("save credential %s:%d: %w", c.IP, c.Port, err)
+		}
 		if _, err := st.ExecContext(ctx, day(runID, c.IP.String(), int(c.Port), c.Protocol, c.Username,
-			c.Password, c.Kind, c.Source, c.Attempts, lock, Time(c.Time), c.Evidence)...); err != nil {
+			pw, c.Kind, c.Source, c.Attempts, lock, Time(c.Time), c.Evidence)...); err != nil {
 			return fmt.Errorf("save credential %s:%d: %w", c.IP, c.Port, err)
 		}
 	}
@@ -219,6 +229,7 @@ func (s *Store) Credentials(ctx context.Context, runID int64) ([]model.Credentia
 		}
 		c.IP, _ = netip.ParseAddr(ip)
 		c.Port, c.LockoutSuspected, c.Time = uint16(port), lock != 0, ParseTime(seen)
+		c.Password = s.secrets.OpenOrPlaceholder(c.Password)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -298,6 +309,10 @@ func (s *Store) SaveFindings(ctx context.Context, runID int64, fs []model.Findin
 			if err != nil {
 				return fmt.Errorf("save finding %s: %w", f.Kind, err)
 			}
+			if b, err = s.secrets.SealJSON(b, f.Secrets); err != nil {
+				return fmt.Errorf("save finding %s (key %s): %w", f.Kind, s.KeySource(), err)
+			}
+			// The key columns are not sealed: a title must not quote a secret.
 			if _, err := st.ExecContext(ctx, runID, f.Kind, f.Subject, f.Title, f.Severity.String(), string(b), Time(f.Time)); err != nil {
 				return fmt.Errorf("save finding %s: %w", f.Kind, err)
 			}
@@ -318,6 +333,10 @@ func (s *Store) Findings(ctx context.Context, runID int64) ([]model.Finding, err
 		var data string
 		if err := rows.Scan(&data); err != nil {
 			return nil, fmt.Errorf("read findings: %w", err)
+		}
+		data, err := s.openJSON(data)
+		if err != nil {
+			return nil, fmt.Errorf("read finding: %w", err)
 		}
 		var f model.Finding
 		if err := json.Unmarshal([]byte(data), &f); err != nil {

@@ -17,5 +17,5 @@ ORDER BY ip, port, transport`)
 	if err != nil {
 		return nil, fmt.Errorf("read identified services: %w", err)
 	}
-	return scanServices(rows)
+	return s.scanServices(rows)
 }

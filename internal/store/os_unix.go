@@ -15,7 +15,7 @@ import (
 // and waits for it as long as ctx allows. The lock is released by unlock or
 // when the process ends, however it ends.
 func lockFile(ctx context.Context, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,12 @@ var ErrSchemaOutdated = errors.New("database schema is older than this iotwatch 
 // that only list or report (runs, report, serve) use it, so they work on a
 // read-only file and never leave a new empty database behind a mistyped path.
 func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
-	s := &Store{dsn: dsn, heartbeats: map[int64]context.CancelFunc{}, heartbeatEvery: HeartbeatInterval}
+	s := &Store{dsn: dsn, origDSN: dsn, heartbeats: map[int64]context.CancelFunc{}, heartbeatEvery: HeartbeatInterval}
+	// A read-only open never creates a key: without one, found secrets
+	// read as placeholders.
+	if err := s.loadSecrets(false); err != nil {
+		return nil, err
+	}
 	// The host name decides whether a running run's owner process can be
 	// checked here (see abandoned): without it a killed run stays "running"
 	// in `runs` until its heartbeat goes stale.

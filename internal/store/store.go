@@ -25,6 +25,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"iotwatch/internal/secret"
 )
 
 //go:embed migrations/*.sql
@@ -45,6 +47,10 @@ type Store struct {
 	dialect Dialect
 	dsn     string
 	host    string // this host's name, recorded as the owner of runs
+
+	secrets   *secret.Box   // seals found secrets; without a key, reads are placeholders
+	keySource secret.Source // where the key came from
+	origDSN   string        // the dsn as given, when dsn gained parameters
 
 	hbMu           sync.Mutex // guards heartbeats
 	heartbeats     map[int64]context.CancelFunc
@@ -95,10 +101,17 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		}
 	default:
 		s.dialect = SQLite
+		// The database holds evidence about other people's devices: a new
+		// directory is the owner's alone, and so are the new database file
+		// and the files SQLite makes beside it (-wal, -shm take the
+		// database file's mode).
 		if dir := filepath.Dir(dsn); dir != "" {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, fmt.Errorf("open database %s: %w", dsn, err)
 			}
+		}
+		if err := createPrivate(dsn); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", dsn, err)
 		}
 		// WAL lets readers (the dashboard) run beside a writer; busy_timeout
 		// makes a second process wait for the writer instead of failing, and
@@ -141,7 +154,27 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if err := s.loadSecrets(true); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+	}
+	if err := s.recordKey(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+	}
 	return s, nil
+}
+
+// createPrivate creates the file path, mode 0600, if it does not exist.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func redactDSN(dsn string) string {

@@ -1,0 +1,259 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"iotwatch/internal/model"
+	"iotwatch/internal/secret"
+)
+
+// Secrets at rest. Every found secret is sealed (package secret) before it
+// is written: credential passwords (deterministically, as the password is
+// part of the row's key), SNMP communities in service data, and the secrets a
+// finding lists (model.Finding.Secrets) wherever they appear in it. Reads open
+// them with the key; without it they read as placeholders ("[sealed:…]"), so a
+// database copied without its key opens and shows everything redacted.
+//
+// The key: $IOTWATCH_SECRET_KEY, else the file $IOTWATCH_SECRET_KEY_FILE, else
+// DB.key beside a SQLite database DB (for PostgreSQL, secret.key in the default
+// data directory). A writing Open creates the file (0600) when it is missing;
+// a read-only open never does.
+
+// credentialContext binds deterministic password seals to their column.
+const credentialContext = "credentials.password"
+
+// secretFields are the members of service data and finding evidence that hold
+// a found secret: SNMP communities (probe/snmp), cracked passwords, hashes and
+// token values (firmware). Stored values older than sealing are sealed by
+// name; new ones are listed by their producers.
+var secretFields = []string{"community", "password", "hash", "value"}
+
+// KeyPath returns the default key file of the database named by dsn.
+func KeyPath(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return filepath.Join(filepath.Dir(DefaultPath()), "secret.key")
+	}
+	return dsn + ".key"
+}
+
+// loadSecrets resolves the key; create makes a missing default key file.
+func (s *Store) loadSecrets(create bool) error {
+	box, src, err := secret.Resolve(KeyPath(s.keyDSN()), create)
+	if err != nil {
+		return err
+	}
+	s.secrets, s.keySource = box, src
+	return nil
+}
+
+// keyDSN is the dsn the key file is named after (the caller's, before any
+// read-only parameters were added).
+func (s *Store) keyDSN() string {
+	if s.origDSN != "" {
+		return s.origDSN
+	}
+	return s.dsn
+}
+
+// CanReveal reports whether the store holds the key, so raw secrets can be
+// read (the --show-secrets flags and the console's reveal need it).
+func (s *Store) CanReveal() bool { return s.secrets.HasKey() }
+
+// KeySource says where the key came from (or would be created).
+func (s *Store) KeySource() string { return s.keySource.String() }
+
+// RevealCredentials returns a run's credential results of one address with
+// raw passwords: the one entry point for showing a secret to a person, which
+// the web console calls for admins and records in its audit log. Without the
+// key it fails with secret.ErrNoKey.
+func (s *Store) RevealCredentials(ctx context.Context, runID int64, ip string) ([]model.CredentialResult, error) {
+	if !s.CanReveal() {
+		return nil, fmt.Errorf("reveal secrets (key %s): %w", s.KeySource(), secret.ErrNoKey)
+	}
+	cs, err := s.Credentials(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	var out []model.CredentialResult
+	for _, c := range cs {
+		if c.IP.String() == ip {
+			if secret.IsPlaceholder(c.Password) {
+				return nil, fmt.Errorf("reveal secrets of %s: sealed with another key: %w", ip, secret.ErrNoKey)
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// sealPassword seals a credential password for its column.
+func (s *Store) sealPassword(p string) (string, error) {
+	if p == "" || secret.IsPlaceholder(p) {
+		return p, nil
+	}
+	v, err := s.secrets.SealDeterministic(credentialContext, p)
+	if err != nil {
+		return "", fmt.Errorf("seal password (key %s): %w", s.KeySource(), err)
+	}
+	return v, nil
+}
+
+// sealServiceData seals the communities in a service's data.
+func (s *Store) sealServiceData(data string) (string, error) {
+	if !strings.Contains(data, `"community"`) {
+		return data, nil
+	}
+	b, err := s.secrets.SealJSON([]byte(data), nil, "community")
+	if err != nil {
+		return "", fmt.Errorf("seal service data (key %s): %w", s.KeySource(), err)
+	}
+	return string(b), nil
+}
+
+// openJSON opens the sealed values of a stored JSON document.
+func (s *Store) openJSON(data string) (string, error) {
+	if !strings.Contains(data, secret.Prefix) {
+		return data, nil
+	}
+	b, err := s.secrets.OpenJSON([]byte(data))
+	return string(b), err
+}
+
+// recordKey notes the sealing key's identifier and seals the plain-text
+// secrets a database written before sealing holds, once: in batches, each
+// row updated only if it still holds the value read, so a concurrent or
+// interrupted sweep is safe to repeat.
+func (s *Store) recordKey(ctx context.Context) error {
+	if !s.secrets.HasKey() {
+		return nil
+	}
+	now := Time(time.Now())
+	if _, err := s.db.ExecContext(ctx, s.Rebind(`INSERT INTO secret_keys (key_id, first_used) VALUES (?, ?)
+		ON CONFLICT (key_id) DO NOTHING`), s.secrets.KeyID(), now); err != nil {
+		return fmt.Errorf("record secret key: %w", err)
+	}
+	var done int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM secret_keys WHERE plaintext_sealed_at <> ''`).Scan(&done); err != nil {
+		return fmt.Errorf("record secret key: %w", err)
+	}
+	if done > 0 {
+		return nil
+	}
+	if err := s.sealOldCredentials(ctx); err != nil {
+		return err
+	}
+	if err := s.sealOldData(ctx, "services", "data LIKE '%\"community\"%'"); err != nil {
+		return err
+	}
+	if err := s.sealOldData(ctx, "findings", "kind LIKE 'firmware-%'"); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, s.Rebind(`UPDATE secret_keys SET plaintext_sealed_at = ? WHERE key_id = ?`), now, s.secrets.KeyID())
+	return err
+}
+
+const sweepBatch = 500
+
+func (s *Store) sealOldCredentials(ctx context.Context) error {
+	type row struct {
+		run                  int64
+		ip, proto, user, pwd string
+		port                 int
+	}
+	for {
+		var batch []row
+		err := s.Tx(ctx, func(tx *sql.Tx) error {
+			rows, err := tx.QueryContext(ctx, s.Rebind(`SELECT run_id, ip, port, protocol, username, password FROM credentials
+				WHERE password <> '' AND password NOT LIKE 'iwsec1:%' AND password NOT LIKE '[sealed:%' LIMIT ?`), sweepBatch)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.run, &r.ip, &r.port, &r.proto, &r.user, &r.pwd); err != nil {
+					rows.Close()
+					return err
+				}
+				batch = append(batch, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, r := range batch {
+				sealed, err := s.sealPassword(r.pwd)
+				if err != nil {
+					return err
+				}
+				pk := `run_id = ? AND ip = ? AND port = ? AND protocol = ? AND username = ? AND password = ?`
+				var twin int
+				if err := tx.QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM credentials WHERE `+pk),
+					r.run, r.ip, r.port, r.proto, r.user, sealed).Scan(&twin); err != nil {
+					return err
+				}
+				q := `UPDATE credentials SET password = ? WHERE ` + pk
+				args := []any{sealed, r.run, r.ip, r.port, r.proto, r.user, r.pwd}
+				if twin > 0 { // the same result was stored sealed since: keep that one
+					q, args = `DELETE FROM credentials WHERE `+pk, args[1:]
+				}
+				if _, err := tx.ExecContext(ctx, s.Rebind(q), args...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("seal stored passwords: %w", err)
+		}
+		if len(batch) < sweepBatch {
+			return nil
+		}
+	}
+}
+
+// sealOldData seals the secret members of the JSON data column of table's
+// rows matching where. Rows are keyed by rowid (SQLite) or ctid (PostgreSQL),
+// each updated only if its data is still what was read.
+func (s *Store) sealOldData(ctx context.Context, table, where string) error {
+	rid := "CAST(rowid AS TEXT)"
+	if s.dialect == Postgres {
+		rid = "ctid::text"
+	}
+	return s.Tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+rid+`, data FROM `+table+` WHERE `+where)
+		if err != nil {
+			return fmt.Errorf("seal stored %s: %w", table, err)
+		}
+		type upd struct{ id, data, old string }
+		var ups []upd
+		for rows.Next() {
+			var id, data string
+			if err := rows.Scan(&id, &data); err != nil {
+				rows.Close()
+				return fmt.Errorf("seal stored %s: %w", table, err)
+			}
+			sealed, err := s.secrets.SealJSON([]byte(data), nil, secretFields...)
+			if err != nil {
+				continue // not JSON: nothing of ours to seal
+			}
+			if strings.Count(string(sealed), secret.Prefix) > strings.Count(data, secret.Prefix) {
+				ups = append(ups, upd{id, string(sealed), data})
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("seal stored %s: %w", table, err)
+		}
+		for _, u := range ups {
+			if _, err := tx.ExecContext(ctx, s.Rebind(`UPDATE `+table+` SET data = ? WHERE `+rid+` = ? AND data = ?`), u.data, u.id, u.old); err != nil {
+				return fmt.Errorf("seal stored %s: %w", table, err)
+			}
+		}
+		return nil
+	})
+}
