@@ -336,6 +336,7 @@ func (s *Store) evidenceOfDevices(ctx context.Context, addrs []netip.Addr) (map[
 		c.IP, _ = netip.ParseAddr(ip)
 		c.IP = deviceAddr(c.IP)
 		c.Port, c.LockoutSuspected, c.Time = uint16(port), lock != 0, ParseTime(seen)
+		c.Password = s.secrets.OpenOrPlaceholder(c.Password) // sealed at rest (secrets.go)
 		if c.Kind == model.KindLockoutSuspected {
 			c.LockoutSuspected = true
 		}
@@ -396,6 +397,10 @@ func scanJSONRows[T any](ctx context.Context, s *Store, q string, args []any, fn
 		var subject, data string
 		if err := rows.Scan(&subject, &data); err != nil {
 			return err
+		}
+		data, err := s.openJSON(data) // secrets sealed at rest (secrets.go)
+		if err != nil {
+			return fmt.Errorf("%s: %w", subject, err)
 		}
 		var v T
 		if err := json.Unmarshal([]byte(data), &v); err != nil {
