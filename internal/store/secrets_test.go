@@ -253,6 +253,15 @@ func TestSealPlaintextOnOpen(t *testing.T) {
 			}
 			ins := func(q string, args ...any) {
 				t.Helper()
+				if s.Dialect() == Postgres && (strings.HasPrefix(q, "INSERT INTO credentials") || strings.HasPrefix(q, "INSERT INTO services")) {
+					// PostgreSQL partitions evidence by the run's day.
+					d, err := s.RunDay(ctx, nil, run.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					q = strings.Replace(q, "(run_id,", "(day, run_id,", 1)
+					q = strings.Replace(q, "VALUES (", "VALUES ('"+d+"', ", 1)
+				}
 				if _, err := s.DB().ExecContext(ctx, s.Rebind(q), args...); err != nil {
 					t.Fatal(err)
 				}
