@@ -327,6 +327,7 @@ const (
 	ProtoDNS    = "dns"   // read-only: the server's CHAOS TXT version.bind
 	ProtoCWMP   = "cwmp"  // TR-069 connection-request server (HTTP on 7547)
 	ProtoXMeye  = "xmeye" // XMeye/NetSurveillance DVR protocol (Xiongmai, 34567)
+	ProtoDVRIP  = "dvrip" // Dahua DVRIP (37777), identification query only
 )
 
 // CompareVulnMatches orders matches for work: known exploited (KEV) first,

@@ -85,6 +85,8 @@ var table = []Spec{
 	{Name: model.ProtoCWMP, Transports: tcp, Ports: []uint16{7547}, Nmap: "cwmp", Login: true},
 	// Xiongmai DVR protocol: the login reply names the device type; the rest needs a login.
 	{Name: model.ProtoXMeye, Transports: tcp, Ports: []uint16{34567}, Nmap: "dhanalakshmi", Login: true, Identifies: true},
+	// Dahua's binary protocol: its answer names the maker's platform, no more.
+	{Name: model.ProtoDVRIP, Transports: tcp, Ports: []uint16{37777}, Nmap: "dvrip", Identifies: true},
 }
 
 func prefix(p string) func([]byte) bool {

@@ -7,6 +7,7 @@ import (
 	"iotwatch/internal/probe/coap"
 	"iotwatch/internal/probe/cwmp"
 	"iotwatch/internal/probe/dns"
+	"iotwatch/internal/probe/dvrip"
 	"iotwatch/internal/probe/ftp"
 	"iotwatch/internal/probe/http"
 	"iotwatch/internal/probe/modbus"
@@ -39,6 +40,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		dns.Prober{},
 		cwmp.Prober{},
 		xmeye.Prober{},
+		dvrip.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

@@ -15,6 +15,7 @@ import (
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
 	probecwmp "iotwatch/internal/probe/cwmp"
+	probedvrip "iotwatch/internal/probe/dvrip"
 	probexmeye "iotwatch/internal/probe/xmeye"
 )
 
@@ -48,6 +49,12 @@ func breadthCases() []breadthCase {
 		}, loginxmeye.Module{}, func(s *deviceService) string {
 			return "SoftWareVersion=" + s.dev.prof.Firmware + " BuildTime=2019-04-13 10:31:05 SerialNo=" + s.dev.serial
 		}},
+		{model.ProtoDVRIP, probedvrip.Prober{}, func(s *deviceService, r probe.Record) string {
+			if rec := r.(*probedvrip.Record); !strings.HasPrefix(rec.Header, "b1000058") {
+				return "header " + rec.Header
+			}
+			return ""
+		}, nil, nil},
 	}
 }
 

@@ -601,6 +601,8 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 		serveModbus(c, s)
 	case "xmeye":
 		serveXMeye(c, s)
+	case "dvrip":
+		serveDVRIP(c, s)
 	case "http", "cwmp":
 		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: c, svc: s, f: f})
 	case "mqtt":
