@@ -301,3 +301,62 @@ func TestAuditAppendOnly(t *testing.T) {
 		}
 	})
 }
+
+func TestAuthorizeTargets(t *testing.T) {
+	backends(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s, _ := newService(st)
+		for _, u := range []struct {
+			name string
+			role Role
+		}{{"op", Operator}, {"an", Analyst}} {
+			if _, err := s.AddUser(ctx, u.name, u.role, "a long enough password", cli); err != nil {
+				t.Fatal(err)
+			}
+		}
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(s.AddScope(ctx, "op", netip.MustParsePrefix("127.78.0.0/24"), cli))
+		op, err := s.AsUser(ctx, "op")
+		must(err)
+		an, err := s.AsUser(ctx, "an")
+		must(err)
+		for _, tt := range []struct {
+			p       Principal
+			targets []string
+			ok      bool
+			reason  string
+		}{
+			{op, []string{"127.78.0.0/24"}, true, ""},
+			{op, []string{"127.78.0.5", "127.78.0.10-20"}, true, ""},
+			{op, []string{"127.78.0.0/23"}, false, "127.78.1.0"},
+			{op, []string{"127.78.0.1", "10.0.0.1"}, false, "10.0.0.1"},
+			{op, []string{"camera.example"}, false, "host name"},
+			{op, []string{"@/etc/hosts"}, false, "files"},
+			{an, []string{"127.78.0.1"}, false, "operator role"},
+		} {
+			err := s.AuthorizeTargets(ctx, tt.p, "job.submit", tt.targets, "127.0.0.1")
+			if tt.ok != (err == nil) || (!tt.ok && (!errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), tt.reason))) {
+				t.Errorf("%s %v: %v, want ok %v (%s)", tt.p.Name, tt.targets, err, tt.ok, tt.reason)
+			}
+		}
+		refused := 0
+		must(s.Audit(ctx, AuditQuery{}, func(e Entry) error {
+			if e.Action == "job.submit" && e.Outcome == "refused" && e.Detail != "" {
+				refused++
+			}
+			return nil
+		}))
+		if refused != 5 {
+			t.Errorf("%d refusals logged, want 5", refused)
+		}
+		must(s.Disable(ctx, "op", cli))
+		if _, err := s.AsUser(ctx, "op"); !errors.Is(err, ErrDisabled) {
+			t.Errorf("AsUser of a disabled user: %v", err)
+		}
+	})
+}

@@ -131,11 +131,15 @@ func newJobsSubmitCmd(g *globals) *cobra.Command {
   iotwatch jobs submit firmware /srv/images/fw.bin
   iotwatch jobs submit report --dir /srv/reports/today`,
 	}
-	var sf scanRequestFlags
+	var (
+		sf     scanRequestFlags
+		asUser string
+	)
 	scanCmd := &cobra.Command{
 		Use:     "scan TARGET...",
 		Short:   "Submit a scan split into --shards jobs (and their audits with --audit)",
-		Example: `  iotwatch jobs submit scan 10.0.0.0/16 --shards 64 --rate 2000 --audit`,
+		Example: `  iotwatch jobs submit scan 10.0.0.0/16 --shards 64 --rate 2000 --audit
+  iotwatch jobs submit scan 10.20.0.0/24 --as bob`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := sf.request(args)
@@ -147,9 +151,16 @@ func newJobsSubmitCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer closeDB()
+			done, err := actAs(cmd.Context(), c.Store(), asUser, "job.submit", req.Targets)
+			if err != nil {
+				return err
+			}
 			sub, err := c.SubmitScan(cmd.Context(), req)
 			if err != nil {
 				return jobsError(err)
+			}
+			if err := done(fmt.Sprintf("scan run %d, jobs %s", sub.Group, joinIDs(sub.Jobs))); err != nil {
+				return err
 			}
 			if g.json {
 				return printJSONLines(g.out, []jobs.Submitted{sub})
@@ -159,6 +170,7 @@ func newJobsSubmitCmd(g *globals) *cobra.Command {
 		},
 	}
 	sf.register(scanCmd.Flags())
+	scanCmd.Flags().StringVar(&asUser, "as", "", "submit as this console user: refused (and audit-logged) unless an operator whose scopes hold every target")
 	one := func(use, short, example string, args cobra.PositionalArgs, submit func(ctx context.Context, c *jobs.Client, args []string) (int64, error)) *cobra.Command {
 		return &cobra.Command{
 			Use: use, Short: short, Example: example, Args: args,

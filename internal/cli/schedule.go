@@ -26,7 +26,10 @@ enqueues each once per period (unique per period), however many workers are aliv
 "--" is what the schedule runs: "scan TARGET... [the flags of jobs submit scan]", "vulns" (the
 stored inventory matched again) or "report --dir DIR [--formats F,…] [--title T]".`,
 	}
-	var every time.Duration
+	var (
+		every  time.Duration
+		asUser string
+	)
 	add := &cobra.Command{
 		Use:     "add NAME --every DURATION -- scan|vulns|report ...",
 		Short:   "Add a schedule",
@@ -46,14 +49,28 @@ stored inventory matched again) or "report --dir DIR [--formats F,…] [--title 
 				return err
 			}
 			defer closeDB()
+			var targets []string
+			if s.Scan != nil {
+				targets = s.Scan.Targets
+			} else if asUser != "" {
+				return usageError{errors.New("--as applies to scan schedules")}
+			}
+			done, err := actAs(cmd.Context(), c.Store(), asUser, "schedule.add", targets)
+			if err != nil {
+				return err
+			}
 			if err := c.AddSchedule(cmd.Context(), s); err != nil {
 				return jobsError(err)
+			}
+			if err := done(fmt.Sprintf("schedule %s every %s", s.Name, s.Every)); err != nil {
+				return err
 			}
 			fmt.Fprintf(g.errOut, "schedule %s: %s every %s\n", s.Name, s.Kind(), s.Every)
 			return nil
 		},
 	}
 	add.Flags().DurationVar(&every, "every", 0, "period (at least 1s)")
+	add.Flags().StringVar(&asUser, "as", "", "add as this console user: refused (and audit-logged) unless an operator whose scopes hold every target")
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List the schedules",

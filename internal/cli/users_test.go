@@ -108,3 +108,60 @@ func TestUsersTokensAuditLog(t *testing.T) {
 		}
 	}
 }
+
+// TestJobsSubmitAs: a job submitted as a console user is checked against the
+// user's scopes; a refusal says why, and both outcomes are in the audit log.
+func TestJobsSubmitAs(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "iotwatch.db")
+	cli := func(stdin string, args ...string) (string, error) {
+		return runCLI(t, stdin, append([]string{"--db", db}, args...)...)
+	}
+	for _, u := range [][]string{{"op", "operator"}, {"an", "analyst"}} {
+		if _, err := cli("a long enough password\n", "users", "add", u[0], "--role", u[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cli("", "users", "scope", "add", "op", "127.78.1.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli("", "jobs", "submit", "scan", "127.78.1.0/25", "--as", "op"); err != nil || !strings.Contains(out, "submitted scan") {
+		t.Fatalf("in scope: %q %v", out, err)
+	}
+	for _, tt := range []struct {
+		args   []string
+		reason string
+	}{
+		{[]string{"jobs", "submit", "scan", "127.78.0.0/16", "--as", "op"}, "127.78.0.0"},
+		{[]string{"jobs", "submit", "scan", "127.78.1.1", "--as", "an"}, "operator role"},
+		{[]string{"schedule", "add", "nightly", "--every", "24h", "--as", "op", "--", "scan", "10.0.0.0/8"}, "10.0.0.0"},
+	} {
+		_, err := cli("", tt.args...)
+		if err == nil || !strings.Contains(err.Error(), "forbidden") || !strings.Contains(err.Error(), tt.reason) || ExitCode(err) != 1 {
+			t.Errorf("%v: %v, want a refusal naming %s", tt.args, err, tt.reason)
+		}
+	}
+	if _, err := cli("", "schedule", "add", "nightly", "--every", "24h", "--as", "op", "--", "scan", "127.78.1.0/24"); err != nil {
+		t.Errorf("schedule in scope: %v", err)
+	}
+	if _, err := cli("", "jobs", "submit", "scan", "127.78.1.1", "--as", "nobody"); ExitCode(err) != 1 {
+		t.Errorf("--as an unknown user: %v", err)
+	}
+	out, err := cli("", "audit-log", "export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e auth.Entry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(e.Action, "job.") || strings.HasPrefix(e.Action, "schedule.") {
+			got = append(got, e.Actor+" "+e.Action+" "+e.Outcome)
+		}
+	}
+	want := "op job.submit ok|op job.submit refused|an job.submit refused|op schedule.add refused|op schedule.add ok"
+	if strings.Join(got, "|") != want {
+		t.Errorf("audit log:\n got %s\nwant %s", strings.Join(got, "|"), want)
+	}
+}
