@@ -136,11 +136,11 @@ func newJobsSubmitCmd(g *globals) *cobra.Command {
 		asUser string
 	)
 	scanCmd := &cobra.Command{
-		Use:     "scan TARGET...",
-		Short:   "Submit a scan split into --shards jobs (and their audits with --audit)",
+		Use:   "scan TARGET...",
+		Short: "Submit a scan split into --shards jobs (and their audits with --audit)",
 		Example: `  iotwatch jobs submit scan 10.0.0.0/16 --shards 64 --rate 2000 --audit
   iotwatch jobs submit scan 10.20.0.0/24 --as bob`,
-		Args:    cobra.MinimumNArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := sf.request(args)
 			if err != nil {
