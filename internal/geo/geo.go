@@ -103,6 +103,23 @@ func (a *Attributor) Attribute(addr netip.Addr) Attribution {
 		return at
 	}
 	a.mu.Unlock()
+	at := a.Lookup(addr)
+	a.mu.Lock()
+	i, ok = a.uniq[at]
+	if !ok {
+		i = uint32(len(a.attrs))
+		a.attrs = append(a.attrs, at)
+		a.uniq[at] = i
+	}
+	a.cache[addr] = i
+	a.mu.Unlock()
+	return at
+}
+
+// Lookup is Attribute without the cache, for callers that keep their own
+// per-address index (a flow ingest's million peers would be held twice).
+func (a *Attributor) Lookup(addr netip.Addr) Attribution {
+	addr = addr.Unmap()
 	at := Attribution{CountryDB: CountryDB}
 	if addr.IsValid() && addr.IsGlobalUnicast() && !addr.IsPrivate() {
 		at.Country = iploc.IPCountry(addr)
@@ -114,14 +131,5 @@ func (a *Attributor) Attribute(addr netip.Addr) Attribution {
 			at.OwnerDB = a.ownerDB
 		}
 	}
-	a.mu.Lock()
-	i, ok = a.uniq[at]
-	if !ok {
-		i = uint32(len(a.attrs))
-		a.attrs = append(a.attrs, at)
-		a.uniq[at] = i
-	}
-	a.cache[addr] = i
-	a.mu.Unlock()
 	return at
 }

@@ -55,6 +55,7 @@ type Engine struct {
 	// Beacon series: on pipeline relations (Relation.Ext is the series
 	// index+1), or in beacon for records without a relation.
 	ser         seriesStore
+	pend        pendingStore // first beats of IPv4 relations (see pending)
 	beacon      map[svcKey]uint32
 	beaconTimes int   // timestamps kept over all series
 	latest      int64 // latest record start seen (Unix ns)
@@ -436,8 +437,39 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 	}
 	var si uint32
 	switch {
+	case ext != nil && *ext&pendingBit != 0:
+		// The relation's second beat: its pending first beat becomes a series.
+		pd := e.pend.get(*ext &^ pendingBit)
+		if r.SrcPort != 0 && r.SrcPort == pd.srcPort {
+			if v, ok := e.ser.tick(ts); ok && int64(v)-int64(pd.tick) < retryTicks {
+				return // a retry of the last connection (same source port): not a new beat
+			}
+		}
+		si = e.ser.add(pd.key(), pd.flags&pendKnown != 0)
+		s := e.ser.get(si)
+		e.ser.push(s, pd.tick)
+		s.bytes, s.sq, s.lastPort = pd.bytes, float64(pd.bytes)*float64(pd.bytes), pd.srcPort
+		pd.flags |= pendDone
+		*ext = si + 1
 	case ext != nil && *ext != 0:
 		si = *ext - 1
+	case ext != nil && actor.Is4() && peer.Is4() && !e.inRestored(actor, peer, r):
+		// The relation's first beat: pending until a second one comes.
+		if e.beaconTimes >= maxBeaconTimes {
+			e.BeaconOverflow++
+			return
+		}
+		v, ok := e.ser.tick(ts)
+		if !ok {
+			e.BeaconOverflow++
+			return
+		}
+		a4, _ := v4(actor)
+		p4, _ := v4(peer)
+		b := r.Bytes + r.RevBytes
+		*ext = pendingBit | e.pend.add(pending{bytes: b, tick: v, actor: a4, peer: p4, port: r.DstPort, srcPort: r.SrcPort, proto: r.Proto, flags: b2u(known)})
+		e.beaconTimes++
+		return
 	case ext != nil:
 		// Keep the series on the pipeline's relation: no second map (but a
 		// series restored from an earlier ingest is in the map).
@@ -487,6 +519,15 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 			e.BeaconOverflow++
 		}
 	}
+}
+
+// inRestored reports whether r's series was restored by LoadState.
+func (e *Engine) inRestored(actor, peer netip.Addr, r *flow.Record) bool {
+	if !e.restored {
+		return false
+	}
+	_, ok := e.beacon[svcKey{actor, peer, r.DstPort, r.Proto}]
+	return ok
 }
 
 // observeLong flags a TCP session between a device and an outside host that

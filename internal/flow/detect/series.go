@@ -1,6 +1,9 @@
 package detect
 
-import "math"
+import (
+	"math"
+	"net/netip"
+)
 
 // Beacon series storage. Every device→peer service keeps the start times of
 // its connections until the end of the ingest, when the periodicity test
@@ -140,4 +143,56 @@ func (st *seriesStore) last(s *series) uint32 {
 		return s.t[n-1]
 	}
 	return st.blockAt(s.tail - 1).t[(n-seriesInline-1)%blockTimes]
+}
+
+// Most device→peer services of a large ingest see one connection (a scan, a
+// lookup, a single download), and a series is judged only from
+// beacon.min_connections on. The first beat of a pipeline relation between
+// IPv4 addresses is therefore kept in a 32-byte pending record (key, tick,
+// source port, sizes) under Relation.Ext with pendingBit set; the second
+// beat turns it into a series. For a million one-connection relations this
+// holds 32 MB instead of the 120 MB of series records and keys.
+
+const pendingBit = 1 << 31
+
+type pending struct {
+	bytes   uint64
+	tick    uint32
+	actor   uint32
+	peer    uint32
+	port    uint16 // the peer's
+	srcPort uint16
+	proto   uint8
+	flags   uint8 // pendKnown, pendDone
+	_       [2]byte
+}
+
+const (
+	pendKnown = 1
+	pendDone  = 2 // turned into a series
+)
+
+type pendingStore struct {
+	p [][]pending
+	n int
+}
+
+func (ps *pendingStore) add(p pending) uint32 {
+	i := ps.n
+	if i%seriesChunk == 0 {
+		ps.p = append(ps.p, make([]pending, seriesChunk))
+	}
+	ps.n++
+	ps.p[i/seriesChunk][i%seriesChunk] = p
+	return uint32(i)
+}
+
+func (ps *pendingStore) get(i uint32) *pending { return &ps.p[i/seriesChunk][i%seriesChunk] }
+
+func (p *pending) key() svcKey {
+	return svcKey{addr4(p.actor), addr4(p.peer), p.port, p.proto}
+}
+
+func addr4(u uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)})
 }

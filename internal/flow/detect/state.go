@@ -68,8 +68,28 @@ func (e *Engine) SaveState(w io.Writer) (int, error) {
 			keep = append(keep, uint32(i))
 		}
 	}
-	buf = binary.AppendUvarint(buf[:0], uint64(len(keep)))
+	// First beats still pending (see pending) are written as one-beat series.
+	var pend []uint32
+	for i := range e.pend.n {
+		if p := e.pend.get(uint32(i)); p.flags&pendDone == 0 && e.ser.base+int64(p.tick)*tickNS >= cut {
+			pend = append(pend, uint32(i))
+		}
+	}
+	buf = binary.AppendUvarint(buf[:0], uint64(len(keep)+len(pend)))
 	put(buf)
+	for _, i := range pend {
+		p := e.pend.get(i)
+		k := p.key()
+		buf = appendAddr(buf[:0], k.actor)
+		buf = appendAddr(buf, k.peer)
+		buf = binary.BigEndian.AppendUint16(buf, k.port)
+		buf = append(buf, k.proto, p.flags&pendKnown)
+		buf = binary.AppendUvarint(buf, p.bytes)
+		buf = binary.AppendUvarint(buf, math.Float64bits(float64(p.bytes)*float64(p.bytes)))
+		buf = binary.AppendUvarint(buf, 1)
+		buf = binary.AppendVarint(buf, (e.ser.base+int64(p.tick)*tickNS)/tickNS)
+		put(buf)
+	}
 	for _, i := range keep {
 		k, s := e.ser.keys[i/seriesChunk][i%seriesChunk], e.ser.get(i)
 		times = e.ser.times(times[:0], s)
@@ -164,13 +184,13 @@ func (e *Engine) SaveState(w io.Writer) (int, error) {
 	put(buf)
 	buf = binary.AppendVarint(buf[:0], e.latest)
 	put(buf)
-	return len(keep), bw.Flush()
+	return len(keep) + len(pend), bw.Flush()
 }
 
 // LoadState restores a state written by SaveState into an engine that has
 // not observed anything yet.
 func (e *Engine) LoadState(r io.Reader) (int, error) {
-	if e.ser.len() > 0 {
+	if e.ser.len() > 0 || e.pend.n > 0 {
 		return 0, errors.New("detector state: engine already in use")
 	}
 	br := bufio.NewReader(r)

@@ -206,7 +206,7 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 		policy = flow.Drop
 	}
 	p := flow.NewPipeline(flow.PipelineConfig{Identity: id, Observers: []flow.Observer{eng}, Policy: policy, Queue: opt.Queue, Log: log,
-		Attribute: at.Attribute, MaxRelations: opt.MaxRelations})
+		Attribute: at.Lookup, MaxRelations: opt.MaxRelations}) // Lookup: the aggregator keeps its own index per peer
 
 	var targets []string
 	for _, s := range srcs {
