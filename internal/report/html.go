@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net/url"
 	"strings"
+
+	"iotwatch/internal/model"
 )
 
 //go:embed templates/report.html.tmpl
@@ -48,6 +51,10 @@ type HTMLOptions struct {
 	Nav []Link // navigation links above the title (the dashboard's)
 	// TopVulns bounds the vulnerability table (default 25).
 	TopVulns int
+	// Devices, when set, links the headline numbers and the inventory's
+	// rows to the devices behind them: it returns the URL of the device
+	// inventory filtered by the query values (the dashboard's /devices).
+	Devices func(url.Values) string
 }
 
 // htmlView is what the template sees: the report and its prepared charts.
@@ -70,6 +77,38 @@ type htmlView struct {
 	// Audited is false when no credential audit is on record: the weak
 	// share is then not a measurement and the headline says so.
 	Audited bool
+	devices func(url.Values) string
+}
+
+// A renders the number n, linked to the devices behind it (the inventory
+// filtered by the key/value pairs kv) when the view has an inventory; a
+// value "unknown" has no filter and is left unlinked.
+func (v htmlView) A(n any, kv ...string) template.HTML {
+	text := template.HTMLEscapeString(fmt.Sprint(n))
+	if v.devices == nil || len(kv)%2 != 0 {
+		return template.HTML(text)
+	}
+	q := url.Values{}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == model.Unknown || kv[i+1] == "" {
+			return template.HTML(text)
+		}
+		q.Set(kv[i], kv[i+1])
+	}
+	return template.HTML(`<a class="devices" href="` + template.HTMLEscapeString(v.devices(q)) + `">` + text + `</a>`)
+}
+
+// linkedCounts is a table of counts whose rows link to the inventory
+// filtered by Param = the row's key.
+type linkedCounts struct {
+	V     htmlView
+	Param string
+	Rows  []Count
+}
+
+// Linked pairs rows with the inventory filter they count.
+func (v htmlView) Linked(param string, rows []Count) linkedCounts {
+	return linkedCounts{V: v, Param: param, Rows: rows}
 }
 
 // WriteHTML writes the report as one self-contained HTML document with
@@ -81,7 +120,7 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 	if o.TopVulns <= 0 {
 		o.TopVulns = 25
 	}
-	v := htmlView{R: r, Nav: o.Nav, Audited: r.audited()}
+	v := htmlView{R: r, Nav: o.Nav, Audited: r.audited(), devices: o.Devices}
 	if a := r.VulnArchive; a != nil {
 		cols := make([]column, 0, len(a.Years))
 		for _, y := range a.Years {

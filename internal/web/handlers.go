@@ -57,7 +57,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.revealed(r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return rep.RenderHTML(w, report.HTMLOptions{Nav: s.nav(r, id)})
+	return rep.RenderHTML(w, report.HTMLOptions{Nav: s.nav(r, id), Devices: s.inventoryLinks(r)})
 }
 
 // runsPage lists the runs with links to their reports.

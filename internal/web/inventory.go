@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"iotwatch/internal/assess"
+	"iotwatch/internal/auth"
 	"iotwatch/internal/flow"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
@@ -39,6 +40,16 @@ var inventoryTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 		return model.Redact(s)
 	},
 }).ParseFS(inventoryFS, "templates/*.html"))
+
+// inventoryLinks returns where the dashboard's numbers link for r: the
+// inventory filtered by the number's query, or nil (no links) when r's
+// principal may not see the inventory.
+func (s *Server) inventoryLinks(r *http.Request) func(url.Values) string {
+	if auth.From(r.Context()).Role < routeRoles["devices"] {
+		return nil
+	}
+	return func(q url.Values) string { return "/devices?" + q.Encode() }
+}
 
 // handlerFunc is a dashboard handler: it returns an error that handle
 // turns into a status code.

@@ -3,16 +3,20 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"iotwatch/internal/report"
+	"iotwatch/internal/stage"
 	"iotwatch/internal/store"
 	"iotwatch/internal/store/storetest"
 	"iotwatch/internal/testpeer"
@@ -238,6 +242,44 @@ func testInventoryRoutes(t *testing.T, st *store.Store, f *storetest.Fleet) {
 	} {
 		if res, body := get(t, srv, "GET", tc.target); res.StatusCode != tc.code {
 			t.Errorf("GET %s: %d, want %d: %.200s", tc.target, res.StatusCode, tc.code, body)
+		}
+	}
+}
+
+// TestHeadlineLinks follows every number of the dashboard that links to the
+// inventory and counts the devices behind it: the same number.
+func TestHeadlineLinks(t *testing.T) {
+	st, _ := fleetStore(t, "sqlite")
+	srv := New(st, Options{Wire: func(ctx context.Context, in *report.Inputs) error { return stage.WireReport(ctx, st, in) }})
+	res, body := get(t, srv, "GET", "/")
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /: %d", res.StatusCode)
+	}
+	links := regexp.MustCompile(`<a class="devices" href="([^"]+)">([^<]+)</a>`).FindAllStringSubmatch(body, -1)
+	filters := map[string]bool{}
+	for _, l := range links {
+		href := html.UnescapeString(l[1])
+		u, err := url.Parse(href)
+		if err != nil || u.Path != "/devices" {
+			t.Errorf("link %q: not an inventory filter", href)
+			continue
+		}
+		for k := range u.Query() {
+			filters[k] = true
+		}
+		n, err := strconv.ParseFloat(l[2], 64)
+		if err != nil {
+			t.Errorf("link %q: text %q is not a number", href, l[2])
+			continue
+		}
+		_, total := apiPages(t, srv, u.RawQuery+"&limit=500")
+		if float64(total) != n && !(u.Query().Get("compromised") == "any" && n != float64(int(n))) {
+			t.Errorf("%s: the dashboard says %v, the inventory lists %d", href, n, total)
+		}
+	}
+	for _, k := range []string{"scanned", "weak", "vulnerable", "kev", "compromised", "vendor", "type", "protocol"} {
+		if !filters[k] {
+			t.Errorf("no number of the dashboard links to the inventory by %s (links: %d)", k, len(links))
 		}
 	}
 }
