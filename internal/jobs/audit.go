@@ -47,8 +47,6 @@ type auditWorker struct {
 	w *worker
 }
 
-func (w *auditWorker) Timeout(*river.Job[AuditArgs]) time.Duration { return jobTimeout }
-
 func (w *auditWorker) Work(ctx context.Context, job *river.Job[AuditArgs]) error {
 	st, a := w.c.st, job.Args
 	allowed, err := allowedBy(ctx, a.Targets)

@@ -133,6 +133,17 @@ var ErrNotFound = errors.New("not found")
 // or rescued by River after this worker was presumed dead and retried
 // elsewhere) fails, and tx rolls back with it.
 func complete[T river.JobArgs](ctx context.Context, tx *sql.Tx, job *river.Job[T]) error {
+	// Fence: the attempt that completes must be the one running. River
+	// rescues a job whose worker looks dead (RescueAfter) and may run it
+	// again elsewhere; a late first attempt must not complete the second's.
+	q := `SELECT attempt FROM river_job WHERE id = $1 AND state = 'running' FOR UPDATE`
+	if river.ClientFromContext[*sql.Tx](ctx).Driver().DatabaseName() == riverdriver.DatabaseNameSQLite {
+		q = `SELECT attempt FROM river_job WHERE id = ? AND state = 'running'` // the transaction holds the write lock already
+	}
+	var attempt int
+	if err := tx.QueryRowContext(ctx, q, job.ID).Scan(&attempt); err != nil || attempt != job.Attempt {
+		return fmt.Errorf("complete job %d: attempt %d is no longer the one running (%d, %v)", job.ID, job.Attempt, attempt, err)
+	}
 	// The driver type only names the transaction type (*sql.Tx); the
 	// driver used is the worker client's (riverdatabasesql or riversqlite).
 	if _, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, job); err != nil {
@@ -154,10 +165,12 @@ func follow(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) er
 	return nil
 }
 
-// jobTimeout is how long any one job may run: scan shards and audit
-// batches are sized by their submitter, so no limit but shutdown.
-const jobTimeout = -1
+// DefaultJobTimeout is how long a job may run before it is cancelled and
+// retried (WorkOptions.JobTimeout): a scan shard carries on from its
+// checkpoint, so size shards to finish well within it.
+const DefaultJobTimeout = time.Hour
 
-// DefaultRescueAfter is how long a job may stay running before River takes
-// its worker for dead and retries it elsewhere (WorkOptions.RescueAfter).
-const DefaultRescueAfter = time.Hour
+// RescueMargin is how much longer than the job timeout a job may stay
+// running before River, taking its worker for dead, retries it elsewhere
+// (the default of WorkOptions.RescueAfter).
+const RescueMargin = 15 * time.Minute

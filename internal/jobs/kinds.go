@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -37,8 +36,6 @@ type vulnsWorker struct {
 	river.WorkerDefaults[VulnsArgs]
 	c *Client
 }
-
-func (w *vulnsWorker) Timeout(*river.Job[VulnsArgs]) time.Duration { return jobTimeout }
 
 func (w *vulnsWorker) Work(ctx context.Context, job *river.Job[VulnsArgs]) error {
 	st := w.c.st
@@ -99,8 +96,6 @@ type firmwareWorker struct {
 	c *Client
 }
 
-func (w *firmwareWorker) Timeout(*river.Job[FirmwareArgs]) time.Duration { return jobTimeout }
-
 func (w *firmwareWorker) Work(ctx context.Context, job *river.Job[FirmwareArgs]) error {
 	run, _, err := startRun(ctx, w.c.st, job.ID, 0, "firmware", []string{job.Args.Path}, stage.FirmwareStages)
 	if err != nil {
@@ -133,8 +128,6 @@ type reportWorker struct {
 	river.WorkerDefaults[ReportArgs]
 	c *Client
 }
-
-func (w *reportWorker) Timeout(*river.Job[ReportArgs]) time.Duration { return jobTimeout }
 
 func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) error {
 	if job.Args.Dir == "" {

@@ -47,10 +47,11 @@ type ListOptions struct {
 
 // List returns jobs, newest first.
 func (c *Client) List(ctx context.Context, o ListOptions) ([]Job, error) {
-	p := river.NewJobListParams().OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(max(o.Limit, 0))
-	if o.Limit == 0 {
-		p = p.First(100)
+	limit := o.Limit
+	if limit <= 0 {
+		limit = 100
 	}
+	p := river.NewJobListParams().OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(min(limit, 10000))
 	if len(o.Kinds) > 0 {
 		p = p.Kinds(o.Kinds...)
 	}

@@ -201,8 +201,6 @@ type scanWorker struct {
 	w *worker
 }
 
-func (w *scanWorker) Timeout(*river.Job[ScanArgs]) time.Duration { return jobTimeout }
-
 func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	st, req := w.c.st, job.Args.Request
 	cfg, err := req.config()

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,9 +25,12 @@ type WorkOptions struct {
 	// 0: each shard runs at its request's rate. The cluster's rate is the
 	// sum of its workers' Rate.
 	Rate int
-	// RescueAfter is how long a job may run before River, on the leader,
-	// takes its worker for dead and retries the job elsewhere (0:
-	// DefaultRescueAfter). It must exceed the longest job.
+	// JobTimeout is how long a job may run before its context is cancelled
+	// and it is retried (0: DefaultJobTimeout).
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before River's leader
+	// takes its worker for dead (killed, cut off) and retries the job
+	// elsewhere; it must exceed JobTimeout (0: JobTimeout + RescueMargin).
 	RescueAfter time.Duration
 	// Grace is how long in-flight jobs may take to finish when the worker
 	// stops (ctx ends); then they are cancelled and released for retry
@@ -38,6 +42,9 @@ type WorkOptions struct {
 	// PollEvery is how often River looks for new jobs without a
 	// notification (SQLite has none; 0: River's 1 s).
 	PollEvery time.Duration
+	// ID names the worker in River (a job's attempted_by); empty: host name
+	// and start time.
+	ID string
 	// Started, when set, is called once the worker is working.
 	Started func()
 }
@@ -99,15 +106,17 @@ func (c *Client) Work(ctx context.Context, opts WorkOptions) error {
 		}
 		defer pool.Close()
 	}
-	rescue := opts.RescueAfter
-	if rescue <= 0 {
-		rescue = DefaultRescueAfter
+	timeout := cmp.Or(opts.JobTimeout, DefaultJobTimeout)
+	rescue := cmp.Or(opts.RescueAfter, timeout+RescueMargin)
+	if rescue <= timeout {
+		return fmt.Errorf("worker: the rescue delay (%s) must exceed the job timeout (%s)", rescue, timeout)
 	}
 	client, err := river.NewClient(c.driver(pool), &river.Config{
+		ID:                   opts.ID,
 		Logger:               c.riverLog(),
 		Queues:               queues,
 		Workers:              workers,
-		JobTimeout:           jobTimeout,
+		JobTimeout:           timeout,
 		RescueStuckJobsAfter: rescue,
 		FetchPollInterval:    opts.PollEvery,
 		FetchCooldown:        min(opts.PollEvery, river.FetchCooldownDefault),
