@@ -328,6 +328,7 @@ const (
 	ProtoCWMP   = "cwmp"  // TR-069 connection-request server (HTTP on 7547)
 	ProtoXMeye  = "xmeye" // XMeye/NetSurveillance DVR protocol (Xiongmai, 34567)
 	ProtoDVRIP  = "dvrip" // Dahua DVRIP (37777), identification query only
+	ProtoENIP   = "enip"  // EtherNet/IP (44818), ListIdentity only
 )
 
 // CompareVulnMatches orders matches for work: known exploited (KEV) first,

@@ -87,6 +87,8 @@ var table = []Spec{
 	{Name: model.ProtoXMeye, Transports: tcp, Ports: []uint16{34567}, Nmap: "dhanalakshmi", Login: true, Identifies: true},
 	// Dahua's binary protocol: its answer names the maker's platform, no more.
 	{Name: model.ProtoDVRIP, Transports: tcp, Ports: []uint16{37777}, Nmap: "dvrip", Identifies: true},
+	// Industrial protocols are probed read-only (identification requests only).
+	{Name: model.ProtoENIP, Transports: tcp, Ports: []uint16{44818}, Nmap: "EtherNetIP-2", Identifies: true},
 }
 
 func prefix(p string) func([]byte) bool {

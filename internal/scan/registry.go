@@ -8,6 +8,7 @@ import (
 	"iotwatch/internal/probe/cwmp"
 	"iotwatch/internal/probe/dns"
 	"iotwatch/internal/probe/dvrip"
+	"iotwatch/internal/probe/enip"
 	"iotwatch/internal/probe/ftp"
 	"iotwatch/internal/probe/http"
 	"iotwatch/internal/probe/modbus"
@@ -41,6 +42,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		cwmp.Prober{},
 		xmeye.Prober{},
 		dvrip.Prober{},
+		enip.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

@@ -16,6 +16,7 @@ import (
 	"iotwatch/internal/probe"
 	probecwmp "iotwatch/internal/probe/cwmp"
 	probedvrip "iotwatch/internal/probe/dvrip"
+	probeenip "iotwatch/internal/probe/enip"
 	probexmeye "iotwatch/internal/probe/xmeye"
 )
 
@@ -52,6 +53,12 @@ func breadthCases() []breadthCase {
 		{model.ProtoDVRIP, probedvrip.Prober{}, func(s *deviceService, r probe.Record) string {
 			if rec := r.(*probedvrip.Record); !strings.HasPrefix(rec.Header, "b1000058") {
 				return "header " + rec.Header
+			}
+			return ""
+		}, nil, nil},
+		{model.ProtoENIP, probeenip.Prober{}, func(s *deviceService, r probe.Record) string {
+			if rec := r.(*probeenip.Record); rec.ProductName != s.banner() || rec.Revision != s.dev.prof.Firmware || rec.VendorID != 1 {
+				return fmt.Sprintf("record %+v", rec)
 			}
 			return ""
 		}, nil, nil},

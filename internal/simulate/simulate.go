@@ -603,6 +603,8 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 		serveXMeye(c, s)
 	case "dvrip":
 		serveDVRIP(c, s)
+	case "enip":
+		serveENIP(c, s)
 	case "http", "cwmp":
 		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: c, svc: s, f: f})
 	case "mqtt":
