@@ -58,7 +58,10 @@ A file already ingested (the same bytes, under any name) is skipped and its reco
 a capture or log that grew since is read from where the last ingest stopped (a line or packet still
 being written is left for the next one); a file of a directory that is not of its flag's kind (a licence
 text among captures) is skipped with a warning and counted.
---listen runs until SIGINT/SIGTERM; every record accepted before the signal is stored.
+--listen is a long-running collector (one per exporter, as nfcapd is deployed): it stores the roll-ups,
+relations and new alerts it has received every --flush interval (one run each; an idle interval stores
+nothing), so several collectors keep one shared store current, a kill -9 loses at most one interval, and
+SIGINT/SIGTERM stores everything accepted before the signal.
 Under overload the collector drops whole batches and counts them ("dropped").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -141,6 +144,7 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 	f.StringArrayVar(&nfPaths, "nfdump-csv", nil, "output of `nfdump -r FILE -o csv` (run with TZ=UTC), or a directory (repeatable)")
 	f.StringArrayVar(&nfPcaps, "netflow-pcap", nil, "capture of NetFlow/IPFIX/sFlow export datagrams to replay into the collector's decoder, or a directory (repeatable)")
 	f.StringVar(&listen, "listen", "", "collect NetFlow v5/v9, IPFIX and sFlow on udp://ADDR:PORT")
+	f.DurationVar(&opt.FlushEvery, "flush", ingest.DefaultFlushEvery, "with --listen: store what was received this often")
 	f.StringVar(&opt.DeviceList, "devices", "", "device list: one address or CIDR per line, optional name (besides the inventory)")
 	f.StringSliceVar(&opt.Networks, "networks", nil, "monitored networks (CIDRs, repeatable or comma-separated): their addresses are devices, all others peers (default: private, CGNAT and link-local ranges)")
 	f.StringVar(&opt.Rules, "rules", "", "detector thresholds (YAML, overrides the embedded defaults)")

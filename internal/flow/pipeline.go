@@ -17,8 +17,17 @@ type Observer interface {
 	Observe(r *Record, o Orientation)
 	// ObserveDNS sees every DNS answer in arrival order.
 	ObserveDNS(a DNSAnswer)
-	// Alerts returns the decisions so far; the pipeline calls it once at the end.
+	// Alerts returns the decisions so far, oldest first: the pipeline calls
+	// it at the end and at each checkpoint, and takes the alerts after those
+	// it already took.
 	Alerts() []Alert
+}
+
+// Checkpointer is an Observer that keeps state on the pipeline's relations
+// (Orientation.Ext): a checkpoint starts the relations afresh, and the
+// observer is told so after taking its alerts.
+type Checkpointer interface {
+	Checkpoint()
 }
 
 // Policy is what the pipeline does when its queue is full.
@@ -49,6 +58,7 @@ type PipelineConfig struct {
 type batch struct {
 	recs []Record
 	dns  []DNSAnswer
+	mark chan *Result // a checkpoint: the consumer answers with the result so far
 }
 
 // Pipeline carries decoded records from one producer to one consumer that
@@ -70,6 +80,13 @@ type Pipeline struct {
 	unknown  int64
 	nDNS     int64
 	panicErr error
+
+	// what earlier checkpoints took (consumer-owned)
+	taken struct {
+		dropped, unknown, nDNS int64
+		alerts                 []int // per observer
+	}
+	records int64 // records the consumer has seen
 }
 
 // NewPipeline starts a pipeline's consumer.
@@ -146,12 +163,20 @@ func (p *Pipeline) consume() {
 	defer func() {
 		if v := recover(); v != nil {
 			p.panicErr = fmt.Errorf("flow pipeline: panic: %v\n%s", v, debug.Stack())
-			for range p.q { // keep the producer from blocking forever
+			for b := range p.q { // keep the producer from blocking forever
+				if b.mark != nil {
+					close(b.mark) // Checkpoint reports panicErr
+				}
 			}
 		}
 	}()
 	id := p.cfg.Identity
 	for b := range p.q {
+		if b.mark != nil {
+			b.mark <- p.result(true)
+			continue
+		}
+		p.records += int64(len(b.recs))
 		for _, a := range b.dns {
 			a.Time = a.Time.UTC()
 			key := DNSAnswer{Name: a.Name, Addr: a.Addr}
@@ -204,12 +229,54 @@ func (p *Pipeline) Close(ctx context.Context) (*Result, error) {
 	if p.panicErr != nil {
 		return nil, p.panicErr
 	}
+	return p.result(false), nil
+}
+
+// Checkpoint returns what the pipeline produced since the previous
+// checkpoint (or its start): the records the consumer has taken from the
+// queue so far are in its roll-ups, DNS answers and alerts, and the
+// pipeline goes on from empty roll-ups while the observers keep their state.
+// A long-running collector stores each checkpoint, so that it keeps the
+// store current and a crash loses at most one interval; Close returns the
+// rest. Checkpoint must not be called after or during Close.
+func (p *Pipeline) Checkpoint(ctx context.Context) (*Result, error) {
+	reply := make(chan *Result, 1)
+	select {
+	case p.q <- batch{mark: reply}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case res, ok := <-reply:
+		if !ok {
+			return nil, p.panicErr
+		}
+		return res, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// result takes the roll-ups, DNS answers and alerts since the last
+// checkpoint (consumer goroutine, or after it ended). checkpoint tells
+// Checkpointer observers that the relations start afresh.
+func (p *Pipeline) result(checkpoint bool) *Result {
+	dropped := p.dropped.Load()
 	res := &Result{Counts: Counts{
-		CountRecords: p.accepted.Load(),
-		CountDropped: p.dropped.Load(),
-		CountUnknown: p.unknown,
-		CountDNS:     p.nDNS,
+		CountRecords: p.records,
+		CountDropped: dropped - p.taken.dropped,
+		CountUnknown: p.unknown - p.taken.unknown,
+		CountDNS:     p.nDNS - p.taken.nDNS,
 	}}
+	p.records, p.taken.dropped, p.taken.unknown, p.taken.nDNS = 0, dropped, p.unknown, p.nDNS
+	if p.taken.alerts == nil {
+		p.taken.alerts = make([]int, len(p.cfg.Observers))
+	}
+	for i, ob := range p.cfg.Observers {
+		all := ob.Alerts()
+		res.Alerts = append(res.Alerts, all[min(p.taken.alerts[i], len(all)):]...)
+		p.taken.alerts[i] = len(all)
+	}
 	res.Rollups = p.agg.take() // one copy at a time: the aggregator's memory goes as it is copied
 	res.Counts[CountRollups] = int64(len(res.Rollups.Hourly))
 	res.Counts[CountRelations] = int64(len(res.Rollups.Relations))
@@ -219,9 +286,14 @@ func (p *Pipeline) Close(ctx context.Context) (*Result, error) {
 	for a := range p.dns {
 		res.DNS = append(res.DNS, a)
 	}
-	for _, ob := range p.cfg.Observers {
-		res.Alerts = append(res.Alerts, ob.Alerts()...)
-	}
+	clear(p.dns)
 	res.Counts[CountAlerts] = int64(len(res.Alerts))
-	return res, nil
+	if checkpoint {
+		for _, ob := range p.cfg.Observers {
+			if c, ok := ob.(Checkpointer); ok {
+				c.Checkpoint()
+			}
+		}
+	}
+	return res
 }

@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"time"
 
 	"iotwatch/internal/flow/ingest"
 	"iotwatch/internal/store"
@@ -15,4 +16,13 @@ import (
 // ingest.RunAll.
 func Flows(ctx context.Context, st *store.Store, srcs []ingest.Source, opts ingest.Options) (*ingest.Summary, error) {
 	return ingest.RunAll(ctx, st, srcs, opts)
+}
+
+// Collect runs a long-running flow collector on the UDP address addr
+// (host:port) until ctx ends, storing roll-ups, relations and alerts every
+// flushEvery as runs of kind "flows" (see ingest.Collect). It is what
+// `iotwatch worker --collect udp://ADDR:PORT` and `flows ingest --listen`
+// run: one collector per exporter, all of them writing one store.
+func Collect(ctx context.Context, st *store.Store, addr string, flushEvery time.Duration, opts ingest.Options) (*ingest.Summary, error) {
+	return ingest.Collect(ctx, st, addr, flushEvery, opts)
 }

@@ -730,6 +730,19 @@ func (e *Engine) Alerts() []flow.Alert {
 	return e.alerts
 }
 
+// Checkpoint implements flow.Checkpointer: after a pipeline checkpoint (a
+// long-running collector storing its roll-ups) the relations start afresh
+// without their series index, so every series is indexed by its key for the
+// relations that follow to find, as after LoadState. Heartbeats and Allowed,
+// which each Alerts call lists again, are reset.
+func (e *Engine) Checkpoint() {
+	for i := range e.ser.len() {
+		e.beacon[e.ser.keys[i/seriesChunk][i%seriesChunk]] = uint32(i)
+	}
+	e.restored = true
+	e.Heartbeats, e.Allowed = nil, nil
+}
+
 // periodicScratch is reused across series to avoid allocating per series.
 type periodicScratch struct {
 	ts, iv, sorted, beats []int64

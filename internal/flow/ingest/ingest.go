@@ -78,6 +78,9 @@ type Options struct {
 	Queue int
 	// MaxRelations bounds device↔peer relations kept per run (default 2,000,000).
 	MaxRelations int
+	// FlushEvery is how often a listener (Listen, see Collect) stores what
+	// it received (default DefaultFlushEvery).
+	FlushEvery time.Duration
 	// Sample, above 1, emulates packet-sampled export at 1 in Sample on
 	// pcap, Zeek and nfdump inputs (flow.Sampler; for measuring detectors
 	// on sampled telemetry).
@@ -122,90 +125,24 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 		}
 	}
 	src := srcs[0]
+	if src.Kind == Listen {
+		return Collect(ctx, st, src.Path, opt.FlushEvery, opt)
+	}
 	log := opt.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	assets, err := st.Assets(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read inventory: %w", err)
-	}
-	id := flow.NewIdentity(assets)
-	if opt.DeviceList != "" {
-		f, err := os.Open(opt.DeviceList)
-		if err != nil {
-			return nil, fmt.Errorf("device list: %w", err)
-		}
-		err = id.ReadDeviceList(f)
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	if len(opt.Networks) > 0 {
-		nets, err := flow.ParseNetworks(opt.Networks)
-		if err != nil {
-			return nil, fmt.Errorf("networks: %w", err)
-		}
-		id.SetNetworks(nets)
-	}
-	rules := detect.DefaultRules()
-	if opt.Rules != "" {
-		f, err := os.Open(opt.Rules)
-		if err != nil {
-			return nil, fmt.Errorf("rules: %w", err)
-		}
-		rules, err = detect.ParseRules(f)
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	ind := &intel.Set{}
-	for _, p := range opt.Indicators {
-		n, err := ind.Load(p)
-		if err != nil {
-			return nil, err
-		}
-		log.Info("indicators loaded", "file", p, "count", n)
-	}
-	at, err := geo.New(opt.OwnerDB)
+	pr, err := prepare(ctx, st, opt, log)
 	if err != nil {
 		return nil, err
 	}
-	defer at.Close()
-
-	eng := detect.New(rules, ind)
-	if len(opt.Declarations) > 0 {
-		decl, err := mud.Load(opt.Declarations, assets)
-		if err != nil {
-			return nil, err
-		}
-		eng.Expected = decl.Expected
+	defer pr.at.Close()
+	id, eng, ind, at := pr.id, pr.eng, pr.ind, pr.at
+	fromRun, err := restoreState(ctx, st, eng, opt.Continue, log)
+	if err != nil {
+		return nil, err
 	}
-	if opt.OwnerDB != "" {
-		eng.Owner = func(a netip.Addr) string { return at.Attribute(a).Owner }
-	}
-	var fromRun int64
-	if opt.Continue != "" {
-		data, rid, err := flow.LoadState(ctx, st, opt.Continue)
-		if err != nil {
-			return nil, err
-		}
-		if data != nil {
-			n, err := eng.LoadState(bytes.NewReader(data))
-			if err != nil {
-				return nil, fmt.Errorf("stream %q (from run %d): %w", opt.Continue, rid, err)
-			}
-			fromRun = rid
-			log.Info("detector state restored", "stream", opt.Continue, "from_run", rid, "series", n)
-		}
-	}
-	policy := flow.Block
-	if src.Kind == Listen {
-		policy = flow.Drop
-	}
-	p := flow.NewPipeline(flow.PipelineConfig{Identity: id, Observers: []flow.Observer{eng}, Policy: policy, Queue: opt.Queue, Log: log,
+	p := flow.NewPipeline(flow.PipelineConfig{Identity: id, Observers: []flow.Observer{eng}, Policy: flow.Block, Queue: opt.Queue, Log: log,
 		Attribute: at.Lookup, MaxRelations: opt.MaxRelations}) // Lookup: the aggregator keeps its own index per peer
 
 	var targets []string
@@ -262,7 +199,7 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	wctx := context.WithoutCancel(ctx)
 	run.Status = model.RunComplete
 	switch {
-	case readErr != nil && ctx.Err() != nil && src.Kind != Listen:
+	case readErr != nil && ctx.Err() != nil:
 		run.Status = model.RunInterrupted
 	case readErr != nil:
 		run.Status = model.RunFailed
@@ -274,8 +211,8 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 		// Files stay where they are: an ingest interrupted midway stores
 		// nothing from them, so that the re-run, which reads every input
 		// again, counts each record once (partial roll-ups and alerts of
-		// the first part would be counted twice). A listener's records
-		// exist nowhere else, so a collector keeps what it received.
+		// the first part would be counted twice). A listener (Collect)
+		// keeps what it received.
 		run.Error = "interrupted before the inputs were read to their end: nothing stored from them; run the same ingest again"
 		log.Warn("flow ingest interrupted: nothing stored from the inputs; run the same ingest again", "run", run.ID,
 			"records_read", res.Counts["records"])
@@ -313,6 +250,103 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 		return sum, ctx.Err()
 	}
 	return sum, nil
+}
+
+// prepared is what an ingest or a collector needs before its first record:
+// the device identity, the detector engine and the attribution databases.
+type prepared struct {
+	id  *flow.Identity
+	eng *detect.Engine
+	ind *intel.Set
+	at  *geo.Attributor
+}
+
+// prepare reads the inventory, device list, networks, rules, indicators,
+// attribution databases and declarations of opt. The caller closes at.
+func prepare(ctx context.Context, st *store.Store, opt Options, log *slog.Logger) (pr *prepared, err error) {
+	assets, err := st.Assets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	id := flow.NewIdentity(assets)
+	if opt.DeviceList != "" {
+		f, err := os.Open(opt.DeviceList)
+		if err != nil {
+			return nil, fmt.Errorf("device list: %w", err)
+		}
+		err = id.ReadDeviceList(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(opt.Networks) > 0 {
+		nets, err := flow.ParseNetworks(opt.Networks)
+		if err != nil {
+			return nil, fmt.Errorf("networks: %w", err)
+		}
+		id.SetNetworks(nets)
+	}
+	rules := detect.DefaultRules()
+	if opt.Rules != "" {
+		f, err := os.Open(opt.Rules)
+		if err != nil {
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+		rules, err = detect.ParseRules(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	ind := &intel.Set{}
+	for _, p := range opt.Indicators {
+		n, err := ind.Load(p)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("indicators loaded", "file", p, "count", n)
+	}
+	at, err := geo.New(opt.OwnerDB)
+	if err != nil {
+		return nil, err
+	}
+
+	eng := detect.New(rules, ind)
+	defer func() {
+		if err != nil {
+			at.Close()
+		}
+	}()
+	if len(opt.Declarations) > 0 {
+		decl, err := mud.Load(opt.Declarations, assets)
+		if err != nil {
+			return nil, err
+		}
+		eng.Expected = decl.Expected
+	}
+	if opt.OwnerDB != "" {
+		eng.Owner = func(a netip.Addr) string { return at.Attribute(a).Owner }
+	}
+	return &prepared{id: id, eng: eng, ind: ind, at: at}, nil
+}
+
+// restoreState restores the detector state the last ingest of stream left
+// (none when stream is empty or new) and returns that ingest's run.
+func restoreState(ctx context.Context, st *store.Store, eng *detect.Engine, stream string, log *slog.Logger) (int64, error) {
+	if stream == "" {
+		return 0, nil
+	}
+	data, rid, err := flow.LoadState(ctx, st, stream)
+	if err != nil || data == nil {
+		return 0, err
+	}
+	n, err := eng.LoadState(bytes.NewReader(data))
+	if err != nil {
+		return 0, fmt.Errorf("stream %q (from run %d): %w", stream, rid, err)
+	}
+	log.Info("detector state restored", "stream", stream, "from_run", rid, "series", n)
+	return rid, nil
 }
 
 // progressReader reports bytes read.
@@ -385,7 +419,7 @@ func expand(srcs []Source) ([]Source, map[string]bool, error) {
 func readAll(ctx context.Context, st *store.Store, srcs []Source, p *flow.Pipeline, opt Options, log *slog.Logger) (flow.Counts, []flow.Input, error) {
 	total := int64(0)
 	for _, s := range srcs {
-		if fi, err := os.Stat(s.Path); err == nil && s.Kind != Listen {
+		if fi, err := os.Stat(s.Path); err == nil {
 			total += fi.Size()
 		}
 	}
@@ -412,11 +446,7 @@ func readAll(ctx context.Context, st *store.Store, srcs []Source, p *flow.Pipeli
 			in  *flow.Input
 			err error
 		)
-		if s.Kind == Listen {
-			sc, err = read(ctx, s, nil, 0, p, opt, log, dec)
-		} else {
-			sc, in, err = readFile(ctx, st, s, p, opt, log, dec, inputs)
-		}
+		sc, in, err = readFile(ctx, st, s, p, opt, log, dec, inputs)
 		for k, v := range sc {
 			c[k] += v
 		}
@@ -528,23 +558,6 @@ func notOfKind(err error) bool {
 
 func read(ctx context.Context, src Source, in io.Reader, total int64, p *flow.Pipeline, opt Options, log *slog.Logger, dec *netflow.Decoder) (flow.Counts, error) {
 	c := flow.Counts{}
-	if src.Kind == Listen {
-		col, err := netflow.Listen(src.Path, log)
-		if err != nil {
-			return c, err
-		}
-		if opt.Ready != nil {
-			opt.Ready(col.Addr().String())
-		}
-		log.Info("collector listening", "addr", col.Addr())
-		err = col.Run(ctx, p)
-		s := col.Stats()
-		c["datagrams"], c[flow.CountMalformed], c[flow.CountNoTemplate] = s.Datagrams, s.Malformed, s.NoTemplate
-		for v, n := range s.ByVersion {
-			c["datagrams_"+v] = n
-		}
-		return c, err
-	}
 	r := &progressReader{r: in, total: total, fn: opt.Progress}
 	var sink flow.Sink = p
 	if opt.Sample > 1 {

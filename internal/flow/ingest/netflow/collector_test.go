@@ -5,73 +5,16 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"iotwatch/internal/flow"
 	"iotwatch/internal/flow/detect"
 	"iotwatch/internal/flow/synth"
+	"iotwatch/internal/testpeer"
 )
-
-func needBinary(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("IOTWATCH_REQUIRE_PEERS") == "1" {
-			t.Fatalf("%s not installed", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
-var exportedRE = regexp.MustCompile(`Flows exported: \d+ \((\d+) records\)`)
-
-// softflowd replays pcapPath as NetFlow/IPFIX (version) to addr and returns
-// the number of records it says it exported.
-func softflowd(t *testing.T, pcapPath, addr, version string) int {
-	t.Helper()
-	bin := needBinary(t, "softflowd")
-	ctl := needBinary(t, "softflowctl")
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "ctl")
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-d", "-r", pcapPath, "-n", addr, "-v", version, "-m", "100000", "-c", sock, "-p", filepath.Join(dir, "pid"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	// softflowd 1.1.0 may wait on its control socket after EOF: expire and shut down.
-	deadline := time.After(30 * time.Second)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			m := exportedRE.FindStringSubmatch(out.String())
-			if m == nil {
-				t.Fatalf("softflowd output without export count:\n%s", out.String())
-			}
-			n, _ := strconv.Atoi(m[1])
-			return n
-		case <-deadline:
-			_ = cmd.Process.Kill()
-			t.Fatalf("softflowd did not finish:\n%s", out.String())
-		case <-tick.C:
-			if _, err := os.Stat(sock); err == nil {
-				_ = exec.Command(ctl, "-c", sock, "expire-all").Run()
-				_ = exec.Command(ctl, "-c", sock, "shutdown").Run()
-			}
-		}
-	}
-}
 
 // TestSoftflowdToCollector exports generated traffic with the real softflowd
 // to the collector on loopback and checks that every exported record and
@@ -103,7 +46,7 @@ func TestSoftflowdToCollector(t *testing.T) {
 			runErr := make(chan error, 1)
 			go func() { runErr <- col.Run(ctx, p) }()
 
-			exported := softflowd(t, path, col.Addr().String(), version)
+			exported := testpeer.Softflowd(t, path, col.Addr().String(), version)
 			cancel() // the collector drains what is queued, then returns
 			if err := <-runErr; err != nil {
 				t.Fatal(err)
