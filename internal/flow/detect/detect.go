@@ -733,9 +733,21 @@ func (e *Engine) Alerts() []flow.Alert {
 // Checkpoint implements flow.Checkpointer: after a pipeline checkpoint (a
 // long-running collector storing its roll-ups) the relations start afresh
 // without their series index, so every series is indexed by its key for the
-// relations that follow to find, as after LoadState. Heartbeats and Allowed,
-// which each Alerts call lists again, are reset.
+// relations that follow to find, as after LoadState; a first beat still
+// pending becomes a one-beat series (as SaveState writes it), or a beacon
+// slower than the checkpoints would never get its second beat. Heartbeats
+// and Allowed, which each Alerts call lists again, are reset.
 func (e *Engine) Checkpoint() {
+	for i := range e.pend.n {
+		pd := e.pend.get(uint32(i))
+		if pd.flags&pendDone != 0 {
+			continue
+		}
+		s := e.ser.get(e.ser.add(pd.key(), pd.flags&pendKnown != 0))
+		e.ser.push(s, pd.tick)
+		s.bytes, s.sq, s.lastPort = pd.bytes, float64(pd.bytes)*float64(pd.bytes), pd.srcPort
+	}
+	e.pend = pendingStore{}
 	for i := range e.ser.len() {
 		e.beacon[e.ser.keys[i/seriesChunk][i%seriesChunk]] = uint32(i)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"iotwatch/internal/flow"
+	"iotwatch/internal/flow/detect"
+	"iotwatch/internal/flow/ingest/pcap"
 	"iotwatch/internal/flow/synth"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
@@ -183,5 +185,85 @@ func TestCollectorsShareStore(t *testing.T) {
 				t.Errorf("%d runs in the shared store, want one per collector and stored interval", len(runs))
 			}
 		})
+	}
+}
+
+// checkpointing is a sink that takes a pipeline checkpoint every n records,
+// as a collector's flushes do, and keeps the checkpoints' results.
+type checkpointing struct {
+	t       *testing.T
+	p       *flow.Pipeline
+	n, seen int
+	results []*flow.Result
+}
+
+func (c *checkpointing) Flow(r flow.Record) {
+	c.p.Flow(r)
+	if c.seen++; c.seen%c.n == 0 {
+		c.p.Flush()
+		res, err := c.p.Checkpoint(context.Background())
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.results = append(c.results, res)
+	}
+}
+
+func (c *checkpointing) DNS(a flow.DNSAnswer) { c.p.DNS(a) }
+
+// TestCheckpointsKeepDetections runs the same traffic through a pipeline
+// once whole and once with a checkpoint every few records (a beacon much
+// slower than the checkpoints, a scan and a flood spread over many): the
+// alerts and the roll-ups' totals are the same, so a collector's periodic
+// flushes change nothing in what it finds.
+func TestCheckpointsKeepDetections(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	dev, bot, c2 := synth.Addr("192.168.9.10"), synth.Addr("192.168.9.11"), synth.Addr("203.0.113.9")
+	var pkts []synth.Packet
+	pkts = append(pkts, synth.Beacon(rng, dev, c2, 8443, 10*time.Minute, 0.02, 40)...)
+	pkts = append(pkts, synth.MiraiScan(rng, bot, 300, time.Minute)...)
+	pkts = append(pkts, synth.DDoS(bot, synth.Addr("198.51.100.80"), 1500, 15*time.Second)...)
+	pkts = append(pkts, synth.Normal(rng, synth.Addr("192.168.9.12"))...)
+	slices.SortStableFunc(pkts, func(a, b synth.Packet) int { return a.Time.Compare(b.Time) })
+	var capture bytes.Buffer
+	if err := synth.WritePCAP(&capture, pkts); err != nil {
+		t.Fatal(err)
+	}
+	run := func(every int) (alerts []string, flows uint64, checkpoints int) {
+		eng := detect.New(detect.DefaultRules(), nil)
+		p := flow.NewPipeline(flow.PipelineConfig{Observers: []flow.Observer{eng}})
+		var sink flow.Sink = p
+		cp := &checkpointing{t: t, p: p, n: every}
+		if every > 0 {
+			sink = cp
+		}
+		if _, err := pcap.Read(context.Background(), bytes.NewReader(capture.Bytes()), sink, pcap.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		last, err := p.Close(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, res := range append(cp.results, last) {
+			for _, a := range res.Alerts {
+				alerts = append(alerts, a.Detector+" "+a.Device.String()+" "+a.Peer.String())
+			}
+			for _, h := range res.Rollups.Hourly {
+				flows += h.Flows
+			}
+		}
+		slices.Sort(alerts)
+		return alerts, flows, len(cp.results)
+	}
+	want, wantFlows, _ := run(0)
+	got, gotFlows, n := run(7)
+	if n < 10 {
+		t.Fatalf("only %d checkpoints taken", n)
+	}
+	if !slices.Contains(want, "c2-beaconing 192.168.9.10 203.0.113.9") {
+		t.Fatalf("the whole run misses the beacon: %q", want)
+	}
+	if !slices.Equal(got, want) || gotFlows != wantFlows {
+		t.Errorf("with %d checkpoints: alerts %q, %d flows; whole: %q, %d flows", n, got, gotFlows, want, wantFlows)
 	}
 }
