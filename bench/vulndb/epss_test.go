@@ -3,31 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"testing"
-
-	"github.com/klauspost/compress/gzip"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 	"iotwatch/internal/vuln"
 )
-
-// writeEPSS writes a gzip EPSS file of n rows in FIRST's layout, with
-// scores spread over 0..1 (deterministic).
-func writeEPSS(n int, date string) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	fmt.Fprintf(zw, "#model_version:v2025.03.14,score_date:%sT00:00:00Z\ncve,epss,percentile\n", date)
-	for i := 0; i < n; i++ {
-		s := float64((i*7919)%100000) / 100000
-		fmt.Fprintf(zw, "CVE-%d-%d,%.5f,%.5f\n", 1999+i%27, 10000+i, s, s)
-	}
-	zw.Close()
-	return buf.Bytes()
-}
 
 func TestWriteEPSS(t *testing.T) {
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
@@ -98,5 +81,26 @@ func BenchmarkMatchWithIntel(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestWriteAdvisories(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d, err := vuln.Open(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	fx := [][]byte{[]byte(`{"id":"CVE-2024-6387","x":"cpe:2.3:a:openbsd:openssh:9.2"}`), []byte(`{"id":"CVE-2017-14491"}`)}
+	if _, err := writeAdvisories(&buf, fx, 300, 1000); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Import(context.Background(), &buf, vuln.ImportOptions{})
+	if err != nil || res.Advisories != 300 {
+		t.Fatalf("import of generated advisories: %+v %v", res, err)
 	}
 }

@@ -1,13 +1,17 @@
 // Command vulndb measures the vulnerability database: import rate and peak
 // resident memory on a synthetic NVD feed generated from the shared fixtures
 // (300,000 records by default), and match latency for 10,000 identified
-// products.
+// products. EPSS scores (one day, a row per record) and distribution
+// advisories (OSV Debian/Ubuntu/Alpine records) are loaded first unless
+// -epss 0 -advisories 0, and a quarter of the products then carry a
+// distribution package (banner tails), so that matching applies backports.
 //
-//	go run ./bench/vulndb [-records 300000] [-matches 10000] [-fixtures ../shared/data/vuln/nvd]
+//	go run ./bench/vulndb [-records 300000] [-matches 10000] [-epss 300000] [-advisories 100000] [-fixtures ../shared/data/vuln/nvd]
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -33,6 +37,8 @@ func main() {
 	dir := flag.String("dir", "", "working directory (default: a temporary one, removed)")
 	dsn := flag.String("dsn", "", "database (default: SQLite in the working directory; postgres:// URLs work)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
+	flag.IntVar(&epssRows, "epss", 300000, "EPSS rows to import before the feed (0: none)")
+	flag.IntVar(&advisories, "advisories", 100000, "OSV distribution advisories to import before the feed (0: none, and no product carries a distribution)")
 	flag.BoolVar(&reuseFeed, "reuse-feed", false, "import DIR/feed.json from an earlier run instead of generating it (its record count wins over -records)")
 	flag.BoolVar(&parallelOnly, "parallel-only", false, "with -reuse: measure only the all-cores cold match (first, in a fresh process)")
 	reuse := flag.Bool("reuse", false, "skip generation and import: measure matching on the database of an earlier run (needs -dir)")
@@ -56,7 +62,10 @@ func main() {
 	}
 }
 
-var reuseFeed bool
+var (
+	reuseFeed            bool
+	epssRows, advisories int
+)
 
 func run(records, matches int, fixtures, dir, dsn string) error {
 	ctx := context.Background()
@@ -86,8 +95,6 @@ func run(records, matches int, fixtures, dir, dsn string) error {
 			return err
 		}
 	}
-	fx = nil
-	runtime.GC()
 	fmt.Printf("feed: %d records, %.0f MiB\n", records, float64(size)/(1<<20))
 	if dsn == "" {
 		dsn = filepath.Join(dir, "iotwatch.db")
@@ -101,6 +108,35 @@ func run(records, matches int, fixtures, dir, dsn string) error {
 	if err != nil {
 		return err
 	}
+	if epssRows > 0 {
+		data := writeEPSS(epssRows, "2025-09-03")
+		start, cpu0 := time.Now(), cpuTime()
+		res, err := d.Import(ctx, bytes.NewReader(data), vuln.ImportOptions{})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("EPSS: %d rows (%.1f MiB gzip) in %.1f s wall, %.1f s CPU\n", res.EPSS, float64(len(data))/(1<<20), time.Since(start).Seconds(), (cpuTime() - cpu0).Seconds())
+	}
+	if advisories > 0 {
+		p := filepath.Join(dir, "advisories.json")
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		n, err := writeAdvisories(f, fx, advisories, records)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		start, cpu0 := time.Now(), cpuTime()
+		res, err := d.ImportFile(ctx, p, vuln.ImportOptions{})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("distribution advisories: %d (%.0f MiB OSV) in %.1f s wall, %.1f s CPU\n", res.Advisories, float64(n)/(1<<20), time.Since(start).Seconds(), (cpuTime() - cpu0).Seconds())
+	}
+	fx = nil
+	runtime.GC()
 	rssBefore := peakRSS()
 	start, cpu0 := time.Now(), cpuTime()
 	res, err := d.ImportFile(ctx, feedPath, vuln.ImportOptions{})
@@ -211,6 +247,22 @@ func measureMatch(ctx context.Context, st *store.Store, d *vuln.DB, matches int)
 	}
 	fmt.Printf("match (cold, all cores, MatchFingerprints): %d products in %.3f s wall (%.3f s CPU); %d with vulnerabilities, %d matches\n",
 		len(fps), el.Seconds(), cpu.Seconds(), withVulns, total)
+	fixed, tails := 0, 0
+	for _, fp := range fps {
+		if strings.Contains(fp.Version, " ") {
+			tails++
+		}
+		ms, err := fresh.MatchFingerprintAll(ctx, fp)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.Status == "fixed" {
+				fixed++
+			}
+		}
+	}
+	fmt.Printf("backports: %d products with a distribution package, %d upstream matches reported fixed by an advisory\n", tails, fixed)
 	return nil
 }
 
@@ -233,7 +285,12 @@ func products(n int) []model.Fingerprint {
 			continue
 		}
 		k := strconv.Itoa(i % 2000)
-		out = append(out, model.Fingerprint{Vendor: "openbsd-s" + k, Product: "openssh-s" + k, Version: "9." + strconv.Itoa(i%10) + "p1"})
+		v := "9." + strconv.Itoa(i%10) + "p1"
+		if advisories > 0 && i%4 == 3 {
+			// A distribution package: the advisories decide backports.
+			v += []string{" Debian-2+deb12u3", " Ubuntu-3ubuntu0.10", " Debian-2"}[i/4%3]
+		}
+		out = append(out, model.Fingerprint{Vendor: "openbsd-s" + k, Product: "openssh-s" + k, Version: v})
 	}
 	return out
 }
