@@ -154,7 +154,13 @@ func (d *DB) applyDistro(ctx context.Context, pkg model.Distro, ms []model.VulnM
 		m.Status = "fixed"
 		m.Advisory = evidence.advisory
 		m.FixedIn = evidence.fixed
-		if m.FixedIn == "" {
+		switch {
+		case m.FixedIn == feed.SecdbNotAffected && fam == distro.Alpine:
+			// Alpine's secdb lists under version 0 the CVEs that never
+			// affected its package.
+			m.Status, m.FixedIn = "not_affected", ""
+			m.Justification = "the distribution's package was never affected (Alpine secdb version 0)"
+		case m.FixedIn == "":
 			m.FixedIn = "after " + evidence.lastAffected
 		}
 	}

@@ -207,3 +207,69 @@ func TestBackportFromDpkgStatus(t *testing.T) {
 		t.Errorf("CVE-2024-6387 for the dpkg package: %+v, want fixed", m)
 	}
 }
+
+// Alpine's secdb imports as distribution advisories: a package at or past
+// the fixed revision is fixed with the secdb entry as evidence, one before
+// it affected, and a CVE listed under version 0 never affected Alpine's
+// package. A newer secdb file replaces what the older one said.
+func TestBackportAlpineSecdb(t *testing.T) {
+	d := fixtureDB(t)
+	ctx := context.Background()
+	res, err := d.ImportFile(ctx, "feed/testdata/alpine-secdb-v3.20-main.json", ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Advisories != 3 {
+		t.Fatalf("import: %+v, want 3 package advisories", res)
+	}
+	fp := func(v string) model.Fingerprint {
+		return model.Fingerprint{Vendor: "OpenBSD", Product: "OpenSSH", Version: apkUpstream(v),
+			Distro: model.Distro{Name: "alpine", Release: "3.20", Package: "openssh", Version: v}}
+	}
+	const id = "ALPINE-SECDB:v3.20:main:openssh"
+	tests := []struct {
+		version, cve, status, fixedIn string
+	}{
+		{"9.7_p1-r4", "CVE-2024-6387", "fixed", "9.7_p1-r4"},
+		{"9.7_p1-r10", "CVE-2024-6387", "fixed", "9.7_p1-r4"}, // apk order: r10 after r4
+		{"9.7_p1-r3", "CVE-2024-6387", "", ""},
+		{"9.2_p1-r0", "CVE-2023-38408", "not_affected", ""}, // upstream 9.2p1 is affected
+	}
+	for _, tt := range tests {
+		all, err := d.MatchFingerprintAll(ctx, fp(tt.version))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := find(all, tt.cve)
+		if m == nil {
+			t.Fatalf("%s: %v lack %s (upstream 9.7p1)", tt.version, cves(all), tt.cve)
+		}
+		if m.Status != tt.status || m.FixedIn != tt.fixedIn || (tt.status != "" && m.Advisory != id) {
+			t.Errorf("%s %s: status %q advisory %q fixed in %q, want %q %q", tt.version, tt.cve, m.Status, m.Advisory, m.FixedIn, tt.status, tt.fixedIn)
+		}
+	}
+	// The next secdb says the fix came in r5: r4 is affected again.
+	newer := `{"distroversion":"v3.20","reponame":"main","packages":[{"pkg":{"name":"openssh","secfixes":{"9.7_p1-r5":["CVE-2024-6387"]}}}]}`
+	if _, err := d.Import(ctx, strings.NewReader(newer), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := d.MatchFingerprintAll(ctx, fp("9.7_p1-r4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := find(all, "CVE-2024-6387"); m == nil || m.Status != "" {
+		t.Errorf("after the newer secdb: %+v, want CVE-2024-6387 affecting 9.7_p1-r4", m)
+	}
+	if all, err = d.MatchFingerprintAll(ctx, fp("9.2_p1-r0")); err != nil {
+		t.Fatal(err)
+	}
+	if m := find(all, "CVE-2023-38408"); m == nil || m.Status != "" {
+		t.Errorf("after the newer secdb (no version 0 entry): %+v, want CVE-2023-38408 affecting", m)
+	}
+}
+
+// apkUpstream is the upstream OpenSSH version of an apk version (tests only).
+func apkUpstream(v string) string {
+	v = strings.Replace(v, "_p", "p", 1)
+	return v[:strings.LastIndexByte(v, '-')]
+}

@@ -161,6 +161,9 @@ func (jr *jsonReader) object() error {
 		}
 		return nil
 	}
+	if isSecdb(top) {
+		return jr.secdb(top)
+	}
 	b, err := json.Marshal(top)
 	if err != nil {
 		return err
