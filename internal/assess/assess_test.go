@@ -198,6 +198,24 @@ func TestAssessProvisions(t *testing.T) {
 		{name: "firmware private key fails 5.4-4", opts: Options{Product: "IPC-2000"}, decl: true, mutate: func(ev *Evidence) {
 			ev.Findings = append(ev.Findings, model.Finding{Kind: "firmware-private-key", Subject: "/x/ipc2000_fw_5.7.3.bin", Title: "hard-coded SSH host key in the image", Evidence: []model.Evidence{{Source: "firmware"}}})
 		}, baseline: BaselineETSI, id: "5.4-4", want: Fail, reason: "SSH host key"},
+		{name: "a host key other devices serve fails 5.4-4", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
+			key := json.RawMessage(`{"host_key_type":"ssh-ed25519","host_key_sha256":"SHA256:c2hhcmVk"}`)
+			for i := range ev.Services {
+				if ev.Services[i].Protocol == model.ProtoSSH {
+					ev.Services[i].Data = key
+				}
+			}
+			ev.Services = append(ev.Services, model.Service{IP: ip("10.0.0.21"), Port: 22, Transport: model.TCP, Protocol: model.ProtoSSH, Status: model.StatusSuccess, Data: key})
+		}, baseline: BaselineETSI, id: "5.4-4", want: Fail, reason: "1 other device(s) serve too"},
+		{name: "a host key of its own decides nothing on 5.4-4", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
+			for i := range ev.Services {
+				if ev.Services[i].Protocol == model.ProtoSSH {
+					ev.Services[i].Data = json.RawMessage(`{"host_key_type":"ssh-ed25519","host_key_sha256":"SHA256:b3du"}`)
+				}
+			}
+			ev.Services = append(ev.Services, model.Service{IP: ip("10.0.0.21"), Port: 22, Transport: model.TCP, Protocol: model.ProtoSSH, Status: model.StatusSuccess,
+				Data: json.RawMessage(`{"host_key_type":"ssh-ed25519","host_key_sha256":"SHA256:b3RoZXI"}`)})
+		}, baseline: BaselineETSI, id: "5.4-4", want: Unknown, reason: "no firmware analysis"},
 		{name: "inbound brute force is not compromise", opts: Options{Device: ip("10.0.0.20")}, mutate: func(ev *Evidence) {
 			ev.Findings = append(ev.Findings, model.Finding{Kind: "brute-force", Subject: "10.0.0.20", Title: "inbound brute-force from 10.0.0.20", Evidence: []model.Evidence{{Source: "flows", Data: map[string]any{"inbound": true}}}})
 		}, baseline: BaselineCRA, id: "cra-I-2i", want: Pass},

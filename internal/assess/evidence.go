@@ -11,6 +11,7 @@ import (
 
 	"iotwatch/internal/affiliation"
 	"iotwatch/internal/declare"
+	"iotwatch/internal/hostkey"
 	"iotwatch/internal/model"
 	"iotwatch/internal/store"
 )
@@ -196,9 +197,11 @@ type index struct {
 	otherFindings []model.Finding
 	// units maps an accepted credential on an identified model to the
 	// addresses that accept it (universal default detection).
-	units    map[unitKey]map[netip.Addr]bool
-	modelOf  map[netip.Addr]unitModel
-	screener *affiliation.Screener // nil without entity lists
+	units   map[unitKey]map[netip.Addr]bool
+	modelOf map[netip.Addr]unitModel
+	// keyHolders maps a host key's fingerprint to the addresses serving it.
+	keyHolders map[string]map[netip.Addr]bool
+	screener   *affiliation.Screener // nil without entity lists
 }
 
 type unitModel struct{ key, name string }
@@ -215,8 +218,15 @@ func newIndex(ev *Evidence) *index {
 			ix.modelOf[a.IP] = unitModel{strings.ToLower(a.Vendor + "|" + a.Product), strings.TrimSpace(a.Vendor + " " + a.Product)}
 		}
 	}
+	ix.keyHolders = map[string]map[netip.Addr]bool{}
 	for _, s := range ev.Services {
 		ix.services[s.IP] = append(ix.services[s.IP], s)
+		if k, ok := hostkey.Of(s); ok {
+			if ix.keyHolders[k.Fingerprint] == nil {
+				ix.keyHolders[k.Fingerprint] = map[netip.Addr]bool{}
+			}
+			ix.keyHolders[k.Fingerprint][s.IP] = true
+		}
 	}
 	for _, c := range ev.Credentials {
 		ix.creds[c.IP] = append(ix.creds[c.IP], c)

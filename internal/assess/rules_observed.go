@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"iotwatch/internal/hostkey"
 	"iotwatch/internal/model"
 	"iotwatch/internal/protocol"
 	"iotwatch/internal/store"
@@ -372,6 +373,17 @@ func hardcodedSecrets(v *view, _ Provision) verdict {
 }
 
 func sharedKeys(v *view, _ Provision) verdict {
+	// Observed: the device serves a host key other devices serve too.
+	for _, s := range v.services {
+		k, ok := hostkey.Of(s)
+		if !ok {
+			continue
+		}
+		if n := len(v.ix.keyHolders[k.Fingerprint]); n > 1 {
+			return verdict{Outcome: Fail, Basis: BasisObserved, Refs: []Ref{svcRef(s)},
+				Reason: fmt.Sprintf("%s:%d serves %s host key %s, which %d other device(s) serve too", s.IP, s.Port, s.Protocol, k.Fingerprint, n-1)}
+		}
+	}
 	return firmwareRule(v, []string{"firmware-private-key", "private-key", "hard-coded-key", "hardcoded-key", "shared-key", "embedded-key"},
 		"firmware embeds %d key(s) every unit shares: %s", "firmware analysis found no embedded private keys", "")
 }

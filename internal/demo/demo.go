@@ -60,9 +60,13 @@ type Summary struct {
 	// FallInSample and FallWeak are the report's "why devices fall": devices
 	// under control in the sample, and those of them with a weak credential;
 	// TruthFallWeak is the same count from the ground truth.
-	FallInSample           int                      `json:"fall_in_sample"`
-	FallWeak               int                      `json:"fall_weak"`
-	TruthFallWeak          int                      `json:"truth_fall_weak"`
+	FallInSample  int `json:"fall_in_sample"`
+	FallWeak      int `json:"fall_weak"`
+	TruthFallWeak int `json:"truth_fall_weak"`
+	// SharedKeyDevices are the devices serving a host key another device
+	// serves too, in the report and in the truth.
+	SharedKeyDevices       int                      `json:"shared_key_devices"`
+	TruthSharedKeyDevices  int                      `json:"truth_shared_key_devices"`
 	Stages                 []string                 `json:"stages"`
 	Skipped                []string                 `json:"skipped,omitempty"`
 	Duration               time.Duration            `json:"duration_ns"`
@@ -237,6 +241,10 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		return sum, err
 	}
 	r, err := stage.BuildReport(ctx, st, report.Inputs{RunIDs: []int64{run.ID}, Title: "iotwatch demo: simulated IoT fleet"}, res)
+	if err == nil && r.SharedKeys != nil {
+		sum.SharedKeyDevices = r.SharedKeys.Sharing
+	}
+	sum.TruthSharedKeyDevices = truthSharedKeys(*truth)
 	if err == nil && r.Fall != nil {
 		sum.FallInSample = r.Fall.InSample
 		for _, x := range r.Fall.Reasons {
@@ -259,4 +267,28 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	log.Info("stage done", "stage", "report", "took", time.Since(t0).Round(time.Millisecond))
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// truthSharedKeys counts the simulated devices whose SSH host key another
+// device serves too.
+func truthSharedKeys(t simulate.Truth) int {
+	holders := map[string]map[string]bool{}
+	for _, d := range t.Devices {
+		for _, s := range d.Services {
+			if s.HostKey == "" {
+				continue
+			}
+			if holders[s.HostKey] == nil {
+				holders[s.HostKey] = map[string]bool{}
+			}
+			holders[s.HostKey][d.IP] = true
+		}
+	}
+	n := 0
+	for _, h := range holders {
+		if len(h) > 1 {
+			n += len(h)
+		}
+	}
+	return n
 }

@@ -98,6 +98,9 @@ func TestDemoMatchesTruth(t *testing.T) {
 		t.Errorf("detected %d (found %d of %d; report %d per day), want all and only the truth",
 			sum.DevicesCompromised, sum.CompromisedFound, sum.TruthCompromised, rep.Summary.PerDay)
 	}
+	if sum.SharedKeyDevices != sum.TruthSharedKeyDevices || sum.TruthSharedKeyDevices == 0 {
+		t.Errorf("shared host keys on %d devices, truth %d", sum.SharedKeyDevices, sum.TruthSharedKeyDevices)
+	}
 	// Why they fell: every device under control is in the sample and had
 	// the weak credential the truth gave it.
 	if sum.FallInSample != sum.TruthCompromised || sum.FallWeak != sum.TruthFallWeak || sum.TruthFallWeak != sum.TruthCompromised {

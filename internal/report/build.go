@@ -114,6 +114,7 @@ func Build(ctx context.Context, st *store.Store, in Inputs) (*Report, error) {
 	}
 	r.buildDeviceRows(ev, in.Region)
 	r.buildFindings(ev)
+	r.buildSharedKeys(ev)
 	if err := r.buildProviders(ctx, in); err != nil {
 		return nil, err
 	}

@@ -41,6 +41,9 @@ type device struct {
 	protos     []string
 }
 
+// sharedHostKey is the SSH host key the fixture's DVRs share.
+const sharedHostKey = "SHA256:Zm9yIHRoZSB0ZXN0cyBvbmx5OiBhIHNoYXJlZCBob3N0IGtleQ"
+
 // versionOf is the firmware version the demo run saw per product.
 var versionOf = map[string]string{"DS-2CD2032": "5.4.0"}
 
@@ -94,6 +97,13 @@ func fillStore(t testing.TB, st *store.Store) int64 {
 				Fingerprint: &model.Fingerprint{Vendor: d.vendor, Product: d.product, Version: versionOf[d.product], DeviceType: d.deviceType, Confidence: 0.9}})
 		}
 	}
+	// The two XVR5108 DVRs with SSH (5 and 6) serve one host key, whose
+	// private half is in fw/archer.bin.
+	for i := range svcs {
+		if svcs[i].Protocol == model.ProtoSSH {
+			svcs[i].Data = map[string]string{"host_key_type": "ssh-rsa", "host_key_sha256": sharedHostKey}
+		}
+	}
 	// Closed ports do not make a device.
 	svcs = append(svcs,
 		model.Service{IP: ip(11), Port: 23, Transport: model.TCP, Protocol: model.ProtoTelnet, Status: model.StatusRefused, Time: at(11)},
@@ -131,8 +141,9 @@ func fillStore(t testing.TB, st *store.Store) int64 {
 			CVE: "CVE-2022-48174", CVSS: 9.8, Severity: model.SeverityCritical},
 	}))
 	must(t, st.SaveFindings(ctx, run.ID, []model.Finding{
-		{Kind: "hard-coded-key", Subject: "fw/archer.bin", Severity: model.SeverityHigh, Title: "private SSH host key in /etc/dropbear",
-			Evidence: []model.Evidence{{Source: "firmware", Detail: "/etc/dropbear/dropbear_rsa_host_key"}}, Time: at(13)},
+		{Kind: "firmware-private-key", Subject: "fw/archer.bin", Severity: model.SeverityHigh, Title: "private SSH host key in /etc/dropbear",
+			Evidence: []model.Evidence{{Source: "firmware", Detail: "/etc/dropbear/dropbear_rsa_host_key",
+				Data: map[string]any{"path": "/etc/dropbear/dropbear_rsa_host_key", "ssh_fingerprint": sharedHostKey}}}, Time: at(13)},
 		{Kind: "weak-credential", Subject: ip(1).String(), Severity: model.SeverityCritical, Title: "telnet accepts admin/12***",
 			Evidence: []model.Evidence{{Source: "audit", Detail: "login succeeded"}}, Time: at(13)},
 	}))

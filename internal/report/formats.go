@@ -189,6 +189,15 @@ func (r *Report) csvRows() [][]string {
 		add("risk", "cve", x.CVE, "compromised", x.Compromised)
 		add("risk", "cve", x.CVE, "attacked", x.Attacked)
 	}
+	if k := r.SharedKeys; k != nil {
+		add("shared_keys", "", "", "keyed_devices", k.KeyedDevices)
+		add("shared_keys", "", "", "sharing", k.Sharing)
+		add("shared_keys", "", "", "sharing_share", k.SharingShare)
+		add("shared_keys", "", "", "from_firmware", k.FromFirmware)
+		for _, x := range k.Keys {
+			add("shared_keys", "key", x.Fingerprint, "devices", len(x.Devices))
+		}
+	}
 	if u := r.Uptake; u != nil {
 		for _, p := range u.Products {
 			k := strings.TrimSpace(p.Vendor + " " + p.Product)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -110,5 +111,27 @@ func TestInsightAbsent(t *testing.T) {
 	}
 	if len(r.Risk) != 3 || r.Risk[0].Compromised != 0 {
 		t.Errorf("no alerts: risk %+v, want the three CVEs without exploitation seen", r.Risk)
+	}
+}
+
+// TestSharedKeys: the fixture's two DVRs with SSH serve one host key whose
+// private half is in fw/archer.bin; no other service presents a key.
+func TestSharedKeys(t *testing.T) {
+	st := openStore(t)
+	r, err := Build(context.Background(), st, fixtureInputs(fillStore(t, st)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := r.SharedKeys
+	if k == nil {
+		t.Fatalf("no shared keys: %s", r.Absent[SecSharedKeys])
+	}
+	if k.KeyedDevices != 2 || k.Sharing != 2 || k.FromFirmware != 2 || len(k.Keys) != 1 {
+		t.Fatalf("shared keys %+v, want 2 keyed devices sharing one key found in firmware", k)
+	}
+	want := SharedKey{Kind: "ssh-host-key", Type: "ssh-rsa", Fingerprint: sharedHostKey, Devices: []netip.Addr{ip(5), ip(6)},
+		Products: []string{"Dahua DH-XVR5108"}, Images: []string{"fw/archer.bin"}}
+	if diff := cmp.Diff(want, k.Keys[0], cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("key (-want +got):\n%s", diff)
 	}
 }

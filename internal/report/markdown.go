@@ -165,6 +165,19 @@ func (r *Report) markdown(m *mdWriter) {
 		m.absent(r.Absent[SecRisk])
 	}
 
+	m.p("## Shared keys\n")
+	if k := r.SharedKeys; k != nil {
+		m.p("%d of %d devices presenting a host key (%s, 95%% CI %s) serve a key another device serves too; %d serve a key whose private half is in an analysed firmware image.",
+			k.Sharing, k.KeyedDevices, fmtPct(k.SharingShare), fmtCI(k.SharingCI95), k.FromFirmware)
+		rows := [][]string{}
+		for _, x := range k.Keys[:min(len(k.Keys), 20)] {
+			rows = append(rows, []string{mdEscape(x.Fingerprint), mdEscape(x.Type), fmt.Sprint(len(x.Devices)), mdEscape(strings.Join(x.Products, ", ")), mdEscape(strings.Join(x.Images, ", "))})
+		}
+		m.table([]string{"key", "type", "devices", "products", "firmware images"}, rows)
+	} else {
+		m.absent(r.Absent[SecSharedKeys])
+	}
+
 	m.p("## Patch uptake\n")
 	if u := r.Uptake; u != nil {
 		m.p("Versions of each product across %d scans; units tracked are those seen in two scans or more.", len(u.Scans))

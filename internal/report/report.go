@@ -121,6 +121,9 @@ type Report struct {
 	// the fleet (see insight.go).
 	Fall *Fall     `json:"fall,omitempty"`
 	Risk []RiskRow `json:"risk,omitempty"`
+	// SharedKeys are the keys several devices serve, or that firmware
+	// images hold (see sharedkeys.go).
+	SharedKeys *SharedKeys `json:"shared_keys,omitempty"`
 	// Uptake is patch uptake per product across repeated scans.
 	Uptake *Uptake      `json:"uptake,omitempty"`
 	Trends []TrendPoint `json:"trends"`

@@ -1,6 +1,8 @@
 package simulate
 
 import (
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +11,8 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/protocol"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // Device categories: which kind of credential a device accepts.
@@ -68,6 +72,9 @@ type deviceService struct {
 	kind  string     // model.Kind* of cred, or "strong"
 	anon  bool       // anonymous access accepted (mqtt: no username; ftp: anonymous/ftp)
 	realm string
+	// hostKey is the SSH host key (ssh services): the device's own, or the
+	// profile's when the profile hard-codes one.
+	hostKey ssh.Signer
 }
 
 // banner returns the service banner with per-device placeholders filled in.
@@ -171,6 +178,15 @@ func planFleet(opts Options, profiles []Profile, high bool) ([]*device, error) {
 			sp := &p.Services[j]
 			s := &deviceService{dev: d, sp: sp, port: servicePort(sp, high), realm: sp.Realm}
 			assignCredential(rng, s, cat)
+			if sp.Protocol == model.ProtoSSH {
+				who := a.String()
+				if sp.HardCodedHostKey {
+					who = "profile " + p.ID
+				}
+				if s.hostKey, err = hostKey(opts.Seed, who); err != nil {
+					return nil, err
+				}
+			}
 			d.services = append(d.services, s)
 		}
 		devs[i] = d
@@ -305,4 +321,16 @@ func ouiOf(p *Profile) string {
 		return o
 	}
 	return "02:00:00"
+}
+
+// hostKey derives an Ed25519 SSH host key from the fleet's seed and its
+// owner (a device address, or a profile whose units share one), so that the
+// same seed gives the same keys and the truth can name them.
+func hostKey(seed int64, owner string) (ssh.Signer, error) {
+	h := sha256.Sum256(fmt.Appendf(nil, "iotwatch simulated ssh host key\x00%d\x00%s", seed, owner))
+	signer, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(h[:]))
+	if err != nil {
+		return nil, fmt.Errorf("ssh host key: %w", err)
+	}
+	return signer, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -50,6 +51,10 @@ type ServiceProfile struct {
 	Realm       string      `yaml:"realm"` // http/rtsp auth realm
 	Default     *Credential `yaml:"default"`
 	SysObjectID string      `yaml:"sys_object_id"` // snmp
+	// HardCodedHostKey (ssh): every unit of the profile serves the same
+	// host key, baked into its firmware image, as many real devices do;
+	// otherwise each unit has its own.
+	HardCodedHostKey bool `yaml:"hard_coded_host_key"`
 }
 
 // Credential is a username and password.
@@ -138,11 +143,7 @@ func decodeStrict(n *yaml.Node, v any) error {
 
 // checkFields reports the first mapping key in n that is not a field of the profile schema.
 func checkFields(n *yaml.Node) error {
-	profileKeys := map[string]bool{"id": true, "vendor": true, "model": true, "firmware": true,
-		"device_type": true, "cpe": true, "weight": true, "services": true}
-	serviceKeys := map[string]bool{"protocol": true, "port": true, "product": true, "version": true,
-		"cpe": true, "banner": true, "auth": true, "realm": true, "default": true, "sys_object_id": true}
-	credKeys := map[string]bool{"username": true, "password": true}
+	profileKeys, serviceKeys, credKeys := yamlKeys(Profile{}), yamlKeys(ServiceProfile{}), yamlKeys(Credential{})
 	if n.Kind != yaml.MappingNode {
 		return fmt.Errorf("yaml: line %d: a profile must be a mapping", n.Line)
 	}
@@ -301,4 +302,25 @@ func (p *Profile) service(proto string) *ServiceProfile {
 		}
 	}
 	return nil
+}
+
+// yamlKeys returns the YAML field names of a struct's exported fields, the
+// keys a profile may use.
+func yamlKeys(v any) map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if name != "-" {
+			out[name] = true
+		}
+	}
+	return out
 }

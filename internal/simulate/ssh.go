@@ -39,8 +39,12 @@ func (f *Fleet) sshConfig(s *deviceService) *ssh.ServerConfig {
 	if !strings.HasPrefix(cfg.ServerVersion, "SSH-2.0-") {
 		cfg.ServerVersion = "SSH-2.0-dropbear_2019.78"
 	}
-	for _, k := range f.hostKeys {
-		cfg.AddHostKey(k)
+	if s.hostKey != nil {
+		cfg.AddHostKey(s.hostKey)
+	} else {
+		for _, k := range f.hostKeys {
+			cfg.AddHostKey(k)
+		}
 	}
 	return cfg
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"iotwatch/internal/fsutil"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // Truth is the ground truth of a fleet: every device, service, product,
@@ -41,6 +43,9 @@ type TruthService struct {
 	Version   string `json:"version,omitempty"`
 	CPE       string `json:"cpe,omitempty"`
 	Banner    string `json:"banner,omitempty"`
+	// HostKey is the SSH host key's SHA-256 fingerprint (ssh services), as
+	// ssh-keygen -l prints it.
+	HostKey string `json:"host_key,omitempty"`
 }
 
 // TruthCredential is the credential a login service accepts. Kind is one of
@@ -73,9 +78,13 @@ func buildTruth(seed int64, prefix string, devs []*device) *Truth {
 			DeviceType: p.DeviceType, CPE: p.CPE, Profile: p.ID, Serial: d.serial, MAC: d.mac,
 			Services: []TruthService{}, Credentials: []TruthCredential{}}
 		for _, s := range d.services {
-			td.Services = append(td.Services, TruthService{Protocol: s.sp.Protocol, Port: s.port,
+			ts := TruthService{Protocol: s.sp.Protocol, Port: s.port,
 				Transport: transportOf(s.sp.Protocol), Product: s.sp.Product, Version: s.sp.Version,
-				CPE: s.sp.CPE, Banner: s.banner()})
+				CPE: s.sp.CPE, Banner: s.banner()}
+			if s.hostKey != nil {
+				ts.HostKey = ssh.FingerprintSHA256(s.hostKey.PublicKey())
+			}
+			td.Services = append(td.Services, ts)
 			if s.kind == "" {
 				continue
 			}

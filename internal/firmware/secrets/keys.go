@@ -2,14 +2,17 @@ package secrets
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -27,6 +30,10 @@ type Key struct {
 	// the key cannot be parsed), to recognise the same key across images.
 	Fingerprint string `json:"fingerprint"`
 	HostKey     bool   `json:"host_key,omitempty"` // an SSH server host key
+	// SSHFingerprint is the public key's SSH SHA-256 fingerprint ("SHA256:…",
+	// as ssh-keygen -l and a scan of the SSH service print it), so that a
+	// device serving this key can be recognised.
+	SSHFingerprint string `json:"ssh_fingerprint,omitempty"`
 }
 
 // Cert is an X.509 certificate found in the firmware.
@@ -121,6 +128,15 @@ func parseKey(p string, blk *pem.Block) Key {
 	default:
 		k.Fingerprint = fingerprint(blk.Bytes)
 	}
+	if s, ok := raw.(crypto.Signer); ok {
+		if pub, err := ssh.NewPublicKey(s.Public()); err == nil {
+			k.SSHFingerprint = ssh.FingerprintSHA256(pub)
+		}
+	} else if s, ok := raw.(*ed25519.PrivateKey); ok {
+		if pub, err := ssh.NewPublicKey(s.Public()); err == nil {
+			k.SSHFingerprint = ssh.FingerprintSHA256(pub)
+		}
+	}
 	return k
 }
 
@@ -156,8 +172,57 @@ func dropbearKey(p string, data []byte) (Key, bool) {
 	}
 	for _, t := range []string{"ssh-rsa", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519"} {
 		if bytes.HasPrefix(data[4:], []byte(t)) {
-			return Key{Path: p, Type: "dropbear-" + t, Fingerprint: fingerprint(data), HostKey: true}, true
+			k := Key{Path: p, Type: "dropbear-" + t, Fingerprint: fingerprint(data), HostKey: true}
+			if pub, err := dropbearPublic(data); err == nil {
+				k.SSHFingerprint = ssh.FingerprintSHA256(pub)
+			}
+			return k, true
 		}
 	}
 	return Key{}, false
+}
+
+// dropbearPublic reads the public half of a Dropbear host key: SSH wire
+// strings and mpints, the public fields first (RSA: e, n; DSS: p, q, g, y;
+// ECDSA: curve, Q; Ed25519: a 64-byte string whose second half is the
+// public key), which are the public key's own wire encoding.
+func dropbearPublic(data []byte) (ssh.PublicKey, error) {
+	rest := data
+	next := func() ([]byte, error) {
+		if len(rest) < 4 {
+			return nil, errors.New("dropbear key: truncated")
+		}
+		n := binary.BigEndian.Uint32(rest)
+		if uint64(n) > uint64(len(rest)-4) {
+			return nil, errors.New("dropbear key: field longer than the file")
+		}
+		f := rest[4 : 4+n]
+		rest = rest[4+n:]
+		return f, nil
+	}
+	typ, err := next()
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]int{"ssh-rsa": 2, "ssh-dss": 4, "ecdsa-sha2-nistp256": 2, "ecdsa-sha2-nistp384": 2, "ecdsa-sha2-nistp521": 2}
+	if string(typ) == ssh.KeyAlgoED25519 {
+		both, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if len(both) != 2*ed25519.PublicKeySize {
+			return nil, fmt.Errorf("dropbear key: ed25519 key of %d bytes", len(both))
+		}
+		return ssh.NewPublicKey(ed25519.PublicKey(both[ed25519.PublicKeySize:]))
+	}
+	n, ok := fields[string(typ)]
+	if !ok {
+		return nil, fmt.Errorf("dropbear key: type %q", typ)
+	}
+	for range n {
+		if _, err := next(); err != nil {
+			return nil, err
+		}
+	}
+	return ssh.ParsePublicKey(data[:len(data)-len(rest)])
 }

@@ -171,6 +171,15 @@ func TestKeysAndCerts(t *testing.T) {
 	if len(res.Keys) != len(checks) {
 		t.Errorf("got %d keys, want %d (no key from the readme)", len(res.Keys), len(checks))
 	}
+	// The SSH fingerprint is the one a scan of a device serving the key sees.
+	edPub, _ := ssh.NewPublicKey(edk.Public())
+	rsaPub, _ := ssh.NewPublicKey(&rk.PublicKey)
+	for path, want := range map[string]string{"/etc/ssh/ssh_host_ed25519_key": ssh.FingerprintSHA256(edPub),
+		"/etc/ssl/private/server.key": ssh.FingerprintSHA256(rsaPub), "/etc/dropbear/dropbear_rsa_host_key": ""} {
+		if got := got[path].SSHFingerprint; got != want {
+			t.Errorf("%s: ssh fingerprint %q, want %q", path, got, want)
+		}
+	}
 	if len(res.Certs) != 1 || !res.Certs[0].SelfSigned || res.Certs[0].KeyType != "ecdsa" || res.Certs[0].Subject != "CN=device.local" {
 		t.Errorf("certs = %+v, want one self-signed ecdsa CN=device.local", res.Certs)
 	}
@@ -269,4 +278,54 @@ func TestVendorCredentials(t *testing.T) {
 	if h := ntHash("password"); h != "8846F7EAEE8FB117AD06BDD830B7586C" {
 		t.Errorf("ntHash(password) = %s", h)
 	}
+}
+
+// TestDropbearPublic: the SSH fingerprint of a host key in Dropbear's own
+// format equals that of the key a device serving it presents.
+func TestDropbearPublic(t *testing.T) {
+	rk, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edk, _ := ed25519.GenerateKey(rand.Reader)
+	rsaBlob := ssh.Marshal(struct {
+		Name       string
+		E, N, D, P *big.Int
+		Q          *big.Int
+	}{ssh.KeyAlgoRSA, big.NewInt(int64(rk.E)), rk.N, rk.D, rk.Primes[0], rk.Primes[1]})
+	edBlob := ssh.Marshal(struct {
+		Name string
+		Key  []byte
+	}{ssh.KeyAlgoED25519, edk})
+	rsaPub, _ := ssh.NewPublicKey(&rk.PublicKey)
+	edPub, _ := ssh.NewPublicKey(edk.Public())
+	for name, c := range map[string]struct {
+		blob []byte
+		want ssh.PublicKey
+	}{"rsa": {rsaBlob, rsaPub}, "ed25519": {edBlob, edPub}} {
+		k, ok := dropbearKey("/etc/dropbear/dropbear_"+name+"_host_key", c.blob)
+		if !ok || k.SSHFingerprint != ssh.FingerprintSHA256(c.want) {
+			t.Errorf("%s: %+v, want ssh fingerprint %s", name, k, ssh.FingerprintSHA256(c.want))
+		}
+		if _, err := dropbearPublic(c.blob[:len(c.blob)/3]); err == nil {
+			t.Errorf("%s: truncated key parsed", name)
+		}
+	}
+}
+
+func FuzzDropbearPublic(f *testing.F) {
+	_, edk, _ := ed25519.GenerateKey(rand.Reader)
+	f.Add(ssh.Marshal(struct {
+		Name string
+		Key  []byte
+	}{ssh.KeyAlgoED25519, edk}))
+	f.Add([]byte("\x00\x00\x00\x07ssh-rsa\x00\x00\x00\x03\x01\x00\x01\x00\x00\x00\x81\x00abcdef"))
+	f.Add([]byte("\x00\x00\x00\x13ecdsa-sha2-nistp256\x00\x00\x00\x08nistp256\x00\x00\x00\x41\x04"))
+	f.Add([]byte("\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pub, err := dropbearPublic(data)
+		if err == nil && pub == nil {
+			t.Fatal("no key and no error")
+		}
+	})
 }
