@@ -56,8 +56,8 @@ var captures = []capture{
 	{"IoT-23 honeypot 4-1 Philips Hue bridge (benign, pcap)", ingest.PCAP, "iot23-honeypot-4-1-philips-hue.pcap", nil, nil, true},
 	{"IoT-23 honeypot 4-1 Philips Hue bridge (benign, labelled)", ingest.Zeek, "iot23-honeypot-4-1-philips-hue.conn.log.labeled", nil, nil, true},
 	{"CTU-Normal-40 Windows host under attack (labelled)", ingest.Zeek, "shared:zeek/normal-mixed-ctu-normal-40-day1.conn.log.labeled", []string{"147.32.0.0/16"}, nil, true},
-	{"generated: normal, beacons 2 s/60 s/1 h ±30%, Mirai, DDoS, Mozi DHT", ingest.PCAP, "gen:mixed", nil,
-		[]string{"192.168.1.11", "192.168.1.12", "192.168.1.13", "192.168.1.14", "192.168.1.15", "192.168.1.16"}, false},
+	{"generated: normal, beacons 2 s/60 s/1 h ±30%, Mirai, DDoS, Mozi DHT, IRC C2, hourly timer", ingest.PCAP, "gen:mixed", nil,
+		[]string{"192.168.1.11", "192.168.1.12", "192.168.1.13", "192.168.1.14", "192.168.1.15", "192.168.1.16", "192.168.1.17"}, false},
 }
 
 var detectors = []string{detect.Scan, detect.Mirai, detect.P2P, detect.BruteForce, detect.Beacon, detect.DDoS, detect.LongConn, detect.KnownBad}
@@ -118,6 +118,13 @@ func run(ctx context.Context, tmp, dataDir, shared string, verbose bool, rate ui
 		sum, err := ingest.Run(ctx, st, ingest.Source{Kind: c.kind, Path: path}, ingest.Options{Networks: c.networks, Sample: rate})
 		if err != nil {
 			log.Fatalf("%s: %v", c.name, err)
+		}
+		if verbose {
+			for _, k := range []string{"beacons_heartbeat", "beacons_allowed", "beacons_declared"} {
+				if n := sum.Counts[k]; n > 0 {
+					fmt.Fprintf(os.Stderr, "%s: %s %d (not alerted)\n", c.name, k, n)
+				}
+			}
 		}
 		infected := map[netip.Addr]bool{}
 		for _, s := range c.infected {
@@ -210,7 +217,9 @@ func ratio(a, b int) string {
 // beacons at 2 s, 60 s and 1 h with ±30% jitter and 10% missed beats (.11,
 // .12, .13), Mirai-style telnet scanning (.14, 30,000 SYNs in 5 minutes) and
 // a UDP flood (.15, 2,000 packets/s for 15 s) and a Mozi-style DHT overlay
-// (.16, find_node to 600 nodes in 5 minutes).
+// (.16, find_node to 600 nodes in 5 minutes), Mirai's IRC C2 held for
+// hours with burst reconnects (.17), and a benign hourly device timer's
+// check-ins to AWS (.18).
 func writeGenerated(path string) error {
 	rng := rand.New(rand.NewPCG(17, 17))
 	c2 := synth.Addr("203.0.113.66")
@@ -233,6 +242,12 @@ func writeGenerated(path string) error {
 	pkts = append(pkts, synth.MiraiScan(rng, synth.Addr("192.168.1.14"), 30000, 5*time.Minute)...)
 	pkts = append(pkts, synth.DDoS(synth.Addr("192.168.1.15"), synth.Addr("198.51.100.10"), 2000, 15*time.Second)...)
 	pkts = append(pkts, synth.MoziDHT(rng, synth.Addr("192.168.1.16"), 600, 5*time.Minute)...)
+	// Mirai's IRC control channel as in IoT-23 34-1: two sessions held 5 h
+	// (a PING every 90 s ±10%), reconnect bursts for 10 minutes between.
+	pkts = append(pkts, synth.IRCC2(rng, synth.Addr("192.168.1.17"), synth.Addr("185.244.25.235"), 6667, 2, 5*time.Hour, 90*time.Second, 0.1, 10*time.Minute)...)
+	// A benign device timer: the same check-in on the hour to its cloud on
+	// AWS, 26 times (as the Philips Hue bridge of IoT-23 4-1).
+	pkts = append(pkts, synth.Beacon(rng, synth.Addr("192.168.1.18"), synth.Addr("52.209.221.67"), 80, time.Hour, 0, 26)...)
 	var buf bytes.Buffer
 	if err := synth.WritePCAP(&buf, pkts); err != nil {
 		return err

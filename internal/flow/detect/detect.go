@@ -705,10 +705,6 @@ func (e *Engine) Alerts() []flow.Alert {
 			continue // the regular attempts of a brute force, already reported as such
 		}
 		reason := b.reason(rl.Threshold)
-		if why := e.timerHeartbeat(b, float64(s.bytes)/float64(n)); why != "" {
-			e.Timers = append(e.Timers, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: why})
-			continue
-		}
 		if why := e.beaconAllowed(k.peer); why != "" {
 			e.Allowed = append(e.Allowed, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: why})
 			continue
@@ -718,6 +714,11 @@ func (e *Engine) Alerts() []flow.Alert {
 				e.Heartbeats = append(e.Heartbeats, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: decl})
 				continue
 			}
+		}
+		// Last, when nothing names the peer: the shape of a device timer.
+		if why := e.timerHeartbeat(b, float64(s.bytes)/float64(n)); why != "" {
+			e.Timers = append(e.Timers, Heartbeat{Device: k.actor, Peer: k.peer, Port: k.port, Reason: reason, Declared: why})
+			continue
 		}
 		if a := e.alert(Beacon, k.actor, k.peer, t, s.known(), false, fmt.Sprintf("to %s/%s: %s", netip.AddrPortFrom(k.peer, k.port), flow.ProtoName(k.proto), reason)); a != nil {
 			a.Port, a.Proto, a.Scores = k.port, k.proto, b.m()
