@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"iotwatch/internal/flow/ingest"
 	"iotwatch/internal/jobs"
+	"iotwatch/internal/stage"
+	"iotwatch/internal/store"
 )
 
 func newWorkerCmd(g *globals) *cobra.Command {
@@ -17,12 +22,17 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		conc                         string
 		opts                         jobs.WorkOptions
 		timeout, rescue, grace, poll time.Duration
+		collect, networks            []string
+		flush                        time.Duration
+		retain                       string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run jobs (scan shards, audit batches, matches, firmware, reports, schedules) from the database",
 		Example: `  iotwatch worker --db postgres://iotwatch@db/iotwatch --concurrency scan=2,audit=4 --rate 20000
-  iotwatch worker --db /tmp/iotwatch.db`,
+  iotwatch worker --db /tmp/iotwatch.db
+  iotwatch worker --db postgres://iotwatch@db/iotwatch --collect udp://0.0.0.0:2055 --networks 100.64.0.0/10
+  iotwatch worker --db postgres://iotwatch@db/iotwatch --retain 400d`,
 		Long: `worker runs the jobs submitted with "iotwatch jobs submit" and "iotwatch schedule" until
 SIGTERM or SIGINT; start one on each machine that shares the database. Each kind of job has a
 queue, worked by at most --concurrency KIND=N jobs at once here (default scan=1, audit=2,
@@ -33,7 +43,14 @@ then they are cancelled and released for retry (a retried scan shard continues f
 checkpoint). A job running longer than --job-timeout is cancelled and retried (a shard carries on
 from its checkpoint). A worker killed outright leaves its jobs running until River's leader
 rescues them, --rescue-after after they started (checked every 30 s), and retries them elsewhere. Schedules are loaded from the database
-by every worker; River's elected leader enqueues each once per period.`,
+by every worker; River's elected leader enqueues each once per period.
+
+--collect udp://ADDR:PORT also runs a flow collector (NetFlow v5/v9, IPFIX, sFlow) in this worker, as
+"flows ingest --listen" does: point one router (exporter) at one collector, as nfcapd is deployed; the
+detectors keep each device's state in that collector, and every --flush it stores roll-ups, relations
+and new alerts in the shared database, so the daily count of devices under unauthorized control is one
+query over all collectors. --retain 400d prunes the day tables (see "iotwatch store prune") at start
+and every 24 hours.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -50,6 +67,20 @@ by every worker; River's elected leader enqueues each once per period.`,
 				return usageError{fmt.Errorf("--rescue-after %s must exceed --job-timeout %s", rescue, timeout)}
 			}
 			opts.JobTimeout, opts.RescueAfter, opts.Grace, opts.PollEvery = timeout, rescue, grace, poll
+			var addrs []string
+			for _, c := range collect {
+				a, ok := strings.CutPrefix(c, "udp://")
+				if !ok {
+					return usageError{fmt.Errorf("--collect: want udp://ADDR:PORT, got %q", c)}
+				}
+				addrs = append(addrs, a)
+			}
+			var keep time.Duration
+			if retain != "" {
+				if keep, err = store.ParseRetention(retain); err != nil {
+					return usageError{fmt.Errorf("--retain: %w", err)}
+				}
+			}
 			c, closeDB, err := g.openJobs(cmd.Context())
 			if err != nil {
 				return err
@@ -58,7 +89,29 @@ by every worker; River's elected leader enqueues each once per period.`,
 			opts.Started = func() {
 				g.log.Info("worker started", "db", c.Store().Dialect(), "concurrency", conc, "rate", opts.Rate)
 			}
-			if err := c.Work(cmd.Context(), opts); err != nil {
+			// Collectors and retention run beside the jobs; the first to
+			// fail stops the worker.
+			ctx, cancel := context.WithCancelCause(cmd.Context())
+			defer cancel(nil)
+			var wg sync.WaitGroup
+			for _, a := range addrs {
+				wg.Go(func() {
+					_, err := stage.Collect(ctx, c.Store(), a, flush, ingest.Options{Networks: networks, Log: g.log.With("collector", a)})
+					if err != nil && ctx.Err() == nil {
+						cancel(fmt.Errorf("collector %s: %w", a, err))
+					}
+				})
+			}
+			if keep > 0 {
+				wg.Go(func() { pruneDaily(ctx, g, c.Store(), keep) })
+			}
+			err = c.Work(ctx, opts)
+			cancel(nil)
+			wg.Wait()
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return cause
+			}
+			if err != nil {
 				return err
 			}
 			g.log.Info("worker stopped")
@@ -73,6 +126,10 @@ by every worker; River's elected leader enqueues each once per period.`,
 	fl.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long jobs in flight may take to finish before they are released")
 	fl.StringVar(&opts.ID, "id", "", "name of this worker in the jobs it runs (default: host name and start time)")
 	fl.DurationVar(&poll, "poll", 0, "how often to look for jobs without a notification (default 1s; SQLite has no notifications)")
+	fl.StringArrayVar(&collect, "collect", nil, "also run a flow collector on udp://ADDR:PORT (repeatable; one exporter per collector)")
+	fl.DurationVar(&flush, "flush", ingest.DefaultFlushEvery, "with --collect: store roll-ups and alerts this often")
+	fl.StringSliceVar(&networks, "networks", nil, "with --collect: monitored networks, CIDRs (default: private, CGNAT and link-local ranges)")
+	fl.StringVar(&retain, "retain", "", "prune services, credentials and flow roll-ups older than this (400d) at start and daily")
 	return cmd
 }
 
@@ -94,4 +151,24 @@ func parseConcurrency(s string) (map[string]int, error) {
 		out[k] = n
 	}
 	return out, nil
+}
+
+// pruneDaily applies retention now and every 24 hours until ctx ends; a
+// failed prune is logged and tried again the next day.
+func pruneDaily(ctx context.Context, g *globals, st *store.Store, keep time.Duration) {
+	tick := time.NewTicker(24 * time.Hour)
+	defer tick.Stop()
+	for {
+		res, err := st.Prune(ctx, time.Now(), keep)
+		if err != nil {
+			g.log.Error("retention", "err", err)
+		} else {
+			g.log.Info("retention", "kept_from", res.Before, "partitions_dropped", len(res.Dropped), "rows_deleted", res.Deleted)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
