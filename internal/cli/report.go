@@ -25,6 +25,7 @@ func newReportCmd(g *globals) *cobra.Command {
 		out         string
 		title       string
 		showSecrets bool
+		pub         publishFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "report",
@@ -41,8 +42,19 @@ report.html, report.md, report.json and report.csv (or those named by --format) 
 (a path with an extension) writes one format, taken from --format or the extension; without --out one format goes to
 standard output (Markdown, or JSON with --json). Found passwords are redacted unless --show-secrets,
 which needs the database's secret key (DB.key beside it, or $IOTWATCH_SECRET_KEY[_FILE]) and writes
-files only their owner may read (0600).`,
+files only their owner may read (0600).
+
+--publish writes a report fit for the public: no device address in any format (scan targets withheld,
+addresses in any text replaced), per-network and per-region rows only where they count --min-cell devices
+or more (smaller ones suppressed, with the next smallest too where the suppressed total would be
+recoverable, and said so in the method notes), networks named by their Crypto-PAn pseudonyms (keyed and
+prefix-preserving: the same key, kept in --pseudonym-key, keeps them comparable across reports), and
+per-device rows only with --publish-devices, keyed by pseudonym. --notify DIR --networks FILE writes one
+Shadowserver-style CSV per network owner (lines CIDR,owner[,ASN]) with that owner's devices only.`,
 		Example: `  iotwatch report --out reports/
+  iotwatch report --publish --min-cell 10 --out public/
+  iotwatch report --publish --publish-devices --pseudonym-key /etc/iotwatch/pan.key --format csv --out devices.csv
+  iotwatch report --notify notices/ --networks owners.csv
   iotwatch report --run 3 --format html --out report.html
   iotwatch report --from 2026-01-01 --to 2026-12-31 --format json,csv --out 2026/`,
 		Args: cobra.NoArgs,
@@ -58,6 +70,9 @@ files only their owner may read (0600).`,
 			}
 			fs, dir, err := reportTargets(formats, out, g.json)
 			if err != nil {
+				return usageError{err}
+			}
+			if err := pub.check(showSecrets); err != nil {
 				return usageError{err}
 			}
 			st, err := g.openStoreReadOnly(ctx)
@@ -76,8 +91,19 @@ files only their owner may read (0600).`,
 			if err != nil {
 				return err
 			}
+			if pub.notify != "" {
+				if err := pub.notifyOwners(g, r); err != nil {
+					return err
+				}
+			}
+			write := r.Write
+			if pub.publish {
+				if r, write, err = pub.publishReport(g, r); err != nil {
+					return err
+				}
+			}
 			if out == "" {
-				return r.Write(g.out, fs[0])
+				return write(g.out, fs[0])
 			}
 			// A report with raw secrets is its owner's alone.
 			dirMode, fileMode := os.FileMode(0o755), os.FileMode(0o644)
@@ -94,7 +120,7 @@ files only their owner may read (0600).`,
 				if dir {
 					path = filepath.Join(out, "report."+f)
 				}
-				if err := fsutil.WriteFileAtomic(path, fileMode, func(w io.Writer) error { return r.Write(w, f) }); err != nil {
+				if err := fsutil.WriteFileAtomic(path, fileMode, func(w io.Writer) error { return write(w, f) }); err != nil {
 					return err
 				}
 				g.log.Info("report written", "format", f, "path", path)
@@ -114,6 +140,7 @@ files only their owner may read (0600).`,
 	deprecatedAlias(g, f, "out", "output")
 	f.StringVar(&title, "title", "", "report title")
 	f.BoolVar(&showSecrets, "show-secrets", false, "print found passwords in full instead of redacted")
+	pub.register(f)
 	return cmd
 }
 
