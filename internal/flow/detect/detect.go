@@ -736,8 +736,8 @@ func (e *Engine) Alerts() []flow.Alert {
 // without their series index, so every series is indexed by its key for the
 // relations that follow to find, as after LoadState; a first beat still
 // pending becomes a one-beat series (as SaveState writes it), or a beacon
-// slower than the checkpoints would never get its second beat. Heartbeats
-// and Allowed, which each Alerts call lists again, are reset.
+// slower than the checkpoints would never get its second beat. Heartbeats,
+// Allowed and Timers, which each Alerts call lists again, are reset.
 func (e *Engine) Checkpoint() {
 	for i := range e.pend.n {
 		pd := e.pend.get(uint32(i))
@@ -753,7 +753,7 @@ func (e *Engine) Checkpoint() {
 		e.beacon[e.ser.keys[i/seriesChunk][i%seriesChunk]] = uint32(i)
 	}
 	e.restored = true
-	e.Heartbeats, e.Allowed = nil, nil
+	e.Heartbeats, e.Allowed, e.Timers = nil, nil, nil
 }
 
 // periodicScratch is reused across series to avoid allocating per series.
