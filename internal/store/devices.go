@@ -102,17 +102,17 @@ type DeviceFilter struct {
 // MaxPageSize is the largest page ListDevices returns.
 const MaxPageSize = 500
 
-// CountCap bounds the count of matching devices a page reports, so that a
-// broad filter over millions of devices stays fast.
-const CountCap = 100000
+// CountCap bounds the count of matching devices a first page reports, so
+// that a broad filter over millions of devices stays fast.
+const CountCap = 10000
 
 // DevicePage is one page of the inventory, ordered by address.
 type DevicePage struct {
 	Devices []Device `json:"devices"`
 	// Next is the cursor of the next page, empty on the last one.
 	Next string `json:"next,omitempty"`
-	// Total counts the matching devices, up to CountCap; Capped reports
-	// that there are more.
+	// Total counts the matching devices, up to CountCap (Capped: there are
+	// more), on the first page only: a later page (a cursor) leaves it -1.
 	Total  int  `json:"total"`
 	Capped bool `json:"total_capped,omitempty"`
 }
@@ -225,14 +225,16 @@ func (s *Store) ListDevices(ctx context.Context, f DeviceFilter, cursor string, 
 	if err != nil {
 		return DevicePage{}, err
 	}
-	var page DevicePage
-	// The count is bounded: a broad filter over a large inventory stops
-	// counting at CountCap.
-	if err := s.db.QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM (SELECT 1 `+from+` LIMIT `+fmt.Sprint(CountCap+1)+`) c`), args...).Scan(&page.Total); err != nil {
-		return DevicePage{}, fmt.Errorf("count devices: %w", err)
-	}
-	if page.Total > CountCap {
-		page.Total, page.Capped = CountCap, true
+	page := DevicePage{Total: -1}
+	// The count is bounded (a broad filter over a large inventory stops
+	// counting at CountCap) and made for the first page only.
+	if cursor == "" {
+		if err := s.db.QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM (SELECT 1 `+from+` LIMIT `+fmt.Sprint(CountCap+1)+`) c`), args...).Scan(&page.Total); err != nil {
+			return DevicePage{}, fmt.Errorf("count devices: %w", err)
+		}
+		if page.Total > CountCap {
+			page.Total, page.Capped = CountCap, true
+		}
 	}
 	q := `SELECT ` + deviceCols + ` ` + from
 	if cursor != "" {

@@ -22,6 +22,10 @@ import (
 // Re-indexing a device reads all of its evidence, so the row is the same
 // whichever order runs end in.
 
+// analyzeAfter is how many re-indexed devices make SQLite's planner
+// statistics worth refreshing.
+const analyzeAfter = 5000
+
 // indexBatch is how many devices are re-indexed per transaction.
 const indexBatch = 400
 
@@ -111,6 +115,14 @@ func (s *Store) indexRuns(ctx context.Context, ids []int64) error {
 		return fmt.Errorf("index devices of runs %v: %w", ids, err)
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
+	if len(addrs) >= analyzeAfter && s.dialect == SQLite {
+		// Many new rows: refresh the planner's statistics so that it picks
+		// the most selective filter index (PostgreSQL's autovacuum does).
+		defer func() {
+			_, _ = s.db.ExecContext(ctx, `ANALYZE devices`) // best effort: statistics only
+			_, _ = s.db.ExecContext(ctx, `ANALYZE device_protocols`)
+		}()
+	}
 	for len(addrs) > 0 {
 		n := min(len(addrs), indexBatch)
 		if err := s.reindex(ctx, addrs[:n]); err != nil {

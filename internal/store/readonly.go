@@ -64,13 +64,20 @@ func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
+// readConns is how many connections a read-only store keeps.
+const readConns = 8
+
 // openChecked opens s.db on dsn and checks that its schema is current.
 func (s *Store) openChecked(ctx context.Context, driver, dsn string) error {
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return err
 	}
-	db.SetMaxOpenConns(1)
+	// Readers do not contend (a read-only SQLite connection reads its WAL
+	// snapshot beside the others): a few connections let the dashboard
+	// answer concurrent requests side by side.
+	db.SetMaxOpenConns(readConns)
+	db.SetMaxIdleConns(readConns)
 	s.db = db
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()

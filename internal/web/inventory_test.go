@@ -113,7 +113,10 @@ func apiPages(t *testing.T, srv *Server, query string) ([]store.Device, int) {
 		if err := json.Unmarshal([]byte(body), &p); err != nil {
 			t.Fatalf("GET %s: %v", target, err)
 		}
-		out, total = append(out, p.Devices...), p.Total
+		out = append(out, p.Devices...)
+		if next == "" {
+			total = p.Total
+		}
 		if next = p.Next; next == "" {
 			return out, total
 		}
