@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/auth"
+	"iotwatch/internal/jobs"
 	"iotwatch/internal/report"
 	"iotwatch/internal/stage"
 	"iotwatch/internal/store"
@@ -32,7 +33,9 @@ func newServeCmd(g *globals) *cobra.Command {
 (/ and /?run=ID), the list of runs (/runs), report downloads (/report.{html,md,json,csv}), a JSON API
 (/api/runs, /api/runs/{id}, /api/runs/{id}/{report,services,credentials,vulnerabilities,findings},
 /api/assets, /api/flows/{alerts,daily,destinations} with ?since= and ?device=, /api/schema/report.json),
-Prometheus metrics (/metrics) and, for admins, the audit log (/admin/audit).
+Prometheus metrics (/metrics), job actions for operators (/jobs: submit a scan within their scopes,
+watch it live, cancel it, add a schedule; iotwatch worker processes run the jobs) and, for admins,
+the audit log (/admin/audit).
 
 Access: once a user exists (iotwatch users add), everyone logs in (/login) or sends an API token
 (Authorization: Bearer, iotwatch tokens create), and each route needs a role: viewer (dashboard,
@@ -106,7 +109,12 @@ With TLS the session cookie is Secure and HSTS is sent. Found passwords are reda
 			if tlsConfig != nil {
 				ln, scheme = tls.NewListener(ln, tlsConfig), "https"
 			}
-			srv := web.New(st, web.Options{Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil,
+			queue, err := jobs.New(ctx, st)
+			if err != nil {
+				return err
+			}
+			queue.SetLogger(g.log)
+			srv := web.New(st, web.Options{Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil, Jobs: queue,
 				Wire: func(ctx context.Context, in *report.Inputs) error { return stage.WireReport(ctx, st, in) }})
 			fmt.Fprintf(g.out, "dashboard on %s://%s/ (Ctrl-C stops)\n", scheme, ln.Addr())
 			return web.Serve(ctx, ln, srv)

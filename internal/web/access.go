@@ -39,6 +39,9 @@ var routeRoles = map[string]auth.Role{
 	// The inventory lists device addresses; the OpenAPI document holds no data.
 	"devices": auth.Analyst, "device": auth.Analyst, "api_devices": auth.Analyst, "api_device": auth.Analyst,
 	"api_openapi": auth.Viewer,
+	// Job actions: operators, within their scopes (console.go).
+	"jobs": auth.Operator, "job": auth.Operator, "job_events": auth.Operator, "job_submit": auth.Operator,
+	"job_cancel": auth.Operator, "schedule_add": auth.Operator, "static": auth.Nobody,
 	"admin_audit": auth.Admin, "admin_audit_export": auth.Admin,
 }
 

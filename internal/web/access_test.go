@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"iotwatch/internal/auth"
+	"iotwatch/internal/jobs"
 	"iotwatch/internal/store"
 )
 
@@ -26,6 +28,7 @@ import (
 type console struct {
 	st     *store.Store
 	a      *auth.Service
+	jobs   *jobs.Client
 	srv    *Server
 	tokens map[string]string // by role name, plus "revoked" and "expired"
 	now    time.Time
@@ -61,7 +64,18 @@ func newConsole(t *testing.T, opts Options) *console {
 	must(t, err)
 	c.now = c.now.Add(61 * time.Minute)
 	c.tokens["expired"] = expired
-	opts.Auth = c.a
+	for _, u := range []string{"operator", "admin"} {
+		must(t, c.a.AddScope(ctx, u, netip.MustParsePrefix("127.20.0.0/30"), cliActor))
+	}
+	c.jobs, err = jobs.New(ctx, st)
+	must(t, err)
+	// Job 1, cancelled before any worker saw it: its page and event
+	// stream answer at once.
+	sub, err := c.jobs.SubmitScan(ctx, jobs.ScanRequest{Targets: []string{"127.20.0.1"}, Ports: "23"})
+	must(t, err)
+	_, err = c.jobs.Cancel(ctx, sub.Jobs[0])
+	must(t, err)
+	opts.Auth, opts.Jobs = c.a, c.jobs
 	if opts.APIRate == 0 {
 		opts.APIRate = 100000
 	}
@@ -130,6 +144,13 @@ var routeCases = []struct{ method, path, name string }{
 	{"GET", "/api/devices", "api_devices"},
 	{"GET", "/api/devices/127.20.0.1", "api_device"},
 	{"GET", "/api/openapi.json", "api_openapi"},
+	{"GET", "/jobs", "jobs"},
+	{"GET", "/jobs/1", "job"},
+	{"GET", "/jobs/1/events", "job_events"},
+	{"GET", "/static/console.js", "static"},
+	{"POST", "/jobs", "job_submit"},
+	{"POST", "/jobs/1/cancel", "job_cancel"},
+	{"POST", "/schedules", "schedule_add"},
 	{"GET", "/admin/audit", "admin_audit"},
 	{"GET", "/admin/audit.jsonl", "admin_audit_export"},
 }
@@ -151,7 +172,7 @@ func TestRouteTable(t *testing.T) {
 	}
 	for _, rc := range routeCases {
 		min := routeRoles[rc.name]
-		if rc.method != "GET" {
+		if rc.name == "login" || rc.name == "logout" {
 			continue // the forms are tried in TestLogInOut
 		}
 		t.Run(rc.path, func(t *testing.T) {
@@ -161,7 +182,7 @@ func TestRouteTable(t *testing.T) {
 				if who != "" {
 					setup = bearer(c.tokens[who] + map[string]string{"garbage": "iwt_forged"}[who])
 				}
-				res, _ := c.do(t, rc.method, rc.path, nil, setup)
+				res, _ := c.do(t, rc.method, rc.path, url.Values{}, setup)
 				switch {
 				case min == auth.Nobody:
 					if res.StatusCode != 200 {
@@ -178,7 +199,14 @@ func TestRouteTable(t *testing.T) {
 				}
 			}
 			for _, r := range auth.Roles() {
-				res, body := c.do(t, rc.method, rc.path, nil, bearer(c.tokens[r.String()]))
+				var form url.Values
+				if rc.method == "POST" {
+					form = url.Values{"targets": {"127.20.0.1"}, "ports": {"23"}, "name": {"s-" + r.String()}, "every": {"24h"}}
+				}
+				res, body := c.do(t, rc.method, rc.path, form, bearer(c.tokens[r.String()]))
+				if rc.method == "POST" && r >= min && res.StatusCode == http.StatusSeeOther {
+					continue // done: redirected to what it did
+				}
 				if want := r >= min; want && res.StatusCode != 200 {
 					t.Errorf("as %s: %d %.100s, want 200", r, res.StatusCode, body)
 				} else if !want && res.StatusCode != http.StatusForbidden {

@@ -33,9 +33,14 @@ func (s *Server) nav(r *http.Request, runID int64) []report.Link {
 		{report.Link{Href: "/report.md" + q, Text: "Markdown"}, "report_md"},
 		{report.Link{Href: "/api/runs", Text: "API"}, "api_runs"},
 		{report.Link{Href: "/metrics", Text: "Metrics"}, "metrics"},
+		{report.Link{Href: "/jobs", Text: "Jobs"}, "jobs"},
 		{report.Link{Href: "/admin/audit", Text: "Audit log"}, "admin_audit"},
 	} {
-		if min := routeRoles[l.route]; p.Role >= min && (l.route != "admin_audit" || s.opts.Auth != nil) {
+		needs := map[string]bool{"admin_audit": s.opts.Auth != nil, "jobs": s.opts.Auth != nil && s.opts.Jobs != nil}
+		if ok, special := needs[l.route]; special && !ok {
+			continue
+		}
+		if min := routeRoles[l.route]; p.Role >= min {
 			out = append(out, l.Link)
 		}
 	}

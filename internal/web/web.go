@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"iotwatch/internal/auth"
+	"iotwatch/internal/jobs"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
 	"iotwatch/internal/store"
@@ -54,6 +55,11 @@ type Options struct {
 	LocalMode bool
 	// TLS marks cookies Secure (with the __Host- prefix) and sends HSTS.
 	TLS bool
+	// Jobs turns the console's job actions on (operators submit, watch,
+	// cancel and schedule scans within their scopes); they need Auth.
+	Jobs *jobs.Client
+	// PollEvery is how often a job's event stream looks at it (1 s).
+	PollEvery time.Duration
 	// LoginRate is how many log-in attempts one address may make a minute
 	// (default 10); APIRate how many API requests one user (or address)
 	// may make a minute (default 600).
@@ -96,6 +102,9 @@ func New(st *store.Store, opts Options) *Server {
 	if opts.CacheFor <= 0 {
 		opts.CacheFor = 5 * time.Second
 	}
+	if opts.PollEvery <= 0 {
+		opts.PollEvery = time.Second
+	}
 	if opts.LoginRate <= 0 {
 		opts.LoginRate = 10
 	}
@@ -136,6 +145,7 @@ func New(st *store.Store, opts Options) *Server {
 		return err
 	})
 	s.registerInventory(route)
+	s.registerConsole(route)
 	route("GET /healthz", "healthz", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, err := w.Write([]byte("ok\n"))
