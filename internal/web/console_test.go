@@ -1,9 +1,7 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"image"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -177,25 +175,5 @@ func TestConsoleInBrowser(t *testing.T) {
 	}))
 	if got := strings.Join(actions, "|"); got != "login ok|job.submit ok|logout ok" {
 		t.Errorf("audit log of the visit: %s", got)
-	}
-}
-
-// checkNotBlank fails when a screenshot has fewer than 8 colours.
-func checkNotBlank(t *testing.T, shot []byte) {
-	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(shot))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	colours := map[uint32]bool{}
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y += 5 {
-		for x := b.Min.X; x < b.Max.X; x += 5 {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			colours[r>>8<<16|g>>8<<8|bl>>8] = true
-		}
-	}
-	if len(colours) < 8 {
-		t.Errorf("screenshot has %d colours: blank page?", len(colours))
 	}
 }
