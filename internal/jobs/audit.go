@@ -39,7 +39,7 @@ var LeaseTTL = 15 * time.Minute
 
 // DeferAfter is how long a follow-up batch of hosts leased by another
 // batch waits before it runs.
-var DeferAfter = 5 * time.Second
+var DeferAfter = 2 * time.Second
 
 type auditWorker struct {
 	river.WorkerDefaults[AuditArgs]

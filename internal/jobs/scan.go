@@ -210,6 +210,11 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	cfg.Shard = job.Args.Shard
 	cfg.Logger = w.c.log
 	cfg.Rate = w.w.scanRate(req.Rate)
+	if !req.DiscoveryOnly {
+		if cfg.Engine, err = w.w.engine(); err != nil {
+			return err
+		}
+	}
 	stages := slices.Clone(stage.ScanStages)
 	if !req.DiscoveryOnly {
 		stages = append(stages, "vulns")

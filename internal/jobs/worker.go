@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"iotwatch/internal/fingerprint"
 	"iotwatch/internal/scan"
 	"iotwatch/internal/store"
 )
@@ -52,6 +54,9 @@ type WorkOptions struct {
 type worker struct {
 	c    *Client
 	opts WorkOptions
+	// engine is built once and shared by the worker's scan shards (Recog's
+	// fingerprints take most of a second to load).
+	engine func() (*fingerprint.Engine, error)
 }
 
 // scanRate is the rate of one scan shard on this worker: the request's
@@ -76,6 +81,9 @@ func (c *Client) Work(ctx context.Context, opts WorkOptions) error {
 	maps.Copy(conc, opts.Concurrency)
 	opts.Concurrency = conc
 	w := &worker{c: c, opts: opts}
+	w.engine = sync.OnceValues(func() (*fingerprint.Engine, error) {
+		return fingerprint.New(fingerprint.Options{Logger: c.log})
+	})
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &scanWorker{c: c, w: w})
