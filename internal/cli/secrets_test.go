@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"iotwatch/internal/firmware/fwtest"
 	"iotwatch/internal/model"
 	"iotwatch/internal/secret"
 	"iotwatch/internal/simulate"
@@ -212,4 +213,46 @@ func otherText(t *testing.T, db string) string {
 	}
 	rows.Close()
 	return b.String()
+}
+
+// TestFirmwareSecretsSealed analyzes an image with --show-secrets: the raw
+// token reaches the store only sealed (not in the database file), and reads
+// back raw with the key.
+func TestFirmwareSecretsSealed(t *testing.T) {
+	t.Setenv(secret.EnvKey, "")
+	t.Setenv(secret.EnvKeyFile, "")
+	const token = "AKIAQ4XK7PLM2NB5ZR3T" // the AWS key fwtest plants
+	img := fwtest.Image(t, true, "gzip")
+	t.Cleanup(fwtest.Cleanup)
+	db := filepath.Join(t.TempDir(), "iotwatch.db")
+	out, err := runFirmware(t, db, true, "analyze", img, "--show-secrets", "--no-vulns", "--crack-budget", "5s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, token) {
+		t.Fatalf("--show-secrets output lacks the planted token %s", token)
+	}
+	for _, f := range []string{db, db + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err == nil && bytes.Contains(b, []byte(token)) {
+			t.Errorf("%s holds the firmware token in clear", filepath.Base(f))
+		}
+	}
+	st, err := store.OpenReadOnly(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fs, err := st.Findings(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := false
+	for _, f := range fs {
+		b, _ := json.Marshal(f)
+		raw = raw || bytes.Contains(b, []byte(token))
+	}
+	if !raw {
+		t.Error("the stored findings do not open to the raw token with the key")
+	}
 }
