@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,16 +14,6 @@ import (
 	"iotwatch/internal/store"
 	"iotwatch/internal/store/backends"
 )
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // stores returns a new SQLite store and, when IOTWATCH_TEST_PG names a
 // server, a new PostgreSQL one.
