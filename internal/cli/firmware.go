@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -86,7 +87,11 @@ the findings as a run of kind "firmware". Secrets are redacted unless --show-sec
 				}
 			}
 			if sarifPath != "" {
-				if err := fsutil.WriteFileAtomic(sarifPath, 0o644, func(w io.Writer) error { return firmware.WriteSARIF(w, res) }); err != nil {
+				mode := os.FileMode(0o644)
+				if showSecrets { // raw passwords and tokens: the owner's alone
+					mode = 0o600
+				}
+				if err := fsutil.WriteFileAtomic(sarifPath, mode, func(w io.Writer) error { return firmware.WriteSARIF(w, res) }); err != nil {
 					return err
 				}
 			}

@@ -225,9 +225,13 @@ func TestFirmwareSecretsSealed(t *testing.T) {
 	img := fwtest.Image(t, true, "gzip")
 	t.Cleanup(fwtest.Cleanup)
 	db := filepath.Join(t.TempDir(), "iotwatch.db")
-	out, err := runFirmware(t, db, true, "analyze", img, "--show-secrets", "--no-vulns", "--crack-budget", "5s")
+	sarif := filepath.Join(t.TempDir(), "fw.sarif")
+	out, err := runFirmware(t, db, true, "analyze", img, "--show-secrets", "--no-vulns", "--crack-budget", "5s", "--sarif", sarif)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if fi, err := os.Stat(sarif); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("SARIF with raw secrets: mode %v (%v), want 0600", fi.Mode().Perm(), err)
 	}
 	if !strings.Contains(out, token) {
 		t.Fatalf("--show-secrets output lacks the planted token %s", token)
