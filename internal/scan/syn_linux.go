@@ -33,6 +33,14 @@ type synProber struct {
 	send6FD, recv6FD int
 	pkt6             [20]byte
 
+	// tmpl is the IPv4+TCP SYN with everything but the destination,
+	// destination port and sequence number filled in; sum is the TCP
+	// checksum's partial sum over its constant part (pseudo-header source,
+	// protocol and length; source port, offset, flags, window), so a
+	// packet's checksum adds only the three fields that change.
+	tmpl [40]byte
+	sum  uint32
+
 	// A batch of SYNs for one sendmmsg call.
 	pkts  [synBatch][40]byte
 	addrs [synBatch]unix.RawSockaddrInet4
@@ -42,7 +50,9 @@ type synProber struct {
 	Batch int // packets per sendmmsg (1..synBatch)
 }
 
-const synBatch = 64
+// synBatch is the most SYNs one sendmmsg sends: bigger batches mean fewer
+// system calls per probe (64 sent about 106,000 probes/s on loopback).
+const synBatch = 256
 
 // ErrNoRaw reports that raw sockets are not permitted (needs CAP_NET_RAW).
 var ErrNoRaw = errors.New("SYN mode needs raw sockets (root or CAP_NET_RAW)")
@@ -98,6 +108,7 @@ func (p *synProber) open4(sample netip.Addr) error {
 	}
 	p.src = c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 	c.Close()
+	p.template()
 	sfd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNoRaw, err)
@@ -145,18 +156,32 @@ func (p *synProber) Close() {
 	}
 }
 
+// cookieKey is what a SYN's sequence number is a keyed hash of.
+type cookieKey struct {
+	addr [16]byte
+	port uint16
+}
+
 func (p *synProber) cookie(dst netip.Addr, port uint16) uint32 {
-	var h maphash.Hash
-	h.SetSeed(p.seed)
-	if dst.Is4() {
-		a := dst.As4()
-		h.Write(a[:])
-	} else {
-		a := dst.As16()
-		h.Write(a[:])
+	return uint32(maphash.Comparable(p.seed, cookieKey{dst.As16(), port}))
+}
+
+// template fills tmpl and sum from the source address and port.
+func (p *synProber) template() {
+	b := p.tmpl[:]
+	s := p.src.As4()
+	// IPv4 header; the kernel fills in the checksum and, when zero, the id.
+	copy(b, []byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, unix.IPPROTO_TCP, 0, 0})
+	copy(b[12:16], s[:])
+	t := b[20:40]
+	binary.BigEndian.PutUint16(t[0:], p.sport)
+	t[12], t[13] = 5<<4, 0x02 // header length 20, SYN
+	binary.BigEndian.PutUint16(t[14:], 65535)
+	p.sum = unix.IPPROTO_TCP + 20 + (uint32(s[0])<<8 | uint32(s[1]))
+	p.sum += uint32(s[2])<<8 | uint32(s[3])
+	for i := 0; i < 20; i += 2 { // the zero fields add nothing
+		p.sum += uint32(t[i])<<8 | uint32(t[i+1])
 	}
-	h.Write([]byte{byte(port >> 8), byte(port)})
-	return uint32(h.Sum64())
 }
 
 // handles reports whether the prober sends SYNs to dst's family.
@@ -197,21 +222,20 @@ func (p *synProber) send(dst netip.Addr, port uint16) error {
 	if dst.Is6() {
 		return p.send6(dst, port)
 	}
-	b := p.pkts[p.n][:]
-	s, d := p.src.As4(), dst.As4()
-	// IPv4 header; the kernel fills in the checksum and, when zero, the id.
-	copy(b, []byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, unix.IPPROTO_TCP, 0, 0})
-	copy(b[12:16], s[:])
+	b := &p.pkts[p.n]
+	d := dst.As4()
+	*b = p.tmpl
 	copy(b[16:20], d[:])
-	t := b[20:40]
-	binary.BigEndian.PutUint16(t[0:], p.sport)
-	binary.BigEndian.PutUint16(t[2:], port)
-	binary.BigEndian.PutUint32(t[4:], p.cookie(dst, port))
-	binary.BigEndian.PutUint32(t[8:], 0)
-	t[12], t[13] = 5<<4, 0x02 // header length 20, SYN
-	binary.BigEndian.PutUint16(t[14:], 65535)
-	t[16], t[17], t[18], t[19] = 0, 0, 0, 0
-	binary.BigEndian.PutUint16(t[16:], tcpChecksum(s, d, t))
+	seq := p.cookie(dst, port)
+	binary.BigEndian.PutUint16(b[22:], port)
+	binary.BigEndian.PutUint32(b[24:], seq)
+	// Incremental checksum: the template's partial sum plus what changes.
+	sum := p.sum + (uint32(d[0])<<8 | uint32(d[1]))
+	sum += uint32(d[2])<<8 | uint32(d[3])
+	sum += uint32(port) + seq>>16 + seq&0xffff
+	sum = sum&0xffff + sum>>16
+	sum = sum&0xffff + sum>>16
+	binary.BigEndian.PutUint16(b[36:], ^uint16(sum))
 	p.addrs[p.n] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: d}
 	p.n++
 	if p.n >= max(1, min(p.Batch, synBatch)) {
@@ -324,9 +348,31 @@ func (p *synProber) parseSYNReply6(t []byte, from netip.Addr) (synReply, bool) {
 	return synReply{}, false
 }
 
+// recvBatch is how many replies one recvmmsg takes; recvSnap how much of
+// each is kept (IPv4 header with options and the TCP header's first 20
+// bytes are all a reply is validated on).
+const (
+	recvBatch = 128
+	recvSnap  = 96
+)
+
 // receive reads replies until stop is set, calling got for each valid one.
+// IPv4 replies are taken recvBatch at a time with recvmmsg: one system
+// call per batch instead of one per reply keeps the receive path ahead of
+// the send path.
 func (p *synProber) receive(stop *atomic.Bool, got func(synReply)) {
 	buf := make([]byte, 1500)
+	var (
+		bufs [recvBatch][recvSnap]byte
+		iovs [recvBatch]unix.Iovec
+		msgs [recvBatch]unix.Mmsghdr
+	)
+	for i := range msgs {
+		iovs[i].Base = &bufs[i][0]
+		iovs[i].SetLen(recvSnap)
+		msgs[i].Hdr.Iov = &iovs[i]
+		msgs[i].Hdr.SetIovlen(1)
+	}
 	fds := make([]unix.PollFd, 0, 2)
 	for _, fd := range []int{p.recvFD, p.recv6FD} {
 		if fd >= 0 {
@@ -342,21 +388,29 @@ func (p *synProber) receive(stop *atomic.Bool, got func(synReply)) {
 				continue
 			}
 			fd := int(fds[i].Fd)
+			if fd == p.recvFD {
+				for !stop.Load() { // drain what is queued
+					r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), recvBatch, unix.MSG_DONTWAIT, 0, 0)
+					if errno != 0 || r == 0 {
+						break
+					}
+					for j := range int(r) {
+						if rep, ok := p.parseSYNReply(bufs[j][:min(int(msgs[j].Len), recvSnap)]); ok {
+							got(rep)
+						}
+					}
+				}
+				continue
+			}
 			for !stop.Load() { // drain what is queued
 				n, from, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
 				if err != nil {
 					break
 				}
-				if fd == p.recv6FD {
-					if sa, ok := from.(*unix.SockaddrInet6); ok {
-						if r, ok := p.parseSYNReply6(buf[:n], netip.AddrFrom16(sa.Addr)); ok {
-							got(r)
-						}
+				if sa, ok := from.(*unix.SockaddrInet6); ok {
+					if r, ok := p.parseSYNReply6(buf[:n], netip.AddrFrom16(sa.Addr)); ok {
+						got(r)
 					}
-					continue
-				}
-				if r, ok := p.parseSYNReply(buf[:n]); ok {
-					got(r)
 				}
 			}
 		}
