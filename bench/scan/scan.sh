@@ -41,7 +41,7 @@ if [ "$WHAT" = a ] || [ "$WHAT" = all ]; then
     printf "nmap -sT -T5          %8.2f s  %9.0f probes/s  %7d KB RSS\n", n, p/n, nr
     printf "iotwatch connect      %8.2f s  %9.0f probes/s  %7d KB RSS   %.2fx nmap\n", o, p/o, or, n/o }'
   if "$WORK/iotwatch" scan --help | grep -q -- '--syn'; then
-    if /usr/bin/time -f "elapsed %e\nmaxrss %M" -o "$WORK/syn.time" \
+    if /usr/bin/time -f "elapsed %e\nmaxrss %M\ncpu %U %S" -o "$WORK/syn.time" \
       "$WORK/iotwatch" --log-level warn scan "$NET" -p 1,2,3 --rate 0 --syn --discovery-only --no-store --format jsonl >"$WORK/syn.jsonl" 2>"$WORK/syn.err"; then
       s=$(secs "$WORK/syn.time")
       awk -v n="$n" -v s="$s" -v p="$probes" -v sr="$(rss "$WORK/syn.time")" 'BEGIN {
@@ -49,6 +49,19 @@ if [ "$WHAT" = a ] || [ "$WHAT" = all ]; then
     else
       echo "iotwatch SYN: not available ($(tail -1 "$WORK/syn.err"))"
     fi
+  fi
+  # zmap sends the same number of SYNs on loopback (one port: zmap 2.1 scans
+  # one port per run; it cannot receive on lo, so this is its send rate only).
+  # The time includes zmap's 1 s cooldown as iotwatch's includes its 1 s wait.
+  if command -v zmap >/dev/null && [ "$(id -u)" -eq 0 ]; then
+    : >"$WORK/empty.conf"
+    /usr/bin/time -f "elapsed %e\nmaxrss %M\ncpu %U %S" -o "$WORK/zmap.time" \
+      zmap -q -b "$WORK/empty.conf" -i lo -S 127.0.0.1 -G 00:00:00:00:00:00 -p 1 -n "$probes" -B 10G -c 1 \
+      -o /dev/null 127.0.0.0/14 2>"$WORK/zmap.err" || true
+    z=$(secs "$WORK/zmap.time")
+    awk -v n="$n" -v z="$z" -v p="$probes" -v zr="$(rss "$WORK/zmap.time")" 'BEGIN {
+      printf "zmap (send only)      %8.2f s  %9.0f probes/s  %7d KB RSS   %.2fx nmap\n", z, p/z, zr, n/z }'
+    echo "CPU seconds (user sys): zmap $(awk '/^cpu/ {print $2, $3}' "$WORK/zmap.time"), iotwatch SYN $(awk '/^cpu/ {print $2, $3}' "$WORK/syn.time" 2>/dev/null)"
   fi
 fi
 
