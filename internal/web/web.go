@@ -73,8 +73,8 @@ type Server struct {
 	log  *slog.Logger
 	reg  *prometheus.Registry
 	mux  *http.ServeMux
-	// patterns are the routes registered, for the OpenAPI check.
-	patterns []string
+	// routes are the route names registered, by pattern (for the OpenAPI check).
+	routes map[string]string
 	// handler is mux behind cross-origin protection and identification.
 	handler              http.Handler
 	loginLimit, apiLimit *httprate.RateLimiter
@@ -111,7 +111,7 @@ func New(st *store.Store, opts Options) *Server {
 	if opts.APIRate <= 0 {
 		opts.APIRate = 600
 	}
-	s := &Server{st: st, opts: opts, log: opts.Log, reg: opts.Registry, mux: http.NewServeMux(), cache: map[string]cachedReport{}}
+	s := &Server{st: st, opts: opts, log: opts.Log, reg: opts.Registry, mux: http.NewServeMux(), cache: map[string]cachedReport{}, routes: map[string]string{}}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "iotwatch_http_requests_total", Help: "Dashboard HTTP requests by route and status code.",
 	}, []string{"handler", "code", "method"})
@@ -119,7 +119,7 @@ func New(st *store.Store, opts Options) *Server {
 	s.loginLimit, s.apiLimit = newLimiters(opts)
 
 	route := func(pattern, name string, h func(http.ResponseWriter, *http.Request) error) {
-		s.patterns = append(s.patterns, pattern)
+		s.routes[pattern] = name
 		s.mux.Handle(pattern, promhttp.InstrumentHandlerCounter(
 			requests.MustCurryWith(prometheus.Labels{"handler": name}), s.require(name, s.handle(h))))
 	}
