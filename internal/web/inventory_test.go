@@ -286,3 +286,21 @@ func TestHeadlineLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadlineLinksByRole: the dashboard links its numbers to the inventory
+// only for a principal who may open it; a viewer sees the numbers alone.
+func TestHeadlineLinksByRole(t *testing.T) {
+	c := newConsole(t, Options{})
+	for _, tc := range []struct {
+		role  string
+		links bool
+	}{{"viewer", false}, {"analyst", true}, {"admin", true}} {
+		res, body := c.do(t, "GET", "/", nil, bearer(c.tokens[tc.role]))
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: GET /: %d", tc.role, res.StatusCode)
+		}
+		if got := strings.Contains(body, `<a class="devices" href="/devices?`); got != tc.links {
+			t.Errorf("%s: dashboard links numbers to the inventory: %v, want %v", tc.role, got, tc.links)
+		}
+	}
+}
