@@ -97,10 +97,11 @@ const (
 	DeviceThermostat        = "thermostat"
 	DeviceIndustrialGateway = "industrial-gateway"
 	DevicePLC               = "plc"
+	DeviceBuildingControl   = "building-controller"
 )
 
 var deviceTypes = []string{DeviceIPCamera, DeviceDVR, DeviceRouter, DeviceFirewall, DeviceWirelessBridge, DeviceNetworkController,
-	DeviceNAS, DevicePrinter, DeviceSmartPlug, DeviceThermostat, DeviceIndustrialGateway, DevicePLC}
+	DeviceNAS, DevicePrinter, DeviceSmartPlug, DeviceThermostat, DeviceIndustrialGateway, DevicePLC, DeviceBuildingControl}
 
 // KnownDeviceType reports whether t is one of the device types above or a
 // generic one (GenericDeviceType): the words iotwatch's own data may use.
@@ -324,11 +325,12 @@ const (
 	ProtoSSDP   = "ssdp" // UPnP discovery; the description XML is fetched over HTTP
 	ProtoCoAP   = "coap"
 	ProtoModbus = "modbus"
-	ProtoDNS    = "dns"   // read-only: the server's CHAOS TXT version.bind
-	ProtoCWMP   = "cwmp"  // TR-069 connection-request server (HTTP on 7547)
-	ProtoXMeye  = "xmeye" // XMeye/NetSurveillance DVR protocol (Xiongmai, 34567)
-	ProtoDVRIP  = "dvrip" // Dahua DVRIP (37777), identification query only
-	ProtoENIP   = "enip"  // EtherNet/IP (44818), ListIdentity only
+	ProtoDNS    = "dns"    // read-only: the server's CHAOS TXT version.bind
+	ProtoCWMP   = "cwmp"   // TR-069 connection-request server (HTTP on 7547)
+	ProtoXMeye  = "xmeye"  // XMeye/NetSurveillance DVR protocol (Xiongmai, 34567)
+	ProtoDVRIP  = "dvrip"  // Dahua DVRIP (37777), identification query only
+	ProtoENIP   = "enip"   // EtherNet/IP (44818), ListIdentity only
+	ProtoBACnet = "bacnet" // BACnet/IP (47808/udp), ReadProperty of the device object only
 )
 
 // CompareVulnMatches orders matches for work: known exploited (KEV) first,

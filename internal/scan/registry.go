@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/bacnet"
 	"iotwatch/internal/probe/coap"
 	"iotwatch/internal/probe/cwmp"
 	"iotwatch/internal/probe/dns"
@@ -43,6 +44,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		xmeye.Prober{},
 		dvrip.Prober{},
 		enip.Prober{},
+		bacnet.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

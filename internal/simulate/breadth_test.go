@@ -14,6 +14,7 @@ import (
 	loginxmeye "iotwatch/internal/login/xmeye"
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	probebacnet "iotwatch/internal/probe/bacnet"
 	probecwmp "iotwatch/internal/probe/cwmp"
 	probedvrip "iotwatch/internal/probe/dvrip"
 	probeenip "iotwatch/internal/probe/enip"
@@ -58,6 +59,15 @@ func breadthCases() []breadthCase {
 		}, nil, nil},
 		{model.ProtoENIP, probeenip.Prober{}, func(s *deviceService, r probe.Record) string {
 			if rec := r.(*probeenip.Record); rec.ProductName != s.banner() || rec.Revision != s.dev.prof.Firmware || rec.VendorID != 1 {
+				return fmt.Sprintf("record %+v", rec)
+			}
+			return ""
+		}, nil, nil},
+		{model.ProtoBACnet, probebacnet.Prober{}, func(s *deviceService, r probe.Record) string {
+			rec := r.(*probebacnet.Record)
+			p := s.dev.prof
+			if rec.VendorName != p.Vendor || rec.VendorID != "5" || rec.ModelName != p.Model || rec.FirmwareRev != p.Firmware ||
+				rec.SoftwareVersion != s.sp.Version || rec.ObjectName != s.dev.hostname || rec.Errors["28"] != "error class 2 code 32" {
 				return fmt.Sprintf("record %+v", rec)
 			}
 			return ""

@@ -559,6 +559,8 @@ func (f *Fleet) answerUDP(s *deviceService, req []byte) (resp []byte) {
 		return answerCoAP(s, req)
 	case "dns":
 		return answerDNS(s, req)
+	case "bacnet":
+		return answerBACnet(s, req)
 	}
 	return nil
 }
