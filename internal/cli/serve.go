@@ -68,11 +68,20 @@ With TLS the session cookie is Secure and HSTS is sent. Found passwords are reda
 			if selfSigned && !loopback {
 				return usageError{fmt.Errorf("--tls-self-signed is for loopback only; beyond %s give --tls-cert and --tls-key", host)}
 			}
+			// Two handles on one database: the console's own writes
+			// (sessions, audit log, jobs) go through a writing store, the
+			// evidence is read through a read-only one that answers
+			// concurrent requests side by side.
 			st, err := g.openStoreForServe(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			ro, err := g.openStoreReadOnly(ctx)
+			if err != nil {
+				return err
+			}
+			defer ro.Close()
 			if showSecrets && !st.CanReveal() {
 				return fmt.Errorf("--show-secrets needs the database's secret key (%s); without it found secrets are sealed and show redacted", st.KeySource())
 			}
@@ -114,8 +123,8 @@ With TLS the session cookie is Secure and HSTS is sent. Found passwords are reda
 				return err
 			}
 			queue.SetLogger(g.log)
-			srv := web.New(st, web.Options{Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil, Jobs: queue,
-				Wire: func(ctx context.Context, in *report.Inputs) error { return stage.WireReport(ctx, st, in) }})
+			srv := web.New(ro, web.Options{Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil, Jobs: queue,
+				Wire: func(ctx context.Context, in *report.Inputs) error { return stage.WireReport(ctx, ro, in) }})
 			fmt.Fprintf(g.out, "dashboard on %s://%s/ (Ctrl-C stops)\n", scheme, ln.Addr())
 			return web.Serve(ctx, ln, srv)
 		},
