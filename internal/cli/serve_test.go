@@ -18,21 +18,7 @@ import (
 )
 
 func TestServeCmd(t *testing.T) {
-	db := reportFixture(t)
-	pr, pw := io.Pipe()
-	g := &globals{dbPath: db, out: pw, errOut: io.Discard, log: slog.New(slog.DiscardHandler)}
-	cmd := newServeCmd(g)
-	cmd.SetArgs([]string{"--listen", "127.0.0.1:0"})
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no address line: %v", err)
-	}
-	go io.Copy(io.Discard, pr)
-	url := strings.Fields(line)[2]
+	url := startServe(t, reportFixture(t), "--listen", "127.0.0.1:0")
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	res, err := client.Get(url + "api/runs/1/report")
 	if err != nil {
@@ -42,10 +28,6 @@ func TestServeCmd(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(b), `"devices": 2`) {
 		t.Errorf("report over HTTP: %d %.200s", res.StatusCode, b)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("serve after cancel: %v", err)
 	}
 }
 
