@@ -166,6 +166,48 @@ func (b *Box) Open(s string) (string, error) {
 	return "", fmt.Errorf("open sealed value of key %x: %w", raw[:idSize], ErrNoKey)
 }
 
+// Keys returns how many keys the box holds (the first seals).
+func (b *Box) Keys() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.keys)
+}
+
+// Current reports whether s is sealed under the box's sealing key.
+func (b *Box) Current(s string) bool {
+	if !IsSealed(s) || !b.HasKey() {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s[len(Prefix):])
+	id := b.keys[0].ID()
+	return err == nil && len(raw) >= idSize && hmac.Equal(raw[:idSize], id[:])
+}
+
+// ResealIn re-seals, under the sealing key, every sealed value inside text
+// that an older key of the box sealed; values no key opens stay as they are.
+func (b *Box) ResealIn(text string) (string, error) {
+	if !strings.Contains(text, Prefix) {
+		return text, nil
+	}
+	var err error
+	out := tokenRe.ReplaceAllStringFunc(text, func(tok string) string {
+		if err != nil || b.Current(tok) {
+			return tok
+		}
+		plain, oerr := b.Open(tok)
+		if oerr != nil {
+			return tok
+		}
+		var s string
+		if s, err = b.Seal(plain); err != nil {
+			return tok
+		}
+		return s
+	})
+	return out, err
+}
+
 // OpenOrPlaceholder opens s, or returns Placeholder(s) when it cannot be
 // opened: the form every reader without the key sees.
 func (b *Box) OpenOrPlaceholder(s string) string {

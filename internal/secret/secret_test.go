@@ -102,6 +102,20 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := NewBox(oldKey).Open(n); !errors.Is(err, ErrNoKey) {
 		t.Error("the ring must seal with its first key")
 	}
+	if ring.Current(s) || !ring.Current(n) {
+		t.Error("Current must tell the sealing key's values from older ones")
+	}
+	text := `{"a":"x ` + s + ` y","b":"` + n + `"}`
+	out, err := ring.ResealIn(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, s) || !strings.Contains(out, n) {
+		t.Errorf("ResealIn left the old value or changed the current one: %s", out)
+	}
+	if got := NewBox(newKey).OpenIn(out); got != `{"a":"x old y","b":"new"}` {
+		t.Errorf("after re-sealing the new key alone opens %s", got)
+	}
 }
 
 func TestSealJSON(t *testing.T) {

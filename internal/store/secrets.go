@@ -142,18 +142,142 @@ func (s *Store) recordKey(ctx context.Context) error {
 		return fmt.Errorf("record secret key: %w", err)
 	}
 	if done > 0 {
-		return nil
+		return s.reseal(ctx)
 	}
 	if err := s.sealOldCredentials(ctx); err != nil {
 		return err
 	}
-	if err := s.sealOldData(ctx, "services", "data LIKE '%\"community\"%'"); err != nil {
+	if err := s.sealOldData(ctx, "services", "data LIKE '%\"community\"%'", s.sealFields); err != nil {
 		return err
 	}
-	if err := s.sealOldData(ctx, "findings", "kind LIKE 'firmware-%'"); err != nil {
+	if err := s.sealOldData(ctx, "findings", "kind LIKE 'firmware-%'", s.sealFields); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, s.Rebind(`UPDATE secret_keys SET plaintext_sealed_at = ? WHERE key_id = ?`), now, s.secrets.KeyID())
+	if _, err := s.db.ExecContext(ctx, s.Rebind(`UPDATE secret_keys SET plaintext_sealed_at = ? WHERE key_id = ?`), now, s.secrets.KeyID()); err != nil {
+		return fmt.Errorf("record secret key: %w", err)
+	}
+	return s.reseal(ctx)
+}
+
+// sealFields seals the secret members of a JSON document written before
+// sealing; ok is false when there is nothing to change.
+func (s *Store) sealFields(data string) (string, bool) {
+	sealed, err := s.secrets.SealJSON([]byte(data), nil, secretFields...)
+	if err != nil {
+		return "", false // not JSON: nothing of ours to seal
+	}
+	return string(sealed), strings.Count(string(sealed), secret.Prefix) > strings.Count(data, secret.Prefix)
+}
+
+// reseal re-seals, once per sealing key, the values older keys of the key
+// ring sealed: rotation is a new key first in the key file with the old ones
+// after it; once the next writing open has re-sealed, the old lines can go.
+func (s *Store) reseal(ctx context.Context) error {
+	if s.secrets.Keys() < 2 {
+		return nil
+	}
+	var at string
+	if err := s.db.QueryRowContext(ctx, s.Rebind(`SELECT resealed_at FROM secret_keys WHERE key_id = ?`), s.secrets.KeyID()).Scan(&at); err != nil {
+		return fmt.Errorf("re-seal secrets: %w", err)
+	}
+	if at != "" {
+		return nil
+	}
+	if err := s.resealCredentials(ctx); err != nil {
+		return err
+	}
+	resealText := func(data string) (string, bool) {
+		out, err := s.secrets.ResealIn(data)
+		return out, err == nil && out != data
+	}
+	for _, table := range []string{"services", "findings"} {
+		if err := s.sealOldData(ctx, table, "data LIKE '%iwsec1:%'", resealText); err != nil {
+			return err
+		}
+	}
+	_, err := s.db.ExecContext(ctx, s.Rebind(`UPDATE secret_keys SET resealed_at = ? WHERE key_id = ?`), Time(time.Now()), s.secrets.KeyID())
+	return err
+}
+
+// resealCredentials re-seals credential passwords sealed under older keys,
+// in pages ordered by the row's key.
+func (s *Store) resealCredentials(ctx context.Context) error {
+	type row struct {
+		run                  int64
+		ip, proto, user, pwd string
+		port                 int
+	}
+	var last *row
+	for {
+		var page []row
+		err := s.Tx(ctx, func(tx *sql.Tx) error {
+			q := `SELECT run_id, ip, port, protocol, username, password FROM credentials WHERE password LIKE 'iwsec1:%'`
+			var args []any
+			if last != nil {
+				q += ` AND (run_id, ip, port, protocol, username, password) > (?, ?, ?, ?, ?, ?)`
+				args = []any{last.run, last.ip, last.port, last.proto, last.user, last.pwd}
+			}
+			q += ` ORDER BY run_id, ip, port, protocol, username, password LIMIT ` + fmt.Sprint(sweepBatch)
+			rows, err := tx.QueryContext(ctx, s.Rebind(q), args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.run, &r.ip, &r.port, &r.proto, &r.user, &r.pwd); err != nil {
+					rows.Close()
+					return err
+				}
+				page = append(page, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, r := range page {
+				if s.secrets.Current(r.pwd) {
+					continue
+				}
+				plain, err := s.secrets.Open(r.pwd)
+				if err != nil {
+					continue // sealed under a key this ring lacks: left as it is
+				}
+				sealed, err := s.sealPassword(plain)
+				if err != nil {
+					return err
+				}
+				if err := replacePassword(ctx, tx, s, r.run, r.ip, r.port, r.proto, r.user, r.pwd, sealed); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("re-seal stored passwords: %w", err)
+		}
+		if len(page) < sweepBatch {
+			return nil
+		}
+		last = &page[len(page)-1]
+	}
+}
+
+// replacePassword changes a credential row's stored password from old to
+// sealed, or drops the row when a row with the new value exists already
+// (the same result stored again since).
+func replacePassword(ctx context.Context, tx *sql.Tx, s *Store, run int64, ip string, port int, proto, user, old, sealed string) error {
+	pk := `run_id = ? AND ip = ? AND port = ? AND protocol = ? AND username = ? AND password = ?`
+	var twin int
+	if err := tx.QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM credentials WHERE `+pk),
+		run, ip, port, proto, user, sealed).Scan(&twin); err != nil {
+		return err
+	}
+	q := `UPDATE credentials SET password = ? WHERE ` + pk
+	args := []any{sealed, run, ip, port, proto, user, old}
+	if twin > 0 {
+		q, args = `DELETE FROM credentials WHERE `+pk, args[1:]
+	}
+	_, err := tx.ExecContext(ctx, s.Rebind(q), args...)
 	return err
 }
 
@@ -190,18 +314,7 @@ func (s *Store) sealOldCredentials(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				pk := `run_id = ? AND ip = ? AND port = ? AND protocol = ? AND username = ? AND password = ?`
-				var twin int
-				if err := tx.QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM credentials WHERE `+pk),
-					r.run, r.ip, r.port, r.proto, r.user, sealed).Scan(&twin); err != nil {
-					return err
-				}
-				q := `UPDATE credentials SET password = ? WHERE ` + pk
-				args := []any{sealed, r.run, r.ip, r.port, r.proto, r.user, r.pwd}
-				if twin > 0 { // the same result was stored sealed since: keep that one
-					q, args = `DELETE FROM credentials WHERE `+pk, args[1:]
-				}
-				if _, err := tx.ExecContext(ctx, s.Rebind(q), args...); err != nil {
+				if err := replacePassword(ctx, tx, s, r.run, r.ip, r.port, r.proto, r.user, r.pwd, sealed); err != nil {
 					return err
 				}
 			}
@@ -216,10 +329,10 @@ func (s *Store) sealOldCredentials(ctx context.Context) error {
 	}
 }
 
-// sealOldData seals the secret members of the JSON data column of table's
-// rows matching where. Rows are keyed by rowid (SQLite) or ctid (PostgreSQL),
+// sealOldData rewrites the JSON data column of table's rows matching where
+// with transform (sealing plain-text members, or re-sealing). Rows are keyed by rowid (SQLite) or ctid (PostgreSQL),
 // each updated only if its data is still what was read.
-func (s *Store) sealOldData(ctx context.Context, table, where string) error {
+func (s *Store) sealOldData(ctx context.Context, table, where string, transform func(string) (string, bool)) error {
 	rid := "CAST(rowid AS TEXT)"
 	if s.dialect == Postgres {
 		rid = "ctid::text"
@@ -237,12 +350,8 @@ func (s *Store) sealOldData(ctx context.Context, table, where string) error {
 				rows.Close()
 				return fmt.Errorf("seal stored %s: %w", table, err)
 			}
-			sealed, err := s.secrets.SealJSON([]byte(data), nil, secretFields...)
-			if err != nil {
-				continue // not JSON: nothing of ours to seal
-			}
-			if strings.Count(string(sealed), secret.Prefix) > strings.Count(data, secret.Prefix) {
-				ups = append(ups, upd{id, string(sealed), data})
+			if out, ok := transform(data); ok {
+				ups = append(ups, upd{id, out, data})
 			}
 		}
 		rows.Close()

@@ -14,6 +14,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/secret"
+	"iotwatch/internal/testpeer"
 )
 
 // knownSecrets are what the fixture stores: a password, a community and a
@@ -319,6 +320,56 @@ func TestSealPlaintextOnOpen(t *testing.T) {
 			if again := dump(); again != after {
 				t.Errorf("a second sweep changed the rows:\n%s\nwas\n%s", again, after)
 			}
+		})
+	}
+}
+
+// TestKeyRotation: a new key first in the key ring with the old one after it
+// re-seals everything at the next writing open; then the new key alone opens
+// every value and the old one alone none.
+func TestKeyRotation(t *testing.T) {
+	t.Setenv(secret.EnvKeyFile, "")
+	ctx := context.Background()
+	dsns := map[string]string{"sqlite": filepath.Join(t.TempDir(), "rot.db")}
+	if os.Getenv("IOTWATCH_TEST_PG") != "" || testpeer.Required() {
+		dsns["postgres"] = testpeer.Postgres(t)
+	}
+	oldKey, _ := secret.NewKey()
+	newKey, _ := secret.NewKey()
+	for name, dsn := range dsns {
+		t.Run(name, func(t *testing.T) {
+			open := func(keys ...*secret.Key) *Store {
+				t.Helper()
+				var parts []string
+				for _, k := range keys {
+					parts = append(parts, secret.FormatKey(k))
+				}
+				t.Setenv(secret.EnvKey, strings.Join(parts, ","))
+				s, err := Open(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			s := open(oldKey)
+			runID := saveSecrets(t, s)
+			s.Close()
+
+			s = open(newKey, oldKey) // rotation: re-seals on open
+			checkRevealed(t, s, runID, true)
+			s.Close()
+
+			s = open(newKey)
+			checkRevealed(t, s, runID, true)
+			cs, err := s.Credentials(ctx, runID)
+			if err != nil || len(cs) != 2 {
+				t.Fatalf("after rotation %d credentials (%v), want 2 (no row lost or doubled)", len(cs), err)
+			}
+			s.Close()
+
+			s = open(oldKey)
+			defer s.Close()
+			checkRevealed(t, s, runID, false)
 		})
 	}
 }
