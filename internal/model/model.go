@@ -331,6 +331,7 @@ const (
 	ProtoDVRIP  = "dvrip"  // Dahua DVRIP (37777), identification query only
 	ProtoENIP   = "enip"   // EtherNet/IP (44818), ListIdentity only
 	ProtoBACnet = "bacnet" // BACnet/IP (47808/udp), ReadProperty of the device object only
+	ProtoS7     = "s7"     // Siemens S7comm (102), read SZL only
 )
 
 // CompareVulnMatches orders matches for work: known exploited (KEV) first,

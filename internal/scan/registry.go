@@ -15,6 +15,7 @@ import (
 	"iotwatch/internal/probe/modbus"
 	"iotwatch/internal/probe/mqtt"
 	"iotwatch/internal/probe/rtsp"
+	"iotwatch/internal/probe/s7"
 	"iotwatch/internal/probe/snmp"
 	"iotwatch/internal/probe/ssdp"
 	"iotwatch/internal/probe/ssh"
@@ -45,6 +46,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		dvrip.Prober{},
 		enip.Prober{},
 		bacnet.Prober{},
+		s7.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

@@ -18,6 +18,7 @@ import (
 	probecwmp "iotwatch/internal/probe/cwmp"
 	probedvrip "iotwatch/internal/probe/dvrip"
 	probeenip "iotwatch/internal/probe/enip"
+	probes7 "iotwatch/internal/probe/s7"
 	probexmeye "iotwatch/internal/probe/xmeye"
 )
 
@@ -68,6 +69,14 @@ func breadthCases() []breadthCase {
 			p := s.dev.prof
 			if rec.VendorName != p.Vendor || rec.VendorID != "5" || rec.ModelName != p.Model || rec.FirmwareRev != p.Firmware ||
 				rec.SoftwareVersion != s.sp.Version || rec.ObjectName != s.dev.hostname || rec.Errors["28"] != "error class 2 code 32" {
+				return fmt.Sprintf("record %+v", rec)
+			}
+			return ""
+		}, nil, nil},
+		{model.ProtoS7, probes7.Prober{}, func(s *deviceService, r probe.Record) string {
+			rec := r.(*probes7.Record)
+			if rec.OrderNumber != s.banner() || rec.Firmware != s.dev.prof.Firmware || rec.SerialNumber != s.dev.serial ||
+				rec.ModuleType != s.dev.prof.Model || rec.ModuleName != "PLC_1" || rec.Slot != 2 {
 				return fmt.Sprintf("record %+v", rec)
 			}
 			return ""

@@ -607,6 +607,8 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 		serveDVRIP(c, s)
 	case "enip":
 		serveENIP(c, s)
+	case "s7":
+		serveS7(c, s)
 	case "http", "cwmp":
 		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: c, svc: s, f: f})
 	case "mqtt":

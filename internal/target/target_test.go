@@ -245,7 +245,7 @@ func TestDefaultPorts(t *testing.T) {
 	for _, p := range DefaultPorts() {
 		parts = append(parts, fmt.Sprintf("%s/%s", p, ProtocolFor(p)))
 	}
-	want := "21/tcp/ftp 22/tcp/ssh 23/tcp/telnet 53/tcp/dns 80/tcp/http 81/tcp/http 443/tcp/https 502/tcp/modbus " +
+	want := "21/tcp/ftp 22/tcp/ssh 23/tcp/telnet 53/tcp/dns 80/tcp/http 81/tcp/http 102/tcp/s7 443/tcp/https 502/tcp/modbus " +
 		"554/tcp/rtsp 1883/tcp/mqtt 2121/tcp/ftp 2222/tcp/ssh 2323/tcp/telnet 5000/tcp/http 5020/tcp/modbus " +
 		"7547/tcp/cwmp 8000/tcp/http 8080/tcp/http 8081/tcp/http 8443/tcp/https 8554/tcp/rtsp 8883/tcp/mqtts " +
 		"8888/tcp/http 8899/tcp/http 34567/tcp/xmeye 37777/tcp/dvrip 44818/tcp/enip 49152/tcp/http " +
