@@ -89,6 +89,8 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 		fmt.Fprintf(w, "  under control:     %d devices today from %d flow records (ground truth %d, %d of them found)\n", s.DevicesCompromised, s.TelemetryRecords, s.TruthCompromised, s.CompromisedFound)
 		fmt.Fprintf(w, "  why they fell:     %d of %d in the sample had a weak credential (ground truth %d of %d)\n", s.FallWeak, s.FallInSample, s.TruthFallWeak, s.TruthCompromised)
 	}
+	fmt.Fprintf(w, "  firmware:          %d images, %d findings; %d of %d default accounts and %d of %d hard-coded host keys found\n",
+		s.FirmwareImages, s.FirmwareFindings, s.FirmwareAccounts, s.TruthFirmwareAccounts, s.FirmwareKeys, s.TruthFirmwareKeys)
 	fmt.Fprintf(w, "  shared host keys:  %d devices serve a key another device serves (ground truth %d)\n", s.SharedKeyDevices, s.TruthSharedKeyDevices)
 	fmt.Fprintf(w, "  report:            %s\n                     %s\n  ground truth:      %s\n", s.ReportHTML, s.ReportJSON, s.TruthFile)
 }

@@ -15,6 +15,7 @@ import (
 
 	"iotwatch/internal/assess"
 	"iotwatch/internal/audit"
+	"iotwatch/internal/firmware"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
 	"iotwatch/internal/scan"
@@ -63,6 +64,15 @@ type Summary struct {
 	FallInSample  int `json:"fall_in_sample"`
 	FallWeak      int `json:"fall_weak"`
 	TruthFallWeak int `json:"truth_fall_weak"`
+	// Firmware: images written and analysed, their findings; default
+	// accounts found (cracked or empty) and hard-coded host keys found,
+	// against what the images hold.
+	FirmwareImages        int `json:"firmware_images"`
+	FirmwareFindings      int `json:"firmware_findings"`
+	FirmwareAccounts      int `json:"firmware_accounts"`
+	TruthFirmwareAccounts int `json:"truth_firmware_accounts"`
+	FirmwareKeys          int `json:"firmware_keys"`
+	TruthFirmwareKeys     int `json:"truth_firmware_keys"`
 	// SharedKeyDevices are the devices serving a host key another device
 	// serves too, in the report and in the truth.
 	SharedKeyDevices       int                      `json:"shared_key_devices"`
@@ -195,6 +205,39 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	}
 	sum.VulnMatches, sum.DevicesWithVulns, sum.KEVMatches = len(vr.Matches), vr.Devices, vr.KEV
 	stageDone("vulns", t0)
+
+	// Firmware: an image per product of the fleet, written in pure Go at
+	// demo time, analysed like any image (accounts, keys, components).
+	t0 = time.Now()
+	imgs, err := fleet.WriteFirmware(filepath.Join(opts.OutDir, "firmware"))
+	if err != nil {
+		return sum, finish(fmt.Errorf("firmware images: %w", err))
+	}
+	for _, img := range imgs {
+		res, err := stage.Firmware(ctx, st, run, img.Path, stage.FirmwareOptions{Analyze: firmware.Options{CrackBudget: 3 * time.Second}, Vulns: true})
+		if err != nil {
+			return sum, finish(fmt.Errorf("firmware %s: %w", filepath.Base(img.Path), err))
+		}
+		sum.FirmwareImages++
+		sum.FirmwareFindings += len(res.Findings)
+		if img.Account.Username != "" {
+			sum.TruthFirmwareAccounts++
+			for _, a := range res.Secrets.Accounts {
+				if a.User == img.Account.Username && (a.Cracked || a.Empty) {
+					sum.FirmwareAccounts++
+				}
+			}
+		}
+		if img.HostKey != "" {
+			sum.TruthFirmwareKeys++
+			for _, k := range res.Secrets.Keys {
+				if k.SSHFingerprint == img.HostKey {
+					sum.FirmwareKeys++
+				}
+			}
+		}
+	}
+	stageDone("firmware", t0)
 
 	// Telemetry: devices under unauthorized control, from traffic.
 	if opts.Compromised > 0 {

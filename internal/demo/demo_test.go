@@ -98,6 +98,9 @@ func TestDemoMatchesTruth(t *testing.T) {
 		t.Errorf("detected %d (found %d of %d; report %d per day), want all and only the truth",
 			sum.DevicesCompromised, sum.CompromisedFound, sum.TruthCompromised, rep.Summary.PerDay)
 	}
+	if sum.FirmwareImages == 0 || sum.FirmwareAccounts != sum.TruthFirmwareAccounts || sum.FirmwareKeys != sum.TruthFirmwareKeys || sum.TruthFirmwareKeys == 0 {
+		t.Errorf("firmware: %d images, accounts %d of %d, keys %d of %d", sum.FirmwareImages, sum.FirmwareAccounts, sum.TruthFirmwareAccounts, sum.FirmwareKeys, sum.TruthFirmwareKeys)
+	}
 	if sum.SharedKeyDevices != sum.TruthSharedKeyDevices || sum.TruthSharedKeyDevices == 0 {
 		t.Errorf("shared host keys on %d devices, truth %d", sum.SharedKeyDevices, sum.TruthSharedKeyDevices)
 	}
@@ -106,7 +109,7 @@ func TestDemoMatchesTruth(t *testing.T) {
 	if sum.FallInSample != sum.TruthCompromised || sum.FallWeak != sum.TruthFallWeak || sum.TruthFallWeak != sum.TruthCompromised {
 		t.Errorf("why devices fall: %d of %d in the sample weak, truth %d of %d", sum.FallWeak, sum.FallInSample, sum.TruthFallWeak, sum.TruthCompromised)
 	}
-	want := []string{"simulate", "scan", "audit", "vulns", "flows", "assess", "report"}
+	want := []string{"simulate", "scan", "audit", "vulns", "firmware", "flows", "assess", "report"}
 	if len(sum.Stages) != len(want) {
 		t.Errorf("stages = %v, want %v", sum.Stages, want)
 	}

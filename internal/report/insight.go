@@ -108,6 +108,7 @@ const (
 	reasonWeak      = ReasonWeak
 	reasonKEV       = "a KEV-listed vulnerability"
 	reasonCleartext = "an exposed cleartext login"
+	reasonFirmware  = "a default account in its firmware"
 	reasonNone      = "none of these found"
 )
 
@@ -153,6 +154,27 @@ func (r *Report) weaknesses(ev *evidence) map[netip.Addr]*weakness {
 			w := get(s.IP)
 			w.reasons[reasonCleartext] = true
 			w.evidence = append(w.evidence, fmt.Sprintf("cleartext %s login on %s:%d", s.Protocol, s.IP, s.Port))
+		}
+	}
+	// Firmware evidence reaches a device through its product: an analysed
+	// image whose name carries the product's model (as assess links them).
+	var fwAccounts []model.Finding
+	for _, f := range ev.Findings {
+		if f.Kind == "firmware-default-password" || f.Kind == "firmware-empty-password" {
+			fwAccounts = append(fwAccounts, f)
+		}
+	}
+	for _, d := range ev.devices {
+		m := strings.ToLower(d.Identity.Product)
+		if len(m) < 3 {
+			continue
+		}
+		for _, f := range fwAccounts {
+			if strings.Contains(strings.ToLower(f.Subject), m) {
+				w := get(d.Addr)
+				w.reasons[reasonFirmware] = true
+				w.evidence = append(w.evidence, fmt.Sprintf("%s: %s", f.Subject, f.Title))
+			}
 		}
 	}
 	for _, w := range out {
@@ -255,14 +277,14 @@ func (r *Report) buildFall(ev *evidence, alerts []AlertRow, weak map[netip.Addr]
 		}
 	}
 	for k, c := range count {
-		if c[0] == 0 && k != reasonNone && k != reasonWeak && k != reasonKEV && k != reasonCleartext {
+		if c[0] == 0 && k != reasonNone && k != reasonWeak && k != reasonKEV && k != reasonCleartext && k != reasonFirmware {
 			continue // a weakness no compromised device had: no row
 		}
 		f.Reasons = append(f.Reasons, FallReason{Key: k,
 			Devices: c[0], Share: stats.Ratio(c[0], f.InSample), CI95: stats.Wilson(c[0], f.InSample),
 			Others: c[1], OthersShare: stats.Ratio(c[1], f.Others), OthersCI95: stats.Wilson(c[1], f.Others)})
 	}
-	for _, k := range []string{reasonWeak, reasonKEV, reasonCleartext, reasonNone} {
+	for _, k := range []string{reasonWeak, reasonKEV, reasonCleartext, reasonFirmware, reasonNone} {
 		if _, ok := count[k]; !ok {
 			f.Reasons = append(f.Reasons, FallReason{Key: k, CI95: stats.Wilson(0, f.InSample), OthersCI95: stats.Wilson(0, f.Others)})
 		}

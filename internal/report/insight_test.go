@@ -43,6 +43,7 @@ func TestInsight(t *testing.T) {
 		reasonKEV:                    {1, 1}, // 1 | 2
 		reasonCleartext:              {3, 7}, // every device with an open web server but 12
 		reasonNone:                   {0, 0},
+		reasonFirmware:               {0, 0}, // no image names a fixture model
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("reasons (-want +got):\n%s", diff)

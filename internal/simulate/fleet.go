@@ -327,10 +327,15 @@ func ouiOf(p *Profile) string {
 // owner (a device address, or a profile whose units share one), so that the
 // same seed gives the same keys and the truth can name them.
 func hostKey(seed int64, owner string) (ssh.Signer, error) {
-	h := sha256.Sum256(fmt.Appendf(nil, "iotwatch simulated ssh host key\x00%d\x00%s", seed, owner))
-	signer, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(h[:]))
+	signer, err := ssh.NewSignerFromKey(hostKeyPrivate(seed, owner))
 	if err != nil {
 		return nil, fmt.Errorf("ssh host key: %w", err)
 	}
 	return signer, nil
+}
+
+// hostKeyPrivate is the private key behind hostKey.
+func hostKeyPrivate(seed int64, owner string) ed25519.PrivateKey {
+	h := sha256.Sum256(fmt.Appendf(nil, "iotwatch simulated ssh host key\x00%d\x00%s", seed, owner))
+	return ed25519.NewKeyFromSeed(h[:])
 }

@@ -31,7 +31,15 @@ func Wilson(k, n int) Interval {
 	den := 1 + z2/nf
 	center := (p + z2/(2*nf)) / den
 	half := z * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf)) / den
-	return Interval{math.Max(0, center-half), math.Min(1, center+half)}
+	iv := Interval{math.Max(0, center-half), math.Min(1, center+half)}
+	// The bounds are exact at the ends (rounding gives 5.6e-17 for k = 0).
+	if k == 0 {
+		iv.Low = 0
+	}
+	if k == n {
+		iv.High = 1
+	}
+	return iv
 }
 
 // Ratio returns k/n, or 0 when n is 0.
