@@ -147,6 +147,7 @@ func run(ctx context.Context, tw *tabwriter.Writer, backend, dsn string, devices
 			return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t\n", backend, sc.name, requests, errs, q(0.50), q(0.99), q(1))
+		tw.Flush() // row by row: a long run shows its progress
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ const MaxPageSize = 500
 
 // CountCap bounds the count of matching devices a first page reports, so
 // that a broad filter over millions of devices stays fast.
-const CountCap = 10000
+const CountCap = 1000
 
 // DevicePage is one page of the inventory, ordered by address.
 type DevicePage struct {
