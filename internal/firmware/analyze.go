@@ -66,9 +66,12 @@ type Result struct {
 	// Fixed are the matches of upstream versions that a distribution
 	// advisory or a VEX statement shows fixed or not affected in the
 	// installed package, with the advisory as evidence.
-	Fixed   []model.VulnMatch `json:"fixed_vulnerabilities,omitempty"`
-	SBOM    *cdx.BOM          `json:"-"`
-	Timings map[string]string `json:"timings"`
+	Fixed []model.VulnMatch `json:"fixed_vulnerabilities,omitempty"`
+	// Matchable are the components matching asks about (Matchable), stored
+	// with the run so that a re-match asks about them again.
+	Matchable []model.Component `json:"-"`
+	SBOM      *cdx.BOM          `json:"-"`
+	Timings   map[string]string `json:"timings"`
 }
 
 // Analyze unpacks and analyses the image at path.
@@ -186,10 +189,12 @@ func Analyze(ctx context.Context, path string, opts Options) (*Result, error) {
 	res.Update = checkUpdate(v, rep, hits)
 	lap("services+update", t)
 
+	_, packages := opts.Matcher.(PackageMatcher)
+	res.Matchable = Matchable(path, res.Components, packages || opts.Matcher == nil)
 	if opts.Matcher != nil {
 		stage("vulnerabilities")
 		t = time.Now()
-		if res.Matches, res.Fixed, err = matchComponents(ctx, opts.Matcher, path, res.Components); err != nil {
+		if res.Matches, res.Fixed, err = matchComponents(ctx, opts.Matcher, res.Matchable); err != nil {
 			log.Warn("vulnerability matching failed", "err", err)
 		}
 		lap("vulnerabilities", t)
@@ -225,15 +230,15 @@ func fileSHA256(p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// matchComponents asks the matcher once per distinct CPE and distribution
-// package, and splits what it found into affecting and fixed matches. A
-// package of a distribution comes with its package, and a file that a
-// signature identified as the same CPE is that package's binary: the
+// Matchable returns the components vulnerability matching asks about: one
+// per distinct CPE name and distribution package, with its subject
+// (image:path). withDistro keeps the distribution packages (a matcher that
+// applies their advisories); then a file a signature identified as the
+// same CPE as a distribution package is that package's binary, and the
 // package's verdict (backports included) stands for it.
-func matchComponents(ctx context.Context, m Matcher, image string, comps []component.Component) (affected, fixed []model.VulnMatch, err error) {
-	pm, _ := m.(PackageMatcher)
+func Matchable(image string, comps []component.Component, withDistro bool) []model.Component {
 	packaged := map[string]bool{}
-	if pm != nil {
+	if withDistro {
 		for _, c := range comps {
 			if c.CPE != "" && c.Distro.Name != "" {
 				packaged[c.CPE] = true
@@ -245,17 +250,28 @@ func matchComponents(ctx context.Context, m Matcher, image string, comps []compo
 		pkg model.Distro
 	}
 	seen := map[key]bool{}
+	var out []model.Component
 	for _, c := range comps {
 		k := key{c.CPE, c.Distro}
-		if pm == nil {
+		if !withDistro {
 			k.pkg = model.Distro{}
 		}
 		if c.CPE == "" || c.Version == "" || seen[k] || (k.pkg.Name == "" && packaged[c.CPE]) {
 			continue
 		}
 		seen[k] = true
+		out = append(out, model.Component{Subject: image + ":" + firstPath(c), Name: c.Name, Version: c.Version, CPE: c.CPE, Distro: k.pkg})
+	}
+	return out
+}
+
+// matchComponents asks the matcher about each matchable component and
+// splits what it found into affecting and fixed matches.
+func matchComponents(ctx context.Context, m Matcher, comps []model.Component) (affected, fixed []model.VulnMatch, err error) {
+	pm, _ := m.(PackageMatcher)
+	for _, c := range comps {
 		var ms []model.VulnMatch
-		if k.pkg.Name != "" {
+		if c.Distro.Name != "" && pm != nil {
 			ms, err = pm.MatchPackage(ctx, c.CPE, c.Distro)
 		} else {
 			ms, err = m.MatchCPE(ctx, c.CPE)
@@ -265,7 +281,7 @@ func matchComponents(ctx context.Context, m Matcher, image string, comps []compo
 		}
 		for _, vm := range ms {
 			if vm.Subject == "" {
-				vm.Subject = image + ":" + firstPath(c)
+				vm.Subject = c.Subject
 			}
 			if vm.Product == "" {
 				vm.Product = c.Name

@@ -240,6 +240,18 @@ type VulnMatch struct {
 	Distro Distro `json:"distro,omitzero"`
 }
 
+// Component is a software component a firmware analysis identified, as
+// vulnerability matching needs it: where it is (Subject, image:path), its
+// name and version, its CPE 2.3 name, and its distribution package when a
+// package database on a system with a distribution listed it.
+type Component struct {
+	Subject string `json:"subject"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	CPE     string `json:"cpe"`
+	Distro  Distro `json:"distro,omitzero"`
+}
+
 // Evidence is one piece of support for a Finding: where it came from and what it shows.
 type Evidence struct {
 	Source string `json:"source"` // scan, audit, firmware, flows, declaration, vulndb

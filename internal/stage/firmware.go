@@ -47,5 +47,6 @@ func Firmware(ctx context.Context, st *store.Store, run *Run, path string, opts 
 	run.Count("files", int64(res.Unpack.Files))
 	serr := st.SaveFindings(keep, run.ID, res.Findings)
 	verr := st.SaveVulnMatches(keep, run.ID, res.Matches)
-	return res, errors.Join(err, serr, verr)
+	cerr := st.SaveComponents(keep, run.ID, res.Matchable)
+	return res, errors.Join(err, serr, verr, cerr)
 }

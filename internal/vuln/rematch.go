@@ -1,12 +1,13 @@
 package vuln
 
 // Re-matching: when a source was updated (NVD, OSV, distribution
-// advisories, VEX), the stored services of the newest scan and the
-// component matches of the newest firmware analysis are matched again
-// without a rescan. The result is a run of kind "rematch" with the current
-// matches and, in vuln_rematch_changes, what changed against the matches
-// it compared with: new, withdrawn (the record was withdrawn or no longer
-// matches) or fixed (a backport or VEX statement now covers it).
+// advisories, VEX), the stored inventory of identified services and the
+// components of the newest firmware analysis (stored with its run, see
+// store.SaveComponents) are matched again without a rescan. The result is
+// a run of kind "rematch" with the current matches and, in
+// vuln_rematch_changes, what changed against the matches it compared
+// with: new, withdrawn (the record was withdrawn or no longer matches) or
+// fixed (a backport or VEX statement now covers it).
 
 import (
 	"context"
@@ -137,26 +138,31 @@ func (d *DB) Rematch(ctx context.Context) (*RematchResult, error) {
 		}
 		baseline = append(baseline, base...)
 		targets = append(targets, strconv.FormatInt(fw.ID, 10))
-		// Components are known by the names their earlier matches carry,
-		// with their distribution package when they came from one.
-		type comp struct {
-			subject, cpe, product, version string
-			pkg                            model.Distro
+		comps, err := st.Components(ctx, fw.ID)
+		if err != nil {
+			return nil, err
 		}
-		seen := map[comp]bool{}
-		for _, m := range base {
-			c := comp{m.Subject, m.CPE, m.Product, m.Version, m.Distro}
-			if m.IP.IsValid() || m.CPE == "" || seen[c] {
-				continue
+		if len(comps) == 0 {
+			// A run from before components were stored: its components are
+			// known by the names their earlier matches carry.
+			seen := map[model.Component]bool{}
+			for _, m := range base {
+				c := model.Component{Subject: m.Subject, CPE: m.CPE, Name: m.Product, Version: m.Version, Distro: m.Distro}
+				if m.IP.IsValid() || m.CPE == "" || seen[c] {
+					continue
+				}
+				seen[c] = true
+				comps = append(comps, c)
 			}
-			seen[c] = true
+		}
+		for _, c := range comps {
 			res.Subjects++
-			ms, err := d.MatchPackage(ctx, c.cpe, c.pkg)
+			ms, err := d.MatchPackage(ctx, c.CPE, c.Distro)
 			if err != nil {
 				continue // a stored name that no longer parses matches nothing
 			}
 			for i := range ms {
-				ms[i].Subject, ms[i].Product, ms[i].Version = c.subject, c.product, c.version
+				ms[i].Subject, ms[i].Product, ms[i].Version = c.Subject, c.Name, c.Version
 			}
 			all = append(all, ms...)
 		}
