@@ -1,13 +1,17 @@
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -266,4 +270,66 @@ func TestCheckpointsKeepDetections(t *testing.T) {
 	if !slices.Equal(got, want) || gotFlows != wantFlows {
 		t.Errorf("with %d checkpoints: alerts %q, %d flows; whole: %q, %d flows", n, got, gotFlows, want, wantFlows)
 	}
+}
+
+// TestCollectorKilled runs a collector in a child process, feeds it one
+// exporter's datagrams, waits for a flush and kills it with SIGKILL: what
+// it received before the flush is in the store, in a complete run.
+func TestCollectorKilled(t *testing.T) {
+	if dsn := os.Getenv("IOTWATCH_COLLECT_CHILD"); dsn != "" {
+		_, err := Collect(context.Background(), openAt(t, dsn), "127.0.0.1:0", 100*time.Millisecond,
+			Options{Ready: func(a string) { fmt.Println("ready", a) }})
+		t.Fatal("collector returned", err)
+	}
+	caps := exporterCaptures(t)
+	dsn := filepath.Join(t.TempDir(), "killed.db")
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestCollectorKilled$")
+	cmd.Env = append(os.Environ(), "IOTWATCH_COLLECT_CHILD="+dsn)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var addr string
+	if _, err := fmt.Fscanf(bufio.NewReader(out), "ready %s\n", &addr); err != nil {
+		t.Fatalf("child collector: %v", err)
+	}
+	exported := testpeer.Softflowd(t, caps[0], addr, "9")
+	st := openAt(t, dsn)
+	deadline := time.Now().Add(15 * time.Second)
+	for storedRecords(t, st) < int64(exported) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if got := storedRecords(t, st); got != int64(exported) {
+		t.Errorf("stored %d records before the kill, softflowd exported %d", got, exported)
+	}
+	runs, err := st.Runs(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.Status != model.RunComplete {
+			t.Errorf("run %d: status %s, want every stored interval complete", r.ID, r.Status)
+		}
+	}
+	if len(runs) == 0 {
+		t.Error("no run stored")
+	}
+}
+
+func openAt(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
