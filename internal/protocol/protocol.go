@@ -90,6 +90,7 @@ var table = []Spec{
 	// Industrial protocols are probed read-only (identification requests only).
 	{Name: model.ProtoENIP, Transports: tcp, Ports: []uint16{44818}, Nmap: "EtherNetIP-2", Identifies: true},
 	{Name: model.ProtoS7, Transports: tcp, Ports: []uint16{102}, Nmap: "iso-tsap", Identifies: true},
+	{Name: model.ProtoDNP3, Transports: tcp, Ports: []uint16{20000}, Nmap: "dnp"},
 	{Name: model.ProtoBACnet, Transports: udp, Ports: []uint16{47808}, Nmap: "bacnet", Identifies: true},
 }
 

@@ -7,6 +7,7 @@ import (
 	"iotwatch/internal/probe/bacnet"
 	"iotwatch/internal/probe/coap"
 	"iotwatch/internal/probe/cwmp"
+	"iotwatch/internal/probe/dnp3"
 	"iotwatch/internal/probe/dns"
 	"iotwatch/internal/probe/dvrip"
 	"iotwatch/internal/probe/enip"
@@ -47,6 +48,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		enip.Prober{},
 		bacnet.Prober{},
 		s7.Prober{},
+		dnp3.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

@@ -16,6 +16,7 @@ import (
 	"iotwatch/internal/probe"
 	probebacnet "iotwatch/internal/probe/bacnet"
 	probecwmp "iotwatch/internal/probe/cwmp"
+	probednp3 "iotwatch/internal/probe/dnp3"
 	probedvrip "iotwatch/internal/probe/dvrip"
 	probeenip "iotwatch/internal/probe/enip"
 	probes7 "iotwatch/internal/probe/s7"
@@ -77,6 +78,12 @@ func breadthCases() []breadthCase {
 			rec := r.(*probes7.Record)
 			if rec.OrderNumber != s.banner() || rec.Firmware != s.dev.prof.Firmware || rec.SerialNumber != s.dev.serial ||
 				rec.ModuleType != s.dev.prof.Model || rec.ModuleName != "PLC_1" || rec.Slot != 2 {
+				return fmt.Sprintf("record %+v", rec)
+			}
+			return ""
+		}, nil, nil},
+		{model.ProtoDNP3, probednp3.Prober{}, func(s *deviceService, r probe.Record) string {
+			if rec := r.(*probednp3.Record); rec.Address != dnp3Address || rec.MasterSeen != probednp3.Master || rec.Function != 11 {
 				return fmt.Sprintf("record %+v", rec)
 			}
 			return ""

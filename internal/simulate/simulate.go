@@ -609,6 +609,8 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 		serveENIP(c, s)
 	case "s7":
 		serveS7(c, s)
+	case "dnp3":
+		serveDNP3(c, s)
 	case "http", "cwmp":
 		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: c, svc: s, f: f})
 	case "mqtt":
