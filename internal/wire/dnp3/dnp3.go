@@ -65,7 +65,9 @@ func header(ctl byte, dest, src uint16) []byte {
 }
 
 // RequestLinkStatus returns the master's REQUEST_LINK_STATUS frame to dest from src.
-func RequestLinkStatus(dest, src uint16) []byte { return header(ctlDIR|ctlPRM|funcLinkStatus, dest, src) }
+func RequestLinkStatus(dest, src uint16) []byte {
+	return header(ctlDIR|ctlPRM|funcLinkStatus, dest, src)
+}
 
 // LinkStatus returns an outstation's LINK_STATUS answer (for the simulator).
 func LinkStatus(dest, src uint16) []byte { return header(funcStatusResp, dest, src) }
