@@ -330,12 +330,13 @@ func (s *Store) sealOldCredentials(ctx context.Context) error {
 }
 
 // sealOldData rewrites the JSON data column of table's rows matching where
-// with transform (sealing plain-text members, or re-sealing). Rows are keyed by rowid (SQLite) or ctid (PostgreSQL),
-// each updated only if its data is still what was read.
+// with transform (sealing plain-text members, or re-sealing). Rows are keyed by rowid (SQLite) or by partition and
+// ctid (PostgreSQL: a ctid repeats across the partitions of a partitioned table, and compared as a tid it is a
+// TID scan, not a full one), each updated only if its data is still what was read.
 func (s *Store) sealOldData(ctx context.Context, table, where string, transform func(string) (string, bool)) error {
-	rid := "CAST(rowid AS TEXT)"
+	rid, match := "CAST(rowid AS TEXT)", "CAST(rowid AS TEXT) = ?"
 	if s.dialect == Postgres {
-		rid = "ctid::text"
+		rid, match = "tableoid::text || '/' || ctid::text", "tableoid = split_part(?, '/', 1)::oid AND ctid = split_part(?, '/', 2)::tid"
 	}
 	return s.Tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+rid+`, data FROM `+table+` WHERE `+where)
@@ -359,7 +360,11 @@ func (s *Store) sealOldData(ctx context.Context, table, where string, transform 
 			return fmt.Errorf("seal stored %s: %w", table, err)
 		}
 		for _, u := range ups {
-			if _, err := tx.ExecContext(ctx, s.Rebind(`UPDATE `+table+` SET data = ? WHERE `+rid+` = ? AND data = ?`), u.data, u.id, u.old); err != nil {
+			args := []any{u.data, u.id, u.old}
+			if s.dialect == Postgres {
+				args = []any{u.data, u.id, u.id, u.old}
+			}
+			if _, err := tx.ExecContext(ctx, s.Rebind(`UPDATE `+table+` SET data = ? WHERE `+match+` AND data = ?`), args...); err != nil {
 				return fmt.Errorf("seal stored %s: %w", table, err)
 			}
 		}
