@@ -138,6 +138,13 @@ func settle(t *testing.T, c *jobs.Client, within time.Duration) []jobs.Job {
 	deadline := time.Now().Add(within)
 	for {
 		list, err := c.List(ctx, jobs.ListOptions{Limit: 10000})
+		if err != nil && time.Now().Before(deadline) {
+			// A connection PostgreSQL closed (a restart): the next
+			// query takes a new one.
+			t.Logf("list jobs: %v", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
