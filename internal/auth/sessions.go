@@ -23,6 +23,13 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 	if err != nil {
 		return "", Principal{}, err
 	}
+	return s.openSession(ctx, u, remote, "")
+}
+
+// openSession opens a session for u after a successful log-in (how says by
+// what, for the audit log: "" for a password).
+func (s *Service) openSession(ctx context.Context, u User, remote, how string) (string, Principal, error) {
+	name := u.Name
 	secret, csrf := randomSecret(32), randomSecret(32)
 	now := s.now()
 	db := s.st.DB()
@@ -34,7 +41,7 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (str
 		hashSecret(secret), u.ID, csrf, remote, store.Time(now), expiry(now.Add(s.SessionTTL))); err != nil {
 		return "", Principal{}, fmt.Errorf("open session of %s: %w", name, err)
 	}
-	if err := s.Record(ctx, Entry{Actor: name, Remote: remote, Action: "login", Target: name, Outcome: "ok"}); err != nil {
+	if err := s.Record(ctx, Entry{Actor: name, Remote: remote, Action: "login", Target: name, Outcome: "ok", Detail: how}); err != nil {
 		return "", Principal{}, err
 	}
 	return secret, Principal{UserID: u.ID, Name: u.Name, Role: u.Role, Via: "session", CSRF: csrf, Session: hashSecret(secret)}, nil
@@ -78,4 +85,47 @@ func (s *Service) Logout(ctx context.Context, p Principal, remote string) error 
 		return fmt.Errorf("end session: %w", err)
 	}
 	return s.Record(ctx, Entry{Actor: p.Name, Remote: remote, Action: "logout", Target: p.Name, Outcome: "ok"})
+}
+
+// LinkSubject links user name to a single sign-on subject (the OpenID
+// Connect "sub" claim of the configured issuer); "" unlinks.
+func (s *Service) LinkSubject(ctx context.Context, name, subject string, by Actor) error {
+	u, err := s.User(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.DB().ExecContext(ctx, s.q(`UPDATE users SET oidc_subject = ? WHERE id = ?`), subject, u.ID); err != nil {
+		return fmt.Errorf("link %s to %q: %w", name, subject, err)
+	}
+	return s.Record(ctx, Entry{Actor: by.Name, Remote: by.Remote, Action: "user.link", Target: name, Outcome: "ok", Detail: "oidc subject " + subject})
+}
+
+// LoginSubject opens a session for the user linked to a single sign-on
+// subject the issuer vouched for: ErrBadCredentials when none is linked.
+func (s *Service) LoginSubject(ctx context.Context, subject, remote string) (string, Principal, error) {
+	var name string
+	err := s.st.DB().QueryRowContext(ctx, s.q(`SELECT name FROM users WHERE oidc_subject = ? AND oidc_subject <> ''`), subject).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) || subject == "" {
+		if rerr := s.Record(ctx, Entry{Actor: "oidc:" + subject, Remote: remote, Action: "login", Outcome: "failed", Detail: "no user linked to this subject"}); rerr != nil {
+			return "", Principal{}, rerr
+		}
+		return "", Principal{}, ErrBadCredentials
+	}
+	if err != nil {
+		return "", Principal{}, fmt.Errorf("look up subject: %w", err)
+	}
+	u, err := s.User(ctx, name)
+	if err != nil {
+		return "", Principal{}, err
+	}
+	if u.Disabled || u.Locked {
+		if rerr := s.Record(ctx, Entry{Actor: name, Remote: remote, Action: "login", Target: name, Outcome: "failed", Detail: "oidc; disabled or locked"}); rerr != nil {
+			return "", Principal{}, rerr
+		}
+		if u.Disabled {
+			return "", Principal{}, ErrDisabled
+		}
+		return "", Principal{}, ErrLocked
+	}
+	return s.openSession(ctx, u, remote, "oidc")
 }

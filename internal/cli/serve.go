@@ -25,6 +25,8 @@ func newServeCmd(g *globals) *cobra.Command {
 	var (
 		listen, tlsCert, tlsKey string
 		selfSigned, showSecrets bool
+		oidcIssuer, oidcClient  string
+		oidcRedirect            string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -43,6 +45,10 @@ report pages, metrics), analyst (runs, JSON/CSV reports, the API), operator (job
 log, raw secrets). Without any user, on loopback, the console is the local single-user dashboard as
 before: everything readable without log-in, no job actions. Listening beyond loopback is refused until
 an admin exists. /healthz is public.
+
+Single sign-on (optional): --oidc-issuer, --oidc-client-id and --oidc-redirect-url add "Log in with
+single sign-on" (OpenID Connect, code flow with PKCE); an admin links each user to their subject
+(iotwatch users link NAME SUBJECT); the issuer never creates users or grants roles.
 
 TLS: --tls-cert and --tls-key serve HTTPS with your certificate; --tls-self-signed generates a
 certificate for localhost once and reuses it (stored 0600 beside the database), for loopback only.
@@ -123,7 +129,16 @@ With TLS the session cookie is Secure and HSTS is sent. Found passwords are reda
 				return err
 			}
 			queue.SetLogger(g.log)
-			srv := web.New(ro, web.Options{Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil, Jobs: queue,
+			var sso *web.OIDC
+			if oidcIssuer != "" {
+				if oidcClient == "" || oidcRedirect == "" {
+					return usageError{errors.New("--oidc-issuer needs --oidc-client-id and --oidc-redirect-url")}
+				}
+				if sso, err = web.NewOIDC(ctx, oidcIssuer, oidcClient, os.Getenv("IOTWATCH_OIDC_CLIENT_SECRET"), oidcRedirect); err != nil {
+					return err
+				}
+			}
+			srv := web.New(ro, web.Options{OIDC: sso, Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil, Jobs: queue,
 				Wire: func(ctx context.Context, in *report.Inputs) error { return stage.WireReport(ctx, ro, in) }})
 			fmt.Fprintf(g.out, "dashboard on %s://%s/ (Ctrl-C stops)\n", scheme, ln.Addr())
 			return web.Serve(ctx, ln, srv)
@@ -134,6 +149,9 @@ With TLS the session cookie is Secure and HSTS is sent. Found passwords are reda
 	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	f.StringVar(&tlsKey, "tls-key", "", "private key of --tls-cert (PEM)")
 	f.BoolVar(&selfSigned, "tls-self-signed", false, "serve HTTPS on loopback with a self-signed certificate generated once and kept beside the database")
+	f.StringVar(&oidcIssuer, "oidc-issuer", "", "offer single sign-on through this OpenID Connect issuer (client secret in $IOTWATCH_OIDC_CLIENT_SECRET; users are linked with iotwatch users link)")
+	f.StringVar(&oidcClient, "oidc-client-id", "", "client id registered at --oidc-issuer")
+	f.StringVar(&oidcRedirect, "oidc-redirect-url", "", "this console's callback as the issuer knows it: https://HOST/login/oidc/callback")
 	f.BoolVar(&showSecrets, "show-secrets", false, "show found passwords in full to admins (and on the local single-user dashboard) instead of redacted")
 	return cmd
 }

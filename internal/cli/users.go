@@ -179,7 +179,20 @@ admin. Every change is recorded in the audit log (iotwatch audit-log export).`,
 			})
 		},
 	}
-	cmd.AddCommand(add, list, disable, unlock, password, newScopeCmd(g))
+	link := &cobra.Command{
+		Use: "link NAME SUBJECT", Short: "Link a user to a single sign-on subject (the OpenID Connect sub claim; \"\" unlinks)",
+		Example: "  iotwatch users link alice 248289761001", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withAuth(cmd, g, func(s *auth.Service) error {
+				if err := s.LinkSubject(cmd.Context(), args[0], args[1], cliActor()); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.out, "user %s linked to subject %q\n", args[0], args[1])
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(add, list, disable, unlock, password, link, newScopeCmd(g))
 	return cmd
 }
 

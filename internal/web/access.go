@@ -24,6 +24,7 @@ import (
 // actions within scopes; admin: users, audit log, revealed secrets.
 var routeRoles = map[string]auth.Role{
 	"healthz": auth.Nobody, "login": auth.Nobody, "login_form": auth.Nobody,
+	"login_oidc": auth.Nobody, "login_oidc_callback": auth.Nobody,
 	"logout": auth.Viewer, "logout_form": auth.Viewer,
 	// The report as pages is aggregates; JSON and CSV carry one row per device.
 	"dashboard": auth.Viewer, "report_html": auth.Viewer, "report_md": auth.Viewer,
@@ -222,7 +223,7 @@ func safeNext(v string) string {
 
 type loginPage struct {
 	CSRF, Next, Error, User string
-	Local                   bool
+	SSO                     bool
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
@@ -233,7 +234,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 // in a cookie that the form must echo (double submit): a session does not
 // exist yet to hold one.
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, code int, pg loginPage) error {
-	pg.CSRF = randomToken()
+	pg.CSRF, pg.SSO = randomToken(), s.opts.OIDC != nil
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: pg.CSRF, Path: "/login", HttpOnly: true, Secure: s.opts.TLS,
 		SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -363,7 +364,9 @@ button{margin-top:1rem;padding:.4rem 1.2rem}.error{color:#b00020;background:#fde
 <label for="user">User</label><input type="text" id="user" name="user" value="{{.User}}" autocomplete="username" required autofocus>
 <label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
 <button type="submit" id="login">Log in</button>
+{{if .SSO}}<p><a href="/login/oidc" id="sso">Log in with single sign-on</a></p>{{end}}
 </form></body></html>{{end}}
+{{define "signed-in"}}{{template "head"}}<meta http-equiv="refresh" content="0; url=/"><p>Logged in. <a href="/">Continue</a>.</p></body></html>{{end}}
 {{define "logout"}}{{template "head"}}{{template "nav" .Nav}}
 <h1>Log out</h1><p>Logged in as <b id="whoami">{{.User}}</b>.</p>
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit" id="logout">Log out</button></form>

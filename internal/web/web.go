@@ -55,6 +55,8 @@ type Options struct {
 	LocalMode bool
 	// TLS marks cookies Secure (with the __Host- prefix) and sends HSTS.
 	TLS bool
+	// OIDC adds single sign-on to the log-in page (nil: passwords only).
+	OIDC *OIDC
 	// Jobs turns the console's job actions on (operators submit, watch,
 	// cancel and schedule scans within their scopes); they need Auth.
 	Jobs *jobs.Client
@@ -153,6 +155,8 @@ func New(st *store.Store, opts Options) *Server {
 	})
 	route("GET /login", "login_form", s.loginForm)
 	route("POST /login", "login", s.login)
+	route("GET /login/oidc", "login_oidc", s.oidcStart)
+	route("GET /login/oidc/callback", "login_oidc_callback", s.oidcCallback)
 	route("GET /logout", "logout_form", s.logoutForm)
 	route("POST /logout", "logout", s.logout)
 	route("GET /admin/audit", "admin_audit", s.auditPage)
