@@ -156,6 +156,18 @@ func (f DeviceFilter) where() (string, []any, error) {
 		from += " JOIN device_protocols p ON p.addr = d.addr AND p.protocol = ?"
 		args = append(args, strings.ToLower(f.Protocol))
 	}
+	// Joins first: their placeholders come before the conditions'.
+	switch day := f.CompromisedOn; day {
+	case "":
+	case "any":
+		conds = append(conds, "d.alert_days > 0")
+	default:
+		if _, err := time.Parse(time.DateOnly, day); err != nil {
+			return "", nil, fmt.Errorf("%w: compromised %q: want YYYY-MM-DD or any", ErrBadFilter, day)
+		}
+		from += " JOIN device_alert_days a ON a.addr = d.addr AND a.day = ?"
+		args = append(args, day)
+	}
 	if f.Prefix.IsValid() {
 		lo, hi := prefixRange(f.Prefix)
 		conds = append(conds, "d.addr >= ? AND d.addr <= ?")
@@ -194,17 +206,6 @@ func (f DeviceFilter) where() (string, []any, error) {
 		}
 		conds = append(conds, "d.tier = ?")
 		args = append(args, t)
-	}
-	switch day := f.CompromisedOn; day {
-	case "":
-	case "any":
-		conds = append(conds, "d.alert_days > 0")
-	default:
-		if _, err := time.Parse(time.DateOnly, day); err != nil {
-			return "", nil, fmt.Errorf("%w: compromised %q: want YYYY-MM-DD or any", ErrBadFilter, day)
-		}
-		conds = append(conds, "d.alert_days > 0 AND d.ip IN (SELECT device FROM flow_alerts WHERE day = ? AND inbound = 0)")
-		args = append(args, day)
 	}
 	if len(conds) == 0 {
 		return from, args, nil

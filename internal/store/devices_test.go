@@ -213,6 +213,8 @@ func testInventory(t *testing.T, st *store.Store, prefix string) {
 		{"vulnerable", store.DeviceFilter{Vulnerable: store.Yes}, func(e *expected) bool { return e.vulns }},
 		{"scanned", store.DeviceFilter{Scanned: store.Yes}, func(e *expected) bool { return e.scanned }},
 		{"compromised on the day", store.DeviceFilter{CompromisedOn: day}, func(e *expected) bool { return e.compromisedDays[day] }},
+		{"compromised on the day, weak, telnet", store.DeviceFilter{CompromisedOn: day, Protocol: "telnet", Weak: store.Yes},
+			func(e *expected) bool { return e.compromisedDays[day] && e.weak && e.protocols["telnet"] }},
 		{"compromised any day", store.DeviceFilter{CompromisedOn: "any"}, func(e *expected) bool { return len(e.compromisedDays) > 0 }},
 		{"compromised another day", store.DeviceFilter{CompromisedOn: "2001-01-01"}, func(e *expected) bool { return false }},
 		{"tier E", store.DeviceFilter{Tier: "e"}, func(e *expected) bool { return e.tier == "E" }},

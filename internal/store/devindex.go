@@ -39,7 +39,7 @@ func (s *Store) IndexDevices(ctx context.Context) error {
 	}
 	if gone > 0 {
 		if err := s.Tx(ctx, func(tx *sql.Tx) error {
-			for _, q := range []string{`DELETE FROM device_index_runs`, `DELETE FROM device_protocols`, `DELETE FROM devices`} {
+			for _, q := range []string{`DELETE FROM device_index_runs`, `DELETE FROM device_protocols`, `DELETE FROM device_alert_days`, `DELETE FROM devices`} {
 				if _, err := tx.ExecContext(ctx, q); err != nil {
 					return err
 				}
@@ -154,7 +154,7 @@ func (s *Store) reindex(ctx context.Context, addrs []netip.Addr) error {
 			keys[i] = addrKey(a)
 		}
 		in := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ") + ")"
-		for _, t := range []string{"devices", "device_protocols"} {
+		for _, t := range []string{"devices", "device_protocols", "device_alert_days"} {
 			if _, err := tx.ExecContext(ctx, s.Rebind(`DELETE FROM `+t+` WHERE addr IN `+in), keys...); err != nil {
 				return fmt.Errorf("index devices: %w", err)
 			}
@@ -171,6 +171,11 @@ func (s *Store) reindex(ctx context.Context, addrs []netip.Addr) error {
 			return fmt.Errorf("index devices: %w", err)
 		}
 		defer protoStmt.Close()
+		dayStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO device_alert_days (day, addr) VALUES (?, ?)`))
+		if err != nil {
+			return fmt.Errorf("index devices: %w", err)
+		}
+		defer dayStmt.Close()
 		for _, a := range addrs {
 			d, ok := evs[a].summarize(a)
 			if !ok {
@@ -181,6 +186,11 @@ func (s *Store) reindex(ctx context.Context, addrs []netip.Addr) error {
 				strings.Join(d.Protocols, ","), b2i(d.Scanned), b2i(d.Weak), strings.Join(d.WeakOn, ","),
 				d.Vulns, b2i(d.KEV), d.EPSS, d.Tier, d.AlertDays, d.LastAlertDay, Time(d.FirstSeen), Time(d.LastSeen)); err != nil {
 				return fmt.Errorf("index device %s: %w", a, err)
+			}
+			for _, day := range evs[a].alertDays {
+				if _, err := dayStmt.ExecContext(ctx, day, addrKey(a)); err != nil {
+					return fmt.Errorf("index device %s: %w", a, err)
+				}
 			}
 			for _, p := range d.Protocols {
 				if _, err := protoStmt.ExecContext(ctx, strings.ToLower(p), addrKey(a), b2i(slices.Contains(d.WeakOn, p))); err != nil {
