@@ -24,6 +24,8 @@ func answerBACnet(s *deviceService, req []byte) []byte {
 	inst := uint32(s.dev.addr.As4()[2])<<8 | uint32(s.dev.addr.As4()[3])
 	text := func(v string) []byte { return bacnet.ACK(r.Invoke, inst, r.Property, v, 0, false) }
 	switch r.Property {
+	case bacnet.PropObjectIdentifier:
+		return bacnet.ObjectIDACK(r.Invoke, inst)
 	case bacnet.PropVendorName:
 		return text(p.Vendor)
 	case bacnet.PropVendorIdentifier:

@@ -69,7 +69,8 @@ func breadthCases() []breadthCase {
 			rec := r.(*probebacnet.Record)
 			p := s.dev.prof
 			if rec.VendorName != p.Vendor || rec.VendorID != "5" || rec.ModelName != p.Model || rec.FirmwareRev != p.Firmware ||
-				rec.SoftwareVersion != s.sp.Version || rec.ObjectName != s.dev.hostname || rec.Errors["28"] != "error class 2 code 32" {
+				rec.SoftwareVersion != s.sp.Version || rec.ObjectName != s.dev.hostname || rec.Errors["28"] != "error class 2 code 32" ||
+				rec.ObjectID != fmt.Sprintf("8:%d", int(s.dev.addr.As4()[2])<<8|int(s.dev.addr.As4()[3])) {
 				return fmt.Sprintf("record %+v", rec)
 			}
 			return ""

@@ -45,6 +45,7 @@ func serveS7(c net.Conn, s *deviceService) {
 			out = s7.SZLAnswer(r.Ref, r.SZL, 34, [][]byte{
 				s7.ComponentRecord(1, "S71500/ET200MP station_1"),
 				s7.ComponentRecord(2, "PLC_1"),
+				s7.ComponentRecord(3, ""),
 				s7.ComponentRecord(4, "Original Siemens Equipment"),
 				s7.ComponentRecord(5, s.dev.serial),
 				s7.ComponentRecord(7, s.dev.prof.Model),

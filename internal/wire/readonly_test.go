@@ -26,7 +26,7 @@ import (
 // Readers return bytes they read from a peer.
 var encoders = map[string]struct{ requests, answers, readers []string }{
 	"wire/enip":    {[]string{"ListIdentity"}, []string{"Reply"}, []string{"Read"}},
-	"wire/bacnet":  {[]string{"ReadProperty"}, []string{"ACK", "ErrorPDU"}, nil},
+	"wire/bacnet":  {[]string{"ReadProperty"}, []string{"ACK", "ErrorPDU", "ObjectIDACK"}, nil},
 	"wire/s7":      {[]string{"ConnectRequest", "ReadSZL", "SetupCommunication"}, []string{"ComponentRecord", "ConnectConfirm", "ModuleRecord", "SZLAnswer", "SetupAck"}, []string{"ReadFrame"}},
 	"wire/dnp3":    {[]string{"RequestLinkStatus"}, []string{"LinkStatus"}, nil},
 	"probe/modbus": {[]string{"Request"}, []string{"Response"}, nil},

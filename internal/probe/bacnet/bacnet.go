@@ -20,6 +20,8 @@ import (
 
 // Record is the BACnet device object's identity.
 type Record struct {
+	// ObjectID is the device object's identifier, "8:<instance>".
+	ObjectID        string `json:"object_id,omitempty"`
 	VendorName      string `json:"vendor_name,omitempty"`
 	VendorID        string `json:"vendor_id,omitempty"`
 	ModelName       string `json:"model_name,omitempty"`
@@ -43,6 +45,8 @@ func (r *Record) Fields() map[string]string {
 func (r *Record) set(p bacnet.Property, v string) {
 	v = probe.Printable([]byte(strings.TrimSpace(v)), 128)
 	switch p {
+	case bacnet.PropObjectIdentifier:
+		r.ObjectID = v
 	case bacnet.PropVendorName:
 		r.VendorName = v
 	case bacnet.PropVendorIdentifier:

@@ -26,13 +26,14 @@ const (
 	PropFirmwareRevision           Property = 44
 	PropLocation                   Property = 58
 	PropModelName                  Property = 70
+	PropObjectIdentifier           Property = 75
 	PropObjectName                 Property = 77
 	PropVendorIdentifier           Property = 120
 	PropVendorName                 Property = 121
 )
 
 // IdentityProperties are the properties a probe reads, in order.
-var IdentityProperties = []Property{PropVendorName, PropVendorIdentifier, PropModelName, PropFirmwareRevision,
+var IdentityProperties = []Property{PropObjectIdentifier, PropVendorName, PropVendorIdentifier, PropModelName, PropFirmwareRevision,
 	PropApplicationSoftwareVersion, PropObjectName, PropDescription, PropLocation}
 
 // Service choices and PDU types.
@@ -276,6 +277,12 @@ func (a *Answer) parseACK(b []byte) error {
 			s = []byte(fmt.Sprintf("charset %d: %x", v[0], s))
 		}
 		a.Value = string(s)
+	case 12: // object identifier: type and instance
+		if len(v) != 4 {
+			return ErrNotBACnet
+		}
+		id := binary.BigEndian.Uint32(v)
+		a.Value = fmt.Sprintf("%d:%d", id>>22, id&0x3fffff)
 	case 2, 9: // unsigned, enumerated
 		if len(v) > 4 {
 			return ErrNotBACnet
@@ -331,6 +338,16 @@ func ACK(invoke byte, instance uint32, prop Property, text string, number uint32
 		apdu = append(append(apdu, 0), text...)
 	}
 	apdu = append(apdu, 0x3f)
+	return frame(apdu)
+}
+
+// ObjectIDACK builds the ComplexACK for the device's object-identifier
+// (for the simulator).
+func ObjectIDACK(invoke byte, instance uint32) []byte {
+	id := uint32(objectDevice)<<22 | instance&0x3fffff
+	apdu := []byte{pduComplexACK, invoke, ServiceReadProperty, 0x0c, 0, 0, 0, 0, 0x19, byte(PropObjectIdentifier), 0x3e, 0xc4, 0, 0, 0, 0, 0x3f}
+	binary.BigEndian.PutUint32(apdu[4:], id)
+	binary.BigEndian.PutUint32(apdu[12:], id)
 	return frame(apdu)
 }
 

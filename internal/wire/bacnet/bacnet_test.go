@@ -25,6 +25,7 @@ func TestReadPropertyRoundTrip(t *testing.T) {
 		{"text", ACK(2, 5, PropVendorName, "Tridium", 0, false), Answer{Invoke: 2, Property: PropVendorName, Value: "Tridium"}},
 		{"long text", ACK(3, 5, PropDescription, long, 0, false), Answer{Invoke: 3, Property: PropDescription, Value: long}},
 		{"unsigned", ACK(4, 5, PropVendorIdentifier, "", 5, true), Answer{Invoke: 4, Property: PropVendorIdentifier, Value: "5"}},
+		{"object id", ObjectIDACK(6, 1234), Answer{Invoke: 6, Property: PropObjectIdentifier, Value: "8:1234"}},
 		{"error", ErrorPDU(5, 2, 32), Answer{Invoke: 5, Err: "error class 2 code 32"}},
 	}
 	for _, tt := range tests {
