@@ -14,25 +14,6 @@ import (
 	"iotwatch/internal/store"
 )
 
-// AuditArgs is an audit batch: the login surfaces among the services scan
-// run Run stored (only Hosts when set: a follow-up batch), audited as a run
-// under Group on the addresses Targets name.
-type AuditArgs struct {
-	Run     int64        `json:"run"`
-	Group   int64        `json:"group"`
-	Targets []string     `json:"targets"`
-	Hosts   []string     `json:"hosts,omitempty"`
-	Audit   AuditRequest `json:"audit"`
-}
-
-// Kind implements river.JobArgs.
-func (AuditArgs) Kind() string { return KindAudit }
-
-// InsertOpts puts audit batches on their own queue.
-func (AuditArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: KindAudit, MaxAttempts: 10}
-}
-
 // LeaseTTL is how long a host stays leased to an audit batch whose worker
 // died without releasing it (its retry takes the lease back at once).
 var LeaseTTL = 15 * time.Minute
@@ -75,7 +56,7 @@ func (w *auditWorker) Work(ctx context.Context, job *river.Job[AuditArgs]) error
 		return run.Finish(ctx, err)
 	}
 	svcs = slices.DeleteFunc(svcs, func(s model.Service) bool { return !slices.Contains(got, s.IP.String()) })
-	cfg := a.Audit.config()
+	cfg := auditConfig(a.Audit)
 	cfg.Allowed, cfg.Logger = allowed, w.c.log
 	opts := stage.AuditOptions{Config: cfg}
 	opts.Commit = func(ctx context.Context, tx *sql.Tx) error {

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -15,19 +14,46 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"iotwatch/internal/jobs/spec"
 	"iotwatch/internal/store"
 )
 
-// Queues are the kinds of job; each kind has a queue of its own so that a
-// worker bounds the concurrency of each (WorkOptions.Concurrency).
+// The kinds of job (see package spec); each kind has a queue of its own so
+// that a worker bounds the concurrency of each (WorkOptions.Concurrency).
 const (
-	KindScan     = "scan"
-	KindAudit    = "audit"
-	KindVulns    = "vulns"
-	KindFirmware = "firmware"
-	KindReport   = "report"
-	KindSchedule = "schedule"
+	KindScan     = spec.KindScan
+	KindAudit    = spec.KindAudit
+	KindVulns    = spec.KindVulns
+	KindFirmware = spec.KindFirmware
+	KindReport   = spec.KindReport
+	KindSchedule = spec.KindSchedule
 )
+
+// The requests, arguments and records of jobs live in package spec, so that
+// the dashboard can submit and show jobs without linking the code that runs
+// them; they are the same types here.
+type (
+	ScanRequest  = spec.ScanRequest
+	AuditRequest = spec.AuditRequest
+	ScanArgs     = spec.ScanArgs
+	AuditArgs    = spec.AuditArgs
+	ReportArgs   = spec.ReportArgs
+	Submitted    = spec.Submitted
+	Job          = spec.Job
+	Progress     = spec.Progress
+	ListOptions  = spec.ListOptions
+	Schedule     = spec.Schedule
+)
+
+// Errors of submissions and lookups (see package spec).
+var (
+	ErrBadRequest = spec.ErrBadRequest
+	ErrExists     = spec.ErrExists
+	ErrNotFound   = spec.ErrNotFound
+)
+
+// MinEvery is the shortest period of a schedule.
+const MinEvery = spec.MinEvery
 
 // Kinds lists every kind of job.
 var Kinds = []string{KindScan, KindAudit, KindVulns, KindFirmware, KindReport, KindSchedule}
@@ -123,9 +149,6 @@ func (h warnHandler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h warnHandler) WithGroup(name string) slog.Handler {
 	return warnHandler{h.Handler.WithGroup(name)}
 }
-
-// ErrNotFound reports a job or schedule that does not exist.
-var ErrNotFound = errors.New("not found")
 
 // complete marks job completed in tx, which stores its last results
 // (river.JobCompleteTx; the client in ctx is the worker's, a Client over

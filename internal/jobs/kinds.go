@@ -108,22 +108,6 @@ func (w *firmwareWorker) Work(ctx context.Context, job *river.Job[FirmwareArgs])
 	return run.Finish(ctx, finish(ctx, run, job))
 }
 
-// ReportArgs builds the report of the newest evidence into Dir (on the
-// worker's file system) in Formats (default html and json).
-type ReportArgs struct {
-	Dir     string   `json:"dir"`
-	Formats []string `json:"formats,omitempty"`
-	Title   string   `json:"title,omitempty"`
-}
-
-// Kind implements river.JobArgs.
-func (ReportArgs) Kind() string { return KindReport }
-
-// InsertOpts puts report builds on their own queue.
-func (ReportArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: KindReport, MaxAttempts: 3}
-}
-
 type reportWorker struct {
 	river.WorkerDefaults[ReportArgs]
 	c *Client

@@ -5,45 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"iotwatch/internal/scan"
 )
-
-// Job is a job as the CLI, the console and the API show it.
-type Job struct {
-	ID          int64           `json:"id"`
-	Kind        string          `json:"kind"`
-	State       string          `json:"state"` // River's: available, running, completed, retryable, cancelled, discarded, scheduled
-	Attempt     int             `json:"attempt"`
-	MaxAttempts int             `json:"max_attempts"`
-	Args        json.RawMessage `json:"args"`
-	Errors      []string        `json:"errors,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	AttemptedAt *time.Time      `json:"attempted_at,omitempty"`
-	FinalizedAt *time.Time      `json:"finalized_at,omitempty"`
-	ScheduledAt time.Time       `json:"scheduled_at"`
-	AttemptedBy []string        `json:"attempted_by,omitempty"` // the workers (River client ids) that ran it
-	Run         int64           `json:"run,omitempty"`          // the run it records its work as
-	Progress    *Progress       `json:"progress,omitempty"`
-}
-
-// Progress is how far a scan shard is: steps of its walk finished (from
-// the checkpoint committed with the services stored).
-type Progress struct {
-	Done  uint64 `json:"done"`
-	Total uint64 `json:"total"`
-}
-
-// ListOptions filter List.
-type ListOptions struct {
-	Kinds  []string // empty: all
-	States []string // empty: all
-	Limit  int      // 0: 100
-}
 
 // List returns jobs, newest first.
 func (c *Client) List(ctx context.Context, o ListOptions) ([]Job, error) {

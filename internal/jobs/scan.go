@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -19,63 +18,8 @@ import (
 	"iotwatch/internal/target"
 )
 
-// ScanRequest is a scan to run as jobs: the flags of `iotwatch scan` that a
-// worker needs, as data. Files it names (lists) must exist on the workers.
-type ScanRequest struct {
-	Targets            []string      `json:"targets"`
-	Ports              string        `json:"ports,omitempty"`
-	Blocklist          []string      `json:"blocklist,omitempty"`
-	Allowlist          []string      `json:"allowlist,omitempty"`
-	NoDefaultBlocklist bool          `json:"no_default_blocklist,omitempty"`
-	Rate               int           `json:"rate,omitempty"` // probes/s per shard (0: scan's default, -1: unlimited)
-	AllowLarge         bool          `json:"allow_large,omitempty"`
-	Concurrency        int           `json:"concurrency,omitempty"`
-	Timeout            time.Duration `json:"timeout,omitempty"`
-	Seed               uint64        `json:"seed,omitempty"` // 0: chosen at submission, shared by the shards
-	Shards             int           `json:"shards"`
-	DiscoveryOnly      bool          `json:"discovery_only,omitempty"`
-	Communities        []string      `json:"communities,omitempty"`
-	// Audit, when set, audits the login surfaces each shard found.
-	Audit *AuditRequest `json:"audit,omitempty"`
-}
-
-// AuditRequest tunes the audit batches of a scan (`iotwatch audit` flags).
-type AuditRequest struct {
-	MaxAttempts int           `json:"max_attempts,omitempty"`
-	PerHost     int           `json:"per_host,omitempty"`
-	Concurrency int           `json:"concurrency,omitempty"`
-	Delay       time.Duration `json:"delay,omitempty"`
-	Timeout     time.Duration `json:"timeout,omitempty"`
-	All         bool          `json:"all,omitempty"`
-}
-
-// ScanArgs is a scan shard job: shard Shard of Request.Shards of the
-// permuted (address, port) space, recorded as a run under Group.
-type ScanArgs struct {
-	Request ScanRequest `json:"request"`
-	Shard   int         `json:"shard"`
-	Group   int64       `json:"group"` // the submission's run
-}
-
-// Kind implements river.JobArgs.
-func (ScanArgs) Kind() string { return KindScan }
-
-// InsertOpts puts scan shards on their own queue.
-func (ScanArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: KindScan, MaxAttempts: 10}
-}
-
-// Submitted is what a submission created.
-type Submitted struct {
-	Group int64   `json:"group"` // the run that stands for the whole scan
-	Jobs  []int64 `json:"jobs"`
-}
-
-// ErrBadRequest reports a request that cannot run (bad targets, ports…).
-var ErrBadRequest = errors.New("bad request")
-
 // check validates r as the scan command would, with the seed fixed.
-func (r *ScanRequest) check(ctx context.Context) error {
+func checkRequest(ctx context.Context, r *ScanRequest) error {
 	if len(r.Targets) == 0 {
 		return fmt.Errorf("%w: no targets", ErrBadRequest)
 	}
@@ -85,7 +29,7 @@ func (r *ScanRequest) check(ctx context.Context) error {
 	if r.Seed == 0 {
 		r.Seed = scan.NewSeed()
 	}
-	cfg, err := r.config()
+	cfg, err := scanConfig(r)
 	if err != nil {
 		return err
 	}
@@ -96,7 +40,7 @@ func (r *ScanRequest) check(ctx context.Context) error {
 }
 
 // config is the scan.Config of the request (shard 0).
-func (r *ScanRequest) config() (scan.Config, error) {
+func scanConfig(r *ScanRequest) (scan.Config, error) {
 	cfg := scan.Config{
 		Targets: r.Targets, Blocklist: r.Blocklist, Allowlist: r.Allowlist, NoDefaultBlocklist: r.NoDefaultBlocklist,
 		Concurrency: r.Concurrency, Rate: r.Rate, AllowLarge: r.AllowLarge, Timeout: r.Timeout,
@@ -126,7 +70,7 @@ func (c *Client) SubmitScan(ctx context.Context, req ScanRequest) (Submitted, er
 // submitScanTx records the group run and enqueues req's shards in tx
 // (by client, which may be a worker's: a schedule's job submits its scan).
 func (c *Client) submitScanTx(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, req ScanRequest) (Submitted, error) {
-	if err := req.check(ctx); err != nil {
+	if err := checkRequest(ctx, &req); err != nil {
 		return Submitted{}, err
 	}
 	group, err := c.st.RecordRunTx(ctx, tx, &model.Run{
@@ -203,7 +147,7 @@ type scanWorker struct {
 
 func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	st, req := w.c.st, job.Args.Request
-	cfg, err := req.config()
+	cfg, err := scanConfig(&req)
 	if err != nil {
 		return river.JobCancel(err)
 	}
@@ -270,7 +214,7 @@ func allowedBy(ctx context.Context, targets []string) (func(netip.Addr) bool, er
 }
 
 // auditConfig is the audit.Config of r.
-func (r AuditRequest) config() audit.Config {
+func auditConfig(r AuditRequest) audit.Config {
 	return audit.Config{MaxAttempts: r.MaxAttempts, PerHost: r.PerHost, Concurrency: r.Concurrency,
 		Delay: r.Delay, Timeout: r.Timeout, All: r.All}
 }

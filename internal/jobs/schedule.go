@@ -14,37 +14,6 @@ import (
 	"iotwatch/internal/store"
 )
 
-// Schedule is a recurring job: every Every, one of Scan (a sharded scan
-// submitted afresh), Vulns (the stored inventory matched again) or Report
-// (a report built into a directory).
-type Schedule struct {
-	Name    string        `json:"name"`
-	Every   time.Duration `json:"every"`
-	Scan    *ScanRequest  `json:"scan,omitempty"`
-	Vulns   bool          `json:"vulns,omitempty"`
-	Report  *ReportArgs   `json:"report,omitempty"`
-	Created time.Time     `json:"created"`
-}
-
-// Kind names what the schedule runs.
-func (s Schedule) Kind() string {
-	switch {
-	case s.Scan != nil:
-		return KindScan
-	case s.Report != nil:
-		return KindReport
-	case s.Vulns:
-		return KindVulns
-	}
-	return ""
-}
-
-// MinEvery is the shortest period of a schedule.
-const MinEvery = time.Second
-
-// ErrExists reports a schedule name already taken.
-var ErrExists = errors.New("already exists")
-
 // AddSchedule stores s; every worker picks it up within its
 // WorkOptions.ScheduleEvery, and River's leader enqueues it once per period.
 func (c *Client) AddSchedule(ctx context.Context, s Schedule) error {
@@ -63,7 +32,7 @@ func (c *Client) AddSchedule(ctx context.Context, s Schedule) error {
 	if s.Scan != nil {
 		req := *s.Scan
 		seed := req.Seed
-		if err := req.check(ctx); err != nil {
+		if err := checkRequest(ctx, &req); err != nil {
 			return err
 		}
 		req.Seed = seed // each run draws its own unless one was named

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -13,7 +14,7 @@ import (
 	"time"
 
 	"iotwatch/internal/auth"
-	"iotwatch/internal/jobs"
+	"iotwatch/internal/jobs/spec"
 )
 
 // The console's job actions for operators: submit a scan (and its audit)
@@ -46,7 +47,7 @@ func (s *Server) registerConsole(route func(pattern, name string, h handlerFunc)
 	})
 }
 
-func (s *Server) jobsClient() (*jobs.Client, error) {
+func (s *Server) jobsClient() (JobQueue, error) {
 	if s.opts.Jobs == nil {
 		return nil, httpError{http.StatusNotFound, "job actions are off: this console has no job queue"}
 	}
@@ -56,13 +57,26 @@ func (s *Server) jobsClient() (*jobs.Client, error) {
 	return s.opts.Jobs, nil
 }
 
+// JobQueue is what the console asks of the job queue (package jobs'
+// Client): it submits, lists and cancels jobs and adds schedules, in the
+// types of package spec, so the dashboard links none of the code that runs
+// jobs.
+type JobQueue interface {
+	SubmitScan(ctx context.Context, req spec.ScanRequest) (spec.Submitted, error)
+	List(ctx context.Context, o spec.ListOptions) ([]spec.Job, error)
+	Get(ctx context.Context, id int64) (spec.Job, error)
+	Cancel(ctx context.Context, id int64) (spec.Job, error)
+	ListSchedules(ctx context.Context) ([]spec.Schedule, error)
+	AddSchedule(ctx context.Context, s spec.Schedule) error
+}
+
 type jobsView struct {
 	Nav       any
 	User      string
 	CSRF      string
 	Scopes    []string
-	Jobs      []jobs.Job
-	Schedules []jobs.Schedule
+	Jobs      []spec.Job
+	Schedules []spec.Schedule
 	Error     string
 	Form      map[string]string
 }
@@ -74,7 +88,7 @@ func (s *Server) renderJobs(w http.ResponseWriter, r *http.Request, code int, er
 	}
 	ctx := r.Context()
 	p := auth.From(ctx)
-	list, err := c.List(ctx, jobs.ListOptions{Limit: 50})
+	list, err := c.List(ctx, spec.ListOptions{Limit: 50})
 	if err != nil {
 		return err
 	}
@@ -106,8 +120,8 @@ func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request) error {
 
 // scanRequest reads the scan form: targets (space, comma or line separated),
 // ports, shards, audit.
-func scanRequest(r *http.Request) (jobs.ScanRequest, error) {
-	req := jobs.ScanRequest{Targets: strings.FieldsFunc(r.PostFormValue("targets"), func(c rune) bool {
+func scanRequest(r *http.Request) (spec.ScanRequest, error) {
+	req := spec.ScanRequest{Targets: strings.FieldsFunc(r.PostFormValue("targets"), func(c rune) bool {
 		return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t'
 	}), Ports: strings.TrimSpace(r.PostFormValue("ports")), Shards: 1}
 	if len(req.Targets) == 0 {
@@ -121,7 +135,7 @@ func scanRequest(r *http.Request) (jobs.ScanRequest, error) {
 		req.Shards = n
 	}
 	if r.PostFormValue("audit") != "" {
-		req.Audit = &jobs.AuditRequest{}
+		req.Audit = &spec.AuditRequest{}
 	}
 	return req, nil
 }
@@ -132,7 +146,7 @@ func refusal(err error) (int, string, bool) {
 	switch {
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden, err.Error(), true
-	case errors.Is(err, jobs.ErrBadRequest), errors.Is(err, jobs.ErrExists):
+	case errors.Is(err, spec.ErrBadRequest), errors.Is(err, spec.ErrExists):
 		return http.StatusBadRequest, err.Error(), true
 	}
 	return 0, "", false
@@ -169,17 +183,17 @@ func (s *Server) jobSubmit(w http.ResponseWriter, r *http.Request) error {
 }
 
 // job returns the job of the {id} path value.
-func (s *Server) job(r *http.Request) (jobs.Job, error) {
+func (s *Server) job(r *http.Request) (spec.Job, error) {
 	c, err := s.jobsClient()
 	if err != nil {
-		return jobs.Job{}, err
+		return spec.Job{}, err
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return jobs.Job{}, badRequest("job id %q: want a positive integer", r.PathValue("id"))
+		return spec.Job{}, badRequest("job id %q: want a positive integer", r.PathValue("id"))
 	}
 	j, err := c.Get(r.Context(), id)
-	if errors.Is(err, jobs.ErrNotFound) {
+	if errors.Is(err, spec.ErrNotFound) {
 		return j, httpError{http.StatusNotFound, err.Error()}
 	}
 	return j, err
@@ -187,15 +201,15 @@ func (s *Server) job(r *http.Request) (jobs.Job, error) {
 
 // jobTargets returns the network targets a job touches (none for matches,
 // firmware analyses and reports).
-func jobTargets(j jobs.Job) []string {
+func jobTargets(j spec.Job) []string {
 	switch j.Kind {
-	case jobs.KindScan:
-		var a jobs.ScanArgs
+	case spec.KindScan:
+		var a spec.ScanArgs
 		if json.Unmarshal(j.Args, &a) == nil {
 			return a.Request.Targets
 		}
-	case jobs.KindAudit:
-		var a jobs.AuditArgs
+	case spec.KindAudit:
+		var a spec.AuditArgs
 		if json.Unmarshal(j.Args, &a) == nil {
 			return a.Targets
 		}
@@ -215,7 +229,7 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) error {
 	return consoleTemplates.ExecuteTemplate(w, "job", struct {
 		Nav     any
 		CSRF    string
-		J       jobs.Job
+		J       spec.Job
 		Targets []string
 		Final   bool
 	}{s.nav(r, 0), p.CSRF, j, jobTargets(j), slices.Contains(finalStates, j.State)})
@@ -306,7 +320,7 @@ func (s *Server) scheduleAdd(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	sc := jobs.Schedule{Name: strings.TrimSpace(r.PostFormValue("name")), Every: every, Scan: &req}
+	sc := spec.Schedule{Name: strings.TrimSpace(r.PostFormValue("name")), Every: every, Scan: &req}
 	if err := c.AddSchedule(ctx, sc); err != nil {
 		if code, msg, ok := refusal(err); ok {
 			return s.renderJobs(w, r, code, msg)

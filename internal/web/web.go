@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"iotwatch/internal/auth"
-	"iotwatch/internal/jobs"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
 	"iotwatch/internal/store"
@@ -59,7 +58,7 @@ type Options struct {
 	OIDC *OIDC
 	// Jobs turns the console's job actions on (operators submit, watch,
 	// cancel and schedule scans within their scopes); they need Auth.
-	Jobs *jobs.Client
+	Jobs JobQueue
 	// PollEvery is how often a job's event stream looks at it (1 s).
 	PollEvery time.Duration
 	// LoginRate is how many log-in attempts one address may make a minute
