@@ -225,6 +225,14 @@ func uriAttr(p string) (Attr, error) {
 	if err != nil {
 		return Attr{}, err
 	}
+	// A percent-encoded control or non-ASCII byte has no formatted-string
+	// form (Parse refuses it there): refuse it here too. White space becomes
+	// "_" in Literal.
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= 0x7f || c < 0x20 && !strings.ContainsRune("\t\n\v\f\r", rune(c)) {
+			return Attr{}, fmt.Errorf("control or non-ASCII byte %#x", c)
+		}
+	}
 	return Literal(v), nil
 }
 
