@@ -345,6 +345,7 @@ const (
 	ProtoBACnet = "bacnet" // BACnet/IP (47808/udp), ReadProperty of the device object only
 	ProtoS7     = "s7"     // Siemens S7comm (102), read SZL only
 	ProtoDNP3   = "dnp3"   // DNP3 (20000), link status only
+	ProtoFox    = "fox"    // Niagara Fox (1911), hello only
 )
 
 // CompareVulnMatches orders matches for work: known exploited (KEV) first,

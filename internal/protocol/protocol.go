@@ -91,6 +91,7 @@ var table = []Spec{
 	{Name: model.ProtoENIP, Transports: tcp, Ports: []uint16{44818}, Nmap: "EtherNetIP-2", Identifies: true},
 	{Name: model.ProtoS7, Transports: tcp, Ports: []uint16{102}, Nmap: "iso-tsap", Identifies: true},
 	{Name: model.ProtoDNP3, Transports: tcp, Ports: []uint16{20000}, Nmap: "dnp"},
+	{Name: model.ProtoFox, Transports: tcp, Ports: []uint16{1911}, Nmap: "mtp", Identifies: true},
 	{Name: model.ProtoBACnet, Transports: udp, Ports: []uint16{47808}, Nmap: "bacnet", Identifies: true},
 }
 

@@ -11,6 +11,7 @@ import (
 	"iotwatch/internal/probe/dns"
 	"iotwatch/internal/probe/dvrip"
 	"iotwatch/internal/probe/enip"
+	"iotwatch/internal/probe/fox"
 	"iotwatch/internal/probe/ftp"
 	"iotwatch/internal/probe/http"
 	"iotwatch/internal/probe/modbus"
@@ -49,6 +50,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		bacnet.Prober{},
 		s7.Prober{},
 		dnp3.Prober{},
+		fox.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

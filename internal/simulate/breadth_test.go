@@ -19,6 +19,7 @@ import (
 	probednp3 "iotwatch/internal/probe/dnp3"
 	probedvrip "iotwatch/internal/probe/dvrip"
 	probeenip "iotwatch/internal/probe/enip"
+	probefox "iotwatch/internal/probe/fox"
 	probes7 "iotwatch/internal/probe/s7"
 	probexmeye "iotwatch/internal/probe/xmeye"
 )
@@ -86,6 +87,12 @@ func breadthCases() []breadthCase {
 		{model.ProtoDNP3, probednp3.Prober{}, func(s *deviceService, r probe.Record) string {
 			if rec := r.(*probednp3.Record); rec.Address != dnp3Address || rec.MasterSeen != probednp3.Master || rec.Function != 11 {
 				return fmt.Sprintf("record %+v", rec)
+			}
+			return ""
+		}, nil, nil},
+		{model.ProtoFox, probefox.Prober{}, func(s *deviceService, r probe.Record) string {
+			if h := r.(*probefox.Record).Hello; h["app.version"] != s.sp.Version || h["hostName"] != s.dev.hostname {
+				return fmt.Sprintf("hello %v", h)
 			}
 			return ""
 		}, nil, nil},

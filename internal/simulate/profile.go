@@ -71,7 +71,7 @@ var loginProtocols = protocol.Set(func(s protocol.Spec) bool { return s.Login })
 var knownProtocols = map[string]bool{
 	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoFTP: true,
 	model.ProtoMQTT: true, model.ProtoRTSP: true, model.ProtoSNMP: true, model.ProtoSSDP: true,
-	model.ProtoCoAP: true, model.ProtoModbus: true, model.ProtoDNS: true, model.ProtoCWMP: true, model.ProtoXMeye: true, model.ProtoDVRIP: true, model.ProtoENIP: true, model.ProtoBACnet: true, model.ProtoS7: true, model.ProtoDNP3: true,
+	model.ProtoCoAP: true, model.ProtoModbus: true, model.ProtoDNS: true, model.ProtoCWMP: true, model.ProtoXMeye: true, model.ProtoDVRIP: true, model.ProtoENIP: true, model.ProtoBACnet: true, model.ProtoS7: true, model.ProtoDNP3: true, model.ProtoFox: true,
 }
 
 var cpeRE = regexp.MustCompile(`^cpe:2\.3:[aho](:[^:]+){10}$`)

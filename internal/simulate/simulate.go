@@ -611,6 +611,8 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 		serveS7(c, s)
 	case "dnp3":
 		serveDNP3(c, s)
+	case "fox":
+		serveFox(c, s)
 	case "http", "cwmp":
 		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: c, svc: s, f: f})
 	case "mqtt":
