@@ -190,7 +190,10 @@ func readCycloneDX(b []byte) ([]Statement, error) {
 		if vuln == "" {
 			return nil, fmt.Errorf("CycloneDX vulnerability %d: no id: %w", i+1, ErrFormat)
 		}
-		for _, a := range v.Affects {
+		for j, a := range v.Affects {
+			if strings.TrimSpace(a.Ref) == "" {
+				return nil, fmt.Errorf("CycloneDX vulnerability %d, affects entry %d: no component reference: %w", i+1, j+1, ErrFormat)
+			}
 			p := refs[a.Ref]
 			if p == "" {
 				p = a.Ref // a purl or an unknown reference, kept as given
