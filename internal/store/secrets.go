@@ -36,7 +36,8 @@ var secretFields = []string{"community", "password", "hash", "value"}
 // KeyPath returns the default key file of the database named by dsn.
 func KeyPath(dsn string) string {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return filepath.Join(filepath.Dir(DefaultPath()), "secret.key")
+		// Not beside DefaultPath: IOTWATCH_DB may name this very URL.
+		return filepath.Join(DataDir(), "secret.key")
 	}
 	return dsn + ".key"
 }

@@ -373,3 +373,18 @@ func TestKeyRotation(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyPathPostgres: a PostgreSQL database's default key lives in the data
+// directory, even when IOTWATCH_DB names the database (it once became a
+// relative path made of the URL).
+func TestKeyPathPostgres(t *testing.T) {
+	dsn := "postgres://iotwatch:secret@127.0.0.1:5432/iw?sslmode=disable"
+	t.Setenv("IOTWATCH_DB", dsn)
+	t.Setenv("XDG_DATA_HOME", "/data")
+	if got, want := KeyPath(dsn), filepath.Join("/data", "iotwatch", "secret.key"); got != want {
+		t.Errorf("KeyPath = %q, want %q", got, want)
+	}
+	if got := KeyPath("/var/lib/iw.db"); got != "/var/lib/iw.db.key" {
+		t.Errorf("KeyPath of a SQLite file = %q", got)
+	}
+}

@@ -74,6 +74,12 @@ func DefaultPath() string {
 	if p := os.Getenv("IOTWATCH_DB"); p != "" {
 		return p
 	}
+	return filepath.Join(DataDir(), "iotwatch.db")
+}
+
+// DataDir is iotwatch's data directory: $XDG_DATA_HOME/iotwatch, else
+// ~/.local/share/iotwatch (whatever IOTWATCH_DB names).
+func DataDir() string {
 	dir := os.Getenv("XDG_DATA_HOME")
 	if dir == "" {
 		home, err := os.UserHomeDir()
@@ -82,7 +88,7 @@ func DefaultPath() string {
 		}
 		dir = filepath.Join(home, ".local", "share")
 	}
-	return filepath.Join(dir, "iotwatch", "iotwatch.db")
+	return filepath.Join(dir, "iotwatch")
 }
 
 // Open opens (creating if needed) the database named by dsn and brings its
