@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,11 @@ func (s *Store) SaveServicesTx(ctx context.Context, tx *sql.Tx, runID int64, svc
 		return fmt.Errorf("save assets: %w", err)
 	}
 	defer assetStmt.Close()
+	// Rows are written in address order: concurrent writers (scan shards on
+	// several workers share addresses in assets) then take their row locks
+	// in one order and cannot deadlock (PostgreSQL answered 40P01).
+	svcs = slices.Clone(svcs)
+	slices.SortStableFunc(svcs, func(a, b model.Service) int { return a.IP.Compare(b.IP) })
 	for _, sv := range svcs {
 		if sv.Time.IsZero() {
 			sv.Time = time.Now()
