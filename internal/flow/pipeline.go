@@ -25,7 +25,8 @@ type Observer interface {
 
 // Checkpointer is an Observer that keeps state on the pipeline's relations
 // (Orientation.Ext): a checkpoint starts the relations afresh, and the
-// observer is told so after taking its alerts.
+// observer is told so after taking its alerts. Checkpoint forgets the alerts
+// taken: Alerts then returns only those that follow.
 type Checkpointer interface {
 	Checkpoint()
 }
@@ -289,9 +290,10 @@ func (p *Pipeline) result(checkpoint bool) *Result {
 	clear(p.dns)
 	res.Counts[CountAlerts] = int64(len(res.Alerts))
 	if checkpoint {
-		for _, ob := range p.cfg.Observers {
+		for i, ob := range p.cfg.Observers {
 			if c, ok := ob.(Checkpointer); ok {
 				c.Checkpoint()
+				p.taken.alerts[i] = 0
 			}
 		}
 	}

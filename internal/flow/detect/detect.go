@@ -44,11 +44,12 @@ type Engine struct {
 	scanPorts, bfPorts, beaconIgnore, scanIgnore, longAllow [65536 / 64]uint64 // port bitsets
 	bfApps                                                  map[string]bool
 
-	names  map[netip.Addr][]string // DNS answers: address → names
-	scan   map[netip.Addr]*scanState
-	bf     map[svcKey]*countState
-	ddos   map[pairKey]*ddosState
-	actors map[netip.Addr]*actorWindow
+	names   map[netip.Addr][]string // DNS answers: address → names
+	namesAt map[netip.Addr]int64    // latest when the address was last answered
+	scan    map[netip.Addr]*scanState
+	bf      map[svcKey]*countState
+	ddos    map[pairKey]*ddosState
+	actors  map[netip.Addr]*actorWindow
 	// IPv4 pairs and actors under packed keys (cheaper to hash and compare).
 	ddos4   map[uint64]*ddosState
 	actors4 actorTable
@@ -78,6 +79,10 @@ type Engine struct {
 	Timers []Heartbeat
 	// Transit counts records between two outside addresses (not judged).
 	Transit int64
+	// Idle is how long state may stay idle before a checkpoint forgets it
+	// (expire.go); zero means the rules' default, negative never.
+	Idle    time.Duration
+	expired int64 // latest when expire last ran
 
 	fan fanout
 	// Long connections seen in pieces (observeLong).
@@ -159,7 +164,7 @@ func New(rules Rules, indicators *intel.Set) *Engine {
 		rules:  rules,
 		ind:    indicators,
 		bfApps: map[string]bool{},
-		names:  map[netip.Addr][]string{},
+		names:  map[netip.Addr][]string{}, namesAt: map[netip.Addr]int64{},
 		scan:   map[netip.Addr]*scanState{},
 		mirai:  map[netip.Addr]*hState{},
 		dht:    map[netip.Addr]*hState{},
@@ -221,6 +226,7 @@ func (e *Engine) alertFlow(det string, r *flow.Record, actor, peer netip.Addr, k
 
 // ObserveDNS implements flow.Observer.
 func (e *Engine) ObserveDNS(a flow.DNSAnswer) {
+	e.namesAt[a.Addr] = e.latest
 	ns := e.names[a.Addr]
 	if !slices.Contains(ns, a.Name) && len(ns) < 16 {
 		e.names[a.Addr] = append(ns, a.Name)
@@ -636,7 +642,9 @@ func (e *Engine) Alerts() []flow.Alert {
 // relations that follow to find, as after LoadState; a first beat still
 // pending becomes a one-beat series (as SaveState writes it), or a beacon
 // slower than the checkpoints would never get its second beat. Heartbeats,
-// Allowed and Timers, which each Alerts call lists again, are reset.
+// Allowed and Timers, which each Alerts call lists again, are reset, the
+// alerts already taken are forgotten, and state idle beyond the idle window
+// expires (expire.go).
 func (e *Engine) Checkpoint() {
 	for i := range e.pend.n {
 		pd := e.pend.get(uint32(i))
@@ -652,7 +660,8 @@ func (e *Engine) Checkpoint() {
 		e.beacon[e.ser.keys[i/seriesChunk][i%seriesChunk]] = uint32(i)
 	}
 	e.restored = true
-	e.Heartbeats, e.Allowed, e.Timers = nil, nil, nil
+	e.Heartbeats, e.Allowed, e.Timers, e.alerts = nil, nil, nil, nil
+	e.expire()
 }
 
 // periodicScratch is reused across series to avoid allocating per series.
