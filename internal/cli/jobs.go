@@ -82,19 +82,41 @@ func (f *scanRequestFlags) request(targets []string) (jobs.ScanRequest, error) {
 	return r, nil
 }
 
-// openJobs opens the store and a jobs client on it.
-func (g *globals) openJobs(ctx context.Context) (*jobs.Client, func(), error) {
+// withJobs opens the store and a jobs client on it, runs do and closes them.
+func (g *globals) withJobs(ctx context.Context, do func(*jobs.Client) error) error {
 	st, err := g.openStore(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
+	defer st.Close()
 	c, err := jobs.New(ctx, st)
 	if err != nil {
-		st.Close()
-		return nil, nil, err
+		return err
 	}
 	c.SetLogger(g.log)
-	return c, func() { st.Close() }, nil
+	return do(c)
+}
+
+// printJobsList prints a list as JSON Lines, or as a table of header and
+// one row per element.
+func printJobsList[T any](g *globals, list []T, header string, row func(T) string) error {
+	if g.json {
+		return printJSONLines(g.out, list)
+	}
+	tw := newTable(g.out)
+	fmt.Fprintln(tw, header)
+	for _, x := range list {
+		fmt.Fprintln(tw, row(x))
+	}
+	return tw.Flush()
+}
+
+// registerReportFlags adds the flags of a report build (jobs submit report,
+// schedule add … -- report).
+func registerReportFlags(fl *pflag.FlagSet, ra *jobs.ReportArgs) {
+	fl.StringVar(&ra.Dir, "dir", "", "directory to write the report into (on the worker)")
+	fl.StringSliceVar(&ra.Formats, "formats", nil, "report formats (default html,json)")
+	fl.StringVar(&ra.Title, "title", "", "report title")
 }
 
 // jobsError maps the jobs package's request errors to usage errors.
@@ -146,27 +168,24 @@ func newJobsSubmitCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, closeDB, err := g.openJobs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB()
-			done, err := actAs(cmd.Context(), c.Store(), asUser, "job.submit", req.Targets)
-			if err != nil {
-				return err
-			}
-			sub, err := c.SubmitScan(cmd.Context(), req)
-			if err != nil {
-				return jobsError(err)
-			}
-			if err := done(fmt.Sprintf("scan run %d, jobs %s", sub.Group, joinIDs(sub.Jobs))); err != nil {
-				return err
-			}
-			if g.json {
-				return printJSONLines(g.out, []jobs.Submitted{sub})
-			}
-			fmt.Fprintf(g.out, "submitted scan (run %d) as %d shard jobs: %s\n", sub.Group, len(sub.Jobs), joinIDs(sub.Jobs))
-			return nil
+			return g.withJobs(cmd.Context(), func(c *jobs.Client) error {
+				done, err := actAs(cmd.Context(), c.Store(), asUser, "job.submit", req.Targets)
+				if err != nil {
+					return err
+				}
+				sub, err := c.SubmitScan(cmd.Context(), req)
+				if err != nil {
+					return jobsError(err)
+				}
+				if err := done(fmt.Sprintf("scan run %d, jobs %s", sub.Group, joinIDs(sub.Jobs))); err != nil {
+					return err
+				}
+				if g.json {
+					return printJSONLines(g.out, []jobs.Submitted{sub})
+				}
+				fmt.Fprintf(g.out, "submitted scan (run %d) as %d shard jobs: %s\n", sub.Group, len(sub.Jobs), joinIDs(sub.Jobs))
+				return nil
+			})
 		},
 	}
 	sf.register(scanCmd.Flags())
@@ -175,20 +194,17 @@ func newJobsSubmitCmd(g *globals) *cobra.Command {
 		return &cobra.Command{
 			Use: use, Short: short, Example: example, Args: args,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				c, closeDB, err := g.openJobs(cmd.Context())
-				if err != nil {
-					return err
-				}
-				defer closeDB()
-				id, err := submit(cmd.Context(), c, args)
-				if err != nil {
-					return jobsError(err)
-				}
-				if g.json {
-					return printJSONLines(g.out, []map[string]int64{{"id": id}})
-				}
-				fmt.Fprintf(g.out, "submitted job %d\n", id)
-				return nil
+				return g.withJobs(cmd.Context(), func(c *jobs.Client) error {
+					id, err := submit(cmd.Context(), c, args)
+					if err != nil {
+						return jobsError(err)
+					}
+					if g.json {
+						return printJSONLines(g.out, []map[string]int64{{"id": id}})
+					}
+					fmt.Fprintf(g.out, "submitted job %d\n", id)
+					return nil
+				})
 			},
 		}
 	}
@@ -211,9 +227,7 @@ func newJobsSubmitCmd(g *globals) *cobra.Command {
 			}
 			return c.SubmitReport(ctx, ra)
 		})
-	reportCmd.Flags().StringVar(&ra.Dir, "dir", "", "directory to write the report into (on the worker)")
-	reportCmd.Flags().StringSliceVar(&ra.Formats, "formats", nil, "report formats (default html,json)")
-	reportCmd.Flags().StringVar(&ra.Title, "title", "", "report title")
+	registerReportFlags(reportCmd.Flags(), &ra)
 	cmd.AddCommand(scanCmd, vulnsCmd, fwCmd, reportCmd)
 	return cmd
 }
@@ -234,25 +248,16 @@ func newJobsListCmd(g *globals) *cobra.Command {
 		Example: "  iotwatch jobs list --state running,retryable\n  iotwatch jobs list --kind scan --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeDB, err := g.openJobs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB()
-			list, err := c.List(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSONLines(g.out, list)
-			}
-			tw := newTable(g.out)
-			fmt.Fprintln(tw, "ID\tKIND\tSTATE\tATTEMPT\tRUN\tPROGRESS\tCREATED\tARGS")
-			for _, j := range list {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", j.ID, j.Kind, j.State, j.Attempt, j.MaxAttempts,
-					dash(j.Run), progress(j.Progress), j.CreatedAt.Local().Format("2006-01-02 15:04:05"), brief(j))
-			}
-			return tw.Flush()
+			return g.withJobs(cmd.Context(), func(c *jobs.Client) error {
+				list, err := c.List(cmd.Context(), o)
+				if err != nil {
+					return err
+				}
+				return printJobsList(g, list, "ID\tKIND\tSTATE\tATTEMPT\tRUN\tPROGRESS\tCREATED\tARGS", func(j jobs.Job) string {
+					return fmt.Sprintf("%d\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s", j.ID, j.Kind, j.State, j.Attempt, j.MaxAttempts,
+						dash(j.Run), progress(j.Progress), j.CreatedAt.Local().Format("2006-01-02 15:04:05"), brief(j))
+				})
+			})
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.Kinds, "kind", nil, "only jobs of these kinds ("+strings.Join(jobs.Kinds, ", ")+")")
@@ -321,13 +326,11 @@ func jobAction(cmd *cobra.Command, g *globals, arg string, do func(*jobs.Client,
 	if err != nil {
 		return err
 	}
-	c, closeDB, err := g.openJobs(cmd.Context())
-	if err != nil {
+	var j jobs.Job
+	if err := g.withJobs(cmd.Context(), func(c *jobs.Client) (err error) {
+		j, err = do(c, cmd.Context(), id)
 		return err
-	}
-	defer closeDB()
-	j, err := do(c, cmd.Context(), id)
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	if g.json {

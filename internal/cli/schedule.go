@@ -44,29 +44,26 @@ stored inventory matched again) or "report --dir DIR [--formats F,…] [--title 
 			if err != nil {
 				return err
 			}
-			c, closeDB, err := g.openJobs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB()
 			var targets []string
 			if s.Scan != nil {
 				targets = s.Scan.Targets
 			} else if asUser != "" {
 				return usageError{errors.New("--as applies to scan schedules")}
 			}
-			done, err := actAs(cmd.Context(), c.Store(), asUser, "schedule.add", targets)
-			if err != nil {
-				return err
-			}
-			if err := c.AddSchedule(cmd.Context(), s); err != nil {
-				return jobsError(err)
-			}
-			if err := done(fmt.Sprintf("schedule %s every %s", s.Name, s.Every)); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.errOut, "schedule %s: %s every %s\n", s.Name, s.Kind(), s.Every)
-			return nil
+			return g.withJobs(cmd.Context(), func(c *jobs.Client) error {
+				done, err := actAs(cmd.Context(), c.Store(), asUser, "schedule.add", targets)
+				if err != nil {
+					return err
+				}
+				if err := c.AddSchedule(cmd.Context(), s); err != nil {
+					return jobsError(err)
+				}
+				if err := done(fmt.Sprintf("schedule %s every %s", s.Name, s.Every)); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.errOut, "schedule %s: %s every %s\n", s.Name, s.Kind(), s.Every)
+				return nil
+			})
 		},
 	}
 	add.Flags().DurationVar(&every, "every", 0, "period (at least 1s)")
@@ -77,31 +74,22 @@ stored inventory matched again) or "report --dir DIR [--formats F,…] [--title 
 		Example: "  iotwatch schedule list --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeDB, err := g.openJobs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB()
-			ss, err := c.ListSchedules(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if g.json {
-				return printJSONLines(g.out, ss)
-			}
-			tw := newTable(g.out)
-			fmt.Fprintln(tw, "NAME\tEVERY\tRUNS\tWHAT")
-			for _, s := range ss {
-				what := ""
-				switch {
-				case s.Scan != nil:
-					what = fmt.Sprintf("%s (%d shards)", strings.Join(s.Scan.Targets, " "), s.Scan.Shards)
-				case s.Report != nil:
-					what = s.Report.Dir
+			return g.withJobs(cmd.Context(), func(c *jobs.Client) error {
+				ss, err := c.ListSchedules(cmd.Context())
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Every, s.Kind(), what)
-			}
-			return tw.Flush()
+				return printJobsList(g, ss, "NAME\tEVERY\tRUNS\tWHAT", func(s jobs.Schedule) string {
+					what := ""
+					switch {
+					case s.Scan != nil:
+						what = fmt.Sprintf("%s (%d shards)", strings.Join(s.Scan.Targets, " "), s.Scan.Shards)
+					case s.Report != nil:
+						what = s.Report.Dir
+					}
+					return fmt.Sprintf("%s\t%s\t%s\t%s", s.Name, s.Every, s.Kind(), what)
+				})
+			})
 		},
 	}
 	remove := &cobra.Command{
@@ -110,12 +98,7 @@ stored inventory matched again) or "report --dir DIR [--formats F,…] [--title 
 		Example: "  iotwatch schedule remove daily-scan",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeDB, err := g.openJobs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB()
-			return c.RemoveSchedule(cmd.Context(), args[0])
+			return g.withJobs(cmd.Context(), func(c *jobs.Client) error { return c.RemoveSchedule(cmd.Context(), args[0]) })
 		},
 	}
 	cmd.AddCommand(add, list, remove)
@@ -155,9 +138,7 @@ func parseScheduled(name string, every time.Duration, words []string) (jobs.Sche
 		s.Vulns = true
 	case "report":
 		var ra jobs.ReportArgs
-		fl.StringVar(&ra.Dir, "dir", "", "")
-		fl.StringSliceVar(&ra.Formats, "formats", nil, "")
-		fl.StringVar(&ra.Title, "title", "", "")
+		registerReportFlags(fl, &ra)
 		if err := fl.Parse(words[1:]); err != nil || ra.Dir == "" || fl.NArg() > 0 {
 			return s, usageError{fmt.Errorf("schedule report: want --dir DIR [--formats F,…] [--title T] (%v)", err)}
 		}

@@ -81,41 +81,38 @@ and every 24 hours.`,
 					return usageError{fmt.Errorf("--retain: %w", err)}
 				}
 			}
-			c, closeDB, err := g.openJobs(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeDB()
-			opts.Started = func() {
-				g.log.Info("worker started", "db", c.Store().Dialect(), "concurrency", conc, "rate", opts.Rate)
-			}
-			// Collectors and retention run beside the jobs; the first to
-			// fail stops the worker.
-			ctx, cancel := context.WithCancelCause(cmd.Context())
-			defer cancel(nil)
-			var wg sync.WaitGroup
-			for _, a := range addrs {
-				wg.Go(func() {
-					_, err := stage.Collect(ctx, c.Store(), a, flush, ingest.Options{Networks: networks, Log: g.log.With("collector", a)})
-					if err != nil && ctx.Err() == nil {
-						cancel(fmt.Errorf("collector %s: %w", a, err))
-					}
-				})
-			}
-			if keep > 0 {
-				wg.Go(func() { pruneDaily(ctx, g, c.Store(), keep) })
-			}
-			err = c.Work(ctx, opts)
-			cancel(nil)
-			wg.Wait()
-			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-				return cause
-			}
-			if err != nil {
-				return err
-			}
-			g.log.Info("worker stopped")
-			return nil
+			return g.withJobs(cmd.Context(), func(c *jobs.Client) error {
+				opts.Started = func() {
+					g.log.Info("worker started", "db", c.Store().Dialect(), "concurrency", conc, "rate", opts.Rate)
+				}
+				// Collectors and retention run beside the jobs; the first to
+				// fail stops the worker.
+				ctx, cancel := context.WithCancelCause(cmd.Context())
+				defer cancel(nil)
+				var wg sync.WaitGroup
+				for _, a := range addrs {
+					wg.Go(func() {
+						_, err := stage.Collect(ctx, c.Store(), a, flush, ingest.Options{Networks: networks, Log: g.log.With("collector", a)})
+						if err != nil && ctx.Err() == nil {
+							cancel(fmt.Errorf("collector %s: %w", a, err))
+						}
+					})
+				}
+				if keep > 0 {
+					wg.Go(func() { pruneDaily(ctx, g, c.Store(), keep) })
+				}
+				err := c.Work(ctx, opts)
+				cancel(nil)
+				wg.Wait()
+				if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+					return cause
+				}
+				if err != nil {
+					return err
+				}
+				g.log.Info("worker stopped")
+				return nil
+			})
 		},
 	}
 	fl := cmd.Flags()
