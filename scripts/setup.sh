@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
-pkgs=(openssh-server openssh-client openbsd-inetd inetutils-telnetd vsftpd lighttpd mosquitto
+pkgs=(openssh-server openssh-client openbsd-inetd inetutils-telnetd vsftpd lighttpd lighttpd-mod-openssl mosquitto
   mosquitto-clients snmpd snmp nats-server postgresql softflowd nfdump tcpreplay squashfs-tools
   u-boot-tools mtd-utils cpio busybox-static dropbear-bin nmap hydra binwalk xz-utils bzip2 zstd lz4 gzip
   chromium dnsmasq-base

@@ -29,12 +29,16 @@ import (
 //	data: the protocol's handshake record (probe/<proto>.Record):
 //	  ssh     banner proto_version software pre_banner kex_algorithms
 //	          host_key_algorithms ciphers macs compression host_key_type host_key_sha256
+//	          flagged_algorithms [{list name level (fail|warn) why}]
 //	  http(s) status_code status_line headers server title auth_scheme realm
 //	          www_authenticate body_snippet body_md5 favicon_md5
-//	          tls {version cipher subject issuer not_before not_after self_signed dns_names}
+//	          tls {version cipher subject issuer not_before not_after self_signed dns_names
+//	               ja4s ja4s_raw server_hello {legacy_version version cipher_suite extensions alpn}
+//	               chain [{subject issuer serial not_before not_after dns_names ip_addresses
+//	                       self_signed is_ca signature_algorithm key_type key_bits sha256 spki_sha256}]}
 //	  telnet  banner negotiation login_prompt shell_prompt
 //	  ftp     banner code anonymous anon_reply
-//	  mqtt    connack_code connack_text anonymous broker_version tls
+//	  mqtt(s) connack_code connack_text anonymous broker_version tls (as http's)
 //	  rtsp    server public options_status describe_status auth_scheme realm sdp_session no_auth
 //	  snmp    version community (redacted unless --show-secrets) sys_descr sys_object_id
 //	          sys_name sys_uptime sys_contact sys_location

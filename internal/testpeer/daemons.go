@@ -161,6 +161,9 @@ vsftpd_log_file=%s
 type LighttpdOptions struct {
 	BasicAuth  map[string]string // users for /basic/ (HTTP Basic)
 	DigestAuth map[string]string // users for /digest/ (HTTP Digest, MD5)
+	// CertPEM and KeyPEM, when set, make lighttpd serve HTTPS (mod_openssl)
+	// with this certificate and private key.
+	CertPEM, KeyPEM []byte
 }
 
 // Paths served by Lighttpd: "/" is open; the others need the options' users.
@@ -207,6 +210,15 @@ mimetype.assign = ( ".html" => "text/html" )
 }
 `, path, file, path, method, LighttpdRealm)
 	}
+	if opts.CertPEM != nil {
+		if _, err := os.Stat(filepath.Join(lighttpdModules, "mod_openssl.so")); err != nil {
+			unavailable(t, "lighttpd's mod_openssl is not installed (Debian: lighttpd-mod-openssl)")
+		}
+		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		writeFile(t, cert, string(opts.CertPEM), 0o644)
+		writeFile(t, key, string(opts.KeyPEM), 0o600)
+		fmt.Fprintf(&b, "server.modules += ( \"mod_openssl\" )\nssl.engine = \"enable\"\nssl.pemfile = %q\nssl.privkey = %q\n", cert, key)
+	}
 	section(LighttpdBasicPath, "basic", opts.BasicAuth)
 	section(LighttpdDigestPath, "digest", opts.DigestAuth)
 	conf := filepath.Join(dir, "lighttpd.conf")
@@ -215,6 +227,9 @@ mimetype.assign = ( ".html" => "text/html" )
 	p.waitTCP(t)
 	return p
 }
+
+// lighttpdModules is where Debian installs lighttpd's modules.
+const lighttpdModules = "/usr/lib/lighttpd"
 
 func htdigest(users map[string]string) string {
 	names := make([]string, 0, len(users))

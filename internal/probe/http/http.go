@@ -1,7 +1,7 @@
 // Package http probes HTTP and HTTPS services: status, headers, page title,
 // authentication scheme and realm, a body snippet, the favicon's MD5 (the
-// hash Recog's favicons.xml keys on), and for HTTPS the TLS version, cipher
-// suite and certificate subject, issuer, validity and self-signature.
+// hash Recog's favicons.xml keys on), and for HTTPS the TLS session and
+// certificate chain (internal/tlsinfo).
 package http
 
 import (
@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"html"
@@ -18,24 +17,15 @@ import (
 	nethttp "net/http"
 	"regexp"
 	"strings"
-	"time"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/tlsinfo"
 	"iotwatch/internal/wire/httpauth"
 )
 
-// TLSInfo describes the TLS session and the server's leaf certificate.
-type TLSInfo struct {
-	Version    string    `json:"version"`
-	Cipher     string    `json:"cipher"`
-	Subject    string    `json:"subject,omitempty"`
-	Issuer     string    `json:"issuer,omitempty"`
-	NotBefore  time.Time `json:"not_before,omitzero"`
-	NotAfter   time.Time `json:"not_after,omitzero"`
-	SelfSigned bool      `json:"self_signed"`
-	DNSNames   []string  `json:"dns_names,omitempty"`
-}
+// TLSInfo describes the TLS session and the server's certificate chain.
+type TLSInfo = tlsinfo.Info
 
 // Record is the HTTP handshake data.
 type Record struct {
@@ -62,7 +52,7 @@ func (r *Record) Fields() map[string]string {
 		"http.cookie": r.Headers["Set-Cookie"],
 	}
 	if r.TLS != nil {
-		f["tls.subject"], f["tls.issuer"] = r.TLS.Subject, r.TLS.Issuer
+		f["tls.subject"], f["tls.issuer"], f["tls.ja4s"] = r.TLS.Subject, r.TLS.Issuer, r.TLS.JA4S
 	}
 	return f
 }
@@ -89,11 +79,11 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 	rec := &Record{}
 	c := net.Conn(&probe.LimitConn{Conn: conn, N: env.Limit()})
 	if p.TLS {
-		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, ServerName: env.Host}) //nolint:gosec // we inspect, not trust
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return probe.Fail(p.Name(), fmt.Errorf("tls handshake: %w", err))
+		tc, info, err := tlsinfo.Handshake(ctx, c, tlsinfo.Config(env.Host))
+		if err != nil {
+			return probe.Fail(p.Name(), err)
 		}
-		rec.TLS = tlsInfo(tc.ConnectionState())
+		rec.TLS = info
 		c = tc
 	}
 	body, resp, err := get(c, hostHeader(conn, env), "/", env.Limit())
@@ -188,7 +178,7 @@ func (p Prober) favicon(ctx context.Context, env *probe.Env) string {
 	probe.Deadline(ctx, c, env)
 	conn := net.Conn(&probe.LimitConn{Conn: c, N: env.Limit()})
 	if p.TLS {
-		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10}) //nolint:gosec
+		tc := tls.Client(conn, tlsinfo.Config(env.Host))
 		if tc.HandshakeContext(ctx) != nil {
 			return ""
 		}
@@ -200,23 +190,4 @@ func (p Prober) favicon(ctx context.Context, env *probe.Env) string {
 	}
 	sum := md5.Sum(body)
 	return hex.EncodeToString(sum[:])
-}
-
-func tlsInfo(cs tls.ConnectionState) *TLSInfo {
-	ti := &TLSInfo{Version: tls.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite)}
-	if len(cs.PeerCertificates) > 0 {
-		c := cs.PeerCertificates[0]
-		ti.Subject, ti.Issuer = c.Subject.String(), c.Issuer.String()
-		ti.NotBefore, ti.NotAfter = c.NotBefore, c.NotAfter
-		ti.DNSNames = c.DNSNames
-		ti.SelfSigned = selfSigned(c)
-	}
-	return ti
-}
-
-func selfSigned(c *x509.Certificate) bool {
-	if c.Subject.String() != c.Issuer.String() {
-		return false
-	}
-	return c.CheckSignatureFrom(c) == nil
 }

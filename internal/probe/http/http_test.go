@@ -3,6 +3,17 @@ package http
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"math/big"
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -152,4 +163,69 @@ func FuzzReadResponse(f *testing.F) {
 			_ = rec.Fields()
 		}
 	})
+}
+
+// TestProbeLighttpdTLS reads the chain, session and JA4S of a real
+// lighttpd (OpenSSL) serving a leaf certificate signed by a test CA.
+func TestProbeLighttpdTLS(t *testing.T) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	leafKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Second)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "iotwatch test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(0x0badcafe), Subject: pkix.Name{CommonName: "camera.test", Organization: []string{"Test Maker"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), DNSNames: []string{"camera.test"}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, leafKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(leafKey)
+	certPEM := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
+	p := testpeer.Lighttpd(t, testpeer.LighttpdOptions{CertPEM: certPEM, KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})})
+
+	res, rec := run(t, Prober{TLS: true}, p.Addr)
+	if res.Status != model.StatusSuccess || rec == nil || rec.TLS == nil {
+		t.Fatalf("status %v err %v rec %+v", res.Status, res.Err, rec)
+	}
+	if rec.Title != "iotwatch test device" || !strings.HasPrefix(rec.Server, "lighttpd/") {
+		t.Errorf("page through TLS: title %q server %q", rec.Title, rec.Server)
+	}
+	ti := rec.TLS
+	if len(ti.Chain) != 2 {
+		t.Fatalf("chain of %d, want leaf and CA: %+v", len(ti.Chain), ti.Chain)
+	}
+	leaf, caGot := ti.Chain[0], ti.Chain[1]
+	spki, _ := x509.MarshalPKIXPublicKey(leafKey.Public())
+	if leaf.SHA256 != hexSum(leafDER) || leaf.SPKISHA256 != hexSum(spki) || caGot.SHA256 != hexSum(caDER) {
+		t.Errorf("fingerprints: leaf %s spki %s ca %s", leaf.SHA256, leaf.SPKISHA256, caGot.SHA256)
+	}
+	if leaf.KeyType != "rsa" || leaf.KeyBits != 2048 || leaf.SelfSigned || leaf.Serial != "0badcafe" || leaf.SignatureAlgorithm != "ECDSA-SHA384" ||
+		leaf.Issuer != "CN=iotwatch test CA" || !leaf.NotAfter.Equal(now.Add(24*time.Hour)) {
+		t.Errorf("leaf %+v", leaf)
+	}
+	if caGot.KeyType != "ecdsa" || caGot.KeyBits != 384 || !caGot.SelfSigned || !caGot.IsCA {
+		t.Errorf("ca %+v", caGot)
+	}
+	sh := ti.ServerHello
+	if sh == nil || ti.Version != "TLS 1.3" || tls.CipherSuiteName(sh.CipherSuite) != ti.Cipher || !strings.HasPrefix(ti.JA4S, "t13") {
+		t.Errorf("session %s %s, JA4S %s, server hello %+v", ti.Version, ti.Cipher, ti.JA4S, sh)
+	}
+	t.Logf("lighttpd: %s %s JA4S %s (%s)", ti.Version, ti.Cipher, ti.JA4S, ti.JA4SRaw)
+	if w := ti.Weaknesses(now); len(w) != 0 {
+		t.Errorf("weaknesses of a sound chain: %+v", w)
+	}
+}
+
+func hexSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -6,7 +6,6 @@ package mqtt
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/tlsinfo"
 	wiremqtt "iotwatch/internal/wire/mqtt"
 )
 
@@ -24,7 +24,8 @@ type Record struct {
 	ConnackText   string `json:"connack_text"`
 	Anonymous     bool   `json:"anonymous"` // CONNECT without credentials accepted
 	BrokerVersion string `json:"broker_version,omitempty"`
-	TLS           bool   `json:"tls,omitempty"`
+	// TLS describes the session and certificate chain (MQTT over TLS).
+	TLS *tlsinfo.Info `json:"tls,omitempty"`
 }
 
 // Fields implements probe.Record.
@@ -53,12 +54,13 @@ func (p Prober) Name() string {
 func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.Result {
 	deadline := probe.Deadline(ctx, conn, env)
 	c := net.Conn(&probe.LimitConn{Conn: conn, N: env.Limit()})
+	var info *tlsinfo.Info
 	if p.TLS {
-		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // inspection only
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return probe.Fail(p.Name(), fmt.Errorf("mqtt tls: %w", err))
+		tc, ti, err := tlsinfo.Handshake(ctx, c, tlsinfo.Config(env.Host))
+		if err != nil {
+			return probe.Fail(p.Name(), fmt.Errorf("mqtt: %w", err))
 		}
-		c = tc
+		c, info = tc, ti
 	}
 	clientID := fmt.Sprintf("iotwatch-%d", time.Now().UnixNano()%1e9)
 	if _, err := c.Write(wiremqtt.Connect(wiremqtt.Level311, clientID, "", "", false)); err != nil {
@@ -68,7 +70,7 @@ func (p Prober) Probe(ctx context.Context, conn net.Conn, env *probe.Env) probe.
 	if err != nil {
 		return probe.Fail(p.Name(), fmt.Errorf("mqtt connack: %w", err))
 	}
-	rec := &Record{ConnackCode: code, ConnackText: wiremqtt.ConnackText(code), TLS: p.TLS}
+	rec := &Record{ConnackCode: code, ConnackText: wiremqtt.ConnackText(code), TLS: info}
 	res := probe.Result{Protocol: p.Name(), Status: model.StatusSuccess, Banner: rec.ConnackText, Data: rec}
 	if code != packets.Accepted {
 		return res

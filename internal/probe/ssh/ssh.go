@@ -1,5 +1,6 @@
 // Package ssh probes SSH servers: the version exchange, the server's
-// KEXINIT algorithm lists, and the host key (type and SHA-256 fingerprint)
+// KEXINIT algorithm lists with legacy ones flagged as ssh-audit flags them,
+// and the host key (type and SHA-256 fingerprint)
 // through a golang.org/x/crypto/ssh handshake with legacy algorithms enabled
 // for old devices. It never authenticates.
 package ssh
@@ -34,6 +35,8 @@ type Record struct {
 	Compression   []string `json:"compression,omitempty"`
 	HostKeyType   string   `json:"host_key_type,omitempty"`
 	HostKeySHA256 string   `json:"host_key_sha256,omitempty"`
+	// Flagged are the offered algorithms below current practice (legacy.go).
+	Flagged []Flag `json:"flagged_algorithms,omitempty"`
 }
 
 // Fields implements probe.Record.
@@ -139,6 +142,7 @@ func Parse(b []byte, rec *Record) error {
 	}
 	rec.ProtoVersion, rec.Software = ver, sw
 	parseKexInit(b, rec)
+	rec.Flagged = Flags(rec)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package ssh
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,43 @@ func TestProbeSSHD(t *testing.T) {
 		if legacy && rec.HostKeyType != "ssh-rsa" {
 			t.Errorf("legacy host key type = %q, want ssh-rsa", rec.HostKeyType)
 		}
+		// The legacy sshd offers exactly testpeer's old algorithms; every
+		// one of them is flagged, broken ones as fail. A current sshd
+		// offers nothing broken.
+		broken := Broken(rec.Flagged)
+		if legacy {
+			want := []string{"diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1", "aes128-cbc", "3des-cbc"}
+			if !slices.Equal(broken, want) {
+				t.Errorf("legacy broken = %v, want %v (flags %+v)", broken, want, rec.Flagged)
+			}
+			if len(rec.Flagged) != len(want)+2 { // + ssh-rsa and hmac-sha1 as warnings
+				t.Errorf("legacy flags = %+v", rec.Flagged)
+			}
+		} else if len(broken) > 0 {
+			t.Errorf("current sshd: broken %v (kex %v ciphers %v macs %v)", broken, rec.KexAlgorithms, rec.Ciphers, rec.MACs)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	rec := &Record{
+		KexAlgorithms: []string{"curve25519-sha256", "diffie-hellman-group1-sha1", "gss-gex-sha1-abc", "kex-strict-s-v00@openssh.com"},
+		HostKeyAlgs:   []string{"ssh-ed25519", "ssh-dss", "ssh-rsa", "rsa-sha2-512"},
+		Ciphers:       []string{"chacha20-poly1305@openssh.com", "aes256-ctr", "aes128-cbc", "rijndael-cbc@lysator.liu.se", "arcfour"},
+		MACs:          []string{"hmac-sha2-256-etm@openssh.com", "hmac-md5", "hmac-sha1", "umac-64@openssh.com"},
+	}
+	var got []string
+	for _, f := range Flags(rec) {
+		got = append(got, f.List+":"+f.Name+":"+f.Level)
+	}
+	want := []string{"kex:diffie-hellman-group1-sha1:fail", "kex:gss-gex-sha1-abc:fail", "host_key:ssh-dss:fail", "host_key:ssh-rsa:warn",
+		"cipher:aes128-cbc:fail", "cipher:rijndael-cbc@lysator.liu.se:fail", "cipher:arcfour:fail",
+		"mac:hmac-md5:fail", "mac:hmac-sha1:warn", "mac:umac-64@openssh.com:warn"}
+	if !slices.Equal(got, want) {
+		t.Errorf("flags\n got %v\nwant %v", got, want)
+	}
+	if f := Flags(&Record{KexAlgorithms: []string{"sntrup761x25519-sha512@openssh.com"}}); f != nil {
+		t.Errorf("modern kex flagged: %+v", f)
 	}
 }
 
