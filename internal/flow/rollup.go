@@ -72,7 +72,7 @@ type Aggregator struct {
 
 	rel4  relTable
 	rel6  map[RelationKey]*Relation
-	peer4 map[uint32]uint32
+	peer4 *[peerCache]peerEntry // direct-mapped by the peer's hash
 	peer6 map[netip.Addr]uint32
 
 	attrIdx map[geo.Attribution]uint32
@@ -168,7 +168,7 @@ func NewAggregator(attribute func(netip.Addr) geo.Attribution, maxRelations int)
 		attribute: attribute, maxRelations: maxRelations,
 		hours: map[uint32]*hourTable{}, hourly6: map[HourKey]*Hourly{},
 		rel4: newRelTable(1 << 12), rel6: map[RelationKey]*Relation{},
-		peer4: map[uint32]uint32{}, peer6: map[netip.Addr]uint32{}, attrIdx: map[geo.Attribution]uint32{},
+		peer4: new([peerCache]peerEntry), peer6: map[netip.Addr]uint32{}, attrIdx: map[geo.Attribution]uint32{},
 	}
 }
 
@@ -187,13 +187,22 @@ func addr4(u uint32) netip.Addr {
 	return netip.AddrFrom4(b)
 }
 
-const maxPeerAttr = 1 << 22
+const maxPeerAttr = 1 << 20
+
+// peerCache is the size of the IPv4 peers' attribution cache: a relation
+// keeps its peer's attribution, so the cache serves the peers of many
+// relations (a vendor cloud, a resolver) and needs no entry per peer.
+const peerCache = 1 << 16
+
+type peerEntry struct{ peer, idx uint32 } // idx: attribution index+1 (0: empty)
 
 func (a *Aggregator) attr(peer netip.Addr) uint32 {
 	p4, is4 := v4(peer)
+	var c *peerEntry
 	if is4 {
-		if i, ok := a.peer4[p4]; ok {
-			return i
+		c = &a.peer4[mix64(uint64(p4))&(peerCache-1)]
+		if c.idx != 0 && c.peer == p4 {
+			return c.idx - 1
 		}
 	} else if i, ok := a.peer6[peer]; ok {
 		return i
@@ -205,12 +214,11 @@ func (a *Aggregator) attr(peer netip.Addr) uint32 {
 		a.attrs = append(a.attrs, at)
 		a.attrIdx[at] = i
 	}
-	if len(a.peer4)+len(a.peer6) < maxPeerAttr {
-		if is4 {
-			a.peer4[p4] = i
-		} else {
-			a.peer6[peer] = i
-		}
+	switch {
+	case is4:
+		*c = peerEntry{p4, i + 1}
+	case len(a.peer6) < maxPeerAttr:
+		a.peer6[peer] = i
 	}
 	return i
 }

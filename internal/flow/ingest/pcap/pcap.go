@@ -43,20 +43,34 @@ type Stats struct {
 // ErrFormat reports input that is neither pcap nor pcapng.
 var ErrFormat = errors.New("not a pcap or pcapng capture")
 
+// packetSource reads packets without copying them: the bytes are valid
+// until the next call (pcapgo.Reader and NgReader).
 type packetSource interface {
-	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 }
 
+// key identifies a flow whichever way its packet goes: the endpoint that
+// sorts first (address, then port) is a.
 type key struct {
 	a, b   netip.Addr
 	ap, bp uint16
 	proto  uint8
 }
 
+func flowKey(src, dst netip.Addr, sp, dp uint16, proto uint8) key {
+	if c := src.Compare(dst); c > 0 || (c == 0 && sp > dp) {
+		return key{dst, src, dp, sp, proto}
+	}
+	return key{src, dst, sp, dp, proto}
+}
+
+// state is an open flow, in the assembler's slab; prev and next chain the
+// open flows from the least recently seen (index+1, 0: none).
 type state struct {
-	rec      flow.Record
-	lastSeen time.Time
-	fins     uint8
+	rec        flow.Record
+	lastSeen   time.Time
+	fins       uint8
+	prev, next int32
 }
 
 // Read assembles flows from a capture into sink. A truncated capture yields
@@ -89,13 +103,13 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 		}
 		src, link = pr, pr.LinkType()
 	}
-	a := &assembler{sink: sink, opt: opt, flows: map[key]*state{}}
+	a := &assembler{sink: sink, opt: opt, flows: map[key]int32{}}
 	for {
 		if a.st.Packets%4096 == 0 && ctx.Err() != nil {
 			a.flushAll()
 			return a.st, ctx.Err()
 		}
-		data, ci, err := src.ReadPacketData()
+		data, ci, err := src.ZeroCopyReadPacketData()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
@@ -116,13 +130,56 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 	return a.st, nil
 }
 
+// assembler holds the open flows, as nfpcapd does: a table by key into a
+// slab of states that never moves its free slots to the collector, and a
+// list of them by last packet, so that idle flows are found from its head
+// without a pass over every open flow.
 type assembler struct {
-	sink      flow.Sink
-	opt       Options
-	flows     map[key]*state
-	st        Stats
-	lastSweep time.Time
-	dns       layers.DNS
+	sink       flow.Sink
+	opt        Options
+	flows      map[key]int32 // index into slab
+	slab       []state
+	free       []int32
+	head, tail int32 // least and most recently seen (index+1, 0: none)
+	st         Stats
+	lastSweep  time.Time
+	dns        layers.DNS
+}
+
+func (a *assembler) at(i int32) *state { return &a.slab[i-1] }
+
+// unlink takes flow i out of the list.
+func (a *assembler) unlink(i int32) {
+	s := a.at(i)
+	if s.prev != 0 {
+		a.at(s.prev).next = s.next
+	} else {
+		a.head = s.next
+	}
+	if s.next != 0 {
+		a.at(s.next).prev = s.prev
+	} else {
+		a.tail = s.prev
+	}
+	s.prev, s.next = 0, 0
+}
+
+// touch moves flow i to the list's tail (most recently seen).
+func (a *assembler) touch(i int32) {
+	if a.tail == i {
+		return
+	}
+	s := a.at(i)
+	if s.prev != 0 || s.next != 0 || a.head == i {
+		a.unlink(i)
+	}
+	s.prev = a.tail
+	if a.tail != 0 {
+		a.at(a.tail).next = i
+	} else {
+		a.head = i
+	}
+	a.tail = i
 }
 
 func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
@@ -197,7 +254,7 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 	if proto == flow.ProtoUDP && sp == 53 && len(payload) > 12 {
 		a.dnsAnswers(payload, ts)
 	}
-	if s := a.add(key{src, dst, sp, dp, proto}, ts, uint64(ipLen), flags, payload); s != nil && mirai {
+	if s := a.add(src, dst, sp, dp, proto, ts, uint64(ipLen), flags, payload); s != nil && mirai {
 		s.rec.MiraiSeq = true
 	}
 	if ts.Sub(a.lastSweep) > a.opt.IdleTimeout/4 {
@@ -208,33 +265,39 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 
 // add accounts a packet to its flow and returns the flow while it is open
 // (nil once emitted).
-func (a *assembler) add(k key, ts time.Time, n uint64, flags uint8, payload []byte) *state {
-	s, fwd := a.flows[k], true
-	if s == nil {
-		rk := key{k.b, k.a, k.bp, k.ap, k.proto}
-		if s = a.flows[rk]; s != nil {
-			fwd = false
+func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time.Time, n uint64, flags uint8, payload []byte) *state {
+	k := flowKey(src, dst, sp, dp, proto)
+	i := a.flows[k]
+	var s *state
+	if i != 0 {
+		s = a.at(i)
+		if ts.Sub(s.lastSeen) > a.opt.IdleTimeout || ts.Sub(s.rec.Start) > a.opt.ActiveTimeout {
+			a.emit(i)
+			i, s = 0, nil
 		}
-	}
-	if s != nil && (ts.Sub(s.lastSeen) > a.opt.IdleTimeout || ts.Sub(s.rec.Start) > a.opt.ActiveTimeout) {
-		a.emit(s)
-		s = nil
-		fwd = true
 	}
 	if s == nil {
 		// A first packet that is a SYN-ACK or comes from a service port
 		// towards an ephemeral one belongs to a flow the other side opened.
-		if (k.proto == flow.ProtoTCP && flags&0x12 == 0x12) || (k.ap < 1024 && k.bp >= 1024 && k.proto != flow.ProtoTCP) {
-			k = key{k.b, k.a, k.bp, k.ap, k.proto}
-			fwd = false
+		rs, rd, rsp, rdp := src, dst, sp, dp
+		if (proto == flow.ProtoTCP && flags&0x12 == 0x12) || (sp < 1024 && dp >= 1024 && proto != flow.ProtoTCP) {
+			rs, rd, rsp, rdp = dst, src, dp, sp
 		}
-		s = &state{rec: flow.Record{Start: ts, Src: k.a, Dst: k.b, SrcPort: k.ap, DstPort: k.bp, Proto: k.proto, SamplingRate: 1}}
-		a.flows[k] = s
+		if n := len(a.free); n > 0 {
+			i, a.free = a.free[n-1], a.free[:n-1]
+		} else {
+			a.slab = append(a.slab, state{})
+			i = int32(len(a.slab))
+		}
+		s = a.at(i)
+		*s = state{rec: flow.Record{Start: ts, Src: rs, Dst: rd, SrcPort: rsp, DstPort: rdp, Proto: proto, SamplingRate: 1}}
+		a.flows[k] = i
 	}
+	a.touch(i)
 	s.lastSeen = ts
 	s.rec.End = ts
 	s.rec.TCPFlags |= flags
-	if fwd {
+	if src == s.rec.Src && sp == s.rec.SrcPort {
 		s.rec.Packets++
 		s.rec.Bytes += n
 	} else {
@@ -244,37 +307,40 @@ func (a *assembler) add(k key, ts time.Time, n uint64, flags uint8, payload []by
 	if s.rec.App == "" && bytes.HasPrefix(payload, []byte("SSH-")) {
 		s.rec.App = flow.AppSSH
 	}
-	if s.rec.App == "" && k.proto == flow.ProtoUDP && isKRPC(payload) {
+	if s.rec.App == "" && proto == flow.ProtoUDP && isKRPC(payload) {
 		s.rec.App = flow.AppDHT
 	}
 	if flags&0x01 != 0 {
 		s.fins++
 	}
 	if flags&0x04 != 0 || s.fins >= 2 {
-		a.emit(s)
+		a.emit(i)
 		return nil
 	}
 	return s
 }
 
-func (a *assembler) emit(s *state) {
-	k := key{s.rec.Src, s.rec.Dst, s.rec.SrcPort, s.rec.DstPort, s.rec.Proto}
-	delete(a.flows, k)
+// emit hands flow i to the sink and frees its slot.
+func (a *assembler) emit(i int32) {
+	s := a.at(i)
+	delete(a.flows, flowKey(s.rec.Src, s.rec.Dst, s.rec.SrcPort, s.rec.DstPort, s.rec.Proto))
+	a.unlink(i)
 	a.st.Flows++
 	a.sink.Flow(s.rec)
+	*s = state{}
+	a.free = append(a.free, i)
 }
 
+// sweep emits the flows idle at now, least recently seen first.
 func (a *assembler) sweep(now time.Time) {
-	for _, s := range a.flows {
-		if now.Sub(s.lastSeen) > a.opt.IdleTimeout {
-			a.emit(s)
-		}
+	for a.head != 0 && now.Sub(a.at(a.head).lastSeen) > a.opt.IdleTimeout {
+		a.emit(a.head)
 	}
 }
 
 func (a *assembler) flushAll() {
-	for _, s := range a.flows {
-		a.emit(s)
+	for a.head != 0 {
+		a.emit(a.head)
 	}
 }
 

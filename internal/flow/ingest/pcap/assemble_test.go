@@ -1,0 +1,79 @@
+package pcap
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"iotwatch/internal/flow"
+	"iotwatch/internal/flow/synth"
+)
+
+// TestAssembly checks how packets become flows: which side opened the flow
+// (whatever packet of it the capture starts with), the counters of each
+// direction, and the ends by FIN, RST, idle and active timeouts.
+func TestAssembly(t *testing.T) {
+	dev, srv := synth.Addr("10.0.0.7"), synth.Addr("198.51.100.9")
+	at := func(s float64) time.Time { return synth.Base.Add(time.Duration(s * float64(time.Second))) }
+	out := func(s float64, fl string) synth.Packet {
+		return synth.Packet{Time: at(s), Src: dev, Dst: srv, SrcPort: 40000, DstPort: 443, Proto: flow.ProtoTCP, Flags: fl}
+	}
+	in := func(s float64, fl string) synth.Packet {
+		return synth.Packet{Time: at(s), Src: srv, Dst: dev, SrcPort: 443, DstPort: 40000, Proto: flow.ProtoTCP, Flags: fl}
+	}
+	type want struct {
+		src        string
+		pk, rev    uint64
+		start, end float64
+		flags      uint8
+	}
+	for _, tc := range []struct {
+		name string
+		pkts []synth.Packet
+		want []want
+	}{
+		{"handshake and FINs", []synth.Packet{out(0, "S"), in(0.1, "SA"), out(0.2, "A"), out(1, "FA"), in(1.1, "FA")},
+			[]want{{"10.0.0.7", 3, 2, 0, 1.1, 0x13}}},
+		{"capture starts at the SYN-ACK", []synth.Packet{in(0, "SA"), out(0.1, "A"), in(0.2, "PA")},
+			[]want{{"10.0.0.7", 1, 2, 0, 0.2, 0x1a}}},
+		{"capture starts mid-flow from the server", []synth.Packet{in(0, "PA"), out(0.1, "A")},
+			[]want{{"198.51.100.9", 1, 1, 0, 0.1, 0x18}}},
+		{"RST ends the flow, the next SYN opens another", []synth.Packet{out(0, "S"), in(0.1, "R"), out(5, "S")},
+			[]want{{"10.0.0.7", 1, 1, 0, 0.1, 0x06}, {"10.0.0.7", 1, 0, 5, 5, 0x02}}},
+		{"idle timeout splits", []synth.Packet{out(0, "S"), out(30, "A"), out(100, "A")},
+			[]want{{"10.0.0.7", 2, 0, 0, 30, 0x12}, {"10.0.0.7", 1, 0, 100, 100, 0x10}}},
+		{"active timeout splits", func() []synth.Packet {
+			var p []synth.Packet
+			for s := 0.0; s <= 1900; s += 50 {
+				p = append(p, out(s, "A"))
+			}
+			return p
+		}(), []want{{"10.0.0.7", 37, 0, 0, 1800, 0x10}, {"10.0.0.7", 2, 0, 1850, 1900, 0x10}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := synth.WritePCAP(&buf, tc.pkts); err != nil {
+				t.Fatal(err)
+			}
+			c := &synth.Collect{}
+			st, err := Read(context.Background(), &buf, c, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Records) != len(tc.want) || st.Flows != int64(len(tc.want)) {
+				t.Fatalf("%d flows (stats %d), want %d: %+v", len(c.Records), st.Flows, len(tc.want), c.Records)
+			}
+			for i, w := range tc.want {
+				r := c.Records[i]
+				got := want{r.Src.String(), r.Packets, r.RevPackets, r.Start.Sub(synth.Base).Seconds(), r.End.Sub(synth.Base).Seconds(), r.TCPFlags}
+				if got != w {
+					t.Errorf("flow %d = %+v, want %+v", i, got, w)
+				}
+				if r.Bytes != 40*r.Packets || r.RevBytes != 40*r.RevPackets {
+					t.Errorf("flow %d bytes %d/%d for %d/%d packets of 40 bytes", i, r.Bytes, r.RevBytes, r.Packets, r.RevPackets)
+				}
+			}
+		})
+	}
+}
