@@ -262,6 +262,8 @@ func (d *Dictionary) For(proto string, fp *model.Fingerprint) []Entry {
 		out = append(out, Entry{Username: "anonymous", Password: "iotwatch@example.invalid", Source: SourceAnonymous, Default: true})
 	case model.ProtoMQTT, model.ProtoMQTTS:
 		out = append(out, Entry{Source: SourceAnonymous, Default: true}) // CONNECT without credentials
+	case model.ProtoONVIF:
+		out = append(out, Entry{Source: SourceAnonymous, Default: true}) // no WS-Security header at all
 	}
 	out = append(out, d.vendorEntries(fp)...)
 	out = append(out, d.Generic...)

@@ -8,6 +8,7 @@ import (
 	"iotwatch/internal/login/ftp"
 	loginhttp "iotwatch/internal/login/http"
 	"iotwatch/internal/login/mqtt"
+	"iotwatch/internal/login/onvif"
 	"iotwatch/internal/login/rtsp"
 	"iotwatch/internal/login/snmp"
 	"iotwatch/internal/login/ssh"
@@ -29,6 +30,7 @@ func Modules() []login.Module {
 		snmp.Module{},
 		cwmp.Module{},
 		xmeye.Module{},
+		onvif.Module{},
 	}
 }
 

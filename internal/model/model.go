@@ -346,6 +346,7 @@ const (
 	ProtoS7     = "s7"     // Siemens S7comm (102), read SZL only
 	ProtoDNP3   = "dnp3"   // DNP3 (20000), link status only
 	ProtoFox    = "fox"    // Niagara Fox (1911), hello only
+	ProtoONVIF  = "onvif"  // ONVIF: WS-Discovery (3702/udp), then the device service over HTTP at its XAddr
 )
 
 // CompareVulnMatches orders matches for work: known exploited (KEV) first,

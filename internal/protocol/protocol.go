@@ -93,6 +93,10 @@ var table = []Spec{
 	{Name: model.ProtoDNP3, Transports: tcp, Ports: []uint16{20000}, Nmap: "dnp"},
 	{Name: model.ProtoFox, Transports: tcp, Ports: []uint16{1911}, Nmap: "mtp", Identifies: true},
 	{Name: model.ProtoBACnet, Transports: udp, Ports: []uint16{47808}, Nmap: "bacnet", Identifies: true},
+	// ONVIF cameras: a unicast WS-Discovery Probe names the device service
+	// (XAddr), whose GetDeviceInformation names maker, model and firmware;
+	// logins are WS-Security digests, never cleartext.
+	{Name: model.ProtoONVIF, Transports: udp, Ports: []uint16{3702}, Nmap: "ws-discovery", Login: true, Identifies: true},
 }
 
 func prefix(p string) func([]byte) bool {

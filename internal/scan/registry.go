@@ -16,6 +16,7 @@ import (
 	"iotwatch/internal/probe/http"
 	"iotwatch/internal/probe/modbus"
 	"iotwatch/internal/probe/mqtt"
+	"iotwatch/internal/probe/onvif"
 	"iotwatch/internal/probe/rtsp"
 	"iotwatch/internal/probe/s7"
 	"iotwatch/internal/probe/snmp"
@@ -51,6 +52,7 @@ func probers(cfg *Config) map[string]probe.Prober {
 		s7.Prober{},
 		dnp3.Prober{},
 		fox.Prober{},
+		onvif.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {
