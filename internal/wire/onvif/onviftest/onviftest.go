@@ -86,7 +86,7 @@ func Serve(t testing.TB, d *Device) *Server {
 				continue
 			}
 			d.count("Probe")
-			pc.WriteTo(onvif.ProbeMatchesReply("uuid:2f1e9a44-0000-4000-8000-000000000001", m.MessageID, onvif.ProbeMatch{
+			_, _ = pc.WriteTo(onvif.ProbeMatchesReply("uuid:2f1e9a44-0000-4000-8000-000000000001", m.MessageID, onvif.ProbeMatch{
 				Address: "urn:uuid:2f1e9a44-0000-4000-8000-00000000cafe", Types: []string{"dn:NetworkVideoTransmitter", "tds:Device"},
 				Scopes: d.Scopes, XAddrs: []string{xaddr}, MetadataVersion: "1"}), from)
 		}
@@ -116,7 +116,7 @@ func (d *Device) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().Add(d.Skew)
 	switch m.Operation {
 	case string(onvif.GetSystemDateAndTime):
-		w.Write(onvif.SystemDateAndTimeReply(onvif.SystemDateAndTime{DateTimeType: "Manual", TZ: "CST-8", UTC: now}))
+		_, _ = w.Write(onvif.SystemDateAndTimeReply(onvif.SystemDateAndTime{DateTimeType: "Manual", TZ: "CST-8", UTC: now}))
 	case string(onvif.GetDeviceInformation):
 		if code, reason := d.authorize(m.Token, now); code != 0 {
 			w.WriteHeader(code)
@@ -124,10 +124,10 @@ func (d *Device) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			if reason != "" {
 				b = []byte(strings.Replace(string(b), "Sender not Authorized", reason, 1))
 			}
-			w.Write(b)
+			_, _ = w.Write(b)
 			return
 		}
-		w.Write(onvif.DeviceInformationReply(d.Info))
+		_, _ = w.Write(onvif.DeviceInformationReply(d.Info))
 	default:
 		w.WriteHeader(http.StatusBadRequest)
 	}
