@@ -148,13 +148,32 @@ func isUsage(err error) bool {
 // openStore opens the evidence database named by --db, creating and
 // migrating it if needed.
 func (g *globals) openStore(ctx context.Context) (*store.Store, error) {
-	return store.Open(ctx, g.dbPath)
+	st, err := store.Open(ctx, g.dbPath)
+	if err == nil {
+		g.warnModes(st)
+	}
+	return st, err
+}
+
+// warnModes warns about database files others could read (see
+// store.ModeNotes).
+func (g *globals) warnModes(st *store.Store) {
+	if g.log == nil {
+		return
+	}
+	for _, n := range st.ModeNotes() {
+		g.log.Warn("database file permissions", "note", n)
+	}
 }
 
 // openStoreReadOnly opens the existing database named by --db for commands
 // that only read (runs, report, serve): no file or directory is created.
 func (g *globals) openStoreReadOnly(ctx context.Context) (*store.Store, error) {
-	return store.OpenReadOnly(ctx, g.dbPath)
+	st, err := store.OpenReadOnly(ctx, g.dbPath)
+	if err == nil {
+		g.warnModes(st)
+	}
+	return st, err
 }
 
 // printJSONLines writes each item as one JSON line.

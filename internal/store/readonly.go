@@ -45,6 +45,7 @@ func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 		if _, err := os.Stat(dsn); err != nil {
 			return nil, fmt.Errorf("open database: %w", err)
 		}
+		s.modeNotes = tightenFiles(false, sqliteFiles(dsn)...)
 		q := "?mode=ro&_pragma=busy_timeout(" + strconv.Itoa(int(BusyTimeout/time.Millisecond)) + ")&_pragma=query_only(1)"
 		err := s.openChecked(ctx, "sqlite", "file:"+dsn+q)
 		if err != nil && strings.Contains(err.Error(), "readonly") {

@@ -200,19 +200,42 @@ func (s *Store) reseal(ctx context.Context) error {
 	return err
 }
 
-// resealCredentials re-seals credential passwords sealed under older keys,
-// in pages ordered by the row's key.
+// resealCredentials re-seals credential passwords sealed under older keys.
 func (s *Store) resealCredentials(ctx context.Context) error {
-	type row struct {
-		run                  int64
-		ip, proto, user, pwd string
-		port                 int
+	err := s.sweepCredentials(ctx, `password LIKE 'iwsec1:%'`, func(pwd string) (string, bool, error) {
+		if s.secrets.Current(pwd) {
+			return "", false, nil
+		}
+		plain, err := s.secrets.Open(pwd)
+		if err != nil {
+			return "", false, nil // sealed under a key this ring lacks: left as it is
+		}
+		sealed, err := s.sealPassword(plain)
+		return sealed, true, err
+	})
+	if err != nil {
+		return fmt.Errorf("re-seal stored passwords: %w", err)
 	}
-	var last *row
+	return nil
+}
+
+// credentialKey is a credentials row's primary key, its password included.
+type credentialKey struct {
+	run                  int64
+	ip, proto, user, pwd string
+	port                 int
+}
+
+// sweepCredentials rewrites the stored password of every credentials row
+// matching where, a page of sweepBatch rows per transaction in the order of
+// the row's key (so rows left as they are are not read again): rewrite
+// returns the new value, or false to leave the row.
+func (s *Store) sweepCredentials(ctx context.Context, where string, rewrite func(pwd string) (string, bool, error)) error {
+	var last *credentialKey
 	for {
-		var page []row
+		var page []credentialKey
 		err := s.Tx(ctx, func(tx *sql.Tx) error {
-			q := `SELECT run_id, ip, port, protocol, username, password FROM credentials WHERE password LIKE 'iwsec1:%'`
+			q := `SELECT run_id, ip, port, protocol, username, password FROM credentials WHERE ` + where
 			var args []any
 			if last != nil {
 				q += ` AND (run_id, ip, port, protocol, username, password) > (?, ?, ?, ?, ?, ?)`
@@ -224,7 +247,7 @@ func (s *Store) resealCredentials(ctx context.Context) error {
 				return err
 			}
 			for rows.Next() {
-				var r row
+				var r credentialKey
 				if err := rows.Scan(&r.run, &r.ip, &r.port, &r.proto, &r.user, &r.pwd); err != nil {
 					rows.Close()
 					return err
@@ -236,25 +259,20 @@ func (s *Store) resealCredentials(ctx context.Context) error {
 				return err
 			}
 			for _, r := range page {
-				if s.secrets.Current(r.pwd) {
-					continue
-				}
-				plain, err := s.secrets.Open(r.pwd)
-				if err != nil {
-					continue // sealed under a key this ring lacks: left as it is
-				}
-				sealed, err := s.sealPassword(plain)
+				v, ok, err := rewrite(r.pwd)
 				if err != nil {
 					return err
 				}
-				if err := replacePassword(ctx, tx, s, r.run, r.ip, r.port, r.proto, r.user, r.pwd, sealed); err != nil {
-					return err
+				if ok {
+					if err := replacePassword(ctx, tx, s, r, v); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("re-seal stored passwords: %w", err)
+			return err
 		}
 		if len(page) < sweepBatch {
 			return nil
@@ -266,15 +284,15 @@ func (s *Store) resealCredentials(ctx context.Context) error {
 // replacePassword changes a credential row's stored password from old to
 // sealed, or drops the row when a row with the new value exists already
 // (the same result stored again since).
-func replacePassword(ctx context.Context, tx *sql.Tx, s *Store, run int64, ip string, port int, proto, user, old, sealed string) error {
+func replacePassword(ctx context.Context, tx *sql.Tx, s *Store, k credentialKey, sealed string) error {
 	pk := `run_id = ? AND ip = ? AND port = ? AND protocol = ? AND username = ? AND password = ?`
 	var twin int
 	if err := tx.QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM credentials WHERE `+pk),
-		run, ip, port, proto, user, sealed).Scan(&twin); err != nil {
+		k.run, k.ip, k.port, k.proto, k.user, sealed).Scan(&twin); err != nil {
 		return err
 	}
 	q := `UPDATE credentials SET password = ? WHERE ` + pk
-	args := []any{sealed, run, ip, port, proto, user, old}
+	args := []any{sealed, k.run, k.ip, k.port, k.proto, k.user, k.pwd}
 	if twin > 0 {
 		q, args = `DELETE FROM credentials WHERE `+pk, args[1:]
 	}
@@ -284,50 +302,18 @@ func replacePassword(ctx context.Context, tx *sql.Tx, s *Store, run int64, ip st
 
 const sweepBatch = 500
 
+// sealOldCredentials seals the plain-text passwords of a database written
+// before sealing.
 func (s *Store) sealOldCredentials(ctx context.Context) error {
-	type row struct {
-		run                  int64
-		ip, proto, user, pwd string
-		port                 int
-	}
-	for {
-		var batch []row
-		err := s.Tx(ctx, func(tx *sql.Tx) error {
-			rows, err := tx.QueryContext(ctx, s.Rebind(`SELECT run_id, ip, port, protocol, username, password FROM credentials
-				WHERE password <> '' AND password NOT LIKE 'iwsec1:%' AND password NOT LIKE '[sealed:%' LIMIT ?`), sweepBatch)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var r row
-				if err := rows.Scan(&r.run, &r.ip, &r.port, &r.proto, &r.user, &r.pwd); err != nil {
-					rows.Close()
-					return err
-				}
-				batch = append(batch, r)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, r := range batch {
-				sealed, err := s.sealPassword(r.pwd)
-				if err != nil {
-					return err
-				}
-				if err := replacePassword(ctx, tx, s, r.run, r.ip, r.port, r.proto, r.user, r.pwd, sealed); err != nil {
-					return err
-				}
-			}
-			return nil
+	err := s.sweepCredentials(ctx, `password <> '' AND password NOT LIKE 'iwsec1:%' AND password NOT LIKE '[sealed:%'`,
+		func(pwd string) (string, bool, error) {
+			sealed, err := s.sealPassword(pwd)
+			return sealed, true, err
 		})
-		if err != nil {
-			return fmt.Errorf("seal stored passwords: %w", err)
-		}
-		if len(batch) < sweepBatch {
-			return nil
-		}
+	if err != nil {
+		return fmt.Errorf("seal stored passwords: %w", err)
 	}
+	return nil
 }
 
 // sealOldData rewrites the JSON data column of table's rows matching where

@@ -388,3 +388,86 @@ func TestKeyPathPostgres(t *testing.T) {
 		t.Errorf("KeyPath of a SQLite file = %q", got)
 	}
 }
+
+// TestExistingFileModes: a database an older iotwatch left readable by
+// others (0644, and its WAL) is tightened to 0600 by a writing open, and a
+// read-only open notes such a file without changing it.
+func TestExistingFileModes(t *testing.T) {
+	t.Setenv(secret.EnvKey, "")
+	t.Setenv(secret.EnvKeyFile, "")
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveSecrets(t, s)
+	// Leave the WAL behind as a killed process would: copy the files.
+	cp := filepath.Join(t.TempDir(), "copy.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(db + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cp+suffix, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(cp+suffix, 0o644); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Close())
+	must(os.WriteFile(cp+".key", mustRead(t, db+".key"), 0o600))
+
+	ro, err := OpenReadOnly(ctx, cp)
+	must(err)
+	if notes := ro.ModeNotes(); len(notes) != 2 || !strings.Contains(notes[0], "0644") {
+		t.Errorf("read-only open noted %q, want the database and its WAL at 0644", notes)
+	}
+	must(ro.Close())
+	if fi, _ := os.Stat(cp); fi.Mode().Perm() != 0o644 {
+		t.Errorf("a read-only open changed the mode to %04o", fi.Mode().Perm())
+	}
+
+	w, err := Open(ctx, cp)
+	must(err)
+	if notes := w.ModeNotes(); len(notes) < 2 || !strings.Contains(notes[0], "changed to 0600") {
+		t.Errorf("writing open noted %q, want the database and its WAL changed to 0600", notes)
+	}
+	for _, f := range []string{cp, cp + "-wal", cp + "-shm", cp + ".lock"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %04o after a writing open, want 0600", filepath.Base(f), fi.Mode().Perm())
+		}
+	}
+	if runs, err := w.Runs(ctx, 10); err != nil || len(runs) == 0 {
+		t.Errorf("the tightened copy lost its runs: %d, %v", len(runs), err)
+	}
+	must(w.Close())
+	// Nothing left to say the second time.
+	w, err = Open(ctx, cp)
+	must(err)
+	if notes := w.ModeNotes(); len(notes) != 0 {
+		t.Errorf("second open noted %q", notes)
+	}
+	must(w.Close())
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -57,6 +57,8 @@ type Store struct {
 	hbWG           sync.WaitGroup
 	heartbeatEvery time.Duration
 
+	modeNotes []string // what Open did about files others could read (ModeNotes)
+
 	runDays  sync.Map // run id → partition day (see RunDay)
 	partDays sync.Map // days whose partitions exist (see EnsurePartitions)
 }
@@ -119,6 +121,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		if err := createPrivate(dsn); err != nil {
 			return nil, fmt.Errorf("open database %s: %w", dsn, err)
 		}
+		// A database made by an older iotwatch (0644) keeps its mode, and
+		// SQLite gives a new -wal and -shm the database file's: tighten
+		// what others could read before anything is written to it.
+		s.modeNotes = tightenFiles(true, sqliteFiles(dsn)...)
 		// WAL lets readers (the dashboard) run beside a writer; busy_timeout
 		// makes a second process wait for the writer instead of failing, and
 		// _txlock=immediate takes the write lock when a transaction begins:
@@ -170,6 +176,44 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// sqliteFiles are the files of the SQLite database path: the database, its
+// WAL and shared memory, and the lock Open takes.
+func sqliteFiles(path string) []string {
+	return []string{path, path + "-wal", path + "-shm", path + ".lock"}
+}
+
+// tightenFiles finds the existing files among paths that others than their
+// owner may read or write and, when fix is set, takes those permissions
+// away (0644 becomes 0600). It returns a note for each such file: what was
+// done, or why it could not be (a file of another user), for the caller to
+// warn with. The directory is left alone: it may be shared (/tmp).
+func tightenFiles(fix bool, paths ...string) []string {
+	var notes []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		mode := fi.Mode().Perm()
+		switch {
+		case !fix:
+			notes = append(notes, fmt.Sprintf("%s: mode %04o lets others read it; chmod 600 it (a writing command does)", p, mode))
+		default:
+			if err := os.Chmod(p, mode&^0o077); err != nil {
+				notes = append(notes, fmt.Sprintf("%s: mode %04o lets others read it and could not be changed: %v", p, mode, err))
+				continue
+			}
+			notes = append(notes, fmt.Sprintf("%s: mode %04o let others read it; changed to %04o", p, mode, mode&^0o077))
+		}
+	}
+	return notes
+}
+
+// ModeNotes says which of the database's files others could read when it was
+// opened, and what was done: a writing open takes the others' permissions
+// away, a read-only one only notes them. Empty for PostgreSQL.
+func (s *Store) ModeNotes() []string { return s.modeNotes }
 
 // createPrivate creates the file path, mode 0600, if it does not exist.
 func createPrivate(path string) error {
