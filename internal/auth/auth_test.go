@@ -360,3 +360,16 @@ func TestAuthorizeTargets(t *testing.T) {
 		}
 	})
 }
+
+func TestParseScope(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"10.20.0.0/16", "10.20.0.0/16"}, {"10.20.3.4/16", "10.20.0.0/16"}, {" 192.0.2.7 ", "192.0.2.7/32"},
+		{"2001:db8::1", "2001:db8::1/128"}, {"2001:db8::/32", "2001:db8::/32"},
+		{"example.org", ""}, {"10.0.0.0/33", ""}, {"", ""}, {"10.0.0.1-10.0.0.9", ""},
+	} {
+		p, err := ParseScope(tt.in)
+		if got := map[bool]string{true: p.String(), false: ""}[err == nil]; got != tt.want {
+			t.Errorf("ParseScope(%q) = %q (%v), want %q", tt.in, got, err, tt.want)
+		}
+	}
+}

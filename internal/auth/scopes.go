@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"iotwatch/internal/store"
 )
@@ -67,4 +68,19 @@ func (s *Service) RemoveScope(ctx context.Context, user string, p netip.Prefix, 
 		return fmt.Errorf("scope %s of %s: %w", p, user, store.ErrNotFound)
 	}
 	return s.Record(ctx, Entry{Actor: by.Name, Remote: by.Remote, Action: "scope.remove", Target: user, Outcome: "ok", Detail: p.String()})
+}
+
+// ParseScope parses a target scope: a CIDR (10.20.0.0/16) or a single
+// address (a /32 or /128).
+func ParseScope(v string) (netip.Prefix, error) {
+	v = strings.TrimSpace(v)
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		a, aerr := netip.ParseAddr(v)
+		if aerr != nil {
+			return netip.Prefix{}, fmt.Errorf("scope %q: want a CIDR such as 10.0.0.0/8", v)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	return p.Masked(), nil
 }

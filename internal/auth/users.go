@@ -263,3 +263,38 @@ func (s *Service) CheckPassword(ctx context.Context, name, password, remote stri
 	}
 	return u, nil
 }
+
+// Enable lets a disabled user log in again (their tokens work again unless
+// revoked or expired; sessions ended when the user was disabled).
+func (s *Service) Enable(ctx context.Context, name string, by Actor) error {
+	u, err := s.User(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.DB().ExecContext(ctx, s.q(`UPDATE users SET disabled_at = '' WHERE id = ?`), u.ID); err != nil {
+		return fmt.Errorf("enable user %s: %w", name, err)
+	}
+	return s.Record(ctx, Entry{Actor: by.Name, Remote: by.Remote, Action: "user.enable", Target: name, Outcome: "ok"})
+}
+
+// SetRole changes a user's role; it applies to their sessions and tokens
+// from the next request.
+func (s *Service) SetRole(ctx context.Context, name string, role Role, by Actor) error {
+	if role < Viewer || role > Admin {
+		return fmt.Errorf("role of %s: no role", name)
+	}
+	u, err := s.User(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.DB().ExecContext(ctx, s.q(`UPDATE users SET role = ? WHERE id = ?`), role.String(), u.ID); err != nil {
+		return fmt.Errorf("role of %s: %w", name, err)
+	}
+	return s.Record(ctx, Entry{Actor: by.Name, Remote: by.Remote, Action: "user.role", Target: name, Outcome: "ok",
+		Detail: u.Role.String() + " to " + role.String()})
+}
+
+// GeneratePassword returns a random password for an account an admin
+// creates or resets without choosing one: 20 base64url characters (120
+// bits), shown to the admin once.
+func GeneratePassword() string { return randomSecret(15) }

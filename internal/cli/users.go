@@ -158,6 +158,10 @@ admin. Every change is recorded in the audit log (iotwatch audit-log export).`,
 		func(s *auth.Service, cmd *cobra.Command, name string) error {
 			return s.Disable(cmd.Context(), name, cliActor())
 		})
+	enable := simple("enable", "Enable a disabled user again", "  iotwatch users enable bob", "enabled",
+		func(s *auth.Service, cmd *cobra.Command, name string) error {
+			return s.Enable(cmd.Context(), name, cliActor())
+		})
 	unlock := simple("unlock", "Unlock a user locked out after repeated failed log-ins", "  iotwatch users unlock bob", "unlocked",
 		func(s *auth.Service, cmd *cobra.Command, name string) error {
 			return s.Unlock(cmd.Context(), name, cliActor())
@@ -192,7 +196,24 @@ admin. Every change is recorded in the audit log (iotwatch audit-log export).`,
 			})
 		},
 	}
-	cmd.AddCommand(add, list, disable, unlock, password, link, newScopeCmd(g))
+	setRole := &cobra.Command{
+		Use: "role NAME ROLE", Short: "Change a user's role (viewer, analyst, operator or admin)",
+		Example: "  iotwatch users role bob analyst", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := auth.ParseRole(args[1])
+			if err != nil {
+				return usageError{err}
+			}
+			return withAuth(cmd, g, func(s *auth.Service) error {
+				if err := s.SetRole(cmd.Context(), args[0], r, cliActor()); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.out, "user %s is now %s\n", args[0], r)
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(add, list, disable, enable, unlock, password, setRole, link, newScopeCmd(g))
 	return cmd
 }
 
@@ -210,14 +231,9 @@ func newScopeCmd(g *globals) *cobra.Command {
 		return &cobra.Command{
 			Use: verb + " USER CIDR", Short: short, Example: "  iotwatch users scope " + verb + " bob 10.20.0.0/16", Args: cobra.ExactArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				p, err := netip.ParsePrefix(args[1])
+				p, err := auth.ParseScope(args[1])
 				if err != nil {
-					if a, aerr := netip.ParseAddr(args[1]); aerr == nil {
-						p, err = a.Prefix(a.BitLen())
-					}
-				}
-				if err != nil {
-					return usageError{fmt.Errorf("scope %q: want a CIDR such as 10.0.0.0/8", args[1])}
+					return usageError{err}
 				}
 				return withAuth(cmd, g, func(s *auth.Service) error {
 					if err := fn(s, cmd, args[0], p); err != nil {

@@ -44,6 +44,11 @@ var routeRoles = map[string]auth.Role{
 	"jobs": auth.Operator, "job": auth.Operator, "job_events": auth.Operator, "job_submit": auth.Operator,
 	"job_cancel": auth.Operator, "schedule_add": auth.Operator, "static": auth.Nobody,
 	"admin_audit": auth.Admin, "admin_audit_export": auth.Admin,
+	// User management (admin.go): the operations of iotwatch users and tokens.
+	"admin_users": auth.Admin, "admin_user_add": auth.Admin, "admin_user_role": auth.Admin,
+	"admin_user_disable": auth.Admin, "admin_user_enable": auth.Admin, "admin_user_unlock": auth.Admin,
+	"admin_user_password": auth.Admin, "admin_scope_add": auth.Admin, "admin_scope_remove": auth.Admin,
+	"admin_tokens": auth.Admin, "admin_token_revoke": auth.Admin,
 }
 
 // RouteRole returns the least role route name needs, and whether the route

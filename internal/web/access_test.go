@@ -155,6 +155,17 @@ var routeCases = []struct{ method, path, name string }{
 	{"POST", "/schedules", "schedule_add"},
 	{"GET", "/admin/audit", "admin_audit"},
 	{"GET", "/admin/audit.jsonl", "admin_audit_export"},
+	{"GET", "/admin/users", "admin_users"},
+	{"POST", "/admin/users", "admin_user_add"},
+	{"POST", "/admin/users/spare/role", "admin_user_role"},
+	{"POST", "/admin/users/spare/disable", "admin_user_disable"},
+	{"POST", "/admin/users/spare/enable", "admin_user_enable"},
+	{"POST", "/admin/users/spare/unlock", "admin_user_unlock"},
+	{"POST", "/admin/users/spare/password", "admin_user_password"},
+	{"POST", "/admin/users/spare/scopes", "admin_scope_add"},
+	{"POST", "/admin/users/spare/scopes/remove", "admin_scope_remove"},
+	{"GET", "/admin/tokens", "admin_tokens"},
+	{"POST", "/admin/tokens/6/revoke", "admin_token_revoke"},
 }
 
 // TestRouteTable tries every route unauthenticated, with a revoked and an
@@ -163,6 +174,10 @@ var routeCases = []struct{ method, path, name string }{
 // role, served at or above it.
 func TestRouteTable(t *testing.T) {
 	c := newConsole(t, Options{})
+	// The user the user-management routes act on.
+	if _, err := c.a.AddUser(context.Background(), "spare", auth.Viewer, "spare long password", cliActor); err != nil {
+		t.Fatal(err)
+	}
 	covered := map[string]bool{}
 	for _, rc := range routeCases {
 		covered[rc.name] = true
@@ -203,7 +218,8 @@ func TestRouteTable(t *testing.T) {
 			for _, r := range auth.Roles() {
 				var form url.Values
 				if rc.method == "POST" {
-					form = url.Values{"targets": {"127.20.0.1"}, "ports": {"23"}, "name": {"s-" + r.String()}, "every": {"24h"}}
+					form = url.Values{"targets": {"127.20.0.1"}, "ports": {"23"}, "name": {"s-" + r.String()}, "every": {"24h"},
+						"role": {"analyst"}, "scope": {"127.21.0.0/24"}}
 				}
 				res, body := c.do(t, rc.method, rc.path, form, bearer(c.tokens[r.String()]))
 				if rc.method == "POST" && r >= min && res.StatusCode == http.StatusSeeOther {
