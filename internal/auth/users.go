@@ -181,14 +181,20 @@ func (s *Service) Disable(ctx context.Context, name string, by Actor) error {
 
 // Unlock lifts a lock-out and clears the failure count.
 func (s *Service) Unlock(ctx context.Context, name string, by Actor) error {
+	return s.setColumns(ctx, name, "user.unlock", `locked_at = '', failed_logins = 0`, by)
+}
+
+// setColumns applies set (an UPDATE's SET list, no parameters) to user name
+// and records action in the audit log.
+func (s *Service) setColumns(ctx context.Context, name, action, set string, by Actor) error {
 	u, err := s.User(ctx, name)
 	if err != nil {
 		return err
 	}
-	if _, err := s.st.DB().ExecContext(ctx, s.q(`UPDATE users SET locked_at = '', failed_logins = 0 WHERE id = ?`), u.ID); err != nil {
-		return fmt.Errorf("unlock user %s: %w", name, err)
+	if _, err := s.st.DB().ExecContext(ctx, s.q(`UPDATE users SET `+set+` WHERE id = ?`), u.ID); err != nil {
+		return fmt.Errorf("%s %s: %w", action, name, err)
 	}
-	return s.Record(ctx, Entry{Actor: by.Name, Remote: by.Remote, Action: "user.unlock", Target: name, Outcome: "ok"})
+	return s.Record(ctx, Entry{Actor: by.Name, Remote: by.Remote, Action: action, Target: name, Outcome: "ok"})
 }
 
 // SetPassword replaces a user's password.
@@ -267,14 +273,7 @@ func (s *Service) CheckPassword(ctx context.Context, name, password, remote stri
 // Enable lets a disabled user log in again (their tokens work again unless
 // revoked or expired; sessions ended when the user was disabled).
 func (s *Service) Enable(ctx context.Context, name string, by Actor) error {
-	u, err := s.User(ctx, name)
-	if err != nil {
-		return err
-	}
-	if _, err := s.st.DB().ExecContext(ctx, s.q(`UPDATE users SET disabled_at = '' WHERE id = ?`), u.ID); err != nil {
-		return fmt.Errorf("enable user %s: %w", name, err)
-	}
-	return s.Record(ctx, Entry{Actor: by.Name, Remote: by.Remote, Action: "user.enable", Target: name, Outcome: "ok"})
+	return s.setColumns(ctx, name, "user.enable", `disabled_at = ''`, by)
 }
 
 // SetRole changes a user's role; it applies to their sessions and tokens
