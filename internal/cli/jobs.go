@@ -32,7 +32,7 @@ type scanRequestFlags struct {
 
 func (f *scanRequestFlags) register(fl *pflag.FlagSet) {
 	r := &f.req
-	fl.StringVarP(&r.Ports, "ports", "p", "", "ports to scan (default: built-in IoT list)")
+	fl.StringVarP(&r.Ports, "ports", "p", "", "ports to scan, or demo: the simulated fleet's, as make demo scans (default: built-in IoT list)")
 	fl.IntVar(&r.Shards, "shards", 1, "split the scan into N shard jobs (zmap-style shards of the permuted space)")
 	fl.IntVar(&f.rate, "rate", scan.DefaultRate, "new probes per second of each shard (0: unlimited; a worker's --rate caps its shards)")
 	fl.BoolVar(&r.AllowLarge, "allow-large", false, "allow a scan of more than a /8 of public addresses (also needs --rate)")
@@ -58,6 +58,11 @@ func (f *scanRequestFlags) register(fl *pflag.FlagSet) {
 func (f *scanRequestFlags) request(targets []string) (jobs.ScanRequest, error) {
 	r := f.req
 	r.Targets = targets
+	ports, err := namedPorts(r.Ports)
+	if err != nil {
+		return r, err
+	}
+	r.Ports = ports
 	if r.Shards < 1 || f.rate < 0 || r.Concurrency < 0 || r.Timeout < 0 {
 		return r, usageError{errors.New("--shards must be positive; --rate, --concurrency and --timeout not negative")}
 	}

@@ -15,6 +15,7 @@ import (
 	"iotwatch/internal/fingerprint"
 	"iotwatch/internal/model"
 	"iotwatch/internal/scan"
+	"iotwatch/internal/simulate"
 	"iotwatch/internal/stage"
 	"iotwatch/internal/store"
 	"iotwatch/internal/target"
@@ -41,7 +42,8 @@ func newScanCmd(g *globals) *cobra.Command {
 
 TARGET is an IPv4/IPv6 address, CIDR, range (a.b.c.d-e), host name, @file or - (stdin);
 files and stdin also accept zmap ("ip" or "ip,port") and masscan -oL lines.
---ports takes N, N-M, N/udp or N/PROTOCOL items (e.g. 22,80,161/udp,18830/mqtt);
+--ports takes N, N-M, N/udp or N/PROTOCOL items (e.g. 22,80,161/udp,18830/mqtt), or
+"demo": the TCP and UDP ports of the simulator's device profiles, which make demo scans;
 without it a built-in IoT port list is scanned. The (address, port) space is walked in a
 random order (zmap's cyclic group); --shard I/N (0 <= I < N, same --seed on every machine)
 splits it disjointly; --resume continues the newest interrupted, failed or killed scan from
@@ -59,7 +61,7 @@ what was identified; --json (or --format jsonl) prints one JSON object per servi
 		RunE: func(cmd *cobra.Command, args []string) error { return runScan(cmd, g, &f, args) },
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.ports, "ports", "p", "", "ports to scan (default: built-in IoT list)")
+	fl.StringVarP(&f.ports, "ports", "p", "", "ports to scan, or demo: the simulated fleet's (default: built-in IoT list)")
 	fl.IntVar(&f.rate, "rate", scan.DefaultRate, "new probes per second over the whole scan (0: unlimited)")
 	fl.BoolVar(&f.allowLarge, "allow-large", false, "allow a scan of more than a /8 of public addresses (also needs --rate)")
 	fl.IntVar(&f.concurrency, "concurrency", 1000, "simultaneous probes")
@@ -105,7 +107,11 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, args []string) error 
 		cfg.Communities = strings.Split(f.communities, ",")
 	}
 	if f.ports != "" {
-		ports, err := target.ParsePorts(f.ports)
+		list, err := namedPorts(f.ports)
+		if err != nil {
+			return err
+		}
+		ports, err := target.ParsePorts(list)
 		if err != nil {
 			return usageError{fmt.Errorf("--ports: %w", err)}
 		}
@@ -247,4 +253,19 @@ func scanOutput(g *globals, path string) (io.Writer, func(), error) {
 		return nil, nil, fmt.Errorf("--out: %w", err)
 	}
 	return fh, func() { fh.Close() }, nil
+}
+
+// namedPorts returns a --ports value with a named list expanded: "demo" is
+// the ports of the simulator's profiles under the port map a fleet started
+// by this user has (the list `iotwatch demo` scans); anything else is
+// returned as it is.
+func namedPorts(s string) (string, error) {
+	if s != "demo" {
+		return s, nil
+	}
+	list, err := simulate.PortList(simulate.HighPortMap(false))
+	if err != nil {
+		return "", fmt.Errorf("--ports demo: %w", err)
+	}
+	return list, nil
 }

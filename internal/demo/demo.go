@@ -143,12 +143,17 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		return run.Finish(ctx, err)
 	}
 
-	// Discovery, banners and fingerprints.
+	// Discovery, banners and fingerprints, on the ports of every profile
+	// (`jobs submit scan --ports demo` scans the same).
 	t0 = time.Now()
+	tcpPorts, udpPorts, err := simulate.ProfilePorts(fleet.HighPortMap())
+	if err != nil {
+		return sum, finish(err)
+	}
 	var services []model.Service
 	_, err = stage.Scan(ctx, st, run, stage.ScanOptions{
 		Config: scan.Config{
-			Targets: targets, TCPPorts: fleet.TCPPorts(), UDPPorts: fleet.UDPPorts(),
+			Targets: targets, TCPPorts: tcpPorts, UDPPorts: udpPorts,
 			Concurrency: 512, Timeout: 3 * time.Second, Logger: log,
 			Rate: -1, // its own loopback fleet: no rate limit
 		},

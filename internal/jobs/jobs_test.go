@@ -27,13 +27,34 @@ const fleetPorts = "21,22,23,80,554,1883,2121,2222,2323,8080,8554"
 
 func startFleet(t *testing.T, prefix netip.Prefix, devices int) {
 	t.Helper()
+	startFleetOpts(t, simulate.Options{Prefix: prefix, Devices: devices, Seed: 78, Weak: 0.4, Empty: 0.05, Anonymous: 0.05})
+}
+
+func startFleetOpts(t *testing.T, opts simulate.Options) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	f, err := simulate.Start(ctx, simulate.Options{Prefix: prefix, Devices: devices, Seed: 78, Weak: 0.4, Empty: 0.05, Anonymous: 0.05})
+	f, err := simulate.Start(ctx, opts)
 	if err != nil {
 		cancel()
 		t.Fatalf("simulate: %v", err)
 	}
 	t.Cleanup(func() { cancel(); f.Close() })
+}
+
+// openClient opens the store at dsn and a jobs client on it, closed with t.
+func openClient(t *testing.T, dsn string) (*store.Store, *jobs.Client) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c, err := jobs.New(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, c
 }
 
 // Evidence queries compared between a run of jobs and an uninterrupted
@@ -232,15 +253,7 @@ func TestInProcess(t *testing.T) {
 
 func inProcess(t *testing.T, ref *store.Store, dsn string) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c, err := jobs.New(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, c := openClient(t, dsn)
 	sub, err := c.SubmitScan(ctx, jobs.ScanRequest{
 		Targets: []string{fleetPrefix.String()}, Ports: fleetPorts, Rate: -1, Timeout: 5 * time.Second,
 		Shards: 3, Audit: &jobs.AuditRequest{},

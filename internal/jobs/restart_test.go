@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"iotwatch/internal/jobs"
-	"iotwatch/internal/store"
 )
 
 // privatePG starts a PostgreSQL cluster of the test's own (initdb and
@@ -87,15 +86,7 @@ func TestPostgresRestart(t *testing.T) {
 	startFleet(t, clusterPrefix, 40)
 	ref := reference(t, clusterPrefix)
 	ctx := context.Background()
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c, err := jobs.New(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, c := openClient(t, dsn)
 	a := startWorker(t, dsn, "a")
 	b := startWorker(t, dsn, "b")
 	if _, err := c.SubmitScan(ctx, jobs.ScanRequest{

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"iotwatch/internal/model"
@@ -342,4 +343,57 @@ func hostKey(seed int64, owner string) (ssh.Signer, error) {
 func hostKeyPrivate(seed int64, owner string) ed25519.PrivateKey {
 	h := sha256.Sum256(fmt.Appendf(nil, "iotwatch simulated ssh host key\x00%d\x00%s", seed, owner))
 	return ed25519.NewKeyFromSeed(h[:])
+}
+
+// ProfilePorts returns the sorted TCP and UDP ports the built-in profiles
+// serve on under the port map (high: HighPorts): the ports a scan of any
+// fleet of them needs. The demo scans these, and `jobs submit scan --ports
+// demo` names the same list, so a sharded scan of a fleet gives the demo's
+// report.
+func ProfilePorts(high bool) (tcp, udp []uint16, err error) {
+	profiles, err := BuiltinProfiles()
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := map[uint16]bool{}
+	seenU := map[uint16]bool{}
+	for i := range profiles {
+		for j := range profiles[i].Services {
+			sp := &profiles[i].Services[j]
+			p := servicePort(sp, high)
+			if udpProtocols[sp.Protocol] {
+				if !seenU[p] {
+					seenU[p] = true
+					udp = append(udp, p)
+				}
+			} else if !seen[p] {
+				seen[p] = true
+				tcp = append(tcp, p)
+			}
+		}
+	}
+	slices.Sort(tcp)
+	slices.Sort(udp)
+	return tcp, udp, nil
+}
+
+// HighPortMap reports whether a fleet started with Options.HighPorts set
+// to force uses the high-port map: when forced, or without permission to
+// bind ports below 1024.
+func HighPortMap(force bool) bool { return force || !canBindPrivileged() }
+
+// PortList is ProfilePorts as a port list for --ports ("21,22,…,161/udp,…").
+func PortList(high bool) (string, error) {
+	tcp, udp, err := ProfilePorts(high)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, p := range tcp {
+		fmt.Fprintf(&b, "%d,", p)
+	}
+	for _, p := range udp {
+		fmt.Fprintf(&b, "%d/udp,", p)
+	}
+	return strings.TrimSuffix(b.String(), ","), nil
 }
