@@ -21,15 +21,20 @@ func newSimulateCmd(g *globals) *cobra.Command {
 		profiles string
 	)
 	cmd := &cobra.Command{
-		Use:     "simulate",
-		Short:   "Run a fleet of emulated IoT devices on loopback addresses",
-		Example: `  iotwatch simulate --devices 50 --truth truth.json`,
+		Use:   "simulate",
+		Short: "Run a fleet of emulated IoT devices on loopback addresses",
+		Example: `  iotwatch simulate --devices 50 --truth truth.json
+  iotwatch simulate --devices 500 --day 2 --truth day2.json   # the same fleet two days on: some units updated`,
 		Long: `simulate starts emulated IoT devices (cameras, DVRs, routers, plugs, printers, NAS,
 thermostats, industrial gateways), one loopback address each, serving telnet, SSH, HTTP,
 FTP, MQTT, RTSP, SNMP, SSDP/UPnP, CoAP and Modbus/TCP with realistic banners and
 credentials, until interrupted. Without root it uses the high-port map
 (telnet 2323, ssh 2222, http 8080, ftp 2121, rtsp 8554, snmp 1161/udp, ssdp 1900/udp,
-coap 5683/udp, modbus 5020, mqtt 1883; dns 1053/udp for --profiles that serve DNS).`,
+coap 5683/udp, modbus 5020, mqtt 1883; dns 1053/udp for --profiles that serve DNS).
+--day N starts the fleet as it is on its Nth simulated day (0 is the first): a profile's
+firmware updates are released on later days and installed by a growing share of its units,
+the same units for the same --seed; the truth names each unit's firmware that day and the
+whole schedule.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := netip.ParsePrefix(prefix)
@@ -40,6 +45,9 @@ coap 5683/udp, modbus 5020, mqtt 1883; dns 1053/udp for --profiles that serve DN
 			opts.Logger = g.log
 			if opts.Devices <= 0 {
 				return usageError{errors.New("--devices must be positive")}
+			}
+			if opts.Day < 0 {
+				return usageError{errors.New("--day must not be negative")}
 			}
 			for name, v := range map[string]float64{"--weak": opts.Weak, "--empty": opts.Empty, "--anonymous": opts.Anonymous} {
 				if v < 0 || v > 1 {
@@ -100,6 +108,7 @@ coap 5683/udp, modbus 5020, mqtt 1883; dns 1053/udp for --profiles that serve DN
 	f.Float64Var(&opts.Weak, "weak", 0.3, "share of devices with a vendor default credential")
 	f.Float64Var(&opts.Empty, "empty", 0.05, "share of devices with an empty password")
 	f.Float64Var(&opts.Anonymous, "anonymous", 0.05, "share of devices with anonymous MQTT/FTP access")
+	f.IntVar(&opts.Day, "day", 0, "simulated day to start the fleet on (0: the first); units install firmware updates as days pass")
 	f.StringVar(&truth, "truth", "", "write the ground truth (JSON) to this file")
 	f.BoolVar(&opts.HighPorts, "high-ports", false, "use the high-port map even as root")
 	f.StringVar(&profiles, "profiles", "", "directory of device profile YAML files to use instead of the built-in ones")

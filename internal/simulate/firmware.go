@@ -43,7 +43,7 @@ func (f *Fleet) WriteFirmware(dir string) ([]FirmwareImage, error) {
 	}
 	profiles := map[string]*Profile{}
 	for _, d := range f.devices {
-		profiles[d.prof.ID] = d.prof
+		profiles[d.prof.ID] = d.baseProfile()
 	}
 	var out []FirmwareImage
 	for _, id := range slices.Sorted(maps.Keys(profiles)) {

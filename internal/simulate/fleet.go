@@ -66,6 +66,7 @@ type device struct {
 	hostname string
 	uuid     string
 	services []*deviceService
+	installs []install // the updates it installs and when (days.go)
 }
 
 // deviceService is one service of one device with its accepted credential.
@@ -111,6 +112,9 @@ func (s *deviceService) accepts(user, pass string) bool {
 func planFleet(opts Options, profiles []Profile, high bool) ([]*device, error) {
 	if opts.Devices <= 0 {
 		return nil, errors.New("devices must be positive")
+	}
+	if opts.Day < 0 {
+		return nil, fmt.Errorf("day %d: want 0 or later", opts.Day)
 	}
 	for _, f := range []float64{opts.Weak, opts.Empty, opts.Anonymous} {
 		if f < 0 || f > 1 {
@@ -196,6 +200,7 @@ func planFleet(opts Options, profiles []Profile, high bool) ([]*device, error) {
 		}
 		devs[i] = d
 	}
+	scheduleUpdates(opts.Seed, opts.Day, devs)
 	return devs, nil
 }
 

@@ -29,8 +29,12 @@ type Profile struct {
 	CPE        string           `yaml:"cpe"`
 	Weight     int              `yaml:"weight"`
 	Services   []ServiceProfile `yaml:"services"`
+	// Updates are firmware releases its units install over the simulated
+	// days (see days.go).
+	Updates []Update `yaml:"updates"`
 
-	source string // file:line of the profile, for messages
+	source string   // file:line of the profile, for messages
+	base   *Profile // the declared profile of a unit running an update
 }
 
 // ServiceProfile is one service a profile offers.
@@ -249,6 +253,15 @@ func (p *Profile) validate() error {
 	}
 	if seen[model.ProtoSSDP] && !seen[model.ProtoHTTP] {
 		return lineErr{-1, errors.New("ssdp needs an http service for the device description")}
+	}
+	for i, u := range p.Updates {
+		prev := 0
+		if i > 0 {
+			prev = p.Updates[i-1].Day
+		}
+		if err := u.validate(prev); err != nil {
+			return lineErr{-1, err}
+		}
 	}
 	return nil
 }

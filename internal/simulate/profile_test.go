@@ -24,6 +24,7 @@ func TestParseProfilesErrors(t *testing.T) {
 		{"wrong-type.yaml", "wrong-type.yaml:8: cannot unmarshal !!str `many` into int"},
 		{"no-default.yaml", "no-default.yaml:9: profile \"acme-x1\": service ssh: login service needs a default credential"},
 		{"empty.yaml", "empty.yaml:1: no profiles"},
+		{"bad-update.yaml", `bad-update.yaml:2: profile "acme-x1": update 1.1: uptake [0.5 0.4]: want shares within 0..1, never decreasing`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -60,6 +60,7 @@ type Options struct {
 	Empty     float64      // share with an empty password
 	Anonymous float64      // share with anonymous MQTT/FTP access
 	HighPorts bool         // use the high-port map even when privileged ports are allowed
+	Day       int          // the simulated day the fleet is started on (0: the first; see days.go)
 	Logger    *slog.Logger // nil: discard
 
 	perDevice bool // tests: never use sk_lookup steering
@@ -150,6 +151,7 @@ func StartWithProfiles(ctx context.Context, opts Options, profiles []Profile) (*
 		f.byAddr[d.addr] = d
 	}
 	f.truth = buildTruth(opts.Seed, opts.Prefix.String(), devs)
+	f.truth.Day = opts.Day
 	if err := f.init(); err != nil {
 		f.Close()
 		return nil, err

@@ -3,6 +3,8 @@ package simulate
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"iotwatch/internal/fsutil"
 
@@ -12,10 +14,63 @@ import (
 // Truth is the ground truth of a fleet: every device, service, product,
 // version and accepted credential. It serialises to the truth.json format.
 type Truth struct {
-	Seed    int64         `json:"seed"`
-	Prefix  string        `json:"prefix"`
+	Seed   int64  `json:"seed"`
+	Prefix string `json:"prefix"`
+	// Day is the simulated day described (Options.Day): each device's
+	// Firmware is the one it runs that day.
+	Day     int           `json:"day"`
 	Devices []TruthDevice `json:"devices"`
-	Summary TruthSummary  `json:"summary"`
+	// Releases are the firmware updates of the fleet's products and how
+	// many units run each, day by day.
+	Releases []TruthRelease `json:"releases,omitempty"`
+	Summary  TruthSummary   `json:"summary"`
+}
+
+// TruthRelease is one firmware update of a profile: released on Day, run
+// by Running[i] of the profile's Units on day Day+i; the last count holds
+// for every later day.
+type TruthRelease struct {
+	Profile  string `json:"profile"`
+	Vendor   string `json:"vendor"`
+	Model    string `json:"model"`
+	From     string `json:"from"` // the profile's firmware before any update
+	Firmware string `json:"firmware"`
+	Day      int    `json:"day"`
+	Units    int    `json:"units"`
+	Running  []int  `json:"running"`
+}
+
+// TruthInstall is an update a device installs on Day (before or after the
+// truth's day).
+type TruthInstall struct {
+	Firmware string `json:"firmware"`
+	Day      int    `json:"day"`
+}
+
+// FirmwareOn returns the firmware the device at ip runs on day, and
+// whether the truth holds the device.
+func (t *Truth) FirmwareOn(ip string, day int) (string, bool) {
+	for _, d := range t.Devices {
+		if d.IP != ip {
+			continue
+		}
+		fw, declared := d.Firmware, false
+		for _, r := range t.Releases { // in release order
+			if r.Profile != d.Profile {
+				continue
+			}
+			if !declared {
+				fw, declared = r.From, true
+			}
+			for _, in := range d.Installs {
+				if in.Firmware == r.Firmware && in.Day <= day {
+					fw = r.Firmware
+				}
+			}
+		}
+		return fw, true
+	}
+	return "", false
 }
 
 // TruthDevice is one emulated device.
@@ -32,6 +87,8 @@ type TruthDevice struct {
 	Services    []TruthService    `json:"services"`
 	Credentials []TruthCredential `json:"credentials"`
 	Weak        bool              `json:"weak"`
+	// Installs are the firmware updates the device installs, by day.
+	Installs []TruthInstall `json:"installs,omitempty"`
 }
 
 // TruthService is one service of a device.
@@ -77,6 +134,9 @@ func buildTruth(seed int64, prefix string, devs []*device) *Truth {
 		td := TruthDevice{IP: d.addr.String(), Vendor: p.Vendor, Model: p.Model, Firmware: p.Firmware,
 			DeviceType: p.DeviceType, CPE: p.CPE, Profile: p.ID, Serial: d.serial, MAC: d.mac,
 			Services: []TruthService{}, Credentials: []TruthCredential{}}
+		for _, in := range d.installs {
+			td.Installs = append(td.Installs, TruthInstall{Firmware: in.upd.Firmware, Day: in.day})
+		}
 		for _, s := range d.services {
 			ts := TruthService{Protocol: s.sp.Protocol, Port: s.port,
 				Transport: transportOf(s.sp.Protocol), Product: s.sp.Product, Version: s.sp.Version,
@@ -101,6 +161,7 @@ func buildTruth(seed int64, prefix string, devs []*device) *Truth {
 		t.Devices = append(t.Devices, td)
 	}
 	t.Summary.Devices = len(t.Devices)
+	t.Releases = truthReleases(devs)
 	if t.Summary.Devices > 0 {
 		t.Summary.WeakPasswordShare = float64(t.Summary.DevicesWithWeakCredentials) / float64(t.Summary.Devices)
 	}
@@ -118,4 +179,33 @@ func WriteTruth(path string, t *Truth) error {
 		return fmt.Errorf("truth: %w", err)
 	}
 	return nil
+}
+
+// truthReleases lists the updates of the profiles the fleet's units run.
+func truthReleases(devs []*device) []TruthRelease {
+	units := map[*Profile]int{}
+	var order []*Profile
+	for _, d := range devs {
+		p := d.baseProfile()
+		if len(p.Updates) == 0 {
+			continue
+		}
+		if units[p] == 0 {
+			order = append(order, p)
+		}
+		units[p]++
+	}
+	slices.SortFunc(order, func(a, b *Profile) int { return strings.Compare(a.ID, b.ID) })
+	var out []TruthRelease
+	for _, p := range order {
+		for _, u := range p.Updates {
+			r := TruthRelease{Profile: p.ID, Vendor: p.Vendor, Model: p.Model, From: p.Firmware, Firmware: u.Firmware,
+				Day: u.Day, Units: units[p], Running: make([]int, len(u.Uptake))}
+			for i := range u.Uptake {
+				r.Running[i] = u.running(units[p], u.Day+i)
+			}
+			out = append(out, r)
+		}
+	}
+	return out
 }

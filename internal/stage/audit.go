@@ -52,6 +52,7 @@ func Audit(ctx context.Context, st *store.Store, run *Run, services []model.Serv
 	})
 	batch.Size, batch.Every = 100, 2*time.Second
 	stats, err := audit.Run(ctx, opts.Config, surfaces, func(r model.CredentialResult) error {
+		r.Time = run.At(r.Time)
 		res.Results = append(res.Results, r)
 		if opts.Emit != nil {
 			if err := opts.Emit(r); err != nil {

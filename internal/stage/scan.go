@@ -135,6 +135,7 @@ func Scan(ctx context.Context, st *store.Store, run *Run, opts ScanOptions) (Sca
 		}
 	}
 	stats, err := scan.Run(ctx, cfg, func(s model.Service) error {
+		s.Time = run.At(s.Time)
 		if opts.Emit != nil {
 			if err := opts.Emit(s); err != nil {
 				return err

@@ -31,7 +31,9 @@ func (s *Store) StartRun(ctx context.Context, run *model.Run) error {
 	if run.Status == "" {
 		run.Status = model.RunRunning
 	}
-	run.Host, run.PID, run.Heartbeat = s.host, os.Getpid(), run.StartedAt
+	// The heartbeat is the real clock's, even for a run recorded as
+	// started earlier (stage.StartAt), so that it is not taken for abandoned.
+	run.Host, run.PID, run.Heartbeat = s.host, os.Getpid(), time.Now()
 	if _, err := s.MarkAbandoned(ctx); err != nil {
 		return fmt.Errorf("start run: %w", err)
 	}
