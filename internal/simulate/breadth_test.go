@@ -11,6 +11,7 @@ import (
 
 	"iotwatch/internal/login"
 	logincwmp "iotwatch/internal/login/cwmp"
+	loginonvif "iotwatch/internal/login/onvif"
 	loginxmeye "iotwatch/internal/login/xmeye"
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
@@ -20,6 +21,7 @@ import (
 	probedvrip "iotwatch/internal/probe/dvrip"
 	probeenip "iotwatch/internal/probe/enip"
 	probefox "iotwatch/internal/probe/fox"
+	probeonvif "iotwatch/internal/probe/onvif"
 	probes7 "iotwatch/internal/probe/s7"
 	probexmeye "iotwatch/internal/probe/xmeye"
 )
@@ -96,6 +98,22 @@ func breadthCases() []breadthCase {
 			}
 			return ""
 		}, nil, nil},
+		{model.ProtoONVIF, probeonvif.Prober{}, func(s *deviceService, r probe.Record) string {
+			rec := r.(*probeonvif.Record)
+			p := s.dev.prof
+			web := s.dev.serviceOf(model.ProtoHTTP)
+			want := fmt.Sprintf("http://%s:%d/onvif/device_service", s.dev.addr, web.port)
+			if rec.Hardware != p.Model || rec.Name != p.Vendor || rec.Auth != probeonvif.AuthRequired || rec.DeviceURL != want ||
+				rec.Endpoint != "urn:uuid:"+s.dev.uuid || rec.Manufacturer != "" || rec.DeviceError != "" {
+				return fmt.Sprintf("record %+v", rec)
+			}
+			if skew := int64(onvifSkew(s.dev) / time.Second); rec.ClockOffset < skew-5 || rec.ClockOffset > skew+5 {
+				return fmt.Sprintf("clock offset %d s, want %d", rec.ClockOffset, skew)
+			}
+			return ""
+		}, loginonvif.Module{}, func(s *deviceService) string {
+			return "Model=" + s.dev.prof.Model + " FirmwareVersion="
+		}},
 	}
 }
 
@@ -153,5 +171,36 @@ func TestBreadthProtocols(t *testing.T) {
 				sess.Close()
 			}
 		})
+	}
+}
+
+// TestONVIFClockSkew logs in to every weak ONVIF camera of the fleet, those
+// whose clock runs eight hours off included: the module must stamp its
+// tokens with the device's clock (a token stamped with ours is refused).
+func TestONVIFClockSkew(t *testing.T) {
+	f := protoFleet(t)
+	skewed, tried := 0, 0
+	for _, d := range f.devices {
+		s := d.serviceOf(model.ProtoONVIF)
+		if s == nil || s.kind == KindStrong {
+			continue
+		}
+		if onvifSkew(d) != 0 {
+			skewed++
+		}
+		tried++
+		tgt := login.Target{Addr: netip.AddrPortFrom(d.addr, s.port), Protocol: model.ProtoONVIF, Timeout: 3 * time.Second}
+		sess, err := loginonvif.Module{}.Open(context.Background(), tgt)
+		if err != nil {
+			t.Fatalf("open %s: %v", tgt.Addr, err)
+		}
+		r := sess.Try(context.Background(), login.Credential{Username: s.cred.Username, Password: s.cred.Password})
+		if !r.Success() || !strings.Contains(r.Evidence, "SerialNumber="+d.serial) {
+			t.Errorf("%s (skew %v): %v %q %v", tgt.Addr, onvifSkew(d), r.Status, r.Evidence, r.Err)
+		}
+		sess.Close()
+	}
+	if skewed == 0 || skewed == tried {
+		t.Fatalf("%d of %d weak ONVIF cameras skewed: the test needs both kinds", skewed, tried)
 	}
 }

@@ -30,12 +30,13 @@ var realPorts = map[string]uint16{
 	model.ProtoTelnet: 23, model.ProtoSSH: 22, model.ProtoHTTP: 80, model.ProtoFTP: 21,
 	model.ProtoRTSP: 554, model.ProtoSNMP: 161, model.ProtoSSDP: 1900, model.ProtoCoAP: 5683,
 	model.ProtoModbus: 502, model.ProtoMQTT: 1883, model.ProtoDNS: 53, model.ProtoCWMP: 7547, model.ProtoXMeye: 34567, model.ProtoDVRIP: 37777, model.ProtoENIP: 44818, model.ProtoBACnet: 47808, model.ProtoS7: 102, model.ProtoDNP3: 20000, model.ProtoFox: 1911,
+	model.ProtoONVIF: 3702,
 }
 
 // HighPorts is the documented port map used by unprivileged users (or with
 // --high-ports): telnet 2323, ssh 2222, http 8080, ftp 2121, rtsp 8554,
 // snmp 1161/udp, ssdp 1900/udp, coap 5683/udp, modbus 5020, mqtt 1883,
-// dns 1053/udp; ports above 1024 stay (cwmp 7547, xmeye 34567, dvrip 37777, enip 44818, bacnet 47808/udp, dnp3 20000, fox 1911); s7 1102.
+// dns 1053/udp; ports above 1024 stay (cwmp 7547, xmeye 34567, dvrip 37777, enip 44818, bacnet 47808/udp, dnp3 20000, fox 1911, onvif 3702/udp); s7 1102.
 var HighPorts = func() map[string]uint16 {
 	m := maps.Clone(realPorts)
 	maps.Copy(m, map[string]uint16{

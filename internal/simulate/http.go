@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"iotwatch/internal/model"
 	"iotwatch/internal/wire/httpauth"
+	"iotwatch/internal/wire/onvif"
 )
 
 type svcKey struct{}
@@ -63,6 +65,13 @@ func serveHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, upnpDescription(s, r.Host))
 		return
 	case "/favicon.ico":
+		notFound(w)
+		return
+	case onvif.DevicePath:
+		if o := d.serviceOf(model.ProtoONVIF); o != nil {
+			serveONVIF(w, r, o)
+			return
+		}
 		notFound(w)
 		return
 	}

@@ -48,7 +48,8 @@ type ServiceProfile struct {
 	// Banner is what the service announces: the telnet shell banner, the SSH
 	// version line, the FTP greeting, the HTTP/RTSP Server header, the SNMP
 	// sysDescr, the SSDP SERVER header, the MQTT $SYS/broker/version, the
-	// DNS server's version.bind.
+	// DNS server's version.bind, the ONVIF Manufacturer (Version is then
+	// the ONVIF FirmwareVersion, the profile's firmware when empty).
 	// {serial} and {FW} are replaced per device.
 	Banner      string      `yaml:"banner"`
 	Auth        string      `yaml:"auth"`  // http: basic, digest, form; rtsp: basic, digest
@@ -76,6 +77,7 @@ var knownProtocols = map[string]bool{
 	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoFTP: true,
 	model.ProtoMQTT: true, model.ProtoRTSP: true, model.ProtoSNMP: true, model.ProtoSSDP: true,
 	model.ProtoCoAP: true, model.ProtoModbus: true, model.ProtoDNS: true, model.ProtoCWMP: true, model.ProtoXMeye: true, model.ProtoDVRIP: true, model.ProtoENIP: true, model.ProtoBACnet: true, model.ProtoS7: true, model.ProtoDNP3: true, model.ProtoFox: true,
+	model.ProtoONVIF: true,
 }
 
 var cpeRE = regexp.MustCompile(`^cpe:2\.3:[aho](:[^:]+){10}$`)

@@ -563,6 +563,8 @@ func (f *Fleet) answerUDP(s *deviceService, req []byte) (resp []byte) {
 		return answerDNS(s, req)
 	case "bacnet":
 		return answerBACnet(s, req)
+	case "onvif":
+		return answerONVIF(s, req)
 	}
 	return nil
 }
