@@ -43,6 +43,8 @@ var routeRoles = map[string]auth.Role{
 	// Job actions: operators, within their scopes (console.go).
 	"jobs": auth.Operator, "job": auth.Operator, "job_events": auth.Operator, "job_submit": auth.Operator,
 	"job_cancel": auth.Operator, "schedule_add": auth.Operator, "static": auth.Nobody,
+	"api_jobs": auth.Operator, "api_job": auth.Operator, "api_job_submit": auth.Operator, "api_job_cancel": auth.Operator,
+	"api_schedules": auth.Operator, "api_schedule_add": auth.Operator, "api_schedule_remove": auth.Operator,
 	"admin_audit": auth.Admin, "admin_audit_export": auth.Admin,
 	// User management (admin.go): the operations of iotwatch users and tokens.
 	"admin_users": auth.Admin, "admin_user_add": auth.Admin, "admin_user_role": auth.Admin,

@@ -68,6 +68,7 @@ type JobQueue interface {
 	Cancel(ctx context.Context, id int64) (spec.Job, error)
 	ListSchedules(ctx context.Context) ([]spec.Schedule, error)
 	AddSchedule(ctx context.Context, s spec.Schedule) error
+	RemoveSchedule(ctx context.Context, name string) error
 }
 
 type jobsView struct {
@@ -153,31 +154,20 @@ func refusal(err error) (int, string, bool) {
 }
 
 func (s *Server) jobSubmit(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.jobsClient()
-	if err != nil {
+	if _, err := s.jobsClient(); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	p := auth.From(ctx)
 	req, err := scanRequest(r)
 	if err != nil {
 		return s.renderJobs(w, r, http.StatusBadRequest, err.Error())
 	}
-	if err := s.opts.Auth.AuthorizeTargets(ctx, p, "job.submit", req.Targets, remote(r)); err != nil {
-		if code, msg, ok := refusal(err); ok {
-			return s.renderJobs(w, r, code, msg)
-		}
-		return err
-	}
-	sub, err := c.SubmitScan(ctx, req)
+	sub, err := s.submitScan(r, req, "")
 	if err != nil {
 		if code, msg, ok := refusal(err); ok {
 			return s.renderJobs(w, r, code, msg)
 		}
 		return err
 	}
-	s.audit(r, auth.Entry{Action: "job.submit", Target: strings.Join(req.Targets, " "), Outcome: "ok",
-		Detail: fmt.Sprintf("scan run %d, jobs %v, ports %q, audit %v", sub.Group, sub.Jobs, req.Ports, req.Audit != nil)})
 	http.Redirect(w, r, "/jobs/"+strconv.FormatInt(sub.Jobs[0], 10), http.StatusSeeOther)
 	return nil
 }
@@ -282,30 +272,20 @@ func (s *Server) jobCancel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	target := "job " + strconv.FormatInt(j.ID, 10)
-	if ts := jobTargets(j); len(ts) > 0 {
-		if err := s.opts.Auth.AuthorizeTargets(ctx, auth.From(ctx), "job.cancel", ts, remote(r)); err != nil {
-			if code, msg, ok := refusal(err); ok {
-				return httpError{code, msg}
-			}
-			return err
+	if _, err := s.cancelJob(r, j, ""); err != nil {
+		if code, msg, ok := refusal(err); ok {
+			return httpError{code, msg}
 		}
-	}
-	if _, err := s.opts.Jobs.Cancel(ctx, j.ID); err != nil {
 		return err
 	}
-	s.audit(r, auth.Entry{Action: "job.cancel", Target: target, Outcome: "ok", Detail: j.Kind + " " + strings.Join(jobTargets(j), " ")})
 	http.Redirect(w, r, "/jobs/"+strconv.FormatInt(j.ID, 10), http.StatusSeeOther)
 	return nil
 }
 
 func (s *Server) scheduleAdd(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.jobsClient()
-	if err != nil {
+	if _, err := s.jobsClient(); err != nil {
 		return err
 	}
-	ctx := r.Context()
 	req, err := scanRequest(r)
 	if err != nil {
 		return s.renderJobs(w, r, http.StatusBadRequest, err.Error())
@@ -314,22 +294,65 @@ func (s *Server) scheduleAdd(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || every < time.Minute {
 		return s.renderJobs(w, r, http.StatusBadRequest, fmt.Sprintf("every %q: want a period such as 24h (at least 1m)", r.PostFormValue("every")))
 	}
-	if err := s.opts.Auth.AuthorizeTargets(ctx, auth.From(ctx), "schedule.add", req.Targets, remote(r)); err != nil {
-		if code, msg, ok := refusal(err); ok {
-			return s.renderJobs(w, r, code, msg)
-		}
-		return err
-	}
 	sc := spec.Schedule{Name: strings.TrimSpace(r.PostFormValue("name")), Every: every, Scan: &req}
-	if err := c.AddSchedule(ctx, sc); err != nil {
+	if err := s.addSchedule(r, sc, ""); err != nil {
 		if code, msg, ok := refusal(err); ok {
 			return s.renderJobs(w, r, code, msg)
 		}
 		return err
 	}
-	s.audit(r, auth.Entry{Action: "schedule.add", Target: strings.Join(req.Targets, " "), Outcome: "ok",
-		Detail: fmt.Sprintf("schedule %s every %s", sc.Name, every)})
 	http.Redirect(w, r, "/jobs", http.StatusSeeOther)
+	return nil
+}
+
+// The actions, shared by the pages and the API (via names the API in the
+// audit entry): each checks the principal's scopes (a refusal is audit-logged
+// by auth and wraps auth.ErrForbidden), acts, and records what it did.
+
+// submitScan submits req as the request's principal.
+func (s *Server) submitScan(r *http.Request, req spec.ScanRequest, via string) (spec.Submitted, error) {
+	ctx := r.Context()
+	if err := s.opts.Auth.AuthorizeTargets(ctx, auth.From(ctx), "job.submit", req.Targets, remote(r)); err != nil {
+		return spec.Submitted{}, err
+	}
+	sub, err := s.opts.Jobs.SubmitScan(ctx, req)
+	if err != nil {
+		return sub, err
+	}
+	s.audit(r, auth.Entry{Action: "job.submit", Target: strings.Join(req.Targets, " "), Outcome: "ok",
+		Detail: fmt.Sprintf("scan run %d, jobs %v, ports %q, audit %v%s", sub.Group, sub.Jobs, req.Ports, req.Audit != nil, via)})
+	return sub, nil
+}
+
+// cancelJob cancels j as the request's principal: a scan's or audit's
+// targets must be inside their scopes.
+func (s *Server) cancelJob(r *http.Request, j spec.Job, via string) (spec.Job, error) {
+	ctx := r.Context()
+	if ts := jobTargets(j); len(ts) > 0 {
+		if err := s.opts.Auth.AuthorizeTargets(ctx, auth.From(ctx), "job.cancel", ts, remote(r)); err != nil {
+			return j, err
+		}
+	}
+	j2, err := s.opts.Jobs.Cancel(ctx, j.ID)
+	if err != nil {
+		return j, err
+	}
+	s.audit(r, auth.Entry{Action: "job.cancel", Target: "job " + strconv.FormatInt(j.ID, 10), Outcome: "ok",
+		Detail: j.Kind + " " + strings.Join(jobTargets(j), " ") + via})
+	return j2, nil
+}
+
+// addSchedule adds the scan schedule sc as the request's principal.
+func (s *Server) addSchedule(r *http.Request, sc spec.Schedule, via string) error {
+	ctx := r.Context()
+	if err := s.opts.Auth.AuthorizeTargets(ctx, auth.From(ctx), "schedule.add", sc.Scan.Targets, remote(r)); err != nil {
+		return err
+	}
+	if err := s.opts.Jobs.AddSchedule(ctx, sc); err != nil {
+		return err
+	}
+	s.audit(r, auth.Entry{Action: "schedule.add", Target: strings.Join(sc.Scan.Targets, " "), Outcome: "ok",
+		Detail: fmt.Sprintf("schedule %s every %s%s", sc.Name, sc.Every, via)})
 	return nil
 }
 

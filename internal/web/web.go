@@ -148,6 +148,7 @@ func New(st *store.Store, opts Options) *Server {
 	s.registerInventory(route)
 	s.registerConsole(route)
 	s.registerAdmin(route)
+	s.registerJobsAPI(route)
 	route("GET /healthz", "healthz", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, err := w.Write([]byte("ok\n"))
