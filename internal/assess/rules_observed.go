@@ -380,8 +380,12 @@ func sharedKeys(v *view, _ Provision) verdict {
 			continue
 		}
 		if n := len(v.ix.keyHolders[k.Fingerprint]); n > 1 {
+			what := "host key"
+			if k.Kind == hostkey.KindTLS {
+				what = "TLS public key"
+			}
 			return verdict{Outcome: Fail, Basis: BasisObserved, Refs: []Ref{svcRef(s)},
-				Reason: fmt.Sprintf("%s:%d serves %s host key %s, which %d other device(s) serve too", s.IP, s.Port, s.Protocol, k.Fingerprint, n-1)}
+				Reason: fmt.Sprintf("%s:%d serves %s %s %s, which %d other device(s) serve too", s.IP, s.Port, s.Protocol, what, k.Fingerprint, n-1)}
 		}
 	}
 	return firmwareRule(v, []string{"firmware-private-key", "private-key", "hard-coded-key", "hardcoded-key", "shared-key", "embedded-key"},

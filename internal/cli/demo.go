@@ -91,6 +91,7 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 	}
 	fmt.Fprintf(w, "  firmware:          %d images, %d findings; %d of %d default accounts and %d of %d hard-coded host keys found\n",
 		s.FirmwareImages, s.FirmwareFindings, s.FirmwareAccounts, s.TruthFirmwareAccounts, s.FirmwareKeys, s.TruthFirmwareKeys)
-	fmt.Fprintf(w, "  shared host keys:  %d devices serve a key another device serves (ground truth %d)\n", s.SharedKeyDevices, s.TruthSharedKeyDevices)
+	fmt.Fprintf(w, "  shared keys:       %d devices serve an SSH or TLS key another device serves (ground truth %d); %d a TLS certificate (ground truth %d)\n",
+		s.SharedKeyDevices, s.TruthSharedKeyDevices, s.SharedCertDevices, s.TruthSharedCertDevices)
 	fmt.Fprintf(w, "  report:            %s\n                     %s\n  ground truth:      %s\n", s.ReportHTML, s.ReportJSON, s.TruthFile)
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"iotwatch/internal/assess"
@@ -73,10 +74,13 @@ type Summary struct {
 	TruthFirmwareAccounts int `json:"truth_firmware_accounts"`
 	FirmwareKeys          int `json:"firmware_keys"`
 	TruthFirmwareKeys     int `json:"truth_firmware_keys"`
-	// SharedKeyDevices are the devices serving a host key another device
-	// serves too, in the report and in the truth.
+	// SharedKeyDevices are the devices serving an SSH host key or a TLS
+	// public key another device serves too, SharedCertDevices a TLS
+	// certificate another device serves too, in the report and in the truth.
 	SharedKeyDevices       int                      `json:"shared_key_devices"`
 	TruthSharedKeyDevices  int                      `json:"truth_shared_key_devices"`
+	SharedCertDevices      int                      `json:"shared_cert_devices"`
+	TruthSharedCertDevices int                      `json:"truth_shared_cert_devices"`
 	Stages                 []string                 `json:"stages"`
 	Skipped                []string                 `json:"skipped,omitempty"`
 	Duration               time.Duration            `json:"duration_ns"`
@@ -241,6 +245,14 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 				}
 			}
 		}
+		if img.TLSKey != "" {
+			sum.TruthFirmwareKeys++
+			for _, k := range res.Secrets.Keys {
+				if k.Fingerprint == img.TLSKey {
+					sum.FirmwareKeys++
+				}
+			}
+		}
 	}
 	stageDone("firmware", t0)
 
@@ -290,9 +302,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	}
 	r, err := stage.BuildReport(ctx, st, report.Inputs{RunIDs: []int64{run.ID}, Title: "iotwatch demo: simulated IoT fleet"}, res)
 	if err == nil && r.SharedKeys != nil {
-		sum.SharedKeyDevices = r.SharedKeys.Sharing
+		sum.SharedKeyDevices, sum.SharedCertDevices = r.SharedKeys.Sharing, r.SharedKeys.TLSCertSharing
 	}
-	sum.TruthSharedKeyDevices = truthSharedKeys(*truth)
+	sum.TruthSharedKeyDevices, sum.TruthSharedCertDevices = truthSharedKeys(*truth)
 	if err == nil && r.Fall != nil {
 		sum.FallInSample = r.Fall.InSample
 		for _, x := range r.Fall.Reasons {
@@ -317,26 +329,39 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	return sum, nil
 }
 
-// truthSharedKeys counts the simulated devices whose SSH host key another
-// device serves too.
-func truthSharedKeys(t simulate.Truth) int {
+// truthSharedKeys counts the simulated devices whose SSH host key or TLS
+// public key another device serves too, and those whose TLS certificate
+// another device serves too.
+func truthSharedKeys(t simulate.Truth) (keys, certs int) {
 	holders := map[string]map[string]bool{}
+	add := func(fp, ip string) {
+		if fp == "" {
+			return
+		}
+		if holders[fp] == nil {
+			holders[fp] = map[string]bool{}
+		}
+		holders[fp][ip] = true
+	}
 	for _, d := range t.Devices {
 		for _, s := range d.Services {
-			if s.HostKey == "" {
-				continue
-			}
-			if holders[s.HostKey] == nil {
-				holders[s.HostKey] = map[string]bool{}
-			}
-			holders[s.HostKey][d.IP] = true
+			add("key "+s.HostKey, d.IP)
+			add("key "+s.SPKISHA256, d.IP)
+			add("cert "+s.CertSHA256, d.IP)
 		}
 	}
-	n := 0
-	for _, h := range holders {
-		if len(h) > 1 {
-			n += len(h)
+	sharingKey, sharingCert := map[string]bool{}, map[string]bool{}
+	for fp, h := range holders {
+		if len(h) < 2 || fp == "key " || fp == "cert " {
+			continue
+		}
+		for ip := range h {
+			if strings.HasPrefix(fp, "cert ") {
+				sharingCert[ip] = true
+			} else {
+				sharingKey[ip] = true
+			}
 		}
 	}
-	return n
+	return len(sharingKey), len(sharingCert)
 }

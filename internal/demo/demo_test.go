@@ -101,8 +101,10 @@ func TestDemoMatchesTruth(t *testing.T) {
 	if sum.FirmwareImages == 0 || sum.FirmwareAccounts != sum.TruthFirmwareAccounts || sum.FirmwareKeys != sum.TruthFirmwareKeys || sum.TruthFirmwareKeys == 0 {
 		t.Errorf("firmware: %d images, accounts %d of %d, keys %d of %d", sum.FirmwareImages, sum.FirmwareAccounts, sum.TruthFirmwareAccounts, sum.FirmwareKeys, sum.TruthFirmwareKeys)
 	}
-	if sum.SharedKeyDevices != sum.TruthSharedKeyDevices || sum.TruthSharedKeyDevices == 0 {
-		t.Errorf("shared host keys on %d devices, truth %d", sum.SharedKeyDevices, sum.TruthSharedKeyDevices)
+	if sum.SharedKeyDevices != sum.TruthSharedKeyDevices || sum.TruthSharedKeyDevices == 0 ||
+		sum.SharedCertDevices != sum.TruthSharedCertDevices || sum.TruthSharedCertDevices == 0 {
+		t.Errorf("shared keys on %d devices, truth %d; shared certificates on %d, truth %d",
+			sum.SharedKeyDevices, sum.TruthSharedKeyDevices, sum.SharedCertDevices, sum.TruthSharedCertDevices)
 	}
 	// Why they fell: every device under control is in the sample and had
 	// the weak credential the truth gave it.

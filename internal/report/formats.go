@@ -194,6 +194,9 @@ func (r *Report) csvRows() [][]string {
 		add("shared_keys", "", "", "sharing", k.Sharing)
 		add("shared_keys", "", "", "sharing_share", k.SharingShare)
 		add("shared_keys", "", "", "from_firmware", k.FromFirmware)
+		add("shared_keys", "", "", "tls_keyed_devices", k.TLSKeyed)
+		add("shared_keys", "", "", "tls_sharing", k.TLSSharing)
+		add("shared_keys", "", "", "tls_cert_sharing", k.TLSCertSharing)
 		for _, x := range k.Keys {
 			add("shared_keys", "key", x.Fingerprint, "devices", len(x.Devices))
 		}

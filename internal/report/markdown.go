@@ -167,13 +167,13 @@ func (r *Report) markdown(m *mdWriter) {
 
 	m.p("## Shared keys\n")
 	if k := r.SharedKeys; k != nil {
-		m.p("%d of %d devices presenting a host key (%s, 95%% CI %s) serve a key another device serves too; %d serve a key whose private half is in an analysed firmware image.",
-			k.Sharing, k.KeyedDevices, fmtPct(k.SharingShare), fmtCI(k.SharingCI95), k.FromFirmware)
+		m.p("%d of %d devices presenting an SSH host key or a TLS certificate (%s, 95%% CI %s) serve a key another device serves too; %d serve a key whose private half is in an analysed firmware image. Of %d devices presenting a TLS certificate, %d share its public key and %d the certificate itself with another device.",
+			k.Sharing, k.KeyedDevices, fmtPct(k.SharingShare), fmtCI(k.SharingCI95), k.FromFirmware, k.TLSKeyed, k.TLSSharing, k.TLSCertSharing)
 		rows := [][]string{}
 		for _, x := range k.Keys[:min(len(k.Keys), 20)] {
-			rows = append(rows, []string{mdEscape(x.Fingerprint), mdEscape(x.Type), fmt.Sprint(len(x.Devices)), mdEscape(strings.Join(x.Products, ", ")), mdEscape(strings.Join(x.Images, ", "))})
+			rows = append(rows, []string{mdEscape(x.Fingerprint), x.Kind, mdEscape(x.Type), fmt.Sprint(len(x.Devices)), mdEscape(strings.Join(x.Products, ", ")), mdEscape(strings.Join(x.Images, ", "))})
 		}
-		m.table([]string{"key", "type", "devices", "products", "firmware images"}, rows)
+		m.table([]string{"key", "kind", "type", "devices", "products", "firmware images"}, rows)
 	} else {
 		m.absent(r.Absent[SecSharedKeys])
 	}

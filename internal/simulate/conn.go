@@ -9,6 +9,7 @@ import (
 // deviceConn is an accepted connection that knows its device service.
 type deviceConn struct {
 	net.Conn
+	raw  net.Conn // the accepted connection under TLS; nil without TLS
 	svc  *deviceService
 	f    *Fleet
 	once sync.Once
@@ -16,7 +17,13 @@ type deviceConn struct {
 
 func (c *deviceConn) Close() error {
 	if c.f != nil {
-		c.once.Do(func() { c.f.untrack(c.Conn) })
+		c.once.Do(func() {
+			if c.raw != nil {
+				c.f.untrack(c.raw)
+				return
+			}
+			c.f.untrack(c.Conn)
+		})
 	}
 	return c.Conn.Close()
 }

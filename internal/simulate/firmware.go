@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -30,13 +31,19 @@ type FirmwareImage struct {
 	// HostKey is the SSH fingerprint of the Dropbear host key the image
 	// ships, when the profile hard-codes one: every unit serves it.
 	HostKey string `json:"host_key,omitempty"`
+	// TLSKey is the SHA-256 of the public key (SubjectPublicKeyInfo) of the
+	// TLS certificate and private key the image ships, when the profile
+	// hard-codes one; TLSCert the certificate's SHA-256.
+	TLSKey  string `json:"tls_key,omitempty"`
+	TLSCert string `json:"tls_cert,omitempty"`
 }
 
 // WriteFirmware writes a SquashFS root filesystem for every profile the
 // fleet uses into dir, in pure Go (go-diskfs): /etc/passwd and /etc/shadow
 // with the profile's default account, /etc/os-release and a banner naming
-// the product and firmware, and for profiles that hard-code their SSH host
-// key, that key in Dropbear's format.
+// the product and firmware, for profiles that hard-code their SSH host
+// key, that key in Dropbear's format, and for those that hard-code their
+// TLS certificate, it and its private key in PEM.
 func (f *Fleet) WriteFirmware(dir string) ([]FirmwareImage, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("firmware images: %w", err)
@@ -109,10 +116,34 @@ func (f *Fleet) writeImage(dir string, p *Profile) (FirmwareImage, error) {
 			break
 		}
 	}
+	if c := f.hardCodedCert(p); c != nil {
+		cp, kp, err := certPEM(c)
+		if err != nil {
+			return img, fmt.Errorf("firmware image %s: %w", p.ID, err)
+		}
+		files["etc/stunnel_cert.pem"], files["etc/stunnel.key"] = cp, kp
+		img.TLSCert, img.TLSKey = certFingerprints(c)
+	}
 	if err := writeSquashfs(img.Path, files); err != nil {
 		return img, fmt.Errorf("firmware image %s: %w", p.ID, err)
 	}
 	return img, nil
+}
+
+// hardCodedCert returns the certificate every unit of p serves, if p
+// hard-codes one.
+func (f *Fleet) hardCodedCert(p *Profile) *tls.Certificate {
+	for _, d := range f.devices {
+		if d.prof.ID != p.ID {
+			continue
+		}
+		for _, s := range d.services {
+			if s.sp.HardCodedCert && s.cert != nil {
+				return s.cert
+			}
+		}
+	}
+	return nil
 }
 
 // writeSquashfs writes files (path → content, directories implied) as a

@@ -28,7 +28,7 @@ func TestWriteFirmware(t *testing.T) {
 	if len(imgs) < 3 {
 		t.Fatalf("%d images for 40 devices, want one per profile used", len(imgs))
 	}
-	keyed := 0
+	keyed, certified := 0, 0
 	for _, img := range imgs {
 		res, err := firmware.Analyze(context.Background(), img.Path, firmware.Options{CrackBudget: 5 * time.Second})
 		if err != nil {
@@ -46,6 +46,32 @@ func TestWriteFirmware(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("%s: account %q not found or not cracked: %+v", img.Profile, img.Account.Username, res.Secrets.Accounts)
+			}
+		}
+		if img.TLSKey != "" {
+			// The private key is found by the public-key fingerprint the
+			// scan records, and every unit serves its certificate.
+			certified++
+			ok := false
+			for _, k := range res.Secrets.Keys {
+				ok = ok || k.Fingerprint == img.TLSKey
+			}
+			if !ok {
+				t.Errorf("%s: TLS key %s not found: %+v", img.Profile, img.TLSKey, res.Secrets.Keys)
+			}
+			units := 0
+			for _, d := range f.Truth().Devices {
+				for _, s := range d.Services {
+					if d.Profile == img.Profile && s.Protocol == "https" {
+						units++
+						if s.SPKISHA256 != img.TLSKey || s.CertSHA256 != img.TLSCert {
+							t.Errorf("%s serves %s/%s, the image ships %s/%s", d.IP, s.CertSHA256, s.SPKISHA256, img.TLSCert, img.TLSKey)
+						}
+					}
+				}
+			}
+			if units == 0 {
+				t.Errorf("%s: no unit serves https", img.Profile)
 			}
 		}
 		if img.HostKey != "" {
@@ -68,5 +94,8 @@ func TestWriteFirmware(t *testing.T) {
 	}
 	if keyed == 0 {
 		t.Error("no image ships a hard-coded host key: the fleet has no Archer AX21")
+	}
+	if certified == 0 {
+		t.Error("no image ships a hard-coded TLS key: the fleet has no DIR-645")
 	}
 }

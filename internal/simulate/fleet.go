@@ -3,6 +3,7 @@ package simulate
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -27,20 +28,20 @@ const (
 
 // realPorts are the standard ports used when the process may bind below 1024.
 var realPorts = map[string]uint16{
-	model.ProtoTelnet: 23, model.ProtoSSH: 22, model.ProtoHTTP: 80, model.ProtoFTP: 21,
+	model.ProtoTelnet: 23, model.ProtoSSH: 22, model.ProtoHTTP: 80, model.ProtoHTTPS: 443, model.ProtoFTP: 21,
 	model.ProtoRTSP: 554, model.ProtoSNMP: 161, model.ProtoSSDP: 1900, model.ProtoCoAP: 5683,
 	model.ProtoModbus: 502, model.ProtoMQTT: 1883, model.ProtoDNS: 53, model.ProtoCWMP: 7547, model.ProtoXMeye: 34567, model.ProtoDVRIP: 37777, model.ProtoENIP: 44818, model.ProtoBACnet: 47808, model.ProtoS7: 102, model.ProtoDNP3: 20000, model.ProtoFox: 1911,
 	model.ProtoONVIF: 3702,
 }
 
 // HighPorts is the documented port map used by unprivileged users (or with
-// --high-ports): telnet 2323, ssh 2222, http 8080, ftp 2121, rtsp 8554,
+// --high-ports): telnet 2323, ssh 2222, http 8080, https 8443, ftp 2121, rtsp 8554,
 // snmp 1161/udp, ssdp 1900/udp, coap 5683/udp, modbus 5020, mqtt 1883,
 // dns 1053/udp; ports above 1024 stay (cwmp 7547, xmeye 34567, dvrip 37777, enip 44818, bacnet 47808/udp, dnp3 20000, fox 1911, onvif 3702/udp); s7 1102.
 var HighPorts = func() map[string]uint16 {
 	m := maps.Clone(realPorts)
 	maps.Copy(m, map[string]uint16{
-		model.ProtoTelnet: 2323, model.ProtoSSH: 2222, model.ProtoHTTP: 8080, model.ProtoFTP: 2121,
+		model.ProtoTelnet: 2323, model.ProtoSSH: 2222, model.ProtoHTTP: 8080, model.ProtoHTTPS: 8443, model.ProtoFTP: 2121,
 		model.ProtoRTSP: 8554, model.ProtoSNMP: 1161, model.ProtoModbus: 5020, model.ProtoDNS: 1053, model.ProtoS7: 1102,
 	})
 	return m
@@ -82,6 +83,9 @@ type deviceService struct {
 	// hostKey is the SSH host key (ssh services): the device's own, or the
 	// profile's when the profile hard-codes one.
 	hostKey ssh.Signer
+	// cert is the TLS certificate (https services): the device's own, or
+	// the profile's when the profile hard-codes one.
+	cert *tls.Certificate
 }
 
 // banner returns the service banner with per-device placeholders filled in.
@@ -187,7 +191,13 @@ func planFleet(opts Options, profiles []Profile, high bool) ([]*device, error) {
 		for j := range p.Services {
 			sp := &p.Services[j]
 			s := &deviceService{dev: d, sp: sp, port: servicePort(sp, high), realm: sp.Realm}
-			assignCredential(rng, s, cat)
+			if web := webUI(d, sp); web != nil {
+				// The same web UI behind TLS: the same account, and no draw
+				// that would change the rest of the fleet.
+				s.cred, s.kind, s.anon = web.cred, web.kind, web.anon
+			} else {
+				assignCredential(rng, s, cat)
+			}
 			if sp.Protocol == model.ProtoSSH {
 				who := a.String()
 				if sp.HardCodedHostKey {
@@ -197,12 +207,33 @@ func planFleet(opts Options, profiles []Profile, high bool) ([]*device, error) {
 					return nil, err
 				}
 			}
+			if sp.Protocol == model.ProtoHTTPS {
+				c, err := tlsCertificate(opts.Seed, d, sp.HardCodedCert)
+				if err != nil {
+					return nil, err
+				}
+				s.cert = &c
+			}
 			d.services = append(d.services, s)
 		}
 		devs[i] = d
 	}
 	scheduleUpdates(opts.Seed, opts.Day, devs)
 	return devs, nil
+}
+
+// webUI returns the device's HTTP service already planned when sp is its
+// HTTPS service.
+func webUI(d *device, sp *ServiceProfile) *deviceService {
+	if sp.Protocol != model.ProtoHTTPS {
+		return nil
+	}
+	for _, s := range d.services {
+		if s.sp.Protocol == model.ProtoHTTP {
+			return s
+		}
+	}
+	return nil
 }
 
 // assignCredential sets the credential a service accepts for the device category.

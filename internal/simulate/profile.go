@@ -60,6 +60,9 @@ type ServiceProfile struct {
 	// host key, baked into its firmware image, as many real devices do;
 	// otherwise each unit has its own.
 	HardCodedHostKey bool `yaml:"hard_coded_host_key"`
+	// HardCodedCert (https): every unit serves the same certificate and
+	// key, baked into its firmware image; otherwise each unit has its own.
+	HardCodedCert bool `yaml:"hard_coded_cert"`
 }
 
 // Credential is a username and password.
@@ -74,7 +77,7 @@ var loginProtocols = protocol.Set(func(s protocol.Spec) bool { return s.Login })
 
 // knownProtocols are the protocols the simulator can serve.
 var knownProtocols = map[string]bool{
-	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoFTP: true,
+	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoHTTPS: true, model.ProtoFTP: true,
 	model.ProtoMQTT: true, model.ProtoRTSP: true, model.ProtoSNMP: true, model.ProtoSSDP: true,
 	model.ProtoCoAP: true, model.ProtoModbus: true, model.ProtoDNS: true, model.ProtoCWMP: true, model.ProtoXMeye: true, model.ProtoDVRIP: true, model.ProtoENIP: true, model.ProtoBACnet: true, model.ProtoS7: true, model.ProtoDNP3: true, model.ProtoFox: true,
 	model.ProtoONVIF: true,
@@ -240,14 +243,17 @@ func (p *Profile) validate() error {
 			return lineErr{i, fmt.Errorf("service %s: cpe %q is not a CPE 2.3 formatted string", s.Protocol, s.CPE)}
 		}
 		switch s.Protocol {
-		case model.ProtoHTTP:
+		case model.ProtoHTTP, model.ProtoHTTPS:
 			if s.Auth != "basic" && s.Auth != "digest" && s.Auth != "form" {
-				return lineErr{i, fmt.Errorf("service http: auth %q: want basic, digest or form", s.Auth)}
+				return lineErr{i, fmt.Errorf("service %s: auth %q: want basic, digest or form", s.Protocol, s.Auth)}
 			}
 		case model.ProtoRTSP, model.ProtoCWMP:
 			if s.Auth != "basic" && s.Auth != "digest" {
 				return lineErr{i, fmt.Errorf("service %s: auth %q: want basic or digest", s.Protocol, s.Auth)}
 			}
+		}
+		if s.HardCodedCert && s.Protocol != model.ProtoHTTPS {
+			return lineErr{i, fmt.Errorf("service %s: hard_coded_cert is for https", s.Protocol)}
 		}
 		if loginProtocols[s.Protocol] && s.Protocol != model.ProtoSNMP && s.Default == nil {
 			return lineErr{i, fmt.Errorf("service %s: login service needs a default credential", s.Protocol)}

@@ -30,6 +30,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	crand "crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -619,6 +620,8 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 		serveFox(c, s)
 	case "http", "cwmp":
 		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: c, svc: s, f: f})
+	case "https":
+		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: tls.Server(c, serverTLS(s.cert)), raw: c, svc: s, f: f})
 	case "mqtt":
 		f.mqtt.serve(c, s)
 	}

@@ -103,6 +103,10 @@ type TruthService struct {
 	// HostKey is the SSH host key's SHA-256 fingerprint (ssh services), as
 	// ssh-keygen -l prints it.
 	HostKey string `json:"host_key,omitempty"`
+	// CertSHA256 and SPKISHA256 are the SHA-256 of the TLS certificate and
+	// of its public key (https services), as the scan records them.
+	CertSHA256 string `json:"cert_sha256,omitempty"`
+	SPKISHA256 string `json:"spki_sha256,omitempty"`
 }
 
 // TruthCredential is the credential a login service accepts. Kind is one of
@@ -144,6 +148,7 @@ func buildTruth(seed int64, prefix string, devs []*device) *Truth {
 			if s.hostKey != nil {
 				ts.HostKey = ssh.FingerprintSHA256(s.hostKey.PublicKey())
 			}
+			ts.CertSHA256, ts.SPKISHA256 = certFingerprints(s.cert)
 			td.Services = append(td.Services, ts)
 			if s.kind == "" {
 				continue
