@@ -44,7 +44,8 @@ type relEntry struct {
 }
 
 // encodeDevices groups roll-ups and relations by device and calls emit once
-// per device.
+// per device. The relations a take left aside are read in order from
+// memory and the spill file, merged with those in r.Relations.
 func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 	// Pre-encode each attribution once: "CC",asn,"owner"
 	attrJSON := make([][]byte, len(r.Attributions))
@@ -85,34 +86,37 @@ func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 		return cmp.Compare(a.Attr, b.Attr)
 	})
 	rels := r.Relations
-	slices.SortFunc(rels, func(a, b Relation) int {
-		if c := a.Device.Compare(b.Device); c != 0 {
-			return c
+	slices.SortFunc(rels, func(a, b Relation) int { return compareRelKey(a.RelationKey, b.RelationKey) })
+	// rel is the next relation in order: of rels (from j) or of the cursor.
+	cur := r.rel4.cursor()
+	var rel Relation
+	more, j := false, 0
+	next := func() {
+		switch {
+		case cur.ok && (j >= len(rels) || compareRelKey(cur.relation().RelationKey, rels[j].RelationKey) < 0):
+			rel, more = cur.relation(), true
+			cur.advance()
+		case j < len(rels):
+			rel, more = rels[j], true
+			j++
+		default:
+			more = false
 		}
-		if c := a.Peer.Compare(b.Peer); c != 0 {
-			return c
-		}
-		if a.Port != b.Port {
-			return cmp.Compare(a.Port, b.Port)
-		}
-		if a.Proto != b.Proto {
-			return cmp.Compare(a.Proto, b.Proto)
-		}
-		return cmp.Compare(b2i(a.Outbound), b2i(b.Outbound))
-	})
+	}
+	next()
 	var hb, pb []byte
-	i, j := 0, 0
-	for i < len(hours) || j < len(rels) {
+	i := 0
+	for i < len(hours) || more {
 		var dev netip.Addr
 		switch {
 		case i >= len(hours):
-			dev = rels[j].Device
-		case j >= len(rels):
+			dev = rel.Device
+		case !more:
 			dev = hours[i].Device
-		case hours[i].Device.Compare(rels[j].Device) <= 0:
+		case hours[i].Device.Compare(rel.Device) <= 0:
 			dev = hours[i].Device
 		default:
-			dev = rels[j].Device
+			dev = rel.Device
 		}
 		row := &deviceRow{device: dev, countryDB: countryDB, ownerDB: ownerDB, firstHour: -1}
 		hb = append(hb[:0], '[')
@@ -145,8 +149,8 @@ func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 		}
 		hb = append(hb, ']')
 		pb = append(pb[:0], '[')
-		for ; j < len(rels) && rels[j].Device == dev; j++ {
-			r := &rels[j]
+		for ; more && rel.Device == dev; next() {
+			r := &rel
 			if len(pb) > 1 {
 				pb = append(pb, ',')
 			}
@@ -176,11 +180,30 @@ func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 			row.firstHour = 0
 		}
 		row.hours, row.peers = hb, pb
+		if cur.err != nil {
+			return cur.err
+		}
 		if err := emit(row); err != nil {
 			return err
 		}
 	}
-	return nil
+	return cur.err
+}
+
+func compareRelKey(a, b RelationKey) int {
+	if c := a.Device.Compare(b.Device); c != 0 {
+		return c
+	}
+	if c := a.Peer.Compare(b.Peer); c != 0 {
+		return c
+	}
+	if a.Port != b.Port {
+		return cmp.Compare(a.Port, b.Port)
+	}
+	if a.Proto != b.Proto {
+		return cmp.Compare(a.Proto, b.Proto)
+	}
+	return cmp.Compare(b2i(a.Outbound), b2i(b.Outbound))
 }
 
 // scanDevices reads flow_devices rows (one device, or all when device is

@@ -87,6 +87,7 @@ const (
 	CountRollups    = "rollups"             // hourly roll-ups stored
 	CountRelations  = "relations"           // device↔peer relations stored
 	CountUntracked  = "relations_untracked" // records whose relation exceeded the bound (still in roll-ups)
+	CountSpilled    = "relations_spilled"   // relation records written to the spill file (relspill.go)
 	CountAlerts     = "alerts"
 	CountNoTemplate = "no_template" // NetFlow/IPFIX data sets whose template was not (yet) known
 )

@@ -104,8 +104,8 @@ func roundTrip(t *testing.T, st *store.Store) {
 		t.Fatal(err)
 	}
 	// 1.1.1.1 (AU) in hour 10, 8.8.8.8 (US) in hour 11: two hourly roll-ups, two relations.
-	if res.Counts[flow.CountRecords] != 11 || len(res.Rollups.Hourly) != 2 || len(res.Rollups.Relations) != 2 {
-		t.Fatalf("counts %v, %d roll-ups, %d relations; want 11 records in 2 and 2", res.Counts, len(res.Rollups.Hourly), len(res.Rollups.Relations))
+	if res.Counts[flow.CountRecords] != 11 || len(res.Rollups.Hourly) != 2 || res.Rollups.NumRelations() != 2 {
+		t.Fatalf("counts %v, %d roll-ups, %d relations; want 11 records in 2 and 2", res.Counts, len(res.Rollups.Hourly), res.Rollups.NumRelations())
 	}
 	run := &model.Run{Kind: flow.RunKind}
 	if err := st.StartRun(ctx, run); err != nil {
@@ -231,6 +231,73 @@ func TestStateStore(t *testing.T) {
 			}
 			if d, _, err := flow.LoadState(ctx, st, "other"); err != nil || d != nil {
 				t.Fatalf("other stream: %q, %v", d, err)
+			}
+		})
+	}
+}
+
+// TestSpilledRelationsStored stores the same records through a pipeline that
+// keeps every relation in memory and through one that spills most of them
+// (ActiveRelations 32): the relations read back are the same, on each store.
+func TestSpilledRelationsStored(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	var recs []flow.Record
+	for i := range 3000 {
+		dev := netip.AddrFrom4([4]byte{192, 168, 1, byte(1 + i%5)})
+		peer := netip.AddrFrom4([4]byte{198, 51, 100, byte(i * 7 % 250)})
+		if i%3 == 0 {
+			peer = addr("203.0.113.9") // seen all along
+		}
+		recs = append(recs, flow.Record{Start: t0.Add(time.Duration(i) * 3 * time.Second), Src: dev, Dst: peer, SrcPort: uint16(40000 + i%1000),
+			DstPort: uint16(443 + i%2), Proto: flow.ProtoTCP, Packets: uint64(1 + i%4), Bytes: uint64(100 + i%50), RevPackets: 1, RevBytes: 60})
+	}
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			var counts [2]flow.Counts
+			for i, active := range []int{-1, 32} {
+				p := flow.NewPipeline(flow.PipelineConfig{ActiveRelations: active, SpillDir: t.TempDir(), BatchSize: 64})
+				for _, r := range recs {
+					p.Flow(r)
+				}
+				res, err := p.Close(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				run := &model.Run{Kind: flow.RunKind}
+				if err := st.StartRun(ctx, run); err != nil {
+					t.Fatal(err)
+				}
+				if err := flow.Save(ctx, st, run.ID, res); err != nil {
+					t.Fatal(err)
+				}
+				counts[i] = res.Counts
+			}
+			if counts[1][flow.CountSpilled] == 0 || counts[0][flow.CountSpilled] != 0 {
+				t.Fatalf("spilled %d and %d records, want 0 then some", counts[0][flow.CountSpilled], counts[1][flow.CountSpilled])
+			}
+			n := counts[0][flow.CountRelations]
+			if counts[1][flow.CountRelations] != n || n < 200 {
+				t.Fatalf("relations %d in memory, %d spilled", n, counts[1][flow.CountRelations])
+			}
+			// Each relation is stored by both runs, the same.
+			all, err := flow.PeerUses(ctx, st, netip.Addr{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			byKey := map[string][]flow.PeerUse{}
+			for _, u := range all {
+				k := netip.AddrPortFrom(u.Device, 0).String() + " " + netip.AddrPortFrom(u.Peer, u.Port).String()
+				byKey[k] = append(byKey[k], u)
+			}
+			if len(all) != int(2*n) || len(byKey) != int(n) {
+				t.Fatalf("read back %d relations under %d keys, want %d under %d", len(all), len(byKey), 2*n, n)
+			}
+			for k, us := range byKey {
+				a, b := us[0], us[1]
+				if len(us) != 2 || a.Flows != b.Flows || a.Packets != b.Packets || a.Bytes != b.Bytes || !a.First.Equal(b.First) || !a.Last.Equal(b.Last) || a.Outbound != b.Outbound {
+					t.Fatalf("%s: stored %+v", k, us)
+				}
 			}
 		})
 	}

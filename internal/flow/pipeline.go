@@ -54,6 +54,11 @@ type PipelineConfig struct {
 	Attribute func(netip.Addr) geo.Attribution
 	// MaxRelations bounds the device↔peer relations kept (default DefaultMaxRelations).
 	MaxRelations int
+	// ActiveRelations is how many IPv4 relations stay in memory before the
+	// least recently seen half is spilled to a file in SpillDir (default
+	// DefaultActiveRelations; negative: never spill). See relspill.go.
+	ActiveRelations int
+	SpillDir        string
 }
 
 type batch struct {
@@ -87,7 +92,8 @@ type Pipeline struct {
 		dropped, unknown, nDNS int64
 		alerts                 []int // per observer
 	}
-	records int64 // records the consumer has seen
+	records     int64 // records the consumer has seen
+	spillWarned bool
 }
 
 // NewPipeline starts a pipeline's consumer.
@@ -111,6 +117,7 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 		agg:  NewAggregator(cfg.Attribute, cfg.MaxRelations),
 		dns:  map[DNSAnswer]struct{}{},
 	}
+	p.agg.SpillTo(cfg.SpillDir, cfg.ActiveRelations)
 	p.pool.New = func() any { return make([]Record, 0, cfg.BatchSize) }
 	p.pending.recs = p.pool.Get().([]Record)
 	go p.consume()
@@ -278,9 +285,17 @@ func (p *Pipeline) result(checkpoint bool) *Result {
 		res.Alerts = append(res.Alerts, all[min(p.taken.alerts[i], len(all)):]...)
 		p.taken.alerts[i] = len(all)
 	}
+	spillErr := p.agg.spillErr
 	res.Rollups = p.agg.take() // one copy at a time: the aggregator's memory goes as it is copied
 	res.Counts[CountRollups] = int64(len(res.Rollups.Hourly))
-	res.Counts[CountRelations] = int64(len(res.Rollups.Relations))
+	res.Counts[CountRelations] = int64(res.Rollups.NumRelations())
+	if res.Rollups.Spilled > 0 {
+		res.Counts[CountSpilled] = res.Rollups.Spilled
+	}
+	if err := spillErr; err != nil && !p.spillWarned {
+		p.spillWarned = true
+		p.cfg.Log.Warn("relations kept in memory: their spill file failed", "err", err)
+	}
 	if res.Rollups.Untracked > 0 {
 		res.Counts[CountUntracked] = res.Rollups.Untracked
 	}

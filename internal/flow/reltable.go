@@ -97,12 +97,3 @@ func (t *relTable) grow() {
 		t.slots[j] = *s
 	}
 }
-
-// each calls fn for every used slot.
-func (t *relTable) each(fn func(*relSlot)) {
-	for i := range t.slots {
-		if t.slots[i].flags&slotUsed != 0 {
-			fn(&t.slots[i])
-		}
-	}
-}

@@ -2,8 +2,10 @@ package flow
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"net/netip"
+	"slices"
 	"time"
 
 	"iotwatch/internal/geo"
@@ -79,6 +81,20 @@ type Aggregator struct {
 	attrs   []geo.Attribution
 	// Untracked counts records whose relation was not kept.
 	Untracked int64
+
+	// Spilling of IPv4 relations (relspill.go).
+	active    int // relations kept in the table before spilling (0: never)
+	spillDir  string
+	spill     *relSpill
+	spilled   relIndex
+	distinct4 int // distinct IPv4 relations, in the table or spilled
+	spillErr  error
+	nspilled  int64 // records written to the spill file
+	lastSpill int   // records the last eviction spilled
+	returned  int   // spilled relations seen again since
+	scratch   []relSlot
+	kept      []relSlot
+	sample    []int64
 }
 
 // hourTable holds one hour's IPv4 roll-ups in an open-addressing table of
@@ -223,7 +239,79 @@ func (a *Aggregator) attr(peer netip.Addr) uint32 {
 	return i
 }
 
-func (a *Aggregator) nrels() int { return a.rel4.n + len(a.rel6) }
+func (a *Aggregator) nrels() int { return a.distinct4 + len(a.rel6) }
+
+// SpillTo makes the aggregator keep at most active IPv4 relations in memory
+// (0: DefaultActiveRelations, negative: all) and spill the least recently
+// seen half to a file in dir (empty: the system's temporary directory)
+// when it is full (see relspill.go).
+func (a *Aggregator) SpillTo(dir string, active int) {
+	if active == 0 {
+		active = DefaultActiveRelations
+	}
+	a.spillDir, a.active = dir, max(active, 0)
+}
+
+// evict spills the least recently seen half of the relation table (by
+// last record end, from a sample). When most of what it spilled last time
+// has come back, the relations in use do not fit: the table doubles instead
+// (it holds the working set, as a cache does).
+func (a *Aggregator) evict() {
+	if a.lastSpill > 0 && 2*a.returned > a.lastSpill {
+		a.active *= 2
+		a.lastSpill, a.returned = 0, 0
+		return
+	}
+	if a.spill == nil {
+		sp, err := newRelSpill(a.spillDir)
+		if err != nil {
+			a.spillErr, a.active = err, 0 // keep everything in memory, as before
+			return
+		}
+		a.spill = sp
+	}
+	t := &a.rel4
+	step := max(len(t.slots)/1024, 1)
+	a.sample = a.sample[:0]
+	for i := 0; i < len(t.slots); i += step {
+		if t.slots[i].flags&slotUsed != 0 {
+			a.sample = append(a.sample, t.slots[i].last)
+		}
+	}
+	slices.Sort(a.sample)
+	cut := int64(math.MaxInt64)
+	if len(a.sample) > 0 {
+		cut = a.sample[len(a.sample)/2]
+	}
+	out, kept := a.scratch[:0], a.kept[:0]
+	for i := range t.slots {
+		s := &t.slots[i]
+		switch {
+		case s.flags&slotUsed == 0:
+		case s.last <= cut:
+			out = append(out, *s)
+		default:
+			kept = append(kept, *s)
+		}
+	}
+	a.scratch, a.kept = out[:0], kept[:0]
+	sortSlots(out)
+	if err := a.spill.write(out); err != nil {
+		a.spillErr, a.active = err, 0 // the table is untouched: nothing is lost
+		return
+	}
+	a.nspilled += int64(len(out))
+	a.lastSpill, a.returned = len(out), 0
+	for i := range out {
+		a.spilled.put(out[i].key, out[i].ext)
+	}
+	clear(t.slots)
+	t.n = 0
+	for i := range kept {
+		s, _ := t.find(kept[i].key, true)
+		*s = kept[i]
+	}
+}
 
 // Add sums r, seen from o, into its roll-up and relation, and returns a
 // pointer to the relation's Ext, valid until the next call (nil when the
@@ -242,7 +330,18 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 	if ok1 && ok2 {
 		var ai uint32
 		var ext *uint32
-		s, found := a.rel4.find(relKey4{d4, p4, o.Port, r.Proto, o.Outbound}, a.nrels() < a.maxRelations)
+		k := relKey4{d4, p4, o.Port, r.Proto, o.Outbound}
+		if a.active > 0 && a.rel4.n >= a.active {
+			a.evict()
+		}
+		s, found := a.rel4.find(k, a.nrels() < a.maxRelations)
+		var back bool // spilled before: not a new relation
+		var backExt uint32
+		if !found && a.spilled.n > 0 {
+			if backExt, back = a.spilled.get(k); back && s == nil {
+				s, _ = a.rel4.find(k, true)
+			}
+		}
 		switch {
 		case s == nil:
 			ai = a.attr(o.Peer)
@@ -251,9 +350,14 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 			ai = s.attr
 		default:
 			ai = a.attr(o.Peer)
-			s.attr, s.first, s.last = ai, ts, end
+			s.attr, s.first, s.last, s.ext = ai, ts, end, backExt
 			if o.Known {
 				s.flags |= slotKnown
+			}
+			if back {
+				a.returned++
+			} else {
+				a.distinct4++
 			}
 		}
 		if s != nil {
@@ -331,20 +435,72 @@ func (a *Aggregator) add6(k HourKey, known bool, pk, by uint64) {
 
 // Rollups is an aggregator's content.
 type Rollups struct {
-	Hourly       []Hourly
+	Hourly []Hourly
+	// Relations are in no particular order. An aggregator's take leaves its
+	// IPv4 relations out of them, sorted and partly in its spill file, for
+	// Save to read (NumRelations counts both; Close releases the file).
 	Relations    []Relation
 	Attributions []geo.Attribution
 	Untracked    int64
+	// Spilled counts relation records the aggregator wrote to its spill
+	// file (a relation seen again after it was spilled counts again).
+	Spilled int64
+
+	rel4 *relSource
 }
 
-// Rollups returns the content in no particular order.
-func (a *Aggregator) Rollups() Rollups { return a.rollups(false) }
+// NumRelations returns the number of relations.
+func (r *Rollups) NumRelations() int {
+	n := len(r.Relations)
+	if r.rel4 != nil {
+		n += r.rel4.n
+	}
+	return n
+}
 
-// take returns the content like Rollups and releases the hourly tables as
-// they are copied; the aggregator is empty after.
+// Close releases the relations' spill file; Save closes it after reading.
+func (r *Rollups) Close() error {
+	if r.rel4 == nil {
+		return nil
+	}
+	err := r.rel4.spill.close()
+	r.rel4 = nil
+	return err
+}
+
+// all returns every relation: Relations and those a take left aside.
+func (r *Rollups) all() ([]Relation, error) {
+	out := slices.Clone(r.Relations)
+	c := r.rel4.cursor()
+	for ; c.ok; c.advance() {
+		out = append(out, c.relation())
+	}
+	return out, c.err
+}
+
+// Rollups returns the content in no particular order, every relation in
+// Relations.
+func (a *Aggregator) Rollups() Rollups {
+	r := a.rollups(false)
+	rels, err := r.all()
+	if err != nil {
+		panic(errors.Join(errors.New("flow: read back spilled relations"), err)) // tests only
+	}
+	r.Relations, r.rel4 = rels, nil
+	return r
+}
+
+// take returns the content, releasing the tables as they are copied (the
+// IPv4 relations are sorted in place, not copied): the aggregator is empty
+// after, and the caller closes the result.
 func (a *Aggregator) take() Rollups {
 	r := a.rollups(true)
+	dir, active := a.spillDir, a.active
+	if a.spillErr != nil {
+		active = -1
+	}
 	*a = *NewAggregator(a.attribute, a.maxRelations)
+	a.SpillTo(dir, active)
 	return r
 }
 
@@ -353,7 +509,8 @@ func (a *Aggregator) rollups(release bool) Rollups {
 	for _, t := range a.hours {
 		nh += t.n
 	}
-	out := Rollups{Hourly: make([]Hourly, 0, nh), Relations: make([]Relation, 0, a.nrels()), Attributions: a.attrs, Untracked: a.Untracked}
+	out := Rollups{Hourly: make([]Hourly, 0, nh), Relations: make([]Relation, 0, len(a.rel6)), Attributions: a.attrs, Untracked: a.Untracked,
+		Spilled: a.nspilled}
 	for hn, t := range a.hours {
 		for _, h := range t.slots {
 			if h.flows == 0 {
@@ -374,20 +531,36 @@ func (a *Aggregator) rollups(release bool) Rollups {
 	if release {
 		a.hourly6 = nil
 	}
-	a.rel4.each(func(s *relSlot) {
-		out.Relations = append(out.Relations, Relation{
-			RelationKey: RelationKey{Device: addr4(s.key.dev), Peer: addr4(s.key.peer), Proto: s.key.proto, Port: s.key.port, Outbound: s.key.out},
-			Known:       s.flags&slotKnown != 0, Attr: s.attr,
-			Flows: s.flows, Packets: s.packets, Bytes: s.bytes, First: s.first, Last: s.last,
-		})
-	})
+	// The table's slots, compacted to its front (or copied) and sorted.
+	t := &a.rel4
+	var mem []relSlot
+	if !release {
+		mem = make([]relSlot, 0, t.n)
+	}
+	n := 0
+	for i := range t.slots {
+		if t.slots[i].flags&slotUsed == 0 {
+			continue
+		}
+		if release {
+			t.slots[n] = t.slots[i]
+			n++
+		} else {
+			mem = append(mem, t.slots[i])
+		}
+	}
+	if release {
+		mem = t.slots[:n]
+	}
+	sortSlots(mem)
+	out.rel4 = &relSource{mem: mem, spill: a.spill, n: a.distinct4}
 	for _, rel := range a.rel6 {
 		r := *rel
 		r.Ext = 0
 		out.Relations = append(out.Relations, r)
 	}
 	if release {
-		a.rel4, a.rel6 = relTable{}, nil
+		a.rel4, a.rel6, a.spill = relTable{}, nil, nil
 	}
 	return out
 }

@@ -31,9 +31,10 @@ func insertRows(ctx context.Context, st *store.Store, tx *sql.Tx, q string, rows
 }
 
 // Save writes a pipeline result under runID: hourly roll-ups, relations,
-// DNS answers, alerts and the inputs read, in one transaction.
+// DNS answers, alerts and the inputs read, in one transaction. It releases
+// the relations' spill file (Rollups.Close) after.
 func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error {
-	return st.Tx(ctx, func(tx *sql.Tx) error {
+	err := st.Tx(ctx, func(tx *sql.Tx) error {
 		// flow_devices is partitioned by day on PostgreSQL (store.DayKey).
 		day, dayCol, dayVal, err := st.DayKey(ctx, tx, runID)
 		if err != nil {
@@ -96,6 +97,10 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error 
 		}
 		return nil
 	})
+	if cerr := res.Rollups.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("save device roll-ups: %w", cerr)
+	}
+	return err
 }
 
 func b2i(b bool) int64 {

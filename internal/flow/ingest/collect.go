@@ -68,6 +68,7 @@ func Collect(ctx context.Context, st *store.Store, addr string, flushEvery time.
 	// goroutine only.
 	save := func(res *flow.Result, last bool) error {
 		wctx := context.WithoutCancel(ctx)
+		defer res.Rollups.Close()
 		if res.Counts[flow.CountRecords] == 0 && res.Counts[flow.CountDropped] == 0 && len(res.Alerts) == 0 && len(res.DNS) == 0 && !last {
 			return nil
 		}

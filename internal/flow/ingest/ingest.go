@@ -163,6 +163,7 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 		readErr = errors.Join(readErr, err)
 		res = &flow.Result{Counts: flow.Counts{}}
 	}
+	defer res.Rollups.Close() // the relations' spill file, when Save did not read it
 	for k, v := range extra {
 		res.Counts[k] += v
 	}

@@ -1,0 +1,349 @@
+package flow
+
+import (
+	"bufio"
+	"cmp"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+)
+
+// Relations that age out of memory. An ingest of a large capture sees
+// millions of device↔peer relations, most of them once (a scan, a lookup), and
+// every one is stored at the end. Held in the relation table until then they
+// made the ingest's memory grow with the capture, not with its active flows.
+// The aggregator therefore keeps at most activeRelations IPv4 relations in its
+// table: when it is full, the least recently seen half is written, sorted, as
+// one run of fixed-size records to a spill file (unlinked at once, so that
+// nothing is left behind by a crash), and Save merges the runs with what is
+// still in memory, in the order flow_devices is written, summing a relation
+// that came back after it was spilled. The stored rows are the same as
+// without spilling.
+//
+// A spilled relation's key stays in a compact index (16 bytes) with the
+// observer's Ext, so that a relation seen again gets its detector state back
+// and the relation bound (MaxRelations) counts distinct relations as before.
+
+// DefaultActiveRelations is how many IPv4 relations the aggregator keeps in
+// memory before it spills the least recently seen half (a 16 MiB table).
+const DefaultActiveRelations = 3 << 16
+
+const relRecSize = 56
+
+func (k relKey4) compare(o relKey4) int {
+	if c := cmp.Compare(k.dev, o.dev); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(k.peer, o.peer); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(k.port, o.port); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(k.proto, o.proto); c != 0 {
+		return c
+	}
+	return cmp.Compare(b2i(k.out), b2i(o.out))
+}
+
+func putRel(b []byte, s *relSlot) {
+	binary.LittleEndian.PutUint32(b[0:], s.key.dev)
+	binary.LittleEndian.PutUint32(b[4:], s.key.peer)
+	binary.LittleEndian.PutUint16(b[8:], s.key.port)
+	b[10] = s.key.proto
+	b[11] = s.flags
+	if s.key.out {
+		b[11] |= 0x80
+	}
+	binary.LittleEndian.PutUint32(b[12:], s.attr)
+	binary.LittleEndian.PutUint64(b[16:], s.flows)
+	binary.LittleEndian.PutUint64(b[24:], s.packets)
+	binary.LittleEndian.PutUint64(b[32:], s.bytes)
+	binary.LittleEndian.PutUint64(b[40:], uint64(s.first))
+	binary.LittleEndian.PutUint64(b[48:], uint64(s.last))
+}
+
+func getRel(b []byte, s *relSlot) {
+	*s = relSlot{
+		key: relKey4{dev: binary.LittleEndian.Uint32(b[0:]), peer: binary.LittleEndian.Uint32(b[4:]),
+			port: binary.LittleEndian.Uint16(b[8:]), proto: b[10], out: b[11]&0x80 != 0},
+		flags: b[11] &^ 0x80, attr: binary.LittleEndian.Uint32(b[12:]),
+		flows: binary.LittleEndian.Uint64(b[16:]), packets: binary.LittleEndian.Uint64(b[24:]), bytes: binary.LittleEndian.Uint64(b[32:]),
+		first: int64(binary.LittleEndian.Uint64(b[40:])), last: int64(binary.LittleEndian.Uint64(b[48:])),
+	}
+}
+
+// relSpill is the spill file: sorted runs of relation records.
+type relSpill struct {
+	f    *os.File
+	name string // still to remove when unlinking at creation failed
+	runs []relRun
+	off  int64
+	w    *bufio.Writer
+}
+
+type relRun struct {
+	off int64
+	n   int
+}
+
+func newRelSpill(dir string) (*relSpill, error) {
+	f, err := os.CreateTemp(dir, "iotwatch-relations-*")
+	if err != nil {
+		return nil, fmt.Errorf("relation spill file: %w", err)
+	}
+	sp := &relSpill{f: f, w: bufio.NewWriterSize(f, 1<<16)}
+	if os.Remove(f.Name()) != nil {
+		sp.name = f.Name() // removed on close (systems that keep open files)
+	}
+	return sp, nil
+}
+
+// write appends one run; slots must be sorted by key.
+func (sp *relSpill) write(slots []relSlot) error {
+	var b [relRecSize]byte
+	for i := range slots {
+		putRel(b[:], &slots[i])
+		if _, err := sp.w.Write(b[:]); err != nil {
+			return fmt.Errorf("relation spill file: %w", err)
+		}
+	}
+	if err := sp.w.Flush(); err != nil {
+		return fmt.Errorf("relation spill file: %w", err)
+	}
+	sp.runs = append(sp.runs, relRun{sp.off, len(slots)})
+	sp.off += int64(len(slots)) * relRecSize
+	return nil
+}
+
+func (sp *relSpill) close() error {
+	if sp == nil || sp.f == nil {
+		return nil
+	}
+	err := sp.f.Close()
+	if sp.name != "" {
+		err = errors.Join(err, os.Remove(sp.name))
+	}
+	sp.f = nil
+	return err
+}
+
+// relIndex maps the keys of spilled relations to their observer Ext: an
+// open-addressing table of 16-byte slots.
+type relIndex struct {
+	slots []relIdxSlot
+	mask  uint64
+	n     int
+}
+
+type relIdxSlot struct {
+	dev, peer uint32
+	port      uint16
+	proto     uint8
+	flags     uint8 // 1: used, 2: out
+	ext       uint32
+}
+
+func idxSlot(k relKey4) relIdxSlot {
+	s := relIdxSlot{dev: k.dev, peer: k.peer, port: k.port, proto: k.proto, flags: 1}
+	if k.out {
+		s.flags |= 2
+	}
+	return s
+}
+
+func (s *relIdxSlot) same(o *relIdxSlot) bool {
+	return s.dev == o.dev && s.peer == o.peer && s.port == o.port && s.proto == o.proto && s.flags == o.flags
+}
+
+// get returns the Ext of a spilled relation and whether k was spilled.
+func (x *relIndex) get(k relKey4) (uint32, bool) {
+	if x.n == 0 {
+		return 0, false
+	}
+	want := idxSlot(k)
+	for i := k.hash() & x.mask; ; i = (i + 1) & x.mask {
+		s := &x.slots[i]
+		if s.flags == 0 {
+			return 0, false
+		}
+		if s.same(&want) {
+			return s.ext, true
+		}
+	}
+}
+
+// put records a spilled relation's Ext.
+func (x *relIndex) put(k relKey4, ext uint32) {
+	if (x.n+1)*4 > len(x.slots)*3 {
+		x.grow()
+	}
+	want := idxSlot(k)
+	want.ext = ext
+	for i := k.hash() & x.mask; ; i = (i + 1) & x.mask {
+		s := &x.slots[i]
+		if s.flags == 0 {
+			*s = want
+			x.n++
+			return
+		}
+		if s.same(&want) {
+			s.ext = ext
+			return
+		}
+	}
+}
+
+func (x *relIndex) grow() {
+	old := x.slots
+	x.slots = make([]relIdxSlot, max(2*len(old), 1<<12))
+	x.mask = uint64(len(x.slots) - 1)
+	for i := range old {
+		s := &old[i]
+		if s.flags == 0 {
+			continue
+		}
+		k := relKey4{s.dev, s.peer, s.port, s.proto, s.flags&2 != 0}
+		j := k.hash() & x.mask
+		for x.slots[j].flags != 0 {
+			j = (j + 1) & x.mask
+		}
+		x.slots[j] = *s
+	}
+}
+
+// relSource is what an aggregator's take leaves of its IPv4 relations: the
+// table's slots, compacted and sorted, and the spill file's runs.
+type relSource struct {
+	mem   []relSlot
+	spill *relSpill
+	n     int // distinct relations
+}
+
+// relCursor reads a relSource's relations in key order, one per key (the
+// runs' records of one relation summed).
+type relCursor struct {
+	h   relHeap
+	cur relSlot
+	ok  bool
+	err error
+}
+
+type relStream struct {
+	mem  []relSlot // the in-memory run, or nil
+	r    *bufio.Reader
+	left int
+	head relSlot
+	buf  [relRecSize]byte
+}
+
+func (s *relStream) next() (bool, error) {
+	if s.r == nil {
+		if len(s.mem) == 0 {
+			return false, nil
+		}
+		s.head, s.mem = s.mem[0], s.mem[1:]
+		return true, nil
+	}
+	if s.left == 0 {
+		return false, nil
+	}
+	if _, err := io.ReadFull(s.r, s.buf[:]); err != nil {
+		return false, fmt.Errorf("relation spill file: %w", err)
+	}
+	s.left--
+	getRel(s.buf[:], &s.head)
+	return true, nil
+}
+
+type relHeap []*relStream
+
+func (h relHeap) Len() int           { return len(h) }
+func (h relHeap) Less(i, j int) bool { return h[i].head.key.compare(h[j].head.key) < 0 }
+func (h relHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *relHeap) Push(x any)        { *h = append(*h, x.(*relStream)) }
+func (h *relHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (src *relSource) cursor() *relCursor {
+	c := &relCursor{}
+	add := func(s *relStream) {
+		ok, err := s.next()
+		if err != nil {
+			c.err = err
+		}
+		if ok {
+			c.h = append(c.h, s)
+		}
+	}
+	if src == nil {
+		return c
+	}
+	add(&relStream{mem: src.mem})
+	if src.spill != nil {
+		for _, r := range src.spill.runs {
+			add(&relStream{r: bufio.NewReaderSize(io.NewSectionReader(src.spill.f, r.off, int64(r.n)*relRecSize), 1<<15), left: r.n})
+		}
+	}
+	heap.Init(&c.h)
+	c.advance()
+	return c
+}
+
+// advance makes cur the next relation, summing its records across runs
+// (they come off the heap one after the other).
+func (c *relCursor) advance() {
+	c.ok = false
+	if c.err != nil || len(c.h) == 0 {
+		return
+	}
+	c.cur, c.ok = c.pop(), true
+	for c.err == nil && len(c.h) > 0 && c.h[0].head.key == c.cur.key {
+		r := c.pop()
+		c.cur.flows += r.flows
+		c.cur.packets += r.packets
+		c.cur.bytes += r.bytes
+		c.cur.first = min(c.cur.first, r.first)
+		c.cur.last = max(c.cur.last, r.last)
+		c.cur.flags |= r.flags
+	}
+}
+
+func (c *relCursor) pop() relSlot {
+	s := c.h[0]
+	r := s.head
+	more, err := s.next()
+	switch {
+	case err != nil:
+		c.err = err
+		heap.Pop(&c.h)
+	case more:
+		heap.Fix(&c.h, 0)
+	default:
+		heap.Pop(&c.h)
+	}
+	return r
+}
+
+// relation returns the cursor's relation as a Relation.
+func (c *relCursor) relation() Relation {
+	s := &c.cur
+	return Relation{
+		RelationKey: RelationKey{Device: addr4(s.key.dev), Peer: addr4(s.key.peer), Proto: s.key.proto, Port: s.key.port, Outbound: s.key.out},
+		Known:       s.flags&slotKnown != 0, Attr: s.attr,
+		Flows: s.flows, Packets: s.packets, Bytes: s.bytes, First: s.first, Last: s.last,
+	}
+}
+
+// sortSlots sorts relation slots by key.
+func sortSlots(s []relSlot) {
+	slices.SortFunc(s, func(a, b relSlot) int { return a.key.compare(b.key) })
+}

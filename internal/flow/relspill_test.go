@@ -1,0 +1,102 @@
+package flow
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestRelationSpill feeds one stream of records to an aggregator that keeps
+// every relation in memory and to others that keep a few and spill the rest:
+// the device rows they encode (what Save stores), the relation count, the
+// untracked records and the observer's Ext of a relation seen again after it
+// was spilled must all be the same.
+func TestRelationSpill(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		active   int
+		max      int
+		dir      string // "" : the test's temporary directory
+		wantSpil bool
+	}{
+		{"spilled", 64, 0, "", true},
+		{"spilled and bounded", 64, 300, "", true},
+		{"spill file fails: all kept in memory", 64, 0, "no/such/dir", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, 8))
+			ref := NewAggregator(nil, tc.max)
+			ref.SpillTo("", -1)
+			sp := NewAggregator(nil, tc.max)
+			dir := t.TempDir()
+			if tc.dir != "" {
+				dir = filepath.Join(dir, tc.dir)
+			}
+			sp.SpillTo(dir, tc.active)
+			ext := map[RelationKey]uint32{}
+			for i := range 5000 {
+				dev := netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(8))})
+				// A few peers come back all along (beacons), the rest rarely.
+				peer := netip.AddrFrom4([4]byte{198, 51, byte(rng.IntN(4)), byte(rng.IntN(200))})
+				if rng.IntN(4) == 0 {
+					peer = netip.AddrFrom4([4]byte{203, 0, 113, byte(rng.IntN(3))})
+				}
+				o := Orientation{Device: dev, Peer: peer, Port: uint16(443 + rng.IntN(2)), Outbound: rng.IntN(5) > 0, Known: dev.As4()[3] < 4}
+				r := &Record{Start: t0.Add(time.Duration(i) * time.Second), Proto: ProtoTCP, Packets: uint64(1 + rng.IntN(9)), Bytes: uint64(60 + rng.IntN(900))}
+				r.End = r.Start.Add(time.Duration(rng.IntN(5)) * time.Second)
+				k := RelationKey{Device: dev, Peer: peer, Proto: ProtoTCP, Port: o.Port, Outbound: o.Outbound}
+				e1, e2 := ref.Add(r, o), sp.Add(r, o)
+				if (e1 == nil) != (e2 == nil) {
+					t.Fatalf("record %d: tracked %v in memory, %v with spilling", i, e1 != nil, e2 != nil)
+				}
+				if e1 == nil {
+					continue
+				}
+				if *e1 != *e2 {
+					t.Fatalf("record %d (%v): Ext %d with spilling, want %d", i, k, *e2, *e1)
+				}
+				if *e1 == 0 && o.Outbound {
+					ext[k] = uint32(len(ext) + 1)
+					*e1, *e2 = ext[k], ext[k]
+				}
+			}
+			a, b := ref.take(), sp.take()
+			defer b.Close()
+			if got := b.Spilled > 0; got != tc.wantSpil {
+				t.Fatalf("spilled %d records, want spilling %v", b.Spilled, tc.wantSpil)
+			}
+			if a.NumRelations() != b.NumRelations() || a.Untracked != b.Untracked {
+				t.Fatalf("relations %d untracked %d with spilling, want %d %d", b.NumRelations(), b.Untracked, a.NumRelations(), a.Untracked)
+			}
+			if tc.max > 0 && a.Untracked == 0 {
+				t.Fatal("the bound was not reached: the case tests nothing")
+			}
+			rows := func(r Rollups) []string {
+				var out []string
+				if err := encodeDevices(r, func(d *deviceRow) error {
+					out = append(out, fmt.Sprintf("%s %v %d %d %d %d %d %s %s", d.device, d.known, d.firstHour, d.lastHour, d.flows, d.packets, d.bytes, d.hours, d.peers))
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			ra, rb := rows(a), rows(b)
+			if len(ra) != 8 || !reflect.DeepEqual(ra, rb) {
+				t.Fatalf("device rows with spilling differ:\n%v\nwant\n%v", rb, ra)
+			}
+			if again := rows(b); !reflect.DeepEqual(again, ra) {
+				t.Fatal("device rows differ when encoded again (a retried transaction)")
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
