@@ -120,6 +120,36 @@ func TestCatalogueBaselines(t *testing.T) {
 	}
 }
 
+// Records of the scan's SSH and HTTPS probes for the 5.5-1 cases.
+const (
+	sshModern = `{"banner":"SSH-2.0-dropbear_2022.83","kex_algorithms":["curve25519-sha256"],"ciphers":["aes128-ctr"],"flagged_algorithms":[{"list":"mac","name":"hmac-sha1","level":"warn","why":"SHA-1"}]}`
+	sshLegacy = `{"banner":"SSH-2.0-dropbear_0.46","kex_algorithms":["diffie-hellman-group1-sha1"],"ciphers":["3des-cbc"],"flagged_algorithms":[` +
+		`{"list":"kex","name":"diffie-hellman-group1-sha1","level":"fail"},{"list":"cipher","name":"3des-cbc","level":"fail"},{"list":"mac","name":"hmac-sha1","level":"warn"}]}`
+	tlsSound = `{"status_code":200,"tls":{"version":"TLS 1.3","cipher":"TLS_AES_128_GCM_SHA256","chain":[` +
+		`{"subject":"CN=hub","issuer":"CN=Acme CA","not_before":"2026-01-01T00:00:00Z","not_after":"2028-01-01T00:00:00Z","signature_algorithm":"ECDSA-SHA256","key_type":"ecdsa","key_bits":256,"sha256":"aa","spki_sha256":"bb"}]}}`
+	tlsExpiredWeak = `{"status_code":200,"tls":{"version":"TLS 1.0","cipher":"TLS_RSA_WITH_AES_128_CBC_SHA","chain":[` +
+		`{"subject":"CN=hub","issuer":"CN=hub","self_signed":true,"not_before":"2015-06-01T00:00:00Z","not_after":"2025-06-01T00:00:00Z","signature_algorithm":"SHA256-RSA","key_type":"rsa","key_bits":1024,"sha256":"cc","spki_sha256":"dd"}]}}`
+	tlsSelfSigned = `{"status_code":200,"tls":{"version":"TLS 1.2","cipher":"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256","chain":[` +
+		`{"subject":"CN=hub","issuer":"CN=hub","self_signed":true,"not_before":"2022-03-01T00:00:00Z","not_after":"2042-03-01T00:00:00Z","signature_algorithm":"ECDSA-SHA256","key_type":"ecdsa","key_bits":256,"sha256":"ee","spki_sha256":"ff"}]}}`
+)
+
+// cryptoData sets the records of 10.0.0.20's SSH and HTTPS services.
+func cryptoData(sshRec, httpsRec string) func(*Evidence) {
+	return func(ev *Evidence) {
+		for i, s := range ev.Services {
+			if s.IP.String() != "10.0.0.20" {
+				continue
+			}
+			switch s.Protocol {
+			case model.ProtoSSH:
+				ev.Services[i].Data = json.RawMessage(sshRec)
+			case model.ProtoHTTPS:
+				ev.Services[i].Data = json.RawMessage(httpsRec)
+			}
+		}
+	}
+}
+
 func TestAssessProvisions(t *testing.T) {
 	ip := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	tests := []struct {
@@ -143,6 +173,14 @@ func TestAssessProvisions(t *testing.T) {
 		{name: "ended support period fails", opts: Options{Product: "IPC-2000", Now: time.Date(2031, 1, 2, 0, 0, 0, 0, time.UTC)}, decl: true, baseline: BaselinePSTI, id: "psti-3", want: Fail, reason: "ended"},
 		{name: "telnet fails 5.5-1", opts: Options{Device: ip("10.0.0.12")}, baseline: BaselineETSI, id: "5.5-1", want: Fail, reason: "telnet/23 on 10.0.0.12"},
 		{name: "ssh and https pass 5.5-1", opts: Options{Device: ip("10.0.0.20")}, baseline: BaselineETSI, id: "5.5-1", want: Pass},
+		{name: "sound ssh and tls pass 5.5-1 on what was read", opts: Options{Device: ip("10.0.0.20"), Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
+			mutate: cryptoData(sshModern, tlsSound), baseline: BaselineETSI, id: "5.5-1", want: Pass, reason: "2 TLS/SSH service(s) use current"},
+		{name: "legacy ssh algorithms fail 5.5-1", opts: Options{Device: ip("10.0.0.20"), Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
+			mutate: cryptoData(sshLegacy, tlsSound), baseline: BaselineETSI, id: "5.5-1", want: Fail, reason: "ssh on 10.0.0.20:22 (legacy algorithms offered: diffie-hellman-group1-sha1, 3des-cbc)"},
+		{name: "expired weak certificate fails 5.5-1", opts: Options{Device: ip("10.0.0.20"), Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
+			mutate: cryptoData(sshModern, tlsExpiredWeak), baseline: BaselineETSI, id: "5.5-1", want: Fail, reason: "negotiates TLS 1.0; rsa-1024 certificate key; certificate expired 2025-06-01"},
+		{name: "self-signed alone passes 5.5-1", opts: Options{Device: ip("10.0.0.20"), Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
+			mutate: cryptoData(sshModern, tlsSelfSigned), baseline: BaselineETSI, id: "5.5-1", want: Pass},
 		{name: "KEV fails CRA I-2a", opts: Options{Device: ip("10.0.0.11")}, baseline: BaselineCRA, id: "cra-I-2a", want: Fail, reason: "CVE-2021-36260"},
 		// No run matched vulnerabilities (the one stored match is another
 		// device's): not checked is unknown, never a pass.

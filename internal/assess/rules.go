@@ -56,6 +56,7 @@ var rules = map[string]ruleFunc{
 	"brute-force":            bruteForce,
 	"cleartext-auth":         cleartextAuth,
 	"cleartext-services":     cleartextServices,
+	"secure-communication":   secureCommunication,
 	"unauthenticated-access": unauthenticatedAccess,
 	"logical-access":         logicalAccess,
 	"debug-services":         debugServices,
