@@ -98,10 +98,11 @@ const (
 	DeviceIndustrialGateway = "industrial-gateway"
 	DevicePLC               = "plc"
 	DeviceBuildingControl   = "building-controller"
+	DeviceMediaPlayer       = "media-player" // streaming players announcing themselves over mDNS (Chromecast, Apple TV)
 )
 
 var deviceTypes = []string{DeviceIPCamera, DeviceDVR, DeviceRouter, DeviceFirewall, DeviceWirelessBridge, DeviceNetworkController,
-	DeviceNAS, DevicePrinter, DeviceSmartPlug, DeviceThermostat, DeviceIndustrialGateway, DevicePLC, DeviceBuildingControl}
+	DeviceNAS, DevicePrinter, DeviceSmartPlug, DeviceThermostat, DeviceIndustrialGateway, DevicePLC, DeviceBuildingControl, DeviceMediaPlayer}
 
 // KnownDeviceType reports whether t is one of the device types above or a
 // generic one (GenericDeviceType): the words iotwatch's own data may use.
@@ -347,6 +348,8 @@ const (
 	ProtoDNP3   = "dnp3"   // DNP3 (20000), link status only
 	ProtoFox    = "fox"    // Niagara Fox (1911), hello only
 	ProtoONVIF  = "onvif"  // ONVIF: WS-Discovery (3702/udp), then the device service over HTTP at its XAddr
+	ProtoHikSDK = "hiksdk" // Hikvision SDK/iVMS port (8000), a refused request only
+	ProtoMDNS   = "mdns"   // mDNS/DNS-SD (5353/udp), unicast queries to the target only
 )
 
 // CompareVulnMatches orders matches for work: known exploited (KEV) first,

@@ -36,6 +36,11 @@ type Spec struct {
 	// descriptions, sysDescr, Modbus device identification, camera streams)
 	// rather than server software found on devices of every maker.
 	Identifies bool
+	// SharedPorts are ports the protocol shares with another row that owns
+	// them (Hikvision's SDK port 8000 is also a common HTTP port): scan
+	// tries the protocol there when the owner's prober gets a reply it
+	// cannot read.
+	SharedPorts []uint16
 	// Greeting, when set, reports whether the first bytes a server sends
 	// unprompted are this protocol's greeting; scan uses it on ports with no
 	// known protocol. Greetings of different rows never overlap.
@@ -97,6 +102,10 @@ var table = []Spec{
 	// (XAddr), whose GetDeviceInformation names maker, model and firmware;
 	// logins are WS-Security digests, never cleartext.
 	{Name: model.ProtoONVIF, Transports: udp, Ports: []uint16{3702}, Nmap: "ws-discovery", Login: true, Identifies: true},
+	// Hikvision's SDK port refuses an anonymous request; the log-in is the closed HCNetSDK's.
+	{Name: model.ProtoHikSDK, Transports: tcp, SharedPorts: []uint16{8000}, Nmap: "ipcam"},
+	// mDNS/DNS-SD asked by unicast: service instances and their TXT records name the device.
+	{Name: model.ProtoMDNS, Transports: udp, Ports: []uint16{5353}, Nmap: "mdns", Identifies: true},
 }
 
 func prefix(p string) func([]byte) bool {
@@ -166,6 +175,18 @@ func All() []Spec { return slices.Clone(table) }
 // ForPort returns the protocol usually found on port/transport, or "".
 func ForPort(port uint16, transport string) string {
 	return idx.byPort[portKey{port, transport}]
+}
+
+// Sharing returns the protocols that share port/transport with its owner
+// (SharedPorts), in table order.
+func Sharing(port uint16, transport string) []string {
+	var out []string
+	for _, s := range table {
+		if s.Speaks(transport) && slices.Contains(s.SharedPorts, port) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 // Names returns the names of the rows for which keep reports true (every row

@@ -22,8 +22,15 @@ func TestRowsComplete(t *testing.T) {
 				t.Errorf("%s: transport %q", s.Name, tr)
 			}
 		}
-		if len(s.Ports) == 0 {
+		if len(s.Ports) == 0 && len(s.SharedPorts) == 0 {
 			t.Errorf("%s: no default port", s.Name)
+		}
+		for _, tr := range s.Transports {
+			for _, p := range s.SharedPorts {
+				if owner := ForPort(p, tr); owner == "" || owner == s.Name || !slices.Contains(Sharing(p, tr), s.Name) {
+					t.Errorf("%s: shared port %d/%s: owner %q, sharing %v", s.Name, p, tr, owner, Sharing(p, tr))
+				}
+			}
 		}
 		if s.Nmap == "" {
 			t.Errorf("%s: no nmap service name", s.Name)

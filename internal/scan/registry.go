@@ -13,7 +13,9 @@ import (
 	"iotwatch/internal/probe/enip"
 	"iotwatch/internal/probe/fox"
 	"iotwatch/internal/probe/ftp"
+	"iotwatch/internal/probe/hiksdk"
 	"iotwatch/internal/probe/http"
+	"iotwatch/internal/probe/mdns"
 	"iotwatch/internal/probe/modbus"
 	"iotwatch/internal/probe/mqtt"
 	"iotwatch/internal/probe/onvif"
@@ -53,6 +55,8 @@ func probers(cfg *Config) map[string]probe.Prober {
 		dnp3.Prober{},
 		fox.Prober{},
 		onvif.Prober{},
+		hiksdk.Prober{},
+		mdns.Prober{},
 	}
 	m := make(map[string]probe.Prober, len(list))
 	for _, p := range list {

@@ -27,6 +27,7 @@ import (
 	"iotwatch/internal/fingerprint"
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/protocol"
 	"iotwatch/internal/target"
 )
 
@@ -675,8 +676,32 @@ func (s *scanner) probeOne(ctx context.Context, j job) model.Service {
 			}
 			c2.Close()
 		}
+		if res.Status != model.StatusSuccess {
+			res = s.shared(ctx, j.port, proto, dial, env, res)
+		}
 	}
 	return s.fill(svc, res)
+}
+
+// shared tries the protocols that share port with its owner (Hikvision's
+// SDK on HTTP's 8000), each on a fresh connection, and returns the first
+// success, or res.
+func (s *scanner) shared(ctx context.Context, port target.Port, tried string, dial func(context.Context) (net.Conn, error), env *probe.Env, res probe.Result) probe.Result {
+	for _, p := range protocol.Sharing(port.Number, port.Transport) {
+		if p == tried {
+			continue
+		}
+		c, err := dial(ctx)
+		if err != nil {
+			return res
+		}
+		r := s.run(ctx, p, c, env)
+		c.Close()
+		if r.Status == model.StatusSuccess {
+			return r
+		}
+	}
+	return res
 }
 
 func (s *scanner) run(ctx context.Context, proto string, conn net.Conn, env *probe.Env) probe.Result {

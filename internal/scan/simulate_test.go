@@ -47,6 +47,9 @@ func scoreFleet(truth *simulate.Truth, svcs []model.Service) simAccuracy {
 				continue
 			}
 			a.found++
+			if s.Protocol != ts.Protocol {
+				a.missed = append(a.missed, d.IP+" "+ts.Protocol+" answered as "+s.Protocol)
+			}
 			fp := s.Fingerprint
 			if fp != nil && (norm(fp.Vendor) == norm(d.Vendor) || strings.Contains(norm(fp.Product), norm(d.Vendor))) {
 				vendorOK = true
@@ -100,7 +103,7 @@ func TestScanSimulatedFleet(t *testing.T) {
 	}
 	// SNMP agents answer only their own community; the scan tries "public".
 	for _, m := range a.missed {
-		if strings.HasSuffix(m, " not found") && !strings.Contains(m, " snmp ") {
+		if (strings.HasSuffix(m, " not found") && !strings.Contains(m, " snmp ")) || strings.Contains(m, " answered as ") {
 			t.Errorf("service missed: %s", m)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ import (
 	probedvrip "iotwatch/internal/probe/dvrip"
 	probeenip "iotwatch/internal/probe/enip"
 	probefox "iotwatch/internal/probe/fox"
+	probehiksdk "iotwatch/internal/probe/hiksdk"
+	probemdns "iotwatch/internal/probe/mdns"
 	probeonvif "iotwatch/internal/probe/onvif"
 	probes7 "iotwatch/internal/probe/s7"
 	probexmeye "iotwatch/internal/probe/xmeye"
@@ -89,6 +92,34 @@ func breadthCases() []breadthCase {
 		{model.ProtoDNP3, probednp3.Prober{}, func(s *deviceService, r probe.Record) string {
 			if rec := r.(*probednp3.Record); rec.Address != dnp3Address || rec.MasterSeen != probednp3.Master || rec.Function != 11 {
 				return fmt.Sprintf("record %+v", rec)
+			}
+			return ""
+		}, nil, nil},
+		{model.ProtoHikSDK, probehiksdk.Prober{}, func(s *deviceService, r probe.Record) string {
+			if rec := r.(*probehiksdk.Record); rec.Reply != "000000100000001e0000001e00000000" || rec.Status != 0x1e {
+				return fmt.Sprintf("record %+v", rec)
+			}
+			return ""
+		}, nil, nil},
+		{model.ProtoMDNS, probemdns.Prober{}, func(s *deviceService, r probe.Record) string {
+			rec := r.(*probemdns.Record)
+			p := s.dev.prof
+			var types []string
+			for _, a := range s.sp.Announce {
+				if !slices.Contains(types, a.Type) {
+					types = append(types, a.Type)
+				}
+			}
+			slices.Sort(types)
+			if !slices.Equal(rec.Types, types) || len(rec.Services) != len(s.sp.Announce) || rec.Hostname != s.dev.hostname ||
+				!slices.Equal(rec.Addresses, []string{s.dev.addr.String()}) || !strings.Contains(p.Model, strings.TrimSuffix(rec.Model, " series")) ||
+				(rec.Vendor != "" && rec.Vendor != p.Vendor) {
+				return fmt.Sprintf("record %+v, want types %v on %s", rec, types, s.dev.hostname)
+			}
+			for i, svc := range rec.Services {
+				if svc.Port == 0 || svc.Instance == "" || len(svc.TXT) == 0 || strings.Contains(svc.Instance, "{") {
+					return fmt.Sprintf("service %d: %+v", i, svc)
+				}
 			}
 			return ""
 		}, nil, nil},

@@ -31,13 +31,14 @@ var realPorts = map[string]uint16{
 	model.ProtoTelnet: 23, model.ProtoSSH: 22, model.ProtoHTTP: 80, model.ProtoHTTPS: 443, model.ProtoFTP: 21,
 	model.ProtoRTSP: 554, model.ProtoSNMP: 161, model.ProtoSSDP: 1900, model.ProtoCoAP: 5683,
 	model.ProtoModbus: 502, model.ProtoMQTT: 1883, model.ProtoDNS: 53, model.ProtoCWMP: 7547, model.ProtoXMeye: 34567, model.ProtoDVRIP: 37777, model.ProtoENIP: 44818, model.ProtoBACnet: 47808, model.ProtoS7: 102, model.ProtoDNP3: 20000, model.ProtoFox: 1911,
-	model.ProtoONVIF: 3702,
+	model.ProtoONVIF:  3702,
+	model.ProtoHikSDK: 8000, model.ProtoMDNS: 5353,
 }
 
 // HighPorts is the documented port map used by unprivileged users (or with
 // --high-ports): telnet 2323, ssh 2222, http 8080, https 8443, ftp 2121, rtsp 8554,
 // snmp 1161/udp, ssdp 1900/udp, coap 5683/udp, modbus 5020, mqtt 1883,
-// dns 1053/udp; ports above 1024 stay (cwmp 7547, xmeye 34567, dvrip 37777, enip 44818, bacnet 47808/udp, dnp3 20000, fox 1911, onvif 3702/udp); s7 1102.
+// dns 1053/udp; ports above 1024 stay (cwmp 7547, xmeye 34567, dvrip 37777, enip 44818, bacnet 47808/udp, dnp3 20000, fox 1911, onvif 3702/udp, hiksdk 8000, mdns 5353/udp); s7 1102.
 var HighPorts = func() map[string]uint16 {
 	m := maps.Clone(realPorts)
 	maps.Copy(m, map[string]uint16{
@@ -133,7 +134,10 @@ func planFleet(opts Options, profiles []Profile, high bool) ([]*device, error) {
 	if err != nil {
 		return nil, err
 	}
-	var all, anonOK []*Profile
+	// A unit can carry a weak or empty credential only if its profile has a
+	// login service (a Chromecast has none): such profiles are drawn for
+	// strong units only.
+	var all, anonOK, loginOK []*Profile
 	for i := range profiles {
 		p := &profiles[i]
 		if p.Weight == 0 {
@@ -142,6 +146,9 @@ func planFleet(opts Options, profiles []Profile, high bool) ([]*device, error) {
 		all = append(all, p)
 		if p.service(model.ProtoFTP) != nil || p.service(model.ProtoMQTT) != nil {
 			anonOK = append(anonOK, p)
+		}
+		if slices.ContainsFunc(p.Services, func(s ServiceProfile) bool { return loginProtocols[s.Protocol] }) {
+			loginOK = append(loginOK, p)
 		}
 	}
 	if len(all) == 0 {
@@ -179,8 +186,11 @@ func planFleet(opts Options, profiles []Profile, high bool) ([]*device, error) {
 	for i, a := range addrs {
 		cat := cats[i]
 		pool := all
-		if cat == catAnonymous {
+		switch cat {
+		case catAnonymous:
 			pool = anonOK
+		case catWeak, catEmpty:
+			pool = loginOK
 		}
 		p := pickWeighted(rng, pool)
 		d := &device{addr: a, prof: p, category: cat}

@@ -63,6 +63,18 @@ type ServiceProfile struct {
 	// HardCodedCert (https): every unit serves the same certificate and
 	// key, baked into its firmware image; otherwise each unit has its own.
 	HardCodedCert bool `yaml:"hard_coded_cert"`
+	// Announce (mdns) lists the DNS-SD service instances the device
+	// announces; {serial}, {FW} and {host} are replaced per device in
+	// instance names and TXT strings.
+	Announce []Announcement `yaml:"announce"`
+}
+
+// Announcement is one DNS-SD service instance.
+type Announcement struct {
+	Type     string   `yaml:"type"`     // "_ipp._tcp"
+	Instance string   `yaml:"instance"` // "HP LaserJet Pro M404dn ({serial})"
+	Port     uint16   `yaml:"port"`
+	TXT      []string `yaml:"txt"`
 }
 
 // Credential is a username and password.
@@ -80,7 +92,8 @@ var knownProtocols = map[string]bool{
 	model.ProtoTelnet: true, model.ProtoSSH: true, model.ProtoHTTP: true, model.ProtoHTTPS: true, model.ProtoFTP: true,
 	model.ProtoMQTT: true, model.ProtoRTSP: true, model.ProtoSNMP: true, model.ProtoSSDP: true,
 	model.ProtoCoAP: true, model.ProtoModbus: true, model.ProtoDNS: true, model.ProtoCWMP: true, model.ProtoXMeye: true, model.ProtoDVRIP: true, model.ProtoENIP: true, model.ProtoBACnet: true, model.ProtoS7: true, model.ProtoDNP3: true, model.ProtoFox: true,
-	model.ProtoONVIF: true,
+	model.ProtoONVIF:  true,
+	model.ProtoHikSDK: true, model.ProtoMDNS: true,
 }
 
 var cpeRE = regexp.MustCompile(`^cpe:2\.3:[aho](:[^:]+){10}$`)
@@ -246,6 +259,15 @@ func (p *Profile) validate() error {
 		case model.ProtoHTTP, model.ProtoHTTPS:
 			if s.Auth != "basic" && s.Auth != "digest" && s.Auth != "form" {
 				return lineErr{i, fmt.Errorf("service %s: auth %q: want basic, digest or form", s.Protocol, s.Auth)}
+			}
+		case model.ProtoMDNS:
+			if len(s.Announce) == 0 {
+				return lineErr{i, errors.New("service mdns: announces nothing (want announce: [{type, instance, port, txt}])")}
+			}
+			for _, a := range s.Announce {
+				if !strings.HasPrefix(a.Type, "_") || a.Instance == "" {
+					return lineErr{i, fmt.Errorf("service mdns: announcement %+v: want a type like _ipp._tcp and an instance", a)}
+				}
 			}
 		case model.ProtoRTSP, model.ProtoCWMP:
 			if s.Auth != "basic" && s.Auth != "digest" {

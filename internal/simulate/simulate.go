@@ -566,6 +566,8 @@ func (f *Fleet) answerUDP(s *deviceService, req []byte) (resp []byte) {
 		return answerBACnet(s, req)
 	case "onvif":
 		return answerONVIF(s, req)
+	case "mdns":
+		return answerMDNS(s, req)
 	}
 	return nil
 }
@@ -618,6 +620,8 @@ func (f *Fleet) serveConn(c net.Conn, sk *sock) {
 		serveDNP3(c, s)
 	case "fox":
 		serveFox(c, s)
+	case "hiksdk":
+		serveHikSDK(c, s)
 	case "http", "cwmp":
 		handedOff = f.httpLn.push(f.ctx, &deviceConn{Conn: c, svc: s, f: f})
 	case "https":

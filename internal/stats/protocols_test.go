@@ -21,7 +21,7 @@ func TestDeviceProtocols(t *testing.T) {
 		}
 	}
 	slices.Sort(device)
-	if want := []string{"bacnet", "dvrip", "enip", "fox", "modbus", "onvif", "rtsp", "s7", "snmp", "ssdp", "xmeye"}; !slices.Equal(device, want) {
+	if want := []string{"bacnet", "dvrip", "enip", "fox", "mdns", "modbus", "onvif", "rtsp", "s7", "snmp", "ssdp", "xmeye"}; !slices.Equal(device, want) {
 		t.Errorf("device-identity protocols %v, want %v", device, want)
 	}
 }

@@ -249,7 +249,7 @@ func TestDefaultPorts(t *testing.T) {
 		"554/tcp/rtsp 1883/tcp/mqtt 1911/tcp/fox 2121/tcp/ftp 2222/tcp/ssh 2323/tcp/telnet 5000/tcp/http 5020/tcp/modbus " +
 		"7547/tcp/cwmp 8000/tcp/http 8080/tcp/http 8081/tcp/http 8443/tcp/https 8554/tcp/rtsp 8883/tcp/mqtts " +
 		"8888/tcp/http 8899/tcp/http 20000/tcp/dnp3 34567/tcp/xmeye 37777/tcp/dvrip 44818/tcp/enip 49152/tcp/http " +
-		"53/udp/dns 161/udp/snmp 1161/udp/snmp 1900/udp/ssdp 3702/udp/onvif 5683/udp/coap 47808/udp/bacnet"
+		"53/udp/dns 161/udp/snmp 1161/udp/snmp 1900/udp/ssdp 3702/udp/onvif 5353/udp/mdns 5683/udp/coap 47808/udp/bacnet"
 	if got := strings.Join(parts, " "); got != want {
 		t.Errorf("DefaultPorts() =\n%s\nwant\n%s", got, want)
 	}
