@@ -8,7 +8,9 @@
 // target's own address is called. The empty credential is sent without any
 // security header: a device answering it needs no login (the audit's
 // anonymous check). A GetDeviceInformationResponse is acceptance; a
-// ter:NotAuthorized or other WS-Security fault, or HTTP 401, is refusal;
+// ter:NotAuthorized or other WS-Security fault, or HTTP 401, is refusal; a
+// device that answers a token with HTTP 401 and a Digest challenge (set to
+// HTTP Digest only) gets the same credential as HTTP Digest instead;
 // HTTP 429/503 or a fault naming a lock is refusal under throttling.
 package onvif
 
@@ -18,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -26,6 +29,7 @@ import (
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
 	"iotwatch/internal/netx"
+	"iotwatch/internal/wire/httpauth"
 	"iotwatch/internal/wire/onvif"
 )
 
@@ -110,7 +114,30 @@ func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 	if err != nil {
 		return login.Fail(fmt.Errorf("onvif %s: %w", s.t.Addr, err))
 	}
+	if x.Status == http.StatusUnauthorized && tok != nil {
+		// The device demands HTTP Digest (ONVIF allows either; some
+		// devices are set to digest only): answer its challenge instead.
+		if ch, ok := httpauth.Find(httpauth.ParseChallenges(x.Authenticate), "digest"); ok {
+			auth, err := httpauth.DigestAuthorization(ch, c.Username, c.Password, http.MethodPost, requestURI(s.url), 1)
+			if err != nil {
+				return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("onvif %s: %w: %w", s.t.Addr, err, login.ErrUnsupported)}
+			}
+			if x, err = onvif.Post(ctx, s.hc, s.url, onvif.GetDeviceInformation, nil, auth); err != nil {
+				return login.Fail(fmt.Errorf("onvif %s: %w", s.t.Addr, err))
+			}
+			what = "GetDeviceInformation with HTTP Digest"
+		}
+	}
 	return judge(x, what)
+}
+
+// requestURI is the path (and query) of the device-service URL, as HTTP
+// Digest's uri parameter names it.
+func requestURI(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.RequestURI()
+	}
+	return "/"
 }
 
 // judge classifies a GetDeviceInformation exchange.
@@ -119,7 +146,7 @@ func judge(x *onvif.Exchange, what string) login.Result {
 	throttled := x.Status == http.StatusTooManyRequests || x.Status == http.StatusServiceUnavailable
 	if x.Message == nil {
 		if x.Status == http.StatusUnauthorized {
-			return login.Denied(evidence + " " + login.Truncate(x.Authenticate, 80))
+			return login.Denied(evidence + " " + login.Truncate(strings.Join(x.Authenticate, ", "), 80))
 		}
 		if throttled {
 			r := login.Denied(evidence)

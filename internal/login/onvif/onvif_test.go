@@ -51,6 +51,25 @@ func TestTry(t *testing.T) {
 	}
 }
 
+// TestHTTPDigest: a device set to HTTP Digest only answers tokens with a
+// 401 challenge; the module answers it with the same credential.
+func TestHTTPDigest(t *testing.T) {
+	s, srv := open(t, &onviftest.Device{Info: info, Username: "admin", Password: "admin", HTTPDigest: true})
+	r := s.Try(context.Background(), login.Credential{Username: "admin", Password: "admin"})
+	if !r.Success() || !strings.Contains(r.Evidence, "HTTP Digest") || !strings.Contains(r.Evidence, "Model=IPC-HDW4431C-A") {
+		t.Errorf("right password: %v %q %v", r.Status, r.Evidence, r.Err)
+	}
+	for _, c := range []login.Credential{{Username: "admin", Password: "wrong"}, {}} {
+		if r := s.Try(context.Background(), c); r.Status != model.StatusAuthFailed {
+			t.Errorf("%+v: %v %q %v", c, r.Status, r.Evidence, r.Err)
+		}
+	}
+	// Token, digest; token, digest; anonymous.
+	if n := srv.Calls("GetDeviceInformation"); n != 5 {
+		t.Errorf("%d calls, want 5", n)
+	}
+}
+
 // TestNoAnswer: a target without WS-Discovery cannot be opened.
 func TestNoAnswer(t *testing.T) {
 	srv := onviftest.Serve(t, &onviftest.Device{Info: info, XAddr: "http://192.0.2.7/onvif/device_service"})
@@ -92,6 +111,13 @@ func TestAudit(t *testing.T) {
 			func(got []model.CredentialResult, st audit.Stats, srv *onviftest.Server) string {
 				if len(got) != 1 || got[0].Kind != model.KindDefaultCredential || got[0].Password != "admin" || got[0].Attempts != 3 || st.Attempts != 4 {
 					return "want admin:admin default after anonymous, control, admin:12345"
+				}
+				return ""
+			}},
+		{"weak, HTTP Digest only", &onviftest.Device{Info: info, Username: "admin", Password: "admin", HTTPDigest: true},
+			func(got []model.CredentialResult, st audit.Stats, srv *onviftest.Server) string {
+				if len(got) != 1 || got[0].Kind != model.KindDefaultCredential || got[0].Password != "admin" || st.Unknown != 0 {
+					return "want admin:admin default through HTTP Digest"
 				}
 				return ""
 			}},

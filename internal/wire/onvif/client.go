@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
 )
 
 // DeviceURL returns the first XAddr that is an http URL on addr itself (an
@@ -43,10 +42,11 @@ func NewHTTPClient() *http.Client {
 
 // Exchange is one device-service call's outcome.
 type Exchange struct {
-	// Status is the HTTP status; Server and Authenticate the reply's headers.
+	// Status is the HTTP status; Server and Authenticate the reply's
+	// headers (WWW-Authenticate values as sent).
 	Status       int
 	Server       string
-	Authenticate string
+	Authenticate []string
 	// Message is the parsed SOAP reply (nil when the body was not one).
 	Message *Message
 	// Body is the reply body, cut to MaxMessage.
@@ -57,12 +57,21 @@ type Exchange struct {
 // device service at u as SOAP 1.2 and parses the answer. A non-SOAP answer
 // is not an error here: Exchange.Message is nil and the status says why.
 func Call(ctx context.Context, hc *http.Client, u string, op Operation, tok *UsernameToken) (*Exchange, error) {
+	return Post(ctx, hc, u, op, tok, "")
+}
+
+// Post is Call with an HTTP Authorization header value (HTTP Digest, which
+// ONVIF devices also accept and some demand) when authorization is not "".
+func Post(ctx context.Context, hc *http.Client, u string, op Operation, tok *UsernameToken, authorization string) (*Exchange, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(Request(op, tok)))
 	if err != nil {
 		return nil, fmt.Errorf("onvif %s: %w", op, err)
 	}
 	req.Header.Set("Content-Type", `application/soap+xml; charset=utf-8; action="`+op.Action()+`"`)
 	req.Header.Set("User-Agent", "iotwatch")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("onvif %s: %w", op, err)
@@ -73,7 +82,7 @@ func Call(ctx context.Context, hc *http.Client, u string, op Operation, tok *Use
 		return nil, fmt.Errorf("onvif %s: %w", op, err)
 	}
 	x := &Exchange{Status: resp.StatusCode, Server: resp.Header.Get("Server"),
-		Authenticate: strings.Join(resp.Header.Values("WWW-Authenticate"), ", "), Body: body}
+		Authenticate: resp.Header.Values("WWW-Authenticate"), Body: body}
 	if m, err := Parse(body); err == nil {
 		x.Message = m
 	}

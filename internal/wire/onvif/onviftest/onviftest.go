@@ -7,6 +7,8 @@
 package onviftest
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"iotwatch/internal/wire/httpauth"
 	"iotwatch/internal/wire/onvif"
 )
 
@@ -37,6 +40,9 @@ type Device struct {
 	LockAfter int
 	// XAddr, when set, replaces the device-service URL in ProbeMatches.
 	XAddr string
+	// HTTPDigest makes the device demand HTTP Digest (qop auth, MD5) and
+	// refuse WS-Security tokens with a 401 challenge.
+	HTTPDigest bool
 
 	mu       sync.Mutex
 	failures int
@@ -118,6 +124,15 @@ func (d *Device) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case string(onvif.GetSystemDateAndTime):
 		_, _ = w.Write(onvif.SystemDateAndTimeReply(onvif.SystemDateAndTime{DateTimeType: "Manual", TZ: "CST-8", UTC: now}))
 	case string(onvif.GetDeviceInformation):
+		if d.HTTPDigest {
+			if !d.digestOK(r) {
+				w.Header().Set("WWW-Authenticate", `Digest realm="`+realm+`", qop="auth", nonce="`+nonce+`"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			_, _ = w.Write(onvif.DeviceInformationReply(d.Info))
+			return
+		}
 		if code, reason := d.authorize(m.Token, now); code != 0 {
 			w.WriteHeader(code)
 			b := onvif.NotAuthorizedReply()
@@ -157,4 +172,22 @@ func (d *Device) authorize(tok *onvif.UsernameToken, now time.Time) (int, string
 		d.failures++
 	}
 	return http.StatusBadRequest, ""
+}
+
+const (
+	realm = "onviftest"
+	nonce = "6d6f636b2d6e6f6e6365"
+)
+
+// digestOK checks an HTTP Digest Authorization (RFC 7616, MD5, qop auth).
+func (d *Device) digestOK(r *http.Request) bool {
+	c, ok := httpauth.ParseCredentials(r.Header.Get("Authorization"), "digest")
+	p := c.Params
+	if !ok || p["username"] != d.Username || p["realm"] != realm || p["nonce"] != nonce || p["qop"] != "auth" {
+		return false
+	}
+	h := func(s string) string { x := md5.Sum([]byte(s)); return hex.EncodeToString(x[:]) }
+	ha1 := h(d.Username + ":" + realm + ":" + d.Password)
+	ha2 := h(r.Method + ":" + p["uri"])
+	return p["uri"] == r.URL.RequestURI() && p["response"] == h(ha1+":"+nonce+":"+p["nc"]+":"+p["cnonce"]+":auth:"+ha2)
 }
