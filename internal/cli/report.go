@@ -98,7 +98,7 @@ Shadowserver-style CSV per network owner (lines CIDR,owner[,ASN]) with that owne
 			}
 			write := r.Write
 			if pub.publish {
-				if r, write, err = pub.publishReport(g, r); err != nil {
+				if r, write, err = pub.publishReport(ctx, g, st, r); err != nil {
 					return err
 				}
 			}

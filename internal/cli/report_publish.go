@@ -2,11 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,17 +104,10 @@ func (p *publishFlags) notifyOwners(g *globals, r *report.Report) error {
 // publishReport turns r into its published form and returns a writer that
 // renders a format and refuses to write any output that still names one of
 // the devices' addresses.
-func (p *publishFlags) publishReport(g *globals, r *report.Report) (*report.Report, func(io.Writer, string) error, error) {
-	var addrs []netip.Addr
-	for _, d := range r.Devices {
-		if a, err := netip.ParseAddr(d.IP); err == nil {
-			addrs = append(addrs, a)
-		}
-	}
-	if r.Fall != nil {
-		for _, d := range r.Fall.Devices {
-			addrs = append(addrs, d.Device)
-		}
+func (p *publishFlags) publishReport(ctx context.Context, g *globals, st *store.Store, r *report.Report) (*report.Report, func(io.Writer, string) error, error) {
+	addrs, err := report.CoveredAddrs(ctx, st, r)
+	if err != nil {
+		return nil, nil, err
 	}
 	path := p.keyFile
 	if path == "" {
@@ -128,7 +121,7 @@ func (p *publishFlags) publishReport(g *globals, r *report.Report) (*report.Repo
 		g.log.Info("created pseudonym key: keep it to keep pseudonymous networks comparable across reports", "path", path)
 	}
 	pub, err := report.Publish(r, report.PublishOptions{MinCell: p.minCell, Devices: p.devices,
-		Pseudonym: an.Addr, PseudoPrefix: an.Prefix})
+		Pseudonym: an.Addr, PseudoPrefix: an.Prefix, Addresses: addrs})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,6 +27,9 @@ func newServeCmd(g *globals) *cobra.Command {
 		selfSigned, showSecrets bool
 		oidcIssuer, oidcClient  string
 		oidcRedirect            string
+		publishViewers          bool
+		minCell                 int
+		pseudonymKey            string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -53,10 +56,15 @@ single sign-on" (OpenID Connect, code flow with PKCE); an admin links each user 
 TLS: --tls-cert and --tls-key serve HTTPS with your certificate; --tls-self-signed generates a
 certificate for localhost once and reuses it (stored 0600 beside the database), for loopback only.
 With TLS the session cookie is Secure and HSTS is sent. Found passwords are redacted unless
---show-secrets, and then shown only to admins (each time recorded in the audit log).`,
+--show-secrets, and then shown only to admins (each time recorded in the audit log).
+
+Published view: --publish-viewers shows viewers only the report as report --publish writes it (no
+device address, networks as Crypto-PAn pseudonyms with the key of report --publish, per-network rows
+only above --min-cell devices); every page is checked for the devices' addresses before it is sent.`,
 		Example: `  iotwatch serve
   iotwatch serve --listen 127.0.0.1:9090 --tls-self-signed
-  iotwatch users add alice --role admin && iotwatch serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem`,
+  iotwatch users add alice --role admin && iotwatch serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem
+  iotwatch serve --publish-viewers --min-cell 20`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -138,7 +146,27 @@ With TLS the session cookie is Secure and HSTS is sent. Found passwords are reda
 					return err
 				}
 			}
-			srv := web.New(ro, web.Options{OIDC: sso, Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil, Jobs: queue,
+			var publish *report.PublishOptions
+			if publishViewers {
+				if minCell < 1 {
+					return usageError{fmt.Errorf("--min-cell %d: want 1 or more", minCell)}
+				}
+				path := pseudonymKey
+				if path == "" {
+					path = pseudonymKeyPath(g.dbPath)
+				}
+				an, created, err := loadPseudonymKey(path)
+				if err != nil {
+					return err
+				}
+				if created {
+					g.log.Info("created pseudonym key: keep it to keep pseudonymous networks comparable across reports", "path", path)
+				}
+				publish = &report.PublishOptions{MinCell: minCell, Pseudonym: an.Addr, PseudoPrefix: an.Prefix}
+			} else if pseudonymKey != "" {
+				return usageError{errors.New("--pseudonym-key needs --publish-viewers")}
+			}
+			srv := web.New(ro, web.Options{OIDC: sso, Publish: publish, Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil, Jobs: queue,
 				Wire: func(ctx context.Context, in *report.Inputs) error { return stage.WireReport(ctx, ro, in) }})
 			fmt.Fprintf(g.out, "dashboard on %s://%s/ (Ctrl-C stops)\n", scheme, ln.Addr())
 			return web.Serve(ctx, ln, srv)
@@ -152,6 +180,9 @@ With TLS the session cookie is Secure and HSTS is sent. Found passwords are reda
 	f.StringVar(&oidcIssuer, "oidc-issuer", "", "offer single sign-on through this OpenID Connect issuer (client secret in $IOTWATCH_OIDC_CLIENT_SECRET; users are linked with iotwatch users link)")
 	f.StringVar(&oidcClient, "oidc-client-id", "", "client id registered at --oidc-issuer")
 	f.StringVar(&oidcRedirect, "oidc-redirect-url", "", "this console's callback as the issuer knows it: https://HOST/login/oidc/callback")
+	f.BoolVar(&publishViewers, "publish-viewers", false, "show viewers only the published report (report --publish): no device address, pseudonymous networks, small cells suppressed")
+	f.IntVar(&minCell, "min-cell", report.DefaultMinCell, "with --publish-viewers: show a per-network or per-region row only if it counts at least N devices")
+	f.StringVar(&pseudonymKey, "pseudonym-key", "", "with --publish-viewers: Crypto-PAn key FILE, created 0600 if absent (default: the one report --publish uses)")
 	f.BoolVar(&showSecrets, "show-secrets", false, "show found passwords in full to admins (and on the local single-user dashboard) instead of redacted")
 	return cmd
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -57,13 +58,14 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, err := s.report(r.Context(), id, s.showSecrets(r))
+	rep, addrs, err := s.viewReport(r, id)
 	if err != nil {
 		return err
 	}
 	s.revealed(r)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return rep.RenderHTML(w, report.HTMLOptions{Nav: s.nav(r, id), Devices: s.inventoryLinks(r)})
+	return s.sendChecked(w, "text/html; charset=utf-8", addrs, func(w io.Writer) error {
+		return rep.RenderHTML(w, report.HTMLOptions{Nav: s.nav(r, id), Devices: s.inventoryLinks(r)})
+	})
 }
 
 // runsPage lists the runs with links to their reports.
@@ -100,16 +102,15 @@ func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, format stri
 	if err != nil {
 		return err
 	}
-	rep, err := s.report(r.Context(), id, s.showSecrets(r))
+	rep, addrs, err := s.viewReport(r, id)
 	if err != nil {
 		return err
 	}
 	s.revealed(r)
-	w.Header().Set("Content-Type", ct)
 	if format != "html" {
 		w.Header().Set("Content-Disposition", `attachment; filename="report.`+format+`"`)
 	}
-	return rep.Write(w, format)
+	return s.sendChecked(w, ct, addrs, func(w io.Writer) error { return rep.Write(w, format) })
 }
 
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) error {

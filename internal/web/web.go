@@ -61,6 +61,10 @@ type Options struct {
 	Jobs JobQueue
 	// PollEvery is how often a job's event stream looks at it (1 s).
 	PollEvery time.Duration
+	// Publish, when set, shows viewers only the published report (report
+	// --publish: no device address, pseudonymous networks, small cells
+	// suppressed) on every page they may open; see publish.go.
+	Publish *report.PublishOptions
 	// LoginRate is how many log-in attempts one address may make a minute
 	// (default 10); APIRate how many API requests one user (or address)
 	// may make a minute (default 600).
@@ -80,8 +84,9 @@ type Server struct {
 	handler              http.Handler
 	loginLimit, apiLimit *httprate.RateLimiter
 
-	mu    sync.Mutex              // guards cache
-	cache map[string]cachedReport // by covered run ids
+	mu        sync.Mutex                         // guards cache and published
+	cache     map[string]cachedReport            // by covered run ids
+	published map[*report.Report]publishedReport // by the full report, built from it
 }
 
 type cachedReport struct {
@@ -112,7 +117,7 @@ func New(st *store.Store, opts Options) *Server {
 	if opts.APIRate <= 0 {
 		opts.APIRate = 600
 	}
-	s := &Server{st: st, opts: opts, log: opts.Log, reg: opts.Registry, mux: http.NewServeMux(), cache: map[string]cachedReport{}, routes: map[string]string{}}
+	s := &Server{st: st, opts: opts, log: opts.Log, reg: opts.Registry, mux: http.NewServeMux(), cache: map[string]cachedReport{}, published: map[*report.Report]publishedReport{}, routes: map[string]string{}}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "iotwatch_http_requests_total", Help: "Dashboard HTTP requests by route and status code.",
 	}, []string{"handler", "code", "method"})
