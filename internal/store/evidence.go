@@ -299,9 +299,13 @@ func (s *Store) SaveFindings(ctx context.Context, runID int64, fs []model.Findin
 		return nil
 	}
 	return s.Tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO findings (run_id, kind, subject, title, severity, data, seen_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (run_id, kind, subject, title) DO UPDATE SET
+		args, col, val, err := s.DayKey(ctx, tx, runID)
+		if err != nil {
+			return fmt.Errorf("save findings: %w", err)
+		}
+		st, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO findings (run_id, kind, subject, title, severity, data, seen_at`+col+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?`+val+`)
+			ON CONFLICT (run_id, kind, subject, title`+col+`) DO UPDATE SET
 			severity = excluded.severity, data = excluded.data, seen_at = excluded.seen_at`))
 		if err != nil {
 			return fmt.Errorf("save findings: %w", err)
@@ -319,7 +323,7 @@ func (s *Store) SaveFindings(ctx context.Context, runID int64, fs []model.Findin
 				return fmt.Errorf("save finding %s (key %s): %w", f.Kind, s.KeySource(), err)
 			}
 			// The key columns are not sealed: a title must not quote a secret.
-			if _, err := st.ExecContext(ctx, runID, f.Kind, f.Subject, f.Title, f.Severity.String(), string(b), Time(f.Time)); err != nil {
+			if _, err := st.ExecContext(ctx, args(runID, f.Kind, f.Subject, f.Title, f.Severity.String(), string(b), Time(f.Time))...); err != nil {
 				return fmt.Errorf("save finding %s: %w", f.Kind, err)
 			}
 		}

@@ -11,11 +11,12 @@ import (
 )
 
 // DayTables are the tables that grow with every day of evidence: services,
-// credential results and flow roll-ups with their relations (flow_devices).
-// On PostgreSQL they are partitioned by the UTC day their run started
-// (migration 00020), and retention drops whole partitions; on SQLite they
-// keep their plain layout and retention deletes rows.
-var DayTables = []string{"services", "credentials", "flow_devices"}
+// credential results, flow roll-ups with their relations (flow_devices) and
+// findings. On PostgreSQL they are partitioned by the UTC day their run
+// started (migrations 00020 and 00038), and retention drops whole
+// partitions; on SQLite they keep their plain layout and retention deletes
+// rows.
+var DayTables = []string{"services", "credentials", "flow_devices", "findings"}
 
 // PartitionsAhead is how many days ahead of today Open creates partitions,
 // so that a long-running worker rarely creates one on the way.
@@ -78,7 +79,7 @@ func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error 
 
 // Partition is one day partition of a day table.
 type Partition struct {
-	Table string `json:"table"` // parent: services, credentials, flow_devices
+	Table string `json:"table"` // parent: one of DayTables
 	Name  string `json:"name"`
 	Day   string `json:"day,omitempty"` // YYYY-MM-DD; empty for the default partition
 	Bytes int64  `json:"bytes"`         // pg_total_relation_size
@@ -156,8 +157,8 @@ type PruneResult struct {
 // more than retain ago (before the UTC day of now-retain) is removed. On
 // PostgreSQL the partitions of those days are dropped whole and the default
 // partitions are cleared of those days; on SQLite the rows are deleted. Runs,
-// assets, vulnerability matches, findings and flow alerts are kept (they are
-// small: the daily series stay whole).
+// assets, vulnerability matches and flow alerts (flow_alerts) are kept (they
+// are small: the daily series stay whole); the findings of old runs go.
 func (s *Store) Prune(ctx context.Context, now time.Time, retain time.Duration) (*PruneResult, error) {
 	if retain <= 0 {
 		return nil, fmt.Errorf("prune: retention must be positive, not %s", retain)

@@ -56,6 +56,12 @@ func TestPruneByDay(t *testing.T) {
 				if err := s.SaveCredentials(ctx, run.ID, []model.CredentialResult{cred}); err != nil {
 					t.Fatal(err)
 				}
+				f := model.Finding{Kind: "weak-credential", Subject: ip, Title: "default telnet password", Severity: model.SeverityHigh, Time: started}
+				for range 2 { // saving again updates the same row
+					if err := s.SaveFindings(ctx, run.ID, []model.Finding{f}); err != nil {
+						t.Fatal(err)
+					}
+				}
 				err := s.Tx(ctx, func(tx *sql.Tx) error {
 					args, col, val, err := s.DayKey(ctx, tx, run.ID)
 					if err != nil {
@@ -103,21 +109,24 @@ func TestPruneByDay(t *testing.T) {
 			if n := count(t, s, "SELECT COUNT(*) FROM services"); n != 8 {
 				t.Errorf("services rows = %d, want 8 (2 per kept run, no duplicates)", n)
 			}
+			if n := count(t, s, "SELECT COUNT(*) FROM findings"); n != 4 {
+				t.Errorf("findings rows = %d, want 4 (1 per kept run, no duplicates)", n)
+			}
 			if n := count(t, s, "SELECT COUNT(*) FROM runs"); n != int64(len(days)) {
 				t.Errorf("runs = %d, want all %d kept", n, len(days))
 			}
 			if !s.Partitioned() {
-				if res.Deleted["services"] != 4 || res.Deleted["credentials"] != 2 || res.Deleted["flow_devices"] != 2 {
-					t.Errorf("deleted = %v, want services 4, credentials 2, flow_devices 2", res.Deleted)
+				if res.Deleted["services"] != 4 || res.Deleted["credentials"] != 2 || res.Deleted["flow_devices"] != 2 || res.Deleted["findings"] != 2 {
+					t.Errorf("deleted = %v, want services 4, credentials 2, flow_devices 2, findings 2", res.Deleted)
 				}
 				return
 			}
-			wantDropped := []string{"credentials_p20261126", "flow_devices_p20261126", "services_p20261126"}
+			wantDropped := []string{"credentials_p20261126", "findings_p20261126", "flow_devices_p20261126", "services_p20261126"}
 			if slices.Sort(res.Dropped); !slices.Equal(res.Dropped, wantDropped) {
 				t.Errorf("dropped %v, want %v", res.Dropped, wantDropped)
 			}
-			if res.Deleted["services"] != 2 || res.Deleted["credentials"] != 1 || res.Deleted["flow_devices"] != 1 {
-				t.Errorf("deleted from the default partitions = %v, want services 2, credentials 1, flow_devices 1", res.Deleted)
+			if res.Deleted["services"] != 2 || res.Deleted["credentials"] != 1 || res.Deleted["flow_devices"] != 1 || res.Deleted["findings"] != 1 {
+				t.Errorf("deleted from the default partitions = %v, want services 2, credentials 1, flow_devices 1, findings 1", res.Deleted)
 			}
 			// pg_inherits: no partition of a day before the first day kept,
 			// and every kept day still has its partition.
@@ -204,27 +213,8 @@ func TestParseRetention(t *testing.T) {
 // from before partitioning (version 19): the rows move into the partitions
 // of their runs' days, and going back down restores the plain tables.
 func TestPartitionMigration(t *testing.T) {
-	if os.Getenv("IOTWATCH_TEST_PG") == "" && !testpeer.Required() {
-		t.Skip("IOTWATCH_TEST_PG is not set")
-	}
 	ctx := context.Background()
-	dsn := testpeer.Postgres(t)
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fsys, err := migrationFS(Postgres)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 19); err != nil {
-		t.Fatal(err)
-	}
+	db, p := migratedTo(t, 19)
 	for i, started := range []string{"2026-01-02T23:59:59.5Z", "2026-01-03T00:00:00Z"} {
 		id := int64(i + 1)
 		stmts := []string{
@@ -242,7 +232,7 @@ func TestPartitionMigration(t *testing.T) {
 	if _, err := p.UpTo(ctx, 20); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range DayTables {
+	for _, table := range []string{"services", "credentials", "flow_devices"} { // 00020's
 		for _, want := range []struct {
 			part string
 			run  int64
@@ -259,7 +249,7 @@ func TestPartitionMigration(t *testing.T) {
 	if _, err := p.DownTo(ctx, 19); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range DayTables {
+	for _, table := range []string{"services", "credentials", "flow_devices"} { // 00020's
 		var n int64
 		var kind string
 		if err := db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM `+table+`), relkind::text FROM pg_class WHERE relname = $1`, table).Scan(&n, &kind); err != nil {
@@ -272,4 +262,77 @@ func TestPartitionMigration(t *testing.T) {
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("up again: %v", err)
 	}
+}
+
+// TestFindingsPartitionMigration migrates findings written before 00038 into
+// the partitions of their runs' days, and back down to the plain table.
+func TestFindingsPartitionMigration(t *testing.T) {
+	ctx := context.Background()
+	db, p := migratedTo(t, 37)
+	for i, started := range []string{"2026-01-02T23:59:59.5Z", "2026-01-03T00:00:00Z"} {
+		for _, q := range []string{
+			fmt.Sprintf(`INSERT INTO runs (id, kind, status, started_at) VALUES (%d, 'flows', 'complete', '%s')`, i+1, started),
+			fmt.Sprintf(`INSERT INTO findings (run_id, kind, subject, title, severity, data, seen_at) VALUES (%d, 'scanning', '10.0.0.%d', 't', 'high', '{}', '%s')`, i+1, i+1, started),
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	if _, err := p.UpTo(ctx, 38); err != nil {
+		t.Fatal(err)
+	}
+	for part, want := range map[string]int64{"findings_p20260102": 1, "findings_p20260103": 2} {
+		var run int64
+		if err := db.QueryRowContext(ctx, `SELECT run_id FROM `+part).Scan(&run); err != nil {
+			t.Fatalf("%s: %v", part, err)
+		}
+		if run != want {
+			t.Errorf("%s holds run %d, want %d", part, run, want)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO findings (run_id, kind, subject, title, severity, data, seen_at, day)
+		VALUES (1, 'scanning', '10.0.0.1', 't', 'high', '{}', 'x', '2026-01-02')`); err == nil {
+		t.Error("a second row with the same key in the same day was accepted")
+	}
+	if _, err := p.DownTo(ctx, 37); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	var kind string
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM findings), relkind::text FROM pg_class WHERE relname = 'findings'`).Scan(&n, &kind); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || kind != "r" {
+		t.Errorf("findings after down: %d rows, relkind %q; want 2 rows in a plain table", n, kind)
+	}
+	if _, err := p.UpTo(ctx, 38); err != nil {
+		t.Fatalf("up again: %v", err)
+	}
+}
+
+// migratedTo returns a fresh PostgreSQL database migrated up to version and
+// the migration provider (it skips without PostgreSQL).
+func migratedTo(t *testing.T, version int64) (*sql.DB, *goose.Provider) {
+	t.Helper()
+	if os.Getenv("IOTWATCH_TEST_PG") == "" && !testpeer.Required() {
+		t.Skip("IOTWATCH_TEST_PG is not set")
+	}
+	db, err := sql.Open("pgx", testpeer.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fsys, err := migrationFS(Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	return db, p
 }

@@ -254,7 +254,7 @@ func TestSealPlaintextOnOpen(t *testing.T) {
 			}
 			ins := func(q string, args ...any) {
 				t.Helper()
-				if s.Dialect() == Postgres && (strings.HasPrefix(q, "INSERT INTO credentials") || strings.HasPrefix(q, "INSERT INTO services")) {
+				if s.Dialect() == Postgres && (strings.HasPrefix(q, "INSERT INTO credentials") || strings.HasPrefix(q, "INSERT INTO services") || strings.HasPrefix(q, "INSERT INTO findings")) {
 					// PostgreSQL partitions evidence by the run's day.
 					d, err := s.RunDay(ctx, nil, run.ID)
 					if err != nil {
