@@ -26,6 +26,7 @@ import (
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
 	"iotwatch/internal/protocol"
+	"iotwatch/internal/stats"
 )
 
 // KindLockoutSuspected is model.KindLockoutSuspected, the Kind of a
@@ -68,6 +69,11 @@ type Config struct {
 	// Paths maps a protocol (http, https, rtsp) to the path to audit; the
 	// default is "/".
 	Paths map[string]string
+	// Identities are the devices' identities (stats.Identify over all of a
+	// host's services, not only its login surfaces), which decide the
+	// firmware-proven accounts tried first (Dictionary.ForDevice); a host
+	// missing here is identified from the services passed to Run.
+	Identities map[netip.Addr]stats.Identity
 	// Progress, if set, is called after each service with done and total.
 	Progress func(done, total int)
 }
@@ -124,6 +130,15 @@ func Run(ctx context.Context, cfg Config, services []model.Service, emit func(mo
 		}
 		byHost[s.IP] = append(byHost[s.IP], s)
 	}
+	ids := make(map[netip.Addr]stats.Identity, len(hosts))
+	for _, h := range hosts {
+		id, ok := cfg.Identities[h]
+		if !ok {
+			id = stats.Identify(byHost[h])
+		}
+		ids[h] = id
+	}
+	a.ids = ids
 	total := len(services) - a.stats.NotAllowed
 	var done atomic.Int64
 	sem := make(chan struct{}, cfg.Concurrency)
@@ -219,6 +234,7 @@ type auditor struct {
 	stats    Stats
 	byStatus map[model.Status]int64
 	emitErr  error
+	ids      map[netip.Addr]stats.Identity // read-only once hosts start
 }
 
 func (a *auditor) count(f func(*Stats)) {
@@ -291,7 +307,7 @@ func (a *auditor) service(ctx context.Context, s model.Service, host chan struct
 		return
 	}
 	a.count(func(st *Stats) { st.Audited++ })
-	entries := capEntries(a.cfg.Dict.For(s.Protocol, s.Fingerprint), a.cfg.MaxAttempts)
+	entries := capEntries(a.cfg.Dict.ForDevice(s.Protocol, s.Fingerprint, a.ids[s.IP]), a.cfg.MaxAttempts)
 	if b, ok := sess.(login.BatchSession); ok {
 		defer sess.Close()
 		if !acquire(ctx, host) {
@@ -392,6 +408,15 @@ func (a *auditor) result(s model.Service, e Entry, kind string, attempts int, lo
 		Kind: kind, Source: e.Source, Attempts: attempts,
 		LockoutSuspected: lockout, Time: time.Now().UTC(),
 	}
+}
+
+// evidence is what proved an acceptance, headed by where a proven entry
+// came from.
+func evidence(e Entry, proof string) string {
+	if e.Note == "" {
+		return proof
+	}
+	return e.Note + "; " + proof
 }
 
 // kindOf classifies an accepted credential.

@@ -41,6 +41,9 @@ type Entry struct {
 	// Default marks entries from vendor-default lists (reported as
 	// default-credential rather than weak-password).
 	Default bool
+	// Note says where a proven entry came from (the firmware image and
+	// file of the account); it heads the evidence of a result it gives.
+	Note string
 }
 
 // Dictionary holds the credentials of an audit: vendor defaults keyed by
@@ -50,6 +53,9 @@ type Dictionary struct {
 	Vendors     map[string][]Entry // normalised vendor key → defaults
 	Generic     []Entry
 	Communities []Entry
+	// Firmware are accounts proven by analysed firmware images, tried first
+	// on devices of the image's product (WithFirmware, ForDevice).
+	Firmware []model.FirmwareAccount
 
 	mu    sync.Mutex
 	cache map[string][]Entry // vendor+product → matching vendor entries

@@ -143,7 +143,7 @@ func (w *work) observe(e Entry, n int, r login.Result, v verdict, dur time.Durat
 		w.log.Info("audit: credential accepted", "user", e.Username, "password", model.Redact(e.Password),
 			"source", e.Source, "attempt", n, "evidence", v.evidence)
 		res := w.a.result(w.s, e, kindOf(w.s.Protocol, e, r), n, w.lockout)
-		res.Evidence = v.evidence
+		res.Evidence = evidence(e, v.evidence)
 		w.a.emit(res)
 	case r.Throttled:
 		w.signal("rate limiting: " + login.Truncate(r.Evidence+errText(r.Err), 100))

@@ -91,6 +91,8 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 	}
 	fmt.Fprintf(w, "  firmware:          %d images, %d findings; %d of %d default accounts and %d of %d hard-coded host keys found\n",
 		s.FirmwareImages, s.FirmwareFindings, s.FirmwareAccounts, s.TruthFirmwareAccounts, s.FirmwareKeys, s.TruthFirmwareKeys)
+	fmt.Fprintf(w, "  firmware-proven:   %d weak credentials found with an account of the product's firmware, %d of them in no built-in list (ground truth %d)\n",
+		s.FirmwareCredentials, s.FirmwareOnlyCredentials, s.TruthFirmwareOnly)
 	fmt.Fprintf(w, "  shared keys:       %d devices serve an SSH or TLS key another device serves (ground truth %d); %d a TLS certificate (ground truth %d)\n",
 		s.SharedKeyDevices, s.TruthSharedKeyDevices, s.SharedCertDevices, s.TruthSharedCertDevices)
 	fmt.Fprintf(w, "  report:            %s\n                     %s\n  ground truth:      %s\n", s.ReportHTML, s.ReportJSON, s.TruthFile)

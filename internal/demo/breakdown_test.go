@@ -32,17 +32,22 @@ func checkBreakdowns(t *testing.T, dir string) {
 			want[by][key] = r
 		}
 	}
+	type share struct {
+		Key     string `json:"key"`
+		Weak    int    `json:"weak"`
+		Devices int    `json:"devices"`
+	}
 	var rep struct {
-		WeakCredentials map[string][]struct {
-			Key     string `json:"key"`
-			Weak    int    `json:"weak"`
-			Devices int    `json:"devices"`
+		WeakCredentials struct {
+			ByDeviceType []share `json:"by_device_type"`
+			ByVendor     []share `json:"by_vendor"`
 		} `json:"weak_credentials"`
 	}
 	readJSON(t, filepath.Join(dir, "report.json"), &rep)
+	reported := map[string][]share{"by_device_type": rep.WeakCredentials.ByDeviceType, "by_vendor": rep.WeakCredentials.ByVendor}
 	for by, rows := range want {
 		got := map[string]row{}
-		for _, g := range rep.WeakCredentials[by] {
+		for _, g := range reported[by] {
 			got[g.Key] = row{g.Weak, g.Devices}
 		}
 		if len(got) == 0 {

@@ -74,6 +74,13 @@ type Summary struct {
 	TruthFirmwareAccounts int `json:"truth_firmware_accounts"`
 	FirmwareKeys          int `json:"firmware_keys"`
 	TruthFirmwareKeys     int `json:"truth_firmware_keys"`
+	// FirmwareCredentials are the weak credentials the audit found with an
+	// account proven in the firmware image of the device's product;
+	// FirmwareOnlyCredentials those of them no built-in list holds, which
+	// only the firmware could give (TruthFirmwareOnly in the truth).
+	FirmwareCredentials     int `json:"firmware_credentials"`
+	FirmwareOnlyCredentials int `json:"firmware_only_credentials"`
+	TruthFirmwareOnly       int `json:"truth_firmware_only_credentials"`
 	// SharedKeyDevices are the devices serving an SSH host key or a TLS
 	// public key another device serves too, SharedCertDevices a TLS
 	// certificate another device serves too, in the report and in the truth.
@@ -185,39 +192,12 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	}
 	stageDone("scan", t0)
 
-	// Credential audit of every login surface found.
-	t0 = time.Now()
-	weak := map[netip.Addr]bool{}
-	_, err = stage.Audit(ctx, st, run, services, stage.AuditOptions{
-		Config: audit.Config{MaxAttempts: 200, PerHost: 1, Allowed: func(a netip.Addr) bool { return inFleet[a] }, Logger: log},
-		Emit: func(c model.CredentialResult) error {
-			if c.Weak() {
-				weak[c.IP] = true
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		return sum, finish(fmt.Errorf("audit: %w", err))
-	}
-	sum.DevicesWithWeak = len(weak)
-	if sum.Devices > 0 {
-		sum.WeakShare = float64(sum.DevicesWithWeak) / float64(sum.Devices)
-	}
-	stageDone("audit", t0)
-
-	// Vulnerability match from the embedded offline database.
-	t0 = time.Now()
-	vr, err := stage.Vulns(ctx, st, run, services)
-	if err != nil {
-		return sum, finish(err)
-	}
-	sum.VulnMatches, sum.DevicesWithVulns, sum.KEVMatches = len(vr.Matches), vr.Devices, vr.KEV
-	stageDone("vulns", t0)
-
 	// Firmware: an image per product of the fleet, written in pure Go at
-	// demo time, analysed like any image (accounts, keys, components).
+	// demo time, analysed like any image (accounts, keys, components),
+	// before the audit, which tries the accounts proven in an image first on
+	// the devices of its product.
 	t0 = time.Now()
+	account := map[string]simulate.Credential{} // profile → its image's account
 	imgs, err := fleet.WriteFirmware(filepath.Join(opts.OutDir, "firmware"))
 	if err != nil {
 		return sum, finish(fmt.Errorf("firmware images: %w", err))
@@ -228,6 +208,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 			return sum, finish(fmt.Errorf("firmware %s: %w", filepath.Base(img.Path), err))
 		}
 		sum.FirmwareImages++
+		account[img.Profile] = img.Account
 		sum.FirmwareFindings += len(res.Findings)
 		if img.Account.Username != "" {
 			sum.TruthFirmwareAccounts++
@@ -255,6 +236,43 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		}
 	}
 	stageDone("firmware", t0)
+
+	// Credential audit of every login surface found.
+	t0 = time.Now()
+	weak := map[netip.Addr]bool{}
+	_, err = stage.Audit(ctx, st, run, services, stage.AuditOptions{
+		Config: audit.Config{MaxAttempts: 200, PerHost: 1, Allowed: func(a netip.Addr) bool { return inFleet[a] }, Logger: log},
+		Emit: func(c model.CredentialResult) error {
+			if c.Weak() {
+				weak[c.IP] = true
+				if _, ok := audit.FirmwareImage(c.Source); ok {
+					sum.FirmwareCredentials++
+					if !audit.InBuiltin(c.Username, c.Password) {
+						sum.FirmwareOnlyCredentials++
+					}
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return sum, finish(fmt.Errorf("audit: %w", err))
+	}
+	sum.DevicesWithWeak = len(weak)
+	if sum.Devices > 0 {
+		sum.WeakShare = float64(sum.DevicesWithWeak) / float64(sum.Devices)
+	}
+	sum.TruthFirmwareOnly = truthFirmwareOnly(*truth, account)
+	stageDone("audit", t0)
+
+	// Vulnerability match from the embedded offline database.
+	t0 = time.Now()
+	vr, err := stage.Vulns(ctx, st, run, services)
+	if err != nil {
+		return sum, finish(err)
+	}
+	sum.VulnMatches, sum.DevicesWithVulns, sum.KEVMatches = len(vr.Matches), vr.Devices, vr.KEV
+	stageDone("vulns", t0)
 
 	// Telemetry: devices under unauthorized control, from traffic.
 	if opts.Compromised > 0 {
@@ -327,6 +345,24 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	log.Info("stage done", "stage", "report", "took", time.Since(t0).Round(time.Millisecond))
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// truthFirmwareOnly counts the weak credentials of the simulated devices
+// that are their product's firmware account and in no built-in list.
+func truthFirmwareOnly(t simulate.Truth, account map[string]simulate.Credential) int {
+	n := 0
+	for _, d := range t.Devices {
+		a, ok := account[d.Profile]
+		if !ok || a.Username == "" {
+			continue
+		}
+		for _, c := range d.Credentials {
+			if c.Kind != simulate.KindStrong && c.Username == a.Username && c.Password == a.Password && !audit.InBuiltin(c.Username, c.Password) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // truthSharedKeys counts the simulated devices whose SSH host key or TLS

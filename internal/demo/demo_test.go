@@ -52,6 +52,14 @@ func TestDemoMatchesTruth(t *testing.T) {
 			VulnMatches int     `json:"vuln_matches"`
 			PerDay      int     `json:"compromised_per_day"`
 		} `json:"summary"`
+		WeakCredentials struct {
+			Firmware struct {
+				Credentials int `json:"credentials"`
+				Images      []struct {
+					Key string `json:"key"`
+				} `json:"images"`
+			} `json:"firmware_proven"`
+		} `json:"weak_credentials"`
 	}
 	readJSON(t, filepath.Join(dir, "report.json"), &rep)
 	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
@@ -101,6 +109,14 @@ func TestDemoMatchesTruth(t *testing.T) {
 	if sum.FirmwareImages == 0 || sum.FirmwareAccounts != sum.TruthFirmwareAccounts || sum.FirmwareKeys != sum.TruthFirmwareKeys || sum.TruthFirmwareKeys == 0 {
 		t.Errorf("firmware: %d images, accounts %d of %d, keys %d of %d", sum.FirmwareImages, sum.FirmwareAccounts, sum.TruthFirmwareAccounts, sum.FirmwareKeys, sum.TruthFirmwareKeys)
 	}
+	// Defaults proven from firmware: the web password of the Hikvision
+	// units is in no built-in list, only in their image's /etc/shadow.
+	if sum.FirmwareOnlyCredentials != sum.TruthFirmwareOnly || sum.TruthFirmwareOnly == 0 || sum.FirmwareCredentials < sum.FirmwareOnlyCredentials {
+		t.Errorf("firmware-proven credentials: %d, %d in no list, truth %d", sum.FirmwareCredentials, sum.FirmwareOnlyCredentials, sum.TruthFirmwareOnly)
+	}
+	if rep.WeakCredentials.Firmware.Credentials != sum.FirmwareCredentials || len(rep.WeakCredentials.Firmware.Images) == 0 {
+		t.Errorf("report: %+v firmware-proven credentials, summary %d", rep.WeakCredentials.Firmware, sum.FirmwareCredentials)
+	}
 	if sum.SharedKeyDevices != sum.TruthSharedKeyDevices || sum.TruthSharedKeyDevices == 0 ||
 		sum.SharedCertDevices != sum.TruthSharedCertDevices || sum.TruthSharedCertDevices == 0 {
 		t.Errorf("shared keys on %d devices, truth %d; shared certificates on %d, truth %d",
@@ -111,7 +127,7 @@ func TestDemoMatchesTruth(t *testing.T) {
 	if sum.FallInSample != sum.TruthCompromised || sum.FallWeak != sum.TruthFallWeak || sum.TruthFallWeak != sum.TruthCompromised {
 		t.Errorf("why devices fall: %d of %d in the sample weak, truth %d of %d", sum.FallWeak, sum.FallInSample, sum.TruthFallWeak, sum.TruthCompromised)
 	}
-	want := []string{"simulate", "scan", "audit", "vulns", "firmware", "flows", "assess", "report"}
+	want := []string{"simulate", "scan", "firmware", "audit", "vulns", "flows", "assess", "report"}
 	if len(sum.Stages) != len(want) {
 		t.Errorf("stages = %v, want %v", sum.Stages, want)
 	}

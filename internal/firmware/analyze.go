@@ -70,8 +70,12 @@ type Result struct {
 	// Matchable are the components matching asks about (Matchable), stored
 	// with the run so that a re-match asks about them again.
 	Matchable []model.Component `json:"-"`
-	SBOM      *cdx.BOM          `json:"-"`
-	Timings   map[string]string `json:"timings"`
+	// Logins are the accounts whose password the analysis knows (cracked or
+	// empty), with raw passwords even when the result is redacted: the stage
+	// stores them sealed for the credential audit. Never serialised.
+	Logins  []model.FirmwareAccount `json:"-"`
+	SBOM    *cdx.BOM                `json:"-"`
+	Timings map[string]string       `json:"timings"`
 }
 
 // Analyze unpacks and analyses the image at path.
@@ -201,6 +205,7 @@ func Analyze(ctx context.Context, path string, opts Options) (*Result, error) {
 	}
 
 	stage("report")
+	res.Logins = logins(res)
 	if !opts.ShowSecrets {
 		redactResult(res)
 	}
@@ -307,6 +312,22 @@ func firstPath(c component.Component) string {
 		return c.Paths[0]
 	}
 	return c.Name
+}
+
+// logins returns the accounts of r whose password is known, raw.
+func logins(r *Result) []model.FirmwareAccount {
+	if r.Secrets == nil {
+		return nil
+	}
+	var out []model.FirmwareAccount
+	for _, a := range r.Secrets.Accounts {
+		if !a.Cracked && !(a.Empty && a.CanLogin()) {
+			continue
+		}
+		out = append(out, model.FirmwareAccount{Image: r.Image, SHA256: r.SHA256, Username: a.User, Password: a.Password,
+			Empty: a.Empty, File: a.Source, HashType: a.HashType})
+	}
+	return out
 }
 
 // rawSecrets lists the secret values of the result: cracked passwords,

@@ -204,6 +204,33 @@ func (c CredentialResult) Weak() bool {
 	return slices.Contains(WeakKinds, c.Kind)
 }
 
+// SourceFirmware starts the Source of a credential result whose pair is an
+// account a firmware image of the device's product proved:
+// "firmware:" and the image's name.
+const SourceFirmware = "firmware"
+
+// FirmwareImageOf returns the image a credential source names, and whether
+// the source is a firmware one.
+func FirmwareImageOf(source string) (string, bool) {
+	return strings.CutPrefix(source, SourceFirmware+":")
+}
+
+// FirmwareAccount is a login account whose password a firmware analysis
+// proved (cracked from /etc/shadow, or empty), kept so that the credential
+// audit tries it first on devices identified as the image's product. Image
+// is the analysed image's path, whose name names the product.
+type FirmwareAccount struct {
+	RunID    int64     `json:"run_id"`
+	Image    string    `json:"image"`
+	SHA256   string    `json:"sha256,omitempty"`
+	Username string    `json:"username"`
+	Password string    `json:"password"`
+	Empty    bool      `json:"empty,omitempty"`
+	File     string    `json:"file,omitempty"` // the file the hash came from
+	HashType string    `json:"hash_type,omitempty"`
+	Time     time.Time `json:"time"`
+}
+
 // VulnMatch is a known vulnerability matched to an identified product.
 type VulnMatch struct {
 	IP         netip.Addr `json:"ip,omitzero"` // zero for firmware components

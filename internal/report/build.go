@@ -228,7 +228,18 @@ func (r *Report) buildDevices(ev *evidence, region func(netip.Addr) string) {
 	kinds := map[string]map[netip.Addr]bool{}
 	type pair struct{ user, pass string }
 	pairs := map[pair]map[netip.Addr]bool{}
+	fwImages := map[string]map[netip.Addr]bool{}
+	fwDevices := map[netip.Addr]bool{}
+	fwCreds := 0
 	for _, c := range ev.creds {
+		if img, ok := model.FirmwareImageOf(c.Source); ok {
+			fwCreds++
+			fwDevices[c.IP] = true
+			if fwImages[img] == nil {
+				fwImages[img] = map[netip.Addr]bool{}
+			}
+			fwImages[img][c.IP] = true
+		}
 		k := orUnknown(c.Kind)
 		if kinds[k] == nil {
 			kinds[k] = map[netip.Addr]bool{}
@@ -239,6 +250,13 @@ func (r *Report) buildDevices(ev *evidence, region func(netip.Addr) string) {
 			pairs[pk] = map[netip.Addr]bool{}
 		}
 		pairs[pk][c.IP] = true
+	}
+	if fwCreds > 0 {
+		w.Firmware = &FirmwareProven{Credentials: fwCreds, Devices: len(fwDevices), Images: []Count{}}
+		for img, set := range fwImages {
+			w.Firmware.Images = append(w.Firmware.Images, Count{Key: img, Devices: len(set)})
+		}
+		sortCounts(w.Firmware.Images)
 	}
 	w.ByKind = []Count{}
 	for k, set := range kinds {

@@ -234,6 +234,14 @@ func (r *Report) markdown(m *mdWriter) {
 		m.shares("By subnet", w.BySubnet)
 		m.shares("By region", w.ByRegion)
 		m.counts("By kind of credential", "kind", w.ByKind)
+		if f := w.Firmware; f != nil {
+			m.p("### Defaults proven from firmware\n\n%d weak credentials on %d devices were found with an account an analysed firmware image of the device's product holds.\n", f.Credentials, f.Devices)
+			rows := [][]string{}
+			for _, c := range f.Images {
+				rows = append(rows, []string{c.Key, fmt.Sprint(c.Devices)})
+			}
+			m.table([]string{"firmware image", "devices opened"}, rows)
+		}
 		rows := [][]string{}
 		for _, p := range w.TopPairs[:min(20, len(w.TopPairs))] {
 			rows = append(rows, []string{orEmpty(p.Username), orEmpty(p.Password), fmt.Sprint(p.Devices)})

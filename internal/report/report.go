@@ -212,6 +212,19 @@ type WeakCredentials struct {
 	ByRegion     []GroupShare `json:"by_region,omitempty"`
 	ByKind       []Count      `json:"by_kind"`
 	TopPairs     []CredPair   `json:"top_pairs"`
+	// Firmware counts what accounts proven by analysed firmware images
+	// found; nil when none did.
+	Firmware *FirmwareProven `json:"firmware_proven,omitempty"`
+}
+
+// FirmwareProven counts the weak credentials the audit found with an account
+// a firmware image of the device's product proved (cracked or empty in its
+// /etc/shadow): defaults proven from firmware rather than guessed from a
+// list. Images gives, per image, the devices its accounts opened.
+type FirmwareProven struct {
+	Credentials int     `json:"credentials"`
+	Devices     int     `json:"devices"`
+	Images      []Count `json:"images"`
 }
 
 // CredPair is a username/password pair that opened devices; Password is

@@ -4,9 +4,11 @@ import (
 	"embed"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"iotwatch/internal/firmware/secrets"
 	"iotwatch/internal/model"
 )
 
@@ -59,7 +61,8 @@ func TestParseProfilesGood(t *testing.T) {
 
 // TestBuiltinProfiles checks the embedded profiles: they load, cover every
 // device type and protocol the simulator promises, and every weak default
-// is a known vendor default or Mirai-list credential.
+// is a known vendor default or Mirai-list credential, or a password only
+// the firmware cracker's list holds (a default proven from firmware).
 func TestBuiltinProfiles(t *testing.T) {
 	ps, err := BuiltinProfiles()
 	if err != nil {
@@ -110,26 +113,43 @@ var miraiCreds = map[string]bool{
 var defaultCreds map[string]bool
 
 func knownDefault(t *testing.T, user, pass string) bool {
-	if miraiCreds[user+":"+pass] {
+	if miraiCreds[user+":"+pass] || loadDefaultCreds(t)[user+":"+pass] {
 		return true
 	}
-	if defaultCreds == nil {
-		defaultCreds = map[string]bool{}
-		b, err := os.ReadFile("../../../shared/data/creds/defaultcreds.csv")
-		if err != nil {
-			t.Skipf("defaultcreds.csv not available: %v", err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Split(strings.TrimSpace(line), ",")
-			if len(f) < 3 {
-				continue
-			}
-			u, p := f[len(f)-2], f[len(f)-1]
-			u, p = strings.ReplaceAll(u, "<blank>", ""), strings.ReplaceAll(p, "<blank>", "")
-			defaultCreds[u+":"+p] = true
+	// A default only firmware evidence proves (the Hikvision web password):
+	// in the firmware cracker's word list, which cracks it from the image,
+	// and for no user in the DefaultCreds sheet.
+	if !slices.Contains(secrets.DefaultWords(), pass) {
+		return false
+	}
+	for k := range loadDefaultCreds(t) {
+		if strings.HasSuffix(k, ":"+pass) {
+			return false
 		}
 	}
-	return defaultCreds[user+":"+pass]
+	return true
+}
+
+// loadDefaultCreds reads the DefaultCreds sheet's user:pass pairs once.
+func loadDefaultCreds(t *testing.T) map[string]bool {
+	if defaultCreds != nil {
+		return defaultCreds
+	}
+	b, err := os.ReadFile("../../../shared/data/creds/defaultcreds.csv")
+	if err != nil {
+		t.Skipf("defaultcreds.csv not available: %v", err)
+	}
+	defaultCreds = map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(strings.TrimSpace(line), ",")
+		if len(f) < 3 {
+			continue
+		}
+		u, p := f[len(f)-2], f[len(f)-1]
+		u, p = strings.ReplaceAll(u, "<blank>", ""), strings.ReplaceAll(p, "<blank>", "")
+		defaultCreds[u+":"+p] = true
+	}
+	return defaultCreds
 }
 
 //go:embed testdata/profiles/*.yaml

@@ -1,13 +1,16 @@
 package stage
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"net/netip"
 	"time"
 
 	"iotwatch/internal/audit"
 	"iotwatch/internal/model"
 	"iotwatch/internal/protocol"
+	"iotwatch/internal/stats"
 	"iotwatch/internal/store"
 )
 
@@ -27,7 +30,10 @@ type AuditOptions struct {
 type AuditResult struct {
 	Stats    audit.Stats
 	Surfaces int // login services audited
-	Results  []model.CredentialResult
+	// FirmwareAccounts are the accounts analysed firmware images proved,
+	// tried first on devices of their product.
+	FirmwareAccounts int
+	Results          []model.CredentialResult
 }
 
 // Audit tries default and weak credentials on the login surfaces among
@@ -44,6 +50,29 @@ func Audit(ctx context.Context, st *store.Store, run *Run, services []model.Serv
 		}
 	}
 	res.Surfaces = len(surfaces)
+	cfg := opts.Config
+	if st != nil {
+		// Accounts proven by analysed firmware images go first on the
+		// devices of their product, identified from all their services.
+		accts, err := st.FirmwareAccounts(ctx)
+		if err != nil {
+			return res, err
+		}
+		if len(accts) > 0 {
+			cfg.Dict = cmp.Or(cfg.Dict, audit.Builtin()).WithFirmware(accts)
+			res.FirmwareAccounts = len(cfg.Dict.Firmware)
+		}
+	}
+	if cfg.Identities == nil {
+		byHost := map[netip.Addr][]model.Service{}
+		for _, s := range services {
+			byHost[s.IP] = append(byHost[s.IP], s)
+		}
+		cfg.Identities = make(map[netip.Addr]stats.Identity, len(byHost))
+		for ip, ss := range byHost {
+			cfg.Identities[ip] = stats.Identify(ss)
+		}
+	}
 	if !run.Recorded() {
 		st = nil
 	}
@@ -51,7 +80,7 @@ func Audit(ctx context.Context, st *store.Store, run *Run, services []model.Serv
 		return st.SaveCredentialsTx(ctx, tx, run.ID, rs)
 	})
 	batch.Size, batch.Every = 100, 2*time.Second
-	stats, err := audit.Run(ctx, opts.Config, surfaces, func(r model.CredentialResult) error {
+	ast, err := audit.Run(ctx, cfg, surfaces, func(r model.CredentialResult) error {
 		r.Time = run.At(r.Time)
 		res.Results = append(res.Results, r)
 		if opts.Emit != nil {
@@ -68,11 +97,14 @@ func Audit(ctx context.Context, st *store.Store, run *Run, services []model.Serv
 	if ferr := batch.Flush(ctx, commit); err == nil {
 		err = ferr
 	}
-	res.Stats = stats
-	run.Count("audited", int64(stats.Audited))
-	run.Count("attempts", stats.Attempts)
-	run.Count("found", int64(stats.Found))
-	run.Count("lockouts", int64(stats.Lockouts))
-	run.Count("unknown", int64(stats.Unknown))
+	res.Stats = ast
+	run.Count("audited", int64(ast.Audited))
+	run.Count("attempts", ast.Attempts)
+	run.Count("found", int64(ast.Found))
+	run.Count("lockouts", int64(ast.Lockouts))
+	run.Count("unknown", int64(ast.Unknown))
+	if res.FirmwareAccounts > 0 {
+		run.Count("firmware_accounts", int64(res.FirmwareAccounts))
+	}
 	return res, err
 }

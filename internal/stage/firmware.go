@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"iotwatch/internal/firmware"
+	"iotwatch/internal/secret"
 	"iotwatch/internal/store"
 	"iotwatch/internal/vuln"
 )
@@ -48,5 +49,12 @@ func Firmware(ctx context.Context, st *store.Store, run *Run, path string, opts 
 	serr := st.SaveFindings(keep, run.ID, res.Findings)
 	verr := st.SaveVulnMatches(keep, run.ID, res.Matches)
 	cerr := st.SaveComponents(keep, run.ID, res.Matchable)
-	return res, errors.Join(err, serr, verr, cerr)
+	// Proven accounts become audit credentials for the image's product;
+	// without a sealing key they are not kept (never stored raw).
+	aerr := st.SaveFirmwareAccounts(keep, run.ID, res.Logins)
+	if errors.Is(aerr, secret.ErrNoKey) {
+		logOf(opts.Analyze.Log).Warn("firmware accounts not kept for the audit: no secret key", "err", aerr)
+		aerr = nil
+	}
+	return res, errors.Join(err, serr, verr, cerr, aerr)
 }

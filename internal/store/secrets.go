@@ -191,7 +191,7 @@ func (s *Store) reseal(ctx context.Context) error {
 		out, err := s.secrets.ResealIn(data)
 		return out, err == nil && out != data
 	}
-	for _, table := range []string{"services", "findings"} {
+	for _, table := range []string{"services", "findings", "firmware_accounts"} {
 		if err := s.sealOldData(ctx, table, "data LIKE '%iwsec1:%'", resealText); err != nil {
 			return err
 		}
