@@ -2,8 +2,13 @@ package simulate
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
+	"time"
+
+	"iotwatch/internal/wire/onvif"
 
 	wiretelnet "iotwatch/internal/wire/telnet"
 )
@@ -76,6 +81,33 @@ func FuzzSSDP(f *testing.F) {
 	s := fuzzService("ssdp")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		answerSSDP(s, b)
+	})
+}
+
+// FuzzONVIF feeds datagrams to the WS-Discovery responder and bodies to the
+// device service: every answer must parse, relate to the probe it answers,
+// and no body may get the device information without the credential.
+func FuzzONVIF(f *testing.F) {
+	f.Add(onvif.Probe("uuid:1"))
+	f.Add(onvif.Request(onvif.GetDeviceInformation, nil))
+	f.Add(onvif.Request(onvif.GetSystemDateAndTime, nil))
+	tok := onvif.NewToken("admin", "wrong", []byte("nonce"), time.Now())
+	f.Add(onvif.Request(onvif.GetDeviceInformation, &tok))
+	s := fuzzService("onvif")
+	s.dev.services = append(s.dev.services, &deviceService{dev: s.dev, sp: &ServiceProfile{Protocol: "http"}, port: 80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if resp := answerONVIF(s, b); resp != nil {
+			req, _ := onvif.Parse(b)
+			m, err := onvif.Parse(resp)
+			if err != nil || len(m.ProbeMatches) != 1 || m.RelatesTo != req.MessageID {
+				t.Fatalf("answer %q: %+v %v", resp, m, err)
+			}
+		}
+		w := httptest.NewRecorder()
+		serveONVIF(w, httptest.NewRequest(http.MethodPost, onvif.DevicePath, bytes.NewReader(b)), s)
+		if m, err := onvif.Parse(w.Body.Bytes()); err == nil && m.DeviceInformation != nil {
+			t.Fatalf("device information without the credential for %q", b)
+		}
 	})
 }
 
