@@ -79,6 +79,7 @@ type Aggregator struct {
 
 	attrIdx map[geo.Attribution]uint32
 	attrs   []geo.Attribution
+	recent  [64]uint32 // an attribution index per country (see attr)
 	// Untracked counts records whose relation was not kept.
 	Untracked int64
 
@@ -224,11 +225,22 @@ func (a *Aggregator) attr(peer netip.Addr) uint32 {
 		return i
 	}
 	at := a.attribute(peer)
-	i, ok := a.attrIdx[at]
-	if !ok {
-		i = uint32(len(a.attrs))
-		a.attrs = append(a.attrs, at)
-		a.attrIdx[at] = i
+	// Most peers share a few attributions (a country, no owner database):
+	// the last index of an attribution of the same country is tried first,
+	// compared as a struct, before the map (which hashes every string).
+	var h int
+	if len(at.Country) == 2 {
+		h = int(at.Country[0]^at.Country[1]<<3) & (len(a.recent) - 1)
+	}
+	i := a.recent[h]
+	if int(i) >= len(a.attrs) || a.attrs[i] != at {
+		var ok bool
+		if i, ok = a.attrIdx[at]; !ok {
+			i = uint32(len(a.attrs))
+			a.attrs = append(a.attrs, at)
+			a.attrIdx[at] = i
+		}
+		a.recent[h] = i
 	}
 	switch {
 	case is4:

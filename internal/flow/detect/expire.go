@@ -159,5 +159,5 @@ func (t *actorTable) keep(f func(*actorWindow) bool) actorTable {
 func (e *Engine) stateSize() int {
 	return e.ser.len() + e.pend.n + len(e.beacon) + len(e.seen) + len(e.names) + len(e.scan) + len(e.bf) +
 		len(e.ddos) + len(e.ddos4) + len(e.actors) + e.actors4.n + len(e.mirai) + len(e.dht) +
-		len(e.fan.h) + len(e.fan.v) + len(e.fan.targets) + len(e.sess) + len(e.alerts)
+		e.fan.size() + len(e.sess) + len(e.alerts)
 }

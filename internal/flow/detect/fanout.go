@@ -66,11 +66,67 @@ func (v *vState) add(pp uint32) bool {
 // million pair states (a vertical scan is of few targets).
 const maxVerticalTargets = 4096
 
+// fanout holds the windows; IPv4 actors' are under packed integer keys
+// (cheaper to hash and compare than addresses: a large capture looks up
+// two of them per probe).
 type fanout struct {
-	bucket  int64 // latest window seen; older states are pruned when it moves
-	h       map[hKey]*hState
-	v       map[pairKey]vState
-	targets map[netip.Addr]int // vertical pairs per actor in the current window
+	bucket   int64 // latest window seen; older states are pruned when it moves
+	h        map[hKey]*hState
+	v        map[pairKey]vState
+	targets  map[netip.Addr]int // vertical pairs per actor in the current window
+	h4       map[uint64]*hState // actor<<32 | port<<8 | proto
+	v4       map[uint64]vState  // actor<<32 | target
+	targets4 map[uint32]int
+}
+
+func (f *fanout) init() {
+	f.h, f.v, f.targets = map[hKey]*hState{}, map[pairKey]vState{}, map[netip.Addr]int{}
+	f.h4, f.v4, f.targets4 = map[uint64]*hState{}, map[uint64]vState{}, map[uint32]int{}
+}
+
+func (f *fanout) size() int {
+	return len(f.h) + len(f.v) + len(f.targets) + len(f.h4) + len(f.v4) + len(f.targets4)
+}
+
+// eachH calls fn for every horizontal window.
+func (f *fanout) eachH(fn func(hKey, *hState)) {
+	for k, st := range f.h {
+		fn(k, st)
+	}
+	for k, st := range f.h4 {
+		fn(hKey{addr4(uint32(k >> 32)), uint16(k >> 8), uint8(k)}, st)
+	}
+}
+
+// eachV calls fn for every vertical pair.
+func (f *fanout) eachV(fn func(pairKey, vState)) {
+	for k, st := range f.v {
+		fn(k, st)
+	}
+	for k, st := range f.v4 {
+		fn(pairKey{addr4(uint32(k >> 32)), addr4(uint32(k))}, st)
+	}
+}
+
+// putH and putV restore windows (LoadState).
+func (f *fanout) putH(k hKey, st *hState) {
+	if a, ok := v4(k.actor); ok {
+		f.h4[uint64(a)<<32|uint64(k.port)<<8|uint64(k.proto)] = st
+	} else {
+		f.h[k] = st
+	}
+}
+
+func (f *fanout) putV(k pairKey, v vState) {
+	a, ok1 := v4(k.actor)
+	t, ok2 := v4(k.peer)
+	if ok1 && ok2 {
+		f.v4[uint64(a)<<32|uint64(t)] = v
+		f.targets4[a]++
+	} else {
+		f.v[k] = v
+		f.targets[k.actor]++
+	}
 }
 
 // probe reports whether r is a connection attempt that exchanged next to nothing.
@@ -120,14 +176,20 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 	b := ts / w
 	f := &e.fan
 	if f.h == nil {
-		f.h, f.v, f.targets = map[hKey]*hState{}, map[pairKey]vState{}, map[netip.Addr]int{}
+		f.init()
 	}
 	if b > f.bucket {
 		f.bucket = b
 		clear(f.targets)
+		clear(f.targets4)
 		for k, s := range f.h {
 			if s.bucket < b-1 {
 				delete(f.h, k)
+			}
+		}
+		for k, s := range f.h4 {
+			if s.bucket < b-1 {
+				delete(f.h4, k)
 			}
 		}
 		for k, s := range f.v {
@@ -135,13 +197,28 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 				delete(f.v, k)
 			}
 		}
+		for k, s := range f.v4 {
+			if s.bucket < b-1 {
+				delete(f.v4, k)
+			}
+		}
 	}
 
-	hk := hKey{actor, r.DstPort, r.Proto}
-	h := f.h[hk]
-	if h == nil {
-		h = &hState{bucket: b, dsts: map[netip.Addr]struct{}{}}
-		f.h[hk] = h
+	a4, ok1 := v4(actor)
+	t4, ok2 := v4(r.Dst)
+	var h *hState
+	if ok1 {
+		hk := uint64(a4)<<32 | uint64(r.DstPort)<<8 | uint64(r.Proto)
+		if h = f.h4[hk]; h == nil {
+			h = &hState{bucket: b, dsts: map[netip.Addr]struct{}{}}
+			f.h4[hk] = h
+		}
+	} else {
+		hk := hKey{actor, r.DstPort, r.Proto}
+		if h = f.h[hk]; h == nil {
+			h = &hState{bucket: b, dsts: map[netip.Addr]struct{}{}}
+			f.h[hk] = h
+		}
 	}
 	if b > h.bucket {
 		h.bucket, h.fired = b, false
@@ -158,6 +235,20 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 		}
 	}
 
+	if ok1 && ok2 {
+		vk := uint64(a4)<<32 | uint64(t4)
+		v, ok := f.v4[vk]
+		if !ok {
+			if f.targets4[a4] >= maxVerticalTargets {
+				return
+			}
+			f.targets4[a4]++
+		}
+		if e.vertical(&v, ok, r, actor, b, known, inbound) {
+			f.v4[vk] = v
+		}
+		return
+	}
 	vk := pairKey{actor, r.Dst}
 	v, ok := f.v[vk]
 	if !ok {
@@ -165,18 +256,26 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 			return
 		}
 		f.targets[actor]++
-		v = vState{bucket: b}
 	}
-	if b > v.bucket {
-		v = vState{bucket: b}
+	if e.vertical(&v, ok, r, actor, b, known, inbound) {
+		f.v[vk] = v
 	}
-	defer func() { f.v[vk] = v }()
+}
+
+// vertical counts r's port in its actor/target pair's window v (found:
+// whether the pair had a state) and reports whether v is to be stored.
+func (e *Engine) vertical(v *vState, found bool, r *flow.Record, actor netip.Addr, b int64, known, inbound bool) bool {
+	rl := e.rules.Scan
+	if !found || b > v.bucket {
+		*v = vState{bucket: b}
+		found = false
+	}
 	if v.fired || !v.add(uint32(r.Proto)<<16|uint32(r.DstPort)) {
-		return
+		return !found
 	}
 	th := e.threshold(rl.VerticalMinPorts, r.SamplingRate)
 	if v.n() < th {
-		return
+		return true
 	}
 	v.fired = true
 	n := v.n()
@@ -185,7 +284,7 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 	// would otherwise raise one per target).
 	once := alertKey{Scan + "/vertical", actor, netip.Addr{}, r.Start.Unix() / 86400}
 	if e.seen[once] {
-		return
+		return true
 	}
 	e.seen[once] = true
 	if a := e.alertFlow(Scan, r, actor, r.Dst, known, inbound, fmt.Sprintf(
@@ -193,6 +292,7 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 		n, r.Dst, rl.Window, th, sampled(r.SamplingRate))); a != nil {
 		a.Port = 0
 	}
+	return true
 }
 
 // sampled describes a sampling rate for a reason string (counters of

@@ -402,11 +402,13 @@ func (e *Engine) appendFanout(buf []byte) []byte {
 		return buf
 	}
 	var hs []hKey
-	for k, st := range e.fan.h {
+	hst := map[hKey]*hState{}
+	e.fan.eachH(func(k hKey, st *hState) {
 		if st.bucket == b {
 			hs = append(hs, k)
+			hst[k] = st
 		}
-	}
+	})
 	slices.SortFunc(hs, func(a, b hKey) int {
 		return cmp.Or(a.actor.Compare(b.actor), cmp.Compare(a.port, b.port), cmp.Compare(a.proto, b.proto))
 	})
@@ -415,18 +417,20 @@ func (e *Engine) appendFanout(buf []byte) []byte {
 		buf = appendAddr(buf, k.actor)
 		buf = binary.BigEndian.AppendUint16(buf, k.port)
 		buf = append(buf, k.proto)
-		buf = appendDsts(buf, e.fan.h[k])
+		buf = appendDsts(buf, hst[k])
 	}
 	var vs []pairKey
-	for k, st := range e.fan.v {
+	vst := map[pairKey]vState{}
+	e.fan.eachV(func(k pairKey, st vState) {
 		if st.bucket == b {
 			vs = append(vs, k)
+			vst[k] = st
 		}
-	}
+	})
 	slices.SortFunc(vs, func(a, b pairKey) int { return cmp.Or(a.actor.Compare(b.actor), a.peer.Compare(b.peer)) })
 	buf = binary.AppendUvarint(buf, uint64(len(vs)))
 	for _, k := range vs {
-		st := e.fan.v[k]
+		st := vst[k]
 		buf = appendAddr(buf, k.actor)
 		buf = appendAddr(buf, k.peer)
 		buf = binary.AppendVarint(buf, st.bucket)
@@ -520,7 +524,7 @@ func (e *Engine) readFanout(br *bufio.Reader) error {
 		}
 		return st, nil
 	}
-	e.fan.h, e.fan.v, e.fan.targets = map[hKey]*hState{}, map[pairKey]vState{}, map[netip.Addr]int{}
+	e.fan.init()
 	n, err := count(maxStateSeries)
 	if err != nil {
 		return fmt.Errorf("horizontal: %w", err)
@@ -538,7 +542,7 @@ func (e *Engine) readFanout(br *bufio.Reader) error {
 		if err != nil {
 			return fmt.Errorf("horizontal %d: %w", i, err)
 		}
-		e.fan.h[hKey{actor, binary.BigEndian.Uint16(pp[:2]), pp[2]}] = st
+		e.fan.putH(hKey{actor, binary.BigEndian.Uint16(pp[:2]), pp[2]}, st)
 		e.fan.bucket = max(e.fan.bucket, st.bucket)
 	}
 	if n, err = count(maxStateSeries); err != nil {
@@ -575,8 +579,7 @@ func (e *Engine) readFanout(br *bufio.Reader) error {
 			return fmt.Errorf("vertical %d: %w", i, err)
 		}
 		v.fired = f != 0
-		e.fan.v[pairKey{actor, target}] = v
-		e.fan.targets[actor]++
+		e.fan.putV(pairKey{actor, target}, v)
 		e.fan.bucket = max(e.fan.bucket, v.bucket)
 	}
 	for _, m := range []map[netip.Addr]*hState{e.mirai, e.dht} {
