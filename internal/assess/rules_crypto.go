@@ -1,46 +1,12 @@
 package assess
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
+	"iotwatch/internal/hostkey"
 	"iotwatch/internal/model"
-	"iotwatch/internal/protocol"
-	"iotwatch/internal/tlsinfo"
 )
-
-// sshAlgorithms is the part of the SSH probe's record (internal/probe/ssh)
-// that says what the server offers and which of it is below practice.
-type sshAlgorithms struct {
-	Kex     []string `json:"kex_algorithms"`
-	Flagged []struct {
-		Name  string `json:"name"`
-		Level string `json:"level"`
-	} `json:"flagged_algorithms"`
-}
-
-// tlsSession is the part of a TLS service's record (HTTPS, MQTTS) that
-// describes the session and its certificate chain.
-type tlsSession struct {
-	TLS json.RawMessage `json:"tls"`
-}
-
-// serviceJSON returns a service's record as JSON: read back from the
-// store it already is; the probe's own record is encoded.
-func serviceJSON(s model.Service) []byte {
-	switch d := s.Data.(type) {
-	case nil:
-		return nil
-	case json.RawMessage:
-		return d
-	case []byte:
-		return d
-	default:
-		b, _ := json.Marshal(d)
-		return b
-	}
-}
 
 // cryptoWeaknesses returns, for one service, whether its cryptography was
 // read, and what is broken in it: for TLS, a weak key or signature, a
@@ -49,34 +15,21 @@ func serviceJSON(s model.Service) []byte {
 // and not counted); for SSH, broken algorithms offered (probe/ssh's
 // fail-level flags, as ssh-audit judges them).
 func cryptoWeaknesses(s model.Service, v *view) (bool, []string) {
-	raw := serviceJSON(s)
-	if raw == nil {
-		return false, nil
-	}
+	d, ok := hostkey.Read(s)
 	switch {
-	case s.Protocol == model.ProtoSSH:
-		var r sshAlgorithms
-		if json.Unmarshal(raw, &r) != nil || len(r.Kex) == 0 {
+	case !ok:
+		return false, nil
+	case d.SSH != nil:
+		if len(d.SSH.Kex) == 0 {
 			return false, nil
 		}
-		var broken []string
-		for _, f := range r.Flagged {
-			if f.Level == "fail" {
-				broken = append(broken, f.Name)
-			}
+		if broken := d.SSH.Broken(); len(broken) > 0 {
+			return true, []string{"legacy algorithms offered: " + strings.Join(broken[:min(len(broken), 6)], ", ")}
 		}
-		if len(broken) == 0 {
-			return true, nil
-		}
-		return true, []string{"legacy algorithms offered: " + strings.Join(broken[:min(len(broken), 6)], ", ")}
-	case protocol.Lookup(s.Protocol).TLS:
-		var r tlsSession
-		var info tlsinfo.Info
-		if json.Unmarshal(raw, &r) != nil || len(r.TLS) == 0 || r.TLS[0] != '{' || json.Unmarshal(r.TLS, &info) != nil || info.Version == "" {
-			return false, nil
-		}
+		return true, nil
+	case d.TLS != nil && d.TLS.Version != "":
 		var out []string
-		for _, w := range info.Weaknesses(v.opts.Now) {
+		for _, w := range d.TLS.Weaknesses(v.opts.Now) {
 			if w.Broken || w.Code == "expired" {
 				out = append(out, w.Text)
 			}

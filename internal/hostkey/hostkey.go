@@ -11,6 +11,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/protocol"
+	"iotwatch/internal/tlsinfo"
 )
 
 // Key is one key a service presents.
@@ -35,54 +36,89 @@ const (
 	KindTLS = "tls-public-key"
 )
 
-// sshRecord is the part of the SSH probe's record (internal/probe/ssh)
-// that names the host key.
-type sshRecord struct {
-	HostKeyType   string `json:"host_key_type"`
-	HostKeySHA256 string `json:"host_key_sha256"`
+// SSH is what an SSH service's record (internal/probe/ssh) says about
+// its cryptography.
+type SSH struct {
+	HostKeyType   string   `json:"host_key_type"`
+	HostKeySHA256 string   `json:"host_key_sha256"`
+	Kex           []string `json:"kex_algorithms"`
+	HostKeyAlgs   []string `json:"host_key_algorithms"`
+	Ciphers       []string `json:"ciphers"`
+	MACs          []string `json:"macs"`
+	Flagged       []Flag   `json:"flagged_algorithms"`
 }
 
-// tlsRecord is the part of a TLS service's record (internal/tlsinfo.Info
-// under "tls", in the HTTPS and MQTTS records) that names the leaf
-// certificate and its key.
+// Flag is one offered algorithm below practice (probe/ssh.Flag).
+type Flag struct {
+	List  string `json:"list"`
+	Name  string `json:"name"`
+	Level string `json:"level"` // fail or warn
+	Why   string `json:"why"`
+}
+
+// Broken returns the names of the fail-level flags.
+func (s *SSH) Broken() []string {
+	var out []string
+	for _, f := range s.Flagged {
+		if f.Level == "fail" {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// Details is what a service's record says about its cryptography: the
+// key it presents, and its TLS session or SSH algorithms.
+type Details struct {
+	Key Key
+	TLS *tlsinfo.Info
+	SSH *SSH
+}
+
+// tlsRecord is the part of a TLS service's record (HTTPS, MQTTS) that
+// holds its tlsinfo.Info. Records of old MQTTS scans have a boolean there.
 type tlsRecord struct {
 	TLS json.RawMessage `json:"tls"`
 }
 
-type tlsChain struct {
-	Chain []struct {
-		SHA256     string `json:"sha256"`
-		SPKISHA256 string `json:"spki_sha256"`
-		KeyType    string `json:"key_type"`
-		KeyBits    int    `json:"key_bits"`
-	} `json:"chain"`
-}
-
-// Of returns the key s presents, if its record names one. Data may be the
-// probe's own record or, read back from the store, its JSON.
-func Of(s model.Service) (Key, bool) {
+// Read returns what s's record says about its cryptography, if it says
+// anything. Data may be the probe's own record or, read back from the
+// store, its JSON.
+func Read(s model.Service) (Details, bool) {
 	switch {
 	case s.Protocol == model.ProtoSSH:
-		var r sshRecord
-		if !decode(s.Data, &r) || r.HostKeySHA256 == "" {
-			return Key{}, false
+		var r SSH
+		if !decode(s.Data, &r) || (r.HostKeySHA256 == "" && len(r.Kex) == 0) {
+			return Details{}, false
 		}
-		return Key{Kind: KindSSH, Type: r.HostKeyType, Fingerprint: r.HostKeySHA256}, true
+		d := Details{SSH: &r}
+		if r.HostKeySHA256 != "" {
+			d.Key = Key{Kind: KindSSH, Type: r.HostKeyType, Fingerprint: r.HostKeySHA256}
+		}
+		return d, true
 	case protocol.Lookup(s.Protocol).TLS:
 		var r tlsRecord
-		var c tlsChain
-		if !decode(s.Data, &r) || len(r.TLS) == 0 || r.TLS[0] != '{' || json.Unmarshal(r.TLS, &c) != nil ||
-			len(c.Chain) == 0 || c.Chain[0].SPKISHA256 == "" {
-			return Key{}, false
+		var info tlsinfo.Info
+		if !decode(s.Data, &r) || len(r.TLS) == 0 || r.TLS[0] != '{' || json.Unmarshal(r.TLS, &info) != nil || info.Version == "" && len(info.Chain) == 0 {
+			return Details{}, false
 		}
-		leaf := c.Chain[0]
-		typ := leaf.KeyType
-		if leaf.KeyBits > 0 {
-			typ = fmt.Sprintf("%s-%d", leaf.KeyType, leaf.KeyBits)
+		d := Details{TLS: &info}
+		if leaf, ok := info.Leaf(); ok && leaf.SPKISHA256 != "" {
+			typ := leaf.KeyType
+			if leaf.KeyBits > 0 {
+				typ = fmt.Sprintf("%s-%d", leaf.KeyType, leaf.KeyBits)
+			}
+			d.Key = Key{Kind: KindTLS, Type: typ, Fingerprint: leaf.SPKISHA256, Cert: leaf.SHA256}
 		}
-		return Key{Kind: KindTLS, Type: typ, Fingerprint: leaf.SPKISHA256, Cert: leaf.SHA256}, true
+		return d, true
 	}
-	return Key{}, false
+	return Details{}, false
+}
+
+// Of returns the key s presents, if its record names one.
+func Of(s model.Service) (Key, bool) {
+	d, ok := Read(s)
+	return d.Key, ok && d.Key.Fingerprint != ""
 }
 
 // decode reads a service's data into v.

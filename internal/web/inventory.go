@@ -11,13 +11,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"iotwatch/internal/assess"
 	"iotwatch/internal/auth"
 	"iotwatch/internal/flow"
+	"iotwatch/internal/hostkey"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
 	"iotwatch/internal/store"
+	"iotwatch/internal/tlsinfo"
 )
 
 // The device inventory: every device the store knows (store.Device, one
@@ -212,6 +215,36 @@ type DeviceDetail struct {
 	Destinations []flow.Destination `json:"destinations"`
 	// SecretsRevealed reports whether credentials carry raw passwords.
 	SecretsRevealed bool `json:"secrets_revealed"`
+	// Crypto is what the device's TLS and SSH services show of their
+	// cryptography, read from their records.
+	Crypto []Crypto `json:"crypto"`
+}
+
+// Crypto is one service's keys and algorithms (hostkey.Read): the key it
+// presents, a TLS session with its certificate chain and weaknesses, or
+// the SSH algorithms offered with the legacy ones flagged.
+type Crypto struct {
+	Port       uint16             `json:"port"`
+	Protocol   string             `json:"protocol"`
+	Key        hostkey.Key        `json:"key,omitzero"`
+	TLS        *tlsinfo.Info      `json:"tls,omitempty"`
+	Weaknesses []tlsinfo.Weakness `json:"weaknesses,omitempty"`
+	SSH        *hostkey.SSH       `json:"ssh,omitempty"`
+}
+
+// cryptoOf reads the cryptography of the services that show it.
+func cryptoOf(svcs []model.Service, now time.Time) []Crypto {
+	out := []Crypto{}
+	for _, s := range svcs {
+		d, ok := hostkey.Read(s)
+		if !ok {
+			continue
+		}
+		c := Crypto{Port: s.Port, Protocol: s.Protocol, Key: d.Key, TLS: d.TLS, SSH: d.SSH}
+		c.Weaknesses = d.TLS.Weaknesses(now)
+		out = append(out, c)
+	}
+	return out
 }
 
 // deviceDetail reads the device named by the {ip} path value.
@@ -225,7 +258,7 @@ func (s *Server) deviceDetail(r *http.Request) (*DeviceDetail, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DeviceDetail{DeviceRecord: rec, SecretsRevealed: s.revealSecrets(r)}
+	d := &DeviceDetail{DeviceRecord: rec, SecretsRevealed: s.revealSecrets(r), Crypto: cryptoOf(rec.Services, time.Now())}
 	if !d.SecretsRevealed {
 		for i := range rec.Credentials {
 			rec.Credentials[i].Password = model.Redact(rec.Credentials[i].Password)

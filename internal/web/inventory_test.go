@@ -214,6 +214,37 @@ func testInventoryRoutes(t *testing.T, st *store.Store, f *storetest.Fleet) {
 			t.Errorf("device JSON carries the raw password %q", pw)
 		}
 	}
+	// A device with HTTPS: its page and JSON show the certificate's key,
+	// the fingerprint the simulator's truth names.
+	var tlsDev, spki string
+	for _, td := range f.Truth.Devices {
+		for _, s := range td.Services {
+			if s.SPKISHA256 != "" && tlsDev == "" {
+				tlsDev, spki = td.IP, s.SPKISHA256
+			}
+		}
+	}
+	if tlsDev == "" {
+		t.Fatal("no device of the fleet serves HTTPS")
+	}
+	_, body = get(t, srv, "GET", "/api/devices/"+tlsDev)
+	var td DeviceDetail
+	if err := json.Unmarshal([]byte(body), &td); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range td.Crypto {
+		if c.Protocol == "https" {
+			found = c.Key.Fingerprint == spki && c.TLS != nil && c.TLS.JA4S != "" && len(c.TLS.Chain) == 1 && c.Key.Kind == "tls-public-key"
+		}
+	}
+	if !found {
+		t.Errorf("device %s: crypto %+v, want the HTTPS key %s", tlsDev, td.Crypto, spki)
+	}
+	_, body = get(t, srv, "GET", "/devices/"+tlsDev)
+	if !strings.Contains(body, `id="crypto"`) || !strings.Contains(body, spki) || !strings.Contains(body, "JA4S") {
+		t.Errorf("device page of %s lacks its TLS key %s", tlsDev, spki)
+	}
 	// A compromised device's page shows its alerts.
 	for ip := range f.Telemetry.Compromised {
 		_, body = get(t, srv, "GET", "/devices/"+ip)
