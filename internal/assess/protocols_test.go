@@ -28,7 +28,7 @@ func TestProtocolSets(t *testing.T) {
 		login = append(login, s.Protocol)
 	}
 	slices.Sort(login)
-	if want := []string{"cwmp", "ftp", "http", "https", "mqtt", "mqtts", "onvif", "rtsp", "snmp", "ssh", "telnet", "xmeye"}; !slices.Equal(login, want) {
+	if want := []string{"cwmp", "dvrip", "ftp", "http", "https", "mqtt", "mqtts", "onvif", "rtsp", "snmp", "ssh", "telnet", "xmeye"}; !slices.Equal(login, want) {
 		t.Errorf("login services %v, want %v", login, want)
 	}
 	r := cleartextServices(v, Provision{})

@@ -5,6 +5,7 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/login/cwmp"
+	"iotwatch/internal/login/dvrip"
 	"iotwatch/internal/login/ftp"
 	loginhttp "iotwatch/internal/login/http"
 	"iotwatch/internal/login/mqtt"
@@ -30,6 +31,7 @@ func Modules() []login.Module {
 		snmp.Module{},
 		cwmp.Module{},
 		xmeye.Module{},
+		dvrip.Module{},
 		onvif.Module{},
 	}
 }

@@ -368,7 +368,7 @@ const (
 	ProtoDNS    = "dns"    // read-only: the server's CHAOS TXT version.bind
 	ProtoCWMP   = "cwmp"   // TR-069 connection-request server (HTTP on 7547)
 	ProtoXMeye  = "xmeye"  // XMeye/NetSurveillance DVR protocol (Xiongmai, 34567)
-	ProtoDVRIP  = "dvrip"  // Dahua DVRIP (37777), identification query only
+	ProtoDVRIP  = "dvrip"  // Dahua DVRIP (37777), identification query and log-in only
 	ProtoENIP   = "enip"   // EtherNet/IP (44818), ListIdentity only
 	ProtoBACnet = "bacnet" // BACnet/IP (47808/udp), ReadProperty of the device object only
 	ProtoS7     = "s7"     // Siemens S7comm (102), read SZL only

@@ -90,8 +90,9 @@ var table = []Spec{
 	{Name: model.ProtoCWMP, Transports: tcp, Ports: []uint16{7547}, Nmap: "cwmp", Login: true},
 	// Xiongmai DVR protocol: the login reply names the device type; the rest needs a login.
 	{Name: model.ProtoXMeye, Transports: tcp, Ports: []uint16{34567}, Nmap: "dhanalakshmi", Login: true, Identifies: true},
-	// Dahua's binary protocol: its answer names the maker's platform, no more.
-	{Name: model.ProtoDVRIP, Transports: tcp, Ports: []uint16{37777}, Nmap: "dvrip", Identifies: true},
+	// Dahua's binary protocol: its answer names the maker's platform, no more;
+	// the log-in is a realm/random MD5 digest, never cleartext.
+	{Name: model.ProtoDVRIP, Transports: tcp, Ports: []uint16{37777}, Nmap: "dvrip", Login: true, Identifies: true},
 	// Industrial protocols are probed read-only (identification requests only).
 	{Name: model.ProtoENIP, Transports: tcp, Ports: []uint16{44818}, Nmap: "EtherNetIP-2", Identifies: true},
 	{Name: model.ProtoS7, Transports: tcp, Ports: []uint16{102}, Nmap: "iso-tsap", Identifies: true},

@@ -12,6 +12,7 @@ import (
 
 	"iotwatch/internal/login"
 	logincwmp "iotwatch/internal/login/cwmp"
+	logindvrip "iotwatch/internal/login/dvrip"
 	loginonvif "iotwatch/internal/login/onvif"
 	loginxmeye "iotwatch/internal/login/xmeye"
 	"iotwatch/internal/model"
@@ -64,7 +65,7 @@ func breadthCases() []breadthCase {
 				return "header " + rec.Header
 			}
 			return ""
-		}, nil, nil},
+		}, logindvrip.Module{}, func(s *deviceService) string { return "DVRIP login accepted (Login to " + s.dev.serial + ")" }},
 		{model.ProtoENIP, probeenip.Prober{}, func(s *deviceService, r probe.Record) string {
 			if rec := r.(*probeenip.Record); rec.ProductName != s.banner() || rec.Revision != s.dev.prof.Firmware || rec.VendorID != 1 {
 				return fmt.Sprintf("record %+v", rec)

@@ -55,24 +55,7 @@ func ParseHeader(b []byte) (Header, error) {
 }
 
 // ReadAnswer reads the answer to Query: an 0xb1 header and its data.
-func ReadAnswer(r io.Reader) (Header, []byte, error) {
-	var b [HeaderLen]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return Header{}, nil, err
-	}
-	h, err := ParseHeader(b[:])
-	if err != nil {
-		return Header{}, nil, err
-	}
-	if h.Cmd != CmdAnswer {
-		return Header{}, nil, fmt.Errorf("dvrip: command %#x: %w", h.Cmd, ErrNotDVRIP)
-	}
-	data := make([]byte, h.DataLen)
-	if _, err := io.ReadFull(r, data); err != nil {
-		return Header{}, nil, err
-	}
-	return h, data, nil
-}
+func ReadAnswer(r io.Reader) (Header, []byte, error) { return ReadMessage(r, CmdAnswer) }
 
 // Answer builds the answer a recorder sends to Query: the 0xb1 header with
 // 0x58 in byte 3, as Metasploit's detection expects, and data.
