@@ -32,8 +32,49 @@ type hKey struct {
 
 type hState struct {
 	bucket int64
-	dsts   map[netip.Addr]struct{}
+	dsts   addrSet
 	fired  bool
+}
+
+// addrSet is a set of addresses, IPv4 ones under their number (a map of
+// integers is cheaper to hash into than one of addresses).
+type addrSet struct {
+	v4    map[uint32]struct{}
+	other map[netip.Addr]struct{}
+}
+
+func (s *addrSet) add(a netip.Addr) {
+	if u, ok := v4(a); ok {
+		if s.v4 == nil {
+			s.v4 = map[uint32]struct{}{}
+		}
+		s.v4[u] = struct{}{}
+		return
+	}
+	if s.other == nil {
+		s.other = map[netip.Addr]struct{}{}
+	}
+	s.other[a] = struct{}{}
+}
+
+func (s *addrSet) len() int { return len(s.v4) + len(s.other) }
+
+func (s *addrSet) clear() {
+	clear(s.v4)
+	clear(s.other)
+}
+
+// sorted returns the addresses in order.
+func (s *addrSet) sorted() []netip.Addr {
+	out := make([]netip.Addr, 0, s.len())
+	for u := range s.v4 {
+		out = append(out, addr4(u))
+	}
+	for a := range s.other {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
 }
 
 // vState holds one actor/target pair's probed ports in a window, by value in
@@ -210,28 +251,28 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 	if ok1 {
 		hk := uint64(a4)<<32 | uint64(r.DstPort)<<8 | uint64(r.Proto)
 		if h = f.h4[hk]; h == nil {
-			h = &hState{bucket: b, dsts: map[netip.Addr]struct{}{}}
+			h = &hState{bucket: b}
 			f.h4[hk] = h
 		}
 	} else {
 		hk := hKey{actor, r.DstPort, r.Proto}
 		if h = f.h[hk]; h == nil {
-			h = &hState{bucket: b, dsts: map[netip.Addr]struct{}{}}
+			h = &hState{bucket: b}
 			f.h[hk] = h
 		}
 	}
 	if b > h.bucket {
 		h.bucket, h.fired = b, false
-		clear(h.dsts)
+		h.dsts.clear()
 	}
 	if !h.fired {
-		h.dsts[r.Dst] = struct{}{}
-		if th := e.threshold(rl.HorizontalMinDestinations, r.SamplingRate); len(h.dsts) >= th {
+		h.dsts.add(r.Dst)
+		if th := e.threshold(rl.HorizontalMinDestinations, r.SamplingRate); h.dsts.len() >= th {
 			h.fired = true
 			e.alertFlow(Scan, r, actor, netip.Addr{}, known, inbound, fmt.Sprintf(
 				"horizontal scan: probed %d distinct hosts on %d/%s within %s (threshold %d%s)",
-				len(h.dsts), r.DstPort, flow.ProtoName(r.Proto), rl.Window, th, sampled(r.SamplingRate)))
-			clear(h.dsts)
+				h.dsts.len(), r.DstPort, flow.ProtoName(r.Proto), rl.Window, th, sampled(r.SamplingRate)))
+			h.dsts.clear()
 		}
 	}
 
@@ -310,23 +351,23 @@ func (e *Engine) distinct(m map[netip.Addr]*hState, r *flow.Record, actor netip.
 	b := ts / int64(e.rules.Scan.Window)
 	s := m[actor]
 	if s == nil {
-		s = &hState{bucket: b, dsts: map[netip.Addr]struct{}{}}
+		s = &hState{bucket: b}
 		m[actor] = s
 	}
 	if b > s.bucket {
 		s.bucket, s.fired = b, false
-		clear(s.dsts)
+		s.dsts.clear()
 	}
 	if s.fired {
 		return 0, false
 	}
-	s.dsts[r.Dst] = struct{}{}
-	n := len(s.dsts)
+	s.dsts.add(r.Dst)
+	n := s.dsts.len()
 	if n < th {
 		return n, false
 	}
 	s.fired = true
-	clear(s.dsts)
+	s.dsts.clear()
 	return n, true
 }
 

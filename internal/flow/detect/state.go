@@ -390,11 +390,7 @@ func (e *Engine) appendFanout(buf []byte) []byte {
 	appendDsts := func(buf []byte, st *hState) []byte {
 		buf = binary.AppendVarint(buf, st.bucket)
 		buf = append(buf, b2u(st.fired))
-		dsts := make([]netip.Addr, 0, len(st.dsts))
-		for d := range st.dsts {
-			dsts = append(dsts, d)
-		}
-		slices.SortFunc(dsts, netip.Addr.Compare)
+		dsts := st.dsts.sorted()
 		buf = binary.AppendUvarint(buf, uint64(len(dsts)))
 		for _, d := range dsts {
 			buf = appendAddr(buf, d)
@@ -501,7 +497,7 @@ func (e *Engine) readFanout(br *bufio.Reader) error {
 		return n, err
 	}
 	readDsts := func() (*hState, error) {
-		st := &hState{dsts: map[netip.Addr]struct{}{}}
+		st := &hState{}
 		var err error
 		if st.bucket, err = binary.ReadVarint(br); err != nil {
 			return nil, err
@@ -520,7 +516,7 @@ func (e *Engine) readFanout(br *bufio.Reader) error {
 			if err != nil {
 				return nil, err
 			}
-			st.dsts[d] = struct{}{}
+			st.dsts.add(d)
 		}
 		return st, nil
 	}
