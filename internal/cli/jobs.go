@@ -142,7 +142,7 @@ func newJobsCmd(g *globals) *cobra.Command {
 		Long: `Jobs run iotwatch's stages on any number of worker processes (iotwatch worker) sharing one
 database; River (riverqueue.com) keeps the jobs in that database. A sharded scan becomes one job
 per shard; each finished shard enqueues the vulnerability match of what it found and, with
---audit, the audit batch of its login surfaces. States are River's: available, scheduled,
+--audit, the last one the audit of the login surfaces split by host into a batch per shard. States are River's: available, scheduled,
 running, retryable (failed, will retry), completed, cancelled, discarded (out of attempts).`,
 	}
 	cmd.AddCommand(newJobsSubmitCmd(g), newJobsListCmd(g), newJobsShowCmd(g), newJobsCancelCmd(g))

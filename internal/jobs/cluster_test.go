@@ -152,7 +152,8 @@ func TestClusterKill(t *testing.T) {
 	}
 	shard := runningOn(t, c, jobs.KindScan, "scanner", 60*time.Second, func(j jobs.Job) bool { return j.Progress != nil && j.Progress.Done > 0 })
 	scanner.kill(t)
-	batch := runningOn(t, c, jobs.KindAudit, "auditor", 60*time.Second, func(jobs.Job) bool { return true })
+	// The audit follows the last shard, the killed one's retry included.
+	batch := runningOn(t, c, jobs.KindAudit, "auditor", 120*time.Second, func(jobs.Job) bool { return true })
 	auditor.kill(t)
 	t.Logf("killed scanner in shard job %d (%d/%d), auditor in audit job %d", shard.ID, shard.Progress.Done, shard.Progress.Total, batch.ID)
 	// The audits now need a worker: a fresh one, with every kind.

@@ -31,8 +31,10 @@
 // A scan split into N shards is N scan jobs sharing one seed, recorded as
 // runs whose parent is the submission's run (one logical scan for reports).
 // Each finished shard enqueues, in the transaction of its completion, the
-// vulnerability match of what it found and (when asked) its audit batch. A
-// retried shard continues from the checkpoint of its run (scan_checkpoints,
+// vulnerability match of what it found; the shard that completes last
+// enqueues (when asked) the audit, split by host into as many batches as
+// shards (a host's services come from every shard, so no two batches share
+// a host and the batches run side by side). A retried shard continues from the checkpoint of its run (scan_checkpoints,
 // committed with the services it covers); a retried audit batch re-audits
 // into the same run, replacing its rows. Audit batches lease their hosts
 // (audit_host_leases) so the per-host safety rules hold across workers: a

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -279,6 +280,7 @@ func inProcess(t *testing.T, ref *store.Store, dsn string) {
 		t.Errorf("jobs by kind %v, want 3 scan, 3 vulns, at least 3 audit, all completed", kinds)
 	}
 	compare(t, ref.DB(), st.DB())
+	auditSplitByHost(t, st.DB(), list, 3)
 	// The shards are one logical scan with the submission's run.
 	ids, err := st.LogicalRuns(ctx, []int64{sub.Group})
 	if err != nil {
@@ -302,5 +304,42 @@ func inProcess(t *testing.T, ref *store.Store, dsn string) {
 		if r.Status != model.RunComplete || r.Parent != sub.Group {
 			t.Errorf("run of job %d: %s, parent %d; want complete under %d", id, r.Status, r.Parent, sub.Group)
 		}
+	}
+}
+
+// auditSplitByHost checks the audit of a scan of shards shards: enqueued
+// after its last shard, in one batch per shard over every shard's services,
+// and no host audited by two batches.
+func auditSplitByHost(t *testing.T, db *sql.DB, list []jobs.Job, shards int) {
+	t.Helper()
+	var lastShard time.Time
+	for _, j := range list {
+		if j.Kind == jobs.KindScan && j.FinalizedAt != nil && j.FinalizedAt.After(lastShard) {
+			lastShard = *j.FinalizedAt
+		}
+	}
+	parts := map[int]bool{}
+	for _, j := range list {
+		if j.Kind != jobs.KindAudit {
+			continue
+		}
+		var a jobs.AuditArgs
+		if err := json.Unmarshal(j.Args, &a); err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Hosts) == 0 { // not a follow-up of busy hosts
+			parts[a.Part] = true
+		}
+		if len(a.Runs) != shards || a.Parts != shards || j.CreatedAt.Before(lastShard.Add(-time.Second)) {
+			t.Errorf("audit job %d: runs %v, part %d of %d, created %s (last shard done %s); want every shard's runs, %d parts, after the last shard",
+				j.ID, a.Runs, a.Part, a.Parts, j.CreatedAt, lastShard, shards)
+		}
+	}
+	if len(parts) != shards {
+		t.Errorf("audit parts %v, want %d", parts, shards)
+	}
+	if shared := rows(t, db, `SELECT c.ip FROM credentials c JOIN job_runs r ON r.run_id = c.run_id
+GROUP BY c.ip HAVING COUNT(DISTINCT c.run_id) > 1`); len(shared) > 0 {
+		t.Errorf("hosts audited by more than one batch: %v", shared)
 	}
 }

@@ -180,18 +180,22 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	}
 	opts := stage.ScanOptions{Config: cfg, Ports: req.Ports}
 	opts.Commit = func(ctx context.Context, tx *sql.Tx) error {
+		run.Status, run.Error = model.RunComplete, ""
+		if err := st.FinishRunTx(ctx, tx, &run.Run); err != nil {
+			return err
+		}
 		var next []river.InsertManyParams
 		if !req.DiscoveryOnly {
 			next = append(next, river.InsertManyParams{Args: VulnsArgs{Run: run.ID, Group: job.Args.Group}})
 		}
 		if req.Audit != nil {
-			next = append(next, river.InsertManyParams{Args: AuditArgs{Run: run.ID, Group: job.Args.Group, Targets: req.Targets, Audit: *req.Audit}})
+			batches, err := auditBatches(ctx, st, tx, job.Args.Group, req)
+			if err != nil {
+				return err
+			}
+			next = append(next, batches...)
 		}
 		if err := follow(ctx, tx, next); err != nil {
-			return err
-		}
-		run.Status, run.Error = model.RunComplete, ""
-		if err := st.FinishRunTx(ctx, tx, &run.Run); err != nil {
 			return err
 		}
 		return complete(ctx, tx, job)

@@ -83,10 +83,15 @@ type Submitted struct {
 var ErrBadRequest = errors.New("bad request")
 
 // AuditArgs is an audit batch: the login surfaces among the services scan
-// run Run stored (only Hosts when set: a follow-up batch), audited as a run
-// under Group on the addresses Targets name.
+// run Run stored, or scan runs Runs stored on the hosts of part Part of
+// Parts (a scan's batches after its last shard, split by host), only Hosts
+// when set (a follow-up batch), audited as a run under Group on the
+// addresses Targets name.
 type AuditArgs struct {
-	Run     int64        `json:"run"`
+	Run     int64        `json:"run,omitempty"`
+	Runs    []int64      `json:"runs,omitempty"`
+	Part    int          `json:"part,omitempty"`
+	Parts   int          `json:"parts,omitempty"`
 	Group   int64        `json:"group"`
 	Targets []string     `json:"targets"`
 	Hosts   []string     `json:"hosts,omitempty"`
