@@ -27,6 +27,7 @@ import (
 	"iotwatch/internal/fingerprint"
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	httpprobe "iotwatch/internal/probe/http"
 	"iotwatch/internal/protocol"
 	"iotwatch/internal/target"
 )
@@ -680,7 +681,29 @@ func (s *scanner) probeOne(ctx context.Context, j job) model.Service {
 			res = s.shared(ctx, j.port, proto, dial, env, res)
 		}
 	}
+	if !explicit && res.Status != model.StatusSuccess && res.Status != model.StatusTimeout && !protocol.Lookup(proto).TLS {
+		res = s.overTLS(ctx, dial, env, res)
+	}
 	return s.fill(svc, res)
+}
+
+// overTLS tries HTTPS on a fresh connection to a port whose plain-text
+// probes failed: a server that completes a TLS handshake is recorded with
+// its session and certificates even on a port of no known protocol. It
+// returns the HTTPS result when the handshake succeeded, or res.
+func (s *scanner) overTLS(ctx context.Context, dial func(context.Context) (net.Conn, error), env *probe.Env, res probe.Result) probe.Result {
+	c, err := dial(ctx)
+	if err != nil {
+		return res
+	}
+	defer c.Close()
+	r := s.run(ctx, model.ProtoHTTPS, c, env)
+	if rec, ok := r.Data.(*httpprobe.Record); ok && rec.TLS != nil {
+		// The handshake completed: TLS answers here, whatever runs inside.
+		r.Status, r.Err = model.StatusSuccess, nil
+		return r
+	}
+	return res
 }
 
 // shared tries the protocols that share port with its owner (Hikvision's

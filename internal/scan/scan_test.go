@@ -2,6 +2,13 @@ package scan
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -13,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"iotwatch/internal/fingerprint"
+	"iotwatch/internal/hostkey"
 	"iotwatch/internal/model"
 	"iotwatch/internal/target"
 	"iotwatch/internal/testpeer"
@@ -130,16 +138,39 @@ func TestScanRealPeers(t *testing.T) {
 func TestScanDetect(t *testing.T) {
 	ssh := testpeer.SSHD(t, testpeer.SSHDOptions{})
 	web := testpeer.Lighttpd(t, testpeer.LighttpdOptions{})
-	svcs, _ := collect(t, Config{Targets: []string{"127.0.0.1"}, TCPPorts: []uint16{uint16(ssh.Port), uint16(web.Port)}, Engine: testEngine(t)})
-	want := map[uint16]string{uint16(ssh.Port): model.ProtoSSH, uint16(web.Port): model.ProtoHTTP}
+	// A TLS server on a port of no known protocol: silent, and no HTTP
+	// answer to a plain request, it is found by its handshake.
+	certPEM, keyPEM := selfSignedPEM(t)
+	tlsWeb := testpeer.Lighttpd(t, testpeer.LighttpdOptions{CertPEM: certPEM, KeyPEM: keyPEM})
+	svcs, _ := collect(t, Config{Targets: []string{"127.0.0.1"}, TCPPorts: []uint16{uint16(ssh.Port), uint16(web.Port), uint16(tlsWeb.Port)}, Engine: testEngine(t)})
+	want := map[uint16]string{uint16(ssh.Port): model.ProtoSSH, uint16(web.Port): model.ProtoHTTP, uint16(tlsWeb.Port): model.ProtoHTTPS}
 	for _, s := range svcs {
 		if s.Protocol != want[s.Port] {
 			t.Errorf("port %d: protocol %q, want %q", s.Port, s.Protocol, want[s.Port])
 		}
+		if s.Protocol == model.ProtoHTTPS {
+			if k, ok := hostkey.Of(s); !ok || k.Kind != hostkey.KindTLS || k.Type != "ecdsa-256" {
+				t.Errorf("port %d: key %+v %v, want the certificate's", s.Port, k, ok)
+			}
+		}
 	}
-	if len(svcs) != 2 {
-		t.Errorf("got %d services, want 2", len(svcs))
+	if len(svcs) != 3 {
+		t.Errorf("got %d services, want 3", len(svcs))
 	}
+}
+
+// selfSignedPEM makes an ECDSA P-256 certificate and key in PEM.
+func selfSignedPEM(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "device.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := x509.MarshalPKCS8PrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k})
 }
 
 // TestScanShardsAndResume checks that shards split a closed-port discovery

@@ -249,6 +249,9 @@ func htdigest(users map[string]string) string {
 type MosquittoOptions struct {
 	Anonymous bool              // allow_anonymous
 	Users     map[string]string // password_file entries
+	// CertPEM and KeyPEM, when set, make the listener speak MQTT over TLS
+	// with this certificate and private key.
+	CertPEM, KeyPEM []byte
 }
 
 // Mosquitto starts the mosquitto MQTT broker (MQTT 3.1.1/5) on a TCP listener.
@@ -259,6 +262,12 @@ func Mosquitto(t testing.TB, opts MosquittoOptions) *Peer {
 	port := FreePort(t, "tcp")
 	var b strings.Builder
 	fmt.Fprintf(&b, "listener %d 127.0.0.1\nallow_anonymous %v\npersistence false\nlog_dest stderr\n", port, opts.Anonymous)
+	if opts.CertPEM != nil {
+		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		writeFile(t, cert, string(opts.CertPEM), 0o644)
+		writeFile(t, key, string(opts.KeyPEM), 0o600)
+		fmt.Fprintf(&b, "certfile %s\nkeyfile %s\n", cert, key)
+	}
 	if os.Geteuid() == 0 {
 		// Stay root: the default "mosquitto" user cannot read the test's temp dir.
 		b.WriteString("user root\n")

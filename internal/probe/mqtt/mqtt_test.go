@@ -2,6 +2,15 @@ package mqtt
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -35,6 +44,43 @@ func TestProbeMosquitto(t *testing.T) {
 			t.Errorf("connack = %d, want 5 (not authorised)", rec.ConnackCode)
 		}
 	}
+}
+
+// TestProbeMosquittoTLS reads the session, certificate and JA4S of a real
+// mosquitto listener over TLS, then its CONNACK through the session.
+func TestProbeMosquittoTLS(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(77), Subject: pkix.Name{CommonName: "broker.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	p := testpeer.Mosquitto(t, testpeer.MosquittoOptions{Anonymous: true,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})})
+	conn, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res := Prober{TLS: true}.Probe(context.Background(), conn, &probe.Env{Timeout: 5 * time.Second})
+	rec, _ := res.Data.(*Record)
+	if res.Status != model.StatusSuccess || rec == nil || rec.TLS == nil {
+		t.Fatalf("status %v err %v rec %+v", res.Status, res.Err, rec)
+	}
+	leaf, ok := rec.TLS.Leaf()
+	sum := sha256.Sum256(der)
+	if !ok || leaf.SHA256 != hex.EncodeToString(sum[:]) || !leaf.SelfSigned || leaf.Subject != "CN=broker.test" || leaf.Serial != "4d" {
+		t.Errorf("leaf %+v", leaf)
+	}
+	if rec.TLS.ServerHello == nil || !strings.HasPrefix(rec.TLS.JA4S, "t1") || rec.TLS.Version == "" {
+		t.Errorf("session %s, JA4S %q", rec.TLS.Version, rec.TLS.JA4S)
+	}
+	if !rec.Anonymous || !strings.HasPrefix(rec.BrokerVersion, "mosquitto version ") {
+		t.Errorf("through TLS: anonymous %v, broker %q", rec.Anonymous, rec.BrokerVersion)
+	}
+	t.Logf("mosquitto: %s %s JA4S %s", rec.TLS.Version, rec.TLS.Cipher, rec.TLS.JA4S)
 }
 
 func TestProbeNotMQTT(t *testing.T) {
