@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -40,6 +42,9 @@ telemetry.json (its ground truth) into --out. It targets only the fleet it start
 					return usageError{fmt.Errorf("%s %v: want a share between 0 and 1", name, v)}
 				}
 			}
+			if opts.Days < 1 || opts.Days > 30 {
+				return usageError{fmt.Errorf("--days %d: want 1..30", opts.Days)}
+			}
 			if opts.Weak+opts.Empty+opts.Anonymous > 1 {
 				return usageError{fmt.Errorf("--weak + --empty + --anonymous must not exceed 1")}
 			}
@@ -70,6 +75,7 @@ telemetry.json (its ground truth) into --out. It targets only the fleet it start
 	f.Float64Var(&opts.Empty, "empty", 0.05, "share of devices with an empty password")
 	f.Float64Var(&opts.Anonymous, "anonymous", 0.05, "share of devices with anonymous access")
 	f.Float64Var(&opts.Compromised, "compromised", 0.05, "share of devices (drawn from the weak ones) that behave like botnet members in the telemetry; 0 skips it")
+	f.IntVar(&opts.Days, "days", 4, "simulated days, the last of them today: the fleet is rescanned each earlier day (units install firmware updates as days pass) and the telemetry has a capture per day")
 	f.BoolVar(&opts.HighPorts, "high-ports", os.Geteuid() != 0, "use the simulator's high-port map (default when not root)")
 	return cmd
 }
@@ -86,14 +92,28 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 	fmt.Fprintf(w, "  weak credentials:  %d devices, share %.4f (ground truth %.4f)\n", s.DevicesWithWeak, s.WeakShare, s.TruthWeakShare)
 	fmt.Fprintf(w, "  vulnerabilities:   %d matches on %d devices, %d known exploited (KEV)\n", s.VulnMatches, s.DevicesWithVulns, s.KEVMatches)
 	if s.TelemetryRecords > 0 {
-		fmt.Fprintf(w, "  under control:     %d devices today from %d flow records (ground truth %d, %d of them found)\n", s.DevicesCompromised, s.TelemetryRecords, s.TruthCompromised, s.CompromisedFound)
+		fmt.Fprintf(w, "  under control:     %d devices over %d days from %d flow records (ground truth %d, %d of them found); per day %v (ground truth %v)\n",
+			s.DevicesCompromised, s.Days, s.TelemetryRecords, s.TruthCompromised, s.CompromisedFound, s.CompromisedPerDay, s.TruthCompromisedPerDay)
 		fmt.Fprintf(w, "  why they fell:     %d of %d in the sample had a weak credential (ground truth %d of %d)\n", s.FallWeak, s.FallInSample, s.TruthFallWeak, s.TruthCompromised)
 	}
 	fmt.Fprintf(w, "  firmware:          %d images, %d findings; %d of %d default accounts and %d of %d hard-coded host keys found\n",
 		s.FirmwareImages, s.FirmwareFindings, s.FirmwareAccounts, s.TruthFirmwareAccounts, s.FirmwareKeys, s.TruthFirmwareKeys)
 	fmt.Fprintf(w, "  firmware-proven:   %d weak credentials found with an account of the product's firmware, %d of them in no built-in list (ground truth %d)\n",
 		s.FirmwareCredentials, s.FirmwareOnlyCredentials, s.TruthFirmwareOnly)
+	if s.UptakeProduct != "" {
+		fmt.Fprintf(w, "  patch uptake:      %s %s on %v of %d units by day (ground truth %v); %d never updated (ground truth %d); %s half fixed after %s days (ground truth %s)\n",
+			s.UptakeProduct, s.UptakeFirmware, s.UpdatedPerDay, s.UptakeUnits, s.TruthUpdatedPerDay, s.NeverUpdated, s.TruthNeverUpdated,
+			cmp.Or(s.UptakeCVE, "its vulnerability"), fmtDays(s.HalfFixedDays), fmtDays(s.TruthHalfFixedDays))
+	}
 	fmt.Fprintf(w, "  shared keys:       %d devices serve an SSH or TLS key another device serves (ground truth %d); %d a TLS certificate (ground truth %d)\n",
 		s.SharedKeyDevices, s.TruthSharedKeyDevices, s.SharedCertDevices, s.TruthSharedCertDevices)
 	fmt.Fprintf(w, "  report:            %s\n                     %s\n  ground truth:      %s\n", s.ReportHTML, s.ReportJSON, s.TruthFile)
+}
+
+// fmtDays prints a number of days, or "no" when there is none.
+func fmtDays(d *float64) string {
+	if d == nil {
+		return "no"
+	}
+	return strconv.FormatFloat(*d, 'f', -1, 64)
 }

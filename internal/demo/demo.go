@@ -19,7 +19,6 @@ import (
 	"iotwatch/internal/firmware"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
-	"iotwatch/internal/scan"
 	"iotwatch/internal/simulate"
 	"iotwatch/internal/stage"
 	"iotwatch/internal/store"
@@ -37,28 +36,53 @@ type Options struct {
 	// credentials) that behave like botnet members in the synthetic
 	// telemetry capture; 0 skips the telemetry stage.
 	Compromised float64
-	OutDir      string
-	HighPorts   bool
-	Logger      *slog.Logger
+	// Days is the number of simulated days, the last of them today (see
+	// days.go); 1 or less runs today only.
+	Days      int
+	OutDir    string
+	HighPorts bool
+	Logger    *slog.Logger
 }
 
 // Summary holds the headline numbers of a demo run.
 type Summary struct {
-	RunID              int64   `json:"run_id"`
-	Devices            int     `json:"devices"`
-	Services           int     `json:"services"`
-	DevicesWithWeak    int     `json:"devices_with_weak_credentials"`
-	WeakShare          float64 `json:"weak_password_share"`
-	TruthDevices       int     `json:"truth_devices"`
-	TruthWeakShare     float64 `json:"truth_weak_password_share"`
-	Fingerprinted      int     `json:"fingerprinted_services"`
-	VulnMatches        int     `json:"vulnerability_matches"`
-	KEVMatches         int     `json:"kev_matches"`
-	DevicesWithVulns   int     `json:"devices_with_vulnerabilities"`
-	TelemetryRecords   int64   `json:"telemetry_records,omitempty"`
-	DevicesCompromised int     `json:"devices_under_unauthorized_control"`
-	TruthCompromised   int     `json:"truth_devices_under_unauthorized_control"`
-	CompromisedFound   int     `json:"compromised_found"` // detected devices that are in the truth`
+	RunID            int64   `json:"run_id"`
+	Devices          int     `json:"devices"`
+	Services         int     `json:"services"`
+	DevicesWithWeak  int     `json:"devices_with_weak_credentials"`
+	WeakShare        float64 `json:"weak_password_share"`
+	TruthDevices     int     `json:"truth_devices"`
+	TruthWeakShare   float64 `json:"truth_weak_password_share"`
+	Fingerprinted    int     `json:"fingerprinted_services"`
+	VulnMatches      int     `json:"vulnerability_matches"`
+	KEVMatches       int     `json:"kev_matches"`
+	DevicesWithVulns int     `json:"devices_with_vulnerabilities"`
+	TelemetryRecords int64   `json:"telemetry_records,omitempty"`
+	// DevicesCompromised are the devices the flow detectors found under
+	// unauthorized control on any simulated day, TruthCompromised those
+	// the captures hold, CompromisedFound the detected ones in the truth.
+	DevicesCompromised int `json:"devices_under_unauthorized_control"`
+	TruthCompromised   int `json:"truth_devices_under_unauthorized_control"`
+	CompromisedFound   int `json:"compromised_found"`
+	// Days is the number of simulated days; CompromisedPerDay the report's
+	// devices under control on each, TruthCompromisedPerDay the captures'.
+	Days                   int   `json:"days"`
+	CompromisedPerDay      []int `json:"compromised_per_day,omitempty"`
+	TruthCompromisedPerDay []int `json:"truth_compromised_per_day,omitempty"`
+	// Patch uptake of the product whose units install a firmware update
+	// over the days (report and truth): units on the update each day, units
+	// never updated, and days until half of the units with the
+	// vulnerability the update fixes (UptakeCVE) ran the fix.
+	UptakeProduct      string   `json:"uptake_product,omitempty"`
+	UptakeFirmware     string   `json:"uptake_firmware,omitempty"`
+	UptakeUnits        int      `json:"uptake_units,omitempty"`
+	UpdatedPerDay      []int    `json:"updated_per_day,omitempty"`
+	TruthUpdatedPerDay []int    `json:"truth_updated_per_day,omitempty"`
+	NeverUpdated       int      `json:"never_updated"`
+	TruthNeverUpdated  int      `json:"truth_never_updated"`
+	UptakeCVE          string   `json:"uptake_cve,omitempty"`
+	HalfFixedDays      *float64 `json:"half_fixed_days,omitempty"`
+	TruthHalfFixedDays *float64 `json:"truth_half_fixed_days,omitempty"`
 	// FallInSample and FallWeak are the report's "why devices fall": devices
 	// under control in the sample, and those of them with a weak credential;
 	// TruthFallWeak is the same count from the ground truth.
@@ -114,12 +138,24 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		log.Info("stage done", "stage", name, "took", time.Since(t0).Round(time.Millisecond))
 	}
 
+	// The simulated days before today: a rescan each.
+	sum.Days = max(opts.Days, 1)
+	at := dayTimes(sum.Days, time.Now())
+	var dayRuns []int64
 	t0 := time.Now()
-	fleet, err := simulate.Start(ctx, simulate.Options{
-		Prefix: opts.Prefix, Devices: opts.Devices, Seed: opts.Seed,
-		Weak: opts.Weak, Empty: opts.Empty, Anonymous: opts.Anonymous,
-		HighPorts: opts.HighPorts, Logger: log,
-	})
+	for d := range sum.Days - 1 {
+		id, err := rescan(ctx, st, opts, d, at[d], log)
+		if err != nil {
+			return sum, err
+		}
+		dayRuns = append(dayRuns, id)
+	}
+	if sum.Days > 1 {
+		stageDone("rescans", t0)
+	}
+
+	t0 = time.Now()
+	fleet, err := simulate.Start(ctx, fleetOptions(opts, sum.Days-1, log))
 	if err != nil {
 		return nil, fmt.Errorf("start simulated fleet: %w", err)
 	}
@@ -134,17 +170,18 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	stageDone("simulate", t0)
 
 	addrs := fleet.Addrs()
-	targets := make([]string, len(addrs))
 	inFleet := make(map[netip.Addr]bool, len(addrs))
-	for i, a := range addrs {
-		targets[i] = a.String()
+	for _, a := range addrs {
 		inFleet[a] = true
 	}
-	run, err := stage.Start(ctx, st, "demo", []string{fmt.Sprintf("%s (%d simulated devices)", opts.Prefix, len(addrs))}, nil)
+	// Today's run is recorded at the time the days count from, 24 hours
+	// after the last rescan's.
+	run, err := stage.StartAt(ctx, st, "demo", []string{fmt.Sprintf("%s (%d simulated devices)", opts.Prefix, len(addrs))}, nil, at[sum.Days-1])
 	if err != nil {
 		return nil, err
 	}
 	sum.RunID = run.ID
+	dayRuns = append(dayRuns, run.ID)
 	finish := func(err error) error {
 		run.Stages = sum.Stages
 		run.Counts = map[string]int64{
@@ -154,31 +191,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		return run.Finish(ctx, err)
 	}
 
-	// Discovery, banners and fingerprints, on the ports of every profile
-	// (`jobs submit scan --ports demo` scans the same).
+	// Discovery, banners and fingerprints.
 	t0 = time.Now()
-	tcpPorts, udpPorts, err := simulate.ProfilePorts(fleet.HighPortMap())
-	if err != nil {
-		return sum, finish(err)
-	}
-	var services []model.Service
-	_, err = stage.Scan(ctx, st, run, stage.ScanOptions{
-		Config: scan.Config{
-			Targets: targets, TCPPorts: tcpPorts, UDPPorts: udpPorts,
-			Concurrency: 512, Timeout: 3 * time.Second, Logger: log,
-			Rate: -1, // its own loopback fleet: no rate limit
-		},
-		Emit: func(s model.Service) error {
-			if !inFleet[s.IP] {
-				return fmt.Errorf("scan produced %s, which is not in the fleet", s.IP)
-			}
-			if s.Status == model.StatusSuccess {
-				services = append(services, s)
-			}
-			return nil
-		},
-		SuccessOnly: true,
-	})
+	services, err := scanFleet(ctx, st, run, fleet, log)
 	devs := map[netip.Addr]bool{}
 	for _, s := range services {
 		devs[s.IP] = true
@@ -188,7 +203,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	}
 	sum.Devices, sum.Services = len(devs), len(services)
 	if err != nil {
-		return sum, finish(fmt.Errorf("scan: %w", err))
+		return sum, finish(err)
 	}
 	stageDone("scan", t0)
 
@@ -274,10 +289,13 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	sum.VulnMatches, sum.DevicesWithVulns, sum.KEVMatches = len(vr.Matches), vr.Devices, vr.KEV
 	stageDone("vulns", t0)
 
-	// Telemetry: devices under unauthorized control, from traffic.
+	// Telemetry: devices under unauthorized control, from traffic, a
+	// capture each simulated day.
+	var tt *TelemetryTruth
 	if opts.Compromised > 0 {
 		t0 = time.Now()
-		tt, isum, err := telemetry(ctx, st, *truth, opts.Compromised, opts.Seed, opts.OutDir)
+		var detected []map[string]bool
+		tt, detected, sum.TelemetryRecords, err = telemetry(ctx, st, truth, opts.Compromised, opts.Seed, opts.OutDir, at)
 		if err != nil {
 			return sum, finish(fmt.Errorf("flows: %w", err))
 		}
@@ -287,11 +305,10 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 				sum.TruthFallWeak++
 			}
 		}
-		sum.TelemetryRecords = isum.Counts["records"]
 		found := map[string]bool{}
-		for _, a := range isum.Alerts {
-			if !a.Inbound && a.Day() == tt.Day {
-				found[a.Device.String()] = true
+		for _, day := range detected {
+			for d := range day {
+				found[d] = true
 			}
 		}
 		sum.DevicesCompromised = len(found)
@@ -323,6 +340,12 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 		sum.SharedKeyDevices, sum.SharedCertDevices = r.SharedKeys.Sharing, r.SharedKeys.TLSCertSharing
 	}
 	sum.TruthSharedKeyDevices, sum.TruthSharedCertDevices = truthSharedKeys(*truth)
+	if err == nil {
+		sum.checkUptake(r, truth, dayRuns)
+		if tt != nil {
+			sum.checkCompromise(r, tt)
+		}
+	}
 	if err == nil && r.Fall != nil {
 		sum.FallInSample = r.Fall.InSample
 		for _, x := range r.Fall.Reasons {

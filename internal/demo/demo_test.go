@@ -9,23 +9,34 @@ import (
 	"testing"
 
 	"iotwatch/internal/store"
+	"iotwatch/internal/testpeer"
+
+	"github.com/google/go-cmp/cmp"
 )
 
-// TestDemoMatchesTruth runs the whole pipeline on a small fleet and checks
-// that the report's headline numbers equal the simulator's ground truth.
+// TestDemoMatchesTruth runs the whole pipeline on a small fleet over four
+// simulated days and checks that the report's headline numbers, its patch
+// uptake and its devices under control per day equal the simulator's
+// ground truth, on SQLite and on PostgreSQL.
 func TestDemoMatchesTruth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a simulated fleet")
 	}
+	for name, newDB := range testpeer.Databases(t) {
+		t.Run(name, func(t *testing.T) { demoMatchesTruth(t, newDB()) })
+	}
+}
+
+func demoMatchesTruth(t *testing.T, db string) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "iotwatch.db"))
+	st, err := store.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	sum, err := Run(ctx, st, Options{
-		Devices: 120, Seed: 7, Prefix: netip.MustParsePrefix("127.31.0.0/16"),
+		Devices: 120, Seed: 7, Prefix: netip.MustParsePrefix("127.31.0.0/16"), Days: 4,
 		Weak: 0.3, Empty: 0.05, Anonymous: 0.05, Compromised: 0.1, OutDir: dir, HighPorts: os.Geteuid() != 0,
 	})
 	if err != nil {
@@ -50,7 +61,7 @@ func TestDemoMatchesTruth(t *testing.T) {
 			WeakDevices int     `json:"devices_with_weak_credentials"`
 			WeakShare   float64 `json:"weak_password_share"`
 			VulnMatches int     `json:"vuln_matches"`
-			PerDay      int     `json:"compromised_per_day"`
+			PerDay      float64 `json:"compromised_per_day"`
 		} `json:"summary"`
 		WeakCredentials struct {
 			Firmware struct {
@@ -86,12 +97,23 @@ func TestDemoMatchesTruth(t *testing.T) {
 		t.Errorf("empty stage: services %d, fingerprinted %d, vulnerability matches %d",
 			rep.Summary.Services, sum.Fingerprinted, rep.Summary.VulnMatches)
 	}
-	// Telemetry: the botnet members of the synthetic capture are exactly the
-	// devices the flow detectors count, and only weak devices are among them.
+	// Telemetry: the botnet members of the synthetic captures are exactly
+	// the devices the flow detectors count, day by day, and only weak
+	// devices are among them.
 	var tel TelemetryTruth
 	readJSON(t, filepath.Join(dir, "telemetry.json"), &tel)
 	if len(tel.Compromised) != 12 || sum.TruthCompromised != 12 {
 		t.Errorf("telemetry truth: %d compromised (summary %d), want 12 (10%% of 120)", len(tel.Compromised), sum.TruthCompromised)
+	}
+	if len(tel.Days) != 4 || len(sum.TruthCompromisedPerDay) != 4 {
+		t.Fatalf("telemetry truth: %d days (summary %v), want 4", len(tel.Days), sum.TruthCompromisedPerDay)
+	}
+	if diff := cmp.Diff(sum.TruthCompromisedPerDay, sum.CompromisedPerDay); diff != "" || sum.TruthCompromisedPerDay[0] == 0 || sum.TruthCompromisedPerDay[0] >= sum.TruthCompromisedPerDay[3] {
+		t.Errorf("devices under control per day: report %v, truth %v; want equal and growing", sum.CompromisedPerDay, sum.TruthCompromisedPerDay)
+	}
+	mean := 0.0
+	for _, n := range sum.TruthCompromisedPerDay {
+		mean += float64(n) / 4
 	}
 	weak := map[string]bool{}
 	for _, d := range truth.Devices {
@@ -102,9 +124,23 @@ func TestDemoMatchesTruth(t *testing.T) {
 			t.Errorf("compromised device %s has no weak credential in the truth", ip)
 		}
 	}
-	if sum.DevicesCompromised != sum.TruthCompromised || sum.CompromisedFound != sum.TruthCompromised || rep.Summary.PerDay != sum.TruthCompromised {
-		t.Errorf("detected %d (found %d of %d; report %d per day), want all and only the truth",
-			sum.DevicesCompromised, sum.CompromisedFound, sum.TruthCompromised, rep.Summary.PerDay)
+	if sum.DevicesCompromised != sum.TruthCompromised || sum.CompromisedFound != sum.TruthCompromised || rep.Summary.PerDay != mean {
+		t.Errorf("detected %d (found %d of %d; report %v per day, truth %v), want all and only the truth",
+			sum.DevicesCompromised, sum.CompromisedFound, sum.TruthCompromised, rep.Summary.PerDay, mean)
+	}
+	// Patch uptake: the DIR-645 units on 1.05B01 each day, those never
+	// updated and the days until half of them ran the fix of CVE-2015-2051,
+	// as the report measured them from the rescans and as the truth has them.
+	if sum.UptakeProduct != "D-Link DIR-645" || sum.UptakeUnits == 0 || len(sum.TruthUpdatedPerDay) != 4 ||
+		sum.TruthUpdatedPerDay[0] != 0 || sum.TruthUpdatedPerDay[3] == 0 || sum.TruthNeverUpdated == 0 {
+		t.Fatalf("uptake truth: %s, %d units, %v updated by day, %d never: want the DIR-645 updating on days 1-3, some never",
+			sum.UptakeProduct, sum.UptakeUnits, sum.TruthUpdatedPerDay, sum.TruthNeverUpdated)
+	}
+	if diff := cmp.Diff(sum.TruthUpdatedPerDay, sum.UpdatedPerDay); diff != "" || sum.NeverUpdated != sum.TruthNeverUpdated {
+		t.Errorf("uptake: report %v updated by day, %d never; truth %v, %d", sum.UpdatedPerDay, sum.NeverUpdated, sum.TruthUpdatedPerDay, sum.TruthNeverUpdated)
+	}
+	if sum.UptakeCVE != "CVE-2015-2051" || sum.HalfFixedDays == nil || sum.TruthHalfFixedDays == nil || *sum.HalfFixedDays != *sum.TruthHalfFixedDays {
+		t.Errorf("half fixed: report %s after %v days, truth %v", sum.UptakeCVE, sum.HalfFixedDays, sum.TruthHalfFixedDays)
 	}
 	if sum.FirmwareImages == 0 || sum.FirmwareAccounts != sum.TruthFirmwareAccounts || sum.FirmwareKeys != sum.TruthFirmwareKeys || sum.TruthFirmwareKeys == 0 {
 		t.Errorf("firmware: %d images, accounts %d of %d, keys %d of %d", sum.FirmwareImages, sum.FirmwareAccounts, sum.TruthFirmwareAccounts, sum.FirmwareKeys, sum.TruthFirmwareKeys)
@@ -127,7 +163,7 @@ func TestDemoMatchesTruth(t *testing.T) {
 	if sum.FallInSample != sum.TruthCompromised || sum.FallWeak != sum.TruthFallWeak || sum.TruthFallWeak != sum.TruthCompromised {
 		t.Errorf("why devices fall: %d of %d in the sample weak, truth %d of %d", sum.FallWeak, sum.FallInSample, sum.TruthFallWeak, sum.TruthCompromised)
 	}
-	want := []string{"simulate", "scan", "firmware", "audit", "vulns", "flows", "assess", "report"}
+	want := []string{"rescans", "simulate", "scan", "firmware", "audit", "vulns", "flows", "assess", "report"}
 	if len(sum.Stages) != len(want) {
 		t.Errorf("stages = %v, want %v", sum.Stages, want)
 	}

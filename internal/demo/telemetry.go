@@ -23,20 +23,34 @@ import (
 
 // The telemetry stage: the fourth headline number of a CERT assessment,
 // devices under unauthorized remote control per day, comes from traffic,
-// not from scans. The demo writes one synthetic capture of the fleet's day
-// (it sends nothing: the packets only exist in the file): every device's
-// ordinary traffic to its maker's cloud, DNS and NTP, and for a share of the
-// devices with weak credentials (the ones botnets recruit) one botnet
-// behaviour each: Mirai-style telnet scanning, C2 beaconing or a UDP flood.
-// The capture is ingested like any other (internal/flow/ingest), and the
-// detections are compared with the ground truth in telemetry.json.
+// not from scans. The demo writes a synthetic capture of each simulated day
+// of the fleet (it sends nothing: the packets only exist in the files):
+// every device's ordinary traffic to its maker's cloud, DNS and NTP, and
+// for the devices a botnet holds that day one botnet behaviour each:
+// Mirai-style telnet scanning, C2 beaconing or a UDP flood. The botnet
+// recruits among the devices with weak credentials, a few more each day,
+// until it holds the --compromised share on the last day; a unit that
+// installs a firmware update reboots, which clears the memory-resident bot,
+// and is not recruited again. Each capture is ingested like any other
+// (internal/flow/ingest), and the detections are compared with the ground
+// truth in telemetry.json.
 
-// TelemetryTruth is the ground truth of the synthetic capture.
+// TelemetryTruth is the ground truth of the synthetic captures.
 type TelemetryTruth struct {
-	Capture     string            `json:"capture"`
-	Day         string            `json:"day"`
-	Devices     int               `json:"devices"`
-	Compromised map[string]string `json:"compromised"` // device → behaviour
+	Devices int `json:"devices"`
+	// Days are the captures, one a simulated day, oldest first.
+	Days []TelemetryDay `json:"days"`
+	// Compromised are the devices under control on any day, with their
+	// behaviour.
+	Compromised map[string]string `json:"compromised"`
+}
+
+// TelemetryDay is one simulated day's capture and the devices under
+// control in it.
+type TelemetryDay struct {
+	Day         string   `json:"day"` // YYYY-MM-DD
+	Capture     string   `json:"capture"`
+	Compromised []string `json:"compromised"`
 }
 
 const (
@@ -45,9 +59,11 @@ const (
 	behaviourFlood  = "udp-flood"
 )
 
-// telemetry writes the capture and its truth into dir, ingests it into st
-// and returns the truth and the ingest's summary.
-func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share float64, seed int64, dir string) (*TelemetryTruth, *ingest.Summary, error) {
+// telemetry writes a capture for each of days (the simulated days, oldest
+// first) and their truth into dir, ingests them into st and returns the
+// truth, the devices the detectors found under control on each day, and
+// the flow records read.
+func telemetry(ctx context.Context, st *store.Store, truth *simulate.Truth, share float64, seed int64, dir string, days []time.Time) (*TelemetryTruth, []map[string]bool, int64, error) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x7e1e))
 	var devs, weak []netip.Addr
 	for _, d := range truth.Devices {
@@ -62,66 +78,112 @@ func telemetry(ctx context.Context, st *store.Store, truth simulate.Truth, share
 	}
 	n := min(int(share*float64(len(devs))+0.5), len(weak))
 	rng.Shuffle(len(weak), func(i, j int) { weak[i], weak[j] = weak[j], weak[i] })
-	bad := weak[:n]
-	slices.SortFunc(bad, netip.Addr.Compare)
-
-	// The day of the capture: today (UTC), from 10:00.
-	day := time.Now().UTC().Truncate(24 * time.Hour)
-	shift := day.Add(10 * time.Hour).Sub(synth.Base)
-	tt := &TelemetryTruth{Capture: filepath.Join(dir, "telemetry.pcap"), Day: day.Format(time.DateOnly), Devices: len(devs), Compromised: map[string]string{}}
-	var pkts []synth.Packet
-	for _, d := range devs {
-		pkts = append(pkts, ordinaryDay(rng, d)...)
-	}
-	c2 := netip.MustParseAddr("203.0.113.66")      // documentation range: never a real host
-	victim := netip.MustParseAddr("198.51.100.80") // likewise
-	for i, d := range bad {
-		switch i % 3 {
-		case 0:
-			pkts = append(pkts, synth.MiraiScan(rng, d, 120, 2*time.Minute)...)
-			tt.Compromised[d.String()] = behaviourScan
-		case 1:
-			pkts = append(pkts, synth.Beacon(rng, d, c2, 8443, 2*time.Minute, 0.15, 30)...)
-			tt.Compromised[d.String()] = behaviourBeacon
-		case 2:
-			pkts = append(pkts, synth.DDoS(d, victim, 100, time.Minute)...)
-			tt.Compromised[d.String()] = behaviourFlood
+	bad := weak[:n] // in the order the botnet recruits them
+	// recruited[k] is the day bad[k] is recruited: by day d the botnet has
+	// recruited (d+1)/days of its members.
+	recruited := make([]int, n)
+	for k := range bad {
+		for d := range days {
+			if k < n*(d+1)/len(days) {
+				recruited[k] = d
+				break
+			}
 		}
 	}
+	tt := &TelemetryTruth{Devices: len(devs), Compromised: map[string]string{}}
+	c2 := netip.MustParseAddr("203.0.113.66")      // documentation range: never a real host
+	victim := netip.MustParseAddr("198.51.100.80") // likewise
+	var detected []map[string]bool
+	var records int64
+	for d, at := range days {
+		day := at.UTC().Truncate(24 * time.Hour)
+		td := TelemetryDay{Day: day.Format(time.DateOnly), Capture: filepath.Join(dir, fmt.Sprintf("telemetry-day%d.pcap", d)), Compromised: []string{}}
+		var pkts []synth.Packet
+		for _, a := range devs {
+			pkts = append(pkts, ordinaryDay(rng, a)...)
+		}
+		for k, a := range bad {
+			if recruited[k] > d {
+				continue
+			}
+			// An update installed since recruitment rebooted the unit.
+			then, _ := truth.FirmwareOn(a.String(), recruited[k])
+			now, _ := truth.FirmwareOn(a.String(), d)
+			if then != now {
+				continue
+			}
+			switch k % 3 {
+			case 0:
+				pkts = append(pkts, synth.MiraiScan(rng, a, 120, 2*time.Minute)...)
+				tt.Compromised[a.String()] = behaviourScan
+			case 1:
+				pkts = append(pkts, synth.Beacon(rng, a, c2, 8443, 2*time.Minute, 0.15, 30)...)
+				tt.Compromised[a.String()] = behaviourBeacon
+			case 2:
+				pkts = append(pkts, synth.DDoS(a, victim, 100, time.Minute)...)
+				tt.Compromised[a.String()] = behaviourFlood
+			}
+			td.Compromised = append(td.Compromised, a.String())
+		}
+		slices.SortFunc(td.Compromised, func(a, b string) int {
+			return netip.MustParseAddr(a).Compare(netip.MustParseAddr(b))
+		})
+		tt.Days = append(tt.Days, td)
+		found, nrec, err := ingestDay(ctx, st, td, day, pkts)
+		if err != nil {
+			return tt, detected, records, err
+		}
+		detected = append(detected, found)
+		records += nrec
+	}
+	tj, _ := json.MarshalIndent(tt, "", "  ")
+	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, "telemetry.json"), 0o644, tj); err != nil {
+		return tt, detected, records, err
+	}
+	return tt, detected, records, nil
+}
+
+// ingestDay writes one day's packets (synth times, moved to 10:00 that
+// day) as td's capture, ingests it and returns the devices with an
+// outbound alert that day and the records read.
+func ingestDay(ctx context.Context, st *store.Store, td TelemetryDay, day time.Time, pkts []synth.Packet) (map[string]bool, int64, error) {
+	shift := day.Add(10 * time.Hour).Sub(synth.Base)
 	for i := range pkts {
 		pkts[i].Time = pkts[i].Time.Add(shift)
 	}
 	slices.SortStableFunc(pkts, func(a, b synth.Packet) int { return a.Time.Compare(b.Time) })
-	if err := fsutil.WriteFileAtomic(tt.Capture, 0o644, func(f io.Writer) error {
+	if err := fsutil.WriteFileAtomic(td.Capture, 0o644, func(f io.Writer) error {
 		w := bufio.NewWriterSize(f, 1<<20)
 		if err := synth.WritePCAP(w, pkts); err != nil {
 			return err
 		}
 		return w.Flush()
 	}); err != nil {
-		return nil, nil, fmt.Errorf("telemetry capture: %w", err)
+		return nil, 0, fmt.Errorf("telemetry capture: %w", err)
 	}
-	pkts = nil
-	tj, _ := json.MarshalIndent(tt, "", "  ")
-	if err := fsutil.WriteFileAtomicBytes(filepath.Join(dir, "telemetry.json"), 0o644, tj); err != nil {
-		return nil, nil, err
-	}
-	sum, err := stage.Flows(ctx, st, []ingest.Source{{Kind: ingest.PCAP, Path: tt.Capture}}, ingest.Options{})
+	sum, err := stage.Flows(ctx, st, []ingest.Source{{Kind: ingest.PCAP, Path: td.Capture}}, ingest.Options{})
 	if err != nil {
-		return tt, sum, fmt.Errorf("ingest telemetry: %w", err)
+		return nil, 0, fmt.Errorf("ingest telemetry: %w", err)
 	}
+	alerts := sum.Alerts
 	if sum.Counts["inputs_skipped"] > 0 {
 		// The same capture was ingested by an earlier demo into this
 		// database: its alerts are the stored ones, counted once.
 		stored, err := flow.Alerts(ctx, st, day)
 		if err != nil {
-			return tt, sum, err
+			return nil, 0, err
 		}
 		for _, a := range stored {
-			sum.Alerts = append(sum.Alerts, a.Alert)
+			alerts = append(alerts, a.Alert)
 		}
 	}
-	return tt, sum, nil
+	found := map[string]bool{}
+	for _, a := range alerts {
+		if !a.Inbound && a.Day() == td.Day {
+			found[a.Device.String()] = true
+		}
+	}
+	return found, sum.Counts["records"], nil
 }
 
 // ordinaryDay is a device's benign traffic: DNS answers for its maker's

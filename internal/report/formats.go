@@ -267,7 +267,9 @@ func (r *Report) csvRows() [][]string {
 		add("trends", "run", k, "devices", t.Devices)
 		add("trends", "run", k, "services", t.Services)
 		add("trends", "run", k, "weak_devices", t.WeakDevices)
-		add("trends", "run", k, "weak_password_share", t.WeakPasswordShare)
+		if t.WeakPasswordShare != nil {
+			add("trends", "run", k, "weak_password_share", *t.WeakPasswordShare)
+		}
 	}
 	return rows
 }

@@ -25,6 +25,7 @@ var Schema []byte
 
 var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"pct":    fmtPct,
+	"pctOr":  pctOr,
 	"ci":     fmtCI,
 	"growth": fmtGrowth,
 	"num":    fmtNum,
@@ -163,14 +164,7 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 		pmax = max(pmax, float64(c.Devices))
 	}
 	v.ProtoChart = hbars("Devices per protocol", pb, pmax, false)
-	if len(r.Trends) > 1 {
-		labels := make([]string, len(r.Trends))
-		vals := make([]float64, len(r.Trends))
-		for i, t := range r.Trends {
-			labels[i], vals[i] = fmt.Sprintf("#%d", t.RunID), t.WeakPasswordShare
-		}
-		v.TrendChart = line("Weak-credential share across runs", labels, vals, 1, true)
-	}
+	v.TrendChart = trendChart(r.Trends)
 	if a := r.Assessment; a != nil {
 		var bars []bar
 		for _, p := range a.Provisions {
@@ -201,4 +195,28 @@ func (r *Report) RenderHTML(w io.Writer, o HTMLOptions) error {
 // credentials were found, or an audit ran and found none.
 func (r *Report) audited() bool {
 	return r.Summary.DevicesWithWeakCredentials > 0 || r.Absent[SecWeakCredentials] == reasonAuditClean
+}
+
+// trendChart draws the weak-credential share of the audited runs, or, when
+// fewer than two were audited (daily rescans, one audit), the devices
+// found by every run.
+func trendChart(ts []TrendPoint) template.HTML {
+	var labels []string
+	var vals []float64
+	for _, t := range ts {
+		if t.WeakPasswordShare != nil {
+			labels, vals = append(labels, fmt.Sprintf("#%d", t.RunID)), append(vals, *t.WeakPasswordShare)
+		}
+	}
+	if len(vals) > 1 {
+		return line("Weak-credential share across runs", labels, vals, 1, true)
+	}
+	if len(ts) < 2 {
+		return ""
+	}
+	labels, vals = labels[:0], vals[:0]
+	for _, t := range ts {
+		labels, vals = append(labels, fmt.Sprintf("#%d %s", t.RunID, t.StartedAt.Format("01-02"))), append(vals, float64(t.Devices))
+	}
+	return line("Devices found across runs", labels, vals, 0, false)
 }

@@ -337,7 +337,7 @@ func (r *Report) markdown(m *mdWriter) {
 	if len(r.Trends) > 0 {
 		rows := [][]string{}
 		for _, t := range r.Trends {
-			rows = append(rows, []string{fmt.Sprintf("#%d", t.RunID), t.Kind, t.StartedAt.Format("2006-01-02 15:04"), fmt.Sprint(t.Devices), fmt.Sprint(t.Services), fmt.Sprint(t.WeakDevices), fmtPct(t.WeakPasswordShare)})
+			rows = append(rows, []string{fmt.Sprintf("#%d", t.RunID), t.Kind, t.StartedAt.Format("2006-01-02 15:04"), fmt.Sprint(t.Devices), fmt.Sprint(t.Services), fmt.Sprint(t.WeakDevices), pctOr(t.WeakPasswordShare)})
 		}
 		m.table([]string{"run", "kind", "started", "devices", "services", "weak", "share"}, rows)
 	}

@@ -187,8 +187,12 @@ func (r *Report) buildTrends(ctx context.Context, st *store.Store, covered []mod
 		if err != nil {
 			return fmt.Errorf("report trends: %w", err)
 		}
-		r.Trends = append(r.Trends, TrendPoint{RunID: id, Kind: run.Kind, StartedAt: run.StartedAt.UTC(),
-			Devices: c.Devices, Services: c.Services, WeakDevices: c.WeakDevices, WeakPasswordShare: stats.Ratio(c.WeakDevices, c.Sampled)})
+		t := TrendPoint{RunID: id, Kind: run.Kind, StartedAt: run.StartedAt.UTC(), Devices: c.Devices, Services: c.Services, WeakDevices: c.WeakDevices}
+		if c.WeakDevices > 0 || slices.Contains(run.Stages, "audit") {
+			share := stats.Ratio(c.WeakDevices, c.Sampled)
+			t.WeakPasswordShare = &share
+		}
+		r.Trends = append(r.Trends, t)
 	}
 	if len(r.Trends) < 2 {
 		r.Absent[SecTrends] = "fewer than two runs with evidence: no trend yet"

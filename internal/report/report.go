@@ -362,13 +362,15 @@ type Compromise struct {
 
 // TrendPoint is one run's headline numbers, for trends across runs.
 type TrendPoint struct {
-	RunID             int64     `json:"run_id"`
-	Kind              string    `json:"kind"`
-	StartedAt         time.Time `json:"started_at"`
-	Devices           int       `json:"devices"`
-	Services          int       `json:"services"`
-	WeakDevices       int       `json:"weak_devices"`
-	WeakPasswordShare float64   `json:"weak_password_share"`
+	RunID       int64     `json:"run_id"`
+	Kind        string    `json:"kind"`
+	StartedAt   time.Time `json:"started_at"`
+	Devices     int       `json:"devices"`
+	Services    int       `json:"services"`
+	WeakDevices int       `json:"weak_devices"`
+	// WeakPasswordShare is absent for a run without a credential audit
+	// (a rescan): no audit measures no share, not a share of zero.
+	WeakPasswordShare *float64 `json:"weak_password_share,omitempty"`
 }
 
 // secret returns s redacted unless the report shows secrets.

@@ -165,8 +165,8 @@ func TestBuildNumbers(t *testing.T) {
 			t.Errorf("5.3-2 conformance = %v, want 0.25 (unknown excluded)", p.Rate)
 		}
 	}
-	if len(r.Trends) != 2 || r.Trends[0].Devices != 4 || !near(r.Trends[0].WeakPasswordShare, 0.25) ||
-		r.Trends[1].Devices != 10 || r.Trends[1].WeakDevices != 6 || !near(r.Trends[1].WeakPasswordShare, 6.0/11) {
+	if len(r.Trends) != 2 || r.Trends[0].Devices != 4 || !near(deref(r.Trends[0].WeakPasswordShare), 0.25) ||
+		r.Trends[1].Devices != 10 || r.Trends[1].WeakDevices != 6 || !near(deref(r.Trends[1].WeakPasswordShare), 6.0/11) {
 		t.Errorf("trends = %+v, want run 1: 4 devices 25%%, run 2: 10 devices 6 weak 6/11", r.Trends)
 	}
 	if len(r.Absent) != 0 {

@@ -197,6 +197,14 @@ func truncate(s string, n int) string {
 // fmtPct prints a share as a percentage with one decimal.
 func fmtPct(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }
 
+// pctOr prints a share that may not have been measured.
+func pctOr(f *float64) string {
+	if f == nil {
+		return "not audited"
+	}
+	return fmtPct(*f)
+}
+
 // fmtNum prints a count without decimals, other numbers with up to two.
 func fmtNum(f float64) string {
 	if f == math.Trunc(f) {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +103,18 @@ func uptakeCase(t *testing.T, st *store.Store) {
 	if c.CVE != "CVE-2021-36260" || !c.KEV || c.AffectedFirst != 4 || c.AffectedLast != 1 || c.HalfFixedDays == nil || *c.HalfFixedDays != 10 ||
 		!c.FirstSeen.Equal(day0) || len(c.Affected) != 1 || c.Affected[0] != "5.4.0" {
 		t.Errorf("cve uptake %+v (half fixed after %v days), want 4 affected, 1 left, half fixed after 10 days", c, c.HalfFixedDays)
+	}
+	// Rescans without a credential audit measure no weak-credential
+	// share: the trend has none, and charts the devices found instead.
+	if len(r.Trends) != 3 {
+		t.Fatalf("trends %+v, want the three scans", r.Trends)
+	}
+	for _, tp := range r.Trends {
+		if tp.WeakPasswordShare != nil {
+			t.Errorf("run %d: weak share %v without an audit", tp.RunID, *tp.WeakPasswordShare)
+		}
+	}
+	if chart := string(trendChart(r.Trends)); !strings.Contains(chart, "Devices found across runs") {
+		t.Errorf("trend chart of unaudited scans: %.200s", chart)
 	}
 }
