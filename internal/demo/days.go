@@ -112,8 +112,8 @@ func rescan(ctx context.Context, st *store.Store, opts Options, day int, at time
 // updated, and days until half of the units that had the vulnerability
 // the update fixes ran the fix.
 func (s *Summary) checkUptake(r *report.Report, truth *simulate.Truth, runs []int64) {
-	if len(truth.Releases) == 0 {
-		return
+	if len(truth.Releases) == 0 || len(runs) < 2 {
+		return // one scan says nothing of uptake
 	}
 	rel := truth.Releases[0]
 	s.UptakeProduct, s.UptakeFirmware, s.UptakeUnits = rel.Vendor+" "+rel.Model, rel.Firmware, rel.Units

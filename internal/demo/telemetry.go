@@ -38,6 +38,8 @@ import (
 // TelemetryTruth is the ground truth of the synthetic captures.
 type TelemetryTruth struct {
 	Devices int `json:"devices"`
+	// Day is today's, the last of Days.
+	Day string `json:"day"`
 	// Days are the captures, one a simulated day, oldest first.
 	Days []TelemetryDay `json:"days"`
 	// Compromised are the devices under control on any day, with their
@@ -128,7 +130,7 @@ func telemetry(ctx context.Context, st *store.Store, truth *simulate.Truth, shar
 		slices.SortFunc(td.Compromised, func(a, b string) int {
 			return netip.MustParseAddr(a).Compare(netip.MustParseAddr(b))
 		})
-		tt.Days = append(tt.Days, td)
+		tt.Days, tt.Day = append(tt.Days, td), td.Day
 		found, nrec, err := ingestDay(ctx, st, td, day, pkts)
 		if err != nil {
 			return tt, detected, records, err
