@@ -179,6 +179,12 @@ func TestAssessProvisions(t *testing.T) {
 			mutate: cryptoData(sshLegacy, tlsSound), baseline: BaselineETSI, id: "5.5-1", want: Fail, reason: "ssh on 10.0.0.20:22 (legacy algorithms offered: diffie-hellman-group1-sha1, 3des-cbc)"},
 		{name: "expired weak certificate fails 5.5-1", opts: Options{Device: ip("10.0.0.20"), Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
 			mutate: cryptoData(sshModern, tlsExpiredWeak), baseline: BaselineETSI, id: "5.5-1", want: Fail, reason: "negotiates TLS 1.0; rsa-1024 certificate key; certificate expired 2025-06-01"},
+		{name: "a TLS key another device serves fails 5.4-4", opts: Options{Device: ip("10.0.0.20")},
+			mutate: func(ev *Evidence) {
+				cryptoData(sshModern, tlsSelfSigned)(ev)
+				ev.Services = append(ev.Services, model.Service{IP: ip("10.0.0.11"), Port: 443, Transport: model.TCP, Protocol: model.ProtoHTTPS,
+					Status: model.StatusSuccess, Data: json.RawMessage(tlsSelfSigned)})
+			}, baseline: BaselineETSI, id: "5.4-4", want: Fail, reason: "serves https TLS public key ff, which 1 other device(s) serve too"},
 		{name: "self-signed alone passes 5.5-1", opts: Options{Device: ip("10.0.0.20"), Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
 			mutate: cryptoData(sshModern, tlsSelfSigned), baseline: BaselineETSI, id: "5.5-1", want: Pass},
 		{name: "KEV fails CRA I-2a", opts: Options{Device: ip("10.0.0.11")}, baseline: BaselineCRA, id: "cra-I-2a", want: Fail, reason: "CVE-2021-36260"},

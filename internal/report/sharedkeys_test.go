@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"iotwatch/internal/model"
+	"iotwatch/internal/store"
+	"iotwatch/internal/store/backends"
 	"iotwatch/internal/tlsinfo"
 )
 
@@ -16,7 +18,12 @@ import (
 // the DVRs' shared key (5 and 6 already share an SSH key). Devices sharing
 // a key, a certificate, and a key found in firmware are counted apart.
 func TestSharedTLSKeys(t *testing.T) {
-	st := openStore(t)
+	for name, st := range backends.Stores(t) {
+		t.Run(name, func(t *testing.T) { sharedTLSKeysCase(t, st) })
+	}
+}
+
+func sharedTLSKeysCase(t *testing.T, st *store.Store) {
 	runID := fillStore(t, st)
 	ctx := context.Background()
 	https := func(n int, cert, spki string) model.Service {
