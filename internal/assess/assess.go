@@ -111,6 +111,9 @@ type SubjectResult struct {
 	Facts       Facts                    `json:"facts"`
 	EntityHits  []affiliation.Hit        `json:"entity_hits,omitempty"`
 	TrustMark   *declare.TrustMarkRecord `json:"trust_mark,omitempty"`
+	// Contradictions are the declared claims observation shows false; with
+	// any, Tier is one step lower than the provisions alone give.
+	Contradictions []Contradiction `json:"contradictions,omitempty"`
 }
 
 // Result is a whole assessment.
@@ -130,7 +133,10 @@ const TierRule = "E: a critical provision fails (default, weak or universal pass
 	"D: any other mandatory provision fails. " +
 	"A: nothing fails and mandatory coverage >= 90%. " +
 	"B: no mandatory provision fails and mandatory coverage >= 60%. " +
-	"C: no mandatory provision fails, coverage below 60%."
+	"C: no mandatory provision fails, coverage below 60%. " +
+	"A maker's declaration contradicted by observation (weak credentials or firmware default accounts against declared " +
+	"unique passwords, flows outside the declared recipients or MUD file, units not updated within the declared time " +
+	"during the support period) lowers the tier one step."
 
 // ErrNoSubject is returned when the requested device or product has no evidence.
 var ErrNoSubject = errors.New("no evidence for the requested subject")
@@ -336,6 +342,20 @@ func assessOne(ev *Evidence, ix *index, s Subject, d *declare.Declaration, bls [
 		sr.Baselines = append(sr.Baselines, br)
 	}
 	sr.Tier, sr.TierReason = tier(sr.Counts, critical)
+	if cs := contradictions(v); len(cs) > 0 {
+		sr.Contradictions = cs
+		claims := make([]string, len(cs))
+		for i, c := range cs {
+			claims[i] = c.Claim + " (" + c.Source + ")"
+		}
+		was := sr.Tier
+		sr.Tier = lowerTier(was)
+		how := "lowered from " + was
+		if sr.Tier == was {
+			how = "the lowest already"
+		}
+		sr.TierReason += fmt.Sprintf("; %s: the declaration is contradicted by observation: %s", how, strings.Join(claims, "; "))
+	}
 	sr.Facts = facts(v, &sr)
 	return sr
 }

@@ -39,6 +39,10 @@ type Evidence struct {
 	// device only if it looked at that device; without it (evidence built by
 	// hand, or a pipeline setting Stages), a stage that ran counts for all.
 	Coverage map[string][]netip.Addr `json:"coverage,omitempty"`
+	// Versions are the product versions scans saw on each device over time
+	// (the newest scans up to the evidence's newest run, oldest first):
+	// declared update behaviour is checked against them.
+	Versions []UnitVersion `json:"versions,omitempty"`
 }
 
 // SBOMSuppliers are the companies one SBOM names (see affiliation.SBOMSuppliers).
@@ -101,6 +105,16 @@ func LoadEvidence(ctx context.Context, st *store.Store, runIDs ...int64) (Eviden
 		slices.SortFunc(ev.Coverage[stage], netip.Addr.Compare)
 	}
 	slices.SortFunc(ev.Runs, func(a, b model.Run) int { return int(b.ID - a.ID) }) // newest first
+	if len(ev.Runs) > 0 {
+		all, err := st.Runs(ctx, 100000)
+		if err != nil {
+			return ev, fmt.Errorf("load evidence: %w", err)
+		}
+		upTo := slices.DeleteFunc(all, func(r model.Run) bool { return r.ID > ev.Runs[0].ID })
+		if ev.Versions, err = loadVersions(ctx, st, upTo); err != nil {
+			return ev, err
+		}
+	}
 	return ev, nil
 }
 

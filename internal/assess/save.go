@@ -14,6 +14,8 @@ import (
 const (
 	findingNonconformity = "nonconformity" // one per failed provision
 	findingAssessment    = "assessment"    // one per subject and baseline, with every outcome
+	// FindingContradiction is one per declared claim observation shows false.
+	FindingContradiction = "declaration-contradicted"
 )
 
 // AssessmentRecord is the Data of an "assessment" finding: enough to count
@@ -54,6 +56,13 @@ func (r *Result) Findings() []model.Finding {
 				Title:    fmt.Sprintf("%s assessment: tier %s", b.ID, s.Tier),
 				Detail:   fmt.Sprintf("%d pass, %d fail, %d unknown, %d not applicable", b.Counts.Pass, b.Counts.Fail, b.Counts.Unknown, b.Counts.NotApplicable),
 				Evidence: []model.Evidence{{Source: "assess", Detail: s.TierReason, Data: rec}}, Time: r.Generated})
+		}
+		for _, c := range s.Contradictions {
+			out = append(out, model.Finding{Kind: FindingContradiction, Subject: s.Subject.ID, Severity: model.SeverityHigh,
+				Title:    fmt.Sprintf("declaration contradicted: %s (%s)", c.Claim, c.Source),
+				Detail:   fmt.Sprintf("declared %s = %s; observed: %s", c.Field, c.Declared, c.Observed),
+				Evidence: []model.Evidence{{Source: "assess", Detail: "declared " + c.Field + " in " + s.Declaration, Data: c.Refs}},
+				Time:     r.Generated})
 		}
 		for _, h := range s.EntityHits {
 			f := h.Finding(s.Subject.ID)

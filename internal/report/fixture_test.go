@@ -206,7 +206,10 @@ func fixtureInputs(runID int64) Inputs {
 				{Baseline: "etsi-en-303-645", ID: "5.1-1", Title: "no universal default passwords", Mandatory: true, Pass: 5, Fail: 5},
 				{Baseline: "etsi-en-303-645", ID: "5.10-1", Title: "examine telemetry", NotApplicable: 10},
 				{Baseline: "psti", ID: "1", Title: "passwords", Pass: 5, Fail: 5},
-			}, Labels: []Count{{Key: "default password: found", Devices: 5}, {Key: "default password: none found", Devices: 5}}}, nil
+			}, Labels: []Count{{Key: "default password: found", Devices: 5}, {Key: "default password: none found", Devices: 5}},
+				Contradictions: []Contradiction{{Subject: "IPC-2000", Declaration: "ipc2000.yaml", Claim: "no default passwords",
+					Field: "/credentials/scheme", Declared: "unique-per-device", Source: "audit", Observed: "2 weak or default credentials accepted (127.20.0.1:23/telnet)",
+					Evidence: []string{"127.20.0.1:23/telnet user \"admin\" password 12***", "127.20.0.2:23/telnet user \"admin\" password 12***"}, Tier: "E"}}}, nil
 		},
 	}
 }

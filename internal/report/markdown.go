@@ -326,6 +326,14 @@ func (r *Report) markdown(m *mdWriter) {
 		}
 		m.table([]string{"baseline", "provision", "title", "pass", "fail", "n/a", "unknown", "rate", "95% CI"}, rows)
 		m.counts("Labels", "label", a.Labels)
+		if len(a.Contradictions) > 0 {
+			m.p("### Declared versus observed\n")
+			rows := [][]string{}
+			for _, c := range a.Contradictions {
+				rows = append(rows, []string{c.Subject, c.Claim, c.Field + " = " + c.Declared, c.Source + ": " + c.Observed, c.Tier})
+			}
+			m.table([]string{"subject", "claim", "declared", "observed", "tier"}, rows)
+		}
 	} else {
 		m.absent(r.Absent[SecAssessment])
 	}

@@ -133,7 +133,8 @@ func compromise(days []DayCount) *Compromise {
 
 // assessment computes conformance rates, provisions in baseline and id order.
 func assessment(as AssessmentSummary) *AssessmentSection {
-	sec := &AssessmentSection{Devices: as.Devices, Provisions: []ProvisionRate{}, Labels: slices.Clone(as.Labels)}
+	sec := &AssessmentSection{Devices: as.Devices, Provisions: []ProvisionRate{}, Labels: slices.Clone(as.Labels),
+		Contradictions: slices.Clone(as.Contradictions)}
 	for _, p := range as.Provisions {
 		n := p.Pass + p.Fail
 		sec.Provisions = append(sec.Provisions, ProvisionRate{ProvisionOutcomes: p, Rate: stats.Ratio(p.Pass, n), CI95: stats.Wilson(p.Pass, n)})

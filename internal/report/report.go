@@ -83,6 +83,25 @@ type AssessmentSummary struct {
 	Devices    int                 `json:"devices"`
 	Provisions []ProvisionOutcomes `json:"provisions"`
 	Labels     []Count             `json:"labels,omitempty"` // e.g. "default password: none found" → devices
+	// Contradictions are the makers' declared claims observation showed
+	// false, each of which lowered its subject's tier one step.
+	Contradictions []Contradiction `json:"contradictions,omitempty"`
+}
+
+// Contradiction is a declared claim observed evidence contradicts: what the
+// declaration (a file) said in Field, what was observed from Source
+// (audit, firmware, flows, rescans), the evidence, and the subject's tier
+// after lowering.
+type Contradiction struct {
+	Subject     string   `json:"subject"`
+	Declaration string   `json:"declaration"`
+	Claim       string   `json:"claim"`
+	Field       string   `json:"field"`
+	Declared    string   `json:"declared"`
+	Source      string   `json:"source"`
+	Observed    string   `json:"observed"`
+	Evidence    []string `json:"evidence"`
+	Tier        string   `json:"tier"`
 }
 
 // ProvisionOutcomes counts devices per outcome of one baseline provision.
@@ -294,6 +313,8 @@ type AssessmentSection struct {
 	Devices    int             `json:"devices"`
 	Provisions []ProvisionRate `json:"provisions"`
 	Labels     []Count         `json:"labels,omitempty"`
+	// Contradictions: see AssessmentSummary.
+	Contradictions []Contradiction `json:"contradictions,omitempty"`
 }
 
 // ProvisionRate is a provision's outcomes and conformance rate: pass / (pass + fail).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 
 	"iotwatch/internal/assess"
@@ -68,6 +69,14 @@ func AssessmentSummary(res *assess.Result) report.AssessmentSummary {
 		out.Devices++
 		if sub.Tier != "" {
 			tiers["tier "+sub.Tier]++
+		}
+		for _, c := range sub.Contradictions {
+			var evs []string
+			for _, r := range c.Refs {
+				evs = append(evs, strings.TrimSpace(r.ID+" "+r.Detail))
+			}
+			out.Contradictions = append(out.Contradictions, report.Contradiction{Subject: sub.Subject.ID, Declaration: sub.Declaration,
+				Claim: c.Claim, Field: c.Field, Declared: c.Declared, Source: c.Source, Observed: c.Observed, Evidence: evs, Tier: sub.Tier})
 		}
 		for _, b := range sub.Baselines {
 			for _, p := range b.Provisions {
