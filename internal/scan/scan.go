@@ -333,6 +333,7 @@ func Run(ctx context.Context, cfg Config, emit func(model.Service) error) (Stats
 			return stats, err
 		}
 		s.markSYN(time.Now())
+		s.log.Info("SYN sender", "ipv4", syn.sender())
 		if r := effectiveRate(cfg.Rate); r > 0 { // keep pacing smooth: batch at most 1 ms of packets
 			syn.Batch = min(max(r/1000, 1), synBatch)
 		}

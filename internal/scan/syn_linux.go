@@ -38,8 +38,14 @@ type synProber struct {
 	// checksum's partial sum over its constant part (pseudo-header source,
 	// protocol and length; source port, offset, flags, window), so a
 	// packet's checksum adds only the three fields that change.
-	tmpl [40]byte
-	sum  uint32
+	tmpl  [40]byte
+	sum   uint32
+	ipSum uint32 // the IPv4 header's sum without the destination
+
+	// tx, when not nil, sends the SYNs it covers as Ethernet frames
+	// through an AF_PACKET TX ring; txErr says why it is nil.
+	tx    *packetTX
+	txErr error
 
 	// A batch of SYNs for one sendmmsg call.
 	pkts  [synBatch][40]byte
@@ -109,6 +115,7 @@ func (p *synProber) open4(sample netip.Addr) error {
 	p.src = c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 	c.Close()
 	p.template()
+	p.tx, p.txErr = newPacketTX(p.src, sample)
 	sfd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNoRaw, err)
@@ -149,6 +156,9 @@ func (p *synProber) open6() error {
 
 func (p *synProber) Close() {
 	_ = p.flush()
+	if p.tx != nil {
+		p.tx.Close()
+	}
 	for _, fd := range []int{p.sendFD, p.recvFD, p.send6FD} {
 		if fd >= 0 {
 			unix.Close(fd)
@@ -170,9 +180,15 @@ func (p *synProber) cookie(dst netip.Addr, port uint16) uint32 {
 func (p *synProber) template() {
 	b := p.tmpl[:]
 	s := p.src.As4()
-	// IPv4 header; the kernel fills in the checksum and, when zero, the id.
+	// IPv4 header, id 0 and DF (an atomic datagram, RFC 6864); on the raw
+	// socket the kernel sets the id and the checksum, on the TX ring the
+	// checksum is ours.
 	copy(b, []byte{0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, unix.IPPROTO_TCP, 0, 0})
 	copy(b[12:16], s[:])
+	p.ipSum = 0
+	for i := 0; i < 16; i += 2 {
+		p.ipSum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
 	t := b[20:40]
 	binary.BigEndian.PutUint16(t[0:], p.sport)
 	t[12], t[13] = 5<<4, 0x02 // header length 20, SYN
@@ -182,6 +198,18 @@ func (p *synProber) template() {
 	for i := 0; i < 20; i += 2 { // the zero fields add nothing
 		p.sum += uint32(t[i])<<8 | uint32(t[i+1])
 	}
+}
+
+// sender says how IPv4 SYNs are sent, for the log.
+func (p *synProber) sender() string {
+	if p.tx != nil {
+		r := p.tx.routes[p.tx.via]
+		return fmt.Sprintf("AF_PACKET TX ring on %s via %s (raw socket for other routes)", r.dev, r.gw)
+	}
+	if p.txErr != nil {
+		return fmt.Sprintf("raw socket, sendmmsg (%v)", p.txErr)
+	}
+	return "raw socket, sendmmsg"
 }
 
 // handles reports whether the prober sends SYNs to dst's family.
@@ -222,30 +250,59 @@ func (p *synProber) send(dst netip.Addr, port uint16) error {
 	if dst.Is6() {
 		return p.send6(dst, port)
 	}
-	b := &p.pkts[p.n]
 	d := dst.As4()
-	*b = p.tmpl
-	copy(b[16:20], d[:])
-	seq := p.cookie(dst, port)
-	binary.BigEndian.PutUint16(b[22:], port)
-	binary.BigEndian.PutUint32(b[24:], seq)
-	// Incremental checksum: the template's partial sum plus what changes.
-	sum := p.sum + (uint32(d[0])<<8 | uint32(d[1]))
-	sum += uint32(d[2])<<8 | uint32(d[3])
-	sum += uint32(port) + seq>>16 + seq&0xffff
-	sum = sum&0xffff + sum>>16
-	sum = sum&0xffff + sum>>16
-	binary.BigEndian.PutUint16(b[36:], ^uint16(sum))
+	if p.tx != nil && p.tx.covers(d) {
+		f, err := p.tx.frame()
+		if err != nil {
+			return err
+		}
+		copy(f, p.tx.eth[:])
+		p.build(f[14:54], d, port)
+		p.tx.mark()
+		if p.tx.pending >= max(1, min(p.Batch, synBatch)) {
+			return p.tx.kick()
+		}
+		return nil
+	}
+	p.build(p.pkts[p.n][:], d, port)
 	p.addrs[p.n] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: d}
 	p.n++
 	if p.n >= max(1, min(p.Batch, synBatch)) {
-		return p.flush()
+		return p.flushRaw()
 	}
 	return nil
 }
 
-// flush sends the queued SYNs with sendmmsg, retrying on a full queue.
+// build writes the IPv4 SYN to d:port into b (40 bytes) from the template.
+func (p *synProber) build(b []byte, d [4]byte, port uint16) {
+	copy(b, p.tmpl[:])
+	copy(b[16:20], d[:])
+	seq := p.cookie(netip.AddrFrom4(d), port)
+	binary.BigEndian.PutUint16(b[22:], port)
+	binary.BigEndian.PutUint32(b[24:], seq)
+	// Incremental checksums: the template's partial sums plus what changes.
+	dsum := (uint32(d[0])<<8 | uint32(d[1])) + (uint32(d[2])<<8 | uint32(d[3]))
+	sum := p.ipSum + dsum
+	sum = sum&0xffff + sum>>16
+	sum = sum&0xffff + sum>>16
+	binary.BigEndian.PutUint16(b[10:], ^uint16(sum))
+	sum = p.sum + dsum + uint32(port) + seq>>16 + seq&0xffff
+	sum = sum&0xffff + sum>>16
+	sum = sum&0xffff + sum>>16
+	binary.BigEndian.PutUint16(b[36:], ^uint16(sum))
+}
+
+// flush sends what is queued on either path.
 func (p *synProber) flush() error {
+	err := p.flushRaw()
+	if p.tx != nil && p.tx.pending > 0 {
+		err = errors.Join(err, p.tx.kick())
+	}
+	return err
+}
+
+// flushRaw sends the queued SYNs with sendmmsg, retrying on a full queue.
+func (p *synProber) flushRaw() error {
 	for i := 0; i < p.n; i++ {
 		p.iovs[i].Base = &p.pkts[i][0]
 		p.iovs[i].SetLen(40)

@@ -189,6 +189,9 @@ func TestSYNTemplate(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := p.pkts[p.n-1]
+			if ipChecksum(b[:20]) != 0 {
+				t.Errorf("%s → %s:%d: IPv4 header checksum %#04x does not verify", src, dst, port, binary.BigEndian.Uint16(b[10:]))
+			}
 			if tcpChecksum(p.src.As4(), d.As4(), b[20:40]) != 0 {
 				t.Errorf("%s → %s:%d: checksum %#04x does not verify", src, dst, port, binary.BigEndian.Uint16(b[36:]))
 			}
@@ -197,6 +200,58 @@ func TestSYNTemplate(t *testing.T) {
 			}
 		}
 		p.n = 0
+	}
+}
+
+// ipChecksum sums an IPv4 header including its checksum: 0 if it verifies.
+func ipChecksum(h []byte) uint16 {
+	sum := uint32(0)
+	for i := 0; i+1 < len(h); i += 2 {
+		sum += uint32(h[i])<<8 | uint32(h[i+1])
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+// TestReadRoutes reads a routing table and an ARP table in the kernel's
+// /proc formats and finds each address's route and the gateway's address.
+func TestReadRoutes(t *testing.T) {
+	rs, err := readRoutes("testdata/proc-net-route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		addr, dev, gw string
+	}{
+		{"198.18.7.9", "s0", "10.213.0.2"},
+		{"198.18.0.5", "s0", "10.213.0.2"}, // down0's longer route is not up
+		{"10.213.0.2", "s0", ""},
+		{"192.0.2.77", "eth0", ""},
+		{"203.0.113.5", "eth0", "192.0.2.1"},
+	}
+	for _, tc := range tests {
+		i := lookupRoute(rs, netip.MustParseAddr(tc.addr))
+		if i < 0 {
+			t.Errorf("%s: no route", tc.addr)
+			continue
+		}
+		gw := ""
+		if rs[i].gw.IsValid() {
+			gw = rs[i].gw.String()
+		}
+		if rs[i].dev != tc.dev || gw != tc.gw {
+			t.Errorf("%s: route %+v, want dev %s gateway %q", tc.addr, rs[i], tc.dev, tc.gw)
+		}
+	}
+	if mac, ok := arpEntry("testdata/proc-net-arp", netip.MustParseAddr("10.213.0.2"), "s0"); !ok || net.HardwareAddr(mac[:]).String() != "ce:41:a2:22:40:94" {
+		t.Errorf("ARP entry of 10.213.0.2 on s0: %x, %v", mac, ok)
+	}
+	for _, miss := range []struct{ ip, dev string }{{"10.213.0.2", "eth0"}, {"192.0.2.9", "eth0"}, {"192.0.2.1", "eth0"}} {
+		if mac, ok := arpEntry("testdata/proc-net-arp", netip.MustParseAddr(miss.ip), miss.dev); ok {
+			t.Errorf("ARP entry of %s on %s: %x, want none (absent or incomplete)", miss.ip, miss.dev, mac)
+		}
 	}
 }
 
@@ -214,14 +269,20 @@ func BenchmarkSYNBuild(b *testing.B) {
 }
 
 // BenchmarkSYNLoopback sends SYNs to closed ports of 127.1.0.0/16 on
-// loopback and validates the RSTs the kernel answers with; probes/s is the
-// rate of sent and validated probes (needs raw sockets).
+// loopback and validates the RSTs the kernel answers with (needs raw
+// sockets).
 func BenchmarkSYNLoopback(b *testing.B) {
 	p, err := newSYNProber(netip.MustParseAddr("127.1.0.1"), netip.Addr{})
 	if err != nil {
 		b.Skip(err)
 	}
 	defer p.Close()
+	benchSYN(b, p, 127, 1)
+}
+
+// benchSYN sends SYNs to port 1 of a.b.0.0/16 as fast as p can; probes/s
+// is the send rate, validated/s the rate of sent and validated probes.
+func benchSYN(b *testing.B, p *synProber, a0, a1 byte) {
 	var stop atomic.Bool
 	var replies atomic.Int64
 	done := make(chan struct{})
@@ -232,21 +293,23 @@ func BenchmarkSYNLoopback(b *testing.B) {
 	start := time.Now()
 	var sent int64
 	for b.Loop() {
-		a := netip.AddrFrom4([4]byte{127, 1, byte(sent >> 8), byte(sent)})
-		if err := p.send(a, 1); err != nil {
-			b.Fatal(err)
+		if err := p.send(netip.AddrFrom4([4]byte{a0, a1, byte(sent >> 8), byte(sent)}), 1); err != nil {
+			b.Error(err)
+			break
 		}
 		sent++
 	}
 	if err := p.flush(); err != nil {
-		b.Fatal(err)
+		b.Error(err)
 	}
+	sendTime := time.Since(start)
 	for deadline := time.Now().Add(2 * time.Second); replies.Load() < sent && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	el := time.Since(start)
 	stop.Store(true)
 	<-done
+	b.ReportMetric(float64(sent)/sendTime.Seconds(), "probes/s")
 	b.ReportMetric(float64(replies.Load())/el.Seconds(), "validated/s")
 	b.ReportMetric(float64(replies.Load())/float64(sent), "replied/sent")
 }
