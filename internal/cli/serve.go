@@ -39,8 +39,9 @@ func newServeCmd(g *globals) *cobra.Command {
 (/api/runs, /api/runs/{id}, /api/runs/{id}/{report,services,credentials,vulnerabilities,findings},
 /api/assets, /api/flows/{alerts,daily,destinations} with ?since= and ?device=, /api/schema/report.json),
 Prometheus metrics (/metrics), job actions for operators (/jobs: submit a scan within their scopes,
-watch it live, cancel it, add a schedule; iotwatch worker processes run the jobs) and, for admins,
-the audit log (/admin/audit).
+watch it live, cancel it, add a schedule; iotwatch worker processes run the jobs; the same as JSON
+at /api/jobs and /api/schedules) and, for admins, user management (/admin/users: add, role, disable,
+enable, unlock, password, scopes; /admin/tokens: list, revoke) and the audit log (/admin/audit).
 
 Access: once a user exists (iotwatch users add), everyone logs in (/login) or sends an API token
 (Authorization: Bearer, iotwatch tokens create), and each route needs a role: viewer (dashboard,

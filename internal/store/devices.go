@@ -147,9 +147,13 @@ func prefixRange(p netip.Prefix) (lo, hi []byte) {
 const deviceCols = `d.ip, d.vendor, d.product, d.device_type, d.protocols, d.scanned, d.weak, d.weak_on,
 d.vulns, d.kev, d.epss, d.tier, d.alert_days, d.last_alert_day, d.first_seen, d.last_seen, d.addr`
 
-// where returns the FROM…WHERE clause of f and its arguments.
-func (f DeviceFilter) where() (string, []any, error) {
-	from := "FROM devices d"
+// where returns the FROM…WHERE clause of f, its arguments, and the address
+// column pages are ordered and cut by: d.addr, or the alert days' own
+// a.addr when the filter joins them, so that the page reads that day's
+// devices in the order of its primary key (day, addr) and stops after a page
+// instead of sorting all of them.
+func (f DeviceFilter) where() (string, []any, string, error) {
+	from, order := "FROM devices d", "d.addr"
 	var conds []string
 	var args []any
 	if f.Protocol != "" {
@@ -163,10 +167,11 @@ func (f DeviceFilter) where() (string, []any, error) {
 		conds = append(conds, "d.alert_days > 0")
 	default:
 		if _, err := time.Parse(time.DateOnly, day); err != nil {
-			return "", nil, fmt.Errorf("%w: compromised %q: want YYYY-MM-DD or any", ErrBadFilter, day)
+			return "", nil, "", fmt.Errorf("%w: compromised %q: want YYYY-MM-DD or any", ErrBadFilter, day)
 		}
 		from += " JOIN device_alert_days a ON a.addr = d.addr AND a.day = ?"
 		args = append(args, day)
+		order = "a.addr"
 	}
 	if f.Prefix.IsValid() {
 		lo, hi := prefixRange(f.Prefix)
@@ -202,15 +207,15 @@ func (f DeviceFilter) where() (string, []any, error) {
 	default:
 		t := strings.ToUpper(f.Tier)
 		if len(t) != 1 || t[0] < 'A' || t[0] > 'E' {
-			return "", nil, fmt.Errorf("%w: tier %q: want A, B, C, D, E or none", ErrBadFilter, f.Tier)
+			return "", nil, "", fmt.Errorf("%w: tier %q: want A, B, C, D, E or none", ErrBadFilter, f.Tier)
 		}
 		conds = append(conds, "d.tier = ?")
 		args = append(args, t)
 	}
 	if len(conds) == 0 {
-		return from, args, nil
+		return from, args, order, nil
 	}
-	return from + " WHERE " + strings.Join(conds, " AND "), args, nil
+	return from + " WHERE " + strings.Join(conds, " AND "), args, order, nil
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -222,7 +227,7 @@ func (s *Store) ListDevices(ctx context.Context, f DeviceFilter, cursor string, 
 	if limit <= 0 || limit > MaxPageSize {
 		limit = min(max(limit, 50), MaxPageSize)
 	}
-	from, args, err := f.where()
+	from, args, order, err := f.where()
 	if err != nil {
 		return DevicePage{}, err
 	}
@@ -244,13 +249,13 @@ func (s *Store) ListDevices(ctx context.Context, f DeviceFilter, cursor string, 
 			return DevicePage{}, fmt.Errorf("%w %q", ErrBadCursor, cursor)
 		}
 		if strings.Contains(from, " WHERE ") {
-			q += " AND d.addr > ?"
+			q += " AND " + order + " > ?"
 		} else {
-			q += " WHERE d.addr > ?"
+			q += " WHERE " + order + " > ?"
 		}
 		args = append(args, after)
 	}
-	q += ` ORDER BY d.addr LIMIT ` + fmt.Sprint(limit+1)
+	q += ` ORDER BY ` + order + ` LIMIT ` + fmt.Sprint(limit+1)
 	rows, err := s.db.QueryContext(ctx, s.Rebind(q), args...)
 	if err != nil {
 		return DevicePage{}, fmt.Errorf("list devices: %w", err)
