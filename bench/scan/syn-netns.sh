@@ -15,6 +15,8 @@
 # a 1 s wait for late replies. For each: wall time, sent/s, replies
 # validated, CPU seconds (user+system) and CPU seconds per million probes,
 # the last distorting least on a loaded machine.
+# iotwatch runs twice a repetition: its AF_PACKET TX ring (the default on a
+# gateway route) and its raw socket (IOTWATCH_SYN_SENDER=raw, the fallback).
 # IOTWATCH_BIN runs a given binary instead of building one (before/after).
 set -eu
 cd "$(dirname "$0")/../.."
