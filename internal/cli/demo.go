@@ -96,7 +96,7 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 			s.DevicesCompromised, s.Days, s.TelemetryRecords, s.TruthCompromised, s.CompromisedFound, s.CompromisedPerDay, s.TruthCompromisedPerDay)
 		fmt.Fprintf(w, "  why they fell:     %d of %d in the sample had a weak credential (ground truth %d of %d)\n", s.FallWeak, s.FallInSample, s.TruthFallWeak, s.TruthCompromised)
 	}
-	fmt.Fprintf(w, "  firmware:          %d images, %d findings; %d of %d default accounts and %d of %d hard-coded host keys found\n",
+	fmt.Fprintf(w, "  firmware:          %d images, %d findings; %d of %d default accounts and %d of %d hard-coded keys found (SSH host keys, TLS private keys)\n",
 		s.FirmwareImages, s.FirmwareFindings, s.FirmwareAccounts, s.TruthFirmwareAccounts, s.FirmwareKeys, s.TruthFirmwareKeys)
 	fmt.Fprintf(w, "  firmware-proven:   %d weak credentials found with an account of the product's firmware, %d of them in no built-in list (ground truth %d)\n",
 		s.FirmwareCredentials, s.FirmwareOnlyCredentials, s.TruthFirmwareOnly)
