@@ -28,6 +28,17 @@ import (
 // ErrNotFlow reports a datagram that is no NetFlow, IPFIX or sFlow.
 var ErrNotFlow = errors.New("not a NetFlow, IPFIX or sFlow datagram")
 
+// ErrMalformed reports a datagram of a known version whose contents do not
+// add up (a record count the datagram cannot hold).
+var ErrMalformed = errors.New("malformed flow datagram")
+
+// NetFlow v5's layout: a 24-byte header, then up to 30 records of 48 bytes.
+const (
+	v5Header     = 24
+	v5Record     = 48
+	v5MaxRecords = 30
+)
+
 // ErrNoTemplate reports data sets whose template has not been received.
 var ErrNoTemplate = netflow.ErrorTemplateNotFound
 
@@ -106,6 +117,16 @@ func (d *Decoder) Decode(payload []byte, exporter netip.AddrPort, recv time.Time
 		msg = &p
 		d.Stats.ByVersion["sflow5"]++
 	case v16 == 5:
+		// goflow2 trusts the header's count and fills records past the end
+		// of the datagram with zeros: a 24-byte datagram claiming 65,520
+		// records gave 65,520 empty flows (found by fuzzing). A v5 datagram
+		// holds 1 to 30 records of 48 bytes after its 24-byte header, as
+		// nfcapd also requires.
+		if c := int(v32 & 0xffff); c == 0 || c > v5MaxRecords || len(payload) < v5Header+c*v5Record {
+			d.Stats.Malformed++
+			return 0, fmt.Errorf("decode datagram from %s: %w: NetFlow v5 header counts %d records, datagram has %d bytes (%d records fit, at most %d allowed)",
+				exporter, ErrMalformed, c, len(payload), max(len(payload)-v5Header, 0)/v5Record, v5MaxRecords)
+		}
 		var p netflowlegacy.PacketNetFlowV5
 		decErr = netflowlegacy.DecodeMessageVersion(bytes.NewBuffer(payload), &p)
 		msg = &p

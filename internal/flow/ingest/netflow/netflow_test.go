@@ -2,6 +2,7 @@ package netflow
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,7 +158,25 @@ func TestMalformedAndUnknownTemplates(t *testing.T) {
 			t.Errorf("Decode(%x) accepted garbage", in)
 		}
 	}
-	if dec.Stats.Malformed < 6 || len(c.recs) != 0 {
+	// NetFlow v5 whose header counts more records than the datagram holds
+	// (the fuzzer's find: 24 bytes claiming 65,520 records gave 65,520
+	// empty flows), none, or more than the 30 a datagram may carry.
+	v5 := func(count, records int) []byte {
+		b := make([]byte, v5Header+records*v5Record)
+		binary.BigEndian.PutUint16(b, 5)
+		binary.BigEndian.PutUint16(b[2:], uint16(count))
+		return b
+	}
+	for _, in := range [][]byte{v5(0xfff0, 0), v5(2, 1), v5(0, 0), v5(31, 31), []byte("\x00\x05\xff\xf00000\x00\x0000000000000000")} {
+		if n, err := dec.Decode(in, from, time.Now(), c); !errors.Is(err, ErrMalformed) || n != 0 {
+			t.Errorf("Decode(v5 header %x, %d bytes) = %d records, %v; want ErrMalformed", in[:4], len(in), n, err)
+		}
+	}
+	if n, err := dec.Decode(v5(1, 1), from, time.Now(), c); err != nil || n != 1 {
+		t.Errorf("Decode(v5, one record) = %d, %v", n, err)
+	}
+	c.recs = nil
+	if dec.Stats.Malformed < 11 || len(c.recs) != 0 {
 		t.Errorf("malformed %d, records %d", dec.Stats.Malformed, len(c.recs))
 	}
 	// Data before its template: counted, skipped, and decoded once the template arrives.
