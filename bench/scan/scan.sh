@@ -12,7 +12,9 @@
 #     (sshd, lighttpd, vsftpd, mosquitto, snmpd, telnetd) and on a simulated
 #     fleet of IOTWATCH_BENCH_DEVICES devices (default 1000): times, ratio and
 #     exact product+version identifications against the installed packages
-#     and the fleet's truth (bench/scan/compare_test.go).
+#     and the fleet's truth (bench/scan/compare_test.go); then one unit per
+#     simulated profile, per protocol family, against nmap -sV with its
+#     unicast identification scripts (families_test.go, about 11 minutes).
 # Needs nmap and /usr/bin/time; (b) needs the daemons (root for sshd/vsftpd).
 set -eu
 cd "$(dirname "$0")/../.."
