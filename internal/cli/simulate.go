@@ -19,12 +19,14 @@ func newSimulateCmd(g *globals) *cobra.Command {
 		opts     simulate.Options
 		truth    string
 		profiles string
+		fwDir    string
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
 		Short: "Run a fleet of emulated IoT devices on loopback addresses",
 		Example: `  iotwatch simulate --devices 50 --truth truth.json
-  iotwatch simulate --devices 500 --day 2 --truth day2.json   # the same fleet two days on: some units updated`,
+  iotwatch simulate --devices 500 --day 2 --truth day2.json   # the same fleet two days on: some units updated
+  iotwatch simulate --devices 500 --firmware fw/              # and the firmware image of each product, as make demo analyses`,
 		Long: `simulate starts emulated IoT devices (cameras, DVRs, routers, plugs, printers, NAS,
 thermostats, industrial gateways), one loopback address each, serving telnet, SSH, HTTP,
 FTP, MQTT, RTSP, SNMP, SSDP/UPnP, CoAP and Modbus/TCP with realistic banners and
@@ -84,6 +86,13 @@ whole schedule.`,
 					return err
 				}
 			}
+			if fwDir != "" {
+				imgs, err := fleet.WriteFirmware(fwDir)
+				if err != nil {
+					return err
+				}
+				g.log.Info("simulate: firmware images written", "dir", fwDir, "images", len(imgs))
+			}
 			if g.json {
 				if err := json.NewEncoder(g.out).Encode(map[string]any{
 					"prefix": opts.Prefix.String(), "seed": opts.Seed, "tcp_ports": fleet.TCPPorts(),
@@ -110,6 +119,7 @@ whole schedule.`,
 	f.Float64Var(&opts.Anonymous, "anonymous", 0.05, "share of devices with anonymous MQTT/FTP access")
 	f.IntVar(&opts.Day, "day", 0, "simulated day to start the fleet on (0: the first); units install firmware updates as days pass")
 	f.StringVar(&truth, "truth", "", "write the ground truth (JSON) to this file")
+	f.StringVar(&fwDir, "firmware", "", "write a firmware image of each product of the fleet into this directory (the images make demo analyses)")
 	f.BoolVar(&opts.HighPorts, "high-ports", false, "use the high-port map even as root")
 	f.StringVar(&profiles, "profiles", "", "directory of device profile YAML files to use instead of the built-in ones")
 	return cmd

@@ -69,8 +69,26 @@ func TestJobsGiveDemoReport(t *testing.T) {
 
 	// The walk-through: the same fleet, `jobs submit scan --ports demo
 	// --shards 4 --audit`, worked in-process, then `iotwatch report`.
-	startFleetOpts(t, fleet)
+	f := startFleetOpts(t, fleet)
 	st, c := openClient(t, filepath.Join(t.TempDir(), "jobs.db"))
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Work(wctx, jobs.WorkOptions{PollEvery: 100 * time.Millisecond, Grace: 5 * time.Second})
+	}()
+	// The fleet's firmware images first, as the demo analyses them before
+	// its audit (`simulate --firmware DIR`, `jobs submit firmware`): the
+	// audit tries the accounts they prove.
+	imgs, err := f.WriteFirmware(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range imgs {
+		if _, err := c.SubmitFirmware(ctx, img.Path, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle(t, c, 120*time.Second)
 	ports, err := simulate.PortList(simulate.HighPortMap(fleet.HighPorts))
 	if err != nil {
 		t.Fatal(err)
@@ -79,11 +97,6 @@ func TestJobsGiveDemoReport(t *testing.T) {
 		Timeout: 5 * time.Second, Shards: 4, Audit: &jobs.AuditRequest{MaxAttempts: 200}}); err != nil {
 		t.Fatal(err)
 	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Work(wctx, jobs.WorkOptions{PollEvery: 100 * time.Millisecond, Grace: 5 * time.Second})
-	}()
 	settle(t, c, 120*time.Second)
 	stop()
 	if err := <-done; err != nil {

@@ -31,7 +31,7 @@ func startFleet(t *testing.T, prefix netip.Prefix, devices int) {
 	startFleetOpts(t, simulate.Options{Prefix: prefix, Devices: devices, Seed: 78, Weak: 0.4, Empty: 0.05, Anonymous: 0.05})
 }
 
-func startFleetOpts(t *testing.T, opts simulate.Options) {
+func startFleetOpts(t *testing.T, opts simulate.Options) *simulate.Fleet {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f, err := simulate.Start(ctx, opts)
@@ -40,6 +40,7 @@ func startFleetOpts(t *testing.T, opts simulate.Options) {
 		t.Fatalf("simulate: %v", err)
 	}
 	t.Cleanup(func() { cancel(); f.Close() })
+	return f
 }
 
 // openClient opens the store at dsn and a jobs client on it, closed with t.
