@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"log"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"time"
@@ -33,7 +34,10 @@ func main() {
 	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	pkt := make([]byte, 16+14+20+20)
 	for i := range *n {
-		ts := start.Add(time.Duration(int64(i) * int64(*span) / int64(*n)))
+		// i×span/n in 128 bits: i×span overflows int64 from 2.5M flows an hour.
+		hi, lo := bits.Mul64(uint64(i), uint64(*span))
+		q, _ := bits.Div64(hi, lo, uint64(*n))
+		ts := start.Add(time.Duration(q))
 		rec, eth := pkt[:16], pkt[16:]
 		binary.LittleEndian.PutUint32(rec[0:], uint32(ts.Unix()))
 		binary.LittleEndian.PutUint32(rec[4:], uint32(ts.Nanosecond()/1000))

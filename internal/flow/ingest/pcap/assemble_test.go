@@ -77,3 +77,33 @@ func TestAssembly(t *testing.T) {
 		})
 	}
 }
+
+// TestClockGoingBack reads a capture whose clock goes back (two captures
+// concatenated): a flow idle behind one seen "later" is still emitted when
+// it is idle, not held until that one is.
+func TestClockGoingBack(t *testing.T) {
+	dev, srv := synth.Addr("10.0.0.7"), synth.Addr("198.51.100.9")
+	syn := func(s int, port uint16) synth.Packet {
+		return synth.Packet{Time: synth.Base.Add(time.Duration(s) * time.Second), Src: dev, Dst: srv, SrcPort: port, DstPort: 443, Proto: flow.ProtoTCP, Flags: "S"}
+	}
+	var first, second bytes.Buffer
+	if err := synth.WritePCAP(&first, []synth.Packet{syn(0, 40000), syn(200, 40001)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := synth.WritePCAP(&second, []synth.Packet{syn(100, 40002), syn(230, 40003), syn(500, 40004)}); err != nil {
+		t.Fatal(err)
+	}
+	capture := append(first.Bytes(), second.Bytes()[24:]...) // the second's packets after the first's
+	c := &synth.Collect{}
+	if _, err := Read(context.Background(), bytes.NewReader(capture), c, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var ports []uint16
+	for _, r := range c.Records {
+		ports = append(ports, r.SrcPort)
+	}
+	// At 230 s the flow of 100 s is idle; the one of 200 s is not.
+	if len(ports) != 5 || ports[0] != 40000 || ports[1] != 40002 {
+		t.Fatalf("flows emitted from source ports %v, want 40000 then 40002 (idle at 230 s) first, 5 in all", ports)
+	}
+}

@@ -141,6 +141,11 @@ type assembler struct {
 	slab       []state
 	free       []int32
 	head, tail int32 // least and most recently seen (index+1, 0: none)
+	// disorder is set when a packet came earlier than the list's tail (a
+	// capture whose clock went back): idle flows may then sit behind one
+	// that is not, and sweep looks at every flow until the list is in
+	// order again.
+	disorder bool
 	st         Stats
 	lastSweep  time.Time
 	dns        layers.DNS
@@ -293,6 +298,9 @@ func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time
 		*s = state{rec: flow.Record{Start: ts, Src: rs, Dst: rd, SrcPort: rsp, DstPort: rdp, Proto: proto, SamplingRate: 1}}
 		a.flows[k] = i
 	}
+	if a.tail != 0 && a.tail != i && ts.Before(a.at(a.tail).lastSeen) {
+		a.disorder = true
+	}
 	a.touch(i)
 	s.lastSeen = ts
 	s.rec.End = ts
@@ -333,9 +341,26 @@ func (a *assembler) emit(i int32) {
 
 // sweep emits the flows idle at now, least recently seen first.
 func (a *assembler) sweep(now time.Time) {
-	for a.head != 0 && now.Sub(a.at(a.head).lastSeen) > a.opt.IdleTimeout {
-		a.emit(a.head)
+	if !a.disorder {
+		for a.head != 0 && now.Sub(a.at(a.head).lastSeen) > a.opt.IdleTimeout {
+			a.emit(a.head)
+		}
+		return
 	}
+	ordered := true
+	var prev time.Time
+	for i := a.head; i != 0; {
+		s := a.at(i)
+		next := s.next
+		if now.Sub(s.lastSeen) > a.opt.IdleTimeout {
+			a.emit(i)
+		} else {
+			ordered = ordered && !s.lastSeen.Before(prev)
+			prev = s.lastSeen
+		}
+		i = next
+	}
+	a.disorder = !ordered
 }
 
 func (a *assembler) flushAll() {
