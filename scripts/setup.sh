@@ -10,8 +10,8 @@ export PATH="/usr/local/go/bin:$PATH"
 pkgs=(openssh-server openssh-client openbsd-inetd inetutils-telnetd vsftpd lighttpd lighttpd-mod-openssl mosquitto
   mosquitto-clients snmpd snmp nats-server postgresql softflowd nfdump tcpreplay squashfs-tools
   u-boot-tools mtd-utils cpio busybox-static dropbear-bin nmap hydra binwalk xz-utils bzip2 zstd lz4 gzip
-  chromium dnsmasq-base
-  zmap) # zmap: bench/scan's side-by-side SYN rate only, no test uses it
+  chromium dnsmasq-base iproute2
+  zmap) # iproute2: internal/scan TestSYNNetns (network namespaces); zmap: bench/scan's side-by-side SYN rate only, no test uses it
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup.sh: not root; skipping Debian packages and test accounts (integration tests that need them will skip)" >&2

@@ -131,9 +131,10 @@ func (t *packetTX) open() error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
 		return fmt.Errorf("TPACKET_V2: %w", err)
 	}
-	// Without the qdisc a full device queue is a dropped frame the kernel
-	// reports (NET_XMIT_DROP) rather than a queued one; loss is tolerated so
-	// one bad frame does not stop the ring.
+	// Frames go to the driver without the qdisc (no queue and lock per
+	// packet). A frame the device cannot take stays marked for sending and
+	// the kick fails with ENOBUFS, which kick retries; PACKET_LOSS skips a
+	// malformed frame instead of stopping.
 	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
 	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_LOSS, 1)
 	perBlock := 4096 / t.frameSize
