@@ -100,6 +100,8 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 		s.FirmwareImages, s.FirmwareFindings, s.FirmwareAccounts, s.TruthFirmwareAccounts, s.FirmwareKeys, s.TruthFirmwareKeys)
 	fmt.Fprintf(w, "  firmware-proven:   %d weak credentials found with an account of the product's firmware, %d of them in no built-in list (ground truth %d)\n",
 		s.FirmwareCredentials, s.FirmwareOnlyCredentials, s.TruthFirmwareOnly)
+	fmt.Fprintf(w, "  declared/observed: %d devices contradict their maker's declaration, %d by weak credentials (ground truth %d), %d by not updating (ground truth %d)\n",
+		s.Contradicted, s.ContradictedWeak, s.TruthContradictedWeak, s.ContradictedRescans, s.TruthNeverUpdated)
 	if s.UptakeProduct != "" {
 		fmt.Fprintf(w, "  patch uptake:      %s %s on %v of %d units by day (ground truth %v); %d never updated (ground truth %d); %s half fixed after %s days (ground truth %s)\n",
 			s.UptakeProduct, s.UptakeFirmware, s.UpdatedPerDay, s.UptakeUnits, s.TruthUpdatedPerDay, s.NeverUpdated, s.TruthNeverUpdated,

@@ -16,6 +16,7 @@ import (
 
 	"iotwatch/internal/assess"
 	"iotwatch/internal/audit"
+	"iotwatch/internal/declare"
 	"iotwatch/internal/firmware"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
@@ -105,6 +106,18 @@ type Summary struct {
 	FirmwareCredentials     int `json:"firmware_credentials"`
 	FirmwareOnlyCredentials int `json:"firmware_only_credentials"`
 	TruthFirmwareOnly       int `json:"truth_firmware_only_credentials"`
+	// Contradicted are the devices whose maker's declaration (the demo
+	// declares the D-Link DIR-645: unique passwords, daily updates) the
+	// evidence contradicts; ContradictedWeak those contradicted by weak
+	// credentials the audit found, TruthContradictedWeak the DIR-645 units
+	// with a weak credential in the truth.
+	// ContradictedRescans are the units the rescans show not updated
+	// within the declared day (TruthNeverUpdated in the truth, over three
+	// or more days).
+	Contradicted          int `json:"declaration_contradicted_devices"`
+	ContradictedWeak      int `json:"declaration_contradicted_by_audit"`
+	TruthContradictedWeak int `json:"truth_declaration_contradicted_by_audit"`
+	ContradictedRescans   int `json:"declaration_contradicted_by_rescans"`
 	// SharedKeyDevices are the devices serving an SSH host key or a TLS
 	// public key another device serves too, SharedCertDevices a TLS
 	// certificate another device serves too, in the report and in the truth.
@@ -322,9 +335,29 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 
 	// Assessment against the baselines.
 	t0 = time.Now()
-	res, _, err := stage.Assess(ctx, st, assess.RunOptions{Targets: []string{fmt.Sprintf("run %d", run.ID)}}, run.ID)
+	decl := demoDeclaration()
+	res, _, err := stage.Assess(ctx, st, assess.RunOptions{Targets: []string{fmt.Sprintf("run %d", run.ID)},
+		Declarations: []*declare.Declaration{decl}}, run.ID)
 	if err != nil {
 		return sum, finish(fmt.Errorf("assess: %w", err))
+	}
+	for _, sr := range res.Subjects {
+		if len(sr.Contradictions) > 0 {
+			sum.Contradicted++
+		}
+		for _, c := range sr.Contradictions {
+			switch c.Source {
+			case assess.SourceAudit:
+				sum.ContradictedWeak++
+			case assess.SourceRescans:
+				sum.ContradictedRescans++
+			}
+		}
+	}
+	for _, d := range truth.Devices {
+		if d.Weak && d.Model == decl.Product.Model {
+			sum.TruthContradictedWeak++
+		}
 	}
 	stageDone("assess", t0)
 
@@ -368,6 +401,21 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	log.Info("stage done", "stage", "report", "took", time.Since(t0).Round(time.Millisecond))
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// demoDeclaration is a maker's declaration for the D-Link DIR-645 that the
+// simulated fleet contradicts: unique passwords (its weak units and its
+// firmware image's default account say otherwise) and updates checked
+// daily within the support period (a quarter of the units never install
+// 1.05B01 over the simulated days).
+func demoDeclaration() *declare.Declaration {
+	daily, yes := 1, true
+	return &declare.Declaration{SchemaVersion: "1", Source: "demo: D-Link DIR-645 declaration",
+		Product:      declare.Product{Model: "DIR-645", DeviceType: "router"},
+		Manufacturer: declare.Entity{Name: "D-Link", Country: "TW"},
+		Support:      &declare.Support{EndDate: "2035-12-31"},
+		Credentials:  &declare.Credentials{Scheme: "unique-per-device"},
+		Updates:      &declare.Updates{Automatic: &yes, CheckIntervalDays: &daily}}
 }
 
 // truthFirmwareOnly counts the weak credentials of the simulated devices

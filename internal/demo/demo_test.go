@@ -150,6 +150,14 @@ func demoMatchesTruth(t *testing.T, db string) {
 	if sum.FirmwareOnlyCredentials != sum.TruthFirmwareOnly || sum.TruthFirmwareOnly == 0 || sum.FirmwareCredentials < sum.FirmwareOnlyCredentials {
 		t.Errorf("firmware-proven credentials: %d, %d in no list, truth %d", sum.FirmwareCredentials, sum.FirmwareOnlyCredentials, sum.TruthFirmwareOnly)
 	}
+	// Declared versus observed: the DIR-645's declared unique passwords are
+	// contradicted on exactly its weak units,
+	// and its declared daily updates on the units that never update.
+	if sum.ContradictedWeak != sum.TruthContradictedWeak || sum.TruthContradictedWeak == 0 || sum.Contradicted < sum.ContradictedWeak ||
+		sum.ContradictedRescans != sum.TruthNeverUpdated || sum.TruthNeverUpdated == 0 {
+		t.Errorf("declaration contradicted on %d devices, %d by the audit (truth %d), %d by rescans (truth %d never updated)",
+			sum.Contradicted, sum.ContradictedWeak, sum.TruthContradictedWeak, sum.ContradictedRescans, sum.TruthNeverUpdated)
+	}
 	if rep.WeakCredentials.Firmware.Credentials != sum.FirmwareCredentials || len(rep.WeakCredentials.Firmware.Images) == 0 {
 		t.Errorf("report: %+v firmware-proven credentials, summary %d", rep.WeakCredentials.Firmware, sum.FirmwareCredentials)
 	}
