@@ -73,5 +73,5 @@ for n in $workers; do
 	settle "$db"; t1=$(now)
 	for p in $wp; do kill -TERM "$p"; done
 	for p in $wp; do wait "$p" || true; done
-	echo "scan+audit, $shards shards, $n worker(s): $(echo "$t1 - $t0" | bc) s; $(psql "$db" -Atc "SELECT count(*) || ' jobs, ' || count(DISTINCT attempted_by[1]) || ' workers used' FROM river_job"); $(psql "$db" -Atc "SELECT count(DISTINCT ip) || ' devices with weak credentials' FROM credentials WHERE kind <> 'lockout_suspected'")"
+	echo "scan+audit, $shards shards, $n worker(s): $(echo "$t1 - $t0" | bc) s; $(psql "$db" -Atc "SELECT count(*) || ' jobs, ' || count(DISTINCT attempted_by[1]) || ' workers used' FROM river_job"); $(psql "$db" -Atc "SELECT count(DISTINCT ip) || ' devices with weak credentials' FROM credentials WHERE kind <> 'lockout-suspected'")"
 done
