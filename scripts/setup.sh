@@ -10,8 +10,9 @@ export PATH="/usr/local/go/bin:$PATH"
 pkgs=(openssh-server openssh-client openbsd-inetd inetutils-telnetd vsftpd lighttpd lighttpd-mod-openssl mosquitto
   mosquitto-clients snmpd snmp nats-server postgresql softflowd nfdump tcpreplay squashfs-tools
   u-boot-tools mtd-utils cpio busybox-static dropbear-bin nmap hydra binwalk xz-utils bzip2 zstd lz4 gzip
-  chromium dnsmasq-base iproute2
-  zmap) # iproute2: internal/scan TestSYNNetns (network namespaces); zmap: bench/scan's side-by-side SYN rate only, no test uses it
+  chromium dnsmasq-base iproute2 avahi-daemon
+  zmap) # iproute2: internal/scan TestSYNNetns (network namespaces); avahi-daemon: probe/mdns TestAvahi, run
+  # only in a namespace of its own (the package's own daemon is not started: policy-rc.d below); zmap: bench/scan's side-by-side SYN rate only, no test uses it
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup.sh: not root; skipping Debian packages and test accounts (integration tests that need them will skip)" >&2

@@ -8,16 +8,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"iotwatch/internal/testpeer"
 )
@@ -69,35 +65,10 @@ func netnsPair(tb testing.TB, targets netip.Prefix) (scanner, target string) {
 	return scanner, target
 }
 
-// inNetns runs f on an OS thread moved into the named network namespace;
-// the thread is discarded afterwards (it stays locked), so no other
-// goroutine ever runs in that namespace by accident.
-func inNetns(tb testing.TB, name string, f func()) {
-	tb.Helper()
-	fd, err := unix.Open(filepath.Join("/run/netns", name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer unix.Close(fd)
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", name, err)
-			return
-		}
-		defer func() { errc <- nil }()
-		f()
-	}()
-	if err := <-errc; err != nil {
-		tb.Fatal(err)
-	}
-}
-
 // listenAll listens on port of every address of the target namespace.
 func listenAll(tb testing.TB, ns string, port int) {
 	tb.Helper()
-	inNetns(tb, ns, func() {
+	testpeer.InNetns(tb, ns, func() {
 		ln, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
 		if err != nil {
 			tb.Error(err)
@@ -118,7 +89,7 @@ func synNetnsScan(t *testing.T, scanner string, targets netip.Prefix, ports []ui
 		seen = map[synReply]bool{}
 		n    atomic.Int64
 	)
-	inNetns(t, scanner, func() {
+	testpeer.InNetns(t, scanner, func() {
 		p, err := newSYNProber(targets.Addr(), netip.Addr{})
 		if err != nil {
 			t.Error(err)
@@ -226,7 +197,7 @@ func BenchmarkSYNNetns(b *testing.B) {
 	for _, mode := range []string{"ring", "raw"} {
 		b.Run(mode, func(b *testing.B) {
 			b.Setenv(synSenderEnv, mode)
-			inNetns(b, scanner, func() {
+			testpeer.InNetns(b, scanner, func() {
 				p, err := newSYNProber(targets.Addr(), netip.Addr{})
 				if err != nil {
 					b.Error(err)
