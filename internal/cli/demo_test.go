@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"iotwatch/internal/demo"
 )
 
 func runDemoCmd(t *testing.T, args ...string) (string, error) {
@@ -57,6 +61,7 @@ func TestDemoBadInput(t *testing.T) {
 		{[]string{"demo", "--prefix", "127.33.0.0/30", "--devices", "9"}, "--devices 9", 2},
 		{[]string{"demo", "--weak", "0.9", "--empty", "0.2"}, "must not exceed 1", 2},
 		{[]string{"demo", "--devices", "x"}, "invalid argument", 2},
+		{[]string{"demo", "--days", "0"}, "--days 0", 2},
 		{[]string{"--db", filepath.Join(notDir, "iw.db"), "demo", "--devices", "2", "--prefix", "127.33.0.0/24"}, "iw.db", 1},
 	}
 	for _, tt := range tests {
@@ -73,5 +78,47 @@ func TestDemoBadInput(t *testing.T) {
 				t.Errorf("exit code = %d, want %d", got, tt.code)
 			}
 		})
+	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestDemoSummaryGolden prints the summary of a four-day demo (the numbers
+// of make demo's) and compares it with testdata/demo-summary.golden: every
+// measured number beside its ground truth, devices under control per day
+// and patch uptake included. -update rewrites the file.
+func TestDemoSummaryGolden(t *testing.T) {
+	half, truthHalf := 2.0, 2.0
+	s := &demo.Summary{
+		RunID: 4, Duration: 21*time.Second + 400*time.Millisecond, Days: 4,
+		Stages:  []string{"rescans", "simulate", "scan", "firmware", "audit", "vulns", "flows", "assess", "report"},
+		Devices: 500, TruthDevices: 500, Services: 1617, Fingerprinted: 1397,
+		DevicesWithWeak: 200, WeakShare: 0.4, TruthWeakShare: 0.4,
+		VulnMatches: 154, DevicesWithVulns: 92, KEVMatches: 57,
+		TelemetryRecords: 155120, DevicesCompromised: 25, TruthCompromised: 25, CompromisedFound: 25,
+		CompromisedPerDay: []int{6, 12, 18, 25}, TruthCompromisedPerDay: []int{6, 12, 18, 25},
+		FallInSample: 25, FallWeak: 25, TruthFallWeak: 25,
+		FirmwareImages: 24, FirmwareFindings: 23, FirmwareAccounts: 20, TruthFirmwareAccounts: 20, FirmwareKeys: 2, TruthFirmwareKeys: 2,
+		FirmwareCredentials: 157, FirmwareOnlyCredentials: 20, TruthFirmwareOnly: 20,
+		UptakeProduct: "D-Link DIR-645", UptakeFirmware: "1.05B01", UptakeUnits: 31,
+		UpdatedPerDay: []int{0, 9, 19, 23}, TruthUpdatedPerDay: []int{0, 9, 19, 23}, NeverUpdated: 8, TruthNeverUpdated: 8,
+		UptakeCVE: "CVE-2015-2051", HalfFixedDays: &half, TruthHalfFixedDays: &truthHalf,
+		SharedKeyDevices: 66, TruthSharedKeyDevices: 66, SharedCertDevices: 31, TruthSharedCertDevices: 31,
+		ReportHTML: "demo-out/report.html", ReportJSON: "demo-out/report.json", TruthFile: "demo-out/truth.json",
+	}
+	var out bytes.Buffer
+	printDemoSummary(&globals{out: &out}, s)
+	path := filepath.Join("testdata", "demo-summary.golden")
+	if *updateGolden {
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(want) {
+		t.Errorf("summary differs from %s (go test -run DemoSummaryGolden -update rewrites it):\n got:\n%s\nwant:\n%s", path, out.String(), want)
 	}
 }
