@@ -91,7 +91,7 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 	fmt.Fprintf(w, "  services:          %d (%d fingerprinted)\n", s.Services, s.Fingerprinted)
 	fmt.Fprintf(w, "  weak credentials:  %d devices, share %.4f (ground truth %.4f)\n", s.DevicesWithWeak, s.WeakShare, s.TruthWeakShare)
 	fmt.Fprintf(w, "  vulnerabilities:   %d matches on %d devices, %d known exploited (KEV)\n", s.VulnMatches, s.DevicesWithVulns, s.KEVMatches)
-	if s.TelemetryRecords > 0 {
+	if s.TelemetryRecords > 0 || s.TruthCompromised > 0 {
 		fmt.Fprintf(w, "  under control:     %d devices over %d days from %d flow records (ground truth %d, %d of them found); per day %v (ground truth %v)\n",
 			s.DevicesCompromised, s.Days, s.TelemetryRecords, s.TruthCompromised, s.CompromisedFound, s.CompromisedPerDay, s.TruthCompromisedPerDay)
 		fmt.Fprintf(w, "  why they fell:     %d of %d in the sample had a weak credential (ground truth %d of %d)\n", s.FallWeak, s.FallInSample, s.TruthFallWeak, s.TruthCompromised)

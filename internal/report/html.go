@@ -26,6 +26,7 @@ var Schema []byte
 var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"pct":    fmtPct,
 	"pctOr":  pctOr,
+	"daysOr": daysOr,
 	"ci":     fmtCI,
 	"growth": fmtGrowth,
 	"num":    fmtNum,

@@ -197,6 +197,14 @@ func truncate(s string, n int) string {
 // fmtPct prints a share as a percentage with one decimal.
 func fmtPct(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }
 
+// daysOr prints a number of days that may not have come yet.
+func daysOr(f *float64) string {
+	if f == nil {
+		return "not yet"
+	}
+	return fmt.Sprintf("%.1f days", *f)
+}
+
 // pctOr prints a share that may not have been measured.
 func pctOr(f *float64) string {
 	if f == nil {

@@ -117,4 +117,11 @@ func uptakeCase(t *testing.T, st *store.Store) {
 	if chart := string(trendChart(r.Trends)); !strings.Contains(chart, "Devices found across runs") {
 		t.Errorf("trend chart of unaudited scans: %.200s", chart)
 	}
+	var html strings.Builder
+	if err := r.Write(&html, "html"); err != nil {
+		t.Fatal(err)
+	}
+	if h := html.String(); !strings.Contains(h, "<td>10.0 days</td>") || strings.Contains(h, "%!") {
+		t.Errorf("html: half fixed after 10 days not printed as such, or a formatting error: %q", h[strings.Index(h, `id="uptake"`):][:2000])
+	}
 }
