@@ -145,10 +145,10 @@ type assembler struct {
 	// capture whose clock went back): idle flows may then sit behind one
 	// that is not, and sweep looks at every flow until the list is in
 	// order again.
-	disorder bool
-	st         Stats
-	lastSweep  time.Time
-	dns        layers.DNS
+	disorder  bool
+	st        Stats
+	lastSweep time.Time
+	dns       layers.DNS
 }
 
 func (a *assembler) at(i int32) *state { return &a.slab[i-1] }
