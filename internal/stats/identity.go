@@ -2,6 +2,7 @@ package stats
 
 import (
 	"cmp"
+	"slices"
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/protocol"
@@ -52,6 +53,13 @@ func Identify(services []model.Service) Identity {
 		proto string
 		fp    *model.Fingerprint
 	}
+	// Candidates in port order, so that fingerprints of equal rank resolve
+	// the same way whatever order the services were stored in (scan shards
+	// on several workers store them in different orders).
+	services = slices.Clone(services)
+	slices.SortStableFunc(services, func(a, b model.Service) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Transport, b.Transport), cmp.Compare(a.Protocol, b.Protocol))
+	})
 	var cands []cand
 	for _, s := range services {
 		fp := s.Fingerprint

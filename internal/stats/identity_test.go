@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"slices"
 	"testing"
 
 	"iotwatch/internal/model"
@@ -48,12 +49,23 @@ func TestIdentify(t *testing.T) {
 			[]model.Service{svc("snmp", fp("Zyxel", "USG FLEX 100W", "firewall", 0.8)), svc("mqtt", fp("Acme", "Broker", "thermostat", 0.9)),
 				svc("http", fp("Zyxel", "USG FLEX 100W", "", 0.92))},
 			Identity{"Zyxel", "USG FLEX 100W", ""}},
+		// Equal ranks: the lower port decides, whatever order the services
+		// were stored in (sharded scans store them in different orders).
+		{"a tie is decided by port, not by storage order",
+			[]model.Service{{Protocol: "xmeye", Port: 34567, Fingerprint: fp("Xiongmai", "NBD8008R-F", "dvr", 0.9)},
+				{Protocol: "rtsp", Port: 554, Fingerprint: fp("Xiongmai", "IPC", "ip-camera", 0.9)}},
+			Identity{"Xiongmai", "IPC", "ip-camera"}},
 		{"nothing known", nil, Identity{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Identify(tc.svcs); got != tc.want {
 				t.Errorf("Identify = %+v, want %+v", got, tc.want)
+			}
+			rev := slices.Clone(tc.svcs)
+			slices.Reverse(rev)
+			if got := Identify(rev); got != tc.want {
+				t.Errorf("Identify(services in reverse) = %+v, want %+v", got, tc.want)
 			}
 		})
 	}
