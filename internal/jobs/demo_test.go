@@ -19,19 +19,23 @@ import (
 )
 
 // headline is what the README's "Scaling out" promises equal to make demo's
-// report for the same fleet: devices, services, weak credentials, and both
-// by protocol.
+// report for the same fleet: devices, services, weak credentials, both by
+// protocol, and the weak share by vendor and by device type (a device's
+// identity must not depend on the order shards stored its services).
 type headline struct {
 	Devices, Services, Weak int
 	WeakShare               float64
 	Inventory               []report.Count
 	WeakByProtocol          []report.GroupShare
+	WeakByVendor            []report.GroupShare
+	WeakByDeviceType        []report.GroupShare
 }
 
 func headlineOf(r *report.Report) headline {
 	return headline{
 		Devices: r.Summary.Devices, Services: r.Summary.Services, Weak: r.Summary.DevicesWithWeakCredentials,
 		WeakShare: r.Summary.WeakPasswordShare, Inventory: r.Inventory.ByProtocol, WeakByProtocol: r.WeakCredentials.ByProtocol,
+		WeakByVendor: r.WeakCredentials.ByVendor, WeakByDeviceType: r.WeakCredentials.ByDeviceType,
 	}
 }
 
