@@ -246,10 +246,13 @@ func diff(want, got []string) (lost, extra []string) {
 // counts tallies a campaign for the log line the issue note quotes.
 type counts struct {
 	kills, resumes, mismatches int
+	// completedBeforeKill counts kills that landed after the run had
+	// recorded its completion.
+	completedBeforeKill int
 }
 
 func (c *counts) report(t *testing.T, what string) {
-	t.Logf("%s: %d interrupted runs, %d resumes/re-runs, %d mismatches", what, c.kills, c.resumes, c.mismatches)
+	t.Logf("%s: %d interrupted runs, %d resumes/re-runs, %d mismatches (%d killed after completing)", what, c.kills, c.resumes, c.mismatches, c.completedBeforeKill)
 }
 
 // compare checks got against want and counts a mismatch.

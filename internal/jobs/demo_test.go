@@ -20,8 +20,11 @@ import (
 
 // headline is what the README's "Scaling out" promises equal to make demo's
 // report for the same fleet: devices, services, weak credentials, both by
-// protocol, and the weak share by vendor and by device type (a device's
-// identity must not depend on the order shards stored its services).
+// protocol, the weak share by vendor and by device type (a device's
+// identity must not depend on the order shards stored its services), and
+// the findings of the firmware analysed before the scan. (The number of
+// images differs: the demo analyses its images inside its one run, and the
+// report counts those only through their findings.)
 type headline struct {
 	Devices, Services, Weak int
 	WeakShare               float64
@@ -29,6 +32,7 @@ type headline struct {
 	WeakByProtocol          []report.GroupShare
 	WeakByVendor            []report.GroupShare
 	WeakByDeviceType        []report.GroupShare
+	FirmwareFindings        int
 }
 
 func headlineOf(r *report.Report) headline {
@@ -36,7 +40,15 @@ func headlineOf(r *report.Report) headline {
 		Devices: r.Summary.Devices, Services: r.Summary.Services, Weak: r.Summary.DevicesWithWeakCredentials,
 		WeakShare: r.Summary.WeakPasswordShare, Inventory: r.Inventory.ByProtocol, WeakByProtocol: r.WeakCredentials.ByProtocol,
 		WeakByVendor: r.WeakCredentials.ByVendor, WeakByDeviceType: r.WeakCredentials.ByDeviceType,
+		FirmwareFindings: firmwareFindings(r),
 	}
+}
+
+func firmwareFindings(r *report.Report) int {
+	if r.Firmware == nil {
+		return 0
+	}
+	return len(r.Firmware.Findings)
 }
 
 // TestJobsGiveDemoReport runs `make demo`'s pipeline on a fleet, then the
@@ -113,7 +125,7 @@ func TestJobsGiveDemoReport(t *testing.T) {
 	}
 
 	w, g := headlineOf(&want), headlineOf(got)
-	if w.Devices != fleet.Devices || w.Weak == 0 || len(w.Inventory) < 3 || len(w.WeakByProtocol) < 2 {
+	if w.Devices != fleet.Devices || w.Weak == 0 || len(w.Inventory) < 3 || len(w.WeakByProtocol) < 2 || w.FirmwareFindings == 0 {
 		t.Fatalf("demo report %+v: want all %d devices, weak ones, several protocols", w, fleet.Devices)
 	}
 	if !reflect.DeepEqual(w, g) {

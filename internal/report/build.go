@@ -130,11 +130,16 @@ func Build(ctx context.Context, st *store.Store, in Inputs) (*Report, error) {
 	return r, nil
 }
 
+// runKindFirmware is the kind of the runs of `firmware analyze` and of
+// firmware jobs.
+const runKindFirmware = "firmware"
+
 // ResolveRuns returns the runs a report with these inputs covers, oldest
 // first: RunIDs; else the runs started within [From, To]; else the newest run
 // that stored an open service together with every run after it (the audit,
-// assessment or firmware runs that built on it), or the newest run when no
-// run stored a service. In every case the runs joined to these by
+// assessment or firmware runs that built on it) and the newest complete
+// analysis of each firmware image analysed before it, or the newest run when
+// no run stored a service. In every case the runs joined to these by
 // resumption (a resumed scan and the scan it continues) are covered too:
 // they are one logical run. Callers that wire providers needing run ids (the
 // assessment) resolve first and set RunIDs.
@@ -181,11 +186,26 @@ func ResolveRuns(ctx context.Context, st *store.Store, in Inputs) ([]model.Run, 
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
-		for _, run := range all {
+		// Firmware analysed before the scan is evidence about the same
+		// devices (an observatory analyses each image once; the demo and
+		// the jobs walk-through analyse images first so that the audit
+		// can try their accounts): the newest complete analysis of each
+		// image is covered too.
+		images := map[string]bool{}
+		for _, run := range all { // newest first
 			if run.ID >= first {
+				ids = append(ids, run.ID)
+				if run.Kind == runKindFirmware {
+					images[strings.Join(run.Targets, "\x00")] = true
+				}
+				continue
+			}
+			if key := strings.Join(run.Targets, "\x00"); run.Kind == runKindFirmware && run.Status == model.RunComplete && !images[key] {
+				images[key] = true
 				ids = append(ids, run.ID)
 			}
 		}
+		slices.Sort(ids)
 	}
 	ids, err := st.LogicalRuns(ctx, ids)
 	if err != nil {

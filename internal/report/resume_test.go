@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"iotwatch/internal/model"
@@ -44,5 +45,48 @@ func resumedScanIsOneScan(t *testing.T, st *store.Store) {
 		if r.Summary.Devices != 7 || r.Summary.Services != 7 || len(r.Runs) != 2 || r.Runs[1].Parent != parent.ID {
 			t.Errorf("%s: %d devices, %d services, runs %+v; want 7, 7 and both runs", name, r.Summary.Devices, r.Summary.Services, r.Runs)
 		}
+	}
+}
+
+// TestFirmwareBeforeScanCovered checks that the default report covers the
+// firmware analysed before the newest scan (the newest complete analysis of
+// each image, as the demo and the jobs walk-through analyse images before
+// their audit) and nothing older than the scan otherwise.
+func TestFirmwareBeforeScanCovered(t *testing.T) {
+	for name, st := range backends.Stores(t) {
+		t.Run(name, func(t *testing.T) { firmwareBeforeScanCovered(t, st) })
+	}
+}
+
+func firmwareBeforeScanCovered(t *testing.T, st *store.Store) {
+	ctx := context.Background()
+	run := func(kind, target, status string, i int) int64 {
+		r := &model.Run{Kind: kind, Targets: []string{target}, StartedAt: at(i)}
+		must(t, st.StartRun(ctx, r))
+		if kind == "scan" {
+			must(t, st.SaveServices(ctx, r.ID, []model.Service{{IP: ip(1), Port: 23, Transport: model.TCP,
+				Protocol: model.ProtoTelnet, Status: model.StatusSuccess, Time: at(i)}}))
+		}
+		r.Status = status
+		must(t, st.FinishRun(ctx, r))
+		return r.ID
+	}
+	oldScan := run("scan", "127.20.0.0/28", model.RunComplete, 1)
+	_ = run("firmware", "a.bin", model.RunComplete, 2) // superseded by the next analysis of a.bin
+	fwA := run("firmware", "a.bin", model.RunComplete, 3)
+	fwB := run("firmware", "b.bin", model.RunComplete, 4)
+	_ = run("firmware", "c.bin", model.RunFailed, 5)
+	scan := run("scan", "127.20.0.0/28", model.RunComplete, 6)
+	audit := run("audit", "127.20.0.0/28", model.RunComplete, 7)
+	runs, err := ResolveRuns(ctx, st, Inputs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, r := range runs {
+		got = append(got, r.ID)
+	}
+	if want := []int64{fwA, fwB, scan, audit}; !slices.Equal(got, want) {
+		t.Errorf("default report covers runs %v, want %v (not the old scan %d, the superseded or the failed analysis)", got, want, oldScan)
 	}
 }
