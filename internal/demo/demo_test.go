@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 
 	"iotwatch/internal/store"
@@ -190,4 +192,46 @@ func readJSON(t *testing.T, path string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+}
+
+// TestDemoRerun runs the demo of one day, then of four days, into one
+// database, as `demo --days 1` followed by `make demo` does: the second
+// run's patch uptake must still equal the truth. The report ordered scans
+// by run id, so the first demo's scan (made today, all units on the old
+// firmware) came before the second's back-dated days, and the fix was
+// "half installed after no days".
+func TestDemoRerun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a simulated fleet twice")
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "iw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i, days := range []int{1, 4} {
+		sum, err := Run(ctx, st, Options{
+			Devices: 80, Seed: 7, Prefix: netip.MustParsePrefix("127.32.0.0/16"), Days: days,
+			Weak: 0.3, Empty: 0.05, Anonymous: 0.05, Compromised: 0.1, OutDir: t.TempDir(), HighPorts: os.Geteuid() != 0,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if days == 1 {
+			continue // one scan: no uptake
+		}
+		if sum.TruthHalfFixedDays == nil || sum.HalfFixedDays == nil || *sum.HalfFixedDays != *sum.TruthHalfFixedDays ||
+			!slices.Equal(sum.UpdatedPerDay, sum.TruthUpdatedPerDay) || sum.NeverUpdated != sum.TruthNeverUpdated {
+			t.Errorf("run %d: uptake half fixed %v, per day %v, never %d; truth %v, %v, %d", i+1,
+				ptrString(sum.HalfFixedDays), sum.UpdatedPerDay, sum.NeverUpdated, ptrString(sum.TruthHalfFixedDays), sum.TruthUpdatedPerDay, sum.TruthNeverUpdated)
+		}
+	}
+}
+
+func ptrString(f *float64) string {
+	if f == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(*f, 'f', -1, 64)
 }

@@ -151,6 +151,18 @@ func (r *Report) buildUptake(ctx context.Context, st *store.Store, covered []mod
 		}
 		snaps = append(snaps, snapshot{run: run, units: deviceVersions(ss)})
 	}
+	// In the order the scans were made, not the order they were stored:
+	// a simulated or imported earlier day is stored after later ones (a
+	// second `make demo` into the same database), and a scan made after
+	// the covered runs is not part of their history.
+	slices.SortStableFunc(snaps, func(a, b snapshot) int { return a.run.StartedAt.Compare(b.run.StartedAt) })
+	until := covered[len(covered)-1].StartedAt
+	for _, c := range covered {
+		if c.StartedAt.After(until) {
+			until = c.StartedAt
+		}
+	}
+	snaps = slices.DeleteFunc(snaps, func(s snapshot) bool { return s.run.StartedAt.After(until) })
 	if len(snaps) > limit {
 		snaps = snaps[len(snaps)-limit:]
 	}
@@ -160,13 +172,9 @@ func (r *Report) buildUptake(ctx context.Context, st *store.Store, covered []mod
 	}
 	// Vulnerability matches of every run in the window, each attached to
 	// the scan it followed (or was part of): the versions a CVE affects.
-	first := snaps[0].run.ID
 	affected := map[string]map[string]bool{} // product \x00 CVE → versions
 	kev := map[string]bool{}
 	for _, id := range ids {
-		if id < first {
-			continue
-		}
 		ms, err := st.VulnMatches(ctx, id)
 		if err != nil {
 			return fmt.Errorf("report uptake: %w", err)
@@ -174,9 +182,19 @@ func (r *Report) buildUptake(ctx context.Context, st *store.Store, covered []mod
 		if len(ms) == 0 {
 			continue
 		}
+		// The scan the matches belong to: their own run's, else the last
+		// scan made before their run started.
+		run, err := st.Run(ctx, id)
+		if err != nil {
+			return fmt.Errorf("report uptake: %w", err)
+		}
 		var snap *snapshot
 		for i := range snaps {
-			if snaps[i].run.ID <= id {
+			if snaps[i].run.ID == id {
+				snap = &snaps[i]
+				break
+			}
+			if !snaps[i].run.StartedAt.After(run.StartedAt) {
 				snap = &snaps[i]
 			}
 		}
