@@ -31,13 +31,22 @@ newdb() { # a fresh database; prints its URL
 	echo "$base/$name?$opts"
 }
 now() { date +%s.%N; }
+# cpu PID...: CPU seconds (user+system) used so far by those processes.
+cpu() {
+	t=0
+	for p in "$@"; do
+		f=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+		t=$((t + f))
+	done
+	echo "scale=2; $t / $(getconf CLK_TCK)" | bc
+}
 # settle DB: waits until no job is left to run.
 settle() {
 	while [ -n "$("$iw" jobs list --db "$1" --json --limit 10000 --state available,running,retryable,scheduled,pending)" ]; do sleep 0.2; done
 }
 
 "$iw" simulate --db "$tmp/sim.db" --devices "$devices" --prefix "$prefix" --seed 60 >"$tmp/sim.log" 2>&1 &
-pids="$pids $!"
+sim=$!; pids="$pids $sim"
 sleep $((devices / 500 + 3))
 echo "== fleet: $devices simulated devices on $prefix, ports $ports; $(nproc) cores"
 
@@ -68,10 +77,13 @@ for n in $workers; do
 		wp="$wp $!"
 	done
 	pids="$pids $wp"; sleep 1
+	s0=$(cpu $sim)
 	t0=$(now)
 	"$iw" jobs submit scan "$prefix" -p "$ports" --rate 0 --shards "$shards" --audit --db "$db" >/dev/null
 	settle "$db"; t1=$(now)
+	wcpu=$(cpu $wp); scpu=$(echo "$(cpu $sim) - $s0" | bc)
 	for p in $wp; do kill -TERM "$p"; done
 	for p in $wp; do wait "$p" || true; done
 	echo "scan+audit, $shards shards, $n worker(s): $(echo "$t1 - $t0" | bc) s; $(psql "$db" -Atc "SELECT count(*) || ' jobs, ' || count(DISTINCT attempted_by[1]) || ' workers used' FROM river_job"); $(psql "$db" -Atc "SELECT count(DISTINCT ip) || ' devices with weak credentials' FROM credentials WHERE kind <> 'lockout-suspected'")"
+	echo "  CPU: workers $wcpu s, simulated fleet $scpu s; $(cut -d' ' -f1-3 /proc/loadavg) load"
 done
