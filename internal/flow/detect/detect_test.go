@@ -226,6 +226,33 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
+// BenchmarkObserveProbes feeds single-SYN flows as bench/flows/pcapgen
+// writes them (10,000 devices, random public hosts, 1,000,000 an hour):
+// every one is a probe for the fan-out windows.
+func BenchmarkObserveProbes(b *testing.B) {
+	recs := make([]flow.Record, 1<<16)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range recs {
+		d := rng.IntN(10000)
+		dst := 0x0b000000 + rng.Uint32N(0xc0000000)
+		recs[i] = flow.Record{Src: netip.AddrFrom4([4]byte{10, byte(d >> 16), byte(d >> 8), byte(d)}),
+			Dst:     netip.AddrFrom4([4]byte{byte(dst >> 24), byte(dst >> 16), byte(dst >> 8), byte(dst)}),
+			SrcPort: uint16(1024 + rng.IntN(60000)), DstPort: []uint16{443, 80, 8883, 123}[rng.IntN(4)],
+			Proto: flow.ProtoTCP, TCPFlags: 0x02, Packets: 1, Bytes: 40, SamplingRate: 1}
+	}
+	e := New(DefaultRules(), nil)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := &recs[i&(len(recs)-1)]
+		r.Start = synth.Base.Add(time.Duration(i) * 3600 * time.Microsecond)
+		r.End = r.Start
+		var ext uint32 // a new relation each, as the pipeline's aggregator gives
+		e.Observe(r, flow.Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Port: r.DstPort, Ext: &ext})
+		i++
+	}
+}
+
 // TestDDoSBothFamilies feeds the same flood as IPv4 (packed keys) and IPv6
 // records straight into the engine.
 func TestDDoSBothFamilies(t *testing.T) {

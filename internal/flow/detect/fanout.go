@@ -36,19 +36,23 @@ type hState struct {
 	fired  bool
 }
 
-// addrSet is a set of addresses, IPv4 ones under their number (a map of
-// integers is cheaper to hash into than one of addresses).
+// addrSet is a set of addresses. IPv4 ones are held by number: the first
+// few inline, compared one by one (most windows see a handful of hosts, and
+// a map per window cost a hash, an allocation and a clear per probe), the
+// rest in a map once there are more.
 type addrSet struct {
+	n     uint8 // addresses in few
+	few   [smallSet]uint32
 	v4    map[uint32]struct{}
 	other map[netip.Addr]struct{}
 }
 
+// smallSet is how many IPv4 addresses an addrSet holds inline.
+const smallSet = 12
+
 func (s *addrSet) add(a netip.Addr) {
 	if u, ok := v4(a); ok {
-		if s.v4 == nil {
-			s.v4 = map[uint32]struct{}{}
-		}
-		s.v4[u] = struct{}{}
+		s.add4(u)
 		return
 	}
 	if s.other == nil {
@@ -57,16 +61,43 @@ func (s *addrSet) add(a netip.Addr) {
 	s.other[a] = struct{}{}
 }
 
-func (s *addrSet) len() int { return len(s.v4) + len(s.other) }
+func (s *addrSet) add4(u uint32) {
+	if s.v4 != nil {
+		s.v4[u] = struct{}{}
+		return
+	}
+	for _, x := range s.few[:s.n] {
+		if x == u {
+			return
+		}
+	}
+	if int(s.n) < smallSet {
+		s.few[s.n] = u
+		s.n++
+		return
+	}
+	s.v4 = make(map[uint32]struct{}, 2*smallSet)
+	for _, x := range s.few[:s.n] {
+		s.v4[x] = struct{}{}
+	}
+	s.n = 0
+	s.v4[u] = struct{}{}
+}
+
+func (s *addrSet) len() int { return int(s.n) + len(s.v4) + len(s.other) }
 
 func (s *addrSet) clear() {
-	clear(s.v4)
+	s.n = 0
+	s.v4 = nil
 	clear(s.other)
 }
 
 // sorted returns the addresses in order.
 func (s *addrSet) sorted() []netip.Addr {
 	out := make([]netip.Addr, 0, s.len())
+	for _, u := range s.few[:s.n] {
+		out = append(out, addr4(u))
+	}
 	for u := range s.v4 {
 		out = append(out, addr4(u))
 	}
