@@ -262,10 +262,14 @@ func (s *relStream) next() (bool, error) {
 
 type relHeap []*relStream
 
-func (h relHeap) Len() int           { return len(h) }
-func (h relHeap) Less(i, j int) bool { return h[i].head.key.compare(h[j].head.key) < 0 }
-func (h relHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *relHeap) Push(x any)        { *h = append(*h, x.(*relStream)) }
+func (h relHeap) Len() int { return len(h) }
+func (h relHeap) Less(i, j int) bool {
+	ahi, alo := h[i].head.key.packed()
+	bhi, blo := h[j].head.key.packed()
+	return ahi < bhi || ahi == bhi && alo < blo
+}
+func (h relHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *relHeap) Push(x any)   { *h = append(*h, x.(*relStream)) }
 func (h *relHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
@@ -343,7 +347,51 @@ func (c *relCursor) relation() Relation {
 	}
 }
 
-// sortSlots sorts relation slots by key.
-func sortSlots(s []relSlot) {
-	slices.SortFunc(s, func(a, b relSlot) int { return a.key.compare(b.key) })
+// relOrd is a relation's key packed into two integers that sort as
+// relKey4.compare does (hi: device, peer; lo: port, protocol, direction),
+// with the slot's index in lo's low 32 bits.
+type relOrd struct{ hi, lo uint64 }
+
+func (k relKey4) packed() (hi, lo uint64) {
+	lo = uint64(k.port)<<9 | uint64(k.proto)<<1
+	if k.out {
+		lo |= 1
+	}
+	return uint64(k.dev)<<32 | uint64(k.peer), lo << 32
+}
+
+// sortSlots sorts relation slots by key. It sorts 16-byte packed keys and
+// then moves each 64-byte slot once (sorting the slots themselves moved
+// them at every swap and compared five fields); ord is scratch space,
+// returned for reuse.
+func sortSlots(s []relSlot, ord []relOrd) []relOrd {
+	ord = ord[:0]
+	for i := range s {
+		hi, lo := s[i].key.packed()
+		ord = append(ord, relOrd{hi, lo | uint64(i)})
+	}
+	slices.SortFunc(ord, func(a, b relOrd) int {
+		if c := cmp.Compare(a.hi, b.hi); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.lo, b.lo)
+	})
+	// Position i takes slot ord[i]'s: follow each cycle of the permutation,
+	// marking a done position with its own index.
+	for i := range ord {
+		j := int(uint32(ord[i].lo))
+		if j == i {
+			continue
+		}
+		tmp := s[i]
+		k := i
+		for j != i {
+			s[k] = s[j]
+			ord[k].lo = ord[k].lo&^0xffffffff | uint64(k)
+			k, j = j, int(uint32(ord[j].lo))
+		}
+		s[k] = tmp
+		ord[k].lo = ord[k].lo&^0xffffffff | uint64(k)
+	}
+	return ord[:0]
 }

@@ -95,6 +95,7 @@ type Aggregator struct {
 	returned  int   // spilled relations seen again since
 	scratch   []relSlot
 	kept      []relSlot
+	ord       []relOrd
 	sample    []int64
 }
 
@@ -307,7 +308,7 @@ func (a *Aggregator) evict() {
 		}
 	}
 	a.scratch, a.kept = out[:0], kept[:0]
-	sortSlots(out)
+	a.ord = sortSlots(out, a.ord)
 	if err := a.spill.write(out); err != nil {
 		a.spillErr, a.active = err, 0 // the table is untouched: nothing is lost
 		return
@@ -564,7 +565,7 @@ func (a *Aggregator) rollups(release bool) Rollups {
 	if release {
 		mem = t.slots[:n]
 	}
-	sortSlots(mem)
+	a.ord = sortSlots(mem, a.ord)
 	out.rel4 = &relSource{mem: mem, spill: a.spill, n: a.distinct4}
 	for _, rel := range a.rel6 {
 		r := *rel
