@@ -369,17 +369,30 @@ func (s *Store) evidenceOfDevices(ctx context.Context, addrs []netip.Addr) (map[
 		return nil, fmt.Errorf("read credentials of devices: %w", err)
 	}
 
-	err = scanJSONRows(ctx, s, `SELECT subject, data FROM vuln_matches WHERE subject IN `+in+` ORDER BY run_id`, args,
-		func(subject string, v model.VulnMatch) {
+	looked, err := s.lookedAt(ctx, in, args)
+	if err != nil {
+		return nil, err
+	}
+	err = scanJSONRows(ctx, s, `SELECT subject, run_id, data FROM vuln_matches WHERE subject IN `+in+` ORDER BY run_id`, args,
+		func(subject string, run int64, v model.VulnMatch) {
 			if ev := get(subject); ev != nil {
-				ev.vulns.put(fmt.Sprintf("%d|%s|%s", v.Port, v.CVE, v.CPE), v)
+				if !v.IP.IsValid() {
+					v.IP, _ = netip.ParseAddr(subject)
+				}
+				key := fmt.Sprintf("%s|%d|%s|%s", deviceAddr(v.IP), v.Port, v.CVE, v.CPE)
+				ev.vulns.put(key, v)
+				looked.matched(run, key)
 			}
 		})
 	if err != nil {
 		return nil, fmt.Errorf("read vulnerability matches of devices: %w", err)
 	}
-	err = scanJSONRows(ctx, s, `SELECT subject, data FROM findings WHERE subject IN `+in+` ORDER BY run_id`, args,
-		func(subject string, f model.Finding) {
+	for _, ev := range out {
+		ev.vulns.items = looked.current(ev.vulns)
+		ev.vulns.at = nil // items no longer line up with the keys
+	}
+	err = scanJSONRows(ctx, s, `SELECT subject, run_id, data FROM findings WHERE subject IN `+in+` ORDER BY run_id`, args,
+		func(subject string, _ int64, f model.Finding) {
 			if ev := get(subject); ev != nil {
 				ev.findings.put(f.Kind+"|"+f.Title, f)
 			}
@@ -407,9 +420,53 @@ func (s *Store) evidenceOfDevices(ctx context.Context, addrs []netip.Addr) (map[
 	return out, rows.Err()
 }
 
-// scanJSONRows runs q (selecting a subject and a JSON document) and hands
-// every decoded row to fn.
-func scanJSONRows[T any](ctx context.Context, s *Store, q string, args []any, fn func(string, T)) error {
+// lookedAt returns, for the devices in (in, args), which runs matching
+// vulnerabilities observed which of their ports (see rematched).
+func (s *Store) lookedAt(ctx context.Context, in string, args []any) (*rematched, error) {
+	rows, err := s.db.QueryContext(ctx, s.Rebind(`SELECT DISTINCT ip, port, run_id FROM services WHERE ip IN `+in+` AND status <> ?`),
+		append(slices.Clip(args), string(model.StatusTimeout))...)
+	if err != nil {
+		return nil, fmt.Errorf("read services of devices: %w", err)
+	}
+	type seen struct {
+		ip   string
+		port int
+		run  int64
+	}
+	var all []seen
+	for rows.Next() {
+		var x seen
+		if err := rows.Scan(&x.ip, &x.port, &x.run); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read services of devices: %w", err)
+		}
+		all = append(all, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read services of devices: %w", err)
+	}
+	m, runs := &rematched{}, map[int64]model.Run{}
+	for _, x := range all {
+		r, ok := runs[x.run]
+		if !ok {
+			if r, err = s.Run(ctx, x.run); err != nil {
+				return nil, fmt.Errorf("read services of devices: %w", err)
+			}
+			runs[x.run] = r
+		}
+		a, err := netip.ParseAddr(x.ip)
+		if err != nil {
+			continue
+		}
+		m.observe(r, model.Service{IP: a, Port: uint16(x.port)})
+	}
+	return m, nil
+}
+
+// scanJSONRows runs q (selecting a subject, a run id and a JSON document)
+// and hands every decoded row to fn.
+func scanJSONRows[T any](ctx context.Context, s *Store, q string, args []any, fn func(string, int64, T)) error {
 	rows, err := s.db.QueryContext(ctx, s.Rebind(q), args...)
 	if err != nil {
 		return err
@@ -417,7 +474,8 @@ func scanJSONRows[T any](ctx context.Context, s *Store, q string, args []any, fn
 	defer rows.Close()
 	for rows.Next() {
 		var subject, data string
-		if err := rows.Scan(&subject, &data); err != nil {
+		var run int64
+		if err := rows.Scan(&subject, &run, &data); err != nil {
 			return err
 		}
 		data, err := s.openJSON(data) // secrets sealed at rest (secrets.go)
@@ -428,7 +486,7 @@ func scanJSONRows[T any](ctx context.Context, s *Store, q string, args []any, fn
 		if err := json.Unmarshal([]byte(data), &v); err != nil {
 			return fmt.Errorf("%s: %w", subject, err)
 		}
-		fn(subject, v)
+		fn(subject, run, v)
 	}
 	return rows.Err()
 }

@@ -116,6 +116,7 @@ func (s *Store) LoadEvidence(ctx context.Context, runIDs []int64) (*Evidence, er
 	creds := keyed[model.CredentialResult]{}
 	vulns := keyed[model.VulnMatch]{}
 	finds := keyed[model.Finding]{}
+	var looked rematched
 	for _, r := range ev.Runs { // oldest first: newer records replace older ones
 		ss, err := s.Services(ctx, r.ID)
 		if err != nil {
@@ -125,6 +126,7 @@ func (s *Store) LoadEvidence(ctx context.Context, runIDs []int64) (*Evidence, er
 			x.IP = deviceAddr(x.IP)
 			ev.cover(r, x.IP)
 			svcs.put(fmt.Sprintf("%s|%d|%s", x.IP, x.Port, x.Transport), x)
+			looked.observe(r, x)
 		}
 		cs, err := s.Credentials(ctx, r.ID)
 		if err != nil {
@@ -149,7 +151,9 @@ func (s *Store) LoadEvidence(ctx context.Context, runIDs []int64) (*Evidence, er
 				subj = cmp.Or(subj, v.IP.String())
 				ev.cover(r, v.IP)
 			}
-			vulns.put(fmt.Sprintf("%s|%d|%s|%s", subj, v.Port, v.CVE, v.CPE), v)
+			key := fmt.Sprintf("%s|%d|%s|%s", subj, v.Port, v.CVE, v.CPE)
+			vulns.put(key, v)
+			looked.matched(r.ID, key)
 		}
 		fs, err := s.Findings(ctx, r.ID)
 		if err != nil {
@@ -162,11 +166,67 @@ func (s *Store) LoadEvidence(ctx context.Context, runIDs []int64) (*Evidence, er
 			finds.put(f.Kind+"|"+f.Subject+"|"+f.Title, f)
 		}
 	}
-	ev.Services, ev.Credentials, ev.Vulns, ev.Findings = svcs.items, creds.items, vulns.items, finds.items
+	ev.Services, ev.Credentials, ev.Vulns, ev.Findings = svcs.items, creds.items, looked.current(vulns), finds.items
 	if ev.Assets, err = s.Assets(ctx); err != nil {
 		return nil, fmt.Errorf("load evidence: %w", err)
 	}
 	return ev, nil
+}
+
+// rematched drops the vulnerability matches a newer run superseded: a
+// match an older run made on a device's port no longer counts once a newer
+// run that matches vulnerabilities (a scan, an audit, the demo) observed
+// that port again and did not make it (the unit installed the fixing
+// firmware, the service changed or closed). A re-match without a rescan
+// (`vulndb rematch`) stores no service, so its matches count until the next
+// scan. Without this the inventory kept, for every unit that updated, the
+// vulnerability its old firmware had.
+type rematched struct {
+	observed map[string]int64 // device|port → newest matching run that saw it
+	match    map[string]int64 // match key → run that stored it
+}
+
+func portKey(a netip.Addr, port uint16) string { return fmt.Sprintf("%s|%d", deviceAddr(a), port) }
+
+// observe records that run r stored service x (a timeout says nothing).
+func (m *rematched) observe(r model.Run, x model.Service) {
+	if x.Status == model.StatusTimeout || !RunRan(r, StageVulns) {
+		return
+	}
+	if m.observed == nil {
+		m.observed = map[string]int64{}
+	}
+	k := portKey(x.IP, x.Port)
+	m.observed[k] = max(m.observed[k], r.ID)
+}
+
+// matched records that run stored the match with this key.
+func (m *rematched) matched(run int64, key string) {
+	if m.match == nil {
+		m.match = map[string]int64{}
+	}
+	m.match[key] = run
+}
+
+// current returns the matches of vs that no newer run superseded, in
+// their order.
+func (m *rematched) current(vs keyed[model.VulnMatch]) []model.VulnMatch {
+	drop := map[int]bool{}
+	for key, i := range vs.at {
+		if v := vs.items[i]; v.IP.IsValid() && m.observed[portKey(v.IP, v.Port)] > m.match[key] {
+			drop[i] = true
+		}
+	}
+	if len(drop) == 0 {
+		return vs.items
+	}
+	out := make([]model.VulnMatch, 0, len(vs.items)-len(drop))
+	for i, v := range vs.items {
+		if !drop[i] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // keyed keeps items in first-seen order, a later item replacing an earlier
