@@ -210,7 +210,13 @@ func validHostname(h string) bool {
 	if len(h) == 0 || len(h) > 253 {
 		return false
 	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+	labels := strings.Split(strings.TrimSuffix(h, "."), ".")
+	// A top-level label is never all digits (RFC 3696 2): "10.0.0.300" is a
+	// mistyped address, refused here rather than sent to the resolver.
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return false
+	}
+	for _, label := range labels {
 		if len(label) == 0 || len(label) > 63 {
 			return false
 		}

@@ -80,6 +80,34 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// countingResolver resolves every name to 10.9.9.9 and counts the lookups.
+type countingResolver struct{ n int }
+
+func (c *countingResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	c.n++
+	return []netip.Addr{netip.MustParseAddr("10.9.9.9")}, nil
+}
+
+// TestMistypedAddressNotResolved checks that a dotted number that is not
+// an address (an octet over 255, too many octets) is refused as a bad
+// target without a DNS query: `scan 127.77.0.300` asked the resolver.
+func TestMistypedAddressNotResolved(t *testing.T) {
+	for _, spec := range []string{"127.77.0.300", "10.0.0.1.5", "256.1.1.1", "10.0.0.300."} {
+		res := &countingResolver{}
+		_, err := (&Parser{Resolver: res}).Parse(context.Background(), []string{spec})
+		if err == nil || !strings.Contains(err.Error(), "not an address") {
+			t.Errorf("%s: err = %v, want it refused as not an address", spec, err)
+		}
+		if res.n != 0 {
+			t.Errorf("%s: %d DNS lookups, want none", spec, res.n)
+		}
+	}
+	res := &countingResolver{}
+	if _, err := (&Parser{Resolver: res}).Parse(context.Background(), []string{"cam1.lab", "printer-2"}); err != nil || res.n != 2 {
+		t.Errorf("host names: err %v, %d lookups, want 2", err, res.n)
+	}
+}
+
 func TestSetAtAndExclude(t *testing.T) {
 	s, err := (&Parser{}).Parse(context.Background(), []string{"10.0.0.0/24", "10.0.2.0/31", "fd00::/126"})
 	if err != nil {
