@@ -22,6 +22,9 @@ var ErrSchemaOutdated = errors.New("database schema is older than this iotwatch 
 // that only list or report (runs, report, serve) use it, so they work on a
 // read-only file and never leave a new empty database behind a mistyped path.
 func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
+	if err := checkScheme(dsn); err != nil {
+		return nil, err
+	}
 	s := &Store{dsn: dsn, origDSN: dsn, heartbeats: map[int64]context.CancelFunc{}, heartbeatEvery: HeartbeatInterval}
 	// A read-only open never creates a key: without one, found secrets
 	// read as placeholders.

@@ -97,6 +97,9 @@ func DataDir() string {
 // schema up to date. A dsn starting with postgres:// or postgresql:// selects
 // PostgreSQL; anything else is a SQLite file path.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	if err := checkScheme(dsn); err != nil {
+		return nil, err
+	}
 	s := &Store{dsn: dsn, heartbeats: map[int64]context.CancelFunc{}, heartbeatEvery: HeartbeatInterval}
 	s.host, _ = os.Hostname()
 	var err error
@@ -225,6 +228,22 @@ func createPrivate(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// checkScheme refuses a URL of a database iotwatch does not speak
+// (mysql://…, sqlite://…): taken for a SQLite path, it became directories
+// named "mysql:" in the working directory.
+func checkScheme(dsn string) error {
+	i := strings.Index(dsn, "://")
+	if i <= 0 || strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil
+	}
+	for k, c := range dsn[:i] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || k > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return nil // not a URL scheme: a path
+		}
+	}
+	return fmt.Errorf("open database %s: %s:// is not a database iotwatch opens: give a SQLite file path or a postgres:// URL", redactDSN(dsn), dsn[:i])
 }
 
 func redactDSN(dsn string) string {

@@ -182,6 +182,35 @@ func TestOpenBadPath(t *testing.T) {
 	}
 }
 
+// TestOpenOtherScheme checks that the URL of another database is refused
+// by both opens, creating nothing: `--db mysql://x@y/z` made the
+// directories mysql:/x@y and a SQLite database z in them.
+func TestOpenOtherScheme(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, dsn := range []string{"mysql://u:secret@db/iotwatch", "sqlite:///tmp/x.db", "mongodb+srv://db/x"} {
+		for name, open := range map[string]func(context.Context, string) (*Store, error){"Open": Open, "OpenReadOnly": OpenReadOnly} {
+			s, err := open(context.Background(), dsn)
+			if err == nil {
+				s.Close()
+				t.Errorf("%s(%q) succeeded, want a refusal", name, dsn)
+				continue
+			}
+			if !strings.Contains(err.Error(), "postgres://") || strings.Contains(err.Error(), "secret") {
+				t.Errorf("%s(%q): %v: want the accepted forms named and no password", name, dsn, err)
+			}
+		}
+	}
+	if left, _ := os.ReadDir("."); len(left) > 0 {
+		t.Errorf("refused opens left %d entries in the working directory, e.g. %s", len(left), left[0].Name())
+	}
+	// A path with a colon is still a path.
+	s, err := Open(context.Background(), "evidence:2026.db")
+	if err != nil {
+		t.Fatalf("Open of a file name with a colon: %v", err)
+	}
+	s.Close()
+}
+
 func TestRebind(t *testing.T) {
 	s := &Store{dialect: Postgres}
 	got := s.Rebind("SELECT a FROM t WHERE b = ? AND c = '?' AND d = ?")
