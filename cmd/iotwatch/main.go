@@ -20,7 +20,7 @@ func main() {
 	err := cli.Execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "iotwatch:", err)
+		fmt.Fprintln(os.Stderr, cli.ErrorLine(err))
 		os.Exit(cli.ExitCode(err))
 	}
 }

@@ -79,6 +79,11 @@ func TestExitCodes(t *testing.T) {
 		// Read-only commands never create a database or its directory.
 		{[]string{"--db", filepath.Join(dir, "nonexistent", "x", "y.db"), "runs"}, 1, "no such file"},
 		{[]string{"--db", filepath.Join(dir, "nonexistent", "x", "y.db"), "report"}, 1, "no such file"},
+		// A database that cannot be opened: the driver's error spans lines
+		// (one per address and TLS mode tried), printed as one.
+		{[]string{"--db", "postgres://iotwatch@127.0.0.1:1/iotwatch", "runs"}, 1, "connection refused"},
+		{[]string{"--db", "mysql://u:pw@127.0.0.1/iotwatch", "runs"}, 1, "postgres://"},
+		{[]string{"--db", "mysql://u:pw@127.0.0.1/iotwatch", "vulndb", "stats"}, 1, "postgres://"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -94,7 +99,7 @@ func TestExitCodes(t *testing.T) {
 			if got := ExitCode(err); got != tt.code {
 				t.Errorf("exit %d (%v), want %d", got, err, tt.code)
 			}
-			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, tt.msg) {
+			if msg := ErrorLine(err); strings.Contains(msg, "\n") || !strings.Contains(msg, tt.msg) {
 				t.Errorf("message %q: want one line containing %q", msg, tt.msg)
 			}
 		})

@@ -65,6 +65,26 @@ func ExitCode(err error) int {
 	return 1
 }
 
+// ErrorLine is the one line main prints for err on standard error:
+// "iotwatch: " and the message with its line breaks folded, as an error
+// may span lines (errors.Join; the PostgreSQL driver lists each address it
+// tried on a line of its own).
+func ErrorLine(err error) string {
+	var b strings.Builder
+	b.WriteString("iotwatch: ")
+	for i, l := range strings.FieldsFunc(err.Error(), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		l = strings.TrimSpace(l)
+		if i > 0 && !strings.HasSuffix(b.String(), ":") {
+			b.WriteString(";")
+		}
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
 // isInputError reports whether err is about the files or targets the user
 // named rather than about how the command was written: such errors exit 1
 // even when the code that found them marked them as usage errors.
