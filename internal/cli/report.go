@@ -125,6 +125,11 @@ Shadowserver-style CSV per network owner (lines CIDR,owner[,ASN]) with that owne
 				}
 				g.log.Info("report written", "format", f, "path", path)
 			}
+			if !r.Audited() {
+				fmt.Fprintf(g.errOut, "devices %d, services %d, weak credentials not audited (iotwatch audit TARGET...)\n",
+					r.Summary.Devices, r.Summary.Services)
+				return nil
+			}
 			fmt.Fprintf(g.errOut, "devices %d, services %d, weak credentials on %d (%.1f%%, 95%% CI %.1f–%.1f%%)\n",
 				r.Summary.Devices, r.Summary.Services, r.Summary.DevicesWithWeakCredentials,
 				r.Summary.WeakPasswordShare*100, r.Summary.WeakPasswordCI95.Low*100, r.Summary.WeakPasswordCI95.High*100)

@@ -158,3 +158,50 @@ func TestReportCmdErrors(t *testing.T) {
 		t.Errorf("unwritable output: no error")
 	}
 }
+
+// TestReportCmdNotAudited checks the line report prints after a scan with
+// no audit: "weak credentials on 0 (0.0%, 95% CI 0.0–7.1%)" read as a
+// measured share; it says the audit did not run. After an audit that found
+// nothing, the 0% stands.
+func TestReportCmdNotAudited(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "iotwatch.db")
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(kind string, stages []string, creds []model.CredentialResult) {
+		run := &model.Run{Kind: kind, Stages: stages}
+		if err := st.StartRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+		a := netip.MustParseAddr("127.20.0.1")
+		if err := st.SaveServices(ctx, run.ID, []model.Service{{IP: a, Port: 23, Transport: model.TCP, Protocol: model.ProtoTelnet, Status: model.StatusSuccess}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SaveCredentials(ctx, run.ID, creds); err != nil {
+			t.Fatal(err)
+		}
+		run.Status = model.RunComplete
+		if err := st.FinishRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("scan", []string{"discovery", "handshake", "fingerprint"}, nil)
+	_, errOut, err := runReportCmd(t, db, "-o", filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "devices 1, services 1, weak credentials not audited") {
+		t.Errorf("after a scan alone: %q, want the weak credentials said not audited", errOut)
+	}
+	record("audit", []string{"discovery", "handshake", "fingerprint", "audit"}, nil)
+	st.Close()
+	_, errOut, err = runReportCmd(t, db, "-o", filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "weak credentials on 0 (0.0%") {
+		t.Errorf("after a clean audit: %q, want the measured 0%%", errOut)
+	}
+}

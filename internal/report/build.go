@@ -130,6 +130,14 @@ func Build(ctx context.Context, st *store.Store, in Inputs) (*Report, error) {
 	return r, nil
 }
 
+// Audited reports whether the covered runs audited credentials: without an
+// audit the weak-credential share is not measured (0 of the sample is not a
+// finding).
+func (r *Report) Audited() bool {
+	reason, none := r.Absent[SecWeakCredentials]
+	return !none || reason == reasonAuditClean
+}
+
 // runKindFirmware is the kind of the runs of `firmware analyze` and of
 // firmware jobs.
 const runKindFirmware = "firmware"
