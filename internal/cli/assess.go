@@ -127,7 +127,7 @@ func newAssessCmd(g *globals) *cobra.Command {
   iotwatch assess --device 192.168.1.20 --baseline etsi-en-303-645 --all`,
 		Long: "assess decides every provision of the selected baselines from the stored evidence (scan, audit, firmware,\n" +
 			"flows, vulnerability matches) and maker declarations: pass, fail, not-applicable or unknown, with the rule,\n" +
-			"the reason and the evidence. The result is stored as a run of kind \"assess\" unless --no-save.\n\n" +
+			"the reason and the evidence. The result is stored as a run of kind \"assess\" unless --no-store.\n\n" +
 			"Tier rule: " + assess.TierRule,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -157,6 +157,11 @@ func TestCommandConventions(t *testing.T) {
 		if strings.TrimSpace(c.Example) == "" || !strings.Contains(c.Example, "iotwatch "+c.Name()) && !strings.Contains(c.Example, " "+c.Name()) {
 			t.Errorf("%s: no example of itself in --help", c.CommandPath())
 		}
+		for old, use := range retired { // the help teaches the current names
+			if strings.Contains(c.Long+"\n"+c.Example, "--"+old+" ") || strings.Contains(c.Long+"\n"+c.Example, "--"+old+".") {
+				t.Errorf("%s --help names --%s: say --%s", c.CommandPath(), old, use)
+			}
+		}
 		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
 			if use, ok := retired[f.Name]; ok && !(f.Hidden && f.Annotations["deprecated-alias-of"][0] == use) {
 				t.Errorf("%s --%s: use --%s (keep the old name only as a deprecated alias)", c.CommandPath(), f.Name, use)

@@ -27,7 +27,7 @@ embedded offline database, writes a synthetic capture of the fleet's day in whic
 weak devices behave like botnet members (--compromised; the capture is only a file, nothing is sent)
 and ingests it through the flow detectors, assesses the devices against the baselines and writes
 report.html, report.json, truth.json (the simulator's ground truth), telemetry.pcap and
-telemetry.json (its ground truth) into --out. It targets only the fleet it started.`,
+telemetry.json (its ground truth) into --output. It targets only the fleet it started.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := netip.ParsePrefix(prefix)

@@ -37,9 +37,9 @@ growth), breakdowns by vendor, device type, protocol, subnet and region, invento
 firmware findings, conformance with baselines and trends across runs. Sections without evidence say so.
 
 Without --run it covers the newest run that stored services and every run after it (its audit,
-assessment or firmware runs), or the runs started within --from/--to. --out DIR writes
-report.html, report.md, report.json and report.csv (or those named by --format) into DIR; --out FILE
-(a path with an extension) writes one format, taken from --format or the extension; without --out one format goes to
+assessment or firmware runs), or the runs started within --from/--to. --output DIR writes
+report.html, report.md, report.json and report.csv (or those named by --format) into DIR; --output FILE
+(a path with an extension) writes one format, taken from --format or the extension; without --output one format goes to
 standard output (Markdown, or JSON with --json). Found passwords are redacted unless --show-secrets,
 which needs the database's secret key (DB.key beside it, or $IOTWATCH_SECRET_KEY[_FILE]) and writes
 files only their owner may read (0600).
@@ -51,12 +51,12 @@ recoverable, and said so in the method notes), networks named by their Crypto-PA
 prefix-preserving: the same key, kept in --pseudonym-key, keeps them comparable across reports), and
 per-device rows only with --publish-devices, keyed by pseudonym. --notify DIR --networks FILE writes one
 Shadowserver-style CSV per network owner (lines CIDR,owner[,ASN]) with that owner's devices only.`,
-		Example: `  iotwatch report --out reports/
-  iotwatch report --publish --min-cell 10 --out public/
-  iotwatch report --publish --publish-devices --pseudonym-key /etc/iotwatch/pan.key --format csv --out devices.csv
+		Example: `  iotwatch report --output reports/
+  iotwatch report --publish --min-cell 10 --output public/
+  iotwatch report --publish --publish-devices --pseudonym-key /etc/iotwatch/pan.key --format csv --output devices.csv
   iotwatch report --notify notices/ --networks owners.csv
-  iotwatch report --run 3 --format html --out report.html
-  iotwatch report --from 2026-01-01 --to 2026-12-31 --format json,csv --out 2026/`,
+  iotwatch report --run 3 --format html --output report.html
+  iotwatch report --from 2026-01-01 --to 2026-12-31 --format json,csv --output 2026/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -137,7 +137,7 @@ Shadowserver-style CSV per network owner (lines CIDR,owner[,ASN]) with that owne
 		},
 	}
 	f := cmd.Flags()
-	f.Int64SliceVar(&runIDs, "run", nil, "run id to cover (repeatable; default: the newest run)")
+	f.Int64SliceVar(&runIDs, "run", nil, "run id to cover (repeatable; default: the newest scan and every run after it, with the newest analysis of each firmware image)")
 	f.StringVar(&from, "from", "", "cover runs started at or after this time (RFC 3339 or YYYY-MM-DD)")
 	f.StringVar(&to, "to", "", "cover runs started at or before this time (RFC 3339 or YYYY-MM-DD, inclusive day)")
 	f.StringVar(&formats, "format", "", "comma-separated formats: html, md, json, csv (default: all four for a directory)")
@@ -149,7 +149,7 @@ Shadowserver-style CSV per network owner (lines CIDR,owner[,ASN]) with that owne
 	return cmd
 }
 
-// reportTargets resolves --format and --out: the formats to write and whether
+// reportTargets resolves --format and --output: the formats to write and whether
 // out is a directory.
 func reportTargets(formats, out string, jsonFlag bool) ([]string, bool, error) {
 	var fs []string
@@ -186,18 +186,18 @@ func reportTargets(formats, out string, jsonFlag bool) ([]string, bool, error) {
 			}
 		}
 		if len(fs) > 1 {
-			return nil, false, fmt.Errorf("--format %s: several formats need --out DIR", formats)
+			return nil, false, fmt.Errorf("--format %s: several formats need --output DIR", formats)
 		}
 		return fs, false, nil
 	case isFile:
 		if len(fs) == 0 {
 			if !slices.Contains(report.Formats, ext) {
-				return nil, false, fmt.Errorf("--out %s: give --format (html, md, json or csv) for this extension", out)
+				return nil, false, fmt.Errorf("--output %s: give --format (html, md, json or csv) for this extension", out)
 			}
 			fs = []string{ext}
 		}
 		if len(fs) > 1 {
-			return nil, false, fmt.Errorf("--out %s is a file: give one --format or a directory", out)
+			return nil, false, fmt.Errorf("--output %s is a file: give one --format or a directory", out)
 		}
 		return fs, false, nil
 	default:
