@@ -1,20 +1,18 @@
 // Command pcapgen writes a synthetic capture of single-packet TCP flows (a
 // SYN each, from DEVICES private addresses to random public ones, evenly
 // over SPAN) for timing `flows ingest --pcap` against nfdump's nfpcapd
-// (bench/flows/pcap.sh).
+// (bench/flows/pcap.sh). The capture is synth.WriteSYNs's.
 //
 //	pcapgen -n 1000000 -devices 10000 -span 1h > flows.pcap
 package main
 
 import (
-	"bufio"
-	"encoding/binary"
 	"flag"
 	"log"
-	"math/bits"
-	"math/rand/v2"
 	"os"
 	"time"
+
+	"iotwatch/internal/flow/synth"
 )
 
 func main() {
@@ -22,44 +20,7 @@ func main() {
 	devices := flag.Int("devices", 10000, "source devices (10.0.0.0/8)")
 	span := flag.Duration("span", time.Hour, "time the capture spans")
 	flag.Parse()
-	w := bufio.NewWriterSize(os.Stdout, 1<<20)
-	hdr := make([]byte, 24)
-	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4)
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 65535)
-	binary.LittleEndian.PutUint32(hdr[20:], 1) // Ethernet
-	w.Write(hdr)
-	rng := rand.New(rand.NewPCG(1, 2))
-	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
-	pkt := make([]byte, 16+14+20+20)
-	for i := range *n {
-		// i×span/n in 128 bits: i×span overflows int64 from 2.5M flows an hour.
-		hi, lo := bits.Mul64(uint64(i), uint64(*span))
-		q, _ := bits.Div64(hi, lo, uint64(*n))
-		ts := start.Add(time.Duration(q))
-		rec, eth := pkt[:16], pkt[16:]
-		binary.LittleEndian.PutUint32(rec[0:], uint32(ts.Unix()))
-		binary.LittleEndian.PutUint32(rec[4:], uint32(ts.Nanosecond()/1000))
-		binary.LittleEndian.PutUint32(rec[8:], 54)
-		binary.LittleEndian.PutUint32(rec[12:], 54)
-		copy(eth[0:12], []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1})
-		binary.BigEndian.PutUint16(eth[12:], 0x0800)
-		ip := eth[14:34]
-		ip[0], ip[8], ip[9] = 0x45, 64, 6
-		binary.BigEndian.PutUint16(ip[2:], 40)
-		d := rng.IntN(*devices)
-		copy(ip[12:16], []byte{10, byte(d >> 16), byte(d >> 8), byte(d)})
-		binary.BigEndian.PutUint32(ip[16:20], 0x0b000000+rng.Uint32N(0xc0000000))
-		tcp := eth[34:54]
-		binary.BigEndian.PutUint16(tcp[0:], uint16(1024+rng.IntN(60000)))
-		binary.BigEndian.PutUint16(tcp[2:], []uint16{443, 80, 8883, 123}[rng.IntN(4)])
-		binary.BigEndian.PutUint32(tcp[4:], rng.Uint32())
-		tcp[12], tcp[13] = 5<<4, 0x02
-		binary.BigEndian.PutUint16(tcp[14:], 1024)
-		w.Write(pkt)
-	}
-	if err := w.Flush(); err != nil {
+	if err := synth.WriteSYNs(os.Stdout, *n, *devices, *span); err != nil {
 		log.Fatal(err)
 	}
 }

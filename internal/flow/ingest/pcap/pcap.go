@@ -64,6 +64,54 @@ func flowKey(src, dst netip.Addr, sp, dp uint16, proto uint8) key {
 	return key{src, dst, sp, dp, proto}
 }
 
+// key4 is an IPv4 flow's key in 16 pointer-free bytes (a key of two
+// netip.Addr is 56 bytes, hashed field by field, and holds pointers the
+// collector scans): the endpoints' addresses in ab, their ports and the
+// protocol in pp, the endpoint that sorts first high.
+type key4 struct{ ab, pp uint64 }
+
+func flowKey4(src, dst uint32, sp, dp uint16, proto uint8) key4 {
+	if src > dst || (src == dst && sp > dp) {
+		src, dst, sp, dp = dst, src, dp, sp
+	}
+	return key4{uint64(src)<<32 | uint64(dst), uint64(sp)<<24 | uint64(dp)<<8 | uint64(proto)}
+}
+
+// ip4 returns an IPv4 address as a number.
+func ip4(a netip.Addr) (uint32, bool) {
+	if !a.Is4() {
+		return 0, false
+	}
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:]), true
+}
+
+// lookup returns the slab index of a packet's flow (0: none).
+func (a *assembler) lookup(src, dst netip.Addr, sp, dp uint16, proto uint8) int32 {
+	s4, ok1 := ip4(src)
+	d4, ok2 := ip4(dst)
+	if ok1 && ok2 {
+		return a.flows4[flowKey4(s4, d4, sp, dp, proto)]
+	}
+	return a.flows[flowKey(src, dst, sp, dp, proto)]
+}
+
+// index sets (i > 0) or deletes (i == 0) a flow's slab index.
+func (a *assembler) index(src, dst netip.Addr, sp, dp uint16, proto uint8, i int32) {
+	s4, ok1 := ip4(src)
+	d4, ok2 := ip4(dst)
+	switch {
+	case ok1 && ok2 && i != 0:
+		a.flows4[flowKey4(s4, d4, sp, dp, proto)] = i
+	case ok1 && ok2:
+		delete(a.flows4, flowKey4(s4, d4, sp, dp, proto))
+	case i != 0:
+		a.flows[flowKey(src, dst, sp, dp, proto)] = i
+	default:
+		delete(a.flows, flowKey(src, dst, sp, dp, proto))
+	}
+}
+
 // state is an open flow, in the assembler's slab; prev and next chain the
 // open flows from the least recently seen (index+1, 0: none).
 type state struct {
@@ -103,7 +151,7 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 		}
 		src, link = pr, pr.LinkType()
 	}
-	a := &assembler{sink: sink, opt: opt, flows: map[key]int32{}}
+	a := &assembler{sink: sink, opt: opt, flows: map[key]int32{}, flows4: map[key4]int32{}}
 	for {
 		if a.st.Packets%4096 == 0 && ctx.Err() != nil {
 			a.flushAll()
@@ -137,7 +185,8 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 type assembler struct {
 	sink       flow.Sink
 	opt        Options
-	flows      map[key]int32 // index into slab
+	flows      map[key]int32 // index into slab (index+1): IPv6 flows
+	flows4     map[key4]int32
 	slab       []state
 	free       []int32
 	head, tail int32 // least and most recently seen (index+1, 0: none)
@@ -271,8 +320,7 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 // add accounts a packet to its flow and returns the flow while it is open
 // (nil once emitted).
 func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time.Time, n uint64, flags uint8, payload []byte) *state {
-	k := flowKey(src, dst, sp, dp, proto)
-	i := a.flows[k]
+	i := a.lookup(src, dst, sp, dp, proto)
 	var s *state
 	if i != 0 {
 		s = a.at(i)
@@ -296,7 +344,7 @@ func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time
 		}
 		s = a.at(i)
 		*s = state{rec: flow.Record{Start: ts, Src: rs, Dst: rd, SrcPort: rsp, DstPort: rdp, Proto: proto, SamplingRate: 1}}
-		a.flows[k] = i
+		a.index(src, dst, sp, dp, proto, i)
 	}
 	if a.tail != 0 && a.tail != i && ts.Before(a.at(a.tail).lastSeen) {
 		a.disorder = true
@@ -331,7 +379,7 @@ func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time
 // emit hands flow i to the sink and frees its slot.
 func (a *assembler) emit(i int32) {
 	s := a.at(i)
-	delete(a.flows, flowKey(s.rec.Src, s.rec.Dst, s.rec.SrcPort, s.rec.DstPort, s.rec.Proto))
+	a.index(s.rec.Src, s.rec.Dst, s.rec.SrcPort, s.rec.DstPort, s.rec.Proto, 0)
 	a.unlink(i)
 	a.st.Flows++
 	a.sink.Flow(s.rec)

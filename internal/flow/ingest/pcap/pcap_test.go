@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+	"time"
 
 	"iotwatch/internal/flow"
 	"iotwatch/internal/flow/synth"
@@ -128,6 +129,29 @@ func BenchmarkRead(b *testing.B) {
 		c := &synth.Collect{}
 		if _, err := Read(context.Background(), bytes.NewReader(data), c, Options{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+type countSink struct{ flows int }
+
+func (c *countSink) Flow(flow.Record)   { c.flows++ }
+func (c *countSink) DNS(flow.DNSAnswer) {}
+
+// BenchmarkReadSYNs assembles 200,000 single-packet flows (the flows of
+// bench/flows/pcap.sh); ns/op is per capture.
+func BenchmarkReadSYNs(b *testing.B) {
+	var buf bytes.Buffer
+	if err := synth.WriteSYNs(&buf, 200000, 10000, 12*time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		c := &countSink{}
+		if _, err := Read(context.Background(), bytes.NewReader(data), c, Options{}); err != nil || c.flows != 200000 {
+			b.Fatal(c.flows, err)
 		}
 	}
 }
