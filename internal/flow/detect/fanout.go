@@ -146,18 +146,18 @@ type fanout struct {
 	h        map[hKey]*hState
 	v        map[pairKey]vState
 	targets  map[netip.Addr]int // vertical pairs per actor in the current window
-	h4       map[uint64]*hState // actor<<32 | port<<8 | proto
-	v4       map[uint64]vState  // actor<<32 | target
+	h4       winTable[hState]   // actor<<32 | port<<8 | proto
+	v4       winTable[vState]   // actor<<32 | target
 	targets4 map[uint32]int
 }
 
 func (f *fanout) init() {
 	f.h, f.v, f.targets = map[hKey]*hState{}, map[pairKey]vState{}, map[netip.Addr]int{}
-	f.h4, f.v4, f.targets4 = map[uint64]*hState{}, map[uint64]vState{}, map[uint32]int{}
+	f.h4, f.v4, f.targets4 = winTable[hState]{}, winTable[vState]{}, map[uint32]int{}
 }
 
 func (f *fanout) size() int {
-	return len(f.h) + len(f.v) + len(f.targets) + len(f.h4) + len(f.v4) + len(f.targets4)
+	return len(f.h) + len(f.v) + len(f.targets) + f.h4.len() + f.v4.len() + len(f.targets4)
 }
 
 // eachH calls fn for every horizontal window.
@@ -165,9 +165,9 @@ func (f *fanout) eachH(fn func(hKey, *hState)) {
 	for k, st := range f.h {
 		fn(k, st)
 	}
-	for k, st := range f.h4 {
+	f.h4.each(func(k uint64, st *hState) {
 		fn(hKey{addr4(uint32(k >> 32)), uint16(k >> 8), uint8(k)}, st)
-	}
+	})
 }
 
 // eachV calls fn for every vertical pair.
@@ -175,15 +175,16 @@ func (f *fanout) eachV(fn func(pairKey, vState)) {
 	for k, st := range f.v {
 		fn(k, st)
 	}
-	for k, st := range f.v4 {
-		fn(pairKey{addr4(uint32(k >> 32)), addr4(uint32(k))}, st)
-	}
+	f.v4.each(func(k uint64, st *vState) {
+		fn(pairKey{addr4(uint32(k >> 32)), addr4(uint32(k))}, *st)
+	})
 }
 
 // putH and putV restore windows (LoadState).
 func (f *fanout) putH(k hKey, st *hState) {
 	if a, ok := v4(k.actor); ok {
-		f.h4[uint64(a)<<32|uint64(k.port)<<8|uint64(k.proto)] = st
+		h, _ := f.h4.get(uint64(a)<<32|uint64(k.port)<<8|uint64(k.proto), true)
+		*h = *st
 	} else {
 		f.h[k] = st
 	}
@@ -193,8 +194,11 @@ func (f *fanout) putV(k pairKey, v vState) {
 	a, ok1 := v4(k.actor)
 	t, ok2 := v4(k.peer)
 	if ok1 && ok2 {
-		f.v4[uint64(a)<<32|uint64(t)] = v
-		f.targets4[a]++
+		p, found := f.v4.get(uint64(a)<<32|uint64(t), true)
+		*p = v
+		if !found {
+			f.targets4[a]++
+		}
 	} else {
 		f.v[k] = v
 		f.targets[k.actor]++
@@ -259,31 +263,22 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 				delete(f.h, k)
 			}
 		}
-		for k, s := range f.h4 {
-			if s.bucket < b-1 {
-				delete(f.h4, k)
-			}
-		}
+		f.h4.prune(func(s *hState) bool { return s.bucket >= b-1 })
 		for k, s := range f.v {
 			if s.bucket < b-1 {
 				delete(f.v, k)
 			}
 		}
-		for k, s := range f.v4 {
-			if s.bucket < b-1 {
-				delete(f.v4, k)
-			}
-		}
+		f.v4.prune(func(s *vState) bool { return s.bucket >= b-1 })
 	}
 
 	a4, ok1 := v4(actor)
 	t4, ok2 := v4(r.Dst)
 	var h *hState
 	if ok1 {
-		hk := uint64(a4)<<32 | uint64(r.DstPort)<<8 | uint64(r.Proto)
-		if h = f.h4[hk]; h == nil {
-			h = &hState{bucket: b}
-			f.h4[hk] = h
+		var found bool
+		if h, found = f.h4.get(uint64(a4)<<32|uint64(r.DstPort)<<8|uint64(r.Proto), true); !found {
+			h.bucket = b
 		}
 	} else {
 		hk := hKey{actor, r.DstPort, r.Proto}
@@ -309,15 +304,18 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known
 
 	if ok1 && ok2 {
 		vk := uint64(a4)<<32 | uint64(t4)
-		v, ok := f.v4[vk]
-		if !ok {
-			if f.targets4[a4] >= maxVerticalTargets {
-				return
-			}
-			f.targets4[a4]++
+		if p, ok := f.v4.get(vk, false); ok {
+			e.vertical(p, true, r, actor, b, known, inbound)
+			return
 		}
-		if e.vertical(&v, ok, r, actor, b, known, inbound) {
-			f.v4[vk] = v
+		if f.targets4[a4] >= maxVerticalTargets {
+			return
+		}
+		f.targets4[a4]++
+		var v vState
+		if e.vertical(&v, false, r, actor, b, known, inbound) {
+			p, _ := f.v4.get(vk, true)
+			*p = v
 		}
 		return
 	}

@@ -38,3 +38,42 @@ func TestAddrSet(t *testing.T) {
 		}
 	}
 }
+
+// TestWinTable checks the windows' table through growth, pruning and
+// shrinking: every key kept is found with its value, none pruned is.
+func TestWinTable(t *testing.T) {
+	var tb winTable[int64]
+	if p, ok := tb.get(7, false); p != nil || ok {
+		t.Fatal("empty table found a key")
+	}
+	const n = 5000
+	key := func(i int) uint64 { return uint64(i) * 0x9e3779b97f4a7c15 } // 0 among them
+	for i := range n {
+		p, ok := tb.get(key(i), true)
+		if ok {
+			t.Fatalf("key %d found before insertion", i)
+		}
+		*p = int64(i)
+	}
+	for _, keepEvery := range []int{2, 64} { // the second prune shrinks the table
+		tb.prune(func(v *int64) bool { return *v%int64(keepEvery) == 0 })
+		want := 0
+		for i := range n {
+			p, ok := tb.get(key(i), false)
+			if kept := i%keepEvery == 0; ok != kept || (ok && *p != int64(i)) {
+				t.Fatalf("after keeping 1 in %d: key %d found %v (value %v)", keepEvery, i, ok, p)
+			}
+			if i%keepEvery == 0 {
+				want++
+			}
+		}
+		seen := 0
+		tb.each(func(uint64, *int64) { seen++ })
+		if tb.len() != want || seen != want {
+			t.Fatalf("after keeping 1 in %d: len %d, each %d, want %d", keepEvery, tb.len(), seen, want)
+		}
+	}
+	if len(tb.slots) >= 1<<13 {
+		t.Errorf("%d slots for %d windows: not shrunk", len(tb.slots), tb.len())
+	}
+}
