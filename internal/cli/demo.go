@@ -90,7 +90,7 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 	fmt.Fprintf(w, "  devices found:     %d of %d simulated\n", s.Devices, s.TruthDevices)
 	fmt.Fprintf(w, "  services:          %d (%d fingerprinted)\n", s.Services, s.Fingerprinted)
 	fmt.Fprintf(w, "  weak credentials:  %d devices, share %.4f (ground truth %.4f)\n", s.DevicesWithWeak, s.WeakShare, s.TruthWeakShare)
-	fmt.Fprintf(w, "  vulnerabilities:   %d matches on %d devices, %d known exploited (KEV)\n", s.VulnMatches, s.DevicesWithVulns, s.KEVMatches)
+	fmt.Fprintf(w, "  vulnerabilities:   %d matches on %d devices, %d of them known exploited (KEV) on %d devices\n", s.VulnMatches, s.DevicesWithVulns, s.KEVMatches, s.KEVDevices)
 	if s.TelemetryRecords > 0 || s.TruthCompromised > 0 {
 		fmt.Fprintf(w, "  under control:     %d devices over %d days from %d flow records (ground truth %d, %d of them found); per day %v (ground truth %v)\n",
 			s.DevicesCompromised, s.Days, s.TelemetryRecords, s.TruthCompromised, s.CompromisedFound, s.CompromisedPerDay, s.TruthCompromisedPerDay)

@@ -94,7 +94,7 @@ func TestDemoSummaryGolden(t *testing.T) {
 		Stages:  []string{"rescans", "simulate", "scan", "firmware", "audit", "vulns", "flows", "assess", "report"},
 		Devices: 500, TruthDevices: 500, Services: 1617, Fingerprinted: 1397,
 		DevicesWithWeak: 200, WeakShare: 0.4, TruthWeakShare: 0.4,
-		VulnMatches: 154, DevicesWithVulns: 92, KEVMatches: 57,
+		VulnMatches: 154, DevicesWithVulns: 92, KEVMatches: 57, KEVDevices: 49,
 		TelemetryRecords: 155120, DevicesCompromised: 25, TruthCompromised: 25, CompromisedFound: 25,
 		CompromisedPerDay: []int{6, 12, 18, 25}, TruthCompromisedPerDay: []int{6, 12, 18, 25},
 		FallInSample: 25, FallWeak: 25, TruthFallWeak: 25,

@@ -57,6 +57,7 @@ type Summary struct {
 	Fingerprinted    int     `json:"fingerprinted_services"`
 	VulnMatches      int     `json:"vulnerability_matches"`
 	KEVMatches       int     `json:"kev_matches"`
+	KEVDevices       int     `json:"kev_devices"`
 	DevicesWithVulns int     `json:"devices_with_vulnerabilities"`
 	TelemetryRecords int64   `json:"telemetry_records,omitempty"`
 	// DevicesCompromised are the devices the flow detectors found under
@@ -299,7 +300,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	if err != nil {
 		return sum, finish(err)
 	}
-	sum.VulnMatches, sum.DevicesWithVulns, sum.KEVMatches = len(vr.Matches), vr.Devices, vr.KEV
+	sum.VulnMatches, sum.DevicesWithVulns, sum.KEVMatches, sum.KEVDevices = len(vr.Matches), vr.Devices, vr.KEV, vr.KEVDevices
 	stageDone("vulns", t0)
 
 	// Telemetry: devices under unauthorized control, from traffic, a

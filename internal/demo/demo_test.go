@@ -63,6 +63,8 @@ func demoMatchesTruth(t *testing.T, db string) {
 			WeakDevices int     `json:"devices_with_weak_credentials"`
 			WeakShare   float64 `json:"weak_password_share"`
 			VulnMatches int     `json:"vuln_matches"`
+			Vulnerable  int     `json:"vulnerable_devices"`
+			KEVDevices  int     `json:"kev_devices"`
 			PerDay      float64 `json:"compromised_per_day"`
 		} `json:"summary"`
 		WeakCredentials struct {
@@ -98,6 +100,13 @@ func demoMatchesTruth(t *testing.T, db string) {
 	if rep.Summary.Services == 0 || sum.Fingerprinted == 0 || rep.Summary.VulnMatches == 0 {
 		t.Errorf("empty stage: services %d, fingerprinted %d, vulnerability matches %d",
 			rep.Summary.Services, sum.Fingerprinted, rep.Summary.VulnMatches)
+	}
+	// The summary's vulnerability line and the report count alike: KEV
+	// matches (one CVE on several ports) are not KEV devices.
+	if sum.VulnMatches != rep.Summary.VulnMatches || sum.DevicesWithVulns != rep.Summary.Vulnerable ||
+		sum.KEVDevices != rep.Summary.KEVDevices || sum.KEVDevices == 0 {
+		t.Errorf("summary: %d matches on %d devices, KEV on %d; report: %d on %d, KEV on %d",
+			sum.VulnMatches, sum.DevicesWithVulns, sum.KEVDevices, rep.Summary.VulnMatches, rep.Summary.Vulnerable, rep.Summary.KEVDevices)
 	}
 	// Telemetry: the botnet members of the synthetic captures are exactly
 	// the devices the flow detectors count, day by day, and only weak

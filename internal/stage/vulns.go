@@ -16,6 +16,9 @@ type VulnResult struct {
 	Matches []model.VulnMatch
 	Devices int // addresses with at least one match
 	KEV     int // matches in CISA's Known Exploited Vulnerabilities
+	// KEVDevices are the addresses with at least one KEV match (the
+	// report's kev_devices; a device's KEV CVE may match on several ports).
+	KEVDevices int
 }
 
 // Vulns matches the fingerprinted services against the offline
@@ -37,14 +40,15 @@ func Vulns(ctx context.Context, st *store.Store, run *Run, services []model.Serv
 	if err != nil {
 		return res, fmt.Errorf("vulnerability match: %w", err)
 	}
-	devs := map[netip.Addr]bool{}
+	devs, kev := map[netip.Addr]bool{}, map[netip.Addr]bool{}
 	for _, m := range res.Matches {
 		devs[m.IP] = true
 		if m.KEV {
 			res.KEV++
+			kev[m.IP] = true
 		}
 	}
-	res.Devices = len(devs)
+	res.Devices, res.KEVDevices = len(devs), len(kev)
 	if run.Recorded() {
 		if err := st.SaveVulnMatches(context.WithoutCancel(ctx), run.ID, res.Matches); err != nil {
 			return res, err
