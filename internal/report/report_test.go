@@ -207,7 +207,11 @@ func TestRunSelection(t *testing.T) {
 	// A later run without services (an assessment) joins the default.
 	later := &model.Run{Kind: "assess", StartedAt: at(40)}
 	must(t, st.StartRun(ctx, later))
-	must(t, st.SaveFindings(ctx, later.ID, []model.Finding{{Kind: "provision-fail", Subject: ipKey(1), Title: "5.1-1 fails"}}))
+	// Its own conclusions (a nonconformity per failed provision, a record
+	// per subject and baseline) are the assessment section's, not findings.
+	must(t, st.SaveFindings(ctx, later.ID, []model.Finding{{Kind: "provision-fail", Subject: ipKey(1), Title: "5.1-1 fails"},
+		{Kind: "nonconformity", Subject: ipKey(1), Severity: model.SeverityCritical, Title: "etsi-en-303-645 5.1-1: No universal default passwords"},
+		{Kind: "assessment", Subject: ipKey(1), Severity: model.SeverityInfo, Title: "etsi-en-303-645 assessment"}}))
 	r, err := Build(ctx, st, Inputs{})
 	if err != nil {
 		t.Fatal(err)
@@ -215,6 +219,11 @@ func TestRunSelection(t *testing.T) {
 	if len(r.Runs) != 2 || r.Runs[0].ID != runID || r.Runs[1].ID != later.ID || r.Summary.Devices != 10 || r.Summary.Findings != 3 {
 		t.Errorf("default after an assessment run: runs %+v devices %d findings %d, want runs %d and %d, 10 devices, 3 findings",
 			r.Runs, r.Summary.Devices, r.Summary.Findings, runID, later.ID)
+	}
+	for _, k := range r.Findings.ByKind {
+		if k.Key == "nonconformity" || k.Key == "assessment" {
+			t.Errorf("findings by kind count the assessment's %s (%d)", k.Key, k.Devices)
+		}
 	}
 	if _, err := Build(ctx, st, Inputs{RunIDs: []int64{99}}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown run: err = %v, want ErrNotFound", err)
