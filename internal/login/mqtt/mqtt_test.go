@@ -49,3 +49,33 @@ func TestMQTTRealPeer(t *testing.T) {
 		})
 	}
 }
+
+// TestMQTTSRealPeer: the same judgement over TLS (a self-signed broker
+// certificate, as devices have).
+func TestMQTTSRealPeer(t *testing.T) {
+	t.Parallel()
+	cert, key := testpeer.SelfSigned(t, "broker.test")
+	p := testpeer.Mosquitto(t, testpeer.MosquittoOptions{Users: map[string]string{"admin": "admin"}, CertPEM: cert, KeyPEM: key})
+	tg := login.Target{Addr: netip.MustParseAddrPort(p.Addr), Protocol: model.ProtoMQTTS, Timeout: 5 * time.Second}
+	sess, _ := Module{}.Open(context.Background(), tg)
+	defer sess.Close()
+	tests := []struct {
+		c    login.Credential
+		want model.Status
+	}{
+		{Anonymous, model.StatusAuthFailed},
+		{login.Credential{Username: "admin", Password: "admin"}, model.StatusSuccess},
+		{login.Credential{Username: "admin", Password: "wrong"}, model.StatusAuthFailed},
+	}
+	for _, tt := range tests {
+		if r := sess.Try(context.Background(), tt.c); r.Status != tt.want {
+			t.Errorf("%+v over TLS: status %s (%v, %q), want %s", tt.c, r.Status, r.Err, r.Evidence, tt.want)
+		}
+	}
+	// Without TLS the broker's listener does not answer MQTT.
+	tg.Protocol = model.ProtoMQTT
+	sess, _ = Module{}.Open(context.Background(), tg)
+	if r := sess.Try(context.Background(), login.Credential{Username: "admin", Password: "admin"}); r.Success() {
+		t.Errorf("plain MQTT on a TLS listener: %s (%q), want no success", r.Status, r.Evidence)
+	}
+}
