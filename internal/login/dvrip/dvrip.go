@@ -13,7 +13,6 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
-	"iotwatch/internal/netx"
 	"iotwatch/internal/wire/dvrip"
 )
 
@@ -31,22 +30,15 @@ func (Module) Open(_ context.Context, t login.Target) (login.Session, error) {
 }
 
 func try(ctx context.Context, t login.Target, c login.Credential) login.Result {
-	ctx, cancel := context.WithTimeout(ctx, t.AttemptTimeout())
-	defer cancel()
-	conn, err := t.DialContext(ctx, "tcp")
+	_, conn, err := t.Attempt(ctx, "tcp", 2*dvrip.MaxData)
 	if err != nil {
 		return login.Fail(fmt.Errorf("dvrip dial %s: %w", t.Addr, err))
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	defer netx.Interrupt(ctx, conn)()
-	r := &netx.LimitConn{Conn: conn, N: 2 * dvrip.MaxData}
 	if _, err := conn.Write(dvrip.ChallengeRequest()); err != nil {
 		return login.Fail(fmt.Errorf("dvrip write %s: %w", t.Addr, err))
 	}
-	_, data, err := dvrip.ReadMessage(r, dvrip.CmdReply)
+	_, data, err := dvrip.ReadMessage(conn, dvrip.CmdReply)
 	if err != nil {
 		return login.Fail(fmt.Errorf("dvrip challenge %s: %w", t.Addr, err))
 	}
@@ -57,7 +49,7 @@ func try(ctx context.Context, t login.Target, c login.Credential) login.Result {
 	if _, err := conn.Write(dvrip.LoginRequest(c.Username, c.Password, ch)); err != nil {
 		return login.Fail(fmt.Errorf("dvrip write %s: %w", t.Addr, err))
 	}
-	h, _, err := dvrip.ReadMessage(r, dvrip.CmdReply)
+	h, _, err := dvrip.ReadMessage(conn, dvrip.CmdReply)
 	if err != nil {
 		return login.Fail(fmt.Errorf("dvrip login %s: %w", t.Addr, err))
 	}

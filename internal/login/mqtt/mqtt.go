@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
@@ -54,24 +55,19 @@ func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 var errVersion = errors.New("unacceptable protocol version")
 
 func (s *session) try(ctx context.Context, c login.Credential) login.Result {
-	ctx, cancel := context.WithTimeout(ctx, s.t.AttemptTimeout())
-	defer cancel()
-	conn, err := s.t.DialContext(ctx, "tcp")
+	ctx, ac, err := s.t.Attempt(ctx, "tcp", 0)
 	if err != nil {
 		return login.Fail(fmt.Errorf("mqtt dial %s: %w", s.t.Addr, err))
 	}
-	defer conn.Close()
+	defer ac.Close()
+	var conn net.Conn = ac
 	if s.t.TLS || s.t.Protocol == model.ProtoMQTTS {
-		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: s.t.Addr.Addr().String()}) //nolint:gosec // auditing, not trusting
+		tc := tls.Client(ac, &tls.Config{InsecureSkipVerify: true, ServerName: s.t.Addr.Addr().String()}) //nolint:gosec // auditing, not trusting
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return login.Fail(fmt.Errorf("mqtt tls %s: %w", s.t.Addr, err))
 		}
 		conn = tc
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	defer netx.Interrupt(ctx, conn)() // after SetDeadline, which would undo it
 	anonymous := c == Anonymous
 	if _, err := conn.Write(wiremqtt.Connect(s.level, "iw-audit", c.Username, c.Password, !anonymous)); err != nil {
 		return login.Fail(fmt.Errorf("mqtt write %s: %w", s.t.Addr, err))

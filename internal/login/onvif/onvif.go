@@ -28,7 +28,6 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
-	"iotwatch/internal/netx"
 	"iotwatch/internal/wire/httpauth"
 	"iotwatch/internal/wire/onvif"
 )
@@ -65,15 +64,11 @@ func locate(ctx context.Context, t login.Target) (string, error) {
 	if strings.HasPrefix(t.Path, "http://") {
 		return onvif.DeviceURL([]string{t.Path}, t.Addr.Addr())
 	}
-	conn, err := t.DialContext(ctx, "udp")
+	_, conn, err := t.Attempt(ctx, "udp", 0)
 	if err != nil {
 		return "", fmt.Errorf("onvif dial %s: %w", t.Addr, err)
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	defer netx.Interrupt(ctx, conn)()
 	m, err := probeonvif.Discover(conn)
 	if err != nil {
 		return "", fmt.Errorf("onvif %s: %w", t.Addr, err)

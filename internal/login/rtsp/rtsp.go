@@ -13,7 +13,6 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
-	"iotwatch/internal/netx"
 	"iotwatch/internal/wire/httpauth"
 	wirertsp "iotwatch/internal/wire/rtsp"
 )
@@ -109,17 +108,11 @@ func (s *session) Try(ctx context.Context, c login.Credential) login.Result {
 }
 
 func (s *session) describe(ctx context.Context, authz string) (*wirertsp.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.t.AttemptTimeout())
-	defer cancel()
-	conn, err := s.t.DialContext(ctx, "tcp")
+	_, conn, err := s.t.Attempt(ctx, "tcp", 0) // the reply is cut at 64 KiB below
 	if err != nil {
 		return nil, fmt.Errorf("rtsp dial %s: %w", s.t.Addr, err)
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	defer netx.Interrupt(ctx, conn)() // after SetDeadline, which would undo it
 	s.cseq++
 	var b strings.Builder
 	fmt.Fprintf(&b, "DESCRIBE %s RTSP/1.0\r\nCSeq: %d\r\nAccept: application/sdp\r\nUser-Agent: iotwatch-audit\r\n", s.url, s.cseq)

@@ -17,7 +17,6 @@ import (
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
-	"iotwatch/internal/netx"
 )
 
 // Module is the SSH login module.
@@ -106,17 +105,11 @@ func algorithms() xssh.Algorithms {
 var algs = algorithms()
 
 func try(ctx context.Context, t login.Target, c login.Credential, interactive bool) login.Result {
-	ctx, cancel := context.WithTimeout(ctx, t.AttemptTimeout())
-	defer cancel()
-	conn, err := t.DialContext(ctx, "tcp")
+	ctx, conn, err := t.Attempt(ctx, "tcp", 0) // the SSH library bounds its packets
 	if err != nil {
 		return login.Fail(fmt.Errorf("ssh dial %s: %w", t.Addr, err))
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	defer netx.Interrupt(ctx, conn)() // after SetDeadline, which would undo it
 
 	var used atomic.Bool // a password was sent (otherwise "none" auth succeeded)
 	cfg := &xssh.ClientConfig{
@@ -142,7 +135,10 @@ func try(ctx context.Context, t login.Target, c login.Credential, interactive bo
 	cfg.KeyExchanges = algs.KeyExchanges
 	cfg.Ciphers = algs.Ciphers
 	cfg.MACs = algs.MACs
-	sc, chans, reqs, err := xssh.NewClientConn(conn, t.Addr.String(), cfg)
+	// The SSH library closes the connection itself (on a failed handshake,
+	// in client.Close): it gets the bare connection, so that its closes do
+	// not end the attempt's context, which classify reads.
+	sc, chans, reqs, err := xssh.NewClientConn(conn.Conn, t.Addr.String(), cfg)
 	if err != nil {
 		return classify(ctx, err)
 	}

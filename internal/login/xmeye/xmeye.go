@@ -8,11 +8,11 @@ package xmeye
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"iotwatch/internal/login"
 	"iotwatch/internal/model"
-	"iotwatch/internal/netx"
 	"iotwatch/internal/wire/xmeye"
 )
 
@@ -30,22 +30,15 @@ func (Module) Open(_ context.Context, t login.Target) (login.Session, error) {
 }
 
 func try(ctx context.Context, t login.Target, c login.Credential) login.Result {
-	ctx, cancel := context.WithTimeout(ctx, t.AttemptTimeout())
-	defer cancel()
-	conn, err := t.DialContext(ctx, "tcp")
+	_, conn, err := t.Attempt(ctx, "tcp", 2*xmeye.MaxPayload)
 	if err != nil {
 		return login.Fail(fmt.Errorf("xmeye dial %s: %w", t.Addr, err))
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	defer netx.Interrupt(ctx, conn)()
-	r := &netx.LimitConn{Conn: conn, N: 2 * xmeye.MaxPayload}
 	if _, err := conn.Write(xmeye.LoginRequest(0, c.Username, c.Password)); err != nil {
 		return login.Fail(fmt.Errorf("xmeye write %s: %w", t.Addr, err))
 	}
-	m, err := xmeye.Read(r)
+	m, err := xmeye.Read(conn)
 	if err != nil {
 		return login.Fail(fmt.Errorf("xmeye read %s: %w", t.Addr, err))
 	}
@@ -56,7 +49,7 @@ func try(ctx context.Context, t login.Target, c login.Credential) login.Result {
 	evidence := fmt.Sprintf("LOGIN_RSP Ret %d (%s)", reply.Ret, xmeye.RetText(reply.Ret))
 	switch reply.Ret {
 	case xmeye.RetOK, xmeye.RetAlreadyLogin:
-		return login.Accepted(evidence + sysInfo(r, conn, reply.SessionID()))
+		return login.Accepted(evidence + sysInfo(conn, reply.SessionID()))
 	case xmeye.RetBadPassword, xmeye.RetNoSuchUser:
 		return login.Denied(evidence)
 	case xmeye.RetLocked, xmeye.RetBlacklisted:
@@ -70,11 +63,11 @@ func try(ctx context.Context, t login.Target, c login.Credential) login.Result {
 
 // sysInfo reads SystemInfo in the session for the evidence ("" when the
 // device does not say).
-func sysInfo(r *netx.LimitConn, conn interface{ Write([]byte) (int, error) }, session uint32) string {
+func sysInfo(conn io.ReadWriter, session uint32) string {
 	if _, err := conn.Write(xmeye.SysInfoRequest(session, 1)); err != nil {
 		return ""
 	}
-	m, err := xmeye.Read(r)
+	m, err := xmeye.Read(conn)
 	if err != nil || m.ID != xmeye.SysInfoRsp {
 		return ""
 	}
