@@ -16,6 +16,7 @@ import (
 
 	"iotwatch/internal/cli"
 	"iotwatch/internal/jobs"
+	"iotwatch/internal/jobs/spec"
 	"iotwatch/internal/store"
 	"iotwatch/internal/testpeer"
 )
@@ -150,10 +151,10 @@ func TestClusterKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shard := runningOn(t, c, jobs.KindScan, "scanner", 60*time.Second, func(j jobs.Job) bool { return j.Progress != nil && j.Progress.Done > 0 })
+	shard := runningOn(t, c, spec.KindScan, "scanner", 60*time.Second, func(j jobs.Job) bool { return j.Progress != nil && j.Progress.Done > 0 })
 	scanner.kill(t)
 	// The audit follows the last shard, the killed one's retry included.
-	batch := runningOn(t, c, jobs.KindAudit, "auditor", 120*time.Second, func(jobs.Job) bool { return true })
+	batch := runningOn(t, c, spec.KindAudit, "auditor", 120*time.Second, func(jobs.Job) bool { return true })
 	auditor.kill(t)
 	t.Logf("killed scanner in shard job %d (%d/%d), auditor in audit job %d", shard.ID, shard.Progress.Done, shard.Progress.Total, batch.ID)
 	// The audits now need a worker: a fresh one, with every kind.
@@ -165,7 +166,7 @@ func TestClusterKill(t *testing.T) {
 	steady.stop(t)
 	replacement.stop(t)
 	kinds := byKind(list)
-	if kinds[jobs.KindScan] != 6 || kinds[jobs.KindVulns] != 6 || kinds[jobs.KindAudit] < 6 || len(kinds) != 3 {
+	if kinds[spec.KindScan] != 6 || kinds[spec.KindVulns] != 6 || kinds[spec.KindAudit] < 6 || len(kinds) != 3 {
 		t.Errorf("jobs by kind %v, want 6 scan, 6 vulns, at least 6 audit, all completed", kinds)
 	}
 	for _, id := range []int64{shard.ID, batch.ID} {
@@ -223,12 +224,12 @@ func TestScheduleOncePerPeriod(t *testing.T) {
 	vulns := 0
 	for _, j := range list {
 		switch j.Kind {
-		case jobs.KindSchedule:
+		case spec.KindSchedule:
 			if !strings.Contains(string(j.Args), `"tick"`) {
 				t.Errorf("schedule job %d: args %s", j.ID, j.Args)
 			}
 			runs = append(runs, j.CreatedAt)
-		case jobs.KindVulns:
+		case spec.KindVulns:
 			vulns++
 		}
 	}

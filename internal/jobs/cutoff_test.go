@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"iotwatch/internal/jobs"
+	"iotwatch/internal/jobs/spec"
 	"iotwatch/internal/testpeer"
 )
 
@@ -136,7 +137,7 @@ func TestWorkerCutOff(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	shard := runningOn(t, c, jobs.KindScan, "cut", 60*time.Second, func(j jobs.Job) bool { return j.Progress != nil && j.Progress.Done > 0 })
+	shard := runningOn(t, c, spec.KindScan, "cut", 60*time.Second, func(j jobs.Job) bool { return j.Progress != nil && j.Progress.Done > 0 })
 	proxy.Cut()
 	t.Logf("worker cut off from PostgreSQL in shard job %d (%d/%d)", shard.ID, shard.Progress.Done, shard.Progress.Total)
 	steady := startWorker(t, dsn, "steady")
@@ -156,7 +157,7 @@ func TestWorkerCutOff(t *testing.T) {
 	}
 	cut.stop(t)
 	kinds := byKind(list)
-	if kinds[jobs.KindScan] != 4 || kinds[jobs.KindVulns] != 4 || kinds[jobs.KindAudit] < 4 || len(kinds) != 3 {
+	if kinds[spec.KindScan] != 4 || kinds[spec.KindVulns] != 4 || kinds[spec.KindAudit] < 4 || len(kinds) != 3 {
 		t.Errorf("jobs by kind %v, want 4 scan, 4 vulns, at least 4 audit, all completed", kinds)
 	}
 	j, err := c.Get(ctx, shard.ID)

@@ -18,17 +18,6 @@ import (
 	"iotwatch/internal/store"
 )
 
-// The kinds of job (see package spec); each kind has a queue of its own so
-// that a worker bounds the concurrency of each (WorkOptions.Concurrency).
-const (
-	KindScan     = spec.KindScan
-	KindAudit    = spec.KindAudit
-	KindVulns    = spec.KindVulns
-	KindFirmware = spec.KindFirmware
-	KindReport   = spec.KindReport
-	KindSchedule = spec.KindSchedule
-)
-
 // The requests, arguments and records of jobs live in package spec, so that
 // the dashboard can submit and show jobs without linking the code that runs
 // them; they are the same types here.
@@ -55,12 +44,14 @@ var (
 // MinEvery is the shortest period of a schedule.
 const MinEvery = spec.MinEvery
 
-// Kinds lists every kind of job.
-var Kinds = []string{KindScan, KindAudit, KindVulns, KindFirmware, KindReport, KindSchedule}
+// Kinds lists every kind of job (spec.KindScan …); each kind has a queue of
+// its own, so that a worker bounds the concurrency of each
+// (WorkOptions.Concurrency).
+var Kinds = []string{spec.KindScan, spec.KindAudit, spec.KindVulns, spec.KindFirmware, spec.KindReport, spec.KindSchedule}
 
 // DefaultConcurrency is how many jobs of each kind a worker runs at once.
 var DefaultConcurrency = map[string]int{
-	KindScan: 1, KindAudit: 2, KindVulns: 1, KindFirmware: 1, KindReport: 1, KindSchedule: 1,
+	spec.KindScan: 1, spec.KindAudit: 2, spec.KindVulns: 1, spec.KindFirmware: 1, spec.KindReport: 1, spec.KindSchedule: 1,
 }
 
 // Client submits, lists and cancels jobs and manages schedules; Work makes

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"iotwatch/internal/jobs"
+	"iotwatch/internal/jobs/spec"
 	"iotwatch/internal/model"
 	"iotwatch/internal/simulate"
 	"iotwatch/internal/stage"
@@ -277,7 +278,7 @@ func inProcess(t *testing.T, ref *store.Store, dsn string) {
 		t.Fatalf("worker: %v", err)
 	}
 	kinds := byKind(list)
-	if kinds[jobs.KindScan] != 3 || kinds[jobs.KindVulns] != 3 || kinds[jobs.KindAudit] < 3 || len(kinds) != 3 {
+	if kinds[spec.KindScan] != 3 || kinds[spec.KindVulns] != 3 || kinds[spec.KindAudit] < 3 || len(kinds) != 3 {
 		t.Errorf("jobs by kind %v, want 3 scan, 3 vulns, at least 3 audit, all completed", kinds)
 	}
 	compare(t, ref.DB(), st.DB())
@@ -315,13 +316,13 @@ func auditSplitByHost(t *testing.T, db *sql.DB, list []jobs.Job, shards int) {
 	t.Helper()
 	var lastShard time.Time
 	for _, j := range list {
-		if j.Kind == jobs.KindScan && j.FinalizedAt != nil && j.FinalizedAt.After(lastShard) {
+		if j.Kind == spec.KindScan && j.FinalizedAt != nil && j.FinalizedAt.After(lastShard) {
 			lastShard = *j.FinalizedAt
 		}
 	}
 	parts := map[int]bool{}
 	for _, j := range list {
-		if j.Kind != jobs.KindAudit {
+		if j.Kind != spec.KindAudit {
 			continue
 		}
 		var a jobs.AuditArgs

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"iotwatch/internal/firmware"
+	"iotwatch/internal/jobs/spec"
 	"iotwatch/internal/model"
 	"iotwatch/internal/report"
 	"iotwatch/internal/stage"
@@ -25,11 +26,11 @@ type VulnsArgs struct {
 }
 
 // Kind implements river.JobArgs.
-func (VulnsArgs) Kind() string { return KindVulns }
+func (VulnsArgs) Kind() string { return spec.KindVulns }
 
 // InsertOpts puts matches on their own queue.
 func (VulnsArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: KindVulns, MaxAttempts: 10}
+	return river.InsertOpts{Queue: spec.KindVulns, MaxAttempts: 10}
 }
 
 type vulnsWorker struct {
@@ -84,11 +85,11 @@ type FirmwareArgs struct {
 }
 
 // Kind implements river.JobArgs.
-func (FirmwareArgs) Kind() string { return KindFirmware }
+func (FirmwareArgs) Kind() string { return spec.KindFirmware }
 
 // InsertOpts puts analyses on their own queue.
 func (FirmwareArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: KindFirmware, MaxAttempts: 5}
+	return river.InsertOpts{Queue: spec.KindFirmware, MaxAttempts: 5}
 }
 
 type firmwareWorker struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"iotwatch/internal/jobs/spec"
 	"iotwatch/internal/scan"
 )
 
@@ -83,7 +84,7 @@ func (c *Client) view(ctx context.Context, r *rivertype.JobRow) (Job, error) {
 		return j, err
 	}
 	j.Run = run
-	if run != 0 && r.Kind == KindScan {
+	if run != 0 && r.Kind == spec.KindScan {
 		if cp, err := scan.CheckpointOf(ctx, c.st, run); err == nil {
 			j.Progress = &Progress{Done: cp.Checkpoint.Position - uint64(len(cp.Checkpoint.Pending)), Total: cp.Checkpoint.Steps}
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"iotwatch/internal/jobs"
+	"iotwatch/internal/jobs/spec"
 )
 
 // privatePG starts a PostgreSQL cluster of the test's own (initdb and
@@ -95,14 +96,14 @@ func TestPostgresRestart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	runningOn(t, c, jobs.KindScan, "a", 60*time.Second, func(j jobs.Job) bool { return j.Progress != nil && j.Progress.Done > 0 })
+	runningOn(t, c, spec.KindScan, "a", 60*time.Second, func(j jobs.Job) bool { return j.Progress != nil && j.Progress.Done > 0 })
 	restart()
 	t.Log("PostgreSQL restarted in the middle of a shard")
 	list := settle(t, c, 150*time.Second)
 	a.stop(t)
 	b.stop(t)
 	kinds := byKind(list)
-	if kinds[jobs.KindScan] != 6 || kinds[jobs.KindVulns] != 6 || kinds[jobs.KindAudit] < 6 || len(kinds) != 3 {
+	if kinds[spec.KindScan] != 6 || kinds[spec.KindVulns] != 6 || kinds[spec.KindAudit] < 6 || len(kinds) != 3 {
 		t.Errorf("jobs by kind %v, want 6 scan, 6 vulns, at least 6 audit, all completed", kinds)
 	}
 	compare(t, ref.DB(), st.DB())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"iotwatch/internal/jobs/spec"
 	"iotwatch/internal/store"
 )
 
@@ -114,11 +115,11 @@ type ScheduleArgs struct {
 }
 
 // Kind implements river.JobArgs.
-func (ScheduleArgs) Kind() string { return KindSchedule }
+func (ScheduleArgs) Kind() string { return spec.KindSchedule }
 
 // InsertOpts puts schedule runs on their own queue.
 func (ScheduleArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: KindSchedule, MaxAttempts: 5}
+	return river.InsertOpts{Queue: spec.KindSchedule, MaxAttempts: 5}
 }
 
 type scheduleWorker struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"iotwatch/internal/fingerprint"
+	"iotwatch/internal/jobs/spec"
 	"iotwatch/internal/scan"
 	"iotwatch/internal/store"
 )
@@ -62,7 +63,7 @@ type worker struct {
 // scanRate is the rate of one scan shard on this worker: the request's
 // (per shard, as `scan --shard`), at most this worker's share.
 func (w *worker) scanRate(req int) int {
-	slots := w.opts.Concurrency[KindScan]
+	slots := w.opts.Concurrency[spec.KindScan]
 	if w.opts.Rate <= 0 || slots <= 0 {
 		return req
 	}

@@ -14,6 +14,7 @@ import (
 
 	"iotwatch/internal/auth"
 	"iotwatch/internal/jobs"
+	"iotwatch/internal/jobs/spec"
 )
 
 // TestJobsAPI drives the job actions' JSON API with an operator's token:
@@ -73,7 +74,7 @@ func TestJobsAPI(t *testing.T) {
 	body = call("GET", "/api/jobs/"+id(sub.Jobs[1]), "GET /api/jobs/{id}", "", 200, op)
 	var j jobs.Job
 	must(t, json.Unmarshal([]byte(body), &j))
-	if j.ID != sub.Jobs[1] || j.Kind != jobs.KindScan {
+	if j.ID != sub.Jobs[1] || j.Kind != spec.KindScan {
 		t.Errorf("job %+v", j)
 	}
 	var list []jobs.Job
