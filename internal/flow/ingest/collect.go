@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"iotwatch/internal/flow"
@@ -20,6 +21,21 @@ import (
 // dashboard current).
 const DefaultFlushEvery = time.Minute
 
+// summaryAlerts is how many of its newest alerts a collector's Summary
+// keeps in memory.
+var summaryAlerts = 1000
+
+// keepNewest appends more to kept and keeps the newest n of them.
+func keepNewest(kept, more []flow.Alert, n int) []flow.Alert {
+	if len(more) >= n {
+		return slices.Clone(more[len(more)-n:])
+	}
+	if drop := len(kept) + len(more) - n; drop > 0 {
+		kept = slices.Delete(kept, 0, drop)
+	}
+	return append(kept, more...)
+}
+
 // Collect runs a long-running flow collector on the UDP address addr
 // (NetFlow v5/v9, IPFIX, sFlow) until ctx ends. The detectors keep their
 // state in this process for as long as it runs (each router exports to one
@@ -33,7 +49,10 @@ const DefaultFlushEvery = time.Minute
 // nothing. When ctx ends the rest is stored and, with opt.Continue, the
 // detector state is handed on to the next collector of that stream.
 //
-// The summary totals every stored interval; RunID is the last run.
+// The summary totals every stored interval; RunID is the last run. Every
+// alert is stored with the interval it was raised in, so the summary's
+// Alerts keeps only the newest (summaryAlerts): a collector that runs for
+// months holds a bounded list (Counts["alerts"] counts them all).
 func Collect(ctx context.Context, st *store.Store, addr string, flushEvery time.Duration, opt Options) (*Summary, error) {
 	if flushEvery <= 0 {
 		flushEvery = DefaultFlushEvery
@@ -99,7 +118,7 @@ func Collect(ctx context.Context, st *store.Store, addr string, flushEvery time.
 		for k, v := range res.Counts {
 			sum.Counts[k] += v
 		}
-		sum.Alerts = append(sum.Alerts, res.Alerts...)
+		sum.Alerts = keepNewest(sum.Alerts, res.Alerts, summaryAlerts)
 		sum.RunID = run.ID
 		log.Info("collector stored", "run", run.ID, "status", run.Status, "records", res.Counts[flow.CountRecords],
 			"dropped", res.Counts[flow.CountDropped], "alerts", len(res.Alerts))
