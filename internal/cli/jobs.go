@@ -152,11 +152,12 @@ running, retryable (failed, will retry), completed, cancelled, discarded (out of
 func newJobsSubmitCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "submit",
-		Short: "Submit a scan, a vulnerability rematch, a firmware analysis or a report build",
+		Short: "Submit a scan, a vulnerability rematch, a firmware analysis, a report build or a flows ingest",
 		Example: `  iotwatch jobs submit scan 127.20.0.0/24 --shards 8 --audit -p 22,23,80
   iotwatch jobs submit vulns
   iotwatch jobs submit firmware /srv/images/fw.bin
-  iotwatch jobs submit report --dir /srv/reports/today`,
+  iotwatch jobs submit report --dir /srv/reports/today
+  iotwatch jobs submit flows --pcap /srv/captures/`,
 	}
 	var (
 		sf     scanRequestFlags
@@ -233,7 +234,31 @@ func newJobsSubmitCmd(g *globals) *cobra.Command {
 			return c.SubmitReport(ctx, ra)
 		})
 	registerReportFlags(reportCmd.Flags(), &ra)
-	cmd.AddCommand(scanCmd, vulnsCmd, fwCmd, reportCmd)
+	var (
+		fa     jobs.FlowsArgs
+		inputs = map[string]*[]string{}
+	)
+	flowsCmd := one("flows (--pcap FILE | --zeek FILE | --nfdump-csv FILE | --netflow-pcap FILE)...",
+		"Submit the ingest of flow telemetry files as one stream (paths on the worker; see flows ingest)",
+		"  iotwatch jobs submit flows --pcap demo-out/telemetry-day0.pcap\n  iotwatch jobs submit flows --nfdump-csv /srv/flows/today/ --continue edge-1", cobra.NoArgs,
+		func(ctx context.Context, c *jobs.Client, _ []string) (int64, error) {
+			a := fa
+			for _, k := range []string{"pcap", "zeek", "nfdump-csv", "netflow-pcap"} {
+				for _, p := range *inputs[k] {
+					a.Sources = append(a.Sources, jobs.FlowSource{Kind: k, Path: p})
+				}
+			}
+			if len(a.Sources) == 0 {
+				return 0, usageError{errors.New("flows: give --pcap, --zeek, --nfdump-csv or --netflow-pcap (repeatable)")}
+			}
+			return c.SubmitFlows(ctx, a)
+		})
+	for _, k := range []string{"pcap", "zeek", "nfdump-csv", "netflow-pcap"} {
+		inputs[k] = flowsCmd.Flags().StringArray(k, nil, k+" file or directory to ingest (repeatable; in order, one stream)")
+	}
+	flowsCmd.Flags().StringSliceVar(&fa.Networks, "networks", nil, "monitored networks (CIDRs) whose addresses are devices (default: private, CGNAT and link-local ranges)")
+	flowsCmd.Flags().StringVar(&fa.Continue, "continue", "", "carry the detectors' state over from the last ingest of this stream name, and on to the next")
+	cmd.AddCommand(scanCmd, vulnsCmd, fwCmd, reportCmd, flowsCmd)
 	return cmd
 }
 
@@ -351,6 +376,9 @@ func jobAction(cmd *cobra.Command, g *globals, arg string, do func(*jobs.Client,
 		fmt.Fprintf(tw, "workers\t%s\n", strings.Join(j.AttemptedBy, " "))
 	}
 	fmt.Fprintf(tw, "args\t%s\n", j.Args)
+	for _, l := range j.Lost {
+		fmt.Fprintf(tw, "lost shard\t%d (job %d, %s): the scan's audit and run cover the other shards\n", l.Shard, l.Job, l.State)
+	}
 	for _, e := range j.Errors {
 		fmt.Fprintf(tw, "error\t%s\n", e)
 	}

@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -110,64 +109,6 @@ WHERE audit_host_leases.job_id = excluded.job_id OR audit_host_leases.expires_at
 		return nil
 	})
 	return got, busy, err
-}
-
-// The audit of a sharded scan. Every shard holds some ports of every host
-// (the shards split the permuted (address, port) space), so batches per
-// shard would each audit a piece of most hosts and take turns on their
-// leases. Instead the shard that completes last (the group's run locked, so
-// two last shards cannot both think so) enqueues the whole audit split by
-// host: batch i of n audits the hosts whose address hashes to i, with their
-// services from every shard, and no two batches share a host.
-
-// auditBatches returns the audit batches to enqueue when the shard whose
-// run tx just finished completes group's scan: none before its last shard.
-func auditBatches(ctx context.Context, st *store.Store, tx *sql.Tx, group int64, req ScanRequest) ([]river.InsertManyParams, error) {
-	if st.Dialect() == store.Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT id FROM runs WHERE id = $1 FOR UPDATE`, group); err != nil {
-			return nil, fmt.Errorf("lock scan run %d: %w", group, err)
-		}
-	}
-	runs, err := queryIDs(ctx, tx, st.Rebind(`SELECT id FROM runs WHERE parent_run = ? AND kind = 'scan' AND status = ? ORDER BY id`), group, model.RunComplete)
-	if err != nil {
-		return nil, fmt.Errorf("shards of scan run %d: %w", group, err)
-	}
-	if len(runs) < req.Shards {
-		return nil, nil
-	}
-	in := strings.TrimSuffix(strings.Repeat("?,", len(runs)), ",")
-	args := make([]any, 0, len(runs)+1)
-	for _, r := range runs {
-		args = append(args, r)
-	}
-	var hosts int
-	if err := tx.QueryRowContext(ctx, st.Rebind(`SELECT COUNT(DISTINCT ip) FROM services WHERE status = ? AND run_id IN (`+in+`)`),
-		append([]any{model.StatusSuccess}, args...)...).Scan(&hosts); err != nil {
-		return nil, fmt.Errorf("hosts of scan run %d: %w", group, err)
-	}
-	parts := max(min(req.Shards, hosts), 1)
-	out := make([]river.InsertManyParams, parts)
-	for i := range out {
-		out[i] = river.InsertManyParams{Args: AuditArgs{Runs: runs, Part: i, Parts: parts, Group: group, Targets: req.Targets, Audit: *req.Audit}}
-	}
-	return out, nil
-}
-
-func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
 }
 
 // batchServices returns the services batch a audits: those of its run, or

@@ -31,10 +31,15 @@
 // A scan split into N shards is N scan jobs sharing one seed, recorded as
 // runs whose parent is the submission's run (one logical scan for reports).
 // Each finished shard enqueues, in the transaction of its completion, the
-// vulnerability match of what it found; the shard that completes last
-// enqueues (when asked) the audit, split by host into as many batches as
-// shards (a host's services come from every shard, so no two batches share
-// a host and the batches run side by side). A retried shard continues from the checkpoint of its run (scan_checkpoints,
+// vulnerability match of what it found. Once the last shard has reached a
+// final state the scan is settled, once (settle.go): the audit (when asked)
+// is enqueued over what the completed shards found, split by host into as
+// many batches as shards (a host's services come from every shard, so no
+// two batches share a host and the batches run side by side), and shards
+// discarded or cancelled are recorded as lost (Job.Lost, the scan's run
+// failed with them as its error). The shard that completes last settles in
+// its completion's transaction, the workers' sweep when the last one was
+// discarded or cancelled. A retried shard continues from the checkpoint of its run (scan_checkpoints,
 // committed with the services it covers); a retried audit batch re-audits
 // into the same run, replacing its rows. Audit batches lease their hosts
 // (audit_host_leases) so the per-host safety rules hold across workers: a

@@ -47,11 +47,11 @@ const MinEvery = spec.MinEvery
 // Kinds lists every kind of job (spec.KindScan …); each kind has a queue of
 // its own, so that a worker bounds the concurrency of each
 // (WorkOptions.Concurrency).
-var Kinds = []string{spec.KindScan, spec.KindAudit, spec.KindVulns, spec.KindFirmware, spec.KindReport, spec.KindSchedule}
+var Kinds = []string{spec.KindScan, spec.KindAudit, spec.KindVulns, spec.KindFirmware, spec.KindReport, spec.KindSchedule, spec.KindFlows}
 
 // DefaultConcurrency is how many jobs of each kind a worker runs at once.
 var DefaultConcurrency = map[string]int{
-	spec.KindScan: 1, spec.KindAudit: 2, spec.KindVulns: 1, spec.KindFirmware: 1, spec.KindReport: 1, spec.KindSchedule: 1,
+	spec.KindScan: 1, spec.KindAudit: 2, spec.KindVulns: 1, spec.KindFirmware: 1, spec.KindReport: 1, spec.KindSchedule: 1, spec.KindFlows: 1,
 }
 
 // Client submits, lists and cancels jobs and manages schedules; Work makes

@@ -155,6 +155,33 @@ func reference(t *testing.T, prefix netip.Prefix) *store.Store {
 	return st
 }
 
+// backends are the databases the in-process tests run on: the embedded
+// default (riversqlite on the store's one connection) and PostgreSQL.
+var backends = []struct {
+	name string
+	dsn  func(t testing.TB) string
+}{
+	{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "jobs.db") }},
+	{"postgres", testpeer.Postgres},
+}
+
+// workAll works c's jobs in-process (opts, polling every 100 ms) until
+// done (settle, or a stricter wait) returns, stops the worker and returns
+// what done returned.
+func workAll(t *testing.T, c *jobs.Client, opts jobs.WorkOptions, done func(*testing.T, *jobs.Client, time.Duration) []jobs.Job) []jobs.Job {
+	t.Helper()
+	opts.PollEvery, opts.Grace = 100*time.Millisecond, 5*time.Second
+	wctx, stop := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- c.Work(wctx, opts) }()
+	list := done(t, c, 120*time.Second)
+	stop()
+	if err := <-errc; err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	return list
+}
+
 // settle waits until no job is left to run and returns every job.
 func settle(t *testing.T, c *jobs.Client, within time.Duration) []jobs.Job {
 	t.Helper()
@@ -243,13 +270,7 @@ func minus(a, b []string) []string {
 func TestInProcess(t *testing.T) {
 	startFleet(t, fleetPrefix, 24)
 	ref := reference(t, fleetPrefix)
-	for _, b := range []struct {
-		name string
-		dsn  func(t testing.TB) string
-	}{
-		{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "jobs.db") }},
-		{"postgres", testpeer.Postgres},
-	} {
+	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) { inProcess(t, ref, b.dsn(t)) })
 	}
 }
@@ -267,16 +288,7 @@ func inProcess(t *testing.T, ref *store.Store, dsn string) {
 	if len(sub.Jobs) != 3 || sub.Group == 0 {
 		t.Fatalf("submitted %+v, want 3 jobs and a group run", sub)
 	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Work(wctx, jobs.WorkOptions{PollEvery: 100 * time.Millisecond, Grace: 5 * time.Second})
-	}()
-	list := settle(t, c, 90*time.Second)
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("worker: %v", err)
-	}
+	list := workAll(t, c, jobs.WorkOptions{}, settle)
 	kinds := byKind(list)
 	if kinds[spec.KindScan] != 3 || kinds[spec.KindVulns] != 3 || kinds[spec.KindAudit] < 3 || len(kinds) != 3 {
 		t.Errorf("jobs by kind %v, want 3 scan, 3 vulns, at least 3 audit, all completed", kinds)

@@ -84,6 +84,14 @@ func (c *Client) view(ctx context.Context, r *rivertype.JobRow) (Job, error) {
 		return j, err
 	}
 	j.Run = run
+	if r.Kind == spec.KindScan {
+		var a ScanArgs
+		if err := json.Unmarshal(r.EncodedArgs, &a); err == nil && a.Group != 0 {
+			if j.Lost, err = lostShards(ctx, c.st, a.Group); err != nil {
+				return j, err
+			}
+		}
+	}
 	if run != 0 && r.Kind == spec.KindScan {
 		if cp, err := scan.CheckpointOf(ctx, c.st, run); err == nil {
 			j.Progress = &Progress{Done: cp.Checkpoint.Position - uint64(len(cp.Checkpoint.Pending)), Total: cp.Checkpoint.Steps}

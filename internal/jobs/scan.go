@@ -92,7 +92,7 @@ func (c *Client) submitScanTx(ctx context.Context, client *river.Client[*sql.Tx]
 	for _, r := range res {
 		sub.Jobs = append(sub.Jobs, r.Job.ID)
 	}
-	return sub, nil
+	return sub, recordGroupTx(ctx, c.st, tx, group, req, sub.Jobs)
 }
 
 // jobRun returns the run job id recorded its work as (0: none yet).
@@ -145,8 +145,17 @@ type scanWorker struct {
 	w *worker
 }
 
+// shardFault, set by tests only, fails an attempt of a shard before it
+// scans (a shard that always fails is discarded after its last attempt).
+var shardFault func(ctx context.Context, job *river.Job[ScanArgs]) error
+
 func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	st, req := w.c.st, job.Args.Request
+	if shardFault != nil {
+		if err := shardFault(ctx, job); err != nil {
+			return err
+		}
+	}
 	cfg, err := scanConfig(&req)
 	if err != nil {
 		return river.JobCancel(err)
@@ -188,13 +197,11 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		if !req.DiscoveryOnly {
 			next = append(next, river.InsertManyParams{Args: VulnsArgs{Run: run.ID, Group: job.Args.Group}})
 		}
-		if req.Audit != nil {
-			batches, err := auditBatches(ctx, st, tx, job.Args.Group, req)
-			if err != nil {
-				return err
-			}
-			next = append(next, batches...)
+		batches, err := settleTx(ctx, st, tx, job.Args.Group, job.ID)
+		if err != nil {
+			return err
 		}
+		next = append(next, batches...)
 		if err := follow(ctx, tx, next); err != nil {
 			return err
 		}

@@ -40,7 +40,8 @@ type WorkOptions struct {
 	// (0: 30 s).
 	Grace time.Duration
 	// ScheduleEvery is how often the worker reloads the schedules from the
-	// database (0: 5 s).
+	// database and settles the scans whose last shard was discarded or
+	// cancelled (0: 5 s).
 	ScheduleEvery time.Duration
 	// PollEvery is how often River looks for new jobs without a
 	// notification (SQLite has none; 0: River's 1 s).
@@ -93,6 +94,7 @@ func (c *Client) Work(ctx context.Context, opts WorkOptions) error {
 	river.AddWorker(workers, &firmwareWorker{c: c})
 	river.AddWorker(workers, &reportWorker{c: c})
 	river.AddWorker(workers, &scheduleWorker{c: c})
+	river.AddWorker(workers, &flowsWorker{c: c})
 	queues := map[string]river.QueueConfig{}
 	for k, n := range conc {
 		if n > 0 {
@@ -161,6 +163,9 @@ loop:
 		case <-tick.C:
 			if err := sched.sync(ctx); err != nil && ctx.Err() == nil {
 				c.log.Warn("schedules not reloaded", "err", err)
+			}
+			if err := c.sweep(ctx, client); err != nil && ctx.Err() == nil {
+				c.log.Warn("scans not settled", "err", err)
 			}
 		}
 	}

@@ -396,6 +396,7 @@ var consoleTemplates = template.Must(template.Must(accessTemplates.Clone()).Pars
 <dt>targets</dt><dd>{{range .Targets}}<code>{{.}}</code> {{end}}</dd>
 <dt>run</dt><dd>{{if .J.Run}}<a href="/?run={{.J.Run}}">#{{.J.Run}}</a>{{else}}-{{end}}</dd>
 <dt>attempt</dt><dd>{{.J.Attempt}} of {{.J.MaxAttempts}}</dd>
+{{range .J.Lost}}<dt>lost shard</dt><dd>{{.Shard}} (<a href="/jobs/{{.Job}}">#{{.Job}}</a>, {{.State}}): the scan's audit and run cover the other shards</dd>{{end}}
 {{range .J.Errors}}<dt>error</dt><dd>{{.}}</dd>{{end}}
 </dl>
 {{if not .Final}}<form method="post" action="/jobs/{{.J.ID}}/cancel"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit" id="cancel">Cancel</button></form>{{end}}

@@ -22,6 +22,7 @@ const (
 	KindFirmware = "firmware"
 	KindReport   = "report"
 	KindSchedule = "schedule"
+	KindFlows    = "flows"
 )
 
 // ErrNotFound reports a job or schedule that does not exist.
@@ -138,6 +139,18 @@ type Job struct {
 	AttemptedBy []string        `json:"attempted_by,omitempty"` // the workers (River client ids) that ran it
 	Run         int64           `json:"run,omitempty"`          // the run it records its work as
 	Progress    *Progress       `json:"progress,omitempty"`
+	// Lost, on the shard jobs of a scan that ended with shards that did not
+	// complete, names those shards: the scan's audit covers the others,
+	// and its run (Args' group) is marked failed with them as its error.
+	Lost []LostShard `json:"lost_shards,omitempty"`
+}
+
+// LostShard is a shard of a scan that reached a final state without
+// completing: discarded after its last attempt failed, or cancelled.
+type LostShard struct {
+	Shard int    `json:"shard"`
+	Job   int64  `json:"job"`
+	State string `json:"state"` // discarded, cancelled, or removed (River's cleaner deleted the row)
 }
 
 // Progress is how far a scan shard is: steps of its walk finished (from
