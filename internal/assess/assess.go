@@ -21,6 +21,7 @@ import (
 	"iotwatch/internal/affiliation"
 	"iotwatch/internal/declare"
 	"iotwatch/internal/model"
+	"iotwatch/internal/stats"
 )
 
 // Options select what to assess and how.
@@ -203,8 +204,10 @@ func subjectsOf(ev *Evidence, opts *Options) ([]subjectDecl, error) {
 		assetOf[a.IP] = a
 		addIP(a.IP)
 	}
+	svcsOf := map[netip.Addr][]model.Service{}
 	for _, s := range ev.Services {
 		addIP(s.IP)
+		svcsOf[s.IP] = append(svcsOf[s.IP], s)
 	}
 	for _, c := range ev.Credentials {
 		addIP(c.IP)
@@ -222,6 +225,14 @@ func subjectsOf(ev *Evidence, opts *Options) ([]subjectDecl, error) {
 		a := assetOf[ip]
 		if softwareAsset(a) { // OpenSSH's vendor is not the device's maker
 			a.Vendor, a.Product = "", ""
+		}
+		// The device's identity as the report and the inventory give it:
+		// the best-ranked fingerprint of its services, reading the device a
+		// server's fingerprint names (the assets row keeps the last
+		// fingerprint stored: "Hikvision SDK service", or nothing for a
+		// TP-Link router whose web server is RomPager).
+		if id := stats.Identify(svcsOf[ip]); id.Vendor != "" || id.Product != "" {
+			a.Vendor, a.Product = id.Vendor, id.Product
 		}
 		return Subject{Kind: SubjectDevice, ID: ip.String(), Vendor: a.Vendor, Model: a.Product, IPs: []netip.Addr{ip}}
 	}

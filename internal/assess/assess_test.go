@@ -509,3 +509,41 @@ func TestSoftwareAsset(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceIdentity checks that a device is named as the report and the
+// inventory name it (stats.Identify over its services), not by the assets
+// row, which keeps the last fingerprint stored: a TP-Link router whose web
+// server is RomPager was assessed with no model, a Hikvision camera as
+// "Hikvision SDK service".
+func TestDeviceIdentity(t *testing.T) {
+	router, camera := netip.MustParseAddr("127.20.0.2"), netip.MustParseAddr("127.20.0.11")
+	ev := Evidence{
+		Assets: []model.Asset{
+			{IP: router, Vendor: "Allegro Software", Product: "RomPager", DeviceType: "embedded", CPE: "cpe:2.3:a:allegrosoft:rompager:4.07:*:*:*:*:*:*:*"},
+			{IP: camera, Vendor: "Hikvision", Product: "Hikvision SDK service", DeviceType: "ip-camera"},
+		},
+		Services: []model.Service{
+			{IP: router, Port: 80, Transport: model.TCP, Protocol: model.ProtoHTTP, Status: model.StatusSuccess,
+				Fingerprint: &model.Fingerprint{Vendor: "Allegro Software", Product: "RomPager", Version: "4.07", DeviceType: "embedded",
+					CPE: "cpe:2.3:a:allegrosoft:rompager:4.07:*:*:*:*:*:*:*", Confidence: 0.95,
+					Device: &model.Fingerprint{Vendor: "TP-Link", Product: "TD-W8901G", DeviceType: "router", Confidence: 0.85}}},
+			{IP: camera, Port: 1900, Transport: model.UDP, Protocol: model.ProtoSSDP, Status: model.StatusSuccess,
+				Fingerprint: &model.Fingerprint{Vendor: "Hikvision", Product: "DS-2CD2046G2-IU/SL", DeviceType: "ip-camera", Confidence: 0.9}},
+			{IP: camera, Port: 8000, Transport: model.TCP, Protocol: "hiksdk", Status: model.StatusSuccess,
+				Fingerprint: &model.Fingerprint{Vendor: "Hikvision", Product: "Hikvision SDK service", DeviceType: "ip-camera", Confidence: 0.6}},
+		},
+	}
+	res, err := Assess(context.Background(), ev, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{router.String(): "TP-Link TD-W8901G", camera.String(): "Hikvision DS-2CD2046G2-IU/SL"}
+	for _, sr := range res.Subjects {
+		if got := sr.Subject.Vendor + " " + sr.Subject.Model; got != want[sr.Subject.ID] {
+			t.Errorf("%s assessed as %q, want %q", sr.Subject.ID, got, want[sr.Subject.ID])
+		}
+	}
+	if len(res.Subjects) != 2 {
+		t.Errorf("%d subjects, want 2", len(res.Subjects))
+	}
+}
