@@ -147,31 +147,62 @@ func prefixRange(p netip.Prefix) (lo, hi []byte) {
 const deviceCols = `d.ip, d.vendor, d.product, d.device_type, d.protocols, d.scanned, d.weak, d.weak_on,
 d.vulns, d.kev, d.epss, d.tier, d.alert_days, d.last_alert_day, d.first_seen, d.last_seen, d.addr`
 
-// where returns the FROM…WHERE clause of f, its arguments, and the address
-// column pages are ordered and cut by: d.addr, or the alert days' own
-// a.addr when the filter joins them, so that the page reads that day's
-// devices in the order of its primary key (day, addr) and stops after a page
-// instead of sorting all of them.
-func (f DeviceFilter) where() (string, []any, string, error) {
-	from, order := "FROM devices d", "d.addr"
-	var conds []string
-	var args []any
+// deviceQuery is the SQL of a filter.
+type deviceQuery struct {
+	// from is the FROM…WHERE clause of the page, args its arguments.
+	from string
+	args []any
+	// order is the address column pages are ordered and cut by: d.addr, or
+	// a joined table's own address (the alert days of a day; the protocol
+	// rows when the filter sets KEV or nothing of the device), so that the
+	// page reads that table's index in address order and stops after a
+	// page instead of sorting all of its matches.
+	order string
+	// count is the FROM…WHERE clause of the bounded count, countArgs its
+	// arguments: over the joined tables alone when every condition is
+	// theirs. Every row of device_protocols and device_alert_days belongs
+	// to a device of the inventory (reindex writes them with the device's
+	// row and deletes them with it), so the join with devices would only
+	// cost a lookup per counted device.
+	count     string
+	countArgs []any
+}
+
+// sideTable is a table joined to devices on the address, with conditions
+// on its own columns.
+type sideTable struct {
+	table, alias string
+	conds        []string
+	args         []any
+}
+
+// where returns the query of f.
+func (f DeviceFilter) where() (deviceQuery, error) {
+	var sides []sideTable
 	if f.Protocol != "" {
-		from += " JOIN device_protocols p ON p.addr = d.addr AND p.protocol = ?"
-		args = append(args, strings.ToLower(f.Protocol))
+		p := sideTable{table: "device_protocols", alias: "p", conds: []string{"p.protocol = ?"}, args: []any{strings.ToLower(f.Protocol)}}
+		// The device's KEV flag is copied into its protocol rows
+		// (devindex.go), with an index on (protocol, kev, addr).
+		switch f.KEV {
+		case Yes:
+			p.conds = append(p.conds, "p.kev = 1")
+		case No:
+			p.conds = append(p.conds, "p.kev = 0")
+		}
+		sides = append(sides, p)
 	}
-	// Joins first: their placeholders come before the conditions'.
 	switch day := f.CompromisedOn; day {
-	case "":
-	case "any":
-		conds = append(conds, "d.alert_days > 0")
+	case "", "any":
 	default:
 		if _, err := time.Parse(time.DateOnly, day); err != nil {
-			return "", nil, "", fmt.Errorf("%w: compromised %q: want YYYY-MM-DD or any", ErrBadFilter, day)
+			return deviceQuery{}, fmt.Errorf("%w: compromised %q: want YYYY-MM-DD or any", ErrBadFilter, day)
 		}
-		from += " JOIN device_alert_days a ON a.addr = d.addr AND a.day = ?"
-		args = append(args, day)
-		order = "a.addr"
+		sides = append(sides, sideTable{table: "device_alert_days", alias: "a", conds: []string{"a.day = ?"}, args: []any{day}})
+	}
+	var conds []string
+	var args []any
+	if f.CompromisedOn == "any" {
+		conds = append(conds, "d.alert_days > 0")
 	}
 	if f.Prefix.IsValid() {
 		lo, hi := prefixRange(f.Prefix)
@@ -189,10 +220,14 @@ func (f DeviceFilter) where() (string, []any, string, error) {
 			args = append(args, strings.ToLower(kv.v))
 		}
 	}
+	kev := f.KEV
+	if f.Protocol != "" {
+		kev = Any // a condition of the protocol rows
+	}
 	for _, t := range []struct {
 		cond string
 		v    Tri
-	}{{"d.weak = 1", f.Weak}, {"d.kev = 1", f.KEV}, {"d.vulns > 0", f.Vulnerable}, {"d.scanned = 1", f.Scanned}} {
+	}{{"d.weak = 1", f.Weak}, {"d.kev = 1", kev}, {"d.vulns > 0", f.Vulnerable}, {"d.scanned = 1", f.Scanned}} {
 		switch t.v {
 		case Yes:
 			conds = append(conds, t.cond)
@@ -207,15 +242,46 @@ func (f DeviceFilter) where() (string, []any, string, error) {
 	default:
 		t := strings.ToUpper(f.Tier)
 		if len(t) != 1 || t[0] < 'A' || t[0] > 'E' {
-			return "", nil, "", fmt.Errorf("%w: tier %q: want A, B, C, D, E or none", ErrBadFilter, f.Tier)
+			return deviceQuery{}, fmt.Errorf("%w: tier %q: want A, B, C, D, E or none", ErrBadFilter, f.Tier)
 		}
 		conds = append(conds, "d.tier = ?")
 		args = append(args, t)
 	}
-	if len(conds) == 0 {
-		return from, args, order, nil
+
+	// The page: devices joined with the side tables (their conditions in
+	// the joins, whose placeholders come before the WHERE's).
+	q := deviceQuery{from: "FROM devices d", order: "d.addr"}
+	for _, t := range sides {
+		q.from += " JOIN " + t.table + " " + t.alias + " ON " + t.alias + ".addr = d.addr AND " + strings.Join(t.conds, " AND ")
+		q.args = append(q.args, t.args...)
+		// The alert days of a day are few; KEV devices on a protocol are
+		// one range of device_protocols_kev, which SQLite reads in address
+		// order with the device's conditions probed per row.
+		if t.alias == "a" || len(conds) == 0 || len(t.conds) > 1 {
+			q.order = t.alias + ".addr"
+		}
 	}
-	return from + " WHERE " + strings.Join(conds, " AND "), args, order, nil
+	q.args = append(q.args, args...)
+	if len(conds) > 0 {
+		q.from += " WHERE " + strings.Join(conds, " AND ")
+	}
+	if len(conds) > 0 || len(sides) == 0 {
+		q.count, q.countArgs = q.from, q.args
+		return q, nil
+	}
+	// The count: the side tables alone.
+	first := sides[0]
+	q.count = "FROM " + first.table + " " + first.alias
+	var where []string
+	for _, t := range sides {
+		if t.alias != first.alias {
+			q.count += " JOIN " + t.table + " " + t.alias + " ON " + t.alias + ".addr = " + first.alias + ".addr"
+		}
+		where = append(where, t.conds...)
+		q.countArgs = append(q.countArgs, t.args...)
+	}
+	q.count += " WHERE " + strings.Join(where, " AND ")
+	return q, nil
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -227,15 +293,16 @@ func (s *Store) ListDevices(ctx context.Context, f DeviceFilter, cursor string, 
 	if limit <= 0 || limit > MaxPageSize {
 		limit = min(max(limit, 50), MaxPageSize)
 	}
-	from, args, order, err := f.where()
+	dq, err := f.where()
 	if err != nil {
 		return DevicePage{}, err
 	}
+	from, args, order := dq.from, dq.args, dq.order
 	page := DevicePage{Total: -1}
 	// The count is bounded (a broad filter over a large inventory stops
 	// counting at CountCap) and made for the first page only.
 	if cursor == "" {
-		if err := s.db.QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM (SELECT 1 `+from+` LIMIT `+fmt.Sprint(CountCap+1)+`) c`), args...).Scan(&page.Total); err != nil {
+		if err := s.db.QueryRowContext(ctx, s.Rebind(`SELECT COUNT(*) FROM (SELECT 1 `+dq.count+` LIMIT `+fmt.Sprint(CountCap+1)+`) c`), dq.countArgs...).Scan(&page.Total); err != nil {
 			return DevicePage{}, fmt.Errorf("count devices: %w", err)
 		}
 		if page.Total > CountCap {

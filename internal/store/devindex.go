@@ -166,7 +166,7 @@ func (s *Store) reindex(ctx context.Context, addrs []netip.Addr) error {
 			return fmt.Errorf("index devices: %w", err)
 		}
 		defer devStmt.Close()
-		protoStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO device_protocols (protocol, addr, weak) VALUES (?, ?, ?)`))
+		protoStmt, err := tx.PrepareContext(ctx, s.Rebind(`INSERT INTO device_protocols (protocol, addr, weak, kev) VALUES (?, ?, ?, ?)`))
 		if err != nil {
 			return fmt.Errorf("index devices: %w", err)
 		}
@@ -192,8 +192,10 @@ func (s *Store) reindex(ctx context.Context, addrs []netip.Addr) error {
 					return fmt.Errorf("index device %s: %w", a, err)
 				}
 			}
+			// The device's KEV flag is copied into its protocol rows (the
+			// "KEV and a protocol" filter reads them alone, devices.go).
 			for _, p := range d.Protocols {
-				if _, err := protoStmt.ExecContext(ctx, strings.ToLower(p), addrKey(a), b2i(slices.Contains(d.WeakOn, p))); err != nil {
+				if _, err := protoStmt.ExecContext(ctx, strings.ToLower(p), addrKey(a), b2i(slices.Contains(d.WeakOn, p)), b2i(d.KEV)); err != nil {
 					return fmt.Errorf("index device %s: %w", a, err)
 				}
 			}

@@ -52,12 +52,9 @@ func fleetStore(t *testing.T, backend string) (*store.Store, *storetest.Fleet) {
 		t.Cleanup(func() { st.Close() })
 		return st, fleets.fleet[backend]
 	}
-	var dsn, prefix string
-	switch backend {
-	case "postgres":
-		dsn, prefix = testpeer.Postgres(t), "127.44.0.0/16"
-	default:
-		dsn, prefix = filepath.Join(fleetDir, "fleet.db"), "127.43.0.0/16"
+	dsn, prefix := filepath.Join(fleetDir, "fleet.db"), fleetPrefix(backend)+"0.0/16"
+	if backend == "postgres" {
+		dsn = testpeer.Postgres(t)
 	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -69,6 +66,15 @@ func fleetStore(t *testing.T, backend string) (*store.Store, *storetest.Fleet) {
 		fleets.dsn[backend], fleets.fleet[backend] = dsn, f
 	}
 	return st, f
+}
+
+// fleetPrefix is the start of the fleet's addresses on backend ("127.43.":
+// its /16).
+func fleetPrefix(backend string) string {
+	if backend == "postgres" {
+		return "127.44."
+	}
+	return "127.43."
 }
 
 // fleetDir holds the SQLite fleet store for the package's tests.
