@@ -41,7 +41,9 @@ func newServeCmd(g *globals) *cobra.Command {
 Prometheus metrics (/metrics), job actions for operators (/jobs: submit a scan within their scopes,
 watch it live, cancel it, add a schedule; iotwatch worker processes run the jobs; the same as JSON
 at /api/jobs and /api/schedules) and, for admins, user management (/admin/users: add, role, disable,
-enable, unlock, password, scopes; /admin/tokens: list, revoke) and the audit log (/admin/audit).
+enable, unlock, password, scopes; /admin/tokens: list, revoke), the audit log (/admin/audit) and
+River's own job UI (/admin/river/, riverui: every job and queue; its actions need a token or the
+session's CSRF token, which its page does not send, so in a browser it is for reading).
 
 Access: once a user exists (iotwatch users add), everyone logs in (/login) or sends an API token
 (Authorization: Bearer, iotwatch tokens create), and each route needs a role: viewer (dashboard,
@@ -138,6 +140,10 @@ only above --min-cell devices); every page is checked for the devices' addresses
 				return err
 			}
 			queue.SetLogger(g.log)
+			river, err := web.RiverUI(ctx, st, g.log) // River's job UI, for admins at /admin/river/
+			if err != nil {
+				return err
+			}
 			var sso *web.OIDC
 			if oidcIssuer != "" {
 				if oidcClient == "" || oidcRedirect == "" {
@@ -167,7 +173,7 @@ only above --min-cell devices); every page is checked for the devices' addresses
 			} else if pseudonymKey != "" {
 				return usageError{errors.New("--pseudonym-key needs --publish-viewers")}
 			}
-			srv := web.New(ro, web.Options{OIDC: sso, Publish: publish, Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil, Jobs: queue,
+			srv := web.New(ro, web.Options{OIDC: sso, Publish: publish, Log: g.log, ShowSecrets: showSecrets, Auth: access, LocalMode: loopback, TLS: tlsConfig != nil, Jobs: queue, RiverUI: river,
 				Wire: func(ctx context.Context, in *report.Inputs) error { return stage.WireReport(ctx, ro, in) }})
 			fmt.Fprintf(g.out, "dashboard on %s://%s/ (Ctrl-C stops)\n", scheme, ln.Addr())
 			return web.Serve(ctx, ln, srv)

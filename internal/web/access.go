@@ -51,6 +51,8 @@ var routeRoles = map[string]auth.Role{
 	"admin_user_disable": auth.Admin, "admin_user_enable": auth.Admin, "admin_user_unlock": auth.Admin,
 	"admin_user_password": auth.Admin, "admin_scope_add": auth.Admin, "admin_scope_remove": auth.Admin,
 	"admin_tokens": auth.Admin, "admin_token_revoke": auth.Admin,
+	// River's own job UI (riverui.go): every job and queue, every target.
+	"admin_river": auth.Admin, "admin_river_action": auth.Admin,
 }
 
 // RouteRole returns the least role route name needs, and whether the route
@@ -140,7 +142,8 @@ func (s *Server) principal(r *http.Request) (auth.Principal, error) {
 // isAPI reports whether r is a machine's request: answered 401, not
 // redirected to the log-in page.
 func isAPI(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" || r.Header.Get("Authorization") != "" ||
+	return strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, RiverUIPath+"api/") ||
+		r.URL.Path == "/metrics" || r.Header.Get("Authorization") != "" ||
 		strings.HasSuffix(r.URL.Path, ".jsonl")
 }
 

@@ -38,7 +38,12 @@ var cliActor = auth.Actor{Name: "cli:test"}
 
 func newConsole(t *testing.T, opts Options) *console {
 	t.Helper()
-	st := openStore(t)
+	return newConsoleOn(t, openStore(t), opts)
+}
+
+// newConsoleOn is newConsole over st, with River's UI mounted.
+func newConsoleOn(t *testing.T, st *store.Store, opts Options) *console {
+	t.Helper()
 	fill(t, st)
 	c := &console{st: st, a: auth.New(st), tokens: map[string]string{}, now: time.Now()}
 	c.a.Hasher = auth.Hasher{Params: auth.Params{Memory: 1024, Time: 1, Threads: 1}}
@@ -76,6 +81,10 @@ func newConsole(t *testing.T, opts Options) *console {
 	_, err = c.jobs.Cancel(ctx, sub.Jobs[0])
 	must(t, err)
 	opts.Auth, opts.Jobs = c.a, c.jobs
+	if opts.RiverUI == nil {
+		opts.RiverUI, err = RiverUI(t.Context(), st, nil)
+		must(t, err)
+	}
 	if opts.APIRate == 0 {
 		opts.APIRate = 100000
 	}
@@ -173,6 +182,9 @@ var routeCases = []struct{ method, path, name string }{
 	{"GET", "/api/schedules", "api_schedules"},
 	{"POST", "/api/schedules", "api_schedule_add"},
 	{"DELETE", "/api/schedules/rt", "api_schedule_remove"},
+	{"GET", "/admin/river/", "admin_river"},
+	{"GET", "/admin/river/api/jobs?state=cancelled", "admin_river"},
+	{"POST", "/admin/river/api/jobs/cancel", "admin_river_action"},
 }
 
 // routeJSON is the JSON body a route of the API takes, for role r.
@@ -182,6 +194,8 @@ func routeJSON(name string, r auth.Role) (string, bool) {
 		return `{"targets": ["127.20.0.1"], "ports": "23"}`, true
 	case "api_schedule_add":
 		return `{"name": "api-` + r.String() + `", "every": "24h", "scan": {"targets": ["127.20.0.1"], "ports": "23"}}`, true
+	case "admin_river_action":
+		return `{"ids": ["1"]}`, true // job 1, cancelled already (newConsole)
 	}
 	return "", false
 }
@@ -224,7 +238,8 @@ func TestRouteTable(t *testing.T) {
 			continue // tried in TestLogInOut and TestOIDC
 		}
 		t.Run(rc.path, func(t *testing.T) {
-			api := strings.HasPrefix(rc.path, "/api/") || rc.path == "/metrics" || strings.HasSuffix(rc.path, ".jsonl")
+			api := strings.HasPrefix(rc.path, "/api/") || strings.HasPrefix(rc.path, RiverUIPath+"api/") ||
+				rc.path == "/metrics" || strings.HasSuffix(rc.path, ".jsonl")
 			for _, who := range []string{"", "revoked", "expired", "garbage"} {
 				var setup func(*http.Request)
 				if who != "" {

@@ -37,8 +37,10 @@ func (s *Server) nav(r *http.Request, runID int64) []report.Link {
 		{report.Link{Href: "/jobs", Text: "Jobs"}, "jobs"},
 		{report.Link{Href: "/admin/users", Text: "Users"}, "admin_users"},
 		{report.Link{Href: "/admin/audit", Text: "Audit log"}, "admin_audit"},
+		{report.Link{Href: RiverUIPath, Text: "River"}, "admin_river"},
 	} {
-		needs := map[string]bool{"admin_audit": s.opts.Auth != nil, "admin_users": s.opts.Auth != nil, "jobs": s.opts.Auth != nil && s.opts.Jobs != nil}
+		needs := map[string]bool{"admin_audit": s.opts.Auth != nil, "admin_users": s.opts.Auth != nil, "jobs": s.opts.Auth != nil && s.opts.Jobs != nil,
+			"admin_river": s.opts.Auth != nil && s.opts.RiverUI != nil}
 		if ok, special := needs[l.route]; special && !ok {
 			continue
 		}

@@ -59,6 +59,9 @@ type Options struct {
 	// Jobs turns the console's job actions on (operators submit, watch,
 	// cancel and schedule scans within their scopes); they need Auth.
 	Jobs JobQueue
+	// RiverUI, when set, is River's own job UI (RiverUI), mounted for
+	// admins at RiverUIPath (riverui.go).
+	RiverUI http.Handler
 	// PollEvery is how often a job's event stream looks at it (1 s).
 	PollEvery time.Duration
 	// Publish, when set, shows viewers only the published report (report
@@ -154,6 +157,7 @@ func New(st *store.Store, opts Options) *Server {
 	s.registerConsole(route)
 	s.registerAdmin(route)
 	s.registerJobsAPI(route)
+	s.registerRiverUI(route)
 	route("GET /healthz", "healthz", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, err := w.Write([]byte("ok\n"))
