@@ -91,7 +91,7 @@ func (a *assembler) lookup(src, dst netip.Addr, sp, dp uint16, proto uint8) int3
 	s4, ok1 := ip4(src)
 	d4, ok2 := ip4(dst)
 	if ok1 && ok2 {
-		return a.flows4[flowKey4(s4, d4, sp, dp, proto)]
+		return a.flows4.get(flowKey4(s4, d4, sp, dp, proto))
 	}
 	return a.flows[flowKey(src, dst, sp, dp, proto)]
 }
@@ -102,9 +102,9 @@ func (a *assembler) index(src, dst netip.Addr, sp, dp uint16, proto uint8, i int
 	d4, ok2 := ip4(dst)
 	switch {
 	case ok1 && ok2 && i != 0:
-		a.flows4[flowKey4(s4, d4, sp, dp, proto)] = i
+		a.flows4.set(flowKey4(s4, d4, sp, dp, proto), i)
 	case ok1 && ok2:
-		delete(a.flows4, flowKey4(s4, d4, sp, dp, proto))
+		a.flows4.del(flowKey4(s4, d4, sp, dp, proto))
 	case i != 0:
 		a.flows[flowKey(src, dst, sp, dp, proto)] = i
 	default:
@@ -151,7 +151,7 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 		}
 		src, link = pr, pr.LinkType()
 	}
-	a := &assembler{sink: sink, opt: opt, flows: map[key]int32{}, flows4: map[key4]int32{}}
+	a := &assembler{sink: sink, opt: opt, flows: map[key]int32{}}
 	for {
 		if a.st.Packets%4096 == 0 && ctx.Err() != nil {
 			a.flushAll()
@@ -186,7 +186,7 @@ type assembler struct {
 	sink       flow.Sink
 	opt        Options
 	flows      map[key]int32 // index into slab (index+1): IPv6 flows
-	flows4     map[key4]int32
+	flows4     flowTable
 	slab       []state
 	free       []int32
 	head, tail int32 // least and most recently seen (index+1, 0: none)
