@@ -22,22 +22,27 @@ var lostPrefix = netip.MustParsePrefix("127.78.1.0/26")
 // always fails, on the embedded default (riversqlite) and on PostgreSQL:
 // River discards it after its last attempt, and the audit still runs, once,
 // over the services the two completed shards found; the scan's jobs and
-// run say shard 1 was lost. Two orders:
+// run say shard 1 was lost. Three cases:
 //   - "discarded last": shard 1 fails only once the others completed, so
 //     no completing shard can settle the scan (the worker's sweep must);
 //   - "retry completes late": shard 1 is discarded at once, and shard 2,
 //     which fails its first attempt, completes last after River's backoff
-//     (it settles the scan in its completion; the sweep runs meanwhile).
+//     (it settles the scan in its completion; the sweep runs meanwhile);
+//   - "cancelled": shard 1 is cancelled (`jobs cancel`) before it runs.
 func TestLostShard(t *testing.T) {
 	startFleet(t, lostPrefix, 24)
 	for _, b := range backends {
-		for _, order := range []string{"discarded last", "retry completes late"} {
-			t.Run(b.name+"/"+order, func(t *testing.T) { lostShard(t, b.dsn(t), order == "discarded last") })
+		for _, mode := range []string{"discarded last", "retry completes late", "cancelled"} {
+			t.Run(b.name+"/"+mode, func(t *testing.T) { lostShard(t, b.dsn(t), mode) })
 		}
 	}
 }
 
-func lostShard(t *testing.T, dsn string, discardLast bool) {
+func lostShard(t *testing.T, dsn, mode string) {
+	discardLast, lostState := mode == "discarded last", "discarded"
+	if mode == "cancelled" {
+		lostState = "cancelled"
+	}
 	ctx := context.Background()
 	st, c := openClient(t, dsn)
 	sub, err := c.SubmitScan(ctx, jobs.ScanRequest{
@@ -50,6 +55,11 @@ func lostShard(t *testing.T, dsn string, discardLast bool) {
 	// Shard 1 is on its last attempt (as after nine failures).
 	if _, err := st.DB().ExecContext(ctx, st.Rebind(`UPDATE river_job SET max_attempts = 1 WHERE id = ?`), sub.Jobs[1]); err != nil {
 		t.Fatal(err)
+	}
+	if mode == "cancelled" {
+		if _, err := c.Cancel(ctx, sub.Jobs[1]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	jobs.SetShardFault(func(ctx context.Context, shard, attempt int) error {
 		switch {
@@ -74,7 +84,7 @@ func lostShard(t *testing.T, dsn string, discardLast bool) {
 			return errors.New("shard 1 always fails")
 		case shard == 1:
 			return errors.New("shard 1 always fails")
-		case shard == 2 && attempt == 1 && !discardLast:
+		case shard == 2 && attempt == 1 && mode == "retry completes late":
 			return errors.New("shard 2 fails its first attempt")
 		}
 		return nil
@@ -97,11 +107,11 @@ func lostShard(t *testing.T, dsn string, discardLast bool) {
 			shardRuns = append(shardRuns, j.Run)
 		}
 	}
-	if states[sub.Jobs[0]] != "completed" || states[sub.Jobs[1]] != "discarded" || states[sub.Jobs[2]] != "completed" {
-		t.Fatalf("shard jobs %v: %s, %s, %s; want completed, discarded, completed", sub.Jobs,
-			states[sub.Jobs[0]], states[sub.Jobs[1]], states[sub.Jobs[2]])
+	if states[sub.Jobs[0]] != "completed" || states[sub.Jobs[1]] != lostState || states[sub.Jobs[2]] != "completed" {
+		t.Fatalf("shard jobs %v: %s, %s, %s; want completed, %s, completed", sub.Jobs,
+			states[sub.Jobs[0]], states[sub.Jobs[1]], states[sub.Jobs[2]], lostState)
 	}
-	if !discardLast {
+	if mode == "retry completes late" {
 		var s1, s2 jobs.Job
 		for _, j := range list {
 			switch j.ID {
@@ -154,7 +164,7 @@ func lostShard(t *testing.T, dsn string, discardLast bool) {
 		t.Errorf("audited hosts no completed shard found: %v", extra)
 	}
 	// The jobs and the scan's run say shard 1 was lost.
-	want := []spec.LostShard{{Shard: 1, Job: sub.Jobs[1], State: "discarded"}}
+	want := []spec.LostShard{{Shard: 1, Job: sub.Jobs[1], State: lostState}}
 	for _, id := range sub.Jobs {
 		j, err := c.Get(ctx, id)
 		if err != nil {
@@ -168,7 +178,7 @@ func lostShard(t *testing.T, dsn string, discardLast bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != model.RunFailed || !strings.Contains(r.Error, fmt.Sprintf("shard 1 (job %d, discarded)", sub.Jobs[1])) {
+	if r.Status != model.RunFailed || !strings.Contains(r.Error, fmt.Sprintf("shard 1 (job %d, %s)", sub.Jobs[1], lostState)) {
 		t.Errorf("scan run %d: %s %q, want failed naming shard 1", sub.Group, r.Status, r.Error)
 	}
 }
