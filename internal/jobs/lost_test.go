@@ -14,6 +14,8 @@ import (
 	"iotwatch/internal/jobs"
 	"iotwatch/internal/jobs/spec"
 	"iotwatch/internal/model"
+	"iotwatch/internal/report"
+	"iotwatch/internal/stage"
 )
 
 var lostPrefix = netip.MustParsePrefix("127.78.1.0/26")
@@ -180,6 +182,14 @@ func lostShard(t *testing.T, dsn, mode string) {
 	}
 	if r.Status != model.RunFailed || !strings.Contains(r.Error, fmt.Sprintf("shard 1 (job %d, %s)", sub.Jobs[1], lostState)) {
 		t.Errorf("scan run %d: %s %q, want failed naming shard 1", sub.Group, r.Status, r.Error)
+	}
+	// The report covers the scan's run as failed, not as a whole scan.
+	rep, err := stage.BuildReport(ctx, st, report.Inputs{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Runs, func(r report.RunRef) bool { return r.ID == sub.Group && r.Status == model.RunFailed }) {
+		t.Errorf("report runs %+v: want scan run %d, failed", rep.Runs, sub.Group)
 	}
 }
 
