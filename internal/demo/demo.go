@@ -306,10 +306,11 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	// Telemetry: devices under unauthorized control, from traffic, a
 	// capture each simulated day.
 	var tt *TelemetryTruth
+	var flowRuns []int64 // the flows runs: their alerts are the assessment's and the report's evidence too
 	if opts.Compromised > 0 {
 		t0 = time.Now()
 		var detected []map[string]bool
-		tt, detected, sum.TelemetryRecords, err = telemetry(ctx, st, truth, opts.Compromised, opts.Seed, opts.OutDir, at)
+		tt, detected, sum.TelemetryRecords, err = telemetry(ctx, st, truth, opts.Compromised, opts.Seed, opts.OutDir, at, &flowRuns)
 		if err != nil {
 			return sum, finish(fmt.Errorf("flows: %w", err))
 		}
@@ -337,8 +338,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	// Assessment against the baselines.
 	t0 = time.Now()
 	decl := demoDeclaration()
-	res, _, err := stage.Assess(ctx, st, assess.RunOptions{Targets: []string{fmt.Sprintf("run %d", run.ID)},
-		Declarations: []*declare.Declaration{decl}}, run.ID)
+	covered := append([]int64{run.ID}, flowRuns...)
+	res, assessRun, err := stage.Assess(ctx, st, assess.RunOptions{Targets: []string{fmt.Sprintf("run %d", run.ID)},
+		Declarations: []*declare.Declaration{decl}}, covered...)
 	if err != nil {
 		return sum, finish(fmt.Errorf("assess: %w", err))
 	}
@@ -369,7 +371,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	if err := finish(nil); err != nil {
 		return sum, err
 	}
-	r, err := stage.BuildReport(ctx, st, report.Inputs{RunIDs: []int64{run.ID}, Title: "iotwatch demo: simulated IoT fleet"}, res)
+	r, err := stage.BuildReport(ctx, st, report.Inputs{RunIDs: appendRun(covered, assessRun), Title: "iotwatch demo: simulated IoT fleet"}, res)
 	if err == nil && r.SharedKeys != nil {
 		sum.SharedKeyDevices, sum.SharedCertDevices = r.SharedKeys.Sharing, r.SharedKeys.TLSCertSharing
 	}
@@ -472,4 +474,12 @@ func truthSharedKeys(t simulate.Truth) (keys, certs int) {
 		}
 	}
 	return len(sharingKey), len(sharingCert)
+}
+
+// appendRun appends the run id to ids when there is one (0: not recorded).
+func appendRun(ids []int64, id int64) []int64 {
+	if id == 0 {
+		return ids
+	}
+	return append(ids, id)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"iotwatch/internal/store"
@@ -121,6 +122,44 @@ func demoMatchesTruth(t *testing.T, db string) {
 	}
 	if diff := cmp.Diff(sum.TruthCompromisedPerDay, sum.CompromisedPerDay); diff != "" || sum.TruthCompromisedPerDay[0] == 0 || sum.TruthCompromisedPerDay[0] >= sum.TruthCompromisedPerDay[3] {
 		t.Errorf("devices under control per day: report %v, truth %v; want equal and growing", sum.CompromisedPerDay, sum.TruthCompromisedPerDay)
+	}
+	// The assessment covers the flows runs: every device under control
+	// fails "no harm to other networks" (CRA I 2 (i)), and the report counts
+	// the alerts among its findings, as `iotwatch report` on the database
+	// does (the demo assessed and reported its own run alone).
+	assessed, err := st.LatestRun(ctx, "assess", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := st.Findings(ctx, assessed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harm := map[string]bool{}
+	for _, f := range fs {
+		if f.Kind == "nonconformity" && strings.Contains(f.Title, "cra-I-2i") {
+			harm[f.Subject] = true
+		}
+	}
+	for ip := range tel.Compromised {
+		if !harm[ip] {
+			t.Errorf("compromised device %s does not fail cra-I-2i in the demo's assessment (%d devices do)", ip, len(harm))
+		}
+	}
+	var full struct {
+		Findings struct {
+			ByKind []struct {
+				Key string `json:"key"`
+			} `json:"by_kind"`
+		} `json:"findings"`
+	}
+	readJSON(t, filepath.Join(dir, "report.json"), &full)
+	if !slices.ContainsFunc(full.Findings.ByKind, func(k struct {
+		Key string `json:"key"`
+	}) bool {
+		return k.Key == "scanning"
+	}) {
+		t.Errorf("report findings by kind %v: no flow alert (scanning)", full.Findings.ByKind)
 	}
 	mean := 0.0
 	for _, n := range sum.TruthCompromisedPerDay {

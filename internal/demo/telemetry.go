@@ -64,8 +64,9 @@ const (
 // telemetry writes a capture for each of days (the simulated days, oldest
 // first) and their truth into dir, ingests them into st and returns the
 // truth, the devices the detectors found under control on each day, and
-// the flow records read.
-func telemetry(ctx context.Context, st *store.Store, truth *simulate.Truth, share float64, seed int64, dir string, days []time.Time) (*TelemetryTruth, []map[string]bool, int64, error) {
+// the flow records read; it appends the id of each day's flows run to runs
+// (their alerts are evidence the assessment and the report cover).
+func telemetry(ctx context.Context, st *store.Store, truth *simulate.Truth, share float64, seed int64, dir string, days []time.Time, runs *[]int64) (*TelemetryTruth, []map[string]bool, int64, error) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x7e1e))
 	var devs, weak []netip.Addr
 	for _, d := range truth.Devices {
@@ -131,7 +132,7 @@ func telemetry(ctx context.Context, st *store.Store, truth *simulate.Truth, shar
 			return netip.MustParseAddr(a).Compare(netip.MustParseAddr(b))
 		})
 		tt.Days, tt.Day = append(tt.Days, td), td.Day
-		found, nrec, err := ingestDay(ctx, st, td, day, pkts)
+		found, nrec, err := ingestDay(ctx, st, td, day, pkts, runs)
 		if err != nil {
 			return tt, detected, records, err
 		}
@@ -148,7 +149,7 @@ func telemetry(ctx context.Context, st *store.Store, truth *simulate.Truth, shar
 // ingestDay writes one day's packets (synth times, moved to 10:00 that
 // day) as td's capture, ingests it and returns the devices with an
 // outbound alert that day and the records read.
-func ingestDay(ctx context.Context, st *store.Store, td TelemetryDay, day time.Time, pkts []synth.Packet) (map[string]bool, int64, error) {
+func ingestDay(ctx context.Context, st *store.Store, td TelemetryDay, day time.Time, pkts []synth.Packet, runs *[]int64) (map[string]bool, int64, error) {
 	shift := day.Add(10 * time.Hour).Sub(synth.Base)
 	for i := range pkts {
 		pkts[i].Time = pkts[i].Time.Add(shift)
@@ -167,6 +168,7 @@ func ingestDay(ctx context.Context, st *store.Store, td TelemetryDay, day time.T
 	if err != nil {
 		return nil, 0, fmt.Errorf("ingest telemetry: %w", err)
 	}
+	*runs = append(*runs, sum.RunID)
 	alerts := sum.Alerts
 	if sum.Counts["inputs_skipped"] > 0 {
 		// The same capture was ingested by an earlier demo into this
