@@ -1,7 +1,6 @@
 package coap
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
@@ -10,8 +9,8 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 
-	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 )
 
 func reply(t testing.TB, id int32, payload string) []byte {
@@ -45,16 +44,7 @@ func TestProbe(t *testing.T) {
 		}
 		pc.WriteTo(reply(t, m.MessageID, `</sensors/temp>;rt="temperature";if="sensor",</light>;rt="light"`), from)
 	}()
-	conn, err := net.Dial("udp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
-	rec, _ := res.Data.(*Record)
-	if res.Status != model.StatusSuccess || rec == nil {
-		t.Fatalf("status %v err %v", res.Status, res.Err)
-	}
+	rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "udp", pc.LocalAddr().String(), &probe.Env{Timeout: 2 * time.Second}))
 	if len(rec.Resources) != 2 || rec.Resources[0] != "/sensors/temp" {
 		t.Errorf("resources = %v", rec.Resources)
 	}

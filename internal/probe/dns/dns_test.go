@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"context"
 	"errors"
 	"net"
 	"strconv"
@@ -10,18 +9,14 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 	"iotwatch/internal/testpeer"
 	dnswire "iotwatch/internal/wire/dns"
 )
 
 func probeAddr(t *testing.T, network, addr string) probe.Result {
 	t.Helper()
-	conn, err := net.Dial(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	return Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
+	return probetest.Probe(t, Prober{}, network, addr, &probe.Env{Timeout: 2 * time.Second})
 }
 
 // TestProbeDnsmasq asks a real dnsmasq over UDP and over TCP.

@@ -9,22 +9,14 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 	"iotwatch/internal/testpeer"
 )
 
 func TestProbeVsftpd(t *testing.T) {
 	for _, anon := range []bool{false, true} {
 		p := testpeer.Vsftpd(t, testpeer.VsftpdOptions{Anonymous: anon})
-		conn, err := net.Dial("tcp", p.Addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 5 * time.Second})
-		conn.Close()
-		rec, _ := res.Data.(*Record)
-		if res.Status != model.StatusSuccess || rec == nil {
-			t.Fatalf("status %v err %v", res.Status, res.Err)
-		}
+		rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "tcp", p.Addr, &probe.Env{Timeout: 5 * time.Second}))
 		if !strings.Contains(rec.Banner, "vsFTPd 3.") {
 			t.Errorf("banner = %q, want vsFTPd 3.x", rec.Banner)
 		}

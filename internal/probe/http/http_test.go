@@ -23,6 +23,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 	"iotwatch/internal/testpeer"
 )
 
@@ -35,12 +36,7 @@ func dialer(addr string) func(context.Context) (net.Conn, error) {
 
 func run(t *testing.T, p Prober, addr string) (probe.Result, *Record) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	res := p.Probe(context.Background(), conn, &probe.Env{Timeout: 3 * time.Second, Dial: dialer(addr)})
+	res := probetest.Probe(t, p, "tcp", addr, &probe.Env{Timeout: 3 * time.Second, Dial: dialer(addr)})
 	rec, _ := res.Data.(*Record)
 	return res, rec
 }

@@ -18,22 +18,14 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 	"iotwatch/internal/testpeer"
 )
 
 func TestProbeMosquitto(t *testing.T) {
 	for _, anon := range []bool{true, false} {
 		p := testpeer.Mosquitto(t, testpeer.MosquittoOptions{Anonymous: anon, Users: map[string]string{"u": "p"}})
-		conn, err := net.Dial("tcp", p.Addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 5 * time.Second})
-		conn.Close()
-		rec, _ := res.Data.(*Record)
-		if res.Status != model.StatusSuccess || rec == nil {
-			t.Fatalf("status %v err %v", res.Status, res.Err)
-		}
+		rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "tcp", p.Addr, &probe.Env{Timeout: 5 * time.Second}))
 		if rec.Anonymous != anon {
 			t.Errorf("anonymous = %v, want %v (code %d)", rec.Anonymous, anon, rec.ConnackCode)
 		}

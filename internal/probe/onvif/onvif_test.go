@@ -9,6 +9,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 	"iotwatch/internal/wire/onvif"
 	"iotwatch/internal/wire/onvif/onviftest"
 )
@@ -84,12 +85,7 @@ func TestNotONVIF(t *testing.T) {
 			pc.WriteTo([]byte("HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\n\r\n"), from)
 		}
 	}()
-	conn, err := net.Dial("udp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
+	res := probetest.Probe(t, Prober{}, "udp", pc.LocalAddr().String(), &probe.Env{Timeout: 2 * time.Second})
 	if res.Status != model.StatusProtocolError {
 		t.Errorf("status %v err %v, want protocol error", res.Status, res.Err)
 	}

@@ -2,13 +2,12 @@ package rtsp
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"testing"
 	"time"
 
-	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 )
 
 func fakeServer(t *testing.T, replies ...string) string {
@@ -44,16 +43,7 @@ func TestProbe(t *testing.T) {
 	addr := fakeServer(t,
 		"RTSP/1.0 200 OK\r\nCSeq: 1\r\nServer: Hikvision-Webs\r\nPublic: OPTIONS, DESCRIBE, SETUP\r\n\r\n",
 		"RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm=\"IP Camera(C6496)\", nonce=\"x\"\r\n\r\n")
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
-	rec, _ := res.Data.(*Record)
-	if res.Status != model.StatusSuccess || rec == nil {
-		t.Fatalf("status %v err %v", res.Status, res.Err)
-	}
+	rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "tcp", addr, &probe.Env{Timeout: 2 * time.Second}))
 	if rec.Server != "Hikvision-Webs" || rec.AuthScheme != "Digest" || rec.Realm != "IP Camera(C6496)" || len(rec.Public) != 3 || rec.NoAuth {
 		t.Errorf("record = %+v", rec)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 	"iotwatch/internal/testpeer"
 	wiresnmp "iotwatch/internal/wire/snmp"
 )
@@ -25,12 +26,7 @@ func TestProbeSnmpd(t *testing.T) {
 		{[]string{"wrong"}, model.StatusSuccess}, // found through SNMPv3 engine discovery
 	}
 	for _, tt := range tests {
-		conn, err := net.Dial("udp", p.Addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := Prober{Communities: tt.comms}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
-		conn.Close()
+		res := probetest.Probe(t, Prober{Communities: tt.comms}, "udp", p.Addr, &probe.Env{Timeout: 2 * time.Second})
 		if res.Status != tt.want {
 			t.Fatalf("communities %v: status %v (%v), want %v", tt.comms, res.Status, res.Err, tt.want)
 		}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 )
 
 const desc = `<?xml version="1.0"?>
@@ -39,16 +39,7 @@ func TestProbe(t *testing.T) {
 		}
 		fmt.Fprintf(pcWriter{pc, from}, "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: upnp:rootdevice\r\nUSN: uuid:x::upnp:rootdevice\r\nSERVER: Linux/3.10 UPnP/1.0 miniupnpd/2.1\r\nLOCATION: http://%s/rootDesc.xml\r\n\r\n", hl.Addr())
 	}()
-	conn, err := net.Dial("udp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 2 * time.Second})
-	rec, _ := res.Data.(*Record)
-	if res.Status != model.StatusSuccess || rec == nil {
-		t.Fatalf("status %v err %v", res.Status, res.Err)
-	}
+	rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "udp", pc.LocalAddr().String(), &probe.Env{Timeout: 2 * time.Second}))
 	if rec.Manufacturer != "TP-Link" || rec.ModelName != "Archer C7" || rec.ModelNumber != "5.0" || rec.Server == "" {
 		t.Errorf("record = %+v", rec)
 	}

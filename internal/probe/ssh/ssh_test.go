@@ -10,6 +10,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 	"iotwatch/internal/testpeer"
 )
 
@@ -62,16 +63,7 @@ func TestProbeTrickle(t *testing.T) {
 func TestProbeSSHD(t *testing.T) {
 	for _, legacy := range []bool{false, true} {
 		p := testpeer.SSHD(t, testpeer.SSHDOptions{Legacy: legacy})
-		conn, err := net.Dial("tcp", p.Addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 5 * time.Second})
-		conn.Close()
-		rec, _ := res.Data.(*Record)
-		if res.Status != model.StatusSuccess || rec == nil {
-			t.Fatalf("legacy=%v: status %v err %v", legacy, res.Status, res.Err)
-		}
+		rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "tcp", p.Addr, &probe.Env{Timeout: 5 * time.Second}))
 		if !strings.HasPrefix(rec.Software, "OpenSSH_") {
 			t.Errorf("software = %q, want OpenSSH_…", rec.Software)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"iotwatch/internal/model"
 	"iotwatch/internal/probe"
+	"iotwatch/internal/probe/probetest"
 	"iotwatch/internal/testpeer"
 	wiretelnet "iotwatch/internal/wire/telnet"
 )
@@ -94,16 +95,7 @@ func TestProbeTrickle(t *testing.T) {
 
 func TestProbeTelnetd(t *testing.T) {
 	p := testpeer.Telnetd(t)
-	conn, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	res := Prober{}.Probe(context.Background(), conn, &probe.Env{Timeout: 8 * time.Second})
-	if res.Status != model.StatusSuccess {
-		t.Fatalf("status %v err %v", res.Status, res.Err)
-	}
-	rec := res.Data.(*Record)
+	rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "tcp", p.Addr, &probe.Env{Timeout: 8 * time.Second}))
 	t.Logf("negotiation %v banner %q", rec.Negotiation, rec.Banner)
 	if !strings.Contains(strings.ToLower(rec.LoginPrompt), "login") || len(rec.Negotiation) == 0 {
 		t.Errorf("record = %+v, want a login prompt and negotiation", rec)
