@@ -6,9 +6,7 @@ package scanbench
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -20,7 +18,6 @@ import (
 	"iotwatch/internal/fingerprint"
 	"iotwatch/internal/model"
 	"iotwatch/internal/scan"
-	"iotwatch/internal/simulate"
 	"iotwatch/internal/target"
 	"iotwatch/internal/testpeer"
 )
@@ -34,27 +31,6 @@ func need(t *testing.T) {
 	}
 }
 
-type nmapXML struct {
-	Hosts []struct {
-		Address []struct {
-			Addr string `xml:"addr,attr"`
-		} `xml:"address"`
-		Ports []struct {
-			Protocol string `xml:"protocol,attr"`
-			PortID   int    `xml:"portid,attr"`
-			State    struct {
-				State string `xml:"state,attr"`
-			} `xml:"state"`
-			Service struct {
-				Name    string   `xml:"name,attr"`
-				Product string   `xml:"product,attr"`
-				Version string   `xml:"version,attr"`
-				CPE     []string `xml:"cpe"`
-			} `xml:"service"`
-		} `xml:"ports>port"`
-	} `xml:"host"`
-}
-
 type ident struct{ product, version, cpe string }
 
 type epKey struct {
@@ -65,33 +41,8 @@ type epKey struct {
 
 // runNmap runs nmap -sV and returns identifications by endpoint and the wall time.
 func runNmap(t *testing.T, targets []string, tcp, udp []uint16) (map[epKey]ident, time.Duration) {
-	var ports []string
-	for _, p := range tcp {
-		ports = append(ports, "T:"+strconv.Itoa(int(p)))
-	}
-	for _, p := range udp {
-		ports = append(ports, "U:"+strconv.Itoa(int(p)))
-	}
-	out := t.TempDir() + "/nmap.xml"
-	args := []string{"-sV", "-n", "-Pn", "-T5", "-p", strings.Join(ports, ","), "-oX", out}
-	if len(udp) > 0 {
-		args = append(args, "-sT", "-sU")
-	} else {
-		args = append(args, "-sT")
-	}
-	args = append(args, targets...)
-	start := time.Now()
-	cmd := exec.Command("nmap", args...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nmap %v: %v\n%s", args, err, b)
-	}
-	took := time.Since(start)
-	b, err := os.ReadFile(out)
+	x, took, err := nmapSV(t.TempDir()+"/nmap.xml", tcp, udp, nil, targets...)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var x nmapXML
-	if err := xml.Unmarshal(b, &x); err != nil {
 		t.Fatal(err)
 	}
 	got := map[epKey]ident{}
@@ -226,12 +177,7 @@ func TestCompareFleet(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("IOTWATCH_BENCH_DEVICES")); err == nil && v > 0 {
 		n = v
 	}
-	prefix := netip.MustParsePrefix("127.203.0.0/16")
-	fleet, err := simulate.Start(context.Background(), simulate.Options{Prefix: prefix, Devices: n, Seed: 11})
-	if err != nil {
-		t.Skipf("simulator: %v", err)
-	}
-	defer fleet.Close()
+	fleet := startFleet(t, "127.203.0.0/16", n)
 	var targets []string
 	for _, a := range fleet.Addrs() {
 		targets = append(targets, a.String())

@@ -1,14 +1,9 @@
 package scanbench
 
 import (
-	"context"
-	"encoding/xml"
 	"fmt"
-	"net/netip"
-	"os"
-	"os/exec"
+	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,29 +32,6 @@ var families = []struct {
 // ones only: the broadcast-* scripts would send to multicast groups).
 const nmapScripts = "dns-service-discovery,bacnet-info,s7-info,enip-info,fox-info,modbus-discover,upnp-info,coap-resources,snmp-sysdescr,http-title,rtsp-methods"
 
-type nmapPorts struct {
-	Hosts []struct {
-		Ports []struct {
-			Protocol string `xml:"protocol,attr"`
-			PortID   int    `xml:"portid,attr"`
-			State    struct {
-				State string `xml:"state,attr"`
-			} `xml:"state"`
-			Service struct {
-				Name    string   `xml:"name,attr"`
-				Product string   `xml:"product,attr"`
-				Version string   `xml:"version,attr"`
-				Extra   string   `xml:"extrainfo,attr"`
-				CPE     []string `xml:"cpe"`
-			} `xml:"service"`
-			Scripts []struct {
-				ID     string `xml:"id,attr"`
-				Output string `xml:"output,attr"`
-			} `xml:"script"`
-		} `xml:"ports>port"`
-	} `xml:"host"`
-}
-
 // nmapSeen is what nmap said about one endpoint: -sV's fields and the
 // scripts' output.
 type nmapSeen struct {
@@ -68,39 +40,18 @@ type nmapSeen struct {
 }
 
 // nmapDevice runs nmap -sV with the identification scripts on one device's
-// own ports.
-func nmapDevice(ip string, svcs []simulate.TruthService) (map[epKey]nmapSeen, error) {
-	var ports []string
-	tcp, udp := false, false
+// own ports, its report in dir.
+func nmapDevice(dir, ip string, svcs []simulate.TruthService) (map[epKey]nmapSeen, error) {
+	var tcp, udp []uint16
 	for _, s := range svcs {
 		if s.Transport == model.UDP {
-			ports, udp = append(ports, "U:"+strconv.Itoa(int(s.Port))), true
+			udp = append(udp, s.Port)
 		} else {
-			ports, tcp = append(ports, "T:"+strconv.Itoa(int(s.Port))), true
+			tcp = append(tcp, s.Port)
 		}
 	}
-	f, err := os.CreateTemp("", "iotwatch-nmap-*.xml")
+	x, _, err := nmapSV(filepath.Join(dir, ip+".xml"), tcp, udp, []string{"--script", nmapScripts}, ip)
 	if err != nil {
-		return nil, err
-	}
-	f.Close()
-	defer os.Remove(f.Name())
-	args := []string{"-sV", "-n", "-Pn", "-T5", "--script", nmapScripts, "-p", strings.Join(ports, ","), "-oX", f.Name()}
-	if tcp {
-		args = append(args, "-sT")
-	}
-	if udp {
-		args = append(args, "-sU")
-	}
-	if b, err := exec.Command("nmap", append(args, ip)...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("nmap %s: %v\n%s", ip, err, b)
-	}
-	b, err := os.ReadFile(f.Name())
-	if err != nil {
-		return nil, err
-	}
-	var x nmapPorts
-	if err := xml.Unmarshal(b, &x); err != nil {
 		return nil, err
 	}
 	got := map[epKey]nmapSeen{}
@@ -131,12 +82,7 @@ func mentions(text, want string) bool { return want != "" && strings.Contains(no
 // identified at all, the maker named, the model named, a CPE given.
 func TestCompareFamilies(t *testing.T) {
 	need(t)
-	prefix := netip.MustParsePrefix("127.204.0.0/16")
-	fleet, err := simulate.Start(context.Background(), simulate.Options{Prefix: prefix, Devices: 400, Seed: 11})
-	if err != nil {
-		t.Skipf("simulator: %v", err)
-	}
-	defer fleet.Close()
+	fleet := startFleet(t, "127.204.0.0/16", 400)
 	// One unit per profile.
 	var devs []simulate.TruthDevice
 	seen := map[string]bool{}
@@ -163,13 +109,14 @@ func TestCompareFamilies(t *testing.T) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
+	dir := t.TempDir()
 	start := time.Now()
 	for _, d := range devs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			got, err := nmapDevice(d.IP, d.Services)
+			got, err := nmapDevice(dir, d.IP, d.Services)
 			if err != nil {
 				t.Error(err)
 				return
