@@ -132,7 +132,7 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 					}
 				} else {
 					fmt.Fprintf(g.out, "run %d %s: %d records, %d dropped, %d malformed, %d roll-ups, %d alerts", sum.RunID, sum.Status,
-						sum.Counts[flow.CountRecords], sum.Counts[flow.CountDropped], sum.Counts[flow.CountMalformed], sum.Counts[flow.CountRollups], len(sum.Alerts))
+						sum.Counts[flow.CountRecords], sum.Counts[flow.CountDropped], sum.Counts[flow.CountMalformed], sum.Counts[flow.CountRollups], sum.Counts[flow.CountAlerts])
 					for _, k := range []struct{ key, what string }{
 						{"inputs_skipped", "inputs already ingested (skipped)"},
 						{"inputs_appended", "grown inputs read from where the last ingest stopped"},
