@@ -98,8 +98,10 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 				return usageError{errors.New("give --pcap, --zeek, --nfdump-csv or --netflow-pcap (repeatable), or --listen alone")}
 			}
 			if srcs[0].Kind != ingest.Listen {
-				var err error
-				if srcs, err = ingest.Expand(srcs); err != nil {
+				// Checked before the store opens; the ingest lists the
+				// directories again, so that a file in one that is not a
+				// capture is skipped and counted rather than fatal.
+				if _, err := ingest.Expand(srcs); err != nil {
 					return usageError{err}
 				}
 			}

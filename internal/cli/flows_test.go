@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"iotwatch/internal/flow"
+	"iotwatch/internal/flow/ingest"
+	"iotwatch/internal/flow/synth"
 )
 
 func runFlows(t *testing.T, db string, args ...string) (string, error) {
@@ -146,5 +151,36 @@ func TestFlowsIngestStream(t *testing.T) {
 	all := ingest("--pcap", dir, "--pcap", pcap)
 	if all.Counts["inputs"] != 3 || all.Counts["records"] != 116 || all.Counts["inputs_skipped"] != 2 {
 		t.Errorf("directory + file: %v, want 3 inputs, 116 records, 2 inputs skipped", all.Counts)
+	}
+}
+
+// TestFlowsIngestDirectoryWithOtherFiles: `flows ingest --pcap DIR` skips
+// and counts a file of DIR that is not a capture, as the README says (the
+// command listed the directory itself, so a LICENSE or the demo's database
+// beside its captures failed the whole ingest).
+func TestFlowsIngestDirectoryWithOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	dev, peer := netip.MustParseAddr("192.168.7.20"), netip.MustParseAddr("203.0.113.66")
+	pkts := synth.Beacon(rand.New(rand.NewPCG(1, 2)), dev, peer, 8443, time.Minute, 0.1, 20)
+	var buf bytes.Buffer
+	if err := synth.WritePCAP(&buf, pkts); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "day0.pcap"), buf.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "LICENSE"), []byte("licence text\n"), 0o644)
+	db := filepath.Join(t.TempDir(), "f.db")
+	out, err := runFlows(t, db, "--json", "flows", "ingest", "--pcap", dir)
+	if err != nil {
+		t.Fatalf("ingest of a directory with a licence beside its capture: %v", err)
+	}
+	var sum ingest.Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("%v in %q", err, out)
+	}
+	if sum.Counts["inputs_not_recognised"] != 1 || sum.Counts["records"] == 0 || sum.Status != "complete" {
+		t.Errorf("summary %s %v, want complete with records and 1 input not recognised", sum.Status, sum.Counts)
+	}
+	if _, err := runFlows(t, db, "flows", "ingest", "--pcap", filepath.Join(dir, "LICENSE")); err == nil {
+		t.Error("a licence named as a capture: no error")
 	}
 }
