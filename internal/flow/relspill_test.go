@@ -147,7 +147,7 @@ func TestSortSlots(t *testing.T) {
 // BenchmarkSortSlots sorts a half table as evict spills it.
 func BenchmarkSortSlots(b *testing.B) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	src := randSlots(rng, DefaultActiveRelations/2)
+	src := randSlots(rng, 3<<15) // half the table of 196,608 evict sorted before
 	s := make([]relSlot, len(src))
 	var ord []relOrd
 	b.ReportAllocs()
