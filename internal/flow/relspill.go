@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"slices"
 )
@@ -136,11 +137,32 @@ func (sp *relSpill) close() error {
 }
 
 // relIndex maps the keys of spilled relations to their observer Ext: an
-// open-addressing table of 16-byte slots.
+// open-addressing table of 16-byte slots, behind a Bloom filter of 8 bits
+// per slot (two bits per key): most lookups are of relations never
+// spilled, and the filter (a sixteenth of the table) answers them from
+// cache where the table would cost a miss each.
 type relIndex struct {
 	slots []relIdxSlot
 	mask  uint64
 	n     int
+	bloom []uint64
+	bbits uint // log2 of the filter's bits
+}
+
+// bloomBits returns the filter bits of a key's hash h.
+func (x *relIndex) bloomBits(h uint64) (uint64, uint64) {
+	return h >> (64 - x.bbits), (h * 0x9e3779b97f4a7c15) >> (64 - x.bbits)
+}
+
+func (x *relIndex) mayHave(h uint64) bool {
+	a, b := x.bloomBits(h)
+	return x.bloom[a/64]&(1<<(a%64)) != 0 && x.bloom[b/64]&(1<<(b%64)) != 0
+}
+
+func (x *relIndex) mark(h uint64) {
+	a, b := x.bloomBits(h)
+	x.bloom[a/64] |= 1 << (a % 64)
+	x.bloom[b/64] |= 1 << (b % 64)
 }
 
 type relIdxSlot struct {
@@ -168,8 +190,12 @@ func (x *relIndex) get(k relKey4) (uint32, bool) {
 	if x.n == 0 {
 		return 0, false
 	}
+	h := k.hash()
+	if !x.mayHave(h) {
+		return 0, false
+	}
 	want := idxSlot(k)
-	for i := k.hash() & x.mask; ; i = (i + 1) & x.mask {
+	for i := h & x.mask; ; i = (i + 1) & x.mask {
 		s := &x.slots[i]
 		if s.flags == 0 {
 			return 0, false
@@ -187,7 +213,9 @@ func (x *relIndex) put(k relKey4, ext uint32) {
 	}
 	want := idxSlot(k)
 	want.ext = ext
-	for i := k.hash() & x.mask; ; i = (i + 1) & x.mask {
+	h := k.hash()
+	x.mark(h)
+	for i := h & x.mask; ; i = (i + 1) & x.mask {
 		s := &x.slots[i]
 		if s.flags == 0 {
 			*s = want
@@ -205,13 +233,17 @@ func (x *relIndex) grow() {
 	old := x.slots
 	x.slots = make([]relIdxSlot, max(2*len(old), 1<<12))
 	x.mask = uint64(len(x.slots) - 1)
+	x.bbits = uint(bits.Len(uint(len(x.slots)))-1) + 3 // 8 bits per slot
+	x.bloom = make([]uint64, 1<<(x.bbits-6))
 	for i := range old {
 		s := &old[i]
 		if s.flags == 0 {
 			continue
 		}
 		k := relKey4{s.dev, s.peer, s.port, s.proto, s.flags&2 != 0}
-		j := k.hash() & x.mask
+		h := k.hash()
+		x.mark(h)
+		j := h & x.mask
 		for x.slots[j].flags != 0 {
 			j = (j + 1) & x.mask
 		}

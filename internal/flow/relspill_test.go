@@ -156,3 +156,46 @@ func BenchmarkSortSlots(b *testing.B) {
 		ord = sortSlots(s, ord)
 	}
 }
+
+// TestRelIndex checks the spilled relations' index through its growth: every
+// key put is found with its latest Ext (the filter has no false negatives),
+// and keys never put are not found.
+func TestRelIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	s := randSlots(rng, 40000)
+	var x relIndex
+	for i := range s[:30000] {
+		x.put(s[i].key, uint32(i))
+	}
+	x.put(s[7].key, 77) // a relation spilled again
+	for i := range s {
+		ext, ok := x.get(s[i].key)
+		want := uint32(i)
+		if i == 7 {
+			want = 77
+		}
+		if in := i < 30000; ok != in || (ok && ext != want) {
+			t.Fatalf("key %d: get = %d, %v; want %d, %v", i, ext, ok, want, in)
+		}
+	}
+	if x.n != 30000 {
+		t.Fatalf("%d keys, want 30000", x.n)
+	}
+}
+
+// BenchmarkRelIndexMiss looks up relations never spilled in an index of a
+// million spilled ones (what a new relation of a large capture costs).
+func BenchmarkRelIndexMiss(b *testing.B) {
+	var x relIndex
+	for i := range uint32(1 << 20) {
+		x.put(relKey4{dev: 0x0a000000 | i&0x3fff, peer: i * 2654435761, port: 443, proto: 6, out: true}, i)
+	}
+	b.ReportAllocs()
+	i := uint32(0)
+	for b.Loop() {
+		i++
+		if _, ok := x.get(relKey4{dev: 0x0a000000 | i&0x3fff, peer: i*2654435761 + 1, port: 443, proto: 6, out: true}); ok {
+			b.Fatal("found a key never put")
+		}
+	}
+}
