@@ -231,11 +231,20 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	if err != nil {
 		return sum, finish(fmt.Errorf("firmware images: %w", err))
 	}
+	// Each image is a firmware run of its own, as `firmware analyze` and a
+	// firmware job record it: the report counts the images analysed (it
+	// counted only those with a finding, 20 of 24).
+	var fwRuns []int64
 	for _, img := range imgs {
-		res, err := stage.Firmware(ctx, st, run, img.Path, stage.FirmwareOptions{Analyze: firmware.Options{CrackBudget: 3 * time.Second}, Vulns: true})
+		frun, err := stage.Start(ctx, st, "firmware", []string{img.Path}, stage.FirmwareStages)
 		if err != nil {
 			return sum, finish(fmt.Errorf("firmware %s: %w", filepath.Base(img.Path), err))
 		}
+		res, err := stage.Firmware(ctx, st, frun, img.Path, stage.FirmwareOptions{Analyze: firmware.Options{CrackBudget: 3 * time.Second}, Vulns: true})
+		if err = frun.Finish(ctx, err); err != nil {
+			return sum, finish(fmt.Errorf("firmware %s: %w", filepath.Base(img.Path), err))
+		}
+		fwRuns = appendRun(fwRuns, frun.ID)
 		sum.FirmwareImages++
 		account[img.Profile] = img.Account
 		sum.FirmwareFindings += len(res.Findings)
@@ -338,7 +347,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Summary, error) {
 	// Assessment against the baselines.
 	t0 = time.Now()
 	decl := demoDeclaration()
-	covered := append([]int64{run.ID}, flowRuns...)
+	covered := append(append([]int64{run.ID}, fwRuns...), flowRuns...)
 	res, assessRun, err := stage.Assess(ctx, st, assess.RunOptions{Targets: []string{fmt.Sprintf("run %d", run.ID)},
 		Declarations: []*declare.Declaration{decl}}, covered...)
 	if err != nil {

@@ -66,6 +66,7 @@ func demoMatchesTruth(t *testing.T, db string) {
 			VulnMatches int     `json:"vuln_matches"`
 			Vulnerable  int     `json:"vulnerable_devices"`
 			KEVDevices  int     `json:"kev_devices"`
+			FWImages    int     `json:"firmware_images"`
 			PerDay      float64 `json:"compromised_per_day"`
 		} `json:"summary"`
 		WeakCredentials struct {
@@ -122,6 +123,10 @@ func demoMatchesTruth(t *testing.T, db string) {
 	}
 	if diff := cmp.Diff(sum.TruthCompromisedPerDay, sum.CompromisedPerDay); diff != "" || sum.TruthCompromisedPerDay[0] == 0 || sum.TruthCompromisedPerDay[0] >= sum.TruthCompromisedPerDay[3] {
 		t.Errorf("devices under control per day: report %v, truth %v; want equal and growing", sum.CompromisedPerDay, sum.TruthCompromisedPerDay)
+	}
+	// Every image analysed counts, not only those with a finding.
+	if rep.Summary.FWImages != sum.FirmwareImages || sum.FirmwareImages == 0 {
+		t.Errorf("report: %d firmware images, summary %d", rep.Summary.FWImages, sum.FirmwareImages)
 	}
 	// The assessment covers the flows runs: every device under control
 	// fails "no harm to other networks" (CRA I 2 (i)), and the report counts
