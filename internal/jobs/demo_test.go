@@ -22,9 +22,7 @@ import (
 // report for the same fleet: devices, services, weak credentials, both by
 // protocol, the weak share by vendor and by device type (a device's
 // identity must not depend on the order shards stored its services), and
-// the findings of the firmware analysed before the scan. (The number of
-// images differs: the demo analyses its images inside its one run, and the
-// report counts those only through their findings.)
+// the firmware analysed before the scan: its images and their findings.
 type headline struct {
 	Devices, Services, Weak int
 	WeakShare               float64
@@ -32,6 +30,7 @@ type headline struct {
 	WeakByProtocol          []report.GroupShare
 	WeakByVendor            []report.GroupShare
 	WeakByDeviceType        []report.GroupShare
+	FirmwareImages          int
 	FirmwareFindings        int
 }
 
@@ -40,7 +39,7 @@ func headlineOf(r *report.Report) headline {
 		Devices: r.Summary.Devices, Services: r.Summary.Services, Weak: r.Summary.DevicesWithWeakCredentials,
 		WeakShare: r.Summary.WeakPasswordShare, Inventory: r.Inventory.ByProtocol, WeakByProtocol: r.WeakCredentials.ByProtocol,
 		WeakByVendor: r.WeakCredentials.ByVendor, WeakByDeviceType: r.WeakCredentials.ByDeviceType,
-		FirmwareFindings: firmwareFindings(r),
+		FirmwareImages: r.Summary.FirmwareImages, FirmwareFindings: firmwareFindings(r),
 	}
 }
 
