@@ -42,8 +42,8 @@ Prometheus metrics (/metrics), job actions for operators (/jobs: submit a scan w
 watch it live, cancel it, add a schedule; iotwatch worker processes run the jobs; the same as JSON
 at /api/jobs and /api/schedules) and, for admins, user management (/admin/users: add, role, disable,
 enable, unlock, password, scopes; /admin/tokens: list, revoke), the audit log (/admin/audit) and
-River's own job UI (/admin/river/, riverui: every job and queue; its actions need a token or the
-session's CSRF token, which its page does not send, so in a browser it is for reading).
+River's own job UI (/admin/river/, riverui: every job and queue; its actions need a token or, from a
+session, the browser's word that they came from this origin, since its page cannot send the CSRF token).
 
 Access: once a user exists (iotwatch users add), everyone logs in (/login) or sends an API token
 (Authorization: Bearer, iotwatch tokens create), and each route needs a role: viewer (dashboard,

@@ -76,10 +76,9 @@ func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
 // as route admin_river, its actions (cancel, retry, delete jobs; pause,
 // resume, change queues) as admin_river_action, each in the audit log with
 // its outcome. Both go through require like every route: an admin's session
-// or token, and for a session's actions the CSRF token (X-CSRF-Token) —
-// which River's application does not send, so in a browser its action
-// buttons are refused; the console's job pages (audited, within scopes) or
-// a token do them.
+// or token, and for a session's actions the CSRF token (X-CSRF-Token) or,
+// since River's application cannot send it, the browser's own word that the
+// request came from this origin (sameOrigin: Sec-Fetch-Site or Origin).
 func (s *Server) registerRiverUI(route func(pattern, name string, h handlerFunc)) {
 	ui := s.opts.RiverUI
 	if ui == nil {

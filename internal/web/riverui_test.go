@@ -108,6 +108,32 @@ func TestRiverUI(t *testing.T) {
 			if res.StatusCode != 200 {
 				t.Errorf("admin session POST cancel with the CSRF token: %d %s", res.StatusCode, body)
 			}
+			// River's own buttons send no token; the browser's Fetch
+			// metadata or Origin says whether the page was ours.
+			for _, tc := range []struct {
+				name, site, origin string
+				want               int
+			}{
+				{"same-origin fetch", "same-origin", "", 200},
+				{"Origin of this host", "", "http://example.com", 200},
+				{"cross-site fetch", "cross-site", "", http.StatusForbidden},
+				{"same-site, other origin", "same-site", "", http.StatusForbidden},
+				{"foreign Origin", "", "http://evil.example", http.StatusForbidden},
+				{"neither header", "", "", http.StatusForbidden},
+			} {
+				res, body := c.doJSON(t, "POST", RiverUIPath+"api/jobs/cancel", `{"ids": ["1"]}`, func(r *http.Request) {
+					r.AddCookie(sc)
+					if tc.site != "" {
+						r.Header.Set("Sec-Fetch-Site", tc.site)
+					}
+					if tc.origin != "" {
+						r.Header.Set("Origin", tc.origin)
+					}
+				})
+				if res.StatusCode != tc.want {
+					t.Errorf("admin session POST cancel, %s, no token: %d %s, want %d", tc.name, res.StatusCode, body, tc.want)
+				}
+			}
 			var actions int
 			must(t, c.a.Audit(context.Background(), auth.AuditQuery{}, func(e auth.Entry) error {
 				if e.Action == "river.action" && e.Actor == "admin" && e.Target == "POST "+RiverUIPath+"api/jobs/cancel" && e.Outcome == "ok" {
@@ -115,8 +141,8 @@ func TestRiverUI(t *testing.T) {
 				}
 				return nil
 			}))
-			if actions != 1 {
-				t.Errorf("%d audited River UI actions, want 1 (the one with the token)", actions)
+			if actions != 3 {
+				t.Errorf("%d audited River UI actions, want 3 (the one with the token, the two same-origin ones)", actions)
 			}
 		})
 	}

@@ -175,7 +175,7 @@ func New(st *store.Store, opts Options) *Server {
 	// Go's cross-origin protection refuses state-changing requests a browser
 	// sends from another site (Sec-Fetch-Site, Origin); the session's CSRF
 	// token (require) also covers browsers that send neither.
-	s.handler = http.NewCrossOriginProtection().Handler(s.identify(s.mux))
+	s.handler = crossOrigin.Handler(s.identify(s.mux))
 	return s
 }
 
