@@ -21,13 +21,15 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Short: "Run the whole pipeline on a simulated IoT fleet: simulate → scan → audit → vulns → flows → assess → report",
 		Example: `  iotwatch demo -o demo-out
   iotwatch demo --devices 1000 --weak 0.2 --seed 7`,
-		Long: `demo starts a simulated fleet of IoT devices on loopback addresses, scans and fingerprints it,
-audits every login service for default and weak credentials, matches known vulnerabilities from the
-embedded offline database, writes a synthetic capture of the fleet's day in which a share of the
-weak devices behave like botnet members (--compromised; the capture is only a file, nothing is sent)
-and ingests it through the flow detectors, assesses the devices against the baselines and writes
-report.html, report.json, truth.json (the simulator's ground truth), telemetry.pcap and
-telemetry.json (its ground truth) into --output. It targets only the fleet it started.`,
+		Long: `demo starts a simulated fleet of IoT devices on loopback addresses as it is on each of --days days
+(rescanning it on the earlier ones), scans and fingerprints it, analyses a firmware image of each of
+its products (written into firmware/), audits every login service for default and weak credentials,
+matches known vulnerabilities from the embedded offline database, writes a synthetic capture of each
+day's traffic in which a share of the weak devices behave like botnet members (--compromised; the
+captures are only files, nothing is sent) and ingests them through the flow detectors, assesses the
+devices against the baselines and writes report.html, report.json, truth.json (the simulator's
+ground truth), telemetry-day0.pcap (one a day) and telemetry.json (their ground truth) into
+--output. It targets only the fleet it started.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := netip.ParsePrefix(prefix)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,13 @@ func TestDemoCommand(t *testing.T) {
 	if sum.Devices != 40 || sum.TruthDevices != 40 || sum.DevicesWithWeak == 0 || sum.WeakShare != sum.TruthWeakShare {
 		t.Errorf("summary = %+v, want 40 devices and the truth's weak share", sum)
 	}
-	for _, f := range []string{"report.html", "report.json", "truth.json"} {
+	// Every file the help names is there (it named a telemetry.pcap the
+	// demo never wrote: it writes a capture a day).
+	named := regexp.MustCompile(`[a-z0-9-]+\.(html|json|pcap)`).FindAllString(newDemoCmd(&globals{}).Long, -1)
+	if len(named) < 5 {
+		t.Fatalf("demo --help names %v: want its output files", named)
+	}
+	for _, f := range append(named, "report.html", "report.json", "truth.json", "firmware") {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing or empty: %v", f, err)
 		}
