@@ -8,12 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"iotwatch/internal/login"
+	"iotwatch/internal/login/logintest"
 	"iotwatch/internal/model"
 	"iotwatch/internal/wire/httpauth"
 )
@@ -23,54 +22,40 @@ func md5hex(s string) string { h := md5.Sum([]byte(s)); return hex.EncodeToStrin
 // camera is a minimal RTSP server: DESCRIBE with Digest (or no) auth.
 func camera(t *testing.T, user, pass string, open bool) login.Target {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	const realm, nonce = "IP Camera(C6269)", "4e6f6e6365"
-	go func() {
+	tg := logintest.Serve(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		reqLine, _ := r.ReadString('\n')
+		var authz, cseq string
 		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
+			l, err := r.ReadString('\n')
+			if err != nil || strings.TrimSpace(l) == "" {
+				break
 			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-				r := bufio.NewReader(c)
-				reqLine, _ := r.ReadString('\n')
-				var authz, cseq string
-				for {
-					l, err := r.ReadString('\n')
-					if err != nil || strings.TrimSpace(l) == "" {
-						break
-					}
-					k, v, _ := strings.Cut(l, ":")
-					switch strings.ToLower(k) {
-					case "authorization":
-						authz = strings.TrimSpace(v)
-					case "cseq":
-						cseq = strings.TrimSpace(v)
-					}
-				}
-				uri := strings.Fields(reqLine)[1]
-				ok := open
-				if cs := httpauth.ParseChallenges([]string{authz}); len(cs) == 1 && cs[0].Scheme == "digest" {
-					p := cs[0].Params
-					ha1 := md5hex(user + ":" + realm + ":" + pass)
-					want := md5hex(ha1 + ":" + nonce + ":" + md5hex("DESCRIBE:"+uri))
-					ok = p["username"] == user && p["response"] == want && p["uri"] == uri
-				}
-				if ok {
-					fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n", cseq)
-					return
-				}
-				fmt.Fprintf(c, "RTSP/1.0 401 Unauthorized\r\nCSeq: %s\r\nWWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\"\r\n\r\n", cseq, realm, nonce)
-			}()
+			k, v, _ := strings.Cut(l, ":")
+			switch strings.ToLower(k) {
+			case "authorization":
+				authz = strings.TrimSpace(v)
+			case "cseq":
+				cseq = strings.TrimSpace(v)
+			}
 		}
-	}()
-	return login.Target{Addr: netip.MustParseAddrPort(l.Addr().String()), Protocol: model.ProtoRTSP, Timeout: 2 * time.Second}
+		uri := strings.Fields(reqLine)[1]
+		ok := open
+		if cs := httpauth.ParseChallenges([]string{authz}); len(cs) == 1 && cs[0].Scheme == "digest" {
+			p := cs[0].Params
+			ha1 := md5hex(user + ":" + realm + ":" + pass)
+			want := md5hex(ha1 + ":" + nonce + ":" + md5hex("DESCRIBE:"+uri))
+			ok = p["username"] == user && p["response"] == want && p["uri"] == uri
+		}
+		if ok {
+			fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n", cseq)
+			return
+		}
+		fmt.Fprintf(c, "RTSP/1.0 401 Unauthorized\r\nCSeq: %s\r\nWWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\"\r\n\r\n", cseq, realm, nonce)
+	})
+	tg.Protocol = model.ProtoRTSP
+	return tg
 }
 
 func TestRTSPDigest(t *testing.T) {

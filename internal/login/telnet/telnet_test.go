@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"iotwatch/internal/login"
+	"iotwatch/internal/login/logintest"
 	"iotwatch/internal/model"
 	"iotwatch/internal/testpeer"
 	wiretelnet "iotwatch/internal/wire/telnet"
@@ -45,25 +46,7 @@ func TestTelnetRealPeer(t *testing.T) {
 // fakeDevice serves one scripted telnet device per connection.
 func fakeDevice(t *testing.T, handle func(c net.Conn, r *bufio.Reader)) login.Target {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				handle(c, bufio.NewReader(c))
-			}()
-		}
-	}()
-	return login.Target{Addr: netip.MustParseAddrPort(l.Addr().String()), Timeout: 2 * time.Second}
+	return logintest.Serve(t, func(c net.Conn) { handle(c, bufio.NewReader(c)) })
 }
 
 func readLine(r *bufio.Reader) string {
@@ -94,7 +77,9 @@ func TestTelnetFakes(t *testing.T) {
 					}
 					return
 				}
-				c.Write([]byte("\r\nLogin incorrect\r\n(none) login: "))
+				if _, err := c.Write([]byte("\r\nLogin incorrect\r\n(none) login: ")); err != nil {
+					return // the client is gone
+				}
 			}
 		}
 	}
