@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"iotwatch/internal/firmware"
+	"iotwatch/internal/firmware/component"
 	"iotwatch/internal/fsutil"
 	"iotwatch/internal/model"
 	"iotwatch/internal/stage"
@@ -138,11 +139,19 @@ func printFirmware(g *globals, r *firmware.Result, run *model.Run) error {
 	for _, e := range u.Failed {
 		fmt.Fprintf(w, "  failed: %s at %d in %s: %s\n", e.Format, e.Offset, orImage(e.Parent), e.Error)
 	}
-	fmt.Fprintf(w, "\nCOMPONENT\tVERSION\tSOURCE\tCPE\n")
+	var listed []component.Component
 	for _, c := range r.Components {
 		if c.Source == "go-buildinfo" && c.Type == "library" && c.Name != "go-stdlib" {
 			continue // listed in the SBOM
 		}
+		listed = append(listed, c)
+	}
+	if len(listed) == 0 { // a header over nothing read as a failure
+		fmt.Fprintf(w, "\nNo software component identified (signatures, dpkg/opkg/apk databases, Go build information).\n")
+	} else {
+		fmt.Fprintf(w, "\nCOMPONENT\tVERSION\tSOURCE\tCPE\n")
+	}
+	for _, c := range listed {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, c.Version, c.Source, c.CPE)
 	}
 	if len(r.Matches) > 0 {
@@ -157,7 +166,11 @@ func printFirmware(g *globals, r *firmware.Result, run *model.Run) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s %s\n", m.CVE, m.Status, m.Advisory, m.FixedIn, m.Distro.Package, m.Distro.Version)
 		}
 	}
-	fmt.Fprintf(w, "\nSEVERITY\tKIND\tTITLE\tDETAIL\n")
+	if len(r.Findings) == 0 {
+		fmt.Fprintf(w, "\nNo findings.\n")
+	} else {
+		fmt.Fprintf(w, "\nSEVERITY\tKIND\tTITLE\tDETAIL\n")
+	}
 	for _, f := range r.Findings {
 		d := f.Detail
 		if len(d) > 100 {

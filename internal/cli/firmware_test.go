@@ -109,4 +109,8 @@ func TestFirmwareAnalyzeNotFirmware(t *testing.T) {
 	if !strings.Contains(out.String(), "no firmware container recognised") {
 		t.Errorf("findings table lacks the not-firmware finding:\n%s", out.String())
 	}
+	// No component: said in words, not an empty table under its header.
+	if strings.Contains(out.String(), "COMPONENT") || !strings.Contains(out.String(), "No software component identified") {
+		t.Errorf("output with no component:\n%s", out.String())
+	}
 }
