@@ -3,7 +3,6 @@ package flow
 import (
 	"bufio"
 	"cmp"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -269,11 +268,12 @@ type relCursor struct {
 }
 
 type relStream struct {
-	mem  []relSlot // the in-memory run, or nil
-	r    *bufio.Reader
-	left int
-	head relSlot
-	buf  [relRecSize]byte
+	mem    []relSlot // the in-memory run, or nil
+	r      *bufio.Reader
+	left   int
+	head   relSlot
+	hi, lo uint64 // head's key, packed (relKey4.packed)
+	buf    [relRecSize]byte
 }
 
 func (s *relStream) next() (bool, error) {
@@ -282,6 +282,7 @@ func (s *relStream) next() (bool, error) {
 			return false, nil
 		}
 		s.head, s.mem = s.mem[0], s.mem[1:]
+		s.hi, s.lo = s.head.key.packed()
 		return true, nil
 	}
 	if s.left == 0 {
@@ -292,24 +293,44 @@ func (s *relStream) next() (bool, error) {
 	}
 	s.left--
 	getRel(s.buf[:], &s.head)
+	s.hi, s.lo = s.head.key.packed()
 	return true, nil
 }
 
+// relHeap is a binary min-heap of streams by their head's key. Each run is
+// sorted, so a stream's head only grows: after taking the top, sifting it
+// down restores the order.
 type relHeap []*relStream
 
-func (h relHeap) Len() int { return len(h) }
-func (h relHeap) Less(i, j int) bool {
-	ahi, alo := h[i].head.key.packed()
-	bhi, blo := h[j].head.key.packed()
-	return ahi < bhi || ahi == bhi && alo < blo
+func (h relHeap) less(i, j int) bool {
+	return h[i].hi < h[j].hi || h[i].hi == h[j].hi && h[i].lo < h[j].lo
 }
-func (h relHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *relHeap) Push(x any)   { *h = append(*h, x.(*relStream)) }
-func (h *relHeap) Pop() any {
+
+func (h relHeap) down(i int) {
+	for {
+		j := 2*i + 1
+		if j >= len(h) {
+			return
+		}
+		if r := j + 1; r < len(h) && h.less(r, j) {
+			j = r
+		}
+		if !h.less(j, i) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+// dropTop removes the top stream.
+func (h *relHeap) dropTop() {
 	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	n := len(old) - 1
+	old[0] = old[n]
+	old[n] = nil
+	*h = old[:n]
+	h.down(0)
 }
 
 func (src *relSource) cursor() *relCursor {
@@ -332,7 +353,9 @@ func (src *relSource) cursor() *relCursor {
 			add(&relStream{r: bufio.NewReaderSize(io.NewSectionReader(src.spill.f, r.off, int64(r.n)*relRecSize), 1<<15), left: r.n})
 		}
 	}
-	heap.Init(&c.h)
+	for i := len(c.h)/2 - 1; i >= 0; i-- {
+		c.h.down(i)
+	}
 	c.advance()
 	return c
 }
@@ -363,11 +386,11 @@ func (c *relCursor) pop() relSlot {
 	switch {
 	case err != nil:
 		c.err = err
-		heap.Pop(&c.h)
+		c.h.dropTop()
 	case more:
-		heap.Fix(&c.h, 0)
+		c.h.down(0)
 	default:
-		heap.Pop(&c.h)
+		c.h.dropTop()
 	}
 	return r
 }

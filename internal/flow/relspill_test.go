@@ -199,3 +199,36 @@ func BenchmarkRelIndexMiss(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRelCursor merges 40 spilled runs of 24,576 relations and an
+// in-memory run, as Save reads a million spilled relations.
+func BenchmarkRelCursor(b *testing.B) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	sp, err := newRelSpill(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sp.close()
+	var ord []relOrd
+	for range 40 {
+		run := randSlots(rng, 24576)
+		ord = sortSlots(run, ord)
+		if err := sp.write(run); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mem := randSlots(rng, 24576)
+	sortSlots(mem, ord)
+	src := &relSource{mem: mem, spill: sp}
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		c := src.cursor()
+		for ; c.ok; c.advance() {
+			n++
+		}
+		if c.err != nil || n == 0 {
+			b.Fatal(n, c.err)
+		}
+	}
+}
