@@ -1,7 +1,6 @@
 package coap
 
 import (
-	"net"
 	"testing"
 	"time"
 
@@ -24,27 +23,17 @@ func reply(t testing.TB, id int32, payload string) []byte {
 }
 
 func TestProbe(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	go func() {
-		buf := make([]byte, 1024)
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil {
-			return
-		}
+	addr := probetest.UDPServer(t, func(q []byte) [][]byte {
 		m := message.Message{Options: make(message.Options, 0, 32)}
-		if _, err := coder.DefaultCoder.Decode(buf[:n], &m); err != nil {
-			return
+		if _, err := coder.DefaultCoder.Decode(q, &m); err != nil {
+			return nil
 		}
 		if p, _ := m.Options.Path(); p != "/.well-known/core" {
-			return
+			return nil
 		}
-		pc.WriteTo(reply(t, m.MessageID, `</sensors/temp>;rt="temperature";if="sensor",</light>;rt="light"`), from)
-	}()
-	rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "udp", pc.LocalAddr().String(), &probe.Env{Timeout: 2 * time.Second}))
+		return [][]byte{reply(t, m.MessageID, `</sensors/temp>;rt="temperature";if="sensor",</light>;rt="light"`)}
+	})
+	rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "udp", addr, &probe.Env{Timeout: 2 * time.Second}))
 	if len(rec.Resources) != 2 || rec.Resources[0] != "/sensors/temp" {
 		t.Errorf("resources = %v", rec.Resources)
 	}

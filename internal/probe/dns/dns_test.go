@@ -38,29 +38,6 @@ func TestProbeDnsmasq(t *testing.T) {
 	}
 }
 
-// udpServer answers each datagram with what reply returns (nil: silence).
-func udpServer(t *testing.T, reply func(q []byte) [][]byte) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			for _, b := range reply(append([]byte(nil), buf[:n]...)) {
-				_, _ = pc.WriteTo(b, from)
-			}
-		}
-	}()
-	return pc.LocalAddr().String()
-}
-
 func TestProbeFake(t *testing.T) {
 	answer := func(texts map[string]string) func([]byte) [][]byte {
 		return func(q []byte) [][]byte {
@@ -93,7 +70,7 @@ func TestProbeFake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := probeAddr(t, "udp", udpServer(t, tt.reply))
+			res := probeAddr(t, "udp", probetest.UDPServer(t, tt.reply))
 			if res.Status != tt.status {
 				t.Fatalf("status %v (%v), want %v", res.Status, res.Err, tt.status)
 			}

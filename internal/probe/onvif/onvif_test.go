@@ -73,19 +73,10 @@ func TestProbe(t *testing.T) {
 
 // TestNotONVIF: a UDP service answering something else is a protocol error.
 func TestNotONVIF(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		_, from, err := pc.ReadFrom(buf)
-		if err == nil {
-			pc.WriteTo([]byte("HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\n\r\n"), from)
-		}
-	}()
-	res := probetest.Probe(t, Prober{}, "udp", pc.LocalAddr().String(), &probe.Env{Timeout: 2 * time.Second})
+	addr := probetest.UDPServer(t, func([]byte) [][]byte {
+		return [][]byte{[]byte("HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\n\r\n")}
+	})
+	res := probetest.Probe(t, Prober{}, "udp", addr, &probe.Env{Timeout: 2 * time.Second})
 	if res.Status != model.StatusProtocolError {
 		t.Errorf("status %v err %v, want protocol error", res.Status, res.Err)
 	}

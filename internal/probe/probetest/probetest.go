@@ -34,3 +34,30 @@ func Record[R probe.Record](t testing.TB, res probe.Result) R {
 	}
 	return rec
 }
+
+// UDPServer answers each datagram sent to a UDP listener on 127.0.0.1 with
+// the datagrams reply returns (none: silence), until the test ends, and
+// returns the listener's address.
+func UDPServer(t testing.TB, reply func(q []byte) [][]byte) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { pc.Close(); <-done })
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64<<10)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			for _, b := range reply(append([]byte(nil), buf[:n]...)) {
+				_, _ = pc.WriteTo(b, from)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}

@@ -26,31 +26,17 @@ func TestProbe(t *testing.T) {
 	}
 	defer hl.Close()
 	go nethttp.Serve(hl, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) { fmt.Fprint(w, desc) }))
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	go func() {
-		buf := make([]byte, 2048)
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil || n == 0 {
-			return
+	addr := probetest.UDPServer(t, func(q []byte) [][]byte {
+		if len(q) == 0 {
+			return nil
 		}
-		fmt.Fprintf(pcWriter{pc, from}, "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: upnp:rootdevice\r\nUSN: uuid:x::upnp:rootdevice\r\nSERVER: Linux/3.10 UPnP/1.0 miniupnpd/2.1\r\nLOCATION: http://%s/rootDesc.xml\r\n\r\n", hl.Addr())
-	}()
-	rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "udp", pc.LocalAddr().String(), &probe.Env{Timeout: 2 * time.Second}))
+		return [][]byte{fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: upnp:rootdevice\r\nUSN: uuid:x::upnp:rootdevice\r\nSERVER: Linux/3.10 UPnP/1.0 miniupnpd/2.1\r\nLOCATION: http://%s/rootDesc.xml\r\n\r\n", hl.Addr())}
+	})
+	rec := probetest.Record[*Record](t, probetest.Probe(t, Prober{}, "udp", addr, &probe.Env{Timeout: 2 * time.Second}))
 	if rec.Manufacturer != "TP-Link" || rec.ModelName != "Archer C7" || rec.ModelNumber != "5.0" || rec.Server == "" {
 		t.Errorf("record = %+v", rec)
 	}
 }
-
-type pcWriter struct {
-	pc   net.PacketConn
-	addr net.Addr
-}
-
-func (w pcWriter) Write(b []byte) (int, error) { return w.pc.WriteTo(b, w.addr) }
 
 func TestLocationElsewhereNotFetched(t *testing.T) {
 	rec := &Record{Location: "http://192.0.2.1/desc.xml"}
