@@ -104,19 +104,15 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 			}
 			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: prompt-like output without a working shell: %q", s.t.Addr, login.Truncate(out, 80))}
 		case wiretelnet.PromptThrottle:
-			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
+			return throttled(out)
 		case wiretelnet.PromptNone, wiretelnet.PromptFailure:
 			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: no login prompt in %q", s.t.Addr, login.Truncate(out, 80))}
 		}
 	}
 	if s.prompt == wiretelnet.PromptLogin {
-		if err := s.send(c.Username); err != nil {
-			return login.Fail(err)
-		}
-		out, p, err := s.readPrompt(ctx)
-		s.prompt = p
-		if err != nil {
-			return s.ended(err, out)
+		out, p, r, ok := s.answer(ctx, c.Username)
+		if !ok {
+			return r
 		}
 		switch p {
 		case wiretelnet.PromptPassword:
@@ -128,18 +124,14 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 			}
 			return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: unconfirmed shell", s.t.Addr)}
 		case wiretelnet.PromptThrottle:
-			return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
+			return throttled(out)
 		default:
 			return login.Denied(login.Truncate(out, 120))
 		}
 	}
-	if err := s.send(c.Password); err != nil {
-		return login.Fail(err)
-	}
-	out, p, err := s.readPrompt(ctx)
-	s.prompt = p
-	if err != nil {
-		return s.ended(err, out)
+	out, p, r, ok := s.answer(ctx, c.Password)
+	if !ok {
+		return r
 	}
 	switch p {
 	case wiretelnet.PromptShell:
@@ -148,11 +140,31 @@ func (s *session) try(ctx context.Context, c login.Credential) login.Result {
 		}
 		return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: shell prompt but no command echo", s.t.Addr)}
 	case wiretelnet.PromptThrottle:
-		return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
+		return throttled(out)
 	case wiretelnet.PromptLogin, wiretelnet.PromptPassword, wiretelnet.PromptFailure:
 		return login.Denied(login.Truncate(out, 120))
 	}
 	return login.Result{Status: model.StatusProtocolError, Err: fmt.Errorf("telnet %s: unrecognised reply %q", s.t.Addr, login.Truncate(out, 80))}
+}
+
+// answer sends line (a user name or a password) and reads up to the next
+// prompt, which the session remembers. ok is false when sending or reading
+// failed; r is then the attempt's result.
+func (s *session) answer(ctx context.Context, line string) (out string, p wiretelnet.Prompt, r login.Result, ok bool) {
+	if err := s.send(line); err != nil {
+		return "", p, login.Fail(err), false
+	}
+	out, p, err := s.readPrompt(ctx)
+	s.prompt = p
+	if err != nil {
+		return out, p, s.ended(err, out), false
+	}
+	return out, p, r, true
+}
+
+// throttled is the refusal of a device that says it bans or rate-limits.
+func throttled(out string) login.Result {
+	return login.Result{Status: model.StatusAuthFailed, Throttled: true, Evidence: login.Truncate(out, 120)}
 }
 
 // ended classifies a read error after credentials were sent.
