@@ -102,21 +102,6 @@ func same(id ident, product, version string) bool {
 	return v == version && p != "" && (strings.Contains(p, q) || strings.Contains(q, p))
 }
 
-func debVersion(pkg string) string {
-	out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", pkg).Output()
-	if err != nil {
-		return ""
-	}
-	v := string(out)
-	if i := strings.IndexByte(v, ':'); i >= 0 {
-		v = v[i+1:]
-	}
-	if i := strings.IndexAny(v, "-+~"); i >= 0 {
-		v = v[:i]
-	}
-	return v
-}
-
 // TestCompareRealPeers: nmap -sV versus iotwatch on real Debian daemons.
 func TestCompareRealPeers(t *testing.T) {
 	need(t)
@@ -152,7 +137,7 @@ func TestCompareRealPeers(t *testing.T) {
 	for _, p := range peers {
 		k := epKey{"127.0.0.1", p.port.Number, p.port.Transport}
 		o, n := ourIdent(ours[k]), theirs[k]
-		want := debVersion(p.pkg)
+		want := testpeer.DebVersion(p.pkg)
 		if want != "" {
 			if same(o, p.product, want) {
 				oursExact++

@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	cdx "github.com/CycloneDX/cyclonedx-go"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	cdx "github.com/CycloneDX/cyclonedx-go"
+
 	"iotwatch/internal/firmware/component"
 	"iotwatch/internal/firmware/fwtest"
 	"iotwatch/internal/model"
+	"iotwatch/internal/testpeer"
 )
 
 func TestMain(m *testing.M) {
@@ -32,21 +33,6 @@ func (f *fakeMatcher) MatchCPE(_ context.Context, cpe string) ([]model.VulnMatch
 			CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Summary: "busybox ash stack overflow"}}, nil
 	}
 	return nil, nil
-}
-
-func dpkgUpstream(pkg string) string {
-	out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", pkg).Output()
-	if err != nil {
-		return ""
-	}
-	v := string(out)
-	if i := strings.IndexByte(v, ':'); i >= 0 {
-		v = v[i+1:]
-	}
-	if i := strings.IndexAny(v, "-+~"); i > 0 {
-		v = v[:i]
-	}
-	return strings.TrimSuffix(v, ".dfsg")
 }
 
 func TestAnalyzeVulnerableImage(t *testing.T) {
@@ -76,9 +62,9 @@ func TestAnalyzeVulnerableImage(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"busybox": dpkgUpstream("busybox-static"), "dropbear": dpkgUpstream("dropbear-bin"),
-		"lighttpd": dpkgUpstream("lighttpd"), "openssl": dpkgUpstream("libssl3"), "zlib": dpkgUpstream("zlib1g"),
-		"sqlite": dpkgUpstream("libsqlite3-0"), "linux": fwtest.KernelVersion, "openwrt": "18.06.1",
+		"busybox": testpeer.DebVersion("busybox-static"), "dropbear": testpeer.DebVersion("dropbear-bin"),
+		"lighttpd": testpeer.DebVersion("lighttpd"), "openssl": testpeer.DebVersion("libssl3"), "zlib": testpeer.DebVersion("zlib1g"),
+		"sqlite": testpeer.DebVersion("libsqlite3-0"), "linux": fwtest.KernelVersion, "openwrt": "18.06.1",
 	}
 	for name, ver := range want {
 		c, ok := comps[name]

@@ -11,7 +11,6 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -57,22 +56,6 @@ func collect(t *testing.T, cfg Config) ([]model.Service, Stats) {
 	return out, st
 }
 
-// debVersion returns the upstream version of an installed Debian package.
-func debVersion(t *testing.T, pkg string) string {
-	out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", pkg).Output()
-	if err != nil {
-		t.Skipf("dpkg-query %s: %v", pkg, err)
-	}
-	v := string(out)
-	if i := strings.IndexByte(v, ':'); i >= 0 {
-		v = v[i+1:]
-	}
-	if i := strings.IndexAny(v, "-+~"); i >= 0 {
-		v = v[:i]
-	}
-	return v
-}
-
 // TestScanRealPeers scans real Debian daemons and checks the exact product
 // and version identified against the installed packages.
 func TestScanRealPeers(t *testing.T) {
@@ -87,7 +70,9 @@ func TestScanRealPeers(t *testing.T) {
 	add := func(p *testpeer.Peer, transport, proto, product, pkg string, cpe string) {
 		v := ""
 		if pkg != "" {
-			v = debVersion(t, pkg)
+			if v = testpeer.DebVersion(pkg); v == "" {
+				t.Skipf("Debian package %s not installed", pkg)
+			}
 		}
 		peers = append(peers, peer{target.Port{Number: uint16(p.Port), Transport: transport, Protocol: proto}, product, v, strings.ReplaceAll(cpe, "{v}", v)})
 	}
