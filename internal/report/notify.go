@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"iotwatch/internal/fsutil"
+	"iotwatch/internal/model"
 )
 
 // Network is one network of an owner to notify: the networks file of
@@ -111,6 +112,10 @@ func (r *Report) WriteNotifications(dir string, nets []Network) (Notifications, 
 	}
 	stamp := ts.UTC().Format(time.DateTime)
 	rows := map[string][][]string{}
+	vulns := make(map[string]VulnRow, len(r.Vulnerabilities))
+	for _, v := range r.Vulnerabilities {
+		vulns[v.CVE] = v
+	}
 	controlled := map[string]FallDevice{}
 	if r.Fall != nil {
 		for _, d := range r.Fall.Devices {
@@ -130,10 +135,12 @@ func (r *Report) WriteNotifications(dir string, nets []Network) (Notifications, 
 		for _, w := range d.Weak { // protocol/port:kind
 			pp, kind, _ := strings.Cut(w, ":")
 			proto, port, _ := strings.Cut(pp, "/")
-			row(proto, port, "weak-credential;"+kind, "high", "", "", "login accepted a "+kind+" credential")
+			row(proto, port, "weak-credential;"+kind, "high", "", "", weakDetail(kind))
 		}
 		for _, cve := range d.CVEs {
-			row("", "", "vulnerable", "medium", cve, strconv.FormatBool(d.KEV), "")
+			v, known := vulns[cve]
+			kev := v.KEV || !known && d.KEV && len(d.CVEs) == 1
+			row("", "", "vulnerable", NotificationSeverity(v.CVSS, kev).String(), cve, strconv.FormatBool(kev), vulnDetail(v.CVSS, kev))
 		}
 		if c, ok := controlled[d.IP]; ok {
 			row("", "", "compromised;"+strings.Join(c.Detectors, ";"), "critical", "", "", "under unauthorized control on "+strings.Join(c.Days, ", "))
@@ -183,6 +190,54 @@ func (r *Report) WriteNotifications(dir string, nets []Network) (Notifications, 
 		res.Files[o], res.Rows[o] = path, len(rows[o])
 	}
 	return res, nil
+}
+
+// NotificationSeverity is the severity of a "vulnerable" notification row,
+// after Shadowserver's reports, which rate known exploitation above the
+// score: a vulnerability in CISA's Known Exploited Vulnerabilities catalogue
+// is critical whatever its CVSS; otherwise the CVSS v3 qualitative rating
+// (9.0 critical, 7.0 high, 4.0 medium, above 0 low), and medium when no score
+// is known.
+func NotificationSeverity(cvss float64, kev bool) model.Severity {
+	switch {
+	case kev:
+		return model.SeverityCritical
+	case cvss <= 0:
+		return model.SeverityMedium
+	}
+	return model.SeverityFromCVSS(cvss)
+}
+
+// weakDetail says in words what a weak-credential row's kind means.
+func weakDetail(kind string) string {
+	switch kind {
+	case model.KindDefaultCredential:
+		return "login accepted a default credential"
+	case model.KindEmptyPassword:
+		return "login accepted an empty password"
+	case model.KindAnonymousAccess:
+		return "login open to anyone: anonymous access needs no credential"
+	case model.KindSNMPCommunity:
+		return "SNMP answered to a default community string"
+	case model.KindWeakPassword:
+		return "login accepted a weak password"
+	case model.KindHardcoded:
+		return "login accepted a hard-coded credential"
+	}
+	return "login accepted a credential (" + kind + ")"
+}
+
+// vulnDetail is a vulnerable row's detail: its score and whether it is
+// known exploited.
+func vulnDetail(cvss float64, kev bool) string {
+	var parts []string
+	if cvss > 0 {
+		parts = append(parts, "CVSS "+strconv.FormatFloat(cvss, 'f', 1, 64))
+	}
+	if kev {
+		parts = append(parts, "known exploited (CISA KEV)")
+	}
+	return strings.Join(parts, "; ")
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -342,3 +342,71 @@ func FuzzPseudonymiseText(f *testing.F) {
 		}
 	})
 }
+
+// TestNotificationRows: a vulnerable row's severity and kev column come from
+// that CVE (KEV critical, else its CVSS rating), and a weak-credential row
+// says its kind in words.
+func TestNotificationRows(t *testing.T) {
+	r := &Report{Devices: []DeviceRow{{IP: "10.1.1.5", Vendor: "D-Link", DeviceType: "router", Product: "DIR-645",
+		Weak: []string{"ftp/21:anonymous-access", "snmp/161:snmp-community", "telnet/23:empty-password", "telnet/2323:default-credential"},
+		CVEs: []string{"CVE-2015-2051", "CVE-2019-0001", "CVE-2020-0002", "CVE-2021-0003"}, KEV: true, Scanned: true}},
+		Vulnerabilities: []VulnRow{{CVE: "CVE-2015-2051", CVSS: 9.8, KEV: true}, {CVE: "CVE-2019-0001", CVSS: 7.5},
+			{CVE: "CVE-2020-0002", CVSS: 5.3}, {CVE: "CVE-2021-0003"}}}
+	nets := []Network{{Prefix: netip.MustParsePrefix("10.1.1.0/24"), Owner: "ISP"}}
+	res, err := r.WriteNotifications(t.TempDir(), nets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(res.Files["ISP"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	got := map[string][]string{} // cve or port → severity, kev, detail
+	for _, rec := range recs[1:] {
+		key := rec[col["cve"]]
+		if key == "" {
+			key = rec[col["port"]]
+		}
+		got[key] = []string{rec[col["severity"]], rec[col["kev"]], rec[col["detail"]]}
+	}
+	for _, tc := range []struct {
+		key, sev, kev, detail string
+	}{
+		{"CVE-2015-2051", "critical", "true", "CVSS 9.8; known exploited (CISA KEV)"},
+		{"CVE-2019-0001", "high", "false", "CVSS 7.5"},
+		{"CVE-2020-0002", "medium", "false", "CVSS 5.3"},
+		{"CVE-2021-0003", "medium", "false", ""},
+		{"21", "high", "", "login open to anyone: anonymous access needs no credential"},
+		{"161", "high", "", "SNMP answered to a default community string"},
+		{"23", "high", "", "login accepted an empty password"},
+		{"2323", "high", "", "login accepted a default credential"},
+	} {
+		if g := got[tc.key]; !slices.Equal(g, []string{tc.sev, tc.kev, tc.detail}) {
+			t.Errorf("%s: severity, kev, detail %q; want %q", tc.key, g, []string{tc.sev, tc.kev, tc.detail})
+		}
+	}
+}
+
+func TestNotificationSeverity(t *testing.T) {
+	for _, tc := range []struct {
+		cvss float64
+		kev  bool
+		want string
+	}{
+		{9.8, true, "critical"}, {5.0, true, "critical"}, {0, true, "critical"},
+		{9.0, false, "critical"}, {7.0, false, "high"}, {4.0, false, "medium"}, {3.9, false, "low"}, {0, false, "medium"},
+	} {
+		if got := NotificationSeverity(tc.cvss, tc.kev).String(); got != tc.want {
+			t.Errorf("NotificationSeverity(%v, %v) = %s, want %s", tc.cvss, tc.kev, got, tc.want)
+		}
+	}
+}
