@@ -160,6 +160,23 @@ func TestReportPublishFleet(t *testing.T) {
 			}
 		}
 	}
+	// Without --output, --format or --json the notification files are the
+	// whole output: nothing on standard output, the files named on standard error.
+	nout, nerr, err := runReportCmd(t, db, "--notify", ndir, "--networks", nets)
+	if err != nil {
+		t.Fatalf("report --notify: %v\n%s", err, nerr)
+	}
+	if nout != "" {
+		t.Errorf("report --notify without --output printed a report on standard output:\n%.200s", nout)
+	}
+	for name := range want {
+		if !strings.Contains(nerr, filepath.Join(ndir, name)) {
+			t.Errorf("standard error does not name %s:\n%s", name, nerr)
+		}
+	}
+	if nout, _, _ := runReportCmd(t, db, "--notify", ndir, "--networks", nets, "--format", "md"); !strings.Contains(nout, "#") {
+		t.Errorf("report --notify --format md printed no report:\n%.200s", nout)
+	}
 	if _, _, err := runReportCmd(t, db, "--notify", ndir); err == nil {
 		t.Error("--notify without --networks was accepted")
 	}

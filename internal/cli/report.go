@@ -50,7 +50,11 @@ or more (smaller ones suppressed, with the next smallest too where the suppresse
 recoverable, and said so in the method notes), networks named by their Crypto-PAn pseudonyms (keyed and
 prefix-preserving: the same key, kept in --pseudonym-key, keeps them comparable across reports), and
 per-device rows only with --publish-devices, keyed by pseudonym. --notify DIR --networks FILE writes one
-Shadowserver-style CSV per network owner (lines CIDR,owner[,ASN]) with that owner's devices only.`,
+Shadowserver-style CSV per network owner (lines CIDR,owner[,ASN]) with that owner's devices only, and says on
+standard error which files it wrote; the report itself is written too only with --output, --format or
+--json. A vulnerable row's severity is critical for a CVE in CISA's KEV catalogue, else its CVSS v3 rating
+(9.0 critical, 7.0 high, 4.0 medium, else low; medium when unscored); a weak credential is high and a
+device under unauthorized control critical.`,
 		Example: `  iotwatch report --output reports/
   iotwatch report --publish --min-cell 10 --output public/
   iotwatch report --publish --publish-devices --pseudonym-key /etc/iotwatch/pan.key --format csv --output devices.csv
@@ -94,6 +98,11 @@ Shadowserver-style CSV per network owner (lines CIDR,owner[,ASN]) with that owne
 			if pub.notify != "" {
 				if err := pub.notifyOwners(g, r); err != nil {
 					return err
+				}
+				// The notification files are the output: a report too
+				// only when asked for (--output, --format or --json).
+				if out == "" && formats == "" && !g.json {
+					return nil
 				}
 			}
 			write := r.Write

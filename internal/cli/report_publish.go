@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -98,6 +100,9 @@ func (p *publishFlags) notifyOwners(g *globals, r *report.Report) error {
 	}
 	fmt.Fprintf(g.errOut, "notifications: %d owners, %d rows in %s; %d devices with issues in no listed network\n",
 		len(res.Files), rows, p.notify, res.Unassigned)
+	for _, o := range slices.Sorted(maps.Keys(res.Files)) {
+		fmt.Fprintf(g.errOut, "  %s: %d rows, %s\n", o, res.Rows[o], res.Files[o])
+	}
 	return nil
 }
 
