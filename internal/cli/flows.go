@@ -21,6 +21,7 @@ import (
 	"iotwatch/internal/geo"
 	"iotwatch/internal/model"
 	"iotwatch/internal/stage"
+	"iotwatch/internal/store"
 )
 
 func newFlowsCmd(g *globals) *cobra.Command {
@@ -382,9 +383,28 @@ func newFlowsExportCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer at.Close()
+			// The device columns from the inventory: the identity the
+			// report and the console give the device (stats.Identify over
+			// its services), empty for a device never identified.
+			ids := map[netip.Addr]store.Device{}
+			identity := func(a netip.Addr) (store.Device, error) {
+				if d, ok := ids[a]; ok {
+					return d, nil
+				}
+				d, err := st.Device(cmd.Context(), a)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return d, err
+				}
+				ids[a] = d
+				return d, nil
+			}
 			w := csv.NewWriter(g.out)
 			_ = w.Write(shadowserverHeader)
 			for _, a := range alerts {
+				dev, err := identity(a.Device)
+				if err != nil {
+					return err
+				}
 				src, dst := at.Attribute(a.Device), geo.Attribution{}
 				peer := ""
 				if a.Peer.IsValid() {
@@ -395,7 +415,7 @@ func newFlowsExportCmd(g *globals) *cobra.Command {
 					typ = "attacker"
 				}
 				_ = w.Write([]string{a.Time.UTC().Format(time.DateTime), a.Device.String(), portString(a.SrcPort), asnString(src.ASN), src.Country, "", "", "",
-					typ, a.Detector, "iotwatch", "", portString(a.SrcPort), peer, portString(a.Port), asnString(dst.ASN), dst.Country, flow.ProtoName(a.Proto), "", "", ""})
+					typ, a.Detector, "iotwatch", "", portString(a.SrcPort), peer, portString(a.Port), asnString(dst.ASN), dst.Country, flow.ProtoName(a.Proto), dev.Vendor, dev.DeviceType, dev.Product})
 			}
 			w.Flush()
 			return w.Error()

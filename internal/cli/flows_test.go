@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,8 @@ import (
 	"iotwatch/internal/flow"
 	"iotwatch/internal/flow/ingest"
 	"iotwatch/internal/flow/synth"
+	"iotwatch/internal/model"
+	"iotwatch/internal/store"
 )
 
 func runFlows(t *testing.T, db string, args ...string) (string, error) {
@@ -182,5 +186,66 @@ func TestFlowsIngestDirectoryWithOtherFiles(t *testing.T) {
 	}
 	if _, err := runFlows(t, db, "flows", "ingest", "--pcap", filepath.Join(dir, "LICENSE")); err == nil {
 		t.Error("a licence named as a capture: no error")
+	}
+}
+
+// TestFlowsExportDeviceColumns: the Shadowserver CSV's device_vendor,
+// device_type and device_model come from the inventory's identity of a
+// device the scans identified, and stay empty for one they did not.
+func TestFlowsExportDeviceColumns(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "f.db")
+	known, unknown := netip.MustParseAddr("192.168.7.20"), netip.MustParseAddr("192.168.7.21")
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &model.Run{Kind: "scan"}
+	if err := st.StartRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveServices(ctx, run.ID, []model.Service{{IP: known, Port: 80, Transport: model.TCP, Protocol: model.ProtoHTTP,
+		Status: model.StatusSuccess, Fingerprint: &model.Fingerprint{Vendor: "Hikvision", Product: "DS-2CD2032-I", DeviceType: "ip-camera", Confidence: 0.9}}}); err != nil {
+		t.Fatal(err)
+	}
+	run.Status = model.RunComplete
+	if err := st.FinishRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	dir := t.TempDir()
+	for i, dev := range []netip.Addr{known, unknown} {
+		var buf bytes.Buffer
+		pkts := synth.Beacon(rand.New(rand.NewPCG(1, uint64(i))), dev, netip.MustParseAddr("203.0.113.66"), 8443, time.Minute, 0.1, 30)
+		if err := synth.WritePCAP(&buf, pkts); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("dev%d.pcap", i)), buf.Bytes(), 0o644)
+	}
+	if out, err := runFlows(t, db, "flows", "ingest", "--pcap", dir); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, out)
+	}
+	out, err := runFlows(t, db, "flows", "export", "--format", "shadowserver-csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) < 3 {
+		t.Fatalf("export: %d rows (%v), want alerts of both devices:\n%s", len(rows), err, out)
+	}
+	want := map[string][]string{known.String(): {"Hikvision", "ip-camera", "DS-2CD2032-I"}, unknown.String(): {"", "", ""}}
+	seen := map[string]bool{}
+	for _, r := range rows[1:] {
+		w, ok := want[r[1]]
+		if !ok {
+			continue
+		}
+		seen[r[1]] = true
+		if got := r[18:21]; !slices.Equal(got, w) {
+			t.Errorf("%s: device_vendor, device_type, device_model %q, want %q", r[1], got, w)
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("alerts of %v only, want both devices:\n%s", seen, out)
 	}
 }
