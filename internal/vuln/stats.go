@@ -178,7 +178,9 @@ func (d *DB) Source(ctx context.Context) (string, error) {
 }
 
 // topIoT counts IoT CVEs by what made them IoT: the device maker of a
-// device or firmware CPE, the embedded stack, or "keywords".
+// device or firmware CPE, or the embedded stack. A CVE classified by a
+// keyword of its description names neither and is left out of the ranking
+// (it still counts in the IoT totals).
 func (d *DB) topIoT(ctx context.Context, since int) ([]Count, error) {
 	rows, err := d.st.DB().QueryContext(ctx, d.q(`SELECT iot_reason, COUNT(*) FROM vuln_cves
 		WHERE year >= ? AND id LIKE 'CVE-%' AND iot = 1 GROUP BY iot_reason`), since)
@@ -193,7 +195,9 @@ func (d *DB) topIoT(ctx context.Context, since int) ([]Count, error) {
 		if err := rows.Scan(&reason, &n); err != nil {
 			return nil, err
 		}
-		by[iotSubject(reason)] += n
+		if subj := iotSubject(reason); subj != "" {
+			by[subj] += n
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -214,7 +218,8 @@ func (d *DB) topIoT(ctx context.Context, since int) ([]Count, error) {
 	return out, nil
 }
 
-// iotSubject extracts the maker or stack from a ClassifyIoT reason.
+// iotSubject extracts the maker or stack from a ClassifyIoT reason, or ""
+// when the reason names neither (a keyword of the description).
 func iotSubject(reason string) string {
 	switch {
 	case strings.HasPrefix(reason, "device CPE "), strings.HasPrefix(reason, "firmware CPE "):
@@ -223,8 +228,8 @@ func iotSubject(reason string) string {
 		return v
 	case strings.HasPrefix(reason, "embedded stack "):
 		return strings.TrimPrefix(reason, "embedded stack ")
-	case strings.HasPrefix(reason, "keyword "):
-		return "(keywords)"
+	case strings.HasPrefix(reason, "keyword "), reason == "":
+		return ""
 	}
 	return reason
 }

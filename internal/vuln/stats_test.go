@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"iotwatch/internal/vuln/feed"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -57,15 +55,18 @@ func TestStatsArithmetic(t *testing.T) {
 		{"CVE-2020-0001", 2020, true}, {"CVE-2020-0002", 2020, false},
 		{"CVE-2021-0001", 2021, true}, {"CVE-2021-0002", 2021, true}, {"CVE-2021-0003", 2021, true},
 		{"CVE-2023-0001", 2023, false},
+		{"CVE-2023-0002", 2023, true}, // IoT by a keyword of its description: no maker
 	}
 	for _, r := range recs {
 		rec := map[string]any{"id": r.id, "published": itoa(r.year)[0:4] + "-06-01T00:00:00.000", "lastModified": "2024-01-01T00:00:00.000",
 			"vulnStatus": "Analyzed", "descriptions": []map[string]string{{"lang": "en", "value": "x"}}}
-		if r.iot {
-			rec["configurations"] = []feed.Config{}
+		switch {
+		case r.id == "CVE-2023-0002":
+			rec["descriptions"] = []map[string]string{{"lang": "en", "value": "A stack overflow in the web interface of a home router."}}
+		case r.iot:
 			rec["configurations"] = []map[string]any{{"nodes": []map[string]any{{"operator": "OR", "cpeMatch": []map[string]any{
 				{"vulnerable": true, "criteria": "cpe:2.3:o:hikvision:cam_firmware:-:*:*:*:*:*:*:*"}}}}}}
-		} else {
+		default:
 			rec["configurations"] = []map[string]any{{"nodes": []map[string]any{{"operator": "OR", "cpeMatch": []map[string]any{
 				{"vulnerable": true, "criteria": "cpe:2.3:a:openbsd:openssh:*:*:*:*:*:*:*:*", "versionEndExcluding": "9.8"}}}}}}
 		}
@@ -78,7 +79,7 @@ func TestStatsArithmetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Total != 6 || s.IoT != 4 || s.IoTShare != 66.7 {
+	if s.Total != 7 || s.IoT != 5 || s.IoTShare != 71.4 {
 		t.Errorf("totals %d %d %.1f", s.Total, s.IoT, s.IoTShare)
 	}
 	if len(s.Years) != 4 {
@@ -91,10 +92,15 @@ func TestStatsArithmetic(t *testing.T) {
 	if y22 := s.Years[2]; y22.CVEs != 0 || *y22.Growth != -100 {
 		t.Errorf("2022 = %+v", y22)
 	}
-	if y23 := s.Years[3]; y23.Growth != nil {
+	if y23 := s.Years[3]; y23.Growth != nil || y23.IoT != 1 {
 		t.Errorf("2023 growth after an empty year = %v, want none", *y23.Growth)
 	}
 	if len(s.TopVendors) != 2 || s.TopVendors[0] != (Count{"hikvision", 4}) {
 		t.Errorf("top vendors = %+v", s.TopVendors)
+	}
+	// The maker ranking names makers and stacks only: the keyword CVE
+	// counts in the IoT totals but is no maker.
+	if len(s.TopIoT) != 1 || s.TopIoT[0] != (Count{"hikvision", 4}) {
+		t.Errorf("top IoT makers = %+v, want hikvision 4 alone", s.TopIoT)
 	}
 }
