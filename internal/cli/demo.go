@@ -91,33 +91,48 @@ func printDemoSummary(g *globals, s *demo.Summary) {
 	}
 	fmt.Fprintf(w, "  devices found:     %d of %d simulated\n", s.Devices, s.TruthDevices)
 	fmt.Fprintf(w, "  services:          %d (%d fingerprinted)\n", s.Services, s.Fingerprinted)
-	fmt.Fprintf(w, "  weak credentials:  %d devices, share %.4f (ground truth %.4f)\n", s.DevicesWithWeak, s.WeakShare, s.TruthWeakShare)
-	fmt.Fprintf(w, "  vulnerabilities:   %d matches on %d devices, %d of them known exploited (KEV) on %d devices\n", s.VulnMatches, s.DevicesWithVulns, s.KEVMatches, s.KEVDevices)
+	fmt.Fprintf(w, "  weak credentials:  %s, share %.4f (ground truth %.4f)\n", nouns(s.DevicesWithWeak, "device", "devices"), s.WeakShare, s.TruthWeakShare)
+	fmt.Fprintf(w, "  vulnerabilities:   %s on %s, %d of them known exploited (KEV) on %s\n", nouns(s.VulnMatches, "match", "matches"),
+		nouns(s.DevicesWithVulns, "device", "devices"), s.KEVMatches, nouns(s.KEVDevices, "device", "devices"))
 	if s.TelemetryRecords > 0 || s.TruthCompromised > 0 {
-		fmt.Fprintf(w, "  under control:     %d devices over %d days from %d flow records (ground truth %d, %d of them found); per day %v (ground truth %v)\n",
-			s.DevicesCompromised, s.Days, s.TelemetryRecords, s.TruthCompromised, s.CompromisedFound, s.CompromisedPerDay, s.TruthCompromisedPerDay)
+		fmt.Fprintf(w, "  under control:     %s over %s from %s (ground truth %d, %d of them found); per day %v (ground truth %v)\n",
+			nouns(s.DevicesCompromised, "device", "devices"), nouns(s.Days, "day", "days"), nouns(int(s.TelemetryRecords), "flow record", "flow records"), s.TruthCompromised, s.CompromisedFound, s.CompromisedPerDay, s.TruthCompromisedPerDay)
 		fmt.Fprintf(w, "  why they fell:     %d of %d in the sample had a weak credential (ground truth %d of %d)\n", s.FallWeak, s.FallInSample, s.TruthFallWeak, s.TruthCompromised)
 	}
-	fmt.Fprintf(w, "  firmware:          %d images, %d findings; %d of %d default accounts and %d of %d hard-coded keys found (SSH host keys, TLS private keys)\n",
-		s.FirmwareImages, s.FirmwareFindings, s.FirmwareAccounts, s.TruthFirmwareAccounts, s.FirmwareKeys, s.TruthFirmwareKeys)
-	fmt.Fprintf(w, "  firmware-proven:   %d weak credentials found with an account of the product's firmware, %d of them in no built-in list (ground truth %d)\n",
-		s.FirmwareCredentials, s.FirmwareOnlyCredentials, s.TruthFirmwareOnly)
-	fmt.Fprintf(w, "  declared/observed: %d devices contradict their maker's declaration, %d by weak credentials (ground truth %d), %d by not updating (ground truth %d)\n",
-		s.Contradicted, s.ContradictedWeak, s.TruthContradictedWeak, s.ContradictedRescans, s.TruthNeverUpdated)
+	fmt.Fprintf(w, "  firmware:          %s, %s; %d of %s and %d of %s found (SSH host keys, TLS private keys)\n",
+		nouns(s.FirmwareImages, "image", "images"), nouns(s.FirmwareFindings, "finding", "findings"), s.FirmwareAccounts,
+		nouns(s.TruthFirmwareAccounts, "default account", "default accounts"), s.FirmwareKeys, nouns(s.TruthFirmwareKeys, "hard-coded key", "hard-coded keys"))
+	fmt.Fprintf(w, "  firmware-proven:   %s found with an account of the product's firmware, %d of them in no built-in list (ground truth %d)\n",
+		nouns(s.FirmwareCredentials, "weak credential", "weak credentials"), s.FirmwareOnlyCredentials, s.TruthFirmwareOnly)
+	fmt.Fprintf(w, "  declared/observed: %s, %d by weak credentials (ground truth %d), %d by not updating (ground truth %d)\n",
+		nouns(s.Contradicted, "device contradicts its maker's declaration", "devices contradict their maker's declaration"), s.ContradictedWeak, s.TruthContradictedWeak, s.ContradictedRescans, s.TruthNeverUpdated)
 	if s.UptakeProduct != "" {
-		fmt.Fprintf(w, "  patch uptake:      %s %s on %v of %d units by day (ground truth %v); %d never updated (ground truth %d); %s half fixed after %s days (ground truth %s)\n",
-			s.UptakeProduct, s.UptakeFirmware, s.UpdatedPerDay, s.UptakeUnits, s.TruthUpdatedPerDay, s.NeverUpdated, s.TruthNeverUpdated,
+		fmt.Fprintf(w, "  patch uptake:      %s %s on %v of %s by day (ground truth %v); %d never updated (ground truth %d); %s half fixed after %s (ground truth %s)\n",
+			s.UptakeProduct, s.UptakeFirmware, s.UpdatedPerDay, nouns(s.UptakeUnits, "unit", "units"), s.TruthUpdatedPerDay, s.NeverUpdated, s.TruthNeverUpdated,
 			cmp.Or(s.UptakeCVE, "its vulnerability"), fmtDays(s.HalfFixedDays), fmtDays(s.TruthHalfFixedDays))
 	}
-	fmt.Fprintf(w, "  shared keys:       %d devices serve an SSH or TLS key another device serves (ground truth %d); %d a TLS certificate (ground truth %d)\n",
-		s.SharedKeyDevices, s.TruthSharedKeyDevices, s.SharedCertDevices, s.TruthSharedCertDevices)
+	fmt.Fprintf(w, "  shared keys:       %s an SSH or TLS key another device serves (ground truth %d); %d a TLS certificate (ground truth %d)\n",
+		nouns(s.SharedKeyDevices, "device serves", "devices serve"), s.TruthSharedKeyDevices, s.SharedCertDevices, s.TruthSharedCertDevices)
 	fmt.Fprintf(w, "  report:            %s\n                     %s\n  ground truth:      %s\n", s.ReportHTML, s.ReportJSON, s.TruthFile)
 }
 
-// fmtDays prints a number of days, or "no" when there is none.
+// fmtDays prints a number of days with its noun, or "no days" when there
+// is none.
 func fmtDays(d *float64) string {
-	if d == nil {
-		return "no"
+	switch {
+	case d == nil:
+		return "no days"
+	case *d == 1:
+		return "1 day"
 	}
-	return strconv.FormatFloat(*d, 'f', -1, 64)
+	return strconv.FormatFloat(*d, 'f', -1, 64) + " days"
+}
+
+// nouns is n with the singular or plural form of its noun (which may carry
+// its verb: "device serves", "devices serve").
+func nouns(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

@@ -114,19 +114,29 @@ func TestDemoSummaryGolden(t *testing.T) {
 		SharedKeyDevices: 66, TruthSharedKeyDevices: 66, SharedCertDevices: 31, TruthSharedCertDevices: 31,
 		ReportHTML: "demo-out/report.html", ReportJSON: "demo-out/report.json", TruthFile: "demo-out/truth.json",
 	}
-	var out bytes.Buffer
-	printDemoSummary(&globals{out: &out}, s)
-	path := filepath.Join("testdata", "demo-summary.golden")
-	if *updateGolden {
-		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+	// One of each: every noun in the singular ("1 days" was printed).
+	one, oneDay := *s, 1.0
+	one.Days, one.Devices, one.TruthDevices, one.DevicesWithWeak, one.VulnMatches, one.DevicesWithVulns = 1, 1, 1, 1, 1, 1
+	one.KEVMatches, one.KEVDevices, one.TelemetryRecords, one.DevicesCompromised, one.TruthCompromised = 1, 1, 1, 1, 1
+	one.CompromisedFound, one.CompromisedPerDay, one.TruthCompromisedPerDay = 1, []int{1}, []int{1}
+	one.FirmwareImages, one.FirmwareFindings, one.FirmwareAccounts, one.TruthFirmwareAccounts, one.FirmwareKeys, one.TruthFirmwareKeys = 1, 1, 1, 1, 1, 1
+	one.FirmwareCredentials, one.Contradicted, one.UptakeUnits, one.SharedKeyDevices = 1, 1, 1, 1
+	one.UpdatedPerDay, one.TruthUpdatedPerDay, one.HalfFixedDays, one.TruthHalfFixedDays = []int{1}, []int{1}, &oneDay, nil
+	for name, s := range map[string]*demo.Summary{"demo-summary.golden": s, "demo-summary-one.golden": &one} {
+		var out bytes.Buffer
+		printDemoSummary(&globals{out: &out}, s)
+		path := filepath.Join("testdata", name)
+		if *updateGolden {
+			if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.String() != string(want) {
-		t.Errorf("summary differs from %s (go test -run DemoSummaryGolden -update rewrites it):\n got:\n%s\nwant:\n%s", path, out.String(), want)
+		if out.String() != string(want) {
+			t.Errorf("summary differs from %s (go test -run DemoSummaryGolden -update rewrites it):\n got:\n%s\nwant:\n%s", path, out.String(), want)
+		}
 	}
 }
