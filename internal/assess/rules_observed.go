@@ -445,6 +445,24 @@ func vulnRefs(ms []model.VulnMatch) []Ref {
 	return out
 }
 
+// distinctCVEs counts the vulnerabilities among matches (one CVE matched on
+// several ports or components counts once).
+func distinctCVEs(ms []model.VulnMatch) int {
+	seen := map[string]bool{}
+	for _, m := range ms {
+		seen[m.CVE] = true
+	}
+	return len(seen)
+}
+
+// counted is n with the singular or plural form of its noun.
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 func cves(ms []model.VulnMatch, n int) string {
 	var ids []string
 	for _, m := range ms {
@@ -458,7 +476,9 @@ func cves(ms []model.VulnMatch, n int) string {
 	return strings.Join(ids, ", ")
 }
 
-func vulnRule(v *view, bad func(model.VulnMatch) bool, what string) verdict {
+// vulnRule fails a subject with a match bad holds for, counting distinct
+// CVEs; what and whats are the singular and plural of what they are.
+func vulnRule(v *view, bad func(model.VulnMatch) bool, what, whats string) verdict {
 	var hit []model.VulnMatch
 	for _, m := range v.vulns {
 		if bad(m) {
@@ -466,7 +486,7 @@ func vulnRule(v *view, bad func(model.VulnMatch) bool, what string) verdict {
 		}
 	}
 	if len(hit) > 0 {
-		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: vulnRefs(hit), Reason: fmt.Sprintf("%d %s: %s", len(hit), what, cves(hit, 5))}
+		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: vulnRefs(hit), Reason: counted(distinctCVEs(hit), what, whats) + ": " + cves(hit, 5)}
 	}
 	cpe, ok := v.identified()
 	if !ok {
@@ -477,17 +497,17 @@ func vulnRule(v *view, bad func(model.VulnMatch) bool, what string) verdict {
 		// components) say nothing about this subject: not checked.
 		return unknown("vulnerabilities were not matched for %s (no vulnerability matching of this subject in the evidence)", cpe)
 	}
-	return verdict{Outcome: Pass, Basis: BasisObserved, Reason: fmt.Sprintf("no %s matched %s (%d other match(es))", what, cpe, len(v.vulns))}
+	return verdict{Outcome: Pass, Basis: BasisObserved, Reason: fmt.Sprintf("no %s matched %s (%s)", what, cpe, counted(distinctCVEs(v.vulns), "other vulnerability", "other vulnerabilities"))}
 }
 
 func knownExploited(v *view, _ Provision) verdict {
-	return vulnRule(v, func(m model.VulnMatch) bool { return m.KEV }, "known exploited vulnerability (CISA KEV)")
+	return vulnRule(v, func(m model.VulnMatch) bool { return m.KEV }, "known exploited vulnerability (CISA KEV)", "known exploited vulnerabilities (CISA KEV)")
 }
 
 func knownVulns(v *view, _ Provision) verdict {
 	return vulnRule(v, func(m model.VulnMatch) bool {
 		return m.KEV || m.CVSS >= 7 || m.Severity >= model.SeverityHigh
-	}, "high or critical known vulnerability")
+	}, "high or critical known vulnerability", "high or critical known vulnerabilities")
 }
 
 // inputCWEs are weakness classes that mean input was not validated.
@@ -503,7 +523,7 @@ func inputValidation(v *view, _ Provision) verdict {
 	}
 	if len(hit) > 0 {
 		return verdict{Outcome: Fail, Basis: BasisObserved, Refs: vulnRefs(hit),
-			Reason: fmt.Sprintf("%d known vulnerabilit(ies) from unvalidated input (injection, overflow, traversal): %s", len(hit), cves(hit, 5))}
+			Reason: counted(distinctCVEs(hit), "known vulnerability", "known vulnerabilities") + " from unvalidated input (injection, overflow, traversal): " + cves(hit, 5)}
 	}
 	return unknown("no known input-validation flaw matched; absence of known flaws does not show input is validated")
 }
