@@ -215,3 +215,44 @@ func TestAuditCommunities(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreMigrate: a read-only command on a database an older iotwatch
+// wrote (here: one without any schema) names the command that migrates it,
+// and that command does: the read-only command then works. It never creates
+// a database.
+func TestStoreMigrate(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	err := Execute(ctx, []string{"--db", db, "runs"}, &out, &errOut)
+	want := "iotwatch store migrate --db " + db
+	if err == nil || !strings.Contains(ErrorLine(err), want) {
+		t.Fatalf("runs on an outdated database: %v, want an error naming `%s`", err, want)
+	}
+	out.Reset()
+	if err := Execute(ctx, []string{"--db", db, "store", "migrate"}, &out, &errOut); err != nil || !strings.Contains(out.String(), "up to date") {
+		t.Fatalf("store migrate: %q, %v\n%s", out.String(), err, errOut.String())
+	}
+	if err := Execute(ctx, []string{"--db", db, "runs"}, &out, &errOut); err != nil {
+		t.Errorf("runs after store migrate: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "typo.db")
+	if err := Execute(ctx, []string{"--db", missing, "store", "migrate"}, &out, &errOut); err == nil {
+		t.Error("store migrate of a missing database succeeded")
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("store migrate created a database")
+	}
+	for db, want := range map[string]string{
+		"/var/lib/iotwatch.db":           "iotwatch store migrate --db /var/lib/iotwatch.db",
+		"/tmp/my db.db":                  "iotwatch store migrate --db '/tmp/my db.db'",
+		"postgres://u:secret@h/iotwatch": "iotwatch store migrate --db DSN",
+	} {
+		if got := migrateCommand(db); got != want {
+			t.Errorf("migrateCommand(%q) = %q, want %q", db, got, want)
+		}
+	}
+}

@@ -190,10 +190,25 @@ func (g *globals) warnModes(st *store.Store) {
 // that only read (runs, report, serve): no file or directory is created.
 func (g *globals) openStoreReadOnly(ctx context.Context) (*store.Store, error) {
 	st, err := store.OpenReadOnly(ctx, g.dbPath)
+	if errors.Is(err, store.ErrSchemaOutdated) {
+		return nil, fmt.Errorf("%w: run `%s` to migrate it", err, migrateCommand(g.dbPath))
+	}
 	if err == nil {
 		g.warnModes(st)
 	}
 	return st, err
+}
+
+// migrateCommand is the command that migrates the database db, naming a
+// file's path but never a PostgreSQL DSN (it may hold a password).
+func migrateCommand(db string) string {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return "iotwatch store migrate --db DSN"
+	}
+	if strings.ContainsAny(db, " \t'\"$`\\") {
+		db = "'" + strings.ReplaceAll(db, "'", `'\''`) + "'"
+	}
+	return "iotwatch store migrate --db " + db
 }
 
 // printJSONLines writes each item as one JSON line.

@@ -13,13 +13,43 @@ import (
 func newStoreCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "store",
-		Short: "Look after the evidence database: day partitions and retention",
+		Short: "Look after the evidence database: schema migrations, day partitions and retention",
 		Example: `  iotwatch store partitions --db postgres://iotwatch@db/iotwatch
-  iotwatch store prune --retain 400d --db postgres://iotwatch@db/iotwatch`,
+  iotwatch store prune --retain 400d --db postgres://iotwatch@db/iotwatch
+  iotwatch store migrate --db /var/lib/iotwatch/iotwatch.db`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newStorePruneCmd(g), newStorePartitionsCmd(g))
+	cmd.AddCommand(newStorePruneCmd(g), newStorePartitionsCmd(g), newStoreMigrateCmd(g))
 	return cmd
+}
+
+func newStoreMigrateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring an existing database's schema up to this iotwatch's version",
+		Long: `Applies the schema migrations this iotwatch has and the database lacks (any writing command does so
+too on opening). The commands that only read (runs, report, store partitions) never migrate: on a
+database an older iotwatch wrote they say to run this first. It never creates a database.`,
+		Example: `  iotwatch store migrate --db /var/lib/iotwatch/iotwatch.db
+  iotwatch store migrate --db postgres://iotwatch@db/iotwatch`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := g.openStoreForServe(cmd.Context()) // an existing database only
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			v, err := st.SchemaVersion(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("schema version: %w", err)
+			}
+			if g.json {
+				return printJSONLines(g.out, []map[string]int64{{"schema_version": v}})
+			}
+			fmt.Fprintf(g.out, "schema version %d: up to date\n", v)
+			return nil
+		},
+	}
 }
 
 func newStorePruneCmd(g *globals) *cobra.Command {

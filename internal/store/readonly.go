@@ -15,7 +15,7 @@ import (
 
 // ErrSchemaOutdated is returned by OpenReadOnly for a database whose schema a
 // newer iotwatch would migrate: a read-only open cannot.
-var ErrSchemaOutdated = errors.New("database schema is older than this iotwatch (run any writing command to migrate it)")
+var ErrSchemaOutdated = errors.New("database schema is older than this iotwatch")
 
 // OpenReadOnly opens an existing database for reading only: it never creates
 // the file or its directory, never migrates, and every write fails. Commands
