@@ -90,7 +90,7 @@ device under unauthorized control critical.`,
 			g.log.Info("building report", "runs", in.RunIDs)
 			r, err := stage.BuildReport(ctx, st, in, nil)
 			if errors.Is(err, report.ErrNoRuns) {
-				return fmt.Errorf("%w: run `iotwatch demo` or a scan first", err)
+				return fmt.Errorf("%w: %s", err, report.NoRunsHint)
 			}
 			if err != nil {
 				return err

@@ -21,6 +21,10 @@ const reasonAuditClean = "the credential audit found no weak credentials"
 // ErrNoRuns is returned by Build when the store holds no run to report on.
 var ErrNoRuns = errors.New("no runs recorded")
 
+// NoRunsHint says what gives a report its first run; the CLI and the
+// dashboard add it to ErrNoRuns.
+const NoRunsHint = "run `iotwatch demo` or a scan first"
+
 // Section keys used in Report.Absent.
 const (
 	SecVulnArchive     = "vulnerability_archive"

@@ -240,7 +240,9 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 		switch {
 		case errors.As(err, &he):
 			code, msg = he.code, he.msg
-		case errors.Is(err, store.ErrNotFound), errors.Is(err, report.ErrNoRuns):
+		case errors.Is(err, report.ErrNoRuns):
+			code, msg = http.StatusNotFound, err.Error()+": "+report.NoRunsHint
+		case errors.Is(err, store.ErrNotFound):
 			code, msg = http.StatusNotFound, err.Error()
 		case errors.Is(err, context.Canceled):
 			return

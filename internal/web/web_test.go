@@ -184,8 +184,8 @@ func TestMetrics(t *testing.T) {
 func TestEmptyStore(t *testing.T) {
 	srv := New(openStore(t), Options{})
 	res, body := get(t, srv, "GET", "/")
-	if res.StatusCode != 404 || !strings.Contains(body, "no runs recorded") {
-		t.Errorf("dashboard on empty store: %d %q", res.StatusCode, body)
+	if res.StatusCode != 404 || !strings.Contains(body, "no runs recorded") || !strings.Contains(body, "iotwatch demo") {
+		t.Errorf("dashboard on empty store: %d %q, want 404 saying to run `iotwatch demo` or a scan first", res.StatusCode, body)
 	}
 	res, body = get(t, srv, "GET", "/runs")
 	if res.StatusCode != 200 || !strings.Contains(body, "No runs recorded yet") {
