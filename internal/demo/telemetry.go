@@ -172,13 +172,21 @@ func ingestDay(ctx context.Context, st *store.Store, td TelemetryDay, day time.T
 	alerts := sum.Alerts
 	if sum.Counts["inputs_skipped"] > 0 {
 		// The same capture was ingested by an earlier demo into this
-		// database: its alerts are the stored ones, counted once.
+		// database: its alerts are the stored ones, counted once, and the
+		// runs that hold them are the day's flows evidence for the
+		// assessment and the report (the new run holds none).
 		stored, err := flow.Alerts(ctx, st, day)
 		if err != nil {
 			return nil, 0, err
 		}
 		for _, a := range stored {
+			if a.Day != td.Day {
+				continue
+			}
 			alerts = append(alerts, a.Alert)
+			if !slices.Contains(*runs, a.RunID) {
+				*runs = append(*runs, a.RunID)
+			}
 		}
 	}
 	found := map[string]bool{}
