@@ -73,18 +73,7 @@ func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 	// Sorted in place: the slices are in no particular order by contract,
 	// and copies of them would double the peak memory of a large ingest.
 	hours := r.Hourly
-	slices.SortFunc(hours, func(a, b Hourly) int {
-		if c := a.Device.Compare(b.Device); c != 0 {
-			return c
-		}
-		if a.Hour != b.Hour {
-			return cmp.Compare(a.Hour, b.Hour)
-		}
-		if a.Outbound != b.Outbound {
-			return cmp.Compare(b2i(a.Outbound), b2i(b.Outbound))
-		}
-		return cmp.Compare(a.Attr, b.Attr)
-	})
+	sortHourly(hours, nil)
 	rels := r.Relations
 	slices.SortFunc(rels, func(a, b Relation) int { return compareRelKey(a.RelationKey, b.RelationKey) })
 	// rel is the next relation in order: of rels (from j) or of the cursor.

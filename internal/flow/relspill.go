@@ -434,10 +434,16 @@ func sortSlots(s []relSlot, ord []relOrd) []relOrd {
 		}
 		return cmp.Compare(a.lo, b.lo)
 	})
-	// Position i takes slot ord[i]'s: follow each cycle of the permutation,
-	// marking a done position with its own index.
+	permute(s, ord, 0xffffffff)
+	return ord[:0]
+}
+
+// permute moves s[ord[i].lo&idx] to position i for every i, each element
+// once: it follows each cycle of the permutation, marking a done position
+// with its own index (ord's index bits are overwritten).
+func permute[T any](s []T, ord []relOrd, idx uint64) {
 	for i := range ord {
-		j := int(uint32(ord[i].lo))
+		j := int(ord[i].lo & idx)
 		if j == i {
 			continue
 		}
@@ -445,11 +451,10 @@ func sortSlots(s []relSlot, ord []relOrd) []relOrd {
 		k := i
 		for j != i {
 			s[k] = s[j]
-			ord[k].lo = ord[k].lo&^0xffffffff | uint64(k)
-			k, j = j, int(uint32(ord[j].lo))
+			ord[k].lo = ord[k].lo&^idx | uint64(k)
+			k, j = j, int(ord[j].lo&idx)
 		}
 		s[k] = tmp
-		ord[k].lo = ord[k].lo&^0xffffffff | uint64(k)
+		ord[k].lo = ord[k].lo&^idx | uint64(k)
 	}
-	return ord[:0]
 }

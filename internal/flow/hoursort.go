@@ -1,0 +1,66 @@
+package flow
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// sortHourly sorts hourly roll-ups by device, hour, direction (inbound
+// first) and attribution, in place, as flow_devices rows list them. When
+// every device is an IPv4 address and the hours span less than 2³² s it
+// sorts 16-byte packed keys and then moves each 72-byte entry once (sorting
+// the entries themselves moved them at every swap and compared netip.Addr
+// values); otherwise it compares the entries. Entries equal in all four
+// fields (one hour of a device both known and not) list the unknown one
+// first. ord is scratch space, returned for reuse.
+func sortHourly(h []Hourly, ord []relOrd) []relOrd {
+	ord = ord[:0]
+	if len(h) == 0 {
+		return ord
+	}
+	lo, hi := h[0].Hour, h[0].Hour
+	packable := len(h) < 1<<30
+	for i := range h {
+		if !h[i].Device.Is4() {
+			packable = false
+			break
+		}
+		lo, hi = min(lo, h[i].Hour), max(hi, h[i].Hour)
+	}
+	if !packable || hi < lo || uint64(hi-lo) > math.MaxUint32 {
+		slices.SortFunc(h, compareHourly)
+		return ord
+	}
+	for i := range h {
+		d := h[i].Device.As4()
+		dev := uint64(d[0])<<24 | uint64(d[1])<<16 | uint64(d[2])<<8 | uint64(d[3])
+		ord = append(ord, relOrd{dev<<32 | uint64(h[i].Hour-lo),
+			uint64(b2i(h[i].Outbound))<<63 | uint64(h[i].Attr)<<31 | uint64(b2i(h[i].Known))<<30 | uint64(i)})
+	}
+	slices.SortFunc(ord, func(a, b relOrd) int {
+		if c := cmp.Compare(a.hi, b.hi); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.lo, b.lo)
+	})
+	permute(h, ord, 1<<30-1)
+	return ord[:0]
+}
+
+// compareHourly is the order sortHourly gives.
+func compareHourly(a, b Hourly) int {
+	if c := a.Device.Compare(b.Device); c != 0 {
+		return c
+	}
+	if a.Hour != b.Hour {
+		return cmp.Compare(a.Hour, b.Hour)
+	}
+	if a.Outbound != b.Outbound {
+		return cmp.Compare(b2i(a.Outbound), b2i(b.Outbound))
+	}
+	if a.Attr != b.Attr {
+		return cmp.Compare(a.Attr, b.Attr)
+	}
+	return cmp.Compare(b2i(a.Known), b2i(b.Known))
+}
