@@ -29,7 +29,8 @@ day's traffic in which a share of the weak devices behave like botnet members (-
 captures are only files, nothing is sent) and ingests them through the flow detectors, assesses the
 devices against the baselines and writes report.html, report.json, truth.json (the simulator's
 ground truth), telemetry-day0.pcap (one a day) and telemetry.json (their ground truth) into
---output. It targets only the fleet it started.`,
+--output. It targets only the fleet it started. Its log shows each stage; the credentials the audit
+finds are logged one by one only at --log-level debug (the summary counts them).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := netip.ParsePrefix(prefix)

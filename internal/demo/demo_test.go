@@ -1,8 +1,10 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -250,12 +252,19 @@ func TestDemoRerun(t *testing.T) {
 	// assessment sees the devices under control.
 	for i, days := range []int{1, 4, 4} {
 		dir := t.TempDir()
+		var logs bytes.Buffer
 		sum, err := Run(ctx, st, Options{
 			Devices: 80, Seed: 7, Prefix: netip.MustParsePrefix("127.32.0.0/16"), Days: days,
 			Weak: 0.3, Empty: 0.05, Anonymous: 0.05, Compromised: 0.1, OutDir: dir, HighPorts: os.Geteuid() != 0,
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// At info the log shows the stages, not each credential the audit
+		// found (hundreds of lines for a fleet).
+		if l := logs.String(); !strings.Contains(l, "stage done") || strings.Contains(l, "credential accepted") {
+			t.Errorf("run %d: the info log lacks the stages or lists credentials:\n%.600s", i+1, l)
 		}
 		var tel TelemetryTruth
 		readJSON(t, filepath.Join(dir, "telemetry.json"), &tel)
@@ -308,4 +317,29 @@ func ptrString(f *float64) string {
 		return "none"
 	}
 	return strconv.FormatFloat(*f, 'f', -1, 64)
+}
+
+// TestAuditLogger: the demo's audit passes on warnings at info and
+// everything at debug.
+func TestAuditLogger(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		base, rec slog.Level
+		want      bool
+	}{
+		{slog.LevelInfo, slog.LevelInfo, false},
+		{slog.LevelInfo, slog.LevelWarn, true},
+		{slog.LevelInfo, slog.LevelError, true},
+		{slog.LevelWarn, slog.LevelInfo, false},
+		{slog.LevelDebug, slog.LevelInfo, true},
+		{slog.LevelDebug, slog.LevelDebug, true},
+		{slog.LevelError, slog.LevelWarn, false},
+	} {
+		var b bytes.Buffer
+		l := auditLogger(ctx, slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: tc.base}))).With("stage", "audit")
+		l.Log(ctx, tc.rec, "audit: credential accepted")
+		if got := b.Len() > 0; got != tc.want {
+			t.Errorf("base %v, record %v: logged %v, want %v", tc.base, tc.rec, got, tc.want)
+		}
+	}
 }
