@@ -24,7 +24,7 @@ func simulatedDay(t *testing.T, day int) *simulate.Truth {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f, err := simulate.Start(ctx, simulate.Options{Prefix: netip.MustParsePrefix("127.78.0.0/16"), Devices: 120, Seed: 7,
+	f, err := simulate.Start(ctx, simulate.Options{Prefix: netip.MustParsePrefix("127.85.0.0/16"), Devices: 120, Seed: 7,
 		Weak: 0.3, Empty: 0.05, Anonymous: 0.05, HighPorts: true, Day: day})
 	if err != nil {
 		t.Skipf("simulator: %v", err)

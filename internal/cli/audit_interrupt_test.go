@@ -44,7 +44,7 @@ func TestAuditCmdInterrupted(t *testing.T) {
 	}
 	fctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	fleet, err := simulate.Start(fctx, simulate.Options{Prefix: netip.MustParsePrefix("127.79.0.0/16"), Devices: 80, Seed: 11,
+	fleet, err := simulate.Start(fctx, simulate.Options{Prefix: netip.MustParsePrefix("127.83.0.0/16"), Devices: 80, Seed: 11,
 		Weak: 0.5, HighPorts: true})
 	if err != nil {
 		t.Skipf("simulator: %v", err)

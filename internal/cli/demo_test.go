@@ -25,7 +25,7 @@ func runDemoCmd(t *testing.T, args ...string) (string, error) {
 func TestDemoCommand(t *testing.T) {
 	dir := t.TempDir()
 	out, err := runDemoCmd(t, "--db", filepath.Join(dir, "iw.db"), "--json", "demo",
-		"--devices", "40", "--seed", "3", "--prefix", "127.32.0.0/16", "--out", dir)
+		"--devices", "40", "--seed", "3", "--prefix", "127.34.0.0/16", "--out", dir)
 	if err != nil {
 		t.Fatalf("demo: %v", err)
 	}

@@ -24,7 +24,7 @@ import (
 
 // fleetPrefix is this package's own loopback range (other packages' tests
 // use others), so a fleet here never meets another test's listeners.
-var fleetPrefix = netip.MustParsePrefix("127.77.0.0/24")
+var fleetPrefix = netip.MustParsePrefix("127.87.0.0/24")
 
 const fleetPorts = "21,22,23,80,554,1883,2121,2222,2323,5020,8080,8554"
 

@@ -16,7 +16,7 @@ func TestWriteFirmware(t *testing.T) {
 	if testing.Short() {
 		t.Skip("firmware analysis")
 	}
-	f, err := Start(context.Background(), Options{Prefix: netip.MustParsePrefix("127.41.0.0/24"), Devices: 40, Seed: 3, Weak: 0.5, HighPorts: true})
+	f, err := Start(context.Background(), Options{Prefix: netip.MustParsePrefix("127.45.0.0/24"), Devices: 40, Seed: 3, Weak: 0.5, HighPorts: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Skip("browser test in -short mode")
 	}
 	bin := chromium(t)
-	fleet := netip.MustParsePrefix("127.79.0.0/29")
+	fleet := netip.MustParsePrefix("127.84.0.0/29")
 	ctx := context.Background()
 	fctx, stopFleet := context.WithCancel(ctx)
 	f, err := simulate.Start(fctx, simulate.Options{Prefix: fleet, Devices: 4, Seed: 79, Weak: 0.5})
