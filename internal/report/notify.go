@@ -138,6 +138,8 @@ func (r *Report) WriteNotifications(dir string, nets []Network) (Notifications, 
 			row(proto, port, "weak-credential;"+kind, "high", "", "", weakDetail(kind))
 		}
 		for _, cve := range d.CVEs {
+			// The CVE's own KEV flag; for a CVE missing from the
+			// vulnerability rows the device's, when it is its only one.
 			v, known := vulns[cve]
 			kev := v.KEV || !known && d.KEV && len(d.CVEs) == 1
 			row("", "", "vulnerable", NotificationSeverity(v.CVSS, kev).String(), cve, strconv.FormatBool(kev), vulnDetail(v.CVSS, kev))
