@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -209,9 +210,14 @@ func (f DeviceFilter) where() (deviceQuery, error) {
 		conds = append(conds, "d.addr >= ? AND d.addr <= ?")
 		args = append(args, lo, hi)
 	}
+	// The text pattern is tested on the distinct names (device_keys), not
+	// on every device; textAt is the condition's index in conds and in args
+	// (the count splits it, below).
+	textAt, textArg, pat := -1, -1, ""
 	if f.Text != "" {
-		conds = append(conds, "(d.vendor_key LIKE ? ESCAPE '\\' OR d.product_key LIKE ? ESCAPE '\\')")
-		pat := "%" + likeEscaper.Replace(strings.ToLower(f.Text)) + "%"
+		textAt, textArg = len(conds), len(args)
+		conds = append(conds, "("+vendorNamed+" OR "+productNamed+")")
+		pat = "%" + likeEscaper.Replace(strings.ToLower(f.Text)) + "%"
 		args = append(args, pat, pat)
 	}
 	for _, kv := range []struct{ col, v string }{{"d.vendor_key", f.Vendor}, {"d.product_key", f.Product}, {"d.type_key", f.DeviceType}} {
@@ -261,9 +267,26 @@ func (f DeviceFilter) where() (deviceQuery, error) {
 			q.order = t.alias + ".addr"
 		}
 	}
+	joins, joinArgs := q.from, slices.Clone(q.args)
 	q.args = append(q.args, args...)
 	if len(conds) > 0 {
 		q.from += " WHERE " + strings.Join(conds, " AND ")
+	}
+	if textAt >= 0 {
+		// The count reads the devices of the matching vendors, then those
+		// of the matching products that are not of a matching vendor, each
+		// through its index and stopping at the bound (an OR of the two
+		// made SQLite scan devices_text to test both on every row).
+		branch := func(text string, targs ...any) (string, []any) {
+			c := slices.Clone(conds)
+			c[textAt] = text
+			return "SELECT d.addr " + joins + " WHERE " + strings.Join(c, " AND "),
+				slices.Concat(joinArgs, args[:textArg], targs, args[textArg+2:])
+		}
+		vq, va := branch(vendorNamed, pat)
+		pq, pa := branch(productNamed+" AND d.vendor_key NOT IN "+vendorNames, pat, pat)
+		q.count, q.countArgs = "FROM ("+vq+" UNION ALL "+pq+") u", slices.Concat(va, pa)
+		return q, nil
 	}
 	if len(conds) > 0 || len(sides) == 0 {
 		q.count, q.countArgs = q.from, q.args
@@ -283,6 +306,15 @@ func (f DeviceFilter) where() (deviceQuery, error) {
 	q.count += " WHERE " + strings.Join(where, " AND ")
 	return q, nil
 }
+
+// vendorNames and productNames are the distinct names that match a LIKE
+// pattern; vendorNamed and productNamed the devices that have one.
+const (
+	vendorNames  = "(SELECT name FROM device_keys WHERE kind = 'vendor' AND name LIKE ? ESCAPE '\\')"
+	productNames = "(SELECT name FROM device_keys WHERE kind = 'product' AND name LIKE ? ESCAPE '\\')"
+	vendorNamed  = "d.vendor_key IN " + vendorNames
+	productNamed = "d.product_key IN " + productNames
+)
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 

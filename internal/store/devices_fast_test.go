@@ -128,6 +128,16 @@ func checkFastFilters(t *testing.T, st *store.Store, when, day string) []string 
 		{"compromised", store.DeviceFilter{CompromisedOn: day}, alerted},
 		{"compromised, KEV telnet", store.DeviceFilter{CompromisedOn: day, KEV: store.Yes, Protocol: "telnet"}, alerted + ` AND ` + protoKEV},
 		{"compromised, weak", store.DeviceFilter{CompromisedOn: day, Weak: store.Yes}, alerted + ` AND d.weak = 1`},
+		// The text search reads the distinct names (device_keys): a vendor,
+		// a product of a vendor that does not match, both of one device
+		// (counted once), a broad one over the count's bound, with other
+		// conditions.
+		{"text: vendor", store.DeviceFilter{Text: "Synol"}, textLike("synol")},
+		{"text: product only", store.DeviceFilter{Text: "hue"}, textLike("hue")},
+		{"text: vendor and product", store.DeviceFilter{Text: "s"}, textLike("s")},
+		{"text: broad", store.DeviceFilter{Text: "i"}, textLike("i")},
+		{"text, weak in a subnet", store.DeviceFilter{Text: "i", Weak: store.Yes, Prefix: netip.MustParsePrefix("10.0.4.0/22")}, textLike("i") + ` AND d.weak = 1`},
+		{"text, KEV telnet", store.DeviceFilter{Text: "k", KEV: store.Yes, Protocol: "telnet"}, textLike("k") + ` AND ` + protoKEV},
 	} {
 		var args []any
 		if tt.filter.CompromisedOn != "" {
@@ -169,4 +179,10 @@ func checkFastFilters(t *testing.T, st *store.Store, when, day string) []string 
 		}
 	}
 	return kevTelnet
+}
+
+// textLike is the text search as it was before device_keys: the pattern on
+// every device's vendor and product.
+func textLike(text string) string {
+	return `(d.vendor_key LIKE '%` + text + `%' OR d.product_key LIKE '%` + text + `%')`
 }

@@ -176,6 +176,8 @@ func (s *Store) reindex(ctx context.Context, addrs []netip.Addr) error {
 			return fmt.Errorf("index devices: %w", err)
 		}
 		defer dayStmt.Close()
+		// The distinct vendor and product names, for the text search.
+		names := map[[2]string]bool{}
 		for _, a := range addrs {
 			d, ok := evs[a].summarize(a)
 			if !ok {
@@ -186,6 +188,11 @@ func (s *Store) reindex(ctx context.Context, addrs []netip.Addr) error {
 				strings.Join(d.Protocols, ","), b2i(d.Scanned), b2i(d.Weak), strings.Join(d.WeakOn, ","),
 				d.Vulns, b2i(d.KEV), d.EPSS, d.Tier, d.AlertDays, d.LastAlertDay, Time(d.FirstSeen), Time(d.LastSeen)); err != nil {
 				return fmt.Errorf("index device %s: %w", a, err)
+			}
+			for _, n := range [][2]string{{"vendor", strings.ToLower(d.Vendor)}, {"product", strings.ToLower(d.Product)}} {
+				if n[1] != "" {
+					names[n] = true
+				}
 			}
 			for _, day := range evs[a].alertDays {
 				if _, err := dayStmt.ExecContext(ctx, day, addrKey(a)); err != nil {
@@ -198,6 +205,11 @@ func (s *Store) reindex(ctx context.Context, addrs []netip.Addr) error {
 				if _, err := protoStmt.ExecContext(ctx, strings.ToLower(p), addrKey(a), b2i(slices.Contains(d.WeakOn, p)), b2i(d.KEV)); err != nil {
 					return fmt.Errorf("index device %s: %w", a, err)
 				}
+			}
+		}
+		for n := range names {
+			if _, err := tx.ExecContext(ctx, s.Rebind(`INSERT INTO device_keys (kind, name) VALUES (?, ?) ON CONFLICT (kind, name) DO NOTHING`), n[0], n[1]); err != nil {
+				return fmt.Errorf("index devices: %w", err)
 			}
 		}
 		return nil
