@@ -31,6 +31,18 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// browser starts headless Chromium (bin, from chromium) with a window width
+// pixels wide and returns a context for its actions that ends after
+// timeout, and stop, which closes the browser.
+func browser(parent context.Context, bin string, width int, timeout time.Duration) (context.Context, func()) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(width, 900))
+	actx, cancelA := chromedp.NewExecAllocator(parent, opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, timeout)
+	return ctx, func() { cancelT(); cancel(); cancelA() }
+}
+
 // TestDashboardInBrowser loads the dashboard in headless Chromium and checks
 // that the headline numbers show, the charts render with real geometry, and
 // the screenshot is not blank.
@@ -44,14 +56,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	ts := httptest.NewServer(New(st, Options{}))
 	defer ts.Close()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1200, 900))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelT()
+	ctx, stop := browser(context.Background(), bin, 1200, 60*time.Second)
+	defer stop()
 
 	// The dashboard and the standalone report file share the renderer; check both.
 	for _, path := range []string{"/", "/report.html"} {

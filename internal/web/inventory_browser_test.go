@@ -31,14 +31,8 @@ func TestInventoryInBrowser(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
+	ctx, stop := browser(context.Background(), bin, 1280, 90*time.Second)
+	defer stop()
 
 	shot := func(name string) {
 		t.Helper()

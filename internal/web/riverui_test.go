@@ -160,14 +160,8 @@ func TestRiverUIInBrowser(t *testing.T) {
 	c := newConsole(t, Options{})
 	ts := httptest.NewServer(c.srv)
 	defer ts.Close()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1200, 900))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelT()
+	ctx, stop := browser(context.Background(), bin, 1200, 60*time.Second)
+	defer stop()
 
 	next := url.QueryEscape(RiverUIPath + "jobs?state=cancelled")
 	err := chromedp.Do(ctx,
