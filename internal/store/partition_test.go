@@ -336,3 +336,36 @@ func migratedTo(t *testing.T, version int64) (*sql.DB, *goose.Provider) {
 	}
 	return db, p
 }
+
+// TestDeviceKeysMigration fills device_keys (00046) from the devices a
+// database already holds: each vendor and product name once, none empty.
+func TestDeviceKeysMigration(t *testing.T) {
+	ctx := context.Background()
+	db, p := migratedTo(t, 45)
+	for i, d := range [][2]string{{"hikvision", "ds-2cd2042wd"}, {"hikvision", "ds-7608ni"}, {"tp-link", ""}, {"", ""}} {
+		if _, err := db.ExecContext(ctx, `INSERT INTO devices (ip, addr, vendor_key, product_key) VALUES ($1, $2, $3, $4)`,
+			fmt.Sprintf("10.0.0.%d", i+1), []byte{10, 0, 0, byte(i + 1)}, d[0], d[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.UpTo(ctx, 46); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT kind || ':' || name FROM device_keys ORDER BY kind, name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, k)
+	}
+	want := []string{"product:ds-2cd2042wd", "product:ds-7608ni", "vendor:hikvision", "vendor:tp-link"}
+	if !slices.Equal(got, want) {
+		t.Errorf("device_keys after 00046: %v, want %v", got, want)
+	}
+}
