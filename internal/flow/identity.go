@@ -166,12 +166,15 @@ type Orientation struct {
 	// Transit reports whether neither end is a device (both outside the
 	// monitored networks): no device acts in it. Device is then the source.
 	Transit bool
-	// Ext points at the Ext field of the record's relation in the
-	// pipeline's aggregator, valid during the Observe call only (nil when the
-	// relation bound was reached or outside a pipeline). Observers may keep
-	// per-relation state under an index stored there instead of in a map of
-	// their own.
-	Ext *uint32
+	// Rel identifies the record's relation in the pipeline's aggregator:
+	// IDs are dense from 1 and a relation keeps its ID for its life in the
+	// pipeline (also when it is spilled and comes back) until a checkpoint
+	// starts the relations afresh (Checkpointer). 0 means none (the relation
+	// bound was reached, or outside a pipeline). Observers may keep
+	// per-relation state in an array indexed by it instead of in a map of
+	// their own; they run on another goroutine than the aggregator, so the ID
+	// is a number, not a pointer into its tables.
+	Rel uint32
 }
 
 // Orient decides which side of r is the device.

@@ -24,7 +24,7 @@ type Observer interface {
 }
 
 // Checkpointer is an Observer that keeps state on the pipeline's relations
-// (Orientation.Ext): a checkpoint starts the relations afresh, and the
+// (Orientation.Rel): a checkpoint starts the relations afresh, and the
 // observer is told so after taking its alerts. Checkpoint forgets the alerts
 // taken: Alerts then returns only those that follow.
 type Checkpointer interface {
@@ -202,7 +202,7 @@ func (p *Pipeline) consume() {
 			if !o.Known {
 				p.unknown++
 			}
-			o.Ext = p.agg.Add(r, o)
+			o.Rel = p.agg.Add(r, o)
 			for _, ob := range p.cfg.Observers {
 				ob.Observe(r, o)
 			}

@@ -24,8 +24,9 @@ import (
 // that came back after it was spilled. The stored rows are the same as
 // without spilling.
 //
-// A spilled relation's key stays in a compact index (16 bytes) with the
-// observer's Ext, so that a relation seen again gets its detector state back
+// A spilled relation's key stays in a compact index (16 bytes) with its ID
+// (Orientation.Rel), so that a relation seen again keeps its ID, and with it
+// its detector state,
 // and the relation bound (MaxRelations) counts distinct relations as before.
 
 // DefaultActiveRelations is how many IPv4 relations the aggregator keeps in
@@ -135,7 +136,7 @@ func (sp *relSpill) close() error {
 	return err
 }
 
-// relIndex maps the keys of spilled relations to their observer Ext: an
+// relIndex maps the keys of spilled relations to their IDs: an
 // open-addressing table of 16-byte slots, behind a Bloom filter of 8 bits
 // per slot (two bits per key): most lookups are of relations never
 // spilled, and the filter (a sixteenth of the table) answers them from
@@ -169,7 +170,7 @@ type relIdxSlot struct {
 	port      uint16
 	proto     uint8
 	flags     uint8 // 1: used, 2: out
-	ext       uint32
+	id        uint32
 }
 
 func idxSlot(k relKey4) relIdxSlot {
@@ -184,7 +185,7 @@ func (s *relIdxSlot) same(o *relIdxSlot) bool {
 	return s.dev == o.dev && s.peer == o.peer && s.port == o.port && s.proto == o.proto && s.flags == o.flags
 }
 
-// get returns the Ext of a spilled relation and whether k was spilled.
+// get returns the ID of a spilled relation and whether k was spilled.
 func (x *relIndex) get(k relKey4) (uint32, bool) {
 	if x.n == 0 {
 		return 0, false
@@ -200,18 +201,18 @@ func (x *relIndex) get(k relKey4) (uint32, bool) {
 			return 0, false
 		}
 		if s.same(&want) {
-			return s.ext, true
+			return s.id, true
 		}
 	}
 }
 
-// put records a spilled relation's Ext.
-func (x *relIndex) put(k relKey4, ext uint32) {
+// put records a spilled relation's ID.
+func (x *relIndex) put(k relKey4, id uint32) {
 	if (x.n+1)*4 > len(x.slots)*3 {
 		x.grow()
 	}
 	want := idxSlot(k)
-	want.ext = ext
+	want.id = id
 	h := k.hash()
 	x.mark(h)
 	for i := h & x.mask; ; i = (i + 1) & x.mask {
@@ -222,7 +223,7 @@ func (x *relIndex) put(k relKey4, ext uint32) {
 			return
 		}
 		if s.same(&want) {
-			s.ext = ext
+			s.id = id
 			return
 		}
 	}

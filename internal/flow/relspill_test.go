@@ -13,8 +13,8 @@ import (
 // TestRelationSpill feeds one stream of records to an aggregator that keeps
 // every relation in memory and to others that keep a few and spill the rest:
 // the device rows they encode (what Save stores), the relation count, the
-// untracked records and the observer's Ext of a relation seen again after it
-// was spilled must all be the same.
+// untracked records and the ID of a relation seen again after it was spilled
+// must all be the same, and IDs dense.
 func TestRelationSpill(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -39,7 +39,7 @@ func TestRelationSpill(t *testing.T) {
 				dir = filepath.Join(dir, tc.dir)
 			}
 			sp.SpillTo(dir, tc.active)
-			ext := map[RelationKey]uint32{}
+			ids := map[RelationKey]uint32{}
 			for i := range 5000 {
 				dev := netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(8))})
 				// A few peers come back all along (beacons), the rest rarely.
@@ -52,18 +52,20 @@ func TestRelationSpill(t *testing.T) {
 				r.End = r.Start.Add(time.Duration(rng.IntN(5)) * time.Second)
 				k := RelationKey{Device: dev, Peer: peer, Proto: ProtoTCP, Port: o.Port, Outbound: o.Outbound}
 				e1, e2 := ref.Add(r, o), sp.Add(r, o)
-				if (e1 == nil) != (e2 == nil) {
-					t.Fatalf("record %d: tracked %v in memory, %v with spilling", i, e1 != nil, e2 != nil)
+				if e1 != e2 {
+					t.Fatalf("record %d (%v): relation ID %d with spilling, want %d", i, k, e2, e1)
 				}
-				if e1 == nil {
-					continue
+				if e1 == 0 {
+					continue // untracked
 				}
-				if *e1 != *e2 {
-					t.Fatalf("record %d (%v): Ext %d with spilling, want %d", i, k, *e2, *e1)
+				if id, ok := ids[k]; ok && e1 != id {
+					t.Fatalf("record %d (%v): relation ID %d, was %d", i, k, e1, id)
 				}
-				if *e1 == 0 && o.Outbound {
-					ext[k] = uint32(len(ext) + 1)
-					*e1, *e2 = ext[k], ext[k]
+				if _, ok := ids[k]; !ok {
+					if want := uint32(len(ids) + 1); e1 != want {
+						t.Fatalf("record %d (%v): new relation ID %d, want %d (dense)", i, k, e1, want)
+					}
+					ids[k] = e1
 				}
 			}
 			a, b := ref.take(), sp.take()
@@ -113,7 +115,7 @@ func randSlots(rng *rand.Rand, n int) []relSlot {
 			continue
 		}
 		seen[k] = true
-		out = append(out, relSlot{key: k, flags: slotUsed, flows: uint64(len(out)), ext: uint32(len(out))})
+		out = append(out, relSlot{key: k, flags: slotUsed, flows: uint64(len(out)), id: uint32(len(out))})
 	}
 	return out
 }

@@ -27,7 +27,7 @@ type relSlot struct {
 	attr                  uint32
 	flows, packets, bytes uint64
 	first, last           int64
-	ext                   uint32
+	id                    uint32 // the relation's ID (Orientation.Rel)
 	flags                 uint8
 }
 

@@ -41,10 +41,8 @@ type Relation struct {
 	Known                 bool
 	Attr                  uint32
 	Flows, Packets, Bytes uint64
-	First, Last           int64 // Unix nanoseconds
-	// Ext is an observer's index for state it keeps about the relation (see
-	// Orientation.Ext); 0 means none. It is not part of the roll-up.
-	Ext uint32
+	First, Last           int64  // Unix nanoseconds
+	id                    uint32 // Orientation.Rel; not part of the roll-up
 }
 
 // Aggregator sums records into hourly roll-ups per device and destination
@@ -82,6 +80,7 @@ type Aggregator struct {
 	recent  [64]uint32 // an attribution index per country (see attr)
 	// Untracked counts records whose relation was not kept.
 	Untracked int64
+	lastID    uint32 // the latest relation ID given (Orientation.Rel)
 
 	// Spilling of IPv4 relations (relspill.go).
 	active    int // relations kept in the table before spilling (0: never)
@@ -316,7 +315,7 @@ func (a *Aggregator) evict() {
 	a.nspilled += int64(len(out))
 	a.lastSpill, a.returned = len(out), 0
 	for i := range out {
-		a.spilled.put(out[i].key, out[i].ext)
+		a.spilled.put(out[i].key, out[i].id)
 	}
 	clear(t.slots)
 	t.n = 0
@@ -326,10 +325,9 @@ func (a *Aggregator) evict() {
 	}
 }
 
-// Add sums r, seen from o, into its roll-up and relation, and returns a
-// pointer to the relation's Ext, valid until the next call (nil when the
-// relation is untracked).
-func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
+// Add sums r, seen from o, into its roll-up and relation, and returns the
+// relation's ID (Orientation.Rel; 0 when the relation is untracked).
+func (a *Aggregator) Add(r *Record, o Orientation) uint32 {
 	ts := r.Start.UnixNano()
 	end := ts
 	if !r.End.IsZero() {
@@ -342,16 +340,16 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 	p4, ok2 := v4(o.Peer)
 	if ok1 && ok2 {
 		var ai uint32
-		var ext *uint32
+		var id uint32
 		k := relKey4{d4, p4, o.Port, r.Proto, o.Outbound}
 		if a.active > 0 && a.rel4.n >= a.active {
 			a.evict()
 		}
 		s, found := a.rel4.find(k, a.nrels() < a.maxRelations)
 		var back bool // spilled before: not a new relation
-		var backExt uint32
+		var backID uint32
 		if !found && a.spilled.n > 0 {
-			if backExt, back = a.spilled.get(k); back && s == nil {
+			if backID, back = a.spilled.get(k); back && s == nil {
 				s, _ = a.rel4.find(k, true)
 			}
 		}
@@ -363,7 +361,7 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 			ai = s.attr
 		default:
 			ai = a.attr(o.Peer)
-			s.attr, s.first, s.last, s.ext = ai, ts, end, backExt
+			s.attr, s.first, s.last, s.id = ai, ts, end, backID
 			if o.Known {
 				s.flags |= slotKnown
 			}
@@ -371,6 +369,8 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 				a.returned++
 			} else {
 				a.distinct4++
+				a.lastID++
+				s.id = a.lastID
 			}
 		}
 		if s != nil {
@@ -383,14 +383,14 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 			if end > s.last {
 				s.last = end
 			}
-			ext = &s.ext
+			id = s.id
 		}
 		if hour >= 0 && hour/3600 <= math.MaxUint32 && ai < maxHourAttr {
 			a.add4(uint32(hour/3600), hourKey(d4, ai, o.Known, o.Outbound), pk, by)
 		} else {
 			a.add6(HourKey{Hour: hour, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known, pk, by)
 		}
-		return ext
+		return id
 	}
 
 	rk := RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
@@ -404,12 +404,13 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 		a.Untracked++
 	default:
 		ai = a.attr(o.Peer)
-		rel = &Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end}
+		a.lastID++
+		rel = &Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end, id: a.lastID}
 		a.rel6[rk] = rel
 	}
 	a.add6(HourKey{Hour: hour, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known, pk, by)
 	if rel == nil {
-		return nil
+		return 0
 	}
 	rel.Flows++
 	rel.Packets += pk
@@ -420,7 +421,7 @@ func (a *Aggregator) Add(r *Record, o Orientation) *uint32 {
 	if end > rel.Last {
 		rel.Last = end
 	}
-	return &rel.Ext
+	return rel.id
 }
 
 func (a *Aggregator) add4(hn uint32, k uint64, pk, by uint64) {
@@ -569,7 +570,7 @@ func (a *Aggregator) rollups(release bool) Rollups {
 	out.rel4 = &relSource{mem: mem, spill: a.spill, n: a.distinct4}
 	for _, rel := range a.rel6 {
 		r := *rel
-		r.Ext = 0
+		r.id = 0
 		out.Relations = append(out.Relations, r)
 	}
 	if release {

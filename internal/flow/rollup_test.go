@@ -12,8 +12,7 @@ import (
 )
 
 // TestAggregator checks sums for IPv4 (table slots) and IPv6 (full keys),
-// observer state kept on relations across table growth, and the relation
-// bound.
+// relation IDs (dense, kept across table growth), and the relation bound.
 func TestAggregator(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	tests := []struct {
@@ -43,18 +42,17 @@ func TestAggregator(t *testing.T) {
 					r := &Record{Start: t0.Add(time.Duration(pass) * time.Second), Proto: ProtoUDP, Packets: 2, Bytes: 100}
 					e := a.Add(r, Orientation{Device: netip.MustParseAddr(tc.dev), Peer: peer, Port: 53, Outbound: true})
 					switch {
-					case e == nil:
+					case e == 0:
 						if _, ok := ext[peer]; ok {
 							t.Fatalf("peer %s: tracked relation lost", peer)
 						}
 					case pass == 0:
-						if *e != 0 {
-							t.Fatalf("peer %s: new relation has Ext %d", peer, *e)
+						if want := uint32(len(ext) + 1); e != want {
+							t.Fatalf("peer %s: new relation has ID %d, want %d (dense)", peer, e, want)
 						}
-						*e = uint32(i + 1)
-						ext[peer] = *e
-					case *e != ext[peer]:
-						t.Fatalf("peer %s: Ext %d, want %d", peer, *e, ext[peer])
+						ext[peer] = e
+					case e != ext[peer]:
+						t.Fatalf("peer %s: relation ID %d, want %d", peer, e, ext[peer])
 					}
 				}
 			}
@@ -63,7 +61,7 @@ func TestAggregator(t *testing.T) {
 				t.Fatalf("relations %d untracked %d hourly %d, want %d %d %d", len(ru.Relations), ru.Untracked, len(ru.Hourly), tc.wantRels, tc.wantUntrk, tc.wantHourly)
 			}
 			for _, rel := range ru.Relations {
-				if _, ok := ext[rel.Peer]; !ok || rel.Device != netip.MustParseAddr(tc.dev) || rel.Port != 53 || rel.Proto != ProtoUDP || !rel.Outbound || rel.Ext != 0 {
+				if _, ok := ext[rel.Peer]; !ok || rel.Device != netip.MustParseAddr(tc.dev) || rel.Port != 53 || rel.Proto != ProtoUDP || !rel.Outbound || rel.id != 0 {
 					t.Fatalf("relation %+v: wrong key", rel)
 				}
 				if rel.Flows != 2 || rel.Packets != 4 || rel.Bytes != 200 || rel.Last-rel.First != int64(time.Second) {

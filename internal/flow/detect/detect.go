@@ -53,8 +53,9 @@ type Engine struct {
 	// IPv4 pairs and actors under packed keys (cheaper to hash and compare).
 	ddos4   map[uint64]*ddosState
 	actors4 actorTable
-	// Beacon series: on pipeline relations (Relation.Ext is the series
+	// Beacon series: on pipeline relations (rels holds the series
 	// index+1), or in beacon for records without a relation.
+	rels        relState
 	ser         seriesStore
 	pend        pendingStore // first beats of IPv4 relations (see pending)
 	beacon      map[svcKey]uint32
@@ -277,7 +278,7 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 		// by that detector, not beaconing.
 		// C2 is outside: devices polling each other on the LAN are not beacons.
 		if o.Outbound && !o.Internal && !has(&e.beaconIgnore, r.DstPort) && !has(&e.bfPorts, r.DstPort) {
-			e.observeBeacon(r, actor, peer, ts, known, o.Ext)
+			e.observeBeacon(r, actor, peer, ts, known, e.rels.at(o.Rel))
 		}
 	}
 	e.observeDDoS(r, actor, peer, ts, known, inbound)
@@ -655,7 +656,7 @@ func (e *Engine) Checkpoint() {
 		e.ser.push(s, pd.tick)
 		s.bytes, s.sq, s.lastPort = pd.bytes, float64(pd.bytes)*float64(pd.bytes), pd.srcPort
 	}
-	e.pend = pendingStore{}
+	e.pend, e.rels = pendingStore{}, relState{}
 	for i := range e.ser.len() {
 		e.beacon[e.ser.keys[i/seriesChunk][i%seriesChunk]] = uint32(i)
 	}

@@ -247,8 +247,8 @@ func BenchmarkObserveProbes(b *testing.B) {
 		r := &recs[i&(len(recs)-1)]
 		r.Start = synth.Base.Add(time.Duration(i) * 3600 * time.Microsecond)
 		r.End = r.Start
-		var ext uint32 // a new relation each, as the pipeline's aggregator gives
-		e.Observe(r, flow.Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Port: r.DstPort, Ext: &ext})
+		// A new relation each, as the pipeline's aggregator gives.
+		e.Observe(r, flow.Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Port: r.DstPort, Rel: uint32(i + 1)})
 		i++
 	}
 }

@@ -149,7 +149,7 @@ func (st *seriesStore) last(s *series) uint32 {
 // lookup, a single download), and a series is judged only from
 // beacon.min_connections on. The first beat of a pipeline relation between
 // IPv4 addresses is therefore kept in a 32-byte pending record (key, tick,
-// source port, sizes) under Relation.Ext with pendingBit set; the second
+// source port, sizes) under the relation's state (relState) with pendingBit set; the second
 // beat turns it into a series. For a million one-connection relations this
 // holds 32 MB instead of the 120 MB of series records and keys.
 

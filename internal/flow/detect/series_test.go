@@ -95,16 +95,16 @@ func TestPendingFirstBeat(t *testing.T) {
 	}
 	feed := func(onRelations bool) (*Engine, []byte) {
 		e := New(DefaultRules(), nil)
-		ext := map[netip.Addr]*uint32{}
+		rels := map[netip.Addr]uint32{}
 		for _, r := range recs {
 			fr := &flow.Record{Start: t0.Add(r.at), End: t0.Add(r.at + time.Second), Src: dev, Dst: r.peer, SrcPort: r.sport, DstPort: 443,
 				Proto: flow.ProtoTCP, TCPFlags: 0x1b, Packets: 5, Bytes: r.bytes}
-			var x *uint32
+			var x uint32
 			if onRelations {
-				if ext[r.peer] == nil {
-					ext[r.peer] = new(uint32)
+				if rels[r.peer] == 0 {
+					rels[r.peer] = uint32(len(rels) + 1)
 				}
-				x = ext[r.peer]
+				x = rels[r.peer]
 			}
 			outbound(e, fr, x)
 		}

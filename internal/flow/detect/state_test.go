@@ -13,21 +13,32 @@ import (
 )
 
 // beats feeds an engine n outbound TCP connections from dev to peer:443
-// every period starting at t0, as a pipeline would (with a relation slot).
+// every period starting at t0, as a pipeline would (on a new relation).
 func beats(e *Engine, dev, peer netip.Addr, t0 time.Time, period time.Duration, n int) time.Time {
-	var ext uint32
+	rel := newRel(e)
 	for i := range n {
 		r := &flow.Record{Start: t0, End: t0.Add(time.Second), Src: dev, Dst: peer, SrcPort: uint16(40000 + i), DstPort: 443,
 			Proto: flow.ProtoTCP, TCPFlags: 0x1b, Packets: 6, Bytes: 600, RevPackets: 4, RevBytes: 300}
-		outbound(e, r, &ext)
+		outbound(e, r, rel)
 		t0 = t0.Add(period)
 	}
 	return t0
 }
 
-// outbound observes r as sent by a known device (its source).
-func outbound(e *Engine, r *flow.Record, ext *uint32) {
-	e.Observe(r, flow.Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Known: true, Port: r.DstPort, Ext: ext})
+// outbound observes r as sent by a known device (its source) on the
+// pipeline relation rel (0: none).
+func outbound(e *Engine, r *flow.Record, rel uint32) {
+	e.Observe(r, flow.Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Known: true, Port: r.DstPort, Rel: rel})
+}
+
+// lastRel is the latest relation ID given per engine (see newRel).
+var lastRel = map[*Engine]uint32{}
+
+// newRel returns a relation ID that e has not seen, as the pipeline's
+// aggregator gives one to each new relation (densely, from 1).
+func newRel(e *Engine) uint32 {
+	lastRel[e]++
+	return lastRel[e]
 }
 
 // TestStateCarriesBeacons: a beacon cut in two ingests is found only when the
@@ -172,7 +183,7 @@ func attempts(e *Engine, dev, victim netip.Addr, t0 time.Time, gap time.Duration
 	for i := range n {
 		r := &flow.Record{Start: t0, End: t0.Add(time.Second), Src: dev, Dst: victim, SrcPort: uint16(30000 + i), DstPort: 22,
 			Proto: flow.ProtoTCP, TCPFlags: 0x1b, Packets: 10, Bytes: 1500}
-		outbound(e, r, nil)
+		outbound(e, r, 0)
 		t0 = t0.Add(time.Duration(float64(gap) * irregular[i%len(irregular)]))
 	}
 	return t0
@@ -183,7 +194,7 @@ func scanBurst(e *Engine, dev netip.Addr, t0 time.Time, first, n int) {
 	for i := range n {
 		dst := netip.AddrFrom4([4]byte{198, 18, byte((first + i) >> 8), byte(first + i)})
 		r := &flow.Record{Start: t0, End: t0, Src: dev, Dst: dst, SrcPort: 40000, DstPort: 23, Proto: flow.ProtoTCP, TCPFlags: 0x02, Packets: 1, Bytes: 60}
-		outbound(e, r, nil)
+		outbound(e, r, 0)
 		t0 = t0.Add(time.Second)
 	}
 }
@@ -257,7 +268,7 @@ func probes(e *Engine, dev netip.Addr, t0 time.Time, first, n int, port uint16) 
 			dst, dp = netip.AddrFrom4([4]byte{198, 18, 9, 9}), uint16(3000+first+i)
 		}
 		r := &flow.Record{Start: t0, End: t0, Src: dev, Dst: dst, SrcPort: 40001, DstPort: dp, Proto: flow.ProtoTCP, TCPFlags: 0x02, Packets: 1, Bytes: 60}
-		outbound(e, r, nil)
+		outbound(e, r, 0)
 		t0 = t0.Add(time.Second)
 	}
 }
