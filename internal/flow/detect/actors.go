@@ -1,18 +1,31 @@
 package detect
 
-// actorTable holds the DDoS pre-filter windows of IPv4 actors inline in an
-// open-addressing table (linear probing, grown at 3/4 load): one record
-// touches one 32-byte slot instead of a map entry and a separate window.
+// actorTable holds what the engine keeps per IPv4 actor, found with one
+// probe per record: the DDoS pre-filter window and the actor's fan-out
+// windows (the first few horizontal windows and vertical pairs inline, the
+// rest in the fanout's tables; see fanactor.go). An open-addressing index
+// (linear probing, grown at 3/4 load) of 8-byte slots, eight to a cache
+// line, points into a dense array of entries.
 type actorTable struct {
 	slots []actorSlot
+	ents  []actorEnt
 	mask  uint32
 	n     int
 }
 
 type actorSlot struct {
-	key  uint32
-	used bool
-	w    actorWindow
+	key uint32
+	i   uint32 // entry index + 1; 0: empty
+}
+
+// actorEnt is one IPv4 actor's state: what every record touches first
+// (the counts, the DDoS window, the inline windows' keys), then the inline
+// windows.
+type actorEnt struct {
+	key uint32
+	fanCounts
+	w actorWindow
+	fanActor
 }
 
 func newActorTable(size int) actorTable {
@@ -28,23 +41,43 @@ func hash32(x uint32) uint32 {
 	return x
 }
 
-// get returns k's window, inserting a zero window (bucket 0) when absent.
-// The pointer is valid until the next insertion.
-func (t *actorTable) get(k uint32) *actorWindow {
+// get returns k's entry, inserting a zero one (DDoS window bucket 0, no
+// fan-out window) when absent. The pointer is valid until the next
+// insertion.
+func (t *actorTable) get(k uint32) *actorEnt {
 	i := hash32(k) & t.mask
 	for {
 		s := &t.slots[i]
-		if !s.used {
+		if s.i == 0 {
 			if (t.n+1)*4 > len(t.slots)*3 {
 				t.grow()
 				return t.get(k)
 			}
 			t.n++
-			*s = actorSlot{key: k, used: true}
-			return &s.w
+			t.ents = append(t.ents, actorEnt{key: k})
+			s.key, s.i = k, uint32(len(t.ents))
+			return &t.ents[len(t.ents)-1]
 		}
 		if s.key == k {
-			return &s.w
+			return &t.ents[s.i-1]
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+// find returns k's entry or nil.
+func (t *actorTable) find(k uint32) *actorEnt {
+	if t.slots == nil {
+		return nil
+	}
+	i := hash32(k) & t.mask
+	for {
+		s := &t.slots[i]
+		if s.i == 0 {
+			return nil
+		}
+		if s.key == k {
+			return &t.ents[s.i-1]
 		}
 		i = (i + 1) & t.mask
 	}
@@ -55,13 +88,36 @@ func (t *actorTable) grow() {
 	t.slots = make([]actorSlot, 2*len(old))
 	t.mask = uint32(len(t.slots) - 1)
 	for _, s := range old {
-		if !s.used {
-			continue
+		if s.i != 0 {
+			t.place(s)
 		}
-		j := hash32(s.key) & t.mask
-		for t.slots[j].used {
-			j = (j + 1) & t.mask
-		}
-		t.slots[j] = s
 	}
+}
+
+func (t *actorTable) place(s actorSlot) {
+	j := hash32(s.key) & t.mask
+	for t.slots[j].i != 0 {
+		j = (j + 1) & t.mask
+	}
+	t.slots[j] = s
+}
+
+// keep returns a table of the entries f keeps, sized for them.
+func (t *actorTable) keep(f func(*actorEnt) bool) actorTable {
+	size := 1 << 10
+	var ents []actorEnt
+	for i := range t.ents {
+		if f(&t.ents[i]) {
+			ents = append(ents, t.ents[i])
+		}
+	}
+	for len(ents)*4 > size*3 {
+		size *= 2
+	}
+	out := newActorTable(size)
+	out.ents, out.n = ents, len(ents)
+	for i := range ents {
+		out.place(actorSlot{key: ents[i].key, i: uint32(i + 1)})
+	}
+	return out
 }

@@ -254,6 +254,11 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 		e.Transit++
 		return // between two outside hosts: no device acts or is acted on
 	}
+	// An IPv4 actor's DDoS and fan-out windows are in one entry.
+	var ae *actorEnt
+	if a4, ok := v4(actor); ok {
+		ae = e.actors4.get(a4)
+	}
 
 	if r.Proto == flow.ProtoTCP && !o.Internal {
 		e.observeLong(r, o)
@@ -263,7 +268,7 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 			e.observeScan(r, actor, ts, known, inbound)
 		}
 		if e.probe(r) {
-			e.observeFanout(r, actor, ts, known, inbound)
+			e.observeFanout(r, actor, ae, ts, known, inbound)
 		}
 		if r.MiraiSeq {
 			e.observeMirai(r, actor, ts, known, inbound)
@@ -281,7 +286,7 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 			e.observeBeacon(r, actor, peer, ts, known, e.rels.at(o.Rel))
 		}
 	}
-	e.observeDDoS(r, actor, peer, ts, known, inbound)
+	e.observeDDoS(r, actor, ae, peer, ts, known, inbound)
 	if e.rules.KnownBad.Enabled && e.ind != nil && e.ind.Len() > 0 && o.Outbound {
 		e.observeKnownBad(r, o)
 	}
@@ -373,7 +378,7 @@ func (e *Engine) observeBruteForce(r *flow.Record, actor, peer netip.Addr, ts in
 	}
 }
 
-func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, known, inbound bool) {
+func (e *Engine) observeDDoS(r *flow.Record, actor netip.Addr, ae *actorEnt, peer netip.Addr, ts int64, known, inbound bool) {
 	w := int64(e.rules.DDoS.Window)
 	b := ts / w
 	// Stage 1: an actor whose window stays below a tenth of the thresholds
@@ -381,7 +386,7 @@ func (e *Engine) observeDDoS(r *flow.Record, actor, peer netip.Addr, ts int64, k
 	var aw *actorWindow
 	a4, ok1 := v4(actor)
 	if ok1 {
-		aw = e.actors4.get(a4)
+		aw = &ae.w
 	} else if aw = e.actors[actor]; aw == nil {
 		aw = &actorWindow{bucket: b}
 		e.actors[actor] = aw

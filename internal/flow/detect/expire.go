@@ -131,28 +131,15 @@ func (e *Engine) expire() {
 			delete(e.actors, a)
 		}
 	}
-	e.actors4 = e.actors4.keep(func(w *actorWindow) bool { return w.bucket >= ddosB })
-}
-
-// keep returns a table of the entries f keeps, sized for them.
-func (t *actorTable) keep(f func(*actorWindow) bool) actorTable {
-	size := 1 << 10
-	n := 0
-	for i := range t.slots {
-		if t.slots[i].used && f(&t.slots[i].w) {
-			n++
+	// An actor's entry stays while it holds fan-out windows; its closed
+	// DDoS window is then as new (bucket 0), as if it had gone.
+	e.actors4 = e.actors4.keep(func(ae *actorEnt) bool {
+		if ae.w.bucket >= ddosB {
+			return true
 		}
-	}
-	for n*4 > size*3 {
-		size *= 2
-	}
-	out := newActorTable(size)
-	for i := range t.slots {
-		if s := &t.slots[i]; s.used && f(&s.w) {
-			*out.get(s.key) = s.w
-		}
-	}
-	return out
+		ae.w = actorWindow{}
+		return ae.busy()
+	})
 }
 
 // stateSize counts the entries the engine holds (tests).

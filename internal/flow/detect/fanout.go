@@ -138,32 +138,46 @@ func (v *vState) add(pp uint32) bool {
 // million pair states (a vertical scan is of few targets).
 const maxVerticalTargets = 4096
 
-// fanout holds the windows; IPv4 actors' are under packed integer keys
-// (cheaper to hash and compare than addresses: a large capture looks up
-// two of them per probe).
+// fanout holds the windows of actors that are not IPv4, and the windows of
+// IPv4 actors that do not fit in their actorTable entry (fanactor.go) under
+// packed integer keys (cheaper to hash and compare than addresses).
 type fanout struct {
-	bucket   int64 // latest window seen; older states are pruned when it moves
-	h        map[hKey]*hState
-	v        map[pairKey]vState
-	targets  map[netip.Addr]int // vertical pairs per actor in the current window
-	h4       winTable[hState]   // actor<<32 | port<<8 | proto
-	v4       winTable[vState]   // actor<<32 | target
-	targets4 map[uint32]int
+	bucket  int64 // latest window seen; older states are pruned when it moves
+	h       map[hKey]*hState
+	v       map[pairKey]vState
+	targets map[netip.Addr]int // vertical pairs per actor in the current window
+	h4      winTable[hState]   // actor<<32 | port<<8 | proto
+	v4      winTable[vState]   // actor<<32 | target
+	// tablesOnly keeps IPv4 actors' windows out of their entries (tests
+	// compare the two).
+	tablesOnly bool
 }
 
-func (f *fanout) init() {
+// initFanout empties the fan-out windows.
+func (e *Engine) initFanout() {
+	f := &e.fan
 	f.h, f.v, f.targets = map[hKey]*hState{}, map[pairKey]vState{}, map[netip.Addr]int{}
-	f.h4, f.v4, f.targets4 = winTable[hState]{}, winTable[vState]{}, map[uint32]int{}
+	f.h4, f.v4 = winTable[hState]{}, winTable[vState]{}
+	for i := range e.actors4.ents {
+		e.actors4.ents[i].fanActor, e.actors4.ents[i].fanCounts = fanActor{}, fanCounts{}
+	}
 }
 
 func (f *fanout) size() int {
-	return len(f.h) + len(f.v) + len(f.targets) + f.h4.len() + f.v4.len() + len(f.targets4)
+	return len(f.h) + len(f.v) + len(f.targets) + f.h4.len() + f.v4.len()
 }
 
-// eachH calls fn for every horizontal window.
-func (f *fanout) eachH(fn func(hKey, *hState)) {
+// eachH calls fn for every horizontal window (fn may keep the pointer).
+func (e *Engine) eachH(fn func(hKey, *hState)) {
+	f := &e.fan
 	for k, st := range f.h {
 		fn(k, st)
+	}
+	for i := range e.actors4.ents {
+		ae := &e.actors4.ents[i]
+		for j, pp := range ae.hpp[:ae.nh] {
+			fn(hKey{addr4(ae.key), uint16(pp), uint8(pp >> 16)}, ae.hState(j))
+		}
 	}
 	f.h4.each(func(k uint64, st *hState) {
 		fn(hKey{addr4(uint32(k >> 32)), uint16(k >> 8), uint8(k)}, st)
@@ -171,33 +185,48 @@ func (f *fanout) eachH(fn func(hKey, *hState)) {
 }
 
 // eachV calls fn for every vertical pair.
-func (f *fanout) eachV(fn func(pairKey, vState)) {
+func (e *Engine) eachV(fn func(pairKey, vState)) {
+	f := &e.fan
 	for k, st := range f.v {
 		fn(k, st)
+	}
+	for i := range e.actors4.ents {
+		ae := &e.actors4.ents[i]
+		for j, t := range ae.vt[:ae.nv] {
+			fn(pairKey{addr4(ae.key), addr4(t)}, vState{bucket: ae.vb[j], first: ae.vpp[j]})
+		}
 	}
 	f.v4.each(func(k uint64, st *vState) {
 		fn(pairKey{addr4(uint32(k >> 32)), addr4(uint32(k))}, *st)
 	})
 }
 
-// putH and putV restore windows (LoadState).
-func (f *fanout) putH(k hKey, st *hState) {
+// putH and putV restore windows (LoadState), those of IPv4 actors to the
+// tables.
+func (e *Engine) putH(k hKey, st *hState) {
+	f := &e.fan
 	if a, ok := v4(k.actor); ok {
-		h, _ := f.h4.get(uint64(a)<<32|uint64(k.port)<<8|uint64(k.proto), true)
+		h, found := f.h4.get(uint64(a)<<32|uint64(k.port)<<8|uint64(k.proto), true)
 		*h = *st
+		if !found {
+			e.actors4.get(a).hOvf++
+		}
 	} else {
 		f.h[k] = st
 	}
 }
 
-func (f *fanout) putV(k pairKey, v vState) {
+func (e *Engine) putV(k pairKey, v vState) {
+	f := &e.fan
 	a, ok1 := v4(k.actor)
 	t, ok2 := v4(k.peer)
 	if ok1 && ok2 {
 		p, found := f.v4.get(uint64(a)<<32|uint64(t), true)
 		*p = v
 		if !found {
-			f.targets4[a]++
+			ae := e.actors4.get(a)
+			ae.targets++
+			ae.vOvf++
 		}
 	} else {
 		f.v[k] = v
@@ -246,79 +275,85 @@ func (e *Engine) threshold(n int, rate uint32) int {
 	return max(n/int(rate), e.rules.Scan.SampledMin)
 }
 
-func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ts int64, known, inbound bool) {
-	rl := e.rules.Scan
-	w := int64(rl.Window)
-	b := ts / w
+// observeFanout counts probe r in its actor's windows; ae is the actor's
+// entry when the actor is IPv4 (its windows are inline there, or in the
+// packed tables), else nil (the maps).
+func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ae *actorEnt, ts int64, known, inbound bool) {
+	b := ts / int64(e.rules.Scan.Window)
 	f := &e.fan
 	if f.h == nil {
-		f.init()
+		e.initFanout()
 	}
 	if b > f.bucket {
 		f.bucket = b
-		clear(f.targets)
-		clear(f.targets4)
-		for k, s := range f.h {
-			if s.bucket < b-1 {
-				delete(f.h, k)
-			}
-		}
-		f.h4.prune(func(s *hState) bool { return s.bucket >= b-1 })
-		for k, s := range f.v {
-			if s.bucket < b-1 {
-				delete(f.v, k)
-			}
-		}
-		f.v4.prune(func(s *vState) bool { return s.bucket >= b-1 })
+		e.pruneFanout(b - 1)
 	}
+	if ae != nil {
+		e.fanoutInline(ae, actor, r, b, known, inbound)
+		return
+	}
+	hk := hKey{actor, r.DstPort, r.Proto}
+	h := f.h[hk]
+	if h == nil {
+		h = &hState{bucket: b}
+		f.h[hk] = h
+	}
+	e.horizontal(h, r, actor, b, known, inbound)
+	e.verticalMap(r, actor, b, known, inbound)
+}
 
-	a4, ok1 := v4(actor)
-	t4, ok2 := v4(r.Dst)
-	var h *hState
-	if ok1 {
-		var found bool
-		if h, found = f.h4.get(uint64(a4)<<32|uint64(r.DstPort)<<8|uint64(r.Proto), true); !found {
-			h.bucket = b
-		}
-	} else {
-		hk := hKey{actor, r.DstPort, r.Proto}
-		if h = f.h[hk]; h == nil {
-			h = &hState{bucket: b}
-			f.h[hk] = h
+// pruneFanout forgets the windows before keep, and the vertical pair counts.
+func (e *Engine) pruneFanout(keep int64) {
+	f := &e.fan
+	clear(f.targets)
+	for k, s := range f.h {
+		if s.bucket < keep {
+			delete(f.h, k)
 		}
 	}
+	for k, s := range f.v {
+		if s.bucket < keep {
+			delete(f.v, k)
+		}
+	}
+	for i := range e.actors4.ents {
+		e.actors4.ents[i].prune(keep)
+	}
+	f.h4.prune(func(s *hState) bool { return s.bucket >= keep })
+	f.v4.prune(func(s *vState) bool { return s.bucket >= keep })
+	// Every IPv4 actor with a window in the tables has an entry (Observe
+	// and putH/putV made it, expire keeps it).
+	f.h4.each(func(k uint64, _ *hState) { e.actors4.find(uint32(k>>32)).hOvf++ })
+	f.v4.each(func(k uint64, _ *vState) { e.actors4.find(uint32(k>>32)).vOvf++ })
+}
+
+// horizontal counts r's destination in its actor/port window h.
+func (e *Engine) horizontal(h *hState, r *flow.Record, actor netip.Addr, b int64, known, inbound bool) {
 	if b > h.bucket {
 		h.bucket, h.fired = b, false
 		h.dsts.clear()
 	}
-	if !h.fired {
-		h.dsts.add(r.Dst)
-		if th := e.threshold(rl.HorizontalMinDestinations, r.SamplingRate); h.dsts.len() >= th {
-			h.fired = true
-			e.alertFlow(Scan, r, actor, netip.Addr{}, known, inbound, fmt.Sprintf(
-				"horizontal scan: probed %d distinct hosts on %d/%s within %s (threshold %d%s)",
-				h.dsts.len(), r.DstPort, flow.ProtoName(r.Proto), rl.Window, th, sampled(r.SamplingRate)))
-			h.dsts.clear()
-		}
-	}
-
-	if ok1 && ok2 {
-		vk := uint64(a4)<<32 | uint64(t4)
-		if p, ok := f.v4.get(vk, false); ok {
-			e.vertical(p, true, r, actor, b, known, inbound)
-			return
-		}
-		if f.targets4[a4] >= maxVerticalTargets {
-			return
-		}
-		f.targets4[a4]++
-		var v vState
-		if e.vertical(&v, false, r, actor, b, known, inbound) {
-			p, _ := f.v4.get(vk, true)
-			*p = v
-		}
+	if h.fired {
 		return
 	}
+	h.dsts.add(r.Dst)
+	if th := e.threshold(e.rules.Scan.HorizontalMinDestinations, r.SamplingRate); h.dsts.len() >= th {
+		h.fired = true
+		e.alertHorizontal(r, actor, h.dsts.len(), th, known, inbound)
+		h.dsts.clear()
+	}
+}
+
+func (e *Engine) alertHorizontal(r *flow.Record, actor netip.Addr, n, th int, known, inbound bool) {
+	e.alertFlow(Scan, r, actor, netip.Addr{}, known, inbound, fmt.Sprintf(
+		"horizontal scan: probed %d distinct hosts on %d/%s within %s (threshold %d%s)",
+		n, r.DstPort, flow.ProtoName(r.Proto), e.rules.Scan.Window, th, sampled(r.SamplingRate)))
+}
+
+// verticalMap counts r's port in its actor/target pair's window held in
+// the map (actor or target not IPv4).
+func (e *Engine) verticalMap(r *flow.Record, actor netip.Addr, b int64, known, inbound bool) {
+	f := &e.fan
 	vk := pairKey{actor, r.Dst}
 	v, ok := f.v[vk]
 	if !ok {

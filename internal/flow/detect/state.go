@@ -399,7 +399,7 @@ func (e *Engine) appendFanout(buf []byte) []byte {
 	}
 	var hs []hKey
 	hst := map[hKey]*hState{}
-	e.fan.eachH(func(k hKey, st *hState) {
+	e.eachH(func(k hKey, st *hState) {
 		if st.bucket == b {
 			hs = append(hs, k)
 			hst[k] = st
@@ -417,7 +417,7 @@ func (e *Engine) appendFanout(buf []byte) []byte {
 	}
 	var vs []pairKey
 	vst := map[pairKey]vState{}
-	e.fan.eachV(func(k pairKey, st vState) {
+	e.eachV(func(k pairKey, st vState) {
 		if st.bucket == b {
 			vs = append(vs, k)
 			vst[k] = st
@@ -520,7 +520,7 @@ func (e *Engine) readFanout(br *bufio.Reader) error {
 		}
 		return st, nil
 	}
-	e.fan.init()
+	e.initFanout()
 	n, err := count(maxStateSeries)
 	if err != nil {
 		return fmt.Errorf("horizontal: %w", err)
@@ -538,7 +538,7 @@ func (e *Engine) readFanout(br *bufio.Reader) error {
 		if err != nil {
 			return fmt.Errorf("horizontal %d: %w", i, err)
 		}
-		e.fan.putH(hKey{actor, binary.BigEndian.Uint16(pp[:2]), pp[2]}, st)
+		e.putH(hKey{actor, binary.BigEndian.Uint16(pp[:2]), pp[2]}, st)
 		e.fan.bucket = max(e.fan.bucket, st.bucket)
 	}
 	if n, err = count(maxStateSeries); err != nil {
@@ -575,7 +575,7 @@ func (e *Engine) readFanout(br *bufio.Reader) error {
 			return fmt.Errorf("vertical %d: %w", i, err)
 		}
 		v.fired = f != 0
-		e.fan.putV(pairKey{actor, target}, v)
+		e.putV(pairKey{actor, target}, v)
 		e.fan.bucket = max(e.fan.bucket, v.bucket)
 	}
 	for _, m := range []map[netip.Addr]*hState{e.mirai, e.dht} {
