@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/bits"
 	"os"
-	"slices"
 )
 
 // Relations that age out of memory. An ingest of a large capture sees
@@ -137,32 +136,31 @@ func (sp *relSpill) close() error {
 }
 
 // relIndex maps the keys of spilled relations to their IDs: an
-// open-addressing table of 16-byte slots, behind a Bloom filter of 8 bits
-// per slot (two bits per key): most lookups are of relations never
-// spilled, and the filter (a sixteenth of the table) answers them from
-// cache where the table would cost a miss each.
+// open-addressing table of 16-byte slots, behind a blocked Bloom filter of
+// 8 bits per slot (three bits per key, all in one 64-bit word): most lookups
+// are of relations never spilled, and the filter (a sixteenth of the table)
+// answers them with one memory access where the table would cost a miss.
 type relIndex struct {
-	slots []relIdxSlot
-	mask  uint64
-	n     int
-	bloom []uint64
-	bbits uint // log2 of the filter's bits
+	slots  []relIdxSlot
+	mask   uint64
+	n      int
+	bloom  []uint64
+	bshift uint // 64 - log2 of the filter's words
 }
 
-// bloomBits returns the filter bits of a key's hash h.
+// bloomBits returns the filter word and bits of a key's hash h (the table
+// uses h's low bits; the word comes from its high bits, the bits from a
+// second multiplicative hash).
 func (x *relIndex) bloomBits(h uint64) (uint64, uint64) {
-	return h >> (64 - x.bbits), (h * 0x9e3779b97f4a7c15) >> (64 - x.bbits)
+	g := h * 0x9e3779b97f4a7c15
+	return h >> x.bshift, 1<<(g>>58) | 1<<(g>>52&63) | 1<<(g>>46&63)
 }
 
+// mayHave reports whether the key of hash h may have been spilled; false
+// is certain. The index must not be empty.
 func (x *relIndex) mayHave(h uint64) bool {
-	a, b := x.bloomBits(h)
-	return x.bloom[a/64]&(1<<(a%64)) != 0 && x.bloom[b/64]&(1<<(b%64)) != 0
-}
-
-func (x *relIndex) mark(h uint64) {
-	a, b := x.bloomBits(h)
-	x.bloom[a/64] |= 1 << (a % 64)
-	x.bloom[b/64] |= 1 << (b % 64)
+	w, b := x.bloomBits(h)
+	return x.bloom[w]&b == b
 }
 
 type relIdxSlot struct {
@@ -185,13 +183,10 @@ func (s *relIdxSlot) same(o *relIdxSlot) bool {
 	return s.dev == o.dev && s.peer == o.peer && s.port == o.port && s.proto == o.proto && s.flags == o.flags
 }
 
-// get returns the ID of a spilled relation and whether k was spilled.
-func (x *relIndex) get(k relKey4) (uint32, bool) {
-	if x.n == 0 {
-		return 0, false
-	}
-	h := k.hash()
-	if !x.mayHave(h) {
+// get returns the ID of a spilled relation and whether k, of hash h
+// (relKey4.hash), was spilled.
+func (x *relIndex) get(k relKey4, h uint64) (uint32, bool) {
+	if x.n == 0 || !x.mayHave(h) {
 		return 0, false
 	}
 	want := idxSlot(k)
@@ -206,6 +201,16 @@ func (x *relIndex) get(k relKey4) (uint32, bool) {
 	}
 }
 
+// putAll records the IDs of spilled relations.
+func (x *relIndex) putAll(s []relSlot) {
+	for (x.n+len(s))*4 > len(x.slots)*3 {
+		x.grow()
+	}
+	for i := range s {
+		x.put(s[i].key, s[i].id)
+	}
+}
+
 // put records a spilled relation's ID.
 func (x *relIndex) put(k relKey4, id uint32) {
 	if (x.n+1)*4 > len(x.slots)*3 {
@@ -214,7 +219,8 @@ func (x *relIndex) put(k relKey4, id uint32) {
 	want := idxSlot(k)
 	want.id = id
 	h := k.hash()
-	x.mark(h)
+	w, b := x.bloomBits(h)
+	x.bloom[w] |= b
 	for i := h & x.mask; ; i = (i + 1) & x.mask {
 		s := &x.slots[i]
 		if s.flags == 0 {
@@ -233,8 +239,9 @@ func (x *relIndex) grow() {
 	old := x.slots
 	x.slots = make([]relIdxSlot, max(2*len(old), 1<<12))
 	x.mask = uint64(len(x.slots) - 1)
-	x.bbits = uint(bits.Len(uint(len(x.slots)))-1) + 3 // 8 bits per slot
-	x.bloom = make([]uint64, 1<<(x.bbits-6))
+	words := len(x.slots) / 8 // 8 bits per slot
+	x.bshift = uint(64 - bits.Len(uint(words)) + 1)
+	x.bloom = make([]uint64, words)
 	for i := range old {
 		s := &old[i]
 		if s.flags == 0 {
@@ -242,7 +249,8 @@ func (x *relIndex) grow() {
 		}
 		k := relKey4{s.dev, s.peer, s.port, s.proto, s.flags&2 != 0}
 		h := k.hash()
-		x.mark(h)
+		w, b := x.bloomBits(h)
+		x.bloom[w] |= b
 		j := h & x.mask
 		for x.slots[j].flags != 0 {
 			j = (j + 1) & x.mask
@@ -419,22 +427,21 @@ func (k relKey4) packed() (hi, lo uint64) {
 	return uint64(k.dev)<<32 | uint64(k.peer), lo << 32
 }
 
-// sortSlots sorts relation slots by key. It sorts 16-byte packed keys and
-// then moves each 64-byte slot once (sorting the slots themselves moved
-// them at every swap and compared five fields); ord is scratch space,
-// returned for reuse.
+// sortSlots sorts relation slots by key. It radix-sorts 16-byte packed keys
+// and then moves each 64-byte slot once (sorting the slots themselves moved
+// them at every swap and compared five fields); ord is scratch space (twice
+// the slots), returned for reuse.
 func sortSlots(s []relSlot, ord []relOrd) []relOrd {
-	ord = ord[:0]
+	n := len(s)
+	if cap(ord) < 2*n {
+		ord = make([]relOrd, 0, 2*n)
+	}
+	ord = ord[:n]
 	for i := range s {
 		hi, lo := s[i].key.packed()
-		ord = append(ord, relOrd{hi, lo | uint64(i)})
+		ord[i] = relOrd{hi, lo | uint64(i)}
 	}
-	slices.SortFunc(ord, func(a, b relOrd) int {
-		if c := cmp.Compare(a.hi, b.hi); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.lo, b.lo)
-	})
+	radixSortOrd(ord, ord[n:2*n], 32)
 	permute(s, ord, 0xffffffff)
 	return ord[:0]
 }

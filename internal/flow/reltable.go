@@ -59,7 +59,12 @@ func mix64(x uint64) uint64 {
 // is true it inserts an empty slot for k; when create is false it returns nil.
 // The pointer is valid until the next insertion.
 func (t *relTable) find(k relKey4, create bool) (*relSlot, bool) {
-	i := k.hash() & t.mask
+	return t.findHash(k, k.hash(), create)
+}
+
+// findHash is find for a key of hash h (relKey4.hash).
+func (t *relTable) findHash(k relKey4, h uint64, create bool) (*relSlot, bool) {
+	i := h & t.mask
 	for {
 		s := &t.slots[i]
 		if s.flags&slotUsed == 0 {
@@ -68,7 +73,7 @@ func (t *relTable) find(k relKey4, create bool) (*relSlot, bool) {
 			}
 			if (t.n+1)*4 > len(t.slots)*3 {
 				t.grow()
-				return t.find(k, true)
+				return t.findHash(k, h, true)
 			}
 			*s = relSlot{key: k, flags: slotUsed}
 			t.n++

@@ -314,9 +314,7 @@ func (a *Aggregator) evict() {
 	}
 	a.nspilled += int64(len(out))
 	a.lastSpill, a.returned = len(out), 0
-	for i := range out {
-		a.spilled.put(out[i].key, out[i].id)
-	}
+	a.spilled.putAll(out)
 	clear(t.slots)
 	t.n = 0
 	for i := range kept {
@@ -345,12 +343,13 @@ func (a *Aggregator) Add(r *Record, o Orientation) uint32 {
 		if a.active > 0 && a.rel4.n >= a.active {
 			a.evict()
 		}
-		s, found := a.rel4.find(k, a.nrels() < a.maxRelations)
+		h := k.hash()
+		s, found := a.rel4.findHash(k, h, a.nrels() < a.maxRelations)
 		var back bool // spilled before: not a new relation
 		var backID uint32
-		if !found && a.spilled.n > 0 {
-			if backID, back = a.spilled.get(k); back && s == nil {
-				s, _ = a.rel4.find(k, true)
+		if !found {
+			if backID, back = a.spilled.get(k, h); back && s == nil {
+				s, _ = a.rel4.findHash(k, h, true)
 			}
 		}
 		switch {

@@ -1,0 +1,101 @@
+package flow
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"iotwatch/internal/geo"
+)
+
+// addWorkload is a sequence of oriented records for BenchmarkAggregatorAdd.
+type addWorkload struct {
+	recs []Record
+	os   []Orientation
+}
+
+// newRelations is bench/flows/pcapgen's traffic: n single-packet flows from
+// devices private addresses to random public peers over an hour, each a new
+// relation.
+func newRelations(n, devices int) addWorkload {
+	rng := rand.New(rand.NewPCG(1, 2))
+	t0 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	w := addWorkload{recs: make([]Record, n), os: make([]Orientation, n)}
+	for i := range w.recs {
+		d := uint32(rng.IntN(devices))
+		r := &w.recs[i]
+		r.Src, r.Dst = addr4(0x0a000000+d), addr4(0x0b000000+rng.Uint32N(0xc0000000))
+		r.Proto, r.SrcPort, r.DstPort = ProtoTCP, uint16(1024+rng.IntN(60000)), []uint16{443, 80, 8883, 123}[rng.IntN(4)]
+		r.Start = t0.Add(time.Duration(i) * time.Hour / time.Duration(n))
+		r.Packets, r.Bytes = 1, 60
+		w.os[i] = Orientation{Device: r.Src, Peer: r.Dst, Port: r.DstPort, Outbound: true}
+	}
+	return w
+}
+
+// dayRelations is bench/flows/gen's traffic (BenchmarkPipelineDay's): each
+// device talks to a few cloud endpoints, DNS and NTP (relations seen again
+// and again) and 5% random hosts, over a day.
+func dayRelations(n, devices int) addWorkload {
+	rng := rand.New(rand.NewPCG(1, 2))
+	t0 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	w := addWorkload{recs: make([]Record, n), os: make([]Orientation, n)}
+	for i := range w.recs {
+		dev := rng.IntN(devices)
+		r := &w.recs[i]
+		r.Src = netip.AddrFrom4([4]byte{10, byte(dev >> 16), byte(dev >> 8), byte(dev)})
+		r.Proto, r.SrcPort, r.DstPort = ProtoTCP, uint16(1024+rng.IntN(60000)), 443
+		switch x := rng.IntN(100); {
+		case x < 70:
+			r.Dst = netip.AddrFrom4([4]byte{52, 10, byte(dev % 50), byte(rng.IntN(4))})
+		case x < 85:
+			r.Dst, r.DstPort, r.Proto = netip.AddrFrom4([4]byte{8, 8, 8, 8}), 53, ProtoUDP
+		case x < 95:
+			r.Dst, r.DstPort, r.Proto = netip.AddrFrom4([4]byte{129, 6, 15, 28}), 123, ProtoUDP
+		default:
+			r.Dst = netip.AddrFrom4([4]byte{byte(1 + rng.IntN(200)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))})
+		}
+		r.Start = t0.Add(time.Duration(i) * 24 * time.Hour / time.Duration(n))
+		r.End = r.Start.Add(2 * time.Second)
+		r.Packets = uint64(1 + rng.IntN(50))
+		r.Bytes = r.Packets * uint64(60+rng.IntN(1200))
+		w.os[i] = Orientation{Device: r.Src, Peer: r.Dst, Port: r.DstPort, Outbound: true}
+	}
+	return w
+}
+
+// BenchmarkAggregatorAdd measures Aggregator.Add alone (the pipeline's
+// roll-ups, relations, attribution by the embedded country database and
+// spilling at the default table size) on a million records.
+func BenchmarkAggregatorAdd(b *testing.B) {
+	at, err := geo.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		w    func(n, devices int) addWorkload
+	}{
+		{"new", newRelations},
+		{"day", dayRelations},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			w := bc.w(1_000_000, 10_000)
+			b.ReportAllocs()
+			for b.Loop() {
+				a := NewAggregator(at.Lookup, 0)
+				a.SpillTo(b.TempDir(), 0)
+				for i := range w.recs {
+					a.Add(&w.recs[i], w.os[i])
+				}
+				b.StopTimer()
+				if err := a.spill.close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(len(w.recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
