@@ -56,7 +56,7 @@ func dayRelations(n, devices int) addWorkload {
 		default:
 			r.Dst = netip.AddrFrom4([4]byte{byte(1 + rng.IntN(200)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))})
 		}
-		r.Start = t0.Add(time.Duration(i) * 24 * time.Hour / time.Duration(n))
+		r.Start = t0.Add(time.Duration(float64(i) / float64(n) * float64(24*time.Hour)))
 		r.End = r.Start.Add(2 * time.Second)
 		r.Packets = uint64(1 + rng.IntN(50))
 		r.Bytes = r.Packets * uint64(60+rng.IntN(1200))
