@@ -12,7 +12,9 @@ import (
 	"iotwatch/internal/geo"
 )
 
-// Observer sees every oriented record in arrival order; detectors implement it.
+// Observer sees every oriented record in arrival order; detectors implement
+// it. A pipeline calls its observers from one goroutine (its observer stage),
+// not the one that aggregates.
 type Observer interface {
 	Observe(r *Record, o Orientation)
 	// ObserveDNS sees every DNS answer in arrival order.
@@ -67,36 +69,59 @@ type batch struct {
 	mark chan *Result // a checkpoint: the consumer answers with the result so far
 }
 
-// Pipeline carries decoded records from one producer to one consumer that
-// orients them, rolls them up and runs the observers. A record is accepted
-// when its batch enters the queue; accepted records are never lost: Close
-// drains the queue before returning.
+// staged is a batch the aggregation stage has done with, on its way to the
+// observers: ors[i] is recs[i]'s orientation, with its relation's ID. A mark
+// carries the aggregation's part of the checkpoint's result (res).
+type staged struct {
+	recs []Record
+	ors  []Orientation
+	dns  []DNSAnswer
+	mark chan *Result
+	res  *Result
+}
+
+// stagedQueue is how many batches may wait between the aggregation and the
+// observers: enough to absorb the two stages' varying speed per batch, few
+// enough that the batches in flight stay those of the producer's queue.
+const stagedQueue = 8
+
+// Pipeline carries decoded records from one producer through two stages on
+// their own goroutines: the aggregation orients each record and rolls it up
+// (giving its relation an ID, Orientation.Rel); the observers then see the
+// same records, in order, with their orientations. The stages overlap (the
+// observers work on one batch while the next is aggregated), so that an
+// ingest uses a second core. A record is accepted when its batch enters the
+// queue; accepted records are never lost: Close drains both stages before
+// returning.
 type Pipeline struct {
 	cfg     PipelineConfig
 	q       chan batch
+	staged  chan staged
 	pending batch
-	done    chan struct{}
-	pool    sync.Pool
+	done    chan struct{} // closed when the observer stage (the last) ended
+	pool    sync.Pool     // []Record
+	orPool  sync.Pool     // []Orientation
 
 	accepted, dropped atomic.Int64
 
-	// consumer-owned state, read after done is closed
-	agg      *Aggregator
-	dns      map[DNSAnswer]struct{}
-	unknown  int64
-	nDNS     int64
-	panicErr error
+	mu       sync.Mutex
+	panicErr error // the first stage's panic (failed reports one)
+	failed   atomic.Bool
 
-	// what earlier checkpoints took (consumer-owned)
-	taken struct {
-		dropped, unknown, nDNS int64
-		alerts                 []int // per observer
-	}
-	records     int64 // records the consumer has seen
+	// aggregation-stage state, read after done is closed
+	agg         *Aggregator
+	dns         map[DNSAnswer]struct{}
+	unknown     int64
+	nDNS        int64
+	records     int64                                  // records seen since the last checkpoint
+	taken       struct{ dropped, unknown, nDNS int64 } // what earlier checkpoints took
 	spillWarned bool
+
+	// observer-stage state: how many alerts earlier checkpoints took, per observer
+	takenAlerts []int
 }
 
-// NewPipeline starts a pipeline's consumer.
+// NewPipeline starts a pipeline's stages.
 func NewPipeline(cfg PipelineConfig) *Pipeline {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1024
@@ -111,16 +136,20 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	p := &Pipeline{
-		cfg:  cfg,
-		q:    make(chan batch, cfg.Queue),
-		done: make(chan struct{}),
-		agg:  NewAggregator(cfg.Attribute, cfg.MaxRelations),
-		dns:  map[DNSAnswer]struct{}{},
+		cfg:         cfg,
+		q:           make(chan batch, cfg.Queue),
+		staged:      make(chan staged, min(cfg.Queue, stagedQueue)),
+		done:        make(chan struct{}),
+		agg:         NewAggregator(cfg.Attribute, cfg.MaxRelations),
+		dns:         map[DNSAnswer]struct{}{},
+		takenAlerts: make([]int, len(cfg.Observers)),
 	}
 	p.agg.SpillTo(cfg.SpillDir, cfg.ActiveRelations)
 	p.pool.New = func() any { return make([]Record, 0, cfg.BatchSize) }
+	p.orPool.New = func() any { return make([]Orientation, 0, cfg.BatchSize) }
 	p.pending.recs = p.pool.Get().([]Record)
-	go p.consume()
+	go p.aggregate()
+	go p.observe()
 	return p
 }
 
@@ -166,36 +195,61 @@ func (p *Pipeline) send() {
 // Accepted returns how many records have entered the queue so far.
 func (p *Pipeline) Accepted() int64 { return p.accepted.Load() }
 
-func (p *Pipeline) consume() {
-	defer close(p.done)
+// fail records a stage's panic (the first one is reported).
+func (p *Pipeline) fail(stage string, v any) {
+	p.mu.Lock()
+	if p.panicErr == nil {
+		p.panicErr = fmt.Errorf("flow pipeline: %s: panic: %v\n%s", stage, v, debug.Stack())
+	}
+	p.mu.Unlock()
+	p.failed.Store(true)
+}
+
+func (p *Pipeline) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.panicErr
+}
+
+// aggregate is the first stage: it orients and rolls up each batch and
+// hands it to the observers. After a panic (its own or the observers') it
+// only drains the queue, so that the producer never blocks; a checkpoint
+// then gets no answer (Checkpoint reports the panic).
+func (p *Pipeline) aggregate() {
+	defer close(p.staged)
 	defer func() {
 		if v := recover(); v != nil {
-			p.panicErr = fmt.Errorf("flow pipeline: panic: %v\n%s", v, debug.Stack())
-			for b := range p.q { // keep the producer from blocking forever
+			p.fail("aggregation", v)
+			for b := range p.q {
 				if b.mark != nil {
-					close(b.mark) // Checkpoint reports panicErr
+					close(b.mark)
 				}
 			}
 		}
 	}()
 	id := p.cfg.Identity
 	for b := range p.q {
+		if p.failed.Load() {
+			if b.mark != nil {
+				close(b.mark)
+			}
+			continue
+		}
 		if b.mark != nil {
-			b.mark <- p.result(true)
+			p.staged <- staged{mark: b.mark, res: p.aggResult()}
 			continue
 		}
 		p.records += int64(len(b.recs))
-		for _, a := range b.dns {
+		for i := range b.dns {
+			a := &b.dns[i]
 			a.Time = a.Time.UTC()
 			key := DNSAnswer{Name: a.Name, Addr: a.Addr}
 			if _, ok := p.dns[key]; !ok {
 				p.dns[key] = struct{}{}
 				p.nDNS++
 			}
-			for _, ob := range p.cfg.Observers {
-				ob.ObserveDNS(a)
-			}
 		}
+		ors := p.orPool.Get().([]Orientation)[:0]
 		for i := range b.recs {
 			r := &b.recs[i]
 			o := id.Orient(r)
@@ -203,11 +257,46 @@ func (p *Pipeline) consume() {
 				p.unknown++
 			}
 			o.Rel = p.agg.Add(r, o)
+			ors = append(ors, o)
+		}
+		p.staged <- staged{recs: b.recs, ors: ors, dns: b.dns}
+	}
+}
+
+// observe is the second stage: it runs the observers over each batch, in
+// order. After a panic it only drains its queue, so that the aggregation
+// never blocks.
+func (p *Pipeline) observe() {
+	defer close(p.done)
+	defer func() {
+		if v := recover(); v != nil {
+			p.fail("observers", v)
+			for s := range p.staged {
+				if s.mark != nil {
+					close(s.mark)
+				}
+			}
+		}
+	}()
+	for s := range p.staged {
+		if s.mark != nil {
+			p.observerResult(s.res, true)
+			s.mark <- s.res
+			continue
+		}
+		for _, a := range s.dns {
+			for _, ob := range p.cfg.Observers {
+				ob.ObserveDNS(a)
+			}
+		}
+		for i := range s.recs {
+			r, o := &s.recs[i], s.ors[i]
 			for _, ob := range p.cfg.Observers {
 				ob.Observe(r, o)
 			}
 		}
-		p.pool.Put(b.recs[:0]) //nolint:staticcheck // slice reuse
+		p.pool.Put(s.recs[:0])  //nolint:staticcheck // slice reuse
+		p.orPool.Put(s.ors[:0]) //nolint:staticcheck // slice reuse
 	}
 }
 
@@ -222,7 +311,7 @@ type Result struct {
 	Inputs []Input
 }
 
-// Close flushes, drains the queue, waits for the consumer and returns the
+// Close flushes, drains the queue and both stages, and returns the
 // result. The producer must not call Flow or DNS after Close.
 func (p *Pipeline) Close(ctx context.Context) (*Result, error) {
 	p.send()
@@ -230,45 +319,54 @@ func (p *Pipeline) Close(ctx context.Context) (*Result, error) {
 	select {
 	case <-p.done:
 	case <-ctx.Done():
-		// Draining is bounded by the queue length; wait anyway so nothing
+		// Draining is bounded by the queues' length; wait anyway so nothing
 		// accepted is lost, but report the cancellation.
 		<-p.done
 	}
-	if p.panicErr != nil {
-		return nil, p.panicErr
+	if err := p.err(); err != nil {
+		return nil, err
 	}
-	return p.result(false), nil
+	res := p.aggResult()
+	p.observerResult(res, false)
+	return res, nil
 }
 
 // Checkpoint returns what the pipeline produced since the previous
-// checkpoint (or its start): the records the consumer has taken from the
+// checkpoint (or its start): the records the pipeline has taken from the
 // queue so far are in its roll-ups, DNS answers and alerts, and the
 // pipeline goes on from empty roll-ups while the observers keep their state.
+// The checkpoint passes through both stages in the records' order: the
+// aggregation takes its roll-ups where it meets it, and the observers' alerts
+// are taken when they have seen every record before it.
 // A long-running collector stores each checkpoint, so that it keeps the
 // store current and a crash loses at most one interval; Close returns the
 // rest. Checkpoint must not be called after or during Close.
+//
+// ctx bounds the wait for room in the queue: cancelled then, Checkpoint
+// takes nothing and returns ctx's error. Once the checkpoint is queued it
+// waits for its result whatever ctx says, as Close does (the wait is bounded
+// by the queues' length): the pipeline goes on from empty roll-ups after it,
+// so a result left behind would be lost.
 func (p *Pipeline) Checkpoint(ctx context.Context) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	reply := make(chan *Result, 1)
 	select {
 	case p.q <- batch{mark: reply}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	select {
-	case res, ok := <-reply:
-		if !ok {
-			return nil, p.panicErr
-		}
-		return res, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	res, ok := <-reply
+	if !ok {
+		return nil, p.err()
 	}
+	return res, nil
 }
 
-// result takes the roll-ups, DNS answers and alerts since the last
-// checkpoint (consumer goroutine, or after it ended). checkpoint tells
-// Checkpointer observers that the relations start afresh.
-func (p *Pipeline) result(checkpoint bool) *Result {
+// aggResult takes the roll-ups and DNS answers since the last checkpoint
+// (aggregation stage, or after it ended); the relations start afresh.
+func (p *Pipeline) aggResult() *Result {
 	dropped := p.dropped.Load()
 	res := &Result{Counts: Counts{
 		CountRecords: p.records,
@@ -277,14 +375,6 @@ func (p *Pipeline) result(checkpoint bool) *Result {
 		CountDNS:     p.nDNS - p.taken.nDNS,
 	}}
 	p.records, p.taken.dropped, p.taken.unknown, p.taken.nDNS = 0, dropped, p.unknown, p.nDNS
-	if p.taken.alerts == nil {
-		p.taken.alerts = make([]int, len(p.cfg.Observers))
-	}
-	for i, ob := range p.cfg.Observers {
-		all := ob.Alerts()
-		res.Alerts = append(res.Alerts, all[min(p.taken.alerts[i], len(all)):]...)
-		p.taken.alerts[i] = len(all)
-	}
 	spillErr := p.agg.spillErr
 	res.Rollups = p.agg.take() // one copy at a time: the aggregator's memory goes as it is copied
 	res.Counts[CountRollups] = int64(len(res.Rollups.Hourly))
@@ -303,14 +393,25 @@ func (p *Pipeline) result(checkpoint bool) *Result {
 		res.DNS = append(res.DNS, a)
 	}
 	clear(p.dns)
+	return res
+}
+
+// observerResult adds to res the alerts since the last checkpoint (observer
+// stage, or after it ended). checkpoint tells Checkpointer observers that the
+// relations start afresh.
+func (p *Pipeline) observerResult(res *Result, checkpoint bool) {
+	for i, ob := range p.cfg.Observers {
+		all := ob.Alerts()
+		res.Alerts = append(res.Alerts, all[min(p.takenAlerts[i], len(all)):]...)
+		p.takenAlerts[i] = len(all)
+	}
 	res.Counts[CountAlerts] = int64(len(res.Alerts))
 	if checkpoint {
 		for i, ob := range p.cfg.Observers {
 			if c, ok := ob.(Checkpointer); ok {
 				c.Checkpoint()
-				p.taken.alerts[i] = 0
+				p.takenAlerts[i] = 0
 			}
 		}
 	}
-	return res
 }
