@@ -4,24 +4,26 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 
 	"iotwatch/internal/store"
 )
 
 // deviceRow is one flow_devices row: a device's roll-ups and relations of
-// one run, encoded as compact JSON arrays (see 00003_flows.sql).
+// one run. Rows written since 00048 hold them in packed (see rowcodec.go);
+// older rows as compact JSON arrays in "hours" and "peers" (see
+// 00003_flows.sql), which scanDevices still reads.
 type deviceRow struct {
 	device                netip.Addr
 	known                 bool
 	firstHour, lastHour   int64
 	flows, packets, bytes uint64
 	countryDB, ownerDB    string
-	hours, peers          []byte
+	packed                []byte
 }
 
 type hourEntry struct {
@@ -43,33 +45,12 @@ type relEntry struct {
 	asn                   uint32
 }
 
-// encodeDevices groups roll-ups and relations by device and calls emit once
-// per device. The relations a take left aside are read in order from
-// memory and the spill file, merged with those in r.Relations.
-func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
-	// Pre-encode each attribution once: "CC",asn,"owner"
-	attrJSON := make([][]byte, len(r.Attributions))
-	var countryDB, ownerDB string
-	for i, a := range r.Attributions {
-		c, _ := json.Marshal(a.Country)
-		o, _ := json.Marshal(a.Owner)
-		b := append(c, ',')
-		b = strconv.AppendUint(b, uint64(a.ASN), 10)
-		b = append(b, ',')
-		attrJSON[i] = append(b, o...)
-		if a.CountryDB != "" {
-			countryDB = a.CountryDB
-		}
-		if a.OwnerDB != "" {
-			ownerDB = a.OwnerDB
-		}
-	}
-	attr := func(i uint32) []byte {
-		if int(i) < len(attrJSON) {
-			return attrJSON[i]
-		}
-		return []byte(`"",0,""`)
-	}
+// groupDevices sorts roll-ups and relations by device and calls fn once per
+// device with its hourly roll-ups (in flow_devices order) and relations (in
+// key order). The relations a take left aside are read in order from
+// memory and the spill file, merged with those in r.Relations. The slices
+// are valid during the call only.
+func groupDevices(r Rollups, fn func(dev netip.Addr, hours []Hourly, rels []Relation) error) error {
 	// Sorted in place: the slices are in no particular order by contract,
 	// and copies of them would double the peak memory of a large ingest.
 	hours := r.Hourly
@@ -93,7 +74,7 @@ func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 		}
 	}
 	next()
-	var hb, pb []byte
+	var devRels []Relation
 	i := 0
 	for i < len(hours) || more {
 		var dev netip.Addr
@@ -107,26 +88,42 @@ func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 		default:
 			dev = rel.Device
 		}
-		row := &deviceRow{device: dev, countryDB: countryDB, ownerDB: ownerDB, firstHour: -1}
-		hb = append(hb[:0], '[')
-		for ; i < len(hours) && hours[i].Device == dev; i++ {
+		h := i
+		for i < len(hours) && hours[i].Device == dev {
+			i++
+		}
+		devRels = devRels[:0]
+		for ; more && rel.Device == dev; next() {
+			devRels = append(devRels, rel)
+		}
+		if cur.err != nil {
+			return cur.err
+		}
+		if err := fn(dev, hours[h:i], devRels); err != nil {
+			return err
+		}
+	}
+	return cur.err
+}
+
+// encodeDevices calls emit once per device with its row, packed. The row
+// and its bytes are reused after emit returns.
+func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
+	var countryDB, ownerDB string
+	for _, a := range r.Attributions {
+		if a.CountryDB != "" {
+			countryDB = a.CountryDB
+		}
+		if a.OwnerDB != "" {
+			ownerDB = a.OwnerDB
+		}
+	}
+	p := newRowPacker(r.Attributions)
+	row := &deviceRow{}
+	return groupDevices(r, func(dev netip.Addr, hours []Hourly, rels []Relation) error {
+		*row = deviceRow{device: dev, countryDB: countryDB, ownerDB: ownerDB, firstHour: -1}
+		for i := range hours {
 			h := &hours[i]
-			if len(hb) > 1 {
-				hb = append(hb, ',')
-			}
-			hb = append(hb, '[')
-			hb = strconv.AppendInt(hb, h.Hour, 10)
-			hb = append(hb, ',')
-			hb = strconv.AppendInt(hb, b2i(h.Outbound), 10)
-			hb = append(hb, ',')
-			hb = append(hb, attr(h.Attr)...)
-			hb = append(hb, ',')
-			hb = strconv.AppendUint(hb, h.Flows, 10)
-			hb = append(hb, ',')
-			hb = strconv.AppendUint(hb, h.Packets, 10)
-			hb = append(hb, ',')
-			hb = strconv.AppendUint(hb, h.Bytes, 10)
-			hb = append(hb, ']')
 			row.known = row.known || h.Known
 			row.flows += h.Flows
 			row.packets += h.Packets
@@ -136,47 +133,15 @@ func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 			}
 			row.lastHour = max(row.lastHour, h.Hour)
 		}
-		hb = append(hb, ']')
-		pb = append(pb[:0], '[')
-		for ; more && rel.Device == dev; next() {
-			r := &rel
-			if len(pb) > 1 {
-				pb = append(pb, ',')
-			}
-			pb = append(pb, '[', '"')
-			pb = r.Peer.AppendTo(pb)
-			pb = append(pb, '"', ',')
-			pb = strconv.AppendUint(pb, uint64(r.Proto), 10)
-			pb = append(pb, ',')
-			pb = strconv.AppendUint(pb, uint64(r.Port), 10)
-			pb = append(pb, ',')
-			pb = strconv.AppendInt(pb, b2i(r.Outbound), 10)
-			for _, v := range []uint64{r.Flows, r.Packets, r.Bytes} {
-				pb = append(pb, ',')
-				pb = strconv.AppendUint(pb, v, 10)
-			}
-			pb = append(pb, ',')
-			pb = strconv.AppendInt(pb, r.First, 10)
-			pb = append(pb, ',')
-			pb = strconv.AppendInt(pb, r.Last, 10)
-			pb = append(pb, ',')
-			pb = append(pb, attr(r.Attr)...)
-			pb = append(pb, ']')
-			row.known = row.known || r.Known
+		for i := range rels {
+			row.known = row.known || rels[i].Known
 		}
-		pb = append(pb, ']')
 		if row.firstHour < 0 {
 			row.firstHour = 0
 		}
-		row.hours, row.peers = hb, pb
-		if cur.err != nil {
-			return cur.err
-		}
-		if err := emit(row); err != nil {
-			return err
-		}
-	}
-	return cur.err
+		row.packed = p.pack(hours, rels)
+		return emit(row)
+	})
 }
 
 func compareRelKey(a, b RelationKey) int {
@@ -196,9 +161,10 @@ func compareRelKey(a, b RelationKey) int {
 }
 
 // scanDevices reads flow_devices rows (one device, or all when device is
-// zero) and decodes their arrays.
+// zero) and decodes their roll-ups and relations: the packed form when the
+// row has it, else the JSON arrays of rows written before 00048.
 func scanDevices(ctx context.Context, st *store.Store, device netip.Addr, fn func(*deviceRow, []hourEntry, []relEntry) error) error {
-	q := `SELECT device, known, flows, packets, bytes, country_db, owner_db, hours, peers FROM flow_devices`
+	q := `SELECT device, known, flows, packets, bytes, country_db, owner_db, hours, peers, packed FROM flow_devices`
 	var args []any
 	if device.IsValid() {
 		q += ` WHERE device = ?`
@@ -218,23 +184,21 @@ func scanDevices(ctx context.Context, st *store.Store, device netip.Addr, fn fun
 		var dev string
 		var known, fl, pk, by int64
 		var hours, peers string
-		if err := rows.Scan(&dev, &known, &fl, &pk, &by, &d.countryDB, &d.ownerDB, &hours, &peers); err != nil {
+		var packed sql.RawBytes // valid until the next row: decoding copies what it keeps
+		if err := rows.Scan(&dev, &known, &fl, &pk, &by, &d.countryDB, &d.ownerDB, &hours, &peers, &packed); err != nil {
 			return err
 		}
 		d.device, _ = netip.ParseAddr(dev)
 		d.known = known != 0
 		d.flows, d.packets, d.bytes = uint64(fl), uint64(pk), uint64(by)
-		hs, ok := fastHours(hours, in, hbuf[:0])
-		if !ok {
-			if hs, err = decodeHours(hours); err != nil {
-				return fmt.Errorf("device %s hours: %w", dev, err)
+		var hs []hourEntry
+		var rs []relEntry
+		if packed != nil {
+			if hs, rs, err = decodePacked(packed, in, hbuf[:0], rbuf[:0]); err != nil {
+				return fmt.Errorf("device %s: %w", dev, err)
 			}
-		}
-		rs, ok := fastRelations(peers, in, rbuf[:0])
-		if !ok {
-			if rs, err = decodeRelations(peers); err != nil {
-				return fmt.Errorf("device %s peers: %w", dev, err)
-			}
+		} else if hs, rs, err = decodeJSONRow(hours, peers, in, hbuf[:0], rbuf[:0]); err != nil {
+			return fmt.Errorf("device %s %w", dev, err)
 		}
 		hbuf, rbuf = hs[:0], rs[:0]
 		if err := fn(&d, hs, rs); err != nil {
@@ -242,6 +206,25 @@ func scanDevices(ctx context.Context, st *store.Store, device netip.Addr, fn fun
 		}
 	}
 	return rows.Err()
+}
+
+// decodeJSONRow decodes the arrays of a row written before 00048.
+func decodeJSONRow(hours, peers string, in interner, hbuf []hourEntry, rbuf []relEntry) ([]hourEntry, []relEntry, error) {
+	hs, ok := fastHours(hours, in, hbuf)
+	if !ok {
+		var err error
+		if hs, err = decodeHours(hours); err != nil {
+			return nil, nil, fmt.Errorf("hours: %w", err)
+		}
+	}
+	rs, ok := fastRelations(peers, in, rbuf)
+	if !ok {
+		var err error
+		if rs, err = decodeRelations(peers); err != nil {
+			return nil, nil, fmt.Errorf("peers: %w", err)
+		}
+	}
+	return hs, rs, nil
 }
 
 func decodeArrays(s string) ([][]any, error) {

@@ -37,6 +37,18 @@ func (in interner) get(s string) string {
 	return v
 }
 
+// getBytes is get for a byte slice (not kept).
+func (in interner) getBytes(b []byte) string {
+	if v, ok := in[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if len(in) < 1<<16 {
+		in[v] = v
+	}
+	return v
+}
+
 // fastArrays calls fn for each inner array of s, which must have exactly n
 // fields. ok is false when s is not in the writer's plain form.
 func fastArrays(s string, n int, fn func([]fastValue) bool) (ok bool) {

@@ -82,7 +82,7 @@ func TestRelationSpill(t *testing.T) {
 			rows := func(r Rollups) []string {
 				var out []string
 				if err := encodeDevices(r, func(d *deviceRow) error {
-					out = append(out, fmt.Sprintf("%s %v %d %d %d %d %d %s %s", d.device, d.known, d.firstHour, d.lastHour, d.flows, d.packets, d.bytes, d.hours, d.peers))
+					out = append(out, fmt.Sprintf("%s %v %d %d %d %d %d %x", d.device, d.known, d.firstHour, d.lastHour, d.flows, d.packets, d.bytes, d.packed))
 					return nil
 				}); err != nil {
 					t.Fatal(err)

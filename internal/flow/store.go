@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"sort"
 	"time"
-	"unsafe"
 
 	"iotwatch/internal/store"
 )
@@ -42,10 +41,10 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error 
 			return fmt.Errorf("save device roll-ups: %w", err)
 		}
 		err = insertRows(ctx, st, tx, `INSERT INTO flow_devices (run_id, device, known, first_hour, last_hour, flows, packets, bytes,
-			country_db, owner_db, hours, peers`+dayCol+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?`+dayVal+`)`, func(exec func(...any) error) error {
+			country_db, owner_db, hours, peers, packed`+dayCol+`) VALUES (?,?,?,?,?,?,?,?,?,?,'','',?`+dayVal+`)`, func(exec func(...any) error) error {
 			return encodeDevices(res.Rollups, func(d *deviceRow) error {
 				return exec(day(runID, d.device.String(), b2i(d.known), store.Time(time.Unix(d.firstHour, 0)), store.Time(time.Unix(d.lastHour, 0)),
-					int64(d.flows), int64(d.packets), int64(d.bytes), d.countryDB, d.ownerDB, view(d.hours), view(d.peers))...)
+					int64(d.flows), int64(d.packets), int64(d.bytes), d.countryDB, d.ownerDB, d.packed)...)
 			})
 		})
 		if err != nil {
@@ -103,13 +102,6 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error 
 	}
 	return err
 }
-
-// view returns b as a string without copying it, for a statement argument:
-// the drivers copy text arguments before Exec returns (modernc.org/sqlite
-// into SQLite's memory, pgx into its wire buffer) and keep no reference,
-// and encodeDevices reuses b only after. A copy of each row's arrays
-// (100 MB for a million relations) was the ingest's largest garbage.
-func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func b2i(b bool) int64 {
 	if b {
