@@ -35,22 +35,10 @@ func insertRows(ctx context.Context, st *store.Store, tx *sql.Tx, q string, rows
 // the relations' spill file (Rollups.Close) after.
 func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error {
 	err := st.Tx(ctx, func(tx *sql.Tx) error {
-		// flow_devices is partitioned by day on PostgreSQL (store.DayKey).
-		day, dayCol, dayVal, err := st.DayKey(ctx, tx, runID)
-		if err != nil {
+		if err := saveDevices(ctx, st, tx, runID, res.Rollups); err != nil {
 			return fmt.Errorf("save device roll-ups: %w", err)
 		}
-		err = insertRows(ctx, st, tx, `INSERT INTO flow_devices (run_id, device, known, first_hour, last_hour, flows, packets, bytes,
-			country_db, owner_db, hours, peers, packed`+dayCol+`) VALUES (?,?,?,?,?,?,?,?,?,?,'','',?`+dayVal+`)`, func(exec func(...any) error) error {
-			return encodeDevices(res.Rollups, func(d *deviceRow) error {
-				return exec(day(runID, d.device.String(), b2i(d.known), store.Time(time.Unix(d.firstHour, 0)), store.Time(time.Unix(d.lastHour, 0)),
-					int64(d.flows), int64(d.packets), int64(d.bytes), d.countryDB, d.ownerDB, d.packed)...)
-			})
-		})
-		if err != nil {
-			return fmt.Errorf("save device roll-ups: %w", err)
-		}
-		err = insertRows(ctx, st, tx, `INSERT INTO flow_dns (run_id, name, addr) VALUES (?,?,?)`, func(exec func(...any) error) error {
+		err := insertRows(ctx, st, tx, `INSERT INTO flow_dns (run_id, name, addr) VALUES (?,?,?)`, func(exec func(...any) error) error {
 			for _, d := range res.DNS {
 				if err := exec(runID, d.Name, d.Addr.String()); err != nil {
 					return err
@@ -99,6 +87,87 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error 
 	})
 	if cerr := res.Rollups.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("save device roll-ups: %w", cerr)
+	}
+	return err
+}
+
+// saveRowsAhead is how many encoded rows may wait for their INSERT.
+const saveRowsAhead = 32
+
+// saveDevices writes the flow_devices rows of r in tx.
+func saveDevices(ctx context.Context, st *store.Store, tx *sql.Tx, runID int64, r Rollups) error {
+	// flow_devices is partitioned by day on PostgreSQL (store.DayKey).
+	day, dayCol, dayVal, err := st.DayKey(ctx, tx, runID)
+	if err != nil {
+		return err
+	}
+	stmt, err := tx.PrepareContext(ctx, st.Rebind(`INSERT INTO flow_devices (run_id, device, known, first_hour, last_hour, flows, packets, bytes,
+		country_db, owner_db, hours, peers, packed`+dayCol+`) VALUES (?,?,?,?,?,?,?,?,?,?,'','',?`+dayVal+`)`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	return pipeDevices(ctx, r, func(ctx context.Context, d *deviceRow) error {
+		// The drivers copy the blob before Exec returns (modernc.org/sqlite
+		// into SQLite's memory, pgx into its wire buffer): the row's buffer
+		// may then be reused.
+		_, err := stmt.ExecContext(ctx, day(runID, d.device.String(), b2i(d.known), store.Time(time.Unix(d.firstHour, 0)),
+			store.Time(time.Unix(d.lastHour, 0)), int64(d.flows), int64(d.packets), int64(d.bytes), d.countryDB, d.ownerDB, d.packed)...)
+		return err
+	})
+}
+
+// pipeDevices calls insert with each of r's device rows, in order. A
+// goroutine encodes them (merging the spilled relations, packing each
+// device's) while this one inserts, up to saveRowsAhead rows behind: the
+// two take about the same time. An error on either side, or ctx's end,
+// stops both; the encoder has returned when pipeDevices does. insert must
+// not keep the row: its buffers are reused.
+func pipeDevices(ctx context.Context, r Rollups, insert func(context.Context, *deviceRow) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// A row goes from the encoder to rows, is inserted, and comes back
+	// through free with its buffer: at most saveRowsAhead+2 exist.
+	rows := make(chan *deviceRow, saveRowsAhead)
+	free := make(chan *deviceRow, saveRowsAhead+2)
+	encoded := make(chan error, 1)
+	go func() {
+		defer close(rows)
+		encoded <- encodeDevices(r, func(d *deviceRow) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var row *deviceRow
+			select {
+			case row = <-free:
+			default:
+				row = new(deviceRow)
+			}
+			buf := row.packed[:0]
+			*row = *d
+			row.packed = append(buf, d.packed...)
+			select {
+			case rows <- row:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var err error
+	for d := range rows {
+		if err == nil {
+			if err = ctx.Err(); err == nil {
+				err = insert(ctx, d)
+			}
+			if err != nil {
+				cancel() // the encoder stops at its next row
+			}
+		}
+		free <- d
+	}
+	if encErr := <-encoded; err == nil {
+		return encErr
 	}
 	return err
 }
