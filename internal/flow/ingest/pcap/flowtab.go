@@ -11,8 +11,12 @@ type flowTable struct {
 	n     int
 }
 
+// flowSlot is 8 bytes, eight to a cache line: the key is the flow's, in
+// the slab (a hit reads the flow there anyway); the slot keeps the low 32
+// bits of the key's hash, its home slot and a filter that spares a new
+// flow's lookup the visits to the slab.
 type flowSlot struct {
-	k key4
+	h uint32
 	i int32 // slab index (0: empty)
 }
 
@@ -24,45 +28,40 @@ func (k key4) hash() uint64 {
 	return x
 }
 
-// get returns k's index (0: none).
-func (t *flowTable) get(k key4) int32 {
-	if t.n == 0 {
-		return 0
-	}
-	for j := k.hash() & t.mask; ; j = (j + 1) & t.mask {
-		s := &t.slots[j]
-		if s.i == 0 || s.k == k {
-			return s.i
-		}
-	}
-}
-
-// set maps k to i (> 0).
-func (t *flowTable) set(k key4, i int32) {
-	if (t.n+1)*4 > len(t.slots)*3 {
+// find returns k's index (0: none) and its slot, or the empty slot where
+// insert is to place it; h is k.hash() and slab holds the flows' keys.
+func (t *flowTable) find(k key4, h uint64, slab []state) (uint64, int32) {
+	if t.slots == nil {
 		t.grow()
 	}
-	for j := k.hash() & t.mask; ; j = (j + 1) & t.mask {
-		s := &t.slots[j]
-		if s.i == 0 {
-			*s = flowSlot{k, i}
-			t.n++
-			return
-		}
-		if s.k == k {
-			s.i = i
-			return
+	for j := h & t.mask; ; j = (j + 1) & t.mask {
+		s := t.slots[j]
+		if s.i == 0 || (s.h == uint32(h) && slab[s.i-1].key == k) {
+			return j, s.i
 		}
 	}
 }
 
-// del removes k, shifting back the slots after it that probed past it.
-func (t *flowTable) del(k key4) {
+// insert maps a key that is absent, of hash h, to i (> 0) at slot j, which
+// find returned with no change to the table since.
+func (t *flowTable) insert(j, h uint64, i int32) {
+	if (t.n+1)*4 > len(t.slots)*3 {
+		t.grow()
+		for j = h & t.mask; t.slots[j].i != 0; j = (j + 1) & t.mask {
+		}
+	}
+	t.slots[j] = flowSlot{uint32(h), i}
+	t.n++
+}
+
+// del removes index i, of a key of hash h, shifting back the slots after
+// it that probed past it.
+func (t *flowTable) del(h uint64, i int32) {
 	if t.n == 0 {
 		return
 	}
-	j := k.hash() & t.mask
-	for ; t.slots[j].k != k || t.slots[j].i == 0; j = (j + 1) & t.mask {
+	j := h & t.mask
+	for ; t.slots[j].i != i; j = (j + 1) & t.mask {
 		if t.slots[j].i == 0 {
 			return
 		}
@@ -73,7 +72,7 @@ func (t *flowTable) del(k key4) {
 			break
 		}
 		// s may move to j when its home is not cyclically in (j, next].
-		if home := s.k.hash() & t.mask; (next-home)&t.mask >= (next-j)&t.mask {
+		if home := uint64(s.h) & t.mask; (next-home)&t.mask >= (next-j)&t.mask {
 			t.slots[j] = *s
 			j = next
 		}
@@ -85,10 +84,14 @@ func (t *flowTable) del(k key4) {
 func (t *flowTable) grow() {
 	old := t.slots
 	size := max(2*len(old), 1<<12)
-	t.slots, t.mask, t.n = make([]flowSlot, size), uint64(size-1), 0
+	t.slots, t.mask = make([]flowSlot, size), uint64(size-1)
 	for _, s := range old {
 		if s.i != 0 {
-			t.set(s.k, s.i)
+			j := uint64(s.h) & t.mask
+			for t.slots[j].i != 0 {
+				j = (j + 1) & t.mask
+			}
+			t.slots[j] = s
 		}
 	}
 }

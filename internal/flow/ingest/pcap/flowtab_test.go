@@ -5,12 +5,14 @@ import (
 	"testing"
 )
 
-// TestFlowTable runs random sets, deletions and lookups against a map, at
-// loads up to the growth threshold (long probe runs, deletions in the middle
-// of them and across the table's end).
+// TestFlowTable runs random insertions, deletions and lookups against a
+// map, at loads up to the growth threshold (long probe runs, deletions in
+// the middle of them and across the table's end), with keys in a slab as
+// the assembler keeps them.
 func TestFlowTable(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	var tb flowTable
+	var slab []state
 	ref := map[key4]int32{}
 	keys := make([]key4, 6000)
 	for i := range keys {
@@ -18,24 +20,30 @@ func TestFlowTable(t *testing.T) {
 	}
 	for op := range 200000 {
 		k := keys[rng.IntN(len(keys))]
+		h := k.hash()
 		switch rng.IntN(3) {
 		case 0:
-			tb.set(k, int32(op+1))
-			ref[k] = int32(op + 1)
+			if j, i := tb.find(k, h, slab); i == 0 {
+				slab = append(slab, state{key: k})
+				tb.insert(j, h, int32(len(slab)))
+				ref[k] = int32(len(slab))
+			}
 		case 1:
-			tb.del(k)
-			delete(ref, k)
+			if i := ref[k]; i != 0 {
+				tb.del(h, i)
+				delete(ref, k)
+			}
 		}
-		if got := tb.get(k); got != ref[k] {
-			t.Fatalf("op %d: get(%v) = %d, want %d", op, k, got, ref[k])
+		if _, got := tb.find(k, h, slab); got != ref[k] {
+			t.Fatalf("op %d: find(%v) = %d, want %d", op, k, got, ref[k])
 		}
 		if tb.n != len(ref) {
 			t.Fatalf("op %d: %d entries, want %d", op, tb.n, len(ref))
 		}
 	}
 	for k, v := range ref {
-		if got := tb.get(k); got != v {
-			t.Fatalf("get(%v) = %d, want %d", k, got, v)
+		if _, got := tb.find(k, k.hash(), slab); got != v {
+			t.Fatalf("find(%v) = %d, want %d", k, got, v)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"time"
 
@@ -39,6 +40,10 @@ type Stats struct {
 	// Truncated reports whether the capture ended mid-record.
 	Truncated bool `json:"truncated"`
 }
+
+// readBuffer is the size of the reads from the capture; a pcap record is
+// read in place when it fits.
+const readBuffer = 1 << 20
 
 // ErrFormat reports input that is neither pcap nor pcapng.
 var ErrFormat = errors.New("not a pcap or pcapng capture")
@@ -86,29 +91,13 @@ func ip4(a netip.Addr) (uint32, bool) {
 	return binary.BigEndian.Uint32(b[:]), true
 }
 
-// lookup returns the slab index of a packet's flow (0: none).
-func (a *assembler) lookup(src, dst netip.Addr, sp, dp uint16, proto uint8) int32 {
-	s4, ok1 := ip4(src)
-	d4, ok2 := ip4(dst)
-	if ok1 && ok2 {
-		return a.flows4.get(flowKey4(s4, d4, sp, dp, proto))
-	}
-	return a.flows[flowKey(src, dst, sp, dp, proto)]
-}
-
-// index sets (i > 0) or deletes (i == 0) a flow's slab index.
-func (a *assembler) index(src, dst netip.Addr, sp, dp uint16, proto uint8, i int32) {
-	s4, ok1 := ip4(src)
-	d4, ok2 := ip4(dst)
-	switch {
-	case ok1 && ok2 && i != 0:
-		a.flows4.set(flowKey4(s4, d4, sp, dp, proto), i)
-	case ok1 && ok2:
-		a.flows4.del(flowKey4(s4, d4, sp, dp, proto))
-	case i != 0:
-		a.flows[flowKey(src, dst, sp, dp, proto)] = i
-	default:
-		delete(a.flows, flowKey(src, dst, sp, dp, proto))
+// unindex forgets flow i's slab index.
+func (a *assembler) unindex(i int32) {
+	r := &a.at(i).rec
+	if r.Src.Is4() && r.Dst.Is4() {
+		a.flows4.del(a.at(i).key.hash(), i)
+	} else {
+		delete(a.flows, flowKey(r.Src, r.Dst, r.SrcPort, r.DstPort, r.Proto))
 	}
 }
 
@@ -116,7 +105,9 @@ func (a *assembler) index(src, dst netip.Addr, sp, dp uint16, proto uint8, i int
 // open flows from the least recently seen (index+1, 0: none).
 type state struct {
 	rec        flow.Record
-	lastSeen   time.Time
+	key        key4  // an IPv4 flow's
+	start      int64 // rec.Start and the last packet's time, Unix ns
+	lastSeen   int64
 	fins       uint8
 	prev, next int32
 }
@@ -131,7 +122,7 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 	if opt.ActiveTimeout <= 0 {
 		opt.ActiveTimeout = 30 * time.Minute
 	}
-	br := bufio.NewReaderSize(r, 1<<16)
+	br := bufio.NewReaderSize(r, readBuffer)
 	magic, err := br.Peek(4)
 	if err != nil {
 		return Stats{}, fmt.Errorf("read capture header: %w", ErrFormat)
@@ -144,6 +135,11 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 			return Stats{}, fmt.Errorf("read pcapng: %w", err)
 		}
 		src, link = ng, ng.LinkType()
+	} else if rr, pr, ok, err := newRecords(br); ok {
+		if err != nil {
+			return Stats{}, fmt.Errorf("read pcap: %w: %w", ErrFormat, err)
+		}
+		src, link = rr, pr.LinkType()
 	} else {
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
@@ -151,7 +147,7 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 		}
 		src, link = pr, pr.LinkType()
 	}
-	a := &assembler{sink: sink, opt: opt, flows: map[key]int32{}}
+	a := &assembler{sink: sink, opt: opt, flows: map[key]int32{}, lastSweep: math.MinInt64}
 	for {
 		if a.st.Packets%4096 == 0 && ctx.Err() != nil {
 			a.flushAll()
@@ -196,7 +192,7 @@ type assembler struct {
 	// order again.
 	disorder  bool
 	st        Stats
-	lastSweep time.Time
+	lastSweep int64 // Unix ns
 	dns       layers.DNS
 }
 
@@ -308,23 +304,42 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 	if proto == flow.ProtoUDP && sp == 53 && len(payload) > 12 {
 		a.dnsAnswers(payload, ts)
 	}
-	if s := a.add(src, dst, sp, dp, proto, ts, uint64(ipLen), flags, payload); s != nil && mirai {
+	// Times are compared as Unix nanoseconds (a capture's times are within
+	// a few centuries of 1970).
+	tn := ts.UnixNano()
+	if s := a.add(src, dst, sp, dp, proto, ts, tn, uint64(ipLen), flags, payload); s != nil && mirai {
 		s.rec.MiraiSeq = true
 	}
-	if ts.Sub(a.lastSweep) > a.opt.IdleTimeout/4 {
-		a.sweep(ts)
-		a.lastSweep = ts
+	if tn > a.lastSweep+int64(a.opt.IdleTimeout/4) {
+		a.sweep(tn)
+		a.lastSweep = tn
 	}
 }
 
 // add accounts a packet to its flow and returns the flow while it is open
 // (nil once emitted).
-func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time.Time, n uint64, flags uint8, payload []byte) *state {
-	i := a.lookup(src, dst, sp, dp, proto)
+func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time.Time, tn int64, n uint64, flags uint8, payload []byte) *state {
+	// An IPv4 flow is looked up once: a new flow goes in the slot the
+	// lookup ended at.
+	var (
+		k4    key4
+		h, at uint64
+		i     int32
+	)
+	s4, ok1 := ip4(src)
+	d4, ok2 := ip4(dst)
+	if ok1 && ok2 {
+		k4 = flowKey4(s4, d4, sp, dp, proto)
+		h = k4.hash()
+		at, i = a.flows4.find(k4, h, a.slab)
+	} else {
+		i = a.flows[flowKey(src, dst, sp, dp, proto)]
+	}
+	found := i != 0
 	var s *state
 	if i != 0 {
 		s = a.at(i)
-		if ts.Sub(s.lastSeen) > a.opt.IdleTimeout || ts.Sub(s.rec.Start) > a.opt.ActiveTimeout {
+		if tn-s.lastSeen > int64(a.opt.IdleTimeout) || tn-s.start > int64(a.opt.ActiveTimeout) {
 			a.emit(i)
 			i, s = 0, nil
 		}
@@ -343,14 +358,23 @@ func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time
 			i = int32(len(a.slab))
 		}
 		s = a.at(i)
-		*s = state{rec: flow.Record{Start: ts, Src: rs, Dst: rd, SrcPort: rsp, DstPort: rdp, Proto: proto, SamplingRate: 1}}
-		a.index(src, dst, sp, dp, proto, i)
+		*s = state{rec: flow.Record{Start: ts, Src: rs, Dst: rd, SrcPort: rsp, DstPort: rdp, Proto: proto, SamplingRate: 1}, start: tn}
+		switch {
+		case ok1 && ok2:
+			s.key = k4
+			if found { // emitted above: the table changed
+				at, _ = a.flows4.find(k4, h, a.slab)
+			}
+			a.flows4.insert(at, h, i)
+		default:
+			a.flows[flowKey(src, dst, sp, dp, proto)] = i
+		}
 	}
-	if a.tail != 0 && a.tail != i && ts.Before(a.at(a.tail).lastSeen) {
+	if a.tail != 0 && a.tail != i && tn < a.at(a.tail).lastSeen {
 		a.disorder = true
 	}
 	a.touch(i)
-	s.lastSeen = ts
+	s.lastSeen = tn
 	s.rec.End = ts
 	s.rec.TCPFlags |= flags
 	if src == s.rec.Src && sp == s.rec.SrcPort {
@@ -379,31 +403,31 @@ func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time
 // emit hands flow i to the sink and frees its slot.
 func (a *assembler) emit(i int32) {
 	s := a.at(i)
-	a.index(s.rec.Src, s.rec.Dst, s.rec.SrcPort, s.rec.DstPort, s.rec.Proto, 0)
+	a.unindex(i)
 	a.unlink(i)
 	a.st.Flows++
 	a.sink.Flow(s.rec)
-	*s = state{}
-	a.free = append(a.free, i)
+	a.free = append(a.free, i) // add overwrites the whole state
 }
 
 // sweep emits the flows idle at now, least recently seen first.
-func (a *assembler) sweep(now time.Time) {
+func (a *assembler) sweep(now int64) {
+	idle := int64(a.opt.IdleTimeout)
 	if !a.disorder {
-		for a.head != 0 && now.Sub(a.at(a.head).lastSeen) > a.opt.IdleTimeout {
+		for a.head != 0 && now-a.at(a.head).lastSeen > idle {
 			a.emit(a.head)
 		}
 		return
 	}
 	ordered := true
-	var prev time.Time
+	prev := int64(math.MinInt64)
 	for i := a.head; i != 0; {
 		s := a.at(i)
 		next := s.next
-		if now.Sub(s.lastSeen) > a.opt.IdleTimeout {
+		if now-s.lastSeen > idle {
 			a.emit(i)
 		} else {
-			ordered = ordered && !s.lastSeen.Before(prev)
+			ordered = ordered && s.lastSeen >= prev
 			prev = s.lastSeen
 		}
 		i = next
