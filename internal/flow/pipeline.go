@@ -70,11 +70,13 @@ type batch struct {
 }
 
 // staged is a batch the aggregation stage has done with, on its way to the
-// observers: ors[i] is recs[i]'s orientation, with its relation's ID. A mark
+// observers: ors[i] is recs[i]'s orientation, with its relation's ID, and
+// ais[i] its peer's attribution index (for the hourly roll-up). A mark
 // carries the aggregation's part of the checkpoint's result (res).
 type staged struct {
 	recs []Record
 	ors  []Orientation
+	ais  []uint32
 	dns  []DNSAnswer
 	mark chan *Result
 	res  *Result
@@ -86,11 +88,14 @@ type staged struct {
 const stagedQueue = 8
 
 // Pipeline carries decoded records from one producer through two stages on
-// their own goroutines: the aggregation orients each record and rolls it up
-// (giving its relation an ID, Orientation.Rel); the observers then see the
-// same records, in order, with their orientations. The stages overlap (the
-// observers work on one batch while the next is aggregated), so that an
-// ingest uses a second core. A record is accepted when its batch enters the
+// their own goroutines: the aggregation orients each record and sums it into
+// its relation (giving the relation an ID, Orientation.Rel, and finding its
+// peer's attribution); the second stage then sums the same records into
+// their hourly roll-ups and runs the observers over them, in order, with
+// their orientations. The stages overlap (the second works on one batch
+// while the next is aggregated), so that an ingest uses a second core; the
+// hourly roll-ups are in the second stage because the relations' work is
+// the larger. A record is accepted when its batch enters the
 // queue; accepted records are never lost: Close drains both stages before
 // returning.
 type Pipeline struct {
@@ -101,6 +106,7 @@ type Pipeline struct {
 	done    chan struct{} // closed when the observer stage (the last) ended
 	pool    sync.Pool     // []Record
 	orPool  sync.Pool     // []Orientation
+	aiPool  sync.Pool     // []uint32
 
 	accepted, dropped atomic.Int64
 
@@ -117,7 +123,9 @@ type Pipeline struct {
 	taken       struct{ dropped, unknown, nDNS int64 } // what earlier checkpoints took
 	spillWarned bool
 
-	// observer-stage state: how many alerts earlier checkpoints took, per observer
+	// observer-stage state: the hourly roll-ups (only those of hours is
+	// used), and how many alerts earlier checkpoints took, per observer
+	hours       *Aggregator
 	takenAlerts []int
 }
 
@@ -141,12 +149,14 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 		staged:      make(chan staged, min(cfg.Queue, stagedQueue)),
 		done:        make(chan struct{}),
 		agg:         NewAggregator(cfg.Attribute, cfg.MaxRelations),
+		hours:       NewAggregator(nil, 0),
 		dns:         map[DNSAnswer]struct{}{},
 		takenAlerts: make([]int, len(cfg.Observers)),
 	}
 	p.agg.SpillTo(cfg.SpillDir, cfg.ActiveRelations)
 	p.pool.New = func() any { return make([]Record, 0, cfg.BatchSize) }
 	p.orPool.New = func() any { return make([]Orientation, 0, cfg.BatchSize) }
+	p.aiPool.New = func() any { return make([]uint32, 0, cfg.BatchSize) }
 	p.pending.recs = p.pool.Get().([]Record)
 	go p.aggregate()
 	go p.observe()
@@ -249,23 +259,24 @@ func (p *Pipeline) aggregate() {
 				p.nDNS++
 			}
 		}
-		ors := p.orPool.Get().([]Orientation)[:0]
+		ors, ais := p.orPool.Get().([]Orientation)[:0], p.aiPool.Get().([]uint32)[:0]
 		for i := range b.recs {
 			r := &b.recs[i]
 			o := id.Orient(r)
 			if !o.Known {
 				p.unknown++
 			}
-			o.Rel = p.agg.Add(r, o)
-			ors = append(ors, o)
+			var ai uint32
+			o.Rel, ai = p.agg.addRelation(r, o)
+			ors, ais = append(ors, o), append(ais, ai)
 		}
-		p.staged <- staged{recs: b.recs, ors: ors, dns: b.dns}
+		p.staged <- staged{recs: b.recs, ors: ors, ais: ais, dns: b.dns}
 	}
 }
 
-// observe is the second stage: it runs the observers over each batch, in
-// order. After a panic it only drains its queue, so that the aggregation
-// never blocks.
+// observe is the second stage: it sums each batch into the hourly roll-ups
+// and runs the observers over it, in order. After a panic it only drains its
+// queue, so that the aggregation never blocks.
 func (p *Pipeline) observe() {
 	defer close(p.done)
 	defer func() {
@@ -280,7 +291,7 @@ func (p *Pipeline) observe() {
 	}()
 	for s := range p.staged {
 		if s.mark != nil {
-			p.observerResult(s.res, true)
+			p.observeResult(s.res, true)
 			s.mark <- s.res
 			continue
 		}
@@ -291,12 +302,14 @@ func (p *Pipeline) observe() {
 		}
 		for i := range s.recs {
 			r, o := &s.recs[i], s.ors[i]
+			p.hours.addHour(r, o, s.ais[i])
 			for _, ob := range p.cfg.Observers {
 				ob.Observe(r, o)
 			}
 		}
 		p.pool.Put(s.recs[:0])  //nolint:staticcheck // slice reuse
 		p.orPool.Put(s.ors[:0]) //nolint:staticcheck // slice reuse
+		p.aiPool.Put(s.ais[:0]) //nolint:staticcheck // slice reuse
 	}
 }
 
@@ -327,7 +340,7 @@ func (p *Pipeline) Close(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	res := p.aggResult()
-	p.observerResult(res, false)
+	p.observeResult(res, false)
 	return res, nil
 }
 
@@ -364,7 +377,7 @@ func (p *Pipeline) Checkpoint(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// aggResult takes the roll-ups and DNS answers since the last checkpoint
+// aggResult takes the relations and DNS answers since the last checkpoint
 // (aggregation stage, or after it ended); the relations start afresh.
 func (p *Pipeline) aggResult() *Result {
 	dropped := p.dropped.Load()
@@ -377,7 +390,6 @@ func (p *Pipeline) aggResult() *Result {
 	p.records, p.taken.dropped, p.taken.unknown, p.taken.nDNS = 0, dropped, p.unknown, p.nDNS
 	spillErr := p.agg.spillErr
 	res.Rollups = p.agg.take() // one copy at a time: the aggregator's memory goes as it is copied
-	res.Counts[CountRollups] = int64(len(res.Rollups.Hourly))
 	res.Counts[CountRelations] = int64(res.Rollups.NumRelations())
 	if res.Rollups.Spilled > 0 {
 		res.Counts[CountSpilled] = res.Rollups.Spilled
@@ -396,10 +408,15 @@ func (p *Pipeline) aggResult() *Result {
 	return res
 }
 
-// observerResult adds to res the alerts since the last checkpoint (observer
-// stage, or after it ended). checkpoint tells Checkpointer observers that the
-// relations start afresh.
-func (p *Pipeline) observerResult(res *Result, checkpoint bool) {
+// observeResult adds to res the hourly roll-ups and the alerts since the
+// last checkpoint (second stage, or after it ended). checkpoint tells
+// Checkpointer observers that the relations start afresh.
+func (p *Pipeline) observeResult(res *Result, checkpoint bool) {
+	// The hourly roll-ups' attribution indexes are those of the relations'
+	// aggregator (res.Rollups.Attributions), which took its own at the same
+	// record.
+	res.Rollups.Hourly = p.hours.take().Hourly
+	res.Counts[CountRollups] = int64(len(res.Rollups.Hourly))
 	for i, ob := range p.cfg.Observers {
 		all := ob.Alerts()
 		res.Alerts = append(res.Alerts, all[min(p.takenAlerts[i], len(all)):]...)

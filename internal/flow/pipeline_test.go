@@ -76,8 +76,8 @@ func wantRels(from, to int) []uint32 {
 // with batches and queues of several sizes, with checkpoints among them: the
 // observer sees every record once, in order, with its device and its
 // relation's ID (dense from 1, the same for a relation's records, afresh
-// after a checkpoint); each checkpoint's result holds exactly the records
-// and alerts before it, and Close the rest.
+// after a checkpoint); each checkpoint's result holds exactly the records,
+// relations, hourly roll-ups and alerts before it, and Close the rest.
 func TestPipelineStages(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -150,6 +150,18 @@ func TestPipelineStages(t *testing.T) {
 				}
 				if rels := min(to-from+1, 35); res.Counts[flow.CountRelations] != int64(rels) {
 					t.Fatalf("segment %d-%d: %d relations, want %d", from, to, res.Counts[flow.CountRelations], rels)
+				}
+				// Hourly roll-ups (summed in the second stage): one per hour
+				// and device, holding the segment's records.
+				hours, flows := map[[2]int]bool{}, uint64(0)
+				for i := from; i <= to; i++ {
+					hours[[2]int{i / 3600, i % 5}] = true
+				}
+				for _, h := range res.Rollups.Hourly {
+					flows += h.Flows
+				}
+				if len(res.Rollups.Hourly) != len(hours) || res.Counts[flow.CountRollups] != int64(len(hours)) || flows != uint64(to-from+1) {
+					t.Fatalf("segment %d-%d: %d hourly roll-ups of %d flows, want %d of %d", from, to, len(res.Rollups.Hourly), flows, len(hours), to-from+1)
 				}
 				if err := res.Rollups.Close(); err != nil {
 					t.Fatal(err)

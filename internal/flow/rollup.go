@@ -326,13 +326,21 @@ func (a *Aggregator) evict() {
 // Add sums r, seen from o, into its roll-up and relation, and returns the
 // relation's ID (Orientation.Rel; 0 when the relation is untracked).
 func (a *Aggregator) Add(r *Record, o Orientation) uint32 {
+	id, ai := a.addRelation(r, o)
+	a.addHour(r, o, ai)
+	return id
+}
+
+// addRelation sums r into its relation and returns the relation's ID and
+// the peer's attribution index, for addHour (the pipeline runs the two on
+// different goroutines: see Pipeline).
+func (a *Aggregator) addRelation(r *Record, o Orientation) (uint32, uint32) {
 	ts := r.Start.UnixNano()
 	end := ts
 	if !r.End.IsZero() {
 		end = r.End.UnixNano()
 	}
 	pk, by := r.Packets+r.RevPackets, r.Bytes+r.RevBytes
-	hour := r.Start.Unix() / 3600 * 3600
 
 	d4, ok1 := v4(o.Device)
 	p4, ok2 := v4(o.Peer)
@@ -384,12 +392,7 @@ func (a *Aggregator) Add(r *Record, o Orientation) uint32 {
 			}
 			id = s.id
 		}
-		if hour >= 0 && hour/3600 <= math.MaxUint32 && ai < maxHourAttr {
-			a.add4(uint32(hour/3600), hourKey(d4, ai, o.Known, o.Outbound), pk, by)
-		} else {
-			a.add6(HourKey{Hour: hour, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known, pk, by)
-		}
-		return id
+		return id, ai
 	}
 
 	rk := RelationKey{Device: o.Device, Peer: o.Peer, Proto: r.Proto, Port: o.Port, Outbound: o.Outbound}
@@ -407,9 +410,8 @@ func (a *Aggregator) Add(r *Record, o Orientation) uint32 {
 		rel = &Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end, id: a.lastID}
 		a.rel6[rk] = rel
 	}
-	a.add6(HourKey{Hour: hour, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known, pk, by)
 	if rel == nil {
-		return 0
+		return 0, ai
 	}
 	rel.Flows++
 	rel.Packets += pk
@@ -420,7 +422,21 @@ func (a *Aggregator) Add(r *Record, o Orientation) uint32 {
 	if end > rel.Last {
 		rel.Last = end
 	}
-	return rel.id
+	return rel.id, ai
+}
+
+// addHour sums r, seen from o, into its hourly roll-up; ai is the peer's
+// attribution index (addRelation).
+func (a *Aggregator) addHour(r *Record, o Orientation, ai uint32) {
+	pk, by := r.Packets+r.RevPackets, r.Bytes+r.RevBytes
+	hour := r.Start.Unix() / 3600 * 3600
+	d4, ok1 := v4(o.Device)
+	_, ok2 := v4(o.Peer)
+	if ok1 && ok2 && hour >= 0 && hour/3600 <= math.MaxUint32 && ai < maxHourAttr {
+		a.add4(uint32(hour/3600), hourKey(d4, ai, o.Known, o.Outbound), pk, by)
+	} else {
+		a.add6(HourKey{Hour: hour, Device: o.Device, Attr: ai, Outbound: o.Outbound}, o.Known, pk, by)
+	}
 }
 
 func (a *Aggregator) add4(hn uint32, k uint64, pk, by uint64) {
