@@ -140,17 +140,24 @@ func (sp *relSpill) close() error {
 // 8 bits per slot (three bits per key, all in one 64-bit word): most lookups
 // are of relations never spilled, and the filter (a sixteenth of the table)
 // answers them with one memory access where the table would cost a miss.
+//
+// Both are indexed by the high bits of the key's hash, and an eviction's
+// keys are put in the order of their hashes: the table and the filter are
+// then written from start to end, not at random places (each of which cost
+// a cache and TLB miss), and growing moves every slot forward.
 type relIndex struct {
 	slots  []relIdxSlot
-	mask   uint64
+	shift  uint // 64 - log2 of the slots
 	n      int
 	bloom  []uint64
 	bshift uint // 64 - log2 of the filter's words
+
+	ord     []relOrd // putAll's scratch space
+	hs      []uint64
+	touched uint8 // what putAll read ahead (kept so that the reads are not dropped)
 }
 
-// bloomBits returns the filter word and bits of a key's hash h (the table
-// uses h's low bits; the word comes from its high bits, the bits from a
-// second multiplicative hash).
+// bloomBits returns the filter word and bits of a key's hash h.
 func (x *relIndex) bloomBits(h uint64) (uint64, uint64) {
 	g := h * 0x9e3779b97f4a7c15
 	return h >> x.bshift, 1<<(g>>58) | 1<<(g>>52&63) | 1<<(g>>46&63)
@@ -179,6 +186,10 @@ func idxSlot(k relKey4) relIdxSlot {
 	return s
 }
 
+func (s *relIdxSlot) key() relKey4 {
+	return relKey4{s.dev, s.peer, s.port, s.proto, s.flags&2 != 0}
+}
+
 func (s *relIdxSlot) same(o *relIdxSlot) bool {
 	return s.dev == o.dev && s.peer == o.peer && s.port == o.port && s.proto == o.proto && s.flags == o.flags
 }
@@ -190,7 +201,8 @@ func (x *relIndex) get(k relKey4, h uint64) (uint32, bool) {
 		return 0, false
 	}
 	want := idxSlot(k)
-	for i := h & x.mask; ; i = (i + 1) & x.mask {
+	mask := uint64(len(x.slots) - 1)
+	for i := h >> x.shift; ; i = (i + 1) & mask {
 		s := &x.slots[i]
 		if s.flags == 0 {
 			return 0, false
@@ -201,27 +213,47 @@ func (x *relIndex) get(k relKey4, h uint64) (uint32, bool) {
 	}
 }
 
-// putAll records the IDs of spilled relations.
+// putAll records the IDs of spilled relations, in the order of their
+// hashes' high bits. It reads the slot of the key putAhead places on
+// before each put, so that the misses of several keys overlap (a put's
+// branch on its slot, mispredicted at random, kept them apart).
 func (x *relIndex) putAll(s []relSlot) {
 	for (x.n+len(s))*4 > len(x.slots)*3 {
 		x.grow()
 	}
-	for i := range s {
-		x.put(s[i].key, s[i].id)
+	n := len(s)
+	if cap(x.ord) < 2*n {
+		x.ord = make([]relOrd, 0, 2*n)
+		x.hs = make([]uint64, 0, n)
 	}
+	ord, hs := x.ord[:n], x.hs[:n]
+	for i := range s {
+		hs[i] = s[i].key.hash()
+		ord[i] = relOrd{hs[i] >> 48, uint64(i)}
+	}
+	radixSortOrd(ord, x.ord[n:2*n], 64)
+	var touched uint8
+	for p, o := range ord {
+		if q := p + putAhead; q < n {
+			touched |= x.slots[hs[ord[q].lo]>>x.shift].flags
+		}
+		sl := &s[o.lo]
+		x.put(sl.key, hs[o.lo], sl.id)
+	}
+	x.touched = touched
 }
 
-// put records a spilled relation's ID.
-func (x *relIndex) put(k relKey4, id uint32) {
-	if (x.n+1)*4 > len(x.slots)*3 {
-		x.grow()
-	}
+// putAhead is how many keys ahead putAll reads the slot of.
+const putAhead = 8
+
+// put records a spilled relation's ID; the table must have room.
+func (x *relIndex) put(k relKey4, h uint64, id uint32) {
 	want := idxSlot(k)
 	want.id = id
-	h := k.hash()
 	w, b := x.bloomBits(h)
 	x.bloom[w] |= b
-	for i := h & x.mask; ; i = (i + 1) & x.mask {
+	mask := uint64(len(x.slots) - 1)
+	for i := h >> x.shift; ; i = (i + 1) & mask {
 		s := &x.slots[i]
 		if s.flags == 0 {
 			*s = want
@@ -238,22 +270,22 @@ func (x *relIndex) put(k relKey4, id uint32) {
 func (x *relIndex) grow() {
 	old := x.slots
 	x.slots = make([]relIdxSlot, max(2*len(old), 1<<12))
-	x.mask = uint64(len(x.slots) - 1)
+	x.shift = uint(64 - bits.Len(uint(len(x.slots))) + 1)
 	words := len(x.slots) / 8 // 8 bits per slot
 	x.bshift = uint(64 - bits.Len(uint(words)) + 1)
 	x.bloom = make([]uint64, words)
+	mask := uint64(len(x.slots) - 1)
 	for i := range old {
 		s := &old[i]
 		if s.flags == 0 {
 			continue
 		}
-		k := relKey4{s.dev, s.peer, s.port, s.proto, s.flags&2 != 0}
-		h := k.hash()
+		h := s.key().hash()
 		w, b := x.bloomBits(h)
 		x.bloom[w] |= b
-		j := h & x.mask
+		j := h >> x.shift
 		for x.slots[j].flags != 0 {
-			j = (j + 1) & x.mask
+			j = (j + 1) & mask
 		}
 		x.slots[j] = *s
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -159,25 +160,31 @@ func BenchmarkSortSlots(b *testing.B) {
 	}
 }
 
-// TestRelIndex checks the spilled relations' index through its growth: every
-// key put is found with its latest Ext (the filter has no false negatives),
-// and keys never put are not found.
+// TestRelIndex checks the spilled relations' index through its growth, fed
+// as evictions feed it (runs of slots): every key put is found with its
+// latest ID (the filter has no false negatives), and keys never put are not
+// found.
 func TestRelIndex(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	s := randSlots(rng, 40000)
-	var x relIndex
-	for i := range s[:30000] {
-		x.put(s[i].key, uint32(i))
-	}
-	x.put(s[7].key, 77) // a relation spilled again
 	for i := range s {
-		ext, ok := x.get(s[i].key, s[i].key.hash())
+		s[i].id = uint32(i)
+	}
+	var x relIndex
+	for _, run := range [][2]int{{0, 1}, {1, 3000}, {3000, 3000}, {3000, 20000}, {20000, 30000}} {
+		x.putAll(slices.Clone(s[run[0]:run[1]]))
+	}
+	again := s[7]
+	again.id = 77 // a relation spilled again
+	x.putAll([]relSlot{again})
+	for i := range s {
+		id, ok := x.get(s[i].key, s[i].key.hash())
 		want := uint32(i)
 		if i == 7 {
 			want = 77
 		}
-		if in := i < 30000; ok != in || (ok && ext != want) {
-			t.Fatalf("key %d: get = %d, %v; want %d, %v", i, ext, ok, want, in)
+		if in := i < 30000; ok != in || (ok && id != want) {
+			t.Fatalf("key %d: get = %d, %v; want %d, %v", i, id, ok, want, in)
 		}
 	}
 	if x.n != 30000 {
@@ -185,18 +192,41 @@ func TestRelIndex(t *testing.T) {
 	}
 }
 
+// spilledIndex returns an index of a million spilled relations, put in
+// runs of 24,576 as evict puts them.
+func spilledIndex() *relIndex {
+	var x relIndex
+	run := make([]relSlot, 0, 24576)
+	for i := range uint32(1 << 20) {
+		run = append(run, relSlot{key: relKey4{dev: 0x0a000000 | i&0x3fff, peer: i * 2654435761, port: 443, proto: 6, out: true}, id: i})
+		if len(run) == cap(run) || i == 1<<20-1 {
+			x.putAll(run)
+			run = run[:0]
+		}
+	}
+	return &x
+}
+
+// BenchmarkRelIndexPut fills an index with a million spilled relations.
+func BenchmarkRelIndexPut(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if x := spilledIndex(); x.n != 1<<20 {
+			b.Fatal(x.n)
+		}
+	}
+}
+
 // BenchmarkRelIndexMiss looks up relations never spilled in an index of a
 // million spilled ones (what a new relation of a large capture costs).
 func BenchmarkRelIndexMiss(b *testing.B) {
-	var x relIndex
-	for i := range uint32(1 << 20) {
-		x.put(relKey4{dev: 0x0a000000 | i&0x3fff, peer: i * 2654435761, port: 443, proto: 6, out: true}, i)
-	}
+	x := spilledIndex()
 	b.ReportAllocs()
 	i := uint32(0)
 	for b.Loop() {
-		i++
-		if k := (relKey4{dev: 0x0a000000 | i&0x3fff, peer: i*2654435761 + 1, port: 443, proto: 6, out: true}); func() bool { _, ok := x.get(k, k.hash()); return ok }() {
+		i += 7919
+		k := relKey4{dev: 0x0a000000 | i&0x3fff, peer: i*2654435761 + 1, port: 443, proto: 6, out: true}
+		if _, ok := x.get(k, k.hash()); ok {
 			b.Fatal("found a key never put")
 		}
 	}
