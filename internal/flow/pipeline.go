@@ -266,10 +266,9 @@ func (p *Pipeline) aggregate() {
 			if !o.Known {
 				p.unknown++
 			}
-			var ai uint32
-			o.Rel, ai = p.agg.addRelation(r, o)
-			ors, ais = append(ors, o), append(ais, ai)
+			ors = append(ors, o)
 		}
+		ais = p.agg.addRelations(b.recs, ors, ais) // sets each Rel
 		p.staged <- staged{recs: b.recs, ors: ors, ais: ais, dns: b.dns}
 	}
 }
@@ -300,9 +299,9 @@ func (p *Pipeline) observe() {
 				ob.ObserveDNS(a)
 			}
 		}
+		p.hours.addHours(s.recs, s.ors, s.ais)
 		for i := range s.recs {
 			r, o := &s.recs[i], s.ors[i]
-			p.hours.addHour(r, o, s.ais[i])
 			for _, ob := range p.cfg.Observers {
 				ob.Observe(r, o)
 			}

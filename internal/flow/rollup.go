@@ -96,6 +96,10 @@ type Aggregator struct {
 	kept      []relSlot
 	ord       []relOrd
 	sample    []int64
+
+	hashes  []uint64  // addRelations' scratch space
+	hadds   []hourAdd // addHours'
+	touched uint64    // what they read ahead (kept so that the reads are not dropped)
 }
 
 // hourTable holds one hour's IPv4 roll-ups in an open-addressing table of
@@ -335,6 +339,12 @@ func (a *Aggregator) Add(r *Record, o Orientation) uint32 {
 // the peer's attribution index, for addHour (the pipeline runs the two on
 // different goroutines: see Pipeline).
 func (a *Aggregator) addRelation(r *Record, o Orientation) (uint32, uint32) {
+	return a.addRelationHash(r, o, 0)
+}
+
+// addRelationHash is addRelation for a record whose IPv4 relation key has
+// hash h (relKey4.hash; 0: not computed).
+func (a *Aggregator) addRelationHash(r *Record, o Orientation, h uint64) (uint32, uint32) {
 	ts := r.Start.UnixNano()
 	end := ts
 	if !r.End.IsZero() {
@@ -351,7 +361,9 @@ func (a *Aggregator) addRelation(r *Record, o Orientation) (uint32, uint32) {
 		if a.active > 0 && a.rel4.n >= a.active {
 			a.evict()
 		}
-		h := k.hash()
+		if h == 0 {
+			h = k.hash()
+		}
 		s, found := a.rel4.findHash(k, h, a.nrels() < a.maxRelations)
 		var back bool // spilled before: not a new relation
 		var backID uint32

@@ -1,8 +1,10 @@
 package flow
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -67,7 +69,8 @@ func dayRelations(n, devices int) addWorkload {
 
 // BenchmarkAggregatorAdd measures Aggregator.Add alone (the pipeline's
 // roll-ups, relations, attribution by the embedded country database and
-// spilling at the default table size) on a million records.
+// spilling at the default table size) on a million records, one by one
+// (batch=1) and in the pipeline's batches (addRelations, addHours).
 func BenchmarkAggregatorAdd(b *testing.B) {
 	at, err := geo.New("")
 	if err != nil {
@@ -80,22 +83,32 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 		{"new", newRelations},
 		{"day", dayRelations},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			w := bc.w(1_000_000, 10_000)
-			b.ReportAllocs()
-			for b.Loop() {
-				a := NewAggregator(at.Lookup, 0)
-				a.SpillTo(b.TempDir(), 0)
-				for i := range w.recs {
-					a.Add(&w.recs[i], w.os[i])
+		w := bc.w(1_000_000, 10_000)
+		for _, batch := range []int{1, 1024} {
+			b.Run(fmt.Sprintf("%s/batch=%d", bc.name, batch), func(b *testing.B) {
+				os := slices.Clone(w.os)
+				b.ReportAllocs()
+				for b.Loop() {
+					a := NewAggregator(at.Lookup, 0)
+					a.SpillTo(b.TempDir(), 0)
+					if batch == 1 {
+						for i := range w.recs {
+							a.Add(&w.recs[i], w.os[i])
+						}
+					} else {
+						for i := 0; i < len(w.recs); i += batch {
+							j := min(i+batch, len(w.recs))
+							a.addAll(w.recs[i:j], os[i:j])
+						}
+					}
+					b.StopTimer()
+					if err := a.spill.close(); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
 				}
-				b.StopTimer()
-				if err := a.spill.close(); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(len(w.recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
-		})
+				b.ReportMetric(float64(len(w.recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			})
+		}
 	}
 }
