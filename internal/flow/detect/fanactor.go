@@ -17,18 +17,23 @@ import (
 // Each window is in one place at a time and evolves as it would in the
 // tables: the inline form only changes where a window lives
 // (TestFanoutInline checks the alerts against the tables alone).
+//
+// Inline windows are of the latest window seen (fanout.bucket) or the one
+// before, which a bit tells: a window of an earlier one (a late record's)
+// goes to the tables, and the prune when the latest window moves on keeps
+// only those of the one before the new latest.
 type fanActor struct {
 	hpp [fanH]uint32 // proto<<16 | port of the inline horizontal windows
 	vt  [fanV]uint32 // targets of the inline vertical pairs
 	h   [fanH]hSmall
 	vpp [fanV]uint32 // their one port, proto<<16 | port + 1
-	vb  [fanV]int64  // their window
 }
 
 // fanCounts counts an actor's fan-out windows.
 type fanCounts struct {
 	nh, nv     uint8
 	targets    uint16 // vertical pairs this window (maxVerticalTargets)
+	vcur       uint16 // bit j: inline pair j is of the latest window
 	hOvf, vOvf int32  // windows in the tables
 }
 
@@ -36,16 +41,25 @@ type fanCounts struct {
 // vertical pairs.
 const (
 	fanH     = 4
-	fanHosts = 5
-	fanV     = 16
+	fanHosts = 6
+	fanV     = 16 // bits of vcur
 )
 
-// hSmall is a horizontal window of at most fanHosts IPv4 hosts (32 bytes).
+// hSmall is a horizontal window of at most fanHosts IPv4 hosts (28 bytes).
 type hSmall struct {
-	bucket int64
-	n      uint8
-	fired  bool
-	few    [fanHosts]uint32
+	n     uint8
+	fired bool
+	cur   bool // of the latest window, else of the one before
+	few   [fanHosts]uint32
+}
+
+// window returns the window an inline window is of: the latest (cur) or
+// the one before.
+func (f *fanout) window(cur bool) int64 {
+	if cur {
+		return f.bucket
+	}
+	return f.bucket - 1
 }
 
 // busy reports whether the actor holds a fan-out window or pair count.
@@ -79,31 +93,53 @@ func (a *actorEnt) delH(i int) {
 
 func (a *actorEnt) delV(i int) {
 	last := int(a.nv) - 1
-	a.vt[i], a.vpp[i], a.vb[i] = a.vt[last], a.vpp[last], a.vb[last]
+	a.vt[i], a.vpp[i] = a.vt[last], a.vpp[last]
+	a.setV(i, a.curV(last))
+	a.vcur &^= 1 << last
 	a.nv--
 }
 
-// prune drops the inline windows before keep (as the tables' prune) and
-// the pair count of the window that ended; the counts of windows in the
-// tables are recounted by the caller.
-func (a *actorEnt) prune(keep int64) {
-	a.targets, a.hOvf, a.vOvf = 0, 0, 0
-	for i := int(a.nh) - 1; i >= 0; i-- {
-		if a.h[i].bucket < keep {
-			a.delH(i)
-		}
-	}
-	for i := int(a.nv) - 1; i >= 0; i-- {
-		if a.vb[i] < keep {
-			a.delV(i)
-		}
+func (a *actorEnt) curV(j int) bool { return a.vcur&(1<<j) != 0 }
+
+func (a *actorEnt) setV(j int, cur bool) {
+	if cur {
+		a.vcur |= 1 << j
+	} else {
+		a.vcur &^= 1 << j
 	}
 }
 
+// prune drops the inline windows before keep (as the tables' prune) when
+// the latest window moves on from last, and the pair count of the window
+// that ended; the counts of windows in the tables are recounted by the
+// caller. What stays is of the window before the new latest.
+func (a *actorEnt) prune(last, keep int64) {
+	a.targets, a.hOvf, a.vOvf = 0, 0, 0
+	at := func(cur bool) int64 {
+		if cur {
+			return last
+		}
+		return last - 1
+	}
+	for i := int(a.nh) - 1; i >= 0; i-- {
+		if at(a.h[i].cur) < keep {
+			a.delH(i)
+		} else {
+			a.h[i].cur = false
+		}
+	}
+	for i := int(a.nv) - 1; i >= 0; i-- {
+		if at(a.curV(i)) < keep {
+			a.delV(i)
+		}
+	}
+	a.vcur = 0
+}
+
 // hState returns the inline window i in its table form.
-func (a *actorEnt) hState(i int) *hState {
+func (a *actorEnt) hState(f *fanout, i int) *hState {
 	s := &a.h[i]
-	h := &hState{bucket: s.bucket, fired: s.fired}
+	h := &hState{bucket: f.window(s.cur), fired: s.fired}
 	for _, u := range s.few[:s.n] {
 		h.dsts.add4(u)
 	}
@@ -123,9 +159,9 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 		h, _ = f.h4.get(hk, false)
 	}
 	if i < 0 && h == nil {
-		if ae.nh < fanH && !f.tablesOnly {
+		if ae.nh < fanH && !f.tablesOnly && b >= f.bucket-1 {
 			i = int(ae.nh)
-			ae.hpp[i], ae.h[i] = uint32(r.Proto)<<16|uint32(r.DstPort), hSmall{bucket: b}
+			ae.hpp[i], ae.h[i] = uint32(r.Proto)<<16|uint32(r.DstPort), hSmall{cur: b == f.bucket}
 			ae.nh++
 		} else {
 			h, _ = f.h4.get(hk, true)
@@ -146,15 +182,16 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 	}
 	vk := uint64(ae.key)<<32 | uint64(t4)
 	if j := ae.findV(t4); j >= 0 {
-		v := vState{bucket: ae.vb[j], first: ae.vpp[j]}
+		v := vState{bucket: f.window(ae.curV(j)), first: ae.vpp[j]}
 		e.vertical(&v, true, r, actor, b, known, inbound)
 		if v.fired || v.more != nil { // outgrown: to the table
 			ae.delV(j)
 			p, _ := f.v4.get(vk, true)
 			*p = v
 			ae.vOvf++
-		} else {
-			ae.vb[j], ae.vpp[j] = v.bucket, v.first
+		} else { // still of the window it was of, or reset to the latest
+			ae.vpp[j] = v.first
+			ae.setV(j, v.bucket == f.bucket)
 		}
 		return
 	}
@@ -172,8 +209,9 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 	if !e.vertical(&v, false, r, actor, b, known, inbound) {
 		return
 	}
-	if !v.fired && v.more == nil && ae.nv < fanV && !f.tablesOnly {
-		ae.vt[ae.nv], ae.vpp[ae.nv], ae.vb[ae.nv] = t4, v.first, v.bucket
+	if !v.fired && v.more == nil && ae.nv < fanV && !f.tablesOnly && v.bucket >= f.bucket-1 {
+		ae.vt[ae.nv], ae.vpp[ae.nv] = t4, v.first
+		ae.setV(int(ae.nv), v.bucket == f.bucket)
 		ae.nv++
 		return
 	}
@@ -187,8 +225,8 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 // horizontal to go on with; else it returns nil.
 func (e *Engine) horizontalInline(ae *actorEnt, i int, actor netip.Addr, r *flow.Record, b int64, known, inbound bool) *hState {
 	s := &ae.h[i]
-	if b > s.bucket {
-		s.bucket, s.fired, s.n = b, false, 0
+	if b > e.fan.window(s.cur) { // b is the latest window
+		s.cur, s.fired, s.n = true, false, 0
 	}
 	if s.fired {
 		return nil
@@ -196,7 +234,7 @@ func (e *Engine) horizontalInline(ae *actorEnt, i int, actor netip.Addr, r *flow
 	t4, ok := v4(r.Dst)
 	if !ok || (s.n == fanHosts && !s.has(t4)) {
 		h, _ := e.fan.h4.get(uint64(ae.key)<<32|uint64(r.DstPort)<<8|uint64(r.Proto), true)
-		*h = *ae.hState(i)
+		*h = *ae.hState(&e.fan, i)
 		ae.delH(i)
 		ae.hOvf++
 		return h

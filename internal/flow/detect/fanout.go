@@ -176,7 +176,7 @@ func (e *Engine) eachH(fn func(hKey, *hState)) {
 	for i := range e.actors4.ents {
 		ae := &e.actors4.ents[i]
 		for j, pp := range ae.hpp[:ae.nh] {
-			fn(hKey{addr4(ae.key), uint16(pp), uint8(pp >> 16)}, ae.hState(j))
+			fn(hKey{addr4(ae.key), uint16(pp), uint8(pp >> 16)}, ae.hState(f, j))
 		}
 	}
 	f.h4.each(func(k uint64, st *hState) {
@@ -193,7 +193,7 @@ func (e *Engine) eachV(fn func(pairKey, vState)) {
 	for i := range e.actors4.ents {
 		ae := &e.actors4.ents[i]
 		for j, t := range ae.vt[:ae.nv] {
-			fn(pairKey{addr4(ae.key), addr4(t)}, vState{bucket: ae.vb[j], first: ae.vpp[j]})
+			fn(pairKey{addr4(ae.key), addr4(t)}, vState{bucket: f.window(ae.curV(j)), first: ae.vpp[j]})
 		}
 	}
 	f.v4.each(func(k uint64, st *vState) {
@@ -285,8 +285,9 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ae *actorEnt, t
 		e.initFanout()
 	}
 	if b > f.bucket {
+		last := f.bucket
 		f.bucket = b
-		e.pruneFanout(b - 1)
+		e.pruneFanout(last, b-1)
 	}
 	if ae != nil {
 		e.fanoutInline(ae, actor, r, b, known, inbound)
@@ -302,8 +303,9 @@ func (e *Engine) observeFanout(r *flow.Record, actor netip.Addr, ae *actorEnt, t
 	e.verticalMap(r, actor, b, known, inbound)
 }
 
-// pruneFanout forgets the windows before keep, and the vertical pair counts.
-func (e *Engine) pruneFanout(keep int64) {
+// pruneFanout forgets the windows before keep, and the vertical pair
+// counts, as the latest window moves on from last.
+func (e *Engine) pruneFanout(last, keep int64) {
 	f := &e.fan
 	clear(f.targets)
 	for k, s := range f.h {
@@ -317,7 +319,7 @@ func (e *Engine) pruneFanout(keep int64) {
 		}
 	}
 	for i := range e.actors4.ents {
-		e.actors4.ents[i].prune(keep)
+		e.actors4.ents[i].prune(last, keep)
 	}
 	f.h4.prune(func(s *hState) bool { return s.bucket >= keep })
 	f.v4.prune(func(s *vState) bool { return s.bucket >= keep })
