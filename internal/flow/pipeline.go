@@ -65,6 +65,7 @@ type PipelineConfig struct {
 
 type batch struct {
 	recs []Record
+	ors  []Orientation // recs' orientations, when the producer gave them (Block)
 	dns  []DNSAnswer
 	mark chan *Result // a checkpoint: the consumer answers with the result so far
 }
@@ -88,8 +89,8 @@ type staged struct {
 const stagedQueue = 8
 
 // Pipeline carries decoded records from one producer through two stages on
-// their own goroutines: the aggregation orients each record and sums it into
-// its relation (giving the relation an ID, Orientation.Rel, and finding its
+// their own goroutines: the aggregation orients each record (unless the
+// producer did, see send) and sums it into its relation (giving the relation an ID, Orientation.Rel, and finding its
 // peer's attribution); the second stage then sums the same records into
 // their hourly roll-ups and runs the observers over them, in order, with
 // their orientations. The stages overlap (the second works on one batch
@@ -198,6 +199,13 @@ func (p *Pipeline) send() {
 		}
 		return
 	}
+	// A producer that may wait orients its records itself: it waits
+	// because the aggregation, which would orient them, is the slower. (One
+	// that drops keeps its time for its socket.)
+	b.ors = p.orPool.Get().([]Orientation)[:0]
+	for i := range b.recs {
+		b.ors = append(b.ors, p.cfg.Identity.Orient(&b.recs[i]))
+	}
 	p.q <- b
 	p.accepted.Add(int64(len(b.recs)))
 }
@@ -221,10 +229,11 @@ func (p *Pipeline) err() error {
 	return p.panicErr
 }
 
-// aggregate is the first stage: it orients and rolls up each batch and
-// hands it to the observers. After a panic (its own or the observers') it
-// only drains the queue, so that the producer never blocks; a checkpoint
-// then gets no answer (Checkpoint reports the panic).
+// aggregate is the first stage: it orients each batch (when the producer
+// did not), sums it into the relations and hands it to the second stage.
+// After a panic (its own or the second stage's) it only drains the queue,
+// so that the producer never blocks; a checkpoint then gets no answer
+// (Checkpoint reports the panic).
 func (p *Pipeline) aggregate() {
 	defer close(p.staged)
 	defer func() {
@@ -259,14 +268,17 @@ func (p *Pipeline) aggregate() {
 				p.nDNS++
 			}
 		}
-		ors, ais := p.orPool.Get().([]Orientation)[:0], p.aiPool.Get().([]uint32)[:0]
-		for i := range b.recs {
-			r := &b.recs[i]
-			o := id.Orient(r)
-			if !o.Known {
+		ors, ais := b.ors, p.aiPool.Get().([]uint32)[:0]
+		if ors == nil {
+			ors = p.orPool.Get().([]Orientation)[:0]
+			for i := range b.recs {
+				ors = append(ors, id.Orient(&b.recs[i]))
+			}
+		}
+		for i := range ors {
+			if !ors[i].Known {
 				p.unknown++
 			}
-			ors = append(ors, o)
 		}
 		ais = p.agg.addRelations(b.recs, ors, ais) // sets each Rel
 		p.staged <- staged{recs: b.recs, ors: ors, ais: ais, dns: b.dns}
