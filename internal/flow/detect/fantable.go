@@ -1,10 +1,11 @@
 package detect
 
-// winTable holds fan-out windows of IPv4 actors inline in an
-// open-addressing table under packed integer keys (linear probing, grown at
-// 3/4 load): a probe touches the window's slot, where a map of pointers
-// touched the map's group and then the window elsewhere on the heap. Windows
-// go when their actor's window moves on (keep), all at once.
+// winTable holds the fan-out windows of IPv4 actors that do not fit in
+// their actor's entry (fanactor.go: a scanner's, a busy host's) inline in
+// an open-addressing table under packed integer keys (linear probing, grown
+// at 3/4 load): a probe touches the window's slot, where a map of pointers
+// touched the map's group and then the window elsewhere on the heap.
+// Windows go when their actor's window moves on (keep), all at once.
 type winTable[V any] struct {
 	slots []winSlot[V]
 	mask  uint64
