@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"slices"
 )
 
 // Relations that age out of memory. An ingest of a large capture sees
@@ -86,7 +87,7 @@ type relSpill struct {
 	name string // still to remove when unlinking at creation failed
 	runs []relRun
 	off  int64
-	w    *bufio.Writer
+	buf  []byte // writeOrdered's
 }
 
 type relRun struct {
@@ -99,7 +100,7 @@ func newRelSpill(dir string) (*relSpill, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relation spill file: %w", err)
 	}
-	sp := &relSpill{f: f, w: bufio.NewWriterSize(f, 1<<16)}
+	sp := &relSpill{f: f}
 	if os.Remove(f.Name()) != nil {
 		sp.name = f.Name() // removed on close (systems that keep open files)
 	}
@@ -107,16 +108,29 @@ func newRelSpill(dir string) (*relSpill, error) {
 }
 
 // write appends one run; slots must be sorted by key.
-func (sp *relSpill) write(slots []relSlot) error {
-	var b [relRecSize]byte
-	for i := range slots {
-		putRel(b[:], &slots[i])
-		if _, err := sp.w.Write(b[:]); err != nil {
+func (sp *relSpill) write(slots []relSlot) error { return sp.writeOrdered(slots, nil) }
+
+// spillChunk is how many records writeOrdered encodes per write.
+const spillChunk = 1 << 14
+
+// writeOrdered appends one run: the slots in the order ord gives (its lo's
+// low 32 bits index slots; nil: as they are), which must be by key. It
+// encodes them into a buffer and writes that in a few large writes.
+func (sp *relSpill) writeOrdered(slots []relSlot, ord []relOrd) error {
+	for i := 0; i < len(slots); i += spillChunk {
+		n := min(spillChunk, len(slots)-i)
+		buf := slices.Grow(sp.buf[:0], n*relRecSize)[:n*relRecSize]
+		for k := range n {
+			j := i + k
+			if ord != nil {
+				j = int(ord[j].lo & 0xffffffff)
+			}
+			putRel(buf[k*relRecSize:], &slots[j])
+		}
+		sp.buf = buf
+		if _, err := sp.f.Write(buf); err != nil {
 			return fmt.Errorf("relation spill file: %w", err)
 		}
-	}
-	if err := sp.w.Flush(); err != nil {
-		return fmt.Errorf("relation spill file: %w", err)
 	}
 	sp.runs = append(sp.runs, relRun{sp.off, len(slots)})
 	sp.off += int64(len(slots)) * relRecSize
@@ -464,6 +478,15 @@ func (k relKey4) packed() (hi, lo uint64) {
 // them at every swap and compared five fields); ord is scratch space (twice
 // the slots), returned for reuse.
 func sortSlots(s []relSlot, ord []relOrd) []relOrd {
+	ord = orderSlots(s, ord)
+	permute(s, ord, 0xffffffff)
+	return ord[:0]
+}
+
+// orderSlots returns the order of relation slots by key, as packed keys
+// whose lo's low 32 bits index s, radix-sorted; ord is scratch space (twice
+// the slots), returned for reuse.
+func orderSlots(s []relSlot, ord []relOrd) []relOrd {
 	n := len(s)
 	if cap(ord) < 2*n {
 		ord = make([]relOrd, 0, 2*n)
@@ -474,8 +497,7 @@ func sortSlots(s []relSlot, ord []relOrd) []relOrd {
 		ord[i] = relOrd{hi, lo | uint64(i)}
 	}
 	radixSortOrd(ord, ord[n:2*n], 32)
-	permute(s, ord, 0xffffffff)
-	return ord[:0]
+	return ord
 }
 
 // permute moves s[ord[i].lo&idx] to position i for every i, each element

@@ -93,7 +93,6 @@ type Aggregator struct {
 	lastSpill int   // records the last eviction spilled
 	returned  int   // spilled relations seen again since
 	scratch   []relSlot
-	kept      []relSlot
 	ord       []relOrd
 	sample    []int64
 
@@ -299,32 +298,22 @@ func (a *Aggregator) evict() {
 	if len(a.sample) > 0 {
 		cut = a.sample[len(a.sample)/2]
 	}
-	out, kept := a.scratch[:0], a.kept[:0]
+	out := a.scratch[:0]
 	for i := range t.slots {
-		s := &t.slots[i]
-		switch {
-		case s.flags&slotUsed == 0:
-		case s.last <= cut:
+		if s := &t.slots[i]; s.flags&slotUsed != 0 && s.last <= cut {
 			out = append(out, *s)
-		default:
-			kept = append(kept, *s)
 		}
 	}
-	a.scratch, a.kept = out[:0], kept[:0]
-	a.ord = sortSlots(out, a.ord)
-	if err := a.spill.write(out); err != nil {
+	a.scratch = out[:0]
+	a.ord = orderSlots(out, a.ord)
+	if err := a.spill.writeOrdered(out, a.ord); err != nil {
 		a.spillErr, a.active = err, 0 // the table is untouched: nothing is lost
 		return
 	}
 	a.nspilled += int64(len(out))
 	a.lastSpill, a.returned = len(out), 0
 	a.spilled.putAll(out)
-	clear(t.slots)
-	t.n = 0
-	for i := range kept {
-		s, _ := t.find(kept[i].key, true)
-		*s = kept[i]
-	}
+	t.dropUpTo(cut)
 }
 
 // Add sums r, seen from o, into its roll-up and relation, and returns the
