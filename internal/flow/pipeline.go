@@ -50,7 +50,7 @@ type PipelineConfig struct {
 	Observers []Observer
 	Policy    Policy
 	BatchSize int // records per batch, default 1024
-	Queue     int // batches in flight, default 64
+	Queue     int // batches in flight, default 64 (Drop) or 16 (Block)
 	Log       *slog.Logger
 	// Attribute places peers in a country and network (nil: no attribution).
 	Attribute func(netip.Addr) geo.Attribution
@@ -136,7 +136,13 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 		cfg.BatchSize = 1024
 	}
 	if cfg.Queue <= 0 {
+		// A producer that drops needs room for bursts; one that waits only
+		// enough to keep the stages busy (the queue is full while they are
+		// the slower, and each batch in it holds 230 KB).
 		cfg.Queue = 64
+		if cfg.Policy == Block {
+			cfg.Queue = 16
+		}
 	}
 	if cfg.Identity == nil {
 		cfg.Identity = &Identity{names: map[netip.Addr]string{}}

@@ -74,7 +74,7 @@ type Options struct {
 	Progress func(read, total int64)
 	// Ready, when set, is called with the bound address once a listener is up.
 	Ready func(addr string)
-	// Queue is the pipeline's queue length in batches (default 64).
+	// Queue is the pipeline's queue length in batches (0: flow.PipelineConfig's default).
 	Queue int
 	// MaxRelations bounds device↔peer relations kept per run (default 2,000,000).
 	MaxRelations int
