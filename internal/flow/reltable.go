@@ -1,7 +1,5 @@
 package flow
 
-import "slices"
-
 // relTable is an open-addressing hash table (linear probing, power-of-two
 // size, grown at 3/4 load) of IPv4 relations. Each slot is one 64-byte cache
 // line holding the key and every counter, and holds no pointers, so the
@@ -102,59 +100,5 @@ func (t *relTable) grow() {
 			j = (j + 1) & t.mask
 		}
 		t.slots[j] = *s
-	}
-}
-
-// dropUpTo removes the slots whose relation was last seen at or before cut,
-// in place: the slots after a removed one in its probe sequence move back
-// to where a lookup finds them (linear probing has no tombstones). Walking
-// the table once from a slot that was empty before, each cluster is
-// visited from its start, so a slot's new place is before it, among slots
-// already in their final places.
-func (t *relTable) dropUpTo(cut int64) {
-	e := -1
-	for i := range t.slots {
-		if t.slots[i].flags&slotUsed == 0 {
-			e = i
-			break
-		}
-	}
-	removed := 0
-	for i := range t.slots {
-		if s := &t.slots[i]; s.flags&slotUsed != 0 && s.last <= cut {
-			*s = relSlot{}
-			removed++
-		}
-	}
-	t.n -= removed
-	if removed == 0 {
-		return
-	}
-	if e < 0 { // a full table (never, below 3/4 load): rebuild it
-		old := slices.Clone(t.slots)
-		clear(t.slots)
-		t.n = 0
-		for i := range old {
-			if old[i].flags&slotUsed != 0 {
-				s, _ := t.find(old[i].key, true)
-				*s = old[i]
-			}
-		}
-		return
-	}
-	for k := 1; k < len(t.slots); k++ {
-		i := (uint64(e) + uint64(k)) & t.mask
-		s := &t.slots[i]
-		if s.flags&slotUsed == 0 {
-			continue
-		}
-		j := s.key.hash() & t.mask
-		for j != i && t.slots[j].flags&slotUsed != 0 {
-			j = (j + 1) & t.mask
-		}
-		if j != i {
-			t.slots[j] = *s
-			*s = relSlot{}
-		}
 	}
 }

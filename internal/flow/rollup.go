@@ -93,6 +93,7 @@ type Aggregator struct {
 	lastSpill int   // records the last eviction spilled
 	returned  int   // spilled relations seen again since
 	scratch   []relSlot
+	kept      []relSlot
 	ord       []relOrd
 	sample    []int64
 
@@ -298,13 +299,18 @@ func (a *Aggregator) evict() {
 	if len(a.sample) > 0 {
 		cut = a.sample[len(a.sample)/2]
 	}
-	out := a.scratch[:0]
+	out, kept := a.scratch[:0], a.kept[:0]
 	for i := range t.slots {
-		if s := &t.slots[i]; s.flags&slotUsed != 0 && s.last <= cut {
+		s := &t.slots[i]
+		switch {
+		case s.flags&slotUsed == 0:
+		case s.last <= cut:
 			out = append(out, *s)
+		default:
+			kept = append(kept, *s)
 		}
 	}
-	a.scratch = out[:0]
+	a.scratch, a.kept = out[:0], kept[:0]
 	a.ord = orderSlots(out, a.ord)
 	if err := a.spill.writeOrdered(out, a.ord); err != nil {
 		a.spillErr, a.active = err, 0 // the table is untouched: nothing is lost
@@ -313,7 +319,12 @@ func (a *Aggregator) evict() {
 	a.nspilled += int64(len(out))
 	a.lastSpill, a.returned = len(out), 0
 	a.spilled.putAll(out)
-	t.dropUpTo(cut)
+	clear(t.slots)
+	t.n = 0
+	for i := range kept {
+		s, _ := t.find(kept[i].key, true)
+		*s = kept[i]
+	}
 }
 
 // Add sums r, seen from o, into its roll-up and relation, and returns the
