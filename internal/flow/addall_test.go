@@ -53,7 +53,8 @@ func countryOf(a netip.Addr) geo.Attribution {
 
 // addAll adds a batch as the pipeline's two stages do (in one aggregator).
 func (a *Aggregator) addAll(recs []Record, ors []Orientation) {
-	a.addHours(recs, ors, a.addRelations(recs, ors, nil))
+	a.testAIs = a.addRelations(recs, ors, a.testAIs[:0])
+	a.addHours(recs, ors, a.testAIs)
 }
 
 // TestAddAll checks that a batch (addRelations, then addHours) gives what

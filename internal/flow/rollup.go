@@ -100,6 +100,7 @@ type Aggregator struct {
 	hashes  []uint64  // addRelations' scratch space
 	hadds   []hourAdd // addHours'
 	touched uint64    // what they read ahead (kept so that the reads are not dropped)
+	testAIs []uint32  // addAll's (tests)
 }
 
 // hourTable holds one hour's IPv4 roll-ups in an open-addressing table of
