@@ -8,9 +8,10 @@ import (
 // radixSortOrd sorts packed keys by hi, then by lo's bits from skip up (the
 // bits below skip hold an index and are not compared), keeping keys equal in
 // those bits in their order. It is a least-significant-digit radix sort of
-// 8-bit digits: one pass counts every digit, then each digit in which the
-// keys differ moves them once (keys that share their device's or protocol's
-// bytes skip those passes). tmp must be as long as ord.
+// 8-bit digits: one pass finds the digits in which the keys differ, one
+// counts those, then each of them moves the keys once (keys that share
+// their device's or protocol's bytes skip those passes). tmp must be as
+// long as ord.
 func radixSortOrd(ord, tmp []relOrd, skip uint) {
 	n := len(ord)
 	if n < 256 {
@@ -23,27 +24,49 @@ func radixSortOrd(ord, tmp []relOrd, skip uint) {
 		return
 	}
 	nlo := int(64-skip+7) / 8 // digits of lo, then 8 of hi
+	// Only the digits in which some keys differ are counted and moved by.
+	orLo, andLo, orHi, andHi := uint64(0), ^uint64(0), uint64(0), ^uint64(0)
+	for i := range ord {
+		orLo, andLo = orLo|ord[i].lo, andLo&ord[i].lo
+		orHi, andHi = orHi|ord[i].hi, andHi&ord[i].hi
+	}
+	diffLo, diffHi := (orLo^andLo)>>skip, orHi^andHi
+	var digits [16]uint8 // digit d: lo's (d < nlo) or hi's
+	nd := 0
+	for d := range nlo + 8 {
+		var diff uint64
+		if d < nlo {
+			diff = diffLo >> (8 * d)
+		} else {
+			diff = diffHi >> (8 * (d - nlo))
+		}
+		if byte(diff) != 0 {
+			digits[nd] = uint8(d)
+			nd++
+		}
+	}
 	var count [16][256]uint32
 	for i := range ord {
 		lo, hi := ord[i].lo>>skip, ord[i].hi
-		for d := range nlo {
-			count[d][byte(lo>>(8*d))]++
-		}
-		for d := range 8 {
-			count[nlo+d][byte(hi>>(8*d))]++
+		for _, d := range digits[:nd] {
+			var v uint64
+			if int(d) < nlo {
+				v = lo >> (8 * d)
+			} else {
+				v = hi >> (8 * (int(d) - nlo))
+			}
+			count[d][byte(v)]++
 		}
 	}
 	src, dst := ord, tmp[:n]
-	first := ord[0]
-	for d := range nlo + 8 {
+	for _, d8 := range digits[:nd] {
+		d := int(d8)
 		onLo := d < nlo
-		shift := uint(8 * (d - nlo))
-		v := first.hi
+		var shift uint
 		if onLo {
-			shift, v = skip+uint(8*d), first.lo
-		}
-		if count[d][byte(v>>shift)] == uint32(n) {
-			continue // every key has this digit
+			shift = skip + uint(8*d)
+		} else {
+			shift = uint(8 * (d - nlo))
 		}
 		var pos [256]uint32
 		var sum uint32
