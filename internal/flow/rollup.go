@@ -58,7 +58,11 @@ type Relation struct {
 //   - hourly roll-ups are found through their hour first: exporters send
 //     records roughly in time order, so the current hour's map and rows stay
 //     small and in cache however many hours the ingest spans;
-//   - the peer's attribution is looked up once per relation, not per record.
+//   - the peer's attribution is looked up once per relation, not per record;
+//   - the pipeline adds a batch at a time (addRelations, addHours), reading
+//     the cache lines a record will need a few records ahead, so that the
+//     misses of a stream of new relations overlap instead of coming one
+//     after another.
 //
 // IPv6 falls back to maps with full keys.
 type Aggregator struct {
