@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,42 @@ func TestCorruptPackedRowRead(t *testing.T) {
 	_, err := PeerUses(ctx, st, netip.Addr{})
 	if err == nil || !errors.Is(err, errPacked) || !strings.Contains(err.Error(), "192.168.1.2") {
 		t.Errorf("read of a cut row: %v, want errPacked naming 192.168.1.2", err)
+	}
+}
+
+// TestSortHours: the two-goroutine sort of a large slice gives
+// compareHourly's order, entry for entry, however the devices split.
+func TestSortHours(t *testing.T) {
+	v4 := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}) }
+	mixed := func(i int) netip.Addr {
+		if i%3 == 0 {
+			return netip.AddrFrom16([16]byte{0x20, 0x01, 0xd, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+		}
+		return v4(i)
+	}
+	hourly := func(i int) int64 { return 1795168800 + int64(i)*3600 }
+	tests := []struct {
+		name    string
+		n, ndev int
+		dev     func(int) netip.Addr
+	}{
+		{"small", 1000, 50, v4},
+		{"IPv4", 50000, 3000, v4},
+		{"IPv4 and IPv6", 50000, 3000, mixed},
+		{"twelve devices", 40000, 12, v4}, // a part holds few devices
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := randHourly(rng, tc.n, tc.ndev, tc.dev, hourly)
+			want := slices.Clone(h)
+			slices.SortFunc(want, compareHourly)
+			sortHours(h)
+			for i := range h {
+				if h[i] != want[i] {
+					t.Fatalf("entry %d is %+v, want %+v", i, h[i], want[i])
+				}
+			}
+		})
 	}
 }
