@@ -1,6 +1,10 @@
 package flow
 
-import "math"
+import (
+	"math"
+
+	"iotwatch/internal/geo"
+)
 
 // readAhead is how many records ahead addRelations and addHours read the
 // memory a record will need.
@@ -13,7 +17,11 @@ const readAhead = 8
 // few records before the record is added: a record of a new relation misses
 // the cache in all three, and one record's misses, one after another, cost
 // a memory latency each where those of several records overlap.
-func (a *Aggregator) addRelations(recs []Record, ors []Orientation, ais []uint32) []uint32 {
+//
+// pis, when not nil, are the numbers the producer gave the records' peer
+// attributions, of its list pattrs (see attrIndex): the aggregation then
+// maps them to its own instead of looking the peers up.
+func (a *Aggregator) addRelations(recs []Record, ors []Orientation, pis []uint32, pattrs []geo.Attribution, ais []uint32) []uint32 {
 	hs := a.hashes[:0]
 	for i := range recs {
 		var h uint64 // 0: not an IPv4 relation (or, rarely, a hash of 0: not read ahead)
@@ -25,6 +33,7 @@ func (a *Aggregator) addRelations(recs []Record, ors []Orientation, ais []uint32
 		hs = append(hs, h)
 	}
 	a.hashes = hs
+	a.prodAttrs = pattrs
 	var touched uint64
 	for i := range recs {
 		if j := i + readAhead; j < len(recs) && hs[j] != 0 {
@@ -32,14 +41,21 @@ func (a *Aggregator) addRelations(recs []Record, ors []Orientation, ais []uint32
 			if x := &a.spilled; x.n > 0 {
 				touched += x.bloom[hs[j]>>x.bshift]
 			}
-			p4, _ := v4(ors[j].Peer)
-			touched += uint64(a.peer4[mix64(uint64(p4))&(peerCache-1)].idx)
+			if pis == nil {
+				p4, _ := v4(ors[j].Peer)
+				touched += uint64(a.touch(p4))
+			}
 		}
-		id, ai := a.addRelationHash(&recs[i], ors[i], hs[i])
+		pi := uint32(noAttr)
+		if pis != nil {
+			pi = pis[i]
+		}
+		id, ai := a.addRelationHash(&recs[i], ors[i], hs[i], pi)
 		ors[i].Rel = id
 		ais = append(ais, ai)
 	}
 	a.touched += touched
+	a.prodAttrs = nil
 	return ais
 }
 

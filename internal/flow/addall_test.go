@@ -53,14 +53,26 @@ func countryOf(a netip.Addr) geo.Attribution {
 
 // addAll adds a batch as the pipeline's two stages do (in one aggregator).
 func (a *Aggregator) addAll(recs []Record, ors []Orientation) {
-	a.testAIs = a.addRelations(recs, ors, a.testAIs[:0])
+	a.testAIs = a.addRelations(recs, ors, nil, nil, a.testAIs[:0])
+	a.addHours(recs, ors, a.testAIs)
+}
+
+// addAllNumbered is addAll for a batch whose peers a pipeline's producer
+// numbered in its own index, px (see attrIndex).
+func (a *Aggregator) addAllNumbered(recs []Record, ors []Orientation, px *attrIndex) {
+	pis := make([]uint32, len(recs))
+	for i := range ors {
+		pis[i] = px.attr(ors[i].Peer)
+	}
+	a.testAIs = a.addRelations(recs, ors, pis, px.attrs, a.testAIs[:0])
 	a.addHours(recs, ors, a.testAIs)
 }
 
 // TestAddAll checks that a batch (addRelations, then addHours) gives what
 // its records added one by one give: the same relation IDs for every record and the same roll-ups,
-// relations, attributions and counts, also while relations spill and when
-// the relation bound leaves some untracked.
+// relations, attributions (in the same order) and counts, also while
+// relations spill and when the relation bound leaves some untracked, and
+// also when a producer numbered the peers' attributions in its own order.
 func TestAddAll(t *testing.T) {
 	w := mixedRecords(30000)
 	tests := []struct {
@@ -81,13 +93,27 @@ func TestAddAll(t *testing.T) {
 				want[i] = one.Add(&w.recs[i], w.os[i])
 			}
 			wantRu := canonical(t, one.Rollups())
-			for _, batch := range []int{1, 7, 1024} {
+			for _, batch := range []int{1, 7, 1024, -1, -1024} {
 				a := NewAggregator(countryOf, tc.max)
 				a.SpillTo(t.TempDir(), tc.active)
 				ors := slices.Clone(w.os)
-				for i := 0; i < len(w.recs); i += batch {
-					j := min(i+batch, len(w.recs))
-					a.addAll(w.recs[i:j], ors[i:j])
+				// batch < 0: the producer numbers the attributions, an
+				// unused one and the others in reverse order first
+				var px *attrIndex
+				if batch < 0 {
+					x := newAttrIndex(countryOf)
+					px = &x
+					for _, c := range []string{"ZZ", "JP", "FR", "", "US", "DE"} {
+						px.number(geo.Attribution{Country: c, CountryDB: "test"})
+					}
+				}
+				for i := 0; i < len(w.recs); i += abs(batch) {
+					j := min(i+abs(batch), len(w.recs))
+					if px != nil {
+						a.addAllNumbered(w.recs[i:j], ors[i:j], px)
+					} else {
+						a.addAll(w.recs[i:j], ors[i:j])
+					}
 				}
 				for i := range ors {
 					if ors[i].Rel != want[i] {
@@ -106,6 +132,8 @@ func TestAddAll(t *testing.T) {
 		})
 	}
 }
+
+func abs(x int) int { return max(x, -x) }
 
 // canonical sorts a roll-up's content (which comes in no particular order).
 func canonical(t *testing.T, r Rollups) Rollups {

@@ -66,8 +66,12 @@ type PipelineConfig struct {
 type batch struct {
 	recs []Record
 	ors  []Orientation // recs' orientations, when the producer gave them (Block)
-	dns  []DNSAnswer
-	mark chan *Result // a checkpoint: the consumer answers with the result so far
+	// pis number recs' peer attributions in attrs, the producer's list
+	// (attrIndex), when ors are given
+	pis   []uint32
+	attrs []geo.Attribution
+	dns   []DNSAnswer
+	mark  chan *Result // a checkpoint: the consumer answers with the result so far
 }
 
 // staged is a batch the aggregation stage has done with, on its way to the
@@ -107,13 +111,16 @@ type Pipeline struct {
 	done    chan struct{} // closed when the observer stage (the last) ended
 	pool    sync.Pool     // []Record
 	orPool  sync.Pool     // []Orientation
-	aiPool  sync.Pool     // []uint32
+	aiPool  sync.Pool     // []uint32 (also the producer's pis)
+	attrs   attrIndex     // the producer's (Block)
 
 	accepted, dropped atomic.Int64
 
 	mu       sync.Mutex
 	panicErr error // the first stage's panic (failed reports one)
 	failed   atomic.Bool
+
+	touched uint32 // what send read ahead (kept so that the reads are not dropped)
 
 	// aggregation-stage state, read after done is closed
 	agg         *Aggregator
@@ -161,6 +168,9 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 		takenAlerts: make([]int, len(cfg.Observers)),
 	}
 	p.agg.SpillTo(cfg.SpillDir, cfg.ActiveRelations)
+	if cfg.Policy == Block {
+		p.attrs = newAttrIndex(cfg.Attribute)
+	}
 	p.pool.New = func() any { return make([]Record, 0, cfg.BatchSize) }
 	p.orPool.New = func() any { return make([]Orientation, 0, cfg.BatchSize) }
 	p.aiPool.New = func() any { return make([]uint32, 0, cfg.BatchSize) }
@@ -205,15 +215,43 @@ func (p *Pipeline) send() {
 		}
 		return
 	}
-	// A producer that may wait orients its records itself: it waits
-	// because the aggregation, which would orient them, is the slower. (One
-	// that drops keeps its time for its socket.)
+	// A producer that may wait orients its records and looks their peers
+	// up itself: it waits because the aggregation, which would do that, is
+	// the slower. (One that drops keeps its time for its socket.)
 	b.ors = p.orPool.Get().([]Orientation)[:0]
 	for i := range b.recs {
 		b.ors = append(b.ors, p.cfg.Identity.Orient(&b.recs[i]))
 	}
+	p.lookUp(&b)
 	p.q <- b
 	p.accepted.Add(int64(len(b.recs)))
+}
+
+// lookUp numbers b's peer attributions (b.pis, b.attrs). When the
+// attribution panics it leaves them out: the aggregation then looks the
+// batch's peers up itself and meets the panic in the records' order (a
+// failed stage, as if the producer had not looked).
+func (p *Pipeline) lookUp(b *batch) {
+	pis := p.aiPool.Get().([]uint32)[:0]
+	defer func() {
+		if v := recover(); v != nil {
+			p.aiPool.Put(pis[:0]) //nolint:staticcheck // slice reuse
+			b.pis, b.attrs = nil, nil
+		}
+	}()
+	var touched uint32
+	for i := range b.ors {
+		if j := i + readAhead; j < len(b.ors) {
+			if p4, ok := v4(b.ors[j].Peer); ok {
+				touched += p.attrs.touch(p4)
+			}
+		}
+		pis = append(pis, p.attrs.attr(b.ors[i].Peer))
+	}
+	p.touched += touched
+	// The list only grows: the aggregation reads the attributions up to
+	// here, which are never written again.
+	b.pis, b.attrs = pis, p.attrs.attrs[:len(p.attrs.attrs):len(p.attrs.attrs)]
 }
 
 // Accepted returns how many records have entered the queue so far.
@@ -286,7 +324,10 @@ func (p *Pipeline) aggregate() {
 				p.unknown++
 			}
 		}
-		ais = p.agg.addRelations(b.recs, ors, ais) // sets each Rel
+		ais = p.agg.addRelations(b.recs, ors, b.pis, b.attrs, ais) // sets each Rel
+		if b.pis != nil {
+			p.aiPool.Put(b.pis[:0]) //nolint:staticcheck // slice reuse
+		}
 		p.staged <- staged{recs: b.recs, ors: ors, ais: ais, dns: b.dns}
 	}
 }

@@ -66,7 +66,6 @@ type Relation struct {
 //
 // IPv6 falls back to maps with full keys.
 type Aggregator struct {
-	attribute    func(netip.Addr) geo.Attribution
 	maxRelations int
 
 	hours    map[uint32]*hourTable // IPv4, by hour number since the epoch
@@ -74,14 +73,12 @@ type Aggregator struct {
 	last     *hourTable
 	hourly6  map[HourKey]*Hourly
 
-	rel4  relTable
-	rel6  map[RelationKey]*Relation
-	peer4 *[peerCache]peerEntry // direct-mapped by the peer's hash
-	peer6 map[netip.Addr]uint32
+	rel4 relTable
+	rel6 map[RelationKey]*Relation
 
-	attrIdx map[geo.Attribution]uint32
-	attrs   []geo.Attribution
-	recent  [64]uint32 // an attribution index per country (see attr)
+	attrIndex                   // the peers' attributions, numbered
+	fromProd  []uint32          // a producer's attribution numbers (attrFrom): ours+1, 0 unknown
+	prodAttrs []geo.Attribution // the producer's attributions, during addRelations
 	// Untracked counts records whose relation was not kept.
 	Untracked int64
 	lastID    uint32 // the latest relation ID given (Orientation.Rel)
@@ -187,14 +184,11 @@ func NewAggregator(attribute func(netip.Addr) geo.Attribution, maxRelations int)
 	if maxRelations <= 0 {
 		maxRelations = DefaultMaxRelations
 	}
-	if attribute == nil {
-		attribute = func(netip.Addr) geo.Attribution { return geo.Attribution{} }
-	}
 	return &Aggregator{
-		attribute: attribute, maxRelations: maxRelations,
-		hours: map[uint32]*hourTable{}, hourly6: map[HourKey]*Hourly{},
+		maxRelations: maxRelations,
+		hours:        map[uint32]*hourTable{}, hourly6: map[HourKey]*Hourly{},
 		rel4: newRelTable(1 << 12), rel6: map[RelationKey]*Relation{},
-		peer4: new([peerCache]peerEntry), peer6: map[netip.Addr]uint32{}, attrIdx: map[geo.Attribution]uint32{},
+		attrIndex: newAttrIndex(attribute),
 	}
 }
 
@@ -211,53 +205,6 @@ func addr4(u uint32) netip.Addr {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], u)
 	return netip.AddrFrom4(b)
-}
-
-const maxPeerAttr = 1 << 20
-
-// peerCache is the size of the IPv4 peers' attribution cache: a relation
-// keeps its peer's attribution, so the cache serves the peers of many
-// relations (a vendor cloud, a resolver) and needs no entry per peer.
-const peerCache = 1 << 16
-
-type peerEntry struct{ peer, idx uint32 } // idx: attribution index+1 (0: empty)
-
-func (a *Aggregator) attr(peer netip.Addr) uint32 {
-	p4, is4 := v4(peer)
-	var c *peerEntry
-	if is4 {
-		c = &a.peer4[mix64(uint64(p4))&(peerCache-1)]
-		if c.idx != 0 && c.peer == p4 {
-			return c.idx - 1
-		}
-	} else if i, ok := a.peer6[peer]; ok {
-		return i
-	}
-	at := a.attribute(peer)
-	// Most peers share a few attributions (a country, no owner database):
-	// the last index of an attribution of the same country is tried first,
-	// compared as a struct, before the map (which hashes every string).
-	var h int
-	if len(at.Country) == 2 {
-		h = int(at.Country[0]^at.Country[1]<<3) & (len(a.recent) - 1)
-	}
-	i := a.recent[h]
-	if int(i) >= len(a.attrs) || a.attrs[i] != at {
-		var ok bool
-		if i, ok = a.attrIdx[at]; !ok {
-			i = uint32(len(a.attrs))
-			a.attrs = append(a.attrs, at)
-			a.attrIdx[at] = i
-		}
-		a.recent[h] = i
-	}
-	switch {
-	case is4:
-		*c = peerEntry{p4, i + 1}
-	case len(a.peer6) < maxPeerAttr:
-		a.peer6[peer] = i
-	}
-	return i
 }
 
 func (a *Aggregator) nrels() int { return a.distinct4 + len(a.rel6) }
@@ -344,12 +291,13 @@ func (a *Aggregator) Add(r *Record, o Orientation) uint32 {
 // the peer's attribution index, for addHour (the pipeline runs the two on
 // different goroutines: see Pipeline).
 func (a *Aggregator) addRelation(r *Record, o Orientation) (uint32, uint32) {
-	return a.addRelationHash(r, o, 0)
+	return a.addRelationHash(r, o, 0, noAttr)
 }
 
 // addRelationHash is addRelation for a record whose IPv4 relation key has
-// hash h (relKey4.hash; 0: not computed).
-func (a *Aggregator) addRelationHash(r *Record, o Orientation, h uint64) (uint32, uint32) {
+// hash h (relKey4.hash; 0: not computed) and whose peer's attribution the
+// producer numbered pi (attrFrom; noAttr: looked up here).
+func (a *Aggregator) addRelationHash(r *Record, o Orientation, h uint64, pi uint32) (uint32, uint32) {
 	ts := r.Start.UnixNano()
 	end := ts
 	if !r.End.IsZero() {
@@ -379,12 +327,12 @@ func (a *Aggregator) addRelationHash(r *Record, o Orientation, h uint64) (uint32
 		}
 		switch {
 		case s == nil:
-			ai = a.attr(o.Peer)
+			ai = a.peerAttr(o.Peer, pi)
 			a.Untracked++
 		case found:
 			ai = s.attr
 		default:
-			ai = a.attr(o.Peer)
+			ai = a.peerAttr(o.Peer, pi)
 			s.attr, s.first, s.last, s.id = ai, ts, end, backID
 			if o.Known {
 				s.flags |= slotKnown
@@ -419,10 +367,10 @@ func (a *Aggregator) addRelationHash(r *Record, o Orientation, h uint64) (uint32
 	case rel != nil:
 		ai = rel.Attr
 	case a.nrels() >= a.maxRelations:
-		ai = a.attr(o.Peer)
+		ai = a.peerAttr(o.Peer, pi)
 		a.Untracked++
 	default:
-		ai = a.attr(o.Peer)
+		ai = a.peerAttr(o.Peer, pi)
 		a.lastID++
 		rel = &Relation{RelationKey: rk, Known: o.Known, Attr: ai, First: ts, Last: end, id: a.lastID}
 		a.rel6[rk] = rel
