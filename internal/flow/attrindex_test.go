@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"context"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -35,17 +34,7 @@ func TestPipelineAttribution(t *testing.T) {
 						Dst: netip.AddrFrom4([4]byte{198, 51, 100, byte(i % 50)}), DstPort: 443, Proto: ProtoTCP, Packets: 1}
 					p.Flow(r)
 				}
-				var res *Result
-				var err error
-				if seg == 2 {
-					res, err = p.Close(context.Background())
-				} else {
-					p.Flush()
-					res, err = p.Checkpoint(context.Background())
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+				res := checkpoint(t, p, seg == 2)
 				results = append(results, res)
 			}
 			for seg, res := range results {

@@ -446,7 +446,7 @@ func (p *Pipeline) aggResult() *Result {
 		CountDNS:     p.nDNS - p.taken.nDNS,
 	}}
 	p.records, p.taken.dropped, p.taken.unknown, p.taken.nDNS = 0, dropped, p.unknown, p.nDNS
-	spillErr := p.agg.spillErr
+	spillErr := p.agg.spillError()
 	res.Rollups = p.agg.take() // one copy at a time: the aggregator's memory goes as it is copied
 	res.Counts[CountRelations] = int64(res.Rollups.NumRelations())
 	if res.Rollups.Spilled > 0 {

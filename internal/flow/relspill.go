@@ -282,27 +282,35 @@ func (x *relIndex) put(k relKey4, h uint64, id uint32) {
 }
 
 func (x *relIndex) grow() {
-	old := x.slots
-	x.slots = make([]relIdxSlot, max(2*len(old), 1<<12))
-	x.shift = uint(64 - bits.Len(uint(len(x.slots))) + 1)
-	words := len(x.slots) / 8 // 8 bits per slot
-	x.bshift = uint(64 - bits.Len(uint(words)) + 1)
-	x.bloom = make([]uint64, words)
-	mask := uint64(len(x.slots) - 1)
-	for i := range old {
-		s := &old[i]
+	g := x.grown()
+	x.slots, x.shift, x.bloom, x.bshift = g.slots, g.shift, g.bloom, g.bshift
+}
+
+// grown returns the index (its slots and filter) in a table of twice the
+// size, without changing x.
+func (x *relIndex) grown() relIndex {
+	g := relIndex{n: x.n}
+	g.slots = make([]relIdxSlot, max(2*len(x.slots), 1<<12))
+	g.shift = uint(64 - bits.Len(uint(len(g.slots))) + 1)
+	words := len(g.slots) / 8 // 8 bits per slot
+	g.bshift = uint(64 - bits.Len(uint(words)) + 1)
+	g.bloom = make([]uint64, words)
+	mask := uint64(len(g.slots) - 1)
+	for i := range x.slots {
+		s := &x.slots[i]
 		if s.flags == 0 {
 			continue
 		}
 		h := s.key().hash()
-		w, b := x.bloomBits(h)
-		x.bloom[w] |= b
-		j := h >> x.shift
-		for x.slots[j].flags != 0 {
+		w, b := g.bloomBits(h)
+		g.bloom[w] |= b
+		j := h >> g.shift
+		for g.slots[j].flags != 0 {
 			j = (j + 1) & mask
 		}
-		x.slots[j] = *s
+		g.slots[j] = *s
 	}
+	return g
 }
 
 // relSource is what an aggregator's take leaves of its IPv4 relations: the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -24,10 +25,13 @@ func TestRelationSpill(t *testing.T) {
 		max      int
 		dir      string // "" : the test's temporary directory
 		wantSpil bool
+		failAt   int // the spill file's writes fail from this record on (0: never)
 	}{
-		{"spilled", 64, 0, "", true},
-		{"spilled and bounded", 64, 300, "", true},
-		{"spill file fails: all kept in memory", 64, 0, "no/such/dir", false},
+		{"spilled", 64, 0, "", true, 0},
+		{"spilled and bounded", 64, 300, "", true, 0},
+		{"spill file fails: all kept in memory", 64, 0, "no/such/dir", false, 0},
+		{"spill file fails later: the run comes back", 64, 0, "", true, 1500},
+		{"spill file fails later, bounded", 64, 300, "", true, 150},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,6 +46,9 @@ func TestRelationSpill(t *testing.T) {
 			sp.SpillTo(dir, tc.active)
 			ids := map[RelationKey]uint32{}
 			for i := range 5000 {
+				if i == tc.failAt && i > 0 {
+					failWrites(t, sp)
+				}
 				dev := netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(8))})
 				// A few peers come back all along (beacons), the rest rarely.
 				peer := netip.AddrFrom4([4]byte{198, 51, byte(rng.IntN(4)), byte(rng.IntN(200))})
@@ -69,10 +76,14 @@ func TestRelationSpill(t *testing.T) {
 					ids[k] = e1
 				}
 			}
+			spillErr := sp.spillError()
 			a, b := ref.take(), sp.take()
 			defer b.Close()
 			if got := b.Spilled > 0; got != tc.wantSpil {
 				t.Fatalf("spilled %d records, want spilling %v", b.Spilled, tc.wantSpil)
+			}
+			if tc.failAt > 0 && (spillErr == nil || b.rel4.spill == nil || len(b.rel4.spill.runs) == 0) {
+				t.Fatalf("spill error %v after some runs, want a failure after some", spillErr)
 			}
 			if a.NumRelations() != b.NumRelations() || a.Untracked != b.Untracked {
 				t.Fatalf("relations %d untracked %d with spilling, want %d %d", b.NumRelations(), b.Untracked, a.NumRelations(), a.Untracked)
@@ -102,6 +113,24 @@ func TestRelationSpill(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failWrites makes the writes to an aggregator's spill file fail from now
+// on (the file is replaced by a read-only descriptor of the same file, so
+// that the runs already written are read back).
+func failWrites(t *testing.T, a *Aggregator) {
+	t.Helper()
+	a.settle()
+	if a.spill == nil {
+		t.Fatal("nothing spilled yet")
+	}
+	ro, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", a.spill.f.Fd()))
+	if err != nil {
+		t.Skipf("reopen the spill file read-only: %v", err)
+	}
+	rw := a.spill.f
+	t.Cleanup(func() { rw.Close() })
+	a.spill.f = ro
 }
 
 // randSlots returns n used slots with distinct keys drawn from few devices,

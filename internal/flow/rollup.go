@@ -95,6 +95,7 @@ type Aggregator struct {
 	returned  int   // spilled relations seen again since
 	scratch   []relSlot
 	kept      []relSlot
+	job       *spillJob // the last eviction's write, until settled
 	ord       []relOrd
 	sample    []int64
 
@@ -230,6 +231,10 @@ func (a *Aggregator) evict() {
 		a.lastSpill, a.returned = 0, 0
 		return
 	}
+	a.settle() // the previous eviction's write: a failure stops spilling
+	if a.active == 0 {
+		return
+	}
 	if a.spill == nil {
 		sp, err := newRelSpill(a.spillDir)
 		if err != nil {
@@ -262,12 +267,7 @@ func (a *Aggregator) evict() {
 			kept = append(kept, *s)
 		}
 	}
-	a.scratch, a.kept = out[:0], kept[:0]
-	a.ord = orderSlots(out, a.ord)
-	if err := a.spill.writeOrdered(out, a.ord); err != nil {
-		a.spillErr, a.active = err, 0 // the table is untouched: nothing is lost
-		return
-	}
+	a.scratch, a.kept = nil, kept[:0]
 	a.nspilled += int64(len(out))
 	a.lastSpill, a.returned = len(out), 0
 	a.spilled.putAll(out)
@@ -277,6 +277,7 @@ func (a *Aggregator) evict() {
 		s, _ := t.find(kept[i].key, true)
 		*s = kept[i]
 	}
+	a.startSpill(out) // sorted and written while the aggregation goes on
 }
 
 // Add sums r, seen from o, into its roll-up and relation, and returns the
@@ -499,6 +500,7 @@ func (a *Aggregator) take() Rollups {
 }
 
 func (a *Aggregator) rollups(release bool) Rollups {
+	a.settle()
 	nh := len(a.hourly6)
 	for _, t := range a.hours {
 		nh += t.n
