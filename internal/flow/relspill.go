@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"bufio"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -331,59 +330,78 @@ type relCursor struct {
 }
 
 type relStream struct {
-	mem    []relSlot // the in-memory run, or nil
-	r      *bufio.Reader
-	left   int
+	mem    []relSlot // the in-memory run, or the records of the file's block not yet taken
+	r      io.Reader // the run's records in the file, or nil
+	left   int       // records still in the file
 	head   relSlot
 	hi, lo uint64 // head's key, packed (relKey4.packed)
-	buf    [relRecSize]byte
+	block  []relSlot
+	buf    *[]byte // shared by the cursor's streams: a block's records are decoded as soon as read
 }
 
+// streamBlock is how many records a stream reads from the spill file at a
+// time (14 KiB): a read and a decoding loop per block, not a buffered read
+// and a copy per record.
+const streamBlock = 256
+
 func (s *relStream) next() (bool, error) {
-	if s.r == nil {
-		if len(s.mem) == 0 {
+	if len(s.mem) == 0 {
+		if s.r == nil || s.left == 0 {
 			return false, nil
 		}
-		s.head, s.mem = s.mem[0], s.mem[1:]
-		s.hi, s.lo = s.head.key.packed()
-		return true, nil
+		n := min(s.left, streamBlock)
+		buf := slices.Grow((*s.buf)[:0], n*relRecSize)[:n*relRecSize]
+		*s.buf = buf
+		if _, err := io.ReadFull(s.r, buf); err != nil {
+			return false, fmt.Errorf("relation spill file: %w", err)
+		}
+		s.left -= n
+		if s.block == nil {
+			s.block = make([]relSlot, streamBlock)
+		}
+		s.mem = s.block[:n]
+		for i := range s.mem {
+			getRel(buf[i*relRecSize:], &s.mem[i])
+		}
 	}
-	if s.left == 0 {
-		return false, nil
-	}
-	if _, err := io.ReadFull(s.r, s.buf[:]); err != nil {
-		return false, fmt.Errorf("relation spill file: %w", err)
-	}
-	s.left--
-	getRel(s.buf[:], &s.head)
+	s.head, s.mem = s.mem[0], s.mem[1:]
 	s.hi, s.lo = s.head.key.packed()
 	return true, nil
 }
 
-// relHeap is a binary min-heap of streams by their head's key. Each run is
+// relHeap is a binary min-heap of streams by their head's key, held in the
+// heap's entries (comparisons read one array, not each stream). Each run is
 // sorted, so a stream's head only grows: after taking the top, sifting it
 // down restores the order.
-type relHeap []*relStream
+type relHeap []heapEntry
 
-func (h relHeap) less(i, j int) bool {
-	return h[i].hi < h[j].hi || h[i].hi == h[j].hi && h[i].lo < h[j].lo
+type heapEntry struct {
+	hi, lo uint64 // the stream's head's key, packed (relKey4.packed)
+	s      *relStream
 }
 
+func (e *heapEntry) less(o *heapEntry) bool {
+	return e.hi < o.hi || e.hi == o.hi && e.lo < o.lo
+}
+
+// down moves the entry at i down to its place.
 func (h relHeap) down(i int) {
+	e := h[i]
 	for {
 		j := 2*i + 1
 		if j >= len(h) {
-			return
+			break
 		}
-		if r := j + 1; r < len(h) && h.less(r, j) {
+		if r := j + 1; r < len(h) && h[r].less(&h[j]) {
 			j = r
 		}
-		if !h.less(j, i) {
-			return
+		if !h[j].less(&e) {
+			break
 		}
-		h[i], h[j] = h[j], h[i]
+		h[i] = h[j]
 		i = j
 	}
+	h[i] = e
 }
 
 // dropTop removes the top stream.
@@ -391,9 +409,11 @@ func (h *relHeap) dropTop() {
 	old := *h
 	n := len(old) - 1
 	old[0] = old[n]
-	old[n] = nil
+	old[n] = heapEntry{}
 	*h = old[:n]
-	h.down(0)
+	if n > 0 {
+		h.down(0)
+	}
 }
 
 func (src *relSource) cursor() *relCursor {
@@ -404,7 +424,7 @@ func (src *relSource) cursor() *relCursor {
 			c.err = err
 		}
 		if ok {
-			c.h = append(c.h, s)
+			c.h = append(c.h, heapEntry{s.hi, s.lo, s})
 		}
 	}
 	if src == nil {
@@ -412,8 +432,9 @@ func (src *relSource) cursor() *relCursor {
 	}
 	add(&relStream{mem: src.mem})
 	if src.spill != nil {
+		buf := new([]byte)
 		for _, r := range src.spill.runs {
-			add(&relStream{r: bufio.NewReaderSize(io.NewSectionReader(src.spill.f, r.off, int64(r.n)*relRecSize), 1<<15), left: r.n})
+			add(&relStream{r: io.NewSectionReader(src.spill.f, r.off, int64(r.n)*relRecSize), left: r.n, buf: buf})
 		}
 	}
 	for i := len(c.h)/2 - 1; i >= 0; i-- {
@@ -430,32 +451,35 @@ func (c *relCursor) advance() {
 	if c.err != nil || len(c.h) == 0 {
 		return
 	}
-	c.cur, c.ok = c.pop(), true
-	for c.err == nil && len(c.h) > 0 && c.h[0].head.key == c.cur.key {
-		r := c.pop()
+	hi, lo := c.h[0].hi, c.h[0].lo
+	c.cur, c.ok = c.h[0].s.head, true
+	c.pop()
+	for c.err == nil && len(c.h) > 0 && c.h[0].hi == hi && c.h[0].lo == lo {
+		r := &c.h[0].s.head
 		c.cur.flows += r.flows
 		c.cur.packets += r.packets
 		c.cur.bytes += r.bytes
 		c.cur.first = min(c.cur.first, r.first)
 		c.cur.last = max(c.cur.last, r.last)
 		c.cur.flags |= r.flags
+		c.pop()
 	}
 }
 
-func (c *relCursor) pop() relSlot {
-	s := c.h[0]
-	r := s.head
-	more, err := s.next()
+// pop moves the top stream on to its next record.
+func (c *relCursor) pop() {
+	top := &c.h[0]
+	more, err := top.s.next()
 	switch {
 	case err != nil:
 		c.err = err
 		c.h.dropTop()
 	case more:
+		top.hi, top.lo = top.s.hi, top.s.lo
 		c.h.down(0)
 	default:
 		c.h.dropTop()
 	}
-	return r
 }
 
 // relation returns the cursor's relation as a Relation.
