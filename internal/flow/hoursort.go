@@ -9,7 +9,7 @@ import (
 // sortHourly sorts hourly roll-ups by device, hour, direction (inbound
 // first) and attribution, in place, as flow_devices rows list them. When
 // every device is an IPv4 address and the hours span less than 2³² s it
-// sorts 16-byte packed keys and then moves each 72-byte entry once (sorting
+// radix-sorts 16-byte packed keys and then moves each 72-byte entry once (sorting
 // the entries themselves moved them at every swap and compared netip.Addr
 // values); otherwise it compares the entries. Entries equal in all four
 // fields (one hour of a device both known and not) list the unknown one
@@ -32,18 +32,18 @@ func sortHourly(h []Hourly, ord []relOrd) []relOrd {
 		slices.SortFunc(h, compareHourly)
 		return ord
 	}
+	n := len(h)
+	if cap(ord) < 2*n {
+		ord = make([]relOrd, 0, 2*n)
+	}
 	for i := range h {
 		d := h[i].Device.As4()
 		dev := uint64(d[0])<<24 | uint64(d[1])<<16 | uint64(d[2])<<8 | uint64(d[3])
 		ord = append(ord, relOrd{dev<<32 | uint64(h[i].Hour-lo),
 			uint64(b2i(h[i].Outbound))<<63 | uint64(h[i].Attr)<<31 | uint64(b2i(h[i].Known))<<30 | uint64(i)})
 	}
-	slices.SortFunc(ord, func(a, b relOrd) int {
-		if c := cmp.Compare(a.hi, b.hi); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.lo, b.lo)
-	})
+	// The radix sort keeps equal keys in their order, that of their index.
+	radixSortOrd(ord, ord[n:2*n], 30)
 	permute(h, ord, 1<<30-1)
 	return ord[:0]
 }
