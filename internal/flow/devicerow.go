@@ -5,12 +5,15 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
+	"sort"
 	"sync"
 
+	"iotwatch/internal/geo"
 	"iotwatch/internal/store"
 )
 
@@ -54,12 +57,32 @@ type relEntry struct {
 func groupDevices(r Rollups, fn func(dev netip.Addr, hours []Hourly, rels []Relation) error) error {
 	// Sorted in place: the slices are in no particular order by contract,
 	// and copies of them would double the peak memory of a large ingest.
-	hours := r.Hourly
-	sortHours(hours)
-	rels := r.Relations
+	sortHours(r.Hourly)
+	return groupPart(devicePart{hours: r.Hourly, rels: sortedByKey(r.Relations), src: r.rel4, hi: allDevices4}, fn)
+}
+
+// sortedByKey sorts rels by key, in place, and returns them.
+func sortedByKey(rels []Relation) []Relation {
 	slices.SortFunc(rels, func(a, b Relation) int { return compareRelKey(a.RelationKey, b.RelationKey) })
+	return rels
+}
+
+// devicePart is what the flow_devices rows of a range of devices are made
+// of: their hourly roll-ups, their relations of Rollups.Relations (sorted
+// by key) and the range [lo, hi) of devices (IPv4 addresses as integers)
+// whose relations a take left aside are theirs.
+type devicePart struct {
+	hours  []Hourly
+	rels   []Relation
+	src    *relSource
+	lo, hi uint64
+}
+
+// groupPart is groupDevices on a part whose hours are sorted.
+func groupPart(p devicePart, fn func(dev netip.Addr, hours []Hourly, rels []Relation) error) error {
+	hours, rels := p.hours, p.rels
 	// rel is the next relation in order: of rels (from j) or of the cursor.
-	cur := r.rel4.cursor()
+	cur := p.src.cursorIn(p.lo, p.hi)
 	var rel Relation
 	more, j := false, 0
 	next := func() {
@@ -107,30 +130,59 @@ func groupDevices(r Rollups, fn func(dev netip.Addr, hours []Hourly, rels []Rela
 	return cur.err
 }
 
-// sortHours sorts hourly roll-ups as sortHourly does. A large slice is
-// split by device and its two parts sorted on two goroutines: Save has
-// nothing to write before the sort ends, and it is the largest part of that
-// wait (a tenth of a second for a million flows).
-func sortHours(h []Hourly) {
-	if len(h) < 1<<15 {
-		sortHourly(h, nil)
-		return
+// splitMin is how many hourly roll-ups make splitDevices split.
+var splitMin = 1 << 15
+
+// splitDevices divides r's rows in two parts by device when r has at least
+// splitMin hourly roll-ups (else it returns one part): the devices up to
+// the median of a sample, and the others. It sorts r.Relations; the parts'
+// hours are in no order.
+func splitDevices(r Rollups) []devicePart {
+	rels := sortedByKey(r.Relations)
+	h := r.Hourly
+	if len(h) < max(splitMin, 64) {
+		return []devicePart{{hours: h, rels: rels, src: r.rel4, hi: allDevices4}}
 	}
-	// The pivot is the median of a sample of devices; the devices up to it
-	// go first.
+	pivot, i := partitionHours(h)
+	k := sort.Search(len(rels), func(j int) bool { return rels[j].Device.Compare(pivot) > 0 })
+	split := uint64(allDevices4) // an IPv6 pivot: every IPv4 device is up to it
+	if pivot.Is4() {
+		b := pivot.As4()
+		split = uint64(binary.BigEndian.Uint32(b[:])) + 1
+	}
+	return []devicePart{
+		{hours: h[:i], rels: rels[:k], src: r.rel4, hi: split},
+		{hours: h[i:], rels: rels[k:], src: r.rel4, lo: split, hi: allDevices4},
+	}
+}
+
+// partitionHours moves the hourly roll-ups of the devices up to a pivot,
+// the median of a sample of devices, before the others; h[:i] are theirs.
+// h must have at least 64 entries.
+func partitionHours(h []Hourly) (pivot netip.Addr, i int) {
 	var sample [63]netip.Addr
 	for i := range sample {
 		sample[i] = h[i*(len(h)-1)/(len(sample)-1)].Device
 	}
 	slices.SortFunc(sample[:], netip.Addr.Compare)
-	pivot := sample[len(sample)/2]
-	i := 0
+	pivot = sample[len(sample)/2]
 	for j := range h {
 		if h[j].Device.Compare(pivot) <= 0 {
 			h[i], h[j] = h[j], h[i]
 			i++
 		}
 	}
+	return pivot, i
+}
+
+// sortHours sorts hourly roll-ups as sortHourly does. A large slice is
+// split by device and its two parts sorted on two goroutines.
+func sortHours(h []Hourly) {
+	if len(h) < 1<<15 {
+		sortHourly(h, nil)
+		return
+	}
+	_, i := partitionHours(h)
 	var wg sync.WaitGroup
 	wg.Go(func() { sortHourly(h[:i], nil) })
 	sortHourly(h[i:], nil)
@@ -140,39 +192,61 @@ func sortHours(h []Hourly) {
 // encodeDevices calls emit once per device with its row, packed. The row
 // and its bytes are reused after emit returns.
 func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
-	var countryDB, ownerDB string
-	for _, a := range r.Attributions {
+	e := newDeviceEncoder(r.Attributions)
+	return groupDevices(r, func(dev netip.Addr, hours []Hourly, rels []Relation) error {
+		return emit(e.encode(dev, hours, rels))
+	})
+}
+
+// deviceEncoder makes flow_devices rows. It is for one goroutine; fork
+// makes another.
+type deviceEncoder struct {
+	countryDB, ownerDB string
+	p                  *rowPacker
+	row                deviceRow
+}
+
+func newDeviceEncoder(attrs []geo.Attribution) *deviceEncoder {
+	e := &deviceEncoder{p: newRowPacker(attrs)}
+	for _, a := range attrs {
 		if a.CountryDB != "" {
-			countryDB = a.CountryDB
+			e.countryDB = a.CountryDB
 		}
 		if a.OwnerDB != "" {
-			ownerDB = a.OwnerDB
+			e.ownerDB = a.OwnerDB
 		}
 	}
-	p := newRowPacker(r.Attributions)
-	row := &deviceRow{}
-	return groupDevices(r, func(dev netip.Addr, hours []Hourly, rels []Relation) error {
-		*row = deviceRow{device: dev, countryDB: countryDB, ownerDB: ownerDB, firstHour: -1}
-		for i := range hours {
-			h := &hours[i]
-			row.known = row.known || h.Known
-			row.flows += h.Flows
-			row.packets += h.Packets
-			row.bytes += h.Bytes
-			if row.firstHour < 0 || h.Hour < row.firstHour {
-				row.firstHour = h.Hour
-			}
-			row.lastHour = max(row.lastHour, h.Hour)
+	return e
+}
+
+// fork returns an encoder of the same rows for another goroutine.
+func (e *deviceEncoder) fork() *deviceEncoder {
+	return &deviceEncoder{countryDB: e.countryDB, ownerDB: e.ownerDB, p: e.p.fork()}
+}
+
+// encode returns the row of a device, valid until the next call.
+func (e *deviceEncoder) encode(dev netip.Addr, hours []Hourly, rels []Relation) *deviceRow {
+	row := &e.row
+	*row = deviceRow{device: dev, countryDB: e.countryDB, ownerDB: e.ownerDB, firstHour: -1}
+	for i := range hours {
+		h := &hours[i]
+		row.known = row.known || h.Known
+		row.flows += h.Flows
+		row.packets += h.Packets
+		row.bytes += h.Bytes
+		if row.firstHour < 0 || h.Hour < row.firstHour {
+			row.firstHour = h.Hour
 		}
-		for i := range rels {
-			row.known = row.known || rels[i].Known
-		}
-		if row.firstHour < 0 {
-			row.firstHour = 0
-		}
-		row.packed = p.pack(hours, rels)
-		return emit(row)
-	})
+		row.lastHour = max(row.lastHour, h.Hour)
+	}
+	for i := range rels {
+		row.known = row.known || rels[i].Known
+	}
+	if row.firstHour < 0 {
+		row.firstHour = 0
+	}
+	row.packed = e.p.pack(hours, rels)
+	return row
 }
 
 func compareRelKey(a, b RelationKey) int {

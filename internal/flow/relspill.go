@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"os"
 	"slices"
+	"sort"
 )
 
 // Relations that age out of memory. An ingest of a large capture sees
@@ -416,7 +417,15 @@ func (h *relHeap) dropTop() {
 	}
 }
 
-func (src *relSource) cursor() *relCursor {
+func (src *relSource) cursor() *relCursor { return src.cursorIn(0, allDevices4) }
+
+// allDevices4 bounds the IPv4 devices as integers: [0, allDevices4) is all
+// of them.
+const allDevices4 = 1 << 32
+
+// cursorIn reads the relations of the devices in [lo, hi) (IPv4 addresses
+// as integers): each run's records of them, found by binary search.
+func (src *relSource) cursorIn(lo, hi uint64) *relCursor {
 	c := &relCursor{}
 	add := func(s *relStream) {
 		ok, err := s.next()
@@ -430,11 +439,35 @@ func (src *relSource) cursor() *relCursor {
 	if src == nil {
 		return c
 	}
-	add(&relStream{mem: src.mem})
+	// bounds returns the first and the end index of the range's records
+	// in a run of n, dev(i) being the device of record i.
+	bounds := func(n int, dev func(i int) uint32) (int, int) {
+		first, end := 0, n
+		if lo > 0 {
+			first = sort.Search(n, func(i int) bool { return uint64(dev(i)) >= lo })
+		}
+		if hi < allDevices4 {
+			end = first + sort.Search(n-first, func(i int) bool { return uint64(dev(first+i)) >= hi })
+		}
+		return first, end
+	}
+	i, j := bounds(len(src.mem), func(i int) uint32 { return src.mem[i].key.dev })
+	add(&relStream{mem: src.mem[i:j]})
 	if src.spill != nil {
 		buf := new([]byte)
+		var b [4]byte
 		for _, r := range src.spill.runs {
-			add(&relStream{r: io.NewSectionReader(src.spill.f, r.off, int64(r.n)*relRecSize), left: r.n, buf: buf})
+			i, j := bounds(r.n, func(i int) uint32 {
+				if _, err := src.spill.f.ReadAt(b[:], r.off+int64(i)*relRecSize); err != nil && c.err == nil {
+					c.err = fmt.Errorf("relation spill file: %w", err)
+				}
+				return binary.LittleEndian.Uint32(b[:])
+			})
+			if c.err != nil {
+				return c
+			}
+			off := r.off + int64(i)*relRecSize
+			add(&relStream{r: io.NewSectionReader(src.spill.f, off, int64(j-i)*relRecSize), left: j - i, buf: buf})
 		}
 	}
 	for i := len(c.h)/2 - 1; i >= 0; i-- {

@@ -105,6 +105,11 @@ func newRowPacker(attrs []geo.Attribution) *rowPacker {
 	return p
 }
 
+// fork returns a packer of the same attributions for another goroutine.
+func (p *rowPacker) fork() *rowPacker {
+	return &rowPacker{attrs: p.attrs, local: make([]uint32, len(p.local))}
+}
+
 // jsonSafe returns s as it reads back from the JSON rows written before
 // 00048: encoding/json writes each byte of invalid UTF-8 as U+FFFD.
 func jsonSafe(s string) string {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,14 +16,17 @@ import (
 	"iotwatch/internal/store/backends"
 )
 
-// TestPipeDevices: the rows pipeDevices hands over, encoded in a goroutine
-// of their own, are those encodeDevices makes, in order; an insert error,
-// an encoder error or the context's end stop both sides, and the encoder
-// goroutine is gone when pipeDevices returns.
+// TestPipeDevices: the rows pipeDevices hands over, encoded in goroutines
+// of their own (one, or two each with a part of the devices), are those
+// encodeDevices makes, each part's in order; an insert error, an encoder
+// error or the context's end stop all sides, and the encoder goroutines
+// are gone when pipeDevices returns.
 func TestPipeDevices(t *testing.T) {
 	var want []string
+	var devs []netip.Addr
 	if err := encodeDevices(testRollups(t), func(d *deviceRow) error {
 		want = append(want, rowString(d))
+		devs = append(devs, d.device)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -46,47 +51,84 @@ func TestPipeDevices(t *testing.T) {
 		{name: "context ended before", cancelled: true, wantErr: context.Canceled},
 		{name: "spill file unreadable", spillGone: true, wantText: "relation spill file"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := testRollups(t)
-			if tc.spillGone {
-				r.rel4.spill.f.Close()
-			}
-			ignore := goleak.IgnoreCurrent()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if tc.cancelled {
-				cancel()
-			}
-			var got []string
-			err := pipeDevices(ctx, r, func(_ context.Context, d *deviceRow) error {
-				got = append(got, rowString(d))
-				if len(got) == tc.cancelAt {
+	for _, parts := range []int{1, 2} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%d parts/%s", parts, tc.name), func(t *testing.T) {
+				if parts > 1 {
+					defer func(n int) { splitMin = n }(splitMin)
+					splitMin = 0
+				}
+				split := splitDevices(testRollups(t))
+				if len(split) != parts {
+					t.Fatalf("%d parts, want %d", len(split), parts)
+				}
+				// The rows of the first part are want[:first].
+				first := len(want)
+				if parts > 1 {
+					last := slices.MaxFunc(split[0].hours, func(a, b Hourly) int { return a.Device.Compare(b.Device) }).Device
+					first = slices.IndexFunc(devs, func(d netip.Addr) bool { return d.Compare(last) > 0 })
+					if first <= 0 {
+						t.Fatalf("first part ends at row %d", first)
+					}
+				}
+				r := testRollups(t)
+				if tc.spillGone {
+					r.rel4.spill.f.Close()
+				}
+				ignore := goleak.IgnoreCurrent()
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if tc.cancelled {
 					cancel()
 				}
-				if len(got) == tc.failAt {
-					return errInsert
+				var got []string
+				err := pipeDevices(ctx, r, func(_ context.Context, d *deviceRow) error {
+					got = append(got, rowString(d))
+					if len(got) == tc.cancelAt {
+						cancel()
+					}
+					if len(got) == tc.failAt {
+						return errInsert
+					}
+					return nil
+				})
+				switch {
+				case tc.wantText != "":
+					if err == nil || !strings.Contains(err.Error(), tc.wantText) {
+						t.Errorf("error %v, want one with %q", err, tc.wantText)
+					}
+				case !errors.Is(err, tc.wantErr):
+					t.Errorf("error %v, want %v", err, tc.wantErr)
 				}
-				return nil
+				if len(got) != tc.wantInsert {
+					t.Errorf("%d rows inserted, want %d", len(got), tc.wantInsert)
+				}
+				// Each part's rows come in want's order.
+				prev := [2]int{-1, first - 1}
+				for _, row := range got {
+					i := slices.Index(want, row)
+					if i < 0 {
+						t.Fatalf("row not encoded by encodeDevices:\n%s", row)
+					}
+					p := 0
+					if i >= first {
+						p = 1
+					}
+					if i <= prev[p] {
+						t.Errorf("row %d (part %d) after row %d", i, p+1, prev[p])
+					}
+					prev[p] = i
+				}
+				if len(got) == len(want) {
+					slices.Sort(got)
+					w := slices.Sorted(slices.Values(want))
+					if !slices.Equal(got, w) {
+						t.Errorf("rows differ from encodeDevices'")
+					}
+				}
+				goleak.VerifyNone(t, ignore)
 			})
-			switch {
-			case tc.wantText != "":
-				if err == nil || !strings.Contains(err.Error(), tc.wantText) {
-					t.Errorf("error %v, want one with %q", err, tc.wantText)
-				}
-			case !errors.Is(err, tc.wantErr):
-				t.Errorf("error %v, want %v", err, tc.wantErr)
-			}
-			if len(got) != tc.wantInsert {
-				t.Errorf("%d rows inserted, want %d", len(got), tc.wantInsert)
-			}
-			for i := range got {
-				if got[i] != want[i] {
-					t.Errorf("row %d:\n%s\nwant\n%s", i, got[i], want[i])
-				}
-			}
-			goleak.VerifyNone(t, ignore)
-		})
+		}
 	}
 }
 
