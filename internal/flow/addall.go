@@ -2,6 +2,7 @@ package flow
 
 import (
 	"math"
+	"unsafe"
 
 	"iotwatch/internal/geo"
 )
@@ -16,7 +17,7 @@ const readAhead = 8
 // record's relation slot, spill filter word and peer cache entry are read a
 // few records before the record is added: a record of a new relation misses
 // the cache in all three, and one record's misses, one after another, cost
-// a memory latency each where those of several records overlap.
+// a memory latency each where those of several records overlap (prefetch).
 //
 // pis, when not nil, are the numbers the producer gave the records' peer
 // attributions, of its list pattrs (see attrIndex): the aggregation then
@@ -34,16 +35,15 @@ func (a *Aggregator) addRelations(recs []Record, ors []Orientation, pis []uint32
 	}
 	a.hashes = hs
 	a.prodAttrs = pattrs
-	var touched uint64
 	for i := range recs {
 		if j := i + readAhead; j < len(recs) && hs[j] != 0 {
-			touched += uint64(a.rel4.slots[hs[j]&a.rel4.mask].flags)
+			prefetch(unsafe.Pointer(&a.rel4.slots[hs[j]&a.rel4.mask]))
 			if x := &a.spilled; x.n > 0 {
-				touched += x.bloom[hs[j]>>x.bshift]
+				prefetch(unsafe.Pointer(&x.bloom[hs[j]>>x.bshift]))
 			}
 			if pis == nil {
 				p4, _ := v4(ors[j].Peer)
-				touched += uint64(a.touch(p4))
+				a.prefetch(p4)
 			}
 		}
 		pi := uint32(noAttr)
@@ -54,7 +54,6 @@ func (a *Aggregator) addRelations(recs []Record, ors []Orientation, pis []uint32
 		ors[i].Rel = id
 		ais = append(ais, ai)
 	}
-	a.touched += touched
 	a.prodAttrs = nil
 	return ais
 }

@@ -3,6 +3,7 @@ package flow
 import (
 	"math"
 	"net/netip"
+	"unsafe"
 
 	"iotwatch/internal/geo"
 )
@@ -66,9 +67,9 @@ func (x *attrIndex) attr(peer netip.Addr) uint32 {
 	return i
 }
 
-// touch reads the cache entry of an IPv4 peer p4 (read ahead).
-func (x *attrIndex) touch(p4 uint32) uint32 {
-	return x.peer4[mix64(uint64(p4))&(peerCache-1)].idx
+// prefetch reads ahead the cache entry of an IPv4 peer p4.
+func (x *attrIndex) prefetch(p4 uint32) {
+	prefetch(unsafe.Pointer(&x.peer4[mix64(uint64(p4))&(peerCache-1)]))
 }
 
 // number returns at's number, giving it the next one if it is new.

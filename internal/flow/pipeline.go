@@ -120,8 +120,6 @@ type Pipeline struct {
 	panicErr error // the first stage's panic (failed reports one)
 	failed   atomic.Bool
 
-	touched uint32 // what send read ahead (kept so that the reads are not dropped)
-
 	// aggregation-stage state, read after done is closed
 	agg         *Aggregator
 	dns         map[DNSAnswer]struct{}
@@ -239,16 +237,14 @@ func (p *Pipeline) lookUp(b *batch) {
 			b.pis, b.attrs = nil, nil
 		}
 	}()
-	var touched uint32
 	for i := range b.ors {
 		if j := i + readAhead; j < len(b.ors) {
 			if p4, ok := v4(b.ors[j].Peer); ok {
-				touched += p.attrs.touch(p4)
+				p.attrs.prefetch(p4)
 			}
 		}
 		pis = append(pis, p.attrs.attr(b.ors[i].Peer))
 	}
-	p.touched += touched
 	// The list only grows: the aggregation reads the attributions up to
 	// here, which are never written again.
 	b.pis, b.attrs = pis, p.attrs.attrs[:len(p.attrs.attrs):len(p.attrs.attrs)]

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"unsafe"
 )
 
 // Relations that age out of memory. An ingest of a large capture sees
@@ -166,9 +167,8 @@ type relIndex struct {
 	bloom  []uint64
 	bshift uint // 64 - log2 of the filter's words
 
-	ord     []relOrd // putAll's scratch space
-	hs      []uint64
-	touched uint8 // what putAll read ahead (kept so that the reads are not dropped)
+	ord []relOrd // putAll's scratch space
+	hs  []uint64
 }
 
 // bloomBits returns the filter word and bits of a key's hash h.
@@ -246,15 +246,13 @@ func (x *relIndex) putAll(s []relSlot) {
 		ord[i] = relOrd{hs[i] >> 48, uint64(i)}
 	}
 	radixSortOrd(ord, x.ord[n:2*n], 64)
-	var touched uint8
 	for p, o := range ord {
 		if q := p + putAhead; q < n {
-			touched |= x.slots[hs[ord[q].lo]>>x.shift].flags
+			prefetch(unsafe.Pointer(&x.slots[hs[ord[q].lo]>>x.shift]))
 		}
 		sl := &s[o.lo]
 		x.put(sl.key, hs[o.lo], sl.id)
 	}
-	x.touched = touched
 }
 
 // putAhead is how many keys ahead putAll reads the slot of.

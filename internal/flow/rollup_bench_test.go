@@ -102,6 +102,7 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 						}
 					}
 					b.StopTimer()
+					a.settle()
 					if err := a.spill.close(); err != nil {
 						b.Fatal(err)
 					}
@@ -111,4 +112,39 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkAddRelations measures the pipeline's aggregation stage alone
+// (addRelations, spilling at the default table size) on a million new
+// relations, their peers' attributions numbered by the producer beforehand
+// as a pipeline's producer does (see attrIndex).
+func BenchmarkAddRelations(b *testing.B) {
+	at, err := geo.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := newRelations(1_000_000, 10_000)
+	px := newAttrIndex(at.Lookup)
+	pis := make([]uint32, len(w.recs))
+	for i := range pis {
+		pis[i] = px.attr(w.os[i].Peer)
+	}
+	const batch = 1024
+	os := slices.Clone(w.os)
+	var ais []uint32
+	for b.Loop() {
+		a := NewAggregator(at.Lookup, 0)
+		a.SpillTo(b.TempDir(), 0)
+		for i := 0; i < len(w.recs); i += batch {
+			j := min(i+batch, len(w.recs))
+			ais = a.addRelations(w.recs[i:j], os[i:j], pis[i:j], px.attrs, ais[:0])
+		}
+		b.StopTimer()
+		a.settle()
+		if err := a.spill.close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(w.recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
