@@ -101,12 +101,7 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 							a.addAll(w.recs[i:j], os[i:j])
 						}
 					}
-					b.StopTimer()
-					a.settle()
-					if err := a.spill.close(); err != nil {
-						b.Fatal(err)
-					}
-					b.StartTimer()
+					closeSpill(b, a)
 				}
 				b.ReportMetric(float64(len(w.recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 			})
@@ -139,12 +134,17 @@ func BenchmarkAddRelations(b *testing.B) {
 			j := min(i+batch, len(w.recs))
 			ais = a.addRelations(w.recs[i:j], os[i:j], pis[i:j], px.attrs, ais[:0])
 		}
-		b.StopTimer()
-		a.settle()
-		if err := a.spill.close(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
+		closeSpill(b, a)
 	}
 	b.ReportMetric(float64(len(w.recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// closeSpill closes an aggregator's spill file, out of the benchmark's time.
+func closeSpill(b *testing.B, a *Aggregator) {
+	b.StopTimer()
+	a.settle()
+	if err := a.spill.close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StartTimer()
 }
