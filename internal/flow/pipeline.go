@@ -94,8 +94,8 @@ const stagedQueue = 8
 
 // Pipeline carries decoded records from one producer through two stages on
 // their own goroutines: the aggregation orients each record (unless the
-// producer did, see send) and sums it into its relation (giving the relation an ID, Orientation.Rel, and finding its
-// peer's attribution); the second stage then sums the same records into
+// producer did, see send) and sums it into its relation (giving the relation an ID, Orientation.Rel, and numbering its
+// peer's attribution, which a producer that waits looked up); the second stage then sums the same records into
 // their hourly roll-ups and runs the observers over them, in order, with
 // their orientations. The stages overlap (the second works on one batch
 // while the next is aggregated), so that an ingest uses a second core; the

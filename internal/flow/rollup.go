@@ -58,7 +58,9 @@ type Relation struct {
 //   - hourly roll-ups are found through their hour first: exporters send
 //     records roughly in time order, so the current hour's map and rows stay
 //     small and in cache however many hours the ingest spans;
-//   - the peer's attribution is looked up once per relation, not per record;
+//   - the peer's attribution is numbered once per relation, not per record
+//     (a pipeline's producer that waits looks the peers up: see attrIndex);
+//   - an eviction's run is sorted and written on its own goroutine (spillJob);
 //   - the pipeline adds a batch at a time (addRelations, addHours), reading
 //     the cache lines a record will need a few records ahead, so that the
 //     misses of a stream of new relations overlap instead of coming one

@@ -3,9 +3,11 @@ package geo
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -172,6 +174,49 @@ func TestAttribute(t *testing.T) {
 	}
 	if _, err := NewFromBytes([]byte("garbage")); err == nil {
 		t.Error("garbage database accepted")
+	}
+}
+
+// TestConcurrentUse looks addresses up from several goroutines at once, as
+// an ingest does (its producer calls Lookup, its detectors Attribute): every
+// answer is the one a single goroutine gets (run with -race to check the
+// sharing too).
+func TestConcurrentUse(t *testing.T) {
+	at, err := NewFromBytes(writeMMDB(t, []entry{{netip.MustParsePrefix("8.8.8.0/24"), 15169, "GOOGLE"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Close()
+	const n = 768 // addresses in and out of the owner database
+	addr := func(i int) netip.Addr { i %= n; return netip.AddrFrom4([4]byte{8, 8, byte(i % 3 * 4), byte(i)}) }
+	want := make([]Attribution, n)
+	for i := range want {
+		want[i] = at.Lookup(addr(i))
+	}
+	if want[8].Owner != "GOOGLE" || want[8].Country != "US" {
+		t.Fatalf("Lookup(%s) = %+v, want GOOGLE in US", addr(8), want[8])
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				a := addr(i + g)
+				got := at.Lookup(a)
+				if g%2 == 1 {
+					got = at.Attribute(a)
+				}
+				if got != want[(i+g)%n] {
+					errs <- fmt.Sprintf("goroutine %d: %s attributed %+v, want %+v", g, a, got, want[(i+g)%n])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
 
