@@ -41,7 +41,7 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error 
 	// pages took 4 ms of the 1M-flow save).
 	closed := make(chan error, 1)
 	closing := false
-	err := st.Tx(ctx, func(tx *sql.Tx) error {
+	err := st.BulkTx(ctx, func(tx *sql.Tx) error {
 		err := saveDevices(ctx, st, tx, runID, res.Rollups)
 		closing = true
 		go func() { closed <- res.Rollups.Close() }()

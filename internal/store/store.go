@@ -398,6 +398,11 @@ func (s *Store) Rebind(q string) string {
 
 // Tx runs fn in one transaction: everything fn writes lands, or nothing does.
 func (s *Store) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return s.tx(ctx, fn, func() {})
+}
+
+// tx is Tx, calling beforeCommit once fn has succeeded.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error, beforeCommit func()) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -406,6 +411,7 @@ func (s *Store) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		_ = tx.Rollback() // fn's error is the one to report; a failed rollback ends with the connection
 		return err
 	}
+	beforeCommit()
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
