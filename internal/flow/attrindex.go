@@ -21,7 +21,7 @@ type attrIndex struct {
 	peer6     map[netip.Addr]uint32
 	attrIdx   map[geo.Attribution]uint32
 	attrs     []geo.Attribution
-	recent    [64]uint32 // an attribution index per country (see number)
+	recent    [1024]uint32 // an attribution index per country (see number)
 }
 
 const maxPeerAttr = 1 << 20
@@ -79,7 +79,7 @@ func (x *attrIndex) number(at geo.Attribution) uint32 {
 	// compared as a struct, before the map (which hashes every string).
 	var h int
 	if len(at.Country) == 2 {
-		h = int(at.Country[0]^at.Country[1]<<3) & (len(x.recent) - 1)
+		h = int(at.Country[0]&31)<<5 | int(at.Country[1]&31) // one per country code
 	}
 	i := x.recent[h]
 	if int(i) >= len(x.attrs) || x.attrs[i] != at {
