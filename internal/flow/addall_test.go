@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"cmp"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -140,20 +139,6 @@ func canonical(t *testing.T, r Rollups) Rollups {
 	t.Helper()
 	r.Hourly = slices.Clone(r.Hourly)
 	slices.SortFunc(r.Hourly, compareHourly)
-	slices.SortFunc(r.Relations, func(a, b Relation) int {
-		if c := a.Device.Compare(b.Device); c != 0 {
-			return c
-		}
-		if c := a.Peer.Compare(b.Peer); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Port, b.Port); c != 0 {
-			return c
-		}
-		return cmp.Compare(b2i(a.Outbound), b2i(b.Outbound))
-	})
+	slices.SortFunc(r.Relations, func(a, b Relation) int { return compareRelKey(a.RelationKey, b.RelationKey) })
 	return r
 }
