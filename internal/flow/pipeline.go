@@ -25,6 +25,13 @@ type Observer interface {
 	Alerts() []Alert
 }
 
+// BatchObserver is an Observer that takes a batch's records at once (and may
+// read its state of later records ahead); ObserveBatch(recs, ors) observes
+// recs[i] with ors[i] in order, as Observe would.
+type BatchObserver interface {
+	ObserveBatch(recs []Record, ors []Orientation)
+}
+
 // Checkpointer is an Observer that keeps state on the pipeline's relations
 // (Orientation.Rel): a checkpoint starts the relations afresh, and the
 // observer is told so after taking its alerts. Checkpoint forgets the alerts
@@ -355,10 +362,14 @@ func (p *Pipeline) observe() {
 			}
 		}
 		p.hours.addHours(s.recs, s.ors, s.ais)
-		for i := range s.recs {
-			r, o := &s.recs[i], s.ors[i]
-			for _, ob := range p.cfg.Observers {
-				ob.Observe(r, o)
+		// Observers are independent: each sees the batch in turn.
+		for _, ob := range p.cfg.Observers {
+			if bo, ok := ob.(BatchObserver); ok {
+				bo.ObserveBatch(s.recs, s.ors)
+				continue
+			}
+			for i := range s.recs {
+				ob.Observe(&s.recs[i], s.ors[i])
 			}
 		}
 		p.pool.Put(s.recs[:0])  //nolint:staticcheck // slice reuse
