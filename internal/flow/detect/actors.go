@@ -70,7 +70,12 @@ func (t *actorTable) find(k uint32) *actorEnt {
 	if t.slots == nil {
 		return nil
 	}
-	i := hash32(k) & t.mask
+	return t.findHash(k, hash32(k))
+}
+
+// findHash is find of k, whose hash32 is h (the table has slots).
+func (t *actorTable) findHash(k, h uint32) *actorEnt {
+	i := h & t.mask
 	for {
 		s := &t.slots[i]
 		if s.i == 0 {

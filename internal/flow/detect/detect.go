@@ -97,6 +97,7 @@ type Engine struct {
 
 	alerts []flow.Alert
 	seen   map[alertKey]bool
+	ahead  []aheadKey // ObserveBatch's
 }
 
 // Heartbeat is a periodic series that a declaration explains.

@@ -15,14 +15,15 @@ import (
 )
 
 // TestFanoutInline feeds the same probes to an engine that keeps IPv4
-// actors' fan-out windows inline in their entries and to one that keeps
-// them in the tables only: the alerts (with their reasons) and the state
+// actors' fan-out windows inline in their entries, in batches
+// (ObserveBatch), and to one that keeps them in the tables only, one by one
+// (Observe): the alerts (with their reasons) and the state
 // documents must be equal. The streams are built to exercise every move:
 // windows outgrowing their inline hosts, a second port of a pair, more
 // ports and pairs per actor than fit inline, records arriving windows late,
 // sampled records (smaller thresholds), IPv6 targets of IPv4 actors, IPv6
 // actors, checkpoints that expire idle state, and restoring the state into
-// a new pair of engines half way.
+// a new pair of engines half way, and transit records.
 func TestFanoutInline(t *testing.T) {
 	rl := DefaultRules()
 	rl.Scan.Window = Duration(time.Minute)
@@ -90,11 +91,30 @@ func TestFanoutInline(t *testing.T) {
 				got[k] = append(got[k], fmt.Sprintf("%s %s %s %s %d: %s", a.Detector, a.Device, a.Peer, a.Time.Format(time.RFC3339Nano), a.Port, a.Reason))
 			}
 		}
+		ors := make([]flow.Orientation, n)
+		for i, r := range recs {
+			ors[i] = flow.Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Port: r.DstPort}
+			if rng.IntN(30) == 0 {
+				ors[i] = flow.Orientation{Device: r.Src, Peer: r.Dst, Transit: true}
+			}
+		}
 		restoreAt := n / 2
-		for i := range recs {
-			r := &recs[i]
+		for lo := 0; lo < n; {
+			// The inline engine takes the records in batches of random
+			// sizes, up to the next record checked after.
+			hi := min(n, lo+1+rng.IntN(64))
+			for i := lo; i < hi; i++ {
+				if i%50 == 0 || i%500 == 499 || i == restoreAt {
+					hi = i + 1
+				}
+			}
+			inline.ObserveBatch(recs[lo:hi], ors[lo:hi])
+			for i := lo; i < hi; i++ {
+				tables.Observe(&recs[i], ors[i])
+			}
+			i := hi - 1
+			lo = hi
 			for k, e := range []*Engine{inline, tables} {
-				e.Observe(r, flow.Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Port: r.DstPort})
 				if i%500 == 499 {
 					take(k, e)
 					e.Checkpoint()
