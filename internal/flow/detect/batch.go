@@ -32,10 +32,9 @@ func (e *Engine) ObserveBatch(recs []flow.Record, ors []flow.Orientation) {
 			if j := i + readAhead; j < len(hs) && hs[j].ok {
 				if ae := t.findHash(hs[j].key, hs[j].hash); ae != nil {
 					p := unsafe.Pointer(ae)
-					for off := uintptr(0); off < unsafe.Sizeof(*ae); off += 64 {
+					for off := uintptr(0); off < actorEntSize; off += 64 {
 						flow.Prefetch(unsafe.Add(p, off))
 					}
-					flow.Prefetch(unsafe.Add(p, unsafe.Sizeof(*ae)-1))
 				}
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+	"unsafe"
 
 	"iotwatch/internal/flow"
 	"iotwatch/internal/flow/synth"
@@ -53,5 +54,19 @@ func BenchmarkObserveBatch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestActorEntSize checks that an actor's entry is whole cache lines and
+// that its padding is all that is not its fields: ObserveBatch reads the
+// lines of actorEntSize bytes ahead.
+func TestActorEntSize(t *testing.T) {
+	var ae actorEnt
+	if got := unsafe.Sizeof(ae); got != actorEntSize || actorEntSize%64 != 0 {
+		t.Errorf("actorEnt is %d bytes, want %d (whole cache lines)", got, actorEntSize)
+	}
+	used := unsafe.Offsetof(ae.fanActor) + unsafe.Sizeof(ae.fanActor)
+	if used != actorEntUsed {
+		t.Errorf("actorEnt's fields end at %d, want actorEntUsed = %d", used, actorEntUsed)
 	}
 }
