@@ -12,7 +12,8 @@ import (
 
 // TestBulkTx: BulkTx commits what fn writes, or nothing when fn fails, on
 // every backend, and leaves no goroutine behind; on SQLite under Linux it
-// starts the writing of the WAL (a writeback exists and kicking it works).
+// starts the writing of the WAL and of the database file (a writeback
+// exists, has SQLite's descriptor of the file, and kicking it works).
 func TestBulkTx(t *testing.T) {
 	ctx := context.Background()
 	for name, s := range openTests(t) {
@@ -54,10 +55,16 @@ func TestBulkTx(t *testing.T) {
 			if w == nil {
 				t.Fatal("no writeback of the WAL")
 			}
-			before := w.kicks.Load()
+			if w.db < 0 {
+				t.Fatal("no descriptor of the database file found")
+			}
+			before, dbBefore := w.kicks.Load(), w.dbKicks.Load()
 			w.kick()
 			if got := w.kicks.Load(); got <= before {
-				t.Errorf("kick started no writeback (%d, then %d)", before, got)
+				t.Errorf("kick started no writeback of the WAL (%d, then %d)", before, got)
+			}
+			if got := w.dbKicks.Load(); got <= dbBefore {
+				t.Errorf("kick started no writeback of the database file (%d, then %d)", dbBefore, got)
 			}
 		})
 	}
