@@ -37,7 +37,7 @@ func (a *Aggregator) addRelations(recs []Record, ors []Orientation, pis []uint32
 	a.prodAttrs = pattrs
 	for i := range recs {
 		if j := i + readAhead; j < len(recs) && hs[j] != 0 {
-			prefetch(unsafe.Pointer(&a.rel4.slots[hs[j]&a.rel4.mask]))
+			prefetch(unsafe.Pointer(&a.rel4.slots[a.rel4.home(hs[j])]))
 			if x := &a.spilled; x.n > 0 {
 				prefetch(unsafe.Pointer(&x.bloom[hs[j]>>x.bshift]))
 			}
@@ -90,7 +90,7 @@ func (a *Aggregator) addHours(recs []Record, ors []Orientation, ais []uint32) {
 				t = a.hours[hn]
 			}
 			if t != nil {
-				touched += t.slots[mix64(adds[j].key)&t.mask].flows
+				touched += t.slots[t.home(adds[j].key)].flows
 			}
 		}
 		a.add4(adds[i].hn, adds[i].key, adds[i].pk, adds[i].by)

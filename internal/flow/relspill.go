@@ -37,7 +37,11 @@ import (
 // single-packet flows and on 5M NetFlow records, 35–45 MB less resident.
 const DefaultActiveRelations = 3 << 14
 
-const relRecSize = 56
+// relRecSize is the size of a spilled record: a relSlot (see slotBytes),
+// whose first field is its key's device (cursorIn's search reads it).
+const relRecSize = 64
+
+var _ = [1]struct{}{}[unsafe.Sizeof(relSlot{})-relRecSize+unsafe.Offsetof(relSlot{}.key)+unsafe.Offsetof(relKey4{}.dev)]
 
 func (k relKey4) compare(o relKey4) int {
 	if c := cmp.Compare(k.dev, o.dev); c != 0 {
@@ -55,31 +59,15 @@ func (k relKey4) compare(o relKey4) int {
 	return cmp.Compare(b2i(k.out), b2i(o.out))
 }
 
-func putRel(b []byte, s *relSlot) {
-	binary.LittleEndian.PutUint32(b[0:], s.key.dev)
-	binary.LittleEndian.PutUint32(b[4:], s.key.peer)
-	binary.LittleEndian.PutUint16(b[8:], s.key.port)
-	b[10] = s.key.proto
-	b[11] = s.flags
-	if s.key.out {
-		b[11] |= 0x80
+// slotBytes returns the memory of relation slots. The spill file holds the
+// slots as they are in memory: it is the process's own (unlinked at once),
+// never read by another build or machine, so that writing a run and reading
+// it back are copies, not an encoding and a decoding of every field.
+func slotBytes(s []relSlot) []byte {
+	if len(s) == 0 {
+		return nil
 	}
-	binary.LittleEndian.PutUint32(b[12:], s.attr)
-	binary.LittleEndian.PutUint64(b[16:], s.flows)
-	binary.LittleEndian.PutUint64(b[24:], s.packets)
-	binary.LittleEndian.PutUint64(b[32:], s.bytes)
-	binary.LittleEndian.PutUint64(b[40:], uint64(s.first))
-	binary.LittleEndian.PutUint64(b[48:], uint64(s.last))
-}
-
-func getRel(b []byte, s *relSlot) {
-	*s = relSlot{
-		key: relKey4{dev: binary.LittleEndian.Uint32(b[0:]), peer: binary.LittleEndian.Uint32(b[4:]),
-			port: binary.LittleEndian.Uint16(b[8:]), proto: b[10], out: b[11]&0x80 != 0},
-		flags: b[11] &^ 0x80, attr: binary.LittleEndian.Uint32(b[12:]),
-		flows: binary.LittleEndian.Uint64(b[16:]), packets: binary.LittleEndian.Uint64(b[24:]), bytes: binary.LittleEndian.Uint64(b[32:]),
-		first: int64(binary.LittleEndian.Uint64(b[40:])), last: int64(binary.LittleEndian.Uint64(b[48:])),
-	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*relRecSize)
 }
 
 // relSpill is the spill file: sorted runs of relation records.
@@ -88,7 +76,7 @@ type relSpill struct {
 	name string // still to remove when unlinking at creation failed
 	runs []relRun
 	off  int64
-	buf  []byte // writeOrdered's
+	buf  []relSlot // writeOrdered's
 }
 
 type relRun struct {
@@ -111,25 +99,24 @@ func newRelSpill(dir string) (*relSpill, error) {
 // write appends one run; slots must be sorted by key.
 func (sp *relSpill) write(slots []relSlot) error { return sp.writeOrdered(slots, nil) }
 
-// spillChunk is how many records writeOrdered encodes per write.
+// spillChunk is how many records writeOrdered writes at a time (1 MiB).
 const spillChunk = 1 << 14
 
 // writeOrdered appends one run: the slots in the order ord gives (its lo's
 // low 32 bits index slots; nil: as they are), which must be by key. It
-// encodes them into a buffer and writes that in a few large writes.
+// gathers them into a buffer and writes that in a few large writes.
 func (sp *relSpill) writeOrdered(slots []relSlot, ord []relOrd) error {
 	for i := 0; i < len(slots); i += spillChunk {
 		n := min(spillChunk, len(slots)-i)
-		buf := slices.Grow(sp.buf[:0], n*relRecSize)[:n*relRecSize]
-		for k := range n {
-			j := i + k
-			if ord != nil {
-				j = int(ord[j].lo & 0xffffffff)
+		buf := slots[i : i+n]
+		if ord != nil {
+			buf = slices.Grow(sp.buf[:0], n)[:n]
+			for k, o := range ord[i : i+n] {
+				buf[k] = slots[o.lo&0xffffffff]
 			}
-			putRel(buf[k*relRecSize:], &slots[j])
+			sp.buf = buf
 		}
-		sp.buf = buf
-		if _, err := sp.f.Write(buf); err != nil {
+		if _, err := sp.f.Write(slotBytes(buf)); err != nil {
 			return fmt.Errorf("relation spill file: %w", err)
 		}
 	}
@@ -157,9 +144,10 @@ func (sp *relSpill) close() error {
 // answers them with one memory access where the table would cost a miss.
 //
 // Both are indexed by the high bits of the key's hash, and an eviction's
-// keys are put in the order of their hashes: the table and the filter are
-// then written from start to end, not at random places (each of which cost
-// a cache and TLB miss), and growing moves every slot forward.
+// keys come in the order of their hashes (the relation table's): the table
+// and the filter are then written from start to end, not at random places
+// (each of which cost a cache and TLB miss), and growing moves every slot
+// forward.
 type relIndex struct {
 	slots  []relIdxSlot
 	shift  uint // 64 - log2 of the slots
@@ -167,8 +155,7 @@ type relIndex struct {
 	bloom  []uint64
 	bshift uint // 64 - log2 of the filter's words
 
-	ord []relOrd // putAll's scratch space
-	hs  []uint64
+	hs []uint64 // putAll's scratch space
 }
 
 // bloomBits returns the filter word and bits of a key's hash h.
@@ -227,31 +214,26 @@ func (x *relIndex) get(k relKey4, h uint64) (uint32, bool) {
 	}
 }
 
-// putAll records the IDs of spilled relations, in the order of their
-// hashes' high bits. It reads the slot of the key putAhead places on
-// before each put, so that the misses of several keys overlap (a put's
-// branch on its slot, mispredicted at random, kept them apart).
+// putAll records the IDs of spilled relations. They come in the relation
+// table's order, which is that of their hashes' high bits (relTable), so
+// that the index's slots and filter are written from start to end; putAll
+// reads the slot of the key putAhead places on before each put, so that the
+// misses of several keys overlap (a put's branch on its slot, mispredicted
+// at random, kept them apart).
 func (x *relIndex) putAll(s []relSlot) {
 	for (x.n+len(s))*4 > len(x.slots)*3 {
 		x.grow()
 	}
-	n := len(s)
-	if cap(x.ord) < 2*n {
-		x.ord = make([]relOrd, 0, 2*n)
-		x.hs = make([]uint64, 0, n)
-	}
-	ord, hs := x.ord[:n], x.hs[:n]
+	hs := slices.Grow(x.hs[:0], len(s))[:len(s)]
+	x.hs = hs
 	for i := range s {
 		hs[i] = s[i].key.hash()
-		ord[i] = relOrd{hs[i] >> 48, uint64(i)}
 	}
-	radixSortOrd(ord, x.ord[n:2*n], 64)
-	for p, o := range ord {
-		if q := p + putAhead; q < n {
-			prefetch(unsafe.Pointer(&x.slots[hs[ord[q].lo]>>x.shift]))
+	for i := range s {
+		if q := i + putAhead; q < len(s) {
+			prefetch(unsafe.Pointer(&x.slots[hs[q]>>x.shift]))
 		}
-		sl := &s[o.lo]
-		x.put(sl.key, hs[o.lo], sl.id)
+		x.put(s[i].key, hs[i], s[i].id)
 	}
 }
 
@@ -335,12 +317,10 @@ type relStream struct {
 	head   relSlot
 	hi, lo uint64 // head's key, packed (relKey4.packed)
 	block  []relSlot
-	buf    *[]byte // shared by the cursor's streams: a block's records are decoded as soon as read
 }
 
 // streamBlock is how many records a stream reads from the spill file at a
-// time (14 KiB): a read and a decoding loop per block, not a buffered read
-// and a copy per record.
+// time (16 KiB): one read per block, straight into the slots.
 const streamBlock = 256
 
 func (s *relStream) next() (bool, error) {
@@ -349,19 +329,14 @@ func (s *relStream) next() (bool, error) {
 			return false, nil
 		}
 		n := min(s.left, streamBlock)
-		buf := slices.Grow((*s.buf)[:0], n*relRecSize)[:n*relRecSize]
-		*s.buf = buf
-		if _, err := io.ReadFull(s.r, buf); err != nil {
-			return false, fmt.Errorf("relation spill file: %w", err)
-		}
-		s.left -= n
 		if s.block == nil {
 			s.block = make([]relSlot, streamBlock)
 		}
-		s.mem = s.block[:n]
-		for i := range s.mem {
-			getRel(buf[i*relRecSize:], &s.mem[i])
+		if _, err := io.ReadFull(s.r, slotBytes(s.block[:n])); err != nil {
+			return false, fmt.Errorf("relation spill file: %w", err)
 		}
+		s.left -= n
+		s.mem = s.block[:n]
 	}
 	s.head, s.mem = s.mem[0], s.mem[1:]
 	s.hi, s.lo = s.head.key.packed()
@@ -452,20 +427,19 @@ func (src *relSource) cursorIn(lo, hi uint64) *relCursor {
 	i, j := bounds(len(src.mem), func(i int) uint32 { return src.mem[i].key.dev })
 	add(&relStream{mem: src.mem[i:j]})
 	if src.spill != nil {
-		buf := new([]byte)
-		var b [4]byte
+		var b [4]byte // a slot's first field: its key's device
 		for _, r := range src.spill.runs {
 			i, j := bounds(r.n, func(i int) uint32 {
 				if _, err := src.spill.f.ReadAt(b[:], r.off+int64(i)*relRecSize); err != nil && c.err == nil {
 					c.err = fmt.Errorf("relation spill file: %w", err)
 				}
-				return binary.LittleEndian.Uint32(b[:])
+				return binary.NativeEndian.Uint32(b[:])
 			})
 			if c.err != nil {
 				return c
 			}
 			off := r.off + int64(i)*relRecSize
-			add(&relStream{r: io.NewSectionReader(src.spill.f, off, int64(j-i)*relRecSize), left: j - i, buf: buf})
+			add(&relStream{r: io.NewSectionReader(src.spill.f, off, int64(j-i)*relRecSize), left: j - i})
 		}
 	}
 	for i := len(c.h)/2 - 1; i >= 0; i-- {

@@ -1,12 +1,21 @@
 package flow
 
+import "math/bits"
+
 // relTable is an open-addressing hash table (linear probing, power-of-two
 // size, grown at 3/4 load) of IPv4 relations. Each slot is one 64-byte cache
 // line holding the key and every counter, and holds no pointers, so the
 // garbage collector never scans it.
+//
+// A key's slot is given by its hash's high bits: the table is then in the
+// order of its keys' hashes (but for the few displaced past its end), so
+// that growing it, putting back what an eviction keeps and filling the
+// spill index with what it spills (relIndex, indexed the same way) write
+// memory from start to end instead of at random places.
 type relTable struct {
 	slots []relSlot
 	mask  uint64
+	shift uint // 64 - log2 of the slots
 	n     int
 }
 
@@ -32,8 +41,11 @@ type relSlot struct {
 }
 
 func newRelTable(size int) relTable {
-	return relTable{slots: make([]relSlot, size), mask: uint64(size - 1)}
+	return relTable{slots: make([]relSlot, size), mask: uint64(size - 1), shift: uint(65 - bits.Len(uint(size)))}
 }
+
+// home returns the slot of a key of hash h.
+func (t *relTable) home(h uint64) uint64 { return h >> t.shift }
 
 func (k relKey4) hash() uint64 {
 	x := uint64(k.dev)<<32 | uint64(k.peer)
@@ -64,7 +76,7 @@ func (t *relTable) find(k relKey4, create bool) (*relSlot, bool) {
 
 // findHash is find for a key of hash h (relKey4.hash).
 func (t *relTable) findHash(k relKey4, h uint64, create bool) (*relSlot, bool) {
-	i := h & t.mask
+	i := t.home(h)
 	for {
 		s := &t.slots[i]
 		if s.flags&slotUsed == 0 {
@@ -88,17 +100,21 @@ func (t *relTable) findHash(k relKey4, h uint64, create bool) (*relSlot, bool) {
 
 func (t *relTable) grow() {
 	old := t.slots
-	t.slots = make([]relSlot, 2*len(old))
-	t.mask = uint64(len(t.slots) - 1)
+	*t = newRelTable(2 * len(old))
 	for i := range old {
-		s := &old[i]
-		if s.flags&slotUsed == 0 {
-			continue
+		if old[i].flags&slotUsed != 0 {
+			t.put(&old[i], old[i].key.hash())
 		}
-		j := s.key.hash() & t.mask
-		for t.slots[j].flags&slotUsed != 0 {
-			j = (j + 1) & t.mask
-		}
-		t.slots[j] = *s
 	}
+}
+
+// put inserts s, whose key (of hash h) is not in the table; the table must
+// have room.
+func (t *relTable) put(s *relSlot, h uint64) {
+	j := t.home(h)
+	for t.slots[j].flags&slotUsed != 0 {
+		j = (j + 1) & t.mask
+	}
+	t.slots[j] = *s
+	t.n++
 }

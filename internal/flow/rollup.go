@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -109,10 +110,13 @@ type Aggregator struct {
 
 // hourTable holds one hour's IPv4 roll-ups in an open-addressing table of
 // 32-byte slots: the key packs device, attribution, known and direction
-// (see hourKey); a slot with no flows is empty.
+// (see hourKey); a slot with no flows is empty. A key's slot is given by its
+// hash's high bits, so that growing the table writes the new one from start
+// to end (see relTable).
 type hourTable struct {
 	slots []hourSlot
 	mask  uint64
+	shift uint // 64 - log2 of the slots
 	n     int
 }
 
@@ -135,11 +139,14 @@ func hourKey(dev, attr uint32, known, out bool) uint64 {
 }
 
 func newHourTable(size int) *hourTable {
-	return &hourTable{slots: make([]hourSlot, size), mask: uint64(size - 1)}
+	return &hourTable{slots: make([]hourSlot, size), mask: uint64(size - 1), shift: uint(65 - bits.Len(uint(size)))}
 }
 
+// home returns the slot of key k.
+func (t *hourTable) home(k uint64) uint64 { return mix64(k) >> t.shift }
+
 func (t *hourTable) add(k uint64, pk, by uint64) {
-	i := mix64(k) & t.mask
+	i := t.home(k)
 	for {
 		s := &t.slots[i]
 		if s.flows == 0 {
@@ -164,13 +171,12 @@ func (t *hourTable) add(k uint64, pk, by uint64) {
 
 func (t *hourTable) grow() {
 	old := t.slots
-	t.slots = make([]hourSlot, 2*len(old))
-	t.mask = uint64(len(t.slots) - 1)
+	*t = hourTable{slots: make([]hourSlot, 2*len(old)), mask: uint64(2*len(old) - 1), shift: t.shift - 1, n: t.n}
 	for _, s := range old {
 		if s.flows == 0 {
 			continue
 		}
-		j := mix64(s.key) & t.mask
+		j := t.home(s.key)
 		for t.slots[j].flows != 0 {
 			j = (j + 1) & t.mask
 		}
@@ -275,9 +281,8 @@ func (a *Aggregator) evict() {
 	a.spilled.putAll(out)
 	clear(t.slots)
 	t.n = 0
-	for i := range kept {
-		s, _ := t.find(kept[i].key, true)
-		*s = kept[i]
+	for i := range kept { // in the table's order: written from start to end
+		t.put(&kept[i], kept[i].key.hash())
 	}
 	a.startSpill(out) // sorted and written while the aggregation goes on
 }

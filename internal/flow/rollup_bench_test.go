@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,6 +68,15 @@ func dayRelations(n, devices int) addWorkload {
 	return w
 }
 
+// addWorkloads are the benchmarks' workloads.
+var addWorkloads = []struct {
+	name string
+	w    func(n, devices int) addWorkload
+}{
+	{"new", newRelations},
+	{"day", dayRelations},
+}
+
 // BenchmarkAggregatorAdd measures Aggregator.Add alone (the pipeline's
 // roll-ups, relations, attribution by the embedded country database and
 // spilling at the default table size) on a million records, one by one
@@ -76,13 +86,7 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, bc := range []struct {
-		name string
-		w    func(n, devices int) addWorkload
-	}{
-		{"new", newRelations},
-		{"day", dayRelations},
-	} {
+	for _, bc := range addWorkloads {
 		w := bc.w(1_000_000, 10_000)
 		for _, batch := range []int{1, 1024} {
 			b.Run(fmt.Sprintf("%s/batch=%d", bc.name, batch), func(b *testing.B) {
@@ -127,7 +131,9 @@ func BenchmarkAddRelations(b *testing.B) {
 	const batch = 1024
 	os := slices.Clone(w.os)
 	var ais []uint32
+	var cpu time.Duration
 	for b.Loop() {
+		c0 := procCPU(b)
 		a := NewAggregator(at.Lookup, 0)
 		a.SpillTo(b.TempDir(), 0)
 		for i := 0; i < len(w.recs); i += batch {
@@ -135,8 +141,46 @@ func BenchmarkAddRelations(b *testing.B) {
 			ais = a.addRelations(w.recs[i:j], os[i:j], pis[i:j], px.attrs, ais[:0])
 		}
 		closeSpill(b, a)
+		cpu += procCPU(b) - c0
 	}
 	b.ReportMetric(float64(len(w.recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op") // with the spill writer's
+}
+
+// BenchmarkAddHours measures the pipeline's hourly roll-ups alone (addHours,
+// in the observer stage's aggregator) on a million records, their
+// attribution indexes given as the aggregation stage gives them.
+func BenchmarkAddHours(b *testing.B) {
+	at, err := geo.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range addWorkloads {
+		w := bc.w(1_000_000, 10_000)
+		rels := NewAggregator(at.Lookup, 0)
+		rels.SpillTo("", -1)
+		ais := rels.addRelations(w.recs, slices.Clone(w.os), nil, nil, nil)
+		const batch = 1024
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				a := NewAggregator(nil, 0)
+				for i := 0; i < len(w.recs); i += batch {
+					j := min(i+batch, len(w.recs))
+					a.addHours(w.recs[i:j], w.os[i:j], ais[i:j])
+				}
+			}
+			b.ReportMetric(float64(len(w.recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// procCPU is the process's user and system time so far.
+func procCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // closeSpill closes an aggregator's spill file, out of the benchmark's time.

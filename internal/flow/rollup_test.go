@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -105,4 +106,77 @@ func sorted(t *testing.T, r Rollups) Rollups {
 		return strings.Compare(fmt.Sprint(a.RelationKey), fmt.Sprint(b.RelationKey))
 	})
 	return r
+}
+
+// TestRelTable checks the relation table through growth and an eviction's
+// put back (in the table's order): every key is found with its content,
+// none twice, the count is right and no key is cut off from its home.
+func TestRelTable(t *testing.T) {
+	for _, n := range []int{1, 100, 3000, 20000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			tab := newRelTable(1 << 4)
+			rng := rand.New(rand.NewPCG(uint64(n), 3))
+			keys := map[relKey4]uint64{}
+			for len(keys) < n {
+				k := relKey4{dev: rng.Uint32N(64), peer: rng.Uint32(), port: uint16(rng.IntN(3)), proto: 6, out: rng.IntN(2) == 0}
+				s, found := tab.find(k, true)
+				if found != (keys[k] != 0) {
+					t.Fatalf("key %v found %v, want %v", k, found, !found)
+				}
+				s.flows++
+				keys[k]++
+			}
+			check := func(what string) {
+				t.Helper()
+				if tab.n != len(keys) {
+					t.Fatalf("%s: %d keys counted, want %d", what, tab.n, len(keys))
+				}
+				used := 0
+				for i := range tab.slots {
+					if tab.slots[i].flags&slotUsed != 0 {
+						used++
+					}
+				}
+				if used != len(keys) {
+					t.Fatalf("%s: %d slots used, want %d", what, used, len(keys))
+				}
+				for k, f := range keys {
+					s, found := tab.find(k, false)
+					if !found || s.flows != f || s.key != k {
+						t.Fatalf("%s: key %v: found %v with %d flows, want %d", what, k, found, s.flows, f)
+					}
+				}
+				// Linear probing's invariant: no empty slot between a key's
+				// home and its slot.
+				for i := range tab.slots {
+					if s := &tab.slots[i]; s.flags&slotUsed != 0 {
+						for j := tab.home(s.key.hash()); j != uint64(i); j = (j + 1) & tab.mask {
+							if tab.slots[j].flags&slotUsed == 0 {
+								t.Fatalf("%s: slot %d: empty slot %d after its home", what, i, j)
+							}
+						}
+					}
+				}
+			}
+			check("grown")
+			// An eviction's put back: the table cleared, half the keys put in
+			// the table's order.
+			var kept []relSlot
+			for i := range tab.slots {
+				if s := tab.slots[i]; s.flags&slotUsed != 0 {
+					if s.key.peer&1 == 0 {
+						kept = append(kept, s)
+					} else {
+						delete(keys, s.key)
+					}
+				}
+			}
+			clear(tab.slots)
+			tab.n = 0
+			for i := range kept {
+				tab.put(&kept[i], kept[i].key.hash())
+			}
+			check("put back")
+		})
+	}
 }
