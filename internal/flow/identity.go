@@ -35,9 +35,11 @@ func (id *Identity) SetNetworks(ps []netip.Prefix) {
 // Monitored reports whether a is a device address: inventoried, listed, or
 // in the monitored networks.
 func (id *Identity) Monitored(a netip.Addr) bool {
-	if id.Known(a) {
-		return true
-	}
+	return id.Known(a) || id.inNetworks(a)
+}
+
+// inNetworks reports whether a is in the monitored networks.
+func (id *Identity) inNetworks(a netip.Addr) bool {
 	if id == nil || id.networks == nil {
 		return Local(a)
 	}
@@ -179,32 +181,30 @@ type Orientation struct {
 
 // Orient decides which side of r is the device.
 func (id *Identity) Orient(r *Record) Orientation {
-	out := func(known bool) Orientation {
-		return Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Known: known, Port: r.DstPort}
+	var ks, kd, ms, md bool
+	if id == nil || (len(id.names) == 0 && len(id.prefixes) == 0) {
+		// No inventory (the common case): only the networks tell.
+		ms, md = id.inNetworks(r.Src), id.inNetworks(r.Dst)
+	} else {
+		ks, kd = id.Known(r.Src), id.Known(r.Dst)
+		ms, md = ks || id.inNetworks(r.Src), kd || id.inNetworks(r.Dst)
 	}
-	in := func(known bool) Orientation {
-		return Orientation{Device: r.Dst, Peer: r.Src, Outbound: false, Known: known, Port: r.SrcPort}
-	}
-	ks, kd := id.Known(r.Src), id.Known(r.Dst)
-	ms, md := ks || id.Monitored(r.Src), kd || id.Monitored(r.Dst)
-	var o Orientation
+	out := true
 	switch {
 	case ks:
-		o = out(true)
 	case kd:
-		o = in(true)
+		out = false
 	case ms && !md:
-		o = out(false)
 	case md && !ms:
-		o = in(false)
+		out = false
 	case serviceLike(r.SrcPort) && !serviceLike(r.DstPort):
 		// Same side: the end answering from a service port is the peer.
-		o = in(false)
-	default:
-		o = out(false)
+		out = false
 	}
-	o.Internal = ms && md
-	o.Transit = !ms && !md
+	o := Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Known: ks, Port: r.DstPort, Internal: ms && md, Transit: !ms && !md}
+	if !out {
+		o.Device, o.Peer, o.Outbound, o.Known, o.Port = r.Dst, r.Src, false, kd, r.SrcPort
+	}
 	return o
 }
 
@@ -213,12 +213,16 @@ func serviceLike(p uint16) bool { return p != 0 && p < 1024 }
 // Local reports whether a is a private, loopback, link-local or CGNAT address:
 // the side of a flow where devices live when nothing else is known.
 func Local(a netip.Addr) bool {
-	if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
-		return true
-	}
 	if a.Is4() {
 		b := a.As4()
-		return b[0] == 100 && b[1]&0xc0 == 64 // 100.64.0.0/10
+		return local4(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
 	}
-	return false
+	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast()
+}
+
+// local4 is Local for an IPv4 address as a number: 10/8, 172.16/12,
+// 192.168/16 (private), 127/8 (loopback), 169.254/16 (link-local) and
+// 100.64/10 (CGNAT).
+func local4(a uint32) bool {
+	return a>>24 == 10 || a>>20 == 172<<4|1 || a>>16 == 192<<8|168 || a>>24 == 127 || a>>16 == 169<<8|254 || a>>22 == 100<<2|1
 }

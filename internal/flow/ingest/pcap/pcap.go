@@ -54,64 +54,6 @@ type packetSource interface {
 	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 }
 
-// key identifies a flow whichever way its packet goes: the endpoint that
-// sorts first (address, then port) is a.
-type key struct {
-	a, b   netip.Addr
-	ap, bp uint16
-	proto  uint8
-}
-
-func flowKey(src, dst netip.Addr, sp, dp uint16, proto uint8) key {
-	if c := src.Compare(dst); c > 0 || (c == 0 && sp > dp) {
-		return key{dst, src, dp, sp, proto}
-	}
-	return key{src, dst, sp, dp, proto}
-}
-
-// key4 is an IPv4 flow's key in 16 pointer-free bytes (a key of two
-// netip.Addr is 56 bytes, hashed field by field, and holds pointers the
-// collector scans): the endpoints' addresses in ab, their ports and the
-// protocol in pp, the endpoint that sorts first high.
-type key4 struct{ ab, pp uint64 }
-
-func flowKey4(src, dst uint32, sp, dp uint16, proto uint8) key4 {
-	if src > dst || (src == dst && sp > dp) {
-		src, dst, sp, dp = dst, src, dp, sp
-	}
-	return key4{uint64(src)<<32 | uint64(dst), uint64(sp)<<24 | uint64(dp)<<8 | uint64(proto)}
-}
-
-// ip4 returns an IPv4 address as a number.
-func ip4(a netip.Addr) (uint32, bool) {
-	if !a.Is4() {
-		return 0, false
-	}
-	b := a.As4()
-	return binary.BigEndian.Uint32(b[:]), true
-}
-
-// unindex forgets flow i's slab index.
-func (a *assembler) unindex(i int32) {
-	r := &a.at(i).rec
-	if r.Src.Is4() && r.Dst.Is4() {
-		a.flows4.del(a.at(i).key.hash(), i)
-	} else {
-		delete(a.flows, flowKey(r.Src, r.Dst, r.SrcPort, r.DstPort, r.Proto))
-	}
-}
-
-// state is an open flow, in the assembler's slab; prev and next chain the
-// open flows from the least recently seen (index+1, 0: none).
-type state struct {
-	rec        flow.Record
-	key        key4  // an IPv4 flow's
-	start      int64 // rec.Start and the last packet's time, Unix ns
-	lastSeen   int64
-	fins       uint8
-	prev, next int32
-}
-
 // Read assembles flows from a capture into sink. A truncated capture yields
 // the flows read so far and Stats.Truncated; undecodable packets are counted
 // and skipped.
@@ -174,64 +116,6 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 	return a.st, nil
 }
 
-// assembler holds the open flows, as nfpcapd does: a table by key into a
-// slab of states that never moves its free slots to the collector, and a
-// list of them by last packet, so that idle flows are found from its head
-// without a pass over every open flow.
-type assembler struct {
-	sink       flow.Sink
-	opt        Options
-	flows      map[key]int32 // index into slab (index+1): IPv6 flows
-	flows4     flowTable
-	slab       []state
-	free       []int32
-	head, tail int32 // least and most recently seen (index+1, 0: none)
-	// disorder is set when a packet came earlier than the list's tail (a
-	// capture whose clock went back): idle flows may then sit behind one
-	// that is not, and sweep looks at every flow until the list is in
-	// order again.
-	disorder  bool
-	st        Stats
-	lastSweep int64 // Unix ns
-	dns       layers.DNS
-}
-
-func (a *assembler) at(i int32) *state { return &a.slab[i-1] }
-
-// unlink takes flow i out of the list.
-func (a *assembler) unlink(i int32) {
-	s := a.at(i)
-	if s.prev != 0 {
-		a.at(s.prev).next = s.next
-	} else {
-		a.head = s.next
-	}
-	if s.next != 0 {
-		a.at(s.next).prev = s.prev
-	} else {
-		a.tail = s.prev
-	}
-	s.prev, s.next = 0, 0
-}
-
-// touch moves flow i to the list's tail (most recently seen).
-func (a *assembler) touch(i int32) {
-	if a.tail == i {
-		return
-	}
-	s := a.at(i)
-	if s.prev != 0 || s.next != 0 || a.head == i {
-		a.unlink(i)
-	}
-	s.prev = a.tail
-	if a.tail != 0 {
-		a.at(a.tail).next = i
-	} else {
-		a.head = i
-	}
-	a.tail = i
-}
-
 func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 	ip, ok := linkPayload(link, data)
 	if !ok {
@@ -240,6 +124,8 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 	}
 	var (
 		src, dst netip.Addr
+		s4, d4   uint32
+		is4      bool
 		proto    uint8
 		l4       []byte
 		ipLen    int
@@ -252,8 +138,7 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 			a.st.Malformed++
 			return
 		}
-		src = netip.AddrFrom4([4]byte(ip[12:16]))
-		dst = netip.AddrFrom4([4]byte(ip[16:20]))
+		s4, d4, is4 = binary.BigEndian.Uint32(ip[12:16]), binary.BigEndian.Uint32(ip[16:20]), true
 		proto = ip[9]
 		ipLen = tot
 		if tot >= ihl && tot <= len(ip) {
@@ -277,14 +162,14 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 	var sp, dp uint16
 	var flags uint8
 	var payload []byte
-	mirai := false
+	isMirai := false
 	switch proto {
 	case flow.ProtoTCP:
 		if len(l4) >= 20 {
 			sp, dp = binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:])
 			flags = l4[13]
 			// Mirai's scanner sets a SYN's sequence number to the target address.
-			mirai = flags&0x12 == 0x02 && dst.Is4() && binary.BigEndian.Uint32(l4[4:8]) == binary.BigEndian.Uint32(ip[16:20])
+			isMirai = flags&0x12 == 0x02 && is4 && binary.BigEndian.Uint32(l4[4:8]) == d4
 			if off := int(l4[12]>>4) * 4; off >= 20 && off <= len(l4) {
 				payload = l4[off:]
 			}
@@ -307,137 +192,12 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 	// Times are compared as Unix nanoseconds (a capture's times are within
 	// a few centuries of 1970).
 	tn := ts.UnixNano()
-	if s := a.add(src, dst, sp, dp, proto, ts, tn, uint64(ipLen), flags, payload); s != nil && mirai {
-		s.rec.MiraiSeq = true
+	if s := a.add(src, dst, s4, d4, is4, sp, dp, proto, ts, tn, uint64(ipLen), flags, payload); s != nil && isMirai {
+		s.bits |= mirai
 	}
 	if tn > a.lastSweep+int64(a.opt.IdleTimeout/4) {
 		a.sweep(tn)
 		a.lastSweep = tn
-	}
-}
-
-// add accounts a packet to its flow and returns the flow while it is open
-// (nil once emitted).
-func (a *assembler) add(src, dst netip.Addr, sp, dp uint16, proto uint8, ts time.Time, tn int64, n uint64, flags uint8, payload []byte) *state {
-	// An IPv4 flow is looked up once: a new flow goes in the slot the
-	// lookup ended at.
-	var (
-		k4    key4
-		h, at uint64
-		i     int32
-	)
-	s4, ok1 := ip4(src)
-	d4, ok2 := ip4(dst)
-	if ok1 && ok2 {
-		k4 = flowKey4(s4, d4, sp, dp, proto)
-		h = k4.hash()
-		at, i = a.flows4.find(k4, h, a.slab)
-	} else {
-		i = a.flows[flowKey(src, dst, sp, dp, proto)]
-	}
-	found := i != 0
-	var s *state
-	if i != 0 {
-		s = a.at(i)
-		if tn-s.lastSeen > int64(a.opt.IdleTimeout) || tn-s.start > int64(a.opt.ActiveTimeout) {
-			a.emit(i)
-			i, s = 0, nil
-		}
-	}
-	if s == nil {
-		// A first packet that is a SYN-ACK or comes from a service port
-		// towards an ephemeral one belongs to a flow the other side opened.
-		rs, rd, rsp, rdp := src, dst, sp, dp
-		if (proto == flow.ProtoTCP && flags&0x12 == 0x12) || (sp < 1024 && dp >= 1024 && proto != flow.ProtoTCP) {
-			rs, rd, rsp, rdp = dst, src, dp, sp
-		}
-		if n := len(a.free); n > 0 {
-			i, a.free = a.free[n-1], a.free[:n-1]
-		} else {
-			a.slab = append(a.slab, state{})
-			i = int32(len(a.slab))
-		}
-		s = a.at(i)
-		*s = state{rec: flow.Record{Start: ts, Src: rs, Dst: rd, SrcPort: rsp, DstPort: rdp, Proto: proto, SamplingRate: 1}, start: tn}
-		switch {
-		case ok1 && ok2:
-			s.key = k4
-			if found { // emitted above: the table changed
-				at, _ = a.flows4.find(k4, h, a.slab)
-			}
-			a.flows4.insert(at, h, i)
-		default:
-			a.flows[flowKey(src, dst, sp, dp, proto)] = i
-		}
-	}
-	if a.tail != 0 && a.tail != i && tn < a.at(a.tail).lastSeen {
-		a.disorder = true
-	}
-	a.touch(i)
-	s.lastSeen = tn
-	s.rec.End = ts
-	s.rec.TCPFlags |= flags
-	if src == s.rec.Src && sp == s.rec.SrcPort {
-		s.rec.Packets++
-		s.rec.Bytes += n
-	} else {
-		s.rec.RevPackets++
-		s.rec.RevBytes += n
-	}
-	if s.rec.App == "" && bytes.HasPrefix(payload, []byte("SSH-")) {
-		s.rec.App = flow.AppSSH
-	}
-	if s.rec.App == "" && proto == flow.ProtoUDP && isKRPC(payload) {
-		s.rec.App = flow.AppDHT
-	}
-	if flags&0x01 != 0 {
-		s.fins++
-	}
-	if flags&0x04 != 0 || s.fins >= 2 {
-		a.emit(i)
-		return nil
-	}
-	return s
-}
-
-// emit hands flow i to the sink and frees its slot.
-func (a *assembler) emit(i int32) {
-	s := a.at(i)
-	a.unindex(i)
-	a.unlink(i)
-	a.st.Flows++
-	a.sink.Flow(s.rec)
-	a.free = append(a.free, i) // add overwrites the whole state
-}
-
-// sweep emits the flows idle at now, least recently seen first.
-func (a *assembler) sweep(now int64) {
-	idle := int64(a.opt.IdleTimeout)
-	if !a.disorder {
-		for a.head != 0 && now-a.at(a.head).lastSeen > idle {
-			a.emit(a.head)
-		}
-		return
-	}
-	ordered := true
-	prev := int64(math.MinInt64)
-	for i := a.head; i != 0; {
-		s := a.at(i)
-		next := s.next
-		if now-s.lastSeen > idle {
-			a.emit(i)
-		} else {
-			ordered = ordered && s.lastSeen >= prev
-			prev = s.lastSeen
-		}
-		i = next
-	}
-	a.disorder = !ordered
-}
-
-func (a *assembler) flushAll() {
-	for a.head != 0 {
-		a.emit(a.head)
 	}
 }
 
