@@ -17,11 +17,18 @@ import (
 // the address (geo.Attributor.Lookup is, and safe for concurrent use).
 type attrIndex struct {
 	attribute func(netip.Addr) geo.Attribution
-	peer4     *[peerCache]peerEntry // direct-mapped by the peer's hash
-	peer6     map[netip.Addr]uint32
-	attrIdx   map[geo.Attribution]uint32
-	attrs     []geo.Attribution
-	recent    [1024]uint32 // an attribution index per country (see number)
+	// geo, when set, is attribute's attributor: its numbers of IPv4 peers'
+	// attributions (Index4) are mapped to the index's (geoNum: number+1),
+	// with no lookup of the peer in the cache nor of the attribution in attrIdx.
+	geo     *geo.Attributor
+	geoNum  []uint32
+	ahead   [4]uint32 // the last peers prefetch was given (see prefetch)
+	nAhead  uint32
+	peer4   *[peerCache]peerEntry // direct-mapped by the peer's hash
+	peer6   map[netip.Addr]uint32
+	attrIdx map[geo.Attribution]uint32
+	attrs   []geo.Attribution
+	recent  [1024]uint32 // an attribution index per country (see number)
 }
 
 const maxPeerAttr = 1 << 20
@@ -48,6 +55,14 @@ func newAttrIndex(attribute func(netip.Addr) geo.Attribution) attrIndex {
 // attr returns the number of peer's attribution.
 func (x *attrIndex) attr(peer netip.Addr) uint32 {
 	p4, is4 := v4(peer)
+	if is4 && x.geo != nil {
+		if g, ok := x.geo.Index4(p4); ok {
+			if int(g) < len(x.geoNum) && x.geoNum[g] != 0 {
+				return x.geoNum[g] - 1
+			}
+			return x.numberGeo(g)
+		}
+	}
 	var c *peerEntry
 	if is4 {
 		c = &x.peer4[mix64(uint64(p4))&(peerCache-1)]
@@ -67,8 +82,34 @@ func (x *attrIndex) attr(peer netip.Addr) uint32 {
 	return i
 }
 
-// prefetch reads ahead the cache entry of an IPv4 peer p4.
+// numberGeo returns the number of the attribution geo numbered g.
+func (x *attrIndex) numberGeo(g uint32) uint32 {
+	if int(g) >= len(x.geoNum) {
+		x.geoNum = append(x.geoNum, make([]uint32, int(g)+1-len(x.geoNum))...)
+	}
+	i := x.number(x.geo.Attribution4(g))
+	x.geoNum[g] = i + 1
+	return i
+}
+
+// prefetch reads ahead the cache entry of an IPv4 peer p4, or with geo's
+// table, p4's entry in the table, and the ranges of the peer given
+// len(ahead) calls earlier (whose entry is in the cache by now: it is read
+// to find them).
 func (x *attrIndex) prefetch(p4 uint32) {
+	if x.geo != nil {
+		if p := x.geo.Ahead4(p4, false); p != nil {
+			prefetch(p)
+			x.nAhead++
+			q := &x.ahead[x.nAhead%uint32(len(x.ahead))]
+			if r := x.geo.Ahead4(*q, true); r != nil {
+				prefetch(r)
+				prefetch(unsafe.Add(r, 60))
+			}
+			*q = p4
+			return
+		}
+	}
 	prefetch(unsafe.Pointer(&x.peer4[mix64(uint64(p4))&(peerCache-1)]))
 }
 

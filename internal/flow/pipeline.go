@@ -61,6 +61,9 @@ type PipelineConfig struct {
 	Log       *slog.Logger
 	// Attribute places peers in a country and network (nil: no attribution).
 	Attribute func(netip.Addr) geo.Attribution
+	// Attributor, when Attribute is nil, places them with its Lookup, and
+	// numbers IPv4 peers' attributions with its table (geo.Attributor.Index4).
+	Attributor *geo.Attributor
 	// MaxRelations bounds the device↔peer relations kept (default DefaultMaxRelations).
 	MaxRelations int
 	// ActiveRelations is how many IPv4 relations stay in memory before the
@@ -162,6 +165,11 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Attribute == nil && cfg.Attributor != nil {
+		cfg.Attribute = cfg.Attributor.Lookup
+	} else {
+		cfg.Attributor = nil
+	}
 	p := &Pipeline{
 		cfg:         cfg,
 		q:           make(chan batch, cfg.Queue),
@@ -175,6 +183,7 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 	p.agg.SpillTo(cfg.SpillDir, cfg.ActiveRelations)
 	if cfg.Policy == Block {
 		p.attrs = newAttrIndex(cfg.Attribute)
+		p.attrs.geo = cfg.Attributor
 	}
 	p.pool.New = func() any { return make([]Record, 0, cfg.BatchSize) }
 	p.orPool.New = func() any { return make([]Orientation, 0, cfg.BatchSize) }

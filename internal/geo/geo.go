@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 	"github.com/phuslu/iploc"
@@ -120,16 +121,76 @@ func (a *Attributor) Attribute(addr netip.Addr) Attribution {
 // per-address index (a flow ingest's million peers would be held twice).
 func (a *Attributor) Lookup(addr netip.Addr) Attribution {
 	addr = addr.Unmap()
+	if addr.Is4() {
+		if t := table(); t != nil {
+			b := addr.As4()
+			n := t.find(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+			at := t.attrs[n]
+			if a.mmdb != nil && n != 0 { // a public address
+				a.owner(addr, &at)
+			}
+			return at
+		}
+	}
+	return a.lookup(addr)
+}
+
+// lookup is Lookup without the IPv4 table (iploc's own search).
+func (a *Attributor) lookup(addr netip.Addr) Attribution {
 	at := Attribution{CountryDB: CountryDB}
 	if addr.IsValid() && addr.IsGlobalUnicast() && !addr.IsPrivate() {
 		at.Country = iploc.IPCountry(addr)
 		if a.mmdb != nil {
-			var rec asnRecord
-			if err := a.mmdb.Lookup(addr).Decode(&rec); err == nil {
-				at.ASN, at.Owner = rec.ASN, rec.Org
-			}
-			at.OwnerDB = a.ownerDB
+			a.owner(addr, &at)
 		}
 	}
 	return at
 }
+
+// owner adds the owner database's attribution of a public address.
+func (a *Attributor) owner(addr netip.Addr, at *Attribution) {
+	var rec asnRecord
+	if err := a.mmdb.Lookup(addr).Decode(&rec); err == nil {
+		at.ASN, at.Owner = rec.ASN, rec.Org
+	}
+	at.OwnerDB = a.ownerDB
+}
+
+// Index4 returns the number of the attribution of the IPv4 address p
+// (Attribution4 returns it), and false when Lookup should be asked instead:
+// the attributor has an owner database, or has not built its table yet.
+// Numbers are the same in every attributor, and two addresses have the same
+// number exactly when they have the same attribution.
+func (a *Attributor) Index4(p uint32) (uint32, bool) {
+	if a.mmdb != nil {
+		return 0, false
+	}
+	t := tab4.t.Load()
+	if t == nil {
+		return 0, false
+	}
+	return t.find(p), true
+}
+
+// Ahead4 returns the memory Index4(p) reads first: the table's entry of
+// p's /16, or with ranges, the /16's ranges, which it reads that entry to
+// find (nil when the /16 has one attribution, or Index4 would not answer).
+// A caller that looks many addresses up has the processor fetch those
+// lines a few addresses ahead (the entries, then the ranges), so that the
+// lookups' cache misses overlap.
+func (a *Attributor) Ahead4(p uint32, ranges bool) unsafe.Pointer {
+	t := tab4.t.Load()
+	if t == nil || a.mmdb != nil {
+		return nil
+	}
+	if !ranges {
+		return unsafe.Pointer(&t.l1[p>>16])
+	}
+	if e := t.l1[p>>16]; e&uniform == 0 {
+		return unsafe.Pointer(&t.ents[e])
+	}
+	return nil
+}
+
+// Attribution4 returns the attribution numbered i by Index4.
+func (a *Attributor) Attribution4(i uint32) Attribution { return tab4.t.Load().attrs[i] }

@@ -180,7 +180,8 @@ func TestAttribute(t *testing.T) {
 // TestConcurrentUse looks addresses up from several goroutines at once, as
 // an ingest does (its producer calls Lookup, its detectors Attribute): every
 // answer is the one a single goroutine gets (run with -race to check the
-// sharing too).
+// sharing too). Their lookups are more than buildAfter: one of them builds
+// the IPv4 table while the others look up (when no earlier test built it).
 func TestConcurrentUse(t *testing.T) {
 	at, err := NewFromBytes(writeMMDB(t, []entry{{netip.MustParsePrefix("8.8.8.0/24"), 15169, "GOOGLE"}}))
 	if err != nil {
@@ -200,7 +201,7 @@ func TestConcurrentUse(t *testing.T) {
 	errs := make(chan string, 8)
 	for g := range 8 {
 		wg.Go(func() {
-			for i := range 2000 {
+			for i := range 5000 {
 				a := addr(i + g)
 				got := at.Lookup(a)
 				if g%2 == 1 {
@@ -217,6 +218,9 @@ func TestConcurrentUse(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+	if tab4.t.Load() == nil {
+		t.Errorf("no IPv4 table after %d lookups: %v", tab4.slow.Load(), tab4.err)
 	}
 }
 

@@ -143,7 +143,7 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 		return nil, err
 	}
 	p := flow.NewPipeline(flow.PipelineConfig{Identity: id, Observers: []flow.Observer{eng}, Policy: flow.Block, Queue: opt.Queue, Log: log,
-		Attribute: at.Lookup, MaxRelations: opt.MaxRelations}) // Lookup: the pipeline keeps its own index per peer (its producer calls it)
+		Attributor: at, MaxRelations: opt.MaxRelations}) // its Lookup: the pipeline keeps its own index per peer (its producer calls it)
 
 	var targets []string
 	for _, s := range srcs {
