@@ -21,36 +21,68 @@ import (
 // Inline windows are of the latest window seen (fanout.bucket) or the one
 // before, which a bit tells: a window of an earlier one (a late record's)
 // goes to the tables, and the prune when the latest window moves on keeps
-// only those of the one before the new latest.
+// only those of the one before the new latest. Probes are of TCP or UDP:
+// an inline port is 16 bits and a bit for UDP (inlinePort), which keeps
+// an entry four cache lines.
 type fanActor struct {
-	hpp [fanH]uint32 // proto<<16 | port of the inline horizontal windows
-	vt  [fanV]uint32 // targets of the inline vertical pairs
-	h   [fanH]hSmall
-	vpp [fanV]uint32 // their one port, proto<<16 | port + 1
+	// The first cache line (with the DDoS window and the counts): the
+	// inline windows' keys and states; bit i of a mask is window or pair i.
+	vcur  uint16       // pairs of the latest window
+	vudp  uint16       // pairs whose port is UDP's (else TCP's)
+	hpp   [fanH]uint16 // ports of the horizontal windows
+	hudp  uint8        // windows of a UDP port (else TCP)
+	hcur  uint8        // windows of the latest window
+	hfire uint8        // windows that fired
+	hn    [fanH]uint8  // hosts in each window
+	_     [5]byte      // (vt starts the second line)
+	vt    [fanV]uint32 // targets of the pairs
+	vport [fanV]uint16 // their one port
+	few   [fanH][fanHosts]uint32
 }
 
 // fanCounts counts an actor's fan-out windows.
 type fanCounts struct {
-	nh, nv     uint8
-	targets    uint16 // vertical pairs this window (maxVerticalTargets)
-	vcur       uint16 // bit j: inline pair j is of the latest window
 	hOvf, vOvf int32  // windows in the tables
+	targets    uint16 // vertical pairs this window (maxVerticalTargets)
+	nh, nv     uint8
 }
 
 // Inline capacities: horizontal windows, hosts per horizontal window,
 // vertical pairs.
 const (
-	fanH     = 4
+	fanH     = 4 // bits of hcur
 	fanHosts = 6
 	fanV     = 16 // bits of vcur
 )
 
-// hSmall is a horizontal window of at most fanHosts IPv4 hosts (28 bytes).
-type hSmall struct {
-	n     uint8
-	fired bool
-	cur   bool // of the latest window, else of the one before
-	few   [fanHosts]uint32
+// inlinePort splits proto<<16 | port into the port and whether the proto is
+// UDP; ok is false for a proto other than TCP and UDP (not held inline).
+func inlinePort(pp uint32) (port uint16, udp, ok bool) {
+	switch uint8(pp >> 16) {
+	case flow.ProtoTCP:
+		return uint16(pp), false, pp>>24 == 0
+	case flow.ProtoUDP:
+		return uint16(pp), true, pp>>24 == 0
+	}
+	return 0, false, false
+}
+
+// portPP is inlinePort's inverse.
+func portPP(port uint16, udp bool) uint32 {
+	if udp {
+		return uint32(flow.ProtoUDP)<<16 | uint32(port)
+	}
+	return uint32(flow.ProtoTCP)<<16 | uint32(port)
+}
+
+func bit[T uint8 | uint16](x T, i int) bool { return x&(1<<i) != 0 }
+
+func setBit[T uint8 | uint16](x *T, i int, v bool) {
+	if v {
+		*x |= 1 << i
+	} else {
+		*x &^= 1 << i
+	}
 }
 
 // window returns the window an inline window is of: the latest (cur) or
@@ -67,9 +99,11 @@ func (a *actorEnt) busy() bool {
 	return a.nh != 0 || a.nv != 0 || a.targets != 0 || a.hOvf != 0 || a.vOvf != 0
 }
 
-func (a *actorEnt) findH(pp uint32) int {
+// findH returns the inline horizontal window of port (udp: of UDP, else
+// TCP), or -1.
+func (a *actorEnt) findH(port uint16, udp bool) int {
 	for i, x := range a.hpp[:a.nh] {
-		if x == pp {
+		if x == port && bit(a.hudp, i) == udp {
 			return i
 		}
 	}
@@ -85,28 +119,42 @@ func (a *actorEnt) findV(t uint32) int {
 	return -1
 }
 
+// addH adds an inline horizontal window without hosts.
+func (a *actorEnt) addH(port uint16, udp, cur bool) int {
+	i := int(a.nh)
+	a.hpp[i], a.hn[i] = port, 0
+	setBit(&a.hudp, i, udp)
+	setBit(&a.hcur, i, cur)
+	setBit(&a.hfire, i, false)
+	a.nh++
+	return i
+}
+
 func (a *actorEnt) delH(i int) {
 	last := int(a.nh) - 1
-	a.hpp[i], a.h[i] = a.hpp[last], a.h[last]
+	a.hpp[i], a.hn[i], a.few[i] = a.hpp[last], a.hn[last], a.few[last]
+	setBit(&a.hudp, i, bit(a.hudp, last))
+	setBit(&a.hcur, i, bit(a.hcur, last))
+	setBit(&a.hfire, i, bit(a.hfire, last))
 	a.nh--
 }
 
-func (a *actorEnt) delV(i int) {
-	last := int(a.nv) - 1
-	a.vt[i], a.vpp[i] = a.vt[last], a.vpp[last]
-	a.setV(i, a.curV(last))
-	a.vcur &^= 1 << last
-	a.nv--
+// setV sets inline pair j's port (udp: of UDP, else TCP) and whether it is
+// of the latest window.
+func (a *actorEnt) setV(j int, port uint16, udp, cur bool) {
+	a.vport[j] = port
+	setBit(&a.vudp, j, udp)
+	setBit(&a.vcur, j, cur)
 }
 
-func (a *actorEnt) curV(j int) bool { return a.vcur&(1<<j) != 0 }
+// firstV returns inline pair j's port as vState.first.
+func (a *actorEnt) firstV(j int) uint32 { return portPP(a.vport[j], bit(a.vudp, j)) + 1 }
 
-func (a *actorEnt) setV(j int, cur bool) {
-	if cur {
-		a.vcur |= 1 << j
-	} else {
-		a.vcur &^= 1 << j
-	}
+func (a *actorEnt) delV(j int) {
+	last := int(a.nv) - 1
+	a.vt[j] = a.vt[last]
+	a.setV(j, a.vport[last], bit(a.vudp, last), bit(a.vcur, last))
+	a.nv--
 }
 
 // prune drops the inline windows before keep (as the tables' prune) when
@@ -122,25 +170,22 @@ func (a *actorEnt) prune(last, keep int64) {
 		return last - 1
 	}
 	for i := int(a.nh) - 1; i >= 0; i-- {
-		if at(a.h[i].cur) < keep {
+		if at(bit(a.hcur, i)) < keep {
 			a.delH(i)
-		} else {
-			a.h[i].cur = false
 		}
 	}
-	for i := int(a.nv) - 1; i >= 0; i-- {
-		if at(a.curV(i)) < keep {
-			a.delV(i)
+	for j := int(a.nv) - 1; j >= 0; j-- {
+		if at(bit(a.vcur, j)) < keep {
+			a.delV(j)
 		}
 	}
-	a.vcur = 0
+	a.hcur, a.vcur = 0, 0
 }
 
 // hState returns the inline window i in its table form.
 func (a *actorEnt) hState(f *fanout, i int) *hState {
-	s := &a.h[i]
-	h := &hState{bucket: f.window(s.cur), fired: s.fired}
-	for _, u := range s.few[:s.n] {
+	h := &hState{bucket: f.window(bit(a.hcur, i)), fired: bit(a.hfire, i)}
+	for _, u := range a.few[i][:a.hn[i]] {
 		h.dsts.add4(u)
 	}
 	return h
@@ -152,17 +197,20 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 	f := &e.fan
 	hk := uint64(ae.key)<<32 | uint64(r.DstPort)<<8 | uint64(r.Proto)
 	t4, dst4 := v4(r.Dst)
+	pp := uint32(r.Proto)<<16 | uint32(r.DstPort)
+	port, udp, inl := inlinePort(pp)
 
 	var h *hState
-	i := ae.findH(uint32(r.Proto)<<16 | uint32(r.DstPort))
+	i := -1
+	if inl {
+		i = ae.findH(port, udp)
+	}
 	if i < 0 && ae.hOvf > 0 {
 		h, _ = f.h4.get(hk, false)
 	}
 	if i < 0 && h == nil {
-		if ae.nh < fanH && !f.tablesOnly && b >= f.bucket-1 {
-			i = int(ae.nh)
-			ae.hpp[i], ae.h[i] = uint32(r.Proto)<<16|uint32(r.DstPort), hSmall{cur: b == f.bucket}
-			ae.nh++
+		if inl && ae.nh < fanH && !f.tablesOnly && b >= f.bucket-1 {
+			i = ae.addH(port, udp, b == f.bucket)
 		} else {
 			h, _ = f.h4.get(hk, true)
 			h.bucket = b
@@ -182,16 +230,16 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 	}
 	vk := uint64(ae.key)<<32 | uint64(t4)
 	if j := ae.findV(t4); j >= 0 {
-		v := vState{bucket: f.window(ae.curV(j)), first: ae.vpp[j]}
+		v := vState{bucket: f.window(bit(ae.vcur, j)), first: ae.firstV(j)}
 		e.vertical(&v, true, r, actor, b, known, inbound)
-		if v.fired || v.more != nil { // outgrown: to the table
+		vport, vudp, ok := inlinePort(v.first - 1)
+		if v.fired || v.more != nil || !ok { // outgrown: to the table
 			ae.delV(j)
 			p, _ := f.v4.get(vk, true)
 			*p = v
 			ae.vOvf++
 		} else { // still of the window it was of, or reset to the latest
-			ae.vpp[j] = v.first
-			ae.setV(j, v.bucket == f.bucket)
+			ae.setV(j, vport, vudp, v.bucket == f.bucket)
 		}
 		return
 	}
@@ -209,9 +257,10 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 	if !e.vertical(&v, false, r, actor, b, known, inbound) {
 		return
 	}
-	if !v.fired && v.more == nil && ae.nv < fanV && !f.tablesOnly && v.bucket >= f.bucket-1 {
-		ae.vt[ae.nv], ae.vpp[ae.nv] = t4, v.first
-		ae.setV(int(ae.nv), v.bucket == f.bucket)
+	if vport, vudp, ok := inlinePort(v.first - 1); ok && !v.fired && v.more == nil && ae.nv < fanV && !f.tablesOnly && v.bucket >= f.bucket-1 {
+		j := int(ae.nv)
+		ae.vt[j] = t4
+		ae.setV(j, vport, vudp, v.bucket == f.bucket)
 		ae.nv++
 		return
 	}
@@ -224,35 +273,39 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 // does not fit inline the window moves to the table, which it returns for
 // horizontal to go on with; else it returns nil.
 func (e *Engine) horizontalInline(ae *actorEnt, i int, actor netip.Addr, r *flow.Record, b int64, known, inbound bool) *hState {
-	s := &ae.h[i]
-	if b > e.fan.window(s.cur) { // b is the latest window
-		s.cur, s.fired, s.n = true, false, 0
+	if b > e.fan.window(bit(ae.hcur, i)) { // b is the latest window
+		setBit(&ae.hcur, i, true)
+		setBit(&ae.hfire, i, false)
+		ae.hn[i] = 0
 	}
-	if s.fired {
+	if bit(ae.hfire, i) {
 		return nil
 	}
+	few := &ae.few[i]
+	n := ae.hn[i]
 	t4, ok := v4(r.Dst)
-	if !ok || (s.n == fanHosts && !s.has(t4)) {
+	if !ok || (n == fanHosts && !hasHost(few[:n], t4)) {
 		h, _ := e.fan.h4.get(uint64(ae.key)<<32|uint64(r.DstPort)<<8|uint64(r.Proto), true)
 		*h = *ae.hState(&e.fan, i)
 		ae.delH(i)
 		ae.hOvf++
 		return h
 	}
-	if !s.has(t4) {
-		s.few[s.n] = t4
-		s.n++
+	if !hasHost(few[:n], t4) {
+		few[n] = t4
+		n++
+		ae.hn[i] = n
 	}
-	if th := e.threshold(e.rules.Scan.HorizontalMinDestinations, r.SamplingRate); int(s.n) >= th {
-		s.fired = true
-		e.alertHorizontal(r, actor, int(s.n), th, known, inbound)
-		s.n = 0
+	if th := e.threshold(e.rules.Scan.HorizontalMinDestinations, r.SamplingRate); int(n) >= th {
+		setBit(&ae.hfire, i, true)
+		e.alertHorizontal(r, actor, int(n), th, known, inbound)
+		ae.hn[i] = 0
 	}
 	return nil
 }
 
-func (s *hSmall) has(u uint32) bool {
-	for _, x := range s.few[:s.n] {
+func hasHost(few []uint32, u uint32) bool {
+	for _, x := range few {
 		if x == u {
 			return true
 		}

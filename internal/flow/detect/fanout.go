@@ -175,7 +175,8 @@ func (e *Engine) eachH(fn func(hKey, *hState)) {
 	}
 	for i := range e.actors4.ents {
 		ae := &e.actors4.ents[i]
-		for j, pp := range ae.hpp[:ae.nh] {
+		for j, port := range ae.hpp[:ae.nh] {
+			pp := portPP(port, bit(ae.hudp, j))
 			fn(hKey{addr4(ae.key), uint16(pp), uint8(pp >> 16)}, ae.hState(f, j))
 		}
 	}
@@ -193,7 +194,7 @@ func (e *Engine) eachV(fn func(pairKey, vState)) {
 	for i := range e.actors4.ents {
 		ae := &e.actors4.ents[i]
 		for j, t := range ae.vt[:ae.nv] {
-			fn(pairKey{addr4(ae.key), addr4(t)}, vState{bucket: f.window(ae.curV(j)), first: ae.vpp[j]})
+			fn(pairKey{addr4(ae.key), addr4(t)}, vState{bucket: f.window(bit(ae.vcur, j)), first: ae.firstV(j)})
 		}
 	}
 	f.v4.each(func(k uint64, st *vState) {
