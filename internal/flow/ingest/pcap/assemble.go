@@ -174,7 +174,8 @@ func (a *assembler) newWide() int32 {
 // add accounts a packet to its flow and returns the flow while it is open
 // (nil once emitted). src and dst are IPv4 addresses as numbers (s4, d4)
 // when is4.
-func (a *assembler) add(src, dst netip.Addr, s4, d4 uint32, is4 bool, sp, dp uint16, proto uint8, ts time.Time, tn int64, n uint64, flags uint8, payload []byte) *state {
+func (a *assembler) add(src, dst netip.Addr, s4, d4 uint32, is4 bool, sp, dp uint16, proto uint8, pt packetTime, n uint64, flags uint8, payload []byte) *state {
+	tn := pt.ns
 	// An IPv4 flow is looked up once: a new flow goes in the slot the
 	// lookup ended at.
 	var (
@@ -198,7 +199,7 @@ func (a *assembler) add(src, dst netip.Addr, s4, d4 uint32, is4 bool, sp, dp uin
 			i, s = 0, nil
 		}
 	}
-	exact := exactNanos(ts)
+	exact := pt.exact
 	if s == nil {
 		// A first packet that is a SYN-ACK or comes from a service port
 		// towards an ephemeral one belongs to a flow the other side opened.
@@ -238,7 +239,7 @@ func (a *assembler) add(src, dst netip.Addr, s4, d4 uint32, is4 bool, sp, dp uin
 				s.wide = a.newWide()
 			}
 			w := &a.wide[s.wide-1]
-			w.times, w.start = true, ts
+			w.times, w.start = true, pt.ts
 		}
 	}
 	if a.tail != 0 && a.tail != i && tn < a.at(a.tail).lastSeen {
@@ -247,7 +248,7 @@ func (a *assembler) add(src, dst netip.Addr, s4, d4 uint32, is4 bool, sp, dp uin
 	a.touch(i)
 	s.lastSeen = tn
 	if s.wide != 0 || !exact {
-		a.wideEnd(s, ts, exact)
+		a.wideEnd(s, pt)
 	}
 	s.flags |= flags
 	var fwd bool
@@ -284,18 +285,18 @@ func (a *assembler) add(src, dst netip.Addr, s4, d4 uint32, is4 bool, sp, dp uin
 // wideEnd records a packet's time ts in the flow's wideState when the
 // flow's times are kept there, or are to be from this packet on (its time
 // is not exact in Unix nanoseconds).
-func (a *assembler) wideEnd(s *state, ts time.Time, exact bool) {
+func (a *assembler) wideEnd(s *state, pt packetTime) {
 	if s.wide == 0 {
 		s.wide = a.newWide()
 	}
 	w := &a.wide[s.wide-1]
 	if !w.times {
-		if exact {
+		if pt.exact {
 			return
 		}
 		w.times, w.start = true, time.Unix(0, s.start).UTC()
 	}
-	w.end = ts
+	w.end = pt.time()
 }
 
 // record returns flow s's record.

@@ -70,6 +70,7 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 		return Stats{}, fmt.Errorf("read capture header: %w", ErrFormat)
 	}
 	var src packetSource
+	var rr *records // src when it is a classic pcap read in place
 	var link layers.LinkType
 	if binary.BigEndian.Uint32(magic) == 0x0A0D0D0A {
 		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
@@ -77,11 +78,11 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 			return Stats{}, fmt.Errorf("read pcapng: %w", err)
 		}
 		src, link = ng, ng.LinkType()
-	} else if rr, pr, ok, err := newRecords(br); ok {
+	} else if r, pr, ok, err := newRecords(br); ok {
 		if err != nil {
 			return Stats{}, fmt.Errorf("read pcap: %w: %w", ErrFormat, err)
 		}
-		src, link = rr, pr.LinkType()
+		src, rr, link = r, r, pr.LinkType()
 	} else {
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
@@ -95,7 +96,21 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 			a.flushAll()
 			return a.st, ctx.Err()
 		}
-		data, ci, err := src.ZeroCopyReadPacketData()
+		// A classic pcap's times are exact in Unix nanoseconds: the
+		// packet's time.Time is made only when needed (at).
+		var (
+			data  []byte
+			ts    time.Time
+			tn    int64
+			exact = true
+		)
+		if rr != nil {
+			data, tn, err = rr.next()
+		} else {
+			var ci gopacket.CaptureInfo
+			data, ci, err = src.ZeroCopyReadPacketData()
+			ts, tn, exact = ci.Timestamp, ci.Timestamp.UnixNano(), exactNanos(ci.Timestamp)
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
@@ -110,13 +125,30 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 			break
 		}
 		a.st.Packets++
-		a.packet(link, data, ci.Timestamp)
+		a.packet(link, data, packetTime{ts, tn, exact})
 	}
 	a.flushAll()
 	return a.st, nil
 }
 
-func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
+// packetTime is a packet's time: Unix nanoseconds (ns), exact or not (a
+// pcapng's times may be outside 1678-2262); ts when it was given (a time
+// exact in ns may be left out and made from ns).
+type packetTime struct {
+	ts    time.Time
+	ns    int64
+	exact bool
+}
+
+// time returns the packet's time.
+func (t packetTime) time() time.Time {
+	if t.exact && t.ts.IsZero() {
+		return time.Unix(0, t.ns).UTC()
+	}
+	return t.ts
+}
+
+func (a *assembler) packet(link layers.LinkType, data []byte, pt packetTime) {
 	ip, ok := linkPayload(link, data)
 	if !ok {
 		a.st.NonIP++
@@ -187,12 +219,12 @@ func (a *assembler) packet(link layers.LinkType, data []byte, ts time.Time) {
 		}
 	}
 	if proto == flow.ProtoUDP && sp == 53 && len(payload) > 12 {
-		a.dnsAnswers(payload, ts)
+		a.dnsAnswers(payload, pt.time())
 	}
 	// Times are compared as Unix nanoseconds (a capture's times are within
 	// a few centuries of 1970).
-	tn := ts.UnixNano()
-	if s := a.add(src, dst, s4, d4, is4, sp, dp, proto, ts, tn, uint64(ipLen), flags, payload); s != nil && isMirai {
+	tn := pt.ns
+	if s := a.add(src, dst, s4, d4, is4, sp, dp, proto, pt, uint64(ipLen), flags, payload); s != nil && isMirai {
 		s.bits |= mirai
 	}
 	if tn > a.lastSweep+int64(a.opt.IdleTimeout/4) {

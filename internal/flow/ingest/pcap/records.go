@@ -24,7 +24,8 @@ type records struct {
 	nanos uint32 // nanoseconds per timestamp unit
 	max   int    // longest capture length accepted
 	snap  uint32
-	skip  int // bytes of the record returned last, discarded on the next call
+	win   []byte // the buffered reader's bytes, read up to off
+	off   int
 }
 
 // pcapgo's limits (read.go, readfull.go).
@@ -55,34 +56,75 @@ func newRecords(br *bufio.Reader) (r *records, pr *pcapgo.Reader, ok bool, err e
 // ZeroCopyReadPacketData returns the next record's data, valid until the
 // next call, and its capture information.
 func (r *records) ZeroCopyReadPacketData() (data []byte, ci gopacket.CaptureInfo, err error) {
-	if r.skip > 0 {
-		_, _ = r.br.Discard(r.skip)
-		r.skip = 0
+	data, h, err := r.record()
+	if h != nil {
+		ci.Timestamp = time.Unix(int64(r.order.Uint32(h[0:4])), int64(r.order.Uint32(h[4:8])*r.nanos)).UTC()
+		ci.CaptureLength = int(r.order.Uint32(h[8:12]))
+		ci.Length = int(r.order.Uint32(h[12:16]))
 	}
-	h, err := r.br.Peek(16)
-	if len(h) < 16 {
-		return nil, ci, short(len(h), err)
+	return data, ci, err
+}
+
+// next returns the next record's data, valid until the next call, and its
+// time in Unix nanoseconds (that of ZeroCopyReadPacketData's timestamp).
+func (r *records) next() ([]byte, int64, error) {
+	data, h, err := r.record()
+	if err != nil {
+		return nil, 0, err
 	}
-	ci.Timestamp = time.Unix(int64(r.order.Uint32(h[0:4])), int64(r.order.Uint32(h[4:8])*r.nanos)).UTC()
-	ci.CaptureLength = int(r.order.Uint32(h[8:12]))
-	ci.Length = int(r.order.Uint32(h[12:16]))
-	_, _ = r.br.Discard(16)
-	if ci.CaptureLength > r.max {
-		return nil, ci, fmt.Errorf("capture length exceeds snap length: %d > %d", ci.CaptureLength, r.snap)
+	return data, int64(r.order.Uint32(h[0:4]))*1e9 + int64(r.order.Uint32(h[4:8])*r.nanos), nil
+}
+
+// record reads the next record: its data and its 16-byte header (nil when
+// it was cut short). The records are read from win, what the buffered
+// reader holds, the reader told only when win runs out (a Peek and a
+// Discard for every few thousand packets, not for each).
+func (r *records) record() (data, h []byte, err error) {
+	if len(r.win)-r.off < 16 {
+		if err := r.refill(16); err != nil {
+			return nil, nil, err
+		}
 	}
-	if ci.CaptureLength > ci.Length {
-		return nil, ci, fmt.Errorf("capture length exceeds original packet length: %d > %d", ci.CaptureLength, ci.Length)
+	h = r.win[r.off : r.off+16 : r.off+16]
+	r.off += 16
+	capLen, origLen := int(r.order.Uint32(h[8:12])), int(r.order.Uint32(h[12:16]))
+	if capLen > r.max {
+		return nil, h, fmt.Errorf("capture length exceeds snap length: %d > %d", capLen, r.snap)
 	}
-	if ci.CaptureLength > r.br.Size() {
-		data, err = readLong(r.br, ci.CaptureLength)
-		return data, ci, err
+	if capLen > origLen {
+		return nil, h, fmt.Errorf("capture length exceeds original packet length: %d > %d", capLen, origLen)
 	}
-	data, err = r.br.Peek(ci.CaptureLength)
-	if len(data) < ci.CaptureLength {
-		return nil, ci, short(len(data), err)
+	if capLen > r.br.Size() {
+		hc := bytes.Clone(h) // win's bytes go
+		_, _ = r.br.Discard(r.off)
+		r.win, r.off = nil, 0
+		data, err = readLong(r.br, capLen)
+		return data, hc, err
 	}
-	r.skip = ci.CaptureLength
-	return data, ci, nil
+	if len(r.win)-r.off < capLen {
+		hc := [16]byte(h)
+		if err := r.refill(capLen); err != nil {
+			return nil, hc[:], err
+		}
+		h = hc[:]
+	}
+	data = r.win[r.off : r.off+capLen : r.off+capLen]
+	r.off += capLen
+	return data, h, nil
+}
+
+// refill discards the bytes of win read so far and makes win what the
+// reader holds, at least n bytes unless the file ends first (its error,
+// as io.ReadFull's).
+func (r *records) refill(n int) error {
+	_, _ = r.br.Discard(r.off)
+	r.win, r.off = nil, 0
+	w, err := r.br.Peek(n)
+	if len(w) < n {
+		return short(len(w), err)
+	}
+	r.win, _ = r.br.Peek(r.br.Buffered())
+	return nil
 }
 
 // short is io.ReadFull's error for a read that got n bytes (fewer than it

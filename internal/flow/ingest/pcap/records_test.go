@@ -17,7 +17,8 @@ import (
 // FuzzRecords reads the same bytes with records and with pcapgo.Reader: the
 // same packets (data, time, lengths) and the same end (a clean end, a record
 // cut short, or another error), with a buffer larger than every record and
-// with one smaller than most.
+// with one smaller than most; and with records.next, the assembler's way
+// (data and time in Unix nanoseconds).
 func FuzzRecords(f *testing.F) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	var buf bytes.Buffer
@@ -44,6 +45,7 @@ func FuzzRecords(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, size := range []int{64, 4096} {
 			rr, _, ok, err := newRecords(bufio.NewReaderSize(bytes.NewReader(data), size))
+			nr, _, _, _ := newRecords(bufio.NewReaderSize(bytes.NewReader(data), size))
 			pr, perr := pcapgo.NewReader(bytes.NewReader(data))
 			if !ok {
 				continue
@@ -57,6 +59,14 @@ func FuzzRecords(f *testing.F) {
 			for i := 0; ; i++ {
 				d, ci, err := rr.ZeroCopyReadPacketData()
 				pd, pci, perr := pr.ZeroCopyReadPacketData()
+				nd, ns, nerr := nr.next()
+				if (err == nil) != (nerr == nil) || errors.Is(err, io.EOF) != errors.Is(nerr, io.EOF) ||
+					errors.Is(err, io.ErrUnexpectedEOF) != errors.Is(nerr, io.ErrUnexpectedEOF) {
+					t.Fatalf("size %d, record %d: error %v, next's %v", size, i, err, nerr)
+				}
+				if err == nil && (!bytes.Equal(d, nd) || ns != ci.Timestamp.UnixNano()) {
+					t.Fatalf("size %d, record %d: %d bytes at %v, next %d bytes at %d ns", size, i, len(d), ci.Timestamp, len(nd), ns)
+				}
 				if (err == nil) != (perr == nil) || errors.Is(err, io.EOF) != errors.Is(perr, io.EOF) ||
 					errors.Is(err, io.ErrUnexpectedEOF) != errors.Is(perr, io.ErrUnexpectedEOF) {
 					t.Fatalf("size %d, record %d: error %v, pcapgo's %v", size, i, err, perr)
