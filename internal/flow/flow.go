@@ -72,6 +72,16 @@ type Sink interface {
 	DNS(a DNSAnswer)
 }
 
+// RecordSink is a Sink a decoder may write its records into in place
+// (a Record is 168 bytes, which Flow copies in and then into its batch).
+type RecordSink interface {
+	Sink
+	// Record returns where the next record goes, zeroed: the decoder fills
+	// it in before its next call to the sink, and it then counts as given
+	// to Flow.
+	Record() *Record
+}
+
 // Counts is what one ingest did: accepted records, records dropped by the
 // overload policy, inputs skipped as malformed, and so on. Keys are stable and
 // land in the run's counts.

@@ -202,8 +202,21 @@ func (p *Pipeline) Flow(r Record) {
 	}
 }
 
+// Record implements RecordSink. The record's batch is sent when full at
+// the sink's next call (a Flow sends it at once): the batches are Flow's.
+func (p *Pipeline) Record() *Record {
+	if len(p.pending.recs) >= p.cfg.BatchSize {
+		p.send()
+	}
+	p.pending.recs = append(p.pending.recs, Record{})
+	return &p.pending.recs[len(p.pending.recs)-1]
+}
+
 // DNS implements Sink.
 func (p *Pipeline) DNS(a DNSAnswer) {
+	if len(p.pending.recs) >= p.cfg.BatchSize { // Record's
+		p.send()
+	}
 	p.pending.dns = append(p.pending.dns, a)
 	if len(p.pending.dns) >= p.cfg.BatchSize {
 		p.send()

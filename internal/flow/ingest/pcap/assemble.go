@@ -105,6 +105,7 @@ func exactNanos(t time.Time) bool {
 // without a pass over every open flow.
 type assembler struct {
 	sink       flow.Sink
+	rs         flow.RecordSink // sink, when it is one
 	opt        Options
 	flows      map[key]int32 // index into slab (index+1): IPv6 flows
 	flows4     flowTable
@@ -299,11 +300,11 @@ func (a *assembler) wideEnd(s *state, pt packetTime) {
 	w.end = pt.time()
 }
 
-// record returns flow s's record.
-func (a *assembler) record(s *state) flow.Record {
-	r := flow.Record{Start: time.Unix(0, s.start).UTC(), End: time.Unix(0, s.lastSeen).UTC(),
-		TCPFlags: s.flags, Packets: s.pk, Bytes: s.by, RevPackets: s.rpk, RevBytes: s.rby,
-		App: appNames[s.app], SamplingRate: 1, MiraiSeq: s.bits&mirai != 0}
+// fill writes flow s's record into r, a zero Record.
+func (a *assembler) fill(r *flow.Record, s *state) {
+	r.Start, r.End = time.Unix(0, s.start).UTC(), time.Unix(0, s.lastSeen).UTC()
+	r.TCPFlags, r.Packets, r.Bytes, r.RevPackets, r.RevBytes = s.flags, s.pk, s.by, s.rpk, s.rby
+	r.App, r.SamplingRate, r.MiraiSeq = appNames[s.app], 1, s.bits&mirai != 0
 	if s.bits&v6 == 0 {
 		src, sp := s.key.end(s.bits&srcB != 0)
 		dst, dp := s.key.end(s.bits&srcB == 0)
@@ -319,15 +320,20 @@ func (a *assembler) record(s *state) flow.Record {
 			r.Start, r.End = w.start, w.end
 		}
 	}
-	return r
 }
 
-// out hands flow i, out of the list and of the tables, to the sink, and
-// frees its slot.
+// out hands flow i, out of the list and of the tables, to the sink (in
+// place when it takes records so), and frees its slot.
 func (a *assembler) out(i int32) {
 	s := a.at(i)
 	a.st.Flows++
-	a.sink.Flow(a.record(s))
+	if a.rs != nil {
+		a.fill(a.rs.Record(), s)
+	} else {
+		var r flow.Record
+		a.fill(&r, s)
+		a.sink.Flow(r)
+	}
 	if s.wide != 0 {
 		a.freeWide = append(a.freeWide, s.wide)
 	}

@@ -227,12 +227,29 @@ func writeFramesNg(w io.Writer, fs []frame) error {
 	return err
 }
 
+// byValue is a synth.Collect (records given by value).
+type byValue struct{ synth.Collect }
+
+func (c *byValue) collected() *synth.Collect { return &c.Collect }
+
+// recordCollect is a synth.Collect that takes records in place
+// (flow.RecordSink), as flow.Pipeline does.
+type recordCollect struct{ synth.Collect }
+
+func (c *recordCollect) collected() *synth.Collect { return &c.Collect }
+
+func (c *recordCollect) Record() *flow.Record {
+	c.Records = append(c.Records, flow.Record{})
+	return &c.Records[len(c.Records)-1]
+}
+
 // TestAssemblyGolden assembles generated captures (genFrames) and compares
 // every record, DNS answer and count with testdata/assembly: any change to
 // how packets become flows (their ends by FIN, RST, idle and active
 // timeouts, the order flows are emitted in, the side that opened them,
 // their counters) shows here. The pcapng's times are after 2262, beyond
-// Unix nanoseconds.
+// Unix nanoseconds. Records given in place (flow.RecordSink) and by value
+// are the same.
 func TestAssemblyGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -250,24 +267,36 @@ func TestAssemblyGolden(t *testing.T) {
 			if err := tc.write(&capture, genFrames(rand.New(rand.NewPCG(tc.seed, 99)), 1200, tc.start)); err != nil {
 				t.Fatal(err)
 			}
-			c := &synth.Collect{}
-			st, err := Read(context.Background(), &capture, c, tc.opt)
-			if err != nil {
-				t.Fatal(err)
+			var outs [2][]byte
+			for v, sink := range []interface {
+				flow.Sink
+				collected() *synth.Collect
+			}{&byValue{}, &recordCollect{}} {
+				st, err := Read(context.Background(), bytes.NewReader(capture.Bytes()), sink, tc.opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := sink.collected()
+				if len(c.Records) < 200 || len(c.Answers) == 0 || st.Malformed == 0 || st.NonIP == 0 {
+					t.Fatalf("capture too plain: %d records, %d answers, stats %+v", len(c.Records), len(c.Answers), st)
+				}
+				var out bytes.Buffer
+				fmt.Fprintf(&out, "%+v\n", st)
+				for _, r := range c.Records {
+					fmt.Fprintf(&out, "%s %s %s %s:%d>%s:%d p%d f%#02x %d/%d %d/%d %q a%d s%d m%t\n",
+						r.Start.Format(time.RFC3339Nano), r.End.Format(time.RFC3339Nano), r.End.Location(), r.Src, r.SrcPort, r.Dst, r.DstPort,
+						r.Proto, r.TCPFlags, r.Packets, r.Bytes, r.RevPackets, r.RevBytes, r.App, r.Attempts, r.SamplingRate, r.MiraiSeq)
+				}
+				for _, a := range c.Answers {
+					fmt.Fprintf(&out, "dns %s %s %s\n", a.Time.Format(time.RFC3339Nano), a.Name, a.Addr)
+				}
+				outs[v] = out.Bytes()
 			}
-			if len(c.Records) < 200 || len(c.Answers) == 0 || st.Malformed == 0 || st.NonIP == 0 {
-				t.Fatalf("capture too plain: %d records, %d answers, stats %+v", len(c.Records), len(c.Answers), st)
+			if !bytes.Equal(outs[0], outs[1]) {
+				t.Fatal("records given in place differ from records given by value")
 			}
 			var got bytes.Buffer
-			fmt.Fprintf(&got, "%+v\n", st)
-			for _, r := range c.Records {
-				fmt.Fprintf(&got, "%s %s %s %s:%d>%s:%d p%d f%#02x %d/%d %d/%d %q a%d s%d m%t\n",
-					r.Start.Format(time.RFC3339Nano), r.End.Format(time.RFC3339Nano), r.End.Location(), r.Src, r.SrcPort, r.Dst, r.DstPort,
-					r.Proto, r.TCPFlags, r.Packets, r.Bytes, r.RevPackets, r.RevBytes, r.App, r.Attempts, r.SamplingRate, r.MiraiSeq)
-			}
-			for _, a := range c.Answers {
-				fmt.Fprintf(&got, "dns %s %s %s\n", a.Time.Format(time.RFC3339Nano), a.Name, a.Addr)
-			}
+			got.Write(outs[1])
 			path := filepath.Join("testdata", "assembly", tc.name+".txt")
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

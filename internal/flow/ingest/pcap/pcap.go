@@ -91,6 +91,7 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 		src, link = pr, pr.LinkType()
 	}
 	a := &assembler{sink: sink, opt: opt, flows: map[key]int32{}, lastSweep: math.MinInt64}
+	a.rs, _ = sink.(flow.RecordSink)
 	for {
 		if a.st.Packets%4096 == 0 && ctx.Err() != nil {
 			a.flushAll()
