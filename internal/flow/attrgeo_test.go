@@ -1,9 +1,12 @@
 package flow
 
 import (
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 
 	"iotwatch/internal/geo"
 )
@@ -73,6 +76,69 @@ func TestAttrIndexGeo(t *testing.T) {
 	}
 	if len(got.geoNum) == 0 {
 		t.Error("the table numbered no peer")
+	}
+}
+
+// TestPipelineAttributor: a pipeline given the attributor (which numbers
+// IPv4 peers with its table, in the producer or, when it drops, in the
+// aggregation) attributes every relation and hourly roll-up as one given
+// its Lookup.
+func TestPipelineAttributor(t *testing.T) {
+	at, err := geo.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := geo.BuildTable4(); err != nil {
+		t.Fatal(err)
+	}
+	ps := geoPeers(20_000)
+	t0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	run := func(pol Policy, cfg PipelineConfig) (map[RelationKey]geo.Attribution, map[string]uint64) {
+		cfg.Policy, cfg.BatchSize, cfg.Queue = pol, 256, 200 // room for every batch: none dropped
+		p := NewPipeline(cfg)
+		for i, peer := range ps {
+			dev := netip.AddrFrom4([4]byte{192, 168, 0, byte(1 + i%7)})
+			if !peer.Is4() {
+				dev = netip.MustParseAddr("fd00::1")
+			}
+			p.Flow(Record{Start: t0.Add(time.Duration(i) * time.Second), Src: dev, Dst: peer, DstPort: 443, Proto: ProtoTCP, Packets: 1, Bytes: 60})
+		}
+		res := checkpoint(t, p, true)
+		defer res.Rollups.Close()
+		if p.dropped.Load() != 0 {
+			t.Fatalf("%d records dropped", p.dropped.Load())
+		}
+		all, err := res.Rollups.all()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rels := map[RelationKey]geo.Attribution{}
+		for _, r := range all {
+			rels[r.RelationKey] = res.Rollups.Attributions[r.Attr]
+		}
+		hours := map[string]uint64{}
+		for _, h := range res.Rollups.Hourly {
+			a := res.Rollups.Attributions[h.Attr]
+			hours[fmt.Sprint(h.Device, h.Hour, a)] += h.Bytes
+		}
+		return rels, hours
+	}
+	for _, pol := range []Policy{Block, Drop} {
+		wantRels, wantHours := run(pol, PipelineConfig{Attribute: at.Lookup})
+		gotRels, gotHours := run(pol, PipelineConfig{Attributor: at})
+		countries := map[string]bool{}
+		for k, w := range wantRels {
+			if g, ok := gotRels[k]; !ok || g != w {
+				t.Fatalf("policy %d: relation %+v attributed %+v, want %+v", pol, k, g, w)
+			}
+			countries[w.Country] = true
+		}
+		if len(gotRels) != len(wantRels) || len(countries) < 50 {
+			t.Fatalf("policy %d: %d relations, want %d (in %d countries, want some 200)", pol, len(gotRels), len(wantRels), len(countries))
+		}
+		if !maps.Equal(gotHours, wantHours) || len(gotHours) < 50 {
+			t.Fatalf("policy %d: %d hourly roll-ups, want the same %d", pol, len(gotHours), len(wantHours))
+		}
 	}
 }
 

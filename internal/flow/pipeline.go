@@ -181,6 +181,7 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 		takenAlerts: make([]int, len(cfg.Observers)),
 	}
 	p.agg.SpillTo(cfg.SpillDir, cfg.ActiveRelations)
+	p.agg.attrIndex.geo = cfg.Attributor // it looks peers up when the producer does not (Drop)
 	if cfg.Policy == Block {
 		p.attrs = newAttrIndex(cfg.Attribute)
 		p.attrs.geo = cfg.Attributor

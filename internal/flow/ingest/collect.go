@@ -76,7 +76,7 @@ func Collect(ctx context.Context, st *store.Store, addr string, flushEvery time.
 	}
 	target := "collect:udp://" + col.Addr().String()
 	p := flow.NewPipeline(flow.PipelineConfig{Identity: pr.id, Observers: []flow.Observer{eng}, Policy: flow.Drop, Queue: opt.Queue, Log: log,
-		Attribute: pr.at.Lookup, MaxRelations: opt.MaxRelations})
+		Attributor: pr.at, MaxRelations: opt.MaxRelations})
 	if opt.Ready != nil {
 		opt.Ready(col.Addr().String())
 	}
