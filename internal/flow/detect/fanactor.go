@@ -34,8 +34,10 @@ type fanActor struct {
 	hcur  uint8        // windows of the latest window
 	hfire uint8        // windows that fired
 	hn    [fanH]uint8  // hosts in each window
-	_     [5]byte      // (vt starts the second line)
-	vt    [fanV]uint32 // targets of the pairs
+	// vtab has bit tabBit(t) set for each target t of the actor's pairs in
+	// the table: a probe of another target does not look there.
+	vtab  uint32
+	vt    [fanV]uint32 // targets of the pairs (the second line)
 	vport [fanV]uint16 // their one port
 	few   [fanH][fanHosts]uint32
 }
@@ -73,6 +75,15 @@ func portPP(port uint16, udp bool) uint32 {
 		return uint32(flow.ProtoUDP)<<16 | uint32(port)
 	}
 	return uint32(flow.ProtoTCP)<<16 | uint32(port)
+}
+
+// tabBit is target t's bit in fanActor.vtab.
+func tabBit(t uint32) uint32 { return 1 << (t * 0x9e3779b1 >> 27) }
+
+// tableV counts a pair of target t that goes to the table.
+func (a *actorEnt) tableV(t uint32) {
+	a.vOvf++
+	a.vtab |= tabBit(t)
 }
 
 func bit[T uint8 | uint16](x T, i int) bool { return x&(1<<i) != 0 }
@@ -162,7 +173,7 @@ func (a *actorEnt) delV(j int) {
 // that ended; the counts of windows in the tables are recounted by the
 // caller. What stays is of the window before the new latest.
 func (a *actorEnt) prune(last, keep int64) {
-	a.targets, a.hOvf, a.vOvf = 0, 0, 0
+	a.targets, a.hOvf, a.vOvf, a.vtab = 0, 0, 0, 0
 	at := func(cur bool) int64 {
 		if cur {
 			return last
@@ -237,13 +248,13 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 			ae.delV(j)
 			p, _ := f.v4.get(vk, true)
 			*p = v
-			ae.vOvf++
+			ae.tableV(t4)
 		} else { // still of the window it was of, or reset to the latest
 			ae.setV(j, vport, vudp, v.bucket == f.bucket)
 		}
 		return
 	}
-	if ae.vOvf > 0 {
+	if ae.vtab&tabBit(t4) != 0 {
 		if p, ok := f.v4.get(vk, false); ok {
 			e.vertical(p, true, r, actor, b, known, inbound)
 			return
@@ -266,7 +277,7 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 	}
 	p, _ := f.v4.get(vk, true)
 	*p = v
-	ae.vOvf++
+	ae.tableV(t4)
 }
 
 // horizontalInline is horizontal for the inline window i. When r's host

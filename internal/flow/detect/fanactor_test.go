@@ -121,6 +121,8 @@ func TestFanoutInline(t *testing.T) {
 				}
 			}
 			if i%50 == 0 {
+				checkTables(t, inline)
+				checkTables(t, tables)
 				if a, b := fanDump(inline), fanDump(tables); !slices.Equal(a, b) {
 					t.Fatalf("seed %d: windows differ after %d records\ninline:\n%s\ntables:\n%s", seed, i+1, strings.Join(a, "\n"), strings.Join(b, "\n"))
 				}
@@ -193,4 +195,28 @@ func fanDump(e *Engine) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// checkTables checks that each IPv4 actor's entry counts its windows in the
+// tables and has the bit of each of its pairs' targets there (fanoutInline
+// trusts both to skip the tables).
+func checkTables(t *testing.T, e *Engine) {
+	t.Helper()
+	h, v, tab := map[uint32]int32{}, map[uint32]int32{}, map[uint32]uint32{}
+	e.fan.h4.each(func(k uint64, _ *hState) { h[uint32(k>>32)]++ })
+	e.fan.v4.each(func(k uint64, _ *vState) {
+		v[uint32(k>>32)]++
+		tab[uint32(k>>32)] |= tabBit(uint32(k))
+	})
+	for _, ae := range e.actors4.ents {
+		if ae.hOvf != h[ae.key] || ae.vOvf != v[ae.key] || ae.vtab&tab[ae.key] != tab[ae.key] {
+			t.Fatalf("actor %v counts %d+%d windows in the tables (targets %032b), which hold %d+%d (%032b)",
+				addr4(ae.key), ae.hOvf, ae.vOvf, ae.vtab, h[ae.key], v[ae.key], tab[ae.key])
+		}
+		delete(h, ae.key)
+		delete(v, ae.key)
+	}
+	if len(h)+len(v) != 0 {
+		t.Fatalf("windows in the tables of actors without an entry: %v %v", h, v)
+	}
 }

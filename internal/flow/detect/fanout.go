@@ -227,7 +227,7 @@ func (e *Engine) putV(k pairKey, v vState) {
 		if !found {
 			ae := e.actors4.get(a)
 			ae.targets++
-			ae.vOvf++
+			ae.tableV(t)
 		}
 	} else {
 		f.v[k] = v
@@ -327,7 +327,7 @@ func (e *Engine) pruneFanout(last, keep int64) {
 	// Every IPv4 actor with a window in the tables has an entry (Observe
 	// and putH/putV made it, expire keeps it).
 	f.h4.each(func(k uint64, _ *hState) { e.actors4.find(uint32(k>>32)).hOvf++ })
-	f.v4.each(func(k uint64, _ *vState) { e.actors4.find(uint32(k>>32)).vOvf++ })
+	f.v4.each(func(k uint64, _ *vState) { e.actors4.find(uint32(k >> 32)).tableV(uint32(k)) })
 }
 
 // horizontal counts r's destination in its actor/port window h.
