@@ -119,12 +119,26 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 				}
 			}
 			opt.Log = g.log
-			st, err := g.openStore(ctx)
-			if err != nil {
-				return err
+			var (
+				sum *ingest.Summary
+				err error
+			)
+			if srcs[0].Kind != ingest.Listen && newSQLite(g.dbPath) {
+				// A new database is created (its schema migrated) while
+				// the files are read.
+				var st *store.Store
+				sum, st, err = stage.FlowsNew(ctx, g.openStore, srcs, opt)
+				if st != nil {
+					defer st.Close()
+				}
+			} else {
+				st, oerr := g.openStore(ctx)
+				if oerr != nil {
+					return oerr
+				}
+				defer st.Close()
+				sum, err = stage.Flows(ctx, st, srcs, opt)
 			}
-			defer st.Close()
-			sum, err := stage.Flows(ctx, st, srcs, opt)
 			if sum == nil && (errors.Is(err, intel.ErrFormat) || errors.Is(err, mud.ErrOldFormat) || errors.Is(err, mud.ErrUnbound) || errors.Is(err, declare.ErrInvalid)) {
 				return usageError{err} // a bad --indicators or --declarations file
 			}
@@ -166,6 +180,15 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 	f.StringVar(&opt.Continue, "continue", "", "carry detector state over from the last ingest of this stream `NAME` and on to the next (files ingested one by one)")
 	f.StringArrayVar(&opt.Declarations, "declarations", nil, "maker declaration (`iotwatch declare`), as ADDR=FILE, CIDR=FILE or FILE (the inventory's devices of its model); repeatable: traffic it declares (MUD file, recipients, heartbeats) is not C2 beaconing")
 	return cmd
+}
+
+// newSQLite reports whether db names a SQLite file that does not exist yet.
+func newSQLite(db string) bool {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return false
+	}
+	_, err := os.Lstat(db)
+	return errors.Is(err, os.ErrNotExist)
 }
 
 func newFlowsDetectCmd(g *globals) *cobra.Command {

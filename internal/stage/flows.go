@@ -18,6 +18,13 @@ func Flows(ctx context.Context, st *store.Store, srcs []ingest.Source, opts inge
 	return ingest.RunAll(ctx, st, srcs, opts)
 }
 
+// FlowsNew is Flows into a store not created yet, which open creates while
+// the files srcs are read (see ingest.RunAllNew). The caller closes the
+// store returned, when not nil.
+func FlowsNew(ctx context.Context, open func(context.Context) (*store.Store, error), srcs []ingest.Source, opts ingest.Options) (*ingest.Summary, *store.Store, error) {
+	return ingest.RunAllNew(ctx, open, srcs, opts)
+}
+
 // Collect runs a long-running flow collector on the UDP address addr
 // (host:port) until ctx ends, storing roll-ups, relations and alerts every
 // flushEvery as runs of kind "flows" (see ingest.Collect). It is what

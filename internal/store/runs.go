@@ -20,6 +20,17 @@ const (
 	StaleAfter        = 2 * time.Minute
 )
 
+// Empty reports whether the store holds no run and no asset, as a store
+// just created does.
+func (s *Store) Empty(ctx context.Context) (bool, error) {
+	var some bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM runs) OR EXISTS (SELECT 1 FROM assets)`).Scan(&some)
+	if err != nil {
+		return false, fmt.Errorf("read runs: %w", err)
+	}
+	return !some, nil
+}
+
 // StartRun records the start of a run, owned by this process on this host,
 // and sets run.ID. Until FinishRun the store records a heartbeat for it every
 // HeartbeatInterval. Runs left running by processes that are gone are marked

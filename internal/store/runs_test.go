@@ -143,3 +143,32 @@ func TestEndRun(t *testing.T) {
 		})
 	}
 }
+
+// TestEmpty: a new store is empty; a run, or an asset alone, makes it not.
+func TestEmpty(t *testing.T) {
+	ctx := context.Background()
+	for name, s := range openTests(t) {
+		t.Run(name, func(t *testing.T) {
+			if empty, err := s.Empty(ctx); err != nil || !empty {
+				t.Fatalf("new store: empty %v (%v), want true", empty, err)
+			}
+			if _, err := s.DB().ExecContext(ctx, s.Rebind(`INSERT INTO assets (ip, vendor, product, version, device_type, cpe, first_seen, last_seen)
+				VALUES (?, '', '', '', '', '', ?, ?)`), "192.0.2.1", Time(time.Now()), Time(time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			if empty, err := s.Empty(ctx); err != nil || empty {
+				t.Errorf("with an asset: empty %v (%v), want false", empty, err)
+			}
+		})
+	}
+	for name, s := range openTests(t) {
+		t.Run(name+"/run", func(t *testing.T) {
+			if err := s.StartRun(ctx, &model.Run{Kind: "flows"}); err != nil {
+				t.Fatal(err)
+			}
+			if empty, err := s.Empty(ctx); err != nil || empty {
+				t.Errorf("with a run: empty %v (%v), want false", empty, err)
+			}
+		})
+	}
+}

@@ -61,7 +61,11 @@ func Collect(ctx context.Context, st *store.Store, addr string, flushEvery time.
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pr, err := prepare(ctx, st, opt, log)
+	assets, err := st.Assets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	pr, err := prepare(assets, opt, log)
 	if err != nil {
 		return nil, err
 	}

@@ -111,6 +111,45 @@ func Run(ctx context.Context, st *store.Store, src Source, opt Options) (*Summar
 // regular files in name order (timestamped names sort by time). A Listen
 // source must be the only one.
 func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*Summary, error) {
+	srcs, err := plan(srcs, &opt)
+	if err != nil {
+		return nil, err
+	}
+	if srcs[0].Kind == Listen {
+		return Collect(ctx, st, srcs[0].Path, opt.FlushEvery, opt)
+	}
+	return runFiles(ctx, st, nil, srcs, opt)
+}
+
+// RunAllNew is RunAll into a store that does not exist yet (a new SQLite
+// file), which open creates: the creation (the schema's migrations, tens of
+// milliseconds) runs while the inputs are read, as if the store held what
+// a new one holds: no inventory, no input ingested before, no detector
+// state. Once open returns, RunAllNew checks that the store holds no run
+// and no asset; when it does (another process made it meanwhile), what was
+// read is dropped and RunAll reads the inputs again. A failed open stops
+// the reading. The store opened is returned, also on error, for the caller
+// to close; nil when open failed. Sources must be files.
+func RunAllNew(ctx context.Context, open func(context.Context) (*store.Store, error), srcs []Source, opt Options) (*Summary, *store.Store, error) {
+	srcs, err := plan(srcs, &opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if srcs[0].Kind == Listen {
+		return nil, nil, errors.New("flow ingest: a listener needs its store open before it starts")
+	}
+	var st *store.Store
+	sum, err := runFiles(ctx, nil, func(ctx context.Context) (*store.Store, error) {
+		var err error
+		st, err = open(ctx)
+		return st, err
+	}, srcs, opt)
+	return sum, st, err
+}
+
+// plan expands srcs (see Expand), noting in opt which files came from a
+// directory, and checks that a Listen source is alone.
+func plan(srcs []Source, opt *Options) ([]Source, error) {
 	srcs, listed, err := expand(srcs)
 	if err != nil {
 		return nil, err
@@ -124,23 +163,44 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 			return nil, errors.New("flow ingest: a listener cannot be combined with other inputs")
 		}
 	}
+	return srcs, nil
+}
+
+// opening is a store being opened (RunAllNew) while the inputs are read,
+// and the run started in it once it is.
+type opening struct {
+	done  chan struct{}
+	st    *store.Store
+	isNew bool // st holds no run and no asset: the run was started
+	err   error
+}
+
+// runFiles ingests file sources into st, or, when st is nil, into the new
+// store open opens meanwhile (see RunAllNew).
+func runFiles(ctx context.Context, st *store.Store, open func(context.Context) (*store.Store, error), srcs []Source, opt Options) (*Summary, error) {
 	src := srcs[0]
-	if src.Kind == Listen {
-		return Collect(ctx, st, src.Path, opt.FlushEvery, opt)
-	}
 	log := opt.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pr, err := prepare(ctx, st, opt, log)
+	var assets []model.Asset
+	if st != nil {
+		var err error
+		if assets, err = st.Assets(ctx); err != nil {
+			return nil, fmt.Errorf("read inventory: %w", err)
+		}
+	}
+	pr, err := prepare(assets, opt, log)
 	if err != nil {
 		return nil, err
 	}
 	defer pr.at.Close()
 	id, eng, ind, at := pr.id, pr.eng, pr.ind, pr.at
-	fromRun, err := restoreState(ctx, st, eng, opt.Continue, log)
-	if err != nil {
-		return nil, err
+	var fromRun int64
+	if st != nil {
+		if fromRun, err = restoreState(ctx, st, eng, opt.Continue, log); err != nil {
+			return nil, err
+		}
 	}
 	p := flow.NewPipeline(flow.PipelineConfig{Identity: id, Observers: []flow.Observer{eng}, Policy: flow.Block, Queue: opt.Queue, Log: log,
 		Attributor: at, MaxRelations: opt.MaxRelations}) // its Lookup: the pipeline keeps its own index per peer (its producer calls it)
@@ -149,16 +209,59 @@ func RunAll(ctx context.Context, st *store.Store, srcs []Source, opt Options) (*
 	for _, s := range srcs {
 		targets = append(targets, string(s.Kind)+":"+s.Path)
 	}
-	run := &model.Run{Kind: flow.RunKind, Targets: targets, Stages: []string{"ingest", "detect"}}
-	if err := st.StartRun(ctx, run); err != nil {
-		return nil, fmt.Errorf("start run: %w", err)
+	run := &model.Run{Kind: flow.RunKind, Targets: targets, Stages: []string{"ingest", "detect"}, StartedAt: time.Now()}
+	devices, indicators := id.Len(), ind.Len()
+	started := func(st *store.Store) error {
+		if err := st.StartRun(ctx, run); err != nil {
+			return fmt.Errorf("start run: %w", err)
+		}
+		log.Info("flow ingest started", "run", run.ID, "source", src.Kind, "path", src.Path, "inputs", len(srcs), "devices", devices, "indicators", indicators)
+		return nil
 	}
-	log.Info("flow ingest started", "run", run.ID, "source", src.Kind, "path", src.Path, "inputs", len(srcs), "devices", id.Len(), "indicators", ind.Len())
+	rctx := ctx
+	var o *opening
+	if st == nil {
+		// A failed open stops the reading: what is read could not be stored.
+		var stop context.CancelCauseFunc
+		rctx, stop = context.WithCancelCause(ctx)
+		defer stop(nil)
+		o = &opening{done: make(chan struct{})}
+		go func() {
+			defer close(o.done)
+			if o.st, o.err = open(ctx); o.err == nil {
+				if o.isNew, o.err = o.st.Empty(ctx); o.err == nil && o.isNew {
+					o.err = started(o.st)
+				}
+			}
+			if o.err != nil {
+				stop(o.err)
+			}
+		}()
+	} else if err := started(st); err != nil {
+		return nil, err
+	}
 
 	t0 := time.Now()
-	extra, inputs, readErr := readAll(ctx, st, srcs, p, opt, log)
+	extra, inputs, readErr := readAll(rctx, st, srcs, p, opt, log)
 	res, err := p.Close(context.WithoutCancel(ctx))
 	log.Debug("flow pipeline done", "elapsed", time.Since(t0))
+	if o != nil {
+		<-o.done
+		switch {
+		case o.err != nil:
+			if err == nil {
+				res.Rollups.Close()
+			}
+			return nil, o.err
+		case !o.isNew:
+			if err == nil {
+				res.Rollups.Close()
+			}
+			log.Info("the new database was filled by another process meanwhile: reading the inputs again")
+			return runFiles(ctx, o.st, nil, srcs, opt)
+		}
+		st = o.st
+	}
 	if err != nil {
 		readErr = errors.Join(readErr, err)
 		res = &flow.Result{Counts: flow.Counts{}}
@@ -262,13 +365,10 @@ type prepared struct {
 	at  *geo.Attributor
 }
 
-// prepare reads the inventory, device list, networks, rules, indicators,
-// attribution databases and declarations of opt. The caller closes at.
-func prepare(ctx context.Context, st *store.Store, opt Options, log *slog.Logger) (pr *prepared, err error) {
-	assets, err := st.Assets(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read inventory: %w", err)
-	}
+// prepare reads the device list, networks, rules, indicators, attribution
+// databases and declarations of opt, with the inventory's assets. The
+// caller closes at.
+func prepare(assets []model.Asset, opt Options, log *slog.Logger) (pr *prepared, err error) {
 	id := flow.NewIdentity(assets)
 	if opt.DeviceList != "" {
 		f, err := os.Open(opt.DeviceList)

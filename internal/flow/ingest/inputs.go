@@ -71,9 +71,11 @@ func planInput(ctx context.Context, st *store.Store, s Source, f *os.File, done 
 			return nil, err
 		}
 	}
-	prior, err := flow.InputsAt(ctx, st, abs)
-	if err != nil {
-		return nil, err
+	var prior []flow.Input
+	if st != nil { // nil: a new store (RunAllNew), which has recorded no input
+		if prior, err = flow.InputsAt(ctx, st, abs); err != nil {
+			return nil, err
+		}
 	}
 	// Only an earlier ingest of the file as this format can be extended:
 	// the same bytes named as another format are read (and refused) anew.
@@ -90,11 +92,14 @@ func planInput(ctx context.Context, st *store.Store, s Source, f *os.File, done 
 		// same size was recorded, it cannot be a repeat: hash it while
 		// reading instead of in a pass of its own.
 		same := slices.ContainsFunc(done, func(in flow.Input) bool { return in.Size == end })
-		if !same {
+		if !same && st != nil { // nil: a new store has recorded no input
 			var err error
-			if same, err = flow.InputOfSizeRecorded(ctx, st, end); err != nil || !same {
+			if same, err = flow.InputOfSizeRecorded(ctx, st, end); err != nil {
 				return p, err
 			}
+		}
+		if !same {
+			return p, nil
 		}
 	}
 	sum, at, err := hashPrefixes(ctx, f, end, cuts)
@@ -102,6 +107,9 @@ func planInput(ctx context.Context, st *store.Store, s Source, f *os.File, done 
 		return nil, fmt.Errorf("hash %s: %w", s.Path, err)
 	}
 	p.in.SHA256 = sum
+	if st == nil {
+		return p, nil // the same bytes earlier in this run: the caller skips them
+	}
 	if p.skip, err = flow.IngestedInput(ctx, st, string(s.Kind), sum, end); err != nil || p.skip != nil {
 		return p, err
 	}
