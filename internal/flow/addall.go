@@ -82,7 +82,6 @@ func (a *Aggregator) addHours(recs []Record, ors []Orientation, ais []uint32) {
 		}
 	}
 	a.hadds = adds
-	var touched uint64
 	for i := range adds {
 		if j := i + readAhead; j < len(adds) {
 			t := a.last
@@ -90,10 +89,9 @@ func (a *Aggregator) addHours(recs []Record, ors []Orientation, ais []uint32) {
 				t = a.hours[hn]
 			}
 			if t != nil {
-				touched += t.slots[t.home(adds[j].key)].flows
+				prefetch(unsafe.Pointer(&t.slots[t.home(adds[j].key)]))
 			}
 		}
 		a.add4(adds[i].hn, adds[i].key, adds[i].pk, adds[i].by)
 	}
-	a.touched += touched
 }

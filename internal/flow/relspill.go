@@ -270,11 +270,11 @@ func (x *relIndex) grow() {
 // size, without changing x.
 func (x *relIndex) grown() relIndex {
 	g := relIndex{n: x.n}
-	g.slots = make([]relIdxSlot, max(2*len(x.slots), 1<<12))
+	g.slots = written[relIdxSlot](max(2*len(x.slots), 1<<12))
 	g.shift = uint(64 - bits.Len(uint(len(g.slots))) + 1)
 	words := len(g.slots) / 8 // 8 bits per slot
 	g.bshift = uint(64 - bits.Len(uint(words)) + 1)
-	g.bloom = make([]uint64, words)
+	g.bloom = written[uint64](words)
 	mask := uint64(len(g.slots) - 1)
 	for i := range x.slots {
 		s := &x.slots[i]

@@ -74,6 +74,7 @@ type Aggregator struct {
 	hours    map[uint32]*hourTable // IPv4, by hour number since the epoch
 	lastHour uint32
 	last     *hourTable
+	latest   uint32 // the latest hour with a table
 	hourly6  map[HourKey]*Hourly
 
 	rel4 relTable
@@ -104,7 +105,6 @@ type Aggregator struct {
 
 	hashes  []uint64  // addRelations' scratch space
 	hadds   []hourAdd // addHours'
-	touched uint64    // what they read ahead (kept so that the reads are not dropped)
 	testAIs []uint32  // addAll's (tests)
 }
 
@@ -171,7 +171,7 @@ func (t *hourTable) add(k uint64, pk, by uint64) {
 
 func (t *hourTable) grow() {
 	old := t.slots
-	*t = hourTable{slots: make([]hourSlot, 2*len(old)), mask: uint64(2*len(old) - 1), shift: t.shift - 1, n: t.n}
+	*t = hourTable{slots: written[hourSlot](2 * len(old)), mask: uint64(2*len(old) - 1), shift: t.shift - 1, n: t.n}
 	for _, s := range old {
 		if s.flows == 0 {
 			continue
@@ -416,12 +416,27 @@ func (a *Aggregator) add4(hn uint32, k uint64, pk, by uint64) {
 	t := a.last
 	if t == nil || hn != a.lastHour {
 		if t = a.hours[hn]; t == nil {
-			t = newHourTable(1 << 10)
+			t = newHourTable(a.hourSize(hn))
 			a.hours[hn] = t
 		}
 		a.lastHour, a.last = hn, t
 	}
 	t.add(k, pk, by)
+}
+
+// hourSize is the size of a new hour's table: when the records move on to
+// the hour after the latest, room for as many roll-ups as that one has (an
+// ingest's hours are alike, and the table need not grow through every size
+// again); else (an earlier hour, a gap), or when it has few, a small table.
+func (a *Aggregator) hourSize(hn uint32) int {
+	size := 1 << 10
+	if prev := a.hours[hn-1]; prev != nil && hn > a.latest {
+		for size*3 < prev.n*4 {
+			size *= 2
+		}
+	}
+	a.latest = max(a.latest, hn)
+	return size
 }
 
 func (a *Aggregator) add6(k HourKey, known bool, pk, by uint64) {

@@ -180,3 +180,65 @@ func TestRelTable(t *testing.T) {
 		})
 	}
 }
+
+// TestHourTables checks the hourly roll-ups over hours of many and of few
+// keys, with records that come back to an earlier hour: the sums are those
+// of a map, and a new hour's table has room for what the hour before held
+// (the next hour only), so that it does not grow, but no more.
+func TestHourTables(t *testing.T) {
+	t0 := time.Date(2026, 5, 6, 7, 0, 0, 0, time.UTC)
+	hours := []struct{ keys, size int }{ // keys per hour, its table's size at the end
+		{3000, 4096}, // grown from 1,024
+		{3000, 4096}, // as the hour before: not grown
+		{10, 4096},   // as the hour before
+		{10, 1024},   // as the hour before: the smallest
+		{2000, 4096}, // grown
+	}
+	a := NewAggregator(nil, 0)
+	type sum struct{ flows, packets, bytes uint64 }
+	want := map[HourKey]sum{}
+	rng := rand.New(rand.NewPCG(5, 6))
+	var recs []Record
+	var ors []Orientation
+	for h, hc := range hours {
+		for i := range 3 * hc.keys {
+			hour := h
+			if i%50 == 49 {
+				hour = 0 // a straggler
+			}
+			dev := addr4(0x0a000000 + uint32(i%hc.keys))
+			r := Record{Start: t0.Add(time.Duration(hour)*time.Hour + time.Duration(i)*time.Millisecond), Packets: uint64(1 + rng.IntN(5)), Bytes: uint64(rng.IntN(1000))}
+			o := Orientation{Device: dev, Peer: addr4(0x0b000001), Outbound: true}
+			recs, ors = append(recs, r), append(ors, o)
+			k := HourKey{Hour: r.Start.Unix() / 3600 * 3600, Device: dev, Attr: 7, Outbound: true}
+			s := want[k]
+			want[k] = sum{s.flows + 1, s.packets + r.Packets, s.bytes + r.Bytes}
+		}
+	}
+	for i := 0; i < len(recs); i += 1024 {
+		j := min(i+1024, len(recs))
+		ais := make([]uint32, j-i)
+		for k := range ais {
+			ais[k] = 7
+		}
+		a.addHours(recs[i:j], ors[i:j], ais)
+	}
+	for h, hc := range hours {
+		tab := a.hours[uint32(t0.Unix()/3600)+uint32(h)]
+		if tab == nil {
+			t.Fatalf("hour %d: no table", h)
+		}
+		if len(tab.slots) != hc.size {
+			t.Fatalf("hour %d: table of %d slots, want %d", h, len(tab.slots), hc.size)
+		}
+	}
+	got := a.Rollups().Hourly
+	if len(got) != len(want) {
+		t.Fatalf("%d roll-ups, want %d", len(got), len(want))
+	}
+	for _, g := range got {
+		if w, ok := want[g.HourKey]; !ok || w != (sum{g.Flows, g.Packets, g.Bytes}) {
+			t.Fatalf("roll-up %+v, want %+v", g, w)
+		}
+	}
+}
