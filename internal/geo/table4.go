@@ -22,7 +22,8 @@ import (
 // the machine's byte order, sorted) and ip4txt each range's country (2
 // bytes). They are read in place (no copy); the table is checked against
 // iploc.IPCountry when built, and Lookup keeps iploc's answer if the list
-// does not have the expected shape (a new iploc version that changed it).
+// does not have the expected shape (a new iploc version that changed it;
+// one that renamed it leaves these empty). TestTable4 fails then.
 
 //go:linkname iplocStarts github.com/phuslu/iploc.ip4bin
 var iplocStarts []byte
