@@ -12,8 +12,8 @@ import (
 // hold at most fanHosts hosts) and its vertical pairs (while they hold one
 // port) fit inline, and a probe costs no lookup in a table of every actor's
 // windows. A window that outgrows its inline form, and windows beyond the
-// inline ones, go to the fanout's tables (h4, v4) as before; hOvf and vOvf
-// count the actor's windows there, so an actor with none skips the tables.
+// inline ones, go to the fanout's tables (h4, v4) as before; htab and vtab
+// tell the actor's windows there, so an actor with none skips the tables.
 // Each window is in one place at a time and evolves as it would in the
 // tables: the inline form only changes where a window lives
 // (TestFanoutInline checks the alerts against the tables alone).
@@ -34,17 +34,18 @@ type fanActor struct {
 	hcur  uint8        // windows of the latest window
 	hfire uint8        // windows that fired
 	hn    [fanH]uint8  // hosts in each window
-	// vtab has bit tabBit(t) set for each target t of the actor's pairs in
-	// the table: a probe of another target does not look there.
-	vtab  uint32
-	vt    [fanV]uint32 // targets of the pairs (the second line)
+	_     [5]byte      // (vt starts the second line)
+	vt    [fanV]uint32 // targets of the pairs
 	vport [fanV]uint16 // their one port
 	few   [fanH][fanHosts]uint32
 }
 
-// fanCounts counts an actor's fan-out windows.
+// fanCounts counts an actor's fan-out windows. htab and vtab tell its
+// windows in the tables: a bit for each (hBit of a horizontal window's
+// port, vBit of a pair's target), so that a probe of another port or
+// target does not look there, and none when there are none.
 type fanCounts struct {
-	hOvf, vOvf int32  // windows in the tables
+	htab, vtab uint32
 	targets    uint16 // vertical pairs this window (maxVerticalTargets)
 	nh, nv     uint8
 }
@@ -77,14 +78,13 @@ func portPP(port uint16, udp bool) uint32 {
 	return uint32(flow.ProtoTCP)<<16 | uint32(port)
 }
 
-// tabBit is target t's bit in fanActor.vtab.
-func tabBit(t uint32) uint32 { return 1 << (t * 0x9e3779b1 >> 27) }
+// hBit is the bit in htab of a window of proto<<16 | port pp; vBit the
+// bit in vtab of a pair of target t.
+func hBit(pp uint32) uint32 { return 1 << (pp * 0x9e3779b1 >> 27) }
+func vBit(t uint32) uint32  { return 1 << (t * 0x9e3779b1 >> 27) }
 
-// tableV counts a pair of target t that goes to the table.
-func (a *actorEnt) tableV(t uint32) {
-	a.vOvf++
-	a.vtab |= tabBit(t)
-}
+// h4PP returns proto<<16 | port of the table key k of a horizontal window.
+func h4PP(k uint64) uint32 { return uint32(k&0xff)<<16 | uint32(k>>8&0xffff) }
 
 func bit[T uint8 | uint16](x T, i int) bool { return x&(1<<i) != 0 }
 
@@ -107,7 +107,7 @@ func (f *fanout) window(cur bool) int64 {
 
 // busy reports whether the actor holds a fan-out window or pair count.
 func (a *actorEnt) busy() bool {
-	return a.nh != 0 || a.nv != 0 || a.targets != 0 || a.hOvf != 0 || a.vOvf != 0
+	return a.nh != 0 || a.nv != 0 || a.targets != 0 || a.htab != 0 || a.vtab != 0
 }
 
 // findH returns the inline horizontal window of port (udp: of UDP, else
@@ -173,7 +173,7 @@ func (a *actorEnt) delV(j int) {
 // that ended; the counts of windows in the tables are recounted by the
 // caller. What stays is of the window before the new latest.
 func (a *actorEnt) prune(last, keep int64) {
-	a.targets, a.hOvf, a.vOvf, a.vtab = 0, 0, 0, 0
+	a.targets, a.htab, a.vtab = 0, 0, 0
 	at := func(cur bool) int64 {
 		if cur {
 			return last
@@ -216,7 +216,7 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 	if inl {
 		i = ae.findH(port, udp)
 	}
-	if i < 0 && ae.hOvf > 0 {
+	if i < 0 && ae.htab&hBit(pp) != 0 {
 		h, _ = f.h4.get(hk, false)
 	}
 	if i < 0 && h == nil {
@@ -225,7 +225,7 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 		} else {
 			h, _ = f.h4.get(hk, true)
 			h.bucket = b
-			ae.hOvf++
+			ae.htab |= hBit(pp)
 		}
 	}
 	if i >= 0 {
@@ -248,13 +248,13 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 			ae.delV(j)
 			p, _ := f.v4.get(vk, true)
 			*p = v
-			ae.tableV(t4)
+			ae.vtab |= vBit(t4)
 		} else { // still of the window it was of, or reset to the latest
 			ae.setV(j, vport, vudp, v.bucket == f.bucket)
 		}
 		return
 	}
-	if ae.vtab&tabBit(t4) != 0 {
+	if ae.vtab&vBit(t4) != 0 {
 		if p, ok := f.v4.get(vk, false); ok {
 			e.vertical(p, true, r, actor, b, known, inbound)
 			return
@@ -277,7 +277,7 @@ func (e *Engine) fanoutInline(ae *actorEnt, actor netip.Addr, r *flow.Record, b 
 	}
 	p, _ := f.v4.get(vk, true)
 	*p = v
-	ae.tableV(t4)
+	ae.vtab |= vBit(t4)
 }
 
 // horizontalInline is horizontal for the inline window i. When r's host
@@ -299,7 +299,7 @@ func (e *Engine) horizontalInline(ae *actorEnt, i int, actor netip.Addr, r *flow
 		h, _ := e.fan.h4.get(uint64(ae.key)<<32|uint64(r.DstPort)<<8|uint64(r.Proto), true)
 		*h = *ae.hState(&e.fan, i)
 		ae.delH(i)
-		ae.hOvf++
+		ae.htab |= hBit(uint32(r.Proto)<<16 | uint32(r.DstPort))
 		return h
 	}
 	if !hasHost(few[:n], t4) {

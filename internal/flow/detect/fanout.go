@@ -210,7 +210,7 @@ func (e *Engine) putH(k hKey, st *hState) {
 		h, found := f.h4.get(uint64(a)<<32|uint64(k.port)<<8|uint64(k.proto), true)
 		*h = *st
 		if !found {
-			e.actors4.get(a).hOvf++
+			e.actors4.get(a).htab |= hBit(uint32(k.proto)<<16 | uint32(k.port))
 		}
 	} else {
 		f.h[k] = st
@@ -227,7 +227,7 @@ func (e *Engine) putV(k pairKey, v vState) {
 		if !found {
 			ae := e.actors4.get(a)
 			ae.targets++
-			ae.tableV(t)
+			ae.vtab |= vBit(t)
 		}
 	} else {
 		f.v[k] = v
@@ -326,8 +326,8 @@ func (e *Engine) pruneFanout(last, keep int64) {
 	f.v4.prune(func(s *vState) bool { return s.bucket >= keep })
 	// Every IPv4 actor with a window in the tables has an entry (Observe
 	// and putH/putV made it, expire keeps it).
-	f.h4.each(func(k uint64, _ *hState) { e.actors4.find(uint32(k>>32)).hOvf++ })
-	f.v4.each(func(k uint64, _ *vState) { e.actors4.find(uint32(k >> 32)).tableV(uint32(k)) })
+	f.h4.each(func(k uint64, _ *hState) { e.actors4.find(uint32(k >> 32)).htab |= hBit(h4PP(k)) })
+	f.v4.each(func(k uint64, _ *vState) { e.actors4.find(uint32(k >> 32)).vtab |= vBit(uint32(k)) })
 }
 
 // horizontal counts r's destination in its actor/port window h.
