@@ -119,6 +119,7 @@ type assembler struct {
 	// that is not, and sweep looks at every flow until the list is in
 	// order again.
 	disorder  bool
+	idle      []idleFlow // sweep's
 	st        Stats
 	lastSweep int64 // Unix ns
 	dns       layers.DNS
@@ -342,23 +343,55 @@ func (a *assembler) out(i int32) {
 
 // emit hands flow i to the sink and frees its slot.
 func (a *assembler) emit(i int32) {
+	var h uint64
+	if s := a.at(i); s.bits&v6 == 0 {
+		h = s.key.hash()
+	}
+	a.emitHashed(i, h)
+}
+
+// emitHashed is emit given the hash of flow i's key (IPv4).
+func (a *assembler) emitHashed(i int32, h uint64) {
 	s := a.at(i)
 	if s.bits&v6 != 0 {
 		w := &a.wide[s.wide-1]
 		delete(a.flows, flowKey(w.src, w.dst, w.sp, w.dp, w.proto))
 	} else {
-		a.flows4.del(s.key.hash(), i)
+		a.flows4.del(h, i)
 	}
 	a.unlink(i)
 	a.out(i)
 }
 
+// idleFlow is a flow sweep is to emit, and its key's hash (IPv4).
+type idleFlow struct {
+	i int32
+	h uint64
+}
+
+// prefetchAhead is how many flows ahead sweep asks for a table slot.
+const prefetchAhead = 8
+
 // sweep emits the flows idle at now, least recently seen first.
 func (a *assembler) sweep(now int64) {
 	idle := int64(a.opt.IdleTimeout)
 	if !a.disorder {
-		for a.head != 0 && now-a.at(a.head).lastSeen > idle {
-			a.emit(a.head)
+		// The idle flows are the list's first ones: their table slots
+		// are asked for a few flows ahead of their deletion, so that the
+		// cache misses overlap.
+		a.idle = a.idle[:0]
+		for i := a.head; i != 0 && now-a.at(i).lastSeen > idle; i = a.at(i).next {
+			var h uint64
+			if s := a.at(i); s.bits&v6 == 0 {
+				h = s.key.hash()
+			}
+			a.idle = append(a.idle, idleFlow{i, h})
+		}
+		for k, f := range a.idle {
+			if k+prefetchAhead < len(a.idle) {
+				a.flows4.prefetch(a.idle[k+prefetchAhead].h)
+			}
+			a.emitHashed(f.i, f.h)
 		}
 		return
 	}

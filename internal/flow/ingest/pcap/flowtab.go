@@ -1,5 +1,11 @@
 package pcap
 
+import (
+	"unsafe"
+
+	"iotwatch/internal/flow"
+)
+
 // flowTable maps IPv4 flow keys to slab indexes: open addressing with
 // linear probing, grown at 3/4 load, deletion by backward shift (no
 // tombstones: a capture opens and ends flows all the time). Slots hold no
@@ -79,6 +85,13 @@ func (t *flowTable) del(h uint64, i int32) {
 	}
 	t.slots[j] = flowSlot{}
 	t.n--
+}
+
+// prefetch asks for the slot where a key of hash h starts its probe.
+func (t *flowTable) prefetch(h uint64) {
+	if t.slots != nil {
+		flow.Prefetch(unsafe.Pointer(&t.slots[h&t.mask]))
+	}
 }
 
 func (t *flowTable) grow() {

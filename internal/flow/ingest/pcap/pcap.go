@@ -126,6 +126,14 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 			break
 		}
 		a.st.Packets++
+		if rr != nil {
+			// The next packet's flow is looked up after this one's: its
+			// table slot is asked for now, so that its cache miss
+			// overlaps this packet's work.
+			if h, ok := hash4(link, rr.peek()); ok {
+				a.flows4.prefetch(h)
+			}
+		}
 		a.packet(link, data, packetTime{ts, tn, exact})
 	}
 	a.flushAll()
@@ -249,6 +257,21 @@ func (a *assembler) dnsAnswers(payload []byte, ts time.Time) {
 		a.st.DNS++
 		a.sink.DNS(flow.DNSAnswer{Time: ts, Name: string(bytes.ToLower(bytes.TrimSuffix(rr.Name, []byte(".")))), Addr: ad.Unmap()})
 	}
+}
+
+// hash4 returns the hash of an IPv4 TCP or UDP packet's flow key, as
+// packet and add find it (ok false for other packets: a hint only).
+func hash4(link layers.LinkType, data []byte) (h uint64, ok bool) {
+	ip, ok := linkPayload(link, data)
+	if !ok || len(ip) < 20 || ip[0]>>4 != 4 || (ip[9] != flow.ProtoTCP && ip[9] != flow.ProtoUDP) || binary.BigEndian.Uint16(ip[6:8])&0x1fff != 0 {
+		return 0, false
+	}
+	ihl := int(ip[0]&0x0f) * 4
+	if ihl < 20 || len(ip) < ihl+4 {
+		return 0, false
+	}
+	be := binary.BigEndian
+	return flowKey4(be.Uint32(ip[12:16]), be.Uint32(ip[16:20]), be.Uint16(ip[ihl:]), be.Uint16(ip[ihl+2:]), ip[9]).hash(), true
 }
 
 // linkPayload strips the link layer and returns the IP packet.

@@ -113,6 +113,19 @@ func (r *records) record() (data, h []byte, err error) {
 	return data, h, nil
 }
 
+// peek returns the data of the record after the one returned last when
+// the reader holds it all (nil otherwise), without reading it.
+func (r *records) peek() []byte {
+	if len(r.win)-r.off < 16 {
+		return nil
+	}
+	w := r.win[r.off:]
+	if n := r.order.Uint32(w[8:12]); uint64(n) <= uint64(len(w)-16) {
+		return w[16 : 16+n]
+	}
+	return nil
+}
+
 // refill discards the bytes of win read so far and makes win what the
 // reader holds, at least n bytes unless the file ends first (its error,
 // as io.ReadFull's).
