@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"math"
 	"math/bits"
 	"net/netip"
@@ -529,7 +530,10 @@ func (a *Aggregator) rollups(release bool) Rollups {
 	}
 	out := Rollups{Hourly: make([]Hourly, 0, nh), Relations: make([]Relation, 0, len(a.rel6)), Attributions: a.attrs, Untracked: a.Untracked,
 		Spilled: a.nspilled}
-	for hn, t := range a.hours {
+	// The hours in order: the same roll-ups come out in the same order
+	// (Save's split of the devices in two parts samples them by position).
+	for _, hn := range slices.Sorted(maps.Keys(a.hours)) {
+		t := a.hours[hn]
 		for _, h := range t.slots {
 			if h.flows == 0 {
 				continue
@@ -543,9 +547,11 @@ func (a *Aggregator) rollups(release bool) Rollups {
 			delete(a.hours, hn)
 		}
 	}
+	n4 := len(out.Hourly)
 	for _, h := range a.hourly6 {
 		out.Hourly = append(out.Hourly, *h)
 	}
+	slices.SortFunc(out.Hourly[n4:], compareHourly)
 	if release {
 		a.hourly6 = nil
 	}
