@@ -1,6 +1,8 @@
 package flow
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -310,4 +312,73 @@ func FuzzPackedRow(f *testing.F) {
 			t.Fatalf("%x reads\n%+v\npacked again reads\n%+v", b, want, got)
 		}
 	})
+}
+
+// TestVarintsAndUnits: appendUvarint and appendVarint write the bytes
+// encoding/binary writes, and divisible and divPow10 agree with division
+// by pow10, at the edges of each byte count and unit and on random values.
+func TestVarintsAndUnits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	us := []uint64{0, 1, math.MaxUint64, 1 << 63}
+	for s := 7; s < 64; s += 7 {
+		us = append(us, 1<<s-1, 1<<s, 1<<s+1)
+	}
+	for k := range maxTimeUnit + 1 {
+		p := pow10[k]
+		us = append(us, p, p-1, p+1, 3*p, math.MaxUint64/p*p)
+	}
+	for range 2000 {
+		us = append(us, rng.Uint64()>>rng.IntN(64))
+	}
+	for _, u := range us {
+		if got, want := appendUvarint([]byte{9}, u), binary.AppendUvarint([]byte{9}, u); !bytes.Equal(got, want) {
+			t.Errorf("appendUvarint(%d) = %x, want %x", u, got, want)
+		}
+		i := int64(u)
+		if got, want := appendVarint(nil, i), binary.AppendVarint(nil, i); !bytes.Equal(got, want) {
+			t.Errorf("appendVarint(%d) = %x, want %x", i, got, want)
+		}
+		if got, want := absInt(i), uint64(max(i, -i)); i != math.MinInt64 && got != want {
+			t.Errorf("absInt(%d) = %d", i, got)
+		}
+		for k := range maxTimeUnit + 1 {
+			if got, want := divPow10(u, k), u/pow10[k]; got != want {
+				t.Errorf("divPow10(%d, %d) = %d, want %d", u, k, got, want)
+			}
+			if got, want := divisible(u, k), u%pow10[k] == 0; k > 0 && got != want {
+				t.Errorf("divisible(%d, %d) = %v, want %v", u, k, got, want)
+			}
+		}
+	}
+	if absInt(math.MinInt64) != 1<<63 {
+		t.Errorf("absInt(MinInt64) = %d", absInt(math.MinInt64))
+	}
+}
+
+// BenchmarkPackRow packs the row of a device of bench/flows/pcapgen's
+// capture: 100 single-flow relations to random peers at microsecond times
+// over an hour, 30 hourly roll-ups.
+func BenchmarkPackRow(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ns := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixNano()
+	var rels []Relation
+	for range 100 {
+		rels = append(rels, Relation{RelationKey: RelationKey{Device: addr4(0x0a000001), Peer: addr4(rng.Uint32()), Proto: 6, Port: []uint16{80, 443, 8883, 123}[rng.IntN(4)], Outbound: true},
+			Attr: uint32(rng.IntN(30)), Flows: 1, Packets: 1, Bytes: 40, First: ns + rng.Int64N(int64(time.Hour))/1000*1000})
+		rels[len(rels)-1].Last = rels[len(rels)-1].First
+	}
+	sortRelations(rels)
+	var hours []Hourly
+	for i := range 30 {
+		hours = append(hours, Hourly{HourKey: HourKey{Device: addr4(0x0a000001), Hour: ns / 1e9 / 3600 * 3600, Outbound: true, Attr: uint32(i)}, Flows: 3, Packets: 3, Bytes: 120})
+	}
+	attrs := make([]geo.Attribution, 30)
+	for i := range attrs {
+		attrs[i].Country = fmt.Sprintf("%c%c", 'A'+i/26, 'A'+i%26)
+	}
+	p := newRowPacker(attrs)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.pack(hours, rels)
+	}
 }
