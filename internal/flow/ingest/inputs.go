@@ -257,16 +257,43 @@ func nowInput(in flow.Input) flow.Input {
 	return in
 }
 
-// hashingReader computes the SHA-256 of what is read through it.
+// hashingReader computes the SHA-256 of what is read through it, on
+// goroutines of its own: the reader (an ingest's producer, the pipeline's
+// busiest goroutine) only copies each read's bytes; a goroutine per read
+// hashes them once the previous one has (the writes to h are in order,
+// one at a time), then ends. At most hashAhead reads wait for their hash:
+// a reader ahead of that waits.
 type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-	n int64
+	r    io.Reader
+	h    hash.Hash
+	n    int64
+	last chan struct{} // closed when the latest read's bytes are hashed
+	bufs chan []byte   // a read takes one, its hashing gives it back
 }
+
+const hashAhead = 4
 
 func (hr *hashingReader) Read(p []byte) (int, error) {
 	n, err := hr.r.Read(p)
-	hr.h.Write(p[:n])
+	if n > 0 {
+		if hr.bufs == nil {
+			hr.bufs = make(chan []byte, hashAhead)
+			for range hashAhead {
+				hr.bufs <- nil
+			}
+		}
+		b := append((<-hr.bufs)[:0], p[:n]...)
+		prev, done := hr.last, make(chan struct{})
+		hr.last = done
+		go func() {
+			if prev != nil {
+				<-prev
+			}
+			hr.h.Write(b)
+			hr.bufs <- b
+			close(done)
+		}()
+	}
 	hr.n += int64(n)
 	return n, err
 }
@@ -274,6 +301,9 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 // finish hashes what the reader of the file left unread up to end and
 // returns the digest of the file's first end bytes.
 func (hr *hashingReader) finish(ctx context.Context, f *os.File, end int64) (string, error) {
+	if hr.last != nil {
+		<-hr.last
+	}
 	if hr.n < end {
 		if _, err := io.Copy(hr.h, io.NewSectionReader(f, hr.n, end-hr.n)); err != nil {
 			return "", err
