@@ -75,8 +75,9 @@ type Aggregator struct {
 	hours    map[uint32]*hourTable // IPv4, by hour number since the epoch
 	lastHour uint32
 	last     *hourTable
-	latest   uint32 // the latest hour with a table
-	hourly6  map[HourKey]*Hourly
+	latest   uint32          // the latest hour with a table
+	hourly6  map[HourKey]int // index in hours6
+	hours6   []Hourly        // the other roll-ups, in their first record's order
 
 	rel4 relTable
 	rel6 map[RelationKey]*Relation
@@ -196,7 +197,7 @@ func NewAggregator(attribute func(netip.Addr) geo.Attribution, maxRelations int)
 	}
 	return &Aggregator{
 		maxRelations: maxRelations,
-		hours:        map[uint32]*hourTable{}, hourly6: map[HourKey]*Hourly{},
+		hours:        map[uint32]*hourTable{}, hourly6: map[HourKey]int{},
 		rel4: newRelTable(1 << 12), rel6: map[RelationKey]*Relation{},
 		attrIndex: newAttrIndex(attribute),
 	}
@@ -441,11 +442,13 @@ func (a *Aggregator) hourSize(hn uint32) int {
 }
 
 func (a *Aggregator) add6(k HourKey, known bool, pk, by uint64) {
-	h := a.hourly6[k]
-	if h == nil {
-		h = &Hourly{HourKey: k, Known: known}
-		a.hourly6[k] = h
+	i, ok := a.hourly6[k]
+	if !ok {
+		i = len(a.hours6)
+		a.hourly6[k] = i
+		a.hours6 = append(a.hours6, Hourly{HourKey: k, Known: known})
 	}
+	h := &a.hours6[i]
 	h.Flows++
 	h.Packets += pk
 	h.Bytes += by
@@ -524,14 +527,15 @@ func (a *Aggregator) take() Rollups {
 
 func (a *Aggregator) rollups(release bool) Rollups {
 	a.settle()
-	nh := len(a.hourly6)
+	nh := len(a.hours6)
 	for _, t := range a.hours {
 		nh += t.n
 	}
 	out := Rollups{Hourly: make([]Hourly, 0, nh), Relations: make([]Relation, 0, len(a.rel6)), Attributions: a.attrs, Untracked: a.Untracked,
 		Spilled: a.nspilled}
-	// The hours in order: the same roll-ups come out in the same order
-	// (Save's split of the devices in two parts samples them by position).
+	// The hours in order (and the others in their first record's), so that
+	// the roll-ups' order, and with it Save's split of the devices (which
+	// samples it), is the same from one run to the next.
 	for _, hn := range slices.Sorted(maps.Keys(a.hours)) {
 		t := a.hours[hn]
 		for _, h := range t.slots {
@@ -547,13 +551,9 @@ func (a *Aggregator) rollups(release bool) Rollups {
 			delete(a.hours, hn)
 		}
 	}
-	n4 := len(out.Hourly)
-	for _, h := range a.hourly6 {
-		out.Hourly = append(out.Hourly, *h)
-	}
-	slices.SortFunc(out.Hourly[n4:], compareHourly)
+	out.Hourly = append(out.Hourly, a.hours6...)
 	if release {
-		a.hourly6 = nil
+		a.hourly6, a.hours6 = nil, nil
 	}
 	// The table's slots, compacted to its front (or copied) and sorted.
 	t := &a.rel4
