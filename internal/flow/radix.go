@@ -2,6 +2,7 @@ package flow
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 )
 
@@ -23,6 +24,84 @@ func radixSortOrd(ord, tmp []relOrd, skip uint) {
 		})
 		return
 	}
+	if msdSort(ord, tmp, skip) {
+		return
+	}
+	lsdSort(ord, tmp, skip)
+}
+
+// msdBits is how many of hi's leading bits in which keys differ msdSort
+// distributes the keys by (4,096 buckets); msdSmall is the largest bucket
+// it sorts by insertion.
+const (
+	msdBits  = 12
+	msdSmall = 48
+)
+
+// msdSort sorts as radixSortOrd does when hi's leading bits in which the
+// keys differ spread them over many buckets (a run of relations from many
+// devices: a run's few relations per device): one pass distributes them by
+// those bits, then each bucket is sorted on its own, by insertion when it
+// is small, else by lsdSort. It reports false, having done nothing, when
+// the keys crowd into few buckets (then the radix passes of lsdSort over
+// all of them cost less).
+func msdSort(ord, tmp []relOrd, skip uint) bool {
+	orHi, andHi := uint64(0), ^uint64(0)
+	for i := range ord {
+		orHi, andHi = orHi|ord[i].hi, andHi&ord[i].hi
+	}
+	diff := orHi ^ andHi
+	if diff == 0 {
+		return false
+	}
+	top := 64 - bits.LeadingZeros64(diff) // bits from the highest that differs down
+	width := min(msdBits, top)
+	shift, mask := uint(top-width), uint64(1)<<width-1
+	if len(ord)>>width > msdSmall/4 {
+		return false // buckets of more than a few keys each
+	}
+	var count [1<<msdBits + 1]uint32
+	for i := range ord {
+		count[ord[i].hi>>shift&mask+1]++
+	}
+	for b := 1; b < len(count); b++ {
+		count[b] += count[b-1]
+	}
+	pos := count
+	for _, o := range ord {
+		b := o.hi >> shift & mask
+		tmp[pos[b]] = o
+		pos[b]++
+	}
+	for b := range 1 << width {
+		lo, hi := int(count[b]), int(count[b+1])
+		switch {
+		case hi-lo < 2:
+		case hi-lo <= msdSmall:
+			insertionSort(tmp[lo:hi], skip)
+		default:
+			lsdSort(tmp[lo:hi], ord[lo:hi], skip)
+		}
+	}
+	copy(ord, tmp)
+	return true
+}
+
+// insertionSort sorts a few packed keys, stably.
+func insertionSort(s []relOrd, skip uint) {
+	for i := 1; i < len(s); i++ {
+		o := s[i]
+		j := i
+		for ; j > 0 && (s[j-1].hi > o.hi || s[j-1].hi == o.hi && s[j-1].lo>>skip > o.lo>>skip); j-- {
+			s[j] = s[j-1]
+		}
+		s[j] = o
+	}
+}
+
+// lsdSort is radixSortOrd's least-significant-digit radix sort.
+func lsdSort(ord, tmp []relOrd, skip uint) {
+	n := len(ord)
 	nlo := int(64-skip+7) / 8 // digits of lo, then 8 of hi
 	// Only the digits in which some keys differ are counted and moved by.
 	orLo, andLo, orHi, andHi := uint64(0), ^uint64(0), uint64(0), ^uint64(0)

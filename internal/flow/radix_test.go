@@ -27,6 +27,17 @@ func TestRadixSortOrd(t *testing.T) {
 		{"all equal", 1000, 32, func() uint64 { return 42 }, func() uint64 { return 7 }},
 		{"hourly", 4000, 30, func() uint64 { return rng.Uint64N(300)<<32 | rng.Uint64N(3)*3600 }, func() uint64 { return rng.Uint64N(1 << 34) }},
 		{"full width", 2000, 32, rng.Uint64, func() uint64 { return rng.Uint64N(1 << 32) }},
+		// msdSort: many devices (small buckets, sorted by insertion), or
+		// one device among many (its bucket by lsdSort), or few keys (lsdSort)
+		{"many devices", 30000, 32, func() uint64 { return (0x0a000000+rng.Uint64N(10000))<<32 | rng.Uint64N(1<<32) },
+			func() uint64 { return uint64(rng.IntN(4))*2000<<9 | 6<<1 | rng.Uint64N(2) }},
+		{"one device among many", 20000, 32, func() uint64 {
+			if rng.IntN(2) == 0 {
+				return 0x0a000001<<32 | rng.Uint64N(300)
+			}
+			return (0x0a000000+rng.Uint64N(10000))<<32 | rng.Uint64N(300)
+		}, func() uint64 { return rng.Uint64N(3) }},
+		{"few keys", 20000, 32, func() uint64 { return 0x0a000000<<32 | rng.Uint64N(16) }, func() uint64 { return rng.Uint64N(1 << 20) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -293,3 +293,30 @@ func BenchmarkRelCursor(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOrderSlots orders an eviction's run as the spill writer does, of
+// bench/flows/pcapgen's relations (10,000 devices, random peers) and of
+// randSlots' (few devices).
+func BenchmarkOrderSlots(b *testing.B) {
+	w := newRelations(DefaultActiveRelations/2, 10_000)
+	pcap := make([]relSlot, len(w.recs))
+	for i := range pcap {
+		d, _ := v4(w.os[i].Device)
+		p, _ := v4(w.os[i].Peer)
+		pcap[i] = relSlot{key: relKey4{d, p, w.os[i].Port, w.recs[i].Proto, true}, flags: slotUsed}
+	}
+	for _, bc := range []struct {
+		name string
+		s    []relSlot
+	}{
+		{"pcapgen", pcap},
+		{"few devices", randSlots(rand.New(rand.NewPCG(5, 6)), DefaultActiveRelations/2)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var ord []relOrd
+			for b.Loop() {
+				ord = orderSlots(bc.s, ord)
+			}
+		})
+	}
+}
