@@ -183,8 +183,15 @@ type Orientation struct {
 func (id *Identity) Orient(r *Record) Orientation {
 	var ks, kd, ms, md bool
 	if id == nil || (len(id.names) == 0 && len(id.prefixes) == 0) {
-		// No inventory (the common case): only the networks tell.
-		ms, md = id.inNetworks(r.Src), id.inNetworks(r.Dst)
+		// No inventory (the common case): only the networks tell; by
+		// default the local ranges, tested here on IPv4 addresses.
+		if (id == nil || id.networks == nil) && r.Src.Is4() && r.Dst.Is4() {
+			s, d := r.Src.As4(), r.Dst.As4()
+			ms = local4(uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3]))
+			md = local4(uint32(d[0])<<24 | uint32(d[1])<<16 | uint32(d[2])<<8 | uint32(d[3]))
+		} else {
+			ms, md = id.inNetworks(r.Src), id.inNetworks(r.Dst)
+		}
 	} else {
 		ks, kd = id.Known(r.Src), id.Known(r.Dst)
 		ms, md = ks || id.inNetworks(r.Src), kd || id.inNetworks(r.Dst)

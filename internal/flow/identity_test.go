@@ -119,3 +119,20 @@ func TestOrientNoInventory(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkOrient orients a batch of 1,024 records from local IPv4
+// devices to outside peers without an inventory (the pcap producer's case).
+func BenchmarkOrient(b *testing.B) {
+	id := &Identity{}
+	recs := make([]Record, 1024)
+	for i := range recs {
+		recs[i] = Record{Src: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), Dst: netip.AddrFrom4([4]byte{11 + byte(i%100), 1, 2, 3}), SrcPort: 40000, DstPort: 443}
+	}
+	ors := make([]Orientation, 0, len(recs))
+	for b.Loop() {
+		ors = ors[:0]
+		for i := range recs {
+			ors = append(ors, id.Orient(&recs[i]))
+		}
+	}
+}
