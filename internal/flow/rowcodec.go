@@ -4,9 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"net/netip"
-	"slices"
 	"unicode/utf8"
 
 	"iotwatch/internal/geo"
@@ -149,7 +147,7 @@ func (p *rowPacker) attr(i uint32) uint64 {
 // relations (in key order). The result is valid until the next call.
 func (p *rowPacker) pack(hours []Hourly, rels []Relation) []byte {
 	p.used = p.used[:0]
-	b := appendUvarint(p.body[:0], uint64(len(hours)))
+	b := binary.AppendUvarint(p.body[:0], uint64(len(hours)))
 	var prevHour int64
 	var prevAttr uint64
 	for i := range hours {
@@ -170,28 +168,28 @@ func (p *rowPacker) pack(hours []Hourly, rels []Relation) []byte {
 		}
 		b = append(b, flag)
 		if flag&hourSameHour == 0 {
-			b = appendVarint(b, h.Hour-prevHour)
+			b = binary.AppendVarint(b, h.Hour-prevHour)
 		}
 		if flag&hourSameAttr == 0 {
-			b = appendUvarint(b, a)
+			b = binary.AppendUvarint(b, a)
 		}
-		b = appendUvarint(b, h.Flows)
+		b = binary.AppendUvarint(b, h.Flows)
 		if flag&hourPackets != 0 {
-			b = appendUvarint(b, h.Packets)
+			b = binary.AppendUvarint(b, h.Packets)
 		}
-		b = appendUvarint(b, h.Bytes)
+		b = binary.AppendUvarint(b, h.Bytes)
 		prevHour, prevAttr = h.Hour, a
 	}
-	b = appendUvarint(b, uint64(len(rels)))
+	b = binary.AppendUvarint(b, uint64(len(rels)))
 	if len(rels) > 0 {
 		b = p.packRelations(b, rels)
 	}
 	out := append(p.out[:0], packedV1)
-	out = appendUvarint(out, uint64(len(p.used)))
+	out = binary.AppendUvarint(out, uint64(len(p.used)))
 	for _, i := range p.used {
 		a := &p.attrs[i]
 		out = appendString(out, a.country)
-		out = appendUvarint(out, uint64(a.asn))
+		out = binary.AppendUvarint(out, uint64(a.asn))
 		out = appendString(out, a.owner)
 		p.local[i] = 0
 	}
@@ -210,16 +208,15 @@ func (p *rowPacker) packRelations(b []byte, rels []Relation) []byte {
 	k := maxTimeUnit
 	for i := range rels {
 		r := &rels[i]
-		for d := uint64(r.First) - uint64(base); k > 0 && !divisible(d, k); {
+		for d := uint64(r.First) - uint64(base); k > 0 && d%pow10[k] != 0; {
 			k--
 		}
-		if d := r.Last - r.First; d != 0 {
-			for m := absInt(d); k > 0 && !divisible(m, k); {
-				k--
-			}
+		for d := r.Last - r.First; k > 0 && d%int64(pow10[k]) != 0; {
+			k--
 		}
 	}
-	b = appendVarint(b, base)
+	unit := pow10[k]
+	b = binary.AppendVarint(b, base)
 	b = append(b, byte(k))
 	var prevPeer netip.Addr
 	var prev4 uint32
@@ -264,14 +261,14 @@ func (p *rowPacker) packRelations(b []byte, rels []Relation) []byte {
 		case relPeer4:
 			v := r.Peer.As4()
 			u := binary.BigEndian.Uint32(v[:])
-			b = appendUvarint(b, uint64(u-prev4))
+			b = binary.AppendUvarint(b, uint64(u-prev4))
 			prev4 = u
 		case relPeer6:
 			v := r.Peer.As16()
 			hi, lo := binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[8:])
-			b = appendUvarint(b, hi-prev6hi)
+			b = binary.AppendUvarint(b, hi-prev6hi)
 			if hi == prev6hi {
-				b = appendUvarint(b, lo-prev6lo)
+				b = binary.AppendUvarint(b, lo-prev6lo)
 			} else {
 				b = binary.BigEndian.AppendUint64(b, lo)
 			}
@@ -287,135 +284,27 @@ func (p *rowPacker) packRelations(b []byte, rels []Relation) []byte {
 			b = append(b, r.Proto)
 		}
 		if flag&relPort != 0 {
-			b = appendUvarint(b, uint64(r.Port))
+			b = binary.AppendUvarint(b, uint64(r.Port))
 		}
-		b = appendUvarint(b, r.Flows)
+		b = binary.AppendUvarint(b, r.Flows)
 		if flag&relPackets != 0 {
-			b = appendUvarint(b, r.Packets)
+			b = binary.AppendUvarint(b, r.Packets)
 		}
-		b = appendUvarint(b, r.Bytes)
-		b = appendUvarint(b, divPow10(uint64(r.First)-uint64(base), k))
+		b = binary.AppendUvarint(b, r.Bytes)
+		b = binary.AppendUvarint(b, (uint64(r.First)-uint64(base))/unit)
 		if flag&relLast != 0 {
-			// Exact: 10^k divides the difference.
-			d := r.Last - r.First
-			if d >= 0 {
-				b = appendVarint(b, int64(divPow10(uint64(d), k)))
-			} else {
-				b = appendVarint(b, -int64(divPow10(absInt(d), k)))
-			}
+			b = binary.AppendVarint(b, (r.Last-r.First)/int64(unit))
 		}
 		if flag&relAttr != 0 {
-			b = appendUvarint(b, a)
+			b = binary.AppendUvarint(b, a)
 		}
 		prevPeer, prevProto, prevPort, prevAttr = r.Peer, r.Proto, r.Port, a
 	}
 	return b
 }
 
-// appendUvarint is binary.AppendUvarint, the same bytes, with one append
-// for a number of several bytes instead of one per byte.
-func appendUvarint(b []byte, x uint64) []byte {
-	if x < 0x80 {
-		return append(b, byte(x))
-	}
-	n := (bits.Len64(x) + 6) / 7
-	i := len(b)
-	b = slices.Grow(b, n)[:i+n]
-	last := i + n - 1
-	for j := i; j < last; j++ {
-		b[j] = byte(x) | 0x80
-		x >>= 7
-	}
-	b[last] = byte(x)
-	return b
-}
-
-// appendVarint is binary.AppendVarint through appendUvarint.
-func appendVarint(b []byte, x int64) []byte {
-	ux := uint64(x) << 1
-	if x < 0 {
-		ux = ^ux
-	}
-	return appendUvarint(b, ux)
-}
-
-// absInt is |d| as an unsigned integer (2⁶³ for math.MinInt64).
-func absInt(d int64) uint64 {
-	if d < 0 {
-		return -uint64(d)
-	}
-	return uint64(d)
-}
-
-// divisible reports whether 10^k divides d, 1 ≤ k ≤ maxTimeUnit. Each case
-// divides by a constant, which the compiler turns into a multiplication: a
-// row's times are checked one by one, and a 64-bit division costs some 40
-// cycles.
-func divisible(d uint64, k int) bool {
-	switch k {
-	case 1:
-		return d%10 == 0
-	case 2:
-		return d%100 == 0
-	case 3:
-		return d%1_000 == 0
-	case 4:
-		return d%10_000 == 0
-	case 5:
-		return d%100_000 == 0
-	case 6:
-		return d%1_000_000 == 0
-	case 7:
-		return d%10_000_000 == 0
-	case 8:
-		return d%100_000_000 == 0
-	case 9:
-		return d%1_000_000_000 == 0
-	case 10:
-		return d%10_000_000_000 == 0
-	case 11:
-		return d%100_000_000_000 == 0
-	case 12:
-		return d%1_000_000_000_000 == 0
-	}
-	return d%pow10[k] == 0
-}
-
-// divPow10 is d / 10^k for 0 ≤ k ≤ maxTimeUnit, by constants as divisible.
-func divPow10(d uint64, k int) uint64 {
-	switch k {
-	case 0:
-		return d
-	case 1:
-		return d / 10
-	case 2:
-		return d / 100
-	case 3:
-		return d / 1_000
-	case 4:
-		return d / 10_000
-	case 5:
-		return d / 100_000
-	case 6:
-		return d / 1_000_000
-	case 7:
-		return d / 10_000_000
-	case 8:
-		return d / 100_000_000
-	case 9:
-		return d / 1_000_000_000
-	case 10:
-		return d / 10_000_000_000
-	case 11:
-		return d / 100_000_000_000
-	case 12:
-		return d / 1_000_000_000_000
-	}
-	return d / pow10[k]
-}
-
 func appendString(b []byte, s string) []byte {
-	b = appendUvarint(b, uint64(len(s)))
+	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
 

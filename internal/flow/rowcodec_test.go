@@ -1,8 +1,6 @@
 package flow
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -312,47 +310,6 @@ func FuzzPackedRow(f *testing.F) {
 			t.Fatalf("%x reads\n%+v\npacked again reads\n%+v", b, want, got)
 		}
 	})
-}
-
-// TestVarintsAndUnits: appendUvarint and appendVarint write the bytes
-// encoding/binary writes, and divisible and divPow10 agree with division
-// by pow10, at the edges of each byte count and unit and on random values.
-func TestVarintsAndUnits(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	us := []uint64{0, 1, math.MaxUint64, 1 << 63}
-	for s := 7; s < 64; s += 7 {
-		us = append(us, 1<<s-1, 1<<s, 1<<s+1)
-	}
-	for k := range maxTimeUnit + 1 {
-		p := pow10[k]
-		us = append(us, p, p-1, p+1, 3*p, math.MaxUint64/p*p)
-	}
-	for range 2000 {
-		us = append(us, rng.Uint64()>>rng.IntN(64))
-	}
-	for _, u := range us {
-		if got, want := appendUvarint([]byte{9}, u), binary.AppendUvarint([]byte{9}, u); !bytes.Equal(got, want) {
-			t.Errorf("appendUvarint(%d) = %x, want %x", u, got, want)
-		}
-		i := int64(u)
-		if got, want := appendVarint(nil, i), binary.AppendVarint(nil, i); !bytes.Equal(got, want) {
-			t.Errorf("appendVarint(%d) = %x, want %x", i, got, want)
-		}
-		if got, want := absInt(i), uint64(max(i, -i)); i != math.MinInt64 && got != want {
-			t.Errorf("absInt(%d) = %d", i, got)
-		}
-		for k := range maxTimeUnit + 1 {
-			if got, want := divPow10(u, k), u/pow10[k]; got != want {
-				t.Errorf("divPow10(%d, %d) = %d, want %d", u, k, got, want)
-			}
-			if got, want := divisible(u, k), u%pow10[k] == 0; k > 0 && got != want {
-				t.Errorf("divisible(%d, %d) = %v, want %v", u, k, got, want)
-			}
-		}
-	}
-	if absInt(math.MinInt64) != 1<<63 {
-		t.Errorf("absInt(MinInt64) = %d", absInt(math.MinInt64))
-	}
 }
 
 // BenchmarkPackRow packs the row of a device of bench/flows/pcapgen's
