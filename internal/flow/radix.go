@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math/bits"
 	"slices"
+	"sync"
 )
 
 // radixSortOrd sorts packed keys by hi, then by lo's bits from skip up (the
@@ -60,21 +61,23 @@ func msdSort(ord, tmp []relOrd, skip uint) bool {
 	if len(ord)>>width > msdSmall/4 {
 		return false // buckets of more than a few keys each
 	}
-	var count [1<<msdBits + 1]uint32
+	// On the heap, not the stack: a goroutine that sorts (the spill
+	// writer's, one per eviction) keeps a small stack.
+	pos := make([]uint32, 1<<width+1)
 	for i := range ord {
-		count[ord[i].hi>>shift&mask+1]++
+		pos[ord[i].hi>>shift&mask+1]++
 	}
-	for b := 1; b < len(count); b++ {
-		count[b] += count[b-1]
+	for b := 1; b < len(pos); b++ {
+		pos[b] += pos[b-1]
 	}
-	pos := count
-	for _, o := range ord {
+	for _, o := range ord { // bucket b starts at pos[b], and ends there after
 		b := o.hi >> shift & mask
 		tmp[pos[b]] = o
 		pos[b]++
 	}
+	lo := 0
 	for b := range 1 << width {
-		lo, hi := int(count[b]), int(count[b+1])
+		hi := int(pos[b])
 		switch {
 		case hi-lo < 2:
 		case hi-lo <= msdSmall:
@@ -82,6 +85,7 @@ func msdSort(ord, tmp []relOrd, skip uint) bool {
 		default:
 			lsdSort(tmp[lo:hi], ord[lo:hi], skip)
 		}
+		lo = hi
 	}
 	copy(ord, tmp)
 	return true
@@ -98,6 +102,10 @@ func insertionSort(s []relOrd, skip uint) {
 		s[j] = o
 	}
 }
+
+// counts holds lsdSort's digit counts: 16 KiB on the heap, not on the
+// stack of the goroutines that sort (see msdSort).
+var counts = sync.Pool{New: func() any { return new([16][256]uint32) }}
 
 // lsdSort is radixSortOrd's least-significant-digit radix sort.
 func lsdSort(ord, tmp []relOrd, skip uint) {
@@ -124,7 +132,11 @@ func lsdSort(ord, tmp []relOrd, skip uint) {
 			nd++
 		}
 	}
-	var count [16][256]uint32
+	count := counts.Get().(*[16][256]uint32)
+	defer counts.Put(count)
+	for _, d := range digits[:nd] {
+		count[d] = [256]uint32{}
+	}
 	for i := range ord {
 		lo, hi := ord[i].lo>>skip, ord[i].hi
 		for _, d := range digits[:nd] {
