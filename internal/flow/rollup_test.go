@@ -242,3 +242,17 @@ func TestHourTables(t *testing.T) {
 		}
 	}
 }
+
+// TestWritten checks the tables' allocation: zero values, as many as asked,
+// for sizes below, at and above the huge page and not a multiple of it.
+func TestWritten(t *testing.T) {
+	for _, n := range []int{0, 1, 1000, 2 << 20 / 16, 5<<20/16 + 3, 16 << 20 / 16} {
+		s := written[relIdxSlot](n)
+		if len(s) != n || slices.ContainsFunc(s, func(x relIdxSlot) bool { return x != relIdxSlot{} }) {
+			t.Fatalf("written(%d): %d values, not all zero", n, len(s))
+		}
+		for i := range s {
+			s[i].id = uint32(i) // writable all through
+		}
+	}
+}
