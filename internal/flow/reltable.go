@@ -44,7 +44,7 @@ type relSlot struct {
 }
 
 // written returns a new slice of n zero values for a table, in huge pages
-// where the system gives them (hugePages), written once. A large
+// where the system gives them (hugePages), else written once. A large
 // allocation's pages are fresh from the system, and each costs a fault:
 // the spill index alone, doubling to 32 MiB, faulted 16,000 times in an
 // ingest of a million new relations, for about 0.1 CPU s. A table's first
@@ -54,10 +54,9 @@ type relSlot struct {
 // with huge pages.)
 func written[T any](n int) []T {
 	s := make([]T, n)
-	if n > 0 {
-		hugePages(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), n*int(unsafe.Sizeof(s[0]))))
+	if n == 0 || !hugePages(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), n*int(unsafe.Sizeof(s[0])))) {
+		clear(s)
 	}
-	clear(s)
 	return s
 }
 
