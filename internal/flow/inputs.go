@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"iotwatch/internal/store"
@@ -84,4 +85,50 @@ func saveInputs(ctx context.Context, st *store.Store, tx *sql.Tx, runID int64, i
 		}
 		return nil
 	})
+}
+
+// IngestedMeanwhileError is Save's refusal to store a result when one of
+// its inputs was recorded by another run after this one began: two
+// processes ingested the same file at the same time, and storing both
+// would count its records twice. Nothing of the result is stored; reading
+// the inputs again skips those recorded (see IngestedInput).
+type IngestedMeanwhileError struct {
+	Input Input // as this run read it
+	RunID int64 // the run that recorded it
+}
+
+func (e *IngestedMeanwhileError) Error() string {
+	return fmt.Sprintf("input %s was ingested meanwhile by run %d (another process): nothing stored from this run", e.Input.Path, e.RunID)
+}
+
+// claimInputs fails with *IngestedMeanwhileError when one of ins is already
+// recorded, inside Save's transaction and before it writes: SQLite's
+// transaction holds the database's write lock from its start, and on
+// PostgreSQL a transaction lock per input keeps a concurrent Save of the
+// same input waiting until this one commits or rolls back.
+func claimInputs(ctx context.Context, st *store.Store, tx *sql.Tx, ins []Input) error {
+	if st.Dialect() == store.Postgres {
+		keys := make([]string, 0, len(ins))
+		for _, in := range ins {
+			keys = append(keys, fmt.Sprintf("iotwatch.flow_input.%s.%d", in.SHA256, in.Size))
+		}
+		slices.Sort(keys) // one order for every process: no deadlock
+		for _, k := range slices.Compact(keys) {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, k); err != nil {
+				return fmt.Errorf("lock ingested input: %w", err)
+			}
+		}
+	}
+	for _, in := range ins {
+		var run int64
+		err := tx.QueryRowContext(ctx, st.Rebind(`SELECT run_id FROM flow_inputs WHERE sha256 = ? AND size = ?`), in.SHA256, in.Size).Scan(&run)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("look up ingested input: %w", err)
+		}
+		return &IngestedMeanwhileError{Input: in, RunID: run}
+	}
+	return nil
 }

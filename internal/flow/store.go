@@ -42,6 +42,9 @@ func Save(ctx context.Context, st *store.Store, runID int64, res *Result) error 
 	closed := make(chan error, 1)
 	closing := false
 	err := st.BulkTx(ctx, func(tx *sql.Tx) error {
+		if err := claimInputs(ctx, st, tx, res.Inputs); err != nil {
+			return err
+		}
 		err := saveDevices(ctx, st, tx, runID, res.Rollups)
 		closing = true
 		go func() { closed <- res.Rollups.Close() }()

@@ -39,6 +39,9 @@ func (s *Store) IndexDevices(ctx context.Context) error {
 	}
 	if gone > 0 {
 		if err := s.Tx(ctx, func(tx *sql.Tx) error {
+			if err := s.lockDeviceIndex(ctx, tx); err != nil {
+				return err
+			}
 			for _, q := range []string{`DELETE FROM device_index_runs`, `DELETE FROM device_protocols`, `DELETE FROM device_alert_days`, `DELETE FROM devices`} {
 				if _, err := tx.ExecContext(ctx, q); err != nil {
 					return err
@@ -149,6 +152,9 @@ func (s *Store) reindex(ctx context.Context, addrs []netip.Addr) error {
 		return fmt.Errorf("index devices: %w", err)
 	}
 	return s.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockDeviceIndex(ctx, tx); err != nil {
+			return err
+		}
 		keys := make([]any, len(addrs))
 		for i, a := range addrs {
 			keys[i] = addrKey(a)
@@ -547,4 +553,19 @@ func (s *Store) DeviceRecord(ctx context.Context, a netip.Addr) (*DeviceRecord, 
 		return cmp.Or(cmp.Compare(y.Severity, x.Severity), cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Title, y.Title))
 	})
 	return rec, nil
+}
+
+// lockDeviceIndex makes the transactions that rewrite the inventory's rows
+// take turns on PostgreSQL, as SQLite's do (its transactions hold the
+// write lock): two processes ending runs at once re-index the same devices,
+// and the second's delete must see the first's rows, not meet them in the
+// unique index when it inserts.
+func (s *Store) lockDeviceIndex(ctx context.Context, tx *sql.Tx) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('iotwatch.device_index'))`); err != nil {
+		return fmt.Errorf("index devices: lock: %w", err)
+	}
+	return nil
 }

@@ -322,6 +322,19 @@ func runFiles(ctx context.Context, st *store.Store, open func(context.Context) (
 			"records_read", res.Counts["records"])
 	} else if err := flow.Save(wctx, st, run.ID, res); err != nil {
 		run.Status, run.Error = model.RunFailed, err.Error()
+		if taken := (*flow.IngestedMeanwhileError)(nil); errors.As(err, &taken) && ctx.Err() == nil {
+			// Another process stored one of the inputs while this one read
+			// it: this run stores nothing, and the inputs are read again
+			// in a new run, which skips those recorded.
+			run.Error += "; its inputs were read again in the next run"
+			run.Counts = map[string]int64(res.Counts)
+			if err := st.FinishRun(wctx, run); err != nil {
+				return nil, fmt.Errorf("finish run: %w", err)
+			}
+			log.Warn("an input was ingested by another process meanwhile: this run's results are dropped and the inputs read again",
+				"run", run.ID, "file", taken.Input.Path, "by_run", taken.RunID)
+			return runFiles(ctx, st, nil, srcs, opt)
+		}
 	} else if err := st.SaveFindings(wctx, run.ID, flow.AlertFindings(res.Alerts)); err != nil {
 		run.Status, run.Error = model.RunFailed, err.Error()
 	} else if opt.Continue != "" && run.Status != model.RunFailed {
