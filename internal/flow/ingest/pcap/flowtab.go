@@ -7,7 +7,7 @@ import (
 )
 
 // flowTable maps IPv4 flow keys to slab indexes: open addressing with
-// linear probing, grown at 3/4 load, deletion by backward shift (no
+// linear probing, grown at half load, deletion by backward shift (no
 // tombstones: a capture opens and ends flows all the time). Slots hold no
 // pointers; a lookup touches one slot, where a Go map touched a control
 // group and then the slot.
@@ -51,7 +51,7 @@ func (t *flowTable) find(k key4, h uint64, slab []state) (uint64, int32) {
 // insert maps a key that is absent, of hash h, to i (> 0) at slot j, which
 // find returned with no change to the table since.
 func (t *flowTable) insert(j, h uint64, i int32) {
-	if (t.n+1)*4 > len(t.slots)*3 {
+	if (t.n+1)*2 > len(t.slots) {
 		t.grow()
 		for j = h & t.mask; t.slots[j].i != 0; j = (j + 1) & t.mask {
 		}
