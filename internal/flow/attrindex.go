@@ -113,6 +113,33 @@ func (x *attrIndex) prefetch(p4 uint32) {
 	prefetch(unsafe.Pointer(&x.peer4[mix64(uint64(p4))&(peerCache-1)]))
 }
 
+// prefetchEntry reads ahead what a lookup of an IPv4 peer p4 reads first:
+// with geo's table, p4's entry in it, else p4's cache entry. A caller that
+// asks for the entries of a batch of peers, and then reads their ranges
+// ahead with prefetchRanges while it looks them up, has the lookups' cache
+// misses overlap the work between (prefetch does both steps for a caller
+// that looks each peer up a few calls after).
+func (x *attrIndex) prefetchEntry(p4 uint32) {
+	if x.geo != nil {
+		if p := x.geo.Ahead4(p4, false); p != nil {
+			prefetch(p)
+			return
+		}
+	}
+	prefetch(unsafe.Pointer(&x.peer4[mix64(uint64(p4))&(peerCache-1)]))
+}
+
+// prefetchRanges reads ahead p4's ranges in geo's table (when its /16 has
+// several), once its entry is in the cache (prefetchEntry).
+func (x *attrIndex) prefetchRanges(p4 uint32) {
+	if x.geo != nil {
+		if r := x.geo.Ahead4(p4, true); r != nil {
+			prefetch(r)
+			prefetch(unsafe.Add(r, 60))
+		}
+	}
+}
+
 // number returns at's number, giving it the next one if it is new.
 func (x *attrIndex) number(at geo.Attribution) uint32 {
 	// Most peers share a few attributions (a country, no owner database):

@@ -181,6 +181,14 @@ type Orientation struct {
 
 // Orient decides which side of r is the device.
 func (id *Identity) Orient(r *Record) Orientation {
+	var o Orientation
+	id.orient(r, &o)
+	return o
+}
+
+// orient is Orient writing r's orientation into o (all of it: Rel is 0), as
+// a pipeline's producer does into its batch, with no copy of the result.
+func (id *Identity) orient(r *Record, o *Orientation) {
 	var ks, kd, ms, md bool
 	if id == nil || (len(id.names) == 0 && len(id.prefixes) == 0) {
 		// No inventory (the common case): only the networks tell; by
@@ -208,11 +216,11 @@ func (id *Identity) Orient(r *Record) Orientation {
 		// Same side: the end answering from a service port is the peer.
 		out = false
 	}
-	o := Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Known: ks, Port: r.DstPort, Internal: ms && md, Transit: !ms && !md}
-	if !out {
-		o.Device, o.Peer, o.Outbound, o.Known, o.Port = r.Dst, r.Src, false, kd, r.SrcPort
+	if out {
+		*o = Orientation{Device: r.Src, Peer: r.Dst, Outbound: true, Known: ks, Port: r.DstPort, Internal: ms && md, Transit: !ms && !md}
+	} else {
+		*o = Orientation{Device: r.Dst, Peer: r.Src, Known: kd, Port: r.SrcPort, Internal: ms && md, Transit: !ms && !md}
 	}
-	return o
 }
 
 func serviceLike(p uint16) bool { return p != 0 && p < 1024 }

@@ -246,9 +246,21 @@ func (p *Pipeline) send() {
 	// A producer that may wait orients its records and looks their peers
 	// up itself: it waits because the aggregation, which would do that, is
 	// the slower. (One that drops keeps its time for its socket.)
-	b.ors = p.orPool.Get().([]Orientation)[:0]
+	// Each record is oriented in place in the batch's orientations, and
+	// its IPv4 peer's first attribution line asked for then: lookUp, which
+	// reads those lines after the whole batch is oriented, finds them in
+	// the cache.
+	ors := p.orPool.Get().([]Orientation)
+	if cap(ors) < len(b.recs) {
+		ors = make([]Orientation, len(b.recs))
+	}
+	b.ors = ors[:len(b.recs)]
 	for i := range b.recs {
-		b.ors = append(b.ors, p.cfg.Identity.Orient(&b.recs[i]))
+		o := &b.ors[i]
+		p.cfg.Identity.orient(&b.recs[i], o)
+		if p4, ok := v4(o.Peer); ok {
+			p.attrs.prefetchEntry(p4)
+		}
 	}
 	p.lookUp(&b)
 	p.q <- b
@@ -270,7 +282,7 @@ func (p *Pipeline) lookUp(b *batch) {
 	for i := range b.ors {
 		if j := i + readAhead; j < len(b.ors) {
 			if p4, ok := v4(b.ors[j].Peer); ok {
-				p.attrs.prefetch(p4)
+				p.attrs.prefetchRanges(p4)
 			}
 		}
 		pis = append(pis, p.attrs.attr(b.ors[i].Peer))
