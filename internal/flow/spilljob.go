@@ -2,7 +2,7 @@ package flow
 
 // spillJob is the part of an eviction done on its own goroutine while the
 // aggregation goes on: the spilled run's sort and write, and the spill
-// index's growth for the next eviction. The aggregation finds the spilled
+// index's next level for the next eviction. The aggregation finds the spilled
 // relations through the index, which it fills before the job starts (their
 // IDs are never in doubt); the job only reads the index, and the aggregation
 // does not write it again before it has waited for the job (settle), nor
@@ -11,8 +11,8 @@ type spillJob struct {
 	done  chan struct{}
 	run   []relSlot // the spilled slots (the aggregator's buffer, given back)
 	ord   []relOrd
-	err   error     // the write's
-	grown *relIndex // the index with room for another run like this one, or nil
+	err   error      // the write's
+	grown *idxGrowth // the index's next level, for another run like this one, or nil
 }
 
 // startSpill starts writing run (unsorted) to the spill file.
@@ -20,13 +20,13 @@ func (a *Aggregator) startSpill(run []relSlot) {
 	j := &spillJob{done: make(chan struct{}), run: run, ord: a.ord}
 	a.ord = nil
 	sp, x := a.spill, &a.spilled
-	grow := (x.n+len(run))*4 > len(x.slots)*3
+	grow := x.full(len(run))
 	go func() {
 		defer close(j.done)
 		j.ord = orderSlots(j.run, j.ord)
 		j.err = sp.writeOrdered(j.run, j.ord)
 		if grow {
-			g := x.grown()
+			g := x.next(len(run))
 			j.grown = &g
 		}
 	}()
@@ -45,7 +45,7 @@ func (a *Aggregator) settle() {
 	a.job = nil
 	a.ord = j.ord
 	if j.grown != nil {
-		a.spilled.slots, a.spilled.shift, a.spilled.bloom, a.spilled.bshift = j.grown.slots, j.grown.shift, j.grown.bloom, j.grown.bshift
+		a.spilled.add(*j.grown)
 	}
 	if j.err != nil {
 		a.spillErr, a.active = j.err, 0
