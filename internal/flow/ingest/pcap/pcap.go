@@ -45,6 +45,10 @@ type Stats struct {
 // read in place when it fits.
 const readBuffer = 1 << 20
 
+// lookAhead is how many packets ahead of its lookup a classic pcap's
+// packet has its flow's table slot asked for.
+const lookAhead = 4
+
 // ErrFormat reports input that is neither pcap nor pcapng.
 var ErrFormat = errors.New("not a pcap or pcapng capture")
 
@@ -127,11 +131,18 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 		}
 		a.st.Packets++
 		if rr != nil {
-			// The next packet's flow is looked up after this one's: its
-			// table slot is asked for now, so that its cache miss
-			// overlaps this packet's work.
-			if h, ok := hash4(link, rr.peek()); ok {
-				a.flows4.prefetch(h)
+			// The next packets' flows are looked up after this one's:
+			// their table slots are asked for now, lookAhead packets
+			// ahead, so that the cache misses overlap this packet's work
+			// and the next ones'.
+			for rr.nAhead < lookAhead {
+				d := rr.peek()
+				if d == nil {
+					break
+				}
+				if h, ok := hash4(link, d); ok {
+					a.flows4.prefetch(h)
+				}
 			}
 		}
 		a.packet(link, data, packetTime{ts, tn, exact})

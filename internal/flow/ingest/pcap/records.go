@@ -26,6 +26,9 @@ type records struct {
 	snap  uint32
 	win   []byte // the buffered reader's bytes, read up to off
 	off   int
+	// ahead is the offset in win of the record after those peek returned,
+	// nAhead how many of those record has not given yet.
+	ahead, nAhead int
 }
 
 // pcapgo's limits (read.go, readfull.go).
@@ -87,6 +90,7 @@ func (r *records) record() (data, h []byte, err error) {
 	}
 	h = r.win[r.off : r.off+16 : r.off+16]
 	r.off += 16
+	r.nAhead = max(r.nAhead-1, 0)
 	capLen, origLen := int(r.order.Uint32(h[8:12])), int(r.order.Uint32(h[12:16]))
 	if capLen > r.max {
 		return nil, h, fmt.Errorf("capture length exceeds snap length: %d > %d", capLen, r.snap)
@@ -97,7 +101,7 @@ func (r *records) record() (data, h []byte, err error) {
 	if capLen > r.br.Size() {
 		hc := bytes.Clone(h) // win's bytes go
 		_, _ = r.br.Discard(r.off)
-		r.win, r.off = nil, 0
+		r.win, r.off, r.ahead, r.nAhead = nil, 0, 0, 0
 		data, err = readLong(r.br, capLen)
 		return data, hc, err
 	}
@@ -113,14 +117,21 @@ func (r *records) record() (data, h []byte, err error) {
 	return data, h, nil
 }
 
-// peek returns the data of the record after the one returned last when
-// the reader holds it all (nil otherwise), without reading it.
+// peek returns the data of the record after those peek returned since the
+// one record gave last (the record after that one, then the one after
+// that...) when the reader holds it all, nil otherwise; nAhead counts them.
+// It does not check the record (a hint of what comes).
 func (r *records) peek() []byte {
-	if len(r.win)-r.off < 16 {
+	if r.ahead < r.off || r.ahead > len(r.win) {
+		r.ahead, r.nAhead = r.off, 0
+	}
+	w := r.win[r.ahead:]
+	if len(w) < 16 {
 		return nil
 	}
-	w := r.win[r.off:]
 	if n := r.order.Uint32(w[8:12]); uint64(n) <= uint64(len(w)-16) {
+		r.ahead += 16 + int(n)
+		r.nAhead++
 		return w[16 : 16+n]
 	}
 	return nil
@@ -131,6 +142,7 @@ func (r *records) peek() []byte {
 // as io.ReadFull's).
 func (r *records) refill(n int) error {
 	_, _ = r.br.Discard(r.off)
+	r.ahead -= r.off // the same record, in the window that starts at off
 	r.win, r.off = nil, 0
 	w, err := r.br.Peek(n)
 	if len(w) < n {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
 
@@ -18,7 +19,8 @@ import (
 // same packets (data, time, lengths) and the same end (a clean end, a record
 // cut short, or another error), with a buffer larger than every record and
 // with one smaller than most; and with records.next, the assembler's way
-// (data and time in Unix nanoseconds).
+// (data and time in Unix nanoseconds), peeking up to a few records ahead
+// before each (each record peek gives is the one next gives later).
 func FuzzRecords(f *testing.F) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	var buf bytes.Buffer
@@ -56,10 +58,22 @@ func FuzzRecords(f *testing.F) {
 			if err != nil {
 				continue
 			}
+			peeked := map[int][]byte{} // by record
 			for i := 0; ; i++ {
+				for k := int(data[i%len(data)]) % 5; nr.nAhead < k; {
+					d := nr.peek()
+					if d == nil {
+						break
+					}
+					peeked[i+nr.nAhead-1] = bytes.Clone(d)
+				}
 				d, ci, err := rr.ZeroCopyReadPacketData()
 				pd, pci, perr := pr.ZeroCopyReadPacketData()
 				nd, ns, nerr := nr.next()
+				if p, ok := peeked[i]; ok && nerr == nil && !bytes.Equal(p, nd) {
+					t.Fatalf("size %d, record %d: peeked %x, next gives %x", size, i, p, nd)
+				}
+				delete(peeked, i)
 				if (err == nil) != (nerr == nil) || errors.Is(err, io.EOF) != errors.Is(nerr, io.EOF) ||
 					errors.Is(err, io.ErrUnexpectedEOF) != errors.Is(nerr, io.ErrUnexpectedEOF) {
 					t.Fatalf("size %d, record %d: error %v, next's %v", size, i, err, nerr)
@@ -81,4 +95,81 @@ func FuzzRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPeek reads captures of small records through buffers that hold a few
+// of them, peeking up to a number of records ahead before each: every
+// record peek gives is the one next gives later, and peek gives each record
+// but those cut by the buffer's end (it then gives nil until next goes on).
+func TestPeek(t *testing.T) {
+	var syns bytes.Buffer
+	if err := synth.WriteSYNs(&syns, 500, 20, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var mixed bytes.Buffer
+	rng := rand.New(rand.NewPCG(11, 12))
+	if err := synth.WritePCAP(&mixed, synth.Normal(rng, synth.Addr("10.0.0.5"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		capture []byte
+		size    int // the buffer's
+		ahead   int // records peeked ahead before each next
+		// minPeeks is how many records peek gives at least, in tenths of
+		// the capture's (a buffer that holds one record has none ahead)
+		minPeeks int
+	}{
+		{"syns/one ahead", syns.Bytes(), 256, 1, 6},
+		{"syns/four ahead", syns.Bytes(), 256, 4, 6},
+		{"syns/more than the buffer holds", syns.Bytes(), 100, 8, 0},
+		{"syns/large buffer", syns.Bytes(), 1 << 16, 4, 9},
+		{"mixed/records longer than the buffer", mixed.Bytes(), 64, 3, 0},
+		{"mixed/some longer", mixed.Bytes(), 512, 4, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _, ok, err := newRecords(bufio.NewReaderSize(bytes.NewReader(tc.capture), tc.size))
+			if !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			var want [][]byte // every record, read by pcapgo
+			pr, err := pcapgo.NewReader(bytes.NewReader(tc.capture))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				d, _, err := pr.ReadPacketData()
+				if err != nil {
+					break
+				}
+				want = append(want, d)
+			}
+			peeks := 0
+			for i := 0; ; i++ {
+				for r.nAhead < tc.ahead {
+					d := r.peek()
+					if d == nil {
+						break
+					}
+					if j := i + r.nAhead - 1; j >= len(want) || !bytes.Equal(d, want[j]) {
+						t.Fatalf("before record %d: peek gave %x as record %d", i, d, j)
+					}
+					peeks++
+				}
+				d, _, err := r.next()
+				if errors.Is(err, io.EOF) {
+					if i != len(want) {
+						t.Fatalf("%d records, want %d", i, len(want))
+					}
+					break
+				}
+				if err != nil || !bytes.Equal(d, want[i]) {
+					t.Fatalf("record %d: %x, %v; want %x", i, d, err, want[i])
+				}
+			}
+			if peeks*10 < tc.minPeeks*len(want) {
+				t.Fatalf("peek gave %d of %d records", peeks, len(want))
+			}
+		})
+	}
 }
