@@ -1,5 +1,7 @@
 package detect
 
+import "slices"
+
 // actorTable holds what the engine keeps per IPv4 actor, found with one
 // probe per record: the DDoS pre-filter window and the actor's fan-out
 // windows (the first few horizontal windows and vertical pairs inline, the
@@ -81,19 +83,28 @@ func (t *actorTable) find(k uint32) *actorEnt {
 
 // findHash is find of k, whose hash32 is h (the table has slots).
 func (t *actorTable) findHash(k, h uint32) *actorEnt {
+	if x := t.index(k, h); x != 0 {
+		return &t.ents[x-1]
+	}
+	return nil
+}
+
+// index returns the index+1 of k's entry, whose hash32 is h, or 0 (the
+// table has slots).
+func (t *actorTable) index(k, h uint32) uint32 {
 	i := h & t.mask
 	for {
 		s := &t.slots[i]
-		if s.i == 0 {
-			return nil
-		}
-		if s.key == k {
-			return &t.ents[s.i-1]
+		if s.i == 0 || s.key == k {
+			return s.i
 		}
 		i = (i + 1) & t.mask
 	}
 }
 
+// grow doubles the index, and gives the entries room for as many as the
+// index then takes (its 3/4): they are moved once per doubling, where
+// append's growth by a quarter moved a few megabytes again and again.
 func (t *actorTable) grow() {
 	old := t.slots
 	t.slots = make([]actorSlot, 2*len(old))
@@ -103,6 +114,7 @@ func (t *actorTable) grow() {
 			t.place(s)
 		}
 	}
+	t.ents = slices.Grow(t.ents, len(t.slots)*3/4-len(t.ents))
 }
 
 func (t *actorTable) place(s actorSlot) {

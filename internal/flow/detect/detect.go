@@ -237,6 +237,16 @@ func (e *Engine) ObserveDNS(a flow.DNSAnswer) {
 
 // Observe implements flow.Observer.
 func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
+	var ae *actorEnt
+	if a4, ok := v4(r.Src); ok && !o.Transit {
+		ae = e.actors4.get(a4)
+	}
+	e.observe(r, o, ae)
+}
+
+// observe is Observe with the entry of r's actor when the actor is IPv4
+// (and r not transit), else nil.
+func (e *Engine) observe(r *flow.Record, o flow.Orientation, ae *actorEnt) {
 	// The actor is the record's source: the initiator of a bidirectional
 	// connection, or the sender of a unidirectional export record. It is a
 	// device only when its address is in the monitored networks; an outside
@@ -255,12 +265,6 @@ func (e *Engine) Observe(r *flow.Record, o flow.Orientation) {
 		e.Transit++
 		return // between two outside hosts: no device acts or is acted on
 	}
-	// An IPv4 actor's DDoS and fan-out windows are in one entry.
-	var ae *actorEnt
-	if a4, ok := v4(actor); ok {
-		ae = e.actors4.get(a4)
-	}
-
 	if r.Proto == flow.ProtoTCP && !o.Internal {
 		e.observeLong(r, o)
 	}
