@@ -22,7 +22,11 @@ func (rs *relState) at(id uint32) *uint32 {
 		rs.c = append(rs.c, nil)
 	}
 	if rs.c[c] == nil {
+		// Written once when made: a relation's state is read before it is
+		// written, and a fresh page read first faults twice (the shared
+		// zero page, then a copy).
 		rs.c[c] = make([]uint32, relChunk)
+		clear(rs.c[c])
 	}
 	return &rs.c[c][id%relChunk]
 }
