@@ -162,6 +162,7 @@ func BenchmarkAddHours(b *testing.B) {
 		ais := rels.addRelations(w.recs, slices.Clone(w.os), nil, nil, nil)
 		const batch = 1024
 		b.Run(bc.name, func(b *testing.B) {
+			c0 := procCPU(b)
 			for b.Loop() {
 				a := NewAggregator(nil, 0)
 				for i := 0; i < len(w.recs); i += batch {
@@ -170,6 +171,7 @@ func BenchmarkAddHours(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(len(w.recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric((procCPU(b)-c0).Seconds()/float64(b.N), "cpu-s/op")
 		})
 	}
 }

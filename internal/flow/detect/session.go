@@ -27,7 +27,7 @@ import (
 // kept (one small entry per open connection, pruned after max_gap), never
 // connection attempts.
 func (e *Engine) observeLong(r *flow.Record, o flow.Orientation) {
-	rl := e.rules.LongConnection
+	rl := &e.rules.LongConnection
 	if rl.MinDuration <= 0 {
 		return
 	}
@@ -35,25 +35,25 @@ func (e *Engine) observeLong(r *flow.Record, o flow.Orientation) {
 	if svc == 0 || has(&e.longAllow, svc) || o.Peer.IsMulticast() {
 		return
 	}
-	if d := r.End.Sub(r.Start); d >= time.Duration(rl.MinDuration) {
-		e.alertLong(r, o, svc, d, 1)
-		return
+	// Whole seconds first (Sub is dearer): a record as long as the
+	// threshold spans at least its whole seconds.
+	if end, start := r.End.Unix(), r.Start.Unix(); end >= start && uint64(end-start) >= uint64(time.Duration(rl.MinDuration)/time.Second) {
+		if d := r.End.Sub(r.Start); d >= time.Duration(rl.MinDuration) {
+			e.alertLong(r, o, svc, d, 1)
+			return
+		}
 	}
 	if r.TCPFlags == 0 || rl.MaxGap <= 0 {
 		return // flags unknown (Zeek: whole connections): no stitching
 	}
-	devPort, peerPort := r.SrcPort, r.DstPort
-	if r.Src != o.Device {
-		devPort, peerPort = peerPort, devPort
-	}
-	k := sessKey{o.Device, o.Peer, devPort, peerPort}
 	const syn, fin, rst = 0x02, 0x01, 0x04
 	if r.TCPFlags&syn != 0 {
 		if len(e.sess) > 0 {
-			delete(e.sess, k) // a new connection on the same ports
+			delete(e.sess, connKey(r, o)) // a new connection on the same ports
 		}
 		return
 	}
+	k := connKey(r, o)
 	gap := int64(rl.MaxGap)
 	start, end := r.Start.UnixNano(), r.End.UnixNano()
 	if b := start / gap; b > e.sessBucket {
@@ -97,6 +97,15 @@ func (e *Engine) alertLong(r *flow.Record, o flow.Orientation, svc uint16, d tim
 		o.Peer, d.Round(time.Second), svc, how, rl.MinDuration)); a != nil {
 		a.Port, a.Proto = svc, r.Proto
 	}
+}
+
+// connKey returns the key of r's connection.
+func connKey(r *flow.Record, o flow.Orientation) sessKey {
+	devPort, peerPort := r.SrcPort, r.DstPort
+	if r.Src != o.Device {
+		devPort, peerPort = peerPort, devPort
+	}
+	return sessKey{o.Device, o.Peer, devPort, peerPort}
 }
 
 // sessKey is one TCP connection between a device and a peer.
