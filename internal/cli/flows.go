@@ -98,6 +98,12 @@ Under overload the collector drops whole batches and counts them ("dropped").`,
 			if len(srcs) == 0 || (listen != "" && len(srcs) > 1) {
 				return usageError{errors.New("give --pcap, --zeek, --nfdump-csv or --netflow-pcap (repeatable), or --listen alone")}
 			}
+			if listen == "" {
+				// Files are read once, into tables that fill the heap:
+				// in huge pages, they fault and are freed at exit far
+				// faster (a collector's long-lived heap stays as it is).
+				flow.HugeHeap(flow.HugeHeapSize)
+			}
 			if srcs[0].Kind != ingest.Listen {
 				// Checked before the store opens; the ingest lists the
 				// directories again, so that a file in one that is not a

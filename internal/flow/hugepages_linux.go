@@ -3,6 +3,7 @@ package flow
 import (
 	"bytes"
 	"os"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -30,3 +31,56 @@ func hugePages(b []byte) bool {
 	hi := lo + (len(b)-lo)&^(huge-1)
 	return syscall.Madvise(b[lo:hi], 14) == nil // MADV_HUGEPAGE
 }
+
+// HugeHeapSize is the address space a file ingest readies for huge pages
+// (HugeHeap): more than the heap of an ingest of 3M new relations.
+const HugeHeapSize = 512 << 20
+
+// HugeHeap readies the Go heap of a process about to build large tables
+// (a file ingest) for huge pages: it takes size bytes of fresh address
+// space into the heap as one object, asks for huge pages on them
+// (hugePages), and lets them go again (a collection frees the object and
+// returns its pages, never written, to the system). The heap's later
+// allocations are made there first (the runtime takes the lowest free
+// addresses), and the runtime need not clear them (it knows returned pages
+// are zero): a table, a batch or a buffer then faults once per 2 MiB, not
+// once per 4 KiB, and the process's exit frees a few hundred huge pages
+// instead of tens of thousands of small ones. (The 1M-flow capture's CLI
+// ingest, medians of 11 alternating runs: 35,000 page faults → 10,000,
+// the same CPU and RSS; its exit, from exit_group to the parent's wait,
+// 32-82 → 4-40 ms.)
+//
+// The space asked for is address space only: the resident memory is what
+// the heap uses. HugeHeap does nothing where the system gives no huge pages
+// or accounts address space strictly (vm.overcommit_memory 2: the space
+// would count against the process's limit though never written), and only
+// its first call in a process does anything.
+func HugeHeap(size int) {
+	hugeHeapOnce.Do(func() {
+		if unsafe.Sizeof(uintptr(0)) < 8 || size < 4<<20 || !thp() || !overcommit() {
+			return
+		}
+		reserveHuge(size)
+		go debug.FreeOSMemory()
+	})
+}
+
+var hugeHeapOnce sync.Once
+
+// reserveHuge allocates size fresh bytes, asks for huge pages on them and
+// drops them; it returns their range.
+//
+//go:noinline
+func reserveHuge(size int) (lo, hi uintptr) {
+	b := make([]byte, size) // fresh from the system: neither cleared nor written
+	hugePages(b)
+	lo = uintptr(unsafe.Pointer(&b[0]))
+	return lo, lo + uintptr(size)
+}
+
+// overcommit reports whether the system lets address space be taken that
+// is not backed (vm.overcommit_memory 0 or 1, not 2).
+var overcommit = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
+	return err == nil && !bytes.HasPrefix(b, []byte("2"))
+})
