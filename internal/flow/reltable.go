@@ -138,3 +138,49 @@ func (t *relTable) put(s *relSlot, h uint64) {
 	t.slots[j] = *s
 	t.n++
 }
+
+// takeOut appends the slots of relations last seen at cut or before to out,
+// removes them from the table and returns out. It removes them in place, a
+// cluster (a run of used slots) at a time: a slot left after a removed one
+// in its cluster moves back to the first free slot from its key's home, as
+// putting the cluster's remaining slots back in order into an empty table
+// would place them; one before any removal stays where it is. (Copying the
+// slots kept out, clearing the table and putting them back wrote the whole
+// table twice.)
+func (t *relTable) takeOut(cut int64, out []relSlot) []relSlot {
+	start := -1 // a free slot, where no cluster goes on from the one before
+	for i := range t.slots {
+		if t.slots[i].flags&slotUsed == 0 {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return out // never full (grown at 3/4)
+	}
+	mask := uint64(len(t.slots) - 1)
+	gap := false // a slot of this cluster was removed
+	for n, p := 0, uint64(start); n < len(t.slots); n++ {
+		p = (p + 1) & mask
+		s := &t.slots[p]
+		switch {
+		case s.flags&slotUsed == 0:
+			gap = false
+		case s.last <= cut:
+			out = append(out, *s)
+			s.flags = 0
+			t.n--
+			gap = true
+		case gap:
+			q := t.home(s.key.hash())
+			for q != p && t.slots[q].flags&slotUsed != 0 {
+				q = (q + 1) & mask
+			}
+			if q != p {
+				t.slots[q] = *s
+				s.flags = 0
+			}
+		}
+	}
+	return out
+}

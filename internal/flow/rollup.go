@@ -100,7 +100,6 @@ type Aggregator struct {
 	lastSpill int   // records the last eviction spilled
 	returned  int   // spilled relations seen again since
 	scratch   []relSlot
-	kept      []relSlot
 	job       *spillJob // the last eviction's write, until settled
 	ord       []relOrd
 	sample    []int64
@@ -266,26 +265,11 @@ func (a *Aggregator) evict() {
 	if len(a.sample) > 0 {
 		cut = a.sample[len(a.sample)/2]
 	}
-	out, kept := a.scratch[:0], a.kept[:0]
-	for i := range t.slots {
-		s := &t.slots[i]
-		switch {
-		case s.flags&slotUsed == 0:
-		case s.last <= cut:
-			out = append(out, *s)
-		default:
-			kept = append(kept, *s)
-		}
-	}
-	a.scratch, a.kept = nil, kept[:0]
+	out := t.takeOut(cut, a.scratch[:0])
+	a.scratch = nil
 	a.nspilled += int64(len(out))
 	a.lastSpill, a.returned = len(out), 0
 	a.spilled.putAll(out)
-	clear(t.slots)
-	t.n = 0
-	for i := range kept { // in the table's order: written from start to end
-		t.put(&kept[i], kept[i].key.hash())
-	}
 	a.startSpill(out) // sorted and written while the aggregation goes on
 }
 
