@@ -606,7 +606,16 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 	}
 	var r io.Reader = io.NewSectionReader(f, 0, plan.in.Size)
 	var hr *hashingReader
-	if plan.in.SHA256 == "" {
+	var mr *mappedInput // a capture read in place (see mapped.go)
+	if plan.in.SHA256 == "" && s.Kind == PCAP && plan.prev == nil {
+		if mr, err = mapInput(f, plan.in.Size); err == nil {
+			defer mr.close()
+			r = mr
+		} else {
+			mr = nil
+		}
+	}
+	if plan.in.SHA256 == "" && mr == nil {
 		hr = &hashingReader{r: r, h: sha256.New()}
 		r = hr
 	}
@@ -629,7 +638,12 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 		c["inputs_appended"] = 1
 		c["bytes_skipped"] = plan.start
 	}
-	sc, err := read(ctx, s, r, plan.in.Size-plan.start, p, opt, log, dec)
+	var sc flow.Counts
+	if mr != nil {
+		sc, err = readMapped(mr, func() (flow.Counts, error) { return read(ctx, s, r, plan.in.Size-plan.start, p, opt, log, dec) })
+	} else {
+		sc, err = read(ctx, s, r, plan.in.Size-plan.start, p, opt, log, dec)
+	}
 	if err != nil && opt.listed[s.Path] && notOfKind(err) {
 		// Format errors come before the first record: nothing was read.
 		log.Warn("not a "+string(s.Kind)+" input, skipped", "file", s.Path, "err", err)
@@ -662,6 +676,11 @@ func readFile(ctx context.Context, st *store.Store, s Source, p *flow.Pipeline, 
 			return c, nil, fmt.Errorf("hash %s: %w", s.Path, err)
 		}
 	}
+	if mr != nil {
+		if plan.in.SHA256, err = mr.finish(ctx); err != nil {
+			return c, nil, fmt.Errorf("hash %s: %w", s.Path, err)
+		}
+	}
 	return c, &plan.in, nil
 }
 
@@ -672,7 +691,10 @@ func notOfKind(err error) bool {
 
 func read(ctx context.Context, src Source, in io.Reader, total int64, p *flow.Pipeline, opt Options, log *slog.Logger, dec *netflow.Decoder) (flow.Counts, error) {
 	c := flow.Counts{}
-	r := &progressReader{r: in, total: total, fn: opt.Progress}
+	var r io.Reader = &progressReader{r: in, total: total, fn: opt.Progress}
+	if m, ok := in.(*mappedInput); ok {
+		m.fn, r = opt.Progress, m // read in place: it reports the progress
+	}
 	var sink flow.Sink = p
 	if opt.Sample > 1 {
 		sm := flow.NewSampler(p, opt.Sample, 1)

@@ -49,6 +49,22 @@ const readBuffer = 1 << 20
 // packet has its flow's table slot asked for.
 const lookAhead = 4
 
+// Buffered is a reader whose bytes Read parses in place, as it does those
+// of the buffered reader it reads other readers through (a file mapped in
+// memory, a bufio.Reader): Peek, Discard, Buffered and Size are
+// bufio.Reader's. Peek(n) gives n bytes, or those left before the end or
+// an error with the error; Buffered and Size may be any number of bytes
+// (Read reads a record longer than Size with Read).
+type Buffered interface {
+	io.Reader
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+	Buffered() int
+	Size() int
+}
+
+var _ Buffered = (*bufio.Reader)(nil)
+
 // ErrFormat reports input that is neither pcap nor pcapng.
 var ErrFormat = errors.New("not a pcap or pcapng capture")
 
@@ -68,7 +84,10 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 	if opt.ActiveTimeout <= 0 {
 		opt.ActiveTimeout = 30 * time.Minute
 	}
-	br := bufio.NewReaderSize(r, readBuffer)
+	br, ok := r.(Buffered)
+	if !ok {
+		br = bufio.NewReaderSize(r, readBuffer)
+	}
 	magic, err := br.Peek(4)
 	if err != nil {
 		return Stats{}, fmt.Errorf("read capture header: %w", ErrFormat)

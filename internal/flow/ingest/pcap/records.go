@@ -1,7 +1,6 @@
 package pcap
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -19,7 +18,8 @@ import (
 // the records are read as pcapgo reads them, with its checks and its
 // errors (FuzzRecords compares the two).
 type records struct {
-	br    *bufio.Reader
+	br    Buffered
+	size  int // br.Size()
 	order binary.ByteOrder
 	nanos uint32 // nanoseconds per timestamp unit
 	max   int    // longest capture length accepted
@@ -37,7 +37,7 @@ const eagerReadMax = 262144
 // newRecords reads the file header at br's start with pcapgo; ok is false
 // when the capture is one records does not read (a gzip-compressed file,
 // a header cut short), to be left to pcapgo.Reader.
-func newRecords(br *bufio.Reader) (r *records, pr *pcapgo.Reader, ok bool, err error) {
+func newRecords(br Buffered) (r *records, pr *pcapgo.Reader, ok bool, err error) {
 	hdr, _ := br.Peek(24)
 	if len(hdr) < 24 || (hdr[0] == 0x1f && hdr[1] == 0x8b) {
 		return nil, nil, false, nil
@@ -45,7 +45,7 @@ func newRecords(br *bufio.Reader) (r *records, pr *pcapgo.Reader, ok bool, err e
 	if pr, err = pcapgo.NewReader(bytes.NewReader(hdr)); err != nil {
 		return nil, nil, true, err
 	}
-	r = &records{br: br, order: binary.BigEndian, nanos: 1, snap: pr.Snaplen(), max: max(int(pr.Snaplen()), eagerReadMax)}
+	r = &records{br: br, size: br.Size(), order: binary.BigEndian, nanos: 1, snap: pr.Snaplen(), max: max(int(pr.Snaplen()), eagerReadMax)}
 	if m := binary.LittleEndian.Uint32(hdr); m == 0xa1b2c3d4 || m == 0xa1b23c4d {
 		r.order = binary.LittleEndian
 	}
@@ -98,7 +98,7 @@ func (r *records) record() (data, h []byte, err error) {
 	if capLen > origLen {
 		return nil, h, fmt.Errorf("capture length exceeds original packet length: %d > %d", capLen, origLen)
 	}
-	if capLen > r.br.Size() {
+	if capLen > r.size {
 		hc := bytes.Clone(h) // win's bytes go
 		_, _ = r.br.Discard(r.off)
 		r.win, r.off, r.ahead, r.nAhead = nil, 0, 0, 0
@@ -164,7 +164,7 @@ func short(n int, err error) error {
 // readLong reads a record longer than the buffer as pcapgo does: the slice
 // grows with the bytes actually read, so that a length field cannot make
 // the reader allocate gigabytes for a short file.
-func readLong(br *bufio.Reader, n int) ([]byte, error) {
+func readLong(br io.Reader, n int) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(min(n, eagerReadMax))
 	m, err := io.CopyN(&buf, br, int64(n))
