@@ -58,7 +58,26 @@ func groupDevices(r Rollups, fn func(dev netip.Addr, hours []Hourly, rels []Rela
 	// Sorted in place: the slices are in no particular order by contract,
 	// and copies of them would double the peak memory of a large ingest.
 	sortHours(r.Hourly)
-	return groupPart(devicePart{hours: r.Hourly, rels: sortedByKey(r.Relations), src: r.rel4, hi: allDevices4}, fn)
+	var all []Relation
+	return groupPart(devicePart{hours: r.Hourly, rels: sortedByKey(r.Relations), src: r.rel4, hi: allDevices4},
+		func(dev netip.Addr, hours []Hourly, rels []Relation, slots []relSlot) error {
+			all = mergeSlots(all[:0], rels, slots)
+			return fn(dev, hours, all)
+		})
+}
+
+// mergeSlots appends to buf a device's relations of Rollups.Relations and
+// those a take left aside, both in key order, in key order.
+func mergeSlots(buf, rels []Relation, slots []relSlot) []Relation {
+	j := 0
+	for i := range slots {
+		r := slots[i].relation()
+		for ; j < len(rels) && compareRelKey(r.RelationKey, rels[j].RelationKey) >= 0; j++ {
+			buf = append(buf, rels[j])
+		}
+		buf = append(buf, r)
+	}
+	return append(buf, rels[j:]...)
 }
 
 // sortedByKey sorts rels by key, in place, and returns them.
@@ -78,53 +97,51 @@ type devicePart struct {
 	lo, hi uint64
 }
 
-// groupPart is groupDevices on a part whose hours are sorted.
-func groupPart(p devicePart, fn func(dev netip.Addr, hours []Hourly, rels []Relation) error) error {
+// groupPart calls fn once per device of a part whose hours are sorted, in
+// device order, with its hourly roll-ups, its relations of the part's rels
+// and those a take left aside (summed across runs), each in key order. The
+// slices are valid during the call only.
+func groupPart(p devicePart, fn func(dev netip.Addr, hours []Hourly, rels []Relation, slots []relSlot) error) error {
 	hours, rels := p.hours, p.rels
-	// rel is the next relation in order: of rels (from j) or of the cursor.
 	cur := p.src.cursorIn(p.lo, p.hi)
-	var rel Relation
-	more, j := false, 0
-	next := func() {
-		switch {
-		case cur.ok && (j >= len(rels) || compareRelKey(cur.relation().RelationKey, rels[j].RelationKey) < 0):
-			rel, more = cur.relation(), true
-			cur.advance()
-		case j < len(rels):
-			rel, more = rels[j], true
-			j++
-		default:
-			more = false
-		}
-	}
-	next()
-	var devRels []Relation
-	i := 0
-	for i < len(hours) || more {
+	// slots holds the cursor's next device's relations (more: there is one).
+	slots, dev4, more := cur.appendDevice(nil)
+	i, j := 0, 0
+	for {
 		var dev netip.Addr
-		switch {
-		case i >= len(hours):
-			dev = rel.Device
-		case !more:
-			dev = hours[i].Device
-		case hours[i].Device.Compare(rel.Device) <= 0:
-			dev = hours[i].Device
-		default:
-			dev = rel.Device
+		have := more
+		if more {
+			dev = addr4(dev4)
+		}
+		if i < len(hours) && (!have || hours[i].Device.Compare(dev) < 0) {
+			dev, have = hours[i].Device, true
+		}
+		if j < len(rels) && (!have || rels[j].Device.Compare(dev) < 0) {
+			dev, have = rels[j].Device, true
+		}
+		if !have {
+			break
 		}
 		h := i
 		for i < len(hours) && hours[i].Device == dev {
 			i++
 		}
-		devRels = devRels[:0]
-		for ; more && rel.Device == dev; next() {
-			devRels = append(devRels, rel)
+		r := j
+		for j < len(rels) && rels[j].Device == dev {
+			j++
+		}
+		var own []relSlot
+		if more && dev == addr4(dev4) {
+			own = slots
 		}
 		if cur.err != nil {
 			return cur.err
 		}
-		if err := fn(dev, hours[h:i], devRels); err != nil {
+		if err := fn(dev, hours[h:i], rels[r:j], own); err != nil {
 			return err
+		}
+		if own != nil {
+			slots, dev4, more = cur.appendDevice(slots[:0])
 		}
 	}
 	return cur.err
@@ -193,9 +210,11 @@ func sortHours(h []Hourly) {
 // and its bytes are reused after emit returns.
 func encodeDevices(r Rollups, emit func(*deviceRow) error) error {
 	e := newDeviceEncoder(r.Attributions)
-	return groupDevices(r, func(dev netip.Addr, hours []Hourly, rels []Relation) error {
-		return emit(e.encode(dev, hours, rels))
-	})
+	sortHours(r.Hourly)
+	return groupPart(devicePart{hours: r.Hourly, rels: sortedByKey(r.Relations), src: r.rel4, hi: allDevices4},
+		func(dev netip.Addr, hours []Hourly, rels []Relation, slots []relSlot) error {
+			return emit(e.encode(dev, hours, rels, slots))
+		})
 }
 
 // deviceEncoder makes flow_devices rows. It is for one goroutine; fork
@@ -224,8 +243,9 @@ func (e *deviceEncoder) fork() *deviceEncoder {
 	return &deviceEncoder{countryDB: e.countryDB, ownerDB: e.ownerDB, p: e.p.fork()}
 }
 
-// encode returns the row of a device, valid until the next call.
-func (e *deviceEncoder) encode(dev netip.Addr, hours []Hourly, rels []Relation) *deviceRow {
+// encode returns the row of a device, valid until the next call; its
+// relations are rels and slots (see groupPart).
+func (e *deviceEncoder) encode(dev netip.Addr, hours []Hourly, rels []Relation, slots []relSlot) *deviceRow {
 	row := &e.row
 	*row = deviceRow{device: dev, countryDB: e.countryDB, ownerDB: e.ownerDB, firstHour: -1}
 	for i := range hours {
@@ -242,10 +262,13 @@ func (e *deviceEncoder) encode(dev netip.Addr, hours []Hourly, rels []Relation) 
 	for i := range rels {
 		row.known = row.known || rels[i].Known
 	}
+	for i := range slots {
+		row.known = row.known || slots[i].flags&slotKnown != 0
+	}
 	if row.firstHour < 0 {
 		row.firstHour = 0
 	}
-	row.packed = e.p.pack(hours, rels)
+	row.packed = e.p.packWith(hours, rels, slots)
 	return row
 }
 

@@ -94,6 +94,7 @@ type rowPacker struct {
 	used  []uint32   // attrs indexes of the current row, in its order
 	body  []byte     // entries of the current row
 	out   []byte     // the current row
+	all   []Relation // packWith's, for a device with relations of both kinds
 }
 
 // newRowPacker returns a packer of rows whose entries index attrs.
@@ -145,7 +146,12 @@ func (p *rowPacker) attr(i uint32) uint64 {
 
 // pack encodes one device's hourly roll-ups (in flow_devices order) and
 // relations (in key order). The result is valid until the next call.
-func (p *rowPacker) pack(hours []Hourly, rels []Relation) []byte {
+func (p *rowPacker) pack(hours []Hourly, rels []Relation) []byte { return p.packWith(hours, rels, nil) }
+
+// packWith is pack for a device whose relations are rels and slots (each
+// in key order; see groupPart). Slots are packed as they are, with the
+// bytes their relations would pack to.
+func (p *rowPacker) packWith(hours []Hourly, rels []Relation, slots []relSlot) []byte {
 	p.used = p.used[:0]
 	b := binary.AppendUvarint(p.body[:0], uint64(len(hours)))
 	var prevHour int64
@@ -180,8 +186,15 @@ func (p *rowPacker) pack(hours []Hourly, rels []Relation) []byte {
 		b = binary.AppendUvarint(b, h.Bytes)
 		prevHour, prevAttr = h.Hour, a
 	}
-	b = binary.AppendUvarint(b, uint64(len(rels)))
-	if len(rels) > 0 {
+	if len(slots) > 0 && len(rels) > 0 {
+		p.all = mergeSlots(p.all[:0], rels, slots)
+		rels, slots = p.all, nil
+	}
+	b = binary.AppendUvarint(b, uint64(len(rels)+len(slots)))
+	switch {
+	case len(slots) > 0:
+		b = p.packSlots(b, slots)
+	case len(rels) > 0:
 		b = p.packRelations(b, rels)
 	}
 	out := append(p.out[:0], packedV1)
@@ -207,13 +220,7 @@ func (p *rowPacker) packRelations(b []byte, rels []Relation) []byte {
 	}
 	k := maxTimeUnit
 	for i := range rels {
-		r := &rels[i]
-		for d := uint64(r.First) - uint64(base); k > 0 && d%pow10[k] != 0; {
-			k--
-		}
-		for d := r.Last - r.First; k > 0 && d%int64(pow10[k]) != 0; {
-			k--
-		}
+		k = timeUnit(k, base, rels[i].First, rels[i].Last)
 	}
 	unit := pow10[k]
 	b = binary.AppendVarint(b, base)
@@ -299,6 +306,89 @@ func (p *rowPacker) packRelations(b []byte, rels []Relation) []byte {
 			b = binary.AppendUvarint(b, a)
 		}
 		prevPeer, prevProto, prevPort, prevAttr = r.Peer, r.Proto, r.Port, a
+	}
+	return b
+}
+
+// timeUnit returns the largest k' ≤ k such that 10^k' ns divides a
+// relation's first time's distance from base and its last's from its first.
+func timeUnit(k int, base, first, last int64) int {
+	for d := uint64(first) - uint64(base); k > 0 && d%pow10[k] != 0; {
+		k--
+	}
+	for d := last - first; k > 0 && d%int64(pow10[k]) != 0; {
+		k--
+	}
+	return k
+}
+
+// packSlots is packRelations for relations a take left aside, which are
+// IPv4 to IPv4: the same bytes, without making Relations of them.
+func (p *rowPacker) packSlots(b []byte, rels []relSlot) []byte {
+	base := rels[0].first
+	for i := range rels {
+		base = min(base, rels[i].first)
+	}
+	k := maxTimeUnit
+	for i := range rels {
+		k = timeUnit(k, base, rels[i].first, rels[i].last)
+	}
+	unit := pow10[k]
+	b = binary.AppendVarint(b, base)
+	b = append(b, byte(k))
+	var prev4 uint32
+	var prevProto uint8
+	var prevPort uint16
+	var prevAttr uint64
+	for i := range rels {
+		r := &rels[i]
+		a := p.attr(r.attr)
+		flag := byte(relPeer4)
+		if i > 0 && r.key.peer == prev4 {
+			flag = relPeerSame
+		}
+		if r.key.out {
+			flag |= relOut
+		}
+		if r.key.proto != prevProto {
+			flag |= relProto
+		}
+		if r.key.port != prevPort {
+			flag |= relPort
+		}
+		if r.packets != r.flows {
+			flag |= relPackets
+		}
+		if r.last != r.first {
+			flag |= relLast
+		}
+		if a != prevAttr {
+			flag |= relAttr
+		}
+		b = append(b, flag)
+		if flag&relPeerMask == relPeer4 {
+			b = binary.AppendUvarint(b, uint64(r.key.peer-prev4))
+			prev4 = r.key.peer
+		}
+		if flag&relProto != 0 {
+			b = append(b, r.key.proto)
+		}
+		if flag&relPort != 0 {
+			b = binary.AppendUvarint(b, uint64(r.key.port))
+		}
+		b = binary.AppendUvarint(b, r.flows)
+		if flag&relPackets != 0 {
+			b = binary.AppendUvarint(b, r.packets)
+		}
+		b = binary.AppendUvarint(b, r.bytes)
+		b = binary.AppendUvarint(b, (uint64(r.first)-uint64(base))/unit)
+		if flag&relLast != 0 {
+			b = binary.AppendVarint(b, (r.last-r.first)/int64(unit))
+		}
+		if flag&relAttr != 0 {
+			b = binary.AppendUvarint(b, a)
+		}
+		prevProto, prevPort, prevAttr = r.key.proto, r.key.port, a
 	}
 	return b
 }

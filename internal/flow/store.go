@@ -185,8 +185,8 @@ func pipeDevices(ctx context.Context, r Rollups, insert func(context.Context, *d
 		}
 		wg.Go(func() {
 			sortHourly(part.hours, nil)
-			err := groupPart(part, func(dev netip.Addr, hours []Hourly, rels []Relation) error {
-				return send(e.encode(dev, hours, rels))
+			err := groupPart(part, func(dev netip.Addr, hours []Hourly, rels []Relation, slots []relSlot) error {
+				return send(e.encode(dev, hours, rels, slots))
 			})
 			encoded <- err
 			if err != nil {
