@@ -27,7 +27,7 @@ func TestBulkTx(t *testing.T) {
 				fnErr error
 				want  int
 			}{{nil, 1000}, {errFn, 1000}} {
-				err := s.BulkTx(ctx, func(tx *sql.Tx) error {
+				err := s.BulkTx(ctx, 0, func(tx *sql.Tx) error {
 					for i := range 1000 {
 						if _, err := tx.ExecContext(ctx, s.Rebind(`INSERT INTO bulk_test (n) VALUES (?)`), i); err != nil {
 							return err
@@ -44,7 +44,7 @@ func TestBulkTx(t *testing.T) {
 				}
 			}
 			goleak.VerifyNone(t, ignore)
-			w := s.startWriteback()
+			w := s.startWriteback(true)
 			defer w.stop()
 			if s.Dialect() != SQLite || runtime.GOOS != "linux" {
 				if w != nil {

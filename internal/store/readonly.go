@@ -52,6 +52,13 @@ func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 		q := "?mode=ro&_pragma=busy_timeout(" + strconv.Itoa(int(BusyTimeout/time.Millisecond)) + ")&_pragma=query_only(1)"
 		err := s.openChecked(ctx, "sqlite", "file:"+dsn+q)
 		if err != nil && strings.Contains(err.Error(), "readonly") {
+			// A read-only connection cannot roll back the journal of a
+			// bulk transaction interrupted by the end of its process
+			// (see BulkTx); read as immutable, the file could hold half
+			// of that transaction.
+			if fi, serr := os.Stat(dsn + "-journal"); serr == nil && fi.Size() > 0 {
+				return nil, fmt.Errorf("open database %s: a write was interrupted (%s-journal is left); any iotwatch command that writes to the database rolls it back: %w", dsn, dsn, err)
+			}
 			// A WAL database needs its -shm file, which a read-only
 			// directory cannot get: read the file as immutable (no locks,
 			// no shared memory) instead.

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing/fstest"
 	"time"
 
@@ -58,6 +59,8 @@ type Store struct {
 	heartbeatEvery time.Duration
 
 	modeNotes []string // what Open did about files others could read (ModeNotes)
+
+	bulkJournals atomic.Int64 // bulk transactions written through a rollback journal (tests)
 
 	runDays  sync.Map // run id → partition day (see RunDay)
 	partDays sync.Map // days whose partitions exist (see EnsurePartitions)
@@ -187,9 +190,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // sqliteFiles are the files of the SQLite database path: the database, its
-// WAL and shared memory, and the lock Open takes.
+// WAL and shared memory, the rollback journal of a bulk transaction (see
+// BulkTx), and the lock Open takes.
 func sqliteFiles(path string) []string {
-	return []string{path, path + "-wal", path + "-shm", path + ".lock"}
+	return []string{path, path + "-wal", path + "-shm", path + "-journal", path + ".lock"}
 }
 
 // tightenFiles finds the existing files among paths that others than their
@@ -403,7 +407,12 @@ func (s *Store) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // tx is Tx, calling beforeCommit once fn has succeeded.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error, beforeCommit func()) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	return txOn(ctx, s.db.BeginTx, fn, beforeCommit)
+}
+
+// txOn is tx in a transaction begun by begin (a DB's or a Conn's BeginTx).
+func txOn(ctx context.Context, begin func(context.Context, *sql.TxOptions) (*sql.Tx, error), fn func(*sql.Tx) error, beforeCommit func()) error {
+	tx, err := begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

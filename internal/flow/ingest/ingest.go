@@ -232,6 +232,11 @@ func runFiles(ctx context.Context, st *store.Store, open func(context.Context) (
 				if o.isNew, o.err = o.st.Empty(ctx); o.err == nil && o.isNew {
 					o.err = started(o.st)
 				}
+				if o.err == nil && o.isNew {
+					// The schema just written waits in the WAL: copied now,
+					// while the inputs are read, Save need not.
+					o.err = o.st.Checkpoint(ctx)
+				}
 			}
 			if o.err != nil {
 				stop(o.err)
