@@ -45,10 +45,12 @@ const HugeHeapSize = 512 << 20
 // addresses), and the runtime need not clear them (it knows returned pages
 // are zero): a table, a batch or a buffer then faults once per 2 MiB, not
 // once per 4 KiB, and the process's exit frees a few hundred huge pages
-// instead of tens of thousands of small ones. (The 1M-flow capture's CLI
-// ingest, medians of 11 alternating runs: 35,000 page faults → 10,000,
-// the same CPU and RSS; its exit, from exit_group to the parent's wait,
-// 32-82 → 4-40 ms.)
+// instead of tens of thousands of small ones. (CLI ingest of the 1M-flow
+// capture, alternating runs at load 10-15: 35,000 page faults → 7,000-
+// 12,000; exit, from exit_group to the parent's wait, 32-82 → 4-40 ms; max
+// RSS 222 → 199 MiB, medians of 5; CPU the same within the noise. The 1M
+// NetFlow capture: max RSS 201 → 210 MiB, what huge pages hold of buffers
+// and grown slices not written all through.)
 //
 // The space asked for is address space only: the resident memory is what
 // the heap uses. HugeHeap does nothing where the system gives no huge pages
