@@ -123,7 +123,11 @@ type assembler struct {
 	st        Stats
 	lastSweep int64 // Unix ns
 	dns       layers.DNS
+	hint      hint // the reader's of the packet (see records.note)
 }
+
+// checkHints makes add check each hint against the key's hash (tests).
+var checkHints = false
 
 func (a *assembler) at(i int32) *state { return &a.slab[i-1] }
 
@@ -187,7 +191,13 @@ func (a *assembler) add(src, dst netip.Addr, s4, d4 uint32, is4 bool, sp, dp uin
 	)
 	if is4 {
 		k4 = flowKey4(s4, d4, sp, dp, proto)
-		h = k4.hash()
+		// The reader hashed the key of a packet it peeked at (hash4): its
+		// addresses, protocol and the ports packet read, the same bytes.
+		if h = a.hint.h; !a.hint.ok {
+			h = k4.hash()
+		} else if checkHints && h != k4.hash() {
+			panic("pcap: a packet's hint is not its key's hash")
+		}
 		at, i = a.flows4.find(k4, h, a.slab)
 	} else {
 		i = a.flows[flowKey(src, dst, sp, dp, proto)]

@@ -56,6 +56,7 @@ func writePCAP6(w io.Writer, pkts []synth.Packet) error {
 // direction, and the ends by FIN, RST, idle and active timeouts; over IPv4
 // and IPv6 (the assembler keys them differently).
 func TestAssembly(t *testing.T) {
+	checkingHints(t)
 	dev, srv := synth.Addr("10.0.0.7"), synth.Addr("198.51.100.9")
 	at := func(s float64) time.Time { return synth.Base.Add(time.Duration(s * float64(time.Second))) }
 	out := func(s float64, fl string) synth.Packet {

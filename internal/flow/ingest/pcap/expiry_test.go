@@ -53,6 +53,7 @@ func to6(a netip.Addr) netip.Addr {
 // of open flows), with idle and active timeouts, FIN and RST ends, flows
 // that go on across sweeps and, in some cases, a clock that goes back.
 func TestExpiryFamilies(t *testing.T) {
+	checkingHints(t)
 	for _, tc := range []struct {
 		name         string
 		conns, pkts  int

@@ -25,6 +25,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/assembly")
 
+// checkingHints has add check the reader's hints (it panics on one that is
+// not its packet's key's hash) until the test ends.
+func checkingHints(tb testing.TB) {
+	checkHints = true
+	tb.Cleanup(func() { checkHints = false })
+}
+
 // frame is one generated packet: its time and its Ethernet frame.
 type frame struct {
 	ts   time.Time
@@ -251,6 +258,7 @@ func (c *recordCollect) Record() *flow.Record {
 // Unix nanoseconds. Records given in place (flow.RecordSink) and by value
 // are the same.
 func TestAssemblyGolden(t *testing.T) {
+	checkingHints(t)
 	for _, tc := range []struct {
 		name  string
 		seed  uint64

@@ -159,10 +159,15 @@ func Read(ctx context.Context, r io.Reader, sink flow.Sink, opt Options) (Stats,
 				if d == nil {
 					break
 				}
-				if h, ok := hash4(link, d); ok {
+				h, ok := hash4(link, d)
+				if ok {
 					a.flows4.prefetch(h)
 				}
+				rr.note(hint{h, ok})
 			}
+		}
+		if rr != nil {
+			a.hint = rr.noted()
 		}
 		a.packet(link, data, packetTime{ts, tn, exact})
 	}

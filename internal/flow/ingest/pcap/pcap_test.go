@@ -104,6 +104,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func FuzzRead(f *testing.F) {
+	checkingHints(f)
 	rng := rand.New(rand.NewPCG(5, 6))
 	var buf bytes.Buffer
 	_ = synth.WritePCAP(&buf, synth.Normal(rng, synth.Addr("10.0.0.5"))[:30])

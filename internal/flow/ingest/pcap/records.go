@@ -29,6 +29,22 @@ type records struct {
 	// ahead is the offset in win of the record after those peek returned,
 	// nAhead how many of those record has not given yet.
 	ahead, nAhead int
+	// hints hold what the caller noted of the records peek returned
+	// (note), by their number (seq: records given) modulo maxAhead; peeked
+	// tells whether the record given last was peeked at.
+	hints  [maxAhead]hint
+	seq    uint64
+	peeked bool
+}
+
+// maxAhead is how many records peek may be ahead of record.
+const maxAhead = 8
+
+// hint is what a reader notes of a record it peeked at: its flow key's
+// hash, when it has one (ok).
+type hint struct {
+	h  uint64
+	ok bool
 }
 
 // pcapgo's limits (read.go, readfull.go).
@@ -90,7 +106,9 @@ func (r *records) record() (data, h []byte, err error) {
 	}
 	h = r.win[r.off : r.off+16 : r.off+16]
 	r.off += 16
+	r.peeked = r.nAhead > 0
 	r.nAhead = max(r.nAhead-1, 0)
+	r.seq++
 	capLen, origLen := int(r.order.Uint32(h[8:12])), int(r.order.Uint32(h[12:16]))
 	if capLen > r.max {
 		return nil, h, fmt.Errorf("capture length exceeds snap length: %d > %d", capLen, r.snap)
@@ -129,12 +147,29 @@ func (r *records) peek() []byte {
 	if len(w) < 16 {
 		return nil
 	}
-	if n := r.order.Uint32(w[8:12]); uint64(n) <= uint64(len(w)-16) {
+	if n := r.order.Uint32(w[8:12]); uint64(n) <= uint64(len(w)-16) && r.nAhead < maxAhead {
+		r.hints[(r.seq+uint64(r.nAhead))%maxAhead] = hint{}
 		r.ahead += 16 + int(n)
 		r.nAhead++
 		return w[16 : 16+n]
 	}
 	return nil
+}
+
+// note keeps h for the record peek returned last.
+func (r *records) note(h hint) {
+	if r.nAhead > 0 {
+		r.hints[(r.seq+uint64(r.nAhead)-1)%maxAhead] = h
+	}
+}
+
+// noted returns what was noted of the record given last (none when it
+// was not peeked at).
+func (r *records) noted() hint {
+	if !r.peeked {
+		return hint{}
+	}
+	return r.hints[(r.seq-1)%maxAhead]
 }
 
 // refill discards the bytes of win read so far and makes win what the
