@@ -33,8 +33,28 @@ type relIndex struct {
 	n      int
 	bloom  []uint64
 	bshift uint // 64 - log2 of the filter's words
+	// minWords is the filter's words at least (bloomFor): a filter of
+	// that size from the start is not made again for each new level.
+	minWords int
 
 	hs []uint64 // putAll's scratch space
+}
+
+// maxBloomFor is the largest filter bloomFor gives (4 MiB).
+const maxBloomFor = 1 << 19
+
+// bloomFor returns the words of a filter of 8 bits per key for n keys (a
+// power of two, at most maxBloomFor): the size the index's filter reaches
+// for n keys when made again for each new level, from the start. Sized for
+// the relation bound (MaxRelations), it is made once: the keys of a
+// million spilled relations were hashed again 1.4 million times otherwise,
+// to fill filters of 8, 16... 2048 KiB one after the other.
+func bloomFor(n int) int {
+	w := 1
+	for w < n/8 && w < maxBloomFor {
+		w *= 2
+	}
+	return w
 }
 
 // idxLevel is one of an index's tables (linear probing, power-of-two size,
@@ -204,8 +224,12 @@ func (x *relIndex) next(n int) idxGrowth {
 		size *= 2
 	}
 	g := idxGrowth{level: idxLevel{slots: written[relIdxSlot](size), shift: uint(65 - bits.Len(uint(size)))}}
-	words := size / 4 // 8 bits per slot of this level and one of half its size
+	words := max(size/4, x.minWords) // 8 bits per slot of this level and one of half its size
 	g.bshift = uint(65 - bits.Len(uint(words)))
+	if words == len(x.bloom) {
+		g.bloom = x.bloom // has room for the keys as it is
+		return g
+	}
 	g.bloom = written[uint64](words)
 	for i := range x.levels {
 		for j := range x.levels[i].slots {

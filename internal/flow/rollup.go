@@ -198,6 +198,7 @@ func NewAggregator(attribute func(netip.Addr) geo.Attribution, maxRelations int)
 		maxRelations: maxRelations,
 		hours:        map[uint32]*hourTable{}, hourly6: map[HourKey]int{},
 		rel4: newRelTable(1 << 12), rel6: map[RelationKey]*Relation{},
+		spilled:   relIndex{minWords: bloomFor(maxRelations)},
 		attrIndex: newAttrIndex(attribute),
 	}
 }
