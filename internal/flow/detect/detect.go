@@ -456,7 +456,8 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 	switch {
 	case ext != nil && *ext&pendingBit != 0:
 		// The relation's second beat: its pending first beat becomes a series.
-		pd := e.pend.get(*ext &^ pendingBit)
+		pi := *ext &^ pendingBit
+		pd := e.pend.get(pi)
 		if r.SrcPort != 0 && r.SrcPort == pd.srcPort {
 			if v, ok := e.ser.tick(ts); ok && int64(v)-int64(pd.tick) < retryTicks {
 				return // a retry of the last connection (same source port): not a new beat
@@ -465,7 +466,8 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 		si = e.ser.add(pd.key(), pd.flags&pendKnown != 0)
 		s := e.ser.get(si)
 		e.ser.push(s, pd.tick)
-		s.bytes, s.sq, s.lastPort = pd.bytes, float64(pd.bytes)*float64(pd.bytes), pd.srcPort
+		b := e.pend.bytes(pi)
+		s.bytes, s.sq, s.lastPort = b, float64(b)*float64(b), pd.srcPort
 		pd.flags |= pendDone
 		*ext = si + 1
 	case ext != nil && *ext != 0:
@@ -484,7 +486,7 @@ func (e *Engine) observeBeacon(r *flow.Record, actor, peer netip.Addr, ts int64,
 		a4, _ := v4(actor)
 		p4, _ := v4(peer)
 		b := r.Bytes + r.RevBytes
-		*ext = pendingBit | e.pend.add(pending{bytes: b, tick: v, actor: a4, peer: p4, port: r.DstPort, srcPort: r.SrcPort, proto: r.Proto, flags: b2u(known)})
+		*ext = pendingBit | e.pend.add(pending{tick: v, actor: a4, peer: p4, port: r.DstPort, srcPort: r.SrcPort, proto: r.Proto, flags: b2u(known)}, b)
 		e.beaconTimes++
 		return
 	case ext != nil:
@@ -664,7 +666,8 @@ func (e *Engine) Checkpoint() {
 		}
 		s := e.ser.get(e.ser.add(pd.key(), pd.flags&pendKnown != 0))
 		e.ser.push(s, pd.tick)
-		s.bytes, s.sq, s.lastPort = pd.bytes, float64(pd.bytes)*float64(pd.bytes), pd.srcPort
+		b := e.pend.bytes(uint32(i))
+		s.bytes, s.sq, s.lastPort = b, float64(b)*float64(b), pd.srcPort
 	}
 	e.pend, e.rels = pendingStore{}, relState{}
 	for i := range e.ser.len() {

@@ -151,23 +151,25 @@ func (st *seriesStore) last(s *series) uint32 {
 // Most device→peer services of a large ingest see one connection (a scan, a
 // lookup, a single download), and a series is judged only from
 // beacon.min_connections on. The first beat of a pipeline relation between
-// IPv4 addresses is therefore kept in a 32-byte pending record (key, tick,
+// IPv4 addresses is therefore kept in a 24-byte pending record (key, tick,
 // source port, sizes) under the relation's state (relState) with pendingBit set; the second
 // beat turns it into a series. For a million one-connection relations this
-// holds 32 MB instead of the 120 MB of series records and keys.
+// holds 24 MB instead of the 120 MB of series records and keys.
 
 const pendingBit = 1 << 31
 
 type pending struct {
-	bytes   uint64
 	tick    uint32
 	actor   uint32
 	peer    uint32
 	port    uint16 // the peer's
 	srcPort uint16
+	// The bytes (pendingStore.bytes): their low 48 bits, or all ones when
+	// they need more (then in pendingStore.big).
+	bytesLo uint32
+	bytesHi uint16
 	proto   uint8
 	flags   uint8 // pendKnown, pendDone
-	_       [2]byte
 }
 
 const (
@@ -175,20 +177,45 @@ const (
 	pendDone  = 2 // turned into a series
 )
 
+// pendingStore holds the pending records, 24 bytes each: a million
+// one-connection relations are 24 MB, written once.
 type pendingStore struct {
 	p    [][]pending
 	n    int
-	slab []pending // chunks allocated ahead (see add)
+	slab []pending         // chunks allocated ahead (see chunk)
+	big  map[uint32]uint64 // bytes of 2^48 and more, by index
 }
 
-func (ps *pendingStore) add(p pending) uint32 {
+// bigBytes marks bytes in pendingStore.big.
+const bigBytes = 1<<48 - 1
+
+// add stores p, whose first beat exchanged bytes, and returns its index.
+func (ps *pendingStore) add(p pending, bytes uint64) uint32 {
 	i := ps.n
 	if i%seriesChunk == 0 {
 		ps.p = append(ps.p, ps.chunk())
 	}
 	ps.n++
+	if bytes >= bigBytes {
+		if ps.big == nil {
+			ps.big = map[uint32]uint64{}
+		}
+		ps.big[uint32(i)] = bytes
+		bytes = bigBytes
+	}
+	p.bytesLo, p.bytesHi = uint32(bytes), uint16(bytes>>32)
 	ps.p[i/seriesChunk][i%seriesChunk] = p
 	return uint32(i)
+}
+
+// bytes returns the bytes of pending record i.
+func (ps *pendingStore) bytes(i uint32) uint64 {
+	p := ps.get(i)
+	b := uint64(p.bytesHi)<<32 | uint64(p.bytesLo)
+	if b == bigBytes {
+		return ps.big[i]
+	}
+	return b
 }
 
 // chunk returns a new chunk. Past the first few, chunks are cut from slabs
@@ -209,8 +236,8 @@ func (ps *pendingStore) chunk() []pending {
 	return c
 }
 
-// slabChunks is the most chunks a slab holds (8 MiB of pending records: a
-// huge page's alignment leaves at least 6 MiB of them in huge pages).
+// slabChunks is the most chunks a slab holds (6 MiB of pending records: a
+// huge page's alignment leaves at least 4 MiB of them in huge pages).
 const slabChunks = 64
 
 func (ps *pendingStore) get(i uint32) *pending { return &ps.p[i/seriesChunk][i%seriesChunk] }

@@ -2,10 +2,12 @@ package detect
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"iotwatch/internal/flow"
 )
@@ -90,9 +92,13 @@ func TestPendingFirstBeat(t *testing.T) {
 	}
 	retry := netip.MustParseAddr("198.51.100.5")
 	recs = append(recs, rec{retry, 0, 50000, 60}, rec{retry, 2 * time.Second, 50000, 60})
-	for i := range 5 {
-		recs = append(recs, rec{netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 29*time.Minute + time.Duration(i)*time.Second, 51000, 900})
+	// One-beat relations, some of more bytes than a pending record holds
+	// (pendingStore.big), and a two-beat one whose first beat is such.
+	for i, b := range []uint64{900, bigBytes - 1, bigBytes, bigBytes + 1, math.MaxUint64} {
+		recs = append(recs, rec{netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 29*time.Minute + time.Duration(i)*time.Second, 51000, b})
 	}
+	big := netip.MustParseAddr("198.51.100.6")
+	recs = append(recs, rec{big, time.Minute, 52000, 1 << 50}, rec{big, 20 * time.Minute, 52001, 70})
 	feed := func(onRelations bool) (*Engine, []byte) {
 		e := New(DefaultRules(), nil)
 		rels := map[netip.Addr]uint32{}
@@ -117,8 +123,8 @@ func TestPendingFirstBeat(t *testing.T) {
 	}
 	m, mst := feed(false)
 	p, pst := feed(true)
-	if p.pend.n != 7 || m.pend.n != 0 {
-		t.Errorf("pending records: %d on relations, %d in the map; want 7 and 0", p.pend.n, m.pend.n)
+	if p.pend.n != 8 || m.pend.n != 0 || len(p.pend.big) != 4 {
+		t.Errorf("pending records: %d on relations (%d of big bytes), %d in the map; want 8 (4) and 0", p.pend.n, len(p.pend.big), m.pend.n)
 	}
 	if !reflect.DeepEqual(m.alerts, p.alerts) || len(p.alerts) != 1 {
 		t.Errorf("alerts differ or not one:\n map: %+v\n relations: %+v", m.alerts, p.alerts)
@@ -127,8 +133,8 @@ func TestPendingFirstBeat(t *testing.T) {
 	// the same series.
 	restore := func(st []byte) map[svcKey][]int64 {
 		e := New(DefaultRules(), nil)
-		if n, err := e.LoadState(bytes.NewReader(st)); err != nil || n != 7 {
-			t.Fatalf("LoadState = %d, %v; want 7 series", n, err)
+		if n, err := e.LoadState(bytes.NewReader(st)); err != nil || n != 8 {
+			t.Fatalf("LoadState = %d, %v; want 8 series", n, err)
 		}
 		out := map[svcKey][]int64{}
 		for k, i := range e.beacon {
@@ -139,5 +145,26 @@ func TestPendingFirstBeat(t *testing.T) {
 	}
 	if a, b := restore(mst), restore(pst); !reflect.DeepEqual(a, b) {
 		t.Errorf("carried series differ:\n map: %v\n relations: %v", a, b)
+	}
+}
+
+// TestPendingStore checks a pending record's size (24 bytes: a million
+// first beats are 24 MB) and its bytes across the 48 bits it holds.
+func TestPendingStore(t *testing.T) {
+	if n := unsafe.Sizeof(pending{}); n != 24 {
+		t.Errorf("a pending record is %d bytes, want 24", n)
+	}
+	var ps pendingStore
+	want := []uint64{0, 1, 1 << 32, 1<<32 - 1, bigBytes - 1, bigBytes, bigBytes + 1, 1 << 63, math.MaxUint64}
+	for range 3 * seriesChunk { // across chunks and slabs
+		for _, b := range want {
+			ps.add(pending{tick: uint32(b), port: 443}, b)
+		}
+	}
+	for i := range ps.n {
+		p, b := ps.get(uint32(i)), want[i%len(want)]
+		if got := ps.bytes(uint32(i)); got != b || p.tick != uint32(b) || p.port != 443 {
+			t.Fatalf("record %d: bytes %d, tick %d, port %d; want %d, %d, 443", i, got, p.tick, p.port, b, uint32(b))
+		}
 	}
 }
