@@ -95,14 +95,18 @@ type devicePart struct {
 	rels   []Relation
 	src    *relSource
 	lo, hi uint64
+	// ord, when not nil, is the order of hours (orderHourly), which are
+	// not moved: each device's are gathered as its row is made.
+	ord []relOrd
 }
 
-// groupPart calls fn once per device of a part whose hours are sorted, in
-// device order, with its hourly roll-ups, its relations of the part's rels
-// and those a take left aside (summed across runs), each in key order. The
-// slices are valid during the call only.
+// groupPart calls fn once per device of a part whose hours are sorted (or
+// ordered: devicePart.ord), in device order, with its hourly roll-ups, its
+// relations of the part's rels and those a take left aside (summed across
+// runs), each in key order. The slices are valid during the call only.
 func groupPart(p devicePart, fn func(dev netip.Addr, hours []Hourly, rels []Relation, slots []relSlot) error) error {
-	hours, rels := p.hours, p.rels
+	hours, rels, ord := p.hours, p.rels, p.ord
+	var gathered []Hourly // a device's hours, in ord's order
 	cur := p.src.cursorIn(p.lo, p.hi)
 	// slots holds the cursor's next device's relations (more: there is one).
 	slots, dev4, more := cur.appendDevice(nil)
@@ -113,8 +117,14 @@ func groupPart(p devicePart, fn func(dev netip.Addr, hours []Hourly, rels []Rela
 		if more {
 			dev = addr4(dev4)
 		}
-		if i < len(hours) && (!have || hours[i].Device.Compare(dev) < 0) {
-			dev, have = hours[i].Device, true
+		if i < len(hours) {
+			hd := hours[i].Device
+			if ord != nil {
+				hd = addr4(uint32(ord[i].hi >> 32))
+			}
+			if !have || hd.Compare(dev) < 0 {
+				dev, have = hd, true
+			}
 		}
 		if j < len(rels) && (!have || rels[j].Device.Compare(dev) < 0) {
 			dev, have = rels[j].Device, true
@@ -122,9 +132,23 @@ func groupPart(p devicePart, fn func(dev netip.Addr, hours []Hourly, rels []Rela
 		if !have {
 			break
 		}
-		h := i
-		for i < len(hours) && hours[i].Device == dev {
-			i++
+		var devHours []Hourly
+		if ord != nil {
+			gathered = gathered[:0]
+			if dev.Is4() {
+				b := dev.As4()
+				d4 := binary.BigEndian.Uint32(b[:])
+				for ; i < len(ord) && uint32(ord[i].hi>>32) == d4; i++ {
+					gathered = append(gathered, hours[ord[i].lo&hourIndex])
+				}
+			}
+			devHours = gathered
+		} else {
+			h := i
+			for i < len(hours) && hours[i].Device == dev {
+				i++
+			}
+			devHours = hours[h:i]
 		}
 		r := j
 		for j < len(rels) && rels[j].Device == dev {
@@ -137,7 +161,7 @@ func groupPart(p devicePart, fn func(dev netip.Addr, hours []Hourly, rels []Rela
 		if cur.err != nil {
 			return cur.err
 		}
-		if err := fn(dev, hours[h:i], rels[r:j], own); err != nil {
+		if err := fn(dev, devHours, rels[r:j], own); err != nil {
 			return err
 		}
 		if own != nil {

@@ -7,14 +7,29 @@ import (
 )
 
 // sortHourly sorts hourly roll-ups by device, hour, direction (inbound
-// first) and attribution, in place, as flow_devices rows list them. When
-// every device is an IPv4 address and the hours span less than 2³² s it
-// radix-sorts 16-byte packed keys and then moves each 72-byte entry once (sorting
-// the entries themselves moved them at every swap and compared netip.Addr
-// values); otherwise it compares the entries. Entries equal in all four
-// fields (one hour of a device both known and not) list the unknown one
-// first. ord is scratch space, returned for reuse.
+// first) and attribution, in place, as flow_devices rows list them (see
+// orderHourly). ord is scratch space, returned for reuse.
 func sortHourly(h []Hourly, ord []relOrd) []relOrd {
+	ord = orderHourly(h, ord)
+	if len(ord) > 0 {
+		permute(h, ord, hourIndex)
+	}
+	return ord[:0]
+}
+
+// hourIndex masks the index of an hourly roll-up in orderHourly's keys.
+const hourIndex = 1<<30 - 1
+
+// orderHourly returns the order sortHourly gives hourly roll-ups, without
+// moving them: packed keys whose lo & hourIndex index h, in order, hi's
+// upper 32 bits being the device (an IPv4 address as an integer). That is
+// when every device is an IPv4 address and the hours span less than 2³² s:
+// it radix-sorts 16-byte packed keys (sorting the 72-byte entries
+// themselves moved them at every swap and compared netip.Addr values).
+// Otherwise it sorts h in place, comparing the entries, and returns no
+// keys. Entries equal in all four fields (one hour of a device both known
+// and not) list the unknown one first. ord is scratch space.
+func orderHourly(h []Hourly, ord []relOrd) []relOrd {
 	ord = ord[:0]
 	if len(h) == 0 {
 		return ord
@@ -44,8 +59,7 @@ func sortHourly(h []Hourly, ord []relOrd) []relOrd {
 	}
 	// The radix sort keeps equal keys in their order, that of their index.
 	radixSortOrd(ord, ord[n:2*n], 30)
-	permute(h, ord, 1<<30-1)
-	return ord[:0]
+	return ord
 }
 
 // compareHourly is the order sortHourly gives.

@@ -27,7 +27,8 @@ func randHourly(rng *rand.Rand, n, ndev int, dev func(i int) netip.Addr, hour fu
 }
 
 // TestSortHourly checks that sortHourly gives compareHourly's order, entry
-// for entry, on the packed path (IPv4 devices) and on the fallbacks.
+// for entry, on the packed path (IPv4 devices) and on the fallbacks, and
+// that orderHourly gives it without moving the entries.
 func TestSortHourly(t *testing.T) {
 	v4 := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), byte(i * 7)}) }
 	mixed := func(i int) netip.Addr {
@@ -65,6 +66,16 @@ func TestSortHourly(t *testing.T) {
 			h := randHourly(rng, tc.n, 50, tc.dev, tc.hour)
 			want := slices.Clone(h)
 			slices.SortFunc(want, compareHourly)
+			// orderHourly's keys, when it gives them, index the
+			// entries in order and hold their devices.
+			if o := orderHourly(slices.Clone(h), nil); len(o) > 0 {
+				for i := range o {
+					e := h[o[i].lo&hourIndex]
+					if e != want[i] || addr4(uint32(o[i].hi>>32)) != e.Device {
+						t.Fatalf("ordered entry %d is %+v (device key %x), want %+v", i, e, o[i].hi>>32, want[i])
+					}
+				}
+			}
 			ord = sortHourly(h, ord)
 			if len(h) != tc.n {
 				t.Fatalf("%d entries after sorting, want %d", len(h), tc.n)

@@ -191,7 +191,7 @@ func pipeDevices(ctx context.Context, r Rollups, insert func(context.Context, *d
 			e = enc.fork()
 		}
 		wg.Go(func() {
-			sortHourly(part.hours, nil)
+			part.ord = orderHourly(part.hours, nil)
 			err := groupPart(part, func(dev netip.Addr, hours []Hourly, rels []Relation, slots []relSlot) error {
 				return send(e.encode(dev, hours, rels, slots))
 			})
