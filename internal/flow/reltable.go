@@ -46,8 +46,9 @@ type relSlot struct {
 // written returns a new slice of n zero values for a table, in huge pages
 // where the system gives them (hugePages), else written once. A large
 // allocation's pages are fresh from the system, and each costs a fault:
-// the spill index alone, doubling to 32 MiB, faulted 16,000 times in an
-// ingest of a million new relations, for about 0.1 CPU s. A table's first
+// the spill index alone, when it doubled to 32 MiB (before relIndex's
+// levels), faulted 16,000 times in an ingest of a million new relations,
+// for about 0.1 CPU s. A table's first
 // access to a page is a read (of the slot it probes), which maps the shared
 // zero page, and then a write, which faults again: written first, a page
 // faults once. (The ingest: 73,000 faults, 50,000 written first, 30,000
