@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/httprate"
@@ -268,7 +269,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, code int, p
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	return accessTemplates.ExecuteTemplate(w, "login", pg)
+	return accessTemplates().ExecuteTemplate(w, "login", pg)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
@@ -308,7 +309,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) logoutForm(w http.ResponseWriter, r *http.Request) error {
 	p := auth.From(r.Context())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return accessTemplates.ExecuteTemplate(w, "logout", struct {
+	return accessTemplates().ExecuteTemplate(w, "logout", struct {
 		Nav  any
 		User string
 		CSRF string
@@ -338,7 +339,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return accessTemplates.ExecuteTemplate(w, "audit", struct {
+	return accessTemplates().ExecuteTemplate(w, "audit", struct {
 		Nav     any
 		Entries []auth.Entry
 	}{s.nav(r, 0), es})
@@ -376,7 +377,15 @@ func newLimiters(o Options) (login, api *httprate.RateLimiter) {
 	return login, api
 }
 
-var accessTemplates = template.Must(template.New("access").Parse(`
+// The pages' templates are parsed when first used, not at start-up: every
+// command of the binary, a flow ingest as well, paid for their parsing.
+var accessTemplates = sync.OnceValue(parseAccessTemplates)
+
+// parseAccessTemplates parses the access pages' templates, which the other
+// pages' sets start from: a set of its own each, since html/template
+// refuses to clone a set once it has been executed.
+func parseAccessTemplates() *template.Template {
+	return template.Must(template.New("access").Parse(`
 {{define "head"}}<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>iotwatch</title>
 <style>body{font-family:system-ui,sans-serif;max-width:980px;margin:0 auto;padding:1rem 1.5rem}nav a{margin-right:1rem}
@@ -405,6 +414,7 @@ button{margin-top:1rem;padding:.4rem 1.2rem}.error{color:#b00020;background:#fde
 {{range .Entries}}<tr><td>{{.ID}}</td><td>{{.At.UTC.Format "2006-01-02 15:04:05"}}</td><td>{{.Actor}}</td><td>{{.Remote}}</td><td>{{.Action}}</td><td>{{.Target}}</td><td>{{.Outcome}}</td><td>{{.Detail}}</td></tr>
 {{end}}</table></body></html>{{end}}
 `))
+}
 
 // randomToken returns 32 random bytes as unpadded base64url.
 func randomToken() string {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"iotwatch/internal/auth"
@@ -90,7 +91,7 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, code int, v
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store") // it may show a password
 	w.WriteHeader(code)
-	return adminTemplates.ExecuteTemplate(w, "users", v)
+	return adminTemplates().ExecuteTemplate(w, "users", v)
 }
 
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) error {
@@ -254,7 +255,7 @@ func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return adminTemplates.ExecuteTemplate(w, "tokens", tokensView{Nav: s.nav(r, 0), CSRF: auth.From(r.Context()).CSRF,
+	return adminTemplates().ExecuteTemplate(w, "tokens", tokensView{Nav: s.nav(r, 0), CSRF: auth.From(r.Context()).CSRF,
 		Tokens: ts, Now: s.opts.Now(), Done: r.URL.Query().Get("done")})
 }
 
@@ -274,9 +275,10 @@ func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var adminTemplates = template.Must(template.Must(accessTemplates.Clone()).Funcs(template.FuncMap{
-	"active": func(t auth.Token, now time.Time) bool { return t.Active(now) },
-}).Parse(`
+var adminTemplates = sync.OnceValue(func() *template.Template {
+	return template.Must(parseAccessTemplates().Funcs(template.FuncMap{
+		"active": func(t auth.Token, now time.Time) bool { return t.Active(now) },
+	}).Parse(`
 {{define "users"}}{{template "head"}}{{template "nav" .Nav}}
 <h1>Users</h1>
 <p><a href="/admin/tokens">API tokens</a> · <a href="/admin/audit">Audit log</a></p>
@@ -317,3 +319,4 @@ var adminTemplates = template.Must(template.Must(accessTemplates.Clone()).Funcs(
 <td>{{if .RevokedAt.IsZero}}<form method="post" action="/admin/tokens/{{.ID}}/revoke"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button type="submit">Revoke</button></form>{{end}}</td></tr>
 {{end}}</table></body></html>{{end}}
 `))
+})

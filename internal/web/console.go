@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"iotwatch/internal/auth"
@@ -112,7 +113,7 @@ func (s *Server) renderJobs(w http.ResponseWriter, r *http.Request, code int, er
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	return consoleTemplates.ExecuteTemplate(w, "jobs", v)
+	return consoleTemplates().ExecuteTemplate(w, "jobs", v)
 }
 
 func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request) error {
@@ -216,7 +217,7 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) error {
 	// This page alone runs a script: its own, from this origin.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return consoleTemplates.ExecuteTemplate(w, "job", struct {
+	return consoleTemplates().ExecuteTemplate(w, "job", struct {
 		Nav     any
 		CSRF    string
 		J       spec.Job
@@ -356,7 +357,8 @@ func (s *Server) addSchedule(r *http.Request, sc spec.Schedule, via string) erro
 	return nil
 }
 
-var consoleTemplates = template.Must(template.Must(accessTemplates.Clone()).Parse(`
+var consoleTemplates = sync.OnceValue(func() *template.Template {
+	return template.Must(parseAccessTemplates().Parse(`
 {{define "jobs"}}{{template "head"}}{{template "nav" .Nav}}
 <h1>Jobs</h1>
 {{with .Error}}<p class="error" id="job-error">{{.}}</p>{{end}}
@@ -403,3 +405,4 @@ var consoleTemplates = template.Must(template.Must(accessTemplates.Clone()).Pars
 <p><a href="/jobs">All jobs</a></p>
 </body></html>{{end}}
 `))
+})

@@ -77,7 +77,7 @@ func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return pageTemplate.Execute(w, struct {
+	return pageTemplate().Execute(w, struct {
 		Nav  []report.Link
 		Runs []model.Run
 	}{s.nav(r, 0), runs})

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"iotwatch/internal/assess"
@@ -32,17 +33,19 @@ import (
 //go:embed templates/*.html
 var inventoryFS embed.FS
 
-var inventoryTemplates = template.Must(template.New("").Funcs(template.FuncMap{
-	"join": strings.Join,
-	"list": func(s ...string) []string { return s },
-	"pct":  func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
-	"redact": func(reveal bool, s string) string {
-		if reveal {
-			return s
-		}
-		return model.Redact(s)
-	},
-}).ParseFS(inventoryFS, "templates/*.html"))
+var inventoryTemplates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{
+		"join": strings.Join,
+		"list": func(s ...string) []string { return s },
+		"pct":  func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
+		"redact": func(reveal bool, s string) string {
+			if reveal {
+				return s
+			}
+			return model.Redact(s)
+		},
+	}).ParseFS(inventoryFS, "templates/*.html"))
+})
 
 // inventoryLinks returns where the dashboard's numbers link for r: the
 // inventory filtered by the number's query, or nil (no links) when r's
@@ -193,7 +196,7 @@ func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	view.JSONURL = "/api/devices" + q.with()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return inventoryTemplates.ExecuteTemplate(w, "inventory.html", view)
+	return inventoryTemplates().ExecuteTemplate(w, "inventory.html", view)
 }
 
 // apiDevices serves one page of the inventory as JSON.
@@ -337,5 +340,5 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return inventoryTemplates.ExecuteTemplate(w, "device.html", view)
+	return inventoryTemplates().ExecuteTemplate(w, "device.html", view)
 }

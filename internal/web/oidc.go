@@ -103,5 +103,5 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 	// A page of our own, not a redirect: the browser sends the Strict
 	// session cookie only on a navigation that starts on this site.
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return accessTemplates.ExecuteTemplate(w, "signed-in", nil)
+	return accessTemplates().ExecuteTemplate(w, "signed-in", nil)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"iotwatch/internal/report"
 )
@@ -15,9 +16,10 @@ import (
 //go:embed openapi.json
 var openAPISource []byte
 
-// OpenAPI is the served document: openapi.json with the report's JSON
-// Schema in place of its components.schemas.Report.
-var OpenAPI = func() []byte {
+// OpenAPI returns the served document: openapi.json with the report's JSON
+// Schema in place of its components.schemas.Report. It is made when first
+// asked for, not at every command's start.
+var OpenAPI = sync.OnceValue(func() []byte {
 	var doc map[string]any
 	if err := json.Unmarshal(openAPISource, &doc); err != nil {
 		panic(fmt.Sprintf("web: openapi.json: %v", err))
@@ -32,10 +34,10 @@ var OpenAPI = func() []byte {
 		panic(fmt.Sprintf("web: openapi: %v", err))
 	}
 	return b
-}()
+})
 
 func (s *Server) apiOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(OpenAPI)
+	_, err := w.Write(OpenAPI())
 	return err
 }

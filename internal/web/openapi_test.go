@@ -50,7 +50,7 @@ func (op openAPIOp) success() string {
 func decodeOpenAPI(t *testing.T) openAPIDoc {
 	t.Helper()
 	var doc openAPIDoc
-	if err := json.Unmarshal(OpenAPI, &doc); err != nil {
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	if !strings.HasPrefix(doc.OpenAPI, "3.1.") {

@@ -334,7 +334,8 @@ type slogAdapter struct{ l *slog.Logger }
 
 func (a slogAdapter) Println(v ...any) { a.l.Error(fmt.Sprint(v...)) }
 
-var pageTemplate = template.Must(template.New("runs").Parse(`<!DOCTYPE html>
+var pageTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("runs").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>iotwatch runs</title>
 <style>body{font-family:system-ui,sans-serif;max-width:980px;margin:0 auto;padding:1rem 1.5rem}nav a{margin-right:1rem}
 table{border-collapse:collapse}th,td{border-bottom:1px solid #d8dee4;padding:.2rem .6rem;text-align:left}</style></head>
@@ -346,3 +347,4 @@ table{border-collapse:collapse}th,td{border-bottom:1px solid #d8dee4;padding:.2r
 {{end}}</table>{{else}}<p>No runs recorded yet: run <code>iotwatch demo</code> or a scan.</p>{{end}}
 </body></html>
 `))
+})
