@@ -123,8 +123,8 @@ func (m *mappedInput) hash(h hash.Hash) {
 // panics again with any other).
 func (m *mappedInput) fault(v any) error {
 	if f, ok := v.(interface{ Addr() uintptr }); ok {
-		if base := uintptr(unsafe.Pointer(unsafe.SliceData(m.data))); f.Addr()-base < uintptr(len(m.data)) {
-			return fmt.Errorf("%w (%v)", errShrunk, v)
+		if at := f.Addr() - uintptr(unsafe.Pointer(unsafe.SliceData(m.data))); at < uintptr(len(m.data)) {
+			return fmt.Errorf("%w (byte %d of %d is gone)", errShrunk, at, len(m.data))
 		}
 	}
 	panic(v)
