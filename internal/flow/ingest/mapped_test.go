@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
 	"iotwatch/internal/flow"
 	"iotwatch/internal/flow/ingest/pcap"
 	"iotwatch/internal/flow/synth"
@@ -129,8 +132,8 @@ func TestMappedShrunk(t *testing.T) {
 	}
 }
 
-// TestMappedCapture: a capture read in place from its mapping gives the
-// same records as read from a reader.
+// TestMappedCapture: a capture read in place from its mapping (or, a
+// pcapng, through its Read) gives the same records as read from a reader.
 func TestMappedCapture(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("files are mapped on Linux only")
@@ -145,7 +148,28 @@ func TestMappedCapture(t *testing.T) {
 	if err := synth.WritePCAP(&normal, pkts); err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{"syns": buf.Bytes(), "normal": normal.Bytes()} {
+	var ng bytes.Buffer // the normal capture as pcapng (read through Read)
+	nw, err := pcapgo.NewNgWriter(&ng, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := pcapgo.NewReader(bytes.NewReader(normal.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d, ci, err := pr.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if err := nw.WritePacket(ci, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"syns": buf.Bytes(), "normal": normal.Bytes(), "pcapng": ng.Bytes()} {
 		t.Run(name, func(t *testing.T) {
 			var want, got recordSink
 			if _, err := pcap.Read(context.Background(), bytes.NewReader(data), &want, pcap.Options{}); err != nil {
