@@ -159,6 +159,10 @@ func writeSquashfs(name string, files map[string][]byte) error {
 	if err != nil {
 		return err
 	}
+	// Create builds the image in a directory of its own under $TMPDIR,
+	// which Finalize leaves behind and forgets (go-diskfs v1.9.4): every
+	// demo and test run left one per simulated firmware image.
+	defer os.RemoveAll(sq.Workspace())
 	dirs := map[string]bool{}
 	for _, p := range slices.Sorted(maps.Keys(files)) {
 		for d := path.Dir(p); d != "." && !dirs[d]; d = path.Dir(d) {

@@ -3,6 +3,8 @@ package simulate
 import (
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -97,5 +99,27 @@ func TestWriteFirmware(t *testing.T) {
 	}
 	if certified == 0 {
 		t.Error("no image ships a hard-coded TLS key: the fleet has no DIR-645")
+	}
+}
+
+// TestWriteSquashfsLeavesNoWorkspace: go-diskfs builds an image in a
+// directory under $TMPDIR that its Finalize leaves behind; writeSquashfs
+// must remove it.
+func TestWriteSquashfsLeavesNoWorkspace(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	img := filepath.Join(t.TempDir(), "fw.squashfs")
+	if err := writeSquashfs(img, map[string][]byte{"etc/passwd": []byte("root:x:0:0::/root:/bin/sh\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(img); err != nil || fi.Size() == 0 {
+		t.Fatalf("image: %v", err)
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("left behind in $TMPDIR: %s", e.Name())
 	}
 }
