@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -87,13 +88,30 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 const bulkJournalMin = 8 << 20
 
 // leaveWAL switches conn's database from WAL to a rollback journal with
-// synchronous FULL, and reports whether it did. SQLite first checkpoints
-// the WAL and needs the database alone for that: when another connection
-// has it open, it refuses at once (SQLITE_BUSY, without busy_timeout's
-// wait) and nothing changes.
+// synchronous FULL, and reports whether it did. SQLite checkpoints the WAL
+// and then writes the change into the file's header, and needs the
+// database alone for both. It waits for nobody here (busy_timeout 0):
+// another connection that has the database open makes it fail at once
+// (SQLITE_BUSY), and SQLite then leaves the database in WAL mode. With
+// the store's busy_timeout, a connection opened meanwhile that was
+// between two reads made it wait the whole minute.
 func leaveWAL(ctx context.Context, conn *sql.Conn) bool {
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout=0`); err != nil {
+		return false
+	}
 	var mode string
-	if err := conn.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode); err != nil || mode != "delete" {
+	err := conn.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode)
+	if _, berr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA busy_timeout=`+strconv.Itoa(int(BusyTimeout/time.Millisecond))); berr != nil {
+		if err == nil && mode == "delete" {
+			enterWAL(conn)
+		}
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // the next connection has Open's pragmas
+		return false
+	}
+	if err != nil || mode != "delete" {
+		if mode == "delete" {
+			enterWAL(conn)
+		}
 		return false
 	}
 	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous=FULL`); err != nil {

@@ -69,6 +69,10 @@ func TestBulkTxJournal(t *testing.T) {
 		if m := journalMode(t, s); m != "wal" {
 			t.Errorf("journal mode %s after the bulk transaction, want wal", m)
 		}
+		var busy int
+		if err := s.DB().QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy); err != nil || busy != int(BusyTimeout/time.Millisecond) {
+			t.Errorf("busy_timeout %d ms (%v) after the bulk transaction, want %d", busy, err, BusyTimeout/time.Millisecond)
+		}
 	}
 	// Alone: a rollback journal.
 	if err := bulkRows(ctx, s, 3000); err != nil {
@@ -200,5 +204,69 @@ func bulkChild(path string) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+	}
+}
+
+// TestBulkTxOpenedMeanwhile: a store opened while a bulk transaction is
+// written through a journal waits for it, then reads all of it; both
+// stores find the database in WAL mode after, and a second bulk
+// transaction, with the other store open, uses the WAL (it took the whole
+// busy_timeout to find out, a minute, before leaveWAL stopped waiting).
+func TestBulkTxOpenedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.DB().ExecContext(ctx, `CREATE TABLE bulk_test (n INTEGER NOT NULL, b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	type opened struct {
+		s   *Store
+		err error
+	}
+	done := make(chan opened, 1)
+	blob := bytes.Repeat([]byte{0x5a}, 2048)
+	err = s.BulkTx(ctx, bulkJournalMin, func(tx *sql.Tx) error {
+		for i := range 3000 {
+			if i == 1000 {
+				go func() {
+					o, err := Open(ctx, path)
+					done <- opened{o, err}
+				}()
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO bulk_test (n, b) VALUES (?, ?)`, i, blob); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.bulkJournals.Load(); got != 1 {
+		t.Errorf("%d bulk transactions through a journal, want 1", got)
+	}
+	o := <-done
+	if o.err != nil {
+		t.Fatalf("open meanwhile: %v", o.err)
+	}
+	defer o.s.Close()
+	var n int
+	if err := o.s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM bulk_test`).Scan(&n); err != nil || n != 3000 {
+		t.Errorf("the store opened meanwhile reads %d rows (%v), want 3000", n, err)
+	}
+	for name, st := range map[string]*Store{"writer": s, "opened meanwhile": o.s} {
+		if m := journalMode(t, st); m != "wal" {
+			t.Errorf("%s: journal mode %s, want wal", name, m)
+		}
+	}
+	if err := bulkRows(ctx, s, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.bulkJournals.Load(); got != 1 {
+		t.Errorf("%d bulk transactions through a journal, want 1 (the other store was open)", got)
 	}
 }
