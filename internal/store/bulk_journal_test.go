@@ -33,6 +33,22 @@ func bulkRows(ctx context.Context, s *Store, n int) error {
 	})
 }
 
+// openBulkTest opens a new SQLite store with the table bulk_test; it is
+// closed when the test ends.
+func openBulkTest(t *testing.T) (string, *Store) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "b.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.DB().Exec(`CREATE TABLE bulk_test (n INTEGER NOT NULL, b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	return path, s
+}
+
 // journalMode is the journal mode of s's connection.
 func journalMode(t *testing.T, s *Store) string {
 	t.Helper()
@@ -51,15 +67,7 @@ func journalMode(t *testing.T, s *Store) string {
 // the WAL.
 func TestBulkTxJournal(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "b.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.DB().ExecContext(ctx, `CREATE TABLE bulk_test (n INTEGER NOT NULL, b BLOB)`); err != nil {
-		t.Fatal(err)
-	}
+	path, s := openBulkTest(t)
 	count := func(want int) {
 		t.Helper()
 		var n int
@@ -214,22 +222,14 @@ func bulkChild(path string) {
 // busy_timeout to find out, a minute, before leaveWAL stopped waiting).
 func TestBulkTxOpenedMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "m.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.DB().ExecContext(ctx, `CREATE TABLE bulk_test (n INTEGER NOT NULL, b BLOB)`); err != nil {
-		t.Fatal(err)
-	}
+	path, s := openBulkTest(t)
 	type opened struct {
 		s   *Store
 		err error
 	}
 	done := make(chan opened, 1)
 	blob := bytes.Repeat([]byte{0x5a}, 2048)
-	err = s.BulkTx(ctx, bulkJournalMin, func(tx *sql.Tx) error {
+	err := s.BulkTx(ctx, bulkJournalMin, func(tx *sql.Tx) error {
 		for i := range 3000 {
 			if i == 1000 {
 				go func() {
