@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"iotwatch/internal/assess"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -211,5 +212,28 @@ func TestAssessCmdSBOM(t *testing.T) {
 	}
 	if _, err := runCmd(t, newAssessCmd, db, false, "--sbom", ents, "--entities", ents); err == nil {
 		t.Error("CSV accepted as SBOM")
+	}
+}
+
+// TestBaselineFlagHelp: the help of assess and label (through the root,
+// as a user asks for it) lists every baseline's id under --baseline,
+// though the catalogue is parsed only when the help is shown.
+func TestBaselineFlagHelp(t *testing.T) {
+	for _, args := range [][]string{{"assess", "--help"}, {"help", "label"}} {
+		var out, errOut bytes.Buffer
+		if err := Execute(context.Background(), args, &out, &errOut); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var line string
+		for l := range strings.Lines(out.String()) {
+			if strings.Contains(l, "--baseline") {
+				line = l
+			}
+		}
+		for _, id := range assess.BaselineIDs() {
+			if !strings.Contains(line, id) {
+				t.Errorf("%v: --baseline's help %q lacks %s", args, line, id)
+			}
+		}
 	}
 }
