@@ -81,8 +81,14 @@ func reserveHuge(size int) (lo, hi uintptr) {
 }
 
 // overcommit reports whether the system lets address space be taken that
-// is not backed (vm.overcommit_memory 0 or 1, not 2).
+// is not backed (vm.overcommit_memory 0 or 1, not 2) and the process's
+// address space is not limited (ulimit -v: an allocation past the limit
+// ends the process, it returns no error).
 var overcommit = sync.OnceValue(func() bool {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &lim); err != nil || lim.Cur != ^uint64(0) {
+		return false
+	}
 	b, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
 	return err == nil && !bytes.HasPrefix(b, []byte("2"))
 })
