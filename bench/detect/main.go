@@ -229,13 +229,7 @@ func writeGenerated(path string) error {
 		n      int
 	}{{2 * time.Second, 80}, {time.Minute, 60}, {time.Hour, 30}} {
 		dev := synth.Addr(fmt.Sprintf("192.168.1.%d", 11+i))
-		for _, pk := range synth.Beacon(rng, dev, c2, 443, p.period, 0.3, p.n) {
-			// 10% of beats missed: drop whole connections (by source port).
-			if int(pk.SrcPort+pk.DstPort)%10 == 3 {
-				continue
-			}
-			pkts = append(pkts, pk)
-		}
+		pkts = append(pkts, synth.BeaconMissing(rng, dev, c2, 443, p.period, 0.3, p.n)...)
 	}
 	// Mirai's scanner at a modest 100 SYNs/s for 5 minutes (real bots send
 	// hundreds per second): enough to be seen under 1:100 and 1:1000 sampling.

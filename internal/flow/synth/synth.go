@@ -151,6 +151,24 @@ func Beacon(rng *rand.Rand, dev, c2 netip.Addr, port uint16, period time.Duratio
 	return out
 }
 
+// BeaconMissing is Beacon with every tenth beat missed (the first, the
+// eleventh, …): the whole connection of that beat is left out, as when a
+// bot is busy or its C2 does not answer.
+func BeaconMissing(rng *rand.Rand, dev, c2 netip.Addr, port uint16, period time.Duration, jitter float64, n int) []Packet {
+	all := Beacon(rng, dev, c2, port, period, jitter, n)
+	out := all[:0]
+	for _, pk := range all {
+		sp := pk.SrcPort // the beat's connection's source port, 40000 + its index
+		if pk.Src == c2 {
+			sp = pk.DstPort
+		}
+		if (sp-40000)%10 != 0 {
+			out = append(out, pk)
+		}
+	}
+	return out
+}
+
 // MoziDHT: device sends DHT find_node queries (KRPC over UDP) to n random
 // public nodes on random high ports within span, as Mozi-family bots keep
 // their P2P overlay.
