@@ -57,12 +57,7 @@ func (a *Aggregator) settle() {
 				*s = *r
 				continue
 			}
-			s.flows += r.flows
-			s.packets += r.packets
-			s.bytes += r.bytes
-			s.first = min(s.first, r.first)
-			s.last = max(s.last, r.last)
-			s.flags |= r.flags
+			sumSlot(s, r)
 		}
 	}
 	a.scratch = j.run[:0]
